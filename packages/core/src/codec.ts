@@ -1,0 +1,108 @@
+import type { z } from "zod";
+import { TroupeError } from "./errors.js";
+
+/** Turns values into the bytes a port stores, and back. */
+export interface Codec<T> {
+  /** Encodes a value to bytes. */
+  encode(value: T): Uint8Array;
+  /** Decodes bytes written by `encode`; throws a TroupeError (code `INVALID_ARGUMENT`) on bad input. */
+  decode(bytes: Uint8Array): T;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+// Tagged forms for values plain JSON cannot hold. A plain object that happens to have a single
+// tag-like key is wrapped in "$object" so it round-trips unchanged.
+const TAGS = new Set(["$bigint", "$date", "$bytes", "$undefined", "$object"]);
+
+function replace(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key];
+  if (typeof raw === "bigint") return { $bigint: raw.toString() };
+  if (raw instanceof Date) return { $date: raw.toISOString() };
+  if (raw instanceof Uint8Array) return { $bytes: Buffer.from(raw).toString("base64") };
+  if (raw === undefined && Array.isArray(this)) return { $undefined: 1 };
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 1 && TAGS.has(keys[0] as string)) return { $object: value };
+  }
+  return value;
+}
+
+function revive(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length !== 1) return value;
+  const tag = keys[0] as string;
+  const inner = record[tag];
+  switch (tag) {
+    case "$bigint":
+      return BigInt(inner as string);
+    case "$date":
+      return new Date(inner as string);
+    case "$bytes":
+      return new Uint8Array(Buffer.from(inner as string, "base64"));
+    case "$undefined":
+      return undefined;
+    case "$object":
+      return inner;
+    default:
+      return value;
+  }
+}
+
+/**
+ * A JSON codec that also round-trips `bigint`, `Date`, `Uint8Array` and `undefined` inside arrays.
+ * Stored bytes are readable UTF-8 JSON, so values stay inspectable in any database. When `schema`
+ * is given, decoded values are validated and a mismatch is a clear error naming the field.
+ */
+export function createJsonCodec<T = unknown>(schema?: z.ZodType<T>): Codec<T> {
+  return {
+    encode(value) {
+      const text = JSON.stringify(value, replace);
+      if (text === undefined) {
+        throw new TroupeError("INVALID_ARGUMENT", "value: cannot encode undefined or a function");
+      }
+      return encoder.encode(text);
+    },
+    decode(bytes) {
+      let value: unknown;
+      try {
+        value = JSON.parse(decoder.decode(bytes), revive);
+      } catch (cause) {
+        throw new TroupeError("INVALID_ARGUMENT", "value: stored bytes are not valid JSON", {
+          cause,
+        });
+      }
+      if (!schema) return value as T;
+      const parsed = schema.safeParse(value);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const field = issue?.path.length ? issue.path.join(".") : "value";
+        throw new TroupeError(
+          "INVALID_ARGUMENT",
+          `${field}: ${issue?.message ?? "invalid value"}`,
+          {
+            cause: parsed.error,
+            details: { field },
+          },
+        );
+      }
+      return parsed.data;
+    },
+  };
+}
+
+/** The default codec: JSON with bigint, Date and bytes support, no validation. */
+export const jsonCodec: Codec<unknown> = createJsonCodec();
+
+/** UTF-8 text to bytes. */
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** Bytes to UTF-8 text (throws on invalid UTF-8). */
+export function fromUtf8(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
+}

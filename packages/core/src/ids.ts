@@ -1,0 +1,32 @@
+import { monotonicFactory } from "ulid";
+import { type Clock, systemClock } from "./clock.js";
+
+/** Makes sortable unique ids. */
+export type IdGenerator = () => string;
+
+/**
+ * Returns a generator of ULIDs (26 characters, Crockford base32) stamped with `clock`'s time.
+ * Ids from one generator sort in the order they were made, even within one millisecond.
+ */
+export function createIdGenerator(clock: Clock = systemClock): IdGenerator {
+  const next = monotonicFactory();
+  return () => next(clock.now());
+}
+
+/** A ULID from the system clock. */
+export const ulid: IdGenerator = createIdGenerator();
+
+const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+/** True when `value` is a well-formed ULID. */
+export function isUlid(value: string): boolean {
+  return ULID_PATTERN.test(value);
+}
+
+/** The creation time encoded in a ULID, in ms since the epoch. */
+export function ulidTime(id: string): number {
+  const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  let time = 0;
+  for (const char of id.slice(0, 10)) time = time * 32 + alphabet.indexOf(char);
+  return time;
+}

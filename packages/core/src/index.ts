@@ -1,0 +1,85 @@
+export { type Clock, ManualClock, systemClock, type Timer } from "./clock.js";
+export { type Codec, createJsonCodec, fromUtf8, jsonCodec, utf8 } from "./codec.js";
+export { type Duration, formatDuration, parseDuration } from "./duration.js";
+export {
+  closedError,
+  type Expectation,
+  invalidArgument,
+  leaseLost,
+  StoreConflictError,
+  TroupeError,
+  type TroupeErrorCode,
+  type TroupeErrorOptions,
+} from "./errors.js";
+export { createIdGenerator, type IdGenerator, isUlid, ulid, ulidTime } from "./ids.js";
+export { compareKeys, keySuccessor, MAX_KEY_BYTES, prefixEnd, validateKey } from "./keys.js";
+export {
+  createConsoleLogger,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  noopLogger,
+} from "./logger.js";
+export { createMemoryPubSub, type MemoryPubSubOptions } from "./memory/memory-pubsub.js";
+export { createMemoryQueue, type MemoryQueueOptions } from "./memory/memory-queue.js";
+export { createMemoryStore } from "./memory/memory-store.js";
+export { createMemoryTransport, type MemoryTransportOptions } from "./memory/memory-transport.js";
+export {
+  type Counter,
+  createMemoryMetrics,
+  type Gauge,
+  type Histogram,
+  type MemoryMetrics,
+  type MetricLabels,
+  type MetricOptions,
+  type MetricSeries,
+  type Metrics,
+  noopMetrics,
+} from "./metrics.js";
+export {
+  MAX_CHANNEL_BYTES,
+  type MessageHandler,
+  type PubSub,
+  type Unsubscribe,
+  validateChannel,
+} from "./pubsub.js";
+export {
+  type ClaimOptions,
+  type EnqueueItem,
+  type EnqueueResult,
+  type Lease,
+  type LeaseRef,
+  MAX_PRIORITY,
+  MAX_QUEUE_ID_BYTES,
+  MIN_PRIORITY,
+  type Queue,
+  type QueueCounts,
+  type QueueItem,
+  type RetryOptions,
+  validateClaimOptions,
+  validateEnqueueItems,
+  validateLeaseMs,
+  validateLeaseRef,
+  validateRetryOptions,
+} from "./queue.js";
+export {
+  type CheckOp,
+  type CommitResult,
+  type DeleteOp,
+  type KeyRange,
+  keyInRange,
+  type ListOptions,
+  resolveListRange,
+  type SetOp,
+  type Store,
+  type StoreEntry,
+  type StoreOp,
+  type Version,
+  validateCommit,
+} from "./store.js";
+export {
+  type RequestHandler,
+  type RequestOptions,
+  type Transport,
+  validateNodeId,
+} from "./transport.js";

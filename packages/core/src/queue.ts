@@ -1,0 +1,230 @@
+import { invalidArgument } from "./errors.js";
+
+/** The lowest and highest priority an item may have. */
+export const MIN_PRIORITY = -1_000_000;
+export const MAX_PRIORITY = 1_000_000;
+/** The longest item id or partition key, in UTF-8 bytes. */
+export const MAX_QUEUE_ID_BYTES = 512;
+
+/** A unit of work to enqueue. */
+export interface EnqueueItem {
+  /**
+   * Dedupe id: while an item with this id is in the queue (waiting or leased), enqueueing the
+   * same id again does nothing. Once acknowledged or removed, the id may be used again.
+   * Default: a fresh ULID.
+   */
+  readonly id?: string;
+  /** The work's bytes. */
+  readonly payload: Uint8Array;
+  /** Not claimable before this time (ms since the epoch). Default: now. */
+  readonly availableAt?: number;
+  /** Integer from -1,000,000 to 1,000,000; higher is claimed first. Default 0. */
+  readonly priority?: number;
+  /** An opaque group; `claim` can be limited to one partition. */
+  readonly partitionKey?: string;
+}
+
+/** The outcome of enqueueing one item. */
+export interface EnqueueResult {
+  /** The item's id (given or generated). */
+  readonly id: string;
+  /** False when an item with this id was already queued, so nothing changed. */
+  readonly created: boolean;
+}
+
+/** An item as stored. */
+export interface QueueItem {
+  /** The item's id. */
+  readonly id: string;
+  /** The work's bytes. */
+  readonly payload: Uint8Array;
+  /** Higher is claimed first. */
+  readonly priority: number;
+  /** The item's group, if any. */
+  readonly partitionKey: string | undefined;
+  /** When the item becomes (or became) claimable, ms since the epoch. */
+  readonly availableAt: number;
+  /** When the item was first enqueued, ms since the epoch. */
+  readonly enqueuedAt: number;
+  /** How many times the item has been claimed, this claim included. */
+  readonly attempts: number;
+  /**
+   * "waiting" (claimable from `availableAt`) or "leased" (claimed and not yet acknowledged,
+   * retried or claimed again; claimable again once the lease lapses).
+   */
+  readonly state: "waiting" | "leased";
+}
+
+/** Names one held lease, for `ack`, `retry` and `extend`. */
+export interface LeaseRef {
+  /** The item's id. */
+  readonly id: string;
+  /** The lease's own id: a later claim of the same item gets another one. */
+  readonly leaseId: string;
+}
+
+/** A claimed item and the lease that holds it. */
+export interface Lease extends QueueItem, LeaseRef {
+  /** When the lease lapses unless extended (ms since the epoch); then the item is claimable again. */
+  readonly leaseExpiresAt: number;
+}
+
+/** What `claim` takes. */
+export interface ClaimOptions {
+  /** At most this many items (a positive integer). */
+  readonly limit: number;
+  /** How long the lease lasts, in ms (a positive integer). */
+  readonly leaseMs: number;
+  /** Only items of this partition. */
+  readonly partitionKey?: string;
+}
+
+/** What `retry` takes. */
+export interface RetryOptions {
+  /** When the item becomes claimable again (ms since the epoch). Default: now. */
+  readonly availableAt?: number;
+}
+
+/** How many items a queue holds. */
+export interface QueueCounts {
+  /** Items waiting to be claimed (available now or later). */
+  readonly waiting: number;
+  /** Items in state "leased" (their lease may have lapsed). */
+  readonly leased: number;
+}
+
+/**
+ * Durable work items with at-least-once delivery under leases (visibility timeouts).
+ *
+ * `claim` hands out items whose `availableAt` has come, highest priority first, then earliest
+ * `availableAt`, then enqueue order; each claimed item is held under a lease that no other claimer
+ * can take until it lapses. A lapsed lease makes the item claimable again (and counts another
+ * attempt). `ack`, `retry` and `extend` succeed while the lease is still the item's latest,
+ * even after it lapsed if nobody has claimed the item since; otherwise they fail with code
+ * `LEASE_LOST`. Every adapter passes `describeQueue` from `@troupe/testkit`.
+ */
+export interface Queue {
+  /** The adapter's name (`"memory"`, `"sqlite"`, …). */
+  readonly name: string;
+  /** The queue's name: queues with different names in one database are independent. */
+  readonly queueName: string;
+
+  /** Adds one item; see {@link EnqueueItem.id} for dedupe. */
+  enqueue(item: EnqueueItem): Promise<EnqueueResult>;
+
+  /** Adds several items atomically (all or none); results are in the same order. */
+  enqueueMany(items: readonly EnqueueItem[]): Promise<EnqueueResult[]>;
+
+  /** Leases up to `limit` claimable items. Resolves to an empty array when none is due. */
+  claim(options: ClaimOptions): Promise<Lease[]>;
+
+  /** Finishes the item: it leaves the queue and its id may be reused. */
+  ack(lease: LeaseRef): Promise<void>;
+
+  /** Releases the item to be claimed again at `availableAt`; its attempt count is kept. */
+  retry(lease: LeaseRef, options?: RetryOptions): Promise<void>;
+
+  /** Moves the lease's expiry to `leaseMs` from now; resolves to the new expiry. */
+  extend(lease: LeaseRef, leaseMs: number): Promise<number>;
+
+  /** Removes an item whatever its state (a lease on it is lost). Resolves to whether it existed. */
+  remove(id: string): Promise<boolean>;
+
+  /** The item with `id`, or undefined. */
+  get(id: string): Promise<QueueItem | undefined>;
+
+  /**
+   * The earliest time any item (of `partitionKey`, when given) is or becomes claimable: a waiting
+   * item's `availableAt`, or a leased item's `leaseExpiresAt`. Undefined when the queue (or
+   * partition) is empty. Workers sleep until then (or until woken through PubSub).
+   */
+  nextAvailableAt(partitionKey?: string): Promise<number | undefined>;
+
+  /** How many items wait and how many are leased. */
+  counts(): Promise<QueueCounts>;
+
+  /** Releases the adapter's resources; later calls fail with code `CLOSED`. Idempotent. */
+  close(): Promise<void>;
+}
+
+function validateText(value: unknown, field: string): void {
+  if (typeof value !== "string" || value.length === 0) {
+    throw invalidArgument(field, "expected a non-empty string");
+  }
+  if (Buffer.byteLength(value, "utf8") > MAX_QUEUE_ID_BYTES) {
+    throw invalidArgument(field, `is longer than ${MAX_QUEUE_ID_BYTES} UTF-8 bytes`);
+  }
+}
+
+function validateTime(value: unknown, field: string): void {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw invalidArgument(
+      field,
+      `expected a time in whole ms since the epoch, got ${String(value)}`,
+    );
+  }
+}
+
+/** Validates items for `enqueueMany` (duplicate ids within one call are allowed and dedupe). */
+export function validateEnqueueItems(items: readonly EnqueueItem[]): void {
+  if (!Array.isArray(items)) throw invalidArgument("items", "expected an array");
+  items.forEach((item: EnqueueItem, index) => {
+    const at = `items[${index}]`;
+    if (typeof item !== "object" || item === null) throw invalidArgument(at, "expected an object");
+    if (item.id !== undefined) validateText(item.id, `${at}.id`);
+    if (!(item.payload instanceof Uint8Array))
+      throw invalidArgument(`${at}.payload`, "expected a Uint8Array");
+    if (item.availableAt !== undefined) validateTime(item.availableAt, `${at}.availableAt`);
+    if (
+      item.priority !== undefined &&
+      (!Number.isInteger(item.priority) ||
+        item.priority < MIN_PRIORITY ||
+        item.priority > MAX_PRIORITY)
+    ) {
+      throw invalidArgument(
+        `${at}.priority`,
+        `expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}, got ${String(item.priority)}`,
+      );
+    }
+    if (item.partitionKey !== undefined) validateText(item.partitionKey, `${at}.partitionKey`);
+  });
+}
+
+/** Validates `claim` options. */
+export function validateClaimOptions(options: ClaimOptions): void {
+  if (typeof options !== "object" || options === null)
+    throw invalidArgument("claim", "expected options");
+  if (!Number.isInteger(options.limit) || options.limit < 1) {
+    throw invalidArgument(
+      "claim.limit",
+      `expected a positive integer, got ${String(options.limit)}`,
+    );
+  }
+  if (!Number.isInteger(options.leaseMs) || options.leaseMs < 1) {
+    throw invalidArgument(
+      "claim.leaseMs",
+      `expected a positive integer, got ${String(options.leaseMs)}`,
+    );
+  }
+  if (options.partitionKey !== undefined) validateText(options.partitionKey, "claim.partitionKey");
+}
+
+/** Validates a lease reference. */
+export function validateLeaseRef(lease: LeaseRef, field = "lease"): void {
+  if (typeof lease !== "object" || lease === null)
+    throw invalidArgument(field, "expected { id, leaseId }");
+  validateText(lease.id, `${field}.id`);
+  validateText(lease.leaseId, `${field}.leaseId`);
+}
+
+/** Validates `extend`'s duration. */
+export function validateLeaseMs(leaseMs: number, field = "leaseMs"): void {
+  if (!Number.isInteger(leaseMs) || leaseMs < 1) {
+    throw invalidArgument(field, `expected a positive integer, got ${String(leaseMs)}`);
+  }
+}
+
+/** Validates `retry` options. */
+export function validateRetryOptions(options: RetryOptions | undefined): void {
+  if (options?.availableAt !== undefined) validateTime(options.availableAt, "retry.availableAt");
+}
