@@ -13,7 +13,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 // Tagged forms for values plain JSON cannot hold. A plain object that happens to have a single
-// tag-like key is wrapped in "$object" so it round-trips unchanged.
+// tag-like key is escaped as { $object: { k, v } } so it round-trips unchanged.
 const TAGS = new Set(["$bigint", "$date", "$bytes", "$undefined", "$object"]);
 
 function replace(this: unknown, key: string, value: unknown): unknown {
@@ -24,7 +24,11 @@ function replace(this: unknown, key: string, value: unknown): unknown {
   if (raw === undefined && Array.isArray(this)) return { $undefined: 1 };
   if (value !== null && typeof value === "object" && !Array.isArray(value)) {
     const keys = Object.keys(value);
-    if (keys.length === 1 && TAGS.has(keys[0] as string)) return { $object: value };
+    const only = keys[0] as string;
+    // Two keys ({ k, v }) so the escape itself never looks like a tag.
+    if (keys.length === 1 && TAGS.has(only)) {
+      return { $object: { k: only, v: (value as Record<string, unknown>)[only] } };
+    }
   }
   return value;
 }
@@ -45,8 +49,10 @@ function revive(_key: string, value: unknown): unknown {
       return new Uint8Array(Buffer.from(inner as string, "base64"));
     case "$undefined":
       return undefined;
-    case "$object":
-      return inner;
+    case "$object": {
+      const escaped = inner as { k: string; v: unknown };
+      return { [escaped.k]: escaped.v };
+    }
     default:
       return value;
   }

@@ -31,7 +31,8 @@ export interface TroupeErrorOptions {
  * duplicate copies of this package, where `instanceof` would not.
  */
 export class TroupeError extends Error {
-  private readonly [marker] = true;
+  /** Marks Troupe errors so `isInstance` recognises them across package copies. */
+  readonly [marker]: true = true;
   /** The stable machine-readable code. */
   readonly code: TroupeErrorCode | (string & {});
   /** Structured facts about the failure. */

@@ -12,7 +12,14 @@ export {
   type TroupeErrorOptions,
 } from "./errors.js";
 export { createIdGenerator, type IdGenerator, isUlid, ulid, ulidTime } from "./ids.js";
-export { compareKeys, keySuccessor, MAX_KEY_BYTES, prefixEnd, validateKey } from "./keys.js";
+export {
+  compareKeys,
+  keySuccessor,
+  MAX_KEY_BYTES,
+  prefixEnd,
+  validateKey,
+  validateKeys,
+} from "./keys.js";
 export {
   createConsoleLogger,
   type LogFields,

@@ -62,3 +62,9 @@ export function validateKey(key: unknown, field = "key"): asserts key is string 
     throw invalidArgument(field, `is longer than ${MAX_KEY_BYTES} UTF-8 bytes`);
   }
 }
+
+/** Validates the keys of a `getMany` call, naming the offending `keys[i]`. */
+export function validateKeys(keys: readonly string[], field = "keys"): void {
+  if (!Array.isArray(keys)) throw invalidArgument(field, "expected an array of keys");
+  for (let index = 0; index < keys.length; index++) validateKey(keys[index], `${field}[${index}]`);
+}

@@ -1,5 +1,5 @@
 import { closedError, StoreConflictError } from "../errors.js";
-import { compareKeys, validateKey } from "../keys.js";
+import { compareKeys, validateKey, validateKeys } from "../keys.js";
 import {
   type CommitResult,
   type Expectation,
@@ -49,7 +49,7 @@ export function createMemoryStore(): Store {
     },
     async getMany(keys) {
       ensureOpen();
-      keys.forEach((key, index) => validateKey(key, `keys[${index}]`));
+      validateKeys(keys);
       return keys.map((key) => {
         const entry = entries.get(key);
         return entry && copy(entry);

@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "./clock.js";
+import { createIdGenerator, isUlid, ulid, ulidTime } from "./ids.js";
+
+describe("ids", () => {
+  it("makes ULIDs that sort in creation order, even within one millisecond", () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 22));
+    const next = createIdGenerator(clock);
+    const ids = Array.from({ length: 1000 }, () => next());
+    expect(new Set(ids).size).toBe(1000);
+    expect([...ids].sort()).toEqual(ids);
+    expect(ids.every(isUlid)).toBe(true);
+    expect(ulidTime(ids[0] as string)).toBe(clock.now());
+  });
+
+  it("stamps ids with the clock's time", async () => {
+    const clock = new ManualClock(1_000_000);
+    const next = createIdGenerator(clock);
+    const first = next();
+    await clock.advance(5000);
+    const second = next();
+    expect(ulidTime(second) - ulidTime(first)).toBe(5000);
+    expect(isUlid(ulid())).toBe(true);
+    expect(isUlid("not-a-ulid")).toBe(false);
+  });
+});
