@@ -1,3 +1,10 @@
 import { defineConfig } from "vitest/config";
+import { SummaryReporter } from "./tooling/vitest/summary-reporter.js";
 
-export default defineConfig({ test: { projects: ["packages/*", "apps/*"] } });
+// One run over every package's project (each resolves workspace packages to source).
+export default defineConfig({
+  test: {
+    projects: ["packages/*", "apps/*"],
+    reporters: ["default", new SummaryReporter()],
+  },
+});

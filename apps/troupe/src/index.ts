@@ -1,1 +1,2 @@
-export {};
+export { builtInCommands, createProgram, type RegisterCommands } from "./program.js";
+export { VERSION } from "./version.js";
