@@ -1,0 +1,47 @@
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createTempDir } from "../test/temp-files.js";
+import { openSqliteDatabase } from "./database.js";
+import { SCHEMA_VERSION } from "./schema.js";
+
+describe("openSqliteDatabase", () => {
+  let temp: ReturnType<typeof createTempDir>;
+  let path: string;
+  beforeEach(() => {
+    temp = createTempDir("database");
+    path = join(temp.dir, "troupe.db");
+  });
+  afterEach(() => temp.remove());
+
+  it("opens in WAL mode with synchronous NORMAL by default, FULL on request", () => {
+    const normal = openSqliteDatabase(path);
+    expect(normal.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(normal.pragma("synchronous", { simple: true })).toBe(1);
+    normal.close();
+    const full = openSqliteDatabase(path, { synchronous: "full" });
+    expect(full.pragma("synchronous", { simple: true })).toBe(2);
+    full.close();
+  });
+
+  it("creates the schema once and opens an up-to-date file without changes", () => {
+    openSqliteDatabase(path).close();
+    const again = openSqliteDatabase(path);
+    const rows = again.prepare("SELECT version FROM troupe_schema_version").all();
+    expect(rows).toEqual([{ version: SCHEMA_VERSION }]);
+    again.close();
+  });
+
+  it("refuses a file written by a newer schema", () => {
+    openSqliteDatabase(path).close();
+    const raw = new Database(path);
+    raw.prepare("UPDATE troupe_schema_version SET version = ?").run(SCHEMA_VERSION + 1);
+    raw.close();
+    expect(() => openSqliteDatabase(path)).toThrow(/newer than this @troupe\/sqlite/);
+  });
+
+  it("names the bad option", () => {
+    expect(() => openSqliteDatabase(path, { cacheSizeKib: 1.5 })).toThrow(/options\.cacheSizeKib/);
+    expect(() => openSqliteDatabase("")).toThrow(/path/);
+  });
+});

@@ -1,0 +1,322 @@
+import {
+  type ClaimOptions,
+  type Clock,
+  closedError,
+  createIdGenerator,
+  type EnqueueItem,
+  type EnqueueResult,
+  type Lease,
+  type LeaseRef,
+  leaseLost,
+  MAX_QUEUE_ID_BYTES,
+  type Queue,
+  type QueueItem,
+  type RetryOptions,
+  validateClaimOptions,
+  validateEnqueueItems,
+  validateLeaseMs,
+  validateLeaseRef,
+  validateRetryOptions,
+} from "@troupe/core";
+import { z } from "zod";
+import {
+  connect,
+  connectionShape,
+  mapSqliteError,
+  parseOptions,
+  type SqliteConnectionOptions,
+} from "./database.js";
+
+/** Options of {@link createSqliteQueue}. */
+export type SqliteQueueOptions = SqliteConnectionOptions & {
+  /** The queue's name: queues with different names on one file are independent. */
+  readonly queueName: string;
+  /** Where time comes from (leases, delays, `enqueuedAt`): the database's clock is never used. */
+  readonly clock: Clock;
+};
+
+const clockSchema = z.custom<Clock>(
+  (value) =>
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Clock).now === "function" &&
+    typeof (value as Clock).setTimer === "function",
+  "expected a Clock (systemClock, or a ManualClock in tests)",
+);
+
+const optionsSchema = z.strictObject({
+  ...connectionShape,
+  queueName: z
+    .string()
+    .min(1, "expected a non-empty string")
+    .refine((name) => Buffer.byteLength(name, "utf8") <= MAX_QUEUE_ID_BYTES, {
+      message: `must be at most ${MAX_QUEUE_ID_BYTES} UTF-8 bytes`,
+    }),
+  clock: clockSchema,
+});
+
+interface ItemRow {
+  readonly seq: number;
+  readonly id: string;
+  readonly payload: Buffer;
+  readonly priority: number;
+  readonly available_at: number;
+  readonly enqueued_at: number;
+  readonly attempts: number;
+  readonly lease_id: string | null;
+  readonly partition_key: string | null;
+}
+
+const ITEM_COLUMNS =
+  "seq, id, payload, priority, available_at, enqueued_at, attempts, lease_id, partition_key";
+
+function toBytes(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+function toItem(row: ItemRow): QueueItem {
+  return {
+    id: row.id,
+    payload: toBytes(row.payload),
+    priority: row.priority,
+    partitionKey: row.partition_key ?? undefined,
+    availableAt: row.available_at,
+    enqueuedAt: row.enqueued_at,
+    attempts: row.attempts,
+    state: row.lease_id === null ? "waiting" : "leased",
+  };
+}
+
+// Claim candidates: the first due waiting items (read in claim order straight off the partial
+// "ready" index, no sort) plus lapsed leases (found through the "leased" index), merged in claim
+// order. `partitionFilter` narrows both halves to one partition. The ready index is named because
+// without statistics the planner prefers the by-time index plus a sort of every due row.
+function claimSql(readyIndex: string, partitionFilter: string): string {
+  const columns = `${ITEM_COLUMNS}`;
+  const order = "ORDER BY priority DESC, available_at, seq";
+  return `
+    SELECT ${columns} FROM (
+      SELECT ${columns} FROM troupe_queue INDEXED BY ${readyIndex}
+      WHERE queue = @queue AND lease_id IS NULL AND available_at <= @now ${partitionFilter}
+      ${order} LIMIT @limit
+    )
+    UNION ALL
+    SELECT ${columns} FROM (
+      SELECT ${columns} FROM troupe_queue
+      WHERE queue = @queue AND lease_id IS NOT NULL AND lease_expires_at <= @now ${partitionFilter}
+      ${order} LIMIT @limit
+    )
+    ${order} LIMIT @limit`;
+}
+
+/**
+ * A {@link Queue} on a SQLite file. Items of every queue live in one table; a claim is one
+ * `BEGIN IMMEDIATE` transaction that reads the due items off a partial index in claim order and
+ * stamps each with a fresh lease id, so concurrent claimers (connections or processes) never get
+ * the same lease. `ack`, `retry` and `extend` are single statements matched on the lease id.
+ * Time comes only from `clock`.
+ */
+export function createSqliteQueue(options: SqliteQueueOptions): Queue {
+  const settings = parseOptions(optionsSchema, options, "options");
+  const { queueName, clock } = settings;
+  const { database, owned } = connect(settings, "options");
+  const newId = createIdGenerator(clock);
+  let closed = false;
+
+  const insert = database.prepare(
+    `INSERT INTO troupe_queue (queue, id, payload, priority, available_at, enqueued_at, attempts, partition_key)
+     VALUES (?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (queue, id) DO NOTHING`,
+  );
+  const selectDue = database.prepare<[{ queue: string; now: number; limit: number }], ItemRow>(
+    claimSql("troupe_queue_ready", ""),
+  );
+  const selectDueInPartition = database.prepare<
+    [{ queue: string; now: number; limit: number; partition: string }],
+    ItemRow
+  >(claimSql("troupe_queue_partition", "AND partition_key = @partition"));
+  const markLeased = database.prepare<[string, number, number]>(
+    "UPDATE troupe_queue SET lease_id = ?, lease_expires_at = ?, attempts = attempts + 1 WHERE seq = ?",
+  );
+  const deleteLeased = database.prepare<[string, string, string]>(
+    "DELETE FROM troupe_queue WHERE queue = ? AND id = ? AND lease_id = ?",
+  );
+  const releaseLeased = database.prepare<[number, string, string, string]>(
+    "UPDATE troupe_queue SET lease_id = NULL, lease_expires_at = NULL, available_at = ? WHERE queue = ? AND id = ? AND lease_id = ?",
+  );
+  const extendLeased = database.prepare<[number, string, string, string]>(
+    "UPDATE troupe_queue SET lease_expires_at = ? WHERE queue = ? AND id = ? AND lease_id = ?",
+  );
+  const deleteItem = database.prepare<[string, string]>(
+    "DELETE FROM troupe_queue WHERE queue = ? AND id = ?",
+  );
+  const selectItem = database.prepare<[string, string], ItemRow>(
+    `SELECT ${ITEM_COLUMNS} FROM troupe_queue WHERE queue = ? AND id = ?`,
+  );
+  const nextWaiting = database
+    .prepare<[string], number | null>(
+      "SELECT min(available_at) FROM troupe_queue WHERE queue = ? AND lease_id IS NULL",
+    )
+    .pluck();
+  const nextLapse = database
+    .prepare<[string], number | null>(
+      "SELECT min(lease_expires_at) FROM troupe_queue WHERE queue = ? AND lease_id IS NOT NULL",
+    )
+    .pluck();
+  const nextWaitingInPartition = database
+    .prepare<[string, string], number | null>(
+      "SELECT min(available_at) FROM troupe_queue WHERE queue = ? AND lease_id IS NULL AND partition_key = ?",
+    )
+    .pluck();
+  const nextLapseInPartition = database
+    .prepare<[string, string], number | null>(
+      "SELECT min(lease_expires_at) FROM troupe_queue WHERE queue = ? AND lease_id IS NOT NULL AND partition_key = ?",
+    )
+    .pluck();
+  const countItems = database.prepare<[string], { waiting: number | null; leased: number | null }>(
+    "SELECT sum(lease_id IS NULL) AS waiting, sum(lease_id IS NOT NULL) AS leased FROM troupe_queue WHERE queue = ?",
+  );
+
+  const insertItems = database.transaction(
+    (items: readonly EnqueueItem[], now: number): EnqueueResult[] =>
+      items.map((item) => {
+        const id = item.id ?? newId();
+        const { changes } = insert.run(
+          queueName,
+          id,
+          item.payload,
+          item.priority ?? 0,
+          item.availableAt ?? now,
+          now,
+          item.partitionKey ?? null,
+        );
+        return { id, created: changes === 1 };
+      }),
+  );
+
+  // IMMEDIATE: the due rows are read and leased under the write lock, so no other connection can
+  // claim them in between.
+  const claimItems = database.transaction((claim: ClaimOptions, now: number): Lease[] => {
+    const rows =
+      claim.partitionKey === undefined
+        ? selectDue.all({ queue: queueName, now, limit: claim.limit })
+        : selectDueInPartition.all({
+            queue: queueName,
+            now,
+            limit: claim.limit,
+            partition: claim.partitionKey,
+          });
+    const leaseExpiresAt = now + claim.leaseMs;
+    return rows.map((row) => {
+      const leaseId = newId();
+      markLeased.run(leaseId, leaseExpiresAt, row.seq);
+      return {
+        ...toItem(row),
+        attempts: row.attempts + 1,
+        state: "leased",
+        leaseId,
+        leaseExpiresAt,
+      };
+    });
+  });
+
+  const readNext = database.transaction((partitionKey: string | undefined) => {
+    const waiting =
+      partitionKey === undefined
+        ? nextWaiting.get(queueName)
+        : nextWaitingInPartition.get(queueName, partitionKey);
+    const lapse =
+      partitionKey === undefined
+        ? nextLapse.get(queueName)
+        : nextLapseInPartition.get(queueName, partitionKey);
+    const times = [waiting, lapse].filter((time): time is number => typeof time === "number");
+    return times.length === 0 ? undefined : Math.min(...times);
+  });
+
+  const ensureOpen = () => {
+    if (closed) throw closedError(`sqlite queue ${JSON.stringify(queueName)}`);
+  };
+  const run = <T>(doing: string, work: () => T): T => {
+    try {
+      return work();
+    } catch (error) {
+      throw mapSqliteError(error, `${doing} (queue ${JSON.stringify(queueName)})`);
+    }
+  };
+  const enqueueMany = async (items: readonly EnqueueItem[]): Promise<EnqueueResult[]> => {
+    ensureOpen();
+    validateEnqueueItems(items);
+    if (items.length === 0) return [];
+    const now = clock.now();
+    return run("enqueueing", () => insertItems.immediate(items, now));
+  };
+
+  return {
+    name: "sqlite",
+    queueName,
+    async enqueue(item) {
+      return (await enqueueMany([item]))[0] as EnqueueResult;
+    },
+    enqueueMany,
+    async claim(claimOptions) {
+      ensureOpen();
+      validateClaimOptions(claimOptions);
+      const now = clock.now();
+      return run("claiming", () => claimItems.immediate(claimOptions, now));
+    },
+    async ack(lease: LeaseRef) {
+      ensureOpen();
+      validateLeaseRef(lease);
+      const { changes } = run("acknowledging", () =>
+        deleteLeased.run(queueName, lease.id, lease.leaseId),
+      );
+      if (changes === 0) throw leaseLost(queueName, lease.id);
+    },
+    async retry(lease: LeaseRef, retryOptions?: RetryOptions) {
+      ensureOpen();
+      validateLeaseRef(lease);
+      validateRetryOptions(retryOptions);
+      const availableAt = retryOptions?.availableAt ?? clock.now();
+      const { changes } = run("retrying", () =>
+        releaseLeased.run(availableAt, queueName, lease.id, lease.leaseId),
+      );
+      if (changes === 0) throw leaseLost(queueName, lease.id);
+    },
+    async extend(lease: LeaseRef, leaseMs: number) {
+      ensureOpen();
+      validateLeaseRef(lease);
+      validateLeaseMs(leaseMs);
+      const leaseExpiresAt = clock.now() + leaseMs;
+      const { changes } = run("extending a lease", () =>
+        extendLeased.run(leaseExpiresAt, queueName, lease.id, lease.leaseId),
+      );
+      if (changes === 0) throw leaseLost(queueName, lease.id);
+      return leaseExpiresAt;
+    },
+    async remove(id: string) {
+      ensureOpen();
+      if (typeof id !== "string" || id.length === 0) return false;
+      const { changes } = run("removing", () => deleteItem.run(queueName, id));
+      return changes > 0;
+    },
+    async get(id: string) {
+      ensureOpen();
+      if (typeof id !== "string" || id.length === 0) return undefined;
+      const row = run("reading an item", () => selectItem.get(queueName, id));
+      return row && toItem(row);
+    },
+    async nextAvailableAt(partitionKey?: string) {
+      ensureOpen();
+      return run("reading the next due time", () => readNext.deferred(partitionKey));
+    },
+    async counts() {
+      ensureOpen();
+      const row = run("counting", () => countItems.get(queueName));
+      return { waiting: row?.waiting ?? 0, leased: row?.leased ?? 0 };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (owned && database.open) database.close();
+    },
+  };
+}

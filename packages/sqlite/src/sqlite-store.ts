@@ -1,0 +1,188 @@
+import {
+  type CommitResult,
+  closedError,
+  type Expectation,
+  invalidArgument,
+  type ListOptions,
+  resolveListRange,
+  type Store,
+  StoreConflictError,
+  type StoreEntry,
+  type StoreOp,
+  validateCommit,
+  validateKey,
+} from "@troupe/core";
+import { z } from "zod";
+import {
+  connect,
+  connectionShape,
+  mapSqliteError,
+  parseOptions,
+  type SqliteConnectionOptions,
+} from "./database.js";
+
+/** Options of {@link createSqliteStore}: a file `path` (plus connection settings) or a shared `database`. */
+export type SqliteStoreOptions = SqliteConnectionOptions;
+
+const optionsSchema = z.strictObject(connectionShape);
+
+interface Row {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly version: number;
+}
+
+const EMPTY_KEY = Buffer.alloc(0);
+
+// better-sqlite3 hands back a fresh Buffer per column; expose it as a plain Uint8Array (what the
+// port promises) without copying.
+function toBytes(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+function toEntry(key: string, row: { value: Buffer; version: number }): StoreEntry {
+  return { key, value: toBytes(row.value), version: row.version };
+}
+
+/**
+ * A {@link Store} on a SQLite file. Keys are stored as UTF-8 BLOBs, so SQLite's byte order is
+ * the port's key order. Each commit is one `BEGIN IMMEDIATE` transaction that checks every guard,
+ * takes the next version from a counter row in the same file, then writes: commits from several
+ * connections and processes on one file serialise on SQLite's write lock and share one version
+ * sequence. Reads that return several entries run in one read transaction (one snapshot).
+ *
+ * A commit resolves once it is in the WAL: with `synchronous: "normal"` (default) it survives a
+ * process crash, with `"full"` also a power loss.
+ */
+export function createSqliteStore(options: SqliteStoreOptions): Store {
+  const settings = parseOptions(optionsSchema, options, "options");
+  const { database, owned } = connect(settings, "options");
+  let closed = false;
+
+  const selectEntry = database.prepare<[Buffer], { value: Buffer; version: number }>(
+    "SELECT value, version FROM troupe_store WHERE key = ?",
+  );
+  const selectVersion = database
+    .prepare<[Buffer], number>("SELECT version FROM troupe_store WHERE key = ?")
+    .pluck();
+  const nextVersion = database
+    .prepare<[], number>(
+      "UPDATE troupe_counters SET value = value + 1 WHERE name = 'store_version' RETURNING value",
+    )
+    .pluck();
+  const upsert = database.prepare<[Buffer, Uint8Array, number]>(
+    "INSERT INTO troupe_store (key, value, version) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version",
+  );
+  const deleteKey = database.prepare<[Buffer]>("DELETE FROM troupe_store WHERE key = ?");
+  // One statement per (upper bound?, direction); an absent lower bound is the empty key.
+  const listStatements = {
+    ascending: database.prepare<[Buffer, number], Row>(
+      "SELECT key, value, version FROM troupe_store WHERE key >= ? ORDER BY key LIMIT ?",
+    ),
+    descending: database.prepare<[Buffer, number], Row>(
+      "SELECT key, value, version FROM troupe_store WHERE key >= ? ORDER BY key DESC LIMIT ?",
+    ),
+    boundedAscending: database.prepare<[Buffer, Buffer, number], Row>(
+      "SELECT key, value, version FROM troupe_store WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
+    ),
+    boundedDescending: database.prepare<[Buffer, Buffer, number], Row>(
+      "SELECT key, value, version FROM troupe_store WHERE key >= ? AND key < ? ORDER BY key DESC LIMIT ?",
+    ),
+  };
+
+  const readMany = database.transaction((keys: readonly string[]) =>
+    keys.map((key) => {
+      const row = selectEntry.get(Buffer.from(key, "utf8"));
+      return row && toEntry(key, row);
+    }),
+  );
+
+  // Runs inside BEGIN IMMEDIATE: the guards see the latest committed state and nobody else can
+  // write until this commits, so check-then-write is atomic across connections and processes.
+  const applyCommit = database.transaction(
+    (ops: readonly StoreOp[], keys: readonly Buffer[], writes: boolean): number => {
+      for (let index = 0; index < ops.length; index++) {
+        const op = ops[index] as StoreOp;
+        if (op.expect === undefined) continue;
+        const current: Expectation = selectVersion.get(keys[index] as Buffer) ?? "absent";
+        if (current !== op.expect) throw new StoreConflictError(op.key, op.expect, current);
+      }
+      if (!writes) return 0;
+      const version = nextVersion.get() as number;
+      for (let index = 0; index < ops.length; index++) {
+        const op = ops[index] as StoreOp;
+        if (op.type === "set") upsert.run(keys[index] as Buffer, op.value, version);
+        else if (op.type === "delete") deleteKey.run(keys[index] as Buffer);
+      }
+      return version;
+    },
+  );
+
+  const ensureOpen = () => {
+    if (closed) throw closedError("sqlite store");
+  };
+  const run = <T>(doing: string, work: () => T): T => {
+    try {
+      return work();
+    } catch (error) {
+      throw mapSqliteError(error, doing);
+    }
+  };
+
+  return {
+    name: "sqlite",
+    async get(key) {
+      ensureOpen();
+      validateKey(key);
+      const row = run("reading a key", () => selectEntry.get(Buffer.from(key, "utf8")));
+      return row && toEntry(key, row);
+    },
+    async getMany(keys) {
+      ensureOpen();
+      if (!Array.isArray(keys)) throw invalidArgument("keys", "expected an array of keys");
+      keys.forEach((key, index) => {
+        validateKey(key, `keys[${index}]`);
+      });
+      return run("reading keys", () => readMany.deferred(keys));
+    },
+    async list(listOptions: ListOptions = {}) {
+      ensureOpen();
+      const range = resolveListRange(listOptions);
+      if (range.empty) return [];
+      const from = range.from === undefined ? EMPTY_KEY : Buffer.from(range.from, "utf8");
+      // SQLite reads LIMIT -1 as "no limit".
+      const limit = range.limit ?? -1;
+      const rows = run("listing keys", () => {
+        if (range.to === undefined) {
+          const statement = range.reverse ? listStatements.descending : listStatements.ascending;
+          return statement.all(from, limit);
+        }
+        const statement = range.reverse
+          ? listStatements.boundedDescending
+          : listStatements.boundedAscending;
+        return statement.all(from, Buffer.from(range.to, "utf8"), limit);
+      });
+      return rows.map((row) => ({
+        key: row.key.toString("utf8"),
+        value: toBytes(row.value),
+        version: row.version,
+      }));
+    },
+    async commit(ops: readonly StoreOp[]): Promise<CommitResult> {
+      ensureOpen();
+      validateCommit(ops);
+      const keys = ops.map((op) => Buffer.from(op.key, "utf8"));
+      const writes = ops.some((op) => op.type !== "check");
+      const version = run("committing", () =>
+        // A commit of checks only writes nothing, so a read transaction (one snapshot) suffices.
+        writes ? applyCommit.immediate(ops, keys, true) : applyCommit.deferred(ops, keys, false),
+      );
+      return { version };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (owned && database.open) database.close();
+    },
+  };
+}
