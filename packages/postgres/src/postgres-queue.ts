@@ -1,0 +1,328 @@
+import {
+  type ClaimOptions,
+  type Clock,
+  closedError,
+  createIdGenerator,
+  type EnqueueItem,
+  type EnqueueResult,
+  invalidArgument,
+  type Lease,
+  type LeaseRef,
+  type Logger,
+  leaseLost,
+  MAX_QUEUE_ID_BYTES,
+  noopLogger,
+  type Queue,
+  type QueueItem,
+  type RetryOptions,
+  systemClock,
+  validateClaimOptions,
+  validateEnqueueItems,
+  validateLeaseMs,
+  validateLeaseRef,
+  validateRetryOptions,
+} from "@troupe/core";
+import type pg from "pg";
+import { z } from "zod";
+import {
+  connectionOptions,
+  openPool,
+  parseOptions,
+  prepared,
+  quoteIdent,
+  runQuery,
+} from "./connection.js";
+import { migrateOnce } from "./migrations.js";
+
+/** Options of {@link createPostgresQueue}. Give exactly one of `connectionString` and `pool`. */
+export interface PostgresQueueOptions {
+  /** A PostgreSQL URL; the queue opens and owns a pool. */
+  readonly connectionString?: string;
+  /** A pool you manage; the queue uses it and leaves it open on `close`. */
+  readonly pool?: pg.Pool;
+  /** The schema holding the queue table, created and migrated on first use. Default "troupe". */
+  readonly schema?: string;
+  /** The queue's name; queues with different names share one table but are independent. */
+  readonly queueName: string;
+  /**
+   * Where time comes from: availability, lease expiry and due checks all use it, never the
+   * database's clock. Default: the system clock. Processes sharing a queue need agreeing clocks.
+   */
+  readonly clock?: Clock;
+  /** Where warnings (such as a dropped idle connection) go. Default: discarded. */
+  readonly logger?: Logger;
+}
+
+const optionsSchema = z.strictObject({
+  ...connectionOptions,
+  queueName: z
+    .string()
+    .min(1)
+    .refine((name) => Buffer.byteLength(name, "utf8") <= MAX_QUEUE_ID_BYTES, {
+      message: `must be at most ${MAX_QUEUE_ID_BYTES} UTF-8 bytes`,
+    }),
+  clock: z
+    .custom<Clock>(
+      (value) =>
+        typeof value === "object" &&
+        value !== null &&
+        typeof (value as { now?: unknown }).now === "function",
+      { message: "expected a Clock (an object with now())" },
+    )
+    .optional(),
+});
+
+interface ItemRow {
+  id: string;
+  payload: Buffer;
+  priority: number;
+  partition_key: string | null;
+  available_at: string;
+  enqueued_at: string;
+  attempts: number;
+  seq: string;
+  lease_id: string | null;
+  lease_expires_at: string | null;
+}
+
+const COLUMNS =
+  "id, payload, priority, partition_key, available_at, enqueued_at, attempts, seq, lease_id, lease_expires_at";
+
+const toItem = (row: ItemRow): QueueItem => ({
+  id: row.id,
+  payload: new Uint8Array(row.payload),
+  priority: row.priority,
+  partitionKey: row.partition_key ?? undefined,
+  availableAt: Number(row.available_at),
+  enqueuedAt: Number(row.enqueued_at),
+  attempts: row.attempts,
+  state: row.lease_id === null ? "waiting" : "leased",
+});
+
+// The order claims hand items out in; RETURNING does not keep the CTE's order, so claimed rows
+// are sorted again in JavaScript.
+const claimOrder = (a: ItemRow, b: ItemRow): number =>
+  b.priority - a.priority ||
+  Number(a.available_at) - Number(b.available_at) ||
+  Number(a.seq) - Number(b.seq);
+
+/**
+ * A {@link Queue} on PostgreSQL: one table per schema holds every queue's items. A claim is one
+ * statement: a CTE picks due rows in claim order with `FOR UPDATE SKIP LOCKED` (so concurrent
+ * claimers never wait on, or get, each other's rows) and an UPDATE leases them. "Due" is judged
+ * against the `clock` option: an unleased item whose `available_at` has come, or a leased one
+ * whose lease lapsed. Ack, retry and extend are single statements matched on the lease id.
+ */
+export function createPostgresQueue(options: PostgresQueueOptions): Queue {
+  const parsed = parseOptions("createPostgresQueue", optionsSchema, options);
+  const schema = parsed.schema ?? "troupe";
+  const queueName = parsed.queueName;
+  const clock = parsed.clock ?? systemClock;
+  const logger = parsed.logger ?? noopLogger;
+  const handle = openPool("createPostgresQueue", parsed, logger);
+  const { pool } = handle;
+  const ready = migrateOnce(pool, schema);
+  const newId = createIdGenerator(clock);
+  const table = `${quoteIdent(schema)}.queue_items`;
+  const what = `postgres queue ${JSON.stringify(queueName)} (schema "${schema}")`;
+  let closed = false;
+
+  const insertOne = prepared(
+    `INSERT INTO ${table} (queue_name, id, payload, priority, available_at, enqueued_at, partition_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (queue_name, id) DO NOTHING RETURNING id`,
+  );
+  const insertMany = prepared(
+    `INSERT INTO ${table} (queue_name, id, payload, priority, available_at, enqueued_at, partition_key)
+     SELECT $1, i.id, i.payload, i.priority, i.available_at, $2, i.partition_key
+       FROM unnest($3::text[], $4::bytea[], $5::integer[], $6::bigint[], $7::text[])
+            WITH ORDINALITY AS i(id, payload, priority, available_at, partition_key, n)
+      ORDER BY i.n
+     ON CONFLICT (queue_name, id) DO NOTHING RETURNING id`,
+  );
+  const claimSql = (partitioned: boolean) =>
+    prepared(
+      `WITH due AS (
+         SELECT id FROM ${table}
+          WHERE queue_name = $1 ${partitioned ? "AND partition_key = $5" : ""}
+            AND coalesce(lease_expires_at, available_at) <= $2::bigint
+          ORDER BY priority DESC, available_at, seq
+          LIMIT $3
+          FOR UPDATE SKIP LOCKED
+       )
+       UPDATE ${table} AS q
+          SET lease_id = gen_random_uuid()::text,
+              lease_expires_at = $2::bigint + $4::bigint,
+              attempts = q.attempts + 1
+         FROM due
+        WHERE q.queue_name = $1 AND q.id = due.id
+       RETURNING ${COLUMNS.split(", ")
+         .map((column) => `q.${column}`)
+         .join(", ")}`,
+    );
+  const claimAny = claimSql(false);
+  const claimPartition = claimSql(true);
+  const ackSql = prepared(`DELETE FROM ${table} WHERE queue_name = $1 AND id = $2 AND lease_id = $3`);
+  const retrySql = prepared(
+    `UPDATE ${table} SET lease_id = NULL, lease_expires_at = NULL, available_at = $4
+      WHERE queue_name = $1 AND id = $2 AND lease_id = $3`,
+  );
+  const extendSql = prepared(
+    `UPDATE ${table} SET lease_expires_at = $4 WHERE queue_name = $1 AND id = $2 AND lease_id = $3`,
+  );
+  const removeSql = prepared(`DELETE FROM ${table} WHERE queue_name = $1 AND id = $2`);
+  const getSql = prepared(`SELECT ${COLUMNS} FROM ${table} WHERE queue_name = $1 AND id = $2`);
+  const nextAnySql = prepared(
+    `SELECT min(coalesce(lease_expires_at, available_at)) AS at FROM ${table} WHERE queue_name = $1`,
+  );
+  const nextPartitionSql = prepared(
+    `SELECT min(coalesce(lease_expires_at, available_at)) AS at FROM ${table}
+      WHERE queue_name = $1 AND partition_key = $2`,
+  );
+  const countsSql = prepared(
+    `SELECT count(*) FILTER (WHERE lease_id IS NULL) AS waiting,
+            count(*) FILTER (WHERE lease_id IS NOT NULL) AS leased
+       FROM ${table} WHERE queue_name = $1`,
+  );
+
+  const begin = async () => {
+    if (closed) throw closedError(what);
+    await ready();
+  };
+  const validateId = (id: unknown, field: string) => {
+    if (typeof id !== "string" || id.length === 0) {
+      throw invalidArgument(field, "expected a non-empty string");
+    }
+  };
+  const changeLease = async (ref: LeaseRef, config: pg.QueryConfig) => {
+    const result = await runQuery(pool, what, config, false);
+    if (result.rowCount !== 1) throw leaseLost(queueName, ref.id);
+  };
+
+  const enqueueMany = async (items: readonly EnqueueItem[]): Promise<EnqueueResult[]> => {
+    validateEnqueueItems(items);
+    await begin();
+    if (items.length === 0) return [];
+    const now = clock.now();
+    const ids = items.map((item) => item.id ?? newId());
+    if (items.length === 1) {
+      const item = items[0] as EnqueueItem;
+      const id = ids[0] as string;
+      const config = insertOne([
+        queueName,
+        id,
+        Buffer.from(item.payload),
+        item.priority ?? 0,
+        item.availableAt ?? now,
+        now,
+        item.partitionKey ?? null,
+      ]);
+      const result = await runQuery(pool, what, config, false);
+      return [{ id, created: result.rowCount === 1 }];
+    }
+    // Within one call the first item with an id wins; later ones are reported as duplicates.
+    const first = new Map<string, number>();
+    ids.forEach((id, index) => {
+      if (!first.has(id)) first.set(id, index);
+    });
+    const chosen = [...first.values()];
+    const pick = <T>(map: (item: EnqueueItem, index: number) => T) =>
+      chosen.map((index) => map(items[index] as EnqueueItem, index));
+    const config = insertMany([
+      queueName,
+      now,
+      pick((_, index) => ids[index]),
+      pick((item) => Buffer.from(item.payload)),
+      pick((item) => item.priority ?? 0),
+      pick((item) => item.availableAt ?? now),
+      pick((item) => item.partitionKey ?? null),
+    ]);
+    const result = await runQuery<{ id: string }>(pool, what, config, false);
+    const created = new Set(result.rows.map((row) => row.id));
+    return ids.map((id, index) => ({ id, created: first.get(id) === index && created.has(id) }));
+  };
+
+  return {
+    name: "postgres",
+    queueName,
+    async enqueue(item) {
+      return (await enqueueMany([item]))[0] as EnqueueResult;
+    },
+    enqueueMany,
+    async claim(claimOptions: ClaimOptions): Promise<Lease[]> {
+      validateClaimOptions(claimOptions);
+      await begin();
+      const now = clock.now();
+      const { limit, leaseMs, partitionKey } = claimOptions;
+      const config =
+        partitionKey === undefined
+          ? claimAny([queueName, now, limit, leaseMs])
+          : claimPartition([queueName, now, limit, leaseMs, partitionKey]);
+      const result = await runQuery<ItemRow>(pool, what, config, false);
+      return result.rows.sort(claimOrder).map((row) => ({
+        ...toItem(row),
+        leaseId: row.lease_id ?? "",
+        leaseExpiresAt: Number(row.lease_expires_at),
+      }));
+    },
+    async ack(ref) {
+      validateLeaseRef(ref);
+      await begin();
+      await changeLease(ref, ackSql([queueName, ref.id, ref.leaseId]));
+    },
+    async retry(ref, retryOptions?: RetryOptions) {
+      validateLeaseRef(ref);
+      validateRetryOptions(retryOptions);
+      await begin();
+      const availableAt = retryOptions?.availableAt ?? clock.now();
+      await changeLease(ref, retrySql([queueName, ref.id, ref.leaseId, availableAt]));
+    },
+    async extend(ref, leaseMs) {
+      validateLeaseRef(ref);
+      validateLeaseMs(leaseMs);
+      await begin();
+      const expiresAt = clock.now() + leaseMs;
+      await changeLease(ref, extendSql([queueName, ref.id, ref.leaseId, expiresAt]));
+      return expiresAt;
+    },
+    async remove(id) {
+      validateId(id, "id");
+      await begin();
+      const result = await runQuery(pool, what, removeSql([queueName, id]), false);
+      return result.rowCount === 1;
+    },
+    async get(id) {
+      validateId(id, "id");
+      await begin();
+      const result = await runQuery<ItemRow>(pool, what, getSql([queueName, id]), true);
+      const row = result.rows[0];
+      return row && toItem(row);
+    },
+    async nextAvailableAt(partitionKey) {
+      if (partitionKey !== undefined) validateId(partitionKey, "partitionKey");
+      await begin();
+      const config =
+        partitionKey === undefined
+          ? nextAnySql([queueName])
+          : nextPartitionSql([queueName, partitionKey]);
+      const result = await runQuery<{ at: string | null }>(pool, what, config, true);
+      const at = result.rows[0]?.at;
+      return at === null || at === undefined ? undefined : Number(at);
+    },
+    async counts() {
+      await begin();
+      const result = await runQuery<{ waiting: string; leased: string }>(
+        pool,
+        what,
+        countsSql([queueName]),
+        true,
+      );
+      const row = result.rows[0];
+      return { waiting: Number(row?.waiting ?? 0), leased: Number(row?.leased ?? 0) };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await handle.release();
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import {
+  type CommitResult,
+  closedError,
+  type ListOptions,
+  type Logger,
+  noopLogger,
+  resolveListRange,
+  type Store,
+  type StoreEntry,
+  StoreConflictError,
+  type StoreOp,
+  TroupeError,
+  validateCommit,
+  validateKey,
+} from "@troupe/core";
+import type pg from "pg";
+import { z } from "zod";
+import {
+  connectionOptions,
+  openPool,
+  parseOptions,
+  prepared,
+  quoteIdent,
+  runQuery,
+} from "./connection.js";
+import { migrateOnce } from "./migrations.js";
+
+/** Options of {@link createPostgresStore}. Give exactly one of `connectionString` and `pool`. */
+export interface PostgresStoreOptions {
+  /** A PostgreSQL URL (`postgres://user@host:5432/db`); the store opens and owns a pool. */
+  readonly connectionString?: string;
+  /** A pool you manage; the store uses it and leaves it open on `close`. */
+  readonly pool?: pg.Pool;
+  /**
+   * The schema holding the store's tables, created and migrated on first use. Deployments that
+   * share a database use different schemas. Default "troupe".
+   */
+  readonly schema?: string;
+  /** Where warnings (such as a dropped idle connection) go. Default: discarded. */
+  readonly logger?: Logger;
+}
+
+const optionsSchema = z.strictObject(connectionOptions);
+
+interface EntryRow {
+  key: Buffer;
+  value: Buffer;
+  version: string;
+}
+
+const toEntry = (row: EntryRow): StoreEntry => ({
+  key: row.key.toString("utf8"),
+  // A plain copy: pg may decode small values into a shared buffer pool.
+  value: new Uint8Array(row.value),
+  version: Number(row.version),
+});
+
+const KIND: Record<StoreOp["type"], string> = { set: "s", delete: "d", check: "c" };
+
+// Deadlocks cannot happen (locks are taken in one order), but a failed-over or overloaded server
+// may still abort a commit with these; the commit rolled back, so running it again is safe.
+const RETRYABLE = new Set(["40P01", "40001"]);
+
+/**
+ * A {@link Store} on PostgreSQL. Keys are `bytea` holding UTF-8, so the primary-key order is the
+ * UTF-8 byte order `compareKeys` defines. A commit is one call of a PL/pgSQL function (one round
+ * trip, one transaction): it locks every key it touches, checks every guard, and only then takes
+ * one version from a sequence and writes all keys with it. Commits are durable when PostgreSQL
+ * says so (`synchronous_commit`).
+ */
+export function createPostgresStore(options: PostgresStoreOptions): Store {
+  const parsed = parseOptions("createPostgresStore", optionsSchema, options);
+  const schema = parsed.schema ?? "troupe";
+  const logger = parsed.logger ?? noopLogger;
+  const handle = openPool("createPostgresStore", parsed, logger);
+  const { pool } = handle;
+  const ready = migrateOnce(pool, schema);
+  const s = quoteIdent(schema);
+  const table = `${s}.store_entries`;
+  const what = `postgres store (schema "${schema}")`;
+  let closed = false;
+
+  const getOne = prepared(`SELECT key, value, version FROM ${table} WHERE key = $1`);
+  const getSome = prepared(
+    `SELECT key, value, version FROM ${table} WHERE key = ANY($1::bytea[])`,
+  );
+  const commitOps = prepared(`SELECT ${s}.store_commit($1::bytea[], $2, $3::bytea[], $4::bigint[]) AS r`);
+
+  const begin = async () => {
+    if (closed) throw closedError(what);
+    await ready();
+  };
+
+  return {
+    name: "postgres",
+    async get(key) {
+      validateKey(key);
+      await begin();
+      const result = await runQuery<EntryRow>(pool, what, getOne([Buffer.from(key, "utf8")]), true);
+      const row = result.rows[0];
+      return row && toEntry(row);
+    },
+    async getMany(keys) {
+      if (!Array.isArray(keys)) throw new TroupeError("INVALID_ARGUMENT", "keys: expected an array");
+      keys.forEach((key, index) => validateKey(key, `keys[${index}]`));
+      await begin();
+      if (keys.length === 0) return [];
+      const buffers = keys.map((key) => Buffer.from(key, "utf8"));
+      const result = await runQuery<EntryRow>(pool, what, getSome([buffers]), true);
+      const byKey = new Map<string, StoreEntry>();
+      for (const row of result.rows) {
+        const entry = toEntry(row);
+        byKey.set(entry.key, entry);
+      }
+      // Each caller gets its own copy, even when a key is asked for twice.
+      return keys.map((key) => {
+        const entry = byKey.get(key);
+        return entry && { ...entry, value: entry.value.slice() };
+      });
+    },
+    async list(listOptions: ListOptions = {}) {
+      const range = resolveListRange(listOptions);
+      await begin();
+      if (range.empty) return [];
+      const conditions: string[] = [];
+      const values: unknown[] = [];
+      if (range.from !== undefined) {
+        values.push(Buffer.from(range.from, "utf8"));
+        conditions.push(`key >= $${values.length}`);
+      }
+      if (range.to !== undefined) {
+        values.push(Buffer.from(range.to, "utf8"));
+        conditions.push(`key < $${values.length}`);
+      }
+      let text = `SELECT key, value, version FROM ${table}`;
+      if (conditions.length > 0) text += ` WHERE ${conditions.join(" AND ")}`;
+      text += ` ORDER BY key ${range.reverse ? "DESC" : "ASC"}`;
+      if (range.limit !== undefined) {
+        values.push(range.limit);
+        text += ` LIMIT $${values.length}`;
+      }
+      const result = await runQuery<EntryRow>(pool, what, prepared(text)(values), true);
+      return result.rows.map(toEntry);
+    },
+    async commit(ops: readonly StoreOp[]): Promise<CommitResult> {
+      validateCommit(ops);
+      await begin();
+      if (ops.length === 0) return { version: 0 };
+      const keys = ops.map((op) => Buffer.from(op.key, "utf8"));
+      const kinds = ops.map((op) => KIND[op.type]).join("");
+      const values = ops.map((op) => (op.type === "set" ? Buffer.from(op.value) : null));
+      const expects = ops.map((op) =>
+        op.expect === undefined ? null : op.expect === "absent" ? 0 : op.expect,
+      );
+      const config = commitOps([keys, kinds, values, expects]);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const result = await runQuery<{ r: string[] }>(pool, what, config, false);
+          const [first, index, actual] = (result.rows[0]?.r ?? []).map(Number);
+          if (first === undefined) throw new TroupeError("INTERNAL", `${what}: commit returned nothing`);
+          if (first >= 0) return { version: first };
+          const op = ops[(index ?? 1) - 1];
+          if (!op || op.expect === undefined) {
+            throw new TroupeError("INTERNAL", `${what}: commit reported a conflict on no guard`);
+          }
+          throw new StoreConflictError(op.key, op.expect, actual ? actual : "absent");
+        } catch (error) {
+          const code = (error as { code?: unknown } | null)?.code;
+          if (attempt < 5 && typeof code === "string" && RETRYABLE.has(code)) continue;
+          throw error;
+        }
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await handle.release();
+    },
+  };
+}
