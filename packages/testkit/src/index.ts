@@ -1,1 +1,16 @@
-export {};
+export {
+  type BenchCandidate,
+  benchQueue,
+  benchStore,
+  formatTable,
+  type MeasureOptions,
+  measureThroughput,
+  type PortBenchOptions,
+  printTable,
+  type ThroughputResult,
+} from "./bench.js";
+export { describePubSub, type PubSubSuiteOptions } from "./pubsub-suite.js";
+export { describeQueue, type QueueSuiteOptions } from "./queue-suite.js";
+export { describeStore, type StoreSuiteOptions } from "./store-suite.js";
+export { createTestClock, type SuiteContext, waitFor } from "./suite-context.js";
+export { describeTransport, type TransportSuiteOptions } from "./transport-suite.js";
