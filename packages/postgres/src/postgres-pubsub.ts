@@ -7,7 +7,6 @@ import {
   noopLogger,
   type PubSub,
   TroupeError,
-  type Unsubscribe,
   validateChannel,
 } from "@troupe/core";
 import pg from "pg";
@@ -193,7 +192,11 @@ export function createPostgresPubSub(options: PostgresPubSubOptions): PubSub {
       await runQuery(
         publisher.pool,
         what,
-        { name: "troupe_notify", text: "SELECT pg_notify($1, $2)", values: [identifier(channel), payload] },
+        {
+          name: "troupe_notify",
+          text: "SELECT pg_notify($1, $2)",
+          values: [identifier(channel), payload],
+        },
         false,
       );
     },

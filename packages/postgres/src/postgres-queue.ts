@@ -161,7 +161,9 @@ export function createPostgresQueue(options: PostgresQueueOptions): Queue {
     );
   const claimAny = claimSql(false);
   const claimPartition = claimSql(true);
-  const ackSql = prepared(`DELETE FROM ${table} WHERE queue_name = $1 AND id = $2 AND lease_id = $3`);
+  const ackSql = prepared(
+    `DELETE FROM ${table} WHERE queue_name = $1 AND id = $2 AND lease_id = $3`,
+  );
   const retrySql = prepared(
     `UPDATE ${table} SET lease_id = NULL, lease_expires_at = NULL, available_at = $4
       WHERE queue_name = $1 AND id = $2 AND lease_id = $3`,

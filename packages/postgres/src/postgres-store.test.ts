@@ -30,9 +30,9 @@ afterAll(() => admin.end());
 
 describe("createPostgresStore options", () => {
   it("names the bad option", () => {
-    expect(() => createPostgresStore({ connectionString: postgresUrl, schema: "Has-Dash" })).toThrow(
-      /createPostgresStore\.options\.schema/,
-    );
+    expect(() =>
+      createPostgresStore({ connectionString: postgresUrl, schema: "Has-Dash" }),
+    ).toThrow(/createPostgresStore\.options\.schema/);
     expect(() => createPostgresStore({})).toThrow(/connectionString/);
     expect(() =>
       createPostgresStore({ connectionString: postgresUrl, shema: "x" } as never),

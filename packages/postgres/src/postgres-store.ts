@@ -1,13 +1,14 @@
 import {
   type CommitResult,
   closedError,
+  invalidArgument,
   type ListOptions,
   type Logger,
   noopLogger,
   resolveListRange,
   type Store,
-  type StoreEntry,
   StoreConflictError,
+  type StoreEntry,
   type StoreOp,
   TroupeError,
   validateCommit,
@@ -81,10 +82,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   let closed = false;
 
   const getOne = prepared(`SELECT key, value, version FROM ${table} WHERE key = $1`);
-  const getSome = prepared(
-    `SELECT key, value, version FROM ${table} WHERE key = ANY($1::bytea[])`,
+  const getSome = prepared(`SELECT key, value, version FROM ${table} WHERE key = ANY($1::bytea[])`);
+  const commitOps = prepared(
+    `SELECT ${s}.store_commit($1::bytea[], $2, $3::bytea[], $4::bigint[]) AS r`,
   );
-  const commitOps = prepared(`SELECT ${s}.store_commit($1::bytea[], $2, $3::bytea[], $4::bigint[]) AS r`);
 
   const begin = async () => {
     if (closed) throw closedError(what);
@@ -101,8 +102,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       return row && toEntry(row);
     },
     async getMany(keys) {
-      if (!Array.isArray(keys)) throw new TroupeError("INVALID_ARGUMENT", "keys: expected an array");
-      keys.forEach((key, index) => validateKey(key, `keys[${index}]`));
+      if (!Array.isArray(keys)) throw invalidArgument("keys", "expected an array");
+      keys.forEach((key, index) => {
+        validateKey(key, `keys[${index}]`);
+      });
       await begin();
       if (keys.length === 0) return [];
       const buffers = keys.map((key) => Buffer.from(key, "utf8"));
@@ -157,7 +160,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         try {
           const result = await runQuery<{ r: string[] }>(pool, what, config, false);
           const [first, index, actual] = (result.rows[0]?.r ?? []).map(Number);
-          if (first === undefined) throw new TroupeError("INTERNAL", `${what}: commit returned nothing`);
+          if (first === undefined)
+            throw new TroupeError("INTERNAL", `${what}: commit returned nothing`);
           if (first >= 0) return { version: first };
           const op = ops[(index ?? 1) - 1];
           if (!op || op.expect === undefined) {
