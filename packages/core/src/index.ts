@@ -67,6 +67,7 @@ export {
   validateEnqueueItems,
   validateLeaseMs,
   validateLeaseRef,
+  validateQueueText,
   validateRetryOptions,
 } from "./queue.js";
 export {

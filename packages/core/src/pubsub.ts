@@ -18,7 +18,11 @@ export interface PubSub {
   /** The adapter's name (`"memory"`, `"sqlite"`, …). */
   readonly name: string;
 
-  /** Sends `message` to every current subscriber of `channel`. */
+  /**
+   * Sends `message` to every current subscriber of `channel`. Empty messages are allowed; an
+   * adapter whose engine limits message size rejects a larger message with INVALID_ARGUMENT
+   * (field `message`) and documents its limit.
+   */
   publish(channel: string, message: Uint8Array): Promise<void>;
 
   /** Calls `handler` for each message on `channel`; resolves once the subscription is live. */

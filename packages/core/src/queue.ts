@@ -147,7 +147,8 @@ export interface Queue {
   close(): Promise<void>;
 }
 
-function validateText(value: unknown, field: string): void {
+/** Validates an item id or partition key: a non-empty string of at most 512 UTF-8 bytes. */
+export function validateQueueText(value: unknown, field: string): asserts value is string {
   if (typeof value !== "string" || value.length === 0) {
     throw invalidArgument(field, "expected a non-empty string");
   }
@@ -171,7 +172,7 @@ export function validateEnqueueItems(items: readonly EnqueueItem[]): void {
   items.forEach((item: EnqueueItem, index) => {
     const at = `items[${index}]`;
     if (typeof item !== "object" || item === null) throw invalidArgument(at, "expected an object");
-    if (item.id !== undefined) validateText(item.id, `${at}.id`);
+    if (item.id !== undefined) validateQueueText(item.id, `${at}.id`);
     if (!(item.payload instanceof Uint8Array))
       throw invalidArgument(`${at}.payload`, "expected a Uint8Array");
     if (item.availableAt !== undefined) validateTime(item.availableAt, `${at}.availableAt`);
@@ -186,7 +187,7 @@ export function validateEnqueueItems(items: readonly EnqueueItem[]): void {
         `expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}, got ${String(item.priority)}`,
       );
     }
-    if (item.partitionKey !== undefined) validateText(item.partitionKey, `${at}.partitionKey`);
+    if (item.partitionKey !== undefined) validateQueueText(item.partitionKey, `${at}.partitionKey`);
   });
 }
 
@@ -206,15 +207,16 @@ export function validateClaimOptions(options: ClaimOptions): void {
       `expected a positive integer, got ${String(options.leaseMs)}`,
     );
   }
-  if (options.partitionKey !== undefined) validateText(options.partitionKey, "claim.partitionKey");
+  if (options.partitionKey !== undefined)
+    validateQueueText(options.partitionKey, "claim.partitionKey");
 }
 
 /** Validates a lease reference. */
 export function validateLeaseRef(lease: LeaseRef, field = "lease"): void {
   if (typeof lease !== "object" || lease === null)
     throw invalidArgument(field, "expected { id, leaseId }");
-  validateText(lease.id, `${field}.id`);
-  validateText(lease.leaseId, `${field}.leaseId`);
+  validateQueueText(lease.id, `${field}.id`);
+  validateQueueText(lease.leaseId, `${field}.leaseId`);
 }
 
 /** Validates `extend`'s duration. */

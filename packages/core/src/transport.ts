@@ -1,6 +1,9 @@
 import { invalidArgument } from "./errors.js";
 
-/** Answers one request addressed to this node; a thrown error reaches the caller as `REMOTE_ERROR`. */
+/**
+ * Answers one request addressed to this node. A thrown error, or a reply that is not a
+ * Uint8Array, reaches the caller as `REMOTE_ERROR`.
+ */
 export type RequestHandler = (
   request: Uint8Array,
   from: string,
@@ -10,7 +13,7 @@ export type RequestHandler = (
 export interface RequestOptions {
   /** Give up after this many ms with code `TIMEOUT`. Default: the adapter's default (5 s). */
   readonly timeoutMs?: number;
-  /** Abort the wait early. */
+  /** Abort the wait early: the request then rejects with the signal's reason, as `fetch` does. */
   readonly signal?: AbortSignal;
 }
 
@@ -25,7 +28,10 @@ export interface Transport {
   /** The adapter's name (`"memory"`, `"nats"`, …). */
   readonly name: string;
 
-  /** Serves requests for `nodeId`; resolves once reachable. Returns a function that stops serving. */
+  /**
+   * Serves requests for `nodeId`; resolves once reachable. Returns a function that stops serving.
+   * One transport serves a node id at most once: listening again on it throws INVALID_ARGUMENT.
+   */
   listen(nodeId: string, handler: RequestHandler): Promise<() => Promise<void>>;
 
   /** Sends `request` to `nodeId` (as `from`) and resolves to its reply. */

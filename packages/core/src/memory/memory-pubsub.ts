@@ -55,6 +55,8 @@ export function createMemoryPubSub(options: MemoryPubSubOptions = {}): PubSub {
     },
     async close() {
       closed = true;
+      // Emptying each set also stops deliveries already queued as microtasks.
+      for (const handlers of channels.values()) handlers.clear();
       channels.clear();
     },
   };

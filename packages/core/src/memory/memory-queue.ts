@@ -14,6 +14,7 @@ import {
   validateEnqueueItems,
   validateLeaseMs,
   validateLeaseRef,
+  validateQueueText,
   validateRetryOptions,
 } from "../queue.js";
 import { Heap } from "./heap.js";
@@ -199,6 +200,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): Queue {
     },
     async remove(id) {
       ensureOpen();
+      validateQueueText(id, "id");
       const record = records.get(id);
       if (!record) return false;
       records.delete(id);
@@ -207,11 +209,13 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): Queue {
     },
     async get(id) {
       ensureOpen();
+      validateQueueText(id, "id");
       const record = records.get(id);
       return record && view(record);
     },
     async nextAvailableAt(partitionKey) {
       ensureOpen();
+      if (partitionKey !== undefined) validateQueueText(partitionKey, "partitionKey");
       let next: number | undefined;
       for (const record of records.values()) {
         if (partitionKey !== undefined && record.partitionKey !== partitionKey) continue;

@@ -82,9 +82,18 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
         Promise.resolve()
           .then(() => handler(copy, from))
           .then(
-            (reply) => {
+            (reply: unknown) => {
               finish();
-              resolve(reply.slice());
+              if (reply instanceof Uint8Array) return resolve(reply.slice());
+              reject(
+                new TroupeError(
+                  "REMOTE_ERROR",
+                  `node ${JSON.stringify(nodeId)} replied with ${typeof reply}, not a Uint8Array`,
+                  {
+                    details: { nodeId },
+                  },
+                ),
+              );
             },
             (error: unknown) => {
               finish();
