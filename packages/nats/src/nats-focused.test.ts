@@ -1,6 +1,6 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type Logger, noopLogger, type PubSub, type Transport, TroupeError } from "@troupe/core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createNatsPubSub } from "./nats-pubsub.js";
 import { createNatsTransport } from "./nats-transport.js";
 
@@ -35,18 +35,19 @@ function recordingLogger(lines: { level: string; message: string }[]): Logger {
   };
 }
 
-let probe: NatsConnection;
-beforeAll(async () => {
+/** Connects at load time, so an unreachable server fails this file rather than skipping tests. */
+async function connectProbe(): Promise<NatsConnection> {
   try {
-    probe = await connect({ servers: NATS_URL });
+    return await connect({ servers: NATS_URL });
   } catch (error) {
     throw new Error(
       `NATS is not reachable at ${NATS_URL} (set TROUPE_TEST_NATS_URL): ${String(error)}`,
     );
   }
-});
+}
+const probe = await connectProbe();
 afterAll(async () => {
-  await probe?.close();
+  await probe.close();
 });
 
 const opened: (Transport | PubSub)[] = [];
