@@ -1,1 +1,87 @@
-export {};
+export { aggregateOutputs, applyModifierPack, toGoldenSnapshot } from "./aggregate.js";
+export {
+  type ActorExplanation,
+  type BatchResult,
+  createStatsAggregator,
+  type FailurePolicy,
+  type RegistryUpdate,
+  type ReloadEvent,
+  type StatsAggregator,
+  type StatsAggregatorOptions,
+  type StatsCacheOptions,
+} from "./aggregator.js";
+export {
+  decodeStoredSnapshot,
+  encodeStoredSnapshot,
+  type L1Stats,
+  SNAPSHOT_FORMAT_VERSION,
+  SnapshotLru,
+  type SnapshotTier,
+} from "./cache.js";
+export { type StatsErrorLocation, statsInputError } from "./errors.js";
+export {
+  type AcrossExplanation,
+  type AcrossSource,
+  type BoundSource,
+  type Explanation,
+  explainOutputs,
+  formatExplanation,
+  type LayerExplanation,
+  type SectionExplanation,
+  type SoftKneeExplanation,
+} from "./explain.js";
+export {
+  type CompiledRegistry,
+  type CompileRegistryOptions,
+  compileRegistry,
+  DEFAULT_LAYER_REGISTRY,
+  DEFAULT_MERGE_RULE,
+  type DimensionInfo,
+  type OperatorCode,
+  parseCombinerRegistry,
+  parseLayerRegistry,
+  parseRegistryText,
+} from "./registry.js";
+export {
+  actorSchema,
+  capContributionSchema,
+  combinerRegistrySchema,
+  contributionSchema,
+  DIMENSION_PATTERN,
+  goldenSnapshotSchema,
+  layerRegistrySchema,
+  mergeRuleSchema,
+  modifierPackSchema,
+  parseWithSchema,
+  snapshotSchema,
+  subsystemOutputSchema,
+} from "./schemas.js";
+export {
+  createSubsystemRegistry,
+  type RegisteredSubsystem,
+  type Subsystem,
+  type SubsystemInput,
+  type SubsystemRegistry,
+} from "./subsystems.js";
+export type {
+  AcrossPolicy,
+  Actor,
+  Bucket,
+  CapBounds,
+  CapContribution,
+  CapKind,
+  CapMode,
+  CombinerRegistry,
+  Contribution,
+  GoldenSnapshot,
+  LayerRegistry,
+  MergedModifierPack,
+  MergeOperator,
+  MergeRule,
+  ModifierPack,
+  Snapshot,
+  StatValues,
+  SubsystemMeta,
+  SubsystemOutput,
+  SubsystemStage,
+} from "./types.js";
