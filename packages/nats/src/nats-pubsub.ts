@@ -46,7 +46,9 @@ interface Entry {
  * `<subjectPrefix>.ps.<c>` with `.` and `_` escaped (see `channelSubject`), so every valid
  * channel name works, wildcards never apply and two channels never share a subject.
  *
- * Delivery is at most once and in publish order per publisher connection, as NATS core gives it:
+ * `publish` resolves once the message is accepted; it is handed to the client on the next turn of
+ * the event loop, batched with the messages published meanwhile, and `close` sends whatever is
+ * still waiting. Delivery is at most once and in publish order per publisher, as NATS core gives it:
  * nothing is stored, and messages published while a subscriber is disconnected are lost (its
  * subscriptions come back by themselves when the client reconnects). Messages larger than the
  * server's `max_payload` (1 MiB by default) are rejected with `INVALID_ARGUMENT` on `message`.
@@ -59,6 +61,25 @@ export function createNatsPubSub(options: NatsPubSubOptions): NatsPubSub {
   const holder = createConnectionHolder(parsed);
   const entries = new Set<Entry>();
   let closing: Promise<void> | undefined;
+  // Messages accepted by `publish` and handed to the client together on the next turn of the
+  // event loop. The client writes to the socket once per microtask checkpoint, so a caller that
+  // awaits each publish would otherwise cost one write (a syscall) per message; batching made a
+  // 50,000-message burst about ten times faster (see bench/).
+  let outbox: { connection: NatsConnection; subject: string; message: Uint8Array }[] = [];
+  let flushScheduled: NodeJS.Immediate | undefined;
+  const flushOutbox = () => {
+    flushScheduled = undefined;
+    const batch = outbox;
+    outbox = [];
+    for (const { connection, subject, message } of batch) {
+      try {
+        connection.publish(subject, message);
+      } catch (error) {
+        // Only a connection closed underneath us gets here; fire-and-forget allows the loss.
+        logger.error("nats pubsub dropped a message", { subject, error });
+      }
+    }
+  };
 
   const ensureOpen = () => {
     if (closing) throw closedError("nats pubsub");
@@ -96,12 +117,16 @@ export function createNatsPubSub(options: NatsPubSubOptions): NatsPubSub {
           { size: message.byteLength, limit },
         );
       }
-      try {
-        // Copy: the client queues the buffer until its next write, and the caller may reuse it.
-        connection.publish(channelSubject(prefix, channel), message.slice());
-      } catch (error) {
-        throw mapConnectionError(error, closing !== undefined);
+      if (connection.isClosed()) {
+        throw mapConnectionError(new Error("the NATS connection is closed"), false);
       }
+      // Copy: the message waits in the outbox and the caller may reuse its buffer.
+      outbox.push({
+        connection,
+        subject: channelSubject(prefix, channel),
+        message: message.slice(),
+      });
+      flushScheduled ??= setImmediate(flushOutbox);
     },
 
     async subscribe(channel, handler): Promise<Unsubscribe> {
@@ -152,6 +177,9 @@ export function createNatsPubSub(options: NatsPubSubOptions): NatsPubSub {
 
     close() {
       closing ??= (async () => {
+        // Messages already accepted still go out (before an owned connection drains).
+        if (flushScheduled) clearImmediate(flushScheduled);
+        flushOutbox();
         for (const entry of entries) {
           entry.active = false;
           entry.subscription.unsubscribe();
