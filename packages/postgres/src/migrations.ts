@@ -9,6 +9,12 @@ interface Migration {
   sql(schema: string, rawSchema: string): string;
 }
 
+/**
+ * Commits touching more keys than this lock the whole store instead of each key: PostgreSQL's
+ * shared lock table holds about 64 locks per connection (max_locks_per_transaction).
+ */
+const MAX_KEY_LOCKS = 1000;
+
 const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -22,7 +28,7 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE SEQUENCE ${s}.store_versions AS bigint MINVALUE 1;
       -- Returns {version} on success, or {-1, index (1-based), actual version (0 = absent)} when a
       -- guard fails, having written nothing. One call is one implicit transaction.
-      CREATE FUNCTION ${s}.store_commit(p_keys bytea[], p_kinds text, p_values bytea[], p_expects bigint[])
+      CREATE FUNCTION ${s}.store_commit(p_keys bytea[], p_kinds text[], p_values bytea[], p_expects bigint[])
       RETURNS bigint[] LANGUAGE plpgsql AS $fn$
       DECLARE
         v_version bigint;
@@ -31,10 +37,16 @@ const MIGRATIONS: readonly Migration[] = [
         -- Every commit locks every key it touches (guarded or not), in one global order so two
         -- commits never deadlock. The lock covers keys that do not exist yet, which row locks
         -- cannot: two commits guarded on "absent" serialise here, and the later one sees the
-        -- earlier one's row.
-        PERFORM pg_advisory_xact_lock(locks.h)
-          FROM (SELECT DISTINCT hashtextextended(${literal(`${raw}:`)} || encode(k, 'hex'), 0) AS h
-                  FROM unnest(p_keys) AS k ORDER BY 1) AS locks;
+        -- earlier one's row. A huge commit would overflow the shared lock table, so it takes the
+        -- store-wide lock exclusively instead, which every other commit holds shared.
+        IF cardinality(p_keys) > ${MAX_KEY_LOCKS} THEN
+          PERFORM pg_advisory_xact_lock(hashtextextended(${literal(`troupe.store:${raw}`)}, 0));
+        ELSE
+          PERFORM pg_advisory_xact_lock_shared(hashtextextended(${literal(`troupe.store:${raw}`)}, 0));
+          PERFORM pg_advisory_xact_lock(locks.h)
+            FROM (SELECT DISTINCT hashtextextended(${literal(`${raw}:`)} || encode(k, 'hex'), 0) AS h
+                    FROM unnest(p_keys) AS k ORDER BY 1) AS locks;
+        END IF;
         SELECT ops.i, e.version INTO v_failed
           FROM unnest(p_keys, p_expects) WITH ORDINALITY AS ops(k, x, i)
           LEFT JOIN ${s}.store_entries AS e ON e.key = ops.k
@@ -43,18 +55,18 @@ const MIGRATIONS: readonly Migration[] = [
         IF FOUND THEN
           RETURN ARRAY[-1, v_failed.i, coalesce(v_failed.version, 0)];
         END IF;
-        IF strpos(p_kinds, 's') = 0 AND strpos(p_kinds, 'd') = 0 THEN
+        IF NOT ('s' = ANY(p_kinds) OR 'd' = ANY(p_kinds)) THEN
           RETURN ARRAY[0::bigint];
         END IF;
         -- Taken after the locks, so a key's versions only ever grow.
         v_version := nextval(${literal(`${s}.store_versions`)});
         DELETE FROM ${s}.store_entries AS e
-          USING unnest(p_keys) WITH ORDINALITY AS ops(k, i)
-          WHERE substr(p_kinds, ops.i::integer, 1) = 'd' AND e.key = ops.k;
+          USING unnest(p_keys, p_kinds) AS ops(k, kind)
+          WHERE ops.kind = 'd' AND e.key = ops.k;
         INSERT INTO ${s}.store_entries (key, value, version)
           SELECT ops.k, ops.v, v_version
-            FROM unnest(p_keys, p_values) WITH ORDINALITY AS ops(k, v, i)
-            WHERE substr(p_kinds, ops.i::integer, 1) = 's'
+            FROM unnest(p_keys, p_values, p_kinds) AS ops(k, v, kind)
+            WHERE ops.kind = 's'
           ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version;
         RETURN ARRAY[v_version];
       END

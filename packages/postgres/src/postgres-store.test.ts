@@ -155,6 +155,30 @@ describe("postgres store", () => {
     await Promise.all([left.close(), right.close()]);
   });
 
+  it("serialises commits past the per-key lock limit against small ones", async () => {
+    const schema = freshSchema();
+    const big = createPostgresStore({ connectionString: postgresUrl, schema });
+    const small = createPostgresStore({ connectionString: postgresUrl, schema });
+    await Promise.all([big.get("warm-up"), small.get("warm-up")]);
+    for (let round = 0; round < 3; round++) {
+      const ops = Array.from({ length: 2500 }, (_, index) => ({
+        type: "set" as const,
+        key: `huge/${round}/${index}`,
+        value: bytes("v"),
+        expect: "absent" as const,
+      }));
+      const contested = `huge/${round}/1234`;
+      const outcomes = await Promise.allSettled([
+        big.commit(ops),
+        small.commit([{ type: "set", key: contested, value: bytes("small"), expect: "absent" }]),
+      ]);
+      expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(1);
+      const written = await big.list({ prefix: `huge/${round}/` });
+      expect(written.length === 2500 || written.length === 1).toBe(true);
+    }
+    await Promise.all([big.close(), small.close()]);
+  });
+
   it("uses a caller's pool and leaves it open on close", async () => {
     const pool = openNamedPool("troupe_store_pool_test");
     pools.push(pool);

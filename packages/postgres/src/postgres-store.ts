@@ -84,7 +84,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const getOne = prepared(`SELECT key, value, version FROM ${table} WHERE key = $1`);
   const getSome = prepared(`SELECT key, value, version FROM ${table} WHERE key = ANY($1::bytea[])`);
   const commitOps = prepared(
-    `SELECT ${s}.store_commit($1::bytea[], $2, $3::bytea[], $4::bigint[]) AS r`,
+    `SELECT ${s}.store_commit($1::bytea[], $2::text[], $3::bytea[], $4::bigint[]) AS r`,
   );
 
   const begin = async () => {
@@ -150,7 +150,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       await begin();
       if (ops.length === 0) return { version: 0 };
       const keys = ops.map((op) => Buffer.from(op.key, "utf8"));
-      const kinds = ops.map((op) => KIND[op.type]).join("");
+      const kinds = ops.map((op) => KIND[op.type]);
       const values = ops.map((op) => (op.type === "set" ? Buffer.from(op.value) : null));
       const expects = ops.map((op) =>
         op.expect === undefined ? null : op.expect === "absent" ? 0 : op.expect,
