@@ -1,0 +1,493 @@
+import { TroupeError } from "@troupe/core";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { aggregateOutputs } from "./aggregate.js";
+import { createStatsAggregator } from "./aggregator.js";
+import { explainOutputs } from "./explain.js";
+import { compileRegistry } from "./registry.js";
+import { subsystemOutputSchema } from "./schemas.js";
+import type {
+  Actor,
+  CapContribution,
+  CombinerRegistry,
+  Contribution,
+  LayerRegistry,
+  MergeRule,
+  StatValues,
+  SubsystemOutput,
+} from "./types.js";
+
+const DIMENSIONS = ["alpha", "beta", "gamma", "delta"] as const;
+const SYSTEMS = ["items", "race", "talent", "buff"] as const;
+const LAYERS = ["REALM", "WORLD", "EVENT", "TOTAL"] as const;
+
+const value = fc.double({ min: -1000, max: 1000, noNaN: true });
+const priority = fc.option(fc.nat(3), { nil: undefined });
+
+const contribution: fc.Arbitrary<Contribution> = fc
+  .record({
+    dimension: fc.constantFrom(...DIMENSIONS),
+    bucket: fc.constantFrom("FLAT", "MULT", "POST_ADD", "OVERRIDE" as const),
+    value,
+    mult: fc.double({ min: -1, max: 2, noNaN: true }),
+    system: fc.constantFrom(...SYSTEMS),
+    priority,
+  })
+  .map(({ mult, priority: p, ...rest }) => ({
+    ...rest,
+    value: rest.bucket === "MULT" ? mult : rest.value,
+    ...(p === undefined ? {} : { priority: p }),
+  }));
+
+const capContribution: fc.Arbitrary<CapContribution> = fc
+  .record({
+    dimension: fc.constantFrom(...DIMENSIONS),
+    mode: fc.constantFrom(
+      "BASELINE",
+      "ADDITIVE",
+      "HARD_MAX",
+      "HARD_MIN",
+      "OVERRIDE",
+      "SOFT_MAX" as const,
+    ),
+    kind: fc.constantFrom("max", "min" as const),
+    value,
+    system: fc.constantFrom(...SYSTEMS),
+    priority,
+    scope: fc.constantFrom(...LAYERS),
+  })
+  .map(({ priority: p, ...rest }) => ({
+    ...rest,
+    kind:
+      rest.mode === "HARD_MAX" || rest.mode === "SOFT_MAX"
+        ? "max"
+        : rest.mode === "HARD_MIN"
+          ? "min"
+          : rest.kind,
+    ...(rest.scope === "REALM" ? { realm: "realm:1" } : {}),
+    ...(p === undefined ? {} : { priority: p }),
+  }));
+
+const mergeRule: fc.Arbitrary<MergeRule> = fc
+  .record({
+    use_pipeline: fc.boolean(),
+    operator: fc.constantFrom("SUM", "MAX", "MIN" as const),
+    a: fc.double({ min: -500, max: 500, noNaN: true }),
+    b: fc.double({ min: -500, max: 2000, noNaN: true }),
+    soft_ratio: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }),
+  })
+  .map(({ a, b, soft_ratio, ...rest }) => ({
+    ...rest,
+    clamp_default: { min: Math.min(a, b), max: Math.max(a, b) },
+    ...(soft_ratio === undefined ? {} : { soft_ratio }),
+  }));
+
+const combiner: fc.Arbitrary<CombinerRegistry> = fc
+  .tuple(...DIMENSIONS.map(() => fc.option(mergeRule, { nil: undefined })))
+  .map((rules) => {
+    const dimensions: Record<string, MergeRule> = {};
+    rules.forEach((rule, index) => {
+      if (rule) dimensions[DIMENSIONS[index] as string] = rule;
+    });
+    return { dimensions };
+  });
+
+const layers: fc.Arbitrary<LayerRegistry> = fc
+  .constantFrom("INTERSECT", "PRIORITIZED_OVERRIDE" as const)
+  .map((across_policy) => ({ order: [...LAYERS], across_policy }));
+
+const contextPack = fc.record(
+  {
+    additive_percent: fc.double({ min: -1, max: 1, noNaN: true }),
+    multipliers: fc.array(fc.double({ min: 0, max: 3, noNaN: true }), { maxLength: 2 }),
+    post_add: value,
+  },
+  { requiredKeys: [] },
+);
+
+/** Up to four outputs with distinct systems; contributions and caps spread among them. */
+const outputs: fc.Arbitrary<SubsystemOutput[]> = fc
+  .uniqueArray(fc.constantFrom("s1", "s2", "s3", "s4"), { minLength: 1, maxLength: 4 })
+  .chain((systems) =>
+    fc.tuple(
+      ...systems.map((system) =>
+        fc
+          .record({
+            primary: fc.array(contribution, { maxLength: 6 }),
+            derived: fc.array(contribution, { maxLength: 4 }),
+            caps: fc.array(capContribution, { maxLength: 5 }),
+            context: fc.option(fc.dictionary(fc.constantFrom("fire", "ice"), contextPack), {
+              nil: undefined,
+            }),
+          })
+          .map(({ context, ...rest }) => ({
+            ...rest,
+            ...(context === undefined ? {} : { context }),
+            meta: { system },
+          })),
+      ),
+    ),
+  );
+
+/** Every number as its exact bit pattern, so −0 ≠ +0 and no rounding hides a difference. */
+function bits(values: StatValues): string {
+  const view = new DataView(new ArrayBuffer(8));
+  return JSON.stringify(values, (_key, item: unknown) => {
+    if (typeof item !== "number") return item;
+    view.setFloat64(0, item);
+    return view.getBigUint64(0).toString(16);
+  });
+}
+
+/** Re-deals every contribution and cap of `list` among the outputs in the order of `seeds`. */
+function permute(list: readonly SubsystemOutput[], seeds: readonly number[]): SubsystemOutput[] {
+  let cursor = 0;
+  const next = () => seeds[cursor++ % seeds.length] ?? 0;
+  const shuffle = <T>(items: readonly T[]): T[] => {
+    const copy = [...items];
+    for (let i = copy.length - 1; i > 0; i--) {
+      const j = next() % (i + 1);
+      [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+    }
+    return copy;
+  };
+  const primary = shuffle(list.flatMap((output) => output.primary));
+  const derived = shuffle(list.flatMap((output) => output.derived));
+  const caps = shuffle(list.flatMap((output) => output.caps));
+  const shells = shuffle(list).map((output) => ({
+    ...output,
+    primary: [] as Contribution[],
+    derived: [] as Contribution[],
+    caps: [] as CapContribution[],
+  }));
+  for (const item of primary) shells[next() % shells.length]?.primary.push(item);
+  for (const item of derived) shells[next() % shells.length]?.derived.push(item);
+  for (const item of caps) shells[next() % shells.length]?.caps.push(item);
+  return shells;
+}
+
+const seeds = fc.array(fc.nat(1000), { minLength: 1, maxLength: 20 });
+
+describe("properties", () => {
+  it("gives a bit-identical result for any permutation of subsystems, contributions and caps", () => {
+    fc.assert(
+      fc.property(combiner, layers, outputs, seeds, (registry, layerRegistry, list, order) => {
+        const compiled = compileRegistry(registry, layerRegistry);
+        const first = bits(aggregateOutputs(compiled, list));
+        const second = bits(aggregateOutputs(compiled, permute(list, order)));
+        expect(second).toBe(first);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("gives the same snapshot whatever order subsystems are registered and listed in", async () => {
+    await fc.assert(
+      fc.asyncProperty(combiner, outputs, seeds, async (registry, list, order) => {
+        const subsystems = list.map((output) => ({
+          id: output.meta.system,
+          contribute: () => output,
+        }));
+        const actor = (ids: string[]): Actor => ({
+          id: "hero",
+          name: "Hero",
+          race: "elf",
+          lifespan: 500,
+          age: 20,
+          created_at: 0,
+          updated_at: 0,
+          version: 1,
+          subsystems: ids,
+          data: {},
+        });
+        const ids = subsystems.map((subsystem) => subsystem.id);
+        const shuffled = permute(list, order).map((output) => output.meta.system);
+        const a = createStatsAggregator({ combiner: registry, subsystems });
+        const b = createStatsAggregator({
+          combiner: registry,
+          subsystems: [...subsystems].reverse(),
+        });
+        const left = await a.resolve(actor(ids));
+        const right = await b.resolve(actor(shuffled));
+        expect(bits({ ...right, created_at: 0 } as unknown as StatValues)).toBe(
+          bits({ ...left, created_at: 0 } as unknown as StatValues),
+        );
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("keeps Min ≤ value ≤ Max for every dimension", () => {
+    fc.assert(
+      fc.property(combiner, layers, outputs, (registry, layerRegistry, list) => {
+        const values = aggregateOutputs(compileRegistry(registry, layerRegistry), list);
+        for (const [dimension, bounds] of Object.entries(values.caps_used)) {
+          expect(bounds.min).toBeLessThanOrEqual(bounds.max);
+          for (const section of [values.primary, values.derived]) {
+            const found = section[dimension];
+            if (found === undefined) continue;
+            expect(found).toBeGreaterThanOrEqual(bounds.min);
+            expect(found).toBeLessThanOrEqual(bounds.max);
+          }
+        }
+        for (const dimension of [...Object.keys(values.primary), ...Object.keys(values.derived)]) {
+          expect(values.caps_used).toHaveProperty(dimension);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("never lowers a pipeline value when a positive FLAT is added and every MULT factor is positive", () => {
+    const positiveMult = contribution.map((item) =>
+      item.bucket === "MULT" && item.value <= -1 ? { ...item, value: -0.5 } : item,
+    );
+    fc.assert(
+      fc.property(
+        combiner,
+        layers,
+        fc.array(positiveMult, { maxLength: 10 }),
+        fc.array(capContribution, { maxLength: 6 }),
+        fc.double({ min: Number.MIN_VALUE, max: 1000, noNaN: true }),
+        fc.constantFrom(...SYSTEMS),
+        priority,
+        (registry, layerRegistry, primary, caps, extra, system, p) => {
+          const rules: Record<string, MergeRule> = {};
+          for (const [name, rule] of Object.entries(registry.dimensions)) {
+            rules[name] = { ...rule, use_pipeline: true };
+          }
+          const compiled = compileRegistry({ dimensions: rules }, layerRegistry);
+          const base: SubsystemOutput = { primary, derived: [], caps, meta: { system: "s1" } };
+          const added: Contribution = {
+            dimension: "alpha",
+            bucket: "FLAT",
+            value: extra,
+            system,
+            ...(p === undefined ? {} : { priority: p }),
+          };
+          const before = aggregateOutputs(compiled, [base]).primary.alpha;
+          const after = aggregateOutputs(compiled, [{ ...base, primary: [...primary, added] }])
+            .primary.alpha as number;
+          if (before !== undefined) expect(after).toBeGreaterThanOrEqual(before);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("explains every dimension with exactly the numbers resolve computes", () => {
+    fc.assert(
+      fc.property(combiner, layers, outputs, (registry, layerRegistry, list) => {
+        const compiled = compileRegistry(registry, layerRegistry);
+        const values = aggregateOutputs(compiled, list);
+        for (const [dimension, bounds] of Object.entries(values.caps_used)) {
+          const explanation = explainOutputs(compiled, list, dimension);
+          expect(explanation.across.min === bounds.min).toBe(true);
+          expect(explanation.across.max === bounds.max).toBe(true);
+          if (dimension in values.primary) {
+            expect(explanation.primary?.value === values.primary[dimension]).toBe(true);
+          }
+          if (dimension in values.derived) {
+            expect(explanation.derived?.value === values.derived[dimension]).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+type Mutation = {
+  readonly name: string;
+  readonly field: string;
+  readonly zodRejects: boolean;
+  apply(output: Record<string, unknown>): void;
+};
+
+const validOutput = (): Record<string, unknown> => ({
+  primary: [{ dimension: "alpha", bucket: "FLAT", value: 5, system: "items", priority: 1 }],
+  derived: [{ dimension: "beta", bucket: "MULT", value: 0.2, system: "items" }],
+  caps: [
+    {
+      system: "items",
+      dimension: "alpha",
+      mode: "HARD_MAX",
+      kind: "max",
+      value: 9,
+      scope: "WORLD",
+    },
+    {
+      system: "items",
+      dimension: "beta",
+      mode: "BASELINE",
+      kind: "min",
+      value: 1,
+      scope: "REALM",
+      realm: "r:1",
+    },
+  ],
+  context: { fire: { additive_percent: 0.1, multipliers: [1.5], post_add: 2 } },
+  meta: { system: "items" },
+});
+
+const at = (output: Record<string, unknown>, section: string, index: number) =>
+  (output[section] as Record<string, unknown>[])[index] as Record<string, unknown>;
+
+const MUTATIONS: Mutation[] = [
+  ...[Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, "5", null].map((bad) => ({
+    name: `value ${String(bad)}`,
+    field: "primary[0].value",
+    zodRejects: true,
+    apply: (output: Record<string, unknown>) => {
+      at(output, "primary", 0).value = bad;
+    },
+  })),
+  ...["Alpha", "1abc", "a-b", "", "with space"].map((bad) => ({
+    name: `dimension ${JSON.stringify(bad)}`,
+    field: "derived[0].dimension",
+    zodRejects: true,
+    apply: (output: Record<string, unknown>) => {
+      at(output, "derived", 0).dimension = bad;
+    },
+  })),
+  ...[-1, 1.5, "2"].map((bad) => ({
+    name: `priority ${String(bad)}`,
+    field: "primary[0].priority",
+    zodRejects: true,
+    apply: (output: Record<string, unknown>) => {
+      at(output, "primary", 0).priority = bad;
+    },
+  })),
+  {
+    name: "unknown bucket",
+    field: "primary[0].bucket",
+    zodRejects: true,
+    apply: (output) => {
+      at(output, "primary", 0).bucket = "PERCENT";
+    },
+  },
+  {
+    name: "MULT below −1",
+    field: "derived[0].value",
+    zodRejects: true,
+    apply: (output) => {
+      at(output, "derived", 0).value = -1.5;
+    },
+  },
+  {
+    name: "unknown cap mode",
+    field: "caps[0].mode",
+    zodRejects: true,
+    apply: (output) => {
+      at(output, "caps", 0).mode = "CEILING";
+    },
+  },
+  {
+    name: "unknown cap kind",
+    field: "caps[1].kind",
+    zodRejects: true,
+    apply: (output) => {
+      at(output, "caps", 1).kind = "both";
+    },
+  },
+  {
+    name: "HARD_MAX with kind min",
+    field: "caps[0].kind",
+    zodRejects: true,
+    apply: (output) => {
+      at(output, "caps", 0).kind = "min";
+    },
+  },
+  {
+    name: "scope that is not a layer",
+    field: "caps[0].scope",
+    zodRejects: false,
+    apply: (output) => {
+      at(output, "caps", 0).scope = "GALAXY";
+    },
+  },
+  {
+    name: "REALM cap without realm",
+    field: "caps[1].realm",
+    zodRejects: true,
+    apply: (output) => {
+      delete at(output, "caps", 1).realm;
+    },
+  },
+  {
+    name: "negative context multiplier",
+    field: "context.fire.multipliers[0]",
+    zodRejects: true,
+    apply: (output) => {
+      (
+        (output.context as Record<string, Record<string, unknown>>).fire as Record<string, unknown>
+      ).multipliers = [-2];
+    },
+  },
+  {
+    name: "non-finite cap value",
+    field: "caps[1].value",
+    zodRejects: true,
+    apply: (output) => {
+      at(output, "caps", 1).value = Number.NaN;
+    },
+  },
+];
+
+describe("R0 validation", () => {
+  const registry = compileRegistry({ dimensions: {} });
+
+  it("accepts the unmutated output", () => {
+    expect(() =>
+      aggregateOutputs(registry, [validOutput() as unknown as SubsystemOutput]),
+    ).not.toThrow();
+    expect(subsystemOutputSchema.safeParse(validOutput()).success).toBe(true);
+  });
+
+  it("rejects every malformed input with an error naming subsystem and field", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...MUTATIONS), fc.nat(3), (mutation, position) => {
+        const broken = validOutput();
+        mutation.apply(broken);
+        const list = [
+          { primary: [], derived: [], caps: [], meta: { system: "aaa" } },
+          broken,
+          { primary: [], derived: [], caps: [], meta: { system: "zzz" } },
+        ].slice(0, 1 + position) as unknown as SubsystemOutput[];
+        if (!list.includes(broken as unknown as SubsystemOutput))
+          list.push(broken as unknown as SubsystemOutput);
+        let caught: unknown;
+        try {
+          aggregateOutputs(registry, list);
+        } catch (error) {
+          caught = error;
+        }
+        expect(TroupeError.isInstance(caught, "INVALID_ARGUMENT"), mutation.name).toBe(true);
+        const error = caught as TroupeError;
+        expect(error.details.field, mutation.name).toBe(mutation.field);
+        expect(error.details.system, mutation.name).toBe("items");
+        expect(error.message).toContain(mutation.field);
+        expect(error.message).toContain('subsystem "items"');
+        expect(subsystemOutputSchema.safeParse(broken).success, mutation.name).toBe(
+          !mutation.zodRejects,
+        );
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("names the dimension when the offending contribution has a valid one", () => {
+    const broken = validOutput();
+    at(broken, "primary", 0).value = Number.NaN;
+    expect(() => aggregateOutputs(registry, [broken as unknown as SubsystemOutput])).toThrow(
+      'subsystem "items", dimension "alpha", field primary[0].value: expected a finite number, got NaN',
+    );
+  });
+
+  it("rejects unknown dimensions in strict mode", () => {
+    const strict = compileRegistry({ dimensions: {} }, undefined, { strict: true });
+    expect(() => aggregateOutputs(strict, [validOutput() as unknown as SubsystemOutput])).toThrow(
+      /dimension "alpha", field primary\[0\]\.dimension: unknown dimension/,
+    );
+  });
+});
