@@ -145,10 +145,18 @@ export function describeTransport(adapterName: string, options: TransportSuiteOp
         const network = await open();
         const other = await peer();
         await other.listen(node("slow"), neverAnswers);
-        await expectTroupeError(
-          () => network.request(node("a"), node("slow"), bytes("x"), { timeoutMs: 200 }),
-          "TIMEOUT",
-        );
+        const attempt = network.request(node("a"), node("slow"), bytes("x"), { timeoutMs: 200 });
+        attempt.catch(() => {});
+        const first = await Promise.race([
+          attempt.then(
+            () => "replied" as const,
+            () => "failed" as const,
+          ),
+          lateAfter(5000),
+        ]);
+        expect(first, "a 200 ms timeout must not take 5 s").toBe("failed");
+        const error = await expectTroupeError(() => attempt, "TIMEOUT");
+        expect(error.message).toContain(node("slow"));
       },
       timeout,
     );
