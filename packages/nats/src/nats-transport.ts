@@ -101,10 +101,12 @@ interface Listener {
  *   with `INVALID_ARGUMENT` instead of silently splitting traffic. Listeners still join a queue
  *   group, so in the race where two processes start serving one id at the same moment each
  *   request is handled by ONE of them, never twice.
- * - Delivery is at most once. If the connection drops while a request is in flight, its reply
- *   may be lost and the requester sees `TIMEOUT` although the handler may have run; the client
- *   reconnects on its own (forever, for an owned connection), re-registers the listeners, and
- *   buffers requests made during the outage until it is back or they time out.
+ * - Delivery is at most once. The client reconnects on its own (forever, for an owned
+ *   connection) and re-registers the listeners. While a node's connection is down, requests to
+ *   it fail with `UNKNOWN_NODE`, and a reply its handler sends meanwhile is lost (that requester
+ *   sees `TIMEOUT`). When the requester's own connection drops, its waiting requests, and
+ *   requests made until it is back, fail at once with `UNAVAILABLE`; the handler may or may not
+ *   have run.
  */
 export function createNatsTransport(options: NatsTransportOptions): Transport {
   const parsed = parseOptions(optionsSchema, options, "createNatsTransport");
@@ -118,6 +120,32 @@ export function createNatsTransport(options: NatsTransportOptions): Transport {
 
   const ensureOpen = () => {
     if (closing) throw closedError("nats transport");
+  };
+
+  // While the client is disconnected, whatever it writes is discarded when it reconnects, and
+  // replies sent to it meanwhile are dropped by the server. So a request waiting for its reply
+  // when the connection drops can only end in TIMEOUT, and one sent during the outage too: fail
+  // both at once with UNAVAILABLE instead (the handler may or may not have run).
+  let watched: NatsConnection | undefined;
+  let disconnected = false;
+  const watchConnection = (connection: NatsConnection) => {
+    if (watched === connection) return;
+    watched = connection;
+    void (async () => {
+      for await (const status of connection.status()) {
+        if (closing) return;
+        if (status.type === "disconnect") {
+          disconnected = true;
+          const lost = new TroupeError(
+            "UNAVAILABLE",
+            "the connection to NATS dropped while waiting for the reply; the request may or may not have been handled",
+          );
+          for (const rejectPending of [...pendingRequests]) rejectPending(lost);
+        } else if (status.type === "reconnect") {
+          disconnected = false;
+        }
+      }
+    })().catch((error: unknown) => logger.warn("nats transport status watch ended", { error }));
   };
 
   const stopListener = async (nodeId: string, listener: Listener, connection: NatsConnection) => {
@@ -306,6 +334,14 @@ export function createNatsTransport(options: NatsTransportOptions): Transport {
       signal?.throwIfAborted();
       const connection = await holder.get();
       ensureOpen();
+      watchConnection(connection);
+      if (disconnected) {
+        throw new TroupeError(
+          "UNAVAILABLE",
+          "not connected to NATS (the client is reconnecting); the request was not sent",
+          { details: { nodeId } },
+        );
+      }
       // The signal may have fired while we were connecting.
       signal?.throwIfAborted();
       const maxPayload = connection.info?.max_payload;
