@@ -1,4 +1,11 @@
-import { type EnqueueItem, type Lease, MAX_PRIORITY, MIN_PRIORITY, type Queue } from "@troupe/core";
+import {
+  type EnqueueItem,
+  type Lease,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+  type Queue,
+  TroupeError,
+} from "@troupe/core";
 import { describe, expect, it } from "vitest";
 import {
   bytes,
@@ -320,6 +327,69 @@ export function describeQueue(adapterName: string, options: QueueSuiteOptions): 
           expect(doubleHeld).toEqual([]);
           expect(deliveries.size).toBe(total);
           expect([...deliveries.values()].every((count) => count === 1)).toBe(true);
+          expect(await queue.counts()).toEqual({ waiting: 0, leased: 0 });
+        },
+        timeout,
+      );
+
+      it(
+        "with leases lapsing under racing claimers, only an item's latest lease can ack it",
+        async () => {
+          const queue = await open();
+          const other = await peer();
+          const total = 30;
+          await queue.enqueueMany(
+            Array.from({ length: total }, (_, i) => ({ id: `item-${i}`, payload: bytes("x") })),
+          );
+          // The model: an ack succeeds iff its lease is the latest one handed out for the item and
+          // the item was not acknowledged yet.
+          const latestLease = new Map<string, string>();
+          const acked = new Set<string>();
+          const wrong: string[] = [];
+          let staleAcks = 0;
+          const ackAndCheck = async (handle: Queue, lease: Lease) => {
+            const expected = latestLease.get(lease.id) === lease.leaseId && !acked.has(lease.id);
+            let succeeded = true;
+            try {
+              await handle.ack(lease);
+            } catch (error) {
+              if (!TroupeError.isInstance(error, "LEASE_LOST")) throw error;
+              succeeded = false;
+              staleAcks++;
+            }
+            if (succeeded) acked.add(lease.id);
+            if (succeeded !== expected) {
+              wrong.push(
+                `${lease.id} lease ${lease.leaseId}: ack ${succeeded ? "succeeded" : "failed"}`,
+              );
+            }
+          };
+          const held: Lease[] = [];
+          for (let round = 0; round < 200 && acked.size < total; round++) {
+            const claims = await Promise.all(
+              [queue, other, queue, other].map((handle) =>
+                handle.claim({ limit: 2, leaseMs: 100 }),
+              ),
+            );
+            const fresh = claims.flat();
+            expect(new Set(ids(fresh)).size, "an item was handed to two claimers at once").toBe(
+              fresh.length,
+            );
+            for (const lease of fresh) latestLease.set(lease.id, lease.leaseId);
+            // Ack every third fresh lease at once; keep the others until their leases lapsed (and
+            // the item was maybe re-claimed), then ack them late.
+            for (const [i, lease] of fresh.entries()) {
+              if (i % 3 === 0) await ackAndCheck(i % 2 === 0 ? queue : other, lease);
+              else held.push(lease);
+            }
+            await clock().advance(100);
+            if (round % 2 === 1) {
+              for (const lease of held.splice(0)) await ackAndCheck(other, lease);
+            }
+          }
+          expect(wrong).toEqual([]);
+          expect(acked.size).toBe(total);
+          expect(staleAcks, "the scenario should produce stale acks").toBeGreaterThan(0);
           expect(await queue.counts()).toEqual({ waiting: 0, leased: 0 });
         },
         timeout,

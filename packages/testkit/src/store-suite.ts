@@ -1,4 +1,5 @@
 import {
+  keySuccessor,
   type Store,
   StoreConflictError,
   type StoreEntry,
@@ -497,6 +498,59 @@ export function describeStore(adapterName: string, options: StoreSuiteOptions): 
       );
 
       it(
+        "concurrent guarded transfers between overlapping key pairs keep the total",
+        async () => {
+          const store = await open();
+          const other = await peer();
+          const accounts = ["acct/a", "acct/b", "acct/c"];
+          await store.commit(accounts.map((key) => ({ type: "set", key, value: bytes("100") })));
+          const pairs: [string, string][] = [
+            ["acct/a", "acct/b"],
+            ["acct/b", "acct/c"],
+            ["acct/c", "acct/a"],
+          ];
+          const transfer = async (handle: Store, from: string, to: string) => {
+            for (let attempt = 0; attempt < 1000; attempt++) {
+              const [source, target] = await handle.getMany([from, to]);
+              if (!source || !target) throw new Error("transfer: an account vanished");
+              try {
+                await handle.commit([
+                  {
+                    type: "set",
+                    key: from,
+                    value: bytes(String(Number(text(source.value)) - 1)),
+                    expect: source.version,
+                  },
+                  {
+                    type: "set",
+                    key: to,
+                    value: bytes(String(Number(text(target.value)) + 1)),
+                    expect: target.version,
+                  },
+                ]);
+                return;
+              } catch (error) {
+                if (!StoreConflictError.isInstance(error)) throw error;
+              }
+            }
+            throw new Error("transfer: gave up after 1000 conflicts");
+          };
+          // Each pair moves 8 units one way; the three pairs form a cycle, so every account ends at 100.
+          await Promise.all(
+            pairs.flatMap(([from, to], i) =>
+              [0, 1].map(async (lane) => {
+                for (let n = 0; n < 4; n++)
+                  await transfer((i + lane) % 2 === 0 ? store : other, from, to);
+              }),
+            ),
+          );
+          const final = await store.getMany(accounts);
+          expect(final.map((entry) => text(entry?.value))).toEqual(["100", "100", "100"]);
+        },
+        timeout,
+      );
+
+      it(
         "getMany and list see a multi-key commit entirely or not at all",
         async () => {
           const store = await open();
@@ -717,6 +771,46 @@ export function describeStore(adapterName: string, options: StoreSuiteOptions): 
             "k01",
             "k00",
           ]);
+        },
+        timeout,
+      );
+
+      it(
+        "paging with limit and keySuccessor (or end, in reverse) visits every key once",
+        async () => {
+          const store = await open();
+          const keys = Array.from({ length: 250 }, (_, i) => `page/${String(i).padStart(4, "0")}`);
+          for (let i = 0; i < keys.length; i += 100) await setAll(store, keys.slice(i, i + 100));
+          await setAll(store, ["other/1", "pagf"]);
+          const forward: string[] = [];
+          let start: string | undefined;
+          for (;;) {
+            const page = await store.list({
+              prefix: "page/",
+              limit: 100,
+              ...(start === undefined ? {} : { start }),
+            });
+            forward.push(...keysOf(page));
+            const last = page.at(-1);
+            if (page.length < 100 || !last) break;
+            start = keySuccessor(last.key);
+          }
+          expect(forward).toEqual(keys);
+          const backward: string[] = [];
+          let end: string | undefined;
+          for (;;) {
+            const page = await store.list({
+              prefix: "page/",
+              limit: 100,
+              reverse: true,
+              ...(end === undefined ? {} : { end }),
+            });
+            backward.push(...keysOf(page));
+            const last = page.at(-1);
+            if (page.length < 100 || !last) break;
+            end = last.key;
+          }
+          expect(backward).toEqual([...keys].reverse());
         },
         timeout,
       );
