@@ -25,7 +25,7 @@ export function statsInputError(location: StatsErrorLocation, problem: string): 
   }
   parts.push(`field ${location.field}`);
   return new TroupeError("INVALID_ARGUMENT", `${parts.join(", ")}: ${problem}`, {
-    details: { ...location },
+    details: { ...location, problem },
   });
 }
 

@@ -241,11 +241,12 @@ function explainAcross(
       }
     }
   }
-  if (info.clampMin > min) {
+  // Ties go to clamp_default: a bound every layer merely inherited from it is not the layer's doing.
+  if (info.clampMin >= min) {
     min = info.clampMin;
     minFrom = "clamp_default";
   }
-  if (info.clampMax < max) {
+  if (info.clampMax <= max) {
     max = info.clampMax;
     maxFrom = "clamp_default";
   }

@@ -41,6 +41,7 @@ export {
   parseCombinerRegistry,
   parseLayerRegistry,
   parseRegistryText,
+  parseSubsystemOutputs,
 } from "./registry.js";
 export {
   actorSchema,

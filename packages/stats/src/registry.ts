@@ -1,13 +1,20 @@
 import { createHash } from "node:crypto";
 import { parse as parseYaml } from "yaml";
+import { z } from "zod";
 import { statsInputError } from "./errors.js";
-import { combinerRegistrySchema, layerRegistrySchema, parseWithSchema } from "./schemas.js";
+import {
+  combinerRegistrySchema,
+  layerRegistrySchema,
+  parseWithSchema,
+  subsystemOutputSchema,
+} from "./schemas.js";
 import type {
   AcrossPolicy,
   CombinerRegistry,
   LayerRegistry,
   MergeOperator,
   MergeRule,
+  SubsystemOutput,
 } from "./types.js";
 
 /** The layer registry used when none is given: `[REALM, WORLD, EVENT, TOTAL]`, INTERSECT. */
@@ -50,6 +57,20 @@ export function parseCombinerRegistry(
 /** Parses and validates a layer registry from YAML or JSON text; errors name file and field. */
 export function parseLayerRegistry(text: string, file = "<layer registry>"): LayerRegistry {
   return parseWithSchema(layerRegistrySchema, parseRegistryText(text, file), { file });
+}
+
+const subsystemOutputsSchema = z.array(subsystemOutputSchema);
+
+/**
+ * Parses an array of subsystem outputs from JSON or YAML text (the golden runner's input) and
+ * checks its shape with the zod schemas; errors name the file, subsystem, dimension and field.
+ * Layer membership of cap scopes is checked later, against the layer registry in use.
+ */
+export function parseSubsystemOutputs(
+  text: string,
+  file = "<subsystem outputs>",
+): SubsystemOutput[] {
+  return parseWithSchema(subsystemOutputsSchema, parseRegistryText(text, file), { file });
 }
 
 /** Operator codes used by the fold: 0 SUM, 1 MAX, 2 MIN. */
