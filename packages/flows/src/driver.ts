@@ -1,0 +1,143 @@
+import type { SerializedError } from "./errors.js";
+import type { FlowEvent } from "./event.js";
+
+/**
+ * A memoized step result as handed to a driver: `{ data }` for a step that finished (also the
+ * matched event, or null, of a wait; null for a sleep), `{ error }` for a step that failed for good.
+ * Mirrors the `steps` map of an Inngest call request.
+ */
+export type MemoizedStep = { readonly data: unknown } | { readonly error: SerializedError };
+
+/** What the engine asks a driver: run the function from the top with these memoized results. */
+export interface DriverRequest {
+  /** The function's id. */
+  readonly functionId: string;
+  /** The run's id. */
+  readonly runId: string;
+  /** The run's triggering event (the first of `events`). */
+  readonly event: FlowEvent;
+  /** All triggering events (one, unless batched). */
+  readonly events: readonly FlowEvent[];
+  /** Memoized results by step hash. */
+  readonly steps: Readonly<Record<string, MemoizedStep>>;
+  /** Step hashes in the order they completed (Inngest's `ctx.stack.stack`). */
+  readonly stack: readonly string[];
+  /**
+   * "discover": run from the top, report new steps (and run one alone inline, unless
+   * `disableImmediateExecution`). Otherwise a step hash: run exactly that planned step.
+   */
+  readonly stepId: "discover" | string;
+  /** The attempt of this request, zero-based (resets after each successful step). */
+  readonly attempt: number;
+  /** How many attempts a step or the handler gets in total (retries + 1). */
+  readonly maxAttempts: number;
+  /** True once the run has seen parallel steps: new steps are planned, not run inline. */
+  readonly disableImmediateExecution: boolean;
+}
+
+/** Common fields of every opcode. */
+interface OpBase {
+  /** The step's hash: sha1 of its user id (with `:n` appended for the n-th repeat). */
+  readonly id: string;
+  /** The user's step id (Inngest `displayName` / `userland.id`). */
+  readonly name: string;
+}
+
+/** A step ran and returned `data`. */
+export interface StepRunOp extends OpBase {
+  readonly op: "StepRun";
+  readonly data: unknown;
+  /** The step kind, for history (`run`, `sendEvent`). */
+  readonly kind?: "run" | "sendEvent";
+  /** The arguments the step was called with, for history. */
+  readonly input?: readonly unknown[];
+  /** When the step's code started and ended (ms since the epoch), for history. */
+  readonly timing?: { readonly startedAt: number; readonly endedAt: number };
+}
+
+/** A step threw and may be retried (the engine decides, from attempts and `retryAt`). */
+export interface StepErrorOp extends OpBase {
+  readonly op: "StepError";
+  readonly error: SerializedError;
+  /** Retry no sooner than this (ms since the epoch), from a RetryAfterError. */
+  readonly retryAt?: number;
+  readonly timing?: { readonly startedAt: number; readonly endedAt: number };
+}
+
+/** A step failed for good (NonRetriableError, or the driver knows attempts are exhausted). */
+export interface StepFailedOp extends OpBase {
+  readonly op: "StepFailed";
+  readonly error: SerializedError;
+  readonly timing?: { readonly startedAt: number; readonly endedAt: number };
+}
+
+/** A step was found but not run: the engine calls the driver again with `stepId` = its hash. */
+export interface StepPlannedOp extends OpBase {
+  readonly op: "StepPlanned";
+}
+
+/** Sleep until `until` (ms since the epoch); memoized as `null`. */
+export interface SleepOp extends OpBase {
+  readonly op: "Sleep";
+  readonly until: number;
+}
+
+/** Wait for an event; memoized as the event, or `null` after `timeoutMs`. */
+export interface WaitForEventOp extends OpBase {
+  readonly op: "WaitForEvent";
+  /** The awaited event name. */
+  readonly event: string;
+  /** CEL condition over `event` (the run's trigger) and `async` (the candidate). */
+  readonly if?: string;
+  /** How long to wait, in ms. */
+  readonly timeoutMs: number;
+}
+
+/** Run another function and wait for its result; memoized as `{ data }` or `{ error }`. */
+export interface InvokeFunctionOp extends OpBase {
+  readonly op: "InvokeFunction";
+  /** The invoked function's id. */
+  readonly functionId: string;
+  /** The child's event `data`. */
+  readonly data: unknown;
+  /** How long to wait for the child, in ms. */
+  readonly timeoutMs: number;
+}
+
+/** One thing a driver reports about a step. Shaped after Inngest's opcodes (research §2.8). */
+export type Opcode =
+  | StepRunOp
+  | StepErrorOp
+  | StepFailedOp
+  | StepPlannedOp
+  | SleepOp
+  | WaitForEventOp
+  | InvokeFunctionOp;
+
+/** What a driver answers. */
+export type DriverResponse =
+  /** The handler returned (Inngest 200 / `RunComplete`). */
+  | { readonly type: "complete"; readonly output: unknown }
+  /** The handler is blocked on steps (Inngest 206). */
+  | { readonly type: "ops"; readonly ops: readonly Opcode[] }
+  /**
+   * The handler threw outside any step (Inngest 500/400). `retriable: false` fails the run at
+   * once; `retryAt` asks for a later retry.
+   */
+  | {
+      readonly type: "error";
+      readonly error: SerializedError;
+      readonly retriable: boolean;
+      readonly retryAt?: number;
+    };
+
+/**
+ * The seam between the engine and function code. The in-process driver runs TypeScript
+ * handlers; an HTTP driver (next issue) calls Inngest SDK apps and maps their 206 opcodes one to
+ * one onto {@link Opcode}. A driver must be stateless between calls: everything it needs is in
+ * the request.
+ */
+export interface FlowDriver {
+  /** Runs the function as asked. Throwing counts as a retriable handler error. */
+  execute(request: DriverRequest): Promise<DriverResponse>;
+}

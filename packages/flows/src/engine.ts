@@ -1,0 +1,1546 @@
+import {
+  type Clock,
+  createIdGenerator,
+  createJsonCodec,
+  type EnqueueItem,
+  fromUtf8,
+  invalidArgument,
+  type Lease,
+  type Logger,
+  noopLogger,
+  type PubSub,
+  type Queue,
+  type Store,
+  StoreConflictError,
+  type StoreOp,
+  systemClock,
+  TroupeError,
+  type Unsubscribe,
+  utf8,
+} from "@troupe/core";
+import { type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.js";
+import type { DriverRequest, DriverResponse, FlowDriver } from "./driver.js";
+import { type SerializedError, serializeError } from "./errors.js";
+import { type EventInput, type FlowEvent, validateEventInput } from "./event.js";
+import { matches } from "./expression.js";
+import {
+  type FlowFunction,
+  type FunctionDefinition,
+  INTERNAL_EVENTS,
+  nextCronTick,
+} from "./function.js";
+import { createInProcessDriver } from "./in-process-driver.js";
+import { flowKeys, ulidFloor } from "./keys.js";
+import {
+  isPending,
+  isTerminal,
+  memoOf,
+  type RunRecord,
+  type RunStatus,
+  type StepRecord,
+} from "./run-state.js";
+
+const DEDUPE_WINDOW_MS = 24 * 3_600_000;
+const MAX_KEPT_ERRORS = 5;
+
+/** What the admission seam decides for a run about to be created. */
+export type AdmissionDecision =
+  | { readonly action: "start" }
+  | { readonly action: "skip"; readonly reason: string };
+
+/**
+ * The run admission seam, called for every run an event would create (flow control plugs in
+ * here next: rate limits, idempotency keys, debounce). It may keep per-key counters in the Store
+ * under `keyPrefix`.
+ */
+export type Admission = (request: {
+  readonly functionId: string;
+  readonly event: FlowEvent;
+  readonly store: Store;
+  readonly keyPrefix: string;
+}) => AdmissionDecision | Promise<AdmissionDecision>;
+
+/** Options of {@link createFlows}. */
+export interface FlowsOptions {
+  /** Where runs, events and waits live. */
+  readonly store: Store;
+  /** Where work items live (one per due step, timer or cron tick). */
+  readonly queue: Queue;
+  /** Optional: wakes idle workers in other processes when work is enqueued. */
+  readonly pubsub?: PubSub;
+  /** Where time comes from (a ManualClock in tests). Default: the system clock. */
+  readonly clock?: Clock;
+  /** The functions this engine runs (TypeScript, through the in-process driver). */
+  readonly functions?: readonly FlowFunction[];
+  /** Key prefix in the Store and PubSub channel stem. Default `"flows/"`. */
+  readonly prefix?: string;
+  /** Items a worker processes at once. Default 16. */
+  readonly workerConcurrency?: number;
+  /** Queue lease length in ms; leases are extended while a step runs. Default 30 000. */
+  readonly leaseMs?: number;
+  /** Longest idle wait between queue polls in ms (PubSub wakes sooner). Default 1000. */
+  readonly pollIntervalMs?: number;
+  /** Retry spacing. */
+  readonly backoff?: BackoffOptions;
+  /** Random source in [0, 1) for jitter (tests pin it). Default Math.random. */
+  readonly random?: () => number;
+  /** How far back `waitForEvent` looks for events that arrived just before it. Default 60 000 ms. */
+  readonly waitLookbackMs?: number;
+  /** Steps a worker runs back to back for one run before requeueing it. Default 64. */
+  readonly maxInlineSteps?: number;
+  /** Recovery: markers older than this are re-processed by `sweep`. Default 10 000 ms. */
+  readonly sweepGraceMs?: number;
+  /** How often a started worker sweeps. Default 30 000 ms. */
+  readonly sweepIntervalMs?: number;
+  /** The run admission seam (flow control). Default: admit every run. */
+  readonly admission?: Admission;
+  /** Where failures of the engine itself are reported. */
+  readonly logger?: Logger;
+}
+
+/** A step in a run's history. */
+export interface StepView {
+  /** The step's hash (the memo key). */
+  readonly hash: string;
+  /** The user's step id. */
+  readonly id: string;
+  readonly op: StepRecord["op"];
+  readonly status: StepRecord["status"];
+  readonly attempts: number;
+  readonly startedAt?: number;
+  readonly endedAt?: number;
+  readonly input?: readonly unknown[];
+  readonly output?: unknown;
+  readonly error?: SerializedError;
+  /** Errors of earlier failed attempts. */
+  readonly errors?: readonly SerializedError[];
+  /** Sleep wake time, wait/invoke timeout, or next retry. */
+  readonly at?: number;
+}
+
+/** A run as returned by queries. */
+export interface RunView {
+  readonly id: string;
+  readonly functionId: string;
+  readonly status: RunStatus;
+  readonly createdAt: number;
+  readonly startedAt?: number;
+  readonly endedAt?: number;
+  readonly output?: unknown;
+  readonly error?: SerializedError;
+  readonly events: readonly FlowEvent[];
+  /** Finished steps in completion order, then pending ones. */
+  readonly steps: readonly StepView[];
+  readonly rerunOf?: string;
+  readonly parentRunId?: string;
+}
+
+/** A run in a listing. */
+export interface RunSummary {
+  readonly id: string;
+  readonly functionId: string;
+  readonly status: RunStatus;
+  readonly createdAt: number;
+  readonly endedAt?: number;
+}
+
+/** Filters of {@link Flows.listRuns}. */
+export interface ListRunsOptions {
+  readonly functionId?: string;
+  readonly status?: RunStatus | readonly RunStatus[];
+  /** Runs created at or after this time (ms). */
+  readonly from?: number;
+  /** Runs created before this time (ms). */
+  readonly to?: number;
+  /** Default 100. */
+  readonly limit?: number;
+  /** Newest first. Default false. */
+  readonly newestFirst?: boolean;
+}
+
+/** Filters of {@link Flows.listEvents}. */
+export interface ListEventsOptions {
+  readonly name?: string;
+  readonly from?: number;
+  readonly to?: number;
+  readonly limit?: number;
+  readonly newestFirst?: boolean;
+}
+
+/** The durable functions engine. */
+export interface Flows {
+  /** Validates, stores and routes events; resolves to their ids (ULIDs) in order. */
+  send(events: EventInput | readonly EventInput[]): Promise<{ ids: string[] }>;
+  /** Starts the background worker (polls the Queue, woken through PubSub). */
+  start(): Promise<void>;
+  /** Stops the worker after the items in hand are finished. */
+  stop(): Promise<void>;
+  /**
+   * Processes every item due now, until none is left (items that become due later, such as
+   * retries and sleeps, stay). For tests with a ManualClock and for embedding without a worker.
+   * Resolves to the number of items processed.
+   */
+  runDue(): Promise<number>;
+  /** A run with its step history, or undefined. */
+  getRun(runId: string): Promise<RunView | undefined>;
+  /** Runs by function, status and creation time. */
+  listRuns(options?: ListRunsOptions): Promise<RunSummary[]>;
+  /** An event by id. */
+  getEvent(eventId: string): Promise<FlowEvent | undefined>;
+  /** Events by name and time. */
+  listEvents(options?: ListEventsOptions): Promise<FlowEvent[]>;
+  /** Cancels an unfinished run; resolves to false when it had already finished. */
+  cancel(runId: string, reason?: string): Promise<boolean>;
+  /**
+   * Starts a new run of the same function with the same events. With `fromStep` (a step id or
+   * hash), the steps completed before it keep their results and execution resumes there.
+   */
+  rerun(runId: string, options?: { readonly fromStep?: string }): Promise<string>;
+  /** Registers a function served by another driver (e.g. the Inngest HTTP driver). */
+  registerFunction(definition: FunctionDefinition, driver: FlowDriver): void;
+  /** Re-drives work whose follow-up may have been lost in a crash; resolves to markers handled. */
+  sweep(): Promise<number>;
+  /** Stops the worker and releases nothing else: the ports belong to the caller. */
+  close(): Promise<void>;
+}
+
+type Item =
+  | { readonly k: "d"; readonly r: string; readonly g: number }
+  | { readonly k: "s"; readonly r: string; readonly h: string }
+  | { readonly k: "t"; readonly r: string; readonly h: string }
+  | { readonly k: "x"; readonly r: string }
+  | { readonly k: "c"; readonly f: string; readonly i: number; readonly t: number };
+
+interface WaitEntry {
+  readonly k: "w" | "c";
+  readonly r: string;
+  readonly h?: string;
+  readonly if?: string;
+  readonly ev?: FlowEvent;
+  readonly exp: number;
+}
+
+interface Marker {
+  readonly at: number;
+  readonly runIds: readonly string[];
+  readonly eventId?: string;
+}
+
+interface IndexEntry {
+  readonly f: string;
+  readonly s: RunStatus;
+  readonly c: number;
+  readonly e?: number;
+}
+
+interface Registered {
+  readonly definition: FunctionDefinition;
+  readonly driver: FlowDriver;
+}
+
+interface Loaded {
+  readonly run: RunRecord;
+  readonly version: number;
+  /** The status as loaded (the record itself is mutated in place before saving). */
+  readonly status: RunStatus;
+}
+
+interface Advance {
+  readonly run?: RunRecord;
+  readonly next?: Item;
+}
+
+const codec = createJsonCodec<unknown>();
+const encode = (value: unknown) => codec.encode(value);
+const decode = <T>(bytes: Uint8Array) => codec.decode(bytes) as T;
+
+function itemId(item: Item): string {
+  switch (item.k) {
+    case "d":
+      return `d:${item.r}:${item.g}`;
+    case "s":
+      return `s:${item.r}:${item.h}`;
+    case "t":
+      return `t:${item.r}:${item.h}`;
+    case "x":
+      return `x:${item.r}`;
+    case "c":
+      return `c:${item.f}:${item.i}:${item.t}`;
+  }
+}
+
+function positive(value: number | undefined, fallback: number, field: string): number {
+  const result = value ?? fallback;
+  if (!Number.isInteger(result) || result < 1)
+    throw invalidArgument(field, "expected a positive integer");
+  return result;
+}
+
+/**
+ * Creates the durable functions engine on a Store and a Queue (any adapters). Events are stored
+ * and matched to triggers; each run is driven by Queue items; every state change of a run is one
+ * guarded Store commit, and the items a run needs next are derived from its state with
+ * deterministic ids, so a crash between commit and enqueue is repaired by re-claiming the item.
+ */
+export function createFlows(options: FlowsOptions): Flows {
+  const { store, queue, pubsub } = options;
+  const clock = options.clock ?? systemClock;
+  const prefix = options.prefix ?? "flows/";
+  const keys = flowKeys(prefix);
+  const logger = options.logger ?? noopLogger;
+  const random = options.random ?? Math.random;
+  const backoff = resolveBackoff(options.backoff);
+  const workerConcurrency = positive(options.workerConcurrency, 16, "workerConcurrency");
+  const leaseMs = positive(options.leaseMs, 30_000, "leaseMs");
+  const pollIntervalMs = positive(options.pollIntervalMs, 1000, "pollIntervalMs");
+  const waitLookbackMs = options.waitLookbackMs ?? 60_000;
+  const maxInlineSteps = positive(options.maxInlineSteps, 64, "maxInlineSteps");
+  const sweepGraceMs = options.sweepGraceMs ?? 10_000;
+  const sweepIntervalMs = positive(options.sweepIntervalMs, 30_000, "sweepIntervalMs");
+  const admission = options.admission;
+  const newId = createIdGenerator(clock);
+  const wakeChannel = `${prefix.replace(/[^A-Za-z0-9._:/-]/g, "_")}wake`;
+
+  const registry = new Map<string, Registered>();
+  const triggersByEvent = new Map<string, { functionId: string; condition?: string }[]>();
+
+  const register = (definition: FunctionDefinition, driver: FlowDriver) => {
+    if (registry.has(definition.id)) {
+      throw invalidArgument(
+        "functions",
+        `function id ${JSON.stringify(definition.id)} is registered twice`,
+      );
+    }
+    registry.set(definition.id, { definition, driver });
+    for (const trigger of definition.triggers) {
+      if (!("event" in trigger)) continue;
+      const list = triggersByEvent.get(trigger.event) ?? [];
+      list.push(
+        trigger.if === undefined
+          ? { functionId: definition.id }
+          : { functionId: definition.id, condition: trigger.if },
+      );
+      triggersByEvent.set(trigger.event, list);
+    }
+  };
+
+  const driverDeps = {
+    clock,
+    send: async (events: readonly EventInput[]) => ({ ids: await ingest(events) }),
+  };
+  for (const fn of options.functions ?? []) {
+    register(fn.definition, createInProcessDriver(fn as FlowFunction, driverDeps));
+    if (fn.onFailure) {
+      const id = `${fn.id}-failure`;
+      register(
+        {
+          id,
+          name: `${fn.definition.name} (failure)`,
+          triggers: [{ event: INTERNAL_EVENTS.failed, if: `event.data.function_id == '${fn.id}'` }],
+          retries: 1,
+          cancelOn: [],
+        },
+        createInProcessDriver(fn as FlowFunction, driverDeps, fn as FlowFunction),
+      );
+    }
+  }
+
+  // ---------------------------------------------------------------- wake-ups
+
+  let wakeResolvers: (() => void)[] = [];
+  const wakeLocal = () => {
+    const resolvers = wakeResolvers;
+    wakeResolvers = [];
+    for (const resolve of resolvers) resolve();
+  };
+  const wake = () => {
+    wakeLocal();
+    if (pubsub && running) {
+      pubsub.publish(wakeChannel, new Uint8Array(0)).catch((error: unknown) => {
+        logger.warn("flows: wake-up publish failed", { error });
+      });
+    }
+  };
+
+  const enqueueItems = async (items: readonly EnqueueItem[]) => {
+    if (items.length === 0) return;
+    await queue.enqueueMany(items);
+    wake();
+  };
+
+  // ---------------------------------------------------------------- runs
+
+  const indexOps = (run: RunRecord): StoreOp[] => {
+    const entry: IndexEntry =
+      run.endedAt === undefined
+        ? { f: run.functionId, s: run.status, c: run.createdAt }
+        : { f: run.functionId, s: run.status, c: run.createdAt, e: run.endedAt };
+    const value = encode(entry);
+    return [
+      { type: "set", key: keys.runByFunction(run.functionId, run.id), value },
+      { type: "set", key: keys.runAll(run.id), value },
+    ];
+  };
+
+  const createRun = (
+    definition: FunctionDefinition,
+    events: readonly FlowEvent[],
+    extra: {
+      parent?: RunRecord["parent"];
+      rerunOf?: string;
+      steps?: Record<string, StepRecord>;
+      stack?: string[];
+    } = {},
+  ): { run: RunRecord; ops: StoreOp[] } => {
+    const now = clock.now();
+    const id = newId();
+    const run: RunRecord = {
+      id,
+      functionId: definition.id,
+      status: "queued",
+      events,
+      createdAt: now,
+      gen: 0,
+      attempt: 0,
+      forcePlan: false,
+      steps: extra.steps ?? {},
+      stack: extra.stack ?? [],
+      cancelKeys: [],
+      ...(definition.startTimeoutMs === undefined
+        ? {}
+        : { startBy: now + definition.startTimeoutMs }),
+      ...(extra.parent ? { parent: extra.parent } : {}),
+      ...(extra.rerunOf ? { rerunOf: extra.rerunOf } : {}),
+    };
+    const ops: StoreOp[] = [];
+    definition.cancelOn.forEach((cancel, index) => {
+      const key = keys.wait(cancel.event, id, `c${index}`);
+      const entry: WaitEntry = {
+        k: "c",
+        r: id,
+        exp: now + cancel.timeoutMs,
+        ...(cancel.if === undefined ? {} : { if: cancel.if, ev: events[0] }),
+      };
+      run.cancelKeys.push(key);
+      ops.push({ type: "set", key, value: encode(entry) });
+    });
+    ops.unshift({ type: "set", key: keys.run(id), value: encode(run), expect: "absent" });
+    ops.push(...indexOps(run));
+    return { run, ops };
+  };
+
+  const loadRun = async (runId: string): Promise<Loaded | undefined> => {
+    const entry = await store.get(keys.run(runId));
+    if (!entry) return undefined;
+    const run = decode<RunRecord>(entry.value);
+    return { run, version: entry.version, status: run.status };
+  };
+
+  const saveRun = async (
+    loaded: Loaded,
+    run: RunRecord,
+    extra: readonly StoreOp[],
+  ): Promise<void> => {
+    const ops: StoreOp[] = [
+      { type: "set", key: keys.run(run.id), value: encode(run), expect: loaded.version },
+      ...extra,
+    ];
+    if (loaded.status !== run.status) ops.push(...indexOps(run));
+    await store.commit(ops);
+  };
+
+  const pendingSteps = (run: RunRecord) =>
+    Object.entries(run.steps).filter(([, step]) => isPending(step));
+
+  /** The queue items `run`'s state calls for; deterministic ids make re-enqueueing harmless. */
+  const itemsFor = (run: RunRecord): EnqueueItem[] => {
+    if (isTerminal(run.status)) return [];
+    const now = clock.now();
+    const items: EnqueueItem[] = [];
+    const push = (item: Item, at: number | undefined) =>
+      items.push({
+        id: itemId(item),
+        payload: utf8(JSON.stringify(item)),
+        availableAt: Math.max(0, Math.round(at ?? now)),
+      });
+    const pending = pendingSteps(run);
+    for (const [hash, step] of pending) {
+      if (step.status === "planned") push({ k: "s", r: run.id, h: hash }, step.at);
+      else push({ k: "t", r: run.id, h: hash }, step.at);
+      if (step.status === "invoking" && step.child) {
+        push({ k: "d", r: step.child.runId, g: 0 }, now);
+      }
+    }
+    if (pending.length === 0) push({ k: "d", r: run.id, g: run.gen }, run.nextAt);
+    if (run.finishBy !== undefined) push({ k: "x", r: run.id }, run.finishBy);
+    return items;
+  };
+
+  /** Marks a run finished and returns the ops deleting its waits. */
+  const finishRun = (
+    run: RunRecord,
+    status: "completed" | "failed" | "cancelled",
+    result: { output?: unknown; error?: SerializedError },
+  ): StoreOp[] => {
+    run.status = status;
+    run.endedAt = clock.now();
+    if (result.output !== undefined) run.output = result.output;
+    if (result.error !== undefined) run.error = result.error;
+    delete run.nextAt;
+    const ops: StoreOp[] = run.cancelKeys.map((key) => ({ type: "delete", key }));
+    for (const step of Object.values(run.steps)) {
+      if (step.status === "waiting" && step.wait) ops.push({ type: "delete", key: step.wait.key });
+    }
+    return ops;
+  };
+
+  /** After a step resolved: a new discovery is due once nothing else is pending. */
+  const progressed = (run: RunRecord): Item | undefined => {
+    run.attempt = 0;
+    delete run.nextAt;
+    if (pendingSteps(run).length > 0) return undefined;
+    run.gen++;
+    return { k: "d", r: run.id, g: run.gen };
+  };
+
+  const maxAttemptsOf = (run: RunRecord) =>
+    (registry.get(run.functionId)?.definition.retries ?? 0) + 1;
+
+  const keepErrors = (step: StepRecord | undefined, error: SerializedError) =>
+    [...(step?.errors ?? []), error].slice(-MAX_KEPT_ERRORS);
+
+  interface Applied {
+    readonly extra: StoreOp[];
+    readonly next: Item | undefined;
+    readonly lookbacks: { hash: string; event: string; condition?: string }[];
+    readonly children: RunRecord[];
+  }
+
+  /** Applies a driver response to a freshly loaded run (mutating it). */
+  const applyResponse = (
+    run: RunRecord,
+    response: DriverResponse,
+    mode: "discover" | string,
+  ): Applied => {
+    const now = clock.now();
+    const extra: StoreOp[] = [];
+    const lookbacks: Applied["lookbacks"] = [];
+    const children: RunRecord[] = [];
+    const maxAttempts = maxAttemptsOf(run);
+    let next: Item | undefined;
+
+    if (response.type === "complete") {
+      extra.push(...finishRun(run, "completed", { output: response.output ?? null }));
+      return { extra, next, lookbacks, children };
+    }
+    if (response.type === "error") {
+      const planned = mode === "discover" ? undefined : run.steps[mode];
+      const attempt = planned ? planned.attempts : run.attempt;
+      if (response.retriable && attempt + 1 < maxAttempts) {
+        const at = response.retryAt ?? now + backoffDelay(backoff, attempt, random);
+        if (planned) {
+          planned.attempts = attempt + 1;
+          planned.at = at;
+          planned.errors = keepErrors(planned, response.error);
+        } else {
+          run.attempt = attempt + 1;
+          run.nextAt = at;
+          run.error = response.error;
+        }
+      } else {
+        extra.push(...finishRun(run, "failed", { error: response.error }));
+      }
+      return { extra, next, lookbacks, children };
+    }
+
+    let madeProgress = false;
+    let retryScheduled = false;
+    for (const op of response.ops) {
+      const existing = run.steps[op.id];
+      if (existing && (existing.status === "completed" || existing.status === "failed")) continue;
+      const attempts = existing?.attempts ?? 0;
+      switch (op.op) {
+        case "StepRun": {
+          run.steps[op.id] = {
+            name: op.name,
+            op: op.kind ?? "run",
+            status: "completed",
+            attempts: attempts + 1,
+            startedAt: op.timing?.startedAt ?? now,
+            endedAt: op.timing?.endedAt ?? now,
+            output: op.data === undefined ? null : op.data,
+            ...(op.input === undefined ? {} : { input: op.input }),
+            ...(existing?.errors ? { errors: existing.errors } : {}),
+          };
+          run.stack.push(op.id);
+          madeProgress = true;
+          break;
+        }
+        case "StepError":
+        case "StepFailed": {
+          const attempt = mode === "discover" ? run.attempt : attempts;
+          const errors = keepErrors(existing, op.error);
+          const timing = op.op === "StepError" || op.op === "StepFailed" ? op.timing : undefined;
+          if (op.op === "StepError" && attempt + 1 < maxAttempts) {
+            const at = op.retryAt ?? now + backoffDelay(backoff, attempt, random);
+            run.steps[op.id] = {
+              name: op.name,
+              op: "run",
+              status: mode === "discover" ? "errored" : "planned",
+              attempts: attempt + 1,
+              at,
+              errors,
+              ...(timing ? { startedAt: timing.startedAt } : {}),
+            };
+            if (mode === "discover") {
+              run.attempt = attempt + 1;
+              run.nextAt = at;
+            }
+            retryScheduled = true;
+            break;
+          }
+          run.steps[op.id] = {
+            name: op.name,
+            op: "run",
+            status: "failed",
+            attempts: attempt + 1,
+            error: op.error,
+            errors,
+            startedAt: timing?.startedAt ?? now,
+            endedAt: timing?.endedAt ?? now,
+          };
+          run.stack.push(op.id);
+          madeProgress = true;
+          break;
+        }
+        case "StepPlanned": {
+          if (existing?.status === "planned") break;
+          run.steps[op.id] = { name: op.name, op: "run", status: "planned", attempts };
+          madeProgress = true;
+          break;
+        }
+        case "Sleep": {
+          run.steps[op.id] = {
+            name: op.name,
+            op: "sleep",
+            status: "sleeping",
+            attempts: 0,
+            startedAt: now,
+            at: op.until,
+          };
+          madeProgress = true;
+          break;
+        }
+        case "WaitForEvent": {
+          const key = keys.wait(op.event, run.id, op.id);
+          const entry: WaitEntry = {
+            k: "w",
+            r: run.id,
+            h: op.id,
+            exp: now + op.timeoutMs,
+            ...(op.if === undefined ? {} : { if: op.if, ev: run.events[0] }),
+          };
+          extra.push({ type: "set", key, value: encode(entry) });
+          run.steps[op.id] = {
+            name: op.name,
+            op: "waitForEvent",
+            status: "waiting",
+            attempts: 0,
+            startedAt: now,
+            at: now + op.timeoutMs,
+            wait:
+              op.if === undefined ? { event: op.event, key } : { event: op.event, if: op.if, key },
+          };
+          lookbacks.push(
+            op.if === undefined
+              ? { hash: op.id, event: op.event }
+              : { hash: op.id, event: op.event, condition: op.if },
+          );
+          madeProgress = true;
+          break;
+        }
+        case "InvokeFunction": {
+          const target = registry.get(op.functionId);
+          if (!target) {
+            run.steps[op.id] = {
+              name: op.name,
+              op: "invoke",
+              status: "failed",
+              attempts: 1,
+              startedAt: now,
+              endedAt: now,
+              error: {
+                name: "FLOWS_FUNCTION_NOT_FOUND",
+                message: `step.invoke: no function ${JSON.stringify(op.functionId)} is registered`,
+              },
+            };
+            run.stack.push(op.id);
+            madeProgress = true;
+            break;
+          }
+          const invokedEvent: FlowEvent = {
+            id: newId(),
+            name: INTERNAL_EVENTS.invoked,
+            data: {
+              ...(typeof op.data === "object" && op.data !== null
+                ? (op.data as Record<string, unknown>)
+                : {}),
+            },
+            ts: now,
+          };
+          const child = createRun(target.definition, [invokedEvent], {
+            parent: { runId: run.id, hash: op.id },
+          });
+          extra.push(...child.ops);
+          children.push(child.run);
+          run.steps[op.id] = {
+            name: op.name,
+            op: "invoke",
+            status: "invoking",
+            attempts: 0,
+            startedAt: now,
+            at: now + op.timeoutMs,
+            input: [op.data],
+            child: { runId: child.run.id, functionId: op.functionId, data: op.data },
+          };
+          madeProgress = true;
+          break;
+        }
+      }
+    }
+    if (mode === "discover") run.forcePlan = response.ops.length > 1;
+    if (madeProgress && !retryScheduled) next = progressed(run);
+    else if (madeProgress) {
+      // A retry is scheduled next to other progress: keep the retry's time for the discovery.
+      const at = run.nextAt;
+      next = progressed(run);
+      if (at !== undefined) {
+        run.nextAt = at;
+        next = undefined;
+      }
+    }
+    if (run.nextAt !== undefined && run.nextAt > now) next = undefined;
+    return { extra, next, lookbacks, children };
+  };
+
+  const callDriver = async (
+    run: RunRecord,
+    stepId: string,
+    attempt: number,
+  ): Promise<DriverResponse> => {
+    const registered = registry.get(run.functionId);
+    if (!registered) {
+      return {
+        type: "error",
+        retriable: false,
+        error: {
+          name: "FLOWS_FUNCTION_NOT_FOUND",
+          message: `function ${JSON.stringify(run.functionId)} is not registered in this engine`,
+        },
+      };
+    }
+    const event = run.events[0];
+    if (!event) throw new TroupeError("INTERNAL", `run ${run.id} has no event`);
+    const request: DriverRequest = {
+      functionId: run.functionId,
+      runId: run.id,
+      event,
+      events: run.events,
+      steps: memoOf(run),
+      stack: run.stack,
+      stepId,
+      attempt,
+      maxAttempts: registered.definition.retries + 1,
+      disableImmediateExecution: run.forcePlan,
+    };
+    try {
+      return await registered.driver.execute(request);
+    } catch (error) {
+      return { type: "error", retriable: true, error: serializeError(error) };
+    }
+  };
+
+  /** Resolves a pending step of a run (a wait, a sleep, an invocation) if it still is pending. */
+  const resolveStep = async (
+    runId: string,
+    hash: string,
+    resolver: (
+      step: StepRecord,
+      run: RunRecord,
+    ) => { data: unknown } | { error: SerializedError } | undefined,
+  ): Promise<RunRecord | undefined> => {
+    for (;;) {
+      const loaded = await loadRun(runId);
+      if (!loaded || isTerminal(loaded.run.status)) return undefined;
+      const run = loaded.run;
+      const step = run.steps[hash];
+      if (!step || !isPending(step)) return undefined;
+      const outcome = resolver(step, run);
+      if (!outcome) return undefined;
+      const extra: StoreOp[] = [];
+      if (step.wait) extra.push({ type: "delete", key: step.wait.key });
+      step.endedAt = clock.now();
+      step.attempts = Math.max(1, step.attempts);
+      delete step.at;
+      if ("error" in outcome) {
+        step.status = "failed";
+        step.error = outcome.error;
+      } else {
+        step.status = "completed";
+        step.output = outcome.data;
+      }
+      run.stack.push(hash);
+      progressed(run);
+      try {
+        await saveRun(loaded, run, extra);
+      } catch (error) {
+        if (StoreConflictError.isInstance(error)) continue;
+        throw error;
+      }
+      await enqueueItems(itemsFor(run));
+      return run;
+    }
+  };
+
+  const lookback = async (run: RunRecord, wait: Applied["lookbacks"][number]) => {
+    const now = clock.now();
+    const from = Math.max(now - waitLookbackMs, run.createdAt);
+    const own = new Set(run.events.map((event) => event.id));
+    const entries = await store.list({
+      prefix: keys.eventsByName(wait.event),
+      start: keys.eventByName(wait.event, ulidFloor(from)),
+    });
+    for (const entry of entries) {
+      const event = decode<FlowEvent>(entry.value);
+      if (own.has(event.id)) continue;
+      if (
+        wait.condition !== undefined &&
+        !matches(wait.condition, { event: run.events[0], async: event })
+      )
+        continue;
+      return resolveStep(run.id, wait.hash, (step) =>
+        step.status === "waiting" ? { data: event } : undefined,
+      );
+    }
+    return undefined;
+  };
+
+  const cancelRun = async (
+    runId: string,
+    error: SerializedError,
+  ): Promise<RunRecord | undefined> => {
+    for (;;) {
+      const loaded = await loadRun(runId);
+      if (!loaded || isTerminal(loaded.run.status)) return undefined;
+      const run = loaded.run;
+      const extra = finishRun(run, "cancelled", { error });
+      try {
+        await saveRun(loaded, run, extra);
+      } catch (conflict) {
+        if (StoreConflictError.isInstance(conflict)) continue;
+        throw conflict;
+      }
+      await afterTerminal(run);
+      return run;
+    }
+  };
+
+  /** Follow-ups of a finished run; idempotent, so re-running after a crash is harmless. */
+  const afterTerminal = async (run: RunRecord) => {
+    if (run.parent) {
+      const { runId, hash } = run.parent;
+      await resolveStep(runId, hash, (step) => {
+        if (step.status !== "invoking" || step.child?.runId !== run.id) return undefined;
+        if (run.status === "completed") return { data: run.output ?? null };
+        return { error: run.error ?? { name: "Error", message: `invoked run ${run.status}` } };
+      });
+    }
+    if (run.status === "failed") {
+      await ingestOne(
+        {
+          name: INTERNAL_EVENTS.failed,
+          id: `${run.id}:failed`,
+          data: {
+            function_id: run.functionId,
+            run_id: run.id,
+            error: run.error ?? { name: "Error", message: "failed" },
+            event: run.events[0] ?? null,
+          },
+        },
+        {},
+      );
+    }
+    if (triggersByEvent.has(INTERNAL_EVENTS.finished)) {
+      await ingestOne(
+        {
+          name: INTERNAL_EVENTS.finished,
+          id: `${run.id}:finished`,
+          data: {
+            function_id: run.functionId,
+            run_id: run.id,
+            status: run.status,
+            ...(run.output === undefined ? {} : { result: run.output }),
+            ...(run.error === undefined ? {} : { error: run.error }),
+          },
+        },
+        {},
+      );
+    }
+    if (run.finishBy !== undefined) {
+      await queue.remove(itemId({ k: "x", r: run.id })).catch(() => false);
+    }
+  };
+
+  // ---------------------------------------------------------------- events
+
+  const markerDeletes: string[] = [];
+  const flushMarkers = async () => {
+    if (markerDeletes.length === 0) return;
+    const batch = markerDeletes.splice(0, 500);
+    await store.commit(batch.map((key) => ({ type: "delete", key }) as const));
+  };
+
+  const deliver = async (event: FlowEvent) => {
+    const entries = await store.list({ prefix: keys.waitsFor(event.name) });
+    const now = clock.now();
+    for (const entry of entries) {
+      const wait = decode<WaitEntry>(entry.value);
+      if (wait.exp <= now) continue;
+      if (wait.if !== undefined && !matches(wait.if, { event: wait.ev, async: event })) continue;
+      if (wait.k === "c") {
+        await cancelRun(wait.r, {
+          name: "FLOWS_CANCELLED",
+          message: `cancelled by event ${event.name} (${event.id})`,
+        });
+      } else if (wait.h !== undefined) {
+        const key = entry.key;
+        await resolveStep(wait.r, wait.h, (step) =>
+          step.status === "waiting" && step.wait?.key === key ? { data: event } : undefined,
+        );
+      }
+    }
+  };
+
+  const ingestOne = async (
+    input: EventInput,
+    route: { onlyFunction?: string },
+  ): Promise<string> => {
+    for (let tries = 0; ; tries++) {
+      const now = clock.now();
+      const id = newId();
+      const event: FlowEvent = {
+        id,
+        name: input.name,
+        data: input.data ?? {},
+        ts: input.ts ?? now,
+        ...(input.user === undefined ? {} : { user: input.user }),
+        ...(input.v === undefined ? {} : { v: input.v }),
+        ...(input.id === undefined ? {} : { dedupeId: input.id }),
+      };
+      const ops: StoreOp[] = [];
+      let duplicate = false;
+      if (input.id !== undefined) {
+        const key = keys.dedupe(input.id);
+        const existing = await store.get(key);
+        const value = encode({ eventId: id, at: now });
+        if (!existing) ops.push({ type: "set", key, value, expect: "absent" });
+        else if (decode<{ at: number }>(existing.value).at <= now - DEDUPE_WINDOW_MS) {
+          ops.push({ type: "set", key, value, expect: existing.version });
+        } else duplicate = true;
+      }
+      const runs: RunRecord[] = [];
+      if (!duplicate) {
+        const targets: FunctionDefinition[] = [];
+        if (route.onlyFunction !== undefined) {
+          const registered = registry.get(route.onlyFunction);
+          if (registered) targets.push(registered.definition);
+        } else {
+          const seen = new Set<string>();
+          for (const trigger of triggersByEvent.get(event.name) ?? []) {
+            if (seen.has(trigger.functionId)) continue;
+            if (trigger.condition !== undefined && !matches(trigger.condition, { event })) continue;
+            const registered = registry.get(trigger.functionId);
+            if (!registered) continue;
+            seen.add(trigger.functionId);
+            targets.push(registered.definition);
+          }
+        }
+        for (const definition of targets) {
+          if (admission) {
+            const decision = await admission({
+              functionId: definition.id,
+              event,
+              store,
+              keyPrefix: `${prefix}fc/`,
+            });
+            if (decision.action === "skip") continue;
+          }
+          const created = createRun(definition, [event]);
+          runs.push(created.run);
+          ops.push(...created.ops);
+        }
+      }
+      const stored = encode(event);
+      ops.push({ type: "set", key: keys.event(id), value: stored });
+      ops.push({ type: "set", key: keys.eventByName(event.name, id), value: stored });
+      if (!duplicate) {
+        const marker: Marker = { at: now, runIds: runs.map((run) => run.id), eventId: id };
+        ops.push({ type: "set", key: keys.marker(id), value: encode(marker) });
+      }
+      try {
+        await store.commit(ops);
+      } catch (error) {
+        if (StoreConflictError.isInstance(error) && tries < 5) continue;
+        throw error;
+      }
+      if (duplicate) return id;
+      await enqueueItems(runs.flatMap(itemsFor));
+      await deliver(event);
+      markerDeletes.push(keys.marker(id));
+      return id;
+    }
+  };
+
+  const ingest = async (inputs: readonly EventInput[]): Promise<string[]> => {
+    const validated = inputs.map((input, index) => validateEventInput(input, `events[${index}]`));
+    const ids: string[] = [];
+    for (const input of validated) ids.push(await ingestOne(input, {}));
+    return ids;
+  };
+
+  // ---------------------------------------------------------------- cron
+
+  const scheduleCrons = async () => {
+    const now = clock.now();
+    const items: EnqueueItem[] = [];
+    for (const { definition } of registry.values()) {
+      definition.triggers.forEach((trigger, index) => {
+        if (!("cron" in trigger)) return;
+        const tick = nextCronTick(trigger.cron, trigger.timezone, now);
+        if (tick === undefined) return;
+        const item: Item = { k: "c", f: definition.id, i: index, t: tick };
+        items.push({ id: itemId(item), payload: utf8(JSON.stringify(item)), availableAt: tick });
+      });
+    }
+    await enqueueItems(items);
+  };
+
+  const fireCron = async (item: Extract<Item, { k: "c" }>) => {
+    const registered = registry.get(item.f);
+    const trigger = registered?.definition.triggers[item.i];
+    if (!registered || !trigger || !("cron" in trigger)) return;
+    await ingestOne(
+      {
+        name: INTERNAL_EVENTS.cron,
+        id: `cron:${item.f}:${item.i}:${item.t}`,
+        data: {
+          cron: trigger.cron,
+          timezone: trigger.timezone,
+          scheduledAt: new Date(item.t).toISOString(),
+        },
+      },
+      { onlyFunction: item.f },
+    );
+    const tick = nextCronTick(trigger.cron, trigger.timezone, Math.max(item.t, clock.now()));
+    if (tick === undefined) return;
+    const next: Item = { k: "c", f: item.f, i: item.i, t: tick };
+    await enqueueItems([
+      { id: itemId(next), payload: utf8(JSON.stringify(next)), availableAt: tick },
+    ]);
+  };
+
+  // ---------------------------------------------------------------- the worker step
+
+  /** One transition for `item`; may ask to continue inline with a discovery. */
+  const advance = async (item: Exclude<Item, { k: "c" }>): Promise<Advance> => {
+    for (;;) {
+      const loaded = await loadRun(item.r);
+      if (!loaded) return {};
+      const run = loaded.run;
+      if (isTerminal(run.status)) return { run };
+      const now = clock.now();
+
+      if (run.status === "queued" && run.startBy !== undefined && now > run.startBy) {
+        return {
+          run:
+            (await cancelRun(run.id, {
+              name: "FLOWS_START_TIMEOUT",
+              message: "the run did not start within timeouts.start",
+            })) ?? run,
+        };
+      }
+      if (run.finishBy !== undefined && now >= run.finishBy) {
+        return {
+          run:
+            (await cancelRun(run.id, {
+              name: "FLOWS_FINISH_TIMEOUT",
+              message: "the run did not finish within timeouts.finish",
+            })) ?? run,
+        };
+      }
+      if (item.k === "x") return { run };
+
+      if (item.k === "t") {
+        const step = run.steps[item.h];
+        if (!step || !isPending(step) || step.status === "planned") return { run };
+        if ((step.at ?? 0) > now) return { run };
+        const extra: StoreOp[] = [];
+        if (step.status === "waiting" && step.wait)
+          extra.push({ type: "delete", key: step.wait.key });
+        if (step.status === "invoking") {
+          // The child may have finished while its notification was lost: prefer its result.
+          const child = step.child ? await loadRun(step.child.runId) : undefined;
+          if (child && child.run.status === "completed") {
+            step.status = "completed";
+            step.output = child.run.output ?? null;
+          } else {
+            step.status = "failed";
+            step.error =
+              child && isTerminal(child.run.status)
+                ? (child.run.error ?? { name: "Error", message: `invoked run ${child.run.status}` })
+                : {
+                    name: "InvokeTimeoutError",
+                    message: "timed out waiting for the invoked function to finish",
+                  };
+          }
+        } else {
+          step.status = "completed";
+          step.output = null;
+        }
+        step.endedAt = now;
+        step.attempts = Math.max(1, step.attempts);
+        delete step.at;
+        run.stack.push(item.h);
+        const next = progressed(run);
+        try {
+          await saveRun(loaded, run, extra);
+        } catch (error) {
+          if (StoreConflictError.isInstance(error)) continue;
+          throw error;
+        }
+        return next ? { run, next } : { run };
+      }
+
+      let mode: string;
+      let attempt: number;
+      if (item.k === "d") {
+        if (item.g !== run.gen || pendingSteps(run).length > 0) return { run };
+        if (run.nextAt !== undefined && run.nextAt > now) return { run };
+        mode = "discover";
+        attempt = run.attempt;
+      } else {
+        const step = run.steps[item.h];
+        if (step?.status !== "planned") return { run };
+        if (step.at !== undefined && step.at > now) return { run };
+        mode = item.h;
+        attempt = step.attempts;
+      }
+      const response = await callDriver(run, mode, attempt);
+      // Apply to the state we read; on a conflict re-read and re-apply if still valid, so a
+      // step that ran is not run again just because a sibling committed first.
+      let current: Loaded = loaded;
+      for (;;) {
+        const target = current.run;
+        const stillValid =
+          !isTerminal(target.status) &&
+          (item.k === "d"
+            ? target.gen === item.g && pendingSteps(target).length === 0
+            : target.steps[item.h]?.status === "planned");
+        if (!stillValid) return { run: target };
+        if (target.status === "queued") {
+          target.status = "running";
+          target.startedAt = clock.now();
+          const finishMs = registry.get(target.functionId)?.definition.finishTimeoutMs;
+          if (finishMs !== undefined) target.finishBy = target.startedAt + finishMs;
+        }
+        const applied = applyResponse(target, response, mode);
+        try {
+          await saveRun(current, target, applied.extra);
+        } catch (error) {
+          if (!StoreConflictError.isInstance(error)) throw error;
+          const reloaded = await loadRun(item.r);
+          if (!reloaded) return {};
+          current = reloaded;
+          continue;
+        }
+        if (applied.children.length > 0) {
+          await enqueueItems(applied.children.flatMap(itemsFor));
+        }
+        for (const wait of applied.lookbacks) {
+          const resolved = await lookback(target, wait);
+          if (resolved && pendingSteps(resolved).length === 0) {
+            return { run: resolved, next: { k: "d", r: resolved.id, g: resolved.gen } };
+          }
+        }
+        return applied.next ? { run: target, next: applied.next } : { run: target };
+      }
+    }
+  };
+
+  const settle = async (lease: Lease, run: RunRecord | undefined) => {
+    try {
+      if (run && isTerminal(run.status)) await afterTerminal(run);
+      const derived = run ? itemsFor(run) : [];
+      const own = derived.find((item) => item.id === lease.id);
+      await enqueueItems(derived.filter((item) => item.id !== lease.id));
+      if (own)
+        await queue.retry(
+          lease,
+          own.availableAt === undefined ? {} : { availableAt: own.availableAt },
+        );
+      else await queue.ack(lease);
+    } catch (error) {
+      // A lost lease means another worker holds the item now; it will redo this harmlessly.
+      if (!TroupeError.isInstance(error, "LEASE_LOST")) throw error;
+    }
+  };
+
+  const keepLease = (lease: Lease) => {
+    const state = { lost: false, stopped: false };
+    let timer = clock.setTimer(Math.floor(leaseMs / 2), function tick() {
+      if (state.stopped) return;
+      queue.extend(lease, leaseMs).then(
+        () => {
+          if (!state.stopped) timer = clock.setTimer(Math.floor(leaseMs / 2), tick);
+        },
+        () => {
+          state.lost = true;
+        },
+      );
+    });
+    return {
+      state,
+      stop: () => {
+        state.stopped = true;
+        timer.cancel();
+      },
+    };
+  };
+
+  const processLease = async (lease: Lease): Promise<void> => {
+    let item: Item;
+    try {
+      item = JSON.parse(fromUtf8(lease.payload)) as Item;
+    } catch (error) {
+      logger.error("flows: dropping an unreadable queue item", { id: lease.id, error });
+      await queue.ack(lease).catch(() => undefined);
+      return;
+    }
+    const keeper = keepLease(lease);
+    try {
+      if (item.k === "c") {
+        await fireCron(item);
+        await queue.ack(lease).catch(() => undefined);
+        return;
+      }
+      let current: Exclude<Item, { k: "c" }> = item;
+      for (let inline = 0; ; inline++) {
+        const result = await advance(current);
+        if (result.next && result.next.k !== "c" && inline < maxInlineSteps && !keeper.state.lost) {
+          current = result.next;
+          continue;
+        }
+        await settle(lease, result.run);
+        return;
+      }
+    } catch (error) {
+      // Leave the item leased: it is retried when the lease lapses (the state is the truth).
+      logger.error("flows: processing an item failed; it will be retried", { id: lease.id, error });
+    } finally {
+      keeper.stop();
+    }
+  };
+
+  // ---------------------------------------------------------------- worker loop
+
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let unsubscribe: Unsubscribe | undefined;
+  const active = new Set<Promise<void>>();
+  let schedulesReady = false;
+  let nextSweepAt = 0;
+
+  const ensureSchedules = async () => {
+    if (schedulesReady) return;
+    schedulesReady = true;
+    await scheduleCrons();
+  };
+
+  const idle = (delayMs: number) =>
+    new Promise<void>((resolve) => {
+      const timer = clock.setTimer(delayMs, () => resolve());
+      wakeResolvers.push(() => {
+        timer.cancel();
+        resolve();
+      });
+    });
+
+  const workerLoop = async () => {
+    while (running) {
+      try {
+        if (clock.now() >= nextSweepAt) {
+          nextSweepAt = clock.now() + sweepIntervalMs;
+          await sweep();
+        }
+        await flushMarkers();
+        const free = workerConcurrency - active.size;
+        let claimed = 0;
+        if (free > 0) {
+          const leases = await queue.claim({ limit: free, leaseMs });
+          claimed = leases.length;
+          for (const lease of leases) {
+            const task: Promise<void> = processLease(lease).finally(() => {
+              active.delete(task);
+              wakeLocal();
+            });
+            active.add(task);
+          }
+        }
+        if (claimed > 0 && claimed === free) continue;
+        if (claimed > 0) continue;
+        const nextAt = await queue.nextAvailableAt();
+        const delay =
+          nextAt === undefined
+            ? pollIntervalMs
+            : Math.min(pollIntervalMs, Math.max(1, nextAt - clock.now()));
+        if (!running) break;
+        await idle(delay);
+      } catch (error) {
+        logger.error("flows: worker loop error", { error });
+        if (running) await idle(pollIntervalMs);
+      }
+    }
+  };
+
+  // ---------------------------------------------------------------- recovery
+
+  const sweep = async (): Promise<number> => {
+    const cutoff = clock.now() - sweepGraceMs;
+    const entries = await store.list({ prefix: keys.markers(), limit: 1000 });
+    let handled = 0;
+    for (const entry of entries) {
+      const marker = decode<Marker>(entry.value);
+      if (marker.at > cutoff) continue;
+      for (const runId of marker.runIds) {
+        const loaded = await loadRun(runId);
+        if (loaded) await enqueueItems(itemsFor(loaded.run));
+      }
+      if (marker.eventId !== undefined) {
+        const event = await store.get(keys.event(marker.eventId));
+        if (event) await deliver(decode<FlowEvent>(event.value));
+      }
+      await store
+        .commit([{ type: "delete", key: entry.key, expect: entry.version }])
+        .catch((error: unknown) => {
+          if (!StoreConflictError.isInstance(error)) throw error;
+        });
+      handled++;
+    }
+    return handled;
+  };
+
+  // ---------------------------------------------------------------- queries
+
+  const viewRun = (run: RunRecord): RunView => {
+    const order = [
+      ...run.stack,
+      ...Object.keys(run.steps).filter((hash) => !run.stack.includes(hash)),
+    ];
+    const steps: StepView[] = order.flatMap((hash) => {
+      const step = run.steps[hash];
+      if (!step) return [];
+      return [
+        {
+          hash,
+          id: step.name,
+          op: step.op,
+          status: step.status,
+          attempts: step.attempts,
+          ...(step.startedAt === undefined ? {} : { startedAt: step.startedAt }),
+          ...(step.endedAt === undefined ? {} : { endedAt: step.endedAt }),
+          ...(step.input === undefined ? {} : { input: step.input }),
+          ...(step.output === undefined ? {} : { output: step.output }),
+          ...(step.error === undefined ? {} : { error: step.error }),
+          ...(step.errors === undefined ? {} : { errors: step.errors }),
+          ...(step.at === undefined ? {} : { at: step.at }),
+        },
+      ];
+    });
+    return {
+      id: run.id,
+      functionId: run.functionId,
+      status: run.status,
+      createdAt: run.createdAt,
+      events: run.events,
+      steps,
+      ...(run.startedAt === undefined ? {} : { startedAt: run.startedAt }),
+      ...(run.endedAt === undefined ? {} : { endedAt: run.endedAt }),
+      ...(run.output === undefined ? {} : { output: run.output }),
+      ...(run.error === undefined ? {} : { error: run.error }),
+      ...(run.rerunOf === undefined ? {} : { rerunOf: run.rerunOf }),
+      ...(run.parent === undefined ? {} : { parentRunId: run.parent.runId }),
+    };
+  };
+
+  const timeRange = (base: string, from: number | undefined, to: number | undefined) => ({
+    prefix: base,
+    ...(from === undefined ? {} : { start: base + ulidFloor(from) }),
+    ...(to === undefined ? {} : { end: base + ulidFloor(to) }),
+  });
+
+  const listRuns = async (query: ListRunsOptions = {}): Promise<RunSummary[]> => {
+    const limit = query.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1)
+      throw invalidArgument("listRuns.limit", "expected a positive integer");
+    const statuses =
+      query.status === undefined
+        ? undefined
+        : new Set(typeof query.status === "string" ? [query.status] : query.status);
+    const base =
+      query.functionId === undefined ? keys.runsAll() : keys.runsByFunction(query.functionId);
+    const range = timeRange(base, query.from, query.to);
+    const out: RunSummary[] = [];
+    let cursor: string | undefined;
+    const reverse = query.newestFirst === true;
+    for (;;) {
+      const page = await store.list({
+        ...range,
+        limit: 500,
+        reverse,
+        ...(cursor === undefined ? {} : reverse ? { end: cursor } : { start: `${cursor}\u0000` }),
+      });
+      for (const entry of page) {
+        const index = decode<IndexEntry>(entry.value);
+        if (statuses && !statuses.has(index.s)) continue;
+        out.push({
+          id: entry.key.slice(base.length),
+          functionId: index.f,
+          status: index.s,
+          createdAt: index.c,
+          ...(index.e === undefined ? {} : { endedAt: index.e }),
+        });
+        if (out.length >= limit) return out;
+      }
+      if (page.length < 500) return out;
+      cursor = page[page.length - 1]?.key;
+    }
+  };
+
+  const listEvents = async (query: ListEventsOptions = {}): Promise<FlowEvent[]> => {
+    const limit = query.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1)
+      throw invalidArgument("listEvents.limit", "expected a positive integer");
+    const base = query.name === undefined ? keys.eventsAll() : keys.eventsByName(query.name);
+    const entries = await store.list({
+      ...timeRange(base, query.from, query.to),
+      limit,
+      reverse: query.newestFirst === true,
+    });
+    return entries.map((entry) => decode<FlowEvent>(entry.value));
+  };
+
+  const rerun = async (
+    runId: string,
+    rerunOptions: { fromStep?: string } = {},
+  ): Promise<string> => {
+    const loaded = await loadRun(runId);
+    if (!loaded)
+      throw new TroupeError("NOT_FOUND", `run ${runId} does not exist`, { details: { runId } });
+    const registered = registry.get(loaded.run.functionId);
+    if (!registered)
+      throw new TroupeError("NOT_FOUND", `function ${loaded.run.functionId} is not registered`);
+    const steps: Record<string, StepRecord> = {};
+    const stack: string[] = [];
+    if (rerunOptions.fromStep !== undefined) {
+      const from = rerunOptions.fromStep;
+      const position = loaded.run.stack.findIndex(
+        (hash) => hash === from || loaded.run.steps[hash]?.name === from,
+      );
+      if (position < 0)
+        throw invalidArgument(
+          "rerun.fromStep",
+          `run ${runId} has no finished step ${JSON.stringify(from)}`,
+        );
+      for (const hash of loaded.run.stack.slice(0, position)) {
+        const step = loaded.run.steps[hash];
+        if (step) {
+          steps[hash] = step;
+          stack.push(hash);
+        }
+      }
+    }
+    const created = createRun(registered.definition, loaded.run.events, {
+      rerunOf: runId,
+      steps,
+      stack,
+    });
+    const marker: Marker = { at: clock.now(), runIds: [created.run.id] };
+    await store.commit([
+      ...created.ops,
+      { type: "set", key: keys.marker(created.run.id), value: encode(marker) },
+    ]);
+    await enqueueItems(itemsFor(created.run));
+    markerDeletes.push(keys.marker(created.run.id));
+    return created.run.id;
+  };
+
+  const stop = async () => {
+    running = false;
+    wakeLocal();
+    await loop;
+    loop = undefined;
+    await Promise.all([...active]);
+    await unsubscribe?.();
+    unsubscribe = undefined;
+    await flushMarkers();
+  };
+
+  return {
+    async send(events) {
+      const list = (Array.isArray(events) ? events : [events]) as readonly EventInput[];
+      return { ids: await ingest(list) };
+    },
+    async start() {
+      if (running) return;
+      running = true;
+      if (pubsub) unsubscribe = await pubsub.subscribe(wakeChannel, () => wakeLocal());
+      await ensureSchedules();
+      nextSweepAt = 0;
+      loop = workerLoop();
+    },
+    stop,
+    async runDue() {
+      await ensureSchedules();
+      let processed = 0;
+      for (;;) {
+        const leases = await queue.claim({ limit: workerConcurrency, leaseMs });
+        if (leases.length === 0) break;
+        await Promise.all(leases.map((lease) => processLease(lease)));
+        processed += leases.length;
+      }
+      await flushMarkers();
+      return processed;
+    },
+    async getRun(runId) {
+      const loaded = await loadRun(runId);
+      return loaded ? viewRun(loaded.run) : undefined;
+    },
+    listRuns,
+    async getEvent(eventId) {
+      const entry = await store.get(keys.event(eventId));
+      return entry ? decode<FlowEvent>(entry.value) : undefined;
+    },
+    listEvents,
+    async cancel(runId, reason) {
+      const run = await cancelRun(runId, {
+        name: "FLOWS_CANCELLED",
+        message: reason ?? "cancelled by API",
+      });
+      return run !== undefined;
+    },
+    rerun,
+    registerFunction: register,
+    sweep,
+    close: stop,
+  };
+}

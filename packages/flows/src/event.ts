@@ -1,0 +1,66 @@
+import { invalidArgument } from "@troupe/core";
+import { z } from "zod";
+
+/** An event as stored and handed to functions. */
+export interface FlowEvent {
+  /** The event's internal id: a ULID assigned on receipt. */
+  readonly id: string;
+  /** The event's name, e.g. `"app/user.created"`. */
+  readonly name: string;
+  /** The payload (a JSON object). */
+  readonly data: Record<string, unknown>;
+  /** Optional user information (deprecated in Inngest, kept for compatibility). */
+  readonly user?: Record<string, unknown>;
+  /** When the event happened (ms since the epoch): the sender's, or the receipt time. */
+  readonly ts: number;
+  /** An optional schema version. */
+  readonly v?: string;
+  /** The sender's idempotency id, when given: a repeat within 24 h starts no functions. */
+  readonly dedupeId?: string;
+}
+
+/** An event as sent: `name` and optional `data`, `user`, `id` (idempotency), `ts`, `v`. */
+export interface EventInput {
+  /** The event's name. */
+  readonly name: string;
+  /** The payload (a JSON object). Default `{}`. */
+  readonly data?: Record<string, unknown>;
+  /** Optional user information. */
+  readonly user?: Record<string, unknown>;
+  /** An idempotency id: a second event with this id within 24 h is stored but starts no functions. */
+  readonly id?: string;
+  /** When the event happened (ms since the epoch). Default: now. */
+  readonly ts?: number;
+  /** An optional schema version. */
+  readonly v?: string;
+}
+
+const MIN_TS = Date.UTC(1980, 0, 1);
+const MAX_TS = Date.UTC(2100, 0, 1);
+
+const eventInputSchema = z
+  .object({
+    name: z.string().min(1, "expected a non-empty event name").max(256),
+    data: z.record(z.string(), z.unknown()).optional(),
+    user: z.record(z.string(), z.unknown()).optional(),
+    id: z.string().min(1).max(256).optional(),
+    ts: z
+      .number()
+      .int()
+      .min(MIN_TS, "expected ms since the epoch between 1980 and 2100")
+      .max(MAX_TS, "expected ms since the epoch between 1980 and 2100")
+      .optional(),
+    v: z.string().max(64).optional(),
+  })
+  .loose();
+
+/** Validates one event input; throws INVALID_ARGUMENT naming the field (e.g. `events[2].name`). */
+export function validateEventInput(input: unknown, field: string): EventInput {
+  const parsed = eventInputSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.length ? `${field}.${issue.path.join(".")}` : field;
+    throw invalidArgument(path, issue?.message ?? "invalid event");
+  }
+  return parsed.data as EventInput;
+}

@@ -1,0 +1,267 @@
+import { type Duration, invalidArgument, parseDuration } from "@troupe/core";
+import { Cron } from "croner";
+import { z } from "zod";
+import type { FlowEvent } from "./event.js";
+import { compileExpression } from "./expression.js";
+import type { StepTools } from "./step-tools.js";
+
+/** An event trigger: runs the function for each event named `event` for which `if` holds. */
+export interface EventTrigger {
+  /** The event name. */
+  readonly event: string;
+  /** Optional CEL condition over `event`, e.g. `"event.data.amount > 100"`. */
+  readonly if?: string;
+}
+
+/**
+ * A cron trigger: standard 5-field (or 6-field, with seconds) cron. The time zone comes from
+ * `timezone` or an Inngest-style `"TZ=Europe/Paris "` prefix; default UTC. Each tick fires
+ * exactly once across all processes sharing the store and queue.
+ */
+export interface CronTrigger {
+  readonly cron: string;
+  /** IANA time zone, e.g. `"Europe/Paris"`. */
+  readonly timezone?: string;
+}
+
+/** What starts a function. */
+export type Trigger = EventTrigger | CronTrigger;
+
+/** Cancels a run when a matching event arrives while it is unfinished. */
+export interface CancelOn {
+  /** The cancelling event's name. */
+  readonly event: string;
+  /** Shorthand: cancel when `event.<match>` equals `async.<match>` (e.g. `"data.orderId"`). */
+  readonly match?: string;
+  /** CEL condition over `event` (the run's trigger) and `async` (the cancelling event). */
+  readonly if?: string;
+  /** Only events within this long after the run started cancel it. Default: 1 year. */
+  readonly timeout?: Duration;
+}
+
+/** Configuration of a function. */
+export interface FunctionConfig {
+  /** Unique id within the engine: letters, digits and `-_.:/`. */
+  readonly id: string;
+  /** A display name. Default: the id. */
+  readonly name?: string;
+  /** What starts the function. Empty: it can only be invoked (`step.invoke`). */
+  readonly triggers?: readonly Trigger[];
+  /** Retries per step and for the handler, 0..20 (attempts = retries + 1). Default 4. */
+  readonly retries?: number;
+  /** Events that cancel an unfinished run. */
+  readonly cancelOn?: readonly CancelOn[];
+  /**
+   * `start`: a run not started within this long after it was triggered is cancelled.
+   * `finish`: a run not finished within this long after it started is cancelled.
+   */
+  readonly timeouts?: { readonly start?: Duration; readonly finish?: Duration };
+  /**
+   * Reserved for flow control (next issue: concurrency, throttle, rate limit, debounce, batching,
+   * priority, idempotency). Setting it today throws `FLOWS_UNSUPPORTED` rather than being ignored.
+   */
+  readonly concurrency?: unknown;
+}
+
+/** What a handler receives. */
+export interface FlowContext {
+  /** The triggering event. */
+  readonly event: FlowEvent;
+  /** All triggering events (one, unless batched). */
+  readonly events: readonly FlowEvent[];
+  /** The run's id. */
+  readonly runId: string;
+  /** The attempt of this execution, zero-based. */
+  readonly attempt: number;
+  /** The step tools: every side effect belongs in a step. */
+  readonly step: StepTools;
+}
+
+/** What an onFailure handler receives: the failed run's error and triggering event. */
+export interface FailureContext extends FlowContext {
+  /** The error the run failed with. */
+  readonly error: { readonly name: string; readonly message: string; readonly stack?: string };
+  /** The id of the run that failed. */
+  readonly failedRunId: string;
+}
+
+/** A function's code. It is run from the top many times: memoized steps return at once. */
+export type FlowHandler<TOutput> = (context: FlowContext) => Promise<TOutput> | TOutput;
+
+/** The serialisable definition the engine works from (drivers other than in-process produce it too). */
+export interface FunctionDefinition {
+  readonly id: string;
+  readonly name: string;
+  readonly triggers: readonly (
+    | { readonly event: string; readonly if?: string }
+    | { readonly cron: string; readonly timezone: string }
+  )[];
+  readonly retries: number;
+  readonly cancelOn: readonly {
+    readonly event: string;
+    readonly if?: string;
+    readonly timeoutMs: number;
+  }[];
+  readonly startTimeoutMs?: number;
+  readonly finishTimeoutMs?: number;
+}
+
+/** A function made by {@link createFunction}, ready to hand to `createFlows`. */
+export interface FlowFunction<TOutput = unknown> {
+  /** The function's id. */
+  readonly id: string;
+  /** The validated definition. */
+  readonly definition: FunctionDefinition;
+  /** The handler. */
+  readonly handler: FlowHandler<TOutput>;
+  /** The failure handler, run as its own function `<id>-failure` (Inngest semantics). */
+  readonly onFailure?: (context: FailureContext) => Promise<unknown> | unknown;
+}
+
+/** Events the engine emits itself (Inngest names). */
+export const INTERNAL_EVENTS = {
+  failed: "inngest/function.failed",
+  finished: "inngest/function.finished",
+  invoked: "inngest/function.invoked",
+  cron: "inngest/scheduled.timer",
+} as const;
+
+const ONE_YEAR_MS = 366 * 86_400_000;
+
+const configSchema = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._:/-]+$/, "expected letters, digits and . _ : / -"),
+  name: z.string().min(1).max(256).optional(),
+  triggers: z.array(z.unknown()).optional(),
+  retries: z.number().int().min(0).max(20).optional(),
+  cancelOn: z.array(z.unknown()).optional(),
+  timeouts: z.object({ start: z.unknown().optional(), finish: z.unknown().optional() }).optional(),
+  concurrency: z.unknown().optional(),
+});
+
+/** Splits an Inngest-style `"TZ=Zone pattern"` and checks the pattern with croner. */
+export function parseCron(expression: string, timezone: string | undefined, field: string) {
+  let pattern = expression.trim();
+  let zone = timezone;
+  const match = /^(?:CRON_)?TZ=(\S+)\s+(.*)$/.exec(pattern);
+  if (match) {
+    zone = zone ?? match[1];
+    pattern = (match[2] ?? "").trim();
+  }
+  zone = zone ?? "UTC";
+  try {
+    const cron = new Cron(pattern, { timezone: zone, paused: true });
+    return { pattern, timezone: zone, cron };
+  } catch (cause) {
+    throw invalidArgument(
+      field,
+      `is not a valid cron expression (${cause instanceof Error ? cause.message : String(cause)})`,
+    );
+  }
+}
+
+/** The next cron firing strictly after `after` (ms), or undefined if none. */
+export function nextCronTick(pattern: string, timezone: string, after: number): number | undefined {
+  const cron = new Cron(pattern, { timezone, paused: true });
+  return cron.nextRun(new Date(after))?.getTime();
+}
+
+function normalise(config: FunctionConfig): FunctionDefinition {
+  const parsed = configSchema.safeParse(config);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalidArgument(
+      `function.${issue?.path.join(".") || "config"}`,
+      issue?.message ?? "invalid",
+    );
+  }
+  const at = `function ${JSON.stringify(config.id)}`;
+  if (config.concurrency !== undefined) {
+    throw invalidArgument(
+      `${at}.concurrency`,
+      "flow control is not supported yet (FLOWS_UNSUPPORTED); remove the option",
+      { code: "FLOWS_UNSUPPORTED" },
+    );
+  }
+  const triggers = (config.triggers ?? []).map((trigger, index) => {
+    const field = `${at}.triggers[${index}]`;
+    if (typeof trigger !== "object" || trigger === null)
+      throw invalidArgument(field, "expected { event } or { cron }");
+    if ("event" in trigger && typeof trigger.event === "string" && trigger.event !== "") {
+      if (trigger.if !== undefined) {
+        if (typeof trigger.if !== "string")
+          throw invalidArgument(`${field}.if`, "expected a string");
+        compileExpression(trigger.if, `${field}.if`);
+        return { event: trigger.event, if: trigger.if };
+      }
+      return { event: trigger.event };
+    }
+    if ("cron" in trigger && typeof trigger.cron === "string") {
+      const parsedCron = parseCron(trigger.cron, trigger.timezone, `${field}.cron`);
+      return { cron: parsedCron.pattern, timezone: parsedCron.timezone };
+    }
+    throw invalidArgument(field, "expected { event: string, if? } or { cron: string, timezone? }");
+  });
+  const cancelOn = (config.cancelOn ?? []).map((cancel, index) => {
+    const field = `${at}.cancelOn[${index}]`;
+    if (typeof cancel?.event !== "string" || cancel.event === "")
+      throw invalidArgument(`${field}.event`, "expected an event name");
+    const condition =
+      cancel.match !== undefined ? `event.${cancel.match} == async.${cancel.match}` : cancel.if;
+    if (condition !== undefined) compileExpression(condition, `${field}.if`);
+    const timeoutMs =
+      cancel.timeout === undefined
+        ? ONE_YEAR_MS
+        : parseDuration(cancel.timeout, `${field}.timeout`);
+    return condition === undefined
+      ? { event: cancel.event, timeoutMs }
+      : { event: cancel.event, if: condition, timeoutMs };
+  });
+  const start = config.timeouts?.start;
+  const finish = config.timeouts?.finish;
+  return {
+    id: config.id,
+    name: config.name ?? config.id,
+    triggers,
+    retries: config.retries ?? 4,
+    cancelOn,
+    ...(start === undefined
+      ? {}
+      : { startTimeoutMs: parseDuration(start, `${at}.timeouts.start`) }),
+    ...(finish === undefined
+      ? {}
+      : { finishTimeoutMs: parseDuration(finish, `${at}.timeouts.finish`) }),
+  };
+}
+
+/**
+ * Defines a durable function: `triggers` say when it runs, `handler` is its code. Every side
+ * effect belongs in a `step.*` call, whose result is memoized: after a crash or a sleep the
+ * handler runs again from the top and finished steps return their stored results at once.
+ *
+ * ```ts
+ * const welcome = createFunction(
+ *   { id: "welcome", triggers: [{ event: "user/created" }], retries: 3 },
+ *   async ({ event, step }) => {
+ *     await step.run("send-email", () => mailer.send(event.data.email));
+ *     await step.sleep("wait-a-day", "1d");
+ *   },
+ * );
+ * ```
+ */
+export function createFunction<TOutput>(
+  config: FunctionConfig & {
+    /** Runs as its own function after this one fails for good. */
+    readonly onFailure?: (context: FailureContext) => Promise<unknown> | unknown;
+  },
+  handler: FlowHandler<TOutput>,
+): FlowFunction<TOutput> {
+  if (typeof handler !== "function") throw invalidArgument("handler", "expected a function");
+  const definition = normalise(config);
+  return config.onFailure === undefined
+    ? { id: definition.id, definition, handler }
+    : { id: definition.id, definition, handler, onFailure: config.onFailure };
+}

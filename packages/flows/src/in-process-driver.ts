@@ -1,0 +1,323 @@
+import { type Clock, type Duration, invalidArgument, parseDuration } from "@troupe/core";
+import type { DriverRequest, DriverResponse, FlowDriver, Opcode } from "./driver.js";
+import {
+  NonRetriableError,
+  RetryAfterError,
+  type SerializedError,
+  StepError,
+  serializeError,
+} from "./errors.js";
+import type { EventInput, FlowEvent } from "./event.js";
+import type { FailureContext, FlowContext, FlowFunction } from "./function.js";
+import { stepHash } from "./hash.js";
+import type { StepTools } from "./step-tools.js";
+
+const ONE_YEAR_MS = 366 * 86_400_000;
+
+/** What the in-process driver needs from the engine. */
+export interface InProcessDriverDeps {
+  readonly clock: Clock;
+  /** Sends events from `step.sendEvent`. */
+  send(events: readonly EventInput[]): Promise<{ ids: string[] }>;
+}
+
+type FoundStep =
+  | {
+      readonly kind: "run";
+      readonly hash: string;
+      readonly name: string;
+      readonly execute: () => unknown;
+      readonly input: readonly unknown[] | undefined;
+      readonly sendEvent: boolean;
+    }
+  | { readonly kind: "op"; readonly hash: string; readonly name: string; readonly op: Opcode };
+
+type Settled =
+  | { readonly type: "returned"; readonly output: unknown }
+  | { readonly type: "threw"; readonly error: unknown };
+
+function never<T>(): Promise<T> {
+  return new Promise<T>(() => {});
+}
+
+function toTime(value: Date | number | string, field: string): number {
+  const time =
+    value instanceof Date ? value.getTime() : typeof value === "number" ? value : Date.parse(value);
+  if (!Number.isFinite(time)) throw invalidArgument(field, "expected a Date, ms or an ISO time");
+  return time;
+}
+
+function failureResponse(error: unknown, now: number): DriverResponse {
+  if (error instanceof StepError) {
+    return { type: "error", error: error.error, retriable: false };
+  }
+  if (NonRetriableError.isInstance(error)) {
+    return { type: "error", error: serializeError(error), retriable: false };
+  }
+  if (RetryAfterError.isInstance(error)) {
+    return {
+      type: "error",
+      error: serializeError(error),
+      retriable: true,
+      retryAt: error.retryAt(now),
+    };
+  }
+  return { type: "error", error: serializeError(error), retriable: true };
+}
+
+/**
+ * Runs a TypeScript handler the Inngest way: from the top on every request, memoized steps
+ * resolve at once, and execution stops at the first new step(s). One new `step.run` is executed
+ * inline; several found in the same tick (`Promise.all`) are reported as planned, and the engine
+ * asks for each by hash.
+ */
+export function createInProcessDriver(
+  fn: FlowFunction,
+  deps: InProcessDriverDeps,
+  failureOf?: FlowFunction,
+): FlowDriver {
+  return {
+    async execute(request) {
+      const found: FoundStep[] = [];
+      const visited = new Set<string>();
+      const repeats = new Map<string, number>();
+      const memo = request.steps;
+
+      const track = (name: string): string => {
+        if (typeof name !== "string" || name === "")
+          throw invalidArgument("step id", "expected a non-empty string");
+        const repeat = repeats.get(name) ?? 0;
+        repeats.set(name, repeat + 1);
+        const hash = stepHash(name, repeat);
+        visited.add(hash);
+        return hash;
+      };
+      const replay = <T>(hash: string, name: string): Promise<T> | undefined => {
+        const stored = memo[hash];
+        if (stored === undefined) return undefined;
+        if ("error" in stored) return Promise.reject(new StepError(name, stored.error));
+        return Promise.resolve(stored.data as T);
+      };
+      const addOp = <T>(name: string, make: (hash: string) => Opcode): Promise<T> => {
+        const hash = track(name);
+        const memoized = replay<T>(hash, name);
+        if (memoized) return memoized;
+        found.push({ kind: "op", hash, name, op: make(hash) });
+        return never<T>();
+      };
+      const now = () => deps.clock.now();
+
+      const step: StepTools = {
+        run(name, body, ...args) {
+          const hash = track(name);
+          const memoized = replay<never>(hash, name);
+          if (memoized) return memoized;
+          if (typeof body !== "function")
+            return Promise.reject(invalidArgument(`step.run(${name})`, "expected a function"));
+          found.push({
+            kind: "run",
+            hash,
+            name,
+            execute: () => body(...args),
+            input: args.length > 0 ? args : undefined,
+            sendEvent: false,
+          });
+          return never();
+        },
+        sleep(name, duration: Duration) {
+          return addOp(name, (hash) => ({
+            op: "Sleep",
+            id: hash,
+            name,
+            until: now() + parseDuration(duration, `step.sleep(${name})`),
+          }));
+        },
+        sleepUntil(name, time) {
+          return addOp(name, (hash) => ({
+            op: "Sleep",
+            id: hash,
+            name,
+            until: toTime(time, `step.sleepUntil(${name})`),
+          }));
+        },
+        waitForEvent(name, options) {
+          return addOp(name, (hash) => {
+            const condition =
+              options.match !== undefined
+                ? `event.${options.match} == async.${options.match}`
+                : options.if;
+            return {
+              op: "WaitForEvent",
+              id: hash,
+              name,
+              event: options.event,
+              ...(condition === undefined ? {} : { if: condition }),
+              timeoutMs: parseDuration(options.timeout, `step.waitForEvent(${name}).timeout`),
+            };
+          });
+        },
+        invoke(name, options) {
+          return addOp(name, (hash) => ({
+            op: "InvokeFunction",
+            id: hash,
+            name,
+            functionId:
+              typeof options.function === "string" ? options.function : options.function.id,
+            data: options.data ?? {},
+            timeoutMs:
+              options.timeout === undefined
+                ? ONE_YEAR_MS
+                : parseDuration(options.timeout, `step.invoke(${name}).timeout`),
+          }));
+        },
+        sendEvent(name, events) {
+          const hash = track(name);
+          const memoized = replay<{ ids: string[] }>(hash, name);
+          if (memoized) return memoized;
+          const list = (Array.isArray(events) ? events : [events]) as readonly EventInput[];
+          // Deterministic idempotency ids: a retried step sends the same events, which dedupe.
+          const withIds = list.map((event, index) => ({
+            ...event,
+            id: event.id ?? `${request.runId}:${hash}:${index}`,
+          }));
+          found.push({
+            kind: "run",
+            hash,
+            name,
+            execute: () => deps.send(withIds),
+            input: undefined,
+            sendEvent: true,
+          });
+          return never();
+        },
+      };
+
+      const base: FlowContext = {
+        event: request.event,
+        events: request.events,
+        runId: request.runId,
+        attempt: request.attempt,
+        step,
+      };
+      let settled: Settled | undefined;
+      const handler = failureOf
+        ? () => {
+            const data = request.event.data as {
+              error?: FailureContext["error"];
+              run_id?: string;
+              event?: FlowEvent;
+            };
+            const context: FailureContext = {
+              ...base,
+              ...(data.event ? { event: data.event } : {}),
+              error: data.error ?? { name: "Error", message: "unknown" },
+              failedRunId: data.run_id ?? "",
+            };
+            return failureOf.onFailure?.(context);
+          }
+        : () => fn.handler(base);
+      const done = Promise.resolve()
+        .then(handler)
+        .then(
+          (output) => {
+            settled = { type: "returned", output };
+          },
+          (error: unknown) => {
+            settled = { type: "threw", error };
+          },
+        );
+
+      // Wait until the handler settles, or new steps were found and a whole macrotask turn passed
+      // without more: then every step reachable in this tick has been reported.
+      await new Promise<void>((resolve) => {
+        let lastCount = -1;
+        let spins = 0;
+        const check = () => {
+          if (settled) return resolve();
+          if (found.length > 0 && found.length === lastCount) return resolve();
+          lastCount = found.length;
+          spins++;
+          if (spins > 1000) setTimeout(check, 1);
+          else setImmediate(check);
+        };
+        void done.then(() => resolve());
+        setImmediate(check);
+      });
+
+      const unvisited = request.stack.filter((hash) => !visited.has(hash));
+      if (unvisited.length > 0 && (settled?.type !== "threw" || found.length > 0)) {
+        const newNames = found.map((entry) => entry.name);
+        return {
+          type: "error",
+          retriable: false,
+          error: {
+            name: "FLOWS_NONDETERMINISM",
+            message: `the handler's step sequence changed between replays: ${unvisited.length} memoized step(s) were not reached${newNames.length > 0 ? `, new step(s) found instead: ${newNames.join(", ")}` : ""}. Keep step ids and their order stable while runs are in flight.`,
+          },
+        };
+      }
+      if (settled?.type === "returned") return { type: "complete", output: settled.output ?? null };
+      if (settled?.type === "threw") return failureResponse(settled.error, now());
+
+      if (request.stepId !== "discover") {
+        const target = found.find((entry) => entry.hash === request.stepId);
+        if (target?.kind !== "run") {
+          return {
+            type: "error",
+            retriable: true,
+            error: {
+              name: "FLOWS_STEP_NOT_FOUND",
+              message: `planned step ${request.stepId} was not found; found: ${found.map((entry) => entry.name).join(", ") || "none"}`,
+            },
+          };
+        }
+        return { type: "ops", ops: [await runStep(target, request, now)] };
+      }
+      const only = found[0];
+      if (found.length === 1 && only?.kind === "run" && !request.disableImmediateExecution) {
+        return { type: "ops", ops: [await runStep(only, request, now)] };
+      }
+      return {
+        type: "ops",
+        ops: found.map((entry) =>
+          entry.kind === "op"
+            ? entry.op
+            : ({ op: "StepPlanned", id: entry.hash, name: entry.name } satisfies Opcode),
+        ),
+      };
+    },
+  };
+}
+
+async function runStep(
+  target: Extract<FoundStep, { kind: "run" }>,
+  request: DriverRequest,
+  now: () => number,
+): Promise<Opcode> {
+  const startedAt = now();
+  const base = { id: target.hash, name: target.name };
+  try {
+    const data = await target.execute();
+    return {
+      ...base,
+      op: "StepRun",
+      data: data === undefined ? null : data,
+      kind: target.sendEvent ? "sendEvent" : "run",
+      ...(target.input === undefined ? {} : { input: target.input }),
+      timing: { startedAt, endedAt: now() },
+    };
+  } catch (error) {
+    const timing = { startedAt, endedAt: now() };
+    const serialized: SerializedError = serializeError(error);
+    if (NonRetriableError.isInstance(error) || request.attempt + 1 >= request.maxAttempts) {
+      return { ...base, op: "StepFailed", error: serialized, timing };
+    }
+    return {
+      ...base,
+      op: "StepError",
+      error: serialized,
+      timing,
+      ...(RetryAfterError.isInstance(error) ? { retryAt: error.retryAt(now()) } : {}),
+    };
+  }
+}

@@ -1,0 +1,52 @@
+export { type Backoff, type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.js";
+export type {
+  DriverRequest,
+  DriverResponse,
+  FlowDriver,
+  InvokeFunctionOp,
+  MemoizedStep,
+  Opcode,
+  SleepOp,
+  StepErrorOp,
+  StepFailedOp,
+  StepPlannedOp,
+  StepRunOp,
+  WaitForEventOp,
+} from "./driver.js";
+export {
+  type Admission,
+  type AdmissionDecision,
+  createFlows,
+  type Flows,
+  type FlowsOptions,
+  type ListEventsOptions,
+  type ListRunsOptions,
+  type RunSummary,
+  type RunView,
+  type StepView,
+} from "./engine.js";
+export {
+  NonRetriableError,
+  RetryAfterError,
+  type SerializedError,
+  StepError,
+  serializeError,
+} from "./errors.js";
+export type { EventInput, FlowEvent } from "./event.js";
+export {
+  type CancelOn,
+  type CronTrigger,
+  createFunction,
+  type EventTrigger,
+  type FailureContext,
+  type FlowContext,
+  type FlowFunction,
+  type FlowHandler,
+  type FunctionConfig,
+  type FunctionDefinition,
+  INTERNAL_EVENTS,
+  type Trigger,
+} from "./function.js";
+export { createInProcessDriver, type InProcessDriverDeps } from "./in-process-driver.js";
+export type { RunStatus, StepStatus } from "./run-state.js";
+export type { InvokeOptions, StepTools, WaitForEventOptions } from "./step-tools.js";

@@ -1,0 +1,59 @@
+import type { Duration } from "@troupe/core";
+import type { EventInput, FlowEvent } from "./event.js";
+import type { FlowFunction } from "./function.js";
+
+/** Options of `step.waitForEvent`. */
+export interface WaitForEventOptions {
+  /** The awaited event name. */
+  readonly event: string;
+  /** How long to wait; then the step returns `null`. */
+  readonly timeout: Duration;
+  /** Shorthand: match when `event.<match>` equals `async.<match>` (e.g. `"data.orderId"`). */
+  readonly match?: string;
+  /** CEL condition over `event` (this run's trigger) and `async` (the candidate event). */
+  readonly if?: string;
+}
+
+/** Options of `step.invoke`. */
+export interface InvokeOptions<TOutput> {
+  /** The function to run (or its id). */
+  readonly function: FlowFunction<TOutput> | string;
+  /** The child's event data. */
+  readonly data?: Record<string, unknown>;
+  /** How long to wait for the child; then the step fails with `InvokeTimeoutError`. Default 1 year. */
+  readonly timeout?: Duration;
+}
+
+/**
+ * The durable step tools handed to a handler. Each step has an id unique within the run (a
+ * repeated id gets `:1`, `:2`, … appended in call order). Results are memoized by id: a
+ * handler that calls different steps on a replay fails with `FLOWS_NONDETERMINISM`.
+ */
+export interface StepTools {
+  /**
+   * Runs `fn` once (retried on error) and memoizes what it returns: JSON plus Date, bigint and
+   * bytes; `undefined` becomes `null`. `args` are recorded as the step's input in history.
+   */
+  run<TResult, TArgs extends unknown[] = []>(
+    id: string,
+    fn: (...args: TArgs) => TResult | Promise<TResult>,
+    ...args: TArgs
+  ): Promise<Awaited<TResult>>;
+  /** Pauses the run for `duration` without holding a worker. */
+  sleep(id: string, duration: Duration): Promise<void>;
+  /** Pauses the run until `time` (a Date, ms since the epoch, or an ISO string). */
+  sleepUntil(id: string, time: Date | number | string): Promise<void>;
+  /**
+   * Waits for a matching event and returns it, or `null` after the timeout. Events that arrived
+   * shortly before the wait was registered (within the engine's `waitLookbackMs`, and after the
+   * run was created) also match.
+   */
+  waitForEvent(id: string, options: WaitForEventOptions): Promise<FlowEvent | null>;
+  /** Runs another function as a child run and returns its output (throws StepError if it failed). */
+  invoke<TOutput>(id: string, options: InvokeOptions<TOutput>): Promise<Awaited<TOutput>>;
+  /** Sends events (once, even when retried) and returns their ids. */
+  sendEvent(
+    id: string,
+    events: EventInput | readonly EventInput[],
+  ): Promise<{ readonly ids: string[] }>;
+}

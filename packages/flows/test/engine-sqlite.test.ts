@@ -1,0 +1,21 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
+import { describeFlowsEngine } from "./engine-suite.js";
+
+describeFlowsEngine("sqlite", async ({ id, clock }) => {
+  const dir = mkdtempSync(join(tmpdir(), "troupe-flows-"));
+  const path = join(dir, `${id}.db`);
+  const store = createSqliteStore({ path });
+  const queue = createSqliteQueue({ path, clock, queueName: "flows" });
+  return {
+    store,
+    queue,
+    close: async () => {
+      await queue.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
