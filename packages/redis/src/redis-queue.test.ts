@@ -31,8 +31,8 @@ afterEach(async () => {
 });
 
 type Command =
-  | { kind: "enqueue"; id: string; priority: number; delay: number; partition?: string }
-  | { kind: "claim"; limit: number; leaseMs: number; partition?: string }
+  | { kind: "enqueue"; id: string; priority: number; delay: number; partition?: string | undefined }
+  | { kind: "claim"; limit: number; leaseMs: number; partition?: string | undefined }
   | { kind: "advance"; ms: number }
   | { kind: "ack" | "retry" | "extend"; pick: number; delay: number };
 
@@ -80,7 +80,7 @@ interface Side {
   readonly leases: Lease[];
 }
 
-async function outcome<T>(run: () => Promise<T>): Promise<T | string> {
+async function outcome(run: () => Promise<unknown>): Promise<unknown> {
   try {
     return await run();
   } catch (error) {
