@@ -1,0 +1,155 @@
+import { performance } from "node:perf_hooks";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { measureThroughput, printTable } from "@troupe/testkit";
+import { aggregateOutputs, compileRegistry, createStatsAggregator, type StatsAggregator } from "../src/index.js";
+import {
+  SUBSYSTEM_COUNT,
+  workloadActor,
+  workloadOutput,
+  workloadRegistry,
+  workloadSubsystems,
+} from "./workload.js";
+
+// `pnpm bench` in packages/stats. Every number is from one process on one core.
+const DURATION_MS = Number(process.env.STATS_BENCH_MS ?? 3000);
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+function aggregator(maxEntries = 10_000): StatsAggregator {
+  return createStatsAggregator({
+    combiner: workloadRegistry(),
+    subsystems: workloadSubsystems(),
+    cache: { maxEntries },
+  });
+}
+
+/** Ops/s of a tight loop (no per-operation timing), for operations far below a microsecond. */
+async function tightLoop(run: (iteration: number) => unknown, durationMs: number): Promise<number> {
+  let iteration = 0;
+  const warm = performance.now() + 200;
+  while (performance.now() < warm) for (let i = 0; i < 1000; i++) await run(iteration++);
+  const start = performance.now();
+  let operations = 0;
+  let now = start;
+  while (now - start < durationMs) {
+    for (let i = 0; i < 1000; i++) await run(iteration++);
+    operations += 1000;
+    now = performance.now();
+  }
+  return (operations / (now - start)) * 1000;
+}
+
+function tightLoopSync(run: (iteration: number) => unknown, durationMs: number): number {
+  let iteration = 0;
+  let sink = 0;
+  const warm = performance.now() + 200;
+  while (performance.now() < warm) for (let i = 0; i < 1000; i++) sink += run(iteration++) ? 1 : 0;
+  const start = performance.now();
+  let operations = 0;
+  let now = start;
+  while (now - start < durationMs) {
+    for (let i = 0; i < 1000; i++) sink += run(iteration++) ? 1 : 0;
+    operations += 1000;
+    now = performance.now();
+  }
+  if (sink < 0) console.log(sink);
+  return (operations / (now - start)) * 1000;
+}
+
+const rows: Record<string, string | number>[] = [];
+const round = (value: number) => Math.round(value);
+
+// 1. Uncached resolve: a fresh actor version each time, so L1 always misses and every resolve
+// runs the 12 subsystems, validates 80 items and folds 24 dimensions.
+{
+  const engine = aggregator();
+  const actors = Array.from({ length: 1024 }, (_, index) => `actor_${index}`);
+  const opsPerSec = await tightLoop(
+    (iteration) => engine.resolve(workloadActor(actors[iteration % 1024] as string, iteration)),
+    DURATION_MS,
+  );
+  const latency = await measureThroughput(
+    "resolve",
+    async (iteration) => {
+      await engine.resolve(workloadActor(actors[iteration % 1024] as string, 1e9 + iteration));
+    },
+    { durationMs: DURATION_MS, warmupMs: 200 },
+  );
+  if (engine.cacheStats().hits !== 0) throw new Error("the uncached bench hit the cache");
+  rows.push({
+    measurement: "uncached resolve (12 subsystems, 72 contributions, 8 caps, 24 dims)",
+    "ops/s": round(opsPerSec),
+    "p50 µs": (latency.p50Us ?? 0).toFixed(2),
+    "p99 µs": (latency.p99Us ?? 0).toFixed(2),
+    goal: "≥ 300,000 ops/s, p99 ≤ 50 µs",
+  });
+}
+
+// 2. The fold alone (no aggregator, no promise, no cache): what the engine itself costs.
+{
+  const registry = compileRegistry(workloadRegistry());
+  const outputs = Array.from({ length: SUBSYSTEM_COUNT }, (_, index) => workloadOutput(index));
+  const opsPerSec = tightLoopSync(() => aggregateOutputs(registry, outputs), DURATION_MS);
+  rows.push({ measurement: "fold only (aggregateOutputs, same workload)", "ops/s": round(opsPerSec), "p50 µs": "", "p99 µs": "", goal: "" });
+}
+
+// 3. Cached reads: getCachedSnapshot of 1,000 resolved actors, round robin.
+{
+  const engine = aggregator();
+  for (let index = 0; index < 1000; index++) await engine.resolve(workloadActor(`actor_${index}`, 1));
+  const ids = Array.from({ length: 1000 }, (_, index) => `actor_${index}`);
+  const opsPerSec = tightLoopSync((iteration) => engine.getCachedSnapshot(ids[iteration % 1000] as string, 1), DURATION_MS);
+  rows.push({ measurement: "cached getCachedSnapshot (L1 hit)", "ops/s": round(opsPerSec), "p50 µs": "", "p99 µs": "", goal: "≥ 5,000,000 ops/s" });
+  const resolveHit = await tightLoop(
+    (iteration) => engine.resolve(workloadActor(ids[iteration % 1000] as string, 1)),
+    DURATION_MS,
+  );
+  rows.push({ measurement: "cached resolve (L1 hit through resolve)", "ops/s": round(resolveHit), "p50 µs": "", "p99 µs": "", goal: "" });
+}
+
+// 4. resolveBatch of 1,000 fresh actors.
+{
+  const engine = aggregator();
+  let generation = 0;
+  const batch = await measureThroughput(
+    "resolveBatch",
+    async () => {
+      generation++;
+      const actors = Array.from({ length: 1000 }, (_, index) => workloadActor(`actor_${index}`, generation));
+      await engine.resolveBatch(actors);
+    },
+    { durationMs: DURATION_MS, warmupMs: 300 },
+  );
+  rows.push({
+    measurement: "resolveBatch of 1,000 actors (uncached)",
+    "ops/s": `${round(batch.opsPerSec * 1000).toLocaleString("en-US")} actors/s`,
+    "p50 µs": `${((batch.p50Us ?? 0) / 1000).toFixed(2)} ms/batch`,
+    "p99 µs": `${((batch.p99Us ?? 0) / 1000).toFixed(2)} ms/batch`,
+    goal: "",
+  });
+}
+
+// 5. Memory: heap growth per cached snapshot, 20,000 actors in L1.
+{
+  const count = 20_000;
+  const engine = aggregator(count);
+  gc();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let index = 0; index < count; index++) await engine.resolve(workloadActor(`actor_${index}`, 1));
+  gc();
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  if (engine.cacheStats().entries !== count) throw new Error("not every snapshot stayed cached");
+  rows.push({
+    measurement: "bytes per cached snapshot (24 primary, 24 derived, 24 bounds)",
+    "ops/s": `${round((after - before) / count).toLocaleString("en-US")} bytes`,
+    "p50 µs": "",
+    "p99 µs": "",
+    goal: "",
+  });
+}
+
+printTable(`@troupe/stats, Node ${process.version}, ${DURATION_MS} ms per measurement`, rows);
