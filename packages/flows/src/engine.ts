@@ -893,11 +893,27 @@ export function createFlows(options: FlowsOptions): Flows {
 
   // ---------------------------------------------------------------- events
 
+  // Markers are deleted in batches, off the hot path: a marker left behind only costs a
+  // harmless re-check by `sweep`.
   const markerDeletes: string[] = [];
+  let markerTimer: { cancel(): void } | undefined;
   const flushMarkers = async () => {
-    if (markerDeletes.length === 0) return;
-    const batch = markerDeletes.splice(0, 500);
-    await store.commit(batch.map((key) => ({ type: "delete", key }) as const));
+    markerTimer?.cancel();
+    markerTimer = undefined;
+    while (markerDeletes.length > 0) {
+      const batch = markerDeletes.splice(0, 500);
+      await store.commit(batch.map((key) => ({ type: "delete", key }) as const));
+    }
+  };
+  const deleteMarkerLater = (key: string) => {
+    markerDeletes.push(key);
+    if (markerTimer) return;
+    markerTimer = clock.setTimer(20, () => {
+      markerTimer = undefined;
+      flushMarkers().catch((error: unknown) => {
+        logger.warn("flows: deleting processed markers failed; sweep will redo them", { error });
+      });
+    });
   };
 
   const deliver = async (event: FlowEvent) => {
@@ -996,7 +1012,7 @@ export function createFlows(options: FlowsOptions): Flows {
       if (duplicate) return id;
       await enqueueItems(runs.flatMap(itemsFor));
       await deliver(event);
-      markerDeletes.push(keys.marker(id));
+      deleteMarkerLater(keys.marker(id));
       return id;
     }
   };
@@ -1480,7 +1496,7 @@ export function createFlows(options: FlowsOptions): Flows {
       { type: "set", key: keys.marker(created.run.id), value: encode(marker) },
     ]);
     await enqueueItems(itemsFor(created.run));
-    markerDeletes.push(keys.marker(created.run.id));
+    deleteMarkerLater(keys.marker(created.run.id));
     return created.run.id;
   };
 

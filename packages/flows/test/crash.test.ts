@@ -1,0 +1,120 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { systemClock } from "@troupe/core";
+import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
+import { waitFor } from "@troupe/testkit";
+import { afterAll, describe, expect, it } from "vitest";
+import { createFlows } from "../src/index.js";
+import { crashFunction } from "./crash-function.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const packageDir = join(here, "..");
+const RUNS = 1000;
+const KILLS = 6;
+
+function startWorker(dbPath: string, effectsPath: string): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "--conditions=source", join(here, "crash-worker.ts"), dbPath, effectsPath],
+    { cwd: packageDir, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("ready")) resolve(child);
+    });
+    child.once("exit", (code) => reject(new Error(`worker exited early (${code}): ${stderr}`)));
+  });
+}
+
+function kill(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.removeAllListeners("exit");
+    child.once("exit", () => resolve());
+    child.kill("SIGKILL");
+  });
+}
+
+describe("crash safety (SQLite, worker killed with SIGKILL)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "troupe-flows-crash-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it(`completes ${RUNS} runs of a 5-step function through ${KILLS} SIGKILLs, losing and doubling no step result`, async () => {
+    const dbPath = join(dir, "crash.db");
+    const effectsPath = join(dir, "effects.log");
+    const store = createSqliteStore({ path: dbPath });
+    const queue = createSqliteQueue({ path: dbPath, clock: systemClock, queueName: "flows" });
+    const flows = createFlows({ store, queue, functions: [crashFunction(effectsPath)] });
+
+    let worker = await startWorker(dbPath, effectsPath);
+    const events = Array.from({ length: RUNS }, (_, index) => ({
+      name: "crash/go",
+      data: { index },
+    }));
+    for (let offset = 0; offset < RUNS; offset += 100) {
+      await flows.send(events.slice(offset, offset + 100));
+    }
+    const completedAtKill: number[] = [];
+    for (let kills = 0; kills < KILLS; kills++) {
+      await new Promise((resolve) => setTimeout(resolve, 150 + Math.floor(Math.random() * 600)));
+      await kill(worker);
+      completedAtKill.push((await flows.listRuns({ status: "completed", limit: RUNS })).length);
+      worker = await startWorker(dbPath, effectsPath);
+    }
+    try {
+      await waitFor(
+        async () => (await flows.listRuns({ status: "completed", limit: RUNS })).length === RUNS,
+        { timeoutMs: 90_000, what: `all ${RUNS} runs to complete` },
+      );
+    } finally {
+      await kill(worker);
+    }
+
+    // Every kill must have landed while runs were still in flight.
+    expect(completedAtKill.every((count) => count < RUNS)).toBe(true);
+    const effects = new Map<string, Set<string>>();
+    for (const line of readFileSync(effectsPath, "utf8").split("\n")) {
+      if (!line) continue;
+      const [runId, stepName, nonce] = line.split(" ");
+      const key = `${runId} ${stepName}`;
+      const set = effects.get(key) ?? new Set<string>();
+      set.add(nonce ?? "");
+      effects.set(key, set);
+    }
+    let repeatedEffects = 0;
+    const runs = await flows.listRuns({ limit: RUNS });
+    expect(runs).toHaveLength(RUNS);
+    for (const summary of runs) {
+      const run = await flows.getRun(summary.id);
+      expect(run?.status).toBe("completed");
+      const steps = run?.steps ?? [];
+      // Exactly five memoized results, each applied once, and the output is built from them.
+      expect(steps.map((step) => step.id)).toEqual([
+        "step-1",
+        "step-2",
+        "step-3",
+        "step-4",
+        "step-5",
+      ]);
+      expect(run?.output).toEqual(steps.map((step) => step.output));
+      for (const step of steps) {
+        const seen = effects.get(`${summary.id} ${step.id}`);
+        // Each step's side effect ran at least once, and the stored result came from one of them.
+        expect(seen?.has(step.output as string)).toBe(true);
+        if ((seen?.size ?? 0) > 1) repeatedEffects++;
+      }
+    }
+    console.log(
+      `crash test: ${RUNS} runs, ${KILLS} kills (completed runs at each kill: ${completedAtKill.join(", ")}), ${repeatedEffects} of ${RUNS * 5} step side effects ran more than once`,
+    );
+    await queue.close();
+    await store.close();
+  }, 180_000);
+});
