@@ -36,14 +36,35 @@ const runTag = `f${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
 let counter = 0;
 
 /**
+ * Removes a test's data through the ports: its keys, and every queue item (time jumps far ahead
+ * so delayed items become claimable, then each is acknowledged).
+ */
+async function removeTestData(ports: EnginePorts, clock: ManualClock, prefix: string) {
+  for (;;) {
+    const entries = await ports.store.list({ prefix, limit: 500 });
+    if (entries.length === 0) break;
+    await ports.store.commit(entries.map((entry) => ({ type: "delete", key: entry.key }) as const));
+  }
+  clock.set(clock.now() + 20 * 366 * 86_400_000);
+  for (;;) {
+    const leases = await ports.queue.claim({ limit: 500, leaseMs: 60_000 });
+    if (leases.length === 0) break;
+    for (const lease of leases) await ports.queue.ack(lease);
+  }
+}
+
+/**
  * The one engine suite: every timing rule runs on a ManualClock through `runDue`, no sleeping.
  * Each adapter (memory, SQLite, PostgreSQL, Redis) calls it with a factory.
  */
 export function describeFlowsEngine(adapterName: string, factory: EnginePortsFactory): void {
   describe(`flows engine on ${adapterName}`, () => {
-    const opened: EnginePorts[] = [];
+    const opened: { ports: EnginePorts; clock: ManualClock; prefix: string }[] = [];
     afterEach(async () => {
-      for (const ports of opened.splice(0)) await ports.close();
+      for (const { ports, clock, prefix } of opened.splice(0)) {
+        await removeTestData(ports, clock, prefix);
+        await ports.close();
+      }
     });
 
     async function setup(
@@ -52,12 +73,16 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
     ): Promise<{ flows: Flows; clock: ManualClock; ports: EnginePorts }> {
       const clock = new ManualClock(Date.UTC(2026, 0, 5, 12));
       counter++;
-      const ports = await factory({ id: `${runTag}_${counter}`, clock });
-      opened.push(ports);
+      const id = `${runTag}_${counter}`;
+      const ports = await factory({ id, clock });
+      // A prefix per test keeps tests apart on servers shared by several runs.
+      const prefix = `flows/${id}/`;
+      opened.push({ ports, clock, prefix });
       const flows = createFlows({
         store: ports.store,
         queue: ports.queue,
         clock,
+        prefix,
         functions,
         random: () => 0,
         backoff: { baseMs: 1000, maxMs: 60_000, jitter: 0.5 },
@@ -582,6 +607,7 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
         store: ports.store,
         queue: ports.queue,
         clock,
+        prefix: opened.at(-1)?.prefix ?? "",
         functions: [make()],
       });
       await flows.runDue();
@@ -663,6 +689,7 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
         store: ports.store,
         queue: brokenQueue,
         clock,
+        prefix: opened.at(-1)?.prefix ?? "",
         functions: [fn],
         leaseMs: 5000,
       });

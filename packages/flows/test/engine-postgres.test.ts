@@ -1,0 +1,24 @@
+import { createPostgresQueue, createPostgresStore } from "@troupe/postgres";
+import { describeFlowsEngine } from "./engine-suite.js";
+
+const url = process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+// One schema for all flows tests; each test has its own key prefix and queue name, and removes
+// its data afterwards. An unreachable server fails the first test with the adapter's error.
+describeFlowsEngine("postgres", async ({ id, clock }) => {
+  const store = createPostgresStore({ connectionString: url, schema: "troupe_flows_test" });
+  const queue = createPostgresQueue({
+    connectionString: url,
+    schema: "troupe_flows_test",
+    queueName: id,
+    clock,
+  });
+  return {
+    store,
+    queue,
+    close: async () => {
+      await queue.close();
+      await store.close();
+    },
+  };
+});
