@@ -55,9 +55,15 @@ export function openPool(
       "give exactly one of connectionString or pool",
     );
   }
+  // A bounded connect timeout, so an unreachable server fails operations with UNAVAILABLE
+  // instead of leaving them waiting forever (pg's default).
   const pool =
     options.pool ??
-    new pg.Pool({ connectionString: options.connectionString, ...(max ? { max } : {}) });
+    new pg.Pool({
+      connectionString: options.connectionString,
+      connectionTimeoutMillis: 10_000,
+      ...(max ? { max } : {}),
+    });
   const onError = (error: Error) =>
     logger.warn("postgres: an idle connection failed and was dropped", { error });
   pool.on("error", onError);

@@ -96,7 +96,10 @@ export function createPostgresPubSub(options: PostgresPubSubOptions): PubSub {
   };
 
   const connect = async (): Promise<pg.Client> => {
-    const client = new pg.Client({ connectionString: parsed.connectionString });
+    const client = new pg.Client({
+      connectionString: parsed.connectionString,
+      connectionTimeoutMillis: 10_000,
+    });
     client.on("notification", deliver);
     client.on("error", (error) => {
       logger.warn("postgres pubsub: the listening connection failed", { error });
