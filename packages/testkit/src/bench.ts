@@ -168,8 +168,8 @@ async function benchCandidates<T extends { close(): Promise<void> }>(
         operation,
         "ops/s": Math.round(result.opsPerSec),
         "items/s": Math.round(result.opsPerSec * itemsPerOperation),
-        "p50 µs": Math.round(result.p50Us ?? 0),
-        "p99 µs": Math.round(result.p99Us ?? 0),
+        "p50 µs": result.p50Us ?? 0,
+        "p99 µs": result.p99Us ?? 0,
         "vs first":
           first === undefined || first === 0
             ? "1.00x"
