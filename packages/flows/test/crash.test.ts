@@ -8,7 +8,7 @@ import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import { waitFor } from "@troupe/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { createFlows } from "../src/index.js";
-import { crashFunction } from "./crash-function.js";
+import { crashFunction, parseEffects } from "./crash-function.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageDir = join(here, "..");
@@ -18,7 +18,15 @@ const KILLS = 6;
 function startWorker(dbPath: string, effectsPath: string): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "--conditions=source", join(here, "crash-worker.ts"), dbPath, effectsPath],
+    [
+      "--import",
+      "tsx",
+      "--conditions=source",
+      join(here, "crash-worker.ts"),
+      "sqlite",
+      dbPath,
+      effectsPath,
+    ],
     { cwd: packageDir, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stderr = "";
