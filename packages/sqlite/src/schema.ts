@@ -13,14 +13,11 @@ const MIGRATIONS: readonly string[] = [
     value BLOB NOT NULL,
     version INTEGER NOT NULL
   ) WITHOUT ROWID;
-
-  -- Store-wide counters, read and incremented inside the write transaction so that every
-  -- connection and process on the file shares one increasing version sequence.
-  CREATE TABLE troupe_counters (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-  ) WITHOUT ROWID;
-  INSERT INTO troupe_counters (name, value) VALUES ('store_version', 0);
+  -- The store-wide version counter lives in the row under the empty key (no Store key is empty,
+  -- and list() starts at X'00'), read and incremented inside each write transaction so that every
+  -- connection and process on the file shares one increasing version sequence. Keeping it in
+  -- the same B-tree as the data means a small commit often dirties one page instead of two.
+  INSERT INTO troupe_store (key, value, version) VALUES (X'', X'', 0);
 
   -- Queue items of every queue. seq (the rowid) is the enqueue order: SQLite gives a new row a
   -- rowid above every existing one, so it orders items that are in the queue together.
@@ -48,9 +45,6 @@ const MIGRATIONS: readonly string[] = [
   -- Leased items by expiry: finds lapsed leases and the next expiry without a scan.
   CREATE INDEX troupe_queue_leased ON troupe_queue (queue, lease_expires_at)
     WHERE lease_id IS NOT NULL;
-  -- Waiting items by time, for nextAvailableAt.
-  CREATE INDEX troupe_queue_delayed ON troupe_queue (queue, available_at)
-    WHERE lease_id IS NULL;
 
   -- PubSub messages, polled by subscribers from their last seen seq. AUTOINCREMENT: a seq is
   -- never reused, even after the newest rows were pruned, so a poller can never skip one.

@@ -106,6 +106,35 @@ describe("createSqliteQueue", () => {
     expect(await queue.nextAvailableAt("other")).toBeUndefined();
   });
 
+  it("finds the earliest waiting item across priority levels", async () => {
+    const queue = open();
+    const now = clock.now();
+    await queue.enqueueMany([
+      { id: "high-late", payload: utf8("a"), priority: 9, availableAt: now + 900 },
+      {
+        id: "mid-early",
+        payload: utf8("b"),
+        priority: 3,
+        availableAt: now + 300,
+        partitionKey: "p",
+      },
+      {
+        id: "mid-later",
+        payload: utf8("c"),
+        priority: 3,
+        availableAt: now + 400,
+        partitionKey: "q",
+      },
+      { id: "low-middle", payload: utf8("d"), priority: -7, availableAt: now + 500 },
+    ]);
+    expect(await queue.nextAvailableAt()).toBe(now + 300);
+    expect(await queue.nextAvailableAt("q")).toBe(now + 400);
+    await queue.remove("mid-early");
+    expect(await queue.nextAvailableAt()).toBe(now + 400);
+    await queue.remove("mid-later");
+    expect(await queue.nextAvailableAt()).toBe(now + 500);
+  });
+
   it("rejects bad options naming the option", () => {
     expect(() => createSqliteQueue({ path, queueName: "", clock })).toThrow(/options\.queueName/);
     expect(() => createSqliteQueue({ path, queueName: "q" } as never)).toThrow(/options\.clock/);

@@ -32,7 +32,8 @@ interface Row {
   readonly version: number;
 }
 
-const EMPTY_KEY = Buffer.alloc(0);
+// The lowest bound of any Store key: keys are never empty, and X'' holds the version counter.
+const LOWEST_KEY = Buffer.from([0]);
 
 // better-sqlite3 hands back a fresh Buffer per column; expose it as a plain Uint8Array (what the
 // port promises) without copying.
@@ -47,7 +48,7 @@ function toEntry(key: string, row: { value: Buffer; version: number }): StoreEnt
 /**
  * A {@link Store} on a SQLite file. Keys are stored as UTF-8 BLOBs, so SQLite's byte order is
  * the port's key order. Each commit is one `BEGIN IMMEDIATE` transaction that checks every guard,
- * takes the next version from a counter row in the same file, then writes: commits from several
+ * takes the next version from a counter row in the same table, then writes: commits from several
  * connections and processes on one file serialise on SQLite's write lock and share one version
  * sequence. Reads that return several entries run in one read transaction (one snapshot).
  *
@@ -67,14 +68,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     .pluck();
   const nextVersion = database
     .prepare<[], number>(
-      "UPDATE troupe_counters SET value = value + 1 WHERE name = 'store_version' RETURNING value",
+      "UPDATE troupe_store SET version = version + 1 WHERE key = X'' RETURNING version",
     )
     .pluck();
   const upsert = database.prepare<[Buffer, Uint8Array, number]>(
     "INSERT INTO troupe_store (key, value, version) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version",
   );
   const deleteKey = database.prepare<[Buffer]>("DELETE FROM troupe_store WHERE key = ?");
-  // One statement per (upper bound?, direction); an absent lower bound is the empty key.
+  // One statement per (upper bound?, direction); an absent lower bound is LOWEST_KEY.
   const listStatements = {
     ascending: database.prepare<[Buffer, number], Row>(
       "SELECT key, value, version FROM troupe_store WHERE key >= ? ORDER BY key LIMIT ?",
@@ -149,7 +150,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       ensureOpen();
       const range = resolveListRange(listOptions);
       if (range.empty) return [];
-      const from = range.from === undefined ? EMPTY_KEY : Buffer.from(range.from, "utf8");
+      const from = range.from === undefined ? LOWEST_KEY : Buffer.from(range.from, "utf8");
       // SQLite reads LIMIT -1 as "no limit".
       const limit = range.limit ?? -1;
       const rows = run("listing keys", () => {
