@@ -144,13 +144,16 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
   const ensureOpen = () => {
     if (closed) throw closedError(what);
   };
+  // `now` is read once per operation and handed to the script, so what the caller is told
+  // (a lease's expiry, an item's enqueue time) is exactly what was stored.
   const call = async (
     name: keyof typeof scripts,
     kind: "read" | "write",
     args: readonly (string | Buffer)[],
+    now: number = clock.now(),
   ): Promise<unknown> =>
     runOperation(connection, `${what} ${name}`, kind, () =>
-      scripts[name](...keyArgs, keys.base, String(clock.now()), ...args),
+      scripts[name](...keyArgs, keys.base, String(now), ...args),
     );
 
   const enqueueMany = async (items: readonly EnqueueItem[]): Promise<EnqueueResult[]> => {
@@ -169,7 +172,7 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
         item.partitionKey ?? "",
       );
     });
-    const reply = (await call("enqueue", "write", args)) as unknown[];
+    const reply = (await call("enqueue", "write", args, now)) as unknown[];
     return ids.map((id, index) => ({ id, created: integer(reply[index]) === 1 }));
   };
 
@@ -189,12 +192,17 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
       ensureOpen();
       validateClaimOptions(claimOptions);
       const now = clock.now();
-      const reply = (await call("claim", "write", [
-        String(claimOptions.limit),
-        String(claimOptions.leaseMs),
-        newId(),
-        claimOptions.partitionKey ?? "",
-      ])) as unknown[];
+      const reply = (await call(
+        "claim",
+        "write",
+        [
+          String(claimOptions.limit),
+          String(claimOptions.leaseMs),
+          newId(),
+          claimOptions.partitionKey ?? "",
+        ],
+        now,
+      )) as unknown[];
       const leases: Lease[] = [];
       for (let at = 0; at + 7 < reply.length; at += 8) {
         const partitionKey = text(reply[at + 3]);
