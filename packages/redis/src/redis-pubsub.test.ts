@@ -1,0 +1,62 @@
+import { fromUtf8, utf8 } from "@troupe/core";
+import { waitFor } from "@troupe/testkit";
+import { afterEach, describe, expect, it } from "vitest";
+import { connectOrFail, openAdminClient, redisUrl, testPrefix } from "../test/redis-env.js";
+import { createRedisPubSub } from "./redis-pubsub.js";
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+let counter = 0;
+function open(prefix: string) {
+  const pubsub = createRedisPubSub({ url: redisUrl, prefix });
+  closers.push(() => pubsub.close());
+  return pubsub;
+}
+const freshPrefix = () =>
+  testPrefix(`pubsub_${process.pid}_${Date.now().toString(36)}_${counter++}`);
+
+describe("redis pubsub", () => {
+  it("carries every byte value exactly and puts the prefix on the wire channel", async () => {
+    const prefix = freshPrefix();
+    const pubsub = open(prefix);
+    const raw = openAdminClient();
+    await connectOrFail(raw);
+    closers.push(async () => {
+      raw.disconnect();
+    });
+    const onWire: Buffer[] = [];
+    raw.on("messageBuffer", (_channel: Buffer, message: Buffer) => onWire.push(message));
+    await raw.subscribe(`${prefix}bytes`);
+    const received: Uint8Array[] = [];
+    await pubsub.subscribe("bytes", (message) => {
+      received.push(message);
+    });
+    const all = Uint8Array.from({ length: 256 }, (_, index) => index);
+    await pubsub.publish("bytes", all);
+    await waitFor(() => received.length === 1 && onWire.length === 1, { what: "both deliveries" });
+    expect(Buffer.from(received[0] as Uint8Array)).toEqual(Buffer.from(all));
+    expect(onWire[0]).toEqual(Buffer.from(all));
+  });
+
+  it("keeps deployments with different prefixes apart", async () => {
+    const first = open(freshPrefix());
+    const second = open(freshPrefix());
+    const heard: string[] = [];
+    await first.subscribe("wake", (message) => {
+      heard.push(`first ${fromUtf8(message)}`);
+    });
+    await second.subscribe("wake", (message) => {
+      heard.push(`second ${fromUtf8(message)}`);
+    });
+    await second.publish("wake", utf8("only second"));
+    await first.publish("wake", utf8("only first"));
+    await waitFor(() => heard.length >= 2, { what: "both messages" });
+    // Later messages on the same connections arrive after earlier ones, so a stray would show.
+    await second.publish("wake", utf8("marker"));
+    await waitFor(() => heard.includes("second marker"), { what: "the marker" });
+    expect(heard.sort()).toEqual(["first only first", "second marker", "second only second"]);
+  });
+});
