@@ -102,3 +102,41 @@ export async function expectConflict(
   });
   return conflict;
 }
+
+/** A small seeded random source (xorshift32), so a failing random scenario reproduces. */
+export interface Random {
+  /** A float in [0, 1). */
+  next(): number;
+  /** An integer in [0, n). */
+  int(n: number): number;
+  /** One element of `items`. */
+  pick<T>(items: readonly T[]): T;
+  /** `count` distinct elements of `items`, in random order. */
+  sample<T>(items: readonly T[], count: number): T[];
+}
+
+/** A seeded {@link Random}. */
+export function createRandom(seed: number): Random {
+  let state = seed >>> 0 || 1;
+  const next = () => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 0x1_0000_0000;
+  };
+  const int = (n: number) => Math.floor(next() * n);
+  return {
+    next,
+    int,
+    pick: (items) => items[int(items.length)] as (typeof items)[number],
+    sample: (items, count) => {
+      const pool = [...items];
+      const out: (typeof pool)[number][] = [];
+      while (out.length < count && pool.length > 0)
+        out.push(pool.splice(int(pool.length), 1)[0] as (typeof pool)[number]);
+      return out;
+    },
+  };
+}

@@ -1,4 +1,5 @@
 import {
+  type Expectation,
   keySuccessor,
   type Store,
   StoreConflictError,
@@ -9,6 +10,7 @@ import {
 import { describe, expect, it } from "vitest";
 import {
   bytes,
+  createRandom,
   DEFAULT_TEST_TIMEOUT_MS,
   expectBytes,
   expectConflict,
@@ -1072,6 +1074,129 @@ export function describeStore(adapterName: string, options: StoreSuiteOptions): 
           const node = Buffer.from("a buffer value");
           await store.commit([{ type: "set", key: "buffer", value: node }]);
           expectBytes((await store.get("buffer"))?.value, bytes("a buffer value"), "Buffer input");
+        },
+        timeout,
+      );
+    });
+
+    describe("against a reference model", () => {
+      it(
+        "random guarded commits and range reads agree with a reference model",
+        async () => {
+          const store = await open();
+          const other = await peer();
+          const random = createRandom(0x5eed_0001);
+          const pool = [
+            "a",
+            "a/",
+            "a/b",
+            "a/b/c",
+            "a0",
+            "ab",
+            "b",
+            "b\u0000",
+            "\u00ff",
+            "\uffff",
+            "\u{1F600}",
+            "中",
+          ];
+          const prefixes = ["a", "a/", "a/b", "b", "\u{1F600}", "z"];
+          const model = new Map<string, { value: string; version: number }>();
+          let lastVersion = 0;
+          const current = (key: string): Expectation => model.get(key)?.version ?? "absent";
+          for (let step = 0; step < 80; step++) {
+            const handle = step % 2 === 0 ? store : other;
+            const ops: StoreOp[] = random.sample(pool, 1 + random.int(4)).map((key, i) => {
+              const type = random.pick(["set", "set", "delete", "check"] as const);
+              const roll = random.int(4);
+              const actual = current(key);
+              // 0: no guard; 1-2: the right guard; 3: a wrong one (a version nobody has yet).
+              const guard: Expectation | undefined =
+                type !== "check" && roll === 0
+                  ? undefined
+                  : roll === 3
+                    ? actual === "absent"
+                      ? lastVersion + 1
+                      : "absent"
+                    : actual;
+              if (type === "set") {
+                const value = bytes(`s${step}o${i}`);
+                return guard === undefined
+                  ? { type, key, value }
+                  : { type, key, value, expect: guard };
+              }
+              if (type === "delete")
+                return guard === undefined ? { type, key } : { type, key, expect: guard };
+              return { type, key, expect: guard ?? actual };
+            });
+            const failing = ops.filter(
+              (op) => op.expect !== undefined && op.expect !== current(op.key),
+            );
+            const where = `step ${step}: ${JSON.stringify(ops.map((op) => [op.type, op.key, op.expect]))}`;
+            try {
+              const result = await handle.commit(ops);
+              expect(
+                failing.map((op) => op.key),
+                `${where} should have failed`,
+              ).toEqual([]);
+              if (ops.every((op) => op.type === "check")) {
+                expect(result.version, where).toBe(0);
+              } else {
+                expect(result.version, where).toBeGreaterThan(lastVersion);
+                lastVersion = result.version;
+              }
+              for (const op of ops) {
+                if (op.type === "set")
+                  model.set(op.key, { value: text(op.value) ?? "", version: result.version });
+                if (op.type === "delete") model.delete(op.key);
+              }
+            } catch (error) {
+              if (!StoreConflictError.isInstance(error)) throw error;
+              const failed = failing.find((op) => op.key === error.key);
+              expect(
+                failed,
+                `${where}: conflict on ${JSON.stringify(error.key)}, whose guard holds`,
+              ).toBeDefined();
+              expect([error.expected, error.actual], where).toEqual([
+                failed?.expect,
+                current(error.key),
+              ]);
+            }
+            const prefix = random.int(3) === 0 ? random.pick(prefixes) : undefined;
+            const start = random.int(3) === 0 ? random.pick(pool) : undefined;
+            const end = random.int(3) === 0 ? random.pick(pool) : undefined;
+            const limit = random.pick([undefined, 1, 2, 5]);
+            const reverse = random.int(2) === 0;
+            const options = {
+              ...(prefix === undefined ? {} : { prefix }),
+              ...(start === undefined ? {} : { start }),
+              ...(end === undefined ? {} : { end }),
+              ...(limit === undefined ? {} : { limit }),
+              reverse,
+            };
+            let expected = [...model.keys()]
+              .filter(
+                (key) =>
+                  (prefix === undefined || key.startsWith(prefix)) &&
+                  (start === undefined || byUtf8(key, start) >= 0) &&
+                  (end === undefined || byUtf8(key, end) < 0),
+              )
+              .sort(byUtf8);
+            if (reverse) expected.reverse();
+            if (limit !== undefined) expected = expected.slice(0, limit);
+            const listed = await (step % 3 === 0 ? store : other).list(options);
+            expect(
+              listed.map((entry) => [entry.key, text(entry.value), entry.version]),
+              `step ${step}: list(${JSON.stringify(options)})`,
+            ).toEqual(expected.map((key) => [key, model.get(key)?.value, model.get(key)?.version]));
+          }
+          const all = await store.getMany(pool);
+          expect(all.map((entry) => entry && [text(entry.value), entry.version])).toEqual(
+            pool.map((key) => {
+              const entry = model.get(key);
+              return entry && [entry.value, entry.version];
+            }),
+          );
         },
         timeout,
       );
