@@ -705,6 +705,29 @@ export function describeQueue(adapterName: string, options: QueueSuiteOptions): 
       );
 
       it(
+        "large batches work: enqueueMany of 1,000 items and one claim of 1,000",
+        async () => {
+          const queue = await open();
+          const results = await queue.enqueueMany(
+            Array.from({ length: 1000 }, (_, i) => ({
+              id: `bulk-${i}`,
+              payload: bytes(String(i)),
+            })),
+          );
+          expect(results.every((result, i) => result.id === `bulk-${i}` && result.created)).toBe(
+            true,
+          );
+          const leases = await (await peer()).claim({ limit: 1000, leaseMs: 60_000 });
+          expect(new Set(ids(leases)).size).toBe(1000);
+          expect(
+            leases.every((lease) => text(lease.payload) === lease.id.slice("bulk-".length)),
+          ).toBe(true);
+          expect(await queue.counts()).toEqual({ waiting: 0, leased: 1000 });
+        },
+        timeout,
+      );
+
+      it(
         "payloads are copies: mutating the input or a returned payload changes nothing stored",
         async () => {
           const queue = await open();

@@ -1031,6 +1031,28 @@ export function describeStore(adapterName: string, options: StoreSuiteOptions): 
       );
 
       it(
+        "large batches work: a commit of 2,000 ops, getMany of 2,000 keys, list of 2,000 entries",
+        async () => {
+          const store = await open();
+          const keys = Array.from({ length: 2000 }, (_, i) => `bulk/${String(i).padStart(5, "0")}`);
+          const { version } = await store.commit(
+            keys.map((key, i) => ({ type: "set", key, value: bytes(String(i)), expect: "absent" })),
+          );
+          const entries = await (await peer()).getMany(keys);
+          expect(
+            entries.every(
+              (entry, i) => text(entry?.value) === String(i) && entry?.version === version,
+            ),
+          ).toBe(true);
+          const listed = await store.list({ prefix: "bulk/" });
+          expect(keysOf(listed)).toEqual(keys);
+          await store.commit(keys.map((key) => ({ type: "delete", key, expect: version })));
+          expect(await store.list()).toEqual([]);
+        },
+        timeout,
+      );
+
+      it(
         "an empty value is stored as an empty value, not as absent",
         async () => {
           const store = await open();
