@@ -193,9 +193,12 @@ describe("redis store across processes", () => {
 });
 
 describe("redis queue across processes", () => {
-  it("two worker processes drain one queue: every item processed exactly once", async () => {
+  it("two worker processes share one queue: no item held by two leases at once, none lost", async () => {
     const prefix = freshPrefix();
     const queueName = "shared";
+    // Long enough that a worker stalled by a busy machine still acks in time; abandoned leases
+    // lapse after it.
+    const leaseMs = 1500;
     const queue = createRedisQueue({ url: redisUrl, prefix, queueName });
     const ids = Array.from({ length: 300 }, (_, index) => `job-${index}`);
     try {
@@ -203,13 +206,29 @@ describe("redis queue across processes", () => {
         ids.map((id, index) => ({ id, payload: utf8(id), priority: index % 3 })),
       );
       const results = (await runTogether([
-        startWorker("claim-worker.ts", [redisUrl, prefix, queueName]),
-        startWorker("claim-worker.ts", [redisUrl, prefix, queueName]),
-      ])) as { processed: string[] }[];
-      const processed = results.flatMap((result) => result.processed);
-      expect(processed).toHaveLength(ids.length);
-      expect(new Set(processed)).toEqual(new Set(ids));
-      for (const result of results) expect(result.processed.length).toBeGreaterThan(0);
+        startWorker("claim-worker.ts", [redisUrl, prefix, queueName, String(leaseMs)]),
+        startWorker("claim-worker.ts", [redisUrl, prefix, queueName, String(leaseMs)]),
+      ])) as {
+        leases: { id: string; attempts: number; claimedAt: number; leaseExpiresAt: number }[];
+        acked: string[];
+      }[];
+      for (const result of results) expect(result.acked.length).toBeGreaterThan(0);
+      // None lost, none acknowledged twice.
+      const acked = results.flatMap((result) => result.acked);
+      expect(acked).toHaveLength(ids.length);
+      expect(new Set(acked)).toEqual(new Set(ids));
+      // Every claim of an item started only after the previous lease on it had lapsed, and the
+      // items whose first lease was abandoned were claimed exactly twice.
+      const leases = results.flatMap((result) => result.leases);
+      const byId = new Map<string, typeof leases>();
+      for (const lease of leases) byId.set(lease.id, [...(byId.get(lease.id) ?? []), lease]);
+      for (const id of ids) {
+        const claims = (byId.get(id) ?? []).sort((a, b) => a.attempts - b.attempts);
+        expect(claims.map((claim) => claim.attempts)).toEqual(id.endsWith("0") ? [1, 2] : [1]);
+        for (let i = 1; i < claims.length; i++) {
+          expect(claims[i]?.claimedAt).toBeGreaterThanOrEqual(claims[i - 1]?.leaseExpiresAt ?? 0);
+        }
+      }
       expect(await queue.counts()).toEqual({ waiting: 0, leased: 0 });
     } finally {
       await queue.close();
