@@ -223,7 +223,7 @@ interface WaitEntry {
 interface Marker {
   readonly at: number;
   readonly runIds: readonly string[];
-  readonly eventId?: string;
+  readonly eventIds?: readonly string[];
 }
 
 interface IndexEntry {
@@ -248,6 +248,8 @@ interface Loaded {
 interface Advance {
   readonly run?: RunRecord;
   readonly next?: Item;
+  /** The run as this worker just committed it, so an inline continuation need not re-read it. */
+  readonly saved?: Loaded;
 }
 
 const codec = createJsonCodec<unknown>();
@@ -440,13 +442,14 @@ export function createFlows(options: FlowsOptions): Flows {
     loaded: Loaded,
     run: RunRecord,
     extra: readonly StoreOp[],
-  ): Promise<void> => {
+  ): Promise<Loaded> => {
     const ops: StoreOp[] = [
       { type: "set", key: keys.run(run.id), value: encode(run), expect: loaded.version },
       ...extra,
     ];
     if (loaded.status !== run.status) ops.push(...indexOps(run));
-    await store.commit(ops);
+    const { version } = await store.commit(ops);
+    return { run, version, status: run.status };
   };
 
   const pendingSteps = (run: RunRecord) =>
@@ -916,56 +919,94 @@ export function createFlows(options: FlowsOptions): Flows {
     });
   };
 
-  const deliver = async (event: FlowEvent) => {
-    const entries = await store.list({ prefix: keys.waitsFor(event.name) });
-    const now = clock.now();
-    for (const entry of entries) {
-      const wait = decode<WaitEntry>(entry.value);
-      if (wait.exp <= now) continue;
-      if (wait.if !== undefined && !matches(wait.if, { event: wait.ev, async: event })) continue;
-      if (wait.k === "c") {
-        await cancelRun(wait.r, {
-          name: "FLOWS_CANCELLED",
-          message: `cancelled by event ${event.name} (${event.id})`,
-        });
-      } else if (wait.h !== undefined) {
-        const key = entry.key;
-        await resolveStep(wait.r, wait.h, (step) =>
-          step.status === "waiting" && step.wait?.key === key ? { data: event } : undefined,
-        );
+  /** Resolves waits and cancellations matched by `events` (listed once per event name). */
+  const deliver = async (events: readonly FlowEvent[]) => {
+    const byName = new Map<string, FlowEvent[]>();
+    for (const event of events) byName.set(event.name, [...(byName.get(event.name) ?? []), event]);
+    for (const [name, named] of byName) {
+      const entries = await store.list({ prefix: keys.waitsFor(name) });
+      if (entries.length === 0) continue;
+      const now = clock.now();
+      const used = new Set<string>();
+      for (const event of named) {
+        for (const entry of entries) {
+          if (used.has(entry.key)) continue;
+          const wait = decode<WaitEntry>(entry.value);
+          if (wait.exp <= now) continue;
+          if (wait.if !== undefined && !matches(wait.if, { event: wait.ev, async: event }))
+            continue;
+          used.add(entry.key);
+          if (wait.k === "c") {
+            await cancelRun(wait.r, {
+              name: "FLOWS_CANCELLED",
+              message: `cancelled by event ${event.name} (${event.id})`,
+            });
+          } else if (wait.h !== undefined) {
+            const key = entry.key;
+            await resolveStep(wait.r, wait.h, (step) =>
+              step.status === "waiting" && step.wait?.key === key ? { data: event } : undefined,
+            );
+          }
+        }
       }
     }
   };
 
-  const ingestOne = async (
-    input: EventInput,
+  const MAX_EVENTS_PER_COMMIT = 100;
+
+  /**
+   * Stores a batch of events with the runs they trigger and a recovery marker in ONE commit,
+   * then enqueues the runs' first items and resolves waits. A crash after the commit leaves the
+   * marker, and `sweep` redoes the rest.
+   */
+  const ingestBatch = async (
+    inputs: readonly EventInput[],
     route: { onlyFunction?: string },
-  ): Promise<string> => {
+  ): Promise<string[]> => {
     for (let tries = 0; ; tries++) {
       const now = clock.now();
-      const id = newId();
-      const event: FlowEvent = {
-        id,
+      const events: FlowEvent[] = inputs.map((input) => ({
+        id: newId(),
         name: input.name,
         data: input.data ?? {},
         ts: input.ts ?? now,
         ...(input.user === undefined ? {} : { user: input.user }),
         ...(input.v === undefined ? {} : { v: input.v }),
         ...(input.id === undefined ? {} : { dedupeId: input.id }),
-      };
+      }));
       const ops: StoreOp[] = [];
-      let duplicate = false;
-      if (input.id !== undefined) {
-        const key = keys.dedupe(input.id);
-        const existing = await store.get(key);
-        const value = encode({ eventId: id, at: now });
-        if (!existing) ops.push({ type: "set", key, value, expect: "absent" });
-        else if (decode<{ at: number }>(existing.value).at <= now - DEDUPE_WINDOW_MS) {
-          ops.push({ type: "set", key, value, expect: existing.version });
-        } else duplicate = true;
-      }
+      const duplicate = new Set<number>();
+      const dedupeIds = [
+        ...new Set(inputs.flatMap((input) => (input.id === undefined ? [] : [input.id]))),
+      ];
+      const existing = await store.getMany(dedupeIds.map((id) => keys.dedupe(id)));
+      const fresh = new Map<string, number>();
+      dedupeIds.forEach((id, index) => {
+        const entry = existing[index];
+        if (entry && decode<{ at: number }>(entry.value).at > now - DEDUPE_WINDOW_MS) return;
+        fresh.set(id, entry ? entry.version : 0);
+      });
+      inputs.forEach((input, index) => {
+        if (input.id === undefined) return;
+        const version = fresh.get(input.id);
+        if (version === undefined) {
+          duplicate.add(index);
+          return;
+        }
+        fresh.delete(input.id);
+        ops.push({
+          type: "set",
+          key: keys.dedupe(input.id),
+          value: encode({ eventId: events[index]?.id, at: now }),
+          expect: version === 0 ? "absent" : version,
+        });
+      });
       const runs: RunRecord[] = [];
-      if (!duplicate) {
+      for (const [index, event] of events.entries()) {
+        const stored = encode(event);
+        ops.push({ type: "set", key: keys.event(event.id), value: stored });
+        ops.push({ type: "set", key: keys.eventByName(event.name, event.id), value: stored });
+        if (duplicate.has(index)) continue;
         const targets: FunctionDefinition[] = [];
         if (route.onlyFunction !== undefined) {
           const registered = registry.get(route.onlyFunction);
@@ -996,12 +1037,16 @@ export function createFlows(options: FlowsOptions): Flows {
           ops.push(...created.ops);
         }
       }
-      const stored = encode(event);
-      ops.push({ type: "set", key: keys.event(id), value: stored });
-      ops.push({ type: "set", key: keys.eventByName(event.name, id), value: stored });
-      if (!duplicate) {
-        const marker: Marker = { at: now, runIds: runs.map((run) => run.id), eventId: id };
-        ops.push({ type: "set", key: keys.marker(id), value: encode(marker) });
+      const live = events.filter((_, index) => !duplicate.has(index));
+      const first = events[0];
+      const markerKey = first && live.length > 0 ? keys.marker(first.id) : undefined;
+      if (markerKey) {
+        const marker: Marker = {
+          at: now,
+          runIds: runs.map((run) => run.id),
+          eventIds: live.map((event) => event.id),
+        };
+        ops.push({ type: "set", key: markerKey, value: encode(marker) });
       }
       try {
         await store.commit(ops);
@@ -1009,18 +1054,24 @@ export function createFlows(options: FlowsOptions): Flows {
         if (StoreConflictError.isInstance(error) && tries < 5) continue;
         throw error;
       }
-      if (duplicate) return id;
-      await enqueueItems(runs.flatMap(itemsFor));
-      await deliver(event);
-      deleteMarkerLater(keys.marker(id));
-      return id;
+      if (markerKey) {
+        await enqueueItems(runs.flatMap(itemsFor));
+        await deliver(live);
+        deleteMarkerLater(markerKey);
+      }
+      return events.map((event) => event.id);
     }
   };
+
+  const ingestOne = async (input: EventInput, route: { onlyFunction?: string }) =>
+    (await ingestBatch([input], route))[0] as string;
 
   const ingest = async (inputs: readonly EventInput[]): Promise<string[]> => {
     const validated = inputs.map((input, index) => validateEventInput(input, `events[${index}]`));
     const ids: string[] = [];
-    for (const input of validated) ids.push(await ingestOne(input, {}));
+    for (let offset = 0; offset < validated.length; offset += MAX_EVENTS_PER_COMMIT) {
+      ids.push(...(await ingestBatch(validated.slice(offset, offset + MAX_EVENTS_PER_COMMIT), {})));
+    }
     return ids;
   };
 
@@ -1068,9 +1119,11 @@ export function createFlows(options: FlowsOptions): Flows {
   // ---------------------------------------------------------------- the worker step
 
   /** One transition for `item`; may ask to continue inline with a discovery. */
-  const advance = async (item: Exclude<Item, { k: "c" }>): Promise<Advance> => {
+  const advance = async (item: Exclude<Item, { k: "c" }>, preloaded?: Loaded): Promise<Advance> => {
+    let known = preloaded;
     for (;;) {
-      const loaded = await loadRun(item.r);
+      const loaded = known ?? (await loadRun(item.r));
+      known = undefined;
       if (!loaded) return {};
       const run = loaded.run;
       if (isTerminal(run.status)) return { run };
@@ -1128,13 +1181,14 @@ export function createFlows(options: FlowsOptions): Flows {
         delete step.at;
         run.stack.push(item.h);
         const next = progressed(run);
+        let saved: Loaded;
         try {
-          await saveRun(loaded, run, extra);
+          saved = await saveRun(loaded, run, extra);
         } catch (error) {
           if (StoreConflictError.isInstance(error)) continue;
           throw error;
         }
-        return next ? { run, next } : { run };
+        return next ? { run, next, saved } : { run };
       }
 
       let mode: string;
@@ -1170,8 +1224,9 @@ export function createFlows(options: FlowsOptions): Flows {
           if (finishMs !== undefined) target.finishBy = target.startedAt + finishMs;
         }
         const applied = applyResponse(target, response, mode);
+        let saved: Loaded;
         try {
-          await saveRun(current, target, applied.extra);
+          saved = await saveRun(current, target, applied.extra);
         } catch (error) {
           if (!StoreConflictError.isInstance(error)) throw error;
           const reloaded = await loadRun(item.r);
@@ -1188,7 +1243,7 @@ export function createFlows(options: FlowsOptions): Flows {
             return { run: resolved, next: { k: "d", r: resolved.id, g: resolved.gen } };
           }
         }
-        return applied.next ? { run: target, next: applied.next } : { run: target };
+        return applied.next ? { run: target, next: applied.next, saved } : { run: target };
       }
     }
   };
@@ -1250,10 +1305,12 @@ export function createFlows(options: FlowsOptions): Flows {
         return;
       }
       let current: Exclude<Item, { k: "c" }> = item;
+      let saved: Loaded | undefined;
       for (let inline = 0; ; inline++) {
-        const result = await advance(current);
+        const result = await advance(current, saved);
         if (result.next && result.next.k !== "c" && inline < maxInlineSteps && !keeper.state.lost) {
           current = result.next;
+          saved = result.saved;
           continue;
         }
         await settle(lease, result.run);
@@ -1341,9 +1398,9 @@ export function createFlows(options: FlowsOptions): Flows {
         const loaded = await loadRun(runId);
         if (loaded) await enqueueItems(itemsFor(loaded.run));
       }
-      if (marker.eventId !== undefined) {
-        const event = await store.get(keys.event(marker.eventId));
-        if (event) await deliver(decode<FlowEvent>(event.value));
+      if (marker.eventIds !== undefined && marker.eventIds.length > 0) {
+        const stored = await store.getMany(marker.eventIds.map((id) => keys.event(id)));
+        await deliver(stored.flatMap((entry) => (entry ? [decode<FlowEvent>(entry.value)] : [])));
       }
       await store
         .commit([{ type: "delete", key: entry.key, expect: entry.version }])

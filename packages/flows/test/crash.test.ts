@@ -88,12 +88,10 @@ describe("crash safety (SQLite, worker killed with SIGKILL)", () => {
     // Every kill must have landed while runs were still in flight.
     expect(completedAtKill.every((count) => count < RUNS)).toBe(true);
     const effects = new Map<string, Set<string>>();
-    for (const line of readFileSync(effectsPath, "utf8").split("\n")) {
-      if (!line) continue;
-      const [runId, stepName, nonce] = line.split(" ");
-      const key = `${runId} ${stepName}`;
+    for (const effect of parseEffects(readFileSync(effectsPath, "utf8"))) {
+      const key = `${effect.runId} ${effect.step}`;
       const set = effects.get(key) ?? new Set<string>();
-      set.add(nonce ?? "");
+      set.add(effect.nonce);
       effects.set(key, set);
     }
     let repeatedEffects = 0;
