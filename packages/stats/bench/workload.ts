@@ -1,12 +1,13 @@
-import type {
-  Actor,
-  Bucket,
-  CapContribution,
-  CombinerRegistry,
-  Contribution,
-  MergeRule,
-  Subsystem,
-  SubsystemOutput,
+import {
+  type Actor,
+  type Bucket,
+  type CapContribution,
+  type CombinerRegistry,
+  type Contribution,
+  type MergeRule,
+  prepareOutput,
+  type Subsystem,
+  type SubsystemOutput,
 } from "../src/index.js";
 
 /**
@@ -63,7 +64,8 @@ export function workloadOutput(index: number): SubsystemOutput {
   const system = `system_${String(index).padStart(2, "0")}`;
   const primary: Contribution[] = [];
   for (let slot = 0; slot < 4; slot++) {
-    const dimensionIndex = index === 2 && slot === 0 ? 8 : index === 4 && slot === 0 ? 16 : index * 2 + slot;
+    const dimensionIndex =
+      index === 2 && slot === 0 ? 8 : index === 4 && slot === 0 ? 16 : index * 2 + slot;
     const bucket = bucketFor(index, slot, dimensionIndex);
     primary.push({
       dimension: dimension(dimensionIndex),
@@ -87,10 +89,13 @@ export function workloadOutput(index: number): SubsystemOutput {
   return { primary, derived, caps, meta: { system } };
 }
 
-/** The 12 subsystems, each returning its constant output. */
-export function workloadSubsystems(): Subsystem[] {
+/**
+ * The 12 subsystems, each returning its constant output: a plain object (validated on every
+ * resolve) or, with `prepared`, the `prepareOutput` form (validated once per registry).
+ */
+export function workloadSubsystems(prepared = false): Subsystem[] {
   return Array.from({ length: SUBSYSTEM_COUNT }, (_, index) => {
-    const output = workloadOutput(index);
+    const output = prepared ? prepareOutput(workloadOutput(index)) : workloadOutput(index);
     return {
       id: output.meta.system,
       priority: index % 4,

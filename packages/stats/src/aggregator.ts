@@ -143,6 +143,8 @@ export interface StatsAggregator {
 }
 
 const EMPTY_INPUT: SubsystemInput = Object.freeze({ primary: Object.freeze({}) });
+const NO_OUTPUTS: SubsystemOutput[] = [];
+const NO_SYSTEMS: string[] = [];
 const L1_LABELS = Object.freeze({ tier: "l1" });
 
 interface EngineState {
@@ -298,7 +300,30 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
   });
 
   /** The actor's subsystems in run order; unknown or repeated ids are errors. */
+  // Actors usually list the same subsystems: the last selection is reused when the ids match
+  // (one reference comparison per id) and the subsystem set has not changed since.
+  let lastIds: string[] = [];
+  let lastSelected: RegisteredSubsystem[] = [];
+  let lastSelectionState: EngineState | undefined;
   const selectSubsystems = (actor: Actor): RegisteredSubsystem[] => {
+    const ids = actor.subsystems;
+    if (lastSelectionState === state && ids.length === lastIds.length) {
+      let same = true;
+      for (let i = 0; i < ids.length; i++) {
+        if (ids[i] !== lastIds[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return lastSelected;
+    }
+    const selected = selectFresh(actor);
+    lastIds = [...ids];
+    lastSelected = selected;
+    lastSelectionState = state;
+    return selected;
+  };
+  const selectFresh = (actor: Actor): RegisteredSubsystem[] => {
     const ids = actor.subsystems;
     const selected: RegisteredSubsystem[] = [];
     for (let i = 0; i < ids.length; i++) {
@@ -410,12 +435,59 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     return { values: fold.finish(), failed: failedSystems };
   };
 
-  const compute = async (actor: Actor, registry: CompiledRegistry): Promise<Computed> => {
+  /**
+   * Runs the actor's subsystems and folds their outputs. The common case (no post_primary stage,
+   * every subsystem synchronous and successful, not explaining) stays synchronous and allocates
+   * no bookkeeping; everything else goes through {@link computeFully}.
+   */
+  const compute = (
+    actor: Actor,
+    registry: CompiledRegistry,
+    keepOutputs: boolean,
+  ): Computed | Promise<Computed> => {
     const selected = selectSubsystems(actor);
+    let hasPost = false;
+    for (let i = 0; i < selected.length; i++) {
+      if ((selected[i] as RegisteredSubsystem).postPrimary) hasPost = true;
+    }
+    if (hasPost || keepOutputs) return computeFully(actor, registry, selected, undefined);
+    const called = callAll(actor, selected, EMPTY_INPUT);
+    if (called.pending || called.failures !== undefined) {
+      return computeFully(actor, registry, selected, called);
+    }
+    const fold = foldFor(registry);
+    fold.begin();
+    const results = called.results;
+    let failed: string[] | undefined;
+    for (let i = 0; i < selected.length; i++) {
+      const system = (selected[i] as RegisteredSubsystem).subsystem.id;
+      try {
+        fold.add(results[i] as SubsystemOutput, system);
+      } catch (error) {
+        if (failurePolicy === "fail_fast") throw subsystemFailure(system, actor, error);
+        failed ??= [];
+        failed.push(system);
+        logger.warn("stats subsystem output rejected", { system, error: errorMessage(error) });
+      }
+    }
+    return {
+      values: fold.finish(),
+      failed: failed?.sort(),
+      outputs: NO_OUTPUTS,
+      systems: NO_SYSTEMS,
+    };
+  };
+
+  const computeFully = async (
+    actor: Actor,
+    registry: CompiledRegistry,
+    selected: readonly RegisteredSubsystem[],
+    precalled: ReturnType<typeof callAll> | undefined,
+  ): Promise<Computed> => {
     let hasPost = false;
     for (const entry of selected) if (entry.postPrimary) hasPost = true;
     const first = hasPost ? selected.filter((entry) => !entry.postPrimary) : selected;
-    const called = callAll(actor, first, EMPTY_INPUT);
+    const called = precalled ?? callAll(actor, first, EMPTY_INPUT);
     if (called.pending) await settle(actor, first, called);
     let failed: string[] | undefined;
     const entries = first.map((entry, i) => {
@@ -545,43 +617,40 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     activeActors.set(l1.size);
   };
 
-  const resolveUncounted = async (actor: Actor): Promise<Snapshot> => {
-    validateActor(actor);
-    for (let attempt = 0; ; attempt++) {
-      const current = state;
-      if (l1 !== undefined) {
-        const hit = l1.get(actor.id, actor.version, current.epoch);
-        if (hit !== undefined) {
-          cacheHits.inc(1, L1_LABELS);
-          return hit;
-        }
-        cacheMisses.inc(1, L1_LABELS);
-      }
-      if (tiers.length > 0) {
-        const fromTier = await readTiers(actor, current);
-        if (fromTier !== undefined && state === current) {
-          remember(fromTier);
-          return fromTier;
-        }
-      }
-      const computed = await compute(actor, current.registry);
-      // A reload during an async subsystem call: recompute so a stale snapshot is never served.
-      if (state !== current && attempt < 3) continue;
-      const snapshot = toSnapshot(actor, current.epoch, computed);
-      // Degraded snapshots are not cached: the failure may be transient.
-      if (computed.failed === undefined && state === current) {
-        remember(snapshot);
-        if (tiers.length > 0) await writeTiers(snapshot, current, tiers.length);
-      }
-      return snapshot;
-    }
-  };
-
   const resolve = async (actor: Actor): Promise<Snapshot> => {
     requests.inc();
     const started = timed ? performance.now() : 0;
     try {
-      return await resolveUncounted(actor);
+      validateActor(actor);
+      for (let attempt = 0; ; attempt++) {
+        const current = state;
+        if (l1 !== undefined) {
+          const hit = l1.get(actor.id, actor.version, current.epoch);
+          if (hit !== undefined) {
+            cacheHits.inc(1, L1_LABELS);
+            return hit;
+          }
+          cacheMisses.inc(1, L1_LABELS);
+        }
+        if (tiers.length > 0) {
+          const fromTier = await readTiers(actor, current);
+          if (fromTier !== undefined && state === current) {
+            remember(fromTier);
+            return fromTier;
+          }
+        }
+        let computed = compute(actor, current.registry, false);
+        if (isThenable(computed)) computed = await computed;
+        // A reload during an async subsystem call: recompute so a stale snapshot is never served.
+        if (state !== current && attempt < 3) continue;
+        const snapshot = toSnapshot(actor, current.epoch, computed);
+        // Degraded snapshots are not cached: the failure may be transient.
+        if (computed.failed === undefined && state === current) {
+          remember(snapshot);
+          if (tiers.length > 0) await writeTiers(snapshot, current, tiers.length);
+        }
+        return snapshot;
+      }
     } catch (error) {
       errors.inc(1, { reason: "resolve" });
       throw error;
@@ -651,7 +720,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
             : "expected a dimension name matching ^[a-z][a-z0-9_]*$",
         );
       }
-      const computed = await compute(actor, current.registry);
+      const computed = await compute(actor, current.registry, true);
       return {
         actorId: actor.id,
         version: actor.version,

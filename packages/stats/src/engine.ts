@@ -2,6 +2,7 @@ import { TroupeError } from "@troupe/core";
 import { describeValue, statsInputError } from "./errors.js";
 import { compareCaps, compareContributions, insertionSort } from "./order.js";
 import type { CompiledRegistry, DimensionInfo } from "./registry.js";
+import { ShapeCache } from "./shapes.js";
 import type {
   CapBounds,
   CapContribution,
@@ -13,6 +14,34 @@ import type {
 } from "./types.js";
 
 const DIMENSION_PATTERN = /^[a-z][a-z0-9_]*$/;
+
+/** Marks an output made by {@link prepareOutput}; holds its interned form per registry. */
+const PREPARED: unique symbol = Symbol("troupe.stats.prepared");
+
+interface Interned {
+  readonly infos: readonly DimensionInfo[];
+  readonly layers: readonly number[];
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Prepares a subsystem output that does not change between resolves (race bases, item stats,
+ * a talent tree): a deep-frozen copy that the engine validates and interns once per registry
+ * instead of on every resolve. Return the same prepared object from `contribute` for as long
+ * as it applies. Invalid outputs are still rejected, on first use, with the usual named error.
+ */
+export function prepareOutput(output: SubsystemOutput): SubsystemOutput {
+  const copy = structuredClone(output) as SubsystemOutput;
+  Object.defineProperty(copy, PREPARED, { value: new WeakMap<CompiledRegistry, Interned>() });
+  return deepFreeze(copy);
+}
 
 /** Per-dimension scratch space, reused across resolves (reset lazily by generation). */
 interface DimensionSlot {
@@ -73,6 +102,17 @@ export class StatFold {
   // so the output is only applied once it is known to be valid.
   private readonly pendingInfos: DimensionInfo[] = [];
   private readonly pendingLayers: number[] = [];
+  private pendingCount = 0;
+  // Scratch arrays for the output maps, and the compiled shapes that turn them into objects.
+  private readonly primaryInfos: DimensionInfo[] = [];
+  private readonly primaryValues: number[] = [];
+  private readonly derivedInfos: DimensionInfo[] = [];
+  private readonly derivedValues: number[] = [];
+  private readonly touchedInfos: DimensionInfo[] = [];
+  private readonly bounds: CapBounds[] = [];
+  private readonly primaryShapes = new ShapeCache<number>();
+  private readonly derivedShapes = new ShapeCache<number>();
+  private readonly boundsShapes = new ShapeCache<CapBounds>();
 
   /** The compiled registry this fold works with. */
   readonly registry: CompiledRegistry;
@@ -114,7 +154,18 @@ export class StatFold {
     return slot;
   }
 
-  private dimensionOf(value: unknown, system: string, field: string): DimensionInfo {
+  private dimensionOf(
+    value: unknown,
+    system: string,
+    section: string,
+    index: number,
+  ): DimensionInfo {
+    if (typeof value === "string") {
+      const found = this.registry.dimension(value);
+      if (found !== undefined) return found;
+    }
+    // Only the error path builds the field path: the valid path allocates nothing.
+    const field = `${section}[${index}].dimension`;
     if (typeof value !== "string") {
       throw statsInputError(
         { system, field },
@@ -150,7 +201,7 @@ export class StatFold {
           "expected a contribution object",
         );
       }
-      const info = this.dimensionOf(item.dimension, system, `${section}[${i}].dimension`);
+      const info = this.dimensionOf(item.dimension, system, section, i);
       const dimension = info.name;
       const bucket = bucketCode(item.bucket);
       if (bucket < 0) {
@@ -184,7 +235,7 @@ export class StatFold {
           `expected an integer ≥ 0, got ${describeValue(item.priority)}`,
         );
       }
-      this.pendingInfos.push(info);
+      this.pendingInfos[this.pendingCount++] = info;
     }
   }
 
@@ -195,14 +246,13 @@ export class StatFold {
         `expected an array, got ${describeValue(list)}`,
       );
     }
-    const layerIndex = this.registry.layerIndex;
+    const layerPosition = this.registry.layerPosition;
     for (let i = 0; i < list.length; i++) {
       const cap = list[i] as Partial<Record<keyof CapContribution, unknown>> | null;
-      const at = `caps[${i}]`;
       if (typeof cap !== "object" || cap === null) {
-        throw statsInputError({ system, field: at }, "expected a cap object");
+        throw statsInputError({ system, field: `caps[${i}]` }, "expected a cap object");
       }
-      const info = this.dimensionOf(cap.dimension, system, `${at}.dimension`);
+      const info = this.dimensionOf(cap.dimension, system, "caps", i);
       const dimension = info.name;
       let implied: string | undefined;
       switch (cap.mode) {
@@ -219,56 +269,56 @@ export class StatFold {
           break;
         default:
           throw statsInputError(
-            { system, dimension, field: `${at}.mode` },
+            { system, dimension, field: `caps[${i}].mode` },
             `expected BASELINE, ADDITIVE, HARD_MAX, HARD_MIN, OVERRIDE or SOFT_MAX, got ${describeValue(cap.mode)}`,
           );
       }
       if (cap.kind !== "max" && cap.kind !== "min") {
         throw statsInputError(
-          { system, dimension, field: `${at}.kind` },
+          { system, dimension, field: `caps[${i}].kind` },
           `expected "max" or "min", got ${describeValue(cap.kind)}`,
         );
       }
       if (implied !== undefined && cap.kind !== implied) {
         throw statsInputError(
-          { system, dimension, field: `${at}.kind` },
+          { system, dimension, field: `caps[${i}].kind` },
           `mode ${String(cap.mode)} implies kind "${implied}", got "${cap.kind}"`,
         );
       }
       if (!isFiniteNumber(cap.value)) {
         throw statsInputError(
-          { system, dimension, field: `${at}.value` },
+          { system, dimension, field: `caps[${i}].value` },
           `expected a finite number, got ${describeValue(cap.value)}`,
         );
       }
       if (typeof cap.system !== "string" || cap.system === "") {
         throw statsInputError(
-          { system, dimension, field: `${at}.system` },
+          { system, dimension, field: `caps[${i}].system` },
           `expected a non-empty system id, got ${describeValue(cap.system)}`,
         );
       }
       if (!isPriority(cap.priority)) {
         throw statsInputError(
-          { system, dimension, field: `${at}.priority` },
+          { system, dimension, field: `caps[${i}].priority` },
           `expected an integer ≥ 0, got ${describeValue(cap.priority)}`,
         );
       }
-      const layer = typeof cap.scope === "string" ? layerIndex.get(cap.scope) : undefined;
+      const layer = typeof cap.scope === "string" ? layerPosition[cap.scope] : undefined;
       if (layer === undefined) {
         throw statsInputError(
-          { system, dimension, field: `${at}.scope` },
+          { system, dimension, field: `caps[${i}].scope` },
           `expected one of the configured layers (${this.registry.layerOrder.join(", ")}), got ${describeValue(cap.scope)}`,
         );
       }
       if (cap.scope === "REALM" && (typeof cap.realm !== "string" || cap.realm === "")) {
         throw statsInputError(
-          { system, dimension, field: `${at}.realm` },
+          { system, dimension, field: `caps[${i}].realm` },
           "a REALM cap needs a realm",
         );
       }
       if (cap.realm !== undefined && typeof cap.realm !== "string") {
         throw statsInputError(
-          { system, dimension, field: `${at}.realm` },
+          { system, dimension, field: `caps[${i}].realm` },
           `expected a string, got ${describeValue(cap.realm)}`,
         );
       }
@@ -276,13 +326,13 @@ export class StatFold {
         const tags = cap.tags;
         if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== "string")) {
           throw statsInputError(
-            { system, dimension, field: `${at}.tags` },
+            { system, dimension, field: `caps[${i}].tags` },
             "expected an array of strings",
           );
         }
       }
-      this.pendingInfos.push(info);
-      this.pendingLayers.push(layer);
+      this.pendingInfos[this.pendingCount] = info;
+      this.pendingLayers[this.pendingCount++] = layer;
     }
   }
 
@@ -328,19 +378,8 @@ export class StatFold {
     }
   }
 
-  /**
-   * Validates one subsystem output completely (rule R0), then adds it. Throws a named
-   * `INVALID_ARGUMENT` error and adds nothing when any part is invalid. `system` names the
-   * subsystem in errors. Outputs must be added in subsystem order (rule R1) for context packs.
-   */
-  add(output: SubsystemOutput, system: string): void {
-    if (typeof output !== "object" || output === null) {
-      throw statsInputError({ system, field: "(output)" }, "expected a subsystem output object");
-    }
-    const pendingInfos = this.pendingInfos;
-    const pendingLayers = this.pendingLayers;
-    pendingInfos.length = 0;
-    pendingLayers.length = 0;
+  private validate(output: SubsystemOutput, system: string): void {
+    this.pendingCount = 0;
     const meta = output.meta as unknown;
     if (
       typeof meta !== "object" ||
@@ -356,7 +395,34 @@ export class StatFold {
     this.validateContributions(output.derived, system, "derived");
     this.validateCaps(output.caps, system);
     if (output.context !== undefined) this.validateContext(output.context, system);
+  }
 
+  /**
+   * Validates one subsystem output completely (rule R0), then adds it. Throws a named
+   * `INVALID_ARGUMENT` error and adds nothing when any part is invalid. `system` names the
+   * subsystem in errors. Outputs must be added in subsystem order (rule R1) for context packs.
+   */
+  add(output: SubsystemOutput, system: string): void {
+    if (typeof output !== "object" || output === null) {
+      throw statsInputError({ system, field: "(output)" }, "expected a subsystem output object");
+    }
+    let pendingInfos: readonly DimensionInfo[] = this.pendingInfos;
+    let pendingLayers: readonly number[] = this.pendingLayers;
+    const prepared = (output as { [PREPARED]?: WeakMap<CompiledRegistry, Interned> })[PREPARED];
+    const interned = prepared?.get(this.registry);
+    if (interned !== undefined) {
+      // A prepared output is deeply frozen and was validated against this registry: skip R0.
+      pendingInfos = interned.infos;
+      pendingLayers = interned.layers;
+    } else {
+      this.validate(output, system);
+      if (prepared !== undefined) {
+        prepared.set(this.registry, {
+          infos: this.pendingInfos.slice(0, this.pendingCount),
+          layers: this.pendingLayers.slice(0, this.pendingCount),
+        });
+      }
+    }
     let cursor = 0;
     const primary = output.primary;
     for (let i = 0; i < primary.length; i++) {
@@ -372,7 +438,7 @@ export class StatFold {
     for (let i = 0; i < caps.length; i++) {
       const slot = this.slotFor(pendingInfos[cursor++] as DimensionInfo);
       slot.caps[slot.capCount] = caps[i] as CapContribution;
-      slot.capLayers[slot.capCount] = pendingLayers[i] as number;
+      slot.capLayers[slot.capCount] = pendingLayers[cursor - 1] as number;
       slot.capCount++;
     }
     if (output.context !== undefined) this.mergeContext(output.context);
@@ -399,19 +465,35 @@ export class StatFold {
     const touched = this.touched;
     const count = this.touchedCount;
     // Output maps have sorted keys: order the touched dimensions by their precomputed name rank.
-    for (let i = 1; i < count; i++) {
-      const slot = touched[i] as DimensionSlot;
-      const rank = slot.info.rank;
-      let j = i - 1;
-      while (j >= 0 && (touched[j] as DimensionSlot).info.rank > rank) {
-        touched[j + 1] = touched[j] as DimensionSlot;
-        j--;
+    const byRank = this.registry.dimensionsByRank;
+    if (byRank.length <= 4 * count) {
+      // Most of the registry is touched: walking it in name order is cheaper than sorting.
+      let next = 0;
+      const slots = this.slots;
+      const generation = this.generation;
+      for (let rank = 0; rank < byRank.length; rank++) {
+        const slot = slots[(byRank[rank] as DimensionInfo).index];
+        if (slot !== undefined && slot.generation === generation) touched[next++] = slot;
       }
-      touched[j + 1] = slot;
+    } else {
+      for (let i = 1; i < count; i++) {
+        const slot = touched[i] as DimensionSlot;
+        const rank = slot.info.rank;
+        let j = i - 1;
+        while (j >= 0 && (touched[j] as DimensionSlot).info.rank > rank) {
+          touched[j + 1] = touched[j] as DimensionSlot;
+          j--;
+        }
+        touched[j + 1] = slot;
+      }
     }
-    const primary: Record<string, number> = {};
-    const derived: Record<string, number> = {};
-    const capsUsed: Record<string, CapBounds> = {};
+    const primaryInfos = this.primaryInfos;
+    const primaryValues = this.primaryValues;
+    const derivedInfos = this.derivedInfos;
+    const derivedValues = this.derivedValues;
+    const bounds = this.bounds;
+    let primaryCount = 0;
+    let derivedCount = 0;
     const prioritized = this.registry.prioritized;
     for (let i = 0; i < count; i++) {
       const slot = touched[i] as DimensionSlot;
@@ -420,13 +502,19 @@ export class StatFold {
       let max = info.clampMax;
       let knee = Number.POSITIVE_INFINITY;
       if (slot.capCount > 0) {
-        const bounds = foldCaps(slot, prioritized);
-        min = bounds.min;
-        max = bounds.max;
-        knee = bounds.knee;
+        const folded = foldCaps(slot, prioritized);
+        min = folded.min;
+        max = folded.max;
+        knee = folded.knee;
+        bounds[i] =
+          min === info.clampMin && max === info.clampMax ? info.defaultBounds : { min, max };
+      } else {
+        // Uncapped dimensions share one frozen bounds object: fewer allocations per snapshot.
+        bounds[i] = info.defaultBounds;
       }
       if (slot.primaryCount > 0) {
-        primary[info.name] = finalValue(
+        primaryInfos[primaryCount] = info;
+        primaryValues[primaryCount++] = finalValue(
           candidate(slot.primary, slot.primaryCount, info),
           knee,
           info,
@@ -435,7 +523,8 @@ export class StatFold {
         );
       }
       if (slot.derivedCount > 0) {
-        derived[info.name] = finalValue(
+        derivedInfos[derivedCount] = info;
+        derivedValues[derivedCount++] = finalValue(
           candidate(slot.derived, slot.derivedCount, info),
           knee,
           info,
@@ -443,8 +532,12 @@ export class StatFold {
           max,
         );
       }
-      capsUsed[info.name] = { min, max };
     }
+    const primary = this.primaryShapes.build(primaryInfos, primaryCount, primaryValues);
+    const derived = this.derivedShapes.build(derivedInfos, derivedCount, derivedValues);
+    const touchedInfos = this.touchedInfos;
+    for (let i = 0; i < count; i++) touchedInfos[i] = (touched[i] as DimensionSlot).info;
+    const capsUsed = this.boundsShapes.build(touchedInfos, count, bounds);
     if (this.context === undefined) return { primary, derived, caps_used: capsUsed };
     const context: Record<string, MergedModifierPack> = {};
     for (const key of [...this.context.keys()].sort()) {

@@ -18,6 +18,7 @@ export {
   SnapshotLru,
   type SnapshotTier,
 } from "./cache.js";
+export { prepareOutput } from "./engine.js";
 export { type StatsErrorLocation, statsInputError } from "./errors.js";
 export {
   type AcrossExplanation,

@@ -395,3 +395,36 @@ describe("R9 context modifiers", () => {
     expect(values).not.toHaveProperty("context");
   });
 });
+
+describe("prepared outputs", () => {
+  it("fold exactly like plain outputs, are deeply frozen, and are still validated", async () => {
+    const { prepareOutput } = await import("./engine.js");
+    const plain = output("items", {
+      primary: [c("atk", "FLAT", 40, "items"), c("atk", "MULT", 0.25, "items")],
+      caps: [cap("atk", "HARD_MAX", "max", 45, "WORLD")],
+    });
+    const prepared = prepareOutput(plain);
+    expect(Object.isFrozen(prepared)).toBe(true);
+    expect(Object.isFrozen(prepared.primary[0])).toBe(true);
+    const registry = compileRegistry({ dimensions: {} });
+    // 40 × 1.25 = 50 → HARD_MAX 45
+    for (let round = 0; round < 2; round++) {
+      expect(aggregateOutputs(registry, [prepared])).toEqual(aggregateOutputs(registry, [plain]));
+      expect(aggregateOutputs(registry, [prepared]).primary.atk).toBe(45);
+    }
+    const invalid = prepareOutput(output("bad", { primary: [c("atk", "MULT", -3, "bad")] }));
+    for (let round = 0; round < 2; round++) {
+      expect(() => aggregateOutputs(registry, [invalid])).toThrow(/field primary\[0\]\.value/);
+    }
+    // A scope valid in one registry is checked again against another.
+    const layered = prepareOutput(
+      output("w", { caps: [cap("atk", "HARD_MAX", "max", 1, "WORLD")] }),
+    );
+    expect(() => aggregateOutputs(registry, [layered])).not.toThrow();
+    const other = compileRegistry(
+      { dimensions: {} },
+      { order: ["TOTAL"], across_policy: "INTERSECT" },
+    );
+    expect(() => aggregateOutputs(other, [layered])).toThrow(/field caps\[0\]\.scope/);
+  });
+});
