@@ -160,7 +160,11 @@ function isTransientReply(error: Error): boolean {
 export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === "ReplyError") return isTransientReply(error);
-  return true;
+  // ioredis rejects in-flight and queued commands with these when the connection goes away.
+  if (error.name === "MaxRetriesPerRequestError" || error.name === "AbortError") return true;
+  if (/Connection is closed|Stream isn't writeable|Socket timeout/.test(error.message)) return true;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && /^E[A-Z]+$/.test(code);
 }
 
 /** How many more times a read is sent after its connection dropped. */
@@ -187,7 +191,7 @@ export async function runOperation<T>(
       if (!isConnectionError(error)) {
         throw new TroupeError(
           "INTERNAL",
-          `${operation}: Redis rejected the command: ${(error as Error).message}`,
+          `${operation}: Redis rejected the command: ${error instanceof Error ? error.message : String(error)}`,
           { cause: error },
         );
       }
