@@ -1,6 +1,7 @@
 // pnpm --filter @troupe/nats bench — Transport request/reply and PubSub delivery, in-memory vs NATS.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import {
@@ -231,4 +232,8 @@ for (const pair of buses) {
   }
 }
 printTable("PubSub publish → receive (64-byte messages)", pubSubRows);
-console.log(`Node ${process.version}, NATS at ${NATS_URL}, ${durationMs} ms per measurement.`);
+console.log(
+  `Node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+    .map((load) => load.toFixed(1))
+    .join(" ")} at the end, NATS at ${NATS_URL}, ${durationMs} ms per measurement.`,
+);

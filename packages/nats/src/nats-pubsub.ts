@@ -63,8 +63,8 @@ export function createNatsPubSub(options: NatsPubSubOptions): NatsPubSub {
   let closing: Promise<void> | undefined;
   // Messages accepted by `publish` and handed to the client together on the next turn of the
   // event loop. The client writes to the socket once per microtask checkpoint, so a caller that
-  // awaits each publish would otherwise cost one write (a syscall) per message; batching made a
-  // 50,000-message burst about ten times faster (see bench/).
+  // awaits each publish would otherwise cost one write (a syscall) per message; batching more
+  // than doubled the benchmark's burst throughput (see README).
   let outbox: { connection: NatsConnection; subject: string; message: Uint8Array }[] = [];
   let flushScheduled: NodeJS.Immediate | undefined;
   const flushOutbox = () => {
