@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type PubSub, type Queue, type Store, systemClock } from "@troupe/core";
 import { createPostgresPubSub, createPostgresQueue, createPostgresStore } from "@troupe/postgres";
-import { createSqlitePubSub, createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
+import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import { printTable } from "@troupe/testkit";
 import { createFlows, createFunction } from "../src/index.js";
 import { dbosStepGaps, dbosThroughput, launchDbos, shutdownDbos } from "./dbos.js";

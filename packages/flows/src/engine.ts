@@ -19,6 +19,7 @@ import {
   utf8,
 } from "@troupe/core";
 import { type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.js";
+import { createCommitBatcher } from "./commit-batcher.js";
 import type { DriverRequest, DriverResponse, FlowDriver } from "./driver.js";
 import { type SerializedError, serializeError } from "./errors.js";
 import { type EventInput, type FlowEvent, validateEventInput } from "./event.js";
@@ -301,6 +302,7 @@ export function createFlows(options: FlowsOptions): Flows {
   const sweepIntervalMs = positive(options.sweepIntervalMs, 30_000, "sweepIntervalMs");
   const admission = options.admission;
   const newId = createIdGenerator(clock);
+  const batcher = createCommitBatcher(store);
   const wakeChannel = `${prefix.replace(/[^A-Za-z0-9._:/-]/g, "_")}wake`;
 
   const registry = new Map<string, Registered>();
@@ -448,7 +450,7 @@ export function createFlows(options: FlowsOptions): Flows {
       ...extra,
     ];
     if (loaded.status !== run.status) ops.push(...indexOps(run));
-    const { version } = await store.commit(ops);
+    const { version } = await batcher.commit(ops);
     return { run, version, status: run.status };
   };
 
@@ -905,7 +907,7 @@ export function createFlows(options: FlowsOptions): Flows {
     markerTimer = undefined;
     while (markerDeletes.length > 0) {
       const batch = markerDeletes.splice(0, 500);
-      await store.commit(batch.map((key) => ({ type: "delete", key }) as const));
+      await batcher.commit(batch.map((key) => ({ type: "delete", key }) as const));
     }
   };
   const deleteMarkerLater = (key: string) => {
@@ -1049,7 +1051,7 @@ export function createFlows(options: FlowsOptions): Flows {
         ops.push({ type: "set", key: markerKey, value: encode(marker) });
       }
       try {
-        await store.commit(ops);
+        await batcher.commit(ops);
       } catch (error) {
         if (StoreConflictError.isInstance(error) && tries < 5) continue;
         throw error;
@@ -1548,7 +1550,7 @@ export function createFlows(options: FlowsOptions): Flows {
       stack,
     });
     const marker: Marker = { at: clock.now(), runIds: [created.run.id] };
-    await store.commit([
+    await batcher.commit([
       ...created.ops,
       { type: "set", key: keys.marker(created.run.id), value: encode(marker) },
     ]);
