@@ -9,6 +9,8 @@ import {
   TroupeError,
   utf8,
 } from "@troupe/core";
+import { createPostgresStore } from "@troupe/postgres";
+import { createRedisStore } from "@troupe/redis";
 import { createSqliteStore } from "@troupe/sqlite";
 import { afterEach, describe, expect, it } from "vitest";
 import { createStatsAggregator, type StatsAggregatorOptions } from "./aggregator.js";
@@ -400,24 +402,34 @@ describe("aggregator: explain (R12)", () => {
   });
 });
 
-function storeTierSuite(
-  name: string,
-  open: () => { store: Store; reopen: () => Store; cleanup: () => void },
-) {
+interface OpenedTier {
+  readonly store: Store;
+  readonly reopen: () => Store;
+  readonly cleanup: () => Promise<void> | void;
+  readonly keyPrefix: string;
+}
+
+function storeTierSuite(name: string, open: () => OpenedTier) {
   describe(`aggregator: store tier on ${name}`, () => {
-    let cleanup: () => void = () => {};
-    afterEach(() => cleanup());
+    let cleanup: () => Promise<void> | void = () => {};
+    afterEach(async () => {
+      await cleanup();
+    });
 
     it("writes snapshots through, serves them to a fresh aggregator, and honours the format version", async () => {
       const opened = open();
       cleanup = opened.cleanup;
-      const first = make({ cache: { tiers: [{ store: opened.store }] } });
+      const first = make({
+        cache: { tiers: [{ store: opened.store, keyPrefix: opened.keyPrefix }] },
+      });
       const snapshot = await first.aggregator.resolve(actor("hero", 7));
-      const stored = await opened.store.get("stats/snapshot/hero");
+      const stored = await opened.store.get(`${opened.keyPrefix}hero`);
       expect(stored).toBeDefined();
 
       // A second process with the same registries: L1 is empty, the tier answers.
-      const second = make({ cache: { tiers: [{ store: opened.reopen() }] } });
+      const second = make({
+        cache: { tiers: [{ store: opened.reopen(), keyPrefix: opened.keyPrefix }] },
+      });
       const fromTier = await second.aggregator.resolve(actor("hero", 7));
       expect(second.calls.race).toBe(0);
       expect(fromTier).toEqual({ ...snapshot, epoch: second.aggregator.epoch });
@@ -433,7 +445,7 @@ function storeTierSuite(
         combiner: {
           dimensions: { strength: { use_pipeline: true, clamp_default: { min: 0, max: 5 } } },
         },
-        cache: { tiers: [{ store: opened.reopen() }] },
+        cache: { tiers: [{ store: opened.reopen(), keyPrefix: opened.keyPrefix }] },
       });
       const recomputed = await third.aggregator.resolve(actor("hero", 8));
       expect(third.calls.race).toBe(1);
@@ -443,40 +455,50 @@ function storeTierSuite(
       await opened.store.commit([
         {
           type: "set",
-          key: "stats/snapshot/hero",
+          key: `${opened.keyPrefix}hero`,
           value: utf8(JSON.stringify({ format: 99, fingerprint: "x", snapshot: {} })),
         },
       ]);
-      const fourth = make({ cache: { tiers: [{ store: opened.reopen() }] } });
+      const fourth = make({
+        cache: { tiers: [{ store: opened.reopen(), keyPrefix: opened.keyPrefix }] },
+      });
       await fourth.aggregator.resolve(actor("hero", 8));
       expect(fourth.calls.race).toBe(1);
 
       // invalidate clears the tier too.
       await fourth.aggregator.invalidate("hero");
-      expect(await opened.store.get("stats/snapshot/hero")).toBeUndefined();
+      expect(await opened.store.get(`${opened.keyPrefix}hero`)).toBeUndefined();
     });
 
     it("backfills a faster tier from a slower one (L3 → L2)", async () => {
       const opened = open();
       cleanup = opened.cleanup;
       const l2 = createMemoryStore();
-      const first = make({ cache: { tiers: [{ store: opened.store, name: "l3" }] } });
+      const first = make({
+        cache: { tiers: [{ store: opened.store, name: "l3", keyPrefix: opened.keyPrefix }] },
+      });
       await first.aggregator.resolve(actor("hero", 1));
       const second = make({
-        cache: { tiers: [{ store: l2 }, { store: opened.reopen(), name: "l3" }] },
+        cache: {
+          tiers: [
+            { store: l2 },
+            { store: opened.reopen(), name: "l3", keyPrefix: opened.keyPrefix },
+          ],
+        },
       });
       await second.aggregator.resolve(actor("hero", 1));
       expect(second.calls.race).toBe(0);
       expect(second.metrics.value("actor_core_cache_misses_total", { tier: "l2" })).toBe(1);
       expect(second.metrics.value("actor_core_cache_hits_total", { tier: "l3" })).toBe(1);
       expect(await l2.get("stats/snapshot/hero")).toBeDefined();
+      await second.aggregator.invalidate("hero");
     });
   });
 }
 
 storeTierSuite("memory", () => {
   const store = createMemoryStore();
-  return { store, reopen: () => store, cleanup: () => {} };
+  return { store, reopen: () => store, cleanup: () => {}, keyPrefix: "stats/snapshot/" };
 });
 
 storeTierSuite("SQLite", () => {
@@ -491,9 +513,51 @@ storeTierSuite("SQLite", () => {
   return {
     store: openStore(),
     reopen: openStore,
-    cleanup: () => {
-      for (const handle of handles) void handle.close();
+    keyPrefix: "stats/snapshot/",
+    cleanup: async () => {
+      await Promise.all(handles.map((handle) => handle.close()));
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+// Shared servers: a fixed schema/prefix for the adapter's own tables, a fresh key prefix per run
+// so concurrent runs never meet; the tests delete what they write.
+const runId = `${process.pid}_${Date.now().toString(36)}`;
+
+storeTierSuite("PostgreSQL", () => {
+  const connectionString =
+    process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+  const handles: Store[] = [];
+  const openStore = () => {
+    const store = createPostgresStore({ connectionString, schema: "troupe_stats_test" });
+    handles.push(store);
+    return store;
+  };
+  return {
+    store: openStore(),
+    reopen: openStore,
+    keyPrefix: `stats/${runId}/`,
+    cleanup: async () => {
+      await Promise.all(handles.map((handle) => handle.close()));
+    },
+  };
+});
+
+storeTierSuite("Redis", () => {
+  const url = process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+  const handles: Store[] = [];
+  const openStore = () => {
+    const store = createRedisStore({ url, prefix: "troupe_stats_test:" });
+    handles.push(store);
+    return store;
+  };
+  return {
+    store: openStore(),
+    reopen: openStore,
+    keyPrefix: `stats/${runId}/`,
+    cleanup: async () => {
+      await Promise.all(handles.map((handle) => handle.close()));
     },
   };
 });
