@@ -60,7 +60,10 @@ export function createRedisPubSub(options: RedisPubSubOptions): PubSub {
       const copy = new Uint8Array(message);
       // A microtask per handler keeps publish order per channel and isolates handler failures.
       Promise.resolve()
-        .then(() => handler(copy, channel))
+        .then(() => {
+          // Unsubscribed (or closed) since the message arrived: drop it.
+          if (!closed && state.handlers.has(handler)) return handler(copy, channel);
+        })
         .catch((error: unknown) =>
           connection.logger.error("pubsub handler failed", { channel, error }),
         );
