@@ -285,6 +285,7 @@ export function createNatsTransport(options: NatsTransportOptions): Transport {
       let connection: NatsConnection;
       try {
         connection = await holder.get();
+        watchConnection(connection);
         await assertNotServedElsewhere(connection, subject, nodeId);
         ensureOpen();
         listener.subscription = connection.subscribe(subject, {
