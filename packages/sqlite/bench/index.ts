@@ -45,6 +45,64 @@ function sqliteQueue(name: string, synchronous?: SqliteSynchronous): BenchCandid
   };
 }
 
+const payload = new Uint8Array(100);
+
+/**
+ * CPU time per operation (user + system, from process.cpuUsage), next to the wall-clock tables:
+ * on a shared machine the wall clock also counts time spent waiting for a core, CPU time does not.
+ */
+async function cpuPerOperation(
+  name: string,
+  open: () => { run: () => Promise<void>; close: () => Promise<void> },
+  operations: number,
+): Promise<Record<string, string | number>> {
+  const subject = open();
+  for (let i = 0; i < Math.min(2000, operations); i++) await subject.run();
+  const before = process.cpuUsage();
+  const start = performance.now();
+  for (let i = 0; i < operations; i++) await subject.run();
+  const wallMs = performance.now() - start;
+  const cpu = process.cpuUsage(before);
+  await subject.close();
+  const cpuUs = (cpu.user + cpu.system) / operations;
+  return {
+    operation: name,
+    "CPU µs/op": Number(cpuUs.toFixed(1)),
+    "user µs": Number((cpu.user / operations).toFixed(1)),
+    "system µs": Number((cpu.system / operations).toFixed(1)),
+    "ops/s if CPU-bound": Math.round(1_000_000 / cpuUs),
+    "wall ops/s (this run)": Math.round((operations / wallMs) * 1000),
+  };
+}
+
+function guardedCommits(store: Store) {
+  let version: number | undefined;
+  return {
+    run: async () => {
+      version = (
+        await store.commit([
+          version === undefined
+            ? { type: "set", key: "cpu/guarded", value: payload }
+            : { type: "set", key: "cpu/guarded", value: payload, expect: version },
+        ])
+      ).version;
+    },
+    close: () => store.close(),
+  };
+}
+
+function queueCycles(queue: Queue) {
+  return {
+    run: async () => {
+      await queue.enqueue({ payload });
+      const [lease] = await queue.claim({ limit: 1, leaseMs: 60_000 });
+      if (!lease) throw new Error("the item just enqueued was not claimable");
+      await queue.ack(lease);
+    },
+    close: () => queue.close(),
+  };
+}
+
 try {
   const storeRows = await benchStore(
     [
@@ -64,6 +122,30 @@ try {
     { durationMs },
   );
   printTable("Queue (1 process, sequential awaits)", queueRows);
+  const cpuRows = [
+    await cpuPerOperation(
+      "memory: guarded commit",
+      () => guardedCommits(createMemoryStore()),
+      20_000,
+    ),
+    await cpuPerOperation(
+      "sqlite: guarded commit",
+      () => guardedCommits(createSqliteStore({ path: freshFile() })),
+      20_000,
+    ),
+    await cpuPerOperation(
+      "memory: enqueue→claim→ack",
+      () => queueCycles(createMemoryQueue({ clock: systemClock })),
+      10_000,
+    ),
+    await cpuPerOperation(
+      "sqlite: enqueue→claim→ack",
+      () =>
+        queueCycles(createSqliteQueue({ path: freshFile(), queueName: "cpu", clock: systemClock })),
+      10_000,
+    ),
+  ];
+  printTable("CPU time per operation (process.cpuUsage)", cpuRows);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -27,6 +27,7 @@ import {
   parseOptions,
   type SqliteConnectionOptions,
 } from "./database.js";
+import { limitedQuery } from "./limited-query.js";
 
 /** Options of {@link createSqliteQueue}. */
 export type SqliteQueueOptions = SqliteConnectionOptions & {
@@ -133,23 +134,27 @@ export function createSqliteQueue(options: SqliteQueueOptions): Queue {
   // Positional parameters throughout: binding an object of named ones costs ~10 µs per call.
   // The ready index is named because without statistics the planner may prefer another index
   // plus a sort of every due row.
-  const selectReady = database.prepare<[string, number, number], ItemRow>(
+  const selectReady = limitedQuery<[string, number], ItemRow>(
+    database,
     `SELECT ${ITEM_COLUMNS} FROM troupe_queue INDEXED BY troupe_queue_ready
-     WHERE queue = ? AND lease_id IS NULL AND available_at <= ? ${CLAIM_ORDER} LIMIT ?`,
+     WHERE queue = ? AND lease_id IS NULL AND available_at <= ? ${CLAIM_ORDER}`,
   );
-  const selectReadyInPartition = database.prepare<[string, string, number, number], ItemRow>(
+  const selectReadyInPartition = limitedQuery<[string, string, number], ItemRow>(
+    database,
     `SELECT ${ITEM_COLUMNS} FROM troupe_queue INDEXED BY troupe_queue_partition
      WHERE queue = ? AND partition_key = ? AND lease_id IS NULL AND available_at <= ?
-     ${CLAIM_ORDER} LIMIT ?`,
+     ${CLAIM_ORDER}`,
   );
-  const selectLapsed = database.prepare<[string, number, number], ItemRow>(
+  const selectLapsed = limitedQuery<[string, number], ItemRow>(
+    database,
     `SELECT ${ITEM_COLUMNS} FROM troupe_queue INDEXED BY troupe_queue_leased
-     WHERE queue = ? AND lease_id IS NOT NULL AND lease_expires_at <= ? ${CLAIM_ORDER} LIMIT ?`,
+     WHERE queue = ? AND lease_id IS NOT NULL AND lease_expires_at <= ? ${CLAIM_ORDER}`,
   );
-  const selectLapsedInPartition = database.prepare<[string, number, string, number], ItemRow>(
+  const selectLapsedInPartition = limitedQuery<[string, number, string], ItemRow>(
+    database,
     `SELECT ${ITEM_COLUMNS} FROM troupe_queue INDEXED BY troupe_queue_leased
      WHERE queue = ? AND lease_id IS NOT NULL AND lease_expires_at <= ? AND partition_key = ?
-     ${CLAIM_ORDER} LIMIT ?`,
+     ${CLAIM_ORDER}`,
   );
   const markLeased = database.prepare<[string, number, number]>(
     "UPDATE troupe_queue SET lease_id = ?, lease_expires_at = ?, attempts = attempts + 1 WHERE seq = ?",
@@ -191,22 +196,21 @@ export function createSqliteQueue(options: SqliteQueueOptions): Queue {
     "SELECT sum(lease_id IS NULL) AS waiting, sum(lease_id IS NOT NULL) AS leased FROM troupe_queue WHERE queue = ?",
   );
 
-  const insertItems = database.transaction(
-    (items: readonly EnqueueItem[], now: number): EnqueueResult[] =>
-      items.map((item) => {
-        const id = item.id ?? newId();
-        const { changes } = insert.run(
-          queueName,
-          id,
-          item.payload,
-          item.priority ?? 0,
-          item.availableAt ?? now,
-          now,
-          item.partitionKey ?? null,
-        );
-        return { id, created: changes === 1 };
-      }),
-  );
+  const insertItems = (items: readonly EnqueueItem[], now: number): EnqueueResult[] =>
+    items.map((item) => {
+      const id = item.id ?? newId();
+      const { changes } = insert.run(
+        queueName,
+        id,
+        item.payload,
+        item.priority ?? 0,
+        item.availableAt ?? now,
+        now,
+        item.partitionKey ?? null,
+      );
+      return { id, created: changes === 1 };
+    });
+  const insertItemsAtomically = database.transaction(insertItems);
 
   // IMMEDIATE: the due rows are read and leased under the write lock, so no other connection can
   // claim them in between.
@@ -222,12 +226,12 @@ export function createSqliteQueue(options: SqliteQueueOptions): Queue {
     const { limit, partitionKey } = claim;
     let rows =
       partitionKey === undefined
-        ? selectReady.all(queueName, now, limit)
-        : selectReadyInPartition.all(queueName, partitionKey, now, limit);
+        ? selectReady(limit, queueName, now)
+        : selectReadyInPartition(limit, queueName, partitionKey, now);
     const lapsed =
       partitionKey === undefined
-        ? selectLapsed.all(queueName, now, limit)
-        : selectLapsedInPartition.all(queueName, now, partitionKey, limit);
+        ? selectLapsed(limit, queueName, now)
+        : selectLapsedInPartition(limit, queueName, now, partitionKey);
     if (lapsed.length > 0) rows = [...rows, ...lapsed].sort(claimOrder).slice(0, limit);
     const leaseExpiresAt = now + claim.leaseMs;
     return rows.map((row) => {
@@ -280,7 +284,10 @@ export function createSqliteQueue(options: SqliteQueueOptions): Queue {
     validateEnqueueItems(items);
     if (items.length === 0) return [];
     const now = clock.now();
-    return run("enqueueing", () => insertItems.immediate(items, now));
+    // A single INSERT is atomic on its own: skipping BEGIN/COMMIT saves two statements.
+    return run("enqueueing", () =>
+      items.length === 1 ? insertItems(items, now) : insertItemsAtomically.immediate(items, now),
+    );
   };
 
   return {

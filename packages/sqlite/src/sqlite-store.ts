@@ -20,6 +20,7 @@ import {
   parseOptions,
   type SqliteConnectionOptions,
 } from "./database.js";
+import { limitedQuery } from "./limited-query.js";
 
 /** Options of {@link createSqliteStore}: a file `path` (plus connection settings) or a shared `database`. */
 export type SqliteStoreOptions = SqliteConnectionOptions;
@@ -75,19 +76,23 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     "INSERT INTO troupe_store (key, value, version) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version",
   );
   const deleteKey = database.prepare<[Buffer]>("DELETE FROM troupe_store WHERE key = ?");
-  // One statement per (upper bound?, direction); an absent lower bound is LOWEST_KEY.
-  const listStatements = {
-    ascending: database.prepare<[Buffer, number], Row>(
-      "SELECT key, value, version FROM troupe_store WHERE key >= ? ORDER BY key LIMIT ?",
+  // One query per (upper bound?, direction); an absent lower bound is LOWEST_KEY.
+  const listQueries = {
+    ascending: limitedQuery<[Buffer], Row>(
+      database,
+      "SELECT key, value, version FROM troupe_store WHERE key >= ? ORDER BY key",
     ),
-    descending: database.prepare<[Buffer, number], Row>(
-      "SELECT key, value, version FROM troupe_store WHERE key >= ? ORDER BY key DESC LIMIT ?",
+    descending: limitedQuery<[Buffer], Row>(
+      database,
+      "SELECT key, value, version FROM troupe_store WHERE key >= ? ORDER BY key DESC",
     ),
-    boundedAscending: database.prepare<[Buffer, Buffer, number], Row>(
-      "SELECT key, value, version FROM troupe_store WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
+    boundedAscending: limitedQuery<[Buffer, Buffer], Row>(
+      database,
+      "SELECT key, value, version FROM troupe_store WHERE key >= ? AND key < ? ORDER BY key",
     ),
-    boundedDescending: database.prepare<[Buffer, Buffer, number], Row>(
-      "SELECT key, value, version FROM troupe_store WHERE key >= ? AND key < ? ORDER BY key DESC LIMIT ?",
+    boundedDescending: limitedQuery<[Buffer, Buffer], Row>(
+      database,
+      "SELECT key, value, version FROM troupe_store WHERE key >= ? AND key < ? ORDER BY key DESC",
     ),
   };
 
@@ -155,13 +160,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       const limit = range.limit ?? -1;
       const rows = run("listing keys", () => {
         if (range.to === undefined) {
-          const statement = range.reverse ? listStatements.descending : listStatements.ascending;
-          return statement.all(from, limit);
+          const query = range.reverse ? listQueries.descending : listQueries.ascending;
+          return query(limit, from);
         }
-        const statement = range.reverse
-          ? listStatements.boundedDescending
-          : listStatements.boundedAscending;
-        return statement.all(from, Buffer.from(range.to, "utf8"), limit);
+        const query = range.reverse ? listQueries.boundedDescending : listQueries.boundedAscending;
+        return query(limit, from, Buffer.from(range.to, "utf8"));
       });
       return rows.map((row) => ({
         key: row.key.toString("utf8"),
