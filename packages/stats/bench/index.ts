@@ -124,7 +124,7 @@ for (const prepared of [false, true]) {
   const registry = compileRegistry(workloadRegistry());
   const outputs = Array.from({ length: SUBSYSTEM_COUNT }, (_, index) => workloadOutput(index));
   const opsPerSec = tightLoopSync(() => aggregateOutputs(registry, outputs), DURATION_MS);
-  rows.push(row("fold only (aggregateOutputs, plain outputs)", opsPerSec, ""));
+  rows.push(row("aggregateOutputs alone (the CLI path, plain outputs)", opsPerSec, ""));
 }
 
 // 3. Cached reads: getCachedSnapshot of 1,000 resolved actors, round robin.
