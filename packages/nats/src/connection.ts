@@ -80,6 +80,8 @@ export function parseOptions<T extends { servers?: unknown; connection?: unknown
 export interface ConnectionHolder {
   /** The connection, connecting first if needed; fails with UNAVAILABLE when the server cannot be reached. */
   get(): Promise<NatsConnection>;
+  /** The connection when it is already open, without waiting (the hot path of every call). */
+  current(): NatsConnection | undefined;
   /** Drains an owned connection (letting in-flight replies go out); leaves a shared one open. */
   release(): Promise<void>;
 }
@@ -93,32 +95,39 @@ export function createConnectionHolder(options: {
 }): ConnectionHolder {
   const shared = options.connection;
   if (shared) {
-    return { get: async () => shared, release: async () => {} };
+    return { get: async () => shared, current: () => shared, release: async () => {} };
   }
   const servers = options.servers ?? [];
   const logger = options.logger ?? noopLogger;
   let pending: Promise<NatsConnection> | undefined;
+  let opened: NatsConnection | undefined;
   return {
+    current: () => opened,
     get() {
       if (!pending) {
         pending = connect({
           servers,
           ...(options.connectionName === undefined ? {} : { name: options.connectionName }),
           // A Troupe node keeps trying to reach its bus rather than giving up for good after
-          // the client's default of 10 attempts; callers see UNKNOWN_NODE/TIMEOUT meanwhile.
+          // the client's default of 10 attempts; callers see UNKNOWN_NODE or UNAVAILABLE meanwhile.
           maxReconnectAttempts: -1,
           // Our errors carry their own context; the client's per-request stack capture costs
           // an Error allocation on every request.
           noAsyncTraces: true,
-        }).catch((error: unknown) => {
-          // Forget the failed attempt so a later call tries again.
-          pending = undefined;
-          throw new TroupeError(
-            "UNAVAILABLE",
-            `cannot connect to NATS at ${JSON.stringify(servers)}: ${describe(error)}`,
-            { cause: error, details: { servers } },
-          );
-        });
+        })
+          .then((connection) => {
+            opened = connection;
+            return connection;
+          })
+          .catch((error: unknown) => {
+            // Forget the failed attempt so a later call tries again.
+            pending = undefined;
+            throw new TroupeError(
+              "UNAVAILABLE",
+              `cannot connect to NATS at ${JSON.stringify(servers)}: ${describe(error)}`,
+              { cause: error, details: { servers } },
+            );
+          });
       }
       return pending;
     },

@@ -27,7 +27,7 @@ import { listenerQueueGroup, nodeSubject } from "./subjects.js";
 
 /** The header carrying the requesting node's id. */
 export const FROM_HEADER = "Troupe-From";
-/** The header a listener sets on a reply: `ok`, `error` (body = JSON error) or `probe`. */
+/** The header a listener sets on a non-success reply: `error` (body = JSON error) or `probe`; a reply without it is a success. */
 export const STATUS_HEADER = "Troupe-Status";
 /** The header marking a listen-time probe (see `listen`); probes never reach the handler. */
 const PROBE_HEADER = "Troupe-Probe";
@@ -122,6 +122,19 @@ export function createNatsTransport(options: NatsTransportOptions): Transport {
     if (closing) throw closedError("nats transport");
   };
 
+  // Node subjects are computed on every request; a cluster has few node ids, so cache them
+  // (bounded, in case ids are generated).
+  const subjects = new Map<string, string>();
+  const subjectOf = (nodeId: string) => {
+    let subject = subjects.get(nodeId);
+    if (subject === undefined) {
+      if (subjects.size >= 10_000) subjects.clear();
+      subject = nodeSubject(prefix, nodeId);
+      subjects.set(nodeId, subject);
+    }
+    return subject;
+  };
+
   // While the client is disconnected, whatever it writes is discarded when it reconnects, and
   // replies sent to it meanwhile are dropped by the server. So a request waiting for its reply
   // when the connection drops can only end in TIMEOUT, and one sent during the outage too: fail
@@ -188,34 +201,45 @@ export function createNatsTransport(options: NatsTransportOptions): Transport {
     const from = msg.headers?.get(FROM_HEADER) ?? "";
     // Copy: the client hands out views of its read buffer.
     const request = msg.data.slice();
-    const work = Promise.resolve()
-      .then(() => handler(request, from))
-      .then(
-        (reply: unknown) => {
-          if (!(reply instanceof Uint8Array)) {
-            respondError(msg, `handler returned ${typeName(reply)} instead of a Uint8Array`);
-            return;
-          }
-          respond(msg, reply, "ok");
-        },
-        (error: unknown) => {
-          logger.warn("nats transport handler failed", { from, error });
-          respondError(
-            msg,
-            describe(error),
-            TroupeError.isInstance(error) ? String(error.code) : undefined,
-          );
-        },
-      )
-      .finally(() => listener.inFlight.delete(work));
+    const answer = (reply: unknown) => {
+      if (reply instanceof Uint8Array) respond(msg, reply, "ok");
+      else respondError(msg, `handler returned ${typeName(reply)} instead of a Uint8Array`);
+    };
+    const fail = (error: unknown) => {
+      logger.warn("nats transport handler failed", { from, error });
+      respondError(
+        msg,
+        describe(error),
+        TroupeError.isInstance(error) ? String(error.code) : undefined,
+      );
+    };
+    // Call the handler right away and answer a synchronous result at once: a promise chain per
+    // request costs several microtasks on the hot path.
+    let result: unknown;
+    try {
+      result = handler(request, from);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    if (!(result instanceof Promise)) {
+      answer(result);
+      return;
+    }
+    const work = result.then(answer, fail).finally(() => listener.inFlight.delete(work));
     listener.inFlight.add(work);
   };
 
   const respond = (msg: Msg, data: Uint8Array, status: "ok" | "error" | "probe") => {
-    const replyHeaders = createHeaders();
-    replyHeaders.set(STATUS_HEADER, status);
     try {
-      msg.respond(data, { headers: replyHeaders });
+      if (status === "ok") {
+        // A reply without the status header is a success; skipping it saves encoding headers.
+        msg.respond(data);
+      } else {
+        const replyHeaders = createHeaders();
+        replyHeaders.set(STATUS_HEADER, status);
+        msg.respond(data, { headers: replyHeaders });
+      }
     } catch (error) {
       if (status === "ok" && error instanceof errors.InvalidArgumentError) {
         // The reply is larger than the server's max_payload: tell the requester why.
@@ -333,7 +357,7 @@ export function createNatsTransport(options: NatsTransportOptions): Transport {
       }
       const signal = requestOptions.signal;
       signal?.throwIfAborted();
-      const connection = await holder.get();
+      const connection = holder.current() ?? (await holder.get());
       ensureOpen();
       watchConnection(connection);
       if (disconnected) {
@@ -355,7 +379,7 @@ export function createNatsTransport(options: NatsTransportOptions): Transport {
       }
       const requestHeaders = createHeaders();
       requestHeaders.set(FROM_HEADER, from);
-      const subject = nodeSubject(prefix, nodeId);
+      const subject = subjectOf(nodeId);
 
       return await new Promise<Uint8Array>((resolve, reject) => {
         let settled = false;
