@@ -205,6 +205,38 @@ export function describePubSub(adapterName: string, options: PubSubSuiteOptions)
     );
 
     it(
+      "every name validateChannel accepts works as a channel, edge punctuation included",
+      async () => {
+        const bus = await open();
+        const other = await peer();
+        // Valid by the port's rule, but special in some engines (NATS subject tokens, Redis glob
+        // patterns, SQL identifiers): an adapter must map them, not pass them through.
+        const suffixes = [".lead", "trail.", "a..b", "-", "_", ":", "/", "UPPER.lower", "0digits"];
+        const recorders = suffixes.map(() => recorder());
+        for (const [i, suffix] of suffixes.entries()) {
+          await bus.subscribe(
+            `${channel("x")}${suffix}`,
+            (recorders[i] as ReturnType<typeof recorder>).handler,
+          );
+        }
+        for (const suffix of suffixes)
+          await other.publish(`${channel("x")}${suffix}`, bytes(suffix));
+        for (const [i, suffix] of suffixes.entries()) {
+          await arrived(
+            (recorders[i] as ReturnType<typeof recorder>).messages,
+            1,
+            `the message on ...${suffix}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(recorders.map((entry) => entry.messages.map((message) => message.text))).toEqual(
+          suffixes.map((suffix) => [suffix]),
+        );
+      },
+      timeout,
+    );
+
+    it(
       "a handler that throws (or rejects) does not stop later deliveries",
       async () => {
         const bus = await open();
