@@ -23,6 +23,7 @@ export class Harness<T extends Closable> {
   private mainHandle: Promise<T> | undefined;
   private peerHandle: Promise<T> | undefined;
   private readonly opened: T[] = [];
+  private readonly siblings: SuiteContext[] = [];
 
   constructor(
     private readonly factories: HandleFactories<T>,
@@ -64,6 +65,17 @@ export class Harness<T extends Closable> {
     return [main, peer];
   }
 
+  /**
+   * A handle made by `create` for a sibling context (same clock, id + `_` + suffix): for adapters
+   * that derive names from the id, that is an independent queue/store in the same database.
+   * Closed and destroyed with the test.
+   */
+  async sibling(suffix: string): Promise<T> {
+    const context: SuiteContext = { id: `${this.context.id}_${suffix}`, clock: this.context.clock };
+    this.siblings.push(context);
+    return this.track(() => this.factories.create(context));
+  }
+
   /** Closes every open handle, then opens the data again through `reopen`. */
   async reopen(): Promise<T> {
     const reopen = this.factories.reopen;
@@ -90,6 +102,7 @@ export class Harness<T extends Closable> {
   /** Closes everything and removes what `create` made. */
   async dispose(): Promise<void> {
     await this.closeAll();
+    for (const context of this.siblings.splice(0)) await this.factories.destroy?.(context);
     await this.factories.destroy?.(this.context);
   }
 

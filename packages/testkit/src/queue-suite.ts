@@ -687,6 +687,34 @@ export function describeQueue(adapterName: string, options: QueueSuiteOptions): 
       );
     });
 
+    describe("isolation", () => {
+      it(
+        "queues with different names are independent: items, ids and claims do not cross",
+        async () => {
+          const queue = await open();
+          const sibling = await harness().sibling("b");
+          expect(sibling.queueName).not.toBe(queue.queueName);
+          await queue.enqueue({ id: "shared-id", payload: bytes("in a") });
+          expect(await sibling.enqueue({ id: "shared-id", payload: bytes("in b") })).toEqual({
+            id: "shared-id",
+            created: true,
+          });
+          await sibling.enqueue({ id: "only-b", payload: bytes("b"), priority: 5 });
+          const fromA = await queue.claim({ limit: 10, leaseMs: 1000 });
+          expect(ids(fromA)).toEqual(["shared-id"]);
+          expect(text(fromA[0]?.payload)).toBe("in a");
+          expect(await queue.counts()).toEqual({ waiting: 0, leased: 1 });
+          expect(await sibling.counts()).toEqual({ waiting: 2, leased: 0 });
+          await expectTroupeError(() => sibling.ack(fromA[0] as Lease), "LEASE_LOST");
+          expect(await sibling.remove("shared-id")).toBe(true);
+          expect((await queue.get("shared-id"))?.state).toBe("leased");
+          expect(await queue.nextAvailableAt()).toBe(clock().now() + 1000);
+          expect(await sibling.nextAvailableAt()).toBe(clock().now());
+        },
+        timeout,
+      );
+    });
+
     describe("payloads and validation", () => {
       it(
         "payload bytes round-trip exactly, empty payloads and zero bytes included",
