@@ -548,7 +548,8 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
 
   const toSnapshot = (actor: Actor, epoch: number, computed: Computed): Snapshot => {
     const values = computed.values;
-    const snapshot: Snapshot = {
+    // Plain literals in the common case: object spread here cost a measurable share of a resolve.
+    const base = {
       actor_id: actor.id,
       version: actor.version,
       epoch,
@@ -556,6 +557,10 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
       primary: values.primary,
       derived: values.derived,
       caps_used: values.caps_used,
+    };
+    if (values.context === undefined && computed.failed === undefined) return base;
+    const snapshot: Snapshot = {
+      ...base,
       ...(values.context === undefined ? {} : { context: values.context }),
       ...(computed.failed === undefined ? {} : { failed_systems: computed.failed }),
     };

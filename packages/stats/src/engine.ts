@@ -549,6 +549,13 @@ export class StatFold {
 
 /** Rules R2 and R3: the candidate of one section of one dimension (sorts `list` in place). */
 export function candidate(list: Contribution[], count: number, info: DimensionInfo): number {
+  if (count === 1) {
+    // One contribution: no order to establish. The same arithmetic as the general path: a lone
+    // pipeline MULT multiplies a base of 0, and `+ 0` turns −0 into +0 as `0 + v` would.
+    const only = list[0] as Contribution;
+    if (only.bucket === "OVERRIDE" || !info.usePipeline) return only.value;
+    return only.bucket === "MULT" ? 0 : only.value + 0;
+  }
   insertionSort(list, count, compareContributions);
   // Sorted by bucket rank, OVERRIDE comes last and its first entry is the winner (R2).
   const last = list[count - 1] as Contribution;
