@@ -1,13 +1,13 @@
 // pnpm --filter @troupe/redis bench: the standard Queue and Store benchmarks for the Redis
 // adapter, with BullMQ 6 doing the same enqueue→claim→ack cycle on the same Redis for comparison.
 import { cpus } from "node:os";
-import { createMemoryQueue, createMemoryStore } from "@troupe/core";
+import { createMemoryQueue, createMemoryStore, type Queue } from "@troupe/core";
 import { benchQueue, benchStore, printTable } from "@troupe/testkit";
 import { createRedisQueue, createRedisStore } from "../src/index.js";
-import { deleteKeys, redisUrl } from "../test/redis-env.js";
+import { connectOrFail, deleteKeys, openAdminClient, redisUrl } from "../test/redis-env.js";
 import { BULLMQ_VERSION, createBullmqBenchQueue } from "./bullmq-queue.js";
 
-const durationMs = Number(process.env.TROUPE_BENCH_MS ?? 1500);
+const durationMs = Number(process.env.TROUPE_BENCH_MS ?? 1200);
 const rounds = Number(process.env.TROUPE_BENCH_ROUNDS ?? 3);
 const run = `troupe-bench:${process.pid}-${Date.now().toString(36)}`;
 const troupePrefix = `${run}:troupe:`;
@@ -53,6 +53,52 @@ function medianRows(roundsOfRows: readonly Row[][], firstName: string): Row[] {
   }));
 }
 
+const cyclePayload = new TextEncoder().encode("x".repeat(100));
+
+/**
+ * CPU time per enqueue→claim→ack cycle, in this process and in the Redis server (INFO cpu), over
+ * `cycles` sequential cycles. Unlike throughput, CPU time hardly depends on what else the machine
+ * is running, so it compares the two queues' work even when the 2 cores are busy. (Redis's figure
+ * includes any other client of the same server during the run.)
+ */
+async function cpuPerCycle(name: string, create: () => Queue, cycles = 2000): Promise<Row> {
+  const queue = create();
+  const admin = openAdminClient();
+  await connectOrFail(admin);
+  const redisCpuUs = async () => {
+    const info = await admin.info("cpu");
+    const seconds = (field: string) =>
+      Number(new RegExp(`${field}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+    return (seconds("used_cpu_sys") + seconds("used_cpu_user")) * 1e6;
+  };
+  const cycle = async () => {
+    await queue.enqueue({ payload: cyclePayload });
+    const [lease] = await queue.claim({ limit: 1, leaseMs: 60_000 });
+    if (!lease) throw new Error(`${name}: the item just enqueued was not claimable`);
+    await queue.ack(lease);
+  };
+  try {
+    for (let i = 0; i < 200; i++) await cycle();
+    const redisBefore = await redisCpuUs();
+    const clientBefore = process.cpuUsage();
+    const wallBefore = performance.now();
+    for (let i = 0; i < cycles; i++) await cycle();
+    const wallUs = (performance.now() - wallBefore) * 1000;
+    const client = process.cpuUsage(clientBefore);
+    const redisUs = (await redisCpuUs()) - redisBefore;
+    return {
+      adapter: name,
+      cycles,
+      "wall µs/cycle": Math.round(wallUs / cycles),
+      "client CPU µs/cycle": Math.round((client.user + client.system) / cycles),
+      "Redis CPU µs/cycle": Math.round(redisUs / cycles),
+    };
+  } finally {
+    await queue.close();
+    await admin.quit();
+  }
+}
+
 try {
   console.log(
     `Redis ${redisUrl}, Node ${process.version}, ${cpus().length} cores, ${durationMs} ms per measurement, queue: median of ${rounds} rounds`,
@@ -79,6 +125,14 @@ try {
     );
   }
   printTable("Queue: enqueue→claim→ack", medianRows(queueRounds, "BullMQ"));
+  printTable("Queue: CPU per enqueue→claim→ack cycle", [
+    await cpuPerCycle(`bullmq ${BULLMQ_VERSION}`, () =>
+      createBullmqBenchQueue({ url: redisUrl, prefix: bullmqPrefix, queueName: "cpu" }),
+    ),
+    await cpuPerCycle("redis (troupe)", () =>
+      createRedisQueue({ url: redisUrl, prefix: troupePrefix, queueName: "cpu" }),
+    ),
+  ]);
 
   const storeRows = await benchStore(
     [

@@ -97,7 +97,7 @@ return out
 `;
 
 /**
- * Claim. ARGV[3]: limit, ARGV[4]: leaseMs, ARGV[5]: lease id stem, ARGV[6]: partition key ("" for
+ * Claim. ARGV[3]: limit, ARGV[4]: leaseMs, ARGV[5]: lease id stem (unique per claim call), ARGV[6]: partition key ("" for
  * any). First moves items whose time has come (delayed items, lapsed leases) from due to ready,
  * at most 10,000 per call, then leases the first `limit` ready items. Returns eight values per
  * lease: id, payload, priority, partition key, availableAt, enqueuedAt, attempts, leaseId.

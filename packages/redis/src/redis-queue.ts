@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import {
   type ClaimOptions,
   type Clock,
@@ -130,6 +131,10 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
   const keyArgs = [keys.due, keys.ready, keys.times, keys.meta];
   const { client } = connection;
   const newId = createIdGenerator(clock);
+  // Lease ids only need to be unique per item: a random stem per queue handle plus a counter is
+  // enough, and cheaper than a ULID per claim (the claim script appends "-<n>" per item).
+  const leaseStem = randomBytes(8).toString("hex");
+  let claimCount = 0;
   const scripts = {
     enqueue: defineScript(client, "troupeQueueEnqueue", 4, ENQUEUE_LUA),
     claim: defineScript(client, "troupeQueueClaim", 4, CLAIM_LUA),
@@ -198,7 +203,7 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
         [
           String(claimOptions.limit),
           String(claimOptions.leaseMs),
-          newId(),
+          `${leaseStem}.${(claimCount++).toString(36)}`,
           claimOptions.partitionKey ?? "",
         ],
         now,
