@@ -4,9 +4,11 @@ import { compareKeys, prefixEnd, validateKey } from "./keys.js";
 export type { Expectation } from "./errors.js";
 
 /**
- * A version the store gave a write. Versions are positive integers, unique within one store:
- * every commit gets a version greater than any before it, and all keys it writes carry it. A key
- * deleted and written again never gets back an old version, so guards are safe from ABA.
+ * A version the store gave a write. Versions are positive integers, unique within one store: a
+ * commit gets a version greater than that of every commit that completed before it started, and
+ * all keys it writes carry it (two commits running at once on different keys may complete in the
+ * other order). A key's versions only grow: a key deleted and written again never gets back an
+ * old version, so guards are safe from ABA.
  */
 export type Version = number;
 
