@@ -49,8 +49,9 @@ export async function dbosThroughput(count: number, concurrency: number): Promis
   const lane = async () => {
     while (next < count) {
       const n = next++;
-      const handle = await DBOS.startWorkflow(threeWorkflow)(n);
-      await handle.getResult();
+      // Calling the registered workflow runs it durably in this process and resolves to its
+      // result: DBOS's fastest path (startWorkflow + getResult may poll the database).
+      await threeWorkflow(n);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));

@@ -177,7 +177,7 @@ for (const backend of backends) {
 }
 
 // DBOS Transact on the same PostgreSQL: the same 3-step workflow, CONCURRENCY at a time, started
-// in-process with startWorkflow (its fastest path; no queue), and the same 10-step gap probe.
+// in-process by calling the registered workflow (its fastest path; no queue), and the same 10-step gap probe.
 await launchDbos(postgresUrl);
 const dbosMs = await dbosThroughput(WORKFLOWS, CONCURRENCY);
 throughputRows.push({
