@@ -12,7 +12,7 @@ import {
 import { type BenchCandidate, benchQueue, benchStore, printTable } from "@troupe/testkit";
 import { createSqliteQueue, createSqliteStore, type SqliteSynchronous } from "../src/index.js";
 
-const durationMs = Number(process.env.BENCH_DURATION_MS ?? 1500);
+const durationMs = Number(process.env.BENCH_DURATION_MS ?? 1000);
 const dir = mkdtempSync(join(tmpdir(), "troupe-sqlite-bench-"));
 let fileCount = 0;
 const freshFile = () => join(dir, `bench-${++fileCount}.db`);
@@ -20,26 +20,30 @@ const removeFile = (path: string) => {
   for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
 };
 
-function sqliteStore(name: string, synchronous?: SqliteSynchronous): BenchCandidate<Store> {
+interface Settings {
+  readonly synchronous?: SqliteSynchronous;
+  readonly exclusive?: boolean;
+}
+
+function sqliteStore(name: string, settings: Settings = {}): BenchCandidate<Store> {
   let path = "";
   return {
     name,
     create: () => {
       path = freshFile();
-      return createSqliteStore(synchronous ? { path, synchronous } : { path });
+      return createSqliteStore({ path, ...settings });
     },
     destroy: () => removeFile(path),
   };
 }
 
-function sqliteQueue(name: string, synchronous?: SqliteSynchronous): BenchCandidate<Queue> {
+function sqliteQueue(name: string, settings: Settings = {}): BenchCandidate<Queue> {
   let path = "";
   return {
     name,
     create: () => {
       path = freshFile();
-      const base = { path, queueName: "bench", clock: systemClock };
-      return createSqliteQueue(synchronous ? { ...base, synchronous } : base);
+      return createSqliteQueue({ path, queueName: "bench", clock: systemClock, ...settings });
     },
     destroy: () => removeFile(path),
   };
@@ -108,7 +112,8 @@ try {
     [
       { name: "memory", create: () => createMemoryStore() },
       sqliteStore("sqlite"),
-      sqliteStore("sqlite (synchronous=full)", "full"),
+      sqliteStore("sqlite (exclusive)", { exclusive: true }),
+      sqliteStore("sqlite (synchronous=full)", { synchronous: "full" }),
     ],
     { durationMs },
   );
@@ -117,7 +122,8 @@ try {
     [
       { name: "memory", create: () => createMemoryQueue({ clock: systemClock }) },
       sqliteQueue("sqlite"),
-      sqliteQueue("sqlite (synchronous=full)", "full"),
+      sqliteQueue("sqlite (exclusive)", { exclusive: true }),
+      sqliteQueue("sqlite (synchronous=full)", { synchronous: "full" }),
     ],
     { durationMs },
   );
@@ -134,6 +140,11 @@ try {
       20_000,
     ),
     await cpuPerOperation(
+      "sqlite (exclusive): guarded commit",
+      () => guardedCommits(createSqliteStore({ path: freshFile(), exclusive: true })),
+      20_000,
+    ),
+    await cpuPerOperation(
       "memory: enqueue→claim→ack",
       () => queueCycles(createMemoryQueue({ clock: systemClock })),
       10_000,
@@ -145,6 +156,21 @@ try {
       10_000,
     ),
   ];
+  cpuRows.push(
+    await cpuPerOperation(
+      "sqlite (exclusive): enqueue→claim→ack",
+      () =>
+        queueCycles(
+          createSqliteQueue({
+            path: freshFile(),
+            exclusive: true,
+            queueName: "cpu",
+            clock: systemClock,
+          }),
+        ),
+      10_000,
+    ),
+  );
   printTable("CPU time per operation (process.cpuUsage)", cpuRows);
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -45,3 +45,24 @@ describe("openSqliteDatabase", () => {
     expect(() => openSqliteDatabase("")).toThrow(/path/);
   });
 });
+
+describe("openSqliteDatabase({ exclusive: true })", () => {
+  let temp: ReturnType<typeof createTempDir>;
+  beforeEach(() => {
+    temp = createTempDir("exclusive");
+  });
+  afterEach(() => temp.remove());
+
+  it("keeps other connections out until it closes", () => {
+    const path = join(temp.dir, "troupe.db");
+    const owner = openSqliteDatabase(path, { exclusive: true });
+    owner.prepare("SELECT count(*) FROM troupe_store").get();
+    expect(() => openSqliteDatabase(path, { busyTimeoutMs: 20 })).toThrow(
+      expect.objectContaining({ code: "UNAVAILABLE" }),
+    );
+    owner.close();
+    const next = openSqliteDatabase(path);
+    expect(next.prepare("SELECT count(*) AS n FROM troupe_store").get()).toEqual({ n: 1 });
+    next.close();
+  });
+});

@@ -29,6 +29,14 @@ export interface SqliteDatabaseOptions {
   readonly cacheSizeKib?: number;
   /** Bytes of the file read through memory mapping (0 turns it off). Default 268435456 (256 MiB). */
   readonly mmapSizeBytes?: number;
+  /**
+   * Hold the file's lock for the connection's lifetime (`locking_mode = EXCLUSIVE`): no other
+   * connection or process can use the file until this one closes (they fail with `UNAVAILABLE`
+   * after `busyTimeoutMs`), which saves the shared-memory locking of every transaction (about a
+   * quarter of the CPU time of a small commit here). For one process with one connection,
+   * shared by its adapters through `database`. Default false.
+   */
+  readonly exclusive?: boolean;
 }
 
 const synchronousSchema = z.enum(["normal", "full"]);
@@ -39,6 +47,7 @@ export const databaseOptionsShape = {
   busyTimeoutMs: z.number().int().min(0).max(2_147_483_647).optional(),
   cacheSizeKib: z.number().int().min(0).optional(),
   mmapSizeBytes: z.number().int().min(0).optional(),
+  exclusive: z.boolean().optional(),
 };
 
 const databaseOptionsSchema = z.strictObject(databaseOptionsShape);
@@ -82,6 +91,9 @@ export function openSqliteDatabase(
     // busy_timeout first: switching to WAL and migrating need the write lock, which another
     // process may hold right now.
     database.pragma(`busy_timeout = ${settings.busyTimeoutMs ?? 5000}`);
+    // Before anything touches the file: the first access then takes the lock for good, and in
+    // WAL mode the WAL index lives in heap memory instead of shared memory.
+    if (settings.exclusive) database.pragma("locking_mode = EXCLUSIVE");
     database.pragma("journal_mode = WAL");
     database.pragma(`synchronous = ${(settings.synchronous ?? "normal").toUpperCase()}`);
     database.pragma("temp_store = MEMORY");
@@ -115,7 +127,7 @@ export function adoptDatabase(database: SqliteDatabase, field: string): void {
 }
 
 /** A zod schema accepting a better-sqlite3 connection. */
-export const databaseSchema = z.custom<SqliteDatabase>(
+export const databaseSchema: z.ZodType<SqliteDatabase> = z.custom<SqliteDatabase>(
   (value) => value instanceof Database,
   "expected a better-sqlite3 Database (see openSqliteDatabase)",
 );
@@ -166,7 +178,10 @@ export type SqliteConnectionOptions =
     };
 
 /** The zod shape of {@link SqliteConnectionOptions}, merged into each factory's schema. */
-export const connectionShape = {
+export const connectionShape: {
+  path: z.ZodOptional<z.ZodString>;
+  database: z.ZodOptional<z.ZodType<SqliteDatabase>>;
+} & typeof databaseOptionsShape = {
   path: z.string().min(1, "expected a non-empty file path").optional(),
   database: databaseSchema.optional(),
   ...databaseOptionsShape,
@@ -187,6 +202,7 @@ export function connect(
     busyTimeoutMs?: number | undefined;
     cacheSizeKib?: number | undefined;
     mmapSizeBytes?: number | undefined;
+    exclusive?: boolean | undefined;
   },
   scope: string,
 ): AdapterConnection {
@@ -196,6 +212,7 @@ export function connect(
     busyTimeoutMs: options.busyTimeoutMs,
     cacheSizeKib: options.cacheSizeKib,
     mmapSizeBytes: options.mmapSizeBytes,
+    exclusive: options.exclusive,
   };
   if ((path === undefined) === (database === undefined)) {
     throw invalidArgument(`${scope}.path`, "give exactly one of `path` or `database`");

@@ -41,3 +41,20 @@ describePubSub("sqlite (polling only)", {
   openPeer: (context) => createSqlitePubSub({ path: fileOf(context), inProcessDelivery: false }),
   destroy: removeFiles,
 });
+
+// exclusive: one connection holds the file; the suites run without a peer connection.
+describeStore("sqlite (exclusive)", {
+  create: (context) => createSqliteStore({ path: fileOf(context), exclusive: true }),
+  destroy: removeFiles,
+});
+
+describeQueue("sqlite (exclusive)", {
+  create: (context) =>
+    createSqliteQueue({
+      path: fileOf(context),
+      exclusive: true,
+      queueName: `q_${context.id}`,
+      clock: context.clock,
+    }),
+  destroy: removeFiles,
+});
