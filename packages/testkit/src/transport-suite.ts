@@ -92,6 +92,22 @@ export function describeTransport(adapterName: string, options: TransportSuiteOp
     );
 
     it(
+      "a handler can make requests of its own while its caller waits (nested calls)",
+      async () => {
+        const network = await open();
+        const other = await peer();
+        await network.listen(node("a"), (request) => bytes(`a(${text(request)})`));
+        await other.listen(node("b"), async (request, from) => {
+          // Call back into the node that is waiting for this reply.
+          const inner = await other.request(node("b"), from, bytes(`inner ${text(request)}`));
+          return bytes(`b(${text(inner)})`);
+        });
+        expect(text(await network.request(node("a"), node("b"), bytes("x")))).toBe("b(a(inner x))");
+      },
+      timeout,
+    );
+
+    it(
       "200 concurrent requests each get their own reply",
       async () => {
         const network = await open();
