@@ -1343,11 +1343,16 @@ export function createFlows(options: FlowsOptions): Flows {
 
   const idle = (delayMs: number) =>
     new Promise<void>((resolve) => {
-      const timer = clock.setTimer(delayMs, () => resolve());
-      wakeResolvers.push(() => {
+      const onWake = () => {
         timer.cancel();
         resolve();
+      };
+      const timer = clock.setTimer(delayMs, () => {
+        // Forget the wake-up hook, so an idle engine does not collect one per poll.
+        wakeResolvers = wakeResolvers.filter((hook) => hook !== onWake);
+        resolve();
       });
+      wakeResolvers.push(onWake);
     });
 
   const workerLoop = async () => {
@@ -1371,8 +1376,12 @@ export function createFlows(options: FlowsOptions): Flows {
             active.add(task);
           }
         }
-        if (claimed > 0 && claimed === free) continue;
         if (claimed > 0) continue;
+        if (free <= 0) {
+          // Every slot is busy: a finishing item wakes the loop.
+          if (running) await idle(pollIntervalMs);
+          continue;
+        }
         const nextAt = await queue.nextAvailableAt();
         const delay =
           nextAt === undefined
