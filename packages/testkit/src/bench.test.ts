@@ -64,7 +64,7 @@ describe("formatTable and printTable", () => {
     ]);
     expect(table.split("\n")).toEqual([
       "| adapter |     ops/s | ratio | extra |",
-      "|---------|----------:|-------|------:|",
+      "| ------- | --------: | ----- | ----: |",
       "| memory  | 1,234,567 | 1.00x |       |",
       "| sqlite  |      89.5 |       |  3.50 |",
     ]);

@@ -111,7 +111,10 @@ export function formatTable(rows: readonly Record<string, string | number>[]): s
   const pad = (value: string, i: number) =>
     numeric[i] ? value.padStart(widths[i] as number) : value.padEnd(widths[i] as number);
   const line = (values: readonly string[]) => `| ${values.map(pad).join(" | ")} |`;
-  const rule = `|${widths.map((width, i) => (numeric[i] ? `${"-".repeat(width + 1)}:` : `${"-".repeat(width + 2)}`)).join("|")}|`;
+  // The separator row in the layout Biome's Markdown formatter keeps, so pasted tables lint clean.
+  const rule = line(
+    widths.map((width, i) => (numeric[i] ? `${"-".repeat(width - 1)}:` : "-".repeat(width))),
+  );
   return [line(columns), rule, ...cells.map(line)].join("\n");
 }
 
