@@ -1,41 +1,18 @@
 // A worker process for the cross-process tests: runs the engine until killed.
-// Usage: crash-worker sqlite <db-path> <effects> | crash-worker postgres <url> <prefix> <effects>
-import { systemClock } from "@troupe/core";
-import { createPostgresPubSub, createPostgresQueue, createPostgresStore } from "@troupe/postgres";
-import { createSqlitePubSub, createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
-import { createFlows, type FlowsOptions } from "../src/index.js";
-import { crashFunction } from "./crash-function.js";
+// Usage: crash-worker <sqlite|postgres|redis> <location> <tag> <effects-file>
+// (location: the SQLite file, the PostgreSQL URL or the Redis URL; tag: queue name and prefix).
 
-const [adapter, ...args] = process.argv.slice(2);
-let ports: Pick<FlowsOptions, "store" | "queue" | "pubsub" | "prefix">;
-let effectsPath: string;
-if (adapter === "sqlite") {
-  const [path = "", effects = ""] = args;
-  effectsPath = effects;
-  ports = {
-    store: createSqliteStore({ path }),
-    queue: createSqliteQueue({ path, clock: systemClock, queueName: "flows" }),
-    pubsub: createSqlitePubSub({ path }),
-  };
-} else if (adapter === "postgres") {
-  const [url = "", prefix = "", effects = ""] = args;
-  effectsPath = effects;
-  ports = {
-    store: createPostgresStore({ connectionString: url, schema: "troupe_flows_test" }),
-    queue: createPostgresQueue({
-      connectionString: url,
-      schema: "troupe_flows_test",
-      queueName: prefix,
-      clock: systemClock,
-    }),
-    pubsub: createPostgresPubSub({ connectionString: url, channelPrefix: "troupe_flows_test:" }),
-    prefix: `flows/${prefix}/`,
-  };
-} else {
-  throw new Error(`unknown adapter ${adapter}`);
-}
+import { createFlows } from "../src/index.js";
+import { crashFunction } from "./crash-function.js";
+import { openCrashPorts } from "./crash-ports.js";
+
+const [adapter = "", location = "", tag = "", effectsPath = ""] = process.argv.slice(2);
+const ports = openCrashPorts(adapter, location, tag, true);
 const flows = createFlows({
-  ...ports,
+  store: ports.store,
+  queue: ports.queue,
+  ...(ports.pubsub ? { pubsub: ports.pubsub } : {}),
+  prefix: ports.prefix,
   functions: [crashFunction(effectsPath)],
   leaseMs: 1500,
   pollIntervalMs: 50,

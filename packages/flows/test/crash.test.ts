@@ -3,30 +3,21 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { systemClock } from "@troupe/core";
-import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import { waitFor } from "@troupe/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { createFlows } from "../src/index.js";
 import { crashFunction, parseEffects } from "./crash-function.js";
+import { openCrashPorts } from "./crash-ports.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageDir = join(here, "..");
 const RUNS = 1000;
 const KILLS = 6;
 
-function startWorker(dbPath: string, effectsPath: string): Promise<ChildProcess> {
+function startWorker(args: readonly string[]): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--conditions=source",
-      join(here, "crash-worker.ts"),
-      "sqlite",
-      dbPath,
-      effectsPath,
-    ],
+    ["--import", "tsx", "--conditions=source", join(here, "crash-worker.ts"), ...args],
     { cwd: packageDir, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stderr = "";
@@ -50,77 +41,110 @@ function kill(child: ChildProcess): Promise<void> {
   });
 }
 
-describe("crash safety (SQLite, worker killed with SIGKILL)", () => {
-  const dir = mkdtempSync(join(tmpdir(), "troupe-flows-crash-"));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = mkdtempSync(join(tmpdir(), "troupe-flows-crash-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it(`completes ${RUNS} runs of a 5-step function through ${KILLS} SIGKILLs, losing and doubling no step result`, async () => {
-    const dbPath = join(dir, "crash.db");
-    const effectsPath = join(dir, "effects.log");
-    const store = createSqliteStore({ path: dbPath });
-    const queue = createSqliteQueue({ path: dbPath, clock: systemClock, queueName: "flows" });
-    const flows = createFlows({ store, queue, functions: [crashFunction(effectsPath)] });
+const adapters = [
+  { name: "sqlite", location: () => join(dir, `crash-${Date.now()}.db`) },
+  {
+    name: "postgres",
+    location: () =>
+      process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
+  },
+  { name: "redis", location: () => process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379" },
+];
 
-    let worker = await startWorker(dbPath, effectsPath);
-    const events = Array.from({ length: RUNS }, (_, index) => ({
-      name: "crash/go",
-      data: { index },
-    }));
-    for (let offset = 0; offset < RUNS; offset += 100) {
-      await flows.send(events.slice(offset, offset + 100));
-    }
-    const completedAtKill: number[] = [];
-    for (let kills = 0; kills < KILLS; kills++) {
-      await new Promise((resolve) => setTimeout(resolve, 150 + Math.floor(Math.random() * 600)));
-      await kill(worker);
-      completedAtKill.push((await flows.listRuns({ status: "completed", limit: RUNS })).length);
-      worker = await startWorker(dbPath, effectsPath);
-    }
-    try {
-      await waitFor(
-        async () => (await flows.listRuns({ status: "completed", limit: RUNS })).length === RUNS,
-        { timeoutMs: 90_000, what: `all ${RUNS} runs to complete` },
-      );
-    } finally {
-      await kill(worker);
-    }
+describe.each(adapters)(
+  "crash safety on $name (worker killed with SIGKILL)",
+  ({ name, location }) => {
+    it(`completes ${RUNS} runs of a 5-step function through ${KILLS} SIGKILLs, losing and doubling no step result`, async () => {
+      const where = location();
+      const tag = `crash${Date.now().toString(36)}${process.pid}`;
+      const effectsPath = join(dir, `${tag}.log`);
+      const ports = openCrashPorts(name, where, tag, false);
+      const flows = createFlows({
+        store: ports.store,
+        queue: ports.queue,
+        prefix: ports.prefix,
+        functions: [crashFunction(effectsPath)],
+      });
+      const args = [name, where, tag, effectsPath];
 
-    // Every kill must have landed while runs were still in flight.
-    expect(completedAtKill.every((count) => count < RUNS)).toBe(true);
-    const effects = new Map<string, Set<string>>();
-    for (const effect of parseEffects(readFileSync(effectsPath, "utf8"))) {
-      const key = `${effect.runId} ${effect.step}`;
-      const set = effects.get(key) ?? new Set<string>();
-      set.add(effect.nonce);
-      effects.set(key, set);
-    }
-    let repeatedEffects = 0;
-    const runs = await flows.listRuns({ limit: RUNS });
-    expect(runs).toHaveLength(RUNS);
-    for (const summary of runs) {
-      const run = await flows.getRun(summary.id);
-      expect(run?.status).toBe("completed");
-      const steps = run?.steps ?? [];
-      // Exactly five memoized results, each applied once, and the output is built from them.
-      expect(steps.map((step) => step.id)).toEqual([
-        "step-1",
-        "step-2",
-        "step-3",
-        "step-4",
-        "step-5",
-      ]);
-      expect(run?.output).toEqual(steps.map((step) => step.output));
-      for (const step of steps) {
-        const seen = effects.get(`${summary.id} ${step.id}`);
-        // Each step's side effect ran at least once, and the stored result came from one of them.
-        expect(seen?.has(step.output as string)).toBe(true);
-        if ((seen?.size ?? 0) > 1) repeatedEffects++;
+      let worker = await startWorker(args);
+      const events = Array.from({ length: RUNS }, (_, index) => ({
+        name: "crash/go",
+        data: { index },
+      }));
+      for (let offset = 0; offset < RUNS; offset += 100) {
+        await flows.send(events.slice(offset, offset + 100));
       }
-    }
-    console.log(
-      `crash test: ${RUNS} runs, ${KILLS} kills (completed runs at each kill: ${completedAtKill.join(", ")}), ${repeatedEffects} of ${RUNS * 5} step side effects ran more than once`,
-    );
-    await queue.close();
-    await store.close();
-  }, 180_000);
-});
+      const completedAtKill: number[] = [];
+      for (let kills = 0; kills < KILLS; kills++) {
+        await new Promise((resolve) => setTimeout(resolve, 150 + Math.floor(Math.random() * 600)));
+        await kill(worker);
+        completedAtKill.push((await flows.listRuns({ status: "completed", limit: RUNS })).length);
+        worker = await startWorker(args);
+      }
+      try {
+        await waitFor(
+          async () => (await flows.listRuns({ status: "completed", limit: RUNS })).length === RUNS,
+          { timeoutMs: 90_000, what: `all ${RUNS} runs to complete` },
+        );
+        // Leftover items (re-deliveries of killed leases) drain away: nothing is stuck.
+        await waitFor(
+          async () => {
+            const counts = await ports.queue.counts();
+            return counts.waiting + counts.leased === 0;
+          },
+          { timeoutMs: 30_000, what: "the queue to drain" },
+        );
+      } finally {
+        await kill(worker);
+      }
+      // Every kill must have landed while runs were still in flight.
+      expect(completedAtKill.every((count) => count < RUNS)).toBe(true);
+
+      const effects = new Map<string, Set<string>>();
+      for (const effect of parseEffects(readFileSync(effectsPath, "utf8"))) {
+        const key = `${effect.runId} ${effect.step}`;
+        const set = effects.get(key) ?? new Set<string>();
+        set.add(effect.nonce);
+        effects.set(key, set);
+      }
+      let repeatedEffects = 0;
+      const runs = await flows.listRuns({ limit: RUNS });
+      expect(runs).toHaveLength(RUNS);
+      for (const summary of runs) {
+        const run = await flows.getRun(summary.id);
+        expect(run?.status).toBe("completed");
+        const steps = run?.steps ?? [];
+        // Exactly five memoized results, each applied once, and the output is built from them.
+        expect(steps.map((step) => step.id)).toEqual([
+          "step-1",
+          "step-2",
+          "step-3",
+          "step-4",
+          "step-5",
+        ]);
+        expect(run?.output).toEqual(steps.map((step) => step.output));
+        for (const step of steps) {
+          const seen = effects.get(`${summary.id} ${step.id}`);
+          // Each step's side effect ran at least once, and the stored result came from one of them.
+          expect(seen?.has(step.output as string)).toBe(true);
+          if ((seen?.size ?? 0) > 1) repeatedEffects++;
+        }
+      }
+      console.log(
+        `crash test (${name}): ${RUNS} runs, ${KILLS} kills (completed runs at each kill: ${completedAtKill.join(", ")}), ${repeatedEffects} of ${RUNS * 5} step side effects ran more than once`,
+      );
+      for (;;) {
+        const entries = await ports.store.list({ prefix: ports.prefix, limit: 500 });
+        if (entries.length === 0) break;
+        await ports.store.commit(
+          entries.map((entry) => ({ type: "delete", key: entry.key }) as const),
+        );
+      }
+      await ports.close();
+    }, 180_000);
+  },
+);
