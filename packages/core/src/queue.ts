@@ -115,7 +115,12 @@ export interface Queue {
   /** Adds several items atomically (all or none); results are in the same order. */
   enqueueMany(items: readonly EnqueueItem[]): Promise<EnqueueResult[]>;
 
-  /** Leases up to `limit` claimable items. Resolves to an empty array when none is due. */
+  /**
+   * Leases up to `limit` claimable items, returned in claim order. Resolves to an empty array
+   * when none is due. An item whose lease lapsed ranks by its due time, which an adapter may take
+   * as its `availableAt` or its lapsed lease's expiry; either way it never outranks a higher
+   * priority.
+   */
   claim(options: ClaimOptions): Promise<Lease[]>;
 
   /** Finishes the item: it leaves the queue and its id may be reused. */
@@ -167,10 +172,11 @@ function validateTime(value: unknown, field: string): void {
 }
 
 /** Validates items for `enqueueMany` (duplicate ids within one call are allowed and dedupe). */
-export function validateEnqueueItems(items: readonly EnqueueItem[]): void {
-  if (!Array.isArray(items)) throw invalidArgument("items", "expected an array");
+export function validateEnqueueItems(items: readonly EnqueueItem[], field = "items"): void {
+  if (!Array.isArray(items)) throw invalidArgument(field, "expected an array");
   items.forEach((item: EnqueueItem, index) => {
-    const at = `items[${index}]`;
+    // A single `enqueue` passes field "item" and reads better without an index.
+    const at = field === "item" ? "item" : `${field}[${index}]`;
     if (typeof item !== "object" || item === null) throw invalidArgument(at, "expected an object");
     if (item.id !== undefined) validateQueueText(item.id, `${at}.id`);
     if (!(item.payload instanceof Uint8Array))

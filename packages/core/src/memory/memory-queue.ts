@@ -117,9 +117,12 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): Queue {
   const claimable = (record: ItemRecord, now: number) =>
     record.leaseId === undefined ? record.availableAt <= now : record.leaseExpiresAt <= now;
 
-  const enqueueMany = async (items: readonly EnqueueItem[]): Promise<EnqueueResult[]> => {
+  const enqueueMany = async (
+    items: readonly EnqueueItem[],
+    field = "items",
+  ): Promise<EnqueueResult[]> => {
     ensureOpen();
-    validateEnqueueItems(items);
+    validateEnqueueItems(items, field);
     const now = clock.now();
     return items.map((item) => {
       const id = item.id ?? newId();
@@ -147,9 +150,9 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): Queue {
     name: "memory",
     queueName,
     async enqueue(item) {
-      return (await enqueueMany([item]))[0] as EnqueueResult;
+      return (await enqueueMany([item], "item"))[0] as EnqueueResult;
     },
-    enqueueMany,
+    enqueueMany: (items) => enqueueMany(items),
     async claim(claimOptions: ClaimOptions) {
       ensureOpen();
       validateClaimOptions(claimOptions);
