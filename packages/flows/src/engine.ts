@@ -105,13 +105,21 @@ export interface StepView {
   readonly hash: string;
   /** The user's step id. */
   readonly id: string;
+  /** The kind of step. */
   readonly op: StepRecord["op"];
+  /** Where the step stands. */
   readonly status: StepRecord["status"];
+  /** Attempts made, failed ones included. */
   readonly attempts: number;
+  /** When the step (its last attempt, a sleep or a wait) started, ms since the epoch. */
   readonly startedAt?: number;
+  /** When it finished. */
   readonly endedAt?: number;
+  /** The arguments of `step.run(id, fn, ...args)`, or an invocation's data. */
   readonly input?: readonly unknown[];
+  /** The memoized result. */
   readonly output?: unknown;
+  /** The final error of a failed step. */
   readonly error?: SerializedError;
   /** Errors of earlier failed attempts. */
   readonly errors?: readonly SerializedError[];
@@ -121,33 +129,51 @@ export interface StepView {
 
 /** A run as returned by queries. */
 export interface RunView {
+  /** The run's id (a ULID). */
   readonly id: string;
+  /** The function it runs. */
   readonly functionId: string;
+  /** Where the run stands. */
   readonly status: RunStatus;
+  /** When it was triggered, ms since the epoch. */
   readonly createdAt: number;
+  /** When its first step started. */
   readonly startedAt?: number;
+  /** When it finished. */
   readonly endedAt?: number;
+  /** What the handler returned. */
   readonly output?: unknown;
+  /** Why it failed or was cancelled (for a running run: the last handler error, if retrying). */
   readonly error?: SerializedError;
+  /** The triggering events. */
   readonly events: readonly FlowEvent[];
   /** Finished steps in completion order, then pending ones. */
   readonly steps: readonly StepView[];
+  /** The run this one reruns. */
   readonly rerunOf?: string;
+  /** The run that invoked this one with `step.invoke`. */
   readonly parentRunId?: string;
 }
 
 /** A run in a listing. */
 export interface RunSummary {
+  /** The run's id. */
   readonly id: string;
+  /** The function it runs. */
   readonly functionId: string;
+  /** Where the run stands. */
   readonly status: RunStatus;
+  /** When it was triggered, ms since the epoch. */
   readonly createdAt: number;
+  /** When it finished. */
   readonly endedAt?: number;
 }
 
 /** Filters of {@link Flows.listRuns}. */
 export interface ListRunsOptions {
+  /** Only runs of this function. */
   readonly functionId?: string;
+  /** Only runs in this status (or these). */
   readonly status?: RunStatus | readonly RunStatus[];
   /** Runs created at or after this time (ms). */
   readonly from?: number;
@@ -161,10 +187,15 @@ export interface ListRunsOptions {
 
 /** Filters of {@link Flows.listEvents}. */
 export interface ListEventsOptions {
+  /** Only events with this name. */
   readonly name?: string;
+  /** Events received at or after this time (ms). */
   readonly from?: number;
+  /** Events received before this time (ms). */
   readonly to?: number;
+  /** Default 100. */
   readonly limit?: number;
+  /** Newest first. Default false. */
   readonly newestFirst?: boolean;
 }
 

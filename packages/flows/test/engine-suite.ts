@@ -422,6 +422,47 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
       expect(run.output).toBe("hello");
     });
 
+    it("memoizes repeated step ids separately, in call order", async () => {
+      let calls = 0;
+      const fn = createFunction({ id: "loop", triggers: [{ event: "go" }] }, async ({ step }) => {
+        const values: number[] = [];
+        for (let index = 0; index < 4; index++) {
+          values.push(await step.run("same", () => ++calls * 10));
+        }
+        return values;
+      });
+      const { flows } = await setup([fn]);
+      await flows.send({ name: "go" });
+      await flows.runDue();
+      const run = await onlyRun(flows, "loop");
+      expect(run.output).toEqual([10, 20, 30, 40]);
+      expect(calls).toBe(4);
+      expect(new Set(run.steps.map((step) => step.hash)).size).toBe(4);
+    });
+
+    it("looks back no further than waitLookbackMs for an early event", async () => {
+      const fn = createFunction(
+        { id: "late-wait", triggers: [{ event: "req" }] },
+        async ({ step }) => {
+          await step.sleep("first", "2m");
+          const reply = await step.waitForEvent("reply", { event: "reply", timeout: "1m" });
+          return reply === null ? "timed out" : "matched";
+        },
+      );
+      const { flows, clock } = await setup([fn], { waitLookbackMs: 60_000 });
+      await flows.send({ name: "req" });
+      await flows.runDue();
+      // The reply arrives 10 s in; the wait is registered at 2 min, beyond the 60 s lookback.
+      await clock.advance(10_000);
+      await flows.send({ name: "reply" });
+      await clock.advance(110_000);
+      await flows.runDue();
+      expect((await onlyRun(flows, "late-wait")).status).toBe("running");
+      await clock.advance(60_000);
+      await flows.runDue();
+      expect((await onlyRun(flows, "late-wait")).output).toBe("timed out");
+    });
+
     it("invokes another function and returns its output; times out otherwise", async () => {
       const child = createFunction({ id: "child" }, async ({ event, step }) => {
         if (event.data.slow) await step.sleep("slow", "2h");
