@@ -182,7 +182,9 @@ export class StatFold {
     }
     throw statsInputError(
       { system, dimension: value, field },
-      "unknown dimension (the combiner registry is strict)",
+      this.registry.strict
+        ? "unknown dimension (the combiner registry is strict)"
+        : `unknown dimension, and the registry already holds ${this.registry.dimensions.length} dimensions (the limit)`,
     );
   }
 

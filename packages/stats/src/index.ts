@@ -38,6 +38,7 @@ export {
   DEFAULT_LAYER_REGISTRY,
   DEFAULT_MERGE_RULE,
   type DimensionInfo,
+  MAX_DIMENSIONS,
   type OperatorCode,
   parseCombinerRegistry,
   parseLayerRegistry,

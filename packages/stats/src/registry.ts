@@ -107,6 +107,9 @@ export interface DimensionInfo {
   readonly defaultBounds: Readonly<{ min: number; max: number }>;
 }
 
+/** How many dimensions one compiled registry interns at most (configured plus discovered). */
+export const MAX_DIMENSIONS = 4096;
+
 /** Options of {@link compileRegistry}. */
 export interface CompileRegistryOptions {
   /** Reject dimensions missing from the combiner registry instead of using the default rule. */
@@ -243,8 +246,20 @@ export function compileRegistry(
       const found = byName[name];
       if (found !== undefined) return found;
       if (strict || typeof name !== "string" || !dimensionPattern.test(name)) return undefined;
+      // Unknown names are interned for good; a bound keeps hostile input from growing it forever.
+      if (list.length >= MAX_DIMENSIONS) return undefined;
       const info = intern(name, defaultRule, false);
-      refreshRanks();
+      // Insert into name order (binary search, then shift ranks): O(n) per new dimension.
+      let low = 0;
+      let high = byRank.length;
+      while (low < high) {
+        const mid = (low + high) >>> 1;
+        if ((byRank[mid] as DimensionInfo).name < name) low = mid + 1;
+        else high = mid;
+      }
+      byRank.splice(low, 0, info);
+      for (let rank = low; rank < byRank.length; rank++)
+        (byRank[rank] as DimensionInfo).rank = rank;
       return info;
     },
   };

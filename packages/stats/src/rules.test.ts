@@ -428,3 +428,40 @@ describe("prepared outputs", () => {
     expect(() => aggregateOutputs(other, [layered])).toThrow(/field caps\[0\]\.scope/);
   });
 });
+
+describe("dimensions missing from the registry", () => {
+  it("get the default rule and still come out in name order, however they arrive", () => {
+    const registry = compileRegistry({ dimensions: { mid: pipeline(0, 10) } });
+    const first = aggregateOutputs(registry, [
+      output("s", {
+        primary: [c("zeta", "FLAT", 1, "s"), c("alpha", "FLAT", 2, "s"), c("mid", "FLAT", 50, "s")],
+      }),
+    ]);
+    expect(Object.keys(first.primary)).toEqual(["alpha", "mid", "zeta"]);
+    // mid is capped by its registry rule [0, 10]; alpha and zeta use the default [0, 1e6].
+    expect(first.primary).toEqual({ alpha: 2, mid: 10, zeta: 1 });
+    const second = aggregateOutputs(registry, [
+      output("s", {
+        primary: [c("beta", "FLAT", 3, "s"), c("zeta", "FLAT", 1, "s"), c("aaa", "FLAT", 4, "s")],
+      }),
+    ]);
+    expect(Object.keys(second.primary)).toEqual(["aaa", "beta", "zeta"]);
+    expect(Object.keys(second.caps_used)).toEqual(["aaa", "beta", "zeta"]);
+  });
+
+  it("are bounded, so hostile input cannot grow the registry forever", async () => {
+    const { MAX_DIMENSIONS } = await import("./registry.js");
+    const registry = compileRegistry({ dimensions: {} });
+    const many = Array.from({ length: MAX_DIMENSIONS }, (_, index) =>
+      c(`d${index}`, "FLAT", 1, "s"),
+    );
+    expect(
+      Object.keys(aggregateOutputs(registry, [output("s", { primary: many })]).primary),
+    ).toHaveLength(MAX_DIMENSIONS);
+    expect(() =>
+      aggregateOutputs(registry, [output("s", { primary: [c("one_more", "FLAT", 1, "s")] })]),
+    ).toThrow(
+      /dimension "one_more", field primary\[0\]\.dimension: unknown dimension, and the registry already holds 4096/,
+    );
+  });
+});
