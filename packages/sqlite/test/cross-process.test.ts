@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fromUtf8, systemClock, utf8 } from "@troupe/core";
@@ -9,8 +10,8 @@ import { createTempDir } from "./temp-files.js";
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
 const child = fileURLToPath(new URL("./fixtures/peer-child.ts", import.meta.url));
 
-/** Runs the peer child to completion; resolves to its stdout lines. */
-function runPeer(args: readonly string[]): Promise<string[]> {
+/** Runs the peer child to completion; resolves to its stdout lines (after "ready", if any). */
+function runPeer(args: readonly string[], onReady: () => void = () => {}): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const peer = spawn(
       process.execPath,
@@ -22,8 +23,14 @@ function runPeer(args: readonly string[]): Promise<string[]> {
     );
     let out = "";
     let errors = "";
+    let ready = false;
     peer.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString();
+      if (!ready && out.startsWith("ready\n")) {
+        ready = true;
+        out = out.slice("ready\n".length);
+        onReady();
+      }
     });
     peer.stderr.on("data", (chunk: Buffer) => {
       errors += chunk.toString();
@@ -34,6 +41,16 @@ function runPeer(args: readonly string[]): Promise<string[]> {
       else reject(new Error(`peer ${args.join(" ")} exited with ${String(code)}: ${errors}`));
     });
   });
+}
+
+/** Runs two peers with `args` and lets them start together once both are ready. */
+function runTwoPeers(args: readonly string[], path: string): Promise<string[][]> {
+  let ready = 0;
+  const onReady = () => {
+    ready++;
+    if (ready === 2) writeFileSync(`${path}.go`, "");
+  };
+  return Promise.all([runPeer(args, onReady), runPeer(args, onReady)]);
 }
 
 describe("several processes on one file", () => {
@@ -61,7 +78,7 @@ describe("several processes on one file", () => {
 
   it("serialises guarded commits from two processes: no increment is lost", async () => {
     const store = createSqliteStore({ path });
-    await Promise.all([runPeer(["increment", path, "150"]), runPeer(["increment", path, "150"])]);
+    await runTwoPeers(["increment", path, "150"], path);
     const entry = await store.get("counter");
     expect(entry && fromUtf8(entry.value)).toBe("300");
     await store.close();
@@ -71,10 +88,7 @@ describe("several processes on one file", () => {
     const queue = createSqliteQueue({ path, queueName: "jobs", clock: systemClock });
     const ids = Array.from({ length: 2000 }, (_, index) => `job-${index}`);
     await queue.enqueueMany(ids.map((id) => ({ id, payload: utf8(id) })));
-    const [first, second] = await Promise.all([
-      runPeer(["claim", path, "jobs"]),
-      runPeer(["claim", path, "jobs"]),
-    ]);
+    const [first, second] = await runTwoPeers(["claim", path, "jobs"], path);
     // Both processes got work, so they really competed for the same rows.
     expect(first?.length).toBeGreaterThan(0);
     expect(second?.length).toBeGreaterThan(0);
