@@ -388,13 +388,19 @@ export function createFlows(options: FlowsOptions): Flows {
     wakeResolvers = [];
     for (const resolve of resolvers) resolve();
   };
+  // At most one wake-up message per event-loop turn: a burst of enqueues (a batch of events,
+  // many runs settling at once) must not become a burst of NOTIFYs.
+  let wakePublishPending = false;
   const wake = () => {
     wakeLocal();
-    if (pubsub && running) {
+    if (!pubsub || !running || wakePublishPending) return;
+    wakePublishPending = true;
+    setImmediate(() => {
+      wakePublishPending = false;
       pubsub.publish(wakeChannel, new Uint8Array(0)).catch((error: unknown) => {
         logger.warn("flows: wake-up publish failed", { error });
       });
-    }
+    });
   };
 
   const enqueueItems = async (items: readonly EnqueueItem[]) => {

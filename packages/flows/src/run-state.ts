@@ -100,8 +100,3 @@ export function isPending(step: StepRecord): boolean {
     step.status === "invoking"
   );
 }
-
-/** A deep copy, so a failed commit never leaves a half-changed record in memory. */
-export function cloneRun(run: RunRecord): RunRecord {
-  return structuredClone(run);
-}
