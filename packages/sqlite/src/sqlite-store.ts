@@ -48,8 +48,9 @@ function toEntry(key: string, row: { value: Buffer; version: number }): StoreEnt
 
 /**
  * A {@link Store} on a SQLite file. Keys are stored as UTF-8 BLOBs, so SQLite's byte order is
- * the port's key order. Each commit is one `BEGIN IMMEDIATE` transaction that checks every guard,
- * takes the next version from a counter row in the same table, then writes: commits from several
+ * the port's key order. Each commit is one `BEGIN IMMEDIATE` transaction that takes the next
+ * version from a counter row in the same table, then applies each op with its guard (rolling all
+ * back at the first guard that fails): commits from several
  * connections and processes on one file serialise on SQLite's write lock and share one version
  * sequence. Reads that return several entries run in one read transaction (one snapshot).
  *
@@ -75,7 +76,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const upsert = database.prepare<[Buffer, Uint8Array, number]>(
     "INSERT INTO troupe_store (key, value, version) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version",
   );
+  const insertIfAbsent = database.prepare<[Buffer, Uint8Array, number]>(
+    "INSERT INTO troupe_store (key, value, version) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+  );
+  const updateIfVersion = database.prepare<[Uint8Array, number, Buffer, number]>(
+    "UPDATE troupe_store SET value = ?, version = ? WHERE key = ? AND version = ?",
+  );
   const deleteKey = database.prepare<[Buffer]>("DELETE FROM troupe_store WHERE key = ?");
+  const deleteIfVersion = database.prepare<[Buffer, number]>(
+    "DELETE FROM troupe_store WHERE key = ? AND version = ?",
+  );
   // One query per (upper bound?, direction); an absent lower bound is LOWEST_KEY.
   const listQueries = {
     ascending: limitedQuery<[Buffer], Row>(
@@ -103,22 +113,45 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     }),
   );
 
+  // A guarded write is one statement that only matches the expected state, so the guard costs no
+  // separate read; `changes === 0` means the guard failed, and only then is the actual version read
+  // (for the error). Writing as we go is safe: keys are unique within a commit, so a write never
+  // changes another op's guard, and a failed guard throws, which rolls the whole transaction back.
+  const applyOp = (op: StoreOp, key: Buffer, version: number): void => {
+    let held: boolean;
+    if (op.type === "set") {
+      if (op.expect === undefined) {
+        upsert.run(key, op.value, version);
+        return;
+      }
+      held =
+        op.expect === "absent"
+          ? insertIfAbsent.run(key, op.value, version).changes === 1
+          : updateIfVersion.run(op.value, version, key, op.expect).changes === 1;
+    } else if (op.type === "delete" && op.expect !== "absent") {
+      if (op.expect === undefined) {
+        deleteKey.run(key);
+        return;
+      }
+      held = deleteIfVersion.run(key, op.expect).changes === 1;
+    } else {
+      // A check, or deleting a key expected absent (nothing to delete): a read suffices.
+      held = (selectVersion.get(key) ?? "absent") === op.expect;
+    }
+    if (!held) {
+      const expected = op.expect as Expectation;
+      throw new StoreConflictError(op.key, expected, selectVersion.get(key) ?? "absent");
+    }
+  };
+
   // Runs inside BEGIN IMMEDIATE: the guards see the latest committed state and nobody else can
-  // write until this commits, so check-then-write is atomic across connections and processes.
+  // write until this commits, so check-and-write is atomic across connections and processes.
+  // A commit of checks only takes no version (and runs in a read transaction).
   const applyCommit = database.transaction(
     (ops: readonly StoreOp[], keys: readonly Buffer[], writes: boolean): number => {
+      const version = writes ? (nextVersion.get() as number) : 0;
       for (let index = 0; index < ops.length; index++) {
-        const op = ops[index] as StoreOp;
-        if (op.expect === undefined) continue;
-        const current: Expectation = selectVersion.get(keys[index] as Buffer) ?? "absent";
-        if (current !== op.expect) throw new StoreConflictError(op.key, op.expect, current);
-      }
-      if (!writes) return 0;
-      const version = nextVersion.get() as number;
-      for (let index = 0; index < ops.length; index++) {
-        const op = ops[index] as StoreOp;
-        if (op.type === "set") upsert.run(keys[index] as Buffer, op.value, version);
-        else if (op.type === "delete") deleteKey.run(keys[index] as Buffer);
+        applyOp(ops[index] as StoreOp, keys[index] as Buffer, version);
       }
       return version;
     },
