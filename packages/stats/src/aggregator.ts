@@ -622,45 +622,109 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     activeActors.set(l1.size);
   };
 
-  const resolve = async (actor: Actor): Promise<Snapshot> => {
-    requests.inc();
-    const started = timed ? performance.now() : 0;
-    try {
-      validateActor(actor);
-      for (let attempt = 0; ; attempt++) {
-        const current = state;
-        if (l1 !== undefined) {
-          const hit = l1.get(actor.id, actor.version, current.epoch);
-          if (hit !== undefined) {
-            cacheHits.inc(1, L1_LABELS);
-            return hit;
-          }
-          cacheMisses.inc(1, L1_LABELS);
+  /** The general resolve loop (L1, tiers, compute, reload races), without metrics. */
+  const resolveLoop = async (actor: Actor): Promise<Snapshot> => {
+    validateActor(actor);
+    for (let attempt = 0; ; attempt++) {
+      const current = state;
+      if (l1 !== undefined) {
+        const hit = l1.get(actor.id, actor.version, current.epoch);
+        if (hit !== undefined) {
+          cacheHits.inc(1, L1_LABELS);
+          return hit;
         }
-        if (tiers.length > 0) {
-          const fromTier = await readTiers(actor, current);
-          if (fromTier !== undefined && state === current) {
-            remember(fromTier);
-            return fromTier;
-          }
-        }
-        let computed = compute(actor, current.registry, false);
-        if (isThenable(computed)) computed = await computed;
-        // A reload during an async subsystem call: recompute so a stale snapshot is never served.
-        if (state !== current && attempt < 3) continue;
-        const snapshot = toSnapshot(actor, current.epoch, computed);
-        // Degraded snapshots are not cached: the failure may be transient.
-        if (computed.failed === undefined && state === current) {
-          remember(snapshot);
-          if (tiers.length > 0) await writeTiers(snapshot, current, tiers.length);
-        }
-        return snapshot;
+        cacheMisses.inc(1, L1_LABELS);
       }
+      if (tiers.length > 0) {
+        const fromTier = await readTiers(actor, current);
+        if (fromTier !== undefined && state === current) {
+          remember(fromTier);
+          return fromTier;
+        }
+      }
+      let computed = compute(actor, current.registry, false);
+      if (isThenable(computed)) computed = await computed;
+      // A reload during an async subsystem call: recompute so a stale snapshot is never served.
+      if (state !== current && attempt < 3) continue;
+      const snapshot = toSnapshot(actor, current.epoch, computed);
+      // Degraded snapshots are not cached: the failure may be transient.
+      if (computed.failed === undefined && state === current) {
+        remember(snapshot);
+        if (tiers.length > 0) await writeTiers(snapshot, current, tiers.length);
+      }
+      return snapshot;
+    }
+  };
+
+  const observe = (started: number) => {
+    if (timed) duration.observe((performance.now() - started) / 1000);
+  };
+
+  const counted = async (work: Promise<Snapshot>, started: number): Promise<Snapshot> => {
+    try {
+      return await work;
     } catch (error) {
       errors.inc(1, { reason: "resolve" });
       throw error;
     } finally {
-      if (timed) duration.observe((performance.now() - started) / 1000);
+      observe(started);
+    }
+  };
+
+  const finishPending = async (
+    actor: Actor,
+    current: EngineState,
+    pending: Promise<Computed>,
+  ): Promise<Snapshot> => {
+    const computed = await pending;
+    if (state !== current) return resolveLoop(actor);
+    const snapshot = toSnapshot(actor, current.epoch, computed);
+    if (computed.failed === undefined) remember(snapshot);
+    return snapshot;
+  };
+
+  /**
+   * Resolves synchronously when it can (an L1 hit, or synchronous subsystems and no store tiers)
+   * and hands everything else to {@link resolveLoop}. A promise per actor costs as much as a
+   * fold of a few dimensions, and `resolveBatch` of synchronous subsystems needs none.
+   */
+  const resolveNow = (actor: Actor): Snapshot | Promise<Snapshot> => {
+    requests.inc();
+    const started = timed ? performance.now() : 0;
+    if (tiers.length > 0) return counted(resolveLoop(actor), started);
+    try {
+      validateActor(actor);
+      const current = state;
+      if (l1 !== undefined) {
+        const hit = l1.get(actor.id, actor.version, current.epoch);
+        if (hit !== undefined) {
+          cacheHits.inc(1, L1_LABELS);
+          observe(started);
+          return hit;
+        }
+        cacheMisses.inc(1, L1_LABELS);
+      }
+      const computed = compute(actor, current.registry, false);
+      if (isThenable(computed)) return counted(finishPending(actor, current, computed), started);
+      // A subsystem that reloaded the registries from inside `contribute`: take the slow path.
+      if (state !== current) return counted(resolveLoop(actor), started);
+      const snapshot = toSnapshot(actor, current.epoch, computed);
+      if (computed.failed === undefined) remember(snapshot);
+      observe(started);
+      return snapshot;
+    } catch (error) {
+      errors.inc(1, { reason: "resolve" });
+      observe(started);
+      throw error;
+    }
+  };
+
+  const resolve = (actor: Actor): Promise<Snapshot> => {
+    try {
+      const result = resolveNow(actor);
+      return isThenable(result) ? result : Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
     }
   };
 
@@ -675,17 +739,38 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     resolve,
     async resolveBatch(actors) {
       if (!Array.isArray(actors)) throw invalidArgument("actors", "expected an array of actors");
-      return Promise.all(
-        actors.map((actor) =>
-          resolve(actor).then(
-            (snapshot): BatchResult => ({ actorId: actor?.id, snapshot }),
-            (error: unknown): BatchResult => ({
-              actorId: actor?.id,
-              error: error instanceof Error ? error : new Error(String(error)),
-            }),
-          ),
-        ),
-      );
+      const results: BatchResult[] = new Array(actors.length);
+      const failure = (actorId: string, error: unknown): BatchResult => ({
+        actorId,
+        error: error instanceof Error ? error : new Error(String(error)),
+      });
+      let pending: Promise<void>[] | undefined;
+      for (let i = 0; i < actors.length; i++) {
+        const actor = actors[i] as Actor;
+        const actorId = (actor as Partial<Actor> | null)?.id as string;
+        try {
+          const result = resolveNow(actor);
+          if (isThenable(result)) {
+            pending ??= [];
+            pending.push(
+              result.then(
+                (snapshot) => {
+                  results[i] = { actorId, snapshot };
+                },
+                (error: unknown) => {
+                  results[i] = failure(actorId, error);
+                },
+              ),
+            );
+          } else {
+            results[i] = { actorId, snapshot: result };
+          }
+        } catch (error) {
+          results[i] = failure(actorId, error);
+        }
+      }
+      if (pending !== undefined) await Promise.all(pending);
+      return results;
     },
     getCachedSnapshot(actorId, version) {
       if (l1 === undefined) return undefined;
