@@ -1,12 +1,16 @@
 import { Command } from "commander";
 import { registerDoctorCommand } from "./commands/doctor.js";
+import { registerStatsCommands } from "./commands/stats.js";
 import { VERSION } from "./version.js";
 
 /** Adds one group of subcommands to the program; each composed package contributes one. */
 export type RegisterCommands = (program: Command) => void;
 
 /** The subcommands every troupe build carries, in help order. */
-export const builtInCommands: readonly RegisterCommands[] = [registerDoctorCommand];
+export const builtInCommands: readonly RegisterCommands[] = [
+  registerDoctorCommand,
+  registerStatsCommands,
+];
 
 /**
  * Builds the `troupe` program from command groups. Apps compose the groups they ship; tests
@@ -19,7 +23,9 @@ export function createProgram(groups: readonly RegisterCommands[] = builtInComma
     )
     .version(VERSION, "-v, --version", "print the troupe version")
     .showHelpAfterError("(run with --help for usage)")
-    .configureHelp({ sortSubcommands: false });
+    .configureHelp({ sortSubcommands: false })
+    // Subcommands own their options (`stats resolve --version N` is not the program's --version).
+    .enablePositionalOptions();
   for (const register of groups) register(program);
   return program;
 }

@@ -6,7 +6,8 @@ export type IdGenerator = () => string;
 
 /**
  * Returns a generator of ULIDs (26 characters, Crockford base32) stamped with `clock`'s time.
- * Ids from one generator sort in the order they were made, even within one millisecond.
+ * Ids from one generator sort in the order they were made, even within one millisecond. A ULID
+ * holds times below 2^48 ms (the year 10889); a clock set later makes the generator throw.
  */
 export function createIdGenerator(clock: Clock = systemClock): IdGenerator {
   const next = monotonicFactory();

@@ -21,7 +21,8 @@ export interface RequestOptions {
  * Request/response between nodes addressed by node id (actors in cluster mode). A node serves
  * under its id with `listen`; any node reaches it with `request`. Failures are errors with a
  * clear code: `UNKNOWN_NODE` (nobody listens under that id), `TIMEOUT`, `REMOTE_ERROR` (the
- * handler threw; its message is carried over), `CLOSED`. Every adapter passes
+ * handler threw; its message is carried over), `CLOSED`, and `UNAVAILABLE` (the adapter lost its
+ * connection; as with `TIMEOUT`, the handler may or may not have run). Every adapter passes
  * `describeTransport` from `@troupe/testkit`.
  */
 export interface Transport {

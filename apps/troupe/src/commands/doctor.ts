@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { fromUtf8, StoreConflictError, utf8 } from "@troupe/core";
+import { fromUtf8, StoreConflictError, systemClock, utf8 } from "@troupe/core";
 import { createSqlitePubSub, createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import type { Command } from "commander";
 
@@ -32,7 +32,7 @@ export async function runDoctor(dataDir: string): Promise<DoctorCheck[]> {
   const file = path.join(dataDir, "troupe.db");
   const checks: DoctorCheck[] = [];
   const store = createSqliteStore({ path: file });
-  const queue = createSqliteQueue({ path: file, queueName: "troupe-doctor" });
+  const queue = createSqliteQueue({ path: file, queueName: "troupe-doctor", clock: systemClock });
   const pubsub = createSqlitePubSub({ path: file });
   try {
     checks.push(
