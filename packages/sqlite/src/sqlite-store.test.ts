@@ -39,6 +39,22 @@ describe("createSqliteStore", () => {
     );
   });
 
+  it("honours every list limit, also past the cached statements", async () => {
+    const store = open();
+    await store.commit(
+      Array.from({ length: 50 }, (_, index) => ({
+        type: "set" as const,
+        key: `k/${String(index).padStart(2, "0")}`,
+        value: utf8(String(index)),
+      })),
+    );
+    for (let limit = 1; limit <= 45; limit++) {
+      const listed = await store.list({ prefix: "k/", limit, reverse: limit % 2 === 0 });
+      expect(listed).toHaveLength(limit);
+      expect(listed[0]?.key).toBe(limit % 2 === 0 ? "k/49" : "k/00");
+    }
+  });
+
   it("returns plain Uint8Array values", async () => {
     const store = open();
     await store.commit([{ type: "set", key: "k", value: new Uint8Array([1, 2, 3]) }]);
