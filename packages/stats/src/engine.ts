@@ -1,6 +1,6 @@
 import { TroupeError } from "@troupe/core";
 import { describeValue, statsInputError } from "./errors.js";
-import { compareCaps, compareContributions, insertionSort } from "./order.js";
+import { compareCaps, compareContributions, compareValues, insertionSort } from "./order.js";
 import type { CompiledRegistry, DimensionInfo } from "./registry.js";
 import { ShapeCache } from "./shapes.js";
 import type {
@@ -18,9 +18,18 @@ const DIMENSION_PATTERN = /^[a-z][a-z0-9_]*$/;
 /** Marks an output made by {@link prepareOutput}; holds its interned form per registry. */
 const PREPARED: unique symbol = Symbol("troupe.stats.prepared");
 
+/**
+ * A prepared output compiled against one registry: its contributions and caps already in the
+ * fold's struct-of-arrays form, so adding it is a few typed-array copies.
+ */
 interface Interned {
-  readonly infos: readonly DimensionInfo[];
-  readonly layers: readonly number[];
+  readonly keys: Int32Array;
+  readonly values: Float64Array;
+  readonly priorities: Float64Array;
+  readonly systems: readonly string[];
+  readonly caps: readonly CapContribution[];
+  readonly capDimensions: Int32Array;
+  readonly capLayers: Int32Array;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -43,18 +52,14 @@ export function prepareOutput(output: SubsystemOutput): SubsystemOutput {
   return deepFreeze(copy);
 }
 
-/** Per-dimension scratch space, reused across resolves (reset lazily by generation). */
-interface DimensionSlot {
-  generation: number;
-  readonly info: DimensionInfo;
-  readonly primary: Contribution[];
-  primaryCount: number;
-  readonly derived: Contribution[];
-  derivedCount: number;
-  readonly caps: CapContribution[];
-  readonly capLayers: number[];
-  capCount: number;
-}
+/** Never equal to a dimension name: marks an empty entry of the name caches. */
+const NO_NAME: unknown = Object.freeze({});
+
+/**
+ * Cells per dimension: 2 sections (primary, derived) × 4 buckets (FLAT, MULT, POST_ADD,
+ * OVERRIDE). A contribution's cell key is `dimension * 8 + section * 4 + bucket`.
+ */
+const CELLS = 8;
 
 interface MutablePack {
   additive_percent: number;
@@ -86,23 +91,80 @@ function isPriority(value: unknown): boolean {
   return value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0);
 }
 
+/** Grows a typed array to at least `size` entries (doubling), keeping its contents. */
+function growInt32(array: Int32Array, size: number): Int32Array<ArrayBuffer> {
+  const grown = new Int32Array(Math.max(size, array.length * 2, 64));
+  grown.set(array);
+  return grown;
+}
+
+function growFloat64(array: Float64Array, size: number): Float64Array<ArrayBuffer> {
+  const grown = new Float64Array(Math.max(size, array.length * 2, 64));
+  grown.set(array);
+  return grown;
+}
+
 /**
  * The stat fold: validates subsystem outputs (rule R0), buckets contributions and caps per
  * dimension, and computes values and bounds (R1–R9). One instance belongs to one compiled
  * registry and is used synchronously: `begin`, `add` per output (in subsystem order), `finish`.
- * Its scratch arrays are reused, so a steady-state resolve allocates only its result.
+ *
+ * The layout is a compiled plan rather than arrays of objects: each valid contribution becomes
+ * one row of a struct of typed arrays (cell key, value, priority, system), and `finish` links
+ * the rows of each (dimension, section, bucket) cell into a list. A cell almost always holds
+ * one value, which needs no ordering; only cells with several values are sorted by R1 (priority
+ * desc, system asc, value asc) before folding, which is the only order float addition and
+ * multiplication depend on. MAX/MIN are order-free and OVERRIDE is a selection, so neither sorts.
+ * Scratch space is reused, so a steady-state resolve allocates only its result.
  */
 export class StatFold {
   private generation = 0;
-  private readonly slots: (DimensionSlot | undefined)[] = [];
-  private readonly touched: DimensionSlot[] = [];
-  private touchedCount = 0;
   private context: Map<string, MutablePack> | undefined;
-  // Dimension infos and cap layers found while validating one output, used again when adding it,
-  // so the output is only applied once it is known to be valid.
+
+  // Contribution rows of the current resolve.
+  private itemCount = 0;
+  private itemKeys = new Int32Array(256);
+  private itemValues = new Float64Array(256);
+  private itemPriorities = new Float64Array(256);
+  private itemSystems: string[] = new Array<string>(256).fill("");
+  private itemNext = new Int32Array(256);
+  // Name cache by row position: constant outputs bring the same dimension string at the same
+  // position every resolve, so one identity comparison replaces a dictionary lookup.
+  private seenNames: unknown[] = new Array<unknown>(256).fill(NO_NAME);
+  private seenIndex = new Int32Array(256);
+
+  // Cap rows of the current resolve.
+  private capCount = 0;
+  private caps: CapContribution[] = [];
+  private capDimensions = new Int32Array(32);
+  private capLayers = new Int32Array(32);
+  private capNext = new Int32Array(32);
+  private capSeenNames: unknown[] = new Array<unknown>(32).fill(NO_NAME);
+  private capSeenIndex = new Int32Array(32);
+
+  // Per dimension (by interned index), reset lazily when first touched in a resolve.
+  private dimensionCapacity = 0;
+  private dimensionGeneration = new Float64Array(0);
+  private cellHead = new Int32Array(0);
+  private cellCount = new Int32Array(0);
+  private capHead = new Int32Array(0);
+  private capTotal = new Int32Array(0);
+  private touched = new Int32Array(0);
+  private touchedCount = 0;
+
+  // Sorting scratch.
+  private order = new Int32Array(16);
+  private readonly sortCaps: CapContribution[] = [];
+  private readonly sortLayers: number[] = [];
+  private foldedMin = 0;
+  private foldedMax = 0;
+  private foldedKnee = 0;
+
+  // Used by the slow validators (they run only to name the error of a rejected output).
   private readonly pendingInfos: DimensionInfo[] = [];
   private readonly pendingLayers: number[] = [];
   private pendingCount = 0;
+
   // Scratch arrays for the output maps, and the compiled shapes that turn them into objects.
   private readonly primaryInfos: DimensionInfo[] = [];
   private readonly primaryValues: number[] = [];
@@ -124,35 +186,552 @@ export class StatFold {
   /** Starts a new resolve, forgetting the previous one. */
   begin(): void {
     this.generation++;
+    this.itemCount = 0;
+    this.capCount = 0;
     this.touchedCount = 0;
     this.context = undefined;
   }
 
-  private slotFor(info: DimensionInfo): DimensionSlot {
-    let slot = this.slots[info.index];
-    if (slot === undefined) {
-      slot = {
-        generation: 0,
-        info,
-        primary: [],
-        primaryCount: 0,
-        derived: [],
-        derivedCount: 0,
-        caps: [],
-        capLayers: [],
-        capCount: 0,
-      };
-      this.slots[info.index] = slot;
+  private growItems(size: number): void {
+    const old = this.itemKeys.length;
+    this.itemKeys = growInt32(this.itemKeys, size);
+    const capacity = this.itemKeys.length;
+    this.itemValues = growFloat64(this.itemValues, capacity);
+    this.itemPriorities = growFloat64(this.itemPriorities, capacity);
+    this.itemNext = growInt32(this.itemNext, capacity);
+    this.seenIndex = growInt32(this.seenIndex, capacity);
+    for (let i = old; i < capacity; i++) {
+      this.itemSystems.push("");
+      this.seenNames.push(NO_NAME);
     }
-    if (slot.generation !== this.generation) {
-      slot.generation = this.generation;
-      slot.primaryCount = 0;
-      slot.derivedCount = 0;
-      slot.capCount = 0;
-      this.touched[this.touchedCount++] = slot;
-    }
-    return slot;
+    if (this.order.length < capacity) this.order = new Int32Array(capacity);
   }
+
+  private growCaps(size: number): void {
+    const old = this.capDimensions.length;
+    this.capDimensions = growInt32(this.capDimensions, size);
+    const capacity = this.capDimensions.length;
+    this.capLayers = growInt32(this.capLayers, capacity);
+    this.capNext = growInt32(this.capNext, capacity);
+    this.capSeenIndex = growInt32(this.capSeenIndex, capacity);
+    for (let i = old; i < capacity; i++) this.capSeenNames.push(NO_NAME);
+  }
+
+  private growDimensions(size: number): void {
+    const capacity = Math.max(size, this.dimensionCapacity * 2, 32);
+    const generation = new Float64Array(capacity);
+    generation.set(this.dimensionGeneration);
+    this.dimensionGeneration = generation;
+    this.cellHead = new Int32Array(capacity * CELLS);
+    this.cellCount = new Int32Array(capacity * CELLS);
+    this.capHead = new Int32Array(capacity);
+    this.capTotal = new Int32Array(capacity);
+    const touched = new Int32Array(capacity);
+    touched.set(this.touched);
+    this.touched = touched;
+    this.dimensionCapacity = capacity;
+    // Cells are reset when a dimension is first touched, and no dimension is touched yet
+    // (growth happens at the start of `finish`), so nothing else needs copying.
+  }
+
+  /**
+   * The fast R0 check of one contribution list, appending each valid contribution as a row.
+   * Returns false at the first problem; the caller then rolls back and lets the slow validator
+   * name the error, so messages stay exactly as informative.
+   */
+  private appendContributions(list: unknown, section: number): boolean {
+    if (!Array.isArray(list)) return false;
+    const length = list.length;
+    let row = this.itemCount;
+    if (row + length > this.itemKeys.length) this.growItems(row + length);
+    const keys = this.itemKeys;
+    const values = this.itemValues;
+    const priorities = this.itemPriorities;
+    const systems = this.itemSystems;
+    const seenNames = this.seenNames;
+    const seenIndex = this.seenIndex;
+    const registry = this.registry;
+    for (let i = 0; i < length; i++) {
+      const item = list[i] as Partial<Record<keyof Contribution, unknown>> | null;
+      if (typeof item !== "object" || item === null) return false;
+      const name = item.dimension;
+      let dimension: number;
+      if (seenNames[row] === name) dimension = seenIndex[row] as number;
+      else {
+        if (typeof name !== "string") return false;
+        const info = registry.dimension(name);
+        if (info === undefined) return false;
+        dimension = info.index;
+        seenNames[row] = name;
+        seenIndex[row] = dimension;
+      }
+      const bucketName = item.bucket;
+      let bucket: number;
+      if (bucketName === "FLAT") bucket = 0;
+      else if (bucketName === "MULT") bucket = 1;
+      else if (bucketName === "POST_ADD") bucket = 2;
+      else if (bucketName === "OVERRIDE") bucket = 3;
+      else return false;
+      const value = item.value;
+      if (typeof value !== "number" || value - value !== 0) return false;
+      if (bucket === 1 && value < -1) return false;
+      const system = item.system;
+      if (typeof system !== "string" || system === "") return false;
+      const priority = item.priority;
+      let rank = 0;
+      if (priority !== undefined) {
+        if (!Number.isSafeInteger(priority) || (priority as number) < 0) return false;
+        rank = priority as number;
+      }
+      keys[row] = dimension * CELLS + section + bucket;
+      values[row] = value;
+      priorities[row] = rank;
+      systems[row] = system;
+      row++;
+    }
+    this.itemCount = row;
+    return true;
+  }
+
+  /** The fast R0 check of the caps, appending each valid cap as a row (see above). */
+  private appendCaps(list: unknown): boolean {
+    if (!Array.isArray(list)) return false;
+    const length = list.length;
+    let row = this.capCount;
+    if (row + length > this.capDimensions.length) this.growCaps(row + length);
+    const registry = this.registry;
+    const layerPosition = registry.layerPosition;
+    const seenNames = this.capSeenNames;
+    const seenIndex = this.capSeenIndex;
+    for (let i = 0; i < length; i++) {
+      const cap = list[i] as Partial<Record<keyof CapContribution, unknown>> | null;
+      if (typeof cap !== "object" || cap === null) return false;
+      const name = cap.dimension;
+      let dimension: number;
+      if (seenNames[row] === name) dimension = seenIndex[row] as number;
+      else {
+        if (typeof name !== "string") return false;
+        const info = registry.dimension(name);
+        if (info === undefined) return false;
+        dimension = info.index;
+        seenNames[row] = name;
+        seenIndex[row] = dimension;
+      }
+      const mode = cap.mode;
+      const kind = cap.kind;
+      if (kind !== "max" && kind !== "min") return false;
+      if (mode === "HARD_MAX" || mode === "SOFT_MAX") {
+        if (kind !== "max") return false;
+      } else if (mode === "HARD_MIN") {
+        if (kind !== "min") return false;
+      } else if (mode !== "BASELINE" && mode !== "ADDITIVE" && mode !== "OVERRIDE") return false;
+      const value = cap.value;
+      if (typeof value !== "number" || value - value !== 0) return false;
+      const system = cap.system;
+      if (typeof system !== "string" || system === "") return false;
+      const priority = cap.priority;
+      if (priority !== undefined && (!Number.isSafeInteger(priority) || (priority as number) < 0))
+        return false;
+      const scope = cap.scope;
+      const layer = typeof scope === "string" ? layerPosition[scope] : undefined;
+      if (layer === undefined) return false;
+      const realm = cap.realm;
+      if (realm !== undefined && typeof realm !== "string") return false;
+      if (scope === "REALM" && (realm === undefined || realm === "")) return false;
+      const tags = cap.tags;
+      if (tags !== undefined) {
+        if (!Array.isArray(tags)) return false;
+        for (let t = 0; t < tags.length; t++) if (typeof tags[t] !== "string") return false;
+      }
+      this.caps[row] = cap as CapContribution;
+      this.capDimensions[row] = dimension;
+      this.capLayers[row] = layer;
+      row++;
+    }
+    this.capCount = row;
+    return true;
+  }
+
+  /** Appends a prepared output's rows (validated and interned for this registry before). */
+  private appendInterned(interned: Interned): void {
+    const length = interned.keys.length;
+    const row = this.itemCount;
+    if (row + length > this.itemKeys.length) this.growItems(row + length);
+    this.itemKeys.set(interned.keys, row);
+    this.itemValues.set(interned.values, row);
+    this.itemPriorities.set(interned.priorities, row);
+    const systems = this.itemSystems;
+    const from = interned.systems;
+    for (let i = 0; i < length; i++) systems[row + i] = from[i] as string;
+    this.itemCount = row + length;
+    const capLength = interned.capDimensions.length;
+    const capRow = this.capCount;
+    if (capRow + capLength > this.capDimensions.length) this.growCaps(capRow + capLength);
+    this.capDimensions.set(interned.capDimensions, capRow);
+    this.capLayers.set(interned.capLayers, capRow);
+    const caps = this.caps;
+    for (let i = 0; i < capLength; i++) caps[capRow + i] = interned.caps[i] as CapContribution;
+    this.capCount = capRow + capLength;
+  }
+
+  /**
+   * Validates one subsystem output completely (rule R0), then adds it. Throws a named
+   * `INVALID_ARGUMENT` error and adds nothing when any part is invalid. `system` names the
+   * subsystem in errors. Outputs must be added in subsystem order (rule R1) for context packs.
+   */
+  add(output: SubsystemOutput, system: string): void {
+    if (typeof output !== "object" || output === null) {
+      throw statsInputError({ system, field: "(output)" }, "expected a subsystem output object");
+    }
+    const prepared = (output as { [PREPARED]?: WeakMap<CompiledRegistry, Interned> })[PREPARED];
+    const interned = prepared?.get(this.registry);
+    if (interned !== undefined) {
+      // A prepared output is deeply frozen and was validated against this registry: skip R0.
+      this.appendInterned(interned);
+    } else {
+      const itemStart = this.itemCount;
+      const capStart = this.capCount;
+      const meta = output.meta as unknown;
+      const valid =
+        typeof meta === "object" &&
+        meta !== null &&
+        typeof (meta as { system?: unknown }).system === "string" &&
+        this.appendContributions(output.primary, 0) &&
+        this.appendContributions(output.derived, 4) &&
+        this.appendCaps(output.caps);
+      if (!valid) {
+        // Nothing of a rejected output is applied; the slow validator names the problem.
+        this.itemCount = itemStart;
+        this.capCount = capStart;
+        this.validate(output, system);
+        throw statsInputError({ system, field: "(output)" }, "invalid subsystem output");
+      }
+      if (output.context !== undefined) {
+        try {
+          this.validateContext(output.context, system);
+        } catch (error) {
+          this.itemCount = itemStart;
+          this.capCount = capStart;
+          throw error;
+        }
+      }
+      if (prepared !== undefined) {
+        prepared.set(this.registry, {
+          keys: this.itemKeys.slice(itemStart, this.itemCount),
+          values: this.itemValues.slice(itemStart, this.itemCount),
+          priorities: this.itemPriorities.slice(itemStart, this.itemCount),
+          systems: this.itemSystems.slice(itemStart, this.itemCount),
+          caps: this.caps.slice(capStart, this.capCount),
+          capDimensions: this.capDimensions.slice(capStart, this.capCount),
+          capLayers: this.capLayers.slice(capStart, this.capCount),
+        });
+      }
+    }
+    if (output.context !== undefined) this.mergeContext(output.context);
+  }
+
+  private mergeContext(context: Readonly<Record<string, ModifierPack>>) {
+    this.context ??= new Map();
+    for (const key of Object.keys(context)) {
+      const pack = context[key];
+      if (pack === undefined) continue;
+      let merged = this.context.get(key);
+      if (merged === undefined) {
+        merged = { additive_percent: 0, multipliers: [], post_add: 0 };
+        this.context.set(key, merged);
+      }
+      merged.additive_percent += pack.additive_percent ?? 0;
+      if (pack.multipliers !== undefined) merged.multipliers.push(...pack.multipliers);
+      merged.post_add += pack.post_add ?? 0;
+    }
+  }
+
+  /** Marks `dimension` touched in this resolve, emptying its cells. */
+  private touch(dimension: number): void {
+    this.dimensionGeneration[dimension] = this.generation;
+    this.touched[this.touchedCount++] = dimension;
+    const base = dimension * CELLS;
+    const head = this.cellHead;
+    const count = this.cellCount;
+    for (let cell = base; cell < base + CELLS; cell++) {
+      head[cell] = -1;
+      count[cell] = 0;
+    }
+    this.capHead[dimension] = -1;
+    this.capTotal[dimension] = 0;
+  }
+
+  /** Links every row into its cell (contributions) or its dimension (caps). */
+  private link(): void {
+    const dimensionCount = this.registry.dimensions.length;
+    if (dimensionCount > this.dimensionCapacity) this.growDimensions(dimensionCount);
+    const generation = this.generation;
+    const seen = this.dimensionGeneration;
+    const keys = this.itemKeys;
+    const next = this.itemNext;
+    const head = this.cellHead;
+    const count = this.cellCount;
+    for (let row = 0; row < this.itemCount; row++) {
+      const key = keys[row] as number;
+      const dimension = key >> 3;
+      if (seen[dimension] !== generation) this.touch(dimension);
+      next[row] = head[key] as number;
+      head[key] = row;
+      count[key] = (count[key] as number) + 1;
+    }
+    const capDimensions = this.capDimensions;
+    const capNext = this.capNext;
+    const capHead = this.capHead;
+    const capTotal = this.capTotal;
+    for (let row = 0; row < this.capCount; row++) {
+      const dimension = capDimensions[row] as number;
+      if (seen[dimension] !== generation) this.touch(dimension);
+      capNext[row] = capHead[dimension] as number;
+      capHead[dimension] = row;
+      capTotal[dimension] = (capTotal[dimension] as number) + 1;
+    }
+  }
+
+  /** Rule R1 within one cell: priority desc, system asc, value asc (−0 before +0). */
+  private compareRows(a: number, b: number): number {
+    const priorities = this.itemPriorities;
+    const priority = (priorities[b] as number) - (priorities[a] as number);
+    if (priority !== 0) return priority;
+    const systemA = this.itemSystems[a] as string;
+    const systemB = this.itemSystems[b] as string;
+    if (systemA !== systemB) return systemA < systemB ? -1 : 1;
+    return compareValues(this.itemValues[a] as number, this.itemValues[b] as number);
+  }
+
+  /** Collects the rows of `cell` into `order[0..n)`, sorted by R1. Returns n. */
+  private sortedCell(cell: number): number {
+    const order = this.order;
+    const next = this.itemNext;
+    let n = 0;
+    for (let row = this.cellHead[cell] as number; row >= 0; row = next[row] as number) {
+      // Insertion sort while collecting: cells hold a handful of rows.
+      let j = n - 1;
+      while (j >= 0 && this.compareRows(order[j] as number, row) > 0) {
+        order[j + 1] = order[j] as number;
+        j--;
+      }
+      order[j + 1] = row;
+      n++;
+    }
+    return n;
+  }
+
+  /** `initial + v₁ + v₂ + …` over the cell's values in R1 order. */
+  private sumCell(cell: number, initial: number): number {
+    const n = this.cellCount[cell] as number;
+    if (n === 0) return initial;
+    const values = this.itemValues;
+    if (n === 1) return initial + (values[this.cellHead[cell] as number] as number);
+    this.sortedCell(cell);
+    const order = this.order;
+    let sum = initial;
+    for (let i = 0; i < n; i++) sum += values[order[i] as number] as number;
+    return sum;
+  }
+
+  /** `Π (1 + v)` over the cell's values in R1 order (the MULT factor of R2). */
+  private factorOfCell(cell: number): number {
+    const n = this.cellCount[cell] as number;
+    if (n === 0) return 1;
+    const values = this.itemValues;
+    if (n === 1) return 1 * (1 + (values[this.cellHead[cell] as number] as number));
+    this.sortedCell(cell);
+    const order = this.order;
+    let factor = 1;
+    for (let i = 0; i < n; i++) factor *= 1 + (values[order[i] as number] as number);
+    return factor;
+  }
+
+  /** Rules R2 and R3: the candidate of one section (cells `base..base+3`) of one dimension. */
+  private candidate(base: number, total: number, info: DimensionInfo): number {
+    const count = this.cellCount;
+    const head = this.cellHead;
+    const values = this.itemValues;
+    if ((count[base + 3] as number) > 0) {
+      // The first OVERRIDE in R1 order wins: a selection, so no sort is needed.
+      let best = head[base + 3] as number;
+      const next = this.itemNext;
+      for (let row = next[best] as number; row >= 0; row = next[row] as number) {
+        if (this.compareRows(row, best) < 0) best = row;
+      }
+      return values[best] as number;
+    }
+    if (total === 1) {
+      // One contribution: no order to establish. The same arithmetic as the general path: a lone
+      // pipeline MULT multiplies a base of 0, and `+ 0` turns −0 into +0 as `0 + v` would.
+      const cell =
+        (count[base] as number) > 0 ? base : (count[base + 1] as number) > 0 ? base + 1 : base + 2;
+      const value = values[head[cell] as number] as number;
+      if (!info.usePipeline) return value;
+      return cell === base + 1 ? 0 : value + 0;
+    }
+    if (info.usePipeline) {
+      return this.sumCell(base, 0) * this.factorOfCell(base + 1) + this.sumCell(base + 2, 0);
+    }
+    const operator = info.operator;
+    if (operator !== 0) {
+      // MAX and MIN are order-free (Math.max/min are commutative, ±0 included).
+      let result = operator === 1 ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+      const next = this.itemNext;
+      for (let cell = base; cell < base + 3; cell++) {
+        for (let row = head[cell] as number; row >= 0; row = next[row] as number) {
+          const value = values[row] as number;
+          result = operator === 1 ? Math.max(result, value) : Math.min(result, value);
+        }
+      }
+      return result;
+    }
+    // SUM over all non-override values in R1 order (FLAT, MULT, POST_ADD, each sorted),
+    // starting from the first value as the sorted-list fold does.
+    let result = 0;
+    let first = true;
+    const order = this.order;
+    for (let cell = base; cell < base + 3; cell++) {
+      const n = this.cellCount[cell] as number;
+      if (n === 0) continue;
+      if (n === 1) {
+        const value = values[head[cell] as number] as number;
+        if (first) {
+          result = value;
+          first = false;
+        } else result += value;
+        continue;
+      }
+      this.sortedCell(cell);
+      for (let i = 0; i < n; i++) {
+        const value = values[order[i] as number] as number;
+        if (first) {
+          result = value;
+          first = false;
+        } else result += value;
+      }
+    }
+    return result;
+  }
+
+  /** Rules R4, R5 and R7 for one dimension's caps; results in `folded*`. */
+  private foldCapsOf(dimension: number, info: DimensionInfo, prioritized: boolean): void {
+    const caps = this.sortCaps;
+    const layers = this.sortLayers;
+    const next = this.capNext;
+    let count = 0;
+    for (let row = this.capHead[dimension] as number; row >= 0; row = next[row] as number) {
+      caps[count] = this.caps[row] as CapContribution;
+      layers[count] = this.capLayers[row] as number;
+      count++;
+    }
+    const folded = foldCaps(caps, layers, count, info, prioritized);
+    this.foldedMin = folded.min;
+    this.foldedMax = folded.max;
+    this.foldedKnee = folded.knee;
+  }
+
+  /** Computes the values of everything added since `begin` (rules R2–R9). */
+  finish(): StatValues {
+    this.link();
+    const touched = this.touched;
+    const count = this.touchedCount;
+    const infos = this.registry.dimensions;
+    // Output maps have sorted keys: order the touched dimensions by their precomputed name rank.
+    const byRank = this.registry.dimensionsByRank;
+    if (byRank.length <= 4 * count) {
+      // Most of the registry is touched: walking it in name order is cheaper than sorting.
+      let next = 0;
+      const seen = this.dimensionGeneration;
+      const generation = this.generation;
+      for (let rank = 0; rank < byRank.length; rank++) {
+        const index = (byRank[rank] as DimensionInfo).index;
+        if (seen[index] === generation) touched[next++] = index;
+      }
+    } else {
+      for (let i = 1; i < count; i++) {
+        const index = touched[i] as number;
+        const rank = (infos[index] as DimensionInfo).rank;
+        let j = i - 1;
+        while (j >= 0 && (infos[touched[j] as number] as DimensionInfo).rank > rank) {
+          touched[j + 1] = touched[j] as number;
+          j--;
+        }
+        touched[j + 1] = index;
+      }
+    }
+    const primaryInfos = this.primaryInfos;
+    const primaryValues = this.primaryValues;
+    const derivedInfos = this.derivedInfos;
+    const derivedValues = this.derivedValues;
+    const touchedInfos = this.touchedInfos;
+    const bounds = this.bounds;
+    const cellCount = this.cellCount;
+    let primaryCount = 0;
+    let derivedCount = 0;
+    const prioritized = this.registry.prioritized;
+    for (let i = 0; i < count; i++) {
+      const dimension = touched[i] as number;
+      const info = infos[dimension] as DimensionInfo;
+      touchedInfos[i] = info;
+      let min = info.clampMin;
+      let max = info.clampMax;
+      let knee = Number.POSITIVE_INFINITY;
+      if ((this.capTotal[dimension] as number) > 0) {
+        this.foldCapsOf(dimension, info, prioritized);
+        min = this.foldedMin;
+        max = this.foldedMax;
+        knee = this.foldedKnee;
+        bounds[i] =
+          min === info.clampMin && max === info.clampMax ? info.defaultBounds : { min, max };
+      } else {
+        // Uncapped dimensions share one frozen bounds object: fewer allocations per snapshot.
+        bounds[i] = info.defaultBounds;
+      }
+      const base = dimension * CELLS;
+      const primaryTotal =
+        (cellCount[base] as number) +
+        (cellCount[base + 1] as number) +
+        (cellCount[base + 2] as number) +
+        (cellCount[base + 3] as number);
+      if (primaryTotal > 0) {
+        primaryInfos[primaryCount] = info;
+        primaryValues[primaryCount++] = finalValue(
+          this.candidate(base, primaryTotal, info),
+          knee,
+          info,
+          min,
+          max,
+        );
+      }
+      const derivedTotal =
+        (cellCount[base + 4] as number) +
+        (cellCount[base + 5] as number) +
+        (cellCount[base + 6] as number) +
+        (cellCount[base + 7] as number);
+      if (derivedTotal > 0) {
+        derivedInfos[derivedCount] = info;
+        derivedValues[derivedCount++] = finalValue(
+          this.candidate(base + 4, derivedTotal, info),
+          knee,
+          info,
+          min,
+          max,
+        );
+      }
+    }
+    const primary = this.primaryShapes.build(primaryInfos, primaryCount, primaryValues);
+    const derived = this.derivedShapes.build(derivedInfos, derivedCount, derivedValues);
+    const capsUsed = this.boundsShapes.build(touchedInfos, count, bounds);
+    if (this.context === undefined) return { primary, derived, caps_used: capsUsed };
+    const context: Record<string, MergedModifierPack> = {};
+    for (const key of [...this.context.keys()].sort()) {
+      context[key] = this.context.get(key) as MutablePack;
+    }
+    return { primary, derived, caps_used: capsUsed, context };
+  }
+
+  // The slow validators: they run only after the fast check failed, to name the error.
 
   private dimensionOf(
     value: unknown,
@@ -398,196 +977,6 @@ export class StatFold {
     this.validateCaps(output.caps, system);
     if (output.context !== undefined) this.validateContext(output.context, system);
   }
-
-  /**
-   * Validates one subsystem output completely (rule R0), then adds it. Throws a named
-   * `INVALID_ARGUMENT` error and adds nothing when any part is invalid. `system` names the
-   * subsystem in errors. Outputs must be added in subsystem order (rule R1) for context packs.
-   */
-  add(output: SubsystemOutput, system: string): void {
-    if (typeof output !== "object" || output === null) {
-      throw statsInputError({ system, field: "(output)" }, "expected a subsystem output object");
-    }
-    let pendingInfos: readonly DimensionInfo[] = this.pendingInfos;
-    let pendingLayers: readonly number[] = this.pendingLayers;
-    const prepared = (output as { [PREPARED]?: WeakMap<CompiledRegistry, Interned> })[PREPARED];
-    const interned = prepared?.get(this.registry);
-    if (interned !== undefined) {
-      // A prepared output is deeply frozen and was validated against this registry: skip R0.
-      pendingInfos = interned.infos;
-      pendingLayers = interned.layers;
-    } else {
-      this.validate(output, system);
-      if (prepared !== undefined) {
-        prepared.set(this.registry, {
-          infos: this.pendingInfos.slice(0, this.pendingCount),
-          layers: this.pendingLayers.slice(0, this.pendingCount),
-        });
-      }
-    }
-    let cursor = 0;
-    const primary = output.primary;
-    for (let i = 0; i < primary.length; i++) {
-      const slot = this.slotFor(pendingInfos[cursor++] as DimensionInfo);
-      slot.primary[slot.primaryCount++] = primary[i] as Contribution;
-    }
-    const derived = output.derived;
-    for (let i = 0; i < derived.length; i++) {
-      const slot = this.slotFor(pendingInfos[cursor++] as DimensionInfo);
-      slot.derived[slot.derivedCount++] = derived[i] as Contribution;
-    }
-    const caps = output.caps;
-    for (let i = 0; i < caps.length; i++) {
-      const slot = this.slotFor(pendingInfos[cursor++] as DimensionInfo);
-      slot.caps[slot.capCount] = caps[i] as CapContribution;
-      slot.capLayers[slot.capCount] = pendingLayers[cursor - 1] as number;
-      slot.capCount++;
-    }
-    if (output.context !== undefined) this.mergeContext(output.context);
-  }
-
-  private mergeContext(context: Readonly<Record<string, ModifierPack>>) {
-    this.context ??= new Map();
-    for (const key of Object.keys(context)) {
-      const pack = context[key];
-      if (pack === undefined) continue;
-      let merged = this.context.get(key);
-      if (merged === undefined) {
-        merged = { additive_percent: 0, multipliers: [], post_add: 0 };
-        this.context.set(key, merged);
-      }
-      merged.additive_percent += pack.additive_percent ?? 0;
-      if (pack.multipliers !== undefined) merged.multipliers.push(...pack.multipliers);
-      merged.post_add += pack.post_add ?? 0;
-    }
-  }
-
-  /** Computes the values of everything added since `begin` (rules R2–R9). */
-  finish(): StatValues {
-    const touched = this.touched;
-    const count = this.touchedCount;
-    // Output maps have sorted keys: order the touched dimensions by their precomputed name rank.
-    const byRank = this.registry.dimensionsByRank;
-    if (byRank.length <= 4 * count) {
-      // Most of the registry is touched: walking it in name order is cheaper than sorting.
-      let next = 0;
-      const slots = this.slots;
-      const generation = this.generation;
-      for (let rank = 0; rank < byRank.length; rank++) {
-        const slot = slots[(byRank[rank] as DimensionInfo).index];
-        if (slot !== undefined && slot.generation === generation) touched[next++] = slot;
-      }
-    } else {
-      for (let i = 1; i < count; i++) {
-        const slot = touched[i] as DimensionSlot;
-        const rank = slot.info.rank;
-        let j = i - 1;
-        while (j >= 0 && (touched[j] as DimensionSlot).info.rank > rank) {
-          touched[j + 1] = touched[j] as DimensionSlot;
-          j--;
-        }
-        touched[j + 1] = slot;
-      }
-    }
-    const primaryInfos = this.primaryInfos;
-    const primaryValues = this.primaryValues;
-    const derivedInfos = this.derivedInfos;
-    const derivedValues = this.derivedValues;
-    const bounds = this.bounds;
-    let primaryCount = 0;
-    let derivedCount = 0;
-    const prioritized = this.registry.prioritized;
-    for (let i = 0; i < count; i++) {
-      const slot = touched[i] as DimensionSlot;
-      const info = slot.info;
-      let min = info.clampMin;
-      let max = info.clampMax;
-      let knee = Number.POSITIVE_INFINITY;
-      if (slot.capCount > 0) {
-        const folded = foldCaps(slot, prioritized);
-        min = folded.min;
-        max = folded.max;
-        knee = folded.knee;
-        bounds[i] =
-          min === info.clampMin && max === info.clampMax ? info.defaultBounds : { min, max };
-      } else {
-        // Uncapped dimensions share one frozen bounds object: fewer allocations per snapshot.
-        bounds[i] = info.defaultBounds;
-      }
-      if (slot.primaryCount > 0) {
-        primaryInfos[primaryCount] = info;
-        primaryValues[primaryCount++] = finalValue(
-          candidate(slot.primary, slot.primaryCount, info),
-          knee,
-          info,
-          min,
-          max,
-        );
-      }
-      if (slot.derivedCount > 0) {
-        derivedInfos[derivedCount] = info;
-        derivedValues[derivedCount++] = finalValue(
-          candidate(slot.derived, slot.derivedCount, info),
-          knee,
-          info,
-          min,
-          max,
-        );
-      }
-    }
-    const primary = this.primaryShapes.build(primaryInfos, primaryCount, primaryValues);
-    const derived = this.derivedShapes.build(derivedInfos, derivedCount, derivedValues);
-    const touchedInfos = this.touchedInfos;
-    for (let i = 0; i < count; i++) touchedInfos[i] = (touched[i] as DimensionSlot).info;
-    const capsUsed = this.boundsShapes.build(touchedInfos, count, bounds);
-    if (this.context === undefined) return { primary, derived, caps_used: capsUsed };
-    const context: Record<string, MergedModifierPack> = {};
-    for (const key of [...this.context.keys()].sort()) {
-      context[key] = this.context.get(key) as MutablePack;
-    }
-    return { primary, derived, caps_used: capsUsed, context };
-  }
-}
-
-/** Rules R2 and R3: the candidate of one section of one dimension (sorts `list` in place). */
-export function candidate(list: Contribution[], count: number, info: DimensionInfo): number {
-  if (count === 1) {
-    // One contribution: no order to establish. The same arithmetic as the general path: a lone
-    // pipeline MULT multiplies a base of 0, and `+ 0` turns −0 into +0 as `0 + v` would.
-    const only = list[0] as Contribution;
-    if (only.bucket === "OVERRIDE" || !info.usePipeline) return only.value;
-    return only.bucket === "MULT" ? 0 : only.value + 0;
-  }
-  insertionSort(list, count, compareContributions);
-  // Sorted by bucket rank, OVERRIDE comes last and its first entry is the winner (R2).
-  const last = list[count - 1] as Contribution;
-  if (last.bucket === "OVERRIDE") {
-    let first = count - 1;
-    while (first > 0 && (list[first - 1] as Contribution).bucket === "OVERRIDE") first--;
-    return (list[first] as Contribution).value;
-  }
-  if (info.usePipeline) {
-    let flat = 0;
-    let factor = 1;
-    let post = 0;
-    for (let i = 0; i < count; i++) {
-      const item = list[i] as Contribution;
-      const bucket = item.bucket;
-      if (bucket === "FLAT") flat += item.value;
-      else if (bucket === "MULT") factor *= 1 + item.value;
-      else post += item.value;
-    }
-    return flat * factor + post;
-  }
-  const operator = info.operator;
-  let result = (list[0] as Contribution).value;
-  for (let i = 1; i < count; i++) {
-    const value = (list[i] as Contribution).value;
-    if (operator === 0) result += value;
-    else if (operator === 1) result = Math.max(result, value);
-    else result = Math.min(result, value);
-  }
-  return result;
 }
 
 /** Rules R7 and R6: the soft knee, then the hard bounds. */
@@ -618,11 +1007,14 @@ interface FoldedCaps {
   readonly knee: number;
 }
 
-/** Rules R4, R5 and R7 for one dimension: effective bounds and the soft knee. */
-function foldCaps(slot: DimensionSlot, prioritized: boolean): FoldedCaps {
-  const caps = slot.caps;
-  const layers = slot.capLayers;
-  const count = slot.capCount;
+/** Rules R4, R5 and R7 for one dimension: effective bounds and the soft knee (sorts in place). */
+function foldCaps(
+  caps: CapContribution[],
+  layers: number[],
+  count: number,
+  info: DimensionInfo,
+  prioritized: boolean,
+): FoldedCaps {
   // Sort by (layer, R1 cap order), moving the parallel layer array along.
   for (let i = 1; i < count; i++) {
     const cap = caps[i] as CapContribution;
@@ -643,7 +1035,6 @@ function foldCaps(slot: DimensionSlot, prioritized: boolean): FoldedCaps {
     caps[j + 1] = cap;
     layers[j + 1] = layer;
   }
-  const info = slot.info;
   const clampMin = info.clampMin;
   const clampMax = info.clampMax;
   let knee = Number.POSITIVE_INFINITY;
