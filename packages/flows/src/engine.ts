@@ -22,7 +22,7 @@ import { type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.js"
 import { createCommitBatcher } from "./commit-batcher.js";
 import type { DriverRequest, DriverResponse, FlowDriver } from "./driver.js";
 import { type SerializedError, serializeError } from "./errors.js";
-import { type EventInput, type FlowEvent, validateEventInput } from "./event.js";
+import { type EventData, type EventInput, type FlowEvent, validateEventInput } from "./event.js";
 import { matches } from "./expression.js";
 import {
   type FlowFunction,
@@ -72,7 +72,7 @@ export interface FlowsOptions {
   /** Where time comes from (a ManualClock in tests). Default: the system clock. */
   readonly clock?: Clock;
   /** The functions this engine runs (TypeScript, through the in-process driver). */
-  readonly functions?: readonly FlowFunction[];
+  readonly functions?: readonly FlowFunction<unknown, EventData>[];
   /** Key prefix in the Store and PubSub channel stem. Default `"flows/"`. */
   readonly prefix?: string;
   /** Items a worker processes at once. Default 16. */
@@ -97,6 +97,11 @@ export interface FlowsOptions {
   readonly admission?: Admission;
   /** Where failures of the engine itself are reported. */
   readonly logger?: Logger;
+  /**
+   * While started, hold the Node process open like a server does (the Clock's timers do not).
+   * Default true.
+   */
+  readonly keepProcessAlive?: boolean;
 }
 
 /** A step in a run's history. */
@@ -364,7 +369,10 @@ export function createFlows(options: FlowsOptions): Flows {
     send: async (events: readonly EventInput[]) => ({ ids: await ingest(events) }),
   };
   for (const fn of options.functions ?? []) {
-    register(fn.definition, createInProcessDriver(fn as FlowFunction, driverDeps));
+    register(
+      fn.definition,
+      createInProcessDriver(fn as FlowFunction<unknown, EventData>, driverDeps),
+    );
     if (fn.onFailure) {
       const id = `${fn.id}-failure`;
       register(
@@ -375,7 +383,11 @@ export function createFlows(options: FlowsOptions): Flows {
           retries: 1,
           cancelOn: [],
         },
-        createInProcessDriver(fn as FlowFunction, driverDeps, fn as FlowFunction),
+        createInProcessDriver(
+          fn as FlowFunction<unknown, EventData>,
+          driverDeps,
+          fn as FlowFunction<unknown, EventData>,
+        ),
       );
     }
   }
@@ -889,6 +901,9 @@ export function createFlows(options: FlowsOptions): Flows {
 
   /** Follow-ups of a finished run; idempotent, so re-running after a crash is harmless. */
   const afterTerminal = async (run: RunRecord) => {
+    if (run.finishBy !== undefined) {
+      await queue.remove(itemId({ k: "x", r: run.id })).catch(() => false);
+    }
     if (run.parent) {
       const { runId, hash } = run.parent;
       await resolveStep(runId, hash, (step) => {
@@ -897,6 +912,14 @@ export function createFlows(options: FlowsOptions): Flows {
         return { error: run.error ?? { name: "Error", message: `invoked run ${run.status}` } };
       });
     }
+    // A run started by a lifecycle event emits none itself: a function listening to
+    // `inngest/function.finished` would otherwise trigger itself forever.
+    const trigger = run.events[0]?.name;
+    const lifecycle =
+      trigger === INTERNAL_EVENTS.finished ||
+      trigger === INTERNAL_EVENTS.cancelled ||
+      trigger === INTERNAL_EVENTS.failed;
+    if (lifecycle) return;
     if (run.status === "failed") {
       await ingestOne(
         {
@@ -906,6 +929,21 @@ export function createFlows(options: FlowsOptions): Flows {
             function_id: run.functionId,
             run_id: run.id,
             error: run.error ?? { name: "Error", message: "failed" },
+            event: run.events[0] ?? null,
+          },
+        },
+        {},
+      );
+    }
+    if (run.status === "cancelled" && triggersByEvent.has(INTERNAL_EVENTS.cancelled)) {
+      await ingestOne(
+        {
+          name: INTERNAL_EVENTS.cancelled,
+          id: `${run.id}:cancelled`,
+          data: {
+            function_id: run.functionId,
+            run_id: run.id,
+            error: run.error ?? { name: "FLOWS_CANCELLED", message: "cancelled" },
             event: run.events[0] ?? null,
           },
         },
@@ -927,9 +965,6 @@ export function createFlows(options: FlowsOptions): Flows {
         },
         {},
       );
-    }
-    if (run.finishBy !== undefined) {
-      await queue.remove(itemId({ k: "x", r: run.id })).catch(() => false);
     }
   };
 
@@ -1605,8 +1640,11 @@ export function createFlows(options: FlowsOptions): Flows {
     return created.run.id;
   };
 
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
   const stop = async () => {
     running = false;
+    if (keepAlive) clearInterval(keepAlive);
+    keepAlive = undefined;
     wakeLocal();
     await loop;
     loop = undefined;
@@ -1624,6 +1662,9 @@ export function createFlows(options: FlowsOptions): Flows {
     async start() {
       if (running) return;
       running = true;
+      // A ref'd handle that does nothing: the worker's own timers come from the Clock, which
+      // must not keep a process alive, but a started worker is a server and should.
+      if (options.keepProcessAlive !== false) keepAlive = setInterval(() => {}, 1 << 30);
       if (pubsub) unsubscribe = await pubsub.subscribe(wakeChannel, () => wakeLocal());
       await ensureSchedules();
       nextSweepAt = 0;

@@ -1,14 +1,17 @@
 import { invalidArgument } from "@troupe/core";
 import { z } from "zod";
 
-/** An event as stored and handed to functions. */
-export interface FlowEvent {
+/** Event data: a JSON object. */
+export type EventData = Record<string, unknown>;
+
+/** An event as stored and handed to functions; `TData` types `data` (see `FunctionConfig.schema`). */
+export interface FlowEvent<TData extends EventData = EventData> {
   /** The event's internal id: a ULID assigned on receipt. */
   readonly id: string;
   /** The event's name, e.g. `"app/user.created"`. */
   readonly name: string;
   /** The payload (a JSON object). */
-  readonly data: Record<string, unknown>;
+  readonly data: TData;
   /** Optional user information (deprecated in Inngest, kept for compatibility). */
   readonly user?: Record<string, unknown>;
   /** When the event happened (ms since the epoch): the sender's, or the receipt time. */

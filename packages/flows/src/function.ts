@@ -1,7 +1,7 @@
 import { type Duration, invalidArgument, parseDuration } from "@troupe/core";
 import { Cron } from "croner";
 import { z } from "zod";
-import type { FlowEvent } from "./event.js";
+import type { EventData, FlowEvent } from "./event.js";
 import { compileExpression } from "./expression.js";
 import type { StepTools } from "./step-tools.js";
 
@@ -39,14 +39,19 @@ export interface CancelOn {
   readonly timeout?: Duration;
 }
 
-/** Configuration of a function. */
-export interface FunctionConfig {
+/** Configuration of a function; `TData` is the type of its triggering events' data. */
+export interface FunctionConfig<TData extends EventData = EventData> {
   /** Unique id within the engine: letters, digits and `-_.:/`. */
   readonly id: string;
   /** A display name. Default: the id. */
   readonly name?: string;
   /** What starts the function. Empty: it can only be invoked (`step.invoke`). */
   readonly triggers?: readonly Trigger[];
+  /**
+   * A zod schema for the triggering event's `data`: it types `event.data` in the handler, and a
+   * run whose event does not match fails at once (non-retriable) with an error naming the field.
+   */
+  readonly schema?: z.ZodType<TData>;
   /** Retries per step and for the handler, 0..20 (attempts = retries + 1). Default 4. */
   readonly retries?: number;
   /** Events that cancel an unfinished run. */
@@ -64,11 +69,11 @@ export interface FunctionConfig {
 }
 
 /** What a handler receives. */
-export interface FlowContext {
+export interface FlowContext<TData extends EventData = EventData> {
   /** The triggering event. */
-  readonly event: FlowEvent;
+  readonly event: FlowEvent<TData>;
   /** All triggering events (one, unless batched). */
-  readonly events: readonly FlowEvent[];
+  readonly events: readonly FlowEvent<TData>[];
   /** The run's id. */
   readonly runId: string;
   /** The attempt of this execution, zero-based. */
@@ -78,7 +83,7 @@ export interface FlowContext {
 }
 
 /** What an onFailure handler receives: the failed run's error and triggering event. */
-export interface FailureContext extends FlowContext {
+export interface FailureContext extends FlowContext<EventData> {
   /** The error the run failed with. */
   readonly error: { readonly name: string; readonly message: string; readonly stack?: string };
   /** The id of the run that failed. */
@@ -86,7 +91,9 @@ export interface FailureContext extends FlowContext {
 }
 
 /** A function's code. It is run from the top many times: memoized steps return at once. */
-export type FlowHandler<TOutput> = (context: FlowContext) => Promise<TOutput> | TOutput;
+export type FlowHandler<TOutput, TData extends EventData = EventData> = (
+  context: FlowContext<TData>,
+) => Promise<TOutput> | TOutput;
 
 /** The serialisable definition the engine works from (drivers other than in-process produce it too). */
 export interface FunctionDefinition {
@@ -107,13 +114,15 @@ export interface FunctionDefinition {
 }
 
 /** A function made by {@link createFunction}, ready to hand to `createFlows`. */
-export interface FlowFunction<TOutput = unknown> {
+export interface FlowFunction<TOutput = unknown, TData extends EventData = EventData> {
   /** The function's id. */
   readonly id: string;
   /** The validated definition. */
   readonly definition: FunctionDefinition;
-  /** The handler. */
-  readonly handler: FlowHandler<TOutput>;
+  /** The handler (method syntax, so functions of any event data type fit one list). */
+  handler(context: FlowContext<TData>): Promise<TOutput> | TOutput;
+  /** Validates (and types) the triggering event's data. */
+  readonly schema?: z.ZodType<TData>;
   /** The failure handler, run as its own function `<id>-failure` (Inngest semantics). */
   readonly onFailure?: (context: FailureContext) => Promise<unknown> | unknown;
 }
@@ -122,6 +131,7 @@ export interface FlowFunction<TOutput = unknown> {
 export const INTERNAL_EVENTS = {
   failed: "inngest/function.failed",
   finished: "inngest/function.finished",
+  cancelled: "inngest/function.cancelled",
   invoked: "inngest/function.invoked",
   cron: "inngest/scheduled.timer",
 } as const;
@@ -140,6 +150,7 @@ const configSchema = z.object({
   cancelOn: z.array(z.unknown()).optional(),
   timeouts: z.object({ start: z.unknown().optional(), finish: z.unknown().optional() }).optional(),
   concurrency: z.unknown().optional(),
+  schema: z.unknown().optional(),
 });
 
 /** Splits an Inngest-style `"TZ=Zone pattern"` and checks the pattern with croner. */
@@ -169,7 +180,7 @@ export function nextCronTick(pattern: string, timezone: string, after: number): 
   return cron.nextRun(new Date(after))?.getTime();
 }
 
-function normalise(config: FunctionConfig): FunctionDefinition {
+function normalise<TData extends EventData>(config: FunctionConfig<TData>): FunctionDefinition {
   const parsed = configSchema.safeParse(config);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -252,16 +263,20 @@ function normalise(config: FunctionConfig): FunctionDefinition {
  * );
  * ```
  */
-export function createFunction<TOutput>(
-  config: FunctionConfig & {
+export function createFunction<TOutput, TData extends EventData = EventData>(
+  config: FunctionConfig<TData> & {
     /** Runs as its own function after this one fails for good. */
     readonly onFailure?: (context: FailureContext) => Promise<unknown> | unknown;
   },
-  handler: FlowHandler<TOutput>,
-): FlowFunction<TOutput> {
+  handler: FlowHandler<TOutput, TData>,
+): FlowFunction<TOutput, TData> {
   if (typeof handler !== "function") throw invalidArgument("handler", "expected a function");
   const definition = normalise(config);
-  return config.onFailure === undefined
-    ? { id: definition.id, definition, handler }
-    : { id: definition.id, definition, handler, onFailure: config.onFailure };
+  return {
+    id: definition.id,
+    definition,
+    handler,
+    ...(config.schema === undefined ? {} : { schema: config.schema }),
+    ...(config.onFailure === undefined ? {} : { onFailure: config.onFailure }),
+  };
 }

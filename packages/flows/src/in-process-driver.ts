@@ -7,7 +7,7 @@ import {
   StepError,
   serializeError,
 } from "./errors.js";
-import type { EventInput, FlowEvent } from "./event.js";
+import type { EventData, EventInput, FlowEvent } from "./event.js";
 import type { FailureContext, FlowContext, FlowFunction } from "./function.js";
 import { stepHash } from "./hash.js";
 import type { StepTools } from "./step-tools.js";
@@ -72,9 +72,9 @@ function failureResponse(error: unknown, now: number): DriverResponse {
  * asks for each by hash.
  */
 export function createInProcessDriver(
-  fn: FlowFunction,
+  fn: FlowFunction<unknown, EventData>,
   deps: InProcessDriverDeps,
-  failureOf?: FlowFunction,
+  failureOf?: FlowFunction<unknown, EventData>,
 ): FlowDriver {
   return {
     async execute(request) {
@@ -192,9 +192,28 @@ export function createInProcessDriver(
         },
       };
 
+      let event = request.event;
+      let events = request.events;
+      if (fn.schema && !failureOf) {
+        const parsed = fn.schema.safeParse(event.data);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          const field = issue?.path.length ? `event.data.${issue.path.join(".")}` : "event.data";
+          return {
+            type: "error",
+            retriable: false,
+            error: {
+              name: "FLOWS_INVALID_EVENT",
+              message: `${field}: ${issue?.message ?? "does not match the function's schema"}`,
+            },
+          };
+        }
+        event = { ...event, data: parsed.data };
+        events = [event, ...events.slice(1)];
+      }
       const base: FlowContext = {
-        event: request.event,
-        events: request.events,
+        event,
+        events,
         runId: request.runId,
         attempt: request.attempt,
         step,

@@ -32,7 +32,7 @@ export {
   StepError,
   serializeError,
 } from "./errors.js";
-export type { EventInput, FlowEvent } from "./event.js";
+export type { EventData, EventInput, FlowEvent } from "./event.js";
 export {
   type CancelOn,
   type CronTrigger,

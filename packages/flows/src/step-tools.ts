@@ -1,5 +1,5 @@
 import type { Duration } from "@troupe/core";
-import type { EventInput, FlowEvent } from "./event.js";
+import type { EventData, EventInput, FlowEvent } from "./event.js";
 import type { FlowFunction } from "./function.js";
 
 /** Options of `step.waitForEvent`. */
@@ -15,11 +15,11 @@ export interface WaitForEventOptions {
 }
 
 /** Options of `step.invoke`. */
-export interface InvokeOptions<TOutput> {
+export interface InvokeOptions<TOutput, TData extends EventData = EventData> {
   /** The function to run (or its id). */
-  readonly function: FlowFunction<TOutput> | string;
+  readonly function: FlowFunction<TOutput, TData> | string;
   /** The child's event data. */
-  readonly data?: Record<string, unknown>;
+  readonly data?: TData;
   /** How long to wait for the child; then the step fails with `InvokeTimeoutError`. Default 1 year. */
   readonly timeout?: Duration;
 }
@@ -50,7 +50,10 @@ export interface StepTools {
    */
   waitForEvent(id: string, options: WaitForEventOptions): Promise<FlowEvent | null>;
   /** Runs another function as a child run and returns its output (throws StepError if it failed). */
-  invoke<TOutput>(id: string, options: InvokeOptions<TOutput>): Promise<Awaited<TOutput>>;
+  invoke<TOutput, TData extends EventData = EventData>(
+    id: string,
+    options: InvokeOptions<TOutput, TData>,
+  ): Promise<Awaited<TOutput>>;
   /** Sends events (once, even when retried) and returns their ids. */
   sendEvent(
     id: string,

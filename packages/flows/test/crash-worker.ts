@@ -1,7 +1,7 @@
 // A worker process for the cross-process tests: runs the engine until killed.
 // Usage: crash-worker <sqlite|postgres|redis> <location> <tag> <effects-file>
 // (location: the SQLite file, the PostgreSQL URL or the Redis URL; tag: queue name and prefix).
-
+import { createConsoleLogger } from "@troupe/core";
 import { createFlows } from "../src/index.js";
 import { crashFunction } from "./crash-function.js";
 import { openCrashPorts } from "./crash-ports.js";
@@ -19,6 +19,7 @@ const flows = createFlows({
   workerConcurrency: 32,
   sweepGraceMs: 1000,
   sweepIntervalMs: 2000,
+  logger: createConsoleLogger("warn"),
 });
 await flows.start();
 process.stdout.write("ready\n");

@@ -23,6 +23,7 @@ function startWorker(args: readonly string[]): Promise<ChildProcess> {
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
+    if (process.env.FLOWS_CRASH_DEBUG) process.stderr.write(chunk);
   });
   return new Promise((resolve, reject) => {
     child.stdout?.on("data", (chunk: Buffer) => {
@@ -78,11 +79,22 @@ describe.each(adapters)(
       for (let offset = 0; offset < RUNS; offset += 100) {
         await flows.send(events.slice(offset, offset + 100));
       }
+      // Kill at random points of progress (between 5 % and 80 % of the runs done), so every
+      // kill lands while runs are in flight, however fast the adapter is.
+      const completed = async () =>
+        (await flows.listRuns({ status: "completed", limit: RUNS })).length;
+      const thresholds = Array.from({ length: KILLS }, () =>
+        Math.floor(RUNS * (0.05 + Math.random() * 0.75)),
+      ).sort((a, b) => a - b);
       const completedAtKill: number[] = [];
-      for (let kills = 0; kills < KILLS; kills++) {
-        await new Promise((resolve) => setTimeout(resolve, 150 + Math.floor(Math.random() * 600)));
+      for (const threshold of thresholds) {
+        await waitFor(async () => (await completed()) >= threshold, {
+          timeoutMs: 60_000,
+          what: `${threshold} runs to complete`,
+        });
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 20)));
         await kill(worker);
-        completedAtKill.push((await flows.listRuns({ status: "completed", limit: RUNS })).length);
+        completedAtKill.push(await completed());
         worker = await startWorker(args);
       }
       try {

@@ -8,6 +8,7 @@ import {
   type Store,
 } from "@troupe/core";
 import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
 import {
   createFlows,
   createFunction,
@@ -166,6 +167,31 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
       await flows.send({ name: "order/placed", data: { amount: 500 }, id: "order-1" });
       await flows.runDue();
       expect(await flows.listRuns({ functionId: "big", status: "completed" })).toHaveLength(2);
+    });
+
+    it("types and validates event data with a schema", async () => {
+      const typed = createFunction(
+        {
+          id: "typed",
+          triggers: [{ event: "user/created" }],
+          schema: z.object({ email: z.string().email(), age: z.number().int() }),
+        },
+        async ({ event, step }) =>
+          step.run("next-year", () => `${event.data.email} ${event.data.age + 1}`),
+      );
+      const { flows } = await setup([typed]);
+      await flows.send([
+        { name: "user/created", data: { email: "ada@example.com", age: 36 } },
+        { name: "user/created", data: { email: "not-an-email", age: 36 } },
+      ]);
+      await flows.runDue();
+      const runs = await Promise.all(
+        (await flows.listRuns({ functionId: "typed" })).map((summary) => flows.getRun(summary.id)),
+      );
+      expect(runs.map((run) => run?.output ?? run?.error?.message).sort()).toEqual([
+        "ada@example.com 37",
+        expect.stringMatching(/^event\.data\.email: /),
+      ]);
     });
 
     it("rejects invalid events naming the field", async () => {
@@ -604,6 +630,46 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
       expect((await flows.getRun(byId.get(1) ?? ""))?.status).toBe("cancelled");
       expect((await flows.getRun(byId.get(2) ?? ""))?.error?.message).toBe("operator");
       expect((await flows.getRun(byId.get(3) ?? ""))?.output).toBe("finished");
+    });
+
+    it("emits inngest/function.cancelled and .finished for functions that listen", async () => {
+      const seen: string[] = [];
+      const work = createFunction(
+        { id: "work", triggers: [{ event: "go" }] },
+        async ({ event, step }) => {
+          if (event.data.wait) await step.sleep("nap", "1h");
+          return "done";
+        },
+      );
+      const audit = createFunction(
+        {
+          id: "audit",
+          triggers: [
+            { event: "inngest/function.cancelled" },
+            { event: "inngest/function.finished" },
+          ],
+        },
+        async ({ event, step }) => {
+          await step.run("note", () =>
+            seen.push(`${event.name} ${event.data.function_id as string}`),
+          );
+        },
+      );
+      const { flows } = await setup([work, audit]);
+      await flows.send([
+        { name: "go", data: { wait: true } },
+        { name: "go", data: { wait: false } },
+      ]);
+      await flows.runDue();
+      const sleeping =
+        (await flows.listRuns({ functionId: "work", status: "running" }))[0]?.id ?? "";
+      await flows.cancel(sleeping);
+      await flows.runDue();
+      expect(seen.sort()).toEqual([
+        "inngest/function.cancelled work",
+        "inngest/function.finished work",
+        "inngest/function.finished work",
+      ]);
     });
 
     it("cancels runs that miss their start or finish timeout", async () => {
