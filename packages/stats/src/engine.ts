@@ -152,6 +152,15 @@ export class StatFold {
   private touched = new Int32Array(0);
   private touchedCount = 0;
 
+  // The structure of the last planned resolve (see `samePlan`).
+  private planned = false;
+  private planKeys = new Int32Array(256);
+  private planCount = 0;
+  private planCapDimensions = new Int32Array(32);
+  private planCapCount = 0;
+  private planTouchedCount = 0;
+  private planDimensionCount = 0;
+
   // Sorting scratch.
   private order = new Int32Array(16);
   private readonly sortCaps: CapContribution[] = [];
@@ -631,8 +640,37 @@ export class StatFold {
     this.foldedKnee = folded.knee;
   }
 
-  /** Computes the values of everything added since `begin` (rules R2–R9). */
-  finish(): StatValues {
+  /**
+   * Whether this resolve has the same structure as the previous one: the same sequence of
+   * contribution cells and capped dimensions. The links, the touched dimensions and their name
+   * order depend on nothing else, so they are reused as they are (values, priorities, systems and
+   * cap objects are read afresh). The usual case: the same subsystems emit the same dimensions.
+   */
+  private samePlan(): boolean {
+    const count = this.itemCount;
+    const capCount = this.capCount;
+    if (
+      !this.planned ||
+      count !== this.planCount ||
+      capCount !== this.planCapCount ||
+      this.registry.dimensions.length !== this.planDimensionCount
+    ) {
+      return false;
+    }
+    const keys = this.itemKeys;
+    const planKeys = this.planKeys;
+    for (let row = 0; row < count; row++) if (keys[row] !== planKeys[row]) return false;
+    const capDimensions = this.capDimensions;
+    const planCapDimensions = this.planCapDimensions;
+    for (let row = 0; row < capCount; row++) {
+      if (capDimensions[row] !== planCapDimensions[row]) return false;
+    }
+    this.touchedCount = this.planTouchedCount;
+    return true;
+  }
+
+  /** Links the rows, orders the touched dimensions by name, and remembers the structure. */
+  private plan(): void {
     this.link();
     const touched = this.touched;
     const count = this.touchedCount;
@@ -660,6 +698,25 @@ export class StatFold {
         touched[j + 1] = index;
       }
     }
+    if (this.planKeys.length < this.itemCount) this.planKeys = new Int32Array(this.itemKeys.length);
+    this.planKeys.set(this.itemKeys.subarray(0, this.itemCount));
+    if (this.planCapDimensions.length < this.capCount) {
+      this.planCapDimensions = new Int32Array(this.capDimensions.length);
+    }
+    this.planCapDimensions.set(this.capDimensions.subarray(0, this.capCount));
+    this.planCount = this.itemCount;
+    this.planCapCount = this.capCount;
+    this.planTouchedCount = count;
+    this.planDimensionCount = infos.length;
+    this.planned = true;
+  }
+
+  /** Computes the values of everything added since `begin` (rules R2–R9). */
+  finish(): StatValues {
+    if (!this.samePlan()) this.plan();
+    const touched = this.touched;
+    const count = this.touchedCount;
+    const infos = this.registry.dimensions;
     const primaryInfos = this.primaryInfos;
     const primaryValues = this.primaryValues;
     const derivedInfos = this.derivedInfos;
