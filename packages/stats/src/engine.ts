@@ -363,23 +363,40 @@ export class StatFold {
 
   /** Appends a prepared output's rows (validated and interned for this registry before). */
   private appendInterned(interned: Interned): void {
-    const length = interned.keys.length;
+    // Plain loops: `TypedArray.prototype.set` costs more than it saves on a handful of rows.
+    const from = interned.keys;
+    const length = from.length;
     const row = this.itemCount;
     if (row + length > this.itemKeys.length) this.growItems(row + length);
-    this.itemKeys.set(interned.keys, row);
-    this.itemValues.set(interned.values, row);
-    this.itemPriorities.set(interned.priorities, row);
+    const keys = this.itemKeys;
+    const values = this.itemValues;
+    const priorities = this.itemPriorities;
     const systems = this.itemSystems;
-    const from = interned.systems;
-    for (let i = 0; i < length; i++) systems[row + i] = from[i] as string;
+    const fromValues = interned.values;
+    const fromPriorities = interned.priorities;
+    const fromSystems = interned.systems;
+    for (let i = 0; i < length; i++) {
+      keys[row + i] = from[i] as number;
+      values[row + i] = fromValues[i] as number;
+      priorities[row + i] = fromPriorities[i] as number;
+      systems[row + i] = fromSystems[i] as string;
+    }
     this.itemCount = row + length;
-    const capLength = interned.capDimensions.length;
+    const fromDimensions = interned.capDimensions;
+    const capLength = fromDimensions.length;
+    if (capLength === 0) return;
     const capRow = this.capCount;
     if (capRow + capLength > this.capDimensions.length) this.growCaps(capRow + capLength);
-    this.capDimensions.set(interned.capDimensions, capRow);
-    this.capLayers.set(interned.capLayers, capRow);
+    const capDimensions = this.capDimensions;
+    const capLayers = this.capLayers;
     const caps = this.caps;
-    for (let i = 0; i < capLength; i++) caps[capRow + i] = interned.caps[i] as CapContribution;
+    const fromLayers = interned.capLayers;
+    const fromCaps = interned.caps;
+    for (let i = 0; i < capLength; i++) {
+      capDimensions[capRow + i] = fromDimensions[i] as number;
+      capLayers[capRow + i] = fromLayers[i] as number;
+      caps[capRow + i] = fromCaps[i] as CapContribution;
+    }
     this.capCount = capRow + capLength;
   }
 
