@@ -1,16 +1,11 @@
 import {
-  type Clock,
   createIdGenerator,
   createJsonCodec,
   type EnqueueItem,
   fromUtf8,
   invalidArgument,
   type Lease,
-  type Logger,
   noopLogger,
-  type PubSub,
-  type Queue,
-  type Store,
   StoreConflictError,
   type StoreOp,
   systemClock,
@@ -18,12 +13,13 @@ import {
   type Unsubscribe,
   utf8,
 } from "@troupe/core";
-import { type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.js";
+import { backoffDelay, resolveBackoff } from "./backoff.js";
 import { createCommitBatcher } from "./commit-batcher.js";
 import type { DriverRequest, DriverResponse, FlowDriver } from "./driver.js";
 import { type SerializedError, serializeError } from "./errors.js";
 import { type EventData, type EventInput, type FlowEvent, validateEventInput } from "./event.js";
 import { matches } from "./expression.js";
+import type { Flows, FlowsOptions, ListEventsOptions, ListRunsOptions } from "./flows-api.js";
 import {
   type FlowFunction,
   type FunctionDefinition,
@@ -32,6 +28,8 @@ import {
 } from "./function.js";
 import { createInProcessDriver } from "./in-process-driver.js";
 import { flowKeys, ulidFloor } from "./keys.js";
+import { deriveItems, type Item, itemId, pendingSteps } from "./queue-items.js";
+import { indexEntryOf, listEventEntries, listRunIndex, viewRun } from "./run-queries.js";
 import {
   isPending,
   isTerminal,
@@ -43,210 +41,6 @@ import {
 
 const DEDUPE_WINDOW_MS = 24 * 3_600_000;
 const MAX_KEPT_ERRORS = 5;
-
-/** What the admission seam decides for a run about to be created. */
-export type AdmissionDecision =
-  | { readonly action: "start" }
-  | { readonly action: "skip"; readonly reason: string };
-
-/**
- * The run admission seam, called for every run an event would create (flow control plugs in
- * here next: rate limits, idempotency keys, debounce). It may keep per-key counters in the Store
- * under `keyPrefix`.
- */
-export type Admission = (request: {
-  readonly functionId: string;
-  readonly event: FlowEvent;
-  readonly store: Store;
-  readonly keyPrefix: string;
-}) => AdmissionDecision | Promise<AdmissionDecision>;
-
-/** Options of {@link createFlows}. */
-export interface FlowsOptions {
-  /** Where runs, events and waits live. */
-  readonly store: Store;
-  /** Where work items live (one per due step, timer or cron tick). */
-  readonly queue: Queue;
-  /** Optional: wakes idle workers in other processes when work is enqueued. */
-  readonly pubsub?: PubSub;
-  /** Where time comes from (a ManualClock in tests). Default: the system clock. */
-  readonly clock?: Clock;
-  /** The functions this engine runs (TypeScript, through the in-process driver). */
-  readonly functions?: readonly FlowFunction<unknown, EventData>[];
-  /** Key prefix in the Store and PubSub channel stem. Default `"flows/"`. */
-  readonly prefix?: string;
-  /** Items a worker processes at once. Default 16. */
-  readonly workerConcurrency?: number;
-  /** Queue lease length in ms; leases are extended while a step runs. Default 30 000. */
-  readonly leaseMs?: number;
-  /** Longest idle wait between queue polls in ms (PubSub wakes sooner). Default 1000. */
-  readonly pollIntervalMs?: number;
-  /** Retry spacing. */
-  readonly backoff?: BackoffOptions;
-  /** Random source in [0, 1) for jitter (tests pin it). Default Math.random. */
-  readonly random?: () => number;
-  /** How far back `waitForEvent` looks for events that arrived just before it. Default 60 000 ms. */
-  readonly waitLookbackMs?: number;
-  /** Steps a worker runs back to back for one run before requeueing it. Default 64. */
-  readonly maxInlineSteps?: number;
-  /** Recovery: markers older than this are re-processed by `sweep`. Default 10 000 ms. */
-  readonly sweepGraceMs?: number;
-  /** How often a started worker sweeps. Default 30 000 ms. */
-  readonly sweepIntervalMs?: number;
-  /** The run admission seam (flow control). Default: admit every run. */
-  readonly admission?: Admission;
-  /** Where failures of the engine itself are reported. */
-  readonly logger?: Logger;
-  /**
-   * While started, hold the Node process open like a server does (the Clock's timers do not).
-   * Default true.
-   */
-  readonly keepProcessAlive?: boolean;
-}
-
-/** A step in a run's history. */
-export interface StepView {
-  /** The step's hash (the memo key). */
-  readonly hash: string;
-  /** The user's step id. */
-  readonly id: string;
-  /** The kind of step. */
-  readonly op: StepRecord["op"];
-  /** Where the step stands. */
-  readonly status: StepRecord["status"];
-  /** Attempts made, failed ones included. */
-  readonly attempts: number;
-  /** When the step (its last attempt, a sleep or a wait) started, ms since the epoch. */
-  readonly startedAt?: number;
-  /** When it finished. */
-  readonly endedAt?: number;
-  /** The arguments of `step.run(id, fn, ...args)`, or an invocation's data. */
-  readonly input?: readonly unknown[];
-  /** The memoized result. */
-  readonly output?: unknown;
-  /** The final error of a failed step. */
-  readonly error?: SerializedError;
-  /** Errors of earlier failed attempts. */
-  readonly errors?: readonly SerializedError[];
-  /** Sleep wake time, wait/invoke timeout, or next retry. */
-  readonly at?: number;
-}
-
-/** A run as returned by queries. */
-export interface RunView {
-  /** The run's id (a ULID). */
-  readonly id: string;
-  /** The function it runs. */
-  readonly functionId: string;
-  /** Where the run stands. */
-  readonly status: RunStatus;
-  /** When it was triggered, ms since the epoch. */
-  readonly createdAt: number;
-  /** When its first step started. */
-  readonly startedAt?: number;
-  /** When it finished. */
-  readonly endedAt?: number;
-  /** What the handler returned. */
-  readonly output?: unknown;
-  /** Why it failed or was cancelled (for a running run: the last handler error, if retrying). */
-  readonly error?: SerializedError;
-  /** The triggering events. */
-  readonly events: readonly FlowEvent[];
-  /** Finished steps in completion order, then pending ones. */
-  readonly steps: readonly StepView[];
-  /** The run this one reruns. */
-  readonly rerunOf?: string;
-  /** The run that invoked this one with `step.invoke`. */
-  readonly parentRunId?: string;
-}
-
-/** A run in a listing. */
-export interface RunSummary {
-  /** The run's id. */
-  readonly id: string;
-  /** The function it runs. */
-  readonly functionId: string;
-  /** Where the run stands. */
-  readonly status: RunStatus;
-  /** When it was triggered, ms since the epoch. */
-  readonly createdAt: number;
-  /** When it finished. */
-  readonly endedAt?: number;
-}
-
-/** Filters of {@link Flows.listRuns}. */
-export interface ListRunsOptions {
-  /** Only runs of this function. */
-  readonly functionId?: string;
-  /** Only runs in this status (or these). */
-  readonly status?: RunStatus | readonly RunStatus[];
-  /** Runs created at or after this time (ms). */
-  readonly from?: number;
-  /** Runs created before this time (ms). */
-  readonly to?: number;
-  /** Default 100. */
-  readonly limit?: number;
-  /** Newest first. Default false. */
-  readonly newestFirst?: boolean;
-}
-
-/** Filters of {@link Flows.listEvents}. */
-export interface ListEventsOptions {
-  /** Only events with this name. */
-  readonly name?: string;
-  /** Events received at or after this time (ms). */
-  readonly from?: number;
-  /** Events received before this time (ms). */
-  readonly to?: number;
-  /** Default 100. */
-  readonly limit?: number;
-  /** Newest first. Default false. */
-  readonly newestFirst?: boolean;
-}
-
-/** The durable functions engine. */
-export interface Flows {
-  /** Validates, stores and routes events; resolves to their ids (ULIDs) in order. */
-  send(events: EventInput | readonly EventInput[]): Promise<{ ids: string[] }>;
-  /** Starts the background worker (polls the Queue, woken through PubSub). */
-  start(): Promise<void>;
-  /** Stops the worker after the items in hand are finished. */
-  stop(): Promise<void>;
-  /**
-   * Processes every item due now, until none is left (items that become due later, such as
-   * retries and sleeps, stay). For tests with a ManualClock and for embedding without a worker.
-   * Resolves to the number of items processed.
-   */
-  runDue(): Promise<number>;
-  /** A run with its step history, or undefined. */
-  getRun(runId: string): Promise<RunView | undefined>;
-  /** Runs by function, status and creation time. */
-  listRuns(options?: ListRunsOptions): Promise<RunSummary[]>;
-  /** An event by id. */
-  getEvent(eventId: string): Promise<FlowEvent | undefined>;
-  /** Events by name and time. */
-  listEvents(options?: ListEventsOptions): Promise<FlowEvent[]>;
-  /** Cancels an unfinished run; resolves to false when it had already finished. */
-  cancel(runId: string, reason?: string): Promise<boolean>;
-  /**
-   * Starts a new run of the same function with the same events. With `fromStep` (a step id or
-   * hash), the steps completed before it keep their results and execution resumes there.
-   */
-  rerun(runId: string, options?: { readonly fromStep?: string }): Promise<string>;
-  /** Registers a function served by another driver (e.g. the Inngest HTTP driver). */
-  registerFunction(definition: FunctionDefinition, driver: FlowDriver): void;
-  /** Re-drives work whose follow-up may have been lost in a crash; resolves to markers handled. */
-  sweep(): Promise<number>;
-  /** Stops the worker and releases nothing else: the ports belong to the caller. */
-  close(): Promise<void>;
-}
-
-type Item =
-  | { readonly k: "d"; readonly r: string; readonly g: number }
-  | { readonly k: "s"; readonly r: string; readonly h: string }
-  | { readonly k: "t"; readonly r: string; readonly h: string }
-  | { readonly k: "x"; readonly r: string }
-  | { readonly k: "c"; readonly f: string; readonly i: number; readonly t: number };
 
 interface WaitEntry {
   readonly k: "w" | "c";
@@ -261,13 +55,6 @@ interface Marker {
   readonly at: number;
   readonly runIds: readonly string[];
   readonly eventIds?: readonly string[];
-}
-
-interface IndexEntry {
-  readonly f: string;
-  readonly s: RunStatus;
-  readonly c: number;
-  readonly e?: number;
 }
 
 interface Registered {
@@ -292,21 +79,6 @@ interface Advance {
 const codec = createJsonCodec<unknown>();
 const encode = (value: unknown) => codec.encode(value);
 const decode = <T>(bytes: Uint8Array) => codec.decode(bytes) as T;
-
-function itemId(item: Item): string {
-  switch (item.k) {
-    case "d":
-      return `d:${item.r}:${item.g}`;
-    case "s":
-      return `s:${item.r}:${item.h}`;
-    case "t":
-      return `t:${item.r}:${item.h}`;
-    case "x":
-      return `x:${item.r}`;
-    case "c":
-      return `c:${item.f}:${item.i}:${item.t}`;
-  }
-}
 
 function positive(value: number | undefined, fallback: number, field: string): number {
   const result = value ?? fallback;
@@ -424,11 +196,7 @@ export function createFlows(options: FlowsOptions): Flows {
   // ---------------------------------------------------------------- runs
 
   const indexOps = (run: RunRecord): StoreOp[] => {
-    const entry: IndexEntry =
-      run.endedAt === undefined
-        ? { f: run.functionId, s: run.status, c: run.createdAt }
-        : { f: run.functionId, s: run.status, c: run.createdAt, e: run.endedAt };
-    const value = encode(entry);
+    const value = encode(indexEntryOf(run));
     return [
       { type: "set", key: keys.runByFunction(run.functionId, run.id), value },
       { type: "set", key: keys.runAll(run.id), value },
@@ -503,32 +271,7 @@ export function createFlows(options: FlowsOptions): Flows {
     return { run, version, status: run.status };
   };
 
-  const pendingSteps = (run: RunRecord) =>
-    Object.entries(run.steps).filter(([, step]) => isPending(step));
-
-  /** The queue items `run`'s state calls for; deterministic ids make re-enqueueing harmless. */
-  const itemsFor = (run: RunRecord): EnqueueItem[] => {
-    if (isTerminal(run.status)) return [];
-    const now = clock.now();
-    const items: EnqueueItem[] = [];
-    const push = (item: Item, at: number | undefined) =>
-      items.push({
-        id: itemId(item),
-        payload: utf8(JSON.stringify(item)),
-        availableAt: Math.max(0, Math.round(at ?? now)),
-      });
-    const pending = pendingSteps(run);
-    for (const [hash, step] of pending) {
-      if (step.status === "planned") push({ k: "s", r: run.id, h: hash }, step.at);
-      else push({ k: "t", r: run.id, h: hash }, step.at);
-      if (step.status === "invoking" && step.child) {
-        push({ k: "d", r: step.child.runId, g: 0 }, now);
-      }
-    }
-    if (pending.length === 0) push({ k: "d", r: run.id, g: run.gen }, run.nextAt);
-    if (run.finishBy !== undefined) push({ k: "x", r: run.id }, run.finishBy);
-    return items;
-  };
+  const itemsFor = (run: RunRecord): EnqueueItem[] => deriveItems(run, clock.now());
 
   /** Marks a run finished and returns the ops deleting its waits. */
   const finishRun = (
@@ -1497,103 +1240,8 @@ export function createFlows(options: FlowsOptions): Flows {
 
   // ---------------------------------------------------------------- queries
 
-  const viewRun = (run: RunRecord): RunView => {
-    const order = [
-      ...run.stack,
-      ...Object.keys(run.steps).filter((hash) => !run.stack.includes(hash)),
-    ];
-    const steps: StepView[] = order.flatMap((hash) => {
-      const step = run.steps[hash];
-      if (!step) return [];
-      return [
-        {
-          hash,
-          id: step.name,
-          op: step.op,
-          status: step.status,
-          attempts: step.attempts,
-          ...(step.startedAt === undefined ? {} : { startedAt: step.startedAt }),
-          ...(step.endedAt === undefined ? {} : { endedAt: step.endedAt }),
-          ...(step.input === undefined ? {} : { input: step.input }),
-          ...(step.output === undefined ? {} : { output: step.output }),
-          ...(step.error === undefined ? {} : { error: step.error }),
-          ...(step.errors === undefined ? {} : { errors: step.errors }),
-          ...(step.at === undefined ? {} : { at: step.at }),
-        },
-      ];
-    });
-    return {
-      id: run.id,
-      functionId: run.functionId,
-      status: run.status,
-      createdAt: run.createdAt,
-      events: run.events,
-      steps,
-      ...(run.startedAt === undefined ? {} : { startedAt: run.startedAt }),
-      ...(run.endedAt === undefined ? {} : { endedAt: run.endedAt }),
-      ...(run.output === undefined ? {} : { output: run.output }),
-      ...(run.error === undefined ? {} : { error: run.error }),
-      ...(run.rerunOf === undefined ? {} : { rerunOf: run.rerunOf }),
-      ...(run.parent === undefined ? {} : { parentRunId: run.parent.runId }),
-    };
-  };
-
-  const timeRange = (base: string, from: number | undefined, to: number | undefined) => ({
-    prefix: base,
-    ...(from === undefined ? {} : { start: base + ulidFloor(from) }),
-    ...(to === undefined ? {} : { end: base + ulidFloor(to) }),
-  });
-
-  const listRuns = async (query: ListRunsOptions = {}): Promise<RunSummary[]> => {
-    const limit = query.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1)
-      throw invalidArgument("listRuns.limit", "expected a positive integer");
-    const statuses =
-      query.status === undefined
-        ? undefined
-        : new Set(typeof query.status === "string" ? [query.status] : query.status);
-    const base =
-      query.functionId === undefined ? keys.runsAll() : keys.runsByFunction(query.functionId);
-    const range = timeRange(base, query.from, query.to);
-    const out: RunSummary[] = [];
-    let cursor: string | undefined;
-    const reverse = query.newestFirst === true;
-    for (;;) {
-      const page = await store.list({
-        ...range,
-        limit: 500,
-        reverse,
-        ...(cursor === undefined ? {} : reverse ? { end: cursor } : { start: `${cursor}\u0000` }),
-      });
-      for (const entry of page) {
-        const index = decode<IndexEntry>(entry.value);
-        if (statuses && !statuses.has(index.s)) continue;
-        out.push({
-          id: entry.key.slice(base.length),
-          functionId: index.f,
-          status: index.s,
-          createdAt: index.c,
-          ...(index.e === undefined ? {} : { endedAt: index.e }),
-        });
-        if (out.length >= limit) return out;
-      }
-      if (page.length < 500) return out;
-      cursor = page[page.length - 1]?.key;
-    }
-  };
-
-  const listEvents = async (query: ListEventsOptions = {}): Promise<FlowEvent[]> => {
-    const limit = query.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1)
-      throw invalidArgument("listEvents.limit", "expected a positive integer");
-    const base = query.name === undefined ? keys.eventsAll() : keys.eventsByName(query.name);
-    const entries = await store.list({
-      ...timeRange(base, query.from, query.to),
-      limit,
-      reverse: query.newestFirst === true,
-    });
-    return entries.map((entry) => decode<FlowEvent>(entry.value));
-  };
+  const listRuns = (query: ListRunsOptions = {}) => listRunIndex(store, keys, query);
+  const listEvents = (query: ListEventsOptions = {}) => listEventEntries(store, keys, query);
 
   const rerun = async (
     runId: string,

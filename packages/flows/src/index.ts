@@ -13,18 +13,7 @@ export type {
   StepRunOp,
   WaitForEventOp,
 } from "./driver.js";
-export {
-  type Admission,
-  type AdmissionDecision,
-  createFlows,
-  type Flows,
-  type FlowsOptions,
-  type ListEventsOptions,
-  type ListRunsOptions,
-  type RunSummary,
-  type RunView,
-  type StepView,
-} from "./engine.js";
+export { createFlows } from "./engine.js";
 export {
   NonRetriableError,
   RetryAfterError,
@@ -33,6 +22,17 @@ export {
   serializeError,
 } from "./errors.js";
 export type { EventData, EventInput, FlowEvent } from "./event.js";
+export type {
+  Admission,
+  AdmissionDecision,
+  Flows,
+  FlowsOptions,
+  ListEventsOptions,
+  ListRunsOptions,
+  RunSummary,
+  RunView,
+  StepView,
+} from "./flows-api.js";
 export {
   type CancelOn,
   type CronTrigger,

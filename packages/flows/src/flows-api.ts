@@ -1,0 +1,204 @@
+import type { Clock, Logger, PubSub, Queue, Store } from "@troupe/core";
+import type { BackoffOptions } from "./backoff.js";
+import type { FlowDriver } from "./driver.js";
+import type { SerializedError } from "./errors.js";
+import type { EventData, EventInput, FlowEvent } from "./event.js";
+import type { FlowFunction, FunctionDefinition } from "./function.js";
+import type { RunStatus, StepRecord } from "./run-state.js";
+
+/** What the admission seam decides for a run about to be created. */
+export type AdmissionDecision =
+  | { readonly action: "start" }
+  | { readonly action: "skip"; readonly reason: string };
+
+/**
+ * The run admission seam, called for every run an event would create (flow control plugs in
+ * here next: rate limits, idempotency keys, debounce). It may keep per-key counters in the Store
+ * under `keyPrefix`.
+ */
+export type Admission = (request: {
+  readonly functionId: string;
+  readonly event: FlowEvent;
+  readonly store: Store;
+  readonly keyPrefix: string;
+}) => AdmissionDecision | Promise<AdmissionDecision>;
+
+/** Options of {@link createFlows}. */
+export interface FlowsOptions {
+  /** Where runs, events and waits live. */
+  readonly store: Store;
+  /** Where work items live (one per due step, timer or cron tick). */
+  readonly queue: Queue;
+  /** Optional: wakes idle workers in other processes when work is enqueued. */
+  readonly pubsub?: PubSub;
+  /** Where time comes from (a ManualClock in tests). Default: the system clock. */
+  readonly clock?: Clock;
+  /** The functions this engine runs (TypeScript, through the in-process driver). */
+  readonly functions?: readonly FlowFunction<unknown, EventData>[];
+  /** Key prefix in the Store and PubSub channel stem. Default `"flows/"`. */
+  readonly prefix?: string;
+  /** Items a worker processes at once. Default 16. */
+  readonly workerConcurrency?: number;
+  /** Queue lease length in ms; leases are extended while a step runs. Default 30 000. */
+  readonly leaseMs?: number;
+  /** Longest idle wait between queue polls in ms (PubSub wakes sooner). Default 1000. */
+  readonly pollIntervalMs?: number;
+  /** Retry spacing. */
+  readonly backoff?: BackoffOptions;
+  /** Random source in [0, 1) for jitter (tests pin it). Default Math.random. */
+  readonly random?: () => number;
+  /** How far back `waitForEvent` looks for events that arrived just before it. Default 60 000 ms. */
+  readonly waitLookbackMs?: number;
+  /** Steps a worker runs back to back for one run before requeueing it. Default 64. */
+  readonly maxInlineSteps?: number;
+  /** Recovery: markers older than this are re-processed by `sweep`. Default 10 000 ms. */
+  readonly sweepGraceMs?: number;
+  /** How often a started worker sweeps. Default 30 000 ms. */
+  readonly sweepIntervalMs?: number;
+  /** The run admission seam (flow control). Default: admit every run. */
+  readonly admission?: Admission;
+  /** Where failures of the engine itself are reported. */
+  readonly logger?: Logger;
+  /**
+   * While started, hold the Node process open like a server does (the Clock's timers do not).
+   * Default true.
+   */
+  readonly keepProcessAlive?: boolean;
+}
+
+/** A step in a run's history. */
+export interface StepView {
+  /** The step's hash (the memo key). */
+  readonly hash: string;
+  /** The user's step id. */
+  readonly id: string;
+  /** The kind of step. */
+  readonly op: StepRecord["op"];
+  /** Where the step stands. */
+  readonly status: StepRecord["status"];
+  /** Attempts made, failed ones included. */
+  readonly attempts: number;
+  /** When the step (its last attempt, a sleep or a wait) started, ms since the epoch. */
+  readonly startedAt?: number;
+  /** When it finished. */
+  readonly endedAt?: number;
+  /** The arguments of `step.run(id, fn, ...args)`, or an invocation's data. */
+  readonly input?: readonly unknown[];
+  /** The memoized result. */
+  readonly output?: unknown;
+  /** The final error of a failed step. */
+  readonly error?: SerializedError;
+  /** Errors of earlier failed attempts. */
+  readonly errors?: readonly SerializedError[];
+  /** Sleep wake time, wait/invoke timeout, or next retry. */
+  readonly at?: number;
+}
+
+/** A run as returned by queries. */
+export interface RunView {
+  /** The run's id (a ULID). */
+  readonly id: string;
+  /** The function it runs. */
+  readonly functionId: string;
+  /** Where the run stands. */
+  readonly status: RunStatus;
+  /** When it was triggered, ms since the epoch. */
+  readonly createdAt: number;
+  /** When its first step started. */
+  readonly startedAt?: number;
+  /** When it finished. */
+  readonly endedAt?: number;
+  /** What the handler returned. */
+  readonly output?: unknown;
+  /** Why it failed or was cancelled (for a running run: the last handler error, if retrying). */
+  readonly error?: SerializedError;
+  /** The triggering events. */
+  readonly events: readonly FlowEvent[];
+  /** Finished steps in completion order, then pending ones. */
+  readonly steps: readonly StepView[];
+  /** The run this one reruns. */
+  readonly rerunOf?: string;
+  /** The run that invoked this one with `step.invoke`. */
+  readonly parentRunId?: string;
+}
+
+/** A run in a listing. */
+export interface RunSummary {
+  /** The run's id. */
+  readonly id: string;
+  /** The function it runs. */
+  readonly functionId: string;
+  /** Where the run stands. */
+  readonly status: RunStatus;
+  /** When it was triggered, ms since the epoch. */
+  readonly createdAt: number;
+  /** When it finished. */
+  readonly endedAt?: number;
+}
+
+/** Filters of {@link Flows.listRuns}. */
+export interface ListRunsOptions {
+  /** Only runs of this function. */
+  readonly functionId?: string;
+  /** Only runs in this status (or these). */
+  readonly status?: RunStatus | readonly RunStatus[];
+  /** Runs created at or after this time (ms). */
+  readonly from?: number;
+  /** Runs created before this time (ms). */
+  readonly to?: number;
+  /** Default 100. */
+  readonly limit?: number;
+  /** Newest first. Default false. */
+  readonly newestFirst?: boolean;
+}
+
+/** Filters of {@link Flows.listEvents}. */
+export interface ListEventsOptions {
+  /** Only events with this name. */
+  readonly name?: string;
+  /** Events received at or after this time (ms). */
+  readonly from?: number;
+  /** Events received before this time (ms). */
+  readonly to?: number;
+  /** Default 100. */
+  readonly limit?: number;
+  /** Newest first. Default false. */
+  readonly newestFirst?: boolean;
+}
+
+/** The durable functions engine. */
+export interface Flows {
+  /** Validates, stores and routes events; resolves to their ids (ULIDs) in order. */
+  send(events: EventInput | readonly EventInput[]): Promise<{ ids: string[] }>;
+  /** Starts the background worker (polls the Queue, woken through PubSub). */
+  start(): Promise<void>;
+  /** Stops the worker after the items in hand are finished. */
+  stop(): Promise<void>;
+  /**
+   * Processes every item due now, until none is left (items that become due later, such as
+   * retries and sleeps, stay). For tests with a ManualClock and for embedding without a worker.
+   * Resolves to the number of items processed.
+   */
+  runDue(): Promise<number>;
+  /** A run with its step history, or undefined. */
+  getRun(runId: string): Promise<RunView | undefined>;
+  /** Runs by function, status and creation time. */
+  listRuns(options?: ListRunsOptions): Promise<RunSummary[]>;
+  /** An event by id. */
+  getEvent(eventId: string): Promise<FlowEvent | undefined>;
+  /** Events by name and time. */
+  listEvents(options?: ListEventsOptions): Promise<FlowEvent[]>;
+  /** Cancels an unfinished run; resolves to false when it had already finished. */
+  cancel(runId: string, reason?: string): Promise<boolean>;
+  /**
+   * Starts a new run of the same function with the same events. With `fromStep` (a step id or
+   * hash), the steps completed before it keep their results and execution resumes there.
+   */
+  rerun(runId: string, options?: { readonly fromStep?: string }): Promise<string>;
+  /** Registers a function served by another driver (e.g. the Inngest HTTP driver). */
+  registerFunction(definition: FunctionDefinition, driver: FlowDriver): void;
+  /** Re-drives work whose follow-up may have been lost in a crash; resolves to markers handled. */
+  sweep(): Promise<number>;
+  /** Stops the worker and releases nothing else: the ports belong to the caller. */
+  close(): Promise<void>;
+}

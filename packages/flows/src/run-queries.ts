@@ -1,0 +1,140 @@
+import { createJsonCodec, invalidArgument, type Store } from "@troupe/core";
+import type { FlowEvent } from "./event.js";
+import type {
+  ListEventsOptions,
+  ListRunsOptions,
+  RunSummary,
+  RunView,
+  StepView,
+} from "./flows-api.js";
+import { type FlowKeys, ulidFloor } from "./keys.js";
+import type { RunRecord, RunStatus } from "./run-state.js";
+
+const codec = createJsonCodec<unknown>();
+const decode = <T>(bytes: Uint8Array) => codec.decode(bytes) as T;
+
+/** A run's entry in the function and all-runs indexes: what listings show without the record. */
+interface IndexEntry {
+  readonly f: string;
+  readonly s: RunStatus;
+  readonly c: number;
+  readonly e?: number;
+}
+
+/** The index entry of a run. */
+export function indexEntryOf(run: RunRecord): IndexEntry {
+  return run.endedAt === undefined
+    ? { f: run.functionId, s: run.status, c: run.createdAt }
+    : { f: run.functionId, s: run.status, c: run.createdAt, e: run.endedAt };
+}
+
+/** A run record as queries show it. */
+export function viewRun(run: RunRecord): RunView {
+  const order = [
+    ...run.stack,
+    ...Object.keys(run.steps).filter((hash) => !run.stack.includes(hash)),
+  ];
+  const steps: StepView[] = order.flatMap((hash) => {
+    const step = run.steps[hash];
+    if (!step) return [];
+    return [
+      {
+        hash,
+        id: step.name,
+        op: step.op,
+        status: step.status,
+        attempts: step.attempts,
+        ...(step.startedAt === undefined ? {} : { startedAt: step.startedAt }),
+        ...(step.endedAt === undefined ? {} : { endedAt: step.endedAt }),
+        ...(step.input === undefined ? {} : { input: step.input }),
+        ...(step.output === undefined ? {} : { output: step.output }),
+        ...(step.error === undefined ? {} : { error: step.error }),
+        ...(step.errors === undefined ? {} : { errors: step.errors }),
+        ...(step.at === undefined ? {} : { at: step.at }),
+      },
+    ];
+  });
+  return {
+    id: run.id,
+    functionId: run.functionId,
+    status: run.status,
+    createdAt: run.createdAt,
+    events: run.events,
+    steps,
+    ...(run.startedAt === undefined ? {} : { startedAt: run.startedAt }),
+    ...(run.endedAt === undefined ? {} : { endedAt: run.endedAt }),
+    ...(run.output === undefined ? {} : { output: run.output }),
+    ...(run.error === undefined ? {} : { error: run.error }),
+    ...(run.rerunOf === undefined ? {} : { rerunOf: run.rerunOf }),
+    ...(run.parent === undefined ? {} : { parentRunId: run.parent.runId }),
+  };
+}
+
+function timeRange(base: string, from: number | undefined, to: number | undefined) {
+  return {
+    prefix: base,
+    ...(from === undefined ? {} : { start: base + ulidFloor(from) }),
+    ...(to === undefined ? {} : { end: base + ulidFloor(to) }),
+  };
+}
+
+/** Runs by function, status and creation time, from the run indexes. */
+export async function listRunIndex(
+  store: Store,
+  keys: FlowKeys,
+  query: ListRunsOptions,
+): Promise<RunSummary[]> {
+  const limit = query.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1)
+    throw invalidArgument("listRuns.limit", "expected a positive integer");
+  const statuses =
+    query.status === undefined
+      ? undefined
+      : new Set(typeof query.status === "string" ? [query.status] : query.status);
+  const base =
+    query.functionId === undefined ? keys.runsAll() : keys.runsByFunction(query.functionId);
+  const range = timeRange(base, query.from, query.to);
+  const out: RunSummary[] = [];
+  let cursor: string | undefined;
+  const reverse = query.newestFirst === true;
+  for (;;) {
+    const page = await store.list({
+      ...range,
+      limit: 500,
+      reverse,
+      ...(cursor === undefined ? {} : reverse ? { end: cursor } : { start: `${cursor}\u0000` }),
+    });
+    for (const entry of page) {
+      const index = decode<IndexEntry>(entry.value);
+      if (statuses && !statuses.has(index.s)) continue;
+      out.push({
+        id: entry.key.slice(base.length),
+        functionId: index.f,
+        status: index.s,
+        createdAt: index.c,
+        ...(index.e === undefined ? {} : { endedAt: index.e }),
+      });
+      if (out.length >= limit) return out;
+    }
+    if (page.length < 500) return out;
+    cursor = page[page.length - 1]?.key;
+  }
+}
+
+/** Events by name and time. */
+export async function listEventEntries(
+  store: Store,
+  keys: FlowKeys,
+  query: ListEventsOptions,
+): Promise<FlowEvent[]> {
+  const limit = query.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1)
+    throw invalidArgument("listEvents.limit", "expected a positive integer");
+  const base = query.name === undefined ? keys.eventsAll() : keys.eventsByName(query.name);
+  const entries = await store.list({
+    ...timeRange(base, query.from, query.to),
+    limit,
+    reverse: query.newestFirst === true,
+  });
+  return entries.map((entry) => decode<FlowEvent>(entry.value));
+}
