@@ -152,6 +152,13 @@ export class StatFold {
   private touched = new Int32Array(0);
   private touchedCount = 0;
 
+  // Prepared outputs added at each position in the previous resolves (see `add`).
+  private outputIndex = 0;
+  private samePrefix = true;
+  private readonly lastInterned: (Interned | undefined)[] = [];
+  private planGeneration = -1;
+  private planOutputs = 0;
+
   // The structure of the last planned resolve (see `samePlan`).
   private planned = false;
   private planKeys = new Int32Array(256);
@@ -195,6 +202,8 @@ export class StatFold {
   /** Starts a new resolve, forgetting the previous one. */
   begin(): void {
     this.generation++;
+    this.outputIndex = 0;
+    this.samePrefix = true;
     this.itemCount = 0;
     this.capCount = 0;
     this.touchedCount = 0;
@@ -411,10 +420,23 @@ export class StatFold {
     }
     const prepared = (output as { [PREPARED]?: WeakMap<CompiledRegistry, Interned> })[PREPARED];
     const interned = prepared?.get(this.registry);
+    const position = this.outputIndex++;
     if (interned !== undefined) {
       // A prepared output is deeply frozen and was validated against this registry: skip R0.
-      this.appendInterned(interned);
+      if (this.samePrefix && this.lastInterned[position] === interned) {
+        // Every output before this one is the same prepared output as in the previous resolve,
+        // so the rows start where they started then, and they still hold this output's rows.
+        this.itemCount += interned.keys.length;
+        this.capCount += interned.capDimensions.length;
+      } else {
+        this.samePrefix = false;
+        this.lastInterned[position] = interned;
+        this.appendInterned(interned);
+      }
     } else {
+      // Set before anything is written: a rejected output may have overwritten rows.
+      this.samePrefix = false;
+      this.lastInterned[position] = undefined;
       const itemStart = this.itemCount;
       const capStart = this.capCount;
       const meta = output.meta as unknown;
@@ -664,6 +686,17 @@ export class StatFold {
    * cap objects are read afresh). The usual case: the same subsystems emit the same dimensions.
    */
   private samePlan(): boolean {
+    if (
+      this.samePrefix &&
+      this.planGeneration === this.generation - 1 &&
+      this.outputIndex === this.planOutputs &&
+      this.registry.dimensions.length === this.planDimensionCount
+    ) {
+      // The same prepared outputs as the previous, finished resolve: the same rows.
+      this.planGeneration = this.generation;
+      this.touchedCount = this.planTouchedCount;
+      return true;
+    }
     const count = this.itemCount;
     const capCount = this.capCount;
     if (
@@ -683,6 +716,8 @@ export class StatFold {
       if (capDimensions[row] !== planCapDimensions[row]) return false;
     }
     this.touchedCount = this.planTouchedCount;
+    this.planGeneration = this.generation;
+    this.planOutputs = this.outputIndex;
     return true;
   }
 
@@ -726,6 +761,8 @@ export class StatFold {
     this.planTouchedCount = count;
     this.planDimensionCount = infos.length;
     this.planned = true;
+    this.planGeneration = this.generation;
+    this.planOutputs = this.outputIndex;
   }
 
   /** Computes the values of everything added since `begin` (rules R2–R9). */

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { aggregateOutputs } from "./aggregate.js";
 import { createStatsAggregator } from "./aggregator.js";
+import { prepareOutput } from "./engine.js";
 import { explainOutputs } from "./explain.js";
 import { compileRegistry } from "./registry.js";
 import { subsystemOutputSchema } from "./schemas.js";
@@ -178,6 +179,65 @@ describe("properties", () => {
         expect(second).toBe(first);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("gives the same values on a reused fold as on a fresh one, whatever came before", () => {
+    // The fold keeps rows, links and name order between calls and reuses them when the prepared
+    // outputs or the cell structure repeat; prepared, plain and rejected outputs in any sequence
+    // must never let one call see another's leftovers.
+    const step = fc.tuple(fc.nat(5), fc.nat(3));
+    fc.assert(
+      fc.property(
+        combiner,
+        layers,
+        fc.array(outputs, { minLength: 1, maxLength: 3 }),
+        fc.array(step, { minLength: 1, maxLength: 12 }),
+        (registry, layerRegistry, pool, steps) => {
+          const shared = compileRegistry(registry, layerRegistry);
+          const prepared = pool.map((list) => list.map((output) => prepareOutput(output)));
+          const expected = (list: SubsystemOutput[]) => {
+            try {
+              return bits(aggregateOutputs(compileRegistry(registry, layerRegistry), list));
+            } catch (error) {
+              return error instanceof TroupeError ? error.message : String(error);
+            }
+          };
+          const actual = (list: SubsystemOutput[]) => {
+            try {
+              return bits(aggregateOutputs(shared, list));
+            } catch (error) {
+              return error instanceof TroupeError ? error.message : String(error);
+            }
+          };
+          for (const [which, mode] of steps) {
+            const plain = pool[which % pool.length] as SubsystemOutput[];
+            const ready = prepared[which % pool.length] as SubsystemOutput[];
+            if (mode === 3) {
+              // A rejected output that sorts first and writes rows over everyone else's.
+              const rejected: SubsystemOutput = {
+                primary: [
+                  ...plain.flatMap((output) => [...output.primary, ...output.derived]),
+                  { dimension: "alpha", bucket: "FLAT", value: Number.NaN, system: "s0" },
+                ],
+                derived: [],
+                caps: [],
+                meta: { system: "s0" },
+              };
+              expect(actual([rejected, ...ready])).toMatch(/primary\[\d+\]\.value/);
+              continue;
+            }
+            const list =
+              mode === 0
+                ? ready
+                : mode === 1
+                  ? plain
+                  : ready.map((o, i) => (i % 2 ? (plain[i] ?? o) : o));
+            expect(actual(list)).toBe(expected(plain));
+          }
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 
