@@ -6,6 +6,8 @@ import {
   invalidArgument,
   type Lease,
   noopLogger,
+  type Queue,
+  type Store,
   StoreConflictError,
   type StoreOp,
   systemClock,
@@ -13,6 +15,7 @@ import {
   type Unsubscribe,
   utf8,
 } from "@troupe/core";
+import { z } from "zod";
 import { backoffDelay, resolveBackoff } from "./backoff.js";
 import { createCommitBatcher } from "./commit-batcher.js";
 import type { DriverRequest, DriverResponse, FlowDriver } from "./driver.js";
@@ -80,11 +83,37 @@ const codec = createJsonCodec<unknown>();
 const encode = (value: unknown) => codec.encode(value);
 const decode = <T>(bytes: Uint8Array) => codec.decode(bytes) as T;
 
-function positive(value: number | undefined, fallback: number, field: string): number {
-  const result = value ?? fallback;
-  if (!Number.isInteger(result) || result < 1)
-    throw invalidArgument(field, "expected a positive integer");
-  return result;
+const positiveInt = z.number().int().min(1);
+const optionsSchema = z
+  .object({
+    store: z.custom<Store>(
+      (value) => typeof (value as Store | undefined)?.commit === "function",
+      "expected a Store (e.g. createSqliteStore(...))",
+    ),
+    queue: z.custom<Queue>(
+      (value) => typeof (value as Queue | undefined)?.claim === "function",
+      "expected a Queue (e.g. createSqliteQueue(...))",
+    ),
+    prefix: z.string().min(1).max(256).optional(),
+    workerConcurrency: positiveInt.max(10_000).optional(),
+    leaseMs: positiveInt.optional(),
+    pollIntervalMs: positiveInt.optional(),
+    waitLookbackMs: z.number().int().min(0).optional(),
+    maxInlineSteps: positiveInt.optional(),
+    sweepGraceMs: z.number().int().min(0).optional(),
+    sweepIntervalMs: positiveInt.optional(),
+    functions: z.array(z.unknown()).optional(),
+  })
+  .loose();
+
+function validateOptions(options: FlowsOptions): void {
+  const parsed = optionsSchema.safeParse(options);
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0];
+  throw invalidArgument(
+    `createFlows.options.${issue?.path.join(".") || "options"}`,
+    issue?.message ?? "invalid option",
+  );
 }
 
 /**
@@ -94,6 +123,7 @@ function positive(value: number | undefined, fallback: number, field: string): n
  * deterministic ids, so a crash between commit and enqueue is repaired by re-claiming the item.
  */
 export function createFlows(options: FlowsOptions): Flows {
+  validateOptions(options);
   const { store, queue, pubsub } = options;
   const clock = options.clock ?? systemClock;
   const prefix = options.prefix ?? "flows/";
@@ -101,13 +131,13 @@ export function createFlows(options: FlowsOptions): Flows {
   const logger = options.logger ?? noopLogger;
   const random = options.random ?? Math.random;
   const backoff = resolveBackoff(options.backoff);
-  const workerConcurrency = positive(options.workerConcurrency, 16, "workerConcurrency");
-  const leaseMs = positive(options.leaseMs, 30_000, "leaseMs");
-  const pollIntervalMs = positive(options.pollIntervalMs, 1000, "pollIntervalMs");
+  const workerConcurrency = options.workerConcurrency ?? 16;
+  const leaseMs = options.leaseMs ?? 30_000;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const waitLookbackMs = options.waitLookbackMs ?? 60_000;
-  const maxInlineSteps = positive(options.maxInlineSteps, 64, "maxInlineSteps");
+  const maxInlineSteps = options.maxInlineSteps ?? 64;
   const sweepGraceMs = options.sweepGraceMs ?? 10_000;
-  const sweepIntervalMs = positive(options.sweepIntervalMs, 30_000, "sweepIntervalMs");
+  const sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
   const admission = options.admission;
   const newId = createIdGenerator(clock);
   const batcher = createCommitBatcher(store);
