@@ -578,6 +578,42 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
       expect(Object.fromEntries(counts)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
     });
 
+    it("retries a failing parallel step on its own, after its backoff", async () => {
+      let aAttempts = 0;
+      let bRuns = 0;
+      const fn = createFunction(
+        { id: "fan-retry", triggers: [{ event: "go" }], retries: 2 },
+        async ({ step }) => {
+          const [a, b] = await Promise.all([
+            step.run("a", () => {
+              aAttempts++;
+              if (aAttempts === 1) throw new Error("a failed once");
+              return "A";
+            }),
+            step.run("b", () => {
+              bRuns++;
+              return "B";
+            }),
+          ]);
+          return `${a}${b}`;
+        },
+      );
+      const { flows, clock } = await setup([fn]);
+      await flows.send({ name: "go" });
+      await flows.runDue();
+      expect([aAttempts, bRuns]).toEqual([1, 1]);
+      expect((await onlyRun(flows, "fan-retry")).status).toBe("running");
+      await clock.advance(999);
+      await flows.runDue();
+      expect(aAttempts).toBe(1);
+      await clock.advance(1);
+      await flows.runDue();
+      const run = await onlyRun(flows, "fan-retry");
+      expect(run.output).toBe("AB");
+      expect([aAttempts, bRuns]).toEqual([2, 1]);
+      expect(run.steps.find((step) => step.id === "a")?.errors?.[0]?.message).toBe("a failed once");
+    });
+
     it("fails with a clear error when the step sequence changes between replays", async () => {
       let version = 1;
       const fn = createFunction({ id: "shifty", triggers: [{ event: "go" }] }, async ({ step }) => {
