@@ -61,6 +61,13 @@ const NO_NAME: unknown = Object.freeze({});
  */
 const CELLS = 8;
 
+/** Planned operations of a section: empty; one row's value; that value `+ 0`; 0; the full fold. */
+const OP_NONE = 0;
+const OP_ROW = 1;
+const OP_ROW_PLUS_ZERO = 2;
+const OP_ZERO = 3;
+const OP_GENERAL = 4;
+
 interface MutablePack {
   additive_percent: number;
   multipliers: number[];
@@ -166,6 +173,9 @@ export class StatFold {
   private planCapDimensions = new Int32Array(32);
   private planCapCount = 0;
   private planTouchedCount = 0;
+  // Per touched dimension (in name order) and section: how to compute its candidate, and the row.
+  private planOps = new Int32Array(64);
+  private planRows = new Int32Array(64);
   private planDimensionCount = 0;
 
   // Sorting scratch.
@@ -595,6 +605,50 @@ export class StatFold {
     return factor;
   }
 
+  /** The candidate of one section by its planned operation (see {@link StatFold.planSection}). */
+  private candidateOf(op: number, row: number, base: number, info: DimensionInfo): number {
+    if (op === OP_ROW) return this.itemValues[row] as number;
+    if (op === OP_ROW_PLUS_ZERO) return (this.itemValues[row] as number) + 0;
+    if (op === OP_ZERO) return 0;
+    const count = this.cellCount;
+    const total =
+      (count[base] as number) +
+      (count[base + 1] as number) +
+      (count[base + 2] as number) +
+      (count[base + 3] as number);
+    return this.candidate(base, total, info);
+  }
+
+  /**
+   * Plans one section (cells `base..base+3`): a lone contribution or a lone OVERRIDE is read
+   * straight from its row (its cell and row depend only on the structure, which the plan fixes);
+   * everything else goes through {@link StatFold.candidate}. Writes the row to `planRows[slot]`.
+   */
+  private planSection(base: number, info: DimensionInfo, slot: number): number {
+    const count = this.cellCount;
+    const head = this.cellHead;
+    const total =
+      (count[base] as number) +
+      (count[base + 1] as number) +
+      (count[base + 2] as number) +
+      (count[base + 3] as number);
+    this.planRows[slot] = -1;
+    if (total === 0) return OP_NONE;
+    const overrides = count[base + 3] as number;
+    if (overrides === 1) {
+      this.planRows[slot] = head[base + 3] as number;
+      return OP_ROW;
+    }
+    if (overrides > 1 || total > 1) return OP_GENERAL;
+    // One contribution: no order to establish. The same arithmetic as the general path: a lone
+    // pipeline MULT multiplies a base of 0, and `+ 0` turns −0 into +0 as `0 + v` would.
+    const cell =
+      (count[base] as number) > 0 ? base : (count[base + 1] as number) > 0 ? base + 1 : base + 2;
+    this.planRows[slot] = head[cell] as number;
+    if (!info.usePipeline) return OP_ROW;
+    return cell === base + 1 ? OP_ZERO : OP_ROW_PLUS_ZERO;
+  }
+
   /** Rules R2 and R3: the candidate of one section (cells `base..base+3`) of one dimension. */
   private candidate(base: number, total: number, info: DimensionInfo): number {
     const count = this.cellCount;
@@ -750,6 +804,16 @@ export class StatFold {
         touched[j + 1] = index;
       }
     }
+    if (this.planOps.length < 2 * count) {
+      this.planOps = new Int32Array(2 * this.touched.length);
+      this.planRows = new Int32Array(2 * this.touched.length);
+    }
+    for (let i = 0; i < count; i++) {
+      const dimension = touched[i] as number;
+      const info = infos[dimension] as DimensionInfo;
+      this.planOps[2 * i] = this.planSection(dimension * CELLS, info, 2 * i);
+      this.planOps[2 * i + 1] = this.planSection(dimension * CELLS + 4, info, 2 * i + 1);
+    }
     if (this.planKeys.length < this.itemCount) this.planKeys = new Int32Array(this.itemKeys.length);
     this.planKeys.set(this.itemKeys.subarray(0, this.itemCount));
     if (this.planCapDimensions.length < this.capCount) {
@@ -777,7 +841,8 @@ export class StatFold {
     const derivedValues = this.derivedValues;
     const touchedInfos = this.touchedInfos;
     const bounds = this.bounds;
-    const cellCount = this.cellCount;
+    const ops = this.planOps;
+    const planRows = this.planRows;
     let primaryCount = 0;
     let derivedCount = 0;
     const prioritized = this.registry.prioritized;
@@ -800,30 +865,22 @@ export class StatFold {
         bounds[i] = info.defaultBounds;
       }
       const base = dimension * CELLS;
-      const primaryTotal =
-        (cellCount[base] as number) +
-        (cellCount[base + 1] as number) +
-        (cellCount[base + 2] as number) +
-        (cellCount[base + 3] as number);
-      if (primaryTotal > 0) {
+      const primaryOp = ops[2 * i] as number;
+      if (primaryOp !== OP_NONE) {
         primaryInfos[primaryCount] = info;
         primaryValues[primaryCount++] = finalValue(
-          this.candidate(base, primaryTotal, info),
+          this.candidateOf(primaryOp, planRows[2 * i] as number, base, info),
           knee,
           info,
           min,
           max,
         );
       }
-      const derivedTotal =
-        (cellCount[base + 4] as number) +
-        (cellCount[base + 5] as number) +
-        (cellCount[base + 6] as number) +
-        (cellCount[base + 7] as number);
-      if (derivedTotal > 0) {
+      const derivedOp = ops[2 * i + 1] as number;
+      if (derivedOp !== OP_NONE) {
         derivedInfos[derivedCount] = info;
         derivedValues[derivedCount++] = finalValue(
-          this.candidate(base + 4, derivedTotal, info),
+          this.candidateOf(derivedOp, planRows[2 * i + 1] as number, base + 4, info),
           knee,
           info,
           min,
