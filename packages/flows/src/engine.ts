@@ -6,6 +6,7 @@ import {
   invalidArgument,
   type Lease,
   noopLogger,
+  noopMetrics,
   type Queue,
   type Store,
   StoreConflictError,
@@ -141,6 +142,18 @@ export function createFlows(options: FlowsOptions): Flows {
   const admission = options.admission;
   const newId = createIdGenerator(clock);
   const batcher = createCommitBatcher(store);
+  const metrics = options.metrics ?? noopMetrics;
+  const eventsTotal = metrics.counter("flows_events_total", { help: "Events stored" });
+  const runsCreated = metrics.counter("flows_runs_created_total", { help: "Runs created" });
+  const runsFinished = metrics.counter("flows_runs_finished_total", { help: "Runs finished" });
+  const stepsTotal = metrics.counter("flows_steps_total", { help: "Step attempts by outcome" });
+  const stepDuration = metrics.histogram("flows_step_duration_ms", {
+    help: "Time a step's code ran, ms",
+    buckets: [1, 5, 10, 50, 100, 500, 1000, 5000, 30_000],
+  });
+  const countCreated = (runs: readonly RunRecord[]) => {
+    for (const run of runs) runsCreated.inc(1, { function: run.functionId });
+  };
   const wakeChannel = `${prefix.replace(/[^A-Za-z0-9._:/-]/g, "_")}wake`;
 
   const registry = new Map<string, Registered>();
@@ -298,6 +311,9 @@ export function createFlows(options: FlowsOptions): Flows {
     ];
     if (loaded.status !== run.status) ops.push(...indexOps(run));
     const { version } = await batcher.commit(ops);
+    if (loaded.status !== run.status && isTerminal(run.status)) {
+      runsFinished.inc(1, { function: run.functionId, status: run.status });
+    }
     return { run, version, status: run.status };
   };
 
@@ -901,6 +917,8 @@ export function createFlows(options: FlowsOptions): Flows {
         if (StoreConflictError.isInstance(error) && tries < 5) continue;
         throw error;
       }
+      eventsTotal.inc(events.length);
+      countCreated(runs);
       if (markerKey) {
         await enqueueItems(runs.flatMap(itemsFor));
         await deliver(live);
@@ -1081,7 +1099,22 @@ export function createFlows(options: FlowsOptions): Flows {
           current = reloaded;
           continue;
         }
+        if (response.type === "ops") {
+          for (const op of response.ops) {
+            if (op.op !== "StepRun" && op.op !== "StepError" && op.op !== "StepFailed") continue;
+            const status = target.steps[op.id]?.status;
+            const outcome =
+              status === "completed" ? "completed" : status === "failed" ? "failed" : "retried";
+            stepsTotal.inc(1, { function: target.functionId, outcome });
+            if (op.timing) {
+              stepDuration.observe(op.timing.endedAt - op.timing.startedAt, {
+                function: target.functionId,
+              });
+            }
+          }
+        }
         if (applied.children.length > 0) {
+          countCreated(applied.children);
           await enqueueItems(applied.children.flatMap(itemsFor));
         }
         for (const wait of applied.lookbacks) {
@@ -1313,6 +1346,7 @@ export function createFlows(options: FlowsOptions): Flows {
       ...created.ops,
       { type: "set", key: keys.marker(created.run.id), value: encode(marker) },
     ]);
+    countCreated([created.run]);
     await enqueueItems(itemsFor(created.run));
     deleteMarkerLater(keys.marker(created.run.id));
     return created.run.id;

@@ -1,4 +1,4 @@
-import type { Clock, Logger, PubSub, Queue, Store } from "@troupe/core";
+import type { Clock, Logger, Metrics, PubSub, Queue, Store } from "@troupe/core";
 import type { BackoffOptions } from "./backoff.js";
 import type { FlowDriver } from "./driver.js";
 import type { SerializedError } from "./errors.js";
@@ -59,6 +59,12 @@ export interface FlowsOptions {
   readonly admission?: Admission;
   /** Where failures of the engine itself are reported. */
   readonly logger?: Logger;
+  /**
+   * Where the engine reports: `flows_events_total`, `flows_runs_created_total{function}`,
+   * `flows_runs_finished_total{function,status}`, `flows_steps_total{function,outcome}`
+   * (completed, failed, retried) and `flows_step_duration_ms{function}`. Default: discarded.
+   */
+  readonly metrics?: Metrics;
   /**
    * While started, hold the Node process open like a server does (the Clock's timers do not).
    * Default true.

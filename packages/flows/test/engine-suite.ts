@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import {
   type Clock,
+  createMemoryMetrics,
   type EnqueueItem,
   ManualClock,
   type PubSub,
@@ -215,7 +216,8 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
           }),
       );
       // random() = 0 pins jitter at its upper bound: delays are exactly base × 2^n.
-      const { flows, clock } = await setup([fn]);
+      const metrics = createMemoryMetrics();
+      const { flows, clock } = await setup([fn], { metrics });
       await flows.send({ name: "go" });
       await flows.runDue();
       expect(attempts).toBe(1);
@@ -234,6 +236,14 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
       expect(run.status).toBe("completed");
       expect(run.output).toBe("done");
       expect(run.steps[0]?.attempts).toBe(3);
+      expect(metrics.value("flows_steps_total", { function: "flaky", outcome: "retried" })).toBe(2);
+      expect(metrics.value("flows_steps_total", { function: "flaky", outcome: "completed" })).toBe(
+        1,
+      );
+      expect(
+        metrics.value("flows_runs_finished_total", { function: "flaky", status: "completed" }),
+      ).toBe(1);
+      expect(metrics.value("flows_runs_created_total", { function: "flaky" })).toBe(1);
       expect(run.steps[0]?.errors?.map((error) => error.message)).toEqual(["boom 1", "boom 2"]);
     });
 
