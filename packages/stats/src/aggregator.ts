@@ -362,6 +362,9 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
           { cause, details: { system, actorId: actor.id } },
         );
 
+  const scratchResults: unknown[] = [];
+  let calling = false;
+
   /** Calls subsystems; sync results stay sync (no promise per subsystem unless one is async). */
   const callAll = (
     actor: Actor,
@@ -451,13 +454,34 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
       if ((selected[i] as RegisteredSubsystem).postPrimary) hasPost = true;
     }
     if (hasPost || keepOutputs) return computeFully(actor, registry, selected, undefined);
-    const called = callAll(actor, selected, EMPTY_INPUT);
-    if (called.pending || called.failures !== undefined) {
+    // Subsystems are called into a reused array: this path allocates no bookkeeping. A subsystem
+    // that resolves another actor from inside `contribute` gets a fresh array instead.
+    const results = calling ? new Array<unknown>(selected.length) : scratchResults;
+    let pending = false;
+    let failures: unknown[] | undefined;
+    calling = true;
+    try {
+      for (let i = 0; i < selected.length; i++) {
+        const subsystem = (selected[i] as RegisteredSubsystem).subsystem;
+        try {
+          const result = subsystem.contribute(actor, EMPTY_INPUT);
+          if (isThenable(result)) pending = true;
+          results[i] = result;
+        } catch (error) {
+          if (failurePolicy === "fail_fast") throw subsystemFailure(subsystem.id, actor, error);
+          failures ??= new Array(selected.length);
+          failures[i] = error;
+        }
+      }
+    } finally {
+      calling = results !== scratchResults;
+    }
+    if (pending || failures !== undefined) {
+      const called = { results: results.slice(0, selected.length), failures, pending };
       return computeFully(actor, registry, selected, called);
     }
     const fold = foldFor(registry);
     fold.begin();
-    const results = called.results;
     let failed: string[] | undefined;
     for (let i = 0; i < selected.length; i++) {
       const system = (selected[i] as RegisteredSubsystem).subsystem.id;
@@ -616,9 +640,9 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     );
   };
 
-  const remember = (snapshot: Snapshot) => {
+  const remember = (snapshot: Snapshot, now?: number) => {
     if (l1 === undefined) return;
-    l1.set(snapshot);
+    l1.set(snapshot, now);
     activeActors.set(l1.size);
   };
 
@@ -709,7 +733,8 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
       // A subsystem that reloaded the registries from inside `contribute`: take the slow path.
       if (state !== current) return counted(resolveLoop(actor), started);
       const snapshot = toSnapshot(actor, current.epoch, computed);
-      if (computed.failed === undefined) remember(snapshot);
+      // created_at was read from the clock just now: the L1 TTL starts from it.
+      if (computed.failed === undefined) remember(snapshot, snapshot.created_at);
       observe(started);
       return snapshot;
     } catch (error) {

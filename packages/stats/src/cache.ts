@@ -75,9 +75,12 @@ export class SnapshotLru {
     return snapshot;
   }
 
-  /** Stores `snapshot` as its actor's entry (replacing an older one), evicting the LRU entry when full. */
-  set(snapshot: Snapshot): void {
-    const expiresAt = this.clock.now() + this.ttlMs;
+  /**
+   * Stores `snapshot` as its actor's entry (replacing an older one), evicting the LRU entry when
+   * full. `now` is the clock's current time when the caller has just read it.
+   */
+  set(snapshot: Snapshot, now: number = this.clock.now()): void {
+    const expiresAt = now + this.ttlMs;
     const existing = this.entries.get(snapshot.actor_id);
     if (existing !== undefined) {
       existing.snapshot = snapshot;
