@@ -164,6 +164,7 @@ export class StatFold {
   private samePrefix = true;
   private readonly lastInterned: (Interned | undefined)[] = [];
   private planGeneration = -1;
+  private builtGeneration = -1;
   private planOutputs = 0;
 
   // The structure of the last planned resolve (see `samePlan`).
@@ -831,7 +832,8 @@ export class StatFold {
 
   /** Computes the values of everything added since `begin` (rules R2–R9). */
   finish(): StatValues {
-    if (!this.samePlan()) this.plan();
+    const reused = this.samePlan();
+    if (!reused) this.plan();
     const touched = this.touched;
     const count = this.touchedCount;
     const infos = this.registry.dimensions;
@@ -888,9 +890,20 @@ export class StatFold {
         );
       }
     }
-    const primary = this.primaryShapes.build(primaryInfos, primaryCount, primaryValues);
-    const derived = this.derivedShapes.build(derivedInfos, derivedCount, derivedValues);
-    const capsUsed = this.boundsShapes.build(touchedInfos, count, bounds);
+    let primary: Record<string, number>;
+    let derived: Record<string, number>;
+    let capsUsed: Record<string, CapBounds>;
+    if (reused && this.builtGeneration === this.generation - 1) {
+      // The previous resolve built its maps with this very plan: the same key lists.
+      primary = this.primaryShapes.buildAgain(primaryValues);
+      derived = this.derivedShapes.buildAgain(derivedValues);
+      capsUsed = this.boundsShapes.buildAgain(bounds);
+    } else {
+      primary = this.primaryShapes.build(primaryInfos, primaryCount, primaryValues);
+      derived = this.derivedShapes.build(derivedInfos, derivedCount, derivedValues);
+      capsUsed = this.boundsShapes.build(touchedInfos, count, bounds);
+    }
+    this.builtGeneration = this.generation;
     if (this.context === undefined) return { primary, derived, caps_used: capsUsed };
     const context: Record<string, MergedModifierPack> = {};
     for (const key of [...this.context.keys()].sort()) {
@@ -1170,10 +1183,13 @@ export function finalValue(
 }
 
 interface FoldedCaps {
-  readonly min: number;
-  readonly max: number;
-  readonly knee: number;
+  min: number;
+  max: number;
+  knee: number;
 }
+
+/** The result of {@link foldCaps}, reused: read it before the next call. */
+const FOLDED: FoldedCaps = { min: 0, max: 0, knee: 0 };
 
 /** Rules R4, R5 and R7 for one dimension: effective bounds and the soft knee (sorts in place). */
 function foldCaps(
@@ -1315,7 +1331,10 @@ function foldCaps(
   if (clampMin > min) min = clampMin;
   if (clampMax < max) max = clampMax;
   if (min > max) min = max;
-  return { min, max, knee };
+  FOLDED.min = min;
+  FOLDED.max = max;
+  FOLDED.knee = knee;
+  return FOLDED;
 }
 
 /** Sorts `items` by R1 order (a copy); for explain and tests. */

@@ -65,6 +65,13 @@ export class ShapeCache<T> {
     return this.buildSlowly(infos, count, values);
   }
 
+  /** Like {@link ShapeCache.build} with the same keys as the previous call (the caller knows). */
+  buildAgain(values: readonly T[]): Record<string, T> {
+    const build = this.lastBuild;
+    if (build !== undefined) return build(values);
+    return this.buildSlowly(this.lastKeys, this.lastCount, values);
+  }
+
   private buildSlowly(infos: readonly DimensionInfo[], count: number, values: readonly T[]) {
     const out: Record<string, T> = {};
     for (let i = 0; i < count; i++) out[(infos[i] as DimensionInfo).name] = values[i] as T;
