@@ -89,6 +89,11 @@ function bucketCode(bucket: unknown): number {
   }
 }
 
+/** `Object.is` for numbers that are never NaN here: −0 and +0 differ. */
+function sameNumber(a: number, b: number): boolean {
+  return a === b && (a !== 0 || 1 / a === 1 / b);
+}
+
 /** True for a finite number (NaN and ±∞ fail `x - x === 0`). */
 function isFiniteNumber(value: unknown): value is number {
   return typeof value === "number" && value - value === 0;
@@ -165,6 +170,7 @@ export class StatFold {
   private readonly lastInterned: (Interned | undefined)[] = [];
   private planGeneration = -1;
   private builtGeneration = -1;
+  private readonly lastBounds: (CapBounds | undefined)[] = [];
   private planOutputs = 0;
 
   // The structure of the last planned resolve (see `samePlan`).
@@ -860,8 +866,19 @@ export class StatFold {
         min = this.foldedMin;
         max = this.foldedMax;
         knee = this.foldedKnee;
-        bounds[i] =
-          min === info.clampMin && max === info.clampMax ? info.defaultBounds : { min, max };
+        if (min === info.clampMin && max === info.clampMax) bounds[i] = info.defaultBounds;
+        else {
+          // Snapshots share frozen bounds objects: the last one of this dimension when its
+          // numbers are the same (bit for bit: −0 and +0 differ), else a new one.
+          const last = this.lastBounds[dimension];
+          if (last !== undefined && sameNumber(last.min, min) && sameNumber(last.max, max)) {
+            bounds[i] = last;
+          } else {
+            const made = Object.freeze({ min, max });
+            this.lastBounds[dimension] = made;
+            bounds[i] = made;
+          }
+        }
       } else {
         // Uncapped dimensions share one frozen bounds object: fewer allocations per snapshot.
         bounds[i] = info.defaultBounds;
