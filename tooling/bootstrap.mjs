@@ -11,7 +11,7 @@ if (!env.npm_config_nodedir) {
   const prefix = path.resolve(path.dirname(process.execPath), "..");
   if (existsSync(path.join(prefix, "include", "node", "node.h"))) env.npm_config_nodedir = prefix;
 }
-const args = ["install"];
+const args = ["install", ...process.argv.slice(2)];
 if (env.CI && env.CI !== "false") args.push("--frozen-lockfile");
 const result = spawnSync("pnpm", args, { stdio: "inherit", env });
 if (result.error) {
