@@ -854,10 +854,14 @@ export class StatFold {
     let primaryCount = 0;
     let derivedCount = 0;
     const prioritized = this.registry.prioritized;
+    // The previous resolve ran this very plan to the end: the key lists (and the shared bounds
+    // of uncapped dimensions) it left in the scratch arrays are this resolve's too, so only
+    // values are written (storing object pointers costs a write barrier each).
+    const again = reused && this.builtGeneration === this.generation - 1;
     for (let i = 0; i < count; i++) {
       const dimension = touched[i] as number;
       const info = infos[dimension] as DimensionInfo;
-      touchedInfos[i] = info;
+      if (!again) touchedInfos[i] = info;
       let min = info.clampMin;
       let max = info.clampMax;
       let knee = Number.POSITIVE_INFINITY;
@@ -879,14 +883,14 @@ export class StatFold {
             bounds[i] = made;
           }
         }
-      } else {
+      } else if (!again) {
         // Uncapped dimensions share one frozen bounds object: fewer allocations per snapshot.
         bounds[i] = info.defaultBounds;
       }
       const base = dimension * CELLS;
       const primaryOp = ops[2 * i] as number;
       if (primaryOp !== OP_NONE) {
-        primaryInfos[primaryCount] = info;
+        if (!again) primaryInfos[primaryCount] = info;
         primaryValues[primaryCount++] = finalValue(
           this.candidateOf(primaryOp, planRows[2 * i] as number, base, info),
           knee,
@@ -897,7 +901,7 @@ export class StatFold {
       }
       const derivedOp = ops[2 * i + 1] as number;
       if (derivedOp !== OP_NONE) {
-        derivedInfos[derivedCount] = info;
+        if (!again) derivedInfos[derivedCount] = info;
         derivedValues[derivedCount++] = finalValue(
           this.candidateOf(derivedOp, planRows[2 * i + 1] as number, base + 4, info),
           knee,
@@ -910,8 +914,7 @@ export class StatFold {
     let primary: Record<string, number>;
     let derived: Record<string, number>;
     let capsUsed: Record<string, CapBounds>;
-    if (reused && this.builtGeneration === this.generation - 1) {
-      // The previous resolve built its maps with this very plan: the same key lists.
+    if (again) {
       primary = this.primaryShapes.buildAgain(primaryValues);
       derived = this.derivedShapes.buildAgain(derivedValues);
       capsUsed = this.boundsShapes.buildAgain(bounds);
