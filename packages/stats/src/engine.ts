@@ -1,6 +1,6 @@
 import { TroupeError } from "@troupe/core";
 import { describeValue, statsInputError } from "./errors.js";
-import { compareCaps, compareContributions, compareValues, insertionSort } from "./order.js";
+import { compareContributions, compareValues, insertionSort } from "./order.js";
 import type { CompiledRegistry, DimensionInfo } from "./registry.js";
 import { ShapeCache } from "./shapes.js";
 import type {
@@ -27,7 +27,7 @@ interface Interned {
   readonly values: Float64Array;
   readonly priorities: Float64Array;
   readonly systems: readonly string[];
-  readonly caps: readonly CapContribution[];
+  readonly caps: readonly CapRow[];
   readonly capDimensions: Int32Array;
   readonly capLayers: Int32Array;
 }
@@ -103,6 +103,44 @@ function isPriority(value: unknown): boolean {
   return value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0);
 }
 
+/**
+ * A cap as the fold reads it: always this one shape (subsystems' cap objects come in many), with
+ * the mode as its R1 rank (BASELINE 0, ADDITIVE 1, HARD_MAX 2, HARD_MIN 3, OVERRIDE 4, SOFT_MAX 5).
+ */
+class CapRow {
+  constructor(
+    public rank: number,
+    public isMax: boolean,
+    public value: number,
+    public priority: number,
+    public system: string,
+  ) {}
+}
+
+function modeRank(mode: string): number {
+  return mode === "BASELINE"
+    ? 0
+    : mode === "ADDITIVE"
+      ? 1
+      : mode === "HARD_MAX"
+        ? 2
+        : mode === "HARD_MIN"
+          ? 3
+          : mode === "OVERRIDE"
+            ? 4
+            : 5;
+}
+
+/** Rule R1 for caps: mode rank, priority desc, system asc, value asc. */
+function compareCapRows(a: CapRow, b: CapRow): number {
+  const mode = a.rank - b.rank;
+  if (mode !== 0) return mode;
+  const priority = b.priority - a.priority;
+  if (priority !== 0) return priority;
+  if (a.system !== b.system) return a.system < b.system ? -1 : 1;
+  return compareValues(a.value, b.value);
+}
+
 /** Grows a typed array to at least `size` entries (doubling), keeping its contents. */
 function growInt32(array: Int32Array, size: number): Int32Array<ArrayBuffer> {
   const grown = new Int32Array(Math.max(size, array.length * 2, 64));
@@ -147,7 +185,9 @@ export class StatFold {
 
   // Cap rows of the current resolve.
   private capCount = 0;
-  private caps: CapContribution[] = [];
+  private caps: CapRow[] = [];
+  // Mutable rows reused for plain outputs' caps (prepared outputs bring their own, frozen ones).
+  private readonly scratchCapRows: CapRow[] = [];
   private capDimensions = new Int32Array(32);
   private capLayers = new Int32Array(32);
   private capNext = new Int32Array(32);
@@ -187,7 +227,7 @@ export class StatFold {
 
   // Sorting scratch.
   private order = new Int32Array(16);
-  private readonly sortCaps: CapContribution[] = [];
+  private readonly sortCaps: CapRow[] = [];
   private readonly sortLayers: number[] = [];
   private foldedMin = 0;
   private foldedMax = 0;
@@ -378,7 +418,20 @@ export class StatFold {
         if (!Array.isArray(tags)) return false;
         for (let t = 0; t < tags.length; t++) if (typeof tags[t] !== "string") return false;
       }
-      this.caps[row] = cap as CapContribution;
+      let capRow = this.scratchCapRows[row];
+      const rank = modeRank(mode);
+      const rowPriority = priority === undefined ? 0 : (priority as number);
+      if (capRow === undefined) {
+        capRow = new CapRow(rank, kind === "max", value, rowPriority, system);
+        this.scratchCapRows[row] = capRow;
+      } else {
+        capRow.rank = rank;
+        capRow.isMax = kind === "max";
+        capRow.value = value;
+        capRow.priority = rowPriority;
+        capRow.system = system;
+      }
+      this.caps[row] = capRow;
       this.capDimensions[row] = dimension;
       this.capLayers[row] = layer;
       row++;
@@ -421,7 +474,7 @@ export class StatFold {
     for (let i = 0; i < capLength; i++) {
       capDimensions[capRow + i] = fromDimensions[i] as number;
       capLayers[capRow + i] = fromLayers[i] as number;
-      caps[capRow + i] = fromCaps[i] as CapContribution;
+      caps[capRow + i] = fromCaps[i] as CapRow;
     }
     this.capCount = capRow + capLength;
   }
@@ -486,7 +539,12 @@ export class StatFold {
           values: this.itemValues.slice(itemStart, this.itemCount),
           priorities: this.itemPriorities.slice(itemStart, this.itemCount),
           systems: this.itemSystems.slice(itemStart, this.itemCount),
-          caps: this.caps.slice(capStart, this.capCount),
+          // Copies: the scratch rows are overwritten by the next resolve.
+          caps: this.caps
+            .slice(capStart, this.capCount)
+            .map((row) =>
+              Object.freeze(new CapRow(row.rank, row.isMax, row.value, row.priority, row.system)),
+            ),
           capDimensions: this.capDimensions.slice(capStart, this.capCount),
           capLayers: this.capLayers.slice(capStart, this.capCount),
         });
@@ -730,7 +788,7 @@ export class StatFold {
     const next = this.capNext;
     let count = 0;
     for (let row = this.capHead[dimension] as number; row >= 0; row = next[row] as number) {
-      caps[count] = this.caps[row] as CapContribution;
+      caps[count] = this.caps[row] as CapRow;
       layers[count] = this.capLayers[row] as number;
       count++;
     }
@@ -1213,7 +1271,7 @@ const FOLDED: FoldedCaps = { min: 0, max: 0, knee: 0 };
 
 /** Rules R4, R5 and R7 for one dimension: effective bounds and the soft knee (sorts in place). */
 function foldCaps(
-  caps: CapContribution[],
+  caps: CapRow[],
   layers: number[],
   count: number,
   info: DimensionInfo,
@@ -1221,18 +1279,18 @@ function foldCaps(
 ): FoldedCaps {
   // Sort by (layer, R1 cap order), moving the parallel layer array along.
   for (let i = 1; i < count; i++) {
-    const cap = caps[i] as CapContribution;
+    const cap = caps[i] as CapRow;
     const layer = layers[i] as number;
     let j = i - 1;
     while (j >= 0) {
       const otherLayer = layers[j] as number;
       if (
         otherLayer < layer ||
-        (otherLayer === layer && compareCaps(caps[j] as CapContribution, cap) <= 0)
+        (otherLayer === layer && compareCapRows(caps[j] as CapRow, cap) <= 0)
       ) {
         break;
       }
-      caps[j + 1] = caps[j] as CapContribution;
+      caps[j + 1] = caps[j] as CapRow;
       layers[j + 1] = otherLayer;
       j--;
     }
@@ -1265,11 +1323,11 @@ function foldCaps(
     let hardMin = Number.NEGATIVE_INFINITY;
     let present = false;
     for (; i < count && layers[i] === layer; i++) {
-      const cap = caps[i] as CapContribution;
+      const cap = caps[i] as CapRow;
       const value = cap.value;
-      const isMax = cap.kind === "max";
-      switch (cap.mode) {
-        case "BASELINE":
+      const isMax = cap.isMax;
+      switch (cap.rank) {
+        case 0: // BASELINE
           if (isMax) {
             baselineMax += value;
             sumMax = true;
@@ -1279,7 +1337,7 @@ function foldCaps(
           }
           present = true;
           break;
-        case "ADDITIVE":
+        case 1: // ADDITIVE
           if (isMax) {
             additiveMax += value;
             sumMax = true;
@@ -1289,15 +1347,15 @@ function foldCaps(
           }
           present = true;
           break;
-        case "HARD_MAX":
+        case 2: // HARD_MAX
           if (value < hardMax) hardMax = value;
           present = true;
           break;
-        case "HARD_MIN":
+        case 3: // HARD_MIN
           if (value > hardMin) hardMin = value;
           present = true;
           break;
-        case "OVERRIDE":
+        case 4: // OVERRIDE
           // Caps are in R1 order, so the first override of a side is the winner.
           if (isMax) {
             if (!layerHasOverrideMax) {
@@ -1310,7 +1368,7 @@ function foldCaps(
           }
           present = true;
           break;
-        default:
+        default: // SOFT_MAX
           if (value < knee) knee = value;
       }
     }
