@@ -24,6 +24,21 @@ describe("openSqliteDatabase", () => {
     full.close();
   });
 
+  it("creates a new file with 1 KiB pages or the given page size, and keeps an existing file's", () => {
+    const small = openSqliteDatabase(path);
+    expect(small.pragma("page_size", { simple: true })).toBe(1024);
+    small.close();
+    const reopened = openSqliteDatabase(path, { pageSizeBytes: 8192 });
+    expect(reopened.pragma("page_size", { simple: true })).toBe(1024);
+    reopened.close();
+    const other = openSqliteDatabase(join(temp.dir, "large.db"), { pageSizeBytes: 8192 });
+    expect(other.pragma("page_size", { simple: true })).toBe(8192);
+    other.close();
+    expect(() => openSqliteDatabase(path, { pageSizeBytes: 1000 })).toThrow(
+      /options\.pageSizeBytes/,
+    );
+  });
+
   it("creates the schema once and opens an up-to-date file without changes", () => {
     openSqliteDatabase(path).close();
     const again = openSqliteDatabase(path);

