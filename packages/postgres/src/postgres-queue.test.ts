@@ -1,23 +1,10 @@
 import { ManualClock, TroupeError } from "@troupe/core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertReachable, dropSchema, openAdminPool, postgresUrl } from "../test/support.js";
+import { describe, expect, it } from "vitest";
+import { postgresUrl, useScratchSchemas } from "../test/support.js";
 import { createPostgresQueue } from "./postgres-queue.js";
 
-const admin = openAdminPool();
+const { freshSchema } = useScratchSchemas("pgq");
 const payload = (text: string) => new TextEncoder().encode(text);
-const schemas: string[] = [];
-let counter = 0;
-const freshSchema = () => {
-  const schema = `troupe_pgq_${process.pid}_${counter++}`;
-  schemas.push(schema);
-  return schema;
-};
-
-beforeAll(() => assertReachable(admin));
-afterEach(async () => {
-  for (const schema of schemas.splice(0)) await dropSchema(admin, schema);
-});
-afterAll(() => admin.end());
 
 describe("createPostgresQueue options", () => {
   it("names the bad option", () => {

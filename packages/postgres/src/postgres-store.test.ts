@@ -1,32 +1,10 @@
 import { compareKeys, StoreConflictError, TroupeError } from "@troupe/core";
-import type pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  assertReachable,
-  dropSchema,
-  openAdminPool,
-  openNamedPool,
-  postgresUrl,
-} from "../test/support.js";
+import { describe, expect, it } from "vitest";
+import { openNamedPool, postgresUrl, useScratchSchemas } from "../test/support.js";
 import { createPostgresStore } from "./postgres-store.js";
 
-const admin = openAdminPool();
+const { admin, freshSchema, track } = useScratchSchemas("pgst");
 const bytes = (text: string) => new TextEncoder().encode(text);
-const schemas: string[] = [];
-const pools: pg.Pool[] = [];
-let counter = 0;
-const freshSchema = () => {
-  const schema = `troupe_pgst_${process.pid}_${counter++}`;
-  schemas.push(schema);
-  return schema;
-};
-
-beforeAll(() => assertReachable(admin));
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((pool) => pool.end()));
-  for (const schema of schemas.splice(0)) await dropSchema(admin, schema);
-});
-afterAll(() => admin.end());
 
 describe("createPostgresStore options", () => {
   it("names the bad option", () => {
@@ -181,7 +159,7 @@ describe("postgres store", () => {
 
   it("uses a caller's pool and leaves it open on close", async () => {
     const pool = openNamedPool("troupe_store_pool_test");
-    pools.push(pool);
+    track(pool);
     const store = createPostgresStore({ pool, schema: freshSchema() });
     await store.commit([{ type: "set", key: "k", value: bytes("v") }]);
     await store.close();

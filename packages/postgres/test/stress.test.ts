@@ -1,36 +1,13 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ManualClock, StoreConflictError, TroupeError } from "@troupe/core";
-import type pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createPostgresQueue, createPostgresStore } from "../src/index.js";
-import {
-  assertReachable,
-  dropSchema,
-  openAdminPool,
-  openNamedPool,
-  postgresUrl,
-  terminateBackends,
-} from "./support.js";
+import { openNamedPool, postgresUrl, terminateBackends, useScratchSchemas } from "./support.js";
 import { waitUntil } from "./wait.js";
 
-const admin = openAdminPool();
+const { admin, freshSchema, track } = useScratchSchemas("pgstress");
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
-const schemas: string[] = [];
-const pools: pg.Pool[] = [];
-let counter = 0;
-const freshSchema = () => {
-  const schema = `troupe_pgstress_${process.pid}_${counter++}`;
-  schemas.push(schema);
-  return schema;
-};
-
-beforeAll(() => assertReachable(admin));
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((pool) => pool.end()));
-  for (const schema of schemas.splice(0)) await dropSchema(admin, schema);
-});
-afterAll(() => admin.end());
 
 /** Runs test/stress-worker.ts in its own Node process (TypeScript via tsx) and parses its answer. */
 function runWorker<T>(task: Record<string, unknown>): Promise<T> {
@@ -152,7 +129,7 @@ describe("postgres adapters when a backend is killed", () => {
     const schema = freshSchema();
     const applicationName = `troupe_kill_store_${process.pid}`;
     const pool = openNamedPool(applicationName);
-    pools.push(pool);
+    track(pool);
     pool.on("error", () => undefined);
     const store = createPostgresStore({ pool, schema });
     await store.commit([{ type: "set", key: "before", value: new Uint8Array([1]) }]);
@@ -183,7 +160,7 @@ describe("postgres adapters when a backend is killed", () => {
     const schema = freshSchema();
     const applicationName = `troupe_kill_idle_${process.pid}`;
     const pool = openNamedPool(applicationName);
-    pools.push(pool);
+    track(pool);
     pool.on("error", () => undefined);
     const store = createPostgresStore({ pool, schema });
     const { version } = await store.commit([{ type: "set", key: "k", value: new Uint8Array([1]) }]);
@@ -204,7 +181,7 @@ describe("postgres adapters when a backend is killed", () => {
     const schema = freshSchema();
     const applicationName = `troupe_kill_queue_${process.pid}`;
     const pool = openNamedPool(applicationName);
-    pools.push(pool);
+    track(pool);
     pool.on("error", () => undefined);
     const clock = new ManualClock();
     const queue = createPostgresQueue({ pool, schema, queueName: "kill", clock });

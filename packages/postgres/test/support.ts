@@ -1,4 +1,5 @@
 import pg from "pg";
+import { afterAll, afterEach, beforeAll } from "vitest";
 
 /** The server every test runs against; CI sets the variable, a developer machine has the default. */
 export const postgresUrl =
@@ -44,4 +45,43 @@ export async function terminateBackends(pool: pg.Pool, name: string): Promise<nu
 /** A pool whose connections carry `applicationName`, so a test can find and kill them. */
 export function openNamedPool(applicationName: string, max = 4): pg.Pool {
   return new pg.Pool({ connectionString: postgresUrl, application_name: applicationName, max });
+}
+
+/** What {@link useScratchSchemas} gives a test file. */
+export interface ScratchSchemas {
+  /** The bookkeeping pool (see {@link openAdminPool}). */
+  readonly admin: pg.Pool;
+  /** A new schema name, dropped after the current test. */
+  freshSchema(): string;
+  /** Ends `pool` after the current test; returns it. */
+  track(pool: pg.Pool): pg.Pool;
+}
+
+/**
+ * Registers the hooks every PostgreSQL test file needs: fail at once when the server is
+ * unreachable, end tracked pools and drop fresh schemas after each test, close the admin pool.
+ */
+export function useScratchSchemas(tag: string): ScratchSchemas {
+  const admin = openAdminPool();
+  const schemas: string[] = [];
+  const pools: pg.Pool[] = [];
+  let counter = 0;
+  beforeAll(() => assertReachable(admin));
+  afterEach(async () => {
+    await Promise.all(pools.splice(0).map((pool) => pool.end()));
+    for (const schema of schemas.splice(0)) await dropSchema(admin, schema);
+  });
+  afterAll(() => admin.end());
+  return {
+    admin,
+    freshSchema() {
+      const schema = `troupe_${tag}_${process.pid}_${counter++}`;
+      schemas.push(schema);
+      return schema;
+    },
+    track(pool) {
+      pools.push(pool);
+      return pool;
+    },
+  };
 }
