@@ -8,27 +8,17 @@ import {
   utf8,
 } from "@troupe/core";
 import fc from "fast-check";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   connectOrFail,
   deleteKeys,
   openAdminClient,
   redisUrl,
-  testPrefix,
+  useScratchPrefixes,
 } from "../test/redis-env.js";
 import { createRedisQueue, redisQueueKeys } from "./redis-queue.js";
 
-let counter = 0;
-const prefixes: string[] = [];
-const freshPrefix = () => {
-  const prefix = testPrefix(`queue_${process.pid}_${Date.now().toString(36)}_${counter++}`);
-  prefixes.push(prefix);
-  return prefix;
-};
-
-afterEach(async () => {
-  for (const prefix of prefixes.splice(0)) await deleteKeys(prefix);
-});
+const freshPrefix = useScratchPrefixes("queue");
 
 type Command =
   | { kind: "enqueue"; id: string; priority: number; delay: number; partition?: string | undefined }

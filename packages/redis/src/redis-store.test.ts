@@ -1,28 +1,12 @@
 import { StoreConflictError, TroupeError, utf8 } from "@troupe/core";
 import { Redis } from "ioredis";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  connectOrFail,
-  deleteKeys,
-  openAdminClient,
-  redisUrl,
-  testPrefix,
-} from "../test/redis-env.js";
+import { describe, expect, it } from "vitest";
+import { connectOrFail, openAdminClient, redisUrl, useScratchPrefixes } from "../test/redis-env.js";
 import { troupeRedisOptions } from "./connection.js";
 import { createRedisQueue } from "./redis-queue.js";
 import { createRedisStore, redisStoreKeys } from "./redis-store.js";
 
-let counter = 0;
-const prefixes: string[] = [];
-const freshPrefix = () => {
-  const prefix = testPrefix(`store_${process.pid}_${Date.now().toString(36)}_${counter++}`);
-  prefixes.push(prefix);
-  return prefix;
-};
-
-afterEach(async () => {
-  for (const prefix of prefixes.splice(0)) await deleteKeys(prefix);
-});
+const freshPrefix = useScratchPrefixes("store");
 
 async function expectInvalid(run: () => unknown, field: string): Promise<void> {
   let caught: unknown;

@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import { afterEach } from "vitest";
 import { troupeRedisOptions } from "../src/connection.js";
 
 /** The Redis the tests use: TROUPE_TEST_REDIS_URL, or the local default. */
@@ -48,4 +49,21 @@ export async function deleteKeys(prefix: string): Promise<number> {
     await client.quit();
   }
   return deleted;
+}
+
+/**
+ * Gives a test file fresh key prefixes (tagged `tag`) and deletes every key under them after each
+ * test.
+ */
+export function useScratchPrefixes(tag: string): () => string {
+  let counter = 0;
+  const prefixes: string[] = [];
+  afterEach(async () => {
+    for (const prefix of prefixes.splice(0)) await deleteKeys(prefix);
+  });
+  return () => {
+    const prefix = testPrefix(`${tag}_${process.pid}_${Date.now().toString(36)}_${counter++}`);
+    prefixes.push(prefix);
+    return prefix;
+  };
 }
