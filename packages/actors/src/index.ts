@@ -1,0 +1,8 @@
+export type {
+  ActorAddress,
+  ActorDirectory,
+  ActorRemoting,
+  Ownership,
+  RemoteCall,
+  RemoteReply,
+} from "./directory.js";
