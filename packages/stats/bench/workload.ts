@@ -48,66 +48,174 @@ function bucketFor(subsystem: number, slot: number, dimensionIndex: number): Buc
   return cycle[(subsystem + slot + dimensionIndex) % 4] as Bucket;
 }
 
-const LAYER_CAPS: readonly Omit<CapContribution, "system" | "dimension">[] = [
-  { mode: "HARD_MAX", kind: "max", value: 5000, scope: "REALM", realm: "realm:jade" },
-  { mode: "BASELINE", kind: "max", value: 800, scope: "TOTAL" },
-  { mode: "ADDITIVE", kind: "max", value: 400, scope: "TOTAL" },
-  { mode: "HARD_MIN", kind: "min", value: 5, scope: "WORLD" },
-  { mode: "HARD_MAX", kind: "max", value: 9000, scope: "WORLD" },
-  { mode: "OVERRIDE", kind: "max", value: 2500, scope: "EVENT", priority: 3 },
-  { mode: "SOFT_MAX", kind: "max", value: 600, scope: "TOTAL" },
-  { mode: "BASELINE", kind: "min", value: 1, scope: "REALM", realm: "realm:jade" },
-];
+/**
+ * Cap `index` (0..7) of the workload, spread over the 4 layers. Written as literals, as a
+ * subsystem would: building caps with object spread (`{ ...template, value }`) gives every
+ * result a new hidden class on Node 20, which makes every engine that reads them ~10× slower
+ * (README, "Benchmark").
+ */
+function workloadCap(
+  index: number,
+  system: string,
+  dimension: string,
+  shift: number,
+): CapContribution | undefined {
+  switch (index) {
+    case 0:
+      return {
+        system,
+        dimension,
+        mode: "HARD_MAX",
+        kind: "max",
+        value: 5000 + shift,
+        scope: "REALM",
+        realm: "realm:jade",
+      };
+    case 1:
+      return {
+        system,
+        dimension,
+        mode: "BASELINE",
+        kind: "max",
+        value: 800 + shift,
+        scope: "TOTAL",
+      };
+    case 2:
+      return {
+        system,
+        dimension,
+        mode: "ADDITIVE",
+        kind: "max",
+        value: 400 + shift,
+        scope: "TOTAL",
+      };
+    case 3:
+      return { system, dimension, mode: "HARD_MIN", kind: "min", value: 5 + shift, scope: "WORLD" };
+    case 4:
+      return {
+        system,
+        dimension,
+        mode: "HARD_MAX",
+        kind: "max",
+        value: 9000 + shift,
+        scope: "WORLD",
+      };
+    case 5:
+      return {
+        system,
+        dimension,
+        mode: "OVERRIDE",
+        kind: "max",
+        value: 2500 + shift,
+        priority: 3,
+        scope: "EVENT",
+      };
+    case 6:
+      return {
+        system,
+        dimension,
+        mode: "SOFT_MAX",
+        kind: "max",
+        value: 600 + shift,
+        scope: "TOTAL",
+      };
+    case 7:
+      return {
+        system,
+        dimension,
+        mode: "BASELINE",
+        kind: "min",
+        value: 1 + shift,
+        scope: "REALM",
+        realm: "realm:jade",
+      };
+    default:
+      return undefined;
+  }
+}
 
-/** The output of subsystem `index` (constant: the bench measures the engine, not the plugins). */
-export function workloadOutput(index: number): SubsystemOutput {
-  const system = `system_${String(index).padStart(2, "0")}`;
+const systemIds = Array.from(
+  { length: SUBSYSTEM_COUNT },
+  (_, index) => `system_${String(index).padStart(2, "0")}`,
+);
+
+/**
+ * The output of subsystem `index`. `variant` 0 is the standard output; another variant has the
+ * same structure (dimensions, buckets, caps) with different values, as when a buff ticks or an
+ * item is swapped for one of the same kind. Every call allocates a new output, the way a
+ * subsystem that computes its output from the actor does.
+ */
+export function workloadOutput(index: number, variant = 0): SubsystemOutput {
+  const system = systemIds[index] as string;
+  // A small, exact shift (a multiple of 1/64) so values differ between variants.
+  const shift = (variant % 64) / 64;
   const primary: Contribution[] = [];
   for (let slot = 0; slot < 4; slot++) {
     const dimensionIndex =
       index === 2 && slot === 0 ? 8 : index === 4 && slot === 0 ? 16 : index * 2 + slot;
     const bucket = bucketFor(index, slot, dimensionIndex);
-    primary.push({
-      dimension: dimension(dimensionIndex),
-      bucket,
-      value: bucket === "MULT" ? 0.05 * ((index % 5) + 1) : 10 + index * 3 + slot,
-      system,
-      ...(slot === 0 ? { priority: index % 3 } : {}),
-    });
+    const value =
+      bucket === "MULT" ? 0.05 * ((index % 5) + 1) + shift / 16 : 10 + index * 3 + slot + shift;
+    // Written as two literals, as a subsystem would: the first slot carries a priority.
+    primary.push(
+      slot === 0
+        ? { dimension: dimension(dimensionIndex), bucket, value, system, priority: index % 3 }
+        : { dimension: dimension(dimensionIndex), bucket, value, system },
+    );
   }
-  const derived: Contribution[] = [0, 1].map((slot) => ({
-    dimension: dimension(index * 2 + slot + 7),
-    bucket: slot === 0 ? "FLAT" : "MULT",
-    value: slot === 0 ? 20 + index : 0.1,
-    system,
-  }));
+  const derived: Contribution[] = [
+    { dimension: dimension(index * 2 + 7), bucket: "FLAT", value: 20 + index + shift, system },
+    { dimension: dimension(index * 2 + 8), bucket: "MULT", value: 0.1 + shift / 16, system },
+  ];
   // Caps 0..7 come from subsystems 0..7, one each, on dimensions spread over the space.
-  const capTemplate = LAYER_CAPS[index];
-  const caps: CapContribution[] = capTemplate
-    ? [{ ...capTemplate, system, dimension: dimension(index * 3) }]
-    : [];
+  const cap = workloadCap(index, system, dimension(index * 3), shift);
+  const caps: CapContribution[] = cap === undefined ? [] : [cap];
   return { primary, derived, caps, meta: { system } };
 }
 
 /**
- * The 12 subsystems, each returning its constant output: a plain object (validated on every
- * resolve) or, with `prepared`, the `prepareOutput` form (validated once per registry).
+ * How the workload's subsystems produce their outputs:
+ * - `plain-constant`: each returns the same plain object every resolve (validated every resolve);
+ * - `plain-fresh`: each builds a new plain output every resolve, its values changing with the
+ *   actor version (64 variants): what a subsystem computing from the actor does;
+ * - `prepared-constant`: each returns the same `prepareOutput` object every resolve (validated
+ *   once; the engine keeps its rows in place, so this is the best case, not a game's case);
+ * - `prepared-rotating`: each picks one of 64 prepared outputs with different values by the actor
+ *   version, so consecutive resolves never see the same prepared outputs in the same positions.
  */
-export function workloadSubsystems(prepared = false): Subsystem[] {
+export type WorkloadMode =
+  | "plain-constant"
+  | "plain-fresh"
+  | "prepared-constant"
+  | "prepared-rotating";
+
+/** The 12 subsystems of the workload in `mode` (see {@link WorkloadMode}). */
+export function workloadSubsystems(mode: WorkloadMode | boolean = "plain-constant"): Subsystem[] {
+  const resolved: WorkloadMode =
+    mode === true ? "prepared-constant" : mode === false ? "plain-constant" : mode;
   return Array.from({ length: SUBSYSTEM_COUNT }, (_, index) => {
-    const output = prepared ? prepareOutput(workloadOutput(index)) : workloadOutput(index);
-    return {
-      id: output.meta.system,
-      priority: index % 4,
-      contribute: () => output,
-    };
+    const id = systemIds[index] as string;
+    const priority = index % 4;
+    if (resolved === "plain-fresh") {
+      return { id, priority, contribute: (actor: Actor) => workloadOutput(index, actor.version) };
+    }
+    if (resolved === "prepared-rotating") {
+      const pool = Array.from({ length: 64 }, (_, variant) =>
+        prepareOutput(workloadOutput(index, variant)),
+      );
+      return {
+        id,
+        priority,
+        contribute: (actor: Actor) => pool[actor.version % 64] as SubsystemOutput,
+      };
+    }
+    const output =
+      resolved === "prepared-constant"
+        ? prepareOutput(workloadOutput(index))
+        : workloadOutput(index);
+    return { id, priority, contribute: () => output };
   });
 }
-
-const subsystemIds = Array.from(
-  { length: SUBSYSTEM_COUNT },
-  (_, index) => `system_${String(index).padStart(2, "0")}`,
-);
 
 /** An actor using all 12 subsystems, at `version`. */
 export function workloadActor(id: string, version: number): Actor {
@@ -120,7 +228,7 @@ export function workloadActor(id: string, version: number): Actor {
     created_at: 0,
     updated_at: 0,
     version,
-    subsystems: subsystemIds,
+    subsystems: systemIds,
     data: {},
   };
 }
