@@ -1,0 +1,29 @@
+export {
+  type ClusterDirectory,
+  type ClusterDirectoryOptions,
+  createClusterDirectory,
+} from "./directory.js";
+export {
+  createMembership,
+  hostsType,
+  type LeaseLoss,
+  type Membership,
+  type MembershipOptions,
+  type NodeInfo,
+} from "./membership.js";
+export {
+  consistentHashPlacement,
+  type Placement,
+  placements,
+  preferLocalPlacement,
+  randomPlacement,
+} from "./placement.js";
+export {
+  createTransportRemoting,
+  decodeRemoteCall,
+  decodeRemoteReply,
+  encodeRemoteCall,
+  encodeRemoteReply,
+  errorReply,
+  type TransportRemotingOptions,
+} from "./remoting.js";
