@@ -1,0 +1,516 @@
+import {
+  type Clock,
+  createMemoryStore,
+  type Logger,
+  noopLogger,
+  type Store,
+  systemClock,
+  TroupeError,
+  ulidTime,
+} from "@troupe/core";
+import type { EventInput, FlowEvent, Flows, RunView } from "@troupe/flows";
+import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import { createCheckpointInbox } from "./checkpoint.js";
+import { createHttpDriver } from "./http-driver.js";
+import { describeIssue, registerSchema } from "./register-schema.js";
+import { createAppRegistry, isClientError, type StoredApp } from "./registry.js";
+import { canonicalJson, hashSigningKey, signBody } from "./signing.js";
+
+/** Options of {@link createInngestApi}. */
+export interface InngestApiOptions {
+  /** The engine, from `createFlows`. */
+  readonly flows: Flows;
+  /**
+   * `dev`: any event key and any register caller are accepted, apps may be synced by URL.
+   * `start`: a signing key is required; register and REST calls must carry the hashed key as a
+   * bearer token; events need one of `eventKeys`.
+   */
+  readonly mode: "dev" | "start";
+  /** `signkey-<env>-<hex>`: signs call requests and checks API callers. Required in `start`. */
+  readonly signingKey?: string;
+  /** A second key accepted during key rotation. */
+  readonly signingKeyFallback?: string;
+  /** Event keys accepted by `POST /e/:key` in `start` mode (dev accepts any). */
+  readonly eventKeys?: readonly string[];
+  /**
+   * Where synced apps are kept, so their functions are registered again after a restart. Pass
+   * the engine's Store. Default: in memory (apps must be synced again after a restart).
+   */
+  readonly store?: Store;
+  /** Store key prefix for this adapter's records. Default `"inngest/"`. */
+  readonly prefix?: string;
+  /**
+   * v4 checkpointing: send `ctx.fn_id` so v4 SDKs run several steps per request and report them
+   * to `/v1/checkpoint/:runId/async`. Default false (the classic one-step-per-request protocol).
+   */
+  readonly checkpointing?: boolean;
+  /** The fetch used for call requests and sync pings. Default: global fetch. */
+  readonly fetch?: typeof fetch;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+/** The result of pinging an app's serve URL with `PUT` (it then calls `POST /fn/register`). */
+export interface SyncResult {
+  /** True when the app answered 2xx. */
+  readonly ok: boolean;
+  /** The status the SDK reported (from the registration it made). */
+  readonly status: number;
+  /** The SDK's message (`Successfully registered`, or why not). */
+  readonly message: string;
+  /** Whether the app's functions changed. */
+  readonly modified: boolean;
+}
+
+/** The Inngest-compatible HTTP API over a flows engine. */
+export interface InngestApi {
+  /** The routes: mount with `server.route("/", api.app)`. */
+  readonly app: Hono;
+  /**
+   * Resolves once stored apps are loaded and their functions registered with the engine. Await
+   * it before `flows.start()`, or queued work for those functions finds them missing.
+   */
+  ready(): Promise<void>;
+  /** Asks the app served at `url` to sync (`PUT url`), as `troupe dev -u <url>` does. */
+  syncApp(url: string): Promise<SyncResult>;
+  /** The synced apps. */
+  apps(): readonly StoredApp[];
+  /** Stops background work of the adapter (the engine belongs to the caller). */
+  close(): Promise<void>;
+}
+
+const putReplySchema = z.looseObject({
+  message: z.string().optional(),
+  modified: z.boolean().optional(),
+});
+
+type RestStatus = "Running" | "Completed" | "Failed" | "Cancelled";
+
+function restStatus(status: RunView["status"]): RestStatus {
+  switch (status) {
+    case "completed":
+      return "Completed";
+    case "failed":
+      return "Failed";
+    case "cancelled":
+      return "Cancelled";
+    default:
+      return "Running";
+  }
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** A run in the shape of Inngest's REST v1 run object. */
+export function toRestRun(run: RunView): Record<string, unknown> {
+  return {
+    run_id: run.id,
+    function_id: run.functionId,
+    status: restStatus(run.status),
+    run_started_at: iso(run.startedAt ?? run.createdAt),
+    ended_at: iso(run.endedAt),
+    output:
+      run.status === "failed" ? (run.output ?? { error: run.error ?? null }) : (run.output ?? null),
+    event_id: run.events[0]?.id ?? null,
+    batch_id: null,
+    ...(run.error === undefined ? {} : { error: run.error }),
+  };
+}
+
+function toRestEvent(event: FlowEvent): Record<string, unknown> {
+  return {
+    internal_id: event.id,
+    id: event.dedupeId ?? event.id,
+    name: event.name,
+    data: event.data,
+    ts: event.ts,
+    received_at: new Date(ulidTime(event.id)).toISOString(),
+    ...(event.user === undefined ? {} : { user: event.user }),
+    ...(event.v === undefined ? {} : { v: event.v }),
+  };
+}
+
+const eventBodySchema = z.looseObject({
+  name: z.string(),
+  data: z.unknown().optional(),
+  user: z.unknown().optional(),
+  id: z.unknown().optional(),
+  ts: z.unknown().optional(),
+  v: z.unknown().optional(),
+});
+
+/** Keeps the event fields flows knows; drops SDK extras such as `meta`. */
+function toEventInput(value: z.infer<typeof eventBodySchema>): EventInput {
+  return {
+    name: value.name,
+    ...(value.data === undefined || value.data === null
+      ? {}
+      : { data: value.data as Record<string, unknown> }),
+    ...(value.user === undefined || value.user === null
+      ? {}
+      : { user: value.user as Record<string, unknown> }),
+    ...(value.id === undefined || value.id === null || value.id === ""
+      ? {}
+      : { id: value.id as string }),
+    ...(value.ts === undefined || value.ts === null || value.ts === 0
+      ? {}
+      : { ts: value.ts as number }),
+    ...(value.v === undefined || value.v === null || value.v === ""
+      ? {}
+      : { v: value.v as string }),
+  };
+}
+
+/**
+ * The Inngest-compatible API over a Troupe flows engine: app sync (`POST /fn/register`), the
+ * event API (`POST /e/:key`), the HTTP driver that calls SDK apps, and the REST API scripts use
+ * to read results (`/v1/events/:id/runs`, `/v1/runs/:id`, cancellation), plus `/health` and
+ * `/dev`. Apps built with the official `inngest` SDK (v3 and v4) run against it unmodified.
+ */
+export function createInngestApi(options: InngestApiOptions): InngestApi {
+  const { flows, mode } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? noopLogger;
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const prefix = options.prefix ?? "inngest/";
+  const serverKind = mode === "dev" ? "dev" : "cloud";
+  if (mode === "start" && !options.signingKey) {
+    throw new TroupeError("INVALID_ARGUMENT", "signingKey: required in start mode", {
+      details: { field: "signingKey" },
+    });
+  }
+  if (mode === "start" && (options.eventKeys ?? []).length === 0) {
+    throw new TroupeError(
+      "INVALID_ARGUMENT",
+      "eventKeys: at least one event key is required in start mode",
+      {
+        details: { field: "eventKeys" },
+      },
+    );
+  }
+  const store = options.store ?? createMemoryStore();
+  if (!options.store) logger.info("inngest: no store given; synced apps are kept in memory only");
+  const bearers = [options.signingKey, options.signingKeyFallback]
+    .filter((key): key is string => typeof key === "string" && key !== "")
+    .map((key) => `Bearer ${hashSigningKey(key)}`);
+
+  const inbox = createCheckpointInbox();
+  let registryRef: ReturnType<typeof createAppRegistry> | undefined;
+  const driver = createHttpDriver({
+    resolve: (functionId) => registryRef?.get(functionId),
+    ...(options.signingKey ? { signingKey: options.signingKey } : {}),
+    ...(options.signingKeyFallback ? { signingKeyFallback: options.signingKeyFallback } : {}),
+    serverKind,
+    fetch: doFetch,
+    clock,
+    logger,
+    ...(options.checkpointing
+      ? {
+          extraContext: (request) => ({
+            fn_id: request.functionId,
+            qi_id: `${request.runId}:${request.stepId}`,
+          }),
+          takeCheckpointed: (runId: string) => inbox.take(runId),
+        }
+      : {}),
+  });
+  const registry = createAppRegistry({ flows, store, prefix, driver, clock, logger });
+  registryRef = registry;
+  const loaded = registry.load();
+  loaded.catch((error: unknown) => logger.error("inngest: loading stored apps failed", { error }));
+
+  const app = new Hono();
+
+  const fail = (status: ContentfulStatusCode, message: string) =>
+    new Response(JSON.stringify({ status, error: message }), {
+      status,
+      headers: { "content-type": "application/json", "x-inngest-server-kind": serverKind },
+    });
+
+  const authorized = (header: string | undefined) =>
+    mode === "dev" || (header !== undefined && bearers.includes(header));
+
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set("x-inngest-server-kind", serverKind);
+  });
+
+  app.onError((error) => {
+    if (isClientError(error)) return fail(400, error.message);
+    if (TroupeError.isInstance(error, "NOT_FOUND")) return fail(404, error.message);
+    logger.error("inngest: request failed", { error });
+    return fail(500, error instanceof Error ? error.message : String(error));
+  });
+
+  const readJson = async (request: Request): Promise<unknown> => {
+    const text = await request.text();
+    if (text.trim() === "")
+      throw new TroupeError("INVALID_ARGUMENT", "body: expected JSON, got an empty body", {
+        details: { field: "body" },
+      });
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new TroupeError(
+        "INVALID_ARGUMENT",
+        `body: is not valid JSON (${error instanceof Error ? error.message : String(error)})`,
+        {
+          details: { field: "body" },
+        },
+      );
+    }
+  };
+
+  // ---------------------------------------------------------------- app sync
+
+  app.post("/fn/register", async (c) => {
+    if (!authorized(c.req.header("authorization")))
+      return fail(401, "Unauthorized: the signing key does not match");
+    await loaded;
+    const parsed = registerSchema.safeParse(await readJson(c.req.raw));
+    if (!parsed.success) {
+      const { field, problem } = describeIssue(parsed.error, "body");
+      return fail(400, `${field}: ${problem}`);
+    }
+    const result = await registry.sync(parsed.data);
+    logger.info("inngest: app synced", { app: result.appName, modified: result.modified });
+    return c.json({ ok: true, modified: result.modified, app_id: result.appName });
+  });
+
+  // ---------------------------------------------------------------- events
+
+  app.post("/e/:key", async (c) => {
+    const key = c.req.param("key");
+    if (key === "" || (mode === "start" && !(options.eventKeys ?? []).includes(key))) {
+      return c.json({ ids: [], status: 401, error: "Event key not found" }, 401);
+    }
+    let body: unknown;
+    try {
+      body = await readJson(c.req.raw);
+    } catch (error) {
+      return c.json(
+        { ids: [], status: 400, error: error instanceof Error ? error.message : String(error) },
+        400,
+      );
+    }
+    const list = Array.isArray(body) ? body : [body];
+    if (list.length > 5000) {
+      return c.json({ ids: [], status: 400, error: "body: at most 5000 events per request" }, 400);
+    }
+    const inputs: EventInput[] = [];
+    for (const [index, item] of list.entries()) {
+      const parsed = eventBodySchema.safeParse(item);
+      if (!parsed.success) {
+        const { field, problem } = describeIssue(
+          parsed.error,
+          Array.isArray(body) ? `events[${index}]` : "event",
+        );
+        return c.json({ ids: [], status: 400, error: `${field}: ${problem}` }, 400);
+      }
+      inputs.push(toEventInput(parsed.data));
+    }
+    try {
+      const { ids } = await flows.send(inputs);
+      return c.json({ ids, status: 200 });
+    } catch (error) {
+      if (isClientError(error)) return c.json({ ids: [], status: 400, error: error.message }, 400);
+      throw error;
+    }
+  });
+
+  // ---------------------------------------------------------------- probes
+
+  app.get("/health", (c) => c.json({ status: 200, message: "OK" }));
+
+  app.get("/dev", (c) =>
+    c.json({
+      version: "troupe",
+      startOpts: { dev: mode === "dev", sdkURLs: registry.apps().map((a) => a.url) },
+      functions: registry
+        .apps()
+        .flatMap((a) =>
+          a.functions.map((fn) => ({ id: fn.id, name: fn.name ?? fn.id, app: a.appName })),
+        ),
+      handlers: registry.apps().map((a) => ({ url: a.url, sdk: a.sdk ?? null, app: a.appName })),
+      features: {},
+    }),
+  );
+
+  // ---------------------------------------------------------------- REST
+
+  app.use("/v1/*", async (c, next) => {
+    if (c.req.path.startsWith("/v1/checkpoint/") || authorized(c.req.header("authorization")))
+      return next();
+    return fail(401, "Unauthorized: the signing key does not match");
+  });
+  app.use("/v0/*", async (c, next) => {
+    if (authorized(c.req.header("authorization"))) return next();
+    return fail(401, "Unauthorized: the signing key does not match");
+  });
+
+  const limitOf = (raw: string | undefined, fallback: number) => {
+    const limit = Number(raw ?? fallback);
+    return Number.isInteger(limit) && limit > 0 ? Math.min(limit, 1000) : fallback;
+  };
+
+  app.get("/v1/events", async (c) => {
+    const name = c.req.query("name");
+    const events = await flows.listEvents({
+      ...(name ? { name } : {}),
+      limit: limitOf(c.req.query("limit"), 100),
+      newestFirst: true,
+    });
+    return c.json({
+      data: events.map(toRestEvent),
+      metadata: { fetched_at: new Date(clock.now()).toISOString() },
+    });
+  });
+
+  app.get("/v1/events/:id", async (c) => {
+    const event = await flows.getEvent(c.req.param("id"));
+    if (!event) return fail(404, `event ${c.req.param("id")} not found`);
+    return c.json({ data: toRestEvent(event) });
+  });
+
+  app.get("/v1/events/:id/runs", async (c) => {
+    const id = c.req.param("id");
+    const event = await flows.getEvent(id);
+    if (!event) return c.json({ data: [], metadata: {} });
+    const runs = await runsOfEvent(event);
+    return c.json({
+      data: runs.map(toRestRun),
+      metadata: { fetched_at: new Date(clock.now()).toISOString() },
+    });
+  });
+
+  app.get("/v1/runs/:id", async (c) => {
+    const run = await flows.getRun(c.req.param("id"));
+    if (!run) return fail(404, `run ${c.req.param("id")} not found`);
+    return c.json({ data: toRestRun(run) });
+  });
+
+  const cancel = async (runId: string) => {
+    const run = await flows.getRun(runId);
+    if (!run) return fail(404, `run ${runId} not found`);
+    await flows.cancel(runId, "cancelled through the REST API");
+    const after = await flows.getRun(runId);
+    return Response.json({ data: after ? toRestRun(after) : null });
+  };
+  app.delete("/v1/runs/:id", (c) => cancel(c.req.param("id")));
+  app.post("/v1/runs/:id/cancel", (c) => cancel(c.req.param("id")));
+
+  app.get("/v0/runs/:id/batch", async (c) => {
+    const run = await flows.getRun(c.req.param("id"));
+    if (!run) return fail(404, `run ${c.req.param("id")} not found`);
+    return c.json(
+      run.events.map((event) => ({
+        id: event.id,
+        name: event.name,
+        data: event.data,
+        ts: event.ts,
+        user: event.user ?? {},
+      })),
+    );
+  });
+
+  app.get("/v0/runs/:id/actions", async (c) => {
+    const run = await flows.getRun(c.req.param("id"));
+    if (!run) return fail(404, `run ${c.req.param("id")} not found`);
+    const steps: Record<string, unknown> = {};
+    for (const step of run.steps) {
+      if (step.status === "completed") steps[step.hash] = { data: step.output ?? null };
+      else if (step.status === "failed") steps[step.hash] = { error: step.error ?? null };
+    }
+    return c.json(steps);
+  });
+
+  // ---------------------------------------------------------------- checkpointing
+
+  app.post("/v1/checkpoint/:runId/async", async (c) => {
+    const runId = c.req.param("runId");
+    if (mode === "start" && !authorized(c.req.header("authorization")))
+      return fail(401, "Unauthorized");
+    const parsed = z
+      .looseObject({ run_id: z.string().optional(), steps: z.array(z.unknown()) })
+      .safeParse(await readJson(c.req.raw));
+    if (!parsed.success) {
+      const { field, problem } = describeIssue(parsed.error, "body");
+      return fail(400, `${field}: ${problem}`);
+    }
+    inbox.put(runId, parsed.data.steps);
+    return c.json({ ok: true });
+  });
+
+  /** Runs an event started: runs of functions triggered by its name, created since it arrived. */
+  const runsOfEvent = async (event: FlowEvent): Promise<RunView[]> => {
+    const from = ulidTime(event.id);
+    const candidates = new Set<string>();
+    for (const stored of registry.apps()) {
+      for (const fn of stored.functions) {
+        if (fn.triggers.some((t) => "event" in t && t.event === event.name)) candidates.add(fn.id);
+      }
+    }
+    const runs: RunView[] = [];
+    for (const functionId of candidates) {
+      const summaries = await flows.listRuns({ functionId, from, limit: 1000 });
+      for (const summary of summaries) {
+        const run = await flows.getRun(summary.id);
+        if (run?.events.some((e) => e.id === event.id)) runs.push(run);
+      }
+    }
+    return runs;
+  };
+
+  return {
+    app,
+    ready: () => loaded,
+    apps: () => registry.apps(),
+    async syncApp(url) {
+      const target = new URL(url);
+      const body = canonicalJson({ url });
+      const headers: Record<string, string> = {
+        "content-type": "application/json",
+        "x-inngest-server-kind": serverKind,
+      };
+      if (options.signingKey)
+        headers["x-inngest-signature"] = signBody(
+          options.signingKey,
+          body,
+          Math.floor(clock.now() / 1000),
+        );
+      let response: Response;
+      let text: string;
+      try {
+        response = await doFetch(target, { method: "PUT", headers, body });
+        text = await response.text();
+      } catch (error) {
+        return {
+          ok: false,
+          status: 0,
+          message: `could not reach ${url}: ${error instanceof Error ? error.message : String(error)}`,
+          modified: false,
+        };
+      }
+      let reply: z.infer<typeof putReplySchema> = {};
+      try {
+        const parsed = putReplySchema.safeParse(JSON.parse(text));
+        if (parsed.success) reply = parsed.data;
+      } catch {
+        // A non-JSON answer: not an Inngest SDK; reported through the message below.
+      }
+      return {
+        ok: response.ok,
+        status: response.status,
+        message:
+          reply.message ??
+          (response.ok ? "synced" : `HTTP ${response.status}: ${text.slice(0, 200)}`),
+        modified: reply.modified ?? false,
+      };
+    },
+    async close() {
+      inbox.clear();
+    },
+  };
+}
