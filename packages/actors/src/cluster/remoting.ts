@@ -39,7 +39,7 @@ const callSchema = z.object({
 });
 
 const replySchema = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("ok"), value: z.unknown() }),
+  z.object({ kind: z.literal("ok"), value: z.unknown().optional() }),
   z.object({
     kind: z.literal("error"),
     error: z.object({ name: z.string(), message: z.string(), code: z.string().optional() }),
@@ -52,12 +52,13 @@ const replySchema = z.discriminatedUnion("kind", [
 const callCodec = createJsonCodec(callSchema);
 const replyCodec = createJsonCodec(replySchema);
 const anyCodec = createJsonCodec();
+const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /** Encodes a call for the wire. */
 export function encodeRemoteCall(call: RemoteCall): Uint8Array {
   // JSON has no Infinity: a call without a time limit travels with the largest timer delay.
   if (!Number.isFinite(call.timeoutMs))
-    return anyCodec.encode({ ...call, timeoutMs: 2_147_483_647 });
+    return anyCodec.encode({ ...call, timeoutMs: MAX_TIMEOUT_MS });
   return anyCodec.encode(call);
 }
 
@@ -126,7 +127,11 @@ export function createTransportRemoting(options: TransportRemotingOptions): Acto
   return {
     async send(target, call) {
       ensureOpen();
-      const timeoutMs = call.timeoutMs > 0 ? call.timeoutMs + marginMs : defaultTimeoutMs;
+      // Whole ms within what timers (and the NATS client) accept.
+      const timeoutMs =
+        call.timeoutMs > 0
+          ? Math.min(MAX_TIMEOUT_MS, Math.ceil(call.timeoutMs) + marginMs)
+          : defaultTimeoutMs;
       const bytes = await transport.request(nodeId, target, encodeRemoteCall(call), { timeoutMs });
       try {
         return decodeRemoteReply(bytes);
