@@ -1,3 +1,4 @@
+export { type ClusterNode, type ClusterNodeOptions, createClusterNode } from "./cluster.js";
 export {
   type ClusterDirectory,
   type ClusterDirectoryOptions,
