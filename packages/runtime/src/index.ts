@@ -1,1 +1,49 @@
-export {};
+export { type AppSync, type AppSyncOptions, type AppSyncState, createAppSync } from "./app-sync.js";
+export { type BearerAuthOptions, bearerAuth, hashSigningKey, SDK_PATHS } from "./auth.js";
+export {
+  configFromEnv,
+  DEFAULT_PORT,
+  DEFAULT_STORAGE_URL,
+  defineConfig,
+  ENV_VARIABLES,
+  LOG_LEVELS,
+  type LoadConfigOptions,
+  loadRuntimeConfig,
+  parseRuntimeConfig,
+  type RuntimeConfig,
+  type RuntimeConfigInput,
+  type RuntimeMode,
+  readConfigFile,
+} from "./config.js";
+export { createPinoLogger, type PinoLoggerOptions } from "./logger.js";
+export {
+  createPrometheusMetrics,
+  DEFAULT_BUCKETS,
+  PROMETHEUS_CONTENT_TYPE,
+  type PrometheusMetrics,
+} from "./prometheus.js";
+export {
+  assertStartConfig,
+  createRuntime,
+  type InngestApi,
+  type InngestApiFactory,
+  type InngestApiOptions,
+  type RouteGroup,
+  type Runtime,
+  type RuntimeAddress,
+  type RuntimeOptions,
+} from "./runtime.js";
+export {
+  handleShutdownSignals,
+  type ShutdownSignalOptions,
+  type SignalTarget,
+} from "./shutdown.js";
+export {
+  openStorage,
+  type RuntimeStorage,
+  redactUrl,
+  type StorageKind,
+  type StorageOptions,
+  sqlitePath,
+  storageKind,
+} from "./storage.js";

@@ -1,0 +1,104 @@
+import type { Clock, Logger, Timer } from "@troupe/core";
+
+/** Where one app stands. */
+export interface AppSyncState {
+  /** The app's serve URL. */
+  readonly url: string;
+  /** Whether the last attempt synced it. */
+  readonly synced: boolean;
+  /** Attempts so far. */
+  readonly attempts: number;
+  /** Why the last attempt failed. */
+  readonly lastError?: string;
+}
+
+/** Options of {@link createAppSync}. */
+export interface AppSyncOptions {
+  /** Serve URLs of the SDK apps. */
+  readonly urls: readonly string[];
+  /** Syncs one app; rejects when the app could not be reached or refused. */
+  readonly sync: (url: string) => Promise<unknown>;
+  /** Time between attempts for apps not synced yet. */
+  readonly intervalMs: number;
+  /** Timers come from here. */
+  readonly clock: Clock;
+  /** Where transitions (synced, unreachable) are logged. */
+  readonly logger: Logger;
+}
+
+/** Keeps a set of SDK apps synced: once at start, then retrying those that failed. */
+export interface AppSync {
+  /** Tries every app once and schedules retries for the failures. */
+  start(): Promise<void>;
+  /** Cancels pending retries and waits for a running attempt. */
+  stop(): Promise<void>;
+  /** Where each app stands. */
+  states(): AppSyncState[];
+}
+
+/**
+ * Syncs apps given by URL and retries those that failed every `intervalMs`, so `troupe dev -u`
+ * works whichever of the server and the app starts first. Logs only when an app changes state.
+ */
+export function createAppSync(options: AppSyncOptions): AppSync {
+  const states = new Map<string, AppSyncState>(
+    options.urls.map((url) => [url, { url, synced: false, attempts: 0 }]),
+  );
+  let timer: Timer | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  const attempt = async (url: string) => {
+    const before = states.get(url);
+    const attempts = (before?.attempts ?? 0) + 1;
+    try {
+      await options.sync(url);
+      states.set(url, { url, synced: true, attempts });
+      options.logger.info("app synced", { url, attempts });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      states.set(url, { url, synced: false, attempts, lastError: message });
+      // The first failure and any change of reason are worth a line; a retry loop is not.
+      if (attempts === 1 || before?.lastError !== message) {
+        options.logger.warn("app not synced; retrying", {
+          url,
+          error: message,
+          retryInMs: options.intervalMs,
+        });
+      }
+    }
+  };
+
+  const round = async () => {
+    const pending = [...states.values()].filter((state) => !state.synced);
+    await Promise.all(pending.map((state) => attempt(state.url)));
+  };
+
+  const schedule = () => {
+    if (stopped || [...states.values()].every((state) => state.synced)) return;
+    timer = options.clock.setTimer(options.intervalMs, () => {
+      timer = undefined;
+      running = round().finally(() => {
+        running = undefined;
+        schedule();
+      });
+    });
+  };
+
+  return {
+    async start() {
+      stopped = false;
+      running = round();
+      await running;
+      running = undefined;
+      schedule();
+    },
+    async stop() {
+      stopped = true;
+      timer?.cancel();
+      timer = undefined;
+      await running;
+    },
+    states: () => [...states.values()],
+  };
+}

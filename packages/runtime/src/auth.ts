@@ -1,0 +1,63 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+
+/**
+ * Paths the Inngest SDKs call with their own credentials (event keys, signing keys), and the
+ * health check: the bearer token never guards these.
+ */
+export const SDK_PATHS: readonly RegExp[] = [
+  /^\/health$/,
+  /^\/fn\/register$/,
+  /^\/e\/[^/]+$/,
+  /^\/v1\/checkpoint(\/|$)/,
+  /^\/v1\/http\/runs\//,
+  /^\/v0\/runs\/[^/]+\/(batch|actions)$/,
+  /^\/dev$/,
+];
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+/**
+ * The bearer an Inngest SDK sends to the API for signing key `key`:
+ * `signkey-<env>-<sha256 of the hex-decoded key>`.
+ */
+export function hashSigningKey(key: string): string {
+  const prefix = /^signkey-\w+-/.exec(key)?.[0] ?? "";
+  const hex = key.slice(prefix.length);
+  return `${prefix}${createHash("sha256").update(Buffer.from(hex, "hex")).digest("hex")}`;
+}
+
+/** Options of {@link bearerAuth}. */
+export interface BearerAuthOptions {
+  /** The token clients send as `Authorization: Bearer <token>`. */
+  readonly token: string;
+  /**
+   * Signing keys whose SDK bearer (see {@link hashSigningKey}) is accepted too, so scripts using
+   * an Inngest SDK's API client can read runs with the key they already have.
+   */
+  readonly signingKeys?: readonly string[];
+  /** Paths left open. Default {@link SDK_PATHS}. */
+  readonly publicPaths?: readonly RegExp[];
+}
+
+/**
+ * Hono middleware that answers 401 unless the request carries the token (compared in constant
+ * time). SDK paths stay open: they authenticate with event and signing keys.
+ */
+export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
+  const accepted = [options.token, ...(options.signingKeys ?? []).map(hashSigningKey)].map(digest);
+  const publicPaths = options.publicPaths ?? SDK_PATHS;
+  return async (context, next) => {
+    if (publicPaths.some((pattern) => pattern.test(context.req.path))) return next();
+    const header = context.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    const presented = match?.[1] ? digest(match[1].trim()) : undefined;
+    if (presented && accepted.some((candidate) => timingSafeEqual(candidate, presented))) {
+      return next();
+    }
+    context.header("WWW-Authenticate", 'Bearer realm="troupe"');
+    return context.json({ status: 401, message: "Unauthorized: a bearer token is required" }, 401);
+  };
+}

@@ -1,0 +1,335 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { invalidArgument, TroupeError } from "@troupe/core";
+import { z } from "zod";
+
+/** How the runtime runs: `dev` (local, permissive) or `start` (production, keys required). */
+export type RuntimeMode = "dev" | "start";
+
+/** The log levels the runtime accepts. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+
+/** The default storage: one SQLite file under `./.troupe/`, no server needed. */
+export const DEFAULT_STORAGE_URL = "sqlite:./.troupe/troupe.db";
+
+/** The default port, the one Inngest SDKs look for in dev mode. */
+export const DEFAULT_PORT = 8288;
+
+// Inngest signing keys are `signkey-<env>-<hex>`; the hex part is what gets hashed and HMAC'd, so
+// anything else would fail only later, at the first signed request.
+const SIGNING_KEY = /^(signkey-\w+-)?[0-9a-fA-F]+$/;
+
+const signingKeySchema = z
+  .string()
+  .regex(
+    SIGNING_KEY,
+    "expected a signing key like signkey-prod-<hex> (hex digits after the prefix)",
+  );
+
+const urlListSchema = z.array(
+  z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" }),
+);
+
+const configShape = z.strictObject({
+  server: z
+    .strictObject({
+      /** Interface to listen on. Default 127.0.0.1 in dev, 0.0.0.0 in start. */
+      host: z.string().min(1, "expected a host name or address").optional(),
+      /** Port to listen on (0 picks a free one). Default 8288. */
+      port: z
+        .number({ error: "expected a port number" })
+        .int("expected an integer")
+        .min(0, "expected 0-65535")
+        .max(65_535, "expected 0-65535")
+        .default(DEFAULT_PORT),
+    })
+    .prefault({}),
+  storage: z
+    .strictObject({
+      /** `sqlite:<path>`, `sqlite::memory:`, `memory:`, `postgres://…`, `redis://…`. */
+      url: z.string().min(1, "expected a storage URL").default(DEFAULT_STORAGE_URL),
+      /** PostgreSQL schema for the tables. Default `troupe`. */
+      schema: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, "expected 1-63 characters of a-z, 0-9 and _")
+        .optional(),
+      /** Redis key prefix. Default `troupe:`. */
+      prefix: z.string().min(1, "expected a non-empty prefix").optional(),
+    })
+    .prefault({}),
+  inngest: z
+    .strictObject({
+      /** Signs calls to SDK apps and checks their API calls. Required in start mode. */
+      signingKey: signingKeySchema.optional(),
+      /** Accepted as well as `signingKey` while rotating keys. */
+      signingKeyFallback: signingKeySchema.optional(),
+      /** Event keys accepted on `POST /e/:key`; empty accepts any key. */
+      eventKeys: z.array(z.string().min(1, "expected a non-empty event key")).default([]),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      /** Bearer token for the REST API, `/metrics` and the dashboard. Required in start mode. */
+      token: z.string().min(1, "expected a non-empty token").optional(),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z
+        .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` })
+        .default("info"),
+    })
+    .prefault({}),
+  flows: z
+    .strictObject({
+      workerConcurrency: z.number().int().min(1).max(1024).optional(),
+      leaseMs: z.number().int().min(100).optional(),
+      pollIntervalMs: z.number().int().min(1).optional(),
+    })
+    .prefault({}),
+  /** SDK app serve URLs synced when the runtime starts, and again while they are unreachable. */
+  apps: urlListSchema.default([]),
+  /** Retry interval for apps that could not be synced. Default 5000 ms. */
+  appSyncIntervalMs: z.number().int().min(100).default(5000),
+  /** How long `stop()` waits for in-flight work before closing anyway. Default 30 000 ms. */
+  shutdownTimeoutMs: z.number().int().min(0).default(30_000),
+});
+
+/** A runtime configuration as written in a file or passed to {@link createRuntime}. */
+export type RuntimeConfigInput = z.input<typeof configShape>;
+
+/** A validated runtime configuration with every default filled in. */
+export type RuntimeConfig = z.output<typeof configShape>;
+
+/**
+ * Typed identity for `troupe.config.ts`: `export default defineConfig({ storage: { url } })`.
+ */
+export function defineConfig(config: RuntimeConfigInput): RuntimeConfigInput {
+  return config;
+}
+
+/** Where each environment variable goes in the config, and how its text is read. */
+const ENV_FIELDS = {
+  TROUPE_STORAGE_URL: { field: ["storage", "url"], read: "string" },
+  TROUPE_PORT: { field: ["server", "port"], read: "number" },
+  TROUPE_HOST: { field: ["server", "host"], read: "string" },
+  TROUPE_SIGNING_KEY: { field: ["inngest", "signingKey"], read: "string" },
+  TROUPE_SIGNING_KEY_FALLBACK: { field: ["inngest", "signingKeyFallback"], read: "string" },
+  TROUPE_EVENT_KEY: { field: ["inngest", "eventKeys"], read: "list" },
+  TROUPE_AUTH_TOKEN: { field: ["auth", "token"], read: "string" },
+  TROUPE_LOG_LEVEL: { field: ["log", "level"], read: "string" },
+  TROUPE_APPS: { field: ["apps"], read: "list" },
+  TROUPE_SHUTDOWN_TIMEOUT_MS: { field: ["shutdownTimeoutMs"], read: "number" },
+} as const satisfies Record<
+  string,
+  { field: readonly string[]; read: "string" | "number" | "list" }
+>;
+
+/** The environment variables the runtime reads, in documentation order. */
+export const ENV_VARIABLES: readonly string[] = Object.keys(ENV_FIELDS);
+
+type Tree = Record<string, unknown>;
+
+function setPath(target: Tree, field: readonly string[], value: unknown): void {
+  let node = target;
+  for (const part of field.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next === "object" && next !== null && !Array.isArray(next)) node = next as Tree;
+    else {
+      const created: Tree = {};
+      node[part] = created;
+      node = created;
+    }
+  }
+  const last = field[field.length - 1];
+  if (last !== undefined) node[last] = value;
+}
+
+/** Merges `over` into `base` (objects deeply, everything else replaced). */
+function mergeTrees(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    if (
+      typeof value === "object" &&
+      value !== null &&
+      !Array.isArray(value) &&
+      typeof current === "object" &&
+      current !== null &&
+      !Array.isArray(current)
+    ) {
+      out[key] = mergeTrees(current as Tree, value as Tree);
+    } else if (value !== undefined) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+/**
+ * The config fragment set by `TROUPE_*` environment variables. Empty variables count as unset;
+ * `TROUPE_EVENT_KEY` and `TROUPE_APPS` take comma-separated lists. A number that does not parse
+ * is kept as text so validation names the field.
+ */
+export function configFromEnv(env: Readonly<Record<string, string | undefined>>): {
+  readonly config: Tree;
+  readonly sources: ReadonlyMap<string, string>;
+} {
+  const config: Tree = {};
+  const sources = new Map<string, string>();
+  for (const [name, { field, read }] of Object.entries(ENV_FIELDS)) {
+    const text = env[name]?.trim();
+    if (text === undefined || text === "") continue;
+    let value: unknown = text;
+    if (read === "number") value = /^-?\d+$/.test(text) ? Number(text) : text;
+    if (read === "list")
+      value = text
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item !== "");
+    setPath(config, field, value);
+    sources.set(field.join("."), name);
+  }
+  return { config, sources };
+}
+
+function firstIssue(error: z.ZodError, sources: ReadonlyMap<string, string>): TroupeError {
+  const issue = error.issues[0];
+  const issuePath = issue?.path.map(String) ?? [];
+  // Unknown keys are reported on their parent; name the key itself.
+  const keys = issue?.code === "unrecognized_keys" ? issue.keys : [];
+  const field = [...issuePath, ...keys.slice(0, 1)].join(".") || "config";
+  const message =
+    issue?.code === "unrecognized_keys"
+      ? `unknown option${keys.length > 1 ? `s ${keys.join(", ")}` : ""}`
+      : (issue?.message ?? "invalid value");
+  // A field set through the environment says so, or users hunt for it in the file.
+  const fromEnv = [...sources.entries()].find(
+    ([key]) => field === key || field.startsWith(`${key}.`),
+  )?.[1];
+  return invalidArgument(field, fromEnv ? `${message} (from ${fromEnv})` : message);
+}
+
+/**
+ * Validates a configuration and fills in defaults. A bad value throws a `TroupeError` with code
+ * `INVALID_ARGUMENT` whose message starts with the field (`storage.url: …`).
+ */
+export function parseRuntimeConfig(
+  input: unknown,
+  sources: ReadonlyMap<string, string> = new Map(),
+): RuntimeConfig {
+  const result = configShape.safeParse(input ?? {});
+  if (!result.success) throw firstIssue(result.error, sources);
+  return result.data;
+}
+
+/**
+ * Reads a config file: `.json` as JSON; `.ts`, `.mts`, `.js`, `.mjs` as a module whose default
+ * export (or `config` export) is the config object. TypeScript files load through tsx's
+ * `tsImport` when tsx is installed (or through an already registered loader, as under
+ * `pnpm troupe`); Node 20 cannot import TypeScript by itself.
+ */
+export async function readConfigFile(file: string): Promise<unknown> {
+  const resolved = path.resolve(file);
+  if (!existsSync(resolved)) {
+    throw new TroupeError("NOT_FOUND", `config file ${resolved} does not exist`, {
+      details: { file: resolved },
+    });
+  }
+  const extension = path.extname(resolved);
+  if (extension === ".json") {
+    const { readFile } = await import("node:fs/promises");
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(resolved, "utf8"));
+    } catch (error) {
+      throw invalidArgument(
+        "config",
+        `${resolved} is not valid JSON (${(error as Error).message})`,
+      );
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw invalidArgument("config", `${resolved} must hold a JSON object`);
+    }
+    return parsed;
+  }
+  if (![".ts", ".mts", ".js", ".mjs"].includes(extension)) {
+    throw invalidArgument("config", `${resolved}: expected a .json, .ts, .mts, .js or .mjs file`);
+  }
+  const loaded = await importModule(resolved, extension === ".ts" || extension === ".mts");
+  let value = loaded.default ?? loaded.config;
+  // A .ts file outside an ESM package loads as CommonJS: its exports arrive wrapped once more.
+  if (isModuleWrapper(value)) value = value.default ?? value.config;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalidArgument(
+      "config",
+      `${resolved} must \`export default\` a config object (defineConfig({...}))`,
+    );
+  }
+  return value;
+}
+
+type ConfigModule = { readonly default?: unknown; readonly config?: unknown };
+
+function isModuleWrapper(value: unknown): value is ConfigModule {
+  if (typeof value !== "object" || value === null) return false;
+  const keys = Object.keys(value);
+  return (
+    keys.length > 0 &&
+    (keys.includes("default") || keys.includes("config")) &&
+    keys.every((key) => ["default", "config", "__esModule", "module.exports"].includes(key))
+  );
+}
+
+async function importModule(file: string, typescript: boolean): Promise<ConfigModule> {
+  const url = pathToFileURL(file).href;
+  if (typescript) {
+    // A variable specifier: tsx is optional, present in the workspace, not a dependency.
+    const tsxApi = "tsx/esm/api";
+    let tsImport: ((specifier: string, parent: string) => Promise<unknown>) | undefined;
+    try {
+      ({ tsImport } = (await import(tsxApi)) as {
+        tsImport: (specifier: string, parent: string) => Promise<unknown>;
+      });
+    } catch {
+      tsImport = undefined;
+    }
+    if (tsImport) return (await tsImport(url, import.meta.url)) as ConfigModule;
+  }
+  try {
+    return (await import(url)) as ConfigModule;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_UNKNOWN_FILE_EXTENSION") {
+      throw invalidArgument(
+        "config",
+        `${file}: loading a TypeScript config needs tsx (npm i -D tsx); or use troupe.config.json`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** Where {@link loadRuntimeConfig} reads from. */
+export interface LoadConfigOptions {
+  /** A config file (`.json`, `.ts`, `.mjs`); none when undefined. */
+  readonly file?: string | undefined;
+  /** The environment (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Values that win over file and environment (command-line flags). */
+  readonly overrides?: RuntimeConfigInput;
+}
+
+/**
+ * Builds the configuration from, lowest precedence first: defaults, the config file, `TROUPE_*`
+ * environment variables, then `overrides` (command-line flags). Validates the result.
+ */
+export async function loadRuntimeConfig(options: LoadConfigOptions = {}): Promise<RuntimeConfig> {
+  const fromFile = options.file === undefined ? {} : await readConfigFile(options.file);
+  const { config: fromEnv, sources } = configFromEnv(options.env ?? process.env);
+  const merged = mergeTrees(
+    mergeTrees(fromFile as Tree, fromEnv),
+    (options.overrides ?? {}) as Tree,
+  );
+  return parseRuntimeConfig(merged, sources);
+}

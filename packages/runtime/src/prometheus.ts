@@ -1,0 +1,189 @@
+import {
+  type Counter,
+  type Gauge,
+  type Histogram,
+  invalidArgument,
+  type MetricLabels,
+  type MetricOptions,
+  type Metrics,
+} from "@troupe/core";
+
+/** Bucket bounds of a histogram declared without `buckets` (milliseconds-friendly). */
+export const DEFAULT_BUCKETS: readonly number[] = [
+  1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000,
+];
+
+type Kind = "counter" | "gauge" | "histogram";
+
+interface Family {
+  readonly name: string;
+  readonly kind: Kind;
+  help: string;
+  readonly buckets: readonly number[];
+  readonly series: Map<string, Series>;
+}
+
+interface Series {
+  readonly labels: readonly (readonly [string, string])[];
+  value: number;
+  count: number;
+  /** Histogram: observations per bucket (not cumulative), one slot per bound. */
+  readonly bucketCounts: number[];
+}
+
+/** {@link Metrics} that render as the Prometheus text exposition format (version 0.0.4). */
+export interface PrometheusMetrics extends Metrics {
+  /** Every family in declaration order, with `# HELP` and `# TYPE` lines. */
+  render(): string;
+}
+
+/** The `Content-Type` of {@link PrometheusMetrics.render}'s output. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+}
+
+function escapeLabelValue(text: string): string {
+  return text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function formatNumber(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Number.POSITIVE_INFINITY) return "+Inf";
+  if (value === Number.NEGATIVE_INFINITY) return "-Inf";
+  return String(value);
+}
+
+function formatLabels(labels: readonly (readonly [string, string])[]): string {
+  if (labels.length === 0) return "";
+  return `{${labels.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(",")}}`;
+}
+
+/**
+ * Creates metrics kept in memory and rendered on demand for a `/metrics` endpoint. Names and
+ * label names are checked against Prometheus' rules when first used; asking for one name as two
+ * kinds is an error, because Prometheus cannot express it.
+ */
+export function createPrometheusMetrics(): PrometheusMetrics {
+  const families = new Map<string, Family>();
+
+  const family = (kind: Kind, name: string, options: MetricOptions = {}): Family => {
+    const found = families.get(name);
+    if (found) {
+      if (found.kind !== kind) {
+        throw invalidArgument("metrics.name", `${name} is already a ${found.kind}, not a ${kind}`);
+      }
+      if (found.help === "" && options.help) found.help = options.help;
+      return found;
+    }
+    if (!METRIC_NAME.test(name)) {
+      throw invalidArgument("metrics.name", `${JSON.stringify(name)} is not a Prometheus name`);
+    }
+    const buckets = [...(options.buckets ?? DEFAULT_BUCKETS)]
+      .filter((bound) => Number.isFinite(bound))
+      .sort((a, b) => a - b);
+    const created: Family = {
+      name,
+      kind,
+      help: options.help ?? "",
+      buckets: [...new Set(buckets)],
+      series: new Map(),
+    };
+    families.set(name, created);
+    return created;
+  };
+
+  const series = (target: Family, labels: MetricLabels = {}): Series => {
+    const sorted = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const key = JSON.stringify(sorted);
+    let found = target.series.get(key);
+    if (!found) {
+      for (const [label] of sorted) {
+        if (!LABEL_NAME.test(label) || label.startsWith("__") || label === "le") {
+          throw invalidArgument(
+            "metrics.labels",
+            `${JSON.stringify(label)} is not a usable label name on ${target.name}`,
+          );
+        }
+      }
+      found = {
+        labels: sorted,
+        value: 0,
+        count: 0,
+        bucketCounts: target.buckets.map(() => 0),
+      };
+      target.series.set(key, found);
+    }
+    return found;
+  };
+
+  const renderFamily = (target: Family, lines: string[]) => {
+    if (target.help !== "") lines.push(`# HELP ${target.name} ${escapeHelp(target.help)}`);
+    lines.push(`# TYPE ${target.name} ${target.kind}`);
+    for (const entry of target.series.values()) {
+      if (target.kind !== "histogram") {
+        lines.push(`${target.name}${formatLabels(entry.labels)} ${formatNumber(entry.value)}`);
+        continue;
+      }
+      let cumulative = 0;
+      target.buckets.forEach((bound, index) => {
+        cumulative += entry.bucketCounts[index] ?? 0;
+        const labels = formatLabels([...entry.labels, ["le", formatNumber(bound)]]);
+        lines.push(`${target.name}_bucket${labels} ${cumulative}`);
+      });
+      lines.push(
+        `${target.name}_bucket${formatLabels([...entry.labels, ["le", "+Inf"]])} ${entry.count}`,
+      );
+      lines.push(`${target.name}_sum${formatLabels(entry.labels)} ${formatNumber(entry.value)}`);
+      lines.push(`${target.name}_count${formatLabels(entry.labels)} ${entry.count}`);
+    }
+  };
+
+  return {
+    counter(name, options): Counter {
+      const target = family("counter", name, options);
+      return {
+        inc(value = 1, labels) {
+          // A counter that went down would read as a process restart to Prometheus.
+          if (!(value >= 0)) return;
+          series(target, labels).value += value;
+        },
+      };
+    },
+    gauge(name, options): Gauge {
+      const target = family("gauge", name, options);
+      return {
+        set(value, labels) {
+          series(target, labels).value = value;
+        },
+        inc(value = 1, labels) {
+          series(target, labels).value += value;
+        },
+        dec(value = 1, labels) {
+          series(target, labels).value -= value;
+        },
+      };
+    },
+    histogram(name, options): Histogram {
+      const target = family("histogram", name, options);
+      return {
+        observe(value, labels) {
+          const entry = series(target, labels);
+          entry.value += value;
+          entry.count += 1;
+          const index = target.buckets.findIndex((bound) => value <= bound);
+          if (index >= 0) entry.bucketCounts[index] = (entry.bucketCounts[index] ?? 0) + 1;
+        },
+      };
+    },
+    render() {
+      const lines: string[] = [];
+      for (const target of families.values()) renderFamily(target, lines);
+      return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+    },
+  };
+}

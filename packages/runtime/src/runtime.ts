@@ -1,0 +1,370 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createAdaptorServer } from "@hono/node-server";
+import { type Clock, invalidArgument, type Logger, systemClock, TroupeError } from "@troupe/core";
+import { createFlows, type EventData, type FlowFunction, type Flows } from "@troupe/flows";
+import * as inngestModule from "@troupe/inngest";
+import { Hono } from "hono";
+import { type AppSyncState, createAppSync } from "./app-sync.js";
+import { bearerAuth } from "./auth.js";
+import type { RuntimeConfig, RuntimeMode } from "./config.js";
+import { createPinoLogger } from "./logger.js";
+import {
+  createPrometheusMetrics,
+  PROMETHEUS_CONTENT_TYPE,
+  type PrometheusMetrics,
+} from "./prometheus.js";
+import { openStorage, type RuntimeStorage } from "./storage.js";
+
+/** What `@troupe/inngest`'s `createInngestApi` takes. */
+export interface InngestApiOptions {
+  readonly flows: Flows;
+  readonly mode: RuntimeMode;
+  readonly signingKey?: string;
+  readonly signingKeyFallback?: string;
+  readonly eventKeys?: readonly string[];
+  readonly fetch?: typeof fetch;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+/** The Inngest-compatible API the runtime mounts at `/`. */
+export interface InngestApi {
+  /** Its routes: `/fn/register`, `/e/:key`, `/v1/…`. */
+  readonly app: Hono;
+  /** Asks the SDK app served at `url` to register its functions; rejects when it cannot. */
+  syncApp(url: string): Promise<unknown>;
+  /** Releases what the API holds (timers, pending calls). */
+  close(): Promise<void>;
+}
+
+/** Builds the Inngest API over a flows engine (`createInngestApi` of `@troupe/inngest`). */
+export type InngestApiFactory = (options: InngestApiOptions) => InngestApi;
+
+/** A group of extra routes mounted under `prefix`, behind the same auth (e.g. the actors API). */
+export interface RouteGroup {
+  /** Mount point, e.g. `/actors`. */
+  readonly prefix: string;
+  /** The routes. */
+  readonly app: Hono;
+}
+
+/** Options of {@link createRuntime} beyond the configuration. */
+export interface RuntimeOptions {
+  /** `dev` (default) or `start`: start requires a signing key and an auth token. */
+  readonly mode?: RuntimeMode;
+  /** In-process TypeScript functions to run besides the synced SDK apps. */
+  readonly functions?: readonly FlowFunction<unknown, EventData>[];
+  /** Extra route groups, mounted before the Inngest API. */
+  readonly routes?: readonly RouteGroup[];
+  /** Where logs go. Default: pino on standard output at `config.log.level`. */
+  readonly logger?: Logger;
+  /** The only source of time. Default the system clock. */
+  readonly clock?: Clock;
+  /**
+   * The Inngest API factory. Default `createInngestApi` from `@troupe/inngest`; `false` serves
+   * no Inngest API (embedding flows only).
+   */
+  readonly inngest?: InngestApiFactory | false;
+  /** The fetch the Inngest API calls SDK apps with. */
+  readonly fetch?: typeof fetch;
+}
+
+/** Where a started runtime listens. */
+export interface RuntimeAddress {
+  /** `http://host:port`. */
+  readonly url: string;
+  /** The port (useful when the config asked for 0). */
+  readonly port: number;
+}
+
+/** A running Troupe: engines, storage and the HTTP server, with one lifecycle. */
+export interface Runtime {
+  /** The validated configuration. */
+  readonly config: RuntimeConfig;
+  /** `dev` or `start`. */
+  readonly mode: RuntimeMode;
+  /** The HTTP app (usable without listening, e.g. `runtime.app.request("/health")`). */
+  readonly app: Hono;
+  /** The flows engine. */
+  readonly flows: Flows;
+  /** The adapters chosen by `storage.url`. */
+  readonly storage: RuntimeStorage;
+  /** What `/metrics` renders. */
+  readonly metrics: PrometheusMetrics;
+  /** The runtime's logger. */
+  readonly logger: Logger;
+  /** The Inngest API, when one is mounted. */
+  readonly inngest: InngestApi | undefined;
+  /** Starts the flows worker, listens, then syncs the configured apps. */
+  start(): Promise<RuntimeAddress>;
+  /**
+   * Shuts down gracefully: new work is refused (503, health reports draining), the flows worker
+   * stops claiming and finishes the steps in hand (acknowledging their leases), the HTTP server
+   * closes, then the adapters. Waits at most `shutdownTimeoutMs` for in-flight work. Idempotent.
+   */
+  stop(): Promise<void>;
+  /** Where each configured app's sync stands. */
+  appSyncStates(): AppSyncState[];
+}
+
+// Requests an SDK makes while one of its runs is in flight (checkpoints, batch reads): they stay
+// open while draining, so the steps being finished can report their results.
+const DRAIN_OPEN: readonly RegExp[] = [
+  /^\/v1\/checkpoint(\/|$)/,
+  /^\/v1\/http\/runs\//,
+  /^\/v0\/runs\/[^/]+\/(batch|actions)$/,
+];
+
+function defaultInngestFactory(): InngestApiFactory | undefined {
+  // Read through a cast: the runtime builds against whatever @troupe/inngest exports today.
+  const candidate = (inngestModule as unknown as { createInngestApi?: unknown }).createInngestApi;
+  return typeof candidate === "function" ? (candidate as InngestApiFactory) : undefined;
+}
+
+/** Checks what `troupe start` requires, naming the missing field and how to set it. */
+export function assertStartConfig(config: RuntimeConfig): void {
+  if (config.inngest.signingKey === undefined) {
+    throw invalidArgument(
+      "inngest.signingKey",
+      "required in start mode: set TROUPE_SIGNING_KEY or inngest.signingKey in the config file (signkey-prod-<hex>)",
+    );
+  }
+  if (config.auth.token === undefined) {
+    throw invalidArgument(
+      "auth.token",
+      "required in start mode: set TROUPE_AUTH_TOKEN or auth.token in the config file",
+    );
+  }
+}
+
+function withTimeout<T>(
+  work: Promise<T>,
+  ms: number,
+  clock: Clock,
+): Promise<{ done: true; value: T } | { done: false }> {
+  return new Promise((resolve, reject) => {
+    const timer = clock.setTimer(ms, () => resolve({ done: false }));
+    work.then(
+      (value) => {
+        timer.cancel();
+        resolve({ done: true, value });
+      },
+      (error: unknown) => {
+        timer.cancel();
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Composes Troupe from a validated configuration: the storage adapters its URL names, the flows
+ * engine on them, the Inngest-compatible API, `/health`, `/metrics` and optional bearer auth on
+ * one Hono app. Nothing listens or runs until {@link Runtime.start}.
+ */
+export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {}): Runtime {
+  const mode = options.mode ?? "dev";
+  if (mode === "start") assertStartConfig(config);
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createPinoLogger({ level: config.log.level });
+  const metrics = createPrometheusMetrics();
+  const storage = openStorage({
+    url: config.storage.url,
+    schema: config.storage.schema,
+    prefix: config.storage.prefix,
+    queueName: "troupe",
+    clock,
+    logger: logger.child({ component: "storage" }),
+  });
+  const flows = createFlows({
+    store: storage.store,
+    queue: storage.queue,
+    pubsub: storage.pubsub,
+    clock,
+    functions: options.functions ?? [],
+    logger: logger.child({ component: "flows" }),
+    metrics,
+    ...(config.flows.workerConcurrency === undefined
+      ? {}
+      : { workerConcurrency: config.flows.workerConcurrency }),
+    ...(config.flows.leaseMs === undefined ? {} : { leaseMs: config.flows.leaseMs }),
+    ...(config.flows.pollIntervalMs === undefined
+      ? {}
+      : { pollIntervalMs: config.flows.pollIntervalMs }),
+  });
+
+  const factory =
+    options.inngest === false ? undefined : (options.inngest ?? defaultInngestFactory());
+  if (options.inngest === undefined && factory === undefined) {
+    logger.warn(
+      "the Inngest API is not available in this build of @troupe/inngest; serving flows only",
+    );
+  }
+  const inngest = factory?.({
+    flows,
+    mode,
+    logger: logger.child({ component: "inngest" }),
+    clock,
+    ...(config.inngest.signingKey === undefined ? {} : { signingKey: config.inngest.signingKey }),
+    ...(config.inngest.signingKeyFallback === undefined
+      ? {}
+      : { signingKeyFallback: config.inngest.signingKeyFallback }),
+    ...(config.inngest.eventKeys.length > 0 ? { eventKeys: config.inngest.eventKeys } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+
+  const requests = metrics.counter("troupe_http_requests_total", {
+    help: "HTTP requests answered, by method and status",
+  });
+  const requestDuration = metrics.histogram("troupe_http_request_duration_ms", {
+    help: "Time to answer an HTTP request, ms",
+    buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000],
+  });
+  const up = metrics.gauge("troupe_up", { help: "1 while the runtime serves, 0 while draining" });
+  up.set(0, { mode, storage: storage.kind });
+
+  let draining = false;
+  const app = new Hono();
+  app.use("*", async (context, next) => {
+    const started = performance.now();
+    await next();
+    requests.inc(1, { method: context.req.method, status: String(context.res.status) });
+    requestDuration.observe(performance.now() - started, { method: context.req.method });
+  });
+  app.use("*", async (context, next) => {
+    if (draining && !DRAIN_OPEN.some((pattern) => pattern.test(context.req.path))) {
+      context.header("Connection", "close");
+      return context.json({ status: 503, message: "Troupe is shutting down" }, 503);
+    }
+    return next();
+  });
+  if (config.auth.token !== undefined) {
+    const signingKeys = [config.inngest.signingKey, config.inngest.signingKeyFallback].filter(
+      (key): key is string => key !== undefined,
+    );
+    app.use("*", bearerAuth({ token: config.auth.token, signingKeys }));
+  }
+  // The shape Inngest's dev server answers, which SDK tooling and probes already understand.
+  app.get("/health", (context) => context.json({ status: 200, message: "OK" }));
+  app.get("/metrics", (context) => {
+    context.header("Content-Type", PROMETHEUS_CONTENT_TYPE);
+    return context.body(metrics.render());
+  });
+  for (const group of options.routes ?? []) app.route(group.prefix, group.app);
+  if (inngest) app.route("/", inngest.app);
+  app.onError((error, context) => {
+    if (TroupeError.isInstance(error, "INVALID_ARGUMENT")) {
+      return context.json({ status: 400, message: error.message }, 400);
+    }
+    if (TroupeError.isInstance(error, "NOT_FOUND")) {
+      return context.json({ status: 404, message: error.message }, 404);
+    }
+    logger.error("request failed", { path: context.req.path, error });
+    return context.json({ status: 500, message: "internal error" }, 500);
+  });
+
+  const appSync = createAppSync({
+    urls: config.apps,
+    sync: async (url) => {
+      if (!inngest) throw new TroupeError("UNAVAILABLE", "no Inngest API is mounted");
+      return inngest.syncApp(url);
+    },
+    intervalMs: config.appSyncIntervalMs,
+    clock,
+    logger: logger.child({ component: "apps" }),
+  });
+
+  let server: Server | undefined;
+  let address: RuntimeAddress | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const listen = (host: string, port: number) =>
+    new Promise<Server>((resolve, reject) => {
+      const created = createAdaptorServer({ fetch: app.fetch }) as Server;
+      const onError = (error: NodeJS.ErrnoException) => {
+        reject(
+          error.code === "EADDRINUSE"
+            ? invalidArgument("server.port", `port ${port} on ${host} is already in use`)
+            : new TroupeError("UNAVAILABLE", `cannot listen on ${host}:${port}: ${error.message}`, {
+                cause: error,
+              }),
+        );
+      };
+      created.once("error", onError);
+      created.listen(port, host, () => {
+        created.off("error", onError);
+        resolve(created);
+      });
+    });
+
+  const closeServer = async (target: Server) => {
+    const closed = new Promise<void>((resolve) => target.close(() => resolve()));
+    target.closeIdleConnections();
+    const finished = await withTimeout(closed, Math.min(config.shutdownTimeoutMs, 5000), clock);
+    if (!finished.done) {
+      target.closeAllConnections();
+      await closed;
+    }
+  };
+
+  const stop = async () => {
+    draining = true;
+    up.set(0, { mode, storage: storage.kind });
+    logger.info("shutting down: refusing new work, finishing in-flight steps");
+    await appSync.stop();
+    const flowsStopped = await withTimeout(flows.stop(), config.shutdownTimeoutMs, clock);
+    if (!flowsStopped.done) {
+      logger.warn(
+        "in-flight steps did not finish in time; their leases lapse and another worker retries them",
+        {
+          shutdownTimeoutMs: config.shutdownTimeoutMs,
+        },
+      );
+    }
+    await inngest?.close();
+    if (server) await closeServer(server);
+    server = undefined;
+    await storage.close();
+    logger.info("stopped");
+  };
+
+  return {
+    config,
+    mode,
+    app,
+    flows,
+    storage,
+    metrics,
+    logger,
+    inngest,
+    async start() {
+      if (address) return address;
+      if (stopping) throw new TroupeError("CLOSED", "the runtime was stopped; create a new one");
+      await flows.start();
+      const host = config.server.host ?? (mode === "dev" ? "127.0.0.1" : "0.0.0.0");
+      try {
+        server = await listen(host, config.server.port);
+      } catch (error) {
+        await flows.stop();
+        throw error;
+      }
+      const port = (server.address() as AddressInfo).port;
+      const shownHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+      address = {
+        url: `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`,
+        port,
+      };
+      up.set(1, { mode, storage: storage.kind });
+      logger.info("listening", { url: address.url, host, mode, storage: storage.displayUrl });
+      // Not awaited: an app that is down or slow must not hold up the server; failures retry.
+      void appSync.start();
+      return address;
+    },
+    stop() {
+      stopping ??= stop();
+      return stopping;
+    },
+    appSyncStates: () => appSync.states(),
+  };
+}
