@@ -37,7 +37,9 @@ export async function startTroupe(
   await api.ready();
   if (!options.deferStart) await flows.start();
   const server = await new Promise<ReturnType<typeof serveHono>>((resolve) => {
-    const started = serveHono({ fetch: api.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(started));
+    const started = serveHono({ fetch: api.app.fetch, port: 0, hostname: "127.0.0.1" }, () =>
+      resolve(started),
+    );
   });
   const port = (server.address() as AddressInfo).port;
   return {
@@ -82,7 +84,11 @@ export interface RestRun {
 }
 
 /** What an SDK user does: `GET /v1/events/:id/runs`. */
-export async function runsOf(troupeUrl: string, eventId: string, headers: Record<string, string> = {}): Promise<RestRun[]> {
+export async function runsOf(
+  troupeUrl: string,
+  eventId: string,
+  headers: Record<string, string> = {},
+): Promise<RestRun[]> {
   const response = await fetch(`${troupeUrl}/v1/events/${eventId}/runs`, { headers });
   if (!response.ok) throw new Error(`GET runs: HTTP ${response.status} ${await response.text()}`);
   return ((await response.json()) as { data: RestRun[] }).data;
@@ -92,7 +98,12 @@ export async function runsOf(troupeUrl: string, eventId: string, headers: Record
 export async function finishedRuns(
   troupeUrl: string,
   eventId: string,
-  options: { count?: number; functionId?: string; timeoutMs?: number; headers?: Record<string, string> } = {},
+  options: {
+    count?: number;
+    functionId?: string;
+    timeoutMs?: number;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<RestRun[]> {
   let runs: RestRun[] = [];
   await waitFor(

@@ -10,11 +10,14 @@ let client: Inngest;
 beforeAll(async () => {
   troupe = await startTroupe();
   client = new Inngest({ id: "smoke", isDev: true, baseUrl: troupe.url });
-  const hello = client.createFunction({ id: "hello", triggers: [{ event: "demo/hello" }] }, async ({ event, step }) => {
-    const a = await step.run("a", () => `hi ${event.data.name}`);
-    const b = await step.run("b", () => a.toUpperCase());
-    return { a, b };
-  });
+  const hello = client.createFunction(
+    { id: "hello", triggers: [{ event: "demo/hello" }] },
+    async ({ event, step }) => {
+      const a = await step.run("a", () => `hi ${event.data.name}`);
+      const b = await step.run("b", () => a.toUpperCase());
+      return { a, b };
+    },
+  );
   app = await startApp(serve({ client, functions: [hello] }));
   const sync = await troupe.api.syncApp(app.url);
   expect(sync).toMatchObject({ ok: true, modified: true });
