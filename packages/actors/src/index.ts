@@ -1,3 +1,31 @@
+export {
+  type ActionArgs,
+  type ActionHandler,
+  type ActionOptions,
+  type ActionResult,
+  type ActionSpec,
+  type ActorContext,
+  type ActorDefinition,
+  type ActorMethods,
+  type ActorRef,
+  type ActorRefJson,
+  type ActorSenders,
+  type ActorSpec,
+  type ActorTimer,
+  type AnyActorDefinition,
+  DEFAULT_CALL_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAILBOX_SIZE,
+  defineActor,
+  type KeyArgs,
+  type KeyKind,
+  type KeyOf,
+  type ReminderFiring,
+  type ReminderSchedule,
+  type SaveMode,
+  type TimerOptions,
+  type UntypedActorRef,
+} from "./define.js";
 export type {
   ActorAddress,
   ActorDirectory,
@@ -6,3 +34,9 @@ export type {
   RemoteCall,
   RemoteReply,
 } from "./directory.js";
+export {
+  createLocalDirectory,
+  directoryKey,
+  type LocalDirectoryOptions,
+} from "./local-directory.js";
+export { type ActorSystem, type ActorSystemOptions, createActorSystem } from "./system.js";
