@@ -211,6 +211,8 @@ export class StatFold {
   private planGeneration = -1;
   private builtGeneration = -1;
   private readonly lastBounds: (CapBounds | undefined)[] = [];
+  // 1 where `lastBounds` holds a frozen object that snapshots share, 0 where it is a snapshot's own.
+  private lastBoundsShared = new Uint8Array(0);
   private planOutputs = 0;
 
   // The structure of the last planned resolve (see `samePlan`).
@@ -301,6 +303,9 @@ export class StatFold {
     this.cellCount = new Int32Array(capacity * CELLS);
     this.capHead = new Int32Array(capacity);
     this.capTotal = new Int32Array(capacity);
+    const shared = new Uint8Array(capacity);
+    shared.set(this.lastBoundsShared);
+    this.lastBoundsShared = shared;
     const touched = new Int32Array(capacity);
     touched.set(this.touched);
     this.touched = touched;
@@ -930,15 +935,24 @@ export class StatFold {
         knee = this.foldedKnee;
         if (min === info.clampMin && max === info.clampMax) bounds[i] = info.defaultBounds;
         else {
-          // Snapshots share frozen bounds objects: the last one of this dimension when its
-          // numbers are the same (bit for bit: −0 and +0 differ), else a new one.
+          // Snapshots share frozen bounds objects while a dimension's bounds repeat (bit for
+          // bit: −0 and +0 differ). Bounds seen once get a plain object of their own, frozen
+          // and shared only from their second time on: `Object.freeze` is a runtime call, too
+          // dear for bounds that change every resolve (a buff ticking on a cap).
           const last = this.lastBounds[dimension];
           if (last !== undefined && sameNumber(last.min, min) && sameNumber(last.max, max)) {
-            bounds[i] = last;
+            if (this.lastBoundsShared[dimension] === 1) bounds[i] = last;
+            else {
+              const shared = Object.freeze({ min, max });
+              this.lastBounds[dimension] = shared;
+              this.lastBoundsShared[dimension] = 1;
+              bounds[i] = shared;
+            }
           } else {
-            const made = Object.freeze({ min, max });
-            this.lastBounds[dimension] = made;
-            bounds[i] = made;
+            const own = { min, max };
+            this.lastBounds[dimension] = own;
+            this.lastBoundsShared[dimension] = 0;
+            bounds[i] = own;
           }
         }
       } else if (!again) {
