@@ -7,8 +7,8 @@ import type { Client, SdkKit } from "./sdk-kits.js";
  * The behaviour an SDK user relies on, run against a real app built with one major version of
  * the official SDK, served over HTTP and synced into a Troupe started in the test.
  */
-export function describeSdk(kit: SdkKit): void {
-  describe(kit.label, () => {
+export function describeSdk(kit: SdkKit, options: { readonly checkpointing?: boolean } = {}): void {
+  describe(`${kit.label}${options.checkpointing ? " (checkpointing)" : ""}`, () => {
     let troupe: Awaited<ReturnType<typeof startTroupe>>;
     let app: Awaited<ReturnType<typeof startApp>>;
     let client: Client;
@@ -19,6 +19,13 @@ export function describeSdk(kit: SdkKit): void {
       return next;
     };
     const failures: { error: string; eventName: string }[] = [];
+    /** Call requests Troupe made, by run id. */
+    const calls = new Map<string, number>();
+    const countingFetch: typeof fetch = (input, init) => {
+      const runId = new Headers(init?.headers).get("x-run-id");
+      if (runId) calls.set(runId, (calls.get(runId) ?? 0) + 1);
+      return fetch(input, init);
+    };
 
     const send = async (name: string, data: Record<string, unknown> = {}) => {
       const { ids } = await client.send({ name, data });
@@ -28,7 +35,10 @@ export function describeSdk(kit: SdkKit): void {
     };
 
     beforeAll(async () => {
-      troupe = await startTroupe();
+      troupe = await startTroupe({
+        checkpointing: options.checkpointing ?? false,
+        fetch: countingFetch,
+      });
       client = kit.client({ id: "suite", baseUrl: troupe.url });
       const { NonRetriableError, RetryAfterError } = kit;
       const child = kit.fn(
@@ -149,6 +159,10 @@ export function describeSdk(kit: SdkKit): void {
       const [run] = await finishedRuns(troupe.url, id);
       expect(run).toMatchObject({ status: "Completed", output: { a: "a1", b: "a1b", seen: 1 } });
       expect(counters.get("memo-a-1")).toBe(1);
+      // Classic protocol: one call per step plus the final one; checkpointing: one call in all.
+      expect(calls.get(run?.run_id ?? "")).toBe(options.checkpointing ? 1 : 3);
+      const view = await troupe.flows.getRun(run?.run_id ?? "");
+      if (!options.checkpointing) expect(view?.steps.map((s) => s.id)).toEqual(["a", "b"]);
     });
 
     it("sleeps and resumes", async () => {
