@@ -177,8 +177,6 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
 
   const claimOnce = async (address: ActorAddress): Promise<ClaimOutcome> => {
     ensureOpen();
-    const mine = ownClaim(address);
-    if (mine) return { kind: "claimed", ownership: mine };
     await ensureJoined();
     const key = entryKey(address);
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
@@ -266,10 +264,14 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
   const locate = async (address: ActorAddress): Promise<Ownership> => {
     ensureOpen();
     const mine = ownClaim(address);
-    if (mine) return mine;
-    const cached = await cachedRemote(address);
+    const cached = mine ? undefined : await cachedRemote(address);
     if (cached) return cached;
     const entry = await store.get(entryKey(address));
+    // The system locates an actor only when it has no activation of it, so checking a claim we
+    // remember costs one read per activation, and a node whose claim was taken over while it was
+    // stalled learns it here instead of activating on a dead epoch.
+    if (mine && entry?.version === mine.epoch) return mine;
+    if (mine) owned.delete(mapKey(address));
     const state = await inspect(entry);
     if (state.live) {
       if (state.owner.nodeId === nodeId && state.owner.incarnation === membership.incarnation) {

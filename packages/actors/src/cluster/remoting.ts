@@ -79,6 +79,8 @@ export function decodeRemoteReply(bytes: Uint8Array): RemoteReply {
 
 /** Turns anything thrown into the error part of a {@link RemoteReply}. */
 export function errorReply(error: unknown): RemoteReply {
+  // The actor system signals "not here" with a MOVED error; on the wire that is its own reply.
+  if (TroupeError.isInstance(error, "MOVED")) return { kind: "moved" };
   if (error instanceof Error) {
     const code = TroupeError.isInstance(error) ? error.code : undefined;
     return {
