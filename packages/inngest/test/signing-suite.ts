@@ -1,0 +1,83 @@
+import type { RequestListener } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashSigningKey } from "../src/index.js";
+import { finishedRuns, startApp, startTroupe } from "./harness.js";
+import type { Client, SdkKit } from "./sdk-kits.js";
+
+const KEY = `signkey-test-${"ab12".repeat(16)}`;
+const WRONG_KEY = `signkey-test-${"cd34".repeat(16)}`;
+const EVENT_KEY = "troupe-test-event-key";
+const auth = { authorization: `Bearer ${hashSigningKey(KEY)}` };
+
+/**
+ * Start mode with a signing key on both sides. One SDK major version per test file: v3 and v4
+ * share an AsyncLocalStorage slot and break each other inside one process.
+ */
+export function describeSigning(kit: SdkKit): void {
+  describe(`${kit.label}: request signing (start mode)`, () => {
+    let troupe: Awaited<ReturnType<typeof startTroupe>>;
+    let app: Awaited<ReturnType<typeof startApp>>;
+    let client: Client;
+    let listener: RequestListener;
+    const build = (key: string) => {
+      const c = kit.client({ id: "signed", baseUrl: troupe.url, signingKey: key, eventKey: EVENT_KEY });
+      const fn = kit.fn(c, { id: "greet", retries: 0 }, [{ event: "demo/signed" }], async ({ event, step }) =>
+        step.run("greet", () => `hello ${event.data.who}`),
+      );
+      return { client: c, listener: kit.serve(c, [fn], { signingKey: key }) };
+    };
+
+    beforeAll(async () => {
+      troupe = await startTroupe({ mode: "start", signingKey: KEY, eventKeys: [EVENT_KEY] });
+      const built = build(KEY);
+      client = built.client;
+      listener = built.listener;
+      app = await startApp((req, res) => listener(req, res));
+    });
+
+    afterAll(async () => {
+      await app?.close();
+      await troupe?.close();
+    });
+
+    it("syncs, runs with signed call requests, and serves REST to the key holder only", async () => {
+      expect(await troupe.api.syncApp(app.url)).toMatchObject({ ok: true });
+      const { ids } = await client.send({ name: "demo/signed", data: { who: "ada" } });
+      const [run] = await finishedRuns(troupe.url, ids[0] ?? "", { headers: auth });
+      expect(run).toMatchObject({ status: "Completed", output: "hello ada" });
+      expect((await fetch(`${troupe.url}/v1/events/${ids[0]}/runs`)).status).toBe(401);
+    });
+
+    it("rejects a sync from an app with another signing key", async () => {
+      const wrong = build(WRONG_KEY);
+      const other = await startApp(wrong.listener);
+      try {
+        const result = await troupe.api.syncApp(other.url);
+        expect(result.ok).toBe(false);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("fails the run when the app rejects the call signature", async () => {
+      listener = build(WRONG_KEY).listener;
+      try {
+        const { ids } = await client.send({ name: "demo/signed", data: { who: "eve" } });
+        const [run] = await finishedRuns(troupe.url, ids[0] ?? "", { headers: auth });
+        expect(run?.status).toBe("Failed");
+        expect(run?.error?.name).toBe("INNGEST_UNAUTHORIZED");
+      } finally {
+        listener = build(KEY).listener;
+      }
+    });
+
+    it("rejects events with an unknown event key", async () => {
+      const response = await fetch(`${troupe.url}/e/not-the-key`, {
+        method: "POST",
+        body: JSON.stringify({ name: "demo/signed", data: {} }),
+      });
+      expect(response.status).toBe(401);
+      expect(await response.json()).toMatchObject({ status: 401 });
+    });
+  });
+}

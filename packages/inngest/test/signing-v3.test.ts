@@ -1,0 +1,4 @@
+import { kitV3 } from "./sdk-kits.js";
+import { describeSigning } from "./signing-suite.js";
+
+describeSigning(kitV3);
