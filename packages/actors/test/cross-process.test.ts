@@ -1,0 +1,158 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createMemoryQueue, systemClock, TroupeError } from "@troupe/core";
+import { createNatsTransport } from "@troupe/nats";
+import { createPostgresStore } from "@troupe/postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClusterNode } from "../src/cluster/index.js";
+import { createActorSystem } from "../src/index.js";
+import { postgresUrl, scratchSchemas } from "./cluster-support/postgres.js";
+import { Counter } from "./cluster-worker/counter.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const packageDir = join(here, "..");
+const NATS_URL = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+const LEASE_MS = 2000;
+const ACTORS = 30;
+
+const schemas = scratchSchemas("actors_xp");
+const children = new Set<ChildProcess>();
+beforeAll(() => schemas.assertReachable());
+afterAll(async () => {
+  await Promise.all([...children].map(kill));
+  await schemas.dropAll();
+});
+
+function startNode(args: readonly string[]): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "--conditions=source", join(here, "cluster-worker", "node.ts"), ...args],
+    { cwd: packageDir, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  children.add(child);
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (process.env.ACTORS_XP_DEBUG) process.stderr.write(chunk);
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("ready")) resolve(child);
+    });
+    child.once("exit", (code) => reject(new Error(`node exited early (${code}): ${stderr}`)));
+  });
+}
+
+function kill(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.removeAllListeners("exit");
+    child.once("exit", () => resolve());
+    child.kill(signal);
+  });
+}
+
+describe("three node processes on PostgreSQL and NATS", () => {
+  it("brings a SIGKILLed node's actors back on another node with their state", async () => {
+    const schema = schemas.fresh();
+    const subjectPrefix = `troupe_test.actors_xp_${process.pid}_${Date.now().toString(36)}`;
+    const ids = ["xp-1", "xp-2", "xp-3"];
+    const nodes = await Promise.all(
+      ids.map((id) =>
+        startNode([id, postgresUrl, schema, NATS_URL, subjectPrefix, String(LEASE_MS)]),
+      ),
+    );
+
+    // This process joins as a client-only node (it hosts no actor type).
+    const store = createPostgresStore({ connectionString: postgresUrl, schema });
+    const transport = createNatsTransport({ servers: NATS_URL, subjectPrefix });
+    const client = createClusterNode({
+      store,
+      transport,
+      nodeId: "xp-client",
+      capabilities: [],
+      leaseMs: LEASE_MS,
+      heartbeatMs: LEASE_MS / 4,
+    });
+    await client.join();
+    const system = createActorSystem({
+      store,
+      queue: createMemoryQueue({ queueName: "actors-xp-client", clock: systemClock }),
+      actors: [Counter],
+      nodeId: "xp-client",
+      directory: client.directory,
+      remoting: client.remoting,
+    });
+    try {
+      const keys = Array.from({ length: ACTORS }, (_, i) => `k${i}`);
+      const expected = new Map(keys.map((key) => [key, 0]));
+      for (let round = 0; round < 3; round++) {
+        await Promise.all(
+          keys.map(async (key, i) => {
+            expected.set(key, await system.get(Counter, key).increment(i + 1));
+          }),
+        );
+      }
+      for (const [i, key] of keys.entries()) expect(expected.get(key)).toBe(3 * (i + 1));
+
+      const owners = async () => {
+        const map = new Map<string, string>();
+        for (const key of keys) {
+          const entry = await store.get(`actors/d/Counter/${key}`);
+          if (entry) map.set(key, JSON.parse(new TextDecoder().decode(entry.value)).nodeId);
+        }
+        return map;
+      };
+      const before = await owners();
+      const perNode = ids.map((id) => keys.filter((key) => before.get(key) === id));
+      const victimIndex = perNode.reduce(
+        (best, list, index) => (list.length > (perNode[best]?.length ?? 0) ? index : best),
+        0,
+      );
+      const victim = ids[victimIndex] as string;
+      const orphaned = perNode[victimIndex] ?? [];
+      expect(orphaned.length).toBeGreaterThan(0);
+
+      await kill(nodes[victimIndex] as ChildProcess);
+      const killedAt = Date.now();
+
+      // Every actor answers again: the orphans once the victim's lease lapsed. Only calls that
+      // never reached a node are retried (UNKNOWN_NODE: nobody listens; UNAVAILABLE), so no
+      // increment can run twice.
+      await Promise.all(
+        keys.map(async (key) => {
+          for (;;) {
+            try {
+              expected.set(key, await system.get(Counter, key).increment(1));
+              return;
+            } catch (error) {
+              const retry =
+                TroupeError.isInstance(error, "UNKNOWN_NODE") ||
+                TroupeError.isInstance(error, "UNAVAILABLE");
+              if (!retry || Date.now() - killedAt > 20_000) throw error;
+              await new Promise((resolve) => setTimeout(resolve, 100));
+            }
+          }
+        }),
+      );
+      for (const [i, key] of keys.entries()) expect(expected.get(key)).toBe(3 * (i + 1) + 1);
+      const recoveredAfterMs = Date.now() - killedAt;
+
+      const after = await owners();
+      for (const key of orphaned) {
+        expect(after.get(key)).toBeDefined();
+        expect(after.get(key)).not.toBe(victim);
+      }
+      console.log(
+        `cross-process: killed ${victim} holding ${orphaned.length} of ${ACTORS} actors; all answered again with their state ${recoveredAfterMs} ms later (lease ${LEASE_MS} ms)`,
+      );
+    } finally {
+      await system.close();
+      await client.close();
+      await transport.close();
+      await Promise.all(nodes.map((node) => kill(node, "SIGTERM")));
+      await store.close();
+    }
+  }, 60_000);
+});
