@@ -160,12 +160,23 @@ interface Computed {
   readonly systems: string[];
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+/**
+ * Whether a subsystem returned a thenable instead of an output. Its own function (not shared
+ * with other checks) so the `then` lookup sees only output objects and stays a cheap,
+ * few-shape property miss: shared with snapshots and promises it went megamorphic, ~5 % of a
+ * resolve.
+ */
+function isPendingOutput(value: unknown): value is PromiseLike<unknown> {
   return (
     typeof value === "object" &&
     value !== null &&
     typeof (value as { then?: unknown }).then === "function"
   );
+}
+
+/** Our own pending results are native promises (from `async` functions). */
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return value instanceof Promise;
 }
 
 function validateActor(actor: Actor): void {
@@ -378,7 +389,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
       const subsystem = (list[i] as RegisteredSubsystem).subsystem;
       try {
         const result = subsystem.contribute(actor, input);
-        if (isThenable(result)) pending = true;
+        if (isPendingOutput(result)) pending = true;
         results[i] = result;
       } catch (error) {
         if (failurePolicy === "fail_fast") throw subsystemFailure(subsystem.id, actor, error);
@@ -465,7 +476,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
         const subsystem = (selected[i] as RegisteredSubsystem).subsystem;
         try {
           const result = subsystem.contribute(actor, EMPTY_INPUT);
-          if (isThenable(result)) pending = true;
+          if (isPendingOutput(result)) pending = true;
           results[i] = result;
         } catch (error) {
           if (failurePolicy === "fail_fast") throw subsystemFailure(subsystem.id, actor, error);
@@ -667,7 +678,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
         }
       }
       let computed = compute(actor, current.registry, false);
-      if (isThenable(computed)) computed = await computed;
+      if (isPromise(computed)) computed = await computed;
       // A reload during an async subsystem call: recompute so a stale snapshot is never served.
       if (state !== current && attempt < 3) continue;
       const snapshot = toSnapshot(actor, current.epoch, computed);
@@ -729,7 +740,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
         cacheMisses.inc(1, L1_LABELS);
       }
       const computed = compute(actor, current.registry, false);
-      if (isThenable(computed)) return counted(finishPending(actor, current, computed), started);
+      if (isPromise(computed)) return counted(finishPending(actor, current, computed), started);
       // A subsystem that reloaded the registries from inside `contribute`: take the slow path.
       if (state !== current) return counted(resolveLoop(actor), started);
       const snapshot = toSnapshot(actor, current.epoch, computed);
@@ -747,7 +758,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
   const resolve = (actor: Actor): Promise<Snapshot> => {
     try {
       const result = resolveNow(actor);
-      return isThenable(result) ? result : Promise.resolve(result);
+      return isPromise(result) ? result : Promise.resolve(result);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -775,7 +786,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
         const actorId = (actor as Partial<Actor> | null)?.id as string;
         try {
           const result = resolveNow(actor);
-          if (isThenable(result)) {
+          if (isPromise(result)) {
             pending ??= [];
             pending.push(
               result.then(

@@ -32,6 +32,38 @@ interface Interned {
   readonly capLayers: Int32Array;
 }
 
+/**
+ * The interned forms of one prepared output, per registry. Almost always one registry is in use,
+ * so the latest is kept in plain fields (a `WeakMap.get` per output per resolve was the top line
+ * of a resolve of prepared outputs); forms for other registries (after a reload, or a second
+ * engine) live in a `WeakMap` so a dropped registry is not kept alive by its outputs.
+ */
+class PreparedForms {
+  registry: CompiledRegistry | undefined = undefined;
+  interned: Interned | undefined = undefined;
+  private others: WeakMap<CompiledRegistry, Interned> | undefined;
+
+  get(registry: CompiledRegistry): Interned | undefined {
+    if (this.registry === registry) return this.interned;
+    const found = this.others?.get(registry);
+    if (found !== undefined) this.remember(registry, found);
+    return found;
+  }
+
+  set(registry: CompiledRegistry, interned: Interned): void {
+    this.remember(registry, interned);
+  }
+
+  private remember(registry: CompiledRegistry, interned: Interned): void {
+    if (this.registry !== undefined && this.registry !== registry && this.interned !== undefined) {
+      this.others ??= new WeakMap();
+      this.others.set(this.registry, this.interned);
+    }
+    this.registry = registry;
+    this.interned = interned;
+  }
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
     for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
@@ -48,7 +80,7 @@ function deepFreeze<T>(value: T): T {
  */
 export function prepareOutput(output: SubsystemOutput): SubsystemOutput {
   const copy = structuredClone(output) as SubsystemOutput;
-  Object.defineProperty(copy, PREPARED, { value: new WeakMap<CompiledRegistry, Interned>() });
+  Object.defineProperty(copy, PREPARED, { value: new PreparedForms() });
   return deepFreeze(copy);
 }
 
@@ -493,8 +525,13 @@ export class StatFold {
     if (typeof output !== "object" || output === null) {
       throw statsInputError({ system, field: "(output)" }, "expected a subsystem output object");
     }
-    const prepared = (output as { [PREPARED]?: WeakMap<CompiledRegistry, Interned> })[PREPARED];
-    const interned = prepared?.get(this.registry);
+    const prepared = (output as { [PREPARED]?: PreparedForms })[PREPARED];
+    const interned =
+      prepared === undefined
+        ? undefined
+        : prepared.registry === this.registry
+          ? prepared.interned
+          : prepared.get(this.registry);
     const position = this.outputIndex++;
     if (interned !== undefined) {
       // A prepared output is deeply frozen and was validated against this registry: skip R0.
