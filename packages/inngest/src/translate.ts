@@ -1,17 +1,15 @@
-import { invalidArgument } from "@troupe/core";
-import type { FunctionDefinition } from "@troupe/flows";
-import { parseInngestDuration } from "./durations.js";
+import { invalidArgument, TroupeError } from "@troupe/core";
+import { createFunction, type FunctionConfig, type FunctionDefinition } from "@troupe/flows";
 import type { SdkFunction } from "./register-schema.js";
 
-const ONE_YEAR_MS = 366 * 86_400_000;
 const DEFAULT_RETRIES = 4;
 
 /**
- * Flow-control options of the SDK that the flows engine does not accept yet. A function using
- * one is refused at sync time with an error naming it: running it without the limit would
- * silently change what the user asked for.
+ * Flow-control options of the SDK, handed to the flows engine as they are (the shapes are the
+ * same). One the engine does not take is refused at sync time with an error naming it: running
+ * the function without the limit would silently change what the user asked for.
  */
-const UNSUPPORTED_OPTIONS = [
+const FLOW_CONTROL_OPTIONS = [
   "concurrency",
   "throttle",
   "rateLimit",
@@ -21,31 +19,6 @@ const UNSUPPORTED_OPTIONS = [
   "idempotency",
   "singleton",
 ] as const;
-
-const CRON_FIELDS = /^\S+(\s+\S+){4,5}$/;
-
-/** Splits an Inngest cron string (`"TZ=Europe/Paris 0 9 * * 1"`) into pattern and zone. */
-function splitCron(expression: string, field: string): { cron: string; timezone: string } {
-  let pattern = expression.trim();
-  let timezone = "UTC";
-  const match = /^(?:CRON_)?TZ=(\S+)\s+(.*)$/.exec(pattern);
-  if (match) {
-    timezone = match[1] ?? "UTC";
-    pattern = (match[2] ?? "").trim();
-  }
-  if (!CRON_FIELDS.test(pattern)) {
-    throw invalidArgument(
-      field,
-      `expected a cron expression of 5 or 6 fields, got ${JSON.stringify(expression)}`,
-    );
-  }
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: timezone });
-  } catch {
-    throw invalidArgument(field, `unknown time zone ${JSON.stringify(timezone)}`);
-  }
-  return { cron: pattern, timezone };
-}
 
 /** Retries of a function: the SDK's `steps.step.retries.attempts` is a retry count. */
 export function retriesOf(fn: SdkFunction): number {
@@ -66,55 +39,64 @@ export function callUrlOf(fn: SdkFunction, field: string): string {
 }
 
 /**
- * Turns an SDK function config into a flows {@link FunctionDefinition}. Throws INVALID_ARGUMENT
- * naming the field for anything Troupe cannot honour.
+ * Turns an SDK function config into a flows {@link FunctionDefinition}, validated by the engine
+ * itself (`createFunction`: CEL expressions, cron, durations, flow-control options). Throws
+ * INVALID_ARGUMENT naming the field for anything Troupe cannot honour.
  */
 export function toDefinition(fn: SdkFunction, field: string): FunctionDefinition {
-  for (const option of UNSUPPORTED_OPTIONS) {
-    if (fn[option] !== undefined) {
+  callUrlOf(fn, field);
+  const triggers = fn.triggers.map((trigger) => {
+    if ("event" in trigger && typeof trigger.event === "string") {
+      const expression =
+        "expression" in trigger && typeof trigger.expression === "string" ? trigger.expression : "";
+      return expression === ""
+        ? { event: trigger.event }
+        : { event: trigger.event, if: expression };
+    }
+    return { cron: String((trigger as { cron: unknown }).cron) };
+  });
+  const cancelOn = (fn.cancel ?? []).map((cancel) => ({
+    event: cancel.event,
+    ...(cancel.if ? { if: cancel.if } : {}),
+    ...(cancel.timeout ? { timeout: cancel.timeout } : {}),
+  }));
+  const flowControl: Record<string, unknown> = {};
+  for (const option of FLOW_CONTROL_OPTIONS) {
+    if (fn[option] !== undefined) flowControl[option] = fn[option];
+  }
+  const config = {
+    id: fn.id,
+    ...(fn.name ? { name: fn.name } : {}),
+    triggers,
+    retries: retriesOf(fn),
+    cancelOn,
+    ...(fn.timeouts?.start || fn.timeouts?.finish
+      ? {
+          timeouts: {
+            ...(fn.timeouts.start ? { start: fn.timeouts.start } : {}),
+            ...(fn.timeouts.finish ? { finish: fn.timeouts.finish } : {}),
+          },
+        }
+      : {}),
+    ...flowControl,
+  } as FunctionConfig;
+  let definition: FunctionDefinition;
+  try {
+    definition = createFunction(config, () => null).definition;
+  } catch (error) {
+    if (TroupeError.isInstance(error)) {
+      throw invalidArgument(field, error.message, { code: error.code, ...error.details });
+    }
+    throw error;
+  }
+  for (const option of Object.keys(flowControl)) {
+    if ((definition as unknown as Record<string, unknown>)[option] === undefined) {
       throw invalidArgument(
         `${field}.${option}`,
-        `function ${JSON.stringify(fn.id)} uses "${option}", which Troupe does not support yet; remove the option`,
+        `function ${JSON.stringify(fn.id)} uses "${option}", which this Troupe engine does not support yet; remove the option`,
         { code: "INNGEST_UNSUPPORTED_OPTION", option },
       );
     }
   }
-  callUrlOf(fn, field);
-  const triggers = fn.triggers.map((trigger, index) => {
-    const at = `${field}.triggers[${index}]`;
-    if ("event" in trigger && typeof trigger.event === "string") {
-      const expression =
-        "expression" in trigger && typeof trigger.expression === "string"
-          ? trigger.expression
-          : undefined;
-      return expression === undefined || expression === ""
-        ? { event: trigger.event }
-        : { event: trigger.event, if: expression };
-    }
-    if ("cron" in trigger && typeof trigger.cron === "string")
-      return splitCron(trigger.cron, `${at}.cron`);
-    throw invalidArgument(at, "expected { event, expression? } or { cron }");
-  });
-  const cancelOn = (fn.cancel ?? []).map((cancel, index) => {
-    const timeoutMs =
-      cancel.timeout === undefined || cancel.timeout === ""
-        ? ONE_YEAR_MS
-        : parseInngestDuration(cancel.timeout, `${field}.cancel[${index}].timeout`);
-    return cancel.if === undefined || cancel.if === ""
-      ? { event: cancel.event, timeoutMs }
-      : { event: cancel.event, if: cancel.if, timeoutMs };
-  });
-  const start = fn.timeouts?.start;
-  const finish = fn.timeouts?.finish;
-  return {
-    id: fn.id,
-    name: fn.name ?? fn.id,
-    triggers,
-    retries: retriesOf(fn),
-    cancelOn,
-    ...(start ? { startTimeoutMs: parseInngestDuration(start, `${field}.timeouts.start`) } : {}),
-    ...(finish
-      ? { finishTimeoutMs: parseInngestDuration(finish, `${field}.timeouts.finish`) }
-      : {}),
-  };
+  return definition;
 }
