@@ -427,6 +427,55 @@ describe("prepared outputs", () => {
     );
     expect(() => aggregateOutputs(other, [layered])).toThrow(/field caps\[0\]\.scope/);
   });
+
+  it("fold right under each of several registries used in turn", async () => {
+    const { prepareOutput } = await import("./engine.js");
+    const plain = output("items", {
+      primary: [c("atk", "FLAT", 40, "items"), c("atk", "MULT", 0.25, "items")],
+      caps: [cap("atk", "HARD_MAX", "max", 45, "WORLD")],
+    });
+    const prepared = prepareOutput(plain);
+    // atk has another interned index and another clamp in each registry: 40 × 1.25 = 50, then
+    // HARD_MAX 45 in the first, clamp_default max 30 in the second.
+    const first = compileRegistry({ dimensions: { atk: pipeline(0, 100) } });
+    const second = compileRegistry({ dimensions: { aaa: pipeline(0, 1), atk: pipeline(0, 30) } });
+    for (let round = 0; round < 3; round++) {
+      for (const [registry, expected] of [
+        [first, 45],
+        [second, 30],
+      ] as const) {
+        const values = aggregateOutputs(registry, [prepared]);
+        expect(values).toEqual(aggregateOutputs(registry, [plain]));
+        expect(values.primary.atk).toBe(expected);
+      }
+    }
+  });
+});
+
+describe("caps_used bounds", () => {
+  it("stay as computed when the next resolves change or repeat them", () => {
+    const registry = compileRegistry({ dimensions: { atk: pipeline(0, 100) } });
+    const fold = (max: number) =>
+      aggregateOutputs(registry, [
+        output("s", {
+          primary: [c("atk", "FLAT", 60, "s")],
+          caps: [cap("atk", "HARD_MAX", "max", max, "WORLD")],
+        }),
+      ]);
+    // 50, 50, 50 (shared from the second on), then 40 and 55: earlier results keep their bounds.
+    const results = [50, 50, 50, 40, 55].map(fold);
+    expect(results.map((values) => values.caps_used.atk)).toEqual([
+      { min: 0, max: 50 },
+      { min: 0, max: 50 },
+      { min: 0, max: 50 },
+      { min: 0, max: 40 },
+      { min: 0, max: 55 },
+    ]);
+    expect(results.map((values) => values.primary.atk)).toEqual([50, 50, 50, 40, 55]);
+    // Bounds shared between snapshots are frozen, so no snapshot can change another's.
+    expect(results[2]?.caps_used.atk).toBe(results[1]?.caps_used.atk);
+    expect(Object.isFrozen(results[1]?.caps_used.atk)).toBe(true);
+  });
 });
 
 describe("dimensions missing from the registry", () => {
