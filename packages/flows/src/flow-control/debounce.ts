@@ -1,0 +1,116 @@
+import { createJsonCodec, invalidArgument, type Store } from "@troupe/core";
+import { z } from "zod";
+import {
+  checkExpression,
+  durationInput,
+  durationWithin,
+  expressionInput,
+  parseOption,
+  statePrefix,
+} from "./parse-option.js";
+
+const SECOND = 1000;
+const WEEK = 7 * 86_400_000;
+
+/** `debounce` as users write it. */
+export const debounceSchema = z.strictObject({
+  period: durationInput,
+  key: expressionInput.optional(),
+  timeout: durationInput.optional(),
+});
+
+/** `debounce` as `FunctionConfig` takes it. */
+export type DebounceOption = z.input<typeof debounceSchema>;
+
+/** `debounce` in a function definition. */
+export interface DebounceDefinition {
+  readonly periodMs: number;
+  readonly key?: string;
+  readonly timeoutMs?: number;
+}
+
+/** Validates `debounce` (period and timeout 1 s..7 d); errors name `field.period` … */
+export function parseDebounce(input: unknown, field: string): DebounceDefinition | undefined {
+  if (input === undefined) return undefined;
+  const parsed = parseOption(debounceSchema, input, field);
+  const periodMs = durationWithin(parsed.period, `${field}.period`, SECOND, WEEK);
+  const timeoutMs =
+    parsed.timeout === undefined
+      ? undefined
+      : durationWithin(parsed.timeout, `${field}.timeout`, SECOND, WEEK);
+  if (parsed.key !== undefined) checkExpression(parsed.key, `${field}.key`);
+  return {
+    periodMs,
+    ...(parsed.key === undefined ? {} : { key: parsed.key }),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  };
+}
+
+/**
+ * One pending debounce (a key that saw events and has not run yet). `g` names this debounce
+ * instance (the id of its first event): the queue item carries it, so an item left from an
+ * instance that already ran finds another `g` (or nothing) and does nothing.
+ */
+export interface DebounceState {
+  /** The key's value. */
+  readonly key: string;
+  /** The instance: the id of its first event. */
+  readonly g: string;
+  /** The latest event, which the run will get. */
+  eventId: string;
+  /** When the first event arrived, ms. */
+  readonly first: number;
+  /** When the run starts unless another event arrives first, ms. */
+  deadline: number;
+  /** Events absorbed so far (the run gets only the latest). */
+  count: number;
+}
+
+/**
+ * The deadline after an event at `now`: a quiet `period` after it, but never later than `timeout`
+ * after the instance's first event. It only moves forward, so the instance's one queue item
+ * (enqueued for the first deadline) always fires no later than the real deadline and re-arms
+ * itself when the deadline has moved.
+ */
+export function debounceDeadline(config: DebounceDefinition, first: number, now: number): number {
+  const quiet = now + config.periodMs;
+  return config.timeoutMs === undefined ? quiet : Math.min(quiet, first + config.timeoutMs);
+}
+
+/** A pending debounce as `getFlowControlState` shows it. */
+export interface PendingDebounce {
+  /** The key's value ("" without a key). */
+  readonly key: string;
+  /** The event the run will get if nothing newer arrives. */
+  readonly eventId: string;
+  /** When the first event of this debounce arrived, ms. */
+  readonly firstAt: number;
+  /** When the run starts unless another event arrives, ms. */
+  readonly runAt: number;
+  /** Events absorbed so far. */
+  readonly events: number;
+}
+
+const codec = createJsonCodec<unknown>();
+
+/** Pending debounces of a function, at most `limit`, in key-hash order. */
+export async function listPendingDebounces(
+  store: Store,
+  prefix: string,
+  functionId: string,
+  limit = 1000,
+): Promise<PendingDebounce[]> {
+  if (!Number.isInteger(limit) || limit < 1)
+    throw invalidArgument("limit", "expected a positive integer");
+  const entries = await store.list({ prefix: statePrefix(prefix, "d", functionId), limit });
+  return entries.map((entry) => {
+    const state = codec.decode(entry.value) as DebounceState;
+    return {
+      key: state.key,
+      eventId: state.eventId,
+      firstAt: state.first,
+      runAt: state.deadline,
+      events: state.count,
+    };
+  });
+}

@@ -1,0 +1,33 @@
+import { checkExpression, expressionInput, parseOption } from "./parse-option.js";
+
+/** How long an idempotency key holds: one run per key value per 24 h. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
+
+/** `idempotency` as users write it: a CEL expression over `event`. */
+export const idempotencySchema = expressionInput;
+
+/** Validates `idempotency`; errors name `field`. */
+export function parseIdempotency(input: unknown, field: string): string | undefined {
+  if (input === undefined) return undefined;
+  return checkExpression(parseOption(idempotencySchema, input, field), field);
+}
+
+/**
+ * The stored record of one idempotency key. It is overwritten by the first event after `exp`,
+ * so a key costs one record however often it repeats. Expired records are not deleted by the
+ * engine yet: they belong to the retention sweep (NEXT.md, "Retention"), which may delete any
+ * `fc/i/` record whose `exp` has passed.
+ */
+export interface IdempotencyState {
+  /** The key's value. */
+  readonly key: string;
+  /** The event that took the key. */
+  readonly eventId: string;
+  /** When the key frees up again, ms. */
+  readonly exp: number;
+}
+
+/** True when `state` still holds the key at `now`. */
+export function idempotencyHeld(state: IdempotencyState | undefined, now: number): boolean {
+  return state !== undefined && state.exp > now;
+}
