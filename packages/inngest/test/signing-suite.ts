@@ -20,9 +20,17 @@ export function describeSigning(kit: SdkKit): void {
     let client: Client;
     let listener: RequestListener;
     const build = (key: string) => {
-      const c = kit.client({ id: "signed", baseUrl: troupe.url, signingKey: key, eventKey: EVENT_KEY });
-      const fn = kit.fn(c, { id: "greet", retries: 0 }, [{ event: "demo/signed" }], async ({ event, step }) =>
-        step.run("greet", () => `hello ${event.data.who}`),
+      const c = kit.client({
+        id: "signed",
+        baseUrl: troupe.url,
+        signingKey: key,
+        eventKey: EVENT_KEY,
+      });
+      const fn = kit.fn(
+        c,
+        { id: "greet", retries: 0 },
+        [{ event: "demo/signed" }],
+        async ({ event, step }) => step.run("greet", () => `hello ${event.data.who}`),
       );
       return { client: c, listener: kit.serve(c, [fn], { signingKey: key }) };
     };
