@@ -66,6 +66,8 @@ const configShape = z.strictObject({
       signingKeyFallback: signingKeySchema.optional(),
       /** Event keys accepted on `POST /e/:key`; empty accepts any key. */
       eventKeys: z.array(z.string().min(1, "expected a non-empty event key")).default([]),
+      /** v4 checkpointing (several steps per call request). Default false (classic protocol). */
+      checkpointing: z.boolean({ error: "expected true or false" }).default(false),
     })
     .prefault({}),
   auth: z

@@ -25,9 +25,7 @@ export {
 export {
   assertStartConfig,
   createRuntime,
-  type InngestApi,
   type InngestApiFactory,
-  type InngestApiOptions,
   type RouteGroup,
   type Runtime,
   type RuntimeAddress,

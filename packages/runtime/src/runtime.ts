@@ -3,10 +3,10 @@ import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import { type Clock, invalidArgument, type Logger, systemClock, TroupeError } from "@troupe/core";
 import { createFlows, type EventData, type FlowFunction, type Flows } from "@troupe/flows";
-import * as inngestModule from "@troupe/inngest";
+import { createInngestApi, type InngestApi, type InngestApiOptions } from "@troupe/inngest";
 import { Hono } from "hono";
 import { type AppSyncState, createAppSync } from "./app-sync.js";
-import { bearerAuth } from "./auth.js";
+import { bearerAuth, SDK_PATHS } from "./auth.js";
 import type { RuntimeConfig, RuntimeMode } from "./config.js";
 import { createPinoLogger } from "./logger.js";
 import {
@@ -15,28 +15,6 @@ import {
   type PrometheusMetrics,
 } from "./prometheus.js";
 import { openStorage, type RuntimeStorage } from "./storage.js";
-
-/** What `@troupe/inngest`'s `createInngestApi` takes. */
-export interface InngestApiOptions {
-  readonly flows: Flows;
-  readonly mode: RuntimeMode;
-  readonly signingKey?: string;
-  readonly signingKeyFallback?: string;
-  readonly eventKeys?: readonly string[];
-  readonly fetch?: typeof fetch;
-  readonly logger?: Logger;
-  readonly clock?: Clock;
-}
-
-/** The Inngest-compatible API the runtime mounts at `/`. */
-export interface InngestApi {
-  /** Its routes: `/fn/register`, `/e/:key`, `/v1/…`. */
-  readonly app: Hono;
-  /** Asks the SDK app served at `url` to register its functions; rejects when it cannot. */
-  syncApp(url: string): Promise<unknown>;
-  /** Releases what the API holds (timers, pending calls). */
-  close(): Promise<void>;
-}
 
 /** Builds the Inngest API over a flows engine (`createInngestApi` of `@troupe/inngest`). */
 export type InngestApiFactory = (options: InngestApiOptions) => InngestApi;
@@ -94,7 +72,7 @@ export interface Runtime {
   readonly metrics: PrometheusMetrics;
   /** The runtime's logger. */
   readonly logger: Logger;
-  /** The Inngest API, when one is mounted. */
+  /** The Inngest API (`@troupe/inngest`), when one is mounted. */
   readonly inngest: InngestApi | undefined;
   /** Starts the flows worker, listens, then syncs the configured apps. */
   start(): Promise<RuntimeAddress>;
@@ -116,18 +94,21 @@ const DRAIN_OPEN: readonly RegExp[] = [
   /^\/v0\/runs\/[^/]+\/(batch|actions)$/,
 ];
 
-function defaultInngestFactory(): InngestApiFactory | undefined {
-  // Read through a cast: the runtime builds against whatever @troupe/inngest exports today.
-  const candidate = (inngestModule as unknown as { createInngestApi?: unknown }).createInngestApi;
-  return typeof candidate === "function" ? (candidate as InngestApiFactory) : undefined;
-}
-
-/** Checks what `troupe start` requires, naming the missing field and how to set it. */
+/**
+ * Checks what `troupe start` requires (a signing key, an event key, an auth token), naming the
+ * missing field and how to set it.
+ */
 export function assertStartConfig(config: RuntimeConfig): void {
   if (config.inngest.signingKey === undefined) {
     throw invalidArgument(
       "inngest.signingKey",
       "required in start mode: set TROUPE_SIGNING_KEY or inngest.signingKey in the config file (signkey-prod-<hex>)",
+    );
+  }
+  if (config.inngest.eventKeys.length === 0) {
+    throw invalidArgument(
+      "inngest.eventKeys",
+      "at least one event key is required in start mode: set TROUPE_EVENT_KEY or inngest.eventKeys in the config file",
     );
   }
   if (config.auth.token === undefined) {
@@ -194,16 +175,13 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       : { pollIntervalMs: config.flows.pollIntervalMs }),
   });
 
-  const factory =
-    options.inngest === false ? undefined : (options.inngest ?? defaultInngestFactory());
-  if (options.inngest === undefined && factory === undefined) {
-    logger.warn(
-      "the Inngest API is not available in this build of @troupe/inngest; serving flows only",
-    );
-  }
+  const factory = options.inngest === false ? undefined : (options.inngest ?? createInngestApi);
   const inngest = factory?.({
     flows,
     mode,
+    // Synced apps live beside the runs, so their functions come back after a restart.
+    store: storage.store,
+    checkpointing: config.inngest.checkpointing,
     logger: logger.child({ component: "inngest" }),
     clock,
     ...(config.inngest.signingKey === undefined ? {} : { signingKey: config.inngest.signingKey }),
@@ -243,7 +221,10 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     const signingKeys = [config.inngest.signingKey, config.inngest.signingKeyFallback].filter(
       (key): key is string => key !== undefined,
     );
-    app.use("*", bearerAuth({ token: config.auth.token, signingKeys }));
+    // In start mode the Inngest API guards its own REST routes with the signing key (as Inngest
+    // does); one guard per path, so a token never passes here only to be refused there.
+    const publicPaths = inngest && mode === "start" ? [...SDK_PATHS, /^\/v[01]\//] : SDK_PATHS;
+    app.use("*", bearerAuth({ token: config.auth.token, signingKeys, publicPaths }));
   }
   // The shape Inngest's dev server answers, which SDK tooling and probes already understand.
   app.get("/health", (context) => context.json({ status: 200, message: "OK" }));
@@ -268,7 +249,9 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     urls: config.apps,
     sync: async (url) => {
       if (!inngest) throw new TroupeError("UNAVAILABLE", "no Inngest API is mounted");
-      return inngest.syncApp(url);
+      const result = await inngest.syncApp(url);
+      if (!result.ok) throw new Error(`status ${result.status}: ${result.message}`);
+      return result;
     },
     intervalMs: config.appSyncIntervalMs,
     clock,
@@ -341,6 +324,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     async start() {
       if (address) return address;
       if (stopping) throw new TroupeError("CLOSED", "the runtime was stopped; create a new one");
+      // Functions of apps synced before a restart must be registered before work is claimed.
+      await inngest?.ready();
       await flows.start();
       const host = config.server.host ?? (mode === "dev" ? "127.0.0.1" : "0.0.0.0");
       try {

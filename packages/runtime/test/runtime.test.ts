@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { noopLogger } from "@troupe/core";
 import { createFunction } from "@troupe/flows";
+import { createInngestApi } from "@troupe/inngest";
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
 import { hashSigningKey } from "../src/auth.js";
@@ -35,10 +36,12 @@ function fakeInngest(synced: string[] = []): InngestApiFactory {
     );
     return {
       app,
+      ready: async () => {},
       syncApp: async (url: string) => {
         synced.push(url);
-        return { ok: true };
+        return { ok: true, status: 200, message: "Successfully registered", modified: true };
       },
+      apps: () => [],
       close: async () => {},
     };
   };
@@ -111,7 +114,7 @@ describe("createRuntime HTTP surface", () => {
     expect((await runtime.app.request("/metrics")).status).toBe(200);
   });
 
-  it("start mode refuses to run without a signing key or an auth token, naming the field", () => {
+  it("start mode refuses to run without a signing key, an event key or an auth token, naming the field", () => {
     const config = (input: RuntimeConfigInput) =>
       parseRuntimeConfig({ storage: { url: "memory:" }, ...input });
     expect(() => createRuntime(config({}), { mode: "start", logger: noopLogger })).toThrow(
@@ -119,6 +122,12 @@ describe("createRuntime HTTP surface", () => {
     );
     expect(() =>
       createRuntime(config({ inngest: { signingKey: "signkey-prod-ab" } }), {
+        mode: "start",
+        logger: noopLogger,
+      }),
+    ).toThrow(/^inngest\.eventKeys: at least one event key is required in start mode/);
+    expect(() =>
+      createRuntime(config({ inngest: { signingKey: "signkey-prod-ab", eventKeys: ["ek"] } }), {
         mode: "start",
         logger: noopLogger,
       }),
@@ -144,6 +153,39 @@ describe("createRuntime HTTP surface", () => {
     const { port } = await first.start();
     const second = make({ server: { port } });
     await expect(second.start()).rejects.toThrow(new RegExp(`^server\\.port: port ${port} `));
+  });
+});
+
+describe("with the real Inngest API (@troupe/inngest)", () => {
+  it("takes events on /e/:key and reads them back through the REST API", async () => {
+    const runtime = make({}, { inngest: createInngestApi });
+    await runtime.start();
+    const sent = await runtime.app.request("/e/any-key", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "user/created", data: { id: 1 } }),
+    });
+    const body = (await sent.json()) as { ids: string[]; status: number };
+    expect(body.status).toBe(200);
+    expect(body.ids).toHaveLength(1);
+    const read = await runtime.app.request(`/v1/events/${body.ids[0]}`);
+    expect(read.status).toBe(200);
+    expect(JSON.stringify(await read.json())).toContain("user/created");
+  });
+
+  it("in start mode leaves /v1 to the signing key and guards /metrics with the token", async () => {
+    const signingKey = "signkey-prod-0123456789abcdef";
+    const runtime = make(
+      { auth: { token: "let-me-in" }, inngest: { signingKey, eventKeys: ["ek"] } },
+      { inngest: createInngestApi, mode: "start" },
+    );
+    const withKey = { authorization: `Bearer ${hashSigningKey(signingKey)}` };
+    expect((await runtime.app.request("/v1/events", { headers: withKey })).status).toBe(200);
+    expect((await runtime.app.request("/v1/events")).status).toBe(401);
+    expect((await runtime.app.request("/metrics", { headers: withKey })).status).toBe(200);
+    expect((await runtime.app.request("/metrics")).status).toBe(401);
+    const withToken = { authorization: "Bearer let-me-in" };
+    expect((await runtime.app.request("/metrics", { headers: withToken })).status).toBe(200);
   });
 });
 
