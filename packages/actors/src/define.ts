@@ -289,6 +289,13 @@ const zodSchema = z.custom<z.ZodType>((value) => value instanceof z.ZodType, {
 });
 const positiveInt = z.number().int().positive();
 
+const actionObjectSchema = z.strictObject({
+  handler: fn,
+  readOnly: z.boolean().optional(),
+  interleave: z.boolean().optional(),
+  args: zodSchema.optional(),
+});
+
 const definitionSchema = z.strictObject({
   name: z
     .string()
@@ -301,15 +308,8 @@ const definitionSchema = z.strictObject({
       .string()
       .regex(ACTION_PATTERN, "action names are identifiers (letters, digits, _ and $)")
       .refine((name) => !RESERVED_ACTION_NAMES.has(name), "is reserved for references"),
-    z.union([
-      fn,
-      z.strictObject({
-        handler: fn,
-        readOnly: z.boolean().optional(),
-        interleave: z.boolean().optional(),
-        args: zodSchema.optional(),
-      }),
-    ]),
+    // Checked one by one below, so an error names the field inside the action object.
+    z.unknown(),
   ),
   onActivate: fn.optional(),
   onDeactivate: fn.optional(),
@@ -357,13 +357,20 @@ export function defineActor<
   const value = parsed.data;
   const actions = new Map<string, CompiledAction>();
   for (const [name, action] of Object.entries(value.actions)) {
-    const options = typeof action === "function" ? { handler: action } : action;
+    let options: z.output<typeof actionObjectSchema>;
+    if (typeof action === "function")
+      options = { handler: action as (...args: never[]) => unknown };
+    else {
+      const checked = actionObjectSchema.safeParse(action);
+      if (!checked.success) throw zodFieldError(`${label}.actions.${name}`, checked.error);
+      options = checked.data;
+    }
     actions.set(name, {
       name,
       handler: options.handler as CompiledAction["handler"],
-      readOnly: "readOnly" in options && options.readOnly === true,
-      interleave: "interleave" in options && options.interleave === true,
-      args: "args" in options ? options.args : undefined,
+      readOnly: options.readOnly === true,
+      interleave: options.interleave === true,
+      args: options.args,
     });
   }
   const reminderNames = new Set<string>();
