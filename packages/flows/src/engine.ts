@@ -23,6 +23,17 @@ import type { DriverRequest, DriverResponse, FlowDriver } from "./driver.js";
 import { type SerializedError, serializeError } from "./errors.js";
 import { type EventData, type EventInput, type FlowEvent, validateEventInput } from "./event.js";
 import { matches } from "./expression.js";
+import {
+  createAdmissionControl,
+  type FlowControlHost,
+  type FollowUps,
+  fireFlowControlItem,
+  releaseSingleton,
+  SINGLETON_CANCELLED,
+  type SkipRecord,
+} from "./flow-control/admission.js";
+import { createExecutionControl, type LeaseGate } from "./flow-control/execution.js";
+import { readFlowControlState } from "./flow-control/state.js";
 import type { Flows, FlowsOptions, ListEventsOptions, ListRunsOptions } from "./flows-api.js";
 import {
   type FlowFunction,
@@ -32,8 +43,20 @@ import {
 } from "./function.js";
 import { createInProcessDriver } from "./in-process-driver.js";
 import { flowKeys, ulidFloor } from "./keys.js";
-import { deriveItems, type Item, itemId, pendingSteps } from "./queue-items.js";
-import { indexEntryOf, listEventEntries, listRunIndex, viewRun } from "./run-queries.js";
+import {
+  deriveItems,
+  type FlowControlItem,
+  type Item,
+  itemId,
+  pendingSteps,
+} from "./queue-items.js";
+import {
+  indexEntryOf,
+  listEventEntries,
+  listRunIndex,
+  runSummaries,
+  viewRun,
+} from "./run-queries.js";
 import {
   isPending,
   isTerminal,
@@ -59,7 +82,14 @@ interface Marker {
   readonly at: number;
   readonly runIds: readonly string[];
   readonly eventIds?: readonly string[];
+  /** Flow-control work after the commit (debounce/batch items, singleton cancellations). */
+  readonly flow?: FollowUps;
 }
+
+/** A queue item about one run (everything but cron ticks and flow-control items). */
+type RunItem = Exclude<Item, { k: "c" } | FlowControlItem>;
+
+const isRunItem = (item: Item): item is RunItem => "r" in item;
 
 interface Registered {
   readonly definition: FunctionDefinition;
@@ -78,6 +108,8 @@ interface Advance {
   readonly next?: Item;
   /** The run as this worker just committed it, so an inline continuation need not re-read it. */
   readonly saved?: Loaded;
+  /** The lease's item was parked behind a full concurrency key: acknowledge it, nothing else. */
+  readonly parked?: boolean;
 }
 
 const codec = createJsonCodec<unknown>();
@@ -142,6 +174,16 @@ export function createFlows(options: FlowsOptions): Flows {
   const admission = options.admission;
   const newId = createIdGenerator(clock);
   const batcher = createCommitBatcher(store);
+  // Concurrency, throttle and priority (flow-control/execution.ts): gates before a step runs.
+  const execution = createExecutionControl({
+    store,
+    commit: (ops) => batcher.commit(ops),
+    enqueue: (items) => enqueueItems(items),
+    now: () => clock.now(),
+    leaseMs,
+    prefix,
+    definition: (functionId) => registry.get(functionId)?.definition,
+  });
   const metrics = options.metrics ?? noopMetrics;
   const eventsTotal = metrics.counter("flows_events_total", { help: "Events stored" });
   const runsCreated = metrics.counter("flows_runs_created_total", { help: "Runs created" });
@@ -275,6 +317,7 @@ export function createFlows(options: FlowsOptions): Flows {
         : { startBy: now + definition.startTimeoutMs }),
       ...(extra.parent ? { parent: extra.parent } : {}),
       ...(extra.rerunOf ? { rerunOf: extra.rerunOf } : {}),
+      ...execution.runFields(definition, events, now),
     };
     const ops: StoreOp[] = [];
     definition.cancelOn.forEach((cancel, index) => {
@@ -290,6 +333,11 @@ export function createFlows(options: FlowsOptions): Flows {
     });
     ops.unshift({ type: "set", key: keys.run(id), value: encode(run), expect: "absent" });
     ops.push(...indexOps(run));
+    // Runs by triggering event (a batch run is listed under each of its events).
+    const byEvent = encode({ f: definition.id });
+    for (const event of events) {
+      ops.push({ type: "set", key: keys.runByEvent(event.id, id), value: byEvent });
+    }
     return { run, ops };
   };
 
@@ -690,6 +738,7 @@ export function createFlows(options: FlowsOptions): Flows {
 
   /** Follow-ups of a finished run; idempotent, so re-running after a crash is harmless. */
   const afterTerminal = async (run: RunRecord) => {
+    await releaseSingleton(flowControl, run);
     if (run.finishBy !== undefined) {
       await queue.remove(itemId({ k: "x", r: run.id })).catch(() => false);
     }
@@ -755,6 +804,63 @@ export function createFlows(options: FlowsOptions): Flows {
         {},
       );
     }
+  };
+
+  // ---------------------------------------------------------------- flow control (admission)
+
+  const hasFollowUps = (follow: FollowUps) =>
+    follow.items.length > 0 || follow.cancel.length > 0 || follow.remove.length > 0;
+
+  /** After a commit with flow-control changes; idempotent, so `sweep` may redo it. */
+  const runFollowUps = async (follow: FollowUps) => {
+    await enqueueItems(
+      follow.items.map(({ item, at }) => ({
+        id: itemId(item),
+        payload: utf8(JSON.stringify(item)),
+        availableAt: Math.max(0, Math.round(at)),
+      })),
+    );
+    for (const id of follow.remove) await queue.remove(id).catch(() => false);
+    for (const runId of follow.cancel) await cancelRun(runId, SINGLETON_CANCELLED);
+  };
+
+  const flowControl: FlowControlHost = {
+    store,
+    prefix,
+    keys,
+    clock,
+    definition: (functionId) => registry.get(functionId)?.definition,
+    createRun: (definition, events) => createRun(definition, events),
+    isActive: async (runId) => {
+      const loaded = await loadRun(runId);
+      return loaded !== undefined && !isTerminal(loaded.run.status);
+    },
+    commitRuns: async (ops, runs, follow) => {
+      const markerKey = keys.marker(newId());
+      const marker: Marker = {
+        at: clock.now(),
+        runIds: runs.map((run) => run.id),
+        ...(hasFollowUps(follow) ? { flow: follow } : {}),
+      };
+      await batcher.commit([...ops, { type: "set", key: markerKey, value: encode(marker) }]);
+      countCreated(runs);
+      await enqueueItems(runs.flatMap(itemsFor));
+      await runFollowUps(follow);
+      deleteMarkerLater(markerKey);
+    },
+  };
+
+  /** The runs an event started and the functions it started none of, with the reason. */
+  const getEventRuns = async (eventId: string) => {
+    const [byEvent, skipEntries] = await Promise.all([
+      store.list({ prefix: keys.runsByEvent(eventId), limit: 1000 }),
+      store.list({ prefix: keys.eventSkips(eventId), limit: 1000 }),
+    ]);
+    const base = keys.runsByEvent(eventId);
+    const runIds = byEvent.map((entry) => entry.key.slice(base.length));
+    const runs = await runSummaries(store, keys, runIds);
+    const skipped = skipEntries.map((entry) => decode<SkipRecord>(entry.value));
+    return { runs, skipped };
   };
 
   // ---------------------------------------------------------------- events
@@ -865,6 +971,7 @@ export function createFlows(options: FlowsOptions): Flows {
         });
       });
       const runs: RunRecord[] = [];
+      const control = createAdmissionControl(flowControl, now);
       for (const [index, event] of events.entries()) {
         const stored = encode(event);
         ops.push({ type: "set", key: keys.event(event.id), value: stored });
@@ -893,13 +1000,23 @@ export function createFlows(options: FlowsOptions): Flows {
               store,
               keyPrefix: `${prefix}fc/`,
             });
-            if (decision.action === "skip") continue;
+            if (decision.action === "skip") {
+              control.skip(event.id, definition.id, decision.reason);
+              continue;
+            }
           }
-          const created = createRun(definition, [event]);
-          runs.push(created.run);
-          ops.push(...created.ops);
+          // Flow control: rate limit, idempotency and singleton may skip the event; debounce
+          // and batching hold it (a queue item starts the run later) or release a batch now.
+          for (const started of await control.admit(definition, event)) {
+            const created = createRun(definition, started);
+            control.created(definition, created.run);
+            runs.push(created.run);
+            ops.push(...created.ops);
+          }
         }
       }
+      ops.push(...control.ops());
+      const follow = control.followUps();
       const live = events.filter((_, index) => !duplicate.has(index));
       const first = events[0];
       const markerKey = first && live.length > 0 ? keys.marker(first.id) : undefined;
@@ -908,19 +1025,23 @@ export function createFlows(options: FlowsOptions): Flows {
           at: now,
           runIds: runs.map((run) => run.id),
           eventIds: live.map((event) => event.id),
+          ...(hasFollowUps(follow) ? { flow: follow } : {}),
         };
         ops.push({ type: "set", key: markerKey, value: encode(marker) });
       }
       try {
         await batcher.commit(ops);
       } catch (error) {
-        if (StoreConflictError.isInstance(error) && tries < 5) continue;
+        // Flow-control state (a batch, a rate-limit key) is shared by concurrent senders: a
+        // conflict means another sender won this round, so retrying always makes progress.
+        if (StoreConflictError.isInstance(error) && tries < 100) continue;
         throw error;
       }
       eventsTotal.inc(events.length);
       countCreated(runs);
       if (markerKey) {
-        await enqueueItems(runs.flatMap(itemsFor));
+        await enqueueItems(await execution.admitNewRuns(runs, itemsFor));
+        await runFollowUps(follow);
         await deliver(live);
         deleteMarkerLater(markerKey);
       }
@@ -984,7 +1105,11 @@ export function createFlows(options: FlowsOptions): Flows {
   // ---------------------------------------------------------------- the worker step
 
   /** One transition for `item`; may ask to continue inline with a discovery. */
-  const advance = async (item: Exclude<Item, { k: "c" }>, preloaded?: Loaded): Promise<Advance> => {
+  const advance = async (
+    item: RunItem,
+    preloaded?: Loaded,
+    gate?: LeaseGate,
+  ): Promise<Advance> => {
     let known = preloaded;
     for (;;) {
       const loaded = known ?? (await loadRun(item.r));
@@ -1070,10 +1195,26 @@ export function createFlows(options: FlowsOptions): Flows {
         mode = item.h;
         attempt = step.attempts;
       }
+      let current: Loaded = loaded;
+      if (gate) {
+        // Flow control right before executing: the throttle decides a queued run's start (its
+        // TAT is committed with the run), then the run's concurrency slots are taken.
+        const verdict = await execution.throttle(run);
+        if (verdict.kind !== "none") {
+          try {
+            current = await saveRun(loaded, run, [verdict.op]);
+          } catch (error) {
+            if (StoreConflictError.isInstance(error)) continue;
+            throw error;
+          }
+          if (verdict.kind === "later") return { run };
+        }
+        const own = itemId(item) === gate.lease.id;
+        if (!(await execution.acquire(gate, run, own))) return own ? { run, parked: true } : { run };
+      }
       const response = await callDriver(run, mode, attempt);
       // Apply to the state we read; on a conflict re-read and re-apply if still valid, so a
       // step that ran is not run again just because a sibling committed first.
-      let current: Loaded = loaded;
       for (;;) {
         const target = current.run;
         const stillValid =
@@ -1148,10 +1289,22 @@ export function createFlows(options: FlowsOptions): Flows {
 
   const keepLease = (lease: Lease) => {
     const state = { lost: false, stopped: false };
+    const keeper = {
+      state,
+      /** Called after each extension (concurrency slots follow the lease). */
+      onExtended: undefined as (() => Promise<void>) | undefined,
+      stop: () => {
+        state.stopped = true;
+        timer.cancel();
+      },
+    };
     let timer = clock.setTimer(Math.floor(leaseMs / 2), function tick() {
       if (state.stopped) return;
       queue.extend(lease, leaseMs).then(
         () => {
+          keeper.onExtended?.().catch((error: unknown) => {
+            logger.warn("flows: extending concurrency slots failed", { error });
+          });
           if (!state.stopped) timer = clock.setTimer(Math.floor(leaseMs / 2), tick);
         },
         () => {
@@ -1159,13 +1312,7 @@ export function createFlows(options: FlowsOptions): Flows {
         },
       );
     });
-    return {
-      state,
-      stop: () => {
-        state.stopped = true;
-        timer.cancel();
-      },
-    };
+    return keeper;
   };
 
   const processLease = async (lease: Lease): Promise<void> => {
@@ -1178,22 +1325,48 @@ export function createFlows(options: FlowsOptions): Flows {
       return;
     }
     const keeper = keepLease(lease);
+    let gate: LeaseGate | undefined;
     try {
       if (item.k === "c") {
         await fireCron(item);
         await queue.ack(lease).catch(() => undefined);
         return;
       }
-      let current: Exclude<Item, { k: "c" }> = item;
+      if (item.k === "D" || item.k === "B") {
+        const retryAt = await fireFlowControlItem(flowControl, item);
+        if (retryAt === undefined) await queue.ack(lease).catch(() => undefined);
+        else await queue.retry(lease, { availableAt: retryAt }).catch(() => undefined);
+        return;
+      }
+      if (!isRunItem(item)) return;
+      let current: RunItem = item;
       let saved: Loaded | undefined;
+      gate = { lease };
+      const held = gate;
+      keeper.onExtended = () => execution.extend(held);
       for (let inline = 0; ; inline++) {
-        const result = await advance(current, saved);
-        if (result.next && result.next.k !== "c" && inline < maxInlineSteps && !keeper.state.lost) {
+        const result = await advance(current, saved, gate);
+        if (result.parked && result.run) {
+          // Parked in the Store behind a full concurrency key; a release re-enqueues it.
+          await queue.ack(lease).catch(() => undefined);
+          await execution.afterPark(gate, result.run);
+          gate = undefined;
+          return;
+        }
+        if (
+          result.next &&
+          isRunItem(result.next) &&
+          inline < maxInlineSteps &&
+          !keeper.state.lost
+        ) {
           current = result.next;
           saved = result.saved;
           continue;
         }
         await settle(lease, result.run);
+        const settled = gate;
+        gate = undefined;
+        await execution.release(settled, result.run);
         return;
       }
     } catch (error) {
@@ -1201,6 +1374,14 @@ export function createFlows(options: FlowsOptions): Flows {
       logger.error("flows: processing an item failed; it will be retried", { id: lease.id, error });
     } finally {
       keeper.stop();
+      // Slots go back even when processing failed, so a failing store call cannot pin a key.
+      if (gate?.held) {
+        await execution.release(gate, undefined).catch((error: unknown) => {
+          logger.warn("flows: releasing concurrency slots failed; they expire with the lease", {
+            error,
+          });
+        });
+      }
     }
   };
 
@@ -1287,6 +1468,7 @@ export function createFlows(options: FlowsOptions): Flows {
         const loaded = await loadRun(runId);
         if (loaded) await enqueueItems(itemsFor(loaded.run));
       }
+      if (marker.flow) await runFollowUps(marker.flow);
       if (marker.eventIds !== undefined && marker.eventIds.length > 0) {
         const stored = await store.getMany(marker.eventIds.map((id) => keys.event(id)));
         await deliver(stored.flatMap((entry) => (entry ? [decode<FlowEvent>(entry.value)] : [])));
@@ -1298,6 +1480,8 @@ export function createFlows(options: FlowsOptions): Flows {
         });
       handled++;
     }
+    // Parked items of concurrency keys whose holders died: woken once their slots expired.
+    await execution.concurrency.sweep();
     return handled;
   };
 
@@ -1405,6 +1589,7 @@ export function createFlows(options: FlowsOptions): Flows {
       return entry ? decode<FlowEvent>(entry.value) : undefined;
     },
     listEvents,
+    getEventRuns,
     async cancel(runId, reason) {
       const run = await cancelRun(runId, {
         name: "FLOWS_CANCELLED",
@@ -1415,6 +1600,11 @@ export function createFlows(options: FlowsOptions): Flows {
     rerun,
     registerFunction: register,
     sweep,
+    getFlowControlState: (functionId) =>
+      readFlowControlState(
+        { store, prefix, now: clock.now(), definition: registry.get(functionId)?.definition },
+        functionId,
+      ),
     close: stop,
   };
 }

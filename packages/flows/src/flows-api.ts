@@ -3,6 +3,8 @@ import type { BackoffOptions } from "./backoff.js";
 import type { FlowDriver } from "./driver.js";
 import type { SerializedError } from "./errors.js";
 import type { EventData, EventInput, FlowEvent } from "./event.js";
+import type { SkipRecord } from "./flow-control/admission.js";
+import type { FlowControlState } from "./flow-control/state.js";
 import type { FlowFunction, FunctionDefinition } from "./function.js";
 import type { RunStatus, StepRecord } from "./run-state.js";
 
@@ -158,6 +160,14 @@ export interface ListRunsOptions {
   readonly newestFirst?: boolean;
 }
 
+/** What {@link Flows.getEventRuns} returns. */
+export interface EventRuns {
+  /** The runs the event started or is part of. */
+  readonly runs: readonly RunSummary[];
+  /** The functions it started no run of, and why. */
+  readonly skipped: readonly SkipRecord[];
+}
+
 /** Filters of {@link Flows.listEvents}. */
 export interface ListEventsOptions {
   /** Only events with this name. */
@@ -194,6 +204,13 @@ export interface Flows {
   getEvent(eventId: string): Promise<FlowEvent | undefined>;
   /** Events by name and time. */
   listEvents(options?: ListEventsOptions): Promise<FlowEvent[]>;
+  /**
+   * What an event did: the runs it started (a batch run is listed under each of its events) and
+   * the functions it triggered but started no run of, with the reason (`"rateLimit"`,
+   * `"idempotency"`, `"singleton"`, `"debounce"`, or an admission seam's reason). An event held
+   * in a pending debounce or batch appears in neither yet (see `getFlowControlState`).
+   */
+  getEventRuns(eventId: string): Promise<EventRuns>;
   /** Cancels an unfinished run; resolves to false when it had already finished. */
   cancel(runId: string, reason?: string): Promise<boolean>;
   /**
@@ -205,6 +222,11 @@ export interface Flows {
   registerFunction(definition: FunctionDefinition, driver: FlowDriver): void;
   /** Re-drives work whose follow-up may have been lost in a crash; resolves to markers handled. */
   sweep(): Promise<number>;
+  /**
+   * A function's flow-control state: concurrency per key (executing steps, limit, queued), the
+   * throttled queue, pending debounces and batches.
+   */
+  getFlowControlState(functionId: string): Promise<FlowControlState>;
   /** Stops the worker and releases nothing else: the ports belong to the caller. */
   close(): Promise<void>;
 }

@@ -36,7 +36,21 @@ describe("createFunction", () => {
     expect(() =>
       createFunction({ id: "f", triggers: [{ event: "a", if: "event.data ==" }] }, handler),
     ).toThrow(/triggers\[0\]\.if/);
-    expect(() => createFunction({ id: "f", concurrency: 5 }, handler)).toThrow(/concurrency/);
+    expect(() =>
+      createFunction({ id: "f", concurrency: [{ limit: 2 }, { limit: 0 }] }, handler),
+    ).toThrow(/concurrency\[1\]\.limit/);
+    expect(() =>
+      createFunction({ id: "f", concurrency: { limit: 1, key: "event.data ==" } }, handler),
+    ).toThrow(/concurrency\.key/);
+    expect(() =>
+      createFunction({ id: "f", throttle: { limit: 1, period: "10ms" } }, handler),
+    ).toThrow(/throttle\.period/);
+    expect(() =>
+      createFunction({ id: "f", throttle: { limit: 0, period: "1s" } }, handler),
+    ).toThrow(/throttle\.limit/);
+    expect(() => createFunction({ id: "f", priority: { run: "1 +" } }, handler)).toThrow(
+      /priority\.run/,
+    );
   });
 });
 

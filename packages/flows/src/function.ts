@@ -3,6 +3,42 @@ import { Cron } from "croner";
 import { z } from "zod";
 import type { EventData, FlowEvent } from "./event.js";
 import { compileExpression } from "./expression.js";
+import {
+  type BatchEventsDefinition,
+  type BatchEventsOption,
+  parseBatchEvents,
+} from "./flow-control/batch.js";
+import {
+  type ConcurrencyDefinition,
+  type ConcurrencyOption,
+  parseConcurrency,
+} from "./flow-control/concurrency.js";
+import {
+  type DebounceDefinition,
+  type DebounceOption,
+  parseDebounce,
+} from "./flow-control/debounce.js";
+import { parseIdempotency } from "./flow-control/idempotency.js";
+import {
+  type PriorityDefinition,
+  type PriorityOption,
+  parsePriority,
+} from "./flow-control/priority.js";
+import {
+  parseRateLimit,
+  type RateLimitDefinition,
+  type RateLimitOption,
+} from "./flow-control/rate-limit.js";
+import {
+  parseSingleton,
+  type SingletonDefinition,
+  type SingletonOption,
+} from "./flow-control/singleton.js";
+import {
+  parseThrottle,
+  type ThrottleDefinition,
+  type ThrottleOption,
+} from "./flow-control/throttle.js";
 import type { StepTools } from "./step-tools.js";
 
 /** An event trigger: runs the function for each event named `event` for which `if` holds. */
@@ -62,10 +98,38 @@ export interface FunctionConfig<TData extends EventData = EventData> {
    */
   readonly timeouts?: { readonly start?: Duration; readonly finish?: Duration };
   /**
-   * Reserved for flow control (next issue: concurrency, throttle, rate limit, debounce, batching,
-   * priority, idempotency). Setting it today throws `FLOWS_UNSUPPORTED` rather than being ignored.
+   * Limits the steps executing at once: a number, `{ limit, key?, scope? }` or up to two of them.
+   * `key` is CEL over `event`; `scope` `"fn"` (default) counts per function, `"env"`/`"account"`
+   * shares the limit with every function using the same key value. Sleeping or waiting runs hold
+   * no slot.
    */
-  readonly concurrency?: unknown;
+  readonly concurrency?: ConcurrencyOption;
+  /**
+   * Starts at most `limit` runs per `period` (1 s..7 d), plus `burst` at once, per value of the
+   * CEL `key`; excess runs are queued until their turn (GCRA), never dropped.
+   */
+  readonly throttle?: ThrottleOption;
+  /** `run`: CEL over `event` returning seconds (−600..600) by which the run jumps the queue. */
+  readonly priority?: PriorityOption;
+  /**
+   * Starts at most `limit` runs per `period` (1 s..24 h) per value of the CEL `key`; excess events
+   * are skipped for this function (GCRA with a burst of `limit`; see the README).
+   */
+  readonly rateLimit?: RateLimitOption;
+  /**
+   * Per value of `key`, runs once with the latest event after no new event arrived for `period`
+   * (1 s..7 d), or `timeout` after the first event at the latest.
+   */
+  readonly debounce?: DebounceOption;
+  /**
+   * Collects events matching `if` per value of `key` and runs once with `events[]` when
+   * `maxSize` (2..1000) arrived or `timeout` (1 s..5 min) after the first.
+   */
+  readonly batchEvents?: BatchEventsOption;
+  /** A CEL key over `event`: one run per key value per 24 h; repeats are skipped. */
+  readonly idempotency?: string;
+  /** At most one unfinished run per value of `key`: skip new runs, or cancel the running one. */
+  readonly singleton?: SingletonOption;
 }
 
 /** What a handler receives. */
@@ -111,6 +175,14 @@ export interface FunctionDefinition {
   }[];
   readonly startTimeoutMs?: number;
   readonly finishTimeoutMs?: number;
+  readonly concurrency?: readonly ConcurrencyDefinition[];
+  readonly throttle?: ThrottleDefinition;
+  readonly priority?: PriorityDefinition;
+  readonly rateLimit?: RateLimitDefinition;
+  readonly debounce?: DebounceDefinition;
+  readonly batchEvents?: BatchEventsDefinition;
+  readonly idempotency?: string;
+  readonly singleton?: SingletonDefinition;
 }
 
 /** A function made by {@link createFunction}, ready to hand to `createFlows`. */
@@ -150,6 +222,13 @@ const configSchema = z.object({
   cancelOn: z.array(z.unknown()).optional(),
   timeouts: z.object({ start: z.unknown().optional(), finish: z.unknown().optional() }).optional(),
   concurrency: z.unknown().optional(),
+  throttle: z.unknown().optional(),
+  priority: z.unknown().optional(),
+  rateLimit: z.unknown().optional(),
+  debounce: z.unknown().optional(),
+  batchEvents: z.unknown().optional(),
+  idempotency: z.unknown().optional(),
+  singleton: z.unknown().optional(),
   schema: z.unknown().optional(),
 });
 
@@ -190,13 +269,6 @@ function normalise<TData extends EventData>(config: FunctionConfig<TData>): Func
     );
   }
   const at = `function ${JSON.stringify(config.id)}`;
-  if (config.concurrency !== undefined) {
-    throw invalidArgument(
-      `${at}.concurrency`,
-      "flow control is not supported yet (FLOWS_UNSUPPORTED); remove the option",
-      { code: "FLOWS_UNSUPPORTED" },
-    );
-  }
   const triggers = (config.triggers ?? []).map((trigger, index) => {
     const field = `${at}.triggers[${index}]`;
     if (typeof trigger !== "object" || trigger === null)
@@ -231,6 +303,8 @@ function normalise<TData extends EventData>(config: FunctionConfig<TData>): Func
       ? { event: cancel.event, timeoutMs }
       : { event: cancel.event, if: condition, timeoutMs };
   });
+  const admissionOptions = parseAdmissionOptions(config, at);
+  const workerOptions = parseWorkerOptions(config, at);
   const start = config.timeouts?.start;
   const finish = config.timeouts?.finish;
   return {
@@ -245,6 +319,49 @@ function normalise<TData extends EventData>(config: FunctionConfig<TData>): Func
     ...(finish === undefined
       ? {}
       : { finishTimeoutMs: parseDuration(finish, `${at}.timeouts.finish`) }),
+    ...admissionOptions,
+    ...workerOptions,
+  };
+}
+
+/** The execution flow-control options (concurrency, throttle, priority). */
+function parseWorkerOptions(
+  config: Pick<FunctionConfig, "concurrency" | "throttle" | "priority">,
+  at: string,
+) {
+  const concurrency = parseConcurrency(config.concurrency, `${at}.concurrency`);
+  const throttle = parseThrottle(config.throttle, `${at}.throttle`);
+  const priority = parsePriority(config.priority, `${at}.priority`);
+  return {
+    ...(concurrency === undefined ? {} : { concurrency }),
+    ...(throttle === undefined ? {} : { throttle }),
+    ...(priority?.run === undefined ? {} : { priority }),
+  };
+}
+
+/** The run-creation flow-control options (rate limit, debounce, batching, idempotency, singleton). */
+function parseAdmissionOptions(
+  config: Pick<
+    FunctionConfig,
+    "rateLimit" | "debounce" | "batchEvents" | "idempotency" | "singleton"
+  >,
+  at: string,
+) {
+  const rateLimit = parseRateLimit(config.rateLimit, `${at}.rateLimit`);
+  const debounce = parseDebounce(config.debounce, `${at}.debounce`);
+  const batchEvents = parseBatchEvents(config.batchEvents, `${at}.batchEvents`);
+  const idempotency = parseIdempotency(config.idempotency, `${at}.idempotency`);
+  const singleton = parseSingleton(config.singleton, `${at}.singleton`);
+  if (debounce && batchEvents) {
+    // Both decide when a run starts and with which events; combined they have no clear meaning.
+    throw invalidArgument(`${at}.debounce`, "cannot be combined with batchEvents");
+  }
+  return {
+    ...(rateLimit === undefined ? {} : { rateLimit }),
+    ...(debounce === undefined ? {} : { debounce }),
+    ...(batchEvents === undefined ? {} : { batchEvents }),
+    ...(idempotency === undefined ? {} : { idempotency }),
+    ...(singleton === undefined ? {} : { singleton }),
   };
 }
 

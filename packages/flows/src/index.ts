@@ -22,9 +22,34 @@ export {
   serializeError,
 } from "./errors.js";
 export type { EventData, EventInput, FlowEvent } from "./event.js";
+export type { SkipRecord } from "./flow-control/admission.js";
+export type {
+  BatchEventsDefinition,
+  BatchEventsOption,
+  PendingBatch,
+} from "./flow-control/batch.js";
+export type {
+  DebounceDefinition,
+  DebounceOption,
+  PendingDebounce,
+} from "./flow-control/debounce.js";
+export type {
+  ConcurrencyDefinition,
+  ConcurrencyOption,
+} from "./flow-control/concurrency.js";
+export type { PriorityDefinition, PriorityOption } from "./flow-control/priority.js";
+export type { RateLimitDefinition, RateLimitOption } from "./flow-control/rate-limit.js";
+export type { SingletonDefinition, SingletonOption } from "./flow-control/singleton.js";
+export type {
+  ConcurrencyKeyState,
+  FlowControlState,
+  ThrottleKeyState,
+} from "./flow-control/state.js";
+export type { ThrottleDefinition, ThrottleOption } from "./flow-control/throttle.js";
 export type {
   Admission,
   AdmissionDecision,
+  EventRuns,
   Flows,
   FlowsOptions,
   ListEventsOptions,

@@ -17,6 +17,12 @@ export interface FlowKeys {
   wait(eventName: string, runId: string, slot: string): string;
   markers(): string;
   marker(id: string): string;
+  /** Why event `eventId` started no run of `functionId` (flow control). */
+  eventSkip(eventId: string, functionId: string): string;
+  eventSkips(eventId: string): string;
+  /** The runs an event started (or joined, in a batch). */
+  runByEvent(eventId: string, runId: string): string;
+  runsByEvent(eventId: string): string;
 }
 
 /** The keys under `prefix`. */
@@ -37,6 +43,10 @@ export function flowKeys(prefix: string): FlowKeys {
     wait: (eventName, runId, slot) => `${prefix}w/${name(eventName)}/${runId}/${slot}`,
     markers: () => `${prefix}pe/`,
     marker: (id) => `${prefix}pe/${id}`,
+    eventSkip: (eventId, functionId) => `${prefix}es/${eventId}/${name(functionId)}`,
+    eventSkips: (eventId) => `${prefix}es/${eventId}/`,
+    runByEvent: (eventId, runId) => `${prefix}er/${eventId}/${runId}`,
+    runsByEvent: (eventId) => `${prefix}er/${eventId}/`,
   };
 }
 

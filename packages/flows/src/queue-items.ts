@@ -12,7 +12,19 @@ export type Item =
   | { readonly k: "s"; readonly r: string; readonly h: string }
   | { readonly k: "t"; readonly r: string; readonly h: string }
   | { readonly k: "x"; readonly r: string }
-  | { readonly k: "c"; readonly f: string; readonly i: number; readonly t: number };
+  | { readonly k: "c"; readonly f: string; readonly i: number; readonly t: number }
+  | FlowControlItem;
+
+/**
+ * A debounce firing ("D") or a batch flush ("B") of function `f`, key hash `h`, instance `g`
+ * (the id of the instance's first event).
+ */
+export interface FlowControlItem {
+  readonly k: "D" | "B";
+  readonly f: string;
+  readonly h: string;
+  readonly g: string;
+}
 
 /** The deterministic queue id of an item. */
 export function itemId(item: Item): string {
@@ -27,6 +39,9 @@ export function itemId(item: Item): string {
       return `x:${item.r}`;
     case "c":
       return `c:${item.f}:${item.i}:${item.t}`;
+    case "D":
+    case "B":
+      return `${item.k}:${item.f}:${item.h}:${item.g}`;
   }
 }
 

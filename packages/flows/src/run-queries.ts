@@ -138,3 +138,26 @@ export async function listEventEntries(
   });
   return entries.map((entry) => decode<FlowEvent>(entry.value));
 }
+
+/** Summaries of the runs with these ids, in the same order (runs without an index entry left out). */
+export async function runSummaries(
+  store: Store,
+  keys: FlowKeys,
+  runIds: readonly string[],
+): Promise<RunSummary[]> {
+  const entries = await store.getMany(runIds.map((runId) => keys.runAll(runId)));
+  return runIds.flatMap((id, position) => {
+    const entry = entries[position];
+    if (!entry) return [];
+    const index = decode<IndexEntry>(entry.value);
+    return [
+      {
+        id,
+        functionId: index.f,
+        status: index.s,
+        createdAt: index.c,
+        ...(index.e === undefined ? {} : { endedAt: index.e }),
+      },
+    ];
+  });
+}

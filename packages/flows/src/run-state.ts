@@ -1,6 +1,7 @@
 import type { MemoizedStep } from "./driver.js";
 import type { SerializedError } from "./errors.js";
 import type { FlowEvent } from "./event.js";
+import type { RunSlot } from "./flow-control/concurrency.js";
 
 /** A run's lifecycle state. */
 export type RunStatus = "queued" | "running" | "completed" | "failed" | "cancelled";
@@ -70,6 +71,12 @@ export interface RunRecord {
   readonly parent?: { readonly runId: string; readonly hash: string };
   /** Set on a rerun. */
   readonly rerunOf?: string;
+  /** Concurrency keys, evaluated once at creation (flow control, see flow-control/concurrency.ts). */
+  readonly slots?: readonly RunSlot[];
+  /** When throttling let the run start (set once, when the worker first claimed it). */
+  throttledStart?: number;
+  /** The priority factor in seconds, evaluated at creation (shifts the start item). */
+  readonly priority?: number;
 }
 
 /** The memoized results a driver gets. */

@@ -1,8 +1,14 @@
 import { createMemoryQueue, createMemoryStore } from "@troupe/core";
-import { describeFlowsEngine } from "./engine-suite.js";
+import { describeAdmissionControl } from "./admission-suite.js";
+import { describeConcurrencyControl } from "./concurrency-suite.js";
+import { describeFlowsEngine, type EnginePortsFactory } from "./engine-suite.js";
 
-describeFlowsEngine("memory", async ({ clock }) => ({
+const memoryPorts: EnginePortsFactory = async ({ clock }) => ({
   store: createMemoryStore(),
   queue: createMemoryQueue({ clock }),
   close: async () => {},
-}));
+});
+
+describeFlowsEngine("memory", memoryPorts);
+describeAdmissionControl("memory", memoryPorts);
+describeConcurrencyControl("memory", memoryPorts);

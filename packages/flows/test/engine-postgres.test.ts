@@ -1,11 +1,13 @@
 import { createPostgresQueue, createPostgresStore } from "@troupe/postgres";
-import { describeFlowsEngine } from "./engine-suite.js";
+import { describeAdmissionControl } from "./admission-suite.js";
+import { describeConcurrencyControl } from "./concurrency-suite.js";
+import { describeFlowsEngine, type EnginePortsFactory } from "./engine-suite.js";
 
 const url = process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 // One schema for all flows tests; each test has its own key prefix and queue name, and removes
 // its data afterwards. An unreachable server fails the first test with the adapter's error.
-describeFlowsEngine("postgres", async ({ id, clock }) => {
+const postgresPorts: EnginePortsFactory = async ({ id, clock }) => {
   const store = createPostgresStore({ connectionString: url, schema: "troupe_flows_test" });
   const queue = createPostgresQueue({
     connectionString: url,
@@ -21,4 +23,8 @@ describeFlowsEngine("postgres", async ({ id, clock }) => {
       await store.close();
     },
   };
-});
+};
+
+describeFlowsEngine("postgres", postgresPorts);
+describeAdmissionControl("postgres", postgresPorts);
+describeConcurrencyControl("postgres", postgresPorts);

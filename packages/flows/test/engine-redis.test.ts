@@ -1,10 +1,12 @@
 import { createRedisQueue, createRedisStore } from "@troupe/redis";
-import { describeFlowsEngine } from "./engine-suite.js";
+import { describeAdmissionControl } from "./admission-suite.js";
+import { describeConcurrencyControl } from "./concurrency-suite.js";
+import { describeFlowsEngine, type EnginePortsFactory } from "./engine-suite.js";
 
 const url = process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 // Each test has its own Redis key prefix and engine prefix, and removes its data afterwards.
-describeFlowsEngine("redis", async ({ id, clock }) => {
+const redisPorts: EnginePortsFactory = async ({ id, clock }) => {
   const store = createRedisStore({ url, prefix: `troupe_flows_test:${id}:` });
   const queue = createRedisQueue({ url, prefix: `troupe_flows_test:${id}:`, queueName: id, clock });
   return {
@@ -15,4 +17,8 @@ describeFlowsEngine("redis", async ({ id, clock }) => {
       await store.close();
     },
   };
-});
+};
+
+describeFlowsEngine("redis", redisPorts);
+describeAdmissionControl("redis", redisPorts);
+describeConcurrencyControl("redis", redisPorts);

@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
-import { describeFlowsEngine } from "./engine-suite.js";
+import { describeAdmissionControl } from "./admission-suite.js";
+import { describeConcurrencyControl } from "./concurrency-suite.js";
+import { describeFlowsEngine, type EnginePortsFactory } from "./engine-suite.js";
 
-describeFlowsEngine("sqlite", async ({ id, clock }) => {
+const sqlitePorts: EnginePortsFactory = async ({ id, clock }) => {
   const dir = mkdtempSync(join(tmpdir(), "troupe-flows-"));
   const path = join(dir, `${id}.db`);
   const store = createSqliteStore({ path });
@@ -18,4 +20,8 @@ describeFlowsEngine("sqlite", async ({ id, clock }) => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+};
+
+describeFlowsEngine("sqlite", sqlitePorts);
+describeAdmissionControl("sqlite", sqlitePorts);
+describeConcurrencyControl("sqlite", sqlitePorts);
