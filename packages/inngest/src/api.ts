@@ -8,7 +8,13 @@ import {
   TroupeError,
   ulidTime,
 } from "@troupe/core";
-import type { EventInput, FlowEvent, Flows, RunView } from "@troupe/flows";
+import {
+  type EventInput,
+  type FlowEvent,
+  type Flows,
+  INTERNAL_EVENTS,
+  type RunView,
+} from "@troupe/flows";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
@@ -449,7 +455,10 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     const candidates = new Set<string>();
     for (const stored of registry.apps()) {
       for (const fn of stored.functions) {
-        if (fn.triggers.some((t) => "event" in t && t.event === event.name)) candidates.add(fn.id);
+        const triggered = fn.triggers.some((t) =>
+          "event" in t ? t.event === event.name : event.name === INTERNAL_EVENTS.cron,
+        );
+        if (triggered || event.name === INTERNAL_EVENTS.invoked) candidates.add(fn.id);
       }
     }
     const runs: RunView[] = [];

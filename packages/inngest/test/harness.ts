@@ -22,6 +22,8 @@ export async function startTroupe(
     readonly queue?: Queue;
     /** Start the worker only after the test synced its app (cron triggers are scheduled at start). */
     readonly deferStart?: boolean;
+    /** Close the store and queue with the server (for ports the test made). */
+    readonly closePorts?: boolean;
   } = {},
 ): Promise<TroupeServer & { startFlows(): Promise<void> }> {
   const store = options.store ?? createMemoryStore();
@@ -52,6 +54,10 @@ export async function startTroupe(
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await api.close();
       await flows.close();
+      if (options.closePorts) {
+        await queue.close();
+        await store.close();
+      }
     },
   };
 }
