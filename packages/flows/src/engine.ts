@@ -1105,11 +1105,7 @@ export function createFlows(options: FlowsOptions): Flows {
   // ---------------------------------------------------------------- the worker step
 
   /** One transition for `item`; may ask to continue inline with a discovery. */
-  const advance = async (
-    item: RunItem,
-    preloaded?: Loaded,
-    gate?: LeaseGate,
-  ): Promise<Advance> => {
+  const advance = async (item: RunItem, preloaded?: Loaded, gate?: LeaseGate): Promise<Advance> => {
     let known = preloaded;
     for (;;) {
       const loaded = known ?? (await loadRun(item.r));
@@ -1210,7 +1206,8 @@ export function createFlows(options: FlowsOptions): Flows {
           if (verdict.kind === "later") return { run };
         }
         const own = itemId(item) === gate.lease.id;
-        if (!(await execution.acquire(gate, run, own))) return own ? { run, parked: true } : { run };
+        if (!(await execution.acquire(gate, run, own)))
+          return own ? { run, parked: true } : { run };
       }
       const response = await callDriver(run, mode, attempt);
       // Apply to the state we read; on a conflict re-read and re-apply if still valid, so a

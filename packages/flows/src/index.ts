@@ -29,14 +29,14 @@ export type {
   PendingBatch,
 } from "./flow-control/batch.js";
 export type {
+  ConcurrencyDefinition,
+  ConcurrencyOption,
+} from "./flow-control/concurrency.js";
+export type {
   DebounceDefinition,
   DebounceOption,
   PendingDebounce,
 } from "./flow-control/debounce.js";
-export type {
-  ConcurrencyDefinition,
-  ConcurrencyOption,
-} from "./flow-control/concurrency.js";
 export type { PriorityDefinition, PriorityOption } from "./flow-control/priority.js";
 export type { RateLimitDefinition, RateLimitOption } from "./flow-control/rate-limit.js";
 export type { SingletonDefinition, SingletonOption } from "./flow-control/singleton.js";
