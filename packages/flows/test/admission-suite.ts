@@ -373,6 +373,44 @@ export function describeAdmissionControl(adapterName: string, factory: EnginePor
       expect(await ports.queue.get(`D:d:${keyHash("")}:${g}`)).toBeUndefined();
     });
 
+    it("recovers a debounce whose queue item was lost in a crash after the commit", async () => {
+      const fn = createFunction(
+        { id: "survivor", triggers: [{ event: "s" }], debounce: { period: "5s" } },
+        async ({ event }) => event.data.n,
+      );
+      const clock = new ManualClock(START);
+      counter++;
+      const id = `${runTag}_${counter}`;
+      const ports = await factory({ id, clock });
+      const prefix = `flows/${id}/`;
+      opened.push({ ports, clock, prefix });
+      let crash = true;
+      // The process "dies" right after the commit: enqueueing the debounce item fails once.
+      const queue = new Proxy(ports.queue, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target);
+          if (property !== "enqueueMany" || typeof value !== "function") {
+            return typeof value === "function" ? value.bind(target) : value;
+          }
+          return async (items: readonly { id?: string }[]) => {
+            if (crash && items.some((item) => item.id?.startsWith("D:"))) {
+              crash = false;
+              throw new Error("crash");
+            }
+            return value.call(target, items);
+          };
+        },
+      });
+      const flows = createFlows({ store: ports.store, queue, clock, prefix, functions: [fn] });
+      await expect(flows.send({ name: "s", data: { n: 1 } })).rejects.toThrow("crash");
+      clock.set(START + 10 * SECOND);
+      expect(await flows.runDue()).toBe(0);
+      expect(await flows.sweep()).toBe(1);
+      await flows.runDue();
+      const [run] = await runsOf(flows, "survivor");
+      expect(run?.output).toBe(1);
+    });
+
     it("shows pending debounces and batches per key", async () => {
       const fn = createFunction(
         {
