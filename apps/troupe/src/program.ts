@@ -1,5 +1,7 @@
 import { Command } from "commander";
+import { registerDevCommand } from "./commands/dev.js";
 import { registerDoctorCommand } from "./commands/doctor.js";
+import { registerStartCommand } from "./commands/start.js";
 import { registerStatsCommands } from "./commands/stats.js";
 import { VERSION } from "./version.js";
 
@@ -8,6 +10,8 @@ export type RegisterCommands = (program: Command) => void;
 
 /** The subcommands every troupe build carries, in help order. */
 export const builtInCommands: readonly RegisterCommands[] = [
+  registerDevCommand,
+  registerStartCommand,
   registerDoctorCommand,
   registerStatsCommands,
 ];

@@ -1,0 +1,114 @@
+import {
+  createRuntime,
+  DEFAULT_STORAGE_URL,
+  handleShutdownSignals,
+  loadRuntimeConfig,
+  type RuntimeConfig,
+  type RuntimeConfigInput,
+  type RuntimeMode,
+} from "@troupe/runtime";
+import { type Command, InvalidArgumentError } from "commander";
+
+/** Parses `-p` as a port (0 picks a free one). */
+export function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65_535) {
+    throw new InvalidArgumentError(`expected a port number 0-65535, got ${JSON.stringify(text)}`);
+  }
+  return port;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Options shared by `troupe dev` and `troupe start`. */
+export interface ServeFlags {
+  readonly port?: number;
+  readonly host?: string;
+  readonly storage?: string;
+  readonly logLevel?: string;
+}
+
+/** The config fragment the command-line flags set (they win over file and environment). */
+export function flagOverrides(flags: ServeFlags, apps: readonly string[] = []): RuntimeConfigInput {
+  const server = {
+    ...(flags.port === undefined ? {} : { port: flags.port }),
+    ...(flags.host === undefined ? {} : { host: flags.host }),
+  };
+  return {
+    ...(Object.keys(server).length > 0 ? { server } : {}),
+    ...(flags.storage === undefined ? {} : { storage: { url: flags.storage } }),
+    ...(flags.logLevel === undefined
+      ? {}
+      : { log: { level: flags.logLevel as NonNullable<RuntimeConfigInput["log"]>["level"] } }),
+    ...(apps.length > 0 ? { apps: [...apps] } : {}),
+  } as RuntimeConfigInput;
+}
+
+/**
+ * Starts a runtime in `mode`, prints where it listens and how to point an SDK at it, and stops it
+ * gracefully on SIGINT/SIGTERM (a second signal forces the exit).
+ */
+export async function serve(config: RuntimeConfig, mode: RuntimeMode): Promise<void> {
+  const runtime = createRuntime(config, { mode });
+  let address: Awaited<ReturnType<typeof runtime.start>>;
+  try {
+    address = await runtime.start();
+  } catch (error) {
+    await runtime.stop().catch(() => {});
+    throw error;
+  }
+  const lines = [
+    `troupe ${mode} — ${address.url}`,
+    `  storage  ${runtime.storage.displayUrl}`,
+    `  auth     ${config.auth.token === undefined ? "off" : "bearer token"}`,
+    ...config.apps.map((url, index) => `  ${index === 0 ? "apps" : "    "}     ${url}`),
+    mode === "dev"
+      ? `Point your Inngest SDK app at it: INNGEST_DEV=${address.url}`
+      : `Point your Inngest SDK apps at it: INNGEST_BASE_URL=${address.url} with INNGEST_SIGNING_KEY set`,
+    "",
+  ];
+  process.stdout.write(lines.join("\n"));
+  handleShutdownSignals({
+    stop: () => runtime.stop(),
+    logger: runtime.logger,
+    exit: (code) => {
+      process.exitCode = code;
+      // Everything is closed after a clean stop, so the process ends by itself; this only
+      // covers a handle someone else left open.
+      setTimeout(() => process.exit(code), code === 0 ? 2000 : 0).unref();
+    },
+  });
+}
+
+/** `troupe dev`: the all-in-one local server on port 8288, SQLite under ./.troupe by default. */
+export function registerDevCommand(program: Command): void {
+  program
+    .command("dev")
+    .description(
+      "run Troupe locally: the Inngest-compatible API on port 8288, storage in ./.troupe (SQLite), no auth",
+    )
+    .option("-p, --port <port>", "port to listen on (0 picks a free one)", parsePort)
+    .option("-H, --host <host>", "interface to listen on (default 127.0.0.1)")
+    .option(
+      "-u, --sdk-url <url>",
+      "serve URL of an Inngest SDK app to sync at start, retried while it is down (repeatable)",
+      collect,
+      [],
+    )
+    .option("--storage <url>", `storage URL (default ${DEFAULT_STORAGE_URL})`)
+    .option("-c, --config <file>", "optional config file (troupe.config.json or .ts)")
+    .option("--log-level <level>", "debug, info, warn, error or silent")
+    .addHelpText(
+      "after",
+      "\nEnvironment: TROUPE_STORAGE_URL, TROUPE_PORT, TROUPE_HOST, TROUPE_AUTH_TOKEN, TROUPE_LOG_LEVEL, …\nPrecedence: flags > environment > config file > defaults.",
+    )
+    .action(async (flags: ServeFlags & { sdkUrl: string[]; config?: string }) => {
+      const config = await loadRuntimeConfig({
+        file: flags.config,
+        overrides: flagOverrides(flags, flags.sdkUrl),
+      });
+      await serve(config, "dev");
+    });
+}
