@@ -79,8 +79,6 @@ async function openPair(transports: { a: Transport; b: Transport }) {
     nodeId: "bench-a",
     capabilities: [],
   });
-  await nodeB.join();
-  await nodeA.join();
   const systemB = createActorSystem({
     store,
     queue: createMemoryQueue({ queueName: "bench-b" }),
@@ -95,6 +93,8 @@ async function openPair(transports: { a: Transport; b: Transport }) {
     directory: nodeA.directory,
     remoting: nodeA.remoting,
   });
+  await nodeB.join();
+  await nodeA.join();
   // Wait until b answers (its listener registers in the background).
   for (let attempt = 0; ; attempt++) {
     try {

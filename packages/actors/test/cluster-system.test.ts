@@ -60,7 +60,6 @@ async function startNode(
     heartbeatMs: 1000,
     ...(placement ? { placement } : {}),
   });
-  await cluster.join();
   const system = createActorSystem({
     store,
     queue: createMemoryQueue({ queueName: `actors-${id}`, clock }),
@@ -70,6 +69,7 @@ async function startNode(
     directory: cluster.directory,
     remoting: cluster.remoting,
   });
+  await cluster.join();
   const node = { id, clock, cluster, system };
   running.push(node);
   return node;

@@ -45,7 +45,11 @@ export interface ClusterNode {
   readonly directory: ClusterDirectory;
   /** Node-to-node calls: pass it as the actor system's `remoting`. */
   readonly remoting: ActorRemoting;
-  /** Joins the cluster (writes the lease record); resolves once the node holds its lease. */
+  /**
+   * Joins the cluster (writes the lease record); resolves once the node holds its lease. Call
+   * it after creating the actor system: it first waits for the system to serve calls, so the
+   * node becomes a placement target only once it can answer.
+   */
   join(): Promise<void>;
   /** Stops serving calls, releases claims and leaves the cluster. Close the actor system first. */
   close(): Promise<void>;
@@ -56,9 +60,9 @@ export interface ClusterNode {
  *
  * ```ts
  * const node = createClusterNode({ store, transport, nodeId: "node-1" });
- * await node.join();
  * const system = createActorSystem({ store, queue, actors: [Counter],
  *   nodeId: node.nodeId, directory: node.directory, remoting: node.remoting });
+ * await node.join();
  * ```
  */
 export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
@@ -89,13 +93,27 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
     ...(options.requestTimeoutMs === undefined ? {} : { timeoutMs: options.requestTimeoutMs }),
     ...(logger === undefined ? {} : { logger }),
   });
+  // The actor system starts listening in the background; joining waits for it, so other nodes
+  // place actors here only once this node answers calls.
+  let listening: Promise<void> | undefined;
+  const served: ActorRemoting = {
+    send: (nodeId, call) => remoting.send(nodeId, call),
+    listen(handler) {
+      listening = remoting.listen(handler);
+      return listening;
+    },
+    close: () => remoting.close(),
+  };
   let closed = false;
   return {
     nodeId: options.nodeId,
     membership,
     directory,
-    remoting,
-    join: () => membership.join(),
+    remoting: served,
+    async join() {
+      await listening;
+      await membership.join();
+    },
     async close() {
       if (closed) return;
       closed = true;

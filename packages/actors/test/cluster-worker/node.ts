@@ -24,7 +24,6 @@ const cluster = createClusterNode({
   leaseMs: Number(leaseMs),
   heartbeatMs: Math.floor(Number(leaseMs) / 4),
 });
-await cluster.join();
 const system = createActorSystem({
   store,
   queue: createMemoryQueue({ queueName: `actors-${nodeId}`, clock: systemClock }),
@@ -33,6 +32,7 @@ const system = createActorSystem({
   directory: cluster.directory,
   remoting: cluster.remoting,
 });
+await cluster.join();
 // The system starts listening without waiting: announce readiness only once a request to this
 // node gets an answer (an empty message gets an error reply, which is enough).
 for (;;) {
