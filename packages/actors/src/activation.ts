@@ -1,5 +1,6 @@
 import {
   type Clock,
+  fromUtf8,
   jsonCodec,
   type Logger,
   type Store,
@@ -148,10 +149,16 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array | undefined): boolean {
-  if (b === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+/**
+ * A cheap fingerprint of the state for change detection: native JSON.stringify, falling back to
+ * the codec's text for values plain JSON cannot hold (bigint). Stored bytes always use the codec.
+ */
+function fingerprint(state: unknown): string {
+  try {
+    return JSON.stringify(state) ?? "undefined";
+  } catch {
+    return fromUtf8(jsonCodec.encode(state));
+  }
 }
 
 /** The context handed to one turn. Cheap: the call chain is only built when the turn calls out. */
@@ -257,6 +264,8 @@ export class Activation {
   deactivateRequested = false;
   /** Bytes of the state at the end of the last successful turn (or at load). */
   private currentBytes: Uint8Array | undefined = undefined;
+  /** The fingerprint of the state `currentBytes` holds. */
+  private currentPrint = "";
   /** Bytes last written to (or read from) the Store. */
   private savedBytes: Uint8Array | undefined = undefined;
   private mailbox: (Envelope | undefined)[] = [];
@@ -465,8 +474,8 @@ export class Activation {
         this.rollback();
         return OK;
       }
-      const bytes = jsonCodec.encode(this.state);
-      if (!sameBytes(bytes, this.currentBytes)) {
+      const print = fingerprint(this.state);
+      if (print !== this.currentPrint) {
         const checked = this.definition.state.safeParse(this.state);
         if (!checked.success) {
           this.rollback();
@@ -475,12 +484,18 @@ export class Activation {
             checked.error,
           );
         }
-        this.currentBytes = bytes;
+        this.snapshot(print);
         return HOLD;
       }
     }
     // A reply must not reveal state that is not durable yet.
     return this.flushing || this.held.length > 0 ? HOLD : OK;
+  }
+
+  /** Records the current state as the latest good one (to write, and to roll back to). */
+  private snapshot(print = fingerprint(this.state)): void {
+    this.currentBytes = jsonCodec.encode(this.state);
+    this.currentPrint = print;
   }
 
   private rollback(): void {
@@ -541,7 +556,7 @@ export class Activation {
     if (!checked.success) {
       return Promise.reject(zodFieldError(`${this.definition.name} state`, checked.error));
     }
-    this.currentBytes = jsonCodec.encode(this.state);
+    this.snapshot();
     return new Promise((resolve, reject) => {
       this.hold({ ok: () => resolve(), fail: reject });
     });
@@ -634,7 +649,7 @@ export class Activation {
           throw zodFieldError(`${definition.name}/${address.key} stored state`, checked.error);
         }
         this.state = checked.data;
-        this.currentBytes = jsonCodec.encode(this.state);
+        this.snapshot();
         this.savedBytes = this.currentBytes;
       } else {
         const checked = definition.state.safeParse(definition.initialState(this.target.keyValue));
@@ -642,7 +657,7 @@ export class Activation {
           throw zodFieldError(`${definition.name} initialState`, checked.error);
         }
         this.state = checked.data;
-        this.currentBytes = jsonCodec.encode(this.state);
+        this.snapshot();
       }
       if (definition.onActivate !== undefined) await this.runHook(definition.onActivate);
     } catch (error) {
