@@ -844,7 +844,8 @@ export function createFlows(options: FlowsOptions): Flows {
       };
       await batcher.commit([...ops, { type: "set", key: markerKey, value: encode(marker) }]);
       countCreated(runs);
-      await enqueueItems(runs.flatMap(itemsFor));
+      // Same path as runs created at ingestion: concurrency and throttle gate their start.
+      await enqueueItems(await execution.admitNewRuns(runs, itemsFor));
       await runFollowUps(follow);
       deleteMarkerLater(markerKey);
     },
