@@ -152,6 +152,37 @@ describe("cluster directory", () => {
     expect(new TextDecoder().decode((await store.get("state/Counter/alice"))?.value)).toBe("2");
   });
 
+  it("fails a takeover that races the owner's renewal (the dead node's record is part of the guard)", async () => {
+    const store = createMemoryStore();
+    // b's clock runs a lease ahead of a's: b sees a's lease lapsed while a still holds it.
+    const a = await startNode(store, "a", { clock: new ManualClock(START) });
+    const first = await a.directory.claim(counter);
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let gated = false;
+    const gatedStore: Store = {
+      ...store,
+      async commit(ops) {
+        if (gated) await gate;
+        return store.commit(ops);
+      },
+    };
+    const b = await startNode(gatedStore, "b", { clock: new ManualClock(START + LEASE_MS) });
+    gated = true;
+    // b reads the entry and a's (lapsed-looking) record, then stalls before committing...
+    const takeover = b.directory.claim(counter);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // ...while a, a moment before its lease ends by its own clock, renews it.
+    a.clock.set(START + LEASE_MS - 1);
+    await a.directory.membership.heartbeat();
+    open();
+    await expect(takeover).rejects.toMatchObject({ code: "STORE_CONFLICT" });
+    expect(a.directory.ownedEpoch(counter)).toBe(first.epoch);
+    expect(await b.directory.locate(counter)).toEqual(first);
+  });
+
   it("makes the old owner drop its actors when it notices its lease lapsed", async () => {
     const store = createMemoryStore();
     const a = await startNode(store, "a");
