@@ -20,16 +20,18 @@ const PREPARED: unique symbol = Symbol("troupe.stats.prepared");
 
 /**
  * A prepared output compiled against one registry: its contributions and caps already in the
- * fold's struct-of-arrays form, so adding it is a few typed-array copies.
+ * fold's row form, so adding it is a few copies. Packed into one typed array (and one array of
+ * pointers) because a game holds many prepared outputs, and each separate array read when one is
+ * added is another likely cache miss.
  */
 interface Interned {
-  readonly keys: Int32Array;
-  readonly values: Float64Array;
-  readonly priorities: Float64Array;
-  readonly systems: readonly string[];
-  readonly caps: readonly CapRow[];
-  readonly capDimensions: Int32Array;
-  readonly capLayers: Int32Array;
+  /** Contribution rows: `rowCount` × (cell key, value, priority). */
+  readonly rows: Float64Array;
+  readonly rowCount: number;
+  /** Cap rows: `capCount` × (dimension, layer) in `rows`, after the contribution rows. */
+  readonly capCount: number;
+  /** The contribution rows' systems, then the cap rows. */
+  readonly refs: readonly (string | CapRow)[];
 }
 
 /**
@@ -480,38 +482,34 @@ export class StatFold {
   /** Appends a prepared output's rows (validated and interned for this registry before). */
   private appendInterned(interned: Interned): void {
     // Plain loops: `TypedArray.prototype.set` costs more than it saves on a handful of rows.
-    const from = interned.keys;
-    const length = from.length;
+    const from = interned.rows;
+    const refs = interned.refs;
+    const length = interned.rowCount;
     const row = this.itemCount;
     if (row + length > this.itemKeys.length) this.growItems(row + length);
     const keys = this.itemKeys;
     const values = this.itemValues;
     const priorities = this.itemPriorities;
     const systems = this.itemSystems;
-    const fromValues = interned.values;
-    const fromPriorities = interned.priorities;
-    const fromSystems = interned.systems;
     for (let i = 0; i < length; i++) {
-      keys[row + i] = from[i] as number;
-      values[row + i] = fromValues[i] as number;
-      priorities[row + i] = fromPriorities[i] as number;
-      systems[row + i] = fromSystems[i] as string;
+      keys[row + i] = from[3 * i] as number;
+      values[row + i] = from[3 * i + 1] as number;
+      priorities[row + i] = from[3 * i + 2] as number;
+      systems[row + i] = refs[i] as string;
     }
     this.itemCount = row + length;
-    const fromDimensions = interned.capDimensions;
-    const capLength = fromDimensions.length;
+    const capLength = interned.capCount;
     if (capLength === 0) return;
     const capRow = this.capCount;
     if (capRow + capLength > this.capDimensions.length) this.growCaps(capRow + capLength);
     const capDimensions = this.capDimensions;
     const capLayers = this.capLayers;
     const caps = this.caps;
-    const fromLayers = interned.capLayers;
-    const fromCaps = interned.caps;
+    const capBase = 3 * length;
     for (let i = 0; i < capLength; i++) {
-      capDimensions[capRow + i] = fromDimensions[i] as number;
-      capLayers[capRow + i] = fromLayers[i] as number;
-      caps[capRow + i] = fromCaps[i] as CapRow;
+      capDimensions[capRow + i] = from[capBase + 2 * i] as number;
+      capLayers[capRow + i] = from[capBase + 2 * i + 1] as number;
+      caps[capRow + i] = refs[length + i] as CapRow;
     }
     this.capCount = capRow + capLength;
   }
@@ -538,8 +536,8 @@ export class StatFold {
       if (this.samePrefix && this.lastInterned[position] === interned) {
         // Every output before this one is the same prepared output as in the previous resolve,
         // so the rows start where they started then, and they still hold this output's rows.
-        this.itemCount += interned.keys.length;
-        this.capCount += interned.capDimensions.length;
+        this.itemCount += interned.rowCount;
+        this.capCount += interned.capCount;
       } else {
         this.samePrefix = false;
         this.lastInterned[position] = interned;
@@ -575,24 +573,33 @@ export class StatFold {
           throw error;
         }
       }
-      if (prepared !== undefined) {
-        prepared.set(this.registry, {
-          keys: this.itemKeys.slice(itemStart, this.itemCount),
-          values: this.itemValues.slice(itemStart, this.itemCount),
-          priorities: this.itemPriorities.slice(itemStart, this.itemCount),
-          systems: this.itemSystems.slice(itemStart, this.itemCount),
-          // Copies: the scratch rows are overwritten by the next resolve.
-          caps: this.caps
-            .slice(capStart, this.capCount)
-            .map((row) =>
-              Object.freeze(new CapRow(row.rank, row.isMax, row.value, row.priority, row.system)),
-            ),
-          capDimensions: this.capDimensions.slice(capStart, this.capCount),
-          capLayers: this.capLayers.slice(capStart, this.capCount),
-        });
-      }
+      if (prepared !== undefined) prepared.set(this.registry, this.intern(itemStart, capStart));
     }
     if (output.context !== undefined) this.mergeContext(output.context);
+  }
+
+  /** The rows added since `itemStart`/`capStart`, copied into a prepared output's interned form. */
+  private intern(itemStart: number, capStart: number): Interned {
+    const rowCount = this.itemCount - itemStart;
+    const capCount = this.capCount - capStart;
+    const rows = new Float64Array(3 * rowCount + 2 * capCount);
+    const refs: (string | CapRow)[] = [];
+    for (let i = 0; i < rowCount; i++) {
+      rows[3 * i] = this.itemKeys[itemStart + i] as number;
+      rows[3 * i + 1] = this.itemValues[itemStart + i] as number;
+      rows[3 * i + 2] = this.itemPriorities[itemStart + i] as number;
+      refs.push(this.itemSystems[itemStart + i] as string);
+    }
+    for (let i = 0; i < capCount; i++) {
+      rows[3 * rowCount + 2 * i] = this.capDimensions[capStart + i] as number;
+      rows[3 * rowCount + 2 * i + 1] = this.capLayers[capStart + i] as number;
+      // Copies: the scratch cap rows are overwritten by the next resolve.
+      const row = this.caps[capStart + i] as CapRow;
+      refs.push(
+        Object.freeze(new CapRow(row.rank, row.isMax, row.value, row.priority, row.system)),
+      );
+    }
+    return { rows, rowCount, capCount, refs };
   }
 
   private mergeContext(context: Readonly<Record<string, ModifierPack>>) {
