@@ -1,3 +1,5 @@
+// Changes since the seam was first agreed (additive only): `ActorDirectory.onOwnershipLost` is
+// optional; when a directory has it, the actor system subscribes and drops the activations named.
 import type { StoreOp } from "@troupe/core";
 
 /**
@@ -53,6 +55,12 @@ export interface ActorDirectory {
   fence(address: ActorAddress, epoch: number): StoreOp[];
   /** Stops heartbeats and releases this node's claims (graceful shutdown). */
   close(): Promise<void>;
+  /**
+   * Optional: calls `listener` with the addresses whose claims this node lost (its lease lapsed).
+   * The actor system drops those activations without saving and routes their waiting calls
+   * afresh. Returns an unsubscribe function.
+   */
+  onOwnershipLost?(listener: (addresses: readonly ActorAddress[]) => void): () => void;
 }
 
 /** A call travelling between nodes. Arguments and results are JSON values. */

@@ -273,6 +273,7 @@ class System implements ActorSystem {
   private pollAgain = false;
   private readonly firing = new Set<Promise<void>>();
   private closed: Promise<void> | undefined = undefined;
+  private readonly unsubscribeLost: (() => void) | undefined;
   private readonly metrics: {
     activations: ReturnType<Metrics["counter"]>;
     deactivations: ReturnType<Metrics["counter"]>;
@@ -343,6 +344,18 @@ class System implements ActorSystem {
           this.logger.error("actor remoting failed to listen", { error: errorMessage(error) });
         });
     }
+    this.unsubscribeLost = this.directory.onOwnershipLost?.((addresses) => {
+      for (const address of addresses) {
+        const act = this.activations.get(`${address.type}/${address.key}`);
+        act?.drop(
+          new TroupeError(
+            "LEASE_LOST",
+            `actor ${address.type}/${address.key}: this node lost its claim (its lease lapsed); the activation was dropped without saving`,
+            { details: { address } },
+          ),
+        );
+      }
+    });
     this.schedulePoll(this.clock.now());
   }
 
@@ -896,6 +909,7 @@ class System implements ActorSystem {
     }
     while (this.polling) await new Promise<void>((resolve) => setImmediate(resolve));
     await Promise.all([...this.activations.values()].map((act) => act.deactivate("shutdown")));
+    this.unsubscribeLost?.();
     await this.remoting?.close();
     await this.directory.close();
   }

@@ -57,6 +57,13 @@ class ScriptedDirectory implements ActorDirectory {
   fence() {
     return [];
   }
+  lost: ((addresses: readonly ActorAddress[]) => void) | undefined;
+  onOwnershipLost(listener: (addresses: readonly ActorAddress[]) => void): () => void {
+    this.lost = listener;
+    return () => {
+      this.lost = undefined;
+    };
+  }
   async close(): Promise<void> {}
 }
 
@@ -181,5 +188,16 @@ describe("routing through a directory and remoting", () => {
       kind: "error",
       error: { code: "INVALID_ARGUMENT", message: expect.stringMatching(/call\.address\.type/) },
     });
+  });
+
+  it("drops activations whose claims the directory reports lost", async () => {
+    const actors = open();
+    const counter = actors.get(Counter, "lost");
+    expect(await counter.increment(1)).toBe(1);
+    expect(actors.isActive(counter.address)).toBe(true);
+    directory.lost?.([counter.address]);
+    expect(actors.isActive(counter.address)).toBe(false);
+    // The next call activates afresh from the Store (the earlier write is there).
+    expect(await counter.increment(1)).toBe(2);
   });
 });
