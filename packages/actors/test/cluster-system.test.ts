@@ -123,14 +123,14 @@ describe("actor systems in a cluster (one process, memory Store and Transport)",
 
     // b dies: it stops answering and stops renewing its lease (its clock no longer moves).
     await b.cluster.remoting.close();
+    // Its actors stay unreachable while its lease runs...
     await expect(a.system.get(Counter, "alice").increment(1)).rejects.toMatchObject({
-      code: "UNKNOWN_NODE",
+      code: "UNAVAILABLE",
     });
-    // Not before its lease lapsed...
     await a.clock.advance(LEASE_MS - 1000);
     await c.clock.advance(LEASE_MS - 1000);
     await expect(c.system.get(Counter, "alice").get()).rejects.toMatchObject({
-      code: "UNKNOWN_NODE",
+      code: "UNAVAILABLE",
     });
     // ...then on a live node, from the saved state.
     await a.clock.advance(1000);
@@ -185,5 +185,24 @@ describe("a stalled owner in a cluster", () => {
     expect(saved.map((entry) => new TextDecoder().decode(entry.value))).toEqual([
       JSON.stringify({ count: 7 }),
     ]);
+  });
+});
+
+describe("a node leaving gracefully", () => {
+  it("hands its actors over at once: callers see no error and no lost increment", async () => {
+    const onB: Placement = (_address, nodes) =>
+      nodes.some((node) => node.nodeId === "b") ? "b" : (nodes[0]?.nodeId ?? "");
+    const { nodes } = await startCluster(onB);
+    const [a, b, c] = nodes as [Node, Node, Node];
+    const keys = ["k1", "k2", "k3", "k4"];
+    for (const key of keys) await a.system.get(Counter, key).increment(10);
+    for (const key of keys) expect(hosts(nodes, key)).toEqual(["b"]);
+
+    await b.system.close();
+    await b.cluster.close();
+    // No clock moves: a and c still have b in their cached node list and b as the cached owner.
+    for (const key of keys) expect(await a.system.get(Counter, key).increment(1)).toBe(11);
+    for (const key of keys) expect(await c.system.get(Counter, key).get()).toBe(11);
+    for (const key of keys) expect(hosts([a, c], key)).toHaveLength(1);
   });
 });

@@ -100,6 +100,14 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
   const remote = new Map<string, { ownership: Ownership; incarnation: string; at: number }>();
   const lostListeners = new Set<(addresses: readonly ActorAddress[]) => void>();
   let closed = false;
+  // Set by `forget` (a node answered `moved` or was gone): the next look at the node list reads
+  // it from the Store instead of the cache, so a node that just left is not chosen again.
+  let nodesStale = false;
+  const liveNodes = () => {
+    const fresh = nodesStale;
+    nodesStale = false;
+    return membership.liveNodes({ fresh });
+  };
 
   const mapKey = (address: ActorAddress) => `${address.type}\u0000${address.key}`;
   // The type is URI-encoded so a `/` in it cannot make two addresses share an entry.
@@ -252,7 +260,7 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
       remote.delete(mapKey(address));
       return undefined;
     }
-    const nodes = await membership.liveNodes();
+    const nodes = await liveNodes();
     const live = nodes.some(
       (node) => node.nodeId === cached.ownership.nodeId && node.incarnation === cached.incarnation,
     );
@@ -286,7 +294,7 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
       return { nodeId: state.owner.nodeId, epoch: state.version };
     }
     await ensureJoined();
-    const candidates = [...(await membership.liveNodes())]
+    const candidates = [...(await liveNodes())]
       .filter((node) => hostsType(node.capabilities, address.type))
       .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
     if (candidates.length === 0) {
@@ -343,6 +351,7 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
     },
     forget(address) {
       remote.delete(mapKey(address));
+      nodesStale = true;
     },
     fence(address, epoch) {
       if (!Number.isSafeInteger(epoch) || epoch <= 0) {

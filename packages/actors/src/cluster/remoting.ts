@@ -108,9 +108,10 @@ const optionsSchema = z.object({
 /**
  * {@link ActorRemoting} over a Troupe {@link Transport}: calls and replies travel as JSON. An
  * incoming message that is not a valid call gets an `error` reply with code `INVALID_ARGUMENT`;
- * a handler that throws gets an `error` reply carrying its name, message and code. Transport
- * failures (`UNKNOWN_NODE` for a node that is gone, `TIMEOUT`, `UNAVAILABLE`) reject `send`, so
- * the system can forget the owner and locate the actor again.
+ * a handler that throws gets an `error` reply carrying its name, message and code. A target
+ * nobody serves (`UNKNOWN_NODE`: the call was never delivered) answers `moved`, so the system
+ * forgets the owner and locates the actor again; other transport failures (`TIMEOUT`,
+ * `UNAVAILABLE`, where the call may or may not have run) reject `send`.
  */
 export function createTransportRemoting(options: TransportRemotingOptions): ActorRemoting {
   parseClusterOptions("createTransportRemoting", optionsSchema, options);
@@ -134,7 +135,15 @@ export function createTransportRemoting(options: TransportRemotingOptions): Acto
         call.timeoutMs > 0
           ? Math.min(MAX_TIMEOUT_MS, Math.ceil(call.timeoutMs) + marginMs)
           : defaultTimeoutMs;
-      const bytes = await transport.request(nodeId, target, encodeRemoteCall(call), { timeoutMs });
+      let bytes: Uint8Array;
+      try {
+        bytes = await transport.request(nodeId, target, encodeRemoteCall(call), { timeoutMs });
+      } catch (error) {
+        // Nobody serves that node (it left, or died and the transport noticed): the call was
+        // never delivered, so the caller may safely locate the actor again.
+        if (TroupeError.isInstance(error, "UNKNOWN_NODE")) return { kind: "moved" };
+        throw error;
+      }
       try {
         return decodeRemoteReply(bytes);
       } catch (error) {
