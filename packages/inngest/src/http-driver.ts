@@ -1,4 +1,4 @@
-import { type Clock, type Logger, TroupeError } from "@troupe/core";
+import type { Clock, Logger } from "@troupe/core";
 import type {
   DriverRequest,
   DriverResponse,
@@ -456,13 +456,10 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
       const result = await interpret(request, response.status, response.headers, text);
       if (result.type === "complete" || (result.type === "error" && !result.retriable)) {
         versions.delete(request.runId);
+        // Checkpointed steps of a finished run have nothing left to apply to.
+        options.takeCheckpointed?.(request.runId);
       }
       return result;
     },
   };
-}
-
-/** Thrown for a misconfiguration of the adapter itself. */
-export function configError(field: string, problem: string): TroupeError {
-  return new TroupeError("INVALID_ARGUMENT", `${field}: ${problem}`, { details: { field } });
 }
