@@ -48,11 +48,17 @@ export interface FollowUps {
 
 /** What flow control needs from the engine. */
 export interface FlowControlHost {
+  /** Where per-key state, events and runs live. */
   readonly store: Store;
+  /** The engine's key prefix (state goes under `<prefix>fc/<kind>/`). */
   readonly prefix: string;
+  /** The engine's key layout. */
   readonly keys: FlowKeys;
+  /** The engine's clock. */
   readonly clock: Clock;
+  /** A registered function's definition. */
   definition(functionId: string): FunctionDefinition | undefined;
+  /** A new run record and the ops that store it (not yet committed). */
   createRun(
     definition: FunctionDefinition,
     events: readonly FlowEvent[],
