@@ -37,6 +37,8 @@ export interface ClusterBenchOptions {
   readonly natsUrl?: string;
   /** Calls in flight for the throughput rows. Default 100. */
   readonly concurrency?: number;
+  /** Unmeasured calls before each row, in ms. Default 1,000. */
+  readonly warmupMs?: number;
 }
 
 type Row = Record<string, string | number>;
@@ -46,6 +48,7 @@ async function measureConcurrent(
   operation: (worker: number) => Promise<unknown>,
   concurrency: number,
   durationMs: number,
+  warmupMs: number,
 ): Promise<{ opsPerSec: number; p50Us: number; p99Us: number }> {
   const run = async (worker: number, until: number, samples: number[] | undefined) => {
     while (performance.now() < until) {
@@ -54,7 +57,7 @@ async function measureConcurrent(
       samples?.push((performance.now() - before) * 1000);
     }
   };
-  const warmup = performance.now() + 300;
+  const warmup = performance.now() + warmupMs;
   await Promise.all(Array.from({ length: concurrency }, (_, w) => run(w, warmup, undefined)));
   const samples: number[] = [];
   const start = performance.now();
@@ -126,6 +129,8 @@ export async function benchCluster(options: ClusterBenchOptions = {}): Promise<R
   const durationMs = options.durationMs ?? Number(process.env.BENCH_DURATION_MS ?? 1500);
   const natsUrl = options.natsUrl ?? process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
   const concurrency = options.concurrency ?? 100;
+  // A long warm-up: the first second of calls pays for JIT and the NATS connections' buffers.
+  const warmupMs = options.warmupMs ?? 1000;
   const runId = `bench_${process.pid}_${Date.now().toString(36)}`;
   const setups = [
     {
@@ -181,7 +186,7 @@ export async function benchCluster(options: ClusterBenchOptions = {}): Promise<R
             async () => {
               await hot.increment(1);
             },
-            { durationMs },
+            { durationMs, warmupMs },
           ),
         ),
       );
@@ -195,7 +200,7 @@ export async function benchCluster(options: ClusterBenchOptions = {}): Promise<R
             async () => {
               await hot.get();
             },
-            { durationMs },
+            { durationMs, warmupMs },
           ),
         ),
       );
@@ -211,6 +216,7 @@ export async function benchCluster(options: ClusterBenchOptions = {}): Promise<R
             (worker) => (spread[worker] as (typeof spread)[number]).increment(1),
             concurrency,
             durationMs,
+            warmupMs,
           ),
         ),
       );
@@ -236,7 +242,7 @@ export async function benchCluster(options: ClusterBenchOptions = {}): Promise<R
             async () => {
               await local.increment(1);
             },
-            { durationMs },
+            { durationMs, warmupMs },
           ),
         ),
       );

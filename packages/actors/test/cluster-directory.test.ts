@@ -257,7 +257,7 @@ describe("cluster directory", () => {
 
 describe("cluster directory under any interleaving (property)", () => {
   type Step =
-    | { kind: "claim"; nodes: number[]; address: number }
+    | { kind: "claim"; nodes: number[]; beats: number[]; address: number }
     | { kind: "locate"; node: number; address: number }
     | { kind: "release"; node: number; address: number }
     | { kind: "advance"; ms: number }
@@ -281,6 +281,8 @@ describe("cluster directory under any interleaving (property)", () => {
       arbitrary: fc.record({
         kind: fc.constant("claim" as const),
         nodes: fc.uniqueArray(node, { minLength: 1, maxLength: NODES }),
+        // Heartbeats that run concurrently with the claims.
+        beats: fc.uniqueArray(node, { maxLength: NODES }),
         address,
       }),
     },
@@ -354,9 +356,11 @@ describe("cluster directory under any interleaving (property)", () => {
             case "claim": {
               const claimants = [...new Set(s.nodes.map(pick))].filter((n) => !n.closed);
               const target = ADDRESSES[s.address] as ActorAddress;
-              const results = await Promise.allSettled(
-                claimants.map((n) => n.directory.claim(target)),
-              );
+              const beating = [...new Set(s.beats.map(pick))].filter((n) => !n.closed);
+              const [results] = await Promise.all([
+                Promise.allSettled(claimants.map((n) => n.directory.claim(target))),
+                Promise.allSettled(beating.map((n) => n.directory.membership.heartbeat())),
+              ]);
               for (const result of results) {
                 if (result.status === "fulfilled") {
                   expect(result.value.epoch).toBeGreaterThanOrEqual(topEpoch.get(s.address) ?? 0);
