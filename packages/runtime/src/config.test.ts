@@ -50,6 +50,7 @@ describe("parseRuntimeConfig", () => {
     [{ storage: { url: 5 } }, "storage.url"],
     [{ storage: { schema: "Bad-Schema" } }, "storage.schema"],
     [{ storage: { prefix: "" } }, "storage.prefix"],
+    [{ storage: { queueName: "" } }, "storage.queueName"],
     [{ server: { port: 70000 } }, "server.port"],
     [{ server: { port: 1.5 } }, "server.port"],
     [{ server: { port: "8288" } }, "server.port"],

@@ -56,6 +56,8 @@ const configShape = z.strictObject({
         .optional(),
       /** Redis key prefix. Default `troupe:`. */
       prefix: z.string().min(1, "expected a non-empty prefix").optional(),
+      /** Queue name: runtimes sharing a database with different names share no work. */
+      queueName: z.string().min(1, "expected a non-empty queue name").default("troupe"),
     })
     .prefault({}),
   inngest: z

@@ -154,7 +154,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     url: config.storage.url,
     schema: config.storage.schema,
     prefix: config.storage.prefix,
-    queueName: "troupe",
+    queueName: config.storage.queueName,
     clock,
     logger: logger.child({ component: "storage" }),
   });
