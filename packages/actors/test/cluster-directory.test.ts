@@ -249,6 +249,33 @@ describe("cluster directory", () => {
     expect((await a.directory.claim(counter)).nodeId).toBe("a");
   });
 
+  it("answers repeated locates of a remote owner from its cache, bounded in size", async () => {
+    const store = createMemoryStore();
+    const clock = new ManualClock(START);
+    let reads = 0;
+    const counting: Store = {
+      ...store,
+      async get(key) {
+        reads++;
+        return store.get(key);
+      },
+    };
+    const b = await startNode(store, "b", { clock });
+    const membership = createMembership({ store: counting, clock, nodeId: "a", capabilities: [] });
+    await membership.join();
+    const a = createClusterDirectory({ store: counting, clock, membership, maxCachedOwners: 2 });
+    opened.push(a);
+    const address = (key: string) => ({ type: "Counter", key });
+    for (const key of ["x", "y", "z"]) await b.directory.claim(address(key));
+    for (const key of ["x", "y", "z"]) expect((await a.locate(address(key))).nodeId).toBe("b");
+    reads = 0;
+    await a.locate(address("z"));
+    await a.locate(address("y"));
+    expect(reads).toBe(0);
+    await a.locate(address("x")); // dropped when z was cached
+    expect(reads).toBeGreaterThan(0);
+  });
+
   it("fence needs a real epoch", async () => {
     const a = await startNode(createMemoryStore(), "a");
     expect(() => a.directory.fence(counter, 0)).toThrow(/epoch/);

@@ -31,6 +31,8 @@ export interface ClusterDirectoryOptions {
   readonly prefix?: string;
   /** How long a remote owner found by `locate` is reused without a Store read, in ms. Default 60,000. */
   readonly cacheMs?: number;
+  /** Most remote owners remembered; the oldest are dropped beyond it. Default 100,000. */
+  readonly maxCachedOwners?: number;
   /** Where warnings go. Default: discarded. */
   readonly logger?: Logger;
 }
@@ -62,6 +64,7 @@ const optionsSchema = z.object({
   nodeId: z.string().optional(),
   prefix: z.string().min(1).optional(),
   cacheMs: z.number().int().nonnegative().optional(),
+  maxCachedOwners: z.number().int().positive().optional(),
   placement: z.function().optional(),
 });
 
@@ -92,6 +95,7 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
   const prefix = options.prefix ?? membership.prefix;
   const placement = options.placement ?? randomPlacement();
   const cacheMs = options.cacheMs ?? 60_000;
+  const maxCachedOwners = options.maxCachedOwners ?? 100_000;
   const logger = (options.logger ?? noopLogger).child({ nodeId });
 
   /** Claims held by this node: map key → epoch. */
@@ -246,7 +250,14 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
   };
 
   const remember = (address: ActorAddress, owner: DirectoryEntry, epoch: number) => {
-    remote.set(mapKey(address), {
+    const id = mapKey(address);
+    remote.delete(id);
+    // A Map iterates in insertion order, so the first key is the owner read longest ago.
+    if (remote.size >= maxCachedOwners) {
+      const oldest = remote.keys().next();
+      if (!oldest.done) remote.delete(oldest.value);
+    }
+    remote.set(id, {
       ownership: { nodeId: owner.nodeId, epoch },
       incarnation: owner.incarnation,
       at: clock.now(),
