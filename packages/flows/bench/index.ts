@@ -9,6 +9,13 @@ import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import { printTable } from "@troupe/testkit";
 import { createFlows, createFunction } from "../src/index.js";
 import { dbosStepGaps, dbosThroughput, launchDbos, shutdownDbos } from "./dbos.js";
+import { flowControlBench } from "./flow-control.js";
+
+// `pnpm bench flow-control` runs only the flow-control benchmark.
+if (process.argv[2] === "flow-control") {
+  await flowControlBench();
+  process.exit(0);
+}
 
 const postgresUrl =
   process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -210,3 +217,5 @@ printTable(
   overheadRows,
 );
 console.log(`troupe flows on postgres vs DBOS: ${(pgFlows / dbos).toFixed(2)}x`);
+
+await flowControlBench();
