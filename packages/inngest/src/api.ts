@@ -274,6 +274,14 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
   app.post("/fn/register", async (c) => {
     if (!authorized(c.req.header("authorization")))
       return fail(401, "Unauthorized: the signing key does not match");
+    const expected = c.req.header("x-inngest-expected-server-kind");
+    if (expected && expected !== serverKind) {
+      // The SDK echoes the kind it was pinged by; a mismatch means two servers claim the app.
+      return fail(
+        400,
+        `x-inngest-expected-server-kind: the app expects a ${expected} server, this one is ${serverKind}`,
+      );
+    }
     await loaded;
     const parsed = registerSchema.safeParse(await readJson(c.req.raw));
     if (!parsed.success) {

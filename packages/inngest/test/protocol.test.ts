@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { waitFor } from "@troupe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { finishedRuns, startTroupe } from "./harness.js";
+import { finishedRuns, runsOf, startTroupe } from "./harness.js";
 
 /** A register payload for functions served at `url`. */
 function registerBody(
@@ -46,8 +46,23 @@ describe("the Inngest API with malformed input", () => {
     const server = createServer((req, res) => {
       const fnId = new URL(req.url ?? "/", "http://x").searchParams.get("fnId") ?? "";
       calls.push(fnId);
-      req.resume();
       const sdk = { "x-inngest-sdk": "inngest-js:v4.24.0", "content-type": "application/json" };
+      if (fnId === "sleepy") {
+        // One step, then a long sleep: a run to inspect and cancel through the REST API.
+        let text = "";
+        req.on("data", (chunk) => {
+          text += String(chunk);
+        });
+        req.on("end", () => {
+          const body = JSON.parse(text) as { steps: Record<string, unknown> };
+          const op = body.steps.abc
+            ? { id: "def", op: "Sleep", name: "30s", displayName: "nap" }
+            : { id: "abc", op: "StepRun", name: "first", displayName: "first", data: 7 };
+          res.writeHead(206, sdk).end(JSON.stringify([op]));
+        });
+        return;
+      }
+      req.resume();
       switch (fnId) {
         case "not-an-array":
           res.writeHead(206, sdk).end(JSON.stringify({ op: "StepRun" }));
@@ -228,6 +243,44 @@ describe("the Inngest API with malformed input", () => {
     });
     expect(status).toBe("failed");
     expect(fake.calls.filter((id) => id === "drop").length).toBe(before);
+  });
+
+  it("shows a run's memoized steps and cancels it through the REST API", async () => {
+    await post("/fn/register", JSON.stringify(registerBody(fake.url, "sleepy-app", ["sleepy"])));
+    const sent = (await (await post("/e/k", JSON.stringify({ name: "test/sleepy" }))).json()) as {
+      ids: string[];
+    };
+    let runId = "";
+    await waitFor(async () => {
+      const [run] = await runsOf(troupe.url, sent.ids[0] ?? "");
+      runId = run?.run_id ?? "";
+      const view = runId ? await troupe.flows.getRun(runId) : undefined;
+      return view?.steps.some((step) => step.status === "sleeping") ?? false;
+    });
+    const actions = await (await fetch(`${troupe.url}/v0/runs/${runId}/actions`)).json();
+    expect(actions).toEqual({ abc: { data: 7 } });
+    const batch = (await (await fetch(`${troupe.url}/v0/runs/${runId}/batch`)).json()) as {
+      name: string;
+    }[];
+    expect(batch.map((event) => event.name)).toEqual(["test/sleepy"]);
+    const cancelled = await fetch(`${troupe.url}/v1/runs/${runId}`, { method: "DELETE" });
+    expect(cancelled.status).toBe(200);
+    const run = (await (await fetch(`${troupe.url}/v1/runs/${runId}`)).json()) as {
+      data: { status: string };
+    };
+    expect(run.data.status).toBe("Cancelled");
+  });
+
+  it("refuses a sync meant for another kind of server", async () => {
+    const response = await fetch(`${troupe.url}/fn/register`, {
+      method: "POST",
+      headers: { "x-inngest-expected-server-kind": "cloud" },
+      body: JSON.stringify(registerBody(fake.url, "cloudy", ["cloudy"])),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toContain(
+      "expects a cloud server",
+    );
   });
 
   it("refuses a function id already owned by another app", async () => {
