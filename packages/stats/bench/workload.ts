@@ -181,13 +181,16 @@ export function workloadOutput(index: number, variant = 0): SubsystemOutput {
  * - `prepared-constant`: each returns the same `prepareOutput` object every resolve (validated
  *   once; the engine keeps its rows in place, so this is the best case, not a game's case);
  * - `prepared-rotating`: each picks one of 64 prepared outputs with different values by the actor
- *   version, so consecutive resolves never see the same prepared outputs in the same positions.
+ *   version, so consecutive resolves never see the same prepared outputs in the same positions;
+ * - `mixed`: subsystems 0–7 as `prepared-rotating` (what is static between changes: race, items,
+ *   talents, realm), 8–11 as `plain-fresh` (what changes all the time: buffs, auras).
  */
 export type WorkloadMode =
   | "plain-constant"
   | "plain-fresh"
   | "prepared-constant"
-  | "prepared-rotating";
+  | "prepared-rotating"
+  | "mixed";
 
 /** The 12 subsystems of the workload in `mode` (see {@link WorkloadMode}). */
 export function workloadSubsystems(mode: WorkloadMode | boolean = "plain-constant"): Subsystem[] {
@@ -196,10 +199,12 @@ export function workloadSubsystems(mode: WorkloadMode | boolean = "plain-constan
   return Array.from({ length: SUBSYSTEM_COUNT }, (_, index) => {
     const id = systemIds[index] as string;
     const priority = index % 4;
-    if (resolved === "plain-fresh") {
+    const kind =
+      resolved === "mixed" ? (index < 8 ? "prepared-rotating" : "plain-fresh") : resolved;
+    if (kind === "plain-fresh") {
       return { id, priority, contribute: (actor: Actor) => workloadOutput(index, actor.version) };
     }
-    if (resolved === "prepared-rotating") {
+    if (kind === "prepared-rotating") {
       const pool = Array.from({ length: 64 }, (_, variant) =>
         prepareOutput(workloadOutput(index, variant)),
       );
@@ -210,9 +215,7 @@ export function workloadSubsystems(mode: WorkloadMode | boolean = "plain-constan
       };
     }
     const output =
-      resolved === "prepared-constant"
-        ? prepareOutput(workloadOutput(index))
-        : workloadOutput(index);
+      kind === "prepared-constant" ? prepareOutput(workloadOutput(index)) : workloadOutput(index);
     return { id, priority, contribute: () => output };
   });
 }
