@@ -176,14 +176,19 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
     if (node && node.info.incarnation === owner.incarnation && !membership.lapsed(node.info)) {
       return { live: true, owner, version: entry.version };
     }
-    // The takeover is valid only while the owner's record is still the dead one we just read.
-    const guard: StoreOp[] = [
-      {
-        type: "check",
-        key: membership.nodeKey(owner.nodeId),
-        expect: node ? node.version : "absent",
-      },
-    ];
+    // A lapsed lease of the owner's incarnation could still be renewed, so the takeover must
+    // commit only while the owner's record is still the lapsed one we just read. A record of
+    // another incarnation (the node joined again) needs no guard: incarnations never come back.
+    const guard: StoreOp[] =
+      node && node.info.incarnation !== owner.incarnation
+        ? []
+        : [
+            {
+              type: "check",
+              key: membership.nodeKey(owner.nodeId),
+              expect: node ? node.version : "absent",
+            },
+          ];
     return { live: false, guard, epochBefore: entry.version };
   };
 
