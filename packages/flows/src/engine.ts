@@ -32,6 +32,7 @@ import {
   SINGLETON_CANCELLED,
   type SkipRecord,
 } from "./flow-control/admission.js";
+import { createStateCleaner } from "./flow-control/cleanup.js";
 import { createExecutionControl, type LeaseGate } from "./flow-control/execution.js";
 import { readFlowControlState } from "./flow-control/state.js";
 import type { Flows, FlowsOptions, ListEventsOptions, ListRunsOptions } from "./flows-api.js";
@@ -824,6 +825,8 @@ export function createFlows(options: FlowsOptions): Flows {
     for (const runId of follow.cancel) await cancelRun(runId, SINGLETON_CANCELLED);
   };
 
+  const cleanFlowControlState = createStateCleaner({ store, prefix, now: () => clock.now() });
+
   const flowControl: FlowControlHost = {
     store,
     prefix,
@@ -1480,6 +1483,8 @@ export function createFlows(options: FlowsOptions): Flows {
     }
     // Parked items of concurrency keys whose holders died: woken once their slots expired.
     await execution.concurrency.sweep();
+    // Expired rate-limit and idempotency keys, a page per sweep.
+    await cleanFlowControlState();
     return handled;
   };
 

@@ -411,6 +411,34 @@ export function describeAdmissionControl(adapterName: string, factory: EnginePor
       expect(run?.output).toBe(1);
     });
 
+    it("sweep deletes expired rate-limit and idempotency keys and keeps live ones", async () => {
+      const fn = createFunction(
+        {
+          id: "tidy",
+          triggers: [{ event: "t" }],
+          rateLimit: { limit: 1, period: "1h", key: "event.data.k" },
+          idempotency: "event.data.k",
+        },
+        async () => null,
+      );
+      const { flows, ports, at } = await setup([fn]);
+      const stateKeys = async () =>
+        (await ports.store.list({ prefix: `${opened.at(-1)?.prefix}fc/` })).length;
+      await flows.send({ name: "t", data: { k: "old" } });
+      await at(2 * HOUR);
+      await flows.send({ name: "t", data: { k: "new" } });
+      expect(await stateKeys()).toBe(4);
+      await at(2 * HOUR + 1);
+      await flows.sweep();
+      expect(await stateKeys()).toBe(3); // "old"'s rate-limit key ran out after 1 h
+      await at(24 * HOUR);
+      await flows.sweep();
+      expect(await stateKeys()).toBe(1); // "old"'s idempotency key too, and "new"'s rate-limit key
+      await flows.send({ name: "t", data: { k: "old" } });
+      await at(24 * HOUR);
+      expect(await flows.listRuns({ functionId: "tidy" })).toHaveLength(3);
+    });
+
     it("shows pending debounces and batches per key", async () => {
       const fn = createFunction(
         {

@@ -14,9 +14,8 @@ export function parseIdempotency(input: unknown, field: string): string | undefi
 
 /**
  * The stored record of one idempotency key. It is overwritten by the first event after `exp`,
- * so a key costs one record however often it repeats. Expired records are not deleted by the
- * engine yet: they belong to the retention sweep (NEXT.md, "Retention"), which may delete any
- * `fc/i/` record whose `exp` has passed.
+ * so a key costs one record however often it repeats; `sweep` deletes expired records a page at
+ * a time (cleanup.ts).
  */
 export interface IdempotencyState {
   /** The key's value. */
