@@ -201,6 +201,35 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
   });
   const up = metrics.gauge("troupe_up", { help: "1 while the runtime serves, 0 while draining" });
   up.set(0, { mode, storage: storage.kind });
+  const queueItems = metrics.gauge("troupe_queue_items", {
+    help: "Work items in the queue by state, read at scrape time",
+  });
+  const residentMemory = metrics.gauge("process_resident_memory_bytes", {
+    help: "Resident memory size in bytes",
+  });
+  const heapUsed = metrics.gauge("nodejs_heap_used_bytes", { help: "V8 heap in use, bytes" });
+  const cpuSeconds = metrics.counter("process_cpu_seconds_total", {
+    help: "User and system CPU time spent, seconds",
+  });
+  let cpuReported = 0;
+  const collect = async () => {
+    const memory = process.memoryUsage();
+    residentMemory.set(memory.rss);
+    heapUsed.set(memory.heapUsed);
+    const cpu = process.cpuUsage();
+    // A counter only goes up: report the CPU time used since the last scrape.
+    const cpuTotal = (cpu.user + cpu.system) / 1e6;
+    cpuSeconds.inc(cpuTotal - cpuReported);
+    cpuReported = cpuTotal;
+    try {
+      const counts = await storage.queue.counts();
+      queueItems.set(counts.waiting, { state: "waiting" });
+      queueItems.set(counts.leased, { state: "leased" });
+    } catch (error) {
+      // A scrape must still answer when the database does not; the gauges keep their last value.
+      logger.warn("metrics: cannot read queue counts", { error });
+    }
+  };
 
   let draining = false;
   const app = new Hono();
@@ -228,7 +257,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
   }
   // The shape Inngest's dev server answers, which SDK tooling and probes already understand.
   app.get("/health", (context) => context.json({ status: 200, message: "OK" }));
-  app.get("/metrics", (context) => {
+  app.get("/metrics", async (context) => {
+    await collect();
     context.header("Content-Type", PROMETHEUS_CONTENT_TYPE);
     return context.body(metrics.render());
   });

@@ -71,6 +71,8 @@ describe("createRuntime HTTP surface", () => {
     expect(text).toContain("# TYPE flows_events_total counter\nflows_events_total 1\n");
     expect(text).toContain('troupe_http_requests_total{method="GET",status="200"} 1');
     expect(text).toContain("# TYPE troupe_http_request_duration_ms histogram");
+    expect(text).toContain('troupe_queue_items{state="leased"} 0');
+    expect(text).toMatch(/\nprocess_resident_memory_bytes \d+\n/);
     expect(text).toContain('troupe_http_request_duration_ms_bucket{method="GET",le="+Inf"} 1');
   });
 
