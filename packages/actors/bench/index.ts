@@ -39,10 +39,18 @@ function open(): ActorSystem {
 }
 
 const rows: Record<string, string | number>[] = [];
-const goals = { calls: "≥ 1,000,000 calls/s", bytes: "≤ 2,048 B" };
+const goals = {
+  calls: "≥ 1,000,000 calls/s",
+  bytes: "≤ 2,048 B",
+  writes: "(none: each reply waits for its Store write)",
+};
 
 /** Calls per CPU-second (user + system time of this process), sequential awaits. */
-async function callsPerCpuSecond(name: string, call: () => Promise<unknown>): Promise<void> {
+async function callsPerCpuSecond(
+  name: string,
+  call: () => Promise<unknown>,
+  goal = goals.calls,
+): Promise<void> {
   // Warm up so the measured loop runs optimised code.
   const warmEnd = performance.now() + 300;
   while (performance.now() < warmEnd) for (let i = 0; i < 1000; i++) await call();
@@ -69,7 +77,7 @@ async function callsPerCpuSecond(name: string, call: () => Promise<unknown>): Pr
     "calls/s (wall)": Math.round(calls / wallSeconds),
     "p50 µs": latency.p50Us ?? 0,
     "p99 µs": latency.p99Us ?? 0,
-    goal: goals.calls,
+    goal,
   });
 }
 
@@ -78,6 +86,7 @@ async function batchedCallsPerCpuSecond(
   name: string,
   width: number,
   call: () => Promise<unknown>,
+  goal = goals.calls,
 ): Promise<void> {
   const batch = new Array<Promise<unknown>>(width);
   const runBatch = async () => {
@@ -99,7 +108,7 @@ async function batchedCallsPerCpuSecond(
     measure: name,
     "calls/CPU-s": Math.round(calls / ((cpu.user + cpu.system) / 1e6)),
     "calls/s (wall)": Math.round(calls / wallSeconds),
-    goal: goals.calls,
+    goal,
   });
 }
 
@@ -110,13 +119,16 @@ async function batchedCallsPerCpuSecond(
   await callsPerCpuSecond("readOnly call (get), sequential", () => counter.get());
   await callsPerCpuSecond("write call, state unchanged (touch), sequential", () => counter.touch());
   await batchedCallsPerCpuSecond("readOnly call (get), 1,000 in flight", 1000, () => counter.get());
-  await callsPerCpuSecond("increment (state written to memory Store), sequential", () =>
-    counter.increment(1),
+  await callsPerCpuSecond(
+    "increment (state written to memory Store), sequential",
+    () => counter.increment(1),
+    goals.writes,
   );
   await batchedCallsPerCpuSecond(
     "increment (state written, batched per flush), 1,000 in flight",
     1000,
     () => counter.increment(1),
+    goals.writes,
   );
   await system.close();
 }
@@ -138,7 +150,7 @@ async function batchedCallsPerCpuSecond(
     measure: "activations (first call to a new actor, memory Store)",
     "calls/CPU-s": Math.round(count / ((cpu.user + cpu.system) / 1e6)),
     "calls/s (wall)": Math.round(count / wallSeconds),
-    goal: "",
+    goal: "(none set)",
   });
   await system.close();
 }

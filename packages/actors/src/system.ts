@@ -451,7 +451,7 @@ class System implements ActorSystem {
 
   /** A one-way send: failures are logged. */
   tell(ref: RefBase, action: CompiledAction, args: readonly unknown[]): void {
-    if (this.closing) throw closedError("actor system");
+    if (this.closing && ref.chain.length === 0) throw closedError("actor system");
     const envelope = new Envelope(ref.target, action, args, EMPTY_CHAIN, undefined, (error) =>
       this.logger.warn("actor one-way send failed", {
         address: ref.target.address,
@@ -598,7 +598,8 @@ class System implements ActorSystem {
     try {
       const parsed = remoteCallSchema.safeParse(call);
       if (!parsed.success) throw zodFieldError("call", parsed.error);
-      if (this.closing) return Promise.resolve({ kind: "moved" });
+      // A closing node still serves calls from inside running turns (they carry a chain).
+      if (this.closing && parsed.data.chain.length === 0) return Promise.resolve({ kind: "moved" });
       const registered = this.byName.get(parsed.data.address.type);
       if (registered === undefined) {
         throw invalidArgument(
