@@ -418,7 +418,8 @@ export class Activation {
       return;
     }
     if (isThenable(result)) {
-      if (envelope.resolve !== undefined) envelope.arm(this.host.clock, this.definition.callTimeoutMs);
+      if (envelope.resolve !== undefined)
+        envelope.arm(this.host.clock, this.definition.callTimeoutMs);
       result.then(
         (value) => this.finish(envelope, ctx, mode, false, value),
         (error: unknown) => this.finish(envelope, ctx, mode, true, error),
