@@ -14,9 +14,10 @@ export type AdmissionDecision =
   | { readonly action: "skip"; readonly reason: string };
 
 /**
- * The run admission seam, called for every run an event would create (flow control plugs in
- * here next: rate limits, idempotency keys, debounce). It may keep per-key counters in the Store
- * under `keyPrefix`.
+ * A custom admission rule, called for every run an event would create, before the built-in flow
+ * control of the function (idempotency, rate limit, batching, debounce, singleton). A skip is
+ * recorded with its reason and shown by `getEventRuns`. It may keep its own state in the Store
+ * under `keyPrefix` (`<prefix>fc/`; use a kind letter the engine does not use, such as `x/`).
  */
 export type Admission = (request: {
   readonly functionId: string;
