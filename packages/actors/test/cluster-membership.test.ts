@@ -1,4 +1,4 @@
-import { createMemoryStore, ManualClock, type Store } from "@troupe/core";
+import { createMemoryStore, ManualClock, type Store, TroupeError } from "@troupe/core";
 import { describe, expect, it } from "vitest";
 import { createMembership, type LeaseLoss, type Membership } from "../src/cluster/index.js";
 
@@ -93,6 +93,37 @@ describe("cluster membership", () => {
     await clock.advance(0);
     expect(losses.map((loss) => loss.reason)).toEqual(["lapsed"]);
     expect(a.holdsLease()).toBe(false);
+    await a.close();
+  });
+
+  it("survives a Store outage longer than its lease: reports the loss, then rejoins", async () => {
+    const store = createMemoryStore();
+    let down = false;
+    const flaky: Store = {
+      ...store,
+      async get(key) {
+        if (down) throw new TroupeError("UNAVAILABLE", "store down");
+        return store.get(key);
+      },
+      async commit(ops) {
+        if (down) throw new TroupeError("UNAVAILABLE", "store down");
+        return store.commit(ops);
+      },
+    };
+    const clock = new ManualClock();
+    const a = member(flaky, clock, "a");
+    const losses: LeaseLoss[] = [];
+    a.onLeaseLost((loss) => losses.push(loss));
+    await a.join();
+    const first = a.incarnation;
+    down = true;
+    await clock.advance(LEASE_MS * 3);
+    expect(losses.map((loss) => loss.reason)).toEqual(["lapsed"]);
+    expect(a.holdsLease()).toBe(false);
+    down = false;
+    await clock.advance(1000);
+    expect(a.holdsLease()).toBe(true);
+    expect(a.incarnation).not.toBe(first);
     await a.close();
   });
 

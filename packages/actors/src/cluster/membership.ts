@@ -193,11 +193,11 @@ export function createMembership(options: MembershipOptions): Membership {
 
   const lapsed = (info: NodeInfo) => clock.now() >= info.leaseUntil + skewMs;
 
-  const record = (until: number): NodeInfo => ({
+  const record = (until: number, of = incarnation ?? ""): NodeInfo => ({
     nodeId,
     ...(options.address === undefined ? {} : { address: options.address }),
     capabilities,
-    incarnation: incarnation ?? "",
+    incarnation: of,
     leaseUntil: until,
     joinedAt,
   });
@@ -250,19 +250,21 @@ export function createMembership(options: MembershipOptions): Membership {
       });
       return false;
     }
-    incarnation = randomUUID();
-    joinedAt = clock.now();
-    const until = joinedAt + leaseMs;
+    const next = randomUUID();
+    const now = clock.now();
+    const until = now + leaseMs;
     try {
       const result = await store.commit([
         {
           type: "set",
           key: ownKey,
-          value: nodeInfoCodec.encode(record(until)),
+          value: nodeInfoCodec.encode({ ...record(until, next), joinedAt: now }),
           expect: current ? current.version : "absent",
         },
       ]);
       version = result.version;
+      incarnation = next;
+      joinedAt = now;
       if (closed) {
         // close() ran while this join was in flight: leave again at once.
         await store.commit([{ type: "delete", key: ownKey, expect: version }]).catch(() => {});
@@ -279,16 +281,25 @@ export function createMembership(options: MembershipOptions): Membership {
   };
 
   let joining: Promise<void> | undefined;
-  const startJoin = (): Promise<void> => {
-    joining ??= joinLoop().finally(() => {
+  const startJoin = (retryErrors: boolean): Promise<void> => {
+    joining ??= joinLoop(retryErrors).finally(() => {
       joining = undefined;
     });
     return joining;
   };
 
-  const joinLoop = async () => {
+  // A first join reports Store errors to its caller; a rejoin after a lost lease has no caller,
+  // so it keeps trying (the Store may be what made the lease lapse).
+  const joinLoop = async (retryErrors: boolean) => {
     while (!closed) {
-      if (await tryJoin()) {
+      let done = false;
+      try {
+        done = await tryJoin();
+      } catch (error) {
+        if (!retryErrors) throw error;
+        logger.warn("cluster: joining failed; retrying", { error });
+      }
+      if (done) {
         schedule();
         logger.info("cluster: joined", { incarnation, leaseUntil });
         return;
@@ -333,7 +344,7 @@ export function createMembership(options: MembershipOptions): Membership {
       }
       if (rejoin && !closed) {
         // Rejoin in the background: the heartbeat chain must not wait for another holder.
-        void startJoin().catch((error: unknown) => {
+        void startJoin(true).catch((error: unknown) => {
           if (!closed) logger.error("cluster: rejoining failed", { error });
         });
       }
@@ -381,7 +392,7 @@ export function createMembership(options: MembershipOptions): Membership {
     join() {
       if (closed) return Promise.reject(new TroupeError("CLOSED", "membership is closed"));
       if (joined) return Promise.resolve();
-      return startJoin();
+      return startJoin(false);
     },
     holdsLease: () => joined && !closed && clock.now() < leaseUntil,
     heartbeat,
