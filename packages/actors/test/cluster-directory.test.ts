@@ -14,6 +14,8 @@ import {
   createClusterDirectory,
   createMembership,
   type Placement,
+  preferLocalPlacement,
+  randomPlacement,
 } from "../src/cluster/index.js";
 import type { ActorAddress } from "../src/directory.js";
 
@@ -462,6 +464,26 @@ describe("placement", () => {
     incarnation: nodeId,
     leaseUntil: 0,
     joinedAt: 0,
+  });
+
+  it("prefer-local keeps an actor on the calling node when it hosts the type", () => {
+    const place = preferLocalPlacement(() => "fallback-choice");
+    const nodes = ["n1", "n2"].map(nodeInfo);
+    expect(place({ type: "T", key: "k" }, nodes, "n2")).toBe("n2");
+    expect(place({ type: "T", key: "k" }, nodes, "client")).toBe("fallback-choice");
+  });
+
+  it("random placement spreads actors over every capable node", () => {
+    const place = randomPlacement();
+    const nodes = ["n1", "n2", "n3"].map(nodeInfo);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 3000; i++) {
+      const chosen = place({ type: "T", key: String(i) }, nodes, "n1");
+      seen.set(chosen, (seen.get(chosen) ?? 0) + 1);
+    }
+    expect([...seen.keys()].sort()).toEqual(["n1", "n2", "n3"]);
+    for (const count of seen.values()) expect(count).toBeGreaterThan(800);
+    expect(randomPlacement(() => 0.999999)({ type: "T", key: "" }, nodes, "n1")).toBe("n3");
   });
 
   it("consistent hashing moves only the keys the new node wins when a node joins", () => {
