@@ -27,7 +27,7 @@ export interface ActorRefJson {
 export interface UntypedActorRef {
   /** The actor type's name. */
   readonly type: string;
-  /** The key as a string (`""` for actors without a key). */
+  /** The address: type and key as a string (`""` for actors without a key). */
   readonly address: ActorAddress;
   /** Calls `action` with `args` and resolves with its result. */
   call(action: string, ...args: unknown[]): Promise<unknown>;

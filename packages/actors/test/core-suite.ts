@@ -409,6 +409,31 @@ export function describeActorCore(name: string, factory: CorePortsFactory): void
       expect(await again.get(Counter, "saved").get()).toBe(3);
     });
 
+    it("serves read-only calls and unchanged write turns without touching the Store", async () => {
+      await open();
+      let storeCalls = 0;
+      const counted = new Proxy(ports.store, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver);
+          if (typeof value !== "function") return value;
+          return (...args: unknown[]) => {
+            storeCalls++;
+            return (value as (...inner: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      const counter = system({ store: counted }).get(Counter, "hot");
+      await counter.increment(1);
+      const afterActivation = storeCalls;
+      for (let i = 0; i < 100; i++) {
+        await counter.get();
+        await counter.increment(0);
+      }
+      expect(storeCalls).toBe(afterActivation);
+      await counter.increment(1);
+      expect(storeCalls).toBe(afterActivation + 1);
+    });
+
     it("rolls a failed turn back, and rejects a turn that leaves invalid state", async () => {
       await open();
       const counter = system().get(Counter, "rollback");
