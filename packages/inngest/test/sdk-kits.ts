@@ -43,6 +43,8 @@ export interface Client {
 /** One major version of the official SDK behind one interface. */
 export interface SdkKit {
   readonly label: string;
+  /** Whether the SDK checkpoints by default when Troupe sends `ctx.fn_id` (v4 does, v3 opts in). */
+  readonly checkpointsByDefault: boolean;
   client(options: { id: string; baseUrl: string; signingKey?: string; eventKey?: string }): Client;
   fn(
     client: Client,
@@ -62,6 +64,7 @@ const silent = { info() {}, warn() {}, error() {}, debug() {} };
 
 export const kitV4: SdkKit = {
   label: "inngest v4",
+  checkpointsByDefault: true,
   client: ({ id, baseUrl, signingKey, eventKey }) =>
     new v4.Inngest({
       id,
@@ -81,6 +84,7 @@ export const kitV4: SdkKit = {
 
 export const kitV3: SdkKit = {
   label: "inngest v3",
+  checkpointsByDefault: false,
   client: ({ id, baseUrl, signingKey, eventKey }) =>
     new v3.Inngest({
       id,
