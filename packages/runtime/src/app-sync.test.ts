@@ -55,4 +55,33 @@ describe("createAppSync", () => {
     await clock.advance(10_000);
     expect(attempts).toBe(1);
   });
+
+  it("with keepSyncing, syncs synced apps again each interval (an app that restarted)", async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    let up = true;
+    const sync = createAppSync({
+      urls: ["http://app.test/"],
+      sync: async () => {
+        calls++;
+        if (!up) throw new Error("down");
+        return { modified: false };
+      },
+      intervalMs: 1000,
+      keepSyncing: true,
+      clock,
+      logger: noopLogger,
+    });
+    await sync.start();
+    up = false;
+    await clock.advance(1000);
+    expect(sync.states()[0]?.synced).toBe(false);
+    up = true;
+    await clock.advance(1000);
+    expect(sync.states()[0]).toMatchObject({ synced: true, attempts: 3 });
+    expect(calls).toBe(3);
+    await sync.stop();
+    await clock.advance(5000);
+    expect(calls).toBe(3);
+  });
 });

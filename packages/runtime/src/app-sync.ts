@@ -18,8 +18,13 @@ export interface AppSyncOptions {
   readonly urls: readonly string[];
   /** Syncs one app; rejects when the app could not be reached or refused. */
   readonly sync: (url: string) => Promise<unknown>;
-  /** Time between attempts for apps not synced yet. */
+  /** Time between attempts for apps not synced yet (and between re-syncs with `keepSyncing`). */
   readonly intervalMs: number;
+  /**
+   * Re-sync synced apps every `intervalMs` too, so an app restarted with changed functions is
+   * picked up (what `troupe dev` does). Default false: an app is synced until it succeeds once.
+   */
+  readonly keepSyncing?: boolean;
   /** Timers come from here. */
   readonly clock: Clock;
   /** Where transitions (synced, unreachable) are logged. */
@@ -38,7 +43,9 @@ export interface AppSync {
 
 /**
  * Syncs apps given by URL and retries those that failed every `intervalMs`, so `troupe dev -u`
- * works whichever of the server and the app starts first. Logs only when an app changes state.
+ * works whichever of the server and the app starts first; with `keepSyncing`, synced apps are
+ * synced again each interval, so a restarted app's new functions are picked up. Logs only when
+ * an app changes state or its functions change.
  */
 export function createAppSync(options: AppSyncOptions): AppSync {
   const states = new Map<string, AppSyncState>(
@@ -52,14 +59,17 @@ export function createAppSync(options: AppSyncOptions): AppSync {
     const before = states.get(url);
     const attempts = (before?.attempts ?? 0) + 1;
     try {
-      await options.sync(url);
+      const result = await options.sync(url);
       states.set(url, { url, synced: true, attempts });
-      options.logger.info("app synced", { url, attempts });
+      const modified = (result as { modified?: unknown } | undefined)?.modified === true;
+      // Re-syncs that change nothing stay quiet.
+      if (!before?.synced || modified)
+        options.logger.info("app synced", { url, attempts, modified });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       states.set(url, { url, synced: false, attempts, lastError: message });
       // The first failure and any change of reason are worth a line; a retry loop is not.
-      if (attempts === 1 || before?.lastError !== message) {
+      if (attempts === 1 || before?.synced || before?.lastError !== message) {
         options.logger.warn("app not synced; retrying", {
           url,
           error: message,
@@ -70,12 +80,15 @@ export function createAppSync(options: AppSyncOptions): AppSync {
   };
 
   const round = async () => {
-    const pending = [...states.values()].filter((state) => !state.synced);
+    const pending = [...states.values()].filter(
+      (state) => options.keepSyncing === true || !state.synced,
+    );
     await Promise.all(pending.map((state) => attempt(state.url)));
   };
 
   const schedule = () => {
-    if (stopped || [...states.values()].every((state) => state.synced)) return;
+    if (stopped || states.size === 0) return;
+    if (!options.keepSyncing && [...states.values()].every((state) => state.synced)) return;
     timer = options.clock.setTimer(options.intervalMs, () => {
       timer = undefined;
       running = round().finally(() => {

@@ -96,6 +96,11 @@ const configShape = z.strictObject({
   apps: urlListSchema.default([]),
   /** Retry interval for apps that could not be synced. Default 5000 ms. */
   appSyncIntervalMs: z.number().int().min(100).default(5000),
+  /**
+   * Sync `apps` again every interval even once synced, so restarted apps' function changes are
+   * picked up. Default: true in dev mode, false in start mode.
+   */
+  appResync: z.boolean({ error: "expected true or false" }).optional(),
   /** How long `stop()` waits for in-flight work before closing anyway. Default 30 000 ms. */
   shutdownTimeoutMs: z.number().int().min(0).default(30_000),
 });

@@ -284,6 +284,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       return result;
     },
     intervalMs: config.appSyncIntervalMs,
+    keepSyncing: config.appResync ?? mode === "dev",
     clock,
     logger: logger.child({ component: "apps" }),
   });

@@ -93,7 +93,7 @@ export function registerDevCommand(program: Command): void {
     .option("-H, --host <host>", "interface to listen on (default 127.0.0.1)")
     .option(
       "-u, --sdk-url <url>",
-      "serve URL of an Inngest SDK app to sync at start, retried while it is down (repeatable)",
+      "serve URL of an Inngest SDK app, synced at start and every 5 s (repeatable)",
       collect,
       [],
     )
