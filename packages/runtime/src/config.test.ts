@@ -63,6 +63,9 @@ describe("parseRuntimeConfig", () => {
     [{ flows: { workerConcurrency: 0 } }, "flows.workerConcurrency"],
     [{ apps: ["ftp://example.com"] }, "apps.0"],
     [{ shutdownTimeoutMs: -1 }, "shutdownTimeoutMs"],
+    [{ appResync: "yes" }, "appResync"],
+    [{ inngest: { checkpointing: 1 } }, "inngest.checkpointing"],
+    [{ storage: { url: "sqlite:x" }, apps: "http://a.test" }, "apps"],
     [{ storage: { url: "sqlite:x", colour: "red" } }, "storage.colour"],
     [{ sever: {} }, "sever"],
   ])("names the bad field in %j", (input, field) => {
