@@ -243,6 +243,10 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     c.res.headers.set("x-inngest-server-kind", serverKind);
   });
 
+  app.notFound((c) =>
+    fail(404, `${c.req.method} ${c.req.path} is not part of Troupe's Inngest API`),
+  );
+
   app.onError((error) => {
     if (isClientError(error)) return fail(400, error.message);
     if (TroupeError.isInstance(error, "NOT_FOUND")) return fail(404, error.message);
@@ -369,10 +373,29 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     return Number.isInteger(limit) && limit > 0 ? Math.min(limit, 1000) : fallback;
   };
 
+  const timeQuery = (raw: string | undefined, field: string) => {
+    if (raw === undefined || raw === "") return undefined;
+    const at = Date.parse(raw);
+    if (!Number.isFinite(at)) {
+      throw new TroupeError(
+        "INVALID_ARGUMENT",
+        `${field}: expected an RFC 3339 time, got ${JSON.stringify(raw)}`,
+        {
+          details: { field },
+        },
+      );
+    }
+    return at;
+  };
+
   app.get("/v1/events", async (c) => {
     const name = c.req.query("name");
+    const from = timeQuery(c.req.query("received_after"), "received_after");
+    const to = timeQuery(c.req.query("received_before"), "received_before");
     const events = await flows.listEvents({
       ...(name ? { name } : {}),
+      ...(from === undefined ? {} : { from }),
+      ...(to === undefined ? {} : { to }),
       limit: limitOf(c.req.query("limit"), 100),
       newestFirst: true,
     });

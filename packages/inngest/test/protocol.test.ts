@@ -300,5 +300,17 @@ describe("the Inngest API with malformed input", () => {
     });
     expect((await fetch(`${troupe.url}/dev`)).status).toBe(200);
     expect((await fetch(`${troupe.url}/v1/runs/01J0000000000000000000000`)).status).toBe(404);
+    const unknown = await fetch(`${troupe.url}/v1/signals`, { method: "POST", body: "{}" });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: string }).error).toContain("/v1/signals");
+    const badTime = await fetch(`${troupe.url}/v1/events?received_after=yesterday`);
+    expect(badTime.status).toBe(400);
+    expect(((await badTime.json()) as { error: string }).error).toContain("received_after");
+    const recent = (await (
+      await fetch(`${troupe.url}/v1/events?name=test/nothing&received_after=2020-01-01T00:00:00Z`)
+    ).json()) as {
+      data: { name: string }[];
+    };
+    expect(recent.data.every((event) => event.name === "test/nothing")).toBe(true);
   });
 });
