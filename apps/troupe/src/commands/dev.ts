@@ -89,7 +89,7 @@ export function registerDevCommand(program: Command): void {
     .description(
       "run Troupe locally: the Inngest-compatible API on port 8288, storage in ./.troupe (SQLite), no auth",
     )
-    .option("-p, --port <port>", "port to listen on (0 picks a free one)", parsePort)
+    .option("-p, --port <port>", "port to listen on (default 8288; 0 picks a free one)", parsePort)
     .option("-H, --host <host>", "interface to listen on (default 127.0.0.1)")
     .option(
       "-u, --sdk-url <url>",

@@ -17,7 +17,7 @@ export function registerStartCommand(program: Command): void {
   program
     .command("start")
     .description(
-      "run Troupe in production from a config file (signing key and auth token required)",
+      "run Troupe in production from a config file (signing key, event key and auth token required)",
     )
     .option("-c, --config <file>", "config file (.json, .ts, .mjs)", DEFAULT_CONFIG_FILE)
     .option("-p, --port <port>", "port to listen on (overrides the config)", parsePort)
