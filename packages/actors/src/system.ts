@@ -75,6 +75,11 @@ export interface ActorSystemOptions {
   readonly reminderLeaseMs?: number;
   /** How often idle activations are looked for. Default: a quarter of the shortest idle timeout (1 ms – 60 s). */
   readonly idleSweepMs?: number;
+  /**
+   * How long `close()` waits for turns to finish and actors to deactivate before it drops the
+   * rest without saving (a handler that never settles must not hang shutdown). Default 30 s.
+   */
+  readonly drainTimeoutMs?: number;
 }
 
 /** An actor system: typed references, remote-call handling, and graceful shutdown. */
@@ -121,6 +126,7 @@ const optionsSchema = z.object({
   reminderPollMs: z.number().int().positive().optional(),
   reminderLeaseMs: z.number().int().positive().optional(),
   idleSweepMs: z.number().int().positive().optional(),
+  drainTimeoutMs: z.number().int().positive().optional(),
   statePrefix: z.string().min(1).optional(),
 });
 
@@ -257,6 +263,8 @@ class System implements ActorSystem {
   readonly remoting: ActorRemoting | undefined;
   readonly logger: Logger;
   closing = false;
+  /** Past the drain: every call is refused. */
+  private stopped = false;
   private readonly registry = new Map<AnyActorDefinition, Registered>();
   private readonly byName = new Map<string, Registered>();
   private readonly activations = new Map<string, Activation>();
@@ -265,6 +273,7 @@ class System implements ActorSystem {
   private readonly reminderPollMs: number;
   private readonly reminderLeaseMs: number;
   private readonly idleSweepMs: number;
+  private readonly drainTimeoutMs: number;
   private turnSeq = 0;
   private sweepTimer: Timer | undefined = undefined;
   private pollTimer: Timer | undefined = undefined;
@@ -332,6 +341,7 @@ class System implements ActorSystem {
       this.byName.set(compiled.name, registered);
       shortestIdle = Math.min(shortestIdle, compiled.idleTimeoutMs);
     });
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.idleSweepMs =
       options.idleSweepMs ??
       (Number.isFinite(shortestIdle)
@@ -433,7 +443,7 @@ class System implements ActorSystem {
 
   /** A request/response call through a reference. */
   request(ref: RefBase, action: CompiledAction, args: readonly unknown[]): Promise<unknown> {
-    if (this.closing && ref.chain.length === 0) {
+    if (this.closing && (ref.chain.length === 0 || this.stopped)) {
       return Promise.reject(closedError("actor system"));
     }
     let act = ref.act;
@@ -510,7 +520,7 @@ class System implements ActorSystem {
 
   redispatch(envelope: Envelope): void {
     if (envelope.settled) return;
-    if (this.closing && envelope.chain.length === 0 && !envelope.fromRemote) {
+    if (this.closing && (this.stopped || envelope.chain.length === 0) && !envelope.fromRemote) {
       envelope.fail(closedError("actor system"));
       return;
     }
@@ -894,22 +904,61 @@ class System implements ActorSystem {
     return this.closed;
   }
 
+  /** Runs `work`; resolves false if it has not finished after drainTimeoutMs (on the Clock). */
+  private withinDrainTime(work: () => Promise<void>): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = this.clock.setTimer(this.drainTimeoutMs, () => resolve(false));
+      work().then(
+        () => {
+          timer.cancel();
+          resolve(true);
+        },
+        (error: unknown) => {
+          timer.cancel();
+          this.logger.warn("actor system drain failed", { error: errorMessage(error) });
+          resolve(false);
+        },
+      );
+    });
+  }
+
   private async shutdown(): Promise<void> {
     this.closing = true;
     this.pollTimer?.cancel();
     this.pollTimer = undefined;
     this.sweepTimer?.cancel();
     this.sweepTimer = undefined;
-    // Let running and waiting turns finish (calls made from inside turns are still served).
-    for (;;) {
-      const busy = [...this.activations.values()];
-      await Promise.all(busy.map((act) => act.drained()));
-      await Promise.all([...this.firing]);
-      if ([...this.activations.values()].every((act) => act.isQuiet()) && this.firing.size === 0)
-        break;
+    // Let running and waiting turns finish (calls made from inside turns are still served),
+    // then deactivate everything; what is still busy at the deadline is dropped unsaved.
+    const finished = await this.withinDrainTime(async () => {
+      for (;;) {
+        const busy = [...this.activations.values()];
+        await Promise.all(busy.map((act) => act.drained()));
+        await Promise.all([...this.firing]);
+        const quiet = [...this.activations.values()].every((act) => act.isQuiet());
+        if (quiet && this.firing.size === 0) break;
+      }
+      while (this.polling) await new Promise<void>((resolve) => setImmediate(resolve));
+      // From here on nothing new starts, not even calls from inside turns.
+      this.stopped = true;
+      await Promise.all([...this.activations.values()].map((act) => act.deactivate("shutdown")));
+    });
+    if (!finished) {
+      this.stopped = true;
+      const stuck = [...this.activations.values()];
+      this.logger.warn("actor system closed with turns still running; dropped them unsaved", {
+        activations: stuck.map((act) => act.target.id),
+        drainTimeoutMs: this.drainTimeoutMs,
+      });
+      for (const act of stuck) {
+        act.drop(
+          new TroupeError(
+            "CLOSED",
+            `actor ${act.target.id}: the system closed before its turns finished (drainTimeoutMs ${this.drainTimeoutMs})`,
+          ),
+        );
+      }
     }
-    while (this.polling) await new Promise<void>((resolve) => setImmediate(resolve));
-    await Promise.all([...this.activations.values()].map((act) => act.deactivate("shutdown")));
     this.unsubscribeLost?.();
     await this.remoting?.close();
     await this.directory.close();

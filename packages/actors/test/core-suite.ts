@@ -622,6 +622,28 @@ export function describeActorCore(name: string, factory: CorePortsFactory): void
       ).toThrow(/createActorSystem\.actors\.0: expected a definition from defineActor/);
     });
 
+    it("does not hang on close when a turn never finishes (drainTimeoutMs)", async () => {
+      await open();
+      const actors = system({ drainTimeoutMs: 5000 });
+      const probe = actors.get(Probe, 12);
+      await probe.read("warm");
+      gates.set("forever", gate());
+      const stuck = codeOf(probe.write("forever", 1));
+      const waiting = codeOf(probe.write("behind", 2));
+      await settle(clock);
+      let closed = false;
+      const closing = actors.close().then(() => {
+        closed = true;
+      });
+      await clock.advance(4999);
+      expect(closed).toBe(false);
+      await clock.advance(1);
+      await closing;
+      expect(await stuck).toBe("TIMEOUT");
+      expect(await waiting).toBe("TIMEOUT");
+      expect(actors.activationCount()).toBe(0);
+    });
+
     it("drains running turns on close, then refuses new calls with CLOSED", async () => {
       await open();
       const actors = system();
