@@ -188,6 +188,31 @@ describe("a stalled owner in a cluster", () => {
   });
 });
 
+describe("a node that notices it lost its lease", () => {
+  it("drops the activations it no longer owns, without a call and without saving", async () => {
+    const onB: Placement = (_address, nodes) =>
+      nodes.some((node) => node.nodeId === "b") ? "b" : (nodes[0]?.nodeId ?? "");
+    const { nodes } = await startCluster(onB);
+    const [a, b, c] = nodes as [Node, Node, Node];
+    for (let i = 0; i < 5; i++) await a.system.get(Counter, "alice").increment(1);
+    expect(hosts(nodes, "alice")).toEqual(["b"]);
+
+    // b stalls past its lease; alice moves on.
+    await a.clock.advance(LEASE_MS);
+    await c.clock.advance(LEASE_MS);
+    expect(await a.system.get(Counter, "alice").increment(1)).toBe(6);
+    expect(b.system.isActive({ type: "Counter", key: "alice" })).toBe(true);
+
+    // b wakes up: its overdue heartbeat finds the lease lapsed and the system drops alice.
+    b.clock.set(a.clock.now());
+    await b.clock.advance(0);
+    expect(b.system.isActive({ type: "Counter", key: "alice" })).toBe(false);
+    expect(b.cluster.membership.holdsLease()).toBe(true); // joined again, new incarnation
+    expect(await b.system.get(Counter, "alice").increment(1)).toBe(7);
+    expect(hosts(nodes, "alice")).toHaveLength(1);
+  });
+});
+
 describe("a node leaving gracefully", () => {
   it("hands its actors over at once: callers see no error and no lost increment", async () => {
     const onB: Placement = (_address, nodes) =>
