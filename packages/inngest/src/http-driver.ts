@@ -321,8 +321,15 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
         if (typeof mapped === "string") return protocolError(mapped);
         ops.push(mapped);
       }
-      // Steps buffered before RunComplete only matter for history; the output is final.
-      if (complete) return { type: "complete", output: complete.output };
+      if (complete) {
+        // Steps checkpointed on the way to RunComplete are recorded first, so the run's history
+        // lists them; the engine then asks once more and the SDK, with every step memoized,
+        // completes again. Steps already memoized are left out: they would make no progress.
+        const fresh = ops.filter((op) => op.op === "StepRun" && !(op.id in request.steps));
+        return fresh.length > 0
+          ? { type: "ops", ops: fresh }
+          : { type: "complete", output: complete.output };
+      }
       if (ops.length === 0)
         return protocolError("a 206 response carried no opcode Troupe can act on");
       return { type: "ops", ops };
