@@ -15,6 +15,7 @@ import type {
   AnyActorDefinition,
   CompiledAction,
   CompiledDefinition,
+  DeactivationReason,
   ReminderSchedule,
   TimerOptions,
   UntypedActorRef,
@@ -262,6 +263,8 @@ export class Activation {
   touched = true;
   lastActivity: number;
   deactivateRequested = false;
+  /** Counted in the active-activations gauge. */
+  counted = false;
   /** Bytes of the state at the end of the last successful turn (or at load). */
   private currentBytes: Uint8Array | undefined = undefined;
   /** The fingerprint of the state `currentBytes` holds. */
@@ -688,11 +691,14 @@ export class Activation {
   }
 
   /** Runs a lifecycle hook as an exclusive turn and saves what it changed (after-turn mode). */
-  private async runHook(hook: (ctx: unknown) => unknown): Promise<void> {
+  private async runHook(
+    hook: (ctx: unknown, reason: DeactivationReason) => unknown,
+    reason?: DeactivationReason,
+  ): Promise<void> {
     const ctx = new TurnContext(this, []);
     this.enter(WRITE);
     try {
-      await hook(ctx);
+      await (reason === undefined ? (hook as (ctx: unknown) => unknown)(ctx) : hook(ctx, reason));
     } catch (error) {
       this.endTurn(ctx, WRITE, HOOK_ACTION, true);
       throw error;
@@ -756,7 +762,7 @@ export class Activation {
    * Deactivates: waits for running turns, stops timers, runs onDeactivate, saves (after-turn
    * mode), releases the claim, and sends calls that arrived meanwhile to a fresh activation.
    */
-  async deactivate(reason: string): Promise<void> {
+  async deactivate(reason: DeactivationReason): Promise<void> {
     if (this.status !== ACTIVE) return;
     this.status = DEACTIVATING;
     const { address } = this.target;
@@ -765,7 +771,7 @@ export class Activation {
     if (this.status !== DEACTIVATING) return;
     try {
       if (this.definition.onDeactivate !== undefined)
-        await this.runHook(this.definition.onDeactivate);
+        await this.runHook(this.definition.onDeactivate, reason);
       else await this.settleWrites();
     } catch (error) {
       this.host.logger.warn("actor deactivation could not save", {

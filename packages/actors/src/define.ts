@@ -12,6 +12,12 @@ export type KeyOf<K extends KeyKind> = K extends "string"
     ? number
     : undefined;
 
+/**
+ * Why an activation ends: idle for its timeout, `ctx.deactivate()`, or the system closing.
+ * (An activation that lost its claim is dropped without running `onDeactivate`.)
+ */
+export type DeactivationReason = "idle" | "requested" | "shutdown";
+
 /** When state is written to the Store. */
 export type SaveMode = "after-turn" | "explicit";
 
@@ -145,8 +151,11 @@ export interface ActorSpec<
   readonly actions: A;
   /** Runs after the state is loaded, before the first call. Failing aborts the activation. */
   readonly onActivate?: (ctx: ActorContext<z.output<S>, KeyOf<K>>) => unknown;
-  /** Runs before the state is saved at deactivation. */
-  readonly onDeactivate?: (ctx: ActorContext<z.output<S>, KeyOf<K>>) => unknown;
+  /** Runs before the state is saved at deactivation, with the reason. */
+  readonly onDeactivate?: (
+    ctx: ActorContext<z.output<S>, KeyOf<K>>,
+    reason: DeactivationReason,
+  ) => unknown;
   /** Idle time after which the activation is removed from memory. Default 10 minutes. */
   readonly idleTimeoutMs?: number;
   /** "after-turn" (default): save when a turn changed the state; "explicit": only `ctx.save()`. */
@@ -182,7 +191,7 @@ export interface CompiledDefinition {
   readonly actionNames: readonly string[];
   readonly reminderNames: ReadonlySet<string>;
   readonly onActivate: ((ctx: unknown) => unknown) | undefined;
-  readonly onDeactivate: ((ctx: unknown) => unknown) | undefined;
+  readonly onDeactivate: ((ctx: unknown, reason: DeactivationReason) => unknown) | undefined;
   readonly idleTimeoutMs: number;
   readonly saveMode: SaveMode;
   readonly mailboxSize: number;

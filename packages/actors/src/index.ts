@@ -37,6 +37,7 @@ export {
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAILBOX_SIZE,
+  type DeactivationReason,
   defineActor,
   type KeyArgs,
   type KeyKind,

@@ -668,7 +668,8 @@ class System implements ActorSystem {
     return act;
   }
 
-  activated(_activation: Activation): void {
+  activated(activation: Activation): void {
+    activation.counted = true;
     this.metrics.activations.inc();
     this.metrics.active.inc();
     this.armSweep();
@@ -678,7 +679,8 @@ class System implements ActorSystem {
     if (this.activations.get(activation.target.id) === activation) {
       this.activations.delete(activation.target.id);
     }
-    if (activation.epoch > 0) {
+    if (activation.counted) {
+      activation.counted = false;
       this.metrics.deactivations.inc();
       this.metrics.active.dec();
     }

@@ -154,14 +154,20 @@ const Pong = defineActor({
 const Lifecycle = defineActor({
   name: "Lifecycle",
   key: "none",
-  state: z.object({ activations: z.number(), deactivations: z.number(), ticks: z.number() }),
-  initialState: () => ({ activations: 0, deactivations: 0, ticks: 0 }),
+  state: z.object({
+    activations: z.number(),
+    deactivations: z.number(),
+    ticks: z.number(),
+    lastReason: z.string(),
+  }),
+  initialState: () => ({ activations: 0, deactivations: 0, ticks: 0, lastReason: "" }),
   idleTimeoutMs: 1000,
   onActivate(ctx) {
     ctx.state.activations += 1;
   },
-  onDeactivate(ctx) {
+  onDeactivate(ctx, reason) {
     ctx.state.deactivations += 1;
+    ctx.state.lastReason = reason;
   },
   actions: {
     read: { readOnly: true, handler: (ctx) => ({ ...ctx.state }) },
@@ -473,16 +479,31 @@ export function describeActorCore(name: string, factory: CorePortsFactory): void
       await open();
       const actors = system();
       const lifecycle = actors.get(Lifecycle);
-      expect(await lifecycle.read()).toEqual({ activations: 1, deactivations: 0, ticks: 0 });
+      expect(await lifecycle.read()).toEqual({
+        activations: 1,
+        deactivations: 0,
+        ticks: 0,
+        lastReason: "",
+      });
       await clock.advance(999);
       expect(actors.isActive(lifecycle.address)).toBe(true);
       await clock.advance(1000);
       expect(actors.isActive(lifecycle.address)).toBe(false);
-      expect(await lifecycle.read()).toEqual({ activations: 2, deactivations: 1, ticks: 0 });
+      expect(await lifecycle.read()).toEqual({
+        activations: 2,
+        deactivations: 1,
+        ticks: 0,
+        lastReason: "idle",
+      });
       await lifecycle.leave();
       await settle(clock);
       expect(actors.isActive(lifecycle.address)).toBe(false);
-      expect(await lifecycle.read()).toEqual({ activations: 3, deactivations: 2, ticks: 0 });
+      expect(await lifecycle.read()).toEqual({
+        activations: 3,
+        deactivations: 2,
+        ticks: 0,
+        lastReason: "requested",
+      });
     });
 
     it("keeps calling actors active, however long they live", async () => {
