@@ -178,6 +178,13 @@ export function createAppRegistry(options: AppRegistryOptions): AppRegistry {
           functions: request.functions,
         };
         if (previous?.checksum === checksum) return { modified: false, appName: app.appName };
+        for (const fn of request.functions) {
+          if (fn.triggers.some((trigger) => "jitter" in trigger && trigger.jitter)) {
+            logger.warn("inngest: cron jitter is not supported; the cron fires on its schedule", {
+              functionId: fn.id,
+            });
+          }
+        }
         await store.commit([
           { type: "set", key: appKey(app.appName), value: jsonCodec.encode(app) },
         ]);
