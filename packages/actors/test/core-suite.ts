@@ -464,6 +464,35 @@ export function describeActorCore(name: string, factory: CorePortsFactory): void
       expect(await system().get(Notes, "n").read()).toEqual(["one"]);
     });
 
+    it("answers concurrent calls with running totals in arrival order; failed turns leave no trace", async () => {
+      await open();
+      const actors = system();
+      let round = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.integer({ min: -5, max: 20 }), { maxLength: 40 }),
+          async (steps) => {
+            const counter = actors.get(Counter, `prop${round++}`);
+            // Negative steps are refused by the state schema (count must stay >= 0) or by `fail`.
+            const replies = await Promise.allSettled(
+              steps.map((step) => (step === 0 ? counter.fail() : counter.increment(step))),
+            );
+            let total = 0;
+            const expected = steps.map((step) => {
+              if (step === 0 || total + step < 0) return "rejected";
+              total += step;
+              return total;
+            });
+            expect(
+              replies.map((reply) => (reply.status === "fulfilled" ? reply.value : "rejected")),
+            ).toEqual(expected);
+            expect(await counter.get()).toBe(total);
+          },
+        ),
+        { numRuns: 30 },
+      );
+    });
+
     it("gives exactly 10,000 after 10,000 concurrent increments", async () => {
       await open();
       const actors = system();
