@@ -58,6 +58,7 @@ async function startNode(
     nodeId: id,
     leaseMs: LEASE_MS,
     heartbeatMs: 1000,
+    capabilities: [Counter],
     ...(placement ? { placement } : {}),
   });
   const system = createActorSystem({

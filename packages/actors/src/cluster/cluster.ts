@@ -15,8 +15,11 @@ export interface ClusterNodeOptions {
   readonly nodeId: string;
   /** Time source. Default: the system clock. */
   readonly clock?: Clock;
-  /** Actor types this node hosts. Default `["*"]` (all); `[]` makes a client-only node. */
-  readonly capabilities?: readonly string[];
+  /**
+   * Actor types this node hosts: type names or the definitions themselves. Default `["*"]`
+   * (every type, so every node must register every type); `[]` makes a client-only node.
+   */
+  readonly capabilities?: readonly (string | { readonly name: string })[];
   /** Free-form contact information published with the node record. */
   readonly address?: string;
   /** Key prefix of the cluster's records. Default `"actors/"`. */
@@ -72,7 +75,13 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
     store: options.store,
     clock,
     nodeId: options.nodeId,
-    ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }),
+    ...(options.capabilities === undefined
+      ? {}
+      : {
+          capabilities: options.capabilities.map((type) =>
+            typeof type === "string" ? type : type.name,
+          ),
+        }),
     ...(options.address === undefined ? {} : { address: options.address }),
     ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
