@@ -61,4 +61,9 @@ export {
   directoryKey,
   type LocalDirectoryOptions,
 } from "./local-directory.js";
-export { type ActorSystem, type ActorSystemOptions, createActorSystem } from "./system.js";
+export {
+  type ActorSystem,
+  type ActorSystemOptions,
+  createActorSystem,
+  REMINDER_PARTITION,
+} from "./system.js";

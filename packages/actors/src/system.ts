@@ -45,7 +45,7 @@ import { createLocalDirectory } from "./local-directory.js";
 export interface ActorSystemOptions {
   /** Where state (and, with the local directory, claims) is kept. */
   readonly store: Store;
-  /** Where durable reminders are kept. Give the actor system a queue of its own (its own queueName). */
+  /** Where durable reminders are kept (in the partition `REMINDER_PARTITION`; other work is left alone). */
   readonly queue: Queue;
   /** The actor types this system hosts. */
   readonly actors: readonly AnyActorDefinition[];
@@ -162,6 +162,8 @@ const scheduleSchema = z.union([
 
 const MAX_REROUTES = 5;
 const REMINDER_BATCH = 64;
+/** The Queue partition reminders live in, so a queue shared with other work is left alone. */
+export const REMINDER_PARTITION = "troupe.actors.reminders";
 const EMPTY_CHAIN: readonly string[] = Object.freeze([]);
 
 interface Registered {
@@ -763,7 +765,7 @@ class System implements ActorSystem {
     );
     // Enqueue dedupes on the id, so replacing a reminder is remove-then-enqueue.
     await this.queue.remove(id);
-    await this.queue.enqueue({ id, payload, availableAt: at });
+    await this.queue.enqueue({ id, payload, availableAt: at, partitionKey: REMINDER_PARTITION });
     this.schedulePoll(at);
   }
 
@@ -800,6 +802,7 @@ class System implements ActorSystem {
           const leases = await this.queue.claim({
             limit: REMINDER_BATCH,
             leaseMs: this.reminderLeaseMs,
+            partitionKey: REMINDER_PARTITION,
           });
           for (const lease of leases) {
             const firing = this.fire(lease);
@@ -809,7 +812,7 @@ class System implements ActorSystem {
           if (leases.length < REMINDER_BATCH || this.closing) break;
         }
       } while (this.pollAgain && !this.closing);
-      const next = await this.queue.nextAvailableAt();
+      const next = await this.queue.nextAvailableAt(REMINDER_PARTITION);
       const now = this.clock.now();
       this.schedulePoll(
         next === undefined

@@ -578,6 +578,16 @@ export function describeActorCore(name: string, factory: CorePortsFactory): void
       expect(await second.get(Alarm, "wake").read()).toEqual([start + 5000]);
     });
 
+    it("leaves other work in a shared queue alone", async () => {
+      await open();
+      await ports.queue.enqueue({ id: "someone-else", payload: new Uint8Array([1]) });
+      const actors = system();
+      await actors.get(Alarm, "shared").arm(10);
+      await clock.advance(10_000);
+      expect(await actors.get(Alarm, "shared").read()).toHaveLength(1);
+      expect((await ports.queue.get("someone-else"))?.state).toBe("waiting");
+    });
+
     it("fires periodic reminders until cleared, and rejects undeclared reminder names", async () => {
       await open();
       const actors = system();
