@@ -860,10 +860,16 @@ class System implements ActorSystem {
             : payload.key;
       const ref = new registered.RefClass(this.target(compiled, key), EMPTY_CHAIN);
       this.metrics.reminders.inc();
-      // Fired while closing: the call is refused and the item retried by the next system.
-      await this.request(ref, action, [
-        { name: payload.name, dueAt: lease.availableAt, attempt: lease.attempts },
-      ]);
+      // Keep the lease while the handler runs, so a slow one does not fire again elsewhere.
+      const keeper = this.keepLease(lease);
+      try {
+        // Fired while closing: the call is refused and the item retried by the next system.
+        await this.request(ref, action, [
+          { name: payload.name, dueAt: lease.availableAt, attempt: lease.attempts },
+        ]);
+      } finally {
+        keeper.cancel();
+      }
     } catch (error) {
       if (!this.closing) {
         this.logger.warn("actor reminder failed; retrying", {
@@ -881,6 +887,38 @@ class System implements ActorSystem {
       const periods = Math.floor((this.clock.now() - lease.availableAt) / payload.periodMs) + 1;
       await this.finishReminder(lease, lease.availableAt + periods * payload.periodMs);
     }
+  }
+
+  /** Extends `lease` every half lease until cancelled. */
+  private keepLease(lease: Lease): Timer {
+    let timer: Timer | undefined;
+    let cancelled = false;
+    const extend = () => {
+      timer = this.clock.setTimer(Math.max(1, Math.floor(this.reminderLeaseMs / 2)), () => {
+        if (cancelled) return;
+        this.queue.extend(lease, this.reminderLeaseMs).then(
+          () => {
+            if (!cancelled) extend();
+          },
+          (error: unknown) => {
+            // LEASE_LOST: the handler replaced or cleared its own reminder.
+            if (!TroupeError.isInstance(error, "LEASE_LOST")) {
+              this.logger.warn("actor reminder lease could not be extended", {
+                id: lease.id,
+                error: errorMessage(error),
+              });
+            }
+          },
+        );
+      });
+    };
+    extend();
+    return {
+      cancel: () => {
+        cancelled = true;
+        timer?.cancel();
+      },
+    };
   }
 
   /** Acknowledges a fired reminder, or releases it to fire again at `retryAt`. */

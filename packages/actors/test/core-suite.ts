@@ -194,6 +194,9 @@ const Alarm = defineActor({
     async disarm(ctx) {
       await ctx.clearReminder("ring");
     },
+    async armSlow(ctx, afterMs: number) {
+      await ctx.setReminder("slow", { afterMs });
+    },
     async armUnknown(ctx) {
       await ctx.setReminder("nope", { afterMs: 1 });
     },
@@ -202,6 +205,10 @@ const Alarm = defineActor({
   reminders: {
     ring(ctx, firing) {
       ctx.state.rang.push(firing.dueAt);
+    },
+    async slow(ctx, firing) {
+      ctx.state.rang.push(firing.attempt);
+      await gates.get("slow reminder")?.promise;
     },
   },
 });
@@ -576,6 +583,23 @@ export function describeActorCore(name: string, factory: CorePortsFactory): void
       expect(await second.get(Alarm, "wake").read()).toEqual([start + 5000]);
       await clock.advance(60_000);
       expect(await second.get(Alarm, "wake").read()).toEqual([start + 5000]);
+    });
+
+    it("keeps a slow reminder's lease, so it does not fire twice", async () => {
+      await open();
+      const first = system({ reminderLeaseMs: 1000 });
+      const second = system({ reminderLeaseMs: 1000, nodeId: "second" });
+      gates.set("slow reminder", gate());
+      await first.get(Alarm, "slow").armSlow(10);
+      await clock.advance(10);
+      // The handler is running; leases lapse every second unless extended.
+      for (let i = 0; i < 10; i++) await clock.advance(500);
+      gates.get("slow reminder")?.open();
+      await clock.advance(0);
+      const onFirst = first.isActive({ type: "Alarm", key: "slow" });
+      const owner = onFirst ? first : second;
+      expect(await owner.get(Alarm, "slow").read()).toEqual([1]);
+      expect(await ports.queue.counts()).toEqual({ waiting: 0, leased: 0 });
     });
 
     it("leaves other work in a shared queue alone", async () => {
