@@ -23,6 +23,8 @@ const Counter = defineActor({
       return ctx.state.count;
     },
     get: { readOnly: true, handler: (ctx) => ctx.state.count },
+    // An async handler: the reply waits for its promise (and the call timeout is armed).
+    getLater: { readOnly: true, handler: async (ctx) => ctx.state.count },
     touch(ctx) {
       // A write turn that leaves the state as it was: no Store write.
       return ctx.state.count;
@@ -119,6 +121,7 @@ async function batchedCallsPerCpuSecond(
   await callsPerCpuSecond("readOnly call (get), sequential", () => counter.get());
   await callsPerCpuSecond("write call, state unchanged (touch), sequential", () => counter.touch());
   await batchedCallsPerCpuSecond("readOnly call (get), 1,000 in flight", 1000, () => counter.get());
+  await callsPerCpuSecond("async readOnly call (getLater), sequential", () => counter.getLater());
   await callsPerCpuSecond(
     "increment (state written to memory Store), sequential",
     () => counter.increment(1),

@@ -36,6 +36,7 @@ export interface Target {
 /** What an activation needs from its system. */
 export interface ActivationHost {
   readonly clock: Clock;
+  readonly deadlines: Deadlines;
   readonly store: Store;
   readonly directory: ActorDirectory;
   readonly logger: Logger;
@@ -70,15 +71,20 @@ interface SaveWaiter {
 export class Envelope implements SaveWaiter {
   value: unknown = undefined;
   settled = false;
-  timer: Timer | undefined = undefined;
-  /** When the call times out (ms since the epoch); 0 when no timer is armed yet. */
+  /** When the call times out (ms since the epoch); 0 when no deadline is set yet. */
   deadline = 0;
+  /** The timeout the deadline came from, for the error message. */
+  timeoutMs = 0;
   /** Came in through `handleRemoteCall`: answer `moved` instead of re-routing. */
   fromRemote = false;
   /** Counts as activity for idle deactivation (false for timer firings). */
   keepAlive = true;
   /** How many times the call was sent on after a `moved` answer. */
   reroutes = 0;
+  /** The deadline bucket this call waits in (an intrusive list: no allocation per call). */
+  bucket: DeadlineBucket | undefined = undefined;
+  prev: Envelope | undefined = undefined;
+  next: Envelope | undefined = undefined;
 
   constructor(
     readonly target: Target,
@@ -92,30 +98,105 @@ export class Envelope implements SaveWaiter {
   ok(): void {
     if (this.settled) return;
     this.settled = true;
-    this.timer?.cancel();
+    if (this.bucket !== undefined) this.unlink();
     this.resolve?.(this.value);
   }
 
   fail(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.timer?.cancel();
+    if (this.bucket !== undefined) this.unlink();
     this.reject(error);
   }
 
-  /** Arms the call timeout (once). */
-  arm(clock: Clock, timeoutMs: number): void {
-    if (this.timer !== undefined || this.settled) return;
-    if (this.deadline === 0) this.deadline = clock.now() + timeoutMs;
-    this.timer = clock.setTimer(this.deadline - clock.now(), () => {
-      this.fail(
-        new TroupeError(
-          "TIMEOUT",
-          `actor ${this.target.address.type}/${this.target.address.key}: call to "${this.action.name}" timed out after ${timeoutMs} ms`,
-          { details: { address: this.target.address, action: this.action.name, timeoutMs } },
-        ),
-      );
-    });
+  /** Starts the call timeout (once). */
+  arm(deadlines: Deadlines, timeoutMs: number): void {
+    if (this.bucket !== undefined || this.settled) return;
+    deadlines.watch(this, timeoutMs);
+  }
+
+  /** Leaves the deadline bucket. */
+  unlink(): void {
+    const bucket = this.bucket as DeadlineBucket;
+    if (this.prev !== undefined) this.prev.next = this.next;
+    else bucket.head = this.next;
+    if (this.next !== undefined) this.next.prev = this.prev;
+    this.bucket = undefined;
+    this.prev = undefined;
+    this.next = undefined;
+  }
+
+  /** The deadline passed. */
+  expire(): void {
+    this.fail(
+      new TroupeError(
+        "TIMEOUT",
+        `actor ${this.target.address.type}/${this.target.address.key}: call to "${this.action.name}" timed out after ${this.timeoutMs} ms`,
+        {
+          details: {
+            address: this.target.address,
+            action: this.action.name,
+            timeoutMs: this.timeoutMs,
+          },
+        },
+      ),
+    );
+  }
+}
+
+/** Calls that time out at the same moment: one Clock timer for all of them. */
+export class DeadlineBucket {
+  head: Envelope | undefined = undefined;
+  constructor(readonly at: number) {}
+}
+
+/**
+ * Call timeouts without a Clock timer per call: calls are grouped by deadline (rounded up to a
+ * thousandth of the timeout, at least 1 ms) in buckets with one timer each. A call that settles
+ * just leaves its bucket; an emptied bucket's timer fires later and finds nothing to do, which is
+ * cheaper than cancelling and re-creating timers on every call.
+ */
+export class Deadlines {
+  private readonly buckets = new Map<number, DeadlineBucket>();
+  private last: DeadlineBucket | undefined = undefined;
+
+  constructor(private readonly clock: Clock) {}
+
+  watch(envelope: Envelope, timeoutMs: number): void {
+    if (envelope.deadline === 0) envelope.deadline = this.clock.now() + timeoutMs;
+    envelope.timeoutMs = timeoutMs;
+    const resolution = timeoutMs >= 2000 ? Math.floor(timeoutMs / 1000) : 1;
+    const at = Math.ceil(envelope.deadline / resolution) * resolution;
+    let bucket = this.last;
+    if (bucket === undefined || bucket.at !== at) {
+      bucket = this.buckets.get(at);
+      if (bucket === undefined) {
+        const created = new DeadlineBucket(at);
+        this.buckets.set(at, created);
+        this.clock.setTimer(at - this.clock.now(), () => this.expire(created));
+        bucket = created;
+      }
+      this.last = bucket;
+    }
+    envelope.bucket = bucket;
+    envelope.next = bucket.head;
+    if (bucket.head !== undefined) bucket.head.prev = envelope;
+    bucket.head = envelope;
+  }
+
+  private expire(bucket: DeadlineBucket): void {
+    this.buckets.delete(bucket.at);
+    if (this.last === bucket) this.last = undefined;
+    let envelope = bucket.head;
+    bucket.head = undefined;
+    while (envelope !== undefined) {
+      const next = envelope.next;
+      envelope.bucket = undefined;
+      envelope.prev = undefined;
+      envelope.next = undefined;
+      envelope.expire();
+      envelope = next;
+    }
   }
 }
 
@@ -334,7 +415,7 @@ export class Activation {
     if (isThenable(result)) {
       return new Promise((resolve, reject) => {
         const envelope = new Envelope(this.target, action, args, chain, resolve, reject);
-        envelope.arm(this.host.clock, this.definition.callTimeoutMs);
+        envelope.arm(this.host.deadlines, this.definition.callTimeoutMs);
         result.then(
           (value) => this.finish(envelope, ctx, mode, false, value),
           (error: unknown) => this.finish(envelope, ctx, mode, true, error),
@@ -387,7 +468,7 @@ export class Activation {
       return;
     }
     this.mailbox.push(envelope);
-    envelope.arm(this.host.clock, this.definition.callTimeoutMs);
+    envelope.arm(this.host.deadlines, this.definition.callTimeoutMs);
   }
 
   private reenters(chain: readonly string[]): boolean {
@@ -422,7 +503,7 @@ export class Activation {
     }
     if (isThenable(result)) {
       if (envelope.resolve !== undefined)
-        envelope.arm(this.host.clock, this.definition.callTimeoutMs);
+        envelope.arm(this.host.deadlines, this.definition.callTimeoutMs);
       result.then(
         (value) => this.finish(envelope, ctx, mode, false, value),
         (error: unknown) => this.finish(envelope, ctx, mode, true, error),

@@ -17,7 +17,7 @@ import {
   utf8,
 } from "@troupe/core";
 import { z } from "zod";
-import { Activation, Envelope, movedError, Status, type Target } from "./activation.js";
+import { Activation, Deadlines, Envelope, movedError, Status, type Target } from "./activation.js";
 import {
   type ActorRef,
   type ActorRefJson,
@@ -259,6 +259,7 @@ function errorReply(error: unknown): RemoteReply {
 class System implements ActorSystem {
   readonly nodeId: string;
   readonly clock: Clock;
+  readonly deadlines: Deadlines;
   readonly store: Store;
   readonly queue: Queue;
   readonly directory: ActorDirectory;
@@ -297,6 +298,7 @@ class System implements ActorSystem {
     const parsed = optionsSchema.safeParse(options);
     if (!parsed.success) throw zodFieldError("createActorSystem", parsed.error);
     this.clock = options.clock ?? systemClock;
+    this.deadlines = new Deadlines(this.clock);
     this.store = options.store;
     this.queue = options.queue;
     this.nodeId = options.directory?.nodeId ?? options.nodeId ?? ulid();
@@ -512,7 +514,7 @@ class System implements ActorSystem {
       act.submit(envelope);
       return;
     }
-    envelope.arm(this.clock, target.definition.callTimeoutMs);
+    envelope.arm(this.deadlines, target.definition.callTimeoutMs);
     if (this.remoting === undefined || envelope.fromRemote) {
       this.activate(target, undefined).submit(envelope);
       return;
