@@ -7,6 +7,7 @@ import {
   StoreConflictError,
   type Timer,
   TroupeError,
+  utf8,
 } from "@troupe/core";
 import type {
   ActorContext,
@@ -235,12 +236,27 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * A cheap fingerprint of the state for change detection: native JSON.stringify, falling back to
  * the codec's text for values plain JSON cannot hold (bigint). Stored bytes always use the codec.
  */
-function fingerprint(state: unknown): string {
+export function fingerprint(state: unknown): string {
   try {
     return JSON.stringify(state) ?? "undefined";
   } catch {
     return fromUtf8(jsonCodec.encode(state));
   }
+}
+
+// What in a plain JSON text hints that the codec would have written it differently: tag-like
+// keys, `null` (undefined in arrays, NaN), a serialised Uint8Array (`{"0":…}`, or `{}` when
+// empty), an ISO date (a Date).
+const CODEC_HINT = /"\$|null|\{"0":|\{\}|"[+-]?\d{4,6}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/;
+
+/**
+ * The stored bytes of a state whose fingerprint is `print`. For plain JSON data they are the
+ * fingerprint itself (the codec would write the same text); anything the codec treats specially
+ * goes through the codec.
+ */
+export function encodeState(state: unknown, print: string): Uint8Array {
+  if (print === "undefined" || CODEC_HINT.test(print)) return jsonCodec.encode(state);
+  return utf8(print);
 }
 
 /** The context handed to one turn. Cheap: the call chain is only built when the turn calls out. */
@@ -580,7 +596,7 @@ export class Activation {
 
   /** Records the current state as the latest good one (to write, and to roll back to). */
   private snapshot(print = fingerprint(this.state)): void {
-    this.currentBytes = jsonCodec.encode(this.state);
+    this.currentBytes = encodeState(this.state, print);
     this.currentPrint = print;
   }
 
