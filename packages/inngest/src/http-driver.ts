@@ -307,6 +307,18 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
             `ops[${index}]${issue?.path.length ? `.${issue.path.join(".")}` : ""}: ${issue?.message ?? "invalid opcode"}`,
           );
         }
+        if (parsed.data.op === "StepNotFound") {
+          // The planned step is not in the app's code any more (a deploy changed it): retry, as
+          // Inngest does, so a rollout in progress can settle; the attempts bound it.
+          return {
+            type: "error",
+            retriable: true,
+            error: {
+              name: "INNGEST_STEP_NOT_FOUND",
+              message: `the app did not find step ${parsed.data.id} (${request.functionId}); did its code change?`,
+            },
+          };
+        }
         let mapped: ReturnType<typeof mapOp>;
         try {
           mapped = mapOp(parsed.data, { now, noRetry, retryAt, index });

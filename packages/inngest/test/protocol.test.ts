@@ -81,6 +81,9 @@ describe("the Inngest API with malformed input", () => {
             .writeHead(206, sdk)
             .end(JSON.stringify([{ id: "abc", op: "Sleep", name: "forever and a day" }]));
           return;
+        case "step-not-found":
+          res.writeHead(206, sdk).end(JSON.stringify([{ id: "abc", op: "StepNotFound" }]));
+          return;
         case "not-an-sdk":
           res.writeHead(200, { "content-type": "text/html" }).end("<html></html>");
           return;
@@ -185,6 +188,7 @@ describe("the Inngest API with malformed input", () => {
     ["not-json", "is not JSON"],
     ["bad-sleep", "ops[0].name"],
     ["not-an-sdk", "x-inngest-sdk"],
+    ["step-not-found", "did not find step"],
   ])(
     "fails a run whose app answers %s, with a clear error and no retry loop",
     async (fnId, message) => {
