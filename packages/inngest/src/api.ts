@@ -494,7 +494,16 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     }
     const runs: RunView[] = [];
     for (const functionId of candidates) {
-      const summaries = await flows.listRuns({ functionId, from, limit: 1000 });
+      // Runs are created with their event (or by recovery within a minute), unless debounce or
+      // batching delays them; a window keeps this from reading every later run.
+      const definition = registry.get(functionId)?.definition;
+      const delayed = definition?.debounce !== undefined || definition?.batchEvents !== undefined;
+      const summaries = await flows.listRuns({
+        functionId,
+        from,
+        ...(delayed ? {} : { to: from + 60_000 }),
+        limit: 1000,
+      });
       for (const summary of summaries) {
         const run = await flows.getRun(summary.id);
         if (run?.events.some((e) => e.id === event.id)) runs.push(run);
