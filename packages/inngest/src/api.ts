@@ -202,7 +202,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     .filter((key): key is string => typeof key === "string" && key !== "")
     .map((key) => `Bearer ${hashSigningKey(key)}`);
 
-  const inbox = createCheckpointInbox();
+  const inbox = createCheckpointInbox(clock);
   let registryRef: ReturnType<typeof createAppRegistry> | undefined;
   const driver = createHttpDriver({
     resolve: (functionId) => registryRef?.get(functionId),
