@@ -1,4 +1,12 @@
-import { ManualClock, type Queue, type Store, TroupeError } from "@troupe/core";
+import {
+  createMemoryMetrics,
+  type LogFields,
+  type Logger,
+  ManualClock,
+  type Queue,
+  type Store,
+  TroupeError,
+} from "@troupe/core";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -645,6 +653,36 @@ export function describeActorCore(name: string, factory: CorePortsFactory): void
       expect(oldOwner.isActive(onOld.address)).toBe(false);
       // The old node's next call activates afresh from what the new owner saved.
       expect(await onOld.read("again")).toBe(2);
+    });
+
+    it("reports activations, state writes and reminder firings as metrics, and logs failed sends", async () => {
+      await open();
+      const metrics = createMemoryMetrics();
+      const warnings: { message: string; fields: LogFields | undefined }[] = [];
+      const logger: Logger = {
+        debug() {},
+        info() {},
+        warn: (message, fields) => warnings.push({ message, fields }),
+        error() {},
+        child: () => logger,
+      };
+      const actors = system({ metrics, logger });
+      const counter = actors.get(Counter, "metered");
+      await counter.increment(1);
+      await counter.increment(1);
+      await actors.get(Alarm, "metered").arm(10);
+      await clock.advance(10);
+      await settle(clock);
+      expect(metrics.value("actors_activations_total")).toBe(2);
+      expect(metrics.value("actors_active")).toBe(2);
+      expect(metrics.value("actors_state_writes_total")).toBe(3);
+      expect(metrics.value("actors_reminders_fired_total")).toBe(1);
+      counter.send.fail();
+      await settle(clock);
+      expect(warnings.map((warning) => warning.message)).toContain("actor one-way send failed");
+      await actors.close();
+      expect(metrics.value("actors_active")).toBe(0);
+      expect(metrics.value("actors_deactivations_total")).toBe(2);
     });
 
     it("passes references between actors as JSON and calls through revived ones", async () => {
