@@ -1,0 +1,4 @@
+import { describeLifecycle } from "./lifecycle-suite.js";
+import { kitV3 } from "./sdk-kits.js";
+
+describeLifecycle(kitV3);
