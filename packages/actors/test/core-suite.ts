@@ -467,6 +467,20 @@ export function describeActorCore(name: string, factory: CorePortsFactory): void
       expect(await counter.get()).toBe(2);
     });
 
+    it("checks stored state on load, naming the field, and activates once it is fixed", async () => {
+      await open();
+      const key = "actors/state/Counter/corrupt";
+      await ports.store.commit([
+        { type: "set", key, value: new TextEncoder().encode('{"count":"many"}') },
+      ]);
+      const counter = system().get(Counter, "corrupt");
+      await expect(counter.get()).rejects.toThrow(/Counter\/corrupt stored state\.count: /);
+      await ports.store.commit([
+        { type: "set", key, value: new TextEncoder().encode('{"count":4}') },
+      ]);
+      expect(await counter.get()).toBe(4);
+    });
+
     it("writes explicit-mode state only on ctx.save()", async () => {
       await open();
       const actors = system();
