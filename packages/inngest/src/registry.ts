@@ -185,10 +185,12 @@ export function createAppRegistry(options: AppRegistryOptions): AppRegistry {
             });
           }
         }
+        // Activate first: a function the engine refuses (an id it already runs) then leaves
+        // nothing stored that would fail again at the next start.
+        activate(app);
         await store.commit([
           { type: "set", key: appKey(app.appName), value: jsonCodec.encode(app) },
         ]);
-        activate(app);
         return { modified: true, appName: app.appName };
       }),
     get: (functionId) => active.get(functionId),
