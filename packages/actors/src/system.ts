@@ -17,7 +17,7 @@ import {
   utf8,
 } from "@troupe/core";
 import { z } from "zod";
-import { Activation, Deadlines, Envelope, movedError, Status, type Target } from "./activation.js";
+import { Activation, Deadlines, Envelope, Status, type Target } from "./activation.js";
 import {
   type ActorRef,
   type ActorRefJson,
@@ -1017,5 +1017,3 @@ class System implements ActorSystem {
 export function createActorSystem(options: ActorSystemOptions): ActorSystem {
   return new System(options);
 }
-
-export { movedError };
