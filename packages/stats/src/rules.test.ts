@@ -428,6 +428,41 @@ describe("prepared outputs", () => {
     expect(() => aggregateOutputs(other, [layered])).toThrow(/field caps\[0\]\.scope/);
   });
 
+  it("are deep, frozen copies, independent of the object they were made from", async () => {
+    const { prepareOutput } = await import("./engine.js");
+    const source = {
+      primary: [{ ...c("atk", "FLAT", 40, "items"), priority: 2 }],
+      derived: [],
+      caps: [{ ...cap("atk", "HARD_MAX", "max", 45, "WORLD"), tags: ["gear"] }],
+      context: { vs_undead: { additive_percent: 0.1, multipliers: [1.5] } },
+      meta: { system: "items", version: 3 },
+    };
+    const prepared = prepareOutput(source);
+    expect(prepared).toEqual(source);
+    expect(JSON.stringify(prepared)).toBe(JSON.stringify(source));
+    for (const part of [
+      prepared.primary,
+      prepared.primary[0],
+      prepared.caps[0]?.tags,
+      prepared.context?.vs_undead?.multipliers,
+      prepared.meta,
+    ]) {
+      expect(Object.isFrozen(part)).toBe(true);
+    }
+    source.primary[0] = { ...c("atk", "FLAT", 1, "items"), priority: 0 };
+    source.meta.version = 4;
+    expect(prepared.primary[0]?.value).toBe(40);
+    expect(prepared.meta.version).toBe(3);
+    // Data that is not plain (here a Date in meta) is still copied as structuredClone copies it.
+    const dated = prepareOutput({ ...source, meta: { system: "items", at: new Date(5) } as never });
+    expect((dated.meta as unknown as { at: Date }).at).toEqual(new Date(5));
+    expect(Object.isFrozen(dated.meta)).toBe(true);
+    // And what structuredClone refuses is still refused.
+    expect(() =>
+      prepareOutput({ ...source, meta: { system: "items", hook: () => 1 } as never }),
+    ).toThrow();
+  });
+
   it("fold right under each of several registries used in turn", async () => {
     const { prepareOutput } = await import("./engine.js");
     const plain = output("items", {
