@@ -522,6 +522,50 @@ export function describeActorCore(name: string, factory: CorePortsFactory): void
       );
     });
 
+    it("keeps every acknowledged change through idle deactivations and restarts (model check)", async () => {
+      await open();
+      let actors = system({ idleSweepMs: 1000 });
+      const keys = ["a", "b", "c"];
+      const step = fc.oneof(
+        fc.record({
+          kind: fc.constant("add" as const),
+          key: fc.constantFrom(...keys),
+          by: fc.nat(9),
+        }),
+        fc.record({ kind: fc.constant("fail" as const), key: fc.constantFrom(...keys) }),
+        fc.record({
+          kind: fc.constant("idle" as const),
+          ms: fc.constantFrom(1000, 600_000, 700_000),
+        }),
+        fc.record({ kind: fc.constant("restart" as const) }),
+      );
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { maxLength: 25 }), async (steps) => {
+          const prefix = `model${run++}-`;
+          const model = new Map<string, number>();
+          for (const action of steps) {
+            if (action.kind === "add") {
+              const reply = await actors.get(Counter, prefix + action.key).increment(action.by);
+              model.set(action.key, (model.get(action.key) ?? 0) + action.by);
+              expect(reply).toBe(model.get(action.key));
+            } else if (action.kind === "fail") {
+              await expect(actors.get(Counter, prefix + action.key).fail()).rejects.toThrow("boom");
+            } else if (action.kind === "idle") {
+              await clock.advance(action.ms);
+            } else {
+              await actors.close();
+              actors = system({ idleSweepMs: 1000 });
+            }
+          }
+          for (const key of keys) {
+            expect(await actors.get(Counter, prefix + key).get()).toBe(model.get(key) ?? 0);
+          }
+        }),
+        { numRuns: 20 },
+      );
+    });
+
     it("gives exactly 10,000 after 10,000 concurrent increments", async () => {
       await open();
       const actors = system();
