@@ -16,6 +16,7 @@ import { printTable } from "@troupe/testkit";
 import { createFlows, createFunction } from "../src/index.js";
 
 const RUNS = Number(process.env.FLOWS_BENCH_FC_RUNS ?? 100_000);
+const BACKENDS = (process.env.FLOWS_BENCH_FC_BACKENDS ?? "memory,sqlite").split(",");
 const LIMIT = 10;
 const SEND_CHUNK = 1000;
 
@@ -99,9 +100,15 @@ async function measure(open: () => Ports, keys: number) {
 /** Runs the benchmark and prints its table. */
 export async function flowControlBench(): Promise<void> {
   const rows: Record<string, string | number>[] = [];
-  for (const backend of backends) {
+  for (const backend of backends.filter((entry) => BACKENDS.includes(entry.name))) {
     const few = await measure(backend.open, 10);
+    console.log(
+      `${backend.name}, 10 keys: admit ${Math.round(few.admitMs)} ms, dispatch ${Math.round(few.dispatchMs)} ms`,
+    );
     const many = await measure(backend.open, RUNS);
+    console.log(
+      `${backend.name}, ${RUNS} keys: admit ${Math.round(many.admitMs)} ms, dispatch ${Math.round(many.dispatchMs)} ms`,
+    );
     const rate = (ms: number) => Math.round((RUNS / ms) * 1000);
     for (const [label, result] of [
       ["10 keys", few],

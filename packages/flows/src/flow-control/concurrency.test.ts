@@ -80,6 +80,21 @@ describe("concurrency slots", () => {
     expect(await control.acquire([slot], { leaseId: "l3", itemId: "b" }, item("b", 0))).toBe(true);
   });
 
+  it("wakes a parked item again when the enqueue after its wake-up was lost in a crash", async () => {
+    const { control, slot, clock, enqueued } = setup(1000);
+    expect(await control.acquire([slot], { leaseId: "l1", itemId: "a" }, item("a", 0))).toBe(true);
+    expect(await control.acquire([slot], { leaseId: "l2", itemId: "b" }, item("b", 0))).toBe(false);
+    await control.release([slot], { leaseId: "l1", itemId: "a" });
+    // The worker died right after the release commit: b's reservation exists, b is not queued.
+    enqueued.length = 0;
+    clock.now = 999;
+    expect(await control.sweep()).toBe(0);
+    clock.now = 1000;
+    expect(await control.sweep()).toBe(1);
+    expect(enqueued.map((entry) => entry.id)).toEqual(["b"]);
+    expect(await control.acquire([slot], { leaseId: "l3", itemId: "b" }, item("b", 0))).toBe(true);
+  });
+
   it("keeps a holder that extends its lease", async () => {
     const { control, slot, clock } = setup(1000);
     expect(await control.acquire([slot], { leaseId: "l1", itemId: "a" }, item("a", 0))).toBe(true);
