@@ -52,6 +52,11 @@ export interface InngestApiOptions {
    * to `/v1/checkpoint/:runId/async`. Default false (the classic one-step-per-request protocol).
    */
   readonly checkpointing?: boolean;
+  /**
+   * Call bodies above this size (bytes) make the SDK fetch events and step results from
+   * `/v0/runs/:id/batch|actions` instead. Default 4 MiB.
+   */
+  readonly maxRequestBodyBytes?: number;
   /** The fetch used for call requests and sync pings. Default: global fetch. */
   readonly fetch?: typeof fetch;
   readonly logger?: Logger;
@@ -210,6 +215,9 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     ...(options.signingKeyFallback ? { signingKeyFallback: options.signingKeyFallback } : {}),
     serverKind,
     fetch: doFetch,
+    ...(options.maxRequestBodyBytes === undefined
+      ? {}
+      : { maxRequestBodyBytes: options.maxRequestBodyBytes }),
     clock,
     logger,
     ...(options.checkpointing

@@ -35,6 +35,12 @@ export interface HttpDriverOptions {
   /** Longest a call may take before it counts as a retriable failure. Default 2 h (Inngest's cap). */
   readonly requestTimeoutMs?: number;
   /**
+   * Call bodies larger than this (bytes) carry no events or step results; the SDK fetches them
+   * from `GET /v0/runs/:id/batch` and `/actions` instead (`ctx.use_api`). Default 4 MiB, as
+   * Inngest.
+   */
+  readonly maxRequestBodyBytes?: number;
+  /**
    * Extra `ctx` fields to send (checkpointing adds `fn_id` and `qi_id`). Returning nothing keeps
    * the classic one-step-per-request protocol.
    */
@@ -229,6 +235,7 @@ export function mapOp(
 export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
   const { clock, logger } = options;
   const timeoutMs = options.requestTimeoutMs ?? 2 * 3_600_000;
+  const maxBodyBytes = options.maxRequestBodyBytes ?? 4 * 1024 * 1024;
   const versions = new Map<string, number>();
   const verifyKeys = [options.signingKey, options.signingKeyFallback].filter(
     (key): key is string => typeof key === "string" && key !== "",
@@ -403,7 +410,16 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
         version: versions.get(request.runId) ?? -1,
         use_api: false,
       };
-      const body = canonicalJson(payload);
+      let body = canonicalJson(payload);
+      if (Buffer.byteLength(body) > maxBodyBytes) {
+        body = canonicalJson({
+          ...payload,
+          events: [],
+          steps: {},
+          ctx: { ...payload.ctx, use_api: true },
+          use_api: true,
+        });
+      }
       const headers: Record<string, string> = {
         "content-type": "application/json",
         "x-run-id": request.runId,

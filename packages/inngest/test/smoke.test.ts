@@ -1,15 +1,19 @@
 import { Inngest } from "inngest";
 import { serve } from "inngest/node";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { finishedRuns, startApp, startTroupe } from "./harness.js";
 
-let troupe: Awaited<ReturnType<typeof startTroupe>>;
-let app: Awaited<ReturnType<typeof startApp>>;
-let client: Inngest;
+const silent = { info() {}, warn() {}, error() {}, debug() {} };
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
 
-beforeAll(async () => {
-  troupe = await startTroupe();
-  client = new Inngest({ id: "smoke", isDev: true, baseUrl: troupe.url });
+/** A Troupe and a v4 app with one two-step function, synced. */
+async function setUp(options: Parameters<typeof startTroupe>[0] = {}) {
+  const troupe = await startTroupe(options);
+  cleanups.push(() => troupe.close());
+  const client = new Inngest({ id: "smoke", isDev: true, baseUrl: troupe.url, logger: silent });
   const hello = client.createFunction(
     { id: "hello", triggers: [{ event: "demo/hello" }] },
     async ({ event, step }) => {
@@ -18,18 +22,28 @@ beforeAll(async () => {
       return { a, b };
     },
   );
-  app = await startApp(serve({ client, functions: [hello] }));
-  const sync = await troupe.api.syncApp(app.url);
-  expect(sync).toMatchObject({ ok: true, modified: true });
-});
-
-afterAll(async () => {
-  await app?.close();
-  await troupe?.close();
-});
+  const app = await startApp(serve({ client, functions: [hello] }));
+  cleanups.push(() => app.close());
+  expect(await troupe.api.syncApp(app.url)).toMatchObject({ ok: true, modified: true });
+  return { troupe, client };
+}
 
 it("runs a two-step function and reports its output", async () => {
+  const { troupe, client } = await setUp();
   const { ids } = await client.send({ name: "demo/hello", data: { name: "ada" } });
   const [run] = await finishedRuns(troupe.url, ids[0] ?? "");
   expect(run).toMatchObject({ status: "Completed", output: { a: "hi ada", b: "HI ADA" } });
+});
+
+it("lets the SDK fetch events and step results through /v0 when a call body is too large", async () => {
+  let largeBodies = 0;
+  const watchingFetch: typeof fetch = (input, init) => {
+    if (typeof init?.body === "string" && init.body.includes('"use_api":true')) largeBodies += 1;
+    return fetch(input, init);
+  };
+  const { troupe, client } = await setUp({ maxRequestBodyBytes: 100, fetch: watchingFetch });
+  const { ids } = await client.send({ name: "demo/hello", data: { name: "grace" } });
+  const [run] = await finishedRuns(troupe.url, ids[0] ?? "");
+  expect(run).toMatchObject({ status: "Completed", output: { a: "hi grace", b: "HI GRACE" } });
+  expect(largeBodies).toBeGreaterThan(0);
 });
