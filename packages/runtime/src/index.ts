@@ -1,3 +1,16 @@
+export {
+  createDashboardApi,
+  type DashboardActors,
+  type DashboardApiOptions,
+  type DashboardFunction,
+  runDetail,
+} from "./api/dashboard-api.js";
+export {
+  type DashboardStatsOptions,
+  type StatsExplainResult,
+  statsExplain,
+  statsResolve,
+} from "./api/stats.js";
 export { type AppSync, type AppSyncOptions, type AppSyncState, createAppSync } from "./app-sync.js";
 export { type BearerAuthOptions, bearerAuth, hashSigningKey, SDK_PATHS } from "./auth.js";
 export {
@@ -15,6 +28,12 @@ export {
   type RuntimeMode,
   readConfigFile,
 } from "./config.js";
+export {
+  API_PATHS,
+  findDashboardDir,
+  type ServeDashboardOptions,
+  serveDashboard,
+} from "./dashboard-static.js";
 export { createPinoLogger, type PinoLoggerOptions } from "./logger.js";
 export {
   createPrometheusMetrics,

@@ -5,9 +5,12 @@ import { type Clock, invalidArgument, type Logger, systemClock, TroupeError } fr
 import { createFlows, type EventData, type FlowFunction, type Flows } from "@troupe/flows";
 import { createInngestApi, type InngestApi, type InngestApiOptions } from "@troupe/inngest";
 import { Hono } from "hono";
+import { createDashboardApi, type DashboardActors } from "./api/dashboard-api.js";
+import type { DashboardStatsOptions } from "./api/stats.js";
 import { type AppSyncState, createAppSync } from "./app-sync.js";
 import { bearerAuth, SDK_PATHS } from "./auth.js";
 import type { RuntimeConfig, RuntimeMode } from "./config.js";
+import { findDashboardDir, serveDashboard } from "./dashboard-static.js";
 import { createPinoLogger } from "./logger.js";
 import {
   createPrometheusMetrics,
@@ -46,6 +49,16 @@ export interface RuntimeOptions {
   readonly inngest?: InngestApiFactory | false;
   /** The fetch the Inngest API calls SDK apps with. */
   readonly fetch?: typeof fetch;
+  /**
+   * The built dashboard (`apps/dashboard/dist`), served at `/`. Default: found by looking upwards
+   * from this package for `apps/dashboard/dist` or `node_modules/@troupe/dashboard/dist`; `false`
+   * serves none. The dashboard's JSON API under `/api` is served either way.
+   */
+  readonly dashboardDir?: string | false;
+  /** A stats registry for the dashboard's stats page; without one, requests bring their own. */
+  readonly stats?: DashboardStatsOptions;
+  /** An actor system for the dashboard's actors API; without one, `/api/actors` answers 501. */
+  readonly actors?: DashboardActors;
 }
 
 /** Where a started runtime listens. */
@@ -84,6 +97,8 @@ export interface Runtime {
   stop(): Promise<void>;
   /** Where each configured app's sync stands. */
   appSyncStates(): AppSyncState[];
+  /** The folder the dashboard is served from, or undefined when none is built. */
+  readonly dashboardDir: string | undefined;
 }
 
 // Requests an SDK makes while one of its runs is in flight (checkpoints, batch reads): they stay
@@ -246,6 +261,20 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     }
     return next();
   });
+  const dashboardDir =
+    options.dashboardDir === false ? undefined : (options.dashboardDir ?? findDashboardDir());
+  if (dashboardDir !== undefined) {
+    // Before auth: the static files hold no data, and the login page must load without a token.
+    app.use(
+      "*",
+      serveDashboard({
+        dir: dashboardDir,
+        reserved: (options.routes ?? []).map(
+          (group) => new RegExp(`^${group.prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(/|$)`),
+        ),
+      }),
+    );
+  }
   if (config.auth.token !== undefined) {
     const signingKeys = [config.inngest.signingKey, config.inngest.signingKeyFallback].filter(
       (key): key is string => key !== undefined,
@@ -262,6 +291,17 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     context.header("Content-Type", PROMETHEUS_CONTENT_TYPE);
     return context.body(metrics.render());
   });
+  app.route(
+    "/api",
+    createDashboardApi({
+      flows,
+      inngest,
+      ...(options.functions ? { functions: options.functions } : {}),
+      stats: options.stats,
+      actors: options.actors,
+      info: { mode, storage: storage.kind, auth: config.auth.token !== undefined },
+    }),
+  );
   for (const group of options.routes ?? []) app.route(group.prefix, group.app);
   if (inngest) app.route("/", inngest.app);
   app.onError((error, context) => {
@@ -382,5 +422,6 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       return stopping;
     },
     appSyncStates: () => appSync.states(),
+    dashboardDir,
   };
 }

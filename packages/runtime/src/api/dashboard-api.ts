@@ -1,0 +1,448 @@
+import { invalidArgument, TroupeError, ulidTime } from "@troupe/core";
+import type {
+  EventData,
+  FlowEvent,
+  FlowFunction,
+  Flows,
+  RunStatus,
+  RunSummary,
+  RunView,
+  StepView,
+} from "@troupe/flows";
+import type { InngestApi } from "@troupe/inngest";
+import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import { cursorParam, limitParam, parseWith, readBody, timeParam } from "./params.js";
+import { type DashboardStatsOptions, statsExplain, statsResolve } from "./stats.js";
+
+/**
+ * The seam for an actor system (`@troupe/actors`). Until one is configured, `/api/actors/…`
+ * answers 501.
+ */
+export interface DashboardActors {
+  /** Routes served under `/api/actors` (activations by type and node, state, calling actions). */
+  readonly app: Hono;
+}
+
+/** What the dashboard API reads from and steers. */
+export interface DashboardApiOptions {
+  /** The flows engine. */
+  readonly flows: Flows;
+  /** The Inngest API, for synced apps and syncing by URL. */
+  readonly inngest?: InngestApi | undefined;
+  /** In-process functions the runtime was created with. */
+  readonly functions?: readonly FlowFunction<unknown, EventData>[];
+  /** A stats registry; without one, stats requests must bring their own. */
+  readonly stats?: DashboardStatsOptions | undefined;
+  /** An actor system; without one, `/api/actors` answers 501. */
+  readonly actors?: DashboardActors | undefined;
+  /** What `/api/info` reports. */
+  readonly info: { readonly mode: string; readonly storage: string; readonly auth: boolean };
+}
+
+/** A function as the dashboard lists it, in-process or from a synced app. */
+export interface DashboardFunction {
+  /** The function id the engine knows. */
+  readonly id: string;
+  /** Display name. */
+  readonly name: string;
+  /** `in-process` (TypeScript, `createFunction`) or `app` (an SDK app synced over HTTP). */
+  readonly source: "in-process" | "app";
+  /** The app it belongs to (source `app`). */
+  readonly appName?: string;
+  /** Event and cron triggers. */
+  readonly triggers: readonly {
+    readonly event?: string;
+    readonly if?: string;
+    readonly cron?: string;
+  }[];
+  /** The configuration: the engine's definition, or the SDK's config as synced. */
+  readonly config: unknown;
+}
+
+const RUN_STATUSES = ["queued", "running", "completed", "failed", "cancelled"] as const;
+
+const runsQuery = z.object({
+  function: z.string().min(1).optional(),
+  status: z
+    .string()
+    .transform((text) => text.split(",").filter((part) => part !== ""))
+    .pipe(z.array(z.enum(RUN_STATUSES, { message: `expected ${RUN_STATUSES.join(", ")}` })))
+    .optional(),
+  from: timeParam,
+  to: timeParam,
+  limit: limitParam,
+  cursor: cursorParam,
+});
+
+const eventsQuery = z.object({
+  name: z.string().min(1).optional(),
+  from: timeParam,
+  to: timeParam,
+  limit: limitParam,
+  cursor: cursorParam,
+});
+
+const sendBody = z.object({
+  name: z.string().min(1, "expected a non-empty event name"),
+  data: z.record(z.string(), z.unknown()).optional(),
+  user: z.record(z.string(), z.unknown()).optional(),
+});
+const cancelBody = z.object({ reason: z.string().max(1000).optional() });
+const rerunBody = z.object({ fromStep: z.string().min(1).optional() });
+const invokeBody = z.object({ data: z.record(z.string(), z.unknown()).optional() });
+const syncBody = z.object({ url: z.url({ message: "expected the app's serve URL" }) });
+
+/**
+ * Pages newest first through an id-ordered listing: the ids are ULIDs, so the page after
+ * `cursor` holds the ids below it. The engine filters by creation millisecond only, so items of
+ * the cursor's own millisecond are fetched again and dropped; the fetch grows until the page is
+ * full or the listing ends.
+ */
+async function pageBefore<T extends { readonly id: string }>(
+  list: (query: { limit: number; to?: number }) => Promise<readonly T[]>,
+  limit: number,
+  to: number | undefined,
+  cursor: string | undefined,
+): Promise<{ data: T[]; nextCursor: string | null }> {
+  let upper = to;
+  if (cursor !== undefined) {
+    const cursorEnd = ulidTime(cursor) + 1;
+    upper = upper === undefined ? cursorEnd : Math.min(upper, cursorEnd);
+  }
+  for (let fetch = limit + 1 + (cursor === undefined ? 0 : 32); ; fetch *= 4) {
+    const items = await list({ limit: fetch, ...(upper === undefined ? {} : { to: upper }) });
+    const kept = cursor === undefined ? [...items] : items.filter((item) => item.id < cursor);
+    const exhausted = items.length < fetch;
+    if (kept.length > limit || exhausted) {
+      const data = kept.slice(0, limit);
+      const last = data[data.length - 1];
+      return { data, nextCursor: kept.length > limit && last ? last.id : null };
+    }
+  }
+}
+
+function durationOf(step: StepView): number | null {
+  return step.startedAt !== undefined && step.endedAt !== undefined
+    ? step.endedAt - step.startedAt
+    : null;
+}
+
+/** A run with each step's duration, the shape of `GET /api/runs/:id`. */
+export function runDetail(run: RunView): RunView & {
+  readonly durationMs: number | null;
+  readonly steps: readonly (StepView & { readonly durationMs: number | null })[];
+} {
+  return {
+    ...run,
+    durationMs: run.endedAt !== undefined ? run.endedAt - (run.startedAt ?? run.createdAt) : null,
+    steps: run.steps.map((step) => ({ ...step, durationMs: durationOf(step) })),
+  };
+}
+
+function listFunctions(options: DashboardApiOptions): DashboardFunction[] {
+  const out: DashboardFunction[] = [];
+  for (const fn of options.functions ?? []) {
+    out.push({
+      id: fn.id,
+      name: fn.definition.name,
+      source: "in-process",
+      triggers: fn.definition.triggers.map((trigger) =>
+        "cron" in trigger ? { cron: trigger.cron } : { ...trigger },
+      ),
+      config: fn.definition,
+    });
+  }
+  for (const app of options.inngest?.apps() ?? []) {
+    for (const fn of app.functions) {
+      out.push({
+        id: fn.id,
+        name: fn.name ?? fn.id,
+        source: "app",
+        appName: app.appName,
+        triggers: fn.triggers.map((trigger) => {
+          const record = trigger as { event?: unknown; expression?: unknown; cron?: unknown };
+          return typeof record.cron === "string"
+            ? { cron: record.cron }
+            : {
+                event: String(record.event),
+                ...(typeof record.expression === "string" && record.expression !== ""
+                  ? { if: record.expression }
+                  : {}),
+              };
+        }),
+        config: fn,
+      });
+    }
+  }
+  return out;
+}
+
+function notFound(what: string, id: string): TroupeError {
+  return new TroupeError("NOT_FOUND", `${what} ${JSON.stringify(id)} not found`, {
+    details: { id },
+  });
+}
+
+/** `{ status, error: { code, message, field? } }`: what every failed `/api` request answers. */
+function errorBody(status: number, code: string, message: string, field?: unknown) {
+  return {
+    status,
+    error: { code, message, ...(typeof field === "string" ? { field } : {}) },
+  };
+}
+
+/**
+ * The dashboard's JSON API, mounted by the runtime under `/api` behind its auth token: runs
+ * (filtered, paged, with step timelines; cancel, rerun, rerun from a step), events (list,
+ * detail, send, replay), functions and apps (config, flow control, invoke, sync by URL), stats
+ * (resolve and explain a pasted input) and, once configured, actors.
+ */
+export function createDashboardApi(options: DashboardApiOptions): Hono {
+  const { flows } = options;
+  const app = new Hono();
+
+  app.onError((error, context) => {
+    if (TroupeError.isInstance(error, "INVALID_ARGUMENT")) {
+      return context.json(errorBody(400, error.code, error.message, error.details.field), 400);
+    }
+    if (TroupeError.isInstance(error, "NOT_FOUND")) {
+      return context.json(errorBody(404, error.code, error.message), 404);
+    }
+    if (TroupeError.isInstance(error)) {
+      const status: ContentfulStatusCode = error.code === "UNAVAILABLE" ? 503 : 500;
+      return context.json(errorBody(status, error.code, error.message), status);
+    }
+    return context.json(
+      errorBody(500, "INTERNAL", error instanceof Error ? error.message : String(error)),
+      500,
+    );
+  });
+  app.notFound((context) =>
+    context.json(
+      errorBody(
+        404,
+        "NOT_FOUND",
+        `${context.req.method} ${context.req.path} is not a dashboard API route`,
+      ),
+      404,
+    ),
+  );
+
+  app.get("/info", (context) =>
+    context.json({
+      ...options.info,
+      inngest: options.inngest !== undefined,
+      stats: options.stats !== undefined,
+      actors: options.actors !== undefined,
+    }),
+  );
+
+  // ------------------------------------------------------------------ runs
+
+  app.get("/runs", async (context) => {
+    const query = parseWith(runsQuery, context.req.query(), "query");
+    const page = await pageBefore<RunSummary>(
+      ({ limit, to }) =>
+        flows.listRuns({
+          newestFirst: true,
+          limit,
+          ...(query.function === undefined ? {} : { functionId: query.function }),
+          ...(query.status === undefined || query.status.length === 0
+            ? {}
+            : { status: query.status as RunStatus[] }),
+          ...(query.from === undefined ? {} : { from: query.from }),
+          ...(to === undefined ? {} : { to }),
+        }),
+      query.limit ?? 50,
+      query.to,
+      query.cursor,
+    );
+    return context.json(page);
+  });
+
+  app.get("/runs/:id", async (context) => {
+    const id = context.req.param("id");
+    const run = await flows.getRun(id);
+    if (!run) throw notFound("run", id);
+    return context.json({ data: runDetail(run) });
+  });
+
+  app.post("/runs/:id/cancel", async (context) => {
+    const id = context.req.param("id");
+    const body = parseWith(cancelBody, await readBody(context.req.raw), "body");
+    if (!(await flows.getRun(id))) throw notFound("run", id);
+    const cancelled = await flows.cancel(id, body.reason ?? "cancelled from the dashboard");
+    return context.json({ cancelled });
+  });
+
+  app.post("/runs/:id/rerun", async (context) => {
+    const id = context.req.param("id");
+    const body = parseWith(rerunBody, await readBody(context.req.raw), "body");
+    const run = await flows.getRun(id);
+    if (!run) throw notFound("run", id);
+    if (
+      body.fromStep !== undefined &&
+      !run.steps.some((step) => step.id === body.fromStep || step.hash === body.fromStep)
+    ) {
+      throw invalidArgument(
+        "body.fromStep",
+        `run ${id} has no step ${JSON.stringify(body.fromStep)}`,
+      );
+    }
+    const runId = await flows.rerun(
+      id,
+      body.fromStep === undefined ? undefined : { fromStep: body.fromStep },
+    );
+    return context.json({ runId });
+  });
+
+  // ---------------------------------------------------------------- events
+
+  app.get("/events", async (context) => {
+    const query = parseWith(eventsQuery, context.req.query(), "query");
+    const page = await pageBefore<FlowEvent>(
+      ({ limit, to }) =>
+        flows.listEvents({
+          newestFirst: true,
+          limit,
+          ...(query.name === undefined ? {} : { name: query.name }),
+          ...(query.from === undefined ? {} : { from: query.from }),
+          ...(to === undefined ? {} : { to }),
+        }),
+      query.limit ?? 50,
+      query.to,
+      query.cursor,
+    );
+    return context.json(page);
+  });
+
+  app.get("/events/:id", async (context) => {
+    const id = context.req.param("id");
+    const event = await flows.getEvent(id);
+    if (!event) throw notFound("event", id);
+    const { runs, skipped } = await flows.getEventRuns(id);
+    return context.json({ data: event, runs, skipped });
+  });
+
+  app.post("/events", async (context) => {
+    const body = parseWith(sendBody, await readBody(context.req.raw), "body");
+    const { ids } = await flows.send({
+      name: body.name,
+      data: body.data ?? {},
+      ...(body.user === undefined ? {} : { user: body.user }),
+    });
+    return context.json({ ids });
+  });
+
+  app.post("/events/:id/replay", async (context) => {
+    const id = context.req.param("id");
+    const event = await flows.getEvent(id);
+    if (!event) throw notFound("event", id);
+    // A new event with the same name and payload: a copy of the id would be deduplicated.
+    const { ids } = await flows.send({
+      name: event.name,
+      data: event.data as Record<string, unknown>,
+      ...(event.user === undefined ? {} : { user: event.user as Record<string, unknown> }),
+    });
+    return context.json({ ids, replayOf: id });
+  });
+
+  // ------------------------------------------------------ functions and apps
+
+  app.get("/functions", (context) => context.json({ data: listFunctions(options) }));
+
+  app.get("/functions/:id", async (context) => {
+    const id = context.req.param("id");
+    const fn = listFunctions(options).find((candidate) => candidate.id === id);
+    if (!fn) throw notFound("function", id);
+    const flowControl = await flows.getFlowControlState(id);
+    return context.json({ data: fn, flowControl });
+  });
+
+  app.post("/functions/:id/invoke", async (context) => {
+    const id = context.req.param("id");
+    const body = parseWith(invokeBody, await readBody(context.req.raw), "body");
+    const fn = listFunctions(options).find((candidate) => candidate.id === id);
+    if (!fn) throw notFound("function", id);
+    // The engine starts runs from events, so invoking sends the function's first trigger event
+    // with the payload (other functions on the same event run too, as they would in production).
+    const trigger = fn.triggers.find((candidate) => candidate.event !== undefined);
+    if (trigger?.event === undefined) {
+      throw invalidArgument(
+        "function",
+        `${id} has no event trigger (cron only), so it cannot be invoked with a payload`,
+      );
+    }
+    const { ids } = await flows.send({ name: trigger.event, data: body.data ?? {} });
+    const eventId = ids[0] ?? "";
+    const { runs, skipped } = await flows.getEventRuns(eventId);
+    return context.json({
+      eventId,
+      event: trigger.event,
+      runs: runs.filter((run) => run.functionId === id),
+      skipped: skipped.filter((skip) => skip.functionId === id),
+    });
+  });
+
+  app.get("/apps", (context) =>
+    context.json({
+      data: (options.inngest?.apps() ?? []).map((stored) => ({
+        appName: stored.appName,
+        url: stored.url,
+        framework: stored.framework ?? null,
+        sdk: stored.sdk ?? null,
+        syncedAt: stored.syncedAt,
+        functions: stored.functions.map((fn) => fn.id),
+      })),
+    }),
+  );
+
+  app.post("/apps/sync", async (context) => {
+    const body = parseWith(syncBody, await readBody(context.req.raw), "body");
+    if (!options.inngest) {
+      throw new TroupeError("UNAVAILABLE", "this runtime serves no Inngest API, so it has no apps");
+    }
+    const result = await options.inngest.syncApp(body.url);
+    return context.json(result, result.ok ? 200 : 502);
+  });
+
+  // ----------------------------------------------------------------- stats
+
+  app.post("/stats/resolve", async (context) =>
+    context.json({ snapshot: statsResolve(await readBody(context.req.raw), options.stats) }),
+  );
+  app.post("/stats/explain", async (context) =>
+    context.json(statsExplain(await readBody(context.req.raw), options.stats)),
+  );
+
+  // ---------------------------------------------------------------- actors
+
+  if (options.actors) {
+    app.route("/actors", options.actors.app);
+  } else {
+    app.all("/actors/*", (context) =>
+      context.json(
+        errorBody(
+          501,
+          "NOT_IMPLEMENTED",
+          "no actor system is configured in this runtime: actors appear here once @troupe/actors is composed into it",
+        ),
+        501,
+      ),
+    );
+    app.all("/actors", (context) =>
+      context.json(
+        errorBody(
+          501,
+          "NOT_IMPLEMENTED",
+          "no actor system is configured in this runtime: actors appear here once @troupe/actors is composed into it",
+        ),
+        501,
+      ),
+    );
+  }
+
+  return app;
+}
