@@ -121,6 +121,7 @@ export function createTransportRemoting(options: TransportRemotingOptions): Acto
   const marginMs = options.marginMs ?? 250;
   const logger = (options.logger ?? noopLogger).child({ nodeId });
   let stop: (() => Promise<void>) | undefined;
+  let listening = false;
   let closed = false;
 
   const ensureOpen = () => {
@@ -156,12 +157,13 @@ export function createTransportRemoting(options: TransportRemotingOptions): Acto
     },
     async listen(handler) {
       ensureOpen();
-      if (stop) {
+      if (listening) {
         throw new TroupeError("INVALID_ARGUMENT", `node ${nodeId} already listens for calls`, {
           details: { field: "listen", nodeId },
         });
       }
-      stop = await transport.listen(nodeId, async (bytes, from) => {
+      listening = true;
+      const stopListening = await transport.listen(nodeId, async (bytes, from) => {
         let call: RemoteCall;
         try {
           call = decodeRemoteCall(bytes);
@@ -190,6 +192,9 @@ export function createTransportRemoting(options: TransportRemotingOptions): Acto
           );
         }
       });
+      // close() may have run while the listener was being registered.
+      if (closed) await stopListening();
+      else stop = stopListening;
     },
     async close() {
       if (closed) return;
