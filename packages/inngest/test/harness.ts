@@ -22,6 +22,8 @@ export async function startTroupe(
     readonly queue?: Queue;
     /** Start the worker only after the test synced its app (cron triggers are scheduled at start). */
     readonly deferStart?: boolean;
+    /** The engine's Store key prefix. Default `"flows/"`. */
+    readonly flowsPrefix?: string;
     /** Close the store and queue with the server (for ports the test made). */
     readonly closePorts?: boolean;
   } = {},
@@ -32,10 +34,17 @@ export async function startTroupe(
     store,
     queue,
     pollIntervalMs: 10,
+    ...(options.flowsPrefix ? { prefix: options.flowsPrefix } : {}),
     backoff: { baseMs: 20, maxMs: 100, jitter: 0 },
     keepProcessAlive: false,
   });
-  const api = createInngestApi({ mode: "dev", ...options, flows, store });
+  const {
+    flowsPrefix: _flowsPrefix,
+    closePorts: _closePorts,
+    deferStart: _deferStart,
+    ...apiOptions
+  } = options;
+  const api = createInngestApi({ mode: "dev", ...apiOptions, flows, store });
   await api.ready();
   if (!options.deferStart) await flows.start();
   const server = await new Promise<ReturnType<typeof serveHono>>((resolve) => {

@@ -1,28 +1,99 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { systemClock } from "@troupe/core";
+import { type Queue, type Store, systemClock } from "@troupe/core";
+import { createPostgresQueue, createPostgresStore } from "@troupe/postgres";
 import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import { waitFor } from "@troupe/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { finishedRuns, startApp, startTroupe } from "./harness.js";
 import type { SdkKit } from "./sdk-kits.js";
 
-const sqlitePorts = (path: string) => ({
-  store: createSqliteStore({ path }),
-  queue: createSqliteQueue({ path, clock: systemClock, queueName: "flows" }),
-  closePorts: true,
-});
+/** Durable ports for a Troupe; the same `name` opens the same data again. */
+export interface LifecycleBackend {
+  readonly label: string;
+  open(name: string): {
+    store: Store;
+    queue: Queue;
+    prefix: string;
+    flowsPrefix: string;
+    closePorts: true;
+  };
+  /** Removes what the tests left behind. */
+  cleanup(): Promise<void>;
+}
 
-/** Restarts and cron, on SQLite, for one SDK major version. */
-export function describeLifecycle(kit: SdkKit): void {
-  describe(`${kit.label} app on a SQLite-backed Troupe`, () => {
-    const dir = mkdtempSync(join(tmpdir(), "troupe-inngest-"));
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** SQLite files in a scratch folder. */
+export function sqliteBackend(): LifecycleBackend {
+  const dir = mkdtempSync(join(tmpdir(), "troupe-inngest-"));
+  return {
+    label: "SQLite",
+    open(name) {
+      const path = join(dir, `${name}.db`);
+      return {
+        store: createSqliteStore({ path }),
+        queue: createSqliteQueue({ path, clock: systemClock, queueName: "flows" }),
+        prefix: "inngest/",
+        flowsPrefix: "flows/",
+        closePorts: true,
+      };
+    },
+    async cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One PostgreSQL schema; each test has its own key prefixes and queue name. */
+export function postgresBackend(): LifecycleBackend {
+  const url = process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+  const schema = "troupe_inngest_test";
+  const run = `${process.pid}-${Date.now().toString(36)}`;
+  const prefixes: string[] = [];
+  return {
+    label: "PostgreSQL",
+    open(name) {
+      const tag = `${run}-${name}`;
+      prefixes.push(`inngest/${tag}/`, `flows/${tag}/`);
+      return {
+        store: createPostgresStore({ connectionString: url, schema }),
+        queue: createPostgresQueue({
+          connectionString: url,
+          schema,
+          queueName: tag,
+          clock: systemClock,
+        }),
+        prefix: `inngest/${tag}/`,
+        flowsPrefix: `flows/${tag}/`,
+        closePorts: true,
+      };
+    },
+    async cleanup() {
+      const store = createPostgresStore({ connectionString: url, schema });
+      try {
+        for (const prefix of new Set(prefixes)) {
+          for (;;) {
+            const entries = await store.list({ prefix, limit: 500 });
+            if (entries.length === 0) break;
+            await store.commit(
+              entries.map((entry) => ({ type: "delete", key: entry.key }) as const),
+            );
+          }
+        }
+      } finally {
+        await store.close();
+      }
+    },
+  };
+}
+
+/** Restarts and cron on durable ports, for one SDK major version. */
+export function describeLifecycle(kit: SdkKit, backend: LifecycleBackend): void {
+  describe(`${kit.label} app on a ${backend.label}-backed Troupe`, () => {
+    afterAll(() => backend.cleanup());
 
     it("keeps synced apps across a restart: functions run without a new sync", async () => {
-      const path = join(dir, "restart.db");
-      let troupe = await startTroupe(sqlitePorts(path));
+      let troupe = await startTroupe(backend.open("restart"));
       const client = kit.client({ id: "durable", baseUrl: troupe.url });
       const fn = kit.fn(client, { id: "echo" }, [{ event: "demo/echo" }], async ({ event, step }) =>
         step.run("echo", () => ({ echoed: event.data.text })),
@@ -31,7 +102,7 @@ export function describeLifecycle(kit: SdkKit): void {
       try {
         expect(await troupe.api.syncApp(app.url)).toMatchObject({ ok: true });
         await troupe.close();
-        troupe = await startTroupe(sqlitePorts(path));
+        troupe = await startTroupe(backend.open("restart"));
         expect(troupe.api.apps().map((a) => a.appName)).toEqual(["durable"]);
         const response = await fetch(`${troupe.url}/e/key`, {
           method: "POST",
@@ -48,7 +119,7 @@ export function describeLifecycle(kit: SdkKit): void {
 
     it("fires a cron function", async () => {
       // Cron ticks are scheduled when the worker starts, so the app is synced first.
-      const troupe = await startTroupe({ ...sqlitePorts(join(dir, "cron.db")), deferStart: true });
+      const troupe = await startTroupe({ ...backend.open("cron"), deferStart: true });
       const client = kit.client({ id: "crony", baseUrl: troupe.url });
       const fn = kit.fn(
         client,

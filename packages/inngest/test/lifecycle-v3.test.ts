@@ -1,4 +1,5 @@
-import { describeLifecycle } from "./lifecycle-suite.js";
+import { describeLifecycle, postgresBackend, sqliteBackend } from "./lifecycle-suite.js";
 import { kitV3 } from "./sdk-kits.js";
 
-describeLifecycle(kitV3);
+describeLifecycle(kitV3, sqliteBackend());
+describeLifecycle(kitV3, postgresBackend());

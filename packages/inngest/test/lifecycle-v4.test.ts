@@ -1,4 +1,5 @@
-import { describeLifecycle } from "./lifecycle-suite.js";
+import { describeLifecycle, postgresBackend, sqliteBackend } from "./lifecycle-suite.js";
 import { kitV4 } from "./sdk-kits.js";
 
-describeLifecycle(kitV4);
+describeLifecycle(kitV4, sqliteBackend());
+describeLifecycle(kitV4, postgresBackend());
