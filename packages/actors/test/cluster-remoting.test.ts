@@ -1,7 +1,18 @@
-import { createMemoryTransport, type Transport, TroupeError, utf8 } from "@troupe/core";
+import {
+  createMemoryStore,
+  createMemoryTransport,
+  ManualClock,
+  type Transport,
+  TroupeError,
+  utf8,
+} from "@troupe/core";
 import { createNatsTransport } from "@troupe/nats";
 import { afterEach, describe, expect, it } from "vitest";
-import { createTransportRemoting, decodeRemoteReply } from "../src/cluster/index.js";
+import {
+  createClusterNode,
+  createTransportRemoting,
+  decodeRemoteReply,
+} from "../src/cluster/index.js";
 import type { ActorRemoting, RemoteCall, RemoteReply } from "../src/directory.js";
 
 const NATS_URL = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -130,5 +141,34 @@ describe.each(transports)("remoting over the $name transport", ({ name, open }) 
     await b.close();
     expect(await a.send("node-b", call())).toEqual({ kind: "moved" });
     await expect(b.send("node-a", call())).rejects.toMatchObject({ code: "CLOSED" });
+  });
+});
+
+describe("createClusterNode", () => {
+  it("joins only once its system serves calls, so nobody is sent to a node that cannot answer", async () => {
+    const memory = createMemoryTransport();
+    let registered = false;
+    const slow: Transport = {
+      ...memory,
+      async listen(nodeId, handler) {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        const stop = await memory.listen(nodeId, handler);
+        registered = true;
+        return stop;
+      },
+    };
+    const node = createClusterNode({
+      store: createMemoryStore(),
+      transport: slow,
+      nodeId: "slow-node",
+      clock: new ManualClock(),
+    });
+    // What createActorSystem does: start listening without waiting.
+    void node.remoting.listen(async () => ({ kind: "ok", value: 1 }));
+    await node.join();
+    expect(registered).toBe(true);
+    expect(node.membership.holdsLease()).toBe(true);
+    await node.close();
+    await memory.close();
   });
 });
