@@ -81,6 +81,18 @@ describe("the Inngest API with malformed input", () => {
             .writeHead(206, sdk)
             .end(JSON.stringify([{ id: "abc", op: "Sleep", name: "forever and a day" }]));
           return;
+        case "streamed":
+          // Keep-alive spaces, then the wrapped result, as SDKs answer with streaming on.
+          res.writeHead(201, sdk);
+          res.write("  ");
+          setTimeout(
+            () =>
+              res.end(
+                ` ${JSON.stringify({ status: 200, headers: {}, body: JSON.stringify({ done: true }) })}`,
+              ),
+            20,
+          );
+          return;
         case "step-not-found":
           res.writeHead(206, sdk).end(JSON.stringify([{ id: "abc", op: "StepNotFound" }]));
           return;
@@ -205,6 +217,15 @@ describe("the Inngest API with malformed input", () => {
       expect(run?.error?.message).toContain(message);
     },
   );
+
+  it("unwraps a streamed (201) response", async () => {
+    await post("/fn/register", JSON.stringify(registerBody(fake.url, "streamer", ["streamed"])));
+    const sent = (await (await post("/e/k", JSON.stringify({ name: "test/streamed" }))).json()) as {
+      ids: string[];
+    };
+    const [run] = await finishedRuns(troupe.url, sent.ids[0] ?? "");
+    expect(run).toMatchObject({ status: "Completed", output: { done: true } });
+  });
 
   it("drops functions gone from a re-sync and reports identical re-syncs as unmodified", async () => {
     const first = await post(
