@@ -16,6 +16,7 @@ import {
   type RunView,
 } from "@troupe/flows";
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { createCheckpointInbox } from "./checkpoint.js";
@@ -96,6 +97,9 @@ const putReplySchema = z.looseObject({
   message: z.string().optional(),
   modified: z.boolean().optional(),
 });
+
+/** Largest request body accepted (events, syncs, checkpoints): 32 MiB. */
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 type RestStatus = "Running" | "Completed" | "Failed" | "Cancelled";
 
@@ -250,6 +254,15 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     await next();
     c.res.headers.set("x-inngest-server-kind", serverKind);
   });
+
+  // Bodies are read whole; a cap keeps one request from exhausting memory.
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => fail(413, `body: larger than ${MAX_BODY_BYTES} bytes`),
+  });
+  app.use("/e/*", limit);
+  app.use("/fn/*", limit);
+  app.use("/v1/checkpoint/*", limit);
 
   app.notFound((c) =>
     fail(404, `${c.req.method} ${c.req.path} is not part of Troupe's Inngest API`),

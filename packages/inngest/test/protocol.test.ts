@@ -181,6 +181,15 @@ describe("the Inngest API with malformed input", () => {
     expect(reply.error).toContain(field);
   });
 
+  it("refuses bodies over 32 MiB with 413", async () => {
+    const response = await post(
+      "/e/k",
+      JSON.stringify({ name: "x", data: { blob: "x".repeat(33 * 1024 * 1024) } }),
+    );
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: string }).error).toContain("body");
+  });
+
   it("accepts a single event or a batch and answers { ids, status: 200 }", async () => {
     const one = await post("/e/k", JSON.stringify({ name: "test/nothing", data: { a: 1 } }));
     expect(await one.json()).toMatchObject({ status: 200, ids: [expect.any(String)] });
