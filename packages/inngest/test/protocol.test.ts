@@ -227,6 +227,17 @@ describe("the Inngest API with malformed input", () => {
     },
   );
 
+  it("fails a run whose app cannot be reached once its attempts are used", async () => {
+    const closed = "http://127.0.0.1:9/api/inngest";
+    await post("/fn/register", JSON.stringify(registerBody(closed, "gone-app", ["unreachable"])));
+    const sent = (await (
+      await post("/e/k", JSON.stringify({ name: "test/unreachable" }))
+    ).json()) as { ids: string[] };
+    const [run] = await finishedRuns(troupe.url, sent.ids[0] ?? "");
+    expect(run?.status).toBe("Failed");
+    expect(run?.error?.name).toBe("INNGEST_UNREACHABLE");
+  });
+
   it("unwraps a streamed (201) response", async () => {
     await post("/fn/register", JSON.stringify(registerBody(fake.url, "streamer", ["streamed"])));
     const sent = (await (await post("/e/k", JSON.stringify({ name: "test/streamed" }))).json()) as {
