@@ -381,11 +381,15 @@ export class Activation {
   private waiters: QuietWaiter[] | undefined = undefined;
   private dropError: unknown = undefined;
 
+  /** When the activation was created (introspection: `system.listActivations()`). */
+  readonly since: number;
+
   constructor(
     readonly host: ActivationHost,
     readonly target: Target,
   ) {
     this.lastActivity = host.clock.now();
+    this.since = this.lastActivity;
   }
 
   get definition(): CompiledDefinition {

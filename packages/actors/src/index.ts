@@ -62,8 +62,12 @@ export {
   type LocalDirectoryOptions,
 } from "./local-directory.js";
 export {
+  type ActivationInfo,
+  type ActorStateView,
   type ActorSystem,
   type ActorSystemOptions,
+  type ActorTypeInfo,
   createActorSystem,
+  isActorDefinition,
   REMINDER_PARTITION,
 } from "./system.js";

@@ -3,6 +3,7 @@ import {
   closedError,
   fromUtf8,
   invalidArgument,
+  jsonCodec,
   type Lease,
   type Logger,
   type Metrics,
@@ -26,8 +27,10 @@ import {
   type CompiledDefinition,
   compiledOf,
   type KeyArgs,
+  type KeyKind,
   normalizeKey,
   type ReminderSchedule,
+  type SaveMode,
   type UntypedActorRef,
   zodFieldError,
 } from "./define.js";
@@ -82,6 +85,62 @@ export interface ActorSystemOptions {
   readonly drainTimeoutMs?: number;
 }
 
+/** An actor type as {@link ActorSystem.types} describes it (for tooling such as a REST API). */
+export interface ActorTypeInfo {
+  /** The type name. */
+  readonly name: string;
+  /** How the type is keyed: `"string"`, `"integer"` or `"none"`. */
+  readonly keyKind: KeyKind;
+  /** The callable actions (reminder handlers are not listed). */
+  readonly actions: readonly {
+    readonly name: string;
+    readonly readOnly: boolean;
+    readonly interleave: boolean;
+  }[];
+  /** Idle time before deactivation, in ms. */
+  readonly idleTimeoutMs: number;
+  /** `"after-turn"` or `"explicit"`. */
+  readonly saveMode: SaveMode;
+}
+
+/** One activation in this node's memory, as {@link ActorSystem.listActivations} reports it. */
+export interface ActivationInfo {
+  /** The actor type. */
+  readonly type: string;
+  /** The address key (`""` for key-less actors, the decimal text for integer keys). */
+  readonly key: string;
+  /** The node holding it (this one). */
+  readonly nodeId: string;
+  /** When it was activated (ms since the epoch, on the system's Clock). */
+  readonly since: number;
+  /**
+   * When it was last seen busy, to the precision of the idle sweep: calls only mark an
+   * activation, and the sweep turns the mark into a time (now, for a mark not swept yet).
+   */
+  readonly lastCallAt: number;
+  /** `"activating"`, `"active"` or `"deactivating"`. */
+  readonly status: "activating" | "active" | "deactivating";
+}
+
+/** An actor's state as {@link ActorSystem.inspectState} reads it. */
+export interface ActorStateView {
+  /** The actor type. */
+  readonly type: string;
+  /** The address key. */
+  readonly key: string;
+  /** Whether the actor is activated on this node. */
+  readonly active: boolean;
+  /** Whether a state is stored (false for an actor never written). */
+  readonly stored: boolean;
+  /** The last stored state (undefined when none). */
+  readonly state: unknown;
+  /**
+   * A copy of the in-memory state when the actor is active here: newer than `state` in
+   * `"explicit"` save mode, or while a turn runs (it may show a turn's unfinished changes).
+   */
+  readonly live?: unknown;
+}
+
 /** An actor system: typed references, remote-call handling, and graceful shutdown. */
 export interface ActorSystem {
   /** This node's id. */
@@ -95,6 +154,20 @@ export interface ActorSystem {
    * when it has one), as the REST API does.
    */
   invoke(type: string, key: unknown, action: string, args: readonly unknown[]): Promise<unknown>;
+  /**
+   * A one-way send by name with untrusted arguments, checked like {@link ActorSystem.invoke}
+   * (bad type, key, action or arguments throw at once); failures of the call itself are logged.
+   */
+  send(type: string, key: unknown, action: string, args: readonly unknown[]): void;
+  /** The actor types this system hosts, in registration order. */
+  types(): ActorTypeInfo[];
+  /** The activations in this node's memory (introspection; a snapshot). */
+  listActivations(): ActivationInfo[];
+  /**
+   * Reads an actor's stored state, and its in-memory state when it is active here, without
+   * activating it. Unknown type or bad key: INVALID_ARGUMENT.
+   */
+  inspectState(type: string, key: unknown): Promise<ActorStateView>;
   /**
    * Runs a call that arrived from another node, on this node. Answers `moved` when another live
    * node holds the actor's claim. Used by `ActorRemoting` implementations.
@@ -482,6 +555,17 @@ class System implements ActorSystem {
     action: string,
     args: readonly unknown[],
   ): Promise<unknown> {
+    const { ref, compiled, checked } = this.byNameCall(type, key, action, args);
+    return this.request(ref, compiled, checked);
+  }
+
+  send(type: string, key: unknown, action: string, args: readonly unknown[]): void {
+    const { ref, compiled, checked } = this.byNameCall(type, key, action, args);
+    this.tell(ref, compiled, checked);
+  }
+
+  /** Resolves and checks a call by name (shared by invoke and send). */
+  private byNameCall(type: string, key: unknown, action: string, args: readonly unknown[]) {
     const registered = this.byName.get(type);
     if (registered === undefined)
       throw invalidArgument("type", `unknown actor type ${JSON.stringify(type)}`);
@@ -491,7 +575,58 @@ class System implements ActorSystem {
     if (!Array.isArray(args)) throw invalidArgument("args", "expected an array of arguments");
     const checked = this.checkArgs(registered.compiled, compiled, args);
     const ref = new registered.RefClass(this.target(registered.compiled, key), EMPTY_CHAIN);
-    return this.request(ref, compiled, checked);
+    return { ref, compiled, checked };
+  }
+
+  // --- introspection ------------------------------------------------------------------------
+
+  types(): ActorTypeInfo[] {
+    return [...this.byName.values()].map(({ compiled }) => ({
+      name: compiled.name,
+      keyKind: compiled.keyKind,
+      actions: compiled.actionNames.map((name) => {
+        const action = compiled.actions.get(name) as CompiledAction;
+        return { name, readOnly: action.readOnly, interleave: action.interleave };
+      }),
+      idleTimeoutMs: compiled.idleTimeoutMs,
+      saveMode: compiled.saveMode,
+    }));
+  }
+
+  listActivations(): ActivationInfo[] {
+    const now = this.clock.now();
+    return [...this.activations.values()].map((act) => ({
+      type: act.target.address.type,
+      key: act.target.address.key,
+      nodeId: this.nodeId,
+      since: act.since,
+      lastCallAt: act.touched ? now : act.lastActivity,
+      status:
+        act.status === Status.ACTIVE
+          ? "active"
+          : act.status === Status.ACTIVATING
+            ? "activating"
+            : "deactivating",
+    }));
+  }
+
+  async inspectState(type: string, key: unknown): Promise<ActorStateView> {
+    const registered = this.byName.get(type);
+    if (registered === undefined)
+      throw invalidArgument("type", `unknown actor type ${JSON.stringify(type)}`);
+    const target = this.target(registered.compiled, key);
+    const act = this.activations.get(target.id);
+    const active = act !== undefined && act.status === Status.ACTIVE;
+    const entry = await this.store.get(this.stateKey(target));
+    return {
+      type: target.address.type,
+      key: target.address.key,
+      active,
+      stored: entry !== undefined,
+      state: entry === undefined ? undefined : jsonCodec.decode(entry.value),
+      // A copy through the codec, so the caller cannot mutate the actor's state.
+      ...(active ? { live: jsonCodec.decode(jsonCodec.encode(act.state)) } : {}),
+    };
   }
 
   private checkArgs(
@@ -1016,4 +1151,9 @@ class System implements ActorSystem {
  */
 export function createActorSystem(options: ActorSystemOptions): ActorSystem {
   return new System(options);
+}
+
+/** Whether `value` is an actor definition made by `defineActor` (for validating configuration). */
+export function isActorDefinition(value: unknown): value is AnyActorDefinition {
+  return compiledOf(value) !== undefined;
 }
