@@ -68,20 +68,20 @@ export interface ServeDashboardOptions {
 export function serveDashboard(options: ServeDashboardOptions): MiddlewareHandler {
   const root = path.resolve(options.dir);
   const reserved = [...API_PATHS, ...(options.reserved ?? [])];
-  const cache = new Map<string, Uint8Array>();
-  const read = (file: string): Uint8Array | undefined => {
+  const cache = new Map<string, Uint8Array<ArrayBuffer>>();
+  const read = (file: string): Uint8Array<ArrayBuffer> | undefined => {
     const hit = cache.get(file);
     if (hit) return hit;
     try {
       if (!statSync(file).isFile()) return undefined;
-      const bytes = readFileSync(file);
+      const bytes = new Uint8Array(readFileSync(file));
       cache.set(file, bytes);
       return bytes;
     } catch {
       return undefined;
     }
   };
-  const respond = (file: string, bytes: Uint8Array, head: boolean) =>
+  const respond = (file: string, bytes: Uint8Array<ArrayBuffer>, head: boolean) =>
     new Response(head ? null : bytes, {
       headers: {
         "content-type": CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream",

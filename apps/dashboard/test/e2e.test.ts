@@ -1,0 +1,280 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { noopLogger } from "@troupe/core";
+import { createFunction } from "@troupe/flows";
+import { createRuntime, parseRuntimeConfig, type Runtime } from "@troupe/runtime";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// End to end in a real browser: Debian's Chromium (installed by tooling/ci/chromium.sh) driven by
+// playwright-core, against a runtime on SQLite that serves the built dashboard with a token.
+
+const CHROMIUM = process.env.TROUPE_CHROMIUM ?? "/usr/bin/chromium";
+const TOKEN = "e2e-dashboard-token";
+const appDir = fileURLToPath(new URL("..", import.meta.url));
+const distDir = path.join(appDir, "dist");
+const screenshots = path.join(appDir, "screenshots");
+const dataRoot = fileURLToPath(new URL("../../../../shared/data/actor-core-v3/", import.meta.url));
+
+if (!existsSync(CHROMIUM)) {
+  throw new Error(
+    `Chromium not found at ${CHROMIUM}: run tooling/ci/chromium.sh (apt-get install chromium) or set TROUPE_CHROMIUM.`,
+  );
+}
+if (!existsSync(dataRoot)) {
+  throw new Error(
+    `Actor Core v3 data not found at ${dataRoot}: clone the shared folder beside the repository.`,
+  );
+}
+
+const greet = createFunction(
+  { id: "greet", name: "Greet a user", triggers: [{ event: "demo/greet" }], retries: 1 },
+  async ({ event, step }) => {
+    const name = await step.run("load-user", () => String(event.data.name ?? "nobody"));
+    await step.sleep("short-pause", "50ms");
+    return step.run("compose", () => `Hello, ${name}!`);
+  },
+);
+const slow = createFunction(
+  { id: "slow", name: "Wait an hour", triggers: [{ event: "demo/slow" }] },
+  async ({ step }) => {
+    await step.run("prepare", () => "ready");
+    await step.sleep("nap", "1h");
+    return "woke up";
+  },
+);
+const bulk = createFunction(
+  { id: "bulk", triggers: [{ event: "demo/bulk" }] },
+  async ({ event }) => event.data.n,
+);
+
+async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (let interval = 5; ; interval = Math.min(interval * 2, 100)) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
+
+let dir: string;
+let runtime: Runtime;
+let url: string;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  // `pnpm test` builds the dashboard first (turbo); a direct vitest run builds it here.
+  if (!existsSync(path.join(distDir, "index.html"))) {
+    await build({
+      root: appDir,
+      logLevel: "warn",
+      configFile: path.join(appDir, "vite.config.ts"),
+    });
+  }
+  dir = mkdtempSync(path.join(os.tmpdir(), "troupe-dashboard-e2e-"));
+  runtime = createRuntime(
+    parseRuntimeConfig({
+      storage: { url: `sqlite:${path.join(dir, "troupe.db")}` },
+      server: { port: 0 },
+      auth: { token: TOKEN },
+      flows: { pollIntervalMs: 50 },
+    }),
+    { logger: noopLogger, functions: [greet, slow, bulk], dashboardDir: distDir },
+  );
+  ({ url } = await runtime.start());
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    chromiumSandbox: false,
+    // playwright gives each launch a fresh user-data-dir of its own.
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(20_000);
+  page = await context.newPage();
+  mkdirSync(screenshots, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await runtime?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function shot(name: string) {
+  await page.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true });
+}
+
+describe("the dashboard in Chromium", () => {
+  it("asks for the token, then shows the runs page", async () => {
+    await page.goto(`${url}/runs`);
+    await page.waitForSelector('[data-testid="login"]');
+    await page.fill('input[name="token"]', "wrong");
+    await page.click('[data-testid="login"] button[type="submit"]');
+    await page.waitForSelector("text=That token is not accepted");
+    await shot("login");
+    await page.fill('input[name="token"]', TOKEN);
+    await page.click('[data-testid="login"] button[type="submit"]');
+    await page.waitForSelector('[data-testid="runs-table"]');
+    expect(await page.evaluate(() => sessionStorage.getItem("troupe.token"))).toBe(TOKEN);
+  });
+
+  it("sends an event, sees the run appear and opens its timeline", async () => {
+    await page.click("nav >> text=Events");
+    await page.fill('[data-testid="send-event"] input[name="name"]', "demo/greet");
+    await page.fill('[data-testid="send-event"] textarea[name="data"]', '{"name":"Ada"}');
+    await page.click('[data-testid="send-event"] button[type="submit"]');
+    await page.waitForSelector('[data-testid="events-table"] td:has-text("demo/greet")');
+    await shot("events");
+
+    await page.click("nav >> text=Runs");
+    const row = page.locator('tr[data-function="greet"]').first();
+    await row.waitFor();
+    await row.locator('[data-status="completed"]').waitFor();
+    await shot("runs");
+    await row.locator("a").click();
+    await page.waitForSelector('[data-testid="timeline"] [data-step="compose"]');
+    await page.waitForSelector('h1 [data-status="completed"]');
+    const steps = await page
+      .locator('[data-testid="timeline"] .timeline-row')
+      .evaluateAll((rows) => rows.map((element) => element.getAttribute("data-step")));
+    expect(steps).toEqual(["load-user", "short-pause", "compose"]);
+    await page.locator('tr[data-step="compose"] summary:has-text("output")').click();
+    await page.waitForSelector('tr[data-step="compose"] pre:has-text("Hello, Ada!")');
+    await shot("run-detail");
+  });
+
+  it("reruns a finished run and cancels a sleeping one", async () => {
+    const firstId = (await page.locator("h1 .mono").textContent()) ?? "";
+    await page.click('button:has-text("Rerun")');
+    await page.waitForFunction((id) => {
+      const shown = document.querySelector("h1 .mono")?.textContent;
+      return shown !== undefined && shown !== null && shown !== id;
+    }, firstId);
+    await page.waitForSelector('h1 [data-status="completed"]');
+    const rerunId = (await page.locator("h1 .mono").textContent()) ?? "";
+    expect((await runtime.flows.getRun(rerunId))?.rerunOf).toBe(firstId);
+
+    const { ids } = await runtime.flows.send({ name: "demo/slow", data: {} });
+    const eventId = ids[0] ?? "";
+    let slowRunId = "";
+    await waitUntil(async () => {
+      const [run] = (await runtime.flows.getEventRuns(eventId)).runs;
+      slowRunId = run?.id ?? "";
+      const view = run ? await runtime.flows.getRun(run.id) : undefined;
+      return view?.steps.some((step) => step.id === "nap") === true;
+    }, "the slow run to sleep");
+    await page.click("nav >> text=Runs");
+    await page.locator(`tr[data-run-id="${slowRunId}"] a`).click();
+    await page.waitForSelector('[data-testid="timeline"] [data-step="nap"]');
+    await page.click('button:has-text("Cancel run")');
+    await page.waitForSelector('h1 [data-status="cancelled"]');
+    await page.waitForSelector("text=Run cancelled.");
+    expect((await runtime.flows.getRun(slowRunId))?.status).toBe("cancelled");
+  });
+
+  it("shows functions, apps and the actors placeholder", async () => {
+    await page.click("nav >> text=Functions");
+    await page.waitForSelector('[data-function-id="greet"]');
+    await shot("functions");
+    await page.click('[data-function-id="slow"] a');
+    await page.waitForSelector("text=Flow control");
+    await page.fill('textarea[name="payload"]', "{}");
+    await page.click('button:has-text("Invoke")');
+    await page.waitForSelector(".notice >> text=run");
+    await page.click("nav >> text=Actors");
+    await page.waitForSelector('[data-testid="actors-unavailable"]');
+    expect(await page.textContent('[data-testid="actors-unavailable"]')).toContain(
+      "no actor system is configured",
+    );
+    await shot("actors");
+  });
+
+  it("explains a pasted stats input as a table", async () => {
+    const vector = path.join(dataRoot, "golden_vectors", "case02_realm_world_total");
+    const layers = path.join(vector, "cap_layer_registry.json");
+    await page.click("nav >> text=Stats");
+    await page.fill(
+      'textarea[name="registry"]',
+      readFileSync(path.join(dataRoot, "appendix/Registry.example.yml"), "utf8"),
+    );
+    if (existsSync(layers))
+      await page.fill('textarea[name="layers"]', readFileSync(layers, "utf8"));
+    await page.fill(
+      'textarea[name="input"]',
+      readFileSync(path.join(vector, "subsystems.json"), "utf8"),
+    );
+    await page.fill('input[name="dimension"]', "strength");
+    await page.click('.stats-form button[type="submit"]');
+    await page.waitForSelector('[data-testid="explain-layers"] tbody tr');
+    const expected = JSON.parse(readFileSync(path.join(vector, "expected.json"), "utf8"));
+    const strength = await page
+      .locator('[data-testid="snapshot-table"] tr:has(td:text-is("strength")) td')
+      .nth(1)
+      .textContent();
+    expect(Number(strength)).toBe(expected.Primary.strength);
+    await shot("stats");
+  });
+
+  it("loads the runs page with 1,000 runs in the store (timing printed, not asserted)", async () => {
+    for (let batch = 0; batch < 10; batch++) {
+      await runtime.flows.send(
+        Array.from({ length: 100 }, (_, index) => ({
+          name: "demo/bulk",
+          data: { n: batch * 100 + index },
+        })),
+      );
+    }
+    await waitUntil(
+      async () =>
+        (
+          await runtime.flows.listRuns({
+            functionId: "bulk",
+            status: ["queued", "running"],
+            limit: 1,
+          })
+        ).length === 0,
+      "the 1,000 bulk runs to finish",
+      60_000,
+    );
+    expect((await runtime.flows.listRuns({ limit: 2000 })).length).toBeGreaterThanOrEqual(1000);
+    const samples: { load: number; rows: number; api: number }[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await page.goto(`${url}/runs`);
+      await page.waitForFunction(() => document.querySelectorAll("tr[data-run-id]").length >= 50);
+      samples.push(
+        await page.evaluate(() => {
+          const [navigation] = performance.getEntriesByType(
+            "navigation",
+          ) as PerformanceNavigationTiming[];
+          const api = performance
+            .getEntriesByType("resource")
+            .find((entry) => entry.name.includes("/api/runs?")) as
+            | PerformanceResourceTiming
+            | undefined;
+          return {
+            load: Math.round(navigation?.loadEventEnd ?? -1),
+            rows: Math.round(performance.now()),
+            api: Math.round(api?.duration ?? -1),
+          };
+        }),
+      );
+    }
+    const best = samples.reduce((a, b) => (b.rows < a.rows ? b : a));
+    const line = `runs page with ${1000 + 4} runs in the store: load event ${best.load} ms, first 50 rows rendered ${best.rows} ms, GET /api/runs ${best.api} ms (best of 3)`;
+    console.log(line);
+    await shot("runs-1000");
+  });
+});
