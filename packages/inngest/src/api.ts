@@ -19,7 +19,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
-import { createCheckpointInbox } from "./checkpoint.js";
+import { createCheckpointInbox, createStoreCheckpointInbox } from "./checkpoint.js";
 import { createHttpDriver } from "./http-driver.js";
 import { describeIssue, registerSchema } from "./register-schema.js";
 import { createAppRegistry, isClientError, type StoredApp } from "./registry.js";
@@ -53,6 +53,12 @@ export interface InngestApiOptions {
    * to `/v1/checkpoint/:runId/async`. Default false (the classic one-step-per-request protocol).
    */
   readonly checkpointing?: boolean;
+  /**
+   * Keep checkpointed steps in the Store rather than in memory, so they are applied whichever
+   * Troupe process the SDK's checkpoint reached (several processes behind one address). Costs a
+   * commit per checkpoint and a read per call. Default false.
+   */
+  readonly sharedCheckpoints?: boolean;
   /**
    * Call bodies above this size (bytes) make the SDK fetch events and step results from
    * `/v0/runs/:id/batch|actions` instead. Default 4 MiB.
@@ -211,7 +217,9 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     .filter((key): key is string => typeof key === "string" && key !== "")
     .map((key) => `Bearer ${hashSigningKey(key)}`);
 
-  const inbox = createCheckpointInbox(clock);
+  const inbox = options.sharedCheckpoints
+    ? createStoreCheckpointInbox(store, prefix, clock)
+    : createCheckpointInbox(clock);
   let registryRef: ReturnType<typeof createAppRegistry> | undefined;
   const driver = createHttpDriver({
     resolve: (functionId) => registryRef?.get(functionId),
@@ -497,7 +505,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
       const { field, problem } = describeIssue(parsed.error, "body");
       return fail(400, `${field}: ${problem}`);
     }
-    inbox.put(runId, parsed.data.steps);
+    await inbox.put(runId, parsed.data.steps);
     return c.json({ ok: true });
   });
 

@@ -49,7 +49,7 @@ export interface HttpDriverOptions {
    * Takes step results an SDK checkpointed during this call (v4 checkpointing), so they are
    * applied with the call's response.
    */
-  readonly takeCheckpointed?: (runId: string) => readonly unknown[];
+  readonly takeCheckpointed?: (runId: string) => Promise<readonly unknown[]>;
 }
 
 const errorSchema = z.looseObject({
@@ -302,7 +302,7 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
       }
       const noRetry = headers.get("x-inngest-no-retry") === "true";
       const retryAt = parseRetryAfter(headers.get("retry-after"), now);
-      const checkpointed = options.takeCheckpointed?.(request.runId) ?? [];
+      const checkpointed = (await options.takeCheckpointed?.(request.runId)) ?? [];
       const raw = [...checkpointed, ...body];
       const ops: Opcode[] = [];
       let complete: { output: unknown } | undefined;
@@ -492,7 +492,7 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
       if (result.type === "complete" || (result.type === "error" && !result.retriable)) {
         versions.delete(request.runId);
         // Checkpointed steps of a finished run have nothing left to apply to.
-        options.takeCheckpointed?.(request.runId);
+        await options.takeCheckpointed?.(request.runId);
       }
       return result;
     },

@@ -47,3 +47,13 @@ it("lets the SDK fetch events and step results through /v0 when a call body is t
   expect(run).toMatchObject({ status: "Completed", output: { a: "hi grace", b: "HI GRACE" } });
   expect(largeBodies).toBeGreaterThan(0);
 });
+
+it("applies checkpoints kept in the Store (several processes behind one address)", async () => {
+  const { troupe, client } = await setUp({ checkpointing: true, sharedCheckpoints: true });
+  const { ids } = await client.send({ name: "demo/hello", data: { name: "lin" } });
+  const [run] = await finishedRuns(troupe.url, ids[0] ?? "");
+  expect(run).toMatchObject({ status: "Completed", output: { a: "hi lin", b: "HI LIN" } });
+  const view = await troupe.flows.getRun(run?.run_id ?? "");
+  expect(view?.steps.map((step) => step.id)).toEqual(["a", "b"]);
+  expect(await troupe.store.list({ prefix: "inngest/cp/" })).toEqual([]);
+});
