@@ -104,6 +104,23 @@ const putReplySchema = z.looseObject({
   modified: z.boolean().optional(),
 });
 
+const signingKeySchema = z
+  .string()
+  .regex(/^(signkey-\w+-)?[0-9a-fA-F]+$/, "expected signkey-<env>-<hex> (or the hex part alone)");
+
+const optionsSchema = z.looseObject({
+  flows: z.custom<Flows>(
+    (value) => typeof value === "object" && value !== null,
+    "expected a flows engine",
+  ),
+  mode: z.enum(["dev", "start"]),
+  signingKey: signingKeySchema.optional(),
+  signingKeyFallback: signingKeySchema.optional(),
+  eventKeys: z.array(z.string().min(1, "expected a non-empty event key")).optional(),
+  prefix: z.string().min(1).optional(),
+  maxRequestBodyBytes: z.number().int().positive().optional(),
+});
+
 /** Largest request body accepted (events, syncs, checkpoints): 32 MiB. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
@@ -192,6 +209,11 @@ function toEventInput(value: z.infer<typeof eventBodySchema>): EventInput {
  */
 export function createInngestApi(options: InngestApiOptions): InngestApi {
   const { flows, mode } = options;
+  const checked = optionsSchema.safeParse(options);
+  if (!checked.success) {
+    const { field, problem } = describeIssue(checked.error, "options");
+    throw new TroupeError("INVALID_ARGUMENT", `${field}: ${problem}`, { details: { field } });
+  }
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? noopLogger;
   const doFetch = options.fetch ?? globalThis.fetch;
