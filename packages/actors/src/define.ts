@@ -199,7 +199,13 @@ export interface CompiledDefinition {
 }
 
 // Compiled definitions live beside the public objects, so the exported type stays plain data.
-const compiledDefinitions = new WeakMap<object, CompiledDefinition>();
+// One registry per process, shared by every copy of this package: a config file loaded through
+// another module loader (tsx's tsImport under `troupe dev`) defines actors with its own copy,
+// and the runtime's copy must still recognise them.
+const REGISTRY = Symbol.for("troupe.actors.compiledDefinitions");
+const compiledDefinitions: WeakMap<object, CompiledDefinition> = ((
+  globalThis as { [REGISTRY]?: WeakMap<object, CompiledDefinition> }
+)[REGISTRY] ??= new WeakMap());
 
 /** An actor type, as returned by `defineActor`. Pass it to `createActorSystem` and `system.get`. */
 export interface ActorDefinition<K extends KeyKind = KeyKind, State = unknown, Actions = unknown> {
