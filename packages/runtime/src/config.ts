@@ -3,6 +3,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { invalidArgument, TroupeError } from "@troupe/core";
 import { z } from "zod";
+import { runtimeActorsSchema } from "./actors-routes.js";
 
 /** How the runtime runs: `dev` (local, permissive) or `start` (production, keys required). */
 export type RuntimeMode = "dev" | "start";
@@ -103,6 +104,8 @@ const configShape = z.strictObject({
   appResync: z.boolean({ error: "expected true or false" }).optional(),
   /** How long `stop()` waits for in-flight work before closing anyway. Default 30 000 ms. */
   shutdownTimeoutMs: z.number().int().min(0).default(30_000),
+  /** Actor types to host (`@troupe/actors`), served under `/actors`; a `.ts`/`.mjs` config only. */
+  actors: runtimeActorsSchema.optional(),
 });
 
 /** A runtime configuration as written in a file or passed to {@link createRuntime}. */

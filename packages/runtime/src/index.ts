@@ -1,4 +1,16 @@
 export {
+  actorErrorStatus,
+  createActorsRoutes,
+  keyFromPath,
+  parseRuntimeActors,
+  type RuntimeActors,
+  type RuntimeActorsClusterOptions,
+  type RuntimeActorsOptions,
+  runtimeActorsSchema,
+  type StartRuntimeActorsOptions,
+  startRuntimeActors,
+} from "./actors-routes.js";
+export {
   createDashboardApi,
   type DashboardActors,
   type DashboardApiOptions,

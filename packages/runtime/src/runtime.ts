@@ -1,10 +1,18 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
+import type { ActorSystem } from "@troupe/actors";
 import { type Clock, invalidArgument, type Logger, systemClock, TroupeError } from "@troupe/core";
 import { createFlows, type EventData, type FlowFunction, type Flows } from "@troupe/flows";
 import { createInngestApi, type InngestApi, type InngestApiOptions } from "@troupe/inngest";
 import { Hono } from "hono";
+import {
+  createActorsRoutes,
+  parseRuntimeActors,
+  type RuntimeActors,
+  type RuntimeActorsOptions,
+  startRuntimeActors,
+} from "./actors-routes.js";
 import { createDashboardApi, type DashboardActors } from "./api/dashboard-api.js";
 import type { DashboardStatsOptions } from "./api/stats.js";
 import { type AppSyncState, createAppSync } from "./app-sync.js";
@@ -57,8 +65,12 @@ export interface RuntimeOptions {
   readonly dashboardDir?: string | false;
   /** A stats registry for the dashboard's stats page; without one, requests bring their own. */
   readonly stats?: DashboardStatsOptions;
-  /** An actor system for the dashboard's actors API; without one, `/api/actors` answers 501. */
-  readonly actors?: DashboardActors;
+  /**
+   * Actor types to host (`{ definitions: [Counter], … }`, wins over `config.actors`): an actor
+   * system on the runtime's Store, served at `/actors` and `/api/actors`. A `{ app }` instead
+   * only mounts ready-made routes at `/api/actors`. Without either, `/api/actors` answers 501.
+   */
+  readonly actors?: RuntimeActorsOptions | DashboardActors;
 }
 
 /** Where a started runtime listens. */
@@ -87,7 +99,9 @@ export interface Runtime {
   readonly logger: Logger;
   /** The Inngest API (`@troupe/inngest`), when one is mounted. */
   readonly inngest: InngestApi | undefined;
-  /** Starts the flows worker, listens, then syncs the configured apps. */
+  /** The actor system, once {@link Runtime.start} created it (when actors are configured). */
+  readonly actors: ActorSystem | undefined;
+  /** Starts the flows worker and the actor system, listens, then syncs the configured apps. */
   start(): Promise<RuntimeAddress>;
   /**
    * Shuts down gracefully: new work is refused (503, health reports draining), the flows worker
@@ -173,6 +187,27 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     clock,
     logger: logger.child({ component: "storage" }),
   });
+  const actorsOption =
+    options.actors !== undefined && "definitions" in options.actors
+      ? parseRuntimeActors(options.actors, "options.actors")
+      : config.actors;
+  let actorsHost: RuntimeActors | undefined;
+  const actorRoutes =
+    actorsOption === undefined
+      ? undefined
+      : createActorsRoutes({
+          system: () => actorsHost?.system,
+          logger: logger.child({ component: "actors" }),
+        });
+  const dashboardActors: DashboardActors | undefined = actorRoutes
+    ? { app: actorRoutes }
+    : options.actors !== undefined && !("definitions" in options.actors)
+      ? options.actors
+      : undefined;
+  const routeGroups: readonly RouteGroup[] = [
+    ...(options.routes ?? []),
+    ...(actorRoutes ? [{ prefix: "/actors", app: actorRoutes }] : []),
+  ];
   const flows = createFlows({
     store: storage.store,
     queue: storage.queue,
@@ -269,7 +304,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       "*",
       serveDashboard({
         dir: dashboardDir,
-        reserved: (options.routes ?? []).map(
+        reserved: routeGroups.map(
           (group) => new RegExp(`^${group.prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(/|$)`),
         ),
       }),
@@ -298,11 +333,11 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       inngest,
       ...(options.functions ? { functions: options.functions } : {}),
       stats: options.stats,
-      actors: options.actors,
+      actors: dashboardActors,
       info: { mode, storage: storage.kind, auth: config.auth.token !== undefined },
     }),
   );
-  for (const group of options.routes ?? []) app.route(group.prefix, group.app);
+  for (const group of routeGroups) app.route(group.prefix, group.app);
   if (inngest) app.route("/", inngest.app);
   app.onError((error, context) => {
     if (TroupeError.isInstance(error, "INVALID_ARGUMENT")) {
@@ -367,6 +402,11 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     up.set(0, { mode, storage: storage.kind });
     logger.info("shutting down: refusing new work, finishing in-flight steps");
     await appSync.stop();
+    // Actor turns in flight finish (their HTTP callers get replies) while the worker drains;
+    // the system's own drainTimeoutMs bounds it.
+    const actorsClosed = actorsHost?.close().catch((error: unknown) => {
+      logger.error("actor system did not close cleanly", { error });
+    });
     const flowsStopped = await withTimeout(flows.stop(), config.shutdownTimeoutMs, clock);
     if (!flowsStopped.done) {
       logger.warn(
@@ -376,6 +416,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
         },
       );
     }
+    await actorsClosed;
     await inngest?.close();
     if (server) await closeServer(server);
     server = undefined;
@@ -392,6 +433,9 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     metrics,
     logger,
     inngest,
+    get actors() {
+      return actorsHost?.system;
+    },
     async start() {
       if (address) return address;
       if (stopping) throw new TroupeError("CLOSED", "the runtime was stopped; create a new one");
@@ -400,8 +444,24 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       await flows.start();
       const host = config.server.host ?? (mode === "dev" ? "127.0.0.1" : "0.0.0.0");
       try {
+        if (actorsOption !== undefined && actorsHost === undefined) {
+          actorsHost = await startRuntimeActors({
+            actors: actorsOption,
+            store: storage.store,
+            // A queue of its own: the flows worker claims every item of the runtime's queue.
+            queue: storage.openQueue(
+              actorsOption.queueName ?? `${config.storage.queueName}.actors`,
+            ),
+            clock,
+            logger: logger.child({ component: "actors" }),
+            metrics,
+            drainTimeoutMs: config.shutdownTimeoutMs,
+          });
+        }
         server = await listen(host, config.server.port);
       } catch (error) {
+        await actorsHost?.close();
+        actorsHost = undefined;
         await flows.stop();
         throw error;
       }

@@ -53,6 +53,11 @@ export interface RuntimeStorage {
   readonly queue: Queue;
   /** The PubSub. */
   readonly pubsub: PubSub;
+  /**
+   * Another Queue on the same engine (and connection, on SQLite) under its own name, closed with
+   * the storage: for work the flows worker must not claim (e.g. actor reminders).
+   */
+  openQueue(queueName: string): Queue;
   /** Closes the adapters (and the SQLite connection they share). */
   close(): Promise<void>;
 }
@@ -110,13 +115,16 @@ export function openStorage(options: StorageOptions): RuntimeStorage {
     const store = createMemoryStore();
     const queue = createMemoryQueue({ clock });
     const pubsub = createMemoryPubSub();
+    const extra: Queue[] = [];
     return {
       kind,
       displayUrl,
       store,
       queue,
       pubsub,
-      close: () => closeAll([pubsub, queue, store]),
+      // Each memory queue is its own; the name only matters to shared engines.
+      openQueue: () => track(extra, createMemoryQueue({ clock })),
+      close: () => closeAll([...extra, pubsub, queue, store]),
     };
   }
   if (kind === "sqlite") {
@@ -135,14 +143,16 @@ export function openStorage(options: StorageOptions): RuntimeStorage {
     const store = createSqliteStore({ database });
     const queue = createSqliteQueue({ database, queueName, clock });
     const pubsub = createSqlitePubSub({ database, logger });
+    const extra: Queue[] = [];
     return {
       kind,
       displayUrl,
       store,
       queue,
       pubsub,
+      openQueue: (name) => track(extra, createSqliteQueue({ database, queueName: name, clock })),
       async close() {
-        await closeAll([pubsub, queue, store]);
+        await closeAll([...extra, pubsub, queue, store]);
         // Adapters never close a connection they were given.
         database.close();
       },
@@ -154,13 +164,16 @@ export function openStorage(options: StorageOptions): RuntimeStorage {
     const store = createPostgresStore(connection);
     const queue = createPostgresQueue({ ...connection, queueName, clock });
     const pubsub = createPostgresPubSub({ connectionString: options.url, logger });
+    const extra: Queue[] = [];
     return {
       kind,
       displayUrl,
       store,
       queue,
       pubsub,
-      close: () => closeAll([pubsub, queue, store]),
+      openQueue: (name) =>
+        track(extra, createPostgresQueue({ ...connection, queueName: name, clock })),
+      close: () => closeAll([...extra, pubsub, queue, store]),
     };
   }
   const prefix = options.prefix;
@@ -168,14 +181,21 @@ export function openStorage(options: StorageOptions): RuntimeStorage {
   const store = createRedisStore(connection);
   const queue = createRedisQueue({ ...connection, queueName, clock });
   const pubsub = createRedisPubSub(connection);
+  const extra: Queue[] = [];
   return {
     kind,
     displayUrl,
     store,
     queue,
     pubsub,
-    close: () => closeAll([pubsub, queue, store]),
+    openQueue: (name) => track(extra, createRedisQueue({ ...connection, queueName: name, clock })),
+    close: () => closeAll([...extra, pubsub, queue, store]),
   };
+}
+
+function track(extra: Queue[], queue: Queue): Queue {
+  extra.push(queue);
+  return queue;
 }
 
 /** Closes in order, every one even when an earlier one fails; rethrows the first failure. */

@@ -1,0 +1,400 @@
+import {
+  type ActorSystem,
+  type ActorTypeInfo,
+  type AnyActorDefinition,
+  type ClusterNode,
+  createActorSystem,
+  createClusterNode,
+  isActorDefinition,
+  placements,
+} from "@troupe/actors";
+import {
+  type Clock,
+  fromUtf8,
+  invalidArgument,
+  jsonCodec,
+  type Logger,
+  type Metrics,
+  type Queue,
+  type Store,
+  type Transport,
+  TroupeError,
+  utf8,
+} from "@troupe/core";
+import { createNatsTransport } from "@troupe/nats";
+import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+
+const PLACEMENTS = ["random", "prefer-local", "consistent-hash"] as const;
+
+/** Cluster mode of the runtime's actor system: nodes share the Store and talk over NATS. */
+export interface RuntimeActorsClusterOptions {
+  /** The NATS server(s) calls between nodes travel through, e.g. `nats://127.0.0.1:4222`. */
+  readonly transportUrl: string;
+  /** First tokens of the NATS subjects, to keep deployments apart on one server. Default `troupe`. */
+  readonly subjectPrefix?: string | undefined;
+  /** Node lease length in ms (how long a dead node's actors stay unreachable). Default 10,000. */
+  readonly leaseMs?: number | undefined;
+  /** Where unowned actors go. Default `random`. */
+  readonly placement?: (typeof PLACEMENTS)[number] | undefined;
+  /** Bound on clock differences between nodes, in ms. Default 0. */
+  readonly maxClockSkewMs?: number | undefined;
+}
+
+/** The `actors` option of the runtime (config file or `createRuntime` options). */
+export interface RuntimeActorsOptions {
+  /** The actor types this runtime hosts (from `defineActor`). */
+  readonly definitions: readonly AnyActorDefinition[];
+  /** This node's id. Default: a fresh ULID (single node); required in cluster mode. */
+  readonly nodeId?: string | undefined;
+  /**
+   * Name of the queue holding reminders. Default `<storage.queueName>.actors`: a queue of its
+   * own, because the flows worker claims every item of its queue.
+   */
+  readonly queueName?: string | undefined;
+  /** How long shutdown waits for turns in flight, in ms. Default the runtime's `shutdownTimeoutMs`. */
+  readonly drainTimeoutMs?: number | undefined;
+  /** How often the reminder queue is polled when idle, in ms. Default 5,000. */
+  readonly reminderPollMs?: number | undefined;
+  /** Cluster mode; without it the system runs on this node alone. */
+  readonly cluster?: RuntimeActorsClusterOptions | undefined;
+}
+
+const positiveInt = z.number({ error: "expected a number" }).int("expected an integer").positive();
+
+/** Validates the `actors` option (config file or `createRuntime`); errors name the field. */
+export const runtimeActorsSchema = z
+  .strictObject({
+    definitions: z.array(
+      z.custom<AnyActorDefinition>(isActorDefinition, "expected a definition from defineActor"),
+      { error: "expected an array of actor definitions (defineActor)" },
+    ),
+    nodeId: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,128}$/, "expected 1-128 letters, digits or ._-")
+      .optional(),
+    queueName: z.string().min(1, "expected a non-empty queue name").optional(),
+    drainTimeoutMs: positiveInt.optional(),
+    reminderPollMs: positiveInt.optional(),
+    cluster: z
+      .strictObject({
+        transportUrl: z
+          .string()
+          .regex(/^(nats|tls|wss?):\/\/\S+$/, "expected a NATS URL like nats://127.0.0.1:4222"),
+        subjectPrefix: z.string().min(1).optional(),
+        leaseMs: positiveInt.optional(),
+        placement: z
+          .enum(PLACEMENTS, { error: `expected one of ${PLACEMENTS.join(", ")}` })
+          .optional(),
+        maxClockSkewMs: z.number().int().nonnegative().optional(),
+      })
+      .optional(),
+  })
+  .superRefine((value, context) => {
+    if (value.cluster !== undefined && value.nodeId === undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["nodeId"],
+        message: "required in cluster mode (a stable id per node, e.g. the host name)",
+      });
+    }
+  });
+
+/** Validates `input` as {@link RuntimeActorsOptions}; a bad value names `<field>.<path>`. */
+export function parseRuntimeActors(input: unknown, field = "actors"): RuntimeActorsOptions {
+  const parsed = runtimeActorsSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const keys = issue?.code === "unrecognized_keys" ? issue.keys : [];
+  const where = [field, ...(issue?.path.map(String) ?? []), ...keys.slice(0, 1)].join(".");
+  throw invalidArgument(
+    where,
+    issue?.code === "unrecognized_keys" ? "unknown option" : (issue?.message ?? "invalid value"),
+  );
+}
+
+/** The actor system a runtime hosts, with its cluster parts. */
+export interface RuntimeActors {
+  /** The actor system. */
+  readonly system: ActorSystem;
+  /** The cluster node, in cluster mode. */
+  readonly node: ClusterNode | undefined;
+  /** Drains turns in flight, saves and releases every actor, leaves the cluster. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** What {@link startRuntimeActors} runs on. */
+export interface StartRuntimeActorsOptions {
+  /** The validated option. */
+  readonly actors: RuntimeActorsOptions;
+  /** The runtime's Store (state, claims, cluster records). */
+  readonly store: Store;
+  /** The queue reminders live in. */
+  readonly queue: Queue;
+  /** Time source. */
+  readonly clock: Clock;
+  /** Where the system logs. */
+  readonly logger: Logger;
+  /** Where its metrics go. */
+  readonly metrics?: Metrics;
+  /** Drain limit when the option sets none. */
+  readonly drainTimeoutMs: number;
+  /** Builds the cluster Transport (tests); default NATS on `cluster.transportUrl`. */
+  readonly transport?: (cluster: RuntimeActorsClusterOptions, logger: Logger) => Transport;
+}
+
+/**
+ * Creates the actor system on the runtime's Store and Queue; in cluster mode it also connects
+ * the Transport, wires a cluster node and joins the cluster once the system serves calls.
+ */
+export async function startRuntimeActors(
+  options: StartRuntimeActorsOptions,
+): Promise<RuntimeActors> {
+  const { actors, store, queue, clock, logger } = options;
+  const common = {
+    store,
+    queue,
+    clock,
+    logger,
+    actors: actors.definitions,
+    drainTimeoutMs: actors.drainTimeoutMs ?? Math.max(1, options.drainTimeoutMs),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    ...(actors.reminderPollMs === undefined ? {} : { reminderPollMs: actors.reminderPollMs }),
+  };
+  const cluster = actors.cluster;
+  if (cluster === undefined) {
+    const system = createActorSystem({
+      ...common,
+      ...(actors.nodeId === undefined ? {} : { nodeId: actors.nodeId }),
+    });
+    return { system, node: undefined, close: () => system.close() };
+  }
+  const nodeId = actors.nodeId;
+  if (nodeId === undefined) throw invalidArgument("actors.nodeId", "required in cluster mode");
+  const transport =
+    options.transport?.(cluster, logger) ??
+    createNatsTransport({
+      servers: cluster.transportUrl,
+      connectionName: `troupe-actors-${nodeId}`,
+      logger,
+      ...(cluster.subjectPrefix === undefined ? {} : { subjectPrefix: cluster.subjectPrefix }),
+    });
+  const node = createClusterNode({
+    store,
+    transport,
+    nodeId,
+    clock,
+    logger,
+    capabilities: actors.definitions,
+    ...(cluster.leaseMs === undefined ? {} : { leaseMs: cluster.leaseMs }),
+    ...(cluster.maxClockSkewMs === undefined ? {} : { maxClockSkewMs: cluster.maxClockSkewMs }),
+    placement: placementOf(cluster.placement ?? "random"),
+  });
+  const system = createActorSystem({
+    ...common,
+    nodeId,
+    directory: node.directory,
+    remoting: node.remoting,
+  });
+  const close = async () => {
+    try {
+      await system.close();
+      await node.close();
+    } finally {
+      await transport.close();
+    }
+  };
+  try {
+    await node.join();
+  } catch (error) {
+    await close().catch(() => {});
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    system,
+    node,
+    close: () => {
+      closing ??= close();
+      return closing;
+    },
+  };
+}
+
+function placementOf(name: (typeof PLACEMENTS)[number]) {
+  if (name === "prefer-local") return placements.preferLocal();
+  if (name === "consistent-hash") return placements.consistentHash();
+  return placements.random();
+}
+
+// ------------------------------------------------------------------------------------- routes
+
+const bodySchema = z.strictObject(
+  { args: z.array(z.unknown(), { error: "expected an array of arguments" }).default([]) },
+  { error: 'expected a JSON object like {"args": [...]}' },
+);
+
+const STATUS: Readonly<Record<string, ContentfulStatusCode>> = {
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+  MAILBOX_FULL: 429,
+  TIMEOUT: 504,
+  CLOSED: 503,
+  UNAVAILABLE: 503,
+  LEASE_LOST: 503,
+};
+
+/** The HTTP status an actor call's error answers with. */
+export function actorErrorStatus(error: unknown): ContentfulStatusCode {
+  return (TroupeError.isInstance(error) ? STATUS[error.code] : undefined) ?? 500;
+}
+
+function json(status: ContentfulStatusCode, value: unknown, headers: Record<string, string> = {}) {
+  // The codec, so bigint, Date and bytes in results and state survive (tagged like `{"$bigint":"1"}`).
+  return new Response(fromUtf8(jsonCodec.encode(value)), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
+}
+
+function errorResponse(status: ContentfulStatusCode, code: string, message: string): Response {
+  return json(
+    status,
+    { status, error: { code, message } },
+    status === 429 ? { "retry-after": "1" } : {},
+  );
+}
+
+/** Turns a URL key segment into the key the type expects; `_` (or empty) for key-less types. */
+export function keyFromPath(type: ActorTypeInfo, raw: string): unknown {
+  if (type.keyKind === "none") {
+    if (raw === "_" || raw === "") return undefined;
+    throw invalidArgument(
+      "key",
+      `${type.name} takes no key; use "_" in the path, got ${JSON.stringify(raw)}`,
+    );
+  }
+  if (type.keyKind === "integer") {
+    if (!/^-?\d+$/.test(raw)) {
+      throw invalidArgument(
+        "key",
+        `${type.name} is keyed by an integer, got ${JSON.stringify(raw)}`,
+      );
+    }
+    return Number(raw);
+  }
+  return raw;
+}
+
+/**
+ * The actors REST API, mounted by the runtime under `/actors` (and `/api/actors` for the
+ * dashboard): `GET /` lists types and this node's activations, `GET /:type/:key` reads the state,
+ * `POST /:type/:key/:action` calls an action with `{"args": [...]}` (`?oneWay=1`: a one-way send).
+ * `system()` is undefined until the runtime has started.
+ */
+export function createActorsRoutes(options: {
+  readonly system: () => ActorSystem | undefined;
+  readonly logger: Logger;
+}): Hono {
+  const app = new Hono();
+  const running = (): ActorSystem => {
+    const system = options.system();
+    if (system === undefined) {
+      throw new TroupeError(
+        "UNAVAILABLE",
+        "the actor system starts with the runtime (runtime.start())",
+      );
+    }
+    return system;
+  };
+  const typeOf = (system: ActorSystem, name: string): ActorTypeInfo => {
+    const type = system.types().find((candidate) => candidate.name === name);
+    if (type === undefined) {
+      const known = system.types().map((candidate) => candidate.name);
+      throw new TroupeError(
+        "NOT_FOUND",
+        `no actor type ${JSON.stringify(name)} (types: ${known.length > 0 ? known.join(", ") : "none"})`,
+      );
+    }
+    return type;
+  };
+
+  app.get("/", (context) => {
+    const system = running();
+    const types = system.types();
+    const activations = system.listActivations();
+    return context.json({
+      nodeId: system.nodeId,
+      types: types.map((type) => ({
+        ...type,
+        active: activations.filter((activation) => activation.type === type.name).length,
+      })),
+      activations,
+    });
+  });
+
+  app.get("/:type/:key", async (context) => {
+    const system = running();
+    const type = typeOf(system, context.req.param("type"));
+    const key = keyFromPath(type, context.req.param("key"));
+    return json(200, await system.inspectState(type.name, key));
+  });
+
+  app.post("/:type/:key/:action", async (context) => {
+    const system = running();
+    const type = typeOf(system, context.req.param("type"));
+    const action = context.req.param("action");
+    if (!type.actions.some((candidate) => candidate.name === action)) {
+      throw new TroupeError(
+        "NOT_FOUND",
+        `${type.name} has no action ${JSON.stringify(action)} (actions: ${type.actions.map((candidate) => candidate.name).join(", ")})`,
+      );
+    }
+    const key = keyFromPath(type, context.req.param("key"));
+    const text = await context.req.text();
+    let body: unknown = {};
+    if (text.trim() !== "") {
+      try {
+        body = jsonCodec.decode(utf8(text));
+      } catch {
+        throw invalidArgument("body", "is not valid JSON");
+      }
+    }
+    const parsed = bodySchema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const keys = issue?.code === "unrecognized_keys" ? issue.keys : [];
+      const field = [...(issue?.path.map(String) ?? []), ...keys.slice(0, 1)].join(".") || "body";
+      throw invalidArgument(
+        field,
+        issue?.code === "unrecognized_keys" ? "unknown field" : (issue?.message ?? "invalid value"),
+      );
+    }
+    const oneWay = context.req.query("oneWay");
+    if (oneWay === "1" || oneWay === "true") {
+      system.send(type.name, key, action, parsed.data.args);
+      return json(202, { accepted: true });
+    }
+    const result = await system.invoke(type.name, key, action, parsed.data.args);
+    return json(200, { result: result === undefined ? null : result });
+  });
+
+  app.onError((error, context) => {
+    const status = actorErrorStatus(error);
+    if (TroupeError.isInstance(error)) {
+      if (status === 500) {
+        options.logger.warn("actor call failed", { path: context.req.path, error });
+      }
+      return errorResponse(status, error.code, error.message);
+    }
+    // An error thrown by the actor's own code: its message is the actor's answer.
+    options.logger.warn("actor call failed", { path: context.req.path, error });
+    return errorResponse(
+      500,
+      "ACTOR_ERROR",
+      error instanceof Error ? error.message : String(error),
+    );
+  });
+  return app;
+}
