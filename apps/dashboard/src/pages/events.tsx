@@ -155,7 +155,7 @@ export function EventPage(props: { id: string }) {
           <table>
             <tbody>
               {value.runs.map((run) => (
-                <tr key={run.id}>
+                <tr key={run.id} data-run-id={run.id} data-function={run.functionId}>
                   <td class="mono">
                     <Link href={`/runs/${run.id}`}>{run.id}</Link>
                   </td>
