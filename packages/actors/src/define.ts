@@ -203,9 +203,9 @@ export interface CompiledDefinition {
 // another module loader (tsx's tsImport under `troupe dev`) defines actors with its own copy,
 // and the runtime's copy must still recognise them.
 const REGISTRY = Symbol.for("troupe.actors.compiledDefinitions");
-const compiledDefinitions: WeakMap<object, CompiledDefinition> = ((
-  globalThis as { [REGISTRY]?: WeakMap<object, CompiledDefinition> }
-)[REGISTRY] ??= new WeakMap());
+const shared = globalThis as { [REGISTRY]?: WeakMap<object, CompiledDefinition> };
+shared[REGISTRY] ??= new WeakMap();
+const compiledDefinitions: WeakMap<object, CompiledDefinition> = shared[REGISTRY];
 
 /** An actor type, as returned by `defineActor`. Pass it to `createActorSystem` and `system.get`. */
 export interface ActorDefinition<K extends KeyKind = KeyKind, State = unknown, Actions = unknown> {
