@@ -161,6 +161,30 @@ export function describeConcurrencyControl(adapterName: string, factory: EngineP
       expect(meter.max.get("2")).toBe(1);
     });
 
+    it("with two limits, a step runs only while it holds a slot of each", async () => {
+      const meter = createMeter();
+      const fn = createFunction(
+        {
+          id: "two-limits",
+          triggers: [{ event: "job/go" }],
+          concurrency: [{ limit: 3 }, { limit: 1, key: "event.data.account", scope: "account" }],
+        },
+        async ({ event, step }) =>
+          step.run("work", () =>
+            meter.step(String(event.data.account), ["all", `acct-${event.data.account}`], 3),
+          ),
+      );
+      const { flows } = await setup([fn]);
+      await flows.send(
+        [1, 1, 1, 2, 2, 3, 4, 5].map((account) => ({ name: "job/go", data: { account } })),
+      );
+      await flows.runDue();
+      expect(await statuses(flows, "two-limits")).toEqual(Array(8).fill("completed"));
+      expect(meter.max.get("all")).toBe(3);
+      for (const account of [1, 2, 3, 4, 5]) expect(meter.max.get(`acct-${account}`)).toBe(1);
+      expect((await flows.getFlowControlState("two-limits")).concurrency).toEqual([]);
+    });
+
     it("a sleeping run holds no slot", async () => {
       const fn = createFunction(
         { id: "sleepy", triggers: [{ event: "job/go" }], concurrency: 1 },
