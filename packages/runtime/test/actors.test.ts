@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { defineActor } from "@troupe/actors";
 import { noopLogger, TroupeError } from "@troupe/core";
+import { waitFor } from "@troupe/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { loadRuntimeConfig, parseRuntimeConfig, type RuntimeConfigInput } from "../src/config.js";
@@ -63,6 +64,23 @@ const Clock = defineActor({
   state: z.object({ ticks: z.number() }),
   initialState: () => ({ ticks: 0 }),
   actions: { tick: (ctx) => ++ctx.state.ticks },
+});
+
+const Alarm = defineActor({
+  name: "Alarm",
+  key: "string",
+  state: z.object({ rang: z.number() }),
+  initialState: () => ({ rang: 0 }),
+  actions: {
+    async set(ctx, afterMs: number) {
+      await ctx.setReminder("ring", { afterMs });
+    },
+  },
+  reminders: {
+    ring: (ctx) => {
+      ctx.state.rang += 1;
+    },
+  },
 });
 
 const scratch: string[] = [];
@@ -336,6 +354,25 @@ describe("actors through the runtime's REST API", () => {
     const early = await runtime.app.request("/actors/Counter/a/get", { method: "POST" });
     expect(early.status).toBe(503);
     expect(runtime.actors).toBeUndefined();
+  });
+});
+
+describe("actor reminders in the runtime", () => {
+  it("live in a queue of their own, so the flows worker leaves them alone, and fire", async () => {
+    const { url, runtime } = await started(
+      { storage: { url: sqliteUrl() } },
+      { actors: { definitions: [Alarm], reminderPollMs: 20 } },
+    );
+    await call(url, "POST", "/actors/Alarm/late/set", { args: [3_600_000] });
+    // The flows worker claims every item of the runtime's queue; the reminder is not there.
+    expect(await runtime.storage.queue.counts()).toEqual({ waiting: 0, leased: 0 });
+    await call(url, "POST", "/actors/Alarm/soon/set", { args: [10] });
+    await waitFor(
+      async () =>
+        ((await call(url, "GET", "/actors/Alarm/soon")).body as { state?: { rang: number } }).state
+          ?.rang === 1,
+      { what: "the reminder to fire" },
+    );
   });
 });
 
