@@ -195,6 +195,38 @@ describe("the dashboard in Chromium", () => {
     expect((await runtime.flows.getRun(slowRunId))?.status).toBe("cancelled");
   });
 
+  it("filters runs by function, reruns from a step and replays an event", async () => {
+    await page.click("nav >> text=Runs");
+    await page.selectOption('select[name="function"]', "greet");
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll("tr[data-run-id]")];
+      return rows.length >= 2 && rows.every((row) => row.getAttribute("data-function") === "greet");
+    });
+    expect(page.url()).toContain("function=greet");
+    await page.locator('tr[data-function="greet"] a').last().click();
+    await page.waitForSelector('h1 [data-status="completed"]');
+    const sourceId = (await page.locator("h1 .mono").textContent()) ?? "";
+    await page.click('tr[data-step="compose"] button:text-is("Rerun from here")');
+    await page.waitForFunction((id) => {
+      const shown = document.querySelector("h1 .mono")?.textContent;
+      return typeof shown === "string" && shown !== id;
+    }, sourceId);
+    await page.waitForSelector('h1 [data-status="completed"]');
+    const fromStepId = (await page.locator("h1 .mono").textContent()) ?? "";
+    const rerun = await runtime.flows.getRun(fromStepId);
+    expect(rerun?.rerunOf).toBe(sourceId);
+    expect(rerun?.output).toBe("Hello, Ada!");
+
+    await page.click('dl.facts a:has-text("demo/greet")');
+    await page.waitForSelector('button:text-is("Replay event")');
+    const eventUrl = page.url();
+    await page.click('button:text-is("Replay event")');
+    await page.waitForFunction((previous) => location.href !== previous, eventUrl);
+    await page.waitForSelector('tr[data-function="greet"] [data-status="completed"]');
+    const replayId = page.url().split("/").pop() ?? "";
+    expect((await runtime.flows.getEvent(replayId))?.data).toEqual({ name: "Ada" });
+  });
+
   it("shows functions, apps and the actors placeholder", async () => {
     await page.click("nav >> text=Functions");
     await page.waitForSelector('[data-function-id="greet"]');
