@@ -1,13 +1,27 @@
 // The runtime's own overhead over HTTP on loopback: what a request costs before any engine work
 // (/health), an event send through the Inngest event API onto SQLite (/e/:key), and a /metrics
-// render. Sequential requests from one client, so the numbers are latency, not peak throughput.
+// render, and actor calls over REST (a write turn saved to SQLite, a read-only turn). Sequential
+// requests from one client, so the numbers are latency, not peak throughput.
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { defineActor } from "@troupe/actors";
 import { noopLogger } from "@troupe/core";
 import { printTable } from "@troupe/testkit";
+import { z } from "zod";
 import { parseRuntimeConfig } from "../src/config.js";
 import { createRuntime } from "../src/runtime.js";
+
+const Counter = defineActor({
+  name: "Counter",
+  key: "string",
+  state: z.object({ count: z.number().int() }),
+  initialState: () => ({ count: 0 }),
+  actions: {
+    increment: (ctx, by: number) => (ctx.state.count += by),
+    get: { readOnly: true, handler: (ctx) => ctx.state.count },
+  },
+});
 
 const requests = Number(process.env.RUNTIME_BENCH_REQUESTS ?? 2000);
 
@@ -43,7 +57,7 @@ const runtime = createRuntime(
     storage: { url: `sqlite:${path.join(dir, "troupe.db")}` },
     server: { port: 0 },
   }),
-  { logger: noopLogger },
+  { logger: noopLogger, actors: { definitions: [Counter] } },
 );
 try {
   const { url } = await runtime.start();
@@ -54,6 +68,12 @@ try {
       fetch(`${url}/e/bench`, { method: "POST", body: event }),
     ),
     await measure("GET /metrics", () => fetch(`${url}/metrics`)),
+    await measure("POST /actors/Counter/:key/increment (SQLite write)", () =>
+      fetch(`${url}/actors/Counter/bench/increment`, { method: "POST", body: '{"args":[1]}' }),
+    ),
+    await measure("POST /actors/Counter/:key/get (read-only)", () =>
+      fetch(`${url}/actors/Counter/bench/get`, { method: "POST" }),
+    ),
   ];
   printTable(`runtime HTTP overhead (${requests} sequential requests, loopback)`, rows);
 } finally {
