@@ -144,6 +144,11 @@ describe("the dashboard in Chromium", () => {
   it("sends an event, sees the run appear and opens its timeline", async () => {
     await page.click("nav >> text=Events");
     await page.fill('[data-testid="send-event"] input[name="name"]', "demo/greet");
+    await page.fill('[data-testid="send-event"] textarea[name="data"]', '{"name":');
+    await page.click('[data-testid="send-event"] button[type="submit"]');
+    await page.waitForSelector(
+      '[data-testid="send-event"] .error:has-text("data: not valid JSON")',
+    );
     await page.fill('[data-testid="send-event"] textarea[name="data"]', '{"name":"Ada"}');
     await page.click('[data-testid="send-event"] button[type="submit"]');
     await page.waitForSelector('[data-testid="events-table"] td:has-text("demo/greet")');
@@ -356,5 +361,12 @@ describe("the dashboard in Chromium", () => {
     const line = `runs page with ${stored} runs in the store: load event ${best.load} ms, first 50 rows rendered ${best.rows} ms, GET /api/runs ${best.api} ms (best of 3)`;
     console.log(line);
     await shot("runs-1000");
+    await page.click('button:text-is("Load more")');
+    await page.waitForFunction(() => document.querySelectorAll("tr[data-run-id]").length >= 100);
+    const shown = await page
+      .locator("tr[data-run-id]")
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-run-id") ?? ""));
+    expect(new Set(shown).size).toBe(shown.length);
+    expect([...shown].sort().reverse()).toEqual(shown);
   });
 });

@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ManualClock, noopLogger } from "@troupe/core";
 import { createFunction } from "@troupe/flows";
+import { compileRegistry, parseCombinerRegistry, parseLayerRegistry } from "@troupe/stats";
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseRuntimeConfig, type RuntimeConfigInput } from "../src/config.js";
@@ -263,6 +264,20 @@ describe("dashboard API: stats, actors and auth", () => {
     expect(explained.status).toBe(200);
     expect(explained.body.explanation).toMatchObject({ dimension });
     expect(explained.body.text).toContain(dimension);
+
+    const { runtime: configured } = make(
+      {},
+      {
+        stats: {
+          registry: compileRegistry(
+            parseCombinerRegistry(registry),
+            layers ? parseLayerRegistry(layers) : undefined,
+          ),
+        },
+      },
+    );
+    const withConfigured = await call(configured, "POST", "/api/stats/resolve", { input });
+    expect(withConfigured.body.snapshot).toEqual(expected);
 
     const noRegistry = await call(runtime, "POST", "/api/stats/resolve", { input });
     expect(noRegistry.status).toBe(400);
