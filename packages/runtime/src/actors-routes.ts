@@ -380,6 +380,15 @@ export function createActorsRoutes(options: {
     return json(200, { result: result === undefined ? null : result });
   });
 
+  // Inside the prefix, a wrong shape (e.g. `/actors/Clock//tick`) gets a JSON answer that says
+  // which routes exist, not the server's plain-text 404.
+  app.all("*", (context) => {
+    throw new TroupeError(
+      "NOT_FOUND",
+      `no actors route ${context.req.method} ${context.req.path}: use POST …/:type/:key/:action (key "_" for key-less types), GET …/:type/:key or GET the list`,
+    );
+  });
+
   app.onError((error, context) => {
     const status = actorErrorStatus(error);
     if (TroupeError.isInstance(error)) {

@@ -211,6 +211,9 @@ describe("actors through the runtime's REST API", () => {
       stored: false,
     });
     expect(runtime.actors?.isActive({ type: "Counter", key: "nobody" })).toBe(false);
+    // The actor system reports to the runtime's /metrics.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toContain("\nactors_active 2\n");
   });
 
   it("maps bad requests and actor errors to statuses with a code and a message naming the field", async () => {
@@ -243,6 +246,16 @@ describe("actors through the runtime's REST API", () => {
       ),
     );
     expect(pick(await call(url, "GET", "/actors/Nope/a"))).toMatchObject({ status: 404 });
+    expect(pick(await post("/actors/Clock//tick"))).toEqual(
+      error(404, "NOT_FOUND", /^no actors route POST \/actors\/Clock\/\/tick: use POST/),
+    );
+    // Keys are URL-decoded path segments.
+    expect((await post("/actors/Counter/a%2Fb%20%C3%A9/increment", { args: [1] })).body).toEqual({
+      result: 1,
+    });
+    expect((await call(url, "GET", "/actors/Counter/a%2Fb%20%C3%A9")).body).toMatchObject({
+      key: "a/b é",
+    });
     expect(pick(await post("/actors/Slot/abc/set", { args: ["x"] }))).toEqual(
       error(400, "INVALID_ARGUMENT", 'key: Slot is keyed by an integer, got "abc"'),
     );
