@@ -106,7 +106,8 @@ export interface Runtime {
   /**
    * Shuts down gracefully: new work is refused (503, health reports draining), the flows worker
    * stops claiming and finishes the steps in hand (acknowledging their leases) while the actor
-   * system finishes its turns and saves its actors, the HTTP server closes, then the adapters. Waits at most `shutdownTimeoutMs` for in-flight work. Idempotent.
+   * system finishes its turns and saves its actors, the HTTP server closes, then the adapters.
+   * Waits at most `shutdownTimeoutMs` for in-flight work. Idempotent.
    */
   stop(): Promise<void>;
   /** Where each configured app's sync stands. */
