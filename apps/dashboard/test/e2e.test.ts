@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { defineActor } from "@troupe/actors";
 import { noopLogger } from "@troupe/core";
 import { createFunction } from "@troupe/flows";
 import { createRuntime, parseRuntimeConfig, type Runtime } from "@troupe/runtime";
@@ -12,6 +13,7 @@ import { serve } from "inngest/node";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 
 // End to end in a real browser: Debian's Chromium (installed by tooling/ci/chromium.sh) driven by
 // playwright-core, against a runtime on SQLite that serves the built dashboard with a token.
@@ -123,8 +125,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function shot(name: string) {
-  await page.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true });
+async function shot(name: string, target: Page = page) {
+  await target.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true });
 }
 
 describe("the dashboard in Chromium", () => {
@@ -282,6 +284,51 @@ describe("the dashboard in Chromium", () => {
     await page.waitForSelector('[data-testid="timeline"] [data-step="receipt"]');
     await page.locator('tr[data-step="receipt"] summary:has-text("output")').click();
     await page.waitForSelector('tr[data-step="receipt"] pre:has-text("charged 15")');
+  });
+
+  it("lists hosted actors, calls an action and inspects the state", async () => {
+    const Counter = defineActor({
+      name: "Counter",
+      key: "string",
+      state: z.object({ count: z.number().int() }),
+      initialState: () => ({ count: 0 }),
+      actions: {
+        increment: {
+          args: z.tuple([z.number().int()]),
+          handler: (ctx, by: number) => {
+            ctx.state.count += by;
+            return ctx.state.count;
+          },
+        },
+        get: { readOnly: true, handler: (ctx) => ctx.state.count },
+      },
+    });
+    const withActors = createRuntime(
+      parseRuntimeConfig({ storage: { url: "memory:" }, server: { port: 0 } }),
+      { logger: noopLogger, dashboardDir: distDir, actors: { definitions: [Counter] } },
+    );
+    const actorPage = await page.context().newPage();
+    try {
+      const address = await withActors.start();
+      await actorPage.goto(`${address.url}/activations`);
+      await actorPage.waitForSelector('[data-actor-type="Counter"]');
+      await actorPage.fill('input[name="actor-key"]', "alice");
+      await actorPage.selectOption('select[name="actor-action"]', "increment");
+      await actorPage.fill('input[name="actor-args"]', "[2]");
+      await actorPage.click('button:text-is("Call action")');
+      await actorPage.waitForSelector('[data-testid="actor-result"] pre:text-is("2")');
+      await actorPage
+        .locator('[data-testid="actor-state"] pre', { hasText: '"count": 2' })
+        .waitFor();
+      await actorPage.waitForSelector('[data-activation="Counter/alice"]');
+      await actorPage.fill('input[name="actor-args"]', '["x"]');
+      await actorPage.click('button:text-is("Call action")');
+      await actorPage.waitForSelector('[data-testid="actor-call"] .error');
+      await shot("actors-hosted", actorPage);
+    } finally {
+      await actorPage.close();
+      await withActors.stop();
+    }
   });
 
   it("explains a pasted stats input as a table", async () => {
