@@ -57,6 +57,25 @@ async function post(url: string, route: string, body: unknown) {
 }
 
 describe("actors in cluster mode (NATS transport, shared SQLite store)", () => {
+  it("refuses to start when NATS cannot be reached, naming the URL", async () => {
+    const runtime = createRuntime(
+      parseRuntimeConfig({ storage: { url: "memory:" }, server: { port: 0 } }),
+      {
+        logger: noopLogger,
+        inngest: false,
+        dashboardDir: false,
+        actors: {
+          definitions: [Counter],
+          nodeId: "lonely",
+          cluster: { transportUrl: "nats://127.0.0.1:1" },
+        },
+      },
+    );
+    runtimes.push(runtime);
+    await expect(runtime.start()).rejects.toThrow(/nats:\/\/127\.0\.0\.1:1/);
+    expect(runtime.actors).toBeUndefined();
+  });
+
   it("two runtimes serve one counter: 100 increments through both give 100, and it moves on stop", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "troupe-actors-cluster-"));
     scratch.push(dir);
