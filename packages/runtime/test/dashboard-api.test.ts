@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +8,7 @@ import { compileRegistry, parseCombinerRegistry, parseLayerRegistry } from "@tro
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseRuntimeConfig, type RuntimeConfigInput } from "../src/config.js";
+import { findDashboardDir } from "../src/dashboard-static.js";
 import { createRuntime, type Runtime, type RuntimeOptions } from "../src/runtime.js";
 
 const runtimes: Runtime[] = [];
@@ -327,5 +328,28 @@ describe("dashboard static files", () => {
     expect(api.status).toBe(401);
     const traversal = await runtime.app.request("/..%2f..%2fetc%2fpasswd");
     expect(traversal.status).toBe(401);
+  });
+
+  it("finds a built dashboard upwards from a start path, and caches hashed assets for good", async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), "troupe-dashboard-find-"));
+    scratch.push(root);
+    const start = path.join(root, "packages", "runtime", "dist", "index.js");
+    expect(findDashboardDir(start)).toBeUndefined();
+    const dist = path.join(root, "apps", "dashboard", "dist");
+    mkdirSync(path.join(dist, "assets"), { recursive: true });
+    writeFileSync(path.join(dist, "index.html"), "<!doctype html>");
+    writeFileSync(path.join(dist, "assets", "index-abc.js"), "export {};");
+    expect(findDashboardDir(start)).toBe(dist);
+
+    const { runtime } = make({}, { dashboardDir: dist });
+    const asset = await runtime.app.request("/assets/index-abc.js");
+    expect(asset.headers.get("content-type")).toContain("text/javascript");
+    expect(asset.headers.get("cache-control")).toContain("immutable");
+    const head = await runtime.app.request("/", { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+    expect((await runtime.app.request("/index.html")).headers.get("cache-control")).toBe(
+      "no-cache",
+    );
   });
 });
