@@ -200,15 +200,35 @@ export function createFlows(options: FlowsOptions): Flows {
   const wakeChannel = `${prefix.replace(/[^A-Za-z0-9._:/-]/g, "_")}wake`;
 
   const registry = new Map<string, Registered>();
+  /** Set once the cron ticks of the functions known at start are scheduled. */
+  let schedulesReady = false;
   const triggersByEvent = new Map<string, { functionId: string; condition?: string }[]>();
 
-  const register = (definition: FunctionDefinition, driver: FlowDriver) => {
-    if (registry.has(definition.id)) {
+  const removeTriggers = (functionId: string) => {
+    for (const [name, list] of triggersByEvent) {
+      const kept = list.filter((trigger) => trigger.functionId !== functionId);
+      if (kept.length === 0) triggersByEvent.delete(name);
+      else if (kept.length !== list.length) triggersByEvent.set(name, kept);
+    }
+  };
+
+  /**
+   * Adds or replaces a function. Everything runs synchronously, so no event is matched against a
+   * half-replaced function: the definition, driver, triggers and flow-control config change
+   * together. Runs in flight look the function up on every step and continue with the new ones.
+   */
+  const register = (
+    definition: FunctionDefinition,
+    driver: FlowDriver,
+    mode: "replace" | "unique" = "replace",
+  ) => {
+    if (mode === "unique" && registry.has(definition.id)) {
       throw invalidArgument(
         "functions",
         `function id ${JSON.stringify(definition.id)} is registered twice`,
       );
     }
+    removeTriggers(definition.id);
     registry.set(definition.id, { definition, driver });
     for (const trigger of definition.triggers) {
       if (!("event" in trigger)) continue;
@@ -220,6 +240,15 @@ export function createFlows(options: FlowsOptions): Flows {
       );
       triggersByEvent.set(trigger.event, list);
     }
+    // Registered after the schedules were laid out at start: schedule this function's ticks now
+    // (tick ids are deterministic, so a replacement with the same schedule adds no duplicate).
+    if (schedulesReady) scheduleLater(definition);
+  };
+
+  const unregister = (functionId: string): boolean => {
+    if (!registry.delete(functionId)) return false;
+    removeTriggers(functionId);
+    return true;
   };
 
   const driverDeps = {
@@ -230,6 +259,7 @@ export function createFlows(options: FlowsOptions): Flows {
     register(
       fn.definition,
       createInProcessDriver(fn as FlowFunction<unknown, EventData>, driverDeps),
+      "unique",
     );
     if (fn.onFailure) {
       const id = `${fn.id}-failure`;
@@ -246,6 +276,7 @@ export function createFlows(options: FlowsOptions): Flows {
           driverDeps,
           fn as FlowFunction<unknown, EventData>,
         ),
+        "unique",
       );
     }
   }
@@ -627,7 +658,7 @@ export function createFlows(options: FlowsOptions): Flows {
         retriable: false,
         error: {
           name: "FLOWS_FUNCTION_NOT_FOUND",
-          message: `function ${JSON.stringify(run.functionId)} is not registered in this engine`,
+          message: `function ${JSON.stringify(run.functionId)} is not registered in this engine (never registered, or removed by unregisterFunction)`,
         },
       };
     }
@@ -1067,25 +1098,47 @@ export function createFlows(options: FlowsOptions): Flows {
 
   // ---------------------------------------------------------------- cron
 
+  const cronItems = (definition: FunctionDefinition, now: number): EnqueueItem[] => {
+    const items: EnqueueItem[] = [];
+    definition.triggers.forEach((trigger, index) => {
+      if (!("cron" in trigger)) return;
+      const tick = nextCronTick(trigger.cron, trigger.timezone, now);
+      if (tick === undefined) return;
+      const item: Item = { k: "c", f: definition.id, i: index, t: tick };
+      items.push({ id: itemId(item), payload: utf8(JSON.stringify(item)), availableAt: tick });
+    });
+    return items;
+  };
+
   const scheduleCrons = async () => {
     const now = clock.now();
     const items: EnqueueItem[] = [];
-    for (const { definition } of registry.values()) {
-      definition.triggers.forEach((trigger, index) => {
-        if (!("cron" in trigger)) return;
-        const tick = nextCronTick(trigger.cron, trigger.timezone, now);
-        if (tick === undefined) return;
-        const item: Item = { k: "c", f: definition.id, i: index, t: tick };
-        items.push({ id: itemId(item), payload: utf8(JSON.stringify(item)), availableAt: tick });
-      });
-    }
+    for (const { definition } of registry.values()) items.push(...cronItems(definition, now));
     await enqueueItems(items);
+  };
+
+  /** Schedules work that `registerFunction` (synchronous) started; `runDue` and `stop` await it. */
+  let scheduling: Promise<void> = Promise.resolve();
+  const scheduleLater = (definition: FunctionDefinition) => {
+    const items = cronItems(definition, clock.now());
+    if (items.length === 0) return;
+    scheduling = scheduling.then(() =>
+      enqueueItems(items).catch((error: unknown) => {
+        logger.error("flows: scheduling a registered function's cron failed", {
+          functionId: definition.id,
+          error,
+        });
+      }),
+    );
   };
 
   const fireCron = async (item: Extract<Item, { k: "c" }>) => {
     const registered = registry.get(item.f);
     const trigger = registered?.definition.triggers[item.i];
     if (!registered || !trigger || !("cron" in trigger)) return;
+    // A tick left from before a re-registration changed this trigger's schedule: a no-op, its
+    // chain ends here (the new schedule's chain was started by the registration).
+    if (nextCronTick(trigger.cron, trigger.timezone, item.t - 1) !== item.t) return;
     await ingestOne(
       {
         name: INTERNAL_EVENTS.cron,
@@ -1392,7 +1445,6 @@ export function createFlows(options: FlowsOptions): Flows {
   let loop: Promise<void> | undefined;
   let unsubscribe: Unsubscribe | undefined;
   const active = new Set<Promise<void>>();
-  let schedulesReady = false;
   let nextSweepAt = 0;
 
   const ensureSchedules = async () => {
@@ -1572,6 +1624,7 @@ export function createFlows(options: FlowsOptions): Flows {
     stop,
     async runDue() {
       await ensureSchedules();
+      await scheduling;
       let processed = 0;
       for (;;) {
         const leases = await queue.claim({ limit: workerConcurrency, leaseMs });
@@ -1601,7 +1654,8 @@ export function createFlows(options: FlowsOptions): Flows {
       return run !== undefined;
     },
     rerun,
-    registerFunction: register,
+    registerFunction: (definition, driver) => register(definition, driver),
+    unregisterFunction: unregister,
     sweep,
     getFlowControlState: (functionId) =>
       readFlowControlState(

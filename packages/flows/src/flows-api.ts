@@ -219,8 +219,21 @@ export interface Flows {
    * hash), the steps completed before it keep their results and execution resumes there.
    */
   rerun(runId: string, options?: { readonly fromStep?: string }): Promise<string>;
-  /** Registers a function served by another driver (e.g. the Inngest HTTP driver). */
+  /**
+   * Registers a function served by another driver (e.g. the Inngest HTTP driver). An id that is
+   * already registered is replaced: its definition, driver, triggers and flow-control config
+   * change together for events that arrive from now on. Runs already in flight keep going and
+   * use the new definition and driver from their next step. Registered after `start()` (or a
+   * `runDue`), its cron ticks are scheduled at once; ticks left from a replaced schedule are
+   * no-ops.
+   */
   registerFunction(definition: FunctionDefinition, driver: FlowDriver): void;
+  /**
+   * Removes a function: its triggers and cron ticks stop starting runs. Runs in flight fail at
+   * their next step with `FLOWS_FUNCTION_NOT_FOUND` (not retried). Returns false when the id
+   * was not registered.
+   */
+  unregisterFunction(functionId: string): boolean;
   /** Re-drives work whose follow-up may have been lost in a crash; resolves to markers handled. */
   sweep(): Promise<number>;
   /**

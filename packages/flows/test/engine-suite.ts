@@ -13,6 +13,7 @@ import { z } from "zod";
 import {
   createFlows,
   createFunction,
+  type FlowDriver,
   type FlowFunction,
   type Flows,
   type FlowsOptions,
@@ -774,6 +775,119 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
       await clock.advanceTo(Date.UTC(2026, 0, 7, 8, 0));
       await Promise.all([second.runDue(), flows.runDue()]);
       expect(fires).toEqual(["2026-01-06T08:00:00.000Z", "2026-01-07T08:00:00.000Z"]);
+    });
+
+    /** A driver that completes at once with `label` (to tell two registrations apart). */
+    const completing = (label: string, seen: string[] = []): FlowDriver => ({
+      execute: async (request) => {
+        seen.push(`${label}:${request.event.name}`);
+        return { type: "complete", output: label };
+      },
+    });
+
+    it("replaces a re-registered function's driver, triggers and config for new runs", async () => {
+      const { flows } = await setup([]);
+      const seen: string[] = [];
+      const base = { name: "swap", retries: 0, cancelOn: [] };
+      flows.registerFunction(
+        { ...base, id: "swap", triggers: [{ event: "old" }] },
+        completing("v1", seen),
+      );
+      await flows.send({ name: "old" });
+      await flows.runDue();
+      flows.registerFunction(
+        { ...base, id: "swap", triggers: [{ event: "new", if: "event.data.ok == true" }] },
+        completing("v2", seen),
+      );
+      const { ids } = await flows.send([
+        { name: "old" },
+        { name: "new", data: { ok: false } },
+        { name: "new", data: { ok: true } },
+      ]);
+      await flows.runDue();
+      // Only the new trigger (with its condition) matches, and the new driver runs it.
+      expect(seen).toEqual(["v1:old", "v2:new"]);
+      expect((await flows.getEventRuns(ids[0] ?? "")).runs).toEqual([]);
+      const [run] = (await flows.getEventRuns(ids[2] ?? "")).runs;
+      expect((await flows.getRun(run?.id ?? ""))?.output).toBe("v2");
+    });
+
+    it("runs in flight continue with the new driver; unregistering fails them clearly", async () => {
+      const { flows, clock } = await setup([]);
+      const definition = {
+        id: "slow",
+        name: "slow",
+        retries: 0,
+        cancelOn: [],
+        triggers: [{ event: "go" }],
+      };
+      const sleeping: FlowDriver = {
+        execute: async (request) =>
+          request.steps.nap === undefined
+            ? {
+                type: "ops",
+                ops: [{ op: "Sleep", id: "nap", name: "nap", until: clock.now() + 60_000 }],
+              }
+            : { type: "complete", output: "v1" },
+      };
+      flows.registerFunction(definition, sleeping);
+      const first = (await flows.send({ name: "go" })).ids[0] ?? "";
+      await flows.runDue();
+      flows.registerFunction(definition, completing("v2"));
+      await clock.advance(60_000);
+      await flows.runDue();
+      const [firstRun] = (await flows.getEventRuns(first)).runs;
+      expect((await flows.getRun(firstRun?.id ?? ""))?.output).toBe("v2");
+
+      flows.registerFunction(definition, sleeping);
+      const second = (await flows.send({ name: "go" })).ids[0] ?? "";
+      await flows.runDue();
+      expect(flows.unregisterFunction("nothing")).toBe(false);
+      expect(flows.unregisterFunction("slow")).toBe(true);
+      const third = (await flows.send({ name: "go" })).ids[0] ?? "";
+      await clock.advance(60_000);
+      await flows.runDue();
+      expect((await flows.getEventRuns(third)).runs).toEqual([]);
+      const [secondRun] = (await flows.getEventRuns(second)).runs;
+      const view = await flows.getRun(secondRun?.id ?? "");
+      expect(view?.status).toBe("failed");
+      expect(view?.error?.name).toBe("FLOWS_FUNCTION_NOT_FOUND");
+    });
+
+    it("schedules the cron of a function registered after start, without duplicate ticks", async () => {
+      const { flows, clock } = await setup([]);
+      await flows.runDue();
+      const seen: string[] = [];
+      const fn = (cron: string) => ({
+        id: "tick",
+        name: "tick",
+        retries: 0,
+        cancelOn: [],
+        triggers: [{ event: "never" }, { cron, timezone: "UTC" }],
+      });
+      flows.registerFunction(fn("0 * * * *"), completing("hourly", seen));
+      // Re-syncing the same schedule twice must not double the ticks.
+      flows.registerFunction(fn("0 * * * *"), completing("hourly", seen));
+      await clock.advanceTo(Date.UTC(2026, 0, 5, 13));
+      await flows.runDue();
+      expect(seen).toEqual(["hourly:inngest/scheduled.timer"]);
+      // A new schedule: the tick left for 14:00 by the old one is a no-op.
+      flows.registerFunction(fn("30 * * * *"), completing("half", seen));
+      for (const hour of [13.5, 14, 14.5]) {
+        await clock.advanceTo(Date.UTC(2026, 0, 5) + hour * 3_600_000);
+        await flows.runDue();
+      }
+      expect(seen).toEqual([
+        "hourly:inngest/scheduled.timer",
+        "half:inngest/scheduled.timer",
+        "half:inngest/scheduled.timer",
+      ]);
+      const runs = await flows.listRuns({ functionId: "tick" });
+      expect(runs).toHaveLength(3);
+      flows.unregisterFunction("tick");
+      await clock.advanceTo(Date.UTC(2026, 0, 5, 18, 0));
+      await flows.runDue();
+      expect(seen).toHaveLength(3);
     });
 
     it("lists runs by function, status and time, and reruns from the start or a step", async () => {

@@ -82,7 +82,7 @@ export function createAppRegistry(options: AppRegistryOptions): AppRegistry {
   const { flows, store, prefix, driver, clock, logger } = options;
   const apps = new Map<string, StoredApp>();
   const active = new Map<string, ActiveFunction>();
-  /** What was registered with the engine, by id (the engine cannot unregister or replace). */
+  /** What is registered with the engine, by id (serialized, to skip identical re-syncs). */
   const inEngine = new Map<string, string>();
   let queue: Promise<unknown> = Promise.resolve();
 
@@ -96,21 +96,21 @@ export function createAppRegistry(options: AppRegistryOptions): AppRegistry {
     }));
     for (const [id, current] of active) {
       if (current.appName === app.appName && !definitions.some((d) => d.fn.id === id)) {
+        // Gone from the app: no new runs; runs in flight fail at their next step
+        // (FLOWS_FUNCTION_NOT_FOUND), as the app no longer serves the function.
         active.delete(id);
+        inEngine.delete(id);
+        flows.unregisterFunction(id);
       }
     }
     for (const { fn, definition, callUrl } of definitions) {
       active.set(fn.id, { appName: app.appName, callUrl, config: fn, definition });
       const serialized = JSON.stringify(definition);
-      const known = inEngine.get(fn.id);
-      if (known === undefined) {
+      // A changed function replaces the engine's copy (triggers, retries, cancelOn, timeouts,
+      // flow control) for new runs; runs in flight continue with it from their next step.
+      if (inEngine.get(fn.id) !== serialized) {
         flows.registerFunction(definition, driver);
         inEngine.set(fn.id, serialized);
-      } else if (known !== serialized) {
-        logger.warn(
-          "inngest: a synced function changed its triggers, retries, cancelOn or timeouts; the engine keeps the old ones until restart",
-          { functionId: fn.id },
-        );
       }
     }
     apps.set(app.appName, app);
@@ -185,8 +185,8 @@ export function createAppRegistry(options: AppRegistryOptions): AppRegistry {
             });
           }
         }
-        // Activate first: a function the engine refuses (an id it already runs) then leaves
-        // nothing stored that would fail again at the next start.
+        // Activate first: a function that cannot be translated then leaves nothing stored that
+        // would fail again at the next start.
         activate(app);
         await store.commit([
           { type: "set", key: appKey(app.appName), value: jsonCodec.encode(app) },

@@ -272,22 +272,24 @@ describe("the Inngest API with malformed input", () => {
     const sent = (await (await post("/e/k", JSON.stringify({ name: "test/drop" }))).json()) as {
       ids: string[];
     };
-    // The engine cannot unregister a function yet, so it still creates the run; the driver fails
-    // it at once without calling the app.
-    let status = "";
-    await waitFor(async () => {
-      const [summary] = await troupe.flows.listRuns({
-        functionId: "drop",
-        newestFirst: true,
-        limit: 1,
-      });
-      const run = summary ? await troupe.flows.getRun(summary.id) : undefined;
-      if (!run?.events.some((event) => event.id === sent.ids[0])) return false;
-      status = run.status;
-      return run.status === "failed";
-    });
-    expect(status).toBe("failed");
+    // The function is unregistered from the engine: its events start no run at all.
+    expect(await troupe.flows.getEventRuns(sent.ids[0] ?? "")).toEqual({ runs: [], skipped: [] });
     expect(fake.calls.filter((id) => id === "drop").length).toBe(before);
+
+    // A changed trigger replaces the old one for new events.
+    const changed = await post(
+      "/fn/register",
+      JSON.stringify(
+        registerBody(fake.url, "resync", ["keep"], { triggers: [{ event: "test/renamed" }] }),
+      ),
+    );
+    expect(await changed.json()).toMatchObject({ ok: true, modified: true });
+    const renamed = (await (
+      await post("/e/k", JSON.stringify([{ name: "test/keep" }, { name: "test/renamed" }]))
+    ).json()) as { ids: string[] };
+    const [run] = await finishedRuns(troupe.url, renamed.ids[1] ?? "");
+    expect(run).toMatchObject({ status: "Completed", output: { fine: true } });
+    expect((await troupe.flows.getEventRuns(renamed.ids[0] ?? "")).runs).toEqual([]);
   });
 
   it("shows a run's memoized steps and cancels it through the REST API", async () => {
