@@ -22,7 +22,13 @@ const CHROMIUM = process.env.TROUPE_CHROMIUM ?? "/usr/bin/chromium";
 const TOKEN = "e2e-dashboard-token";
 const appDir = fileURLToPath(new URL("..", import.meta.url));
 const distDir = path.join(appDir, "dist");
-const screenshots = path.join(appDir, "screenshots");
+// The README's screenshots are refreshed with TROUPE_SCREENSHOTS=1; other runs still take them
+// (a page that cannot render fails here) but write them to a temporary folder, so a test run
+// leaves the working tree clean.
+const screenshots =
+  process.env.TROUPE_SCREENSHOTS === "1"
+    ? path.join(appDir, "screenshots")
+    : path.join(os.tmpdir(), `troupe-dashboard-screenshots-${process.pid}`);
 const dataRoot = fileURLToPath(new URL("../../../../shared/data/actor-core-v3/", import.meta.url));
 
 if (!existsSync(CHROMIUM)) {
@@ -123,6 +129,7 @@ afterAll(async () => {
   }
   await runtime?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
+  if (process.env.TROUPE_SCREENSHOTS !== "1") rmSync(screenshots, { recursive: true, force: true });
 });
 
 async function shot(name: string, target: Page = page) {
