@@ -147,7 +147,7 @@ export function describeAdmissionControl(adapterName: string, factory: EnginePor
       await at(10 * SECOND); // a's first deadline passes: the item re-arms for 14 s; b is due at 14 s
       expect(await flows.listRuns({ functionId: "debounced" })).toHaveLength(0);
       await at(13 * SECOND);
-      await send("a", 3); // a is now due at 23 s
+      const third = await send("a", 3); // a is now due at 23 s
       await at(14 * SECOND - 1);
       expect(await flows.listRuns({ functionId: "debounced" })).toHaveLength(0);
       await at(14 * SECOND);
@@ -164,6 +164,10 @@ export function describeAdmissionControl(adapterName: string, factory: EnginePor
       expect((await flows.getEventRuns(first)).skipped).toEqual([
         { functionId: "debounced", reason: "debounce", at: START + 4 * SECOND, by: second },
       ]);
+      // The run is found under the event that closed the debounce, and only there.
+      const closing = runs.find((run) => run.events[0]?.id === third);
+      expect((await flows.getEventRuns(third)).runs.map((run) => run.id)).toEqual([closing?.id]);
+      expect((await flows.getEventRuns(second)).runs).toEqual([]);
       expect(clock.now()).toBe(START + 23 * SECOND);
     });
 

@@ -8,13 +8,7 @@ import {
   TroupeError,
   ulidTime,
 } from "@troupe/core";
-import {
-  type EventInput,
-  type FlowEvent,
-  type Flows,
-  INTERNAL_EVENTS,
-  type RunView,
-} from "@troupe/flows";
+import type { EventInput, FlowEvent, Flows, RunView } from "@troupe/flows";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -463,10 +457,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
   });
 
   app.get("/v1/events/:id/runs", async (c) => {
-    const id = c.req.param("id");
-    const event = await flows.getEvent(id);
-    if (!event) return c.json({ data: [], metadata: {} });
-    const runs = await runsOfEvent(event);
+    const runs = await runsOfEvent(c.req.param("id"));
     return c.json({
       data: runs.map(toRestRun),
       metadata: { fetched_at: new Date(clock.now()).toISOString() },
@@ -531,36 +522,14 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     return c.json({ ok: true });
   });
 
-  /** Runs an event started: runs of functions triggered by its name, created since it arrived. */
-  const runsOfEvent = async (event: FlowEvent): Promise<RunView[]> => {
-    const from = ulidTime(event.id);
-    const candidates = new Set<string>();
-    for (const stored of registry.apps()) {
-      for (const fn of stored.functions) {
-        const triggered = fn.triggers.some((t) =>
-          "event" in t ? t.event === event.name : event.name === INTERNAL_EVENTS.cron,
-        );
-        if (triggered || event.name === INTERNAL_EVENTS.invoked) candidates.add(fn.id);
-      }
-    }
-    const runs: RunView[] = [];
-    for (const functionId of candidates) {
-      // Runs are created with their event (or by recovery within a minute), unless debounce or
-      // batching delays them; a window keeps this from reading every later run.
-      const definition = registry.get(functionId)?.definition;
-      const delayed = definition?.debounce !== undefined || definition?.batchEvents !== undefined;
-      const summaries = await flows.listRuns({
-        functionId,
-        from,
-        ...(delayed ? {} : { to: from + 60_000 }),
-        limit: 1000,
-      });
-      for (const summary of summaries) {
-        const run = await flows.getRun(summary.id);
-        if (run?.events.some((e) => e.id === event.id)) runs.push(run);
-      }
-    }
-    return runs;
+  /**
+   * Runs an event started, from the engine's runs-by-event index: a batch run is listed under
+   * each of its events, a debounced run under the event that closed the debounce.
+   */
+  const runsOfEvent = async (eventId: string): Promise<RunView[]> => {
+    const { runs } = await flows.getEventRuns(eventId);
+    const views = await Promise.all(runs.map((summary) => flows.getRun(summary.id)));
+    return views.filter((run): run is RunView => run !== undefined);
   };
 
   return {

@@ -80,21 +80,28 @@ export function describeFlowControl(kit: SdkKit): void {
     });
 
     it("debounce runs once, with the last event", async () => {
-      await send("fc/typing", { user: "u", text: "h" });
+      const first = await send("fc/typing", { user: "u", text: "h" });
       await send("fc/typing", { user: "u", text: "he" });
       const last = await send("fc/typing", { user: "u", text: "hey" });
       const [run] = await finishedRuns(troupe.url, last, { timeoutMs: 8000 });
       expect(run).toMatchObject({ status: "Completed", output: { last: "hey" } });
       const all = await troupe.flows.listRuns({ functionId: "fc-debounced" });
       expect(all).toHaveLength(1);
+      // The run is listed under the event that closed the debounce, not the replaced ones.
+      expect(await runsOf(troupe.url, first)).toEqual([]);
     });
 
     it("batchEvents hands several events to one run", async () => {
       const first = await send("fc/item", { n: 1 });
-      await send("fc/item", { n: 2 });
-      await send("fc/item", { n: 3 });
+      const second = await send("fc/item", { n: 2 });
+      const third = await send("fc/item", { n: 3 });
       const [run] = await finishedRuns(troupe.url, first, { timeoutMs: 8000 });
       expect(run).toMatchObject({ status: "Completed", output: { items: [1, 2, 3] } });
+      // The batch run is listed under every event in it.
+      for (const id of [second, third]) {
+        const listed = await runsOf(troupe.url, id);
+        expect(listed.map((r) => r.run_id)).toEqual([run?.run_id]);
+      }
     });
 
     it("idempotency: one run per key", async () => {
