@@ -63,6 +63,7 @@ export async function serve(config: RuntimeConfig, mode: RuntimeMode): Promise<v
     `troupe ${mode} — ${address.url}`,
     `  storage  ${runtime.storage.displayUrl}`,
     `  auth     ${config.auth.token === undefined ? "off" : "bearer token"}`,
+    `  dashboard ${runtime.dashboardDir === undefined ? "not built (pnpm --filter @troupe/dashboard build)" : `${address.url}/`}`,
     ...config.apps.map((url, index) => `  ${index === 0 ? "apps" : "    "}     ${url}`),
     mode === "dev"
       ? `Point your Inngest SDK app at it: INNGEST_DEV=${address.url}`
