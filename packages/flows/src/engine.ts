@@ -970,7 +970,7 @@ export function createFlows(options: FlowsOptions): Flows {
     for (let tries = 0; ; tries++) {
       const now = clock.now();
       const events: FlowEvent[] = inputs.map((input) => ({
-        id: newId(),
+        id: input.eventId ?? newId(),
         name: input.name,
         data: input.data ?? {},
         ts: input.ts ?? now,
@@ -980,6 +980,19 @@ export function createFlows(options: FlowsOptions): Flows {
       }));
       const ops: StoreOp[] = [];
       const duplicate = new Set<number>();
+      // Caller-chosen event ids already stored (a retried send): neither stored nor routed again.
+      const replayed = new Set<number>();
+      const chosen = inputs.flatMap((input, index) =>
+        input.eventId === undefined ? [] : [{ index, id: input.eventId }],
+      );
+      if (chosen.length > 0) {
+        const stored = await store.getMany(chosen.map(({ id }) => keys.event(id)));
+        const seen = new Set<string>();
+        chosen.forEach(({ index, id }, position) => {
+          if (stored[position] || seen.has(id)) replayed.add(index);
+          seen.add(id);
+        });
+      }
       const dedupeIds = [
         ...new Set(inputs.flatMap((input) => (input.id === undefined ? [] : [input.id]))),
       ];
@@ -991,7 +1004,7 @@ export function createFlows(options: FlowsOptions): Flows {
         fresh.set(id, entry ? entry.version : 0);
       });
       inputs.forEach((input, index) => {
-        if (input.id === undefined) return;
+        if (input.id === undefined || replayed.has(index)) return;
         const version = fresh.get(input.id);
         if (version === undefined) {
           duplicate.add(index);
@@ -1008,8 +1021,16 @@ export function createFlows(options: FlowsOptions): Flows {
       const runs: RunRecord[] = [];
       const control = createAdmissionControl(flowControl, now);
       for (const [index, event] of events.entries()) {
+        if (replayed.has(index)) continue;
         const stored = encode(event);
-        ops.push({ type: "set", key: keys.event(event.id), value: stored });
+        // A caller-chosen id must still be absent: a concurrent send of the same id conflicts
+        // here, and the retry finds it stored.
+        ops.push({
+          type: "set",
+          key: keys.event(event.id),
+          value: stored,
+          ...(inputs[index]?.eventId === undefined ? {} : { expect: "absent" as const }),
+        });
         ops.push({ type: "set", key: keys.eventByName(event.name, event.id), value: stored });
         if (duplicate.has(index)) continue;
         const targets: FunctionDefinition[] = [];
@@ -1052,8 +1073,8 @@ export function createFlows(options: FlowsOptions): Flows {
       }
       ops.push(...control.ops());
       const follow = control.followUps();
-      const live = events.filter((_, index) => !duplicate.has(index));
-      const first = events[0];
+      const live = events.filter((_, index) => !duplicate.has(index) && !replayed.has(index));
+      const first = events.find((_, index) => !replayed.has(index));
       const markerKey = first && live.length > 0 ? keys.marker(first.id) : undefined;
       if (markerKey) {
         const marker: Marker = {

@@ -1,4 +1,4 @@
-import { invalidArgument } from "@troupe/core";
+import { invalidArgument, isUlid } from "@troupe/core";
 import { z } from "zod";
 
 /** Event data: a JSON object. */
@@ -32,6 +32,12 @@ export interface EventInput {
   readonly user?: Record<string, unknown>;
   /** An idempotency id: a second event with this id within 24 h is stored but starts no functions. */
   readonly id?: string;
+  /**
+   * The event's internal id, chosen by the sender (a ULID: 26 Crockford base-32 characters) so a
+   * retried send keeps its ids. An event whose `eventId` is already stored is not stored or
+   * routed again; the send answers with the same id. Default: a new ULID.
+   */
+  readonly eventId?: string;
   /** When the event happened (ms since the epoch). Default: now. */
   readonly ts?: number;
   /** An optional schema version. */
@@ -47,6 +53,10 @@ const eventInputSchema = z
     data: z.record(z.string(), z.unknown()).optional(),
     user: z.record(z.string(), z.unknown()).optional(),
     id: z.string().min(1).max(256).optional(),
+    eventId: z
+      .string()
+      .refine(isUlid, "expected a ULID (26 Crockford base-32 characters, upper case)")
+      .optional(),
     ts: z
       .number()
       .int()

@@ -854,6 +854,37 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
       expect(view?.error?.name).toBe("FLOWS_FUNCTION_NOT_FOUND");
     });
 
+    it("keeps a caller-chosen event id: a retried send stores and starts nothing twice", async () => {
+      const { flows } = await setup([]);
+      const seen: string[] = [];
+      flows.registerFunction(
+        { id: "once", name: "once", retries: 0, cancelOn: [], triggers: [{ event: "pay" }] },
+        completing("ran", seen),
+      );
+      const a = "01KBZ8X9Y0A1B2C3D4E5F6G7H8";
+      const b = "01KBZ8X9Y0A1B2C3D4E5F6G7H9";
+      const first = await flows.send([
+        { name: "pay", eventId: a },
+        { name: "pay", eventId: b },
+      ]);
+      expect(first.ids).toEqual([a, b]);
+      // The retry (same ids) and a batch repeating an id add nothing; a new event still runs.
+      const retry = await flows.send([
+        { name: "pay", eventId: a },
+        { name: "pay", eventId: b },
+        { name: "pay" },
+      ]);
+      expect(retry.ids.slice(0, 2)).toEqual([a, b]);
+      await flows.runDue();
+      expect(seen).toEqual(["ran:pay", "ran:pay", "ran:pay"]);
+      expect((await flows.getEventRuns(a)).runs).toHaveLength(1);
+      expect((await flows.getEvent(b))?.name).toBe("pay");
+      expect(await flows.listEvents({ name: "pay" })).toHaveLength(3);
+      await expect(
+        flows.send([{ name: "pay" }, { name: "pay", eventId: "not-a-ulid" }]),
+      ).rejects.toThrow(/events\[1\]\.eventId/);
+    });
+
     it("schedules the cron of a function registered after start, without duplicate ticks", async () => {
       const { flows, clock } = await setup([]);
       await flows.runDue();

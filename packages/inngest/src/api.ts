@@ -14,6 +14,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { createCheckpointInbox, createStoreCheckpointInbox } from "./checkpoint.js";
+import { eventIdsFromSeed } from "./event-id-seed.js";
 import { createHttpDriver } from "./http-driver.js";
 import { describeIssue, registerSchema } from "./register-schema.js";
 import { createAppRegistry, isClientError, type StoredApp } from "./registry.js";
@@ -373,6 +374,14 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
         return c.json({ ids: [], status: 400, error: `${field}: ${problem}` }, 400);
       }
       inputs.push(toEventInput(parsed.data));
+    }
+    // SDKs send a seed so that a retried send keeps its ids (and starts nothing twice).
+    const seeded = eventIdsFromSeed(c.req.header("x-inngest-event-id-seed"), inputs.length);
+    if (seeded) {
+      inputs.forEach((input, index) => {
+        const eventId = seeded[index];
+        if (eventId !== undefined) inputs[index] = { ...input, eventId };
+      });
     }
     try {
       const { ids } = await flows.send(inputs);

@@ -292,6 +292,27 @@ describe("the Inngest API with malformed input", () => {
     expect((await troupe.flows.getEventRuns(renamed.ids[0] ?? "")).runs).toEqual([]);
   });
 
+  it("derives event ids from x-inngest-event-id-seed: a retried send starts nothing twice", async () => {
+    await post("/fn/register", JSON.stringify(registerBody(fake.url, "seeded-app", ["seeded"])));
+    const send = async () => {
+      const response = await fetch(`${troupe.url}/e/k`, {
+        method: "POST",
+        headers: { "x-inngest-event-id-seed": "1795313184957,YpBcMLkaETzW0w==" },
+        body: JSON.stringify([{ name: "test/seeded" }, { name: "test/seeded" }]),
+      });
+      return ((await response.json()) as { ids: string[] }).ids;
+    };
+    const ids = await send();
+    expect(await send()).toEqual(ids);
+    expect(new Set(ids).size).toBe(2);
+    for (const id of ids) {
+      const runs = await finishedRuns(troupe.url, id);
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toMatchObject({ status: "Completed" });
+    }
+    expect(await troupe.flows.listRuns({ functionId: "seeded" })).toHaveLength(2);
+  });
+
   it("shows a run's memoized steps and cancels it through the REST API", async () => {
     await post("/fn/register", JSON.stringify(registerBody(fake.url, "sleepy-app", ["sleepy"])));
     const sent = (await (await post("/e/k", JSON.stringify({ name: "test/sleepy" }))).json()) as {

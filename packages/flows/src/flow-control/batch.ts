@@ -1,12 +1,12 @@
-import { createJsonCodec, invalidArgument, type Store } from "@troupe/core";
+import type { Store } from "@troupe/core";
 import { z } from "zod";
 import {
   checkExpression,
   durationInput,
   durationWithin,
   expressionInput,
+  listKeyedStates,
   parseOption,
-  statePrefix,
 } from "./parse-option.js";
 
 const SECOND = 1000;
@@ -82,8 +82,6 @@ export interface PendingBatch {
   readonly runAt: number;
 }
 
-const codec = createJsonCodec<unknown>();
-
 /** Open batches of a function, at most `limit`, in key-hash order. */
 export async function listPendingBatches(
   store: Store,
@@ -91,17 +89,11 @@ export async function listPendingBatches(
   functionId: string,
   limit = 1000,
 ): Promise<PendingBatch[]> {
-  if (!Number.isInteger(limit) || limit < 1)
-    throw invalidArgument("limit", "expected a positive integer");
-  const entries = await store.list({ prefix: statePrefix(prefix, "b", functionId), limit });
-  return entries.map((entry) => {
-    const state = codec.decode(entry.value) as BatchState;
-    return {
-      key: state.key,
-      size: state.events.length,
-      eventIds: state.events,
-      firstAt: state.first,
-      runAt: state.deadline,
-    };
-  });
+  return listKeyedStates(store, prefix, "b", functionId, limit, (state: BatchState) => ({
+    key: state.key,
+    size: state.events.length,
+    eventIds: state.events,
+    firstAt: state.first,
+    runAt: state.deadline,
+  }));
 }

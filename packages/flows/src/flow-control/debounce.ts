@@ -1,12 +1,12 @@
-import { createJsonCodec, invalidArgument, type Store } from "@troupe/core";
+import type { Store } from "@troupe/core";
 import { z } from "zod";
 import {
   checkExpression,
   durationInput,
   durationWithin,
   expressionInput,
+  listKeyedStates,
   parseOption,
-  statePrefix,
 } from "./parse-option.js";
 
 const SECOND = 1000;
@@ -91,8 +91,6 @@ export interface PendingDebounce {
   readonly events: number;
 }
 
-const codec = createJsonCodec<unknown>();
-
 /** Pending debounces of a function, at most `limit`, in key-hash order. */
 export async function listPendingDebounces(
   store: Store,
@@ -100,17 +98,11 @@ export async function listPendingDebounces(
   functionId: string,
   limit = 1000,
 ): Promise<PendingDebounce[]> {
-  if (!Number.isInteger(limit) || limit < 1)
-    throw invalidArgument("limit", "expected a positive integer");
-  const entries = await store.list({ prefix: statePrefix(prefix, "d", functionId), limit });
-  return entries.map((entry) => {
-    const state = codec.decode(entry.value) as DebounceState;
-    return {
-      key: state.key,
-      eventId: state.eventId,
-      firstAt: state.first,
-      runAt: state.deadline,
-      events: state.count,
-    };
-  });
+  return listKeyedStates(store, prefix, "d", functionId, limit, (state: DebounceState) => ({
+    key: state.key,
+    eventId: state.eventId,
+    firstAt: state.first,
+    runAt: state.deadline,
+    events: state.count,
+  }));
 }

@@ -1,4 +1,11 @@
-import { type Duration, formatDuration, invalidArgument, parseDuration } from "@troupe/core";
+import {
+  createJsonCodec,
+  type Duration,
+  formatDuration,
+  invalidArgument,
+  parseDuration,
+  type Store,
+} from "@troupe/core";
 import { z } from "zod";
 import type { FlowEvent } from "../event.js";
 import { compileExpression } from "../expression.js";
@@ -75,6 +82,26 @@ export function stateKey(prefix: string, kind: string, functionId: string, keyVa
 /** The Store prefix of all per-key state `kind` of a function. */
 export function statePrefix(prefix: string, kind: string, functionId: string) {
   return `${prefix}fc/${kind}/${encodeURIComponent(functionId)}/`;
+}
+
+const stateCodec = createJsonCodec<unknown>();
+
+/**
+ * The keyed state records of one option of a function (`kind` "d" for debounces, "b" for
+ * batches …), at most `limit`, in key-hash order, each decoded and mapped for a reader.
+ */
+export async function listKeyedStates<State, View>(
+  store: Store,
+  prefix: string,
+  kind: string,
+  functionId: string,
+  limit: number,
+  view: (state: State) => View,
+): Promise<View[]> {
+  if (!Number.isInteger(limit) || limit < 1)
+    throw invalidArgument("limit", "expected a positive integer");
+  const entries = await store.list({ prefix: statePrefix(prefix, kind, functionId), limit });
+  return entries.map((entry) => view(stateCodec.decode(entry.value) as State));
 }
 
 /** A fixed-length digest of a key value (values may be long or contain any character). */
