@@ -6,8 +6,9 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 
-// What bin/troupe.mjs runs inside the workspace, spawned directly so signals reach the server
-// process itself (the bin waits on it with spawnSync and cannot forward them).
+// What bin/troupe.mjs runs inside the workspace, spawned directly so the test's signals reach the
+// server process itself (the path through the bin, which forwards them, is covered by the
+// dashboard's troupe-dev browser test).
 const main = fileURLToPath(new URL("../main.ts", import.meta.url));
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 const troupeArgs = (args: string[]) => ["--import", tsx, "--conditions=source", main, ...args];
