@@ -829,6 +829,9 @@ export function createFlows(options: FlowsOptions): Flows {
             function_id: run.functionId,
             run_id: run.id,
             status: run.status,
+            // The triggering event(s), as Inngest sends them: listeners need not read the run.
+            event: run.events[0] ?? null,
+            events: run.events,
             ...(run.output === undefined ? {} : { result: run.output }),
             ...(run.error === undefined ? {} : { error: run.error }),
           },

@@ -697,8 +697,16 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
           ],
         },
         async ({ event, step }) => {
+          const trigger = event.data.event as { data?: { wait?: boolean } } | null;
+          const events = event.data.events as unknown[] | undefined;
           await step.run("note", () =>
-            seen.push(`${event.name} ${event.data.function_id as string}`),
+            seen.push(
+              `${event.name} ${event.data.function_id as string}${
+                event.name === "inngest/function.finished"
+                  ? ` wait=${String(trigger?.data?.wait)} events=${events?.length}`
+                  : ""
+              }`,
+            ),
           );
         },
       );
@@ -714,8 +722,8 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
       await flows.runDue();
       expect(seen.sort()).toEqual([
         "inngest/function.cancelled work",
-        "inngest/function.finished work",
-        "inngest/function.finished work",
+        "inngest/function.finished work wait=false events=1",
+        "inngest/function.finished work wait=true events=1",
       ]);
     });
 
