@@ -1678,6 +1678,21 @@ export function createFlows(options: FlowsOptions): Flows {
       return run !== undefined;
     },
     rerun,
+    async invoke(functionId, input = {}) {
+      if (typeof functionId !== "string" || !registry.has(functionId)) {
+        throw new TroupeError("NOT_FOUND", `function ${String(functionId)} is not registered`, {
+          details: { functionId },
+        });
+      }
+      // An event of its own, routed to this function only: the other functions listening on its
+      // triggers do not run, and flow control applies as for any event.
+      const event = validateEventInput(
+        { name: INTERNAL_EVENTS.invoked, data: input.data ?? {} },
+        "invoke",
+      );
+      const eventId = await ingestOne(event, { onlyFunction: functionId });
+      return { eventId };
+    },
     registerFunction: (definition, driver) => register(definition, driver),
     unregisterFunction: unregister,
     sweep,

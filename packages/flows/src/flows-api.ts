@@ -187,6 +187,13 @@ export interface ListEventsOptions {
 export interface Flows {
   /** Validates, stores and routes events; resolves to their ids (ULIDs) in order. */
   send(events: EventInput | readonly EventInput[]): Promise<{ ids: string[] }>;
+  /**
+   * Starts function `functionId` with `data`, as the dashboard's "Invoke" does: an
+   * `inngest/function.invoked` event routed to that function only (flow control applies).
+   * Resolves to the event's id (`getEventRuns` lists the run). Throws `NOT_FOUND` for an unknown
+   * function and `INVALID_ARGUMENT` naming `invoke.data` for bad data.
+   */
+  invoke(functionId: string, input?: { readonly data?: EventData }): Promise<{ eventId: string }>;
   /** Starts the background worker (polls the Queue, woken through PubSub). */
   start(): Promise<void>;
   /** Stops the worker after the items in hand are finished. */

@@ -205,6 +205,29 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
       expect(await flows.listEvents()).toHaveLength(0);
     });
 
+    it("invokes one function with a payload, leaving the others on its trigger alone", async () => {
+      const greet = createFunction(
+        { id: "greet", triggers: [{ event: "user/created" }] },
+        async ({ event }) => `hello ${String(event.data.name)}`,
+      );
+      const audit = createFunction(
+        { id: "audit", triggers: [{ event: "user/created" }] },
+        async () => "audited",
+      );
+      const { flows } = await setup([greet, audit]);
+      const { eventId } = await flows.invoke("greet", { data: { name: "Ada" } });
+      await flows.runDue();
+      const { runs } = await flows.getEventRuns(eventId);
+      expect(runs.map((run) => [run.functionId, run.status])).toEqual([["greet", "completed"]]);
+      expect((await flows.getRun(runs[0]?.id ?? ""))?.output).toBe("hello Ada");
+      expect(await flows.listRuns({ functionId: "audit" })).toHaveLength(0);
+      expect((await flows.getEvent(eventId))?.name).toBe("inngest/function.invoked");
+      await expect(flows.invoke("missing")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(
+        flows.invoke("greet", { data: [] as unknown as Record<string, unknown> }),
+      ).rejects.toThrow(/invoke\.data/);
+    });
+
     it("retries a failing step with exponential backoff, then succeeds", async () => {
       let attempts = 0;
       const fn = createFunction(

@@ -207,11 +207,14 @@ describe("dashboard API: events, functions and apps", () => {
     const invoked = await call(runtime, "POST", "/api/functions/greet/invoke", {
       data: { name: "ivy" },
     });
-    expect(invoked.body).toMatchObject({ event: "user/created" });
+    expect(invoked.body).toMatchObject({ event: "inngest/function.invoked" });
     expect((invoked.body.runs as unknown[]).length).toBe(1);
+    // A cron-only function can be invoked too: the invoke event is routed to it alone.
     const cronOnly = await call(runtime, "POST", "/api/functions/nightly/invoke", { data: {} });
-    expect(cronOnly.status).toBe(400);
-    expect(cronOnly.body.error).toMatchObject({ field: "function" });
+    expect(cronOnly.status).toBe(200);
+    expect(cronOnly.body.runs).toEqual([expect.objectContaining({ functionId: "nightly" })]);
+    const missing = await call(runtime, "POST", "/api/functions/none/invoke", { data: {} });
+    expect(missing.status).toBe(404);
     expect((await call(runtime, "GET", "/api/functions/none")).status).toBe(404);
     expect((await call(runtime, "GET", "/api/apps")).body).toEqual({ data: [] });
   });

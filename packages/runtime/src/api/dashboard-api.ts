@@ -366,21 +366,13 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
     const body = parseWith(invokeBody, await readBody(context.req.raw), "body");
     const fn = listFunctions(options).find((candidate) => candidate.id === id);
     if (!fn) throw notFound("function", id);
-    // The engine starts runs from events, so invoking sends the function's first trigger event
-    // with the payload (other functions on the same event run too, as they would in production).
-    const trigger = fn.triggers.find((candidate) => candidate.event !== undefined);
-    if (trigger?.event === undefined) {
-      throw invalidArgument(
-        "function",
-        `${id} has no event trigger (cron only), so it cannot be invoked with a payload`,
-      );
-    }
-    const { ids } = await flows.send({ name: trigger.event, data: body.data ?? {} });
-    const eventId = ids[0] ?? "";
+    // An `inngest/function.invoked` event routed to this function only, as Inngest's dashboard
+    // does: other functions on the same trigger do not run.
+    const { eventId } = await flows.invoke(id, { data: body.data ?? {} });
     const { runs, skipped } = await flows.getEventRuns(eventId);
     return context.json({
       eventId,
-      event: trigger.event,
+      event: "inngest/function.invoked",
       runs: runs.filter((run) => run.functionId === id),
       skipped: skipped.filter((skip) => skip.functionId === id),
     });
