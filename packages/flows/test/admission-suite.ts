@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { ManualClock } from "@troupe/core";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { keyHash } from "../src/flow-control/parse-option.js";
 import {
   createFlows,
@@ -9,27 +8,12 @@ import {
   type Flows,
   type FlowsOptions,
 } from "../src/index.js";
-import type { EnginePorts, EnginePortsFactory } from "./engine-suite.js";
+import type { EnginePortsFactory } from "./engine-suite.js";
+import { useSuitePorts } from "./suite-ports.js";
 
 const SECOND = 1000;
 const HOUR = 3_600_000;
 const START = Date.UTC(2026, 0, 5, 12);
-const runTag = `a${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-let counter = 0;
-
-async function removeTestData(ports: EnginePorts, clock: ManualClock, prefix: string) {
-  for (;;) {
-    const entries = await ports.store.list({ prefix, limit: 500 });
-    if (entries.length === 0) break;
-    await ports.store.commit(entries.map((entry) => ({ type: "delete", key: entry.key }) as const));
-  }
-  clock.set(clock.now() + 20 * 366 * 86_400_000);
-  for (;;) {
-    const leases = await ports.queue.claim({ limit: 500, leaseMs: 60_000 });
-    if (leases.length === 0) break;
-    for (const lease of leases) await ports.queue.ack(lease);
-  }
-}
 
 /**
  * Run-creation flow control (rate limit, debounce, batching, idempotency, singleton) on a
@@ -37,21 +21,11 @@ async function removeTestData(ports: EnginePorts, clock: ManualClock, prefix: st
  */
 export function describeAdmissionControl(adapterName: string, factory: EnginePortsFactory): void {
   describe(`flows admission control on ${adapterName}`, () => {
-    const opened: { ports: EnginePorts; clock: ManualClock; prefix: string }[] = [];
-    afterEach(async () => {
-      for (const { ports, clock, prefix } of opened.splice(0)) {
-        await removeTestData(ports, clock, prefix);
-        await ports.close();
-      }
-    });
+    const suitePorts = useSuitePorts(factory, "a");
 
     async function setup(functions: readonly FlowFunction[], extra: Partial<FlowsOptions> = {}) {
       const clock = new ManualClock(START);
-      counter++;
-      const id = `${runTag}_${counter}`;
-      const ports = await factory({ id, clock });
-      const prefix = `flows/${id}/`;
-      opened.push({ ports, clock, prefix });
+      const { ports, prefix } = await suitePorts.open(clock);
       const options = {
         store: ports.store,
         queue: ports.queue,
@@ -383,11 +357,7 @@ export function describeAdmissionControl(adapterName: string, factory: EnginePor
         async ({ event }) => event.data.n,
       );
       const clock = new ManualClock(START);
-      counter++;
-      const id = `${runTag}_${counter}`;
-      const ports = await factory({ id, clock });
-      const prefix = `flows/${id}/`;
-      opened.push({ ports, clock, prefix });
+      const { ports, prefix } = await suitePorts.open(clock);
       let crash = true;
       // The process "dies" right after the commit: enqueueing the debounce item fails once.
       const queue = new Proxy(ports.queue, {
@@ -427,7 +397,7 @@ export function describeAdmissionControl(adapterName: string, factory: EnginePor
       );
       const { flows, ports, at } = await setup([fn]);
       const stateKeys = async () =>
-        (await ports.store.list({ prefix: `${opened.at(-1)?.prefix}fc/` })).length;
+        (await ports.store.list({ prefix: `${suitePorts.lastPrefix()}fc/` })).length;
       await flows.send({ name: "t", data: { k: "old" } });
       await at(2 * HOUR);
       await flows.send({ name: "t", data: { k: "new" } });

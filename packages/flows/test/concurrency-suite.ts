@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { createJsonCodec, ManualClock } from "@troupe/core";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runSlots } from "../src/flow-control/concurrency.js";
 import {
   createFlows,
@@ -9,11 +8,10 @@ import {
   type Flows,
   type FlowsOptions,
 } from "../src/index.js";
-import type { EnginePorts, EnginePortsFactory } from "./engine-suite.js";
+import type { EnginePortsFactory } from "./engine-suite.js";
+import { useSuitePorts } from "./suite-ports.js";
 
 const START = Date.UTC(2026, 0, 5, 12);
-const runTag = `c${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-let counter = 0;
 
 /** Counts steps executing at once (overall and per key), across every worker of a test. */
 function createMeter() {
@@ -45,41 +43,17 @@ function createMeter() {
   };
 }
 
-async function removeTestData(ports: EnginePorts, clock: ManualClock, prefix: string) {
-  for (;;) {
-    const entries = await ports.store.list({ prefix, limit: 500 });
-    if (entries.length === 0) break;
-    await ports.store.commit(entries.map((entry) => ({ type: "delete", key: entry.key }) as const));
-  }
-  clock.set(clock.now() + 20 * 366 * 86_400_000);
-  for (;;) {
-    const leases = await ports.queue.claim({ limit: 500, leaseMs: 60_000 });
-    if (leases.length === 0) break;
-    for (const lease of leases) await ports.queue.ack(lease);
-  }
-}
-
 /**
  * Fake-clock tests of concurrency, throttle and priority (the worker side of flow control),
  * through `runDue` on one adapter.
  */
 export function describeConcurrencyControl(adapterName: string, factory: EnginePortsFactory) {
   describe(`flows concurrency, throttle and priority on ${adapterName}`, () => {
-    const opened: { ports: EnginePorts; clock: ManualClock; prefix: string }[] = [];
-    afterEach(async () => {
-      for (const { ports, clock, prefix } of opened.splice(0)) {
-        await removeTestData(ports, clock, prefix);
-        await ports.close();
-      }
-    });
+    const suitePorts = useSuitePorts(factory, "c");
 
     async function setup(functions: readonly FlowFunction[], extra: Partial<FlowsOptions> = {}) {
       const clock = new ManualClock(START);
-      counter++;
-      const id = `${runTag}_${counter}`;
-      const ports = await factory({ id, clock });
-      const prefix = `flows/${id}/`;
-      opened.push({ ports, clock, prefix });
+      const { ports, prefix } = await suitePorts.open(clock);
       const flows = createFlows({
         store: ports.store,
         queue: ports.queue,

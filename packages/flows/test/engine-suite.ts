@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import {
   type Clock,
   createMemoryMetrics,
@@ -8,7 +7,7 @@ import {
   type Queue,
   type Store,
 } from "@troupe/core";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
   createFlows,
@@ -21,6 +20,7 @@ import {
   RetryAfterError,
   StepError,
 } from "../src/index.js";
+import { useSuitePorts } from "./suite-ports.js";
 
 /** What an adapter hands the engine suite for one test. */
 export interface EnginePorts {
@@ -35,26 +35,6 @@ export interface EnginePorts {
 export type EnginePortsFactory = (context: { id: string; clock: Clock }) => Promise<EnginePorts>;
 
 const HOUR = 3_600_000;
-const runTag = `f${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-let counter = 0;
-
-/**
- * Removes a test's data through the ports: its keys, and every queue item (time jumps far ahead
- * so delayed items become claimable, then each is acknowledged).
- */
-async function removeTestData(ports: EnginePorts, clock: ManualClock, prefix: string) {
-  for (;;) {
-    const entries = await ports.store.list({ prefix, limit: 500 });
-    if (entries.length === 0) break;
-    await ports.store.commit(entries.map((entry) => ({ type: "delete", key: entry.key }) as const));
-  }
-  clock.set(clock.now() + 20 * 366 * 86_400_000);
-  for (;;) {
-    const leases = await ports.queue.claim({ limit: 500, leaseMs: 60_000 });
-    if (leases.length === 0) break;
-    for (const lease of leases) await ports.queue.ack(lease);
-  }
-}
 
 /**
  * The one engine suite: every timing rule runs on a ManualClock through `runDue`, no sleeping.
@@ -62,25 +42,14 @@ async function removeTestData(ports: EnginePorts, clock: ManualClock, prefix: st
  */
 export function describeFlowsEngine(adapterName: string, factory: EnginePortsFactory): void {
   describe(`flows engine on ${adapterName}`, () => {
-    const opened: { ports: EnginePorts; clock: ManualClock; prefix: string }[] = [];
-    afterEach(async () => {
-      for (const { ports, clock, prefix } of opened.splice(0)) {
-        await removeTestData(ports, clock, prefix);
-        await ports.close();
-      }
-    });
+    const suitePorts = useSuitePorts(factory, "f");
 
     async function setup(
       functions: readonly FlowFunction[],
       extra: Partial<FlowsOptions> = {},
     ): Promise<{ flows: Flows; clock: ManualClock; ports: EnginePorts }> {
       const clock = new ManualClock(Date.UTC(2026, 0, 5, 12));
-      counter++;
-      const id = `${runTag}_${counter}`;
-      const ports = await factory({ id, clock });
-      // A prefix per test keeps tests apart on servers shared by several runs.
-      const prefix = `flows/${id}/`;
-      opened.push({ ports, clock, prefix });
+      const { ports, prefix } = await suitePorts.open(clock);
       const flows = createFlows({
         store: ports.store,
         queue: ports.queue,
@@ -792,7 +761,7 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
         store: ports.store,
         queue: ports.queue,
         clock,
-        prefix: opened.at(-1)?.prefix ?? "",
+        prefix: suitePorts.lastPrefix(),
         functions: [make()],
       });
       await flows.runDue();
@@ -1018,7 +987,7 @@ export function describeFlowsEngine(adapterName: string, factory: EnginePortsFac
         store: ports.store,
         queue: brokenQueue,
         clock,
-        prefix: opened.at(-1)?.prefix ?? "",
+        prefix: suitePorts.lastPrefix(),
         functions: [fn],
         leaseMs: 5000,
       });
