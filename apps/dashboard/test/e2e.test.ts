@@ -10,15 +10,15 @@ import { createFunction } from "@troupe/flows";
 import { createRuntime, parseRuntimeConfig, type Runtime } from "@troupe/runtime";
 import { Inngest } from "inngest";
 import { serve } from "inngest/node";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { openBrowser } from "./browser.js";
 
 // End to end in a real browser: Debian's Chromium (installed by tooling/ci/chromium.sh) driven by
 // playwright-core, against a runtime on SQLite that serves the built dashboard with a token.
 
-const CHROMIUM = process.env.TROUPE_CHROMIUM ?? "/usr/bin/chromium";
 const TOKEN = "e2e-dashboard-token";
 const appDir = fileURLToPath(new URL("..", import.meta.url));
 const distDir = path.join(appDir, "dist");
@@ -31,11 +31,6 @@ const screenshots =
     : path.join(os.tmpdir(), `troupe-dashboard-screenshots-${process.pid}`);
 const dataRoot = fileURLToPath(new URL("../../../../shared/data/actor-core-v3/", import.meta.url));
 
-if (!existsSync(CHROMIUM)) {
-  throw new Error(
-    `Chromium not found at ${CHROMIUM}: run tooling/ci/chromium.sh (apt-get install chromium) or set TROUPE_CHROMIUM.`,
-  );
-}
 if (!existsSync(dataRoot)) {
   throw new Error(
     `Actor Core v3 data not found at ${dataRoot}: clone the shared folder beside the repository.`,
@@ -99,24 +94,7 @@ beforeAll(async () => {
     { logger: noopLogger, functions: [greet, slow, bulk], dashboardDir: distDir },
   );
   ({ url } = await runtime.start());
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    chromiumSandbox: false,
-    // playwright gives each launch a fresh user-data-dir of its own.
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(20_000);
-  page = await context.newPage();
+  ({ browser, page } = await openBrowser());
   mkdirSync(screenshots, { recursive: true });
 });
 

@@ -7,26 +7,20 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Inngest } from "inngest";
 import { serve } from "inngest/node";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openBrowser } from "./browser.js";
 
 // The issue's walk-through as a user does it: the real `troupe dev` CLI (a separate process, fresh
 // ./.troupe in a temporary folder) syncs a sample app built with the official Inngest SDK, and the
 // dashboard it serves is driven in Debian's Chromium through playwright-core.
 
-const CHROMIUM = process.env.TROUPE_CHROMIUM ?? "/usr/bin/chromium";
 const appDir = fileURLToPath(new URL("..", import.meta.url));
 const distDir = path.join(appDir, "dist");
 const bin = fileURLToPath(new URL("../../troupe/bin/troupe.mjs", import.meta.url));
 // Screenshots prove the pages render; they go to a temporary folder so a run leaves the tree clean.
 const screenshots = path.join(os.tmpdir(), `troupe-dev-e2e-screenshots-${process.pid}`);
-
-if (!existsSync(CHROMIUM)) {
-  throw new Error(
-    `Chromium not found at ${CHROMIUM}: run tooling/ci/chromium.sh (apt-get install chromium) or set TROUPE_CHROMIUM.`,
-  );
-}
 
 /** The sample app: two functions served over HTTP with the Inngest SDK, pointed at `troupeUrl`. */
 function sampleHandler(troupeUrl: string) {
@@ -124,23 +118,7 @@ beforeAll(async () => {
   });
   troupeUrl(url);
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    chromiumSandbox: false,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(20_000);
-  page = await context.newPage();
+  ({ browser, page } = await openBrowser());
 });
 
 afterAll(async () => {
