@@ -8,6 +8,7 @@ import { defineActor } from "@troupe/actors";
 import { noopLogger } from "@troupe/core";
 import { createFunction } from "@troupe/flows";
 import { createRuntime, parseRuntimeConfig, type Runtime } from "@troupe/runtime";
+import { waitFor } from "@troupe/testkit";
 import { Inngest } from "inngest";
 import { serve } from "inngest/node";
 import type { Browser, Page } from "playwright-core";
@@ -57,15 +58,6 @@ const bulk = createFunction(
   { id: "bulk", triggers: [{ event: "demo/bulk" }] },
   async ({ event }) => event.data.n,
 );
-
-async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (let interval = 5; ; interval = Math.min(interval * 2, 100)) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, interval));
-  }
-}
 
 let dir: string;
 let runtime: Runtime;
@@ -172,12 +164,15 @@ describe("the dashboard in Chromium", () => {
     const { ids } = await runtime.flows.send({ name: "demo/slow", data: {} });
     const eventId = ids[0] ?? "";
     let slowRunId = "";
-    await waitUntil(async () => {
-      const [run] = (await runtime.flows.getEventRuns(eventId)).runs;
-      slowRunId = run?.id ?? "";
-      const view = run ? await runtime.flows.getRun(run.id) : undefined;
-      return view?.steps.some((step) => step.id === "nap") === true;
-    }, "the slow run to sleep");
+    await waitFor(
+      async () => {
+        const [run] = (await runtime.flows.getEventRuns(eventId)).runs;
+        slowRunId = run?.id ?? "";
+        const view = run ? await runtime.flows.getRun(run.id) : undefined;
+        return view?.steps.some((step) => step.id === "nap") === true;
+      },
+      { what: "the slow run to sleep", timeoutMs: 30_000 },
+    );
     await page.click("nav >> text=Runs");
     await page.locator(`tr[data-run-id="${slowRunId}"] a`).click();
     await page.waitForSelector('[data-testid="timeline"] [data-step="nap"]');
@@ -353,7 +348,7 @@ describe("the dashboard in Chromium", () => {
         })),
       );
     }
-    await waitUntil(
+    await waitFor(
       async () =>
         (
           await runtime.flows.listRuns({
@@ -362,8 +357,7 @@ describe("the dashboard in Chromium", () => {
             limit: 1,
           })
         ).length === 0,
-      "the 1,000 bulk runs to finish",
-      120_000,
+      { what: "the 1,000 bulk runs to finish", timeoutMs: 120_000 },
     );
     const stored = (await runtime.flows.listRuns({ limit: 5000 })).length;
     expect(stored).toBeGreaterThanOrEqual(1000);

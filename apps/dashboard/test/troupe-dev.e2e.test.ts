@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "@troupe/testkit";
 import { Inngest } from "inngest";
 import { serve } from "inngest/node";
 import type { Browser, Page } from "playwright-core";
@@ -51,15 +52,6 @@ function cleanEnv(): NodeJS.ProcessEnv {
     if (!name.startsWith("TROUPE_")) env[name] = value;
   }
   return env;
-}
-
-async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (let interval = 5; ; interval = Math.min(interval * 2, 100)) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, interval));
-  }
 }
 
 let cwd: string;
@@ -145,9 +137,9 @@ describe("troupe dev with an Inngest SDK app, in Chromium", () => {
   it("serves the dashboard and lists the synced app's functions", async () => {
     expect(output).toContain(`dashboard ${url}/`);
     // The app is synced in the background after the CLI starts listening.
-    await waitUntil(
+    await waitFor(
       async () => (await (await fetch(`${url}/api/functions`)).text()).includes("sample-slow"),
-      "the sample app to be synced",
+      { what: "the sample app to be synced", timeoutMs: 20_000 },
     );
     await page.goto(`${url}/`);
     await page.waitForSelector('[data-testid="runs-table"]');
