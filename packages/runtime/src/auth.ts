@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import { hashSigningKey } from "@troupe/inngest";
 import type { MiddlewareHandler } from "hono";
 
 /**
@@ -17,16 +18,6 @@ export const SDK_PATHS: readonly RegExp[] = [
 
 function digest(text: string): Buffer {
   return createHash("sha256").update(text).digest();
-}
-
-/**
- * The bearer an Inngest SDK sends to the API for signing key `key`:
- * `signkey-<env>-<sha256 of the hex-decoded key>`.
- */
-export function hashSigningKey(key: string): string {
-  const prefix = /^signkey-\w+-/.exec(key)?.[0] ?? "";
-  const hex = key.slice(prefix.length);
-  return `${prefix}${createHash("sha256").update(Buffer.from(hex, "hex")).digest("hex")}`;
 }
 
 /** Options of {@link bearerAuth}. */

@@ -24,7 +24,7 @@ export {
   statsResolve,
 } from "./api/stats.js";
 export { type AppSync, type AppSyncOptions, type AppSyncState, createAppSync } from "./app-sync.js";
-export { type BearerAuthOptions, bearerAuth, hashSigningKey, SDK_PATHS } from "./auth.js";
+export { type BearerAuthOptions, bearerAuth, SDK_PATHS } from "./auth.js";
 export {
   configFromEnv,
   DEFAULT_PORT,
