@@ -1,6 +1,7 @@
 // Changes since the seam was first agreed (additive only): `ActorDirectory.onOwnershipLost` is
 // optional; when a directory has it, the actor system subscribes and drops the activations named.
 import type { StoreOp } from "@troupe/core";
+import { z } from "zod";
 
 /**
  * An actor's address: its type name and its key, normalised to a string (`""` for actors without
@@ -78,6 +79,16 @@ export interface RemoteCall {
   /** Time left for the call in ms. */
   readonly timeoutMs: number;
 }
+
+/** The shape of a {@link RemoteCall}, checked where a call enters a node. */
+export const remoteCallSchema = z.object({
+  address: z.object({ type: z.string().min(1), key: z.string() }),
+  action: z.string().min(1),
+  args: z.array(z.unknown()),
+  oneWay: z.boolean(),
+  chain: z.array(z.string()),
+  timeoutMs: z.number().positive(),
+});
 
 /** A node's answer to a {@link RemoteCall}. */
 export type RemoteReply =

@@ -34,13 +34,14 @@ import {
   type UntypedActorRef,
   zodFieldError,
 } from "./define.js";
-import type {
-  ActorAddress,
-  ActorDirectory,
-  ActorRemoting,
-  Ownership,
-  RemoteCall,
-  RemoteReply,
+import {
+  type ActorAddress,
+  type ActorDirectory,
+  type ActorRemoting,
+  type Ownership,
+  type RemoteCall,
+  type RemoteReply,
+  remoteCallSchema,
 } from "./directory.js";
 import { createLocalDirectory } from "./local-directory.js";
 
@@ -203,15 +204,6 @@ const optionsSchema = z.object({
   statePrefix: z.string().min(1).optional(),
 });
 
-const addressSchema = z.object({ type: z.string().min(1), key: z.string() });
-const remoteCallSchema = z.object({
-  address: addressSchema,
-  action: z.string().min(1),
-  args: z.array(z.unknown()),
-  oneWay: z.boolean(),
-  chain: z.array(z.string()),
-  timeoutMs: z.number().positive(),
-});
 const refJsonSchema = z.object({
   type: z.string().min(1),
   key: z.union([z.string(), z.number(), z.null()]),

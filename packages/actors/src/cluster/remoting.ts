@@ -7,7 +7,12 @@ import {
   validateNodeId,
 } from "@troupe/core";
 import { z } from "zod";
-import type { ActorRemoting, RemoteCall, RemoteReply } from "../directory.js";
+import {
+  type ActorRemoting,
+  type RemoteCall,
+  type RemoteReply,
+  remoteCallSchema,
+} from "../directory.js";
 import { parseClusterOptions } from "./membership.js";
 
 /** Options of {@link createTransportRemoting}. */
@@ -27,17 +32,6 @@ export interface TransportRemotingOptions {
   readonly logger?: Logger;
 }
 
-const addressSchema = z.object({ type: z.string(), key: z.string() });
-
-const callSchema = z.object({
-  address: addressSchema,
-  action: z.string().min(1),
-  args: z.array(z.unknown()),
-  oneWay: z.boolean(),
-  chain: z.array(z.string()),
-  timeoutMs: z.number().nonnegative(),
-});
-
 const replySchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("ok"), value: z.unknown().optional() }),
   z.object({
@@ -49,7 +43,7 @@ const replySchema = z.discriminatedUnion("kind", [
 
 // Wire codecs: JSON (with bigint, Date and bytes), validated on decode so a malformed message is
 // an error naming the field, never a crash.
-const callCodec = createJsonCodec(callSchema);
+const callCodec = createJsonCodec(remoteCallSchema);
 const replyCodec = createJsonCodec(replySchema);
 const anyCodec = createJsonCodec();
 const MAX_TIMEOUT_MS = 2_147_483_647;
