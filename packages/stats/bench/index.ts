@@ -108,6 +108,7 @@ const row = (measurement: string, measured: Rate, goal: string) => ({
 // after another in one process, later rows measured up to ~30 % lower (JIT feedback and heap
 // state left by the earlier rows; prepared-rotating 268k alone, 192k–202k after a plain row).
 const MODES: readonly [WorkloadMode, string][] = [
+  ["emit-fresh", "emitting subsystems, values new every resolve (real use, no output objects)"],
   ["plain-fresh", "plain outputs, new objects and values every resolve (real use)"],
   ["mixed", "8 prepared rotating + 4 plain new every resolve (real use, prepared where static)"],
   ["prepared-rotating", "prepared outputs, 64 per subsystem, rotating (values change)"],
@@ -182,7 +183,7 @@ for (const [mode] of MODES) {
   const opsPerSec = await tightLoop((iteration) => {
     const actor = workloadActor(actors[iteration % 1024] as string, iteration);
     for (let i = 0; i < subsystems.length; i++) {
-      outputs[i] = (subsystems[i] as (typeof subsystems)[number]).contribute(actor, {
+      outputs[i] = (subsystems[i] as Required<(typeof subsystems)[number]>).contribute(actor, {
         primary: {},
       });
     }

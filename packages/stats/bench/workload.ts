@@ -6,6 +6,7 @@ import {
   type Contribution,
   type MergeRule,
   prepareOutput,
+  type StatsWriter,
   type Subsystem,
   type SubsystemOutput,
 } from "../src/index.js";
@@ -174,6 +175,52 @@ export function workloadOutput(index: number, variant = 0): SubsystemOutput {
 }
 
 /**
+ * The `emit` of subsystem `index`: writes exactly what {@link workloadOutput} returns for the
+ * actor's version (the same contributions, values and caps, in the same order), without building
+ * objects. The structure (dimensions, buckets, the cap's mode and layer) is worked out once.
+ */
+export function workloadEmit(index: number): (actor: Actor, writer: StatsWriter) => void {
+  const template = workloadOutput(index, 0);
+  const primary = template.primary.map((item) => ({
+    dimension: item.dimension,
+    bucket: item.bucket,
+    priority: item.priority,
+  }));
+  const [p0, p1, p2, p3] = primary as [
+    (typeof primary)[0],
+    (typeof primary)[0],
+    (typeof primary)[0],
+    (typeof primary)[0],
+  ];
+  const derivedFlat = template.derived[0]?.dimension as string;
+  const derivedMult = template.derived[1]?.dimension as string;
+  const cap = template.caps[0];
+  // The value of a primary slot at `shift`, as workloadOutput computes it.
+  const primaryValue = (bucket: Bucket, slot: number, shift: number) =>
+    bucket === "MULT" ? 0.05 * ((index % 5) + 1) + shift / 16 : 10 + index * 3 + slot + shift;
+  return (actor, writer) => {
+    const shift = (actor.version % 64) / 64;
+    writer.primary(p0.dimension, p0.bucket, primaryValue(p0.bucket, 0, shift), p0.priority);
+    writer.primary(p1.dimension, p1.bucket, primaryValue(p1.bucket, 1, shift));
+    writer.primary(p2.dimension, p2.bucket, primaryValue(p2.bucket, 2, shift));
+    writer.primary(p3.dimension, p3.bucket, primaryValue(p3.bucket, 3, shift));
+    writer.derived(derivedFlat, "FLAT", 20 + index + shift);
+    writer.derived(derivedMult, "MULT", 0.1 + shift / 16);
+    if (cap !== undefined) {
+      writer.cap(
+        cap.dimension,
+        cap.mode,
+        cap.kind,
+        cap.value + shift,
+        cap.scope,
+        cap.realm,
+        cap.priority,
+      );
+    }
+  };
+}
+
+/**
  * How the workload's subsystems produce their outputs:
  * - `plain-constant`: each returns the same plain object every resolve (validated every resolve);
  * - `plain-fresh`: each builds a new plain output every resolve, its values changing with the
@@ -183,14 +230,16 @@ export function workloadOutput(index: number, variant = 0): SubsystemOutput {
  * - `prepared-rotating`: each picks one of 64 prepared outputs with different values by the actor
  *   version, so consecutive resolves never see the same prepared outputs in the same positions;
  * - `mixed`: subsystems 0–7 as `prepared-rotating` (what is static between changes: race, items,
- *   talents, realm), 8–11 as `plain-fresh` (what changes all the time: buffs, auras).
+ *   talents, realm), 8–11 as `plain-fresh` (what changes all the time: buffs, auras);
+ * - `emit-fresh`: each writes what `plain-fresh` returns through `emit` (no output objects).
  */
 export type WorkloadMode =
   | "plain-constant"
   | "plain-fresh"
   | "prepared-constant"
   | "prepared-rotating"
-  | "mixed";
+  | "mixed"
+  | "emit-fresh";
 
 /** The 12 subsystems of the workload in `mode` (see {@link WorkloadMode}). */
 export function workloadSubsystems(mode: WorkloadMode | boolean = "plain-constant"): Subsystem[] {
@@ -201,6 +250,7 @@ export function workloadSubsystems(mode: WorkloadMode | boolean = "plain-constan
     const priority = index % 4;
     const kind =
       resolved === "mixed" ? (index < 8 ? "prepared-rotating" : "plain-fresh") : resolved;
+    if (kind === "emit-fresh") return { id, priority, emit: workloadEmit(index) };
     if (kind === "plain-fresh") {
       return { id, priority, contribute: (actor: Actor) => workloadOutput(index, actor.version) };
     }

@@ -17,6 +17,7 @@ import {
   SnapshotLru,
   type SnapshotTier,
 } from "./cache.js";
+import { StatFold } from "./engine.js";
 import { describeValue, statsInputError } from "./errors.js";
 import { type Explanation, explainOutputs } from "./explain.js";
 import {
@@ -41,6 +42,7 @@ import type {
   StatValues,
   SubsystemOutput,
 } from "./types.js";
+import { asyncEmit, isThenable } from "./writer.js";
 
 /** What to do when a subsystem throws or returns an invalid output (rule R10). */
 export type FailurePolicy = "fail_fast" | "degrade";
@@ -386,9 +388,10 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     let failures: (unknown | undefined)[] | undefined;
     let pending = false;
     for (let i = 0; i < list.length; i++) {
-      const subsystem = (list[i] as RegisteredSubsystem).subsystem;
+      const entry = list[i] as RegisteredSubsystem;
+      const subsystem = entry.subsystem;
       try {
-        const result = subsystem.contribute(actor, input);
+        const result = entry.output(actor, input);
         if (isPendingOutput(result)) pending = true;
         results[i] = result;
       } catch (error) {
@@ -466,16 +469,24 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     }
     if (hasPost || keepOutputs) return computeFully(actor, registry, selected, undefined);
     // Subsystems are called into a reused array: this path allocates no bookkeeping. A subsystem
-    // that resolves another actor from inside `contribute` gets a fresh array instead.
+    // that resolves another actor from inside `contribute` gets a fresh array instead. Emitting
+    // subsystems are called later, while folding, in their place.
     const results = calling ? new Array<unknown>(selected.length) : scratchResults;
     let pending = false;
     let failures: unknown[] | undefined;
+    let emitters = false;
     calling = true;
     try {
       for (let i = 0; i < selected.length; i++) {
-        const subsystem = (selected[i] as RegisteredSubsystem).subsystem;
+        const entry = selected[i] as RegisteredSubsystem;
+        if (entry.emits) {
+          emitters = true;
+          results[i] = undefined;
+          continue;
+        }
+        const subsystem = entry.subsystem;
         try {
-          const result = subsystem.contribute(actor, EMPTY_INPUT);
+          const result = (subsystem as Required<Subsystem>).contribute(actor, EMPTY_INPUT);
           if (isPendingOutput(result)) pending = true;
           results[i] = result;
         } catch (error) {
@@ -489,15 +500,48 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     }
     if (pending || failures !== undefined) {
       const called = { results: results.slice(0, selected.length), failures, pending };
+      if (emitters) {
+        // The slow path folds outputs: record what the emitting subsystems write.
+        for (let i = 0; i < selected.length; i++) {
+          const entry = selected[i] as RegisteredSubsystem;
+          if (!entry.emits) continue;
+          try {
+            called.results[i] = entry.output(actor, EMPTY_INPUT);
+          } catch (error) {
+            if (failurePolicy === "fail_fast")
+              throw subsystemFailure(entry.subsystem.id, actor, error);
+            called.failures ??= new Array(selected.length);
+            called.failures[i] = error;
+          }
+        }
+      }
       return computeFully(actor, registry, selected, called);
     }
-    const fold = foldFor(registry);
+    // A subsystem emitting into this registry's fold may resolve another actor from inside
+    // `emit`: that resolve folds in a fold of its own.
+    const shared = foldFor(registry);
+    const fold = shared.busy ? new StatFold(registry) : shared;
     fold.begin();
     let failed: string[] | undefined;
     for (let i = 0; i < selected.length; i++) {
-      const system = (selected[i] as RegisteredSubsystem).subsystem.id;
+      const entry = selected[i] as RegisteredSubsystem;
+      const system = entry.subsystem.id;
       try {
-        fold.add(results[i] as SubsystemOutput, system);
+        if (entry.emits) {
+          const writer = fold.beginEmit(system);
+          let returned: unknown;
+          try {
+            returned = (entry.subsystem as Required<Subsystem>).emit(actor, writer, EMPTY_INPUT);
+          } catch (error) {
+            fold.abortEmit();
+            throw error;
+          }
+          if (returned !== undefined && isThenable(returned)) {
+            fold.abortEmit();
+            throw asyncEmit(system);
+          }
+          fold.endEmit();
+        } else fold.add(results[i] as SubsystemOutput, system);
       } catch (error) {
         if (failurePolicy === "fail_fast") throw subsystemFailure(system, actor, error);
         failed ??= [];

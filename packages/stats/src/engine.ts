@@ -1,17 +1,22 @@
 import { TroupeError } from "@troupe/core";
-import { describeValue, statsInputError } from "./errors.js";
+import { describeValue, type StatsErrorLocation, statsInputError } from "./errors.js";
 import { compareContributions, compareValues, insertionSort } from "./order.js";
 import type { CompiledRegistry, DimensionInfo } from "./registry.js";
 import { ShapeCache } from "./shapes.js";
 import type {
+  Bucket,
   CapBounds,
   CapContribution,
+  CapKind,
+  CapMode,
   Contribution,
   MergedModifierPack,
   ModifierPack,
+  StatsWriter,
   StatValues,
   SubsystemOutput,
 } from "./types.js";
+import { closedWriter } from "./writer.js";
 
 const DIMENSION_PATTERN = /^[a-z][a-z0-9_]*$/;
 
@@ -237,6 +242,35 @@ function growFloat64(array: Float64Array, size: number): Float64Array<ArrayBuffe
   return grown;
 }
 
+/** The {@link StatsWriter} of a fold: forwards to the fold's emit methods. */
+class FoldWriter implements StatsWriter {
+  constructor(private readonly fold: StatFold) {}
+
+  primary(dimension: string, bucket: Bucket, value: number, priority?: number): void {
+    this.fold.emitContribution(0, dimension, bucket, value, priority);
+  }
+
+  derived(dimension: string, bucket: Bucket, value: number, priority?: number): void {
+    this.fold.emitContribution(4, dimension, bucket, value, priority);
+  }
+
+  cap(
+    dimension: string,
+    mode: CapMode,
+    kind: CapKind,
+    value: number,
+    scope: string,
+    realm?: string,
+    priority?: number,
+  ): void {
+    this.fold.emitCap(dimension, mode, kind, value, scope, realm, priority);
+  }
+
+  context(key: string, pack: ModifierPack): void {
+    this.fold.emitContext(key, pack);
+  }
+}
+
 /**
  * The stat fold: validates subsystem outputs (rule R0), buckets contributions and caps per
  * dimension, and computes values and bounds (R1–R9). One instance belongs to one compiled
@@ -333,6 +367,18 @@ export class StatFold {
   private readonly primaryShapes = new ShapeCache<number>();
   private readonly derivedShapes = new ShapeCache<number>();
   private readonly boundsShapes = new ShapeCache<CapBounds>();
+
+  // The emitting subsystem's writer and what it wrote so far (see `beginEmit`).
+  private readonly writer: StatsWriter = new FoldWriter(this);
+  private emitting = false;
+  private emitSystem = "";
+  private emitItemStart = 0;
+  private emitCapStart = 0;
+  private emitPrimary = 0;
+  private emitDerived = 0;
+  private emitCaps = 0;
+  private emitError: unknown;
+  private emitContexts: [string, MutablePack][] | undefined;
 
   /** The compiled registry this fold works with. */
   readonly registry: CompiledRegistry;
@@ -627,6 +673,240 @@ export class StatFold {
     if (output.context !== undefined) this.mergeContext(output.context);
   }
 
+  /**
+   * Opens the writer for an emitting subsystem, which adds its contributions in the position of
+   * an output (see {@link StatsWriter}). Close it with {@link StatFold.endEmit} when `emit`
+   * returned, or {@link StatFold.abortEmit} when it threw.
+   */
+  beginEmit(system: string): StatsWriter {
+    if (this.emitting) throw new TroupeError("INTERNAL", "a stats writer is already open");
+    const position = this.outputIndex++;
+    this.samePrefix = false;
+    this.lastInterned[position] = undefined;
+    this.emitSystem = system;
+    this.emitItemStart = this.itemCount;
+    this.emitCapStart = this.capCount;
+    this.emitPrimary = 0;
+    this.emitDerived = 0;
+    this.emitCaps = 0;
+    this.emitError = undefined;
+    this.emitting = true;
+    return this.writer;
+  }
+
+  /** Whether a subsystem is writing into this fold right now (it may not be used for another). */
+  get busy(): boolean {
+    return this.emitting;
+  }
+
+  /**
+   * Closes the writer after `emit` returned. Throws the first rejected call's error (even when
+   * the subsystem caught it), and then nothing the subsystem wrote is kept.
+   */
+  endEmit(): void {
+    this.emitting = false;
+    const error = this.emitError;
+    if (error !== undefined) {
+      this.abortEmit();
+      throw error;
+    }
+    const contexts = this.emitContexts;
+    if (contexts !== undefined) {
+      this.emitContexts = undefined;
+      for (const [key, pack] of contexts) this.mergePack(key, pack);
+    }
+  }
+
+  /** Closes the writer after `emit` threw: nothing it wrote is kept. */
+  abortEmit(): void {
+    this.emitting = false;
+    this.emitError = undefined;
+    this.emitContexts = undefined;
+    this.itemCount = this.emitItemStart;
+    this.capCount = this.emitCapStart;
+  }
+
+  /** {@link StatsWriter.primary} (`section` 0) and {@link StatsWriter.derived} (`section` 4). */
+  emitContribution(
+    section: number,
+    name: string,
+    bucketName: string,
+    value: number,
+    priority: number | undefined,
+  ): void {
+    if (!this.emitting) throw closedWriter();
+    const row = this.itemCount;
+    if (row >= this.itemKeys.length) this.growItems(row + 1);
+    let dimension: number;
+    if (this.seenNames[row] === name) dimension = this.seenIndex[row] as number;
+    else {
+      const info = typeof name === "string" ? this.registry.dimension(name) : undefined;
+      if (info === undefined) this.rejectContribution(section, name, bucketName, value, priority);
+      dimension = info.index;
+      this.seenNames[row] = name;
+      this.seenIndex[row] = dimension;
+    }
+    let bucket: number;
+    if (bucketName === "FLAT") bucket = 0;
+    else if (bucketName === "MULT") bucket = 1;
+    else if (bucketName === "POST_ADD") bucket = 2;
+    else if (bucketName === "OVERRIDE") bucket = 3;
+    else bucket = -1;
+    let rank = 0;
+    if (priority !== undefined) {
+      rank = Number.isSafeInteger(priority) && priority >= 0 ? priority : -1;
+    }
+    if (
+      bucket < 0 ||
+      typeof value !== "number" ||
+      value - value !== 0 ||
+      (bucket === 1 && value < -1) ||
+      rank < 0
+    ) {
+      this.rejectContribution(section, name, bucketName, value, priority);
+    }
+    this.itemKeys[row] = dimension * CELLS + section + bucket;
+    this.itemValues[row] = value;
+    this.itemPriorities[row] = rank;
+    this.itemSystems[row] = this.emitSystem;
+    this.itemCount = row + 1;
+    if (section === 0) this.emitPrimary++;
+    else this.emitDerived++;
+  }
+
+  /** Names a rejected contribution's problem with the output validator, and throws it. */
+  private rejectContribution(
+    section: number,
+    name: unknown,
+    bucket: unknown,
+    value: unknown,
+    priority: unknown,
+  ): never {
+    const system = this.emitSystem;
+    const item: Record<string, unknown> = { dimension: name, bucket, value, system };
+    if (priority !== undefined) item.priority = priority;
+    const sectionName = section === 0 ? "primary" : "derived";
+    const index = section === 0 ? this.emitPrimary : this.emitDerived;
+    return this.rejectEmit(() => this.validateContribution(item, system, sectionName, index), {
+      system,
+      field: `${sectionName}[${index}]`,
+    });
+  }
+
+  private rejectEmit(validate: () => void, location: StatsErrorLocation): never {
+    let error: unknown = statsInputError(location, "invalid contribution");
+    try {
+      validate();
+    } catch (named) {
+      error = named;
+    }
+    this.emitError ??= error;
+    throw error;
+  }
+
+  /** {@link StatsWriter.cap}. */
+  emitCap(
+    name: string,
+    mode: string,
+    kind: string,
+    value: number,
+    scope: string,
+    realm: string | undefined,
+    priority: number | undefined,
+  ): void {
+    if (!this.emitting) throw closedWriter();
+    const row = this.capCount;
+    if (row >= this.capDimensions.length) this.growCaps(row + 1);
+    let dimension: number;
+    if (this.capSeenNames[row] === name) dimension = this.capSeenIndex[row] as number;
+    else {
+      const info = typeof name === "string" ? this.registry.dimension(name) : undefined;
+      if (info === undefined) this.rejectCap(name, mode, kind, value, scope, realm, priority);
+      dimension = info.index;
+      this.capSeenNames[row] = name;
+      this.capSeenIndex[row] = dimension;
+    }
+    const layer = typeof scope === "string" ? this.registry.layerPosition[scope] : undefined;
+    let valid =
+      layer !== undefined &&
+      (kind === "max" || kind === "min") &&
+      typeof value === "number" &&
+      value - value === 0 &&
+      (priority === undefined || (Number.isSafeInteger(priority) && priority >= 0)) &&
+      (realm === undefined || typeof realm === "string") &&
+      (scope !== "REALM" || (realm !== undefined && realm !== ""));
+    if (mode === "HARD_MAX" || mode === "SOFT_MAX") valid &&= kind === "max";
+    else if (mode === "HARD_MIN") valid &&= kind === "min";
+    else if (mode !== "BASELINE" && mode !== "ADDITIVE" && mode !== "OVERRIDE") valid = false;
+    if (!valid || layer === undefined) {
+      this.rejectCap(name, mode, kind, value, scope, realm, priority);
+    }
+    const rank = modeRank(mode);
+    const rowPriority = priority === undefined ? 0 : priority;
+    let capRow = this.scratchCapRows[row];
+    if (capRow === undefined) {
+      capRow = new CapRow(rank, kind === "max", value, rowPriority, this.emitSystem);
+      this.scratchCapRows[row] = capRow;
+    } else {
+      capRow.rank = rank;
+      capRow.isMax = kind === "max";
+      capRow.value = value;
+      capRow.priority = rowPriority;
+      capRow.system = this.emitSystem;
+    }
+    this.caps[row] = capRow;
+    this.capDimensions[row] = dimension;
+    this.capLayers[row] = layer;
+    this.capCount = row + 1;
+    this.emitCaps++;
+  }
+
+  private rejectCap(
+    name: unknown,
+    mode: unknown,
+    kind: unknown,
+    value: unknown,
+    scope: unknown,
+    realm: unknown,
+    priority: unknown,
+  ): never {
+    const system = this.emitSystem;
+    const cap: Record<string, unknown> = { system, dimension: name, mode, kind, value, scope };
+    if (realm !== undefined) cap.realm = realm;
+    if (priority !== undefined) cap.priority = priority;
+    const index = this.emitCaps;
+    return this.rejectEmit(() => this.validateCap(cap, system, index), {
+      system,
+      field: `caps[${index}]`,
+    });
+  }
+
+  /** {@link StatsWriter.context}: validated now, merged when the subsystem's emit succeeds. */
+  emitContext(key: string, pack: ModifierPack): void {
+    if (!this.emitting) throw closedWriter();
+    const system = this.emitSystem;
+    if (typeof key !== "string" || key === "") {
+      this.rejectEmit(() => {}, { system, field: "context" });
+    }
+    this.rejectUnless(() => this.validateContext({ [key]: pack }, system));
+    const copy: MutablePack = {
+      additive_percent: pack.additive_percent ?? 0,
+      multipliers: pack.multipliers === undefined ? [] : [...pack.multipliers],
+      post_add: pack.post_add ?? 0,
+    };
+    this.emitContexts ??= [];
+    this.emitContexts.push([key, copy]);
+  }
+
+  private rejectUnless(validate: () => void): void {
+    try {
+      validate();
+    } catch (error) {
+      this.emitError ??= error;
+      throw error;
+    }
+  }
+
   /** The rows added since `itemStart`/`capStart`, copied into a prepared output's interned form. */
   private intern(itemStart: number, capStart: number): Interned {
     const rowCount = this.itemCount - itemStart;
@@ -652,19 +932,22 @@ export class StatFold {
   }
 
   private mergeContext(context: Readonly<Record<string, ModifierPack>>) {
-    this.context ??= new Map();
     for (const key of Object.keys(context)) {
       const pack = context[key];
-      if (pack === undefined) continue;
-      let merged = this.context.get(key);
-      if (merged === undefined) {
-        merged = { additive_percent: 0, multipliers: [], post_add: 0 };
-        this.context.set(key, merged);
-      }
-      merged.additive_percent += pack.additive_percent ?? 0;
-      if (pack.multipliers !== undefined) merged.multipliers.push(...pack.multipliers);
-      merged.post_add += pack.post_add ?? 0;
+      if (pack !== undefined) this.mergePack(key, pack);
     }
+  }
+
+  private mergePack(key: string, pack: ModifierPack) {
+    this.context ??= new Map();
+    let merged = this.context.get(key);
+    if (merged === undefined) {
+      merged = { additive_percent: 0, multipliers: [], post_add: 0 };
+      this.context.set(key, merged);
+    }
+    merged.additive_percent += pack.additive_percent ?? 0;
+    if (pack.multipliers !== undefined) merged.multipliers.push(...pack.multipliers);
+    merged.post_add += pack.post_add ?? 0;
   }
 
   /** Marks `dimension` touched in this resolve, emptying its cells. */
@@ -1140,50 +1423,53 @@ export class StatFold {
         `expected an array, got ${describeValue(list)}`,
       );
     }
-    for (let i = 0; i < list.length; i++) {
-      const item = list[i] as Partial<Record<keyof Contribution, unknown>> | null;
-      if (typeof item !== "object" || item === null) {
-        throw statsInputError(
-          { system, field: `${section}[${i}]` },
-          "expected a contribution object",
-        );
-      }
-      const info = this.dimensionOf(item.dimension, system, section, i);
-      const dimension = info.name;
-      const bucket = bucketCode(item.bucket);
-      if (bucket < 0) {
-        throw statsInputError(
-          { system, dimension, field: `${section}[${i}].bucket` },
-          `expected FLAT, MULT, POST_ADD or OVERRIDE, got ${describeValue(item.bucket)}`,
-        );
-      }
-      const value = item.value;
-      if (!isFiniteNumber(value)) {
-        throw statsInputError(
-          { system, dimension, field: `${section}[${i}].value` },
-          `expected a finite number, got ${describeValue(value)}`,
-        );
-      }
-      if (bucket === 1 && value < -1) {
-        throw statsInputError(
-          { system, dimension, field: `${section}[${i}].value` },
-          `a MULT is a delta and must be ≥ −1, got ${value}`,
-        );
-      }
-      if (typeof item.system !== "string" || item.system === "") {
-        throw statsInputError(
-          { system, dimension, field: `${section}[${i}].system` },
-          `expected a non-empty system id, got ${describeValue(item.system)}`,
-        );
-      }
-      if (!isPriority(item.priority)) {
-        throw statsInputError(
-          { system, dimension, field: `${section}[${i}].priority` },
-          `expected an integer ≥ 0, got ${describeValue(item.priority)}`,
-        );
-      }
-      this.pendingInfos[this.pendingCount++] = info;
+    for (let i = 0; i < list.length; i++) this.validateContribution(list[i], system, section, i);
+  }
+
+  /** Names the problem of contribution `section[i]`, if it has one. */
+  private validateContribution(entry: unknown, system: string, section: string, i: number): void {
+    const item = entry as Partial<Record<keyof Contribution, unknown>> | null;
+    if (typeof item !== "object" || item === null) {
+      throw statsInputError(
+        { system, field: `${section}[${i}]` },
+        "expected a contribution object",
+      );
     }
+    const info = this.dimensionOf(item.dimension, system, section, i);
+    const dimension = info.name;
+    const bucket = bucketCode(item.bucket);
+    if (bucket < 0) {
+      throw statsInputError(
+        { system, dimension, field: `${section}[${i}].bucket` },
+        `expected FLAT, MULT, POST_ADD or OVERRIDE, got ${describeValue(item.bucket)}`,
+      );
+    }
+    const value = item.value;
+    if (!isFiniteNumber(value)) {
+      throw statsInputError(
+        { system, dimension, field: `${section}[${i}].value` },
+        `expected a finite number, got ${describeValue(value)}`,
+      );
+    }
+    if (bucket === 1 && value < -1) {
+      throw statsInputError(
+        { system, dimension, field: `${section}[${i}].value` },
+        `a MULT is a delta and must be ≥ −1, got ${value}`,
+      );
+    }
+    if (typeof item.system !== "string" || item.system === "") {
+      throw statsInputError(
+        { system, dimension, field: `${section}[${i}].system` },
+        `expected a non-empty system id, got ${describeValue(item.system)}`,
+      );
+    }
+    if (!isPriority(item.priority)) {
+      throw statsInputError(
+        { system, dimension, field: `${section}[${i}].priority` },
+        `expected an integer ≥ 0, got ${describeValue(item.priority)}`,
+      );
+    }
+    this.pendingInfos[this.pendingCount++] = info;
   }
 
   private validateCaps(list: unknown, system: string): void {
@@ -1193,94 +1479,97 @@ export class StatFold {
         `expected an array, got ${describeValue(list)}`,
       );
     }
+    for (let i = 0; i < list.length; i++) this.validateCap(list[i], system, i);
+  }
+
+  /** Names the problem of cap `caps[i]`, if it has one. */
+  private validateCap(entry: unknown, system: string, i: number): void {
     const layerPosition = this.registry.layerPosition;
-    for (let i = 0; i < list.length; i++) {
-      const cap = list[i] as Partial<Record<keyof CapContribution, unknown>> | null;
-      if (typeof cap !== "object" || cap === null) {
-        throw statsInputError({ system, field: `caps[${i}]` }, "expected a cap object");
-      }
-      const info = this.dimensionOf(cap.dimension, system, "caps", i);
-      const dimension = info.name;
-      let implied: string | undefined;
-      switch (cap.mode) {
-        case "BASELINE":
-        case "ADDITIVE":
-        case "OVERRIDE":
-          break;
-        case "HARD_MAX":
-        case "SOFT_MAX":
-          implied = "max";
-          break;
-        case "HARD_MIN":
-          implied = "min";
-          break;
-        default:
-          throw statsInputError(
-            { system, dimension, field: `caps[${i}].mode` },
-            `expected BASELINE, ADDITIVE, HARD_MAX, HARD_MIN, OVERRIDE or SOFT_MAX, got ${describeValue(cap.mode)}`,
-          );
-      }
-      if (cap.kind !== "max" && cap.kind !== "min") {
-        throw statsInputError(
-          { system, dimension, field: `caps[${i}].kind` },
-          `expected "max" or "min", got ${describeValue(cap.kind)}`,
-        );
-      }
-      if (implied !== undefined && cap.kind !== implied) {
-        throw statsInputError(
-          { system, dimension, field: `caps[${i}].kind` },
-          `mode ${String(cap.mode)} implies kind "${implied}", got "${cap.kind}"`,
-        );
-      }
-      if (!isFiniteNumber(cap.value)) {
-        throw statsInputError(
-          { system, dimension, field: `caps[${i}].value` },
-          `expected a finite number, got ${describeValue(cap.value)}`,
-        );
-      }
-      if (typeof cap.system !== "string" || cap.system === "") {
-        throw statsInputError(
-          { system, dimension, field: `caps[${i}].system` },
-          `expected a non-empty system id, got ${describeValue(cap.system)}`,
-        );
-      }
-      if (!isPriority(cap.priority)) {
-        throw statsInputError(
-          { system, dimension, field: `caps[${i}].priority` },
-          `expected an integer ≥ 0, got ${describeValue(cap.priority)}`,
-        );
-      }
-      const layer = typeof cap.scope === "string" ? layerPosition[cap.scope] : undefined;
-      if (layer === undefined) {
-        throw statsInputError(
-          { system, dimension, field: `caps[${i}].scope` },
-          `expected one of the configured layers (${this.registry.layerOrder.join(", ")}), got ${describeValue(cap.scope)}`,
-        );
-      }
-      if (cap.scope === "REALM" && (typeof cap.realm !== "string" || cap.realm === "")) {
-        throw statsInputError(
-          { system, dimension, field: `caps[${i}].realm` },
-          "a REALM cap needs a realm",
-        );
-      }
-      if (cap.realm !== undefined && typeof cap.realm !== "string") {
-        throw statsInputError(
-          { system, dimension, field: `caps[${i}].realm` },
-          `expected a string, got ${describeValue(cap.realm)}`,
-        );
-      }
-      if (cap.tags !== undefined) {
-        const tags = cap.tags;
-        if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== "string")) {
-          throw statsInputError(
-            { system, dimension, field: `caps[${i}].tags` },
-            "expected an array of strings",
-          );
-        }
-      }
-      this.pendingInfos[this.pendingCount] = info;
-      this.pendingLayers[this.pendingCount++] = layer;
+    const cap = entry as Partial<Record<keyof CapContribution, unknown>> | null;
+    if (typeof cap !== "object" || cap === null) {
+      throw statsInputError({ system, field: `caps[${i}]` }, "expected a cap object");
     }
+    const info = this.dimensionOf(cap.dimension, system, "caps", i);
+    const dimension = info.name;
+    let implied: string | undefined;
+    switch (cap.mode) {
+      case "BASELINE":
+      case "ADDITIVE":
+      case "OVERRIDE":
+        break;
+      case "HARD_MAX":
+      case "SOFT_MAX":
+        implied = "max";
+        break;
+      case "HARD_MIN":
+        implied = "min";
+        break;
+      default:
+        throw statsInputError(
+          { system, dimension, field: `caps[${i}].mode` },
+          `expected BASELINE, ADDITIVE, HARD_MAX, HARD_MIN, OVERRIDE or SOFT_MAX, got ${describeValue(cap.mode)}`,
+        );
+    }
+    if (cap.kind !== "max" && cap.kind !== "min") {
+      throw statsInputError(
+        { system, dimension, field: `caps[${i}].kind` },
+        `expected "max" or "min", got ${describeValue(cap.kind)}`,
+      );
+    }
+    if (implied !== undefined && cap.kind !== implied) {
+      throw statsInputError(
+        { system, dimension, field: `caps[${i}].kind` },
+        `mode ${String(cap.mode)} implies kind "${implied}", got "${cap.kind}"`,
+      );
+    }
+    if (!isFiniteNumber(cap.value)) {
+      throw statsInputError(
+        { system, dimension, field: `caps[${i}].value` },
+        `expected a finite number, got ${describeValue(cap.value)}`,
+      );
+    }
+    if (typeof cap.system !== "string" || cap.system === "") {
+      throw statsInputError(
+        { system, dimension, field: `caps[${i}].system` },
+        `expected a non-empty system id, got ${describeValue(cap.system)}`,
+      );
+    }
+    if (!isPriority(cap.priority)) {
+      throw statsInputError(
+        { system, dimension, field: `caps[${i}].priority` },
+        `expected an integer ≥ 0, got ${describeValue(cap.priority)}`,
+      );
+    }
+    const layer = typeof cap.scope === "string" ? layerPosition[cap.scope] : undefined;
+    if (layer === undefined) {
+      throw statsInputError(
+        { system, dimension, field: `caps[${i}].scope` },
+        `expected one of the configured layers (${this.registry.layerOrder.join(", ")}), got ${describeValue(cap.scope)}`,
+      );
+    }
+    if (cap.scope === "REALM" && (typeof cap.realm !== "string" || cap.realm === "")) {
+      throw statsInputError(
+        { system, dimension, field: `caps[${i}].realm` },
+        "a REALM cap needs a realm",
+      );
+    }
+    if (cap.realm !== undefined && typeof cap.realm !== "string") {
+      throw statsInputError(
+        { system, dimension, field: `caps[${i}].realm` },
+        `expected a string, got ${describeValue(cap.realm)}`,
+      );
+    }
+    if (cap.tags !== undefined) {
+      const tags = cap.tags;
+      if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== "string")) {
+        throw statsInputError(
+          { system, dimension, field: `caps[${i}].tags` },
+          "expected an array of strings",
+        );
+      }
+    }
+    this.pendingInfos[this.pendingCount] = info;
+    this.pendingLayers[this.pendingCount++] = layer;
   }
 
   private validateContext(context: unknown, system: string): void {

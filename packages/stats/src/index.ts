@@ -83,6 +83,7 @@ export type {
   MergeRule,
   ModifierPack,
   Snapshot,
+  StatsWriter,
   StatValues,
   SubsystemMeta,
   SubsystemOutput,

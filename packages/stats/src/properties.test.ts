@@ -7,6 +7,7 @@ import { prepareOutput } from "./engine.js";
 import { explainOutputs } from "./explain.js";
 import { compileRegistry } from "./registry.js";
 import { subsystemOutputSchema } from "./schemas.js";
+import type { Subsystem } from "./subsystems.js";
 import type {
   Actor,
   CapContribution,
@@ -14,6 +15,7 @@ import type {
   Contribution,
   LayerRegistry,
   MergeRule,
+  StatsWriter,
   StatValues,
   SubsystemOutput,
 } from "./types.js";
@@ -167,6 +169,31 @@ function permute(list: readonly SubsystemOutput[], seeds: readonly number[]): Su
   return shells;
 }
 
+/** `output` with every contribution and cap (and its meta) attributed to `system`. */
+function ownedBy(output: SubsystemOutput, system: string): SubsystemOutput {
+  return {
+    ...output,
+    primary: output.primary.map((item) => ({ ...item, system })),
+    derived: output.derived.map((item) => ({ ...item, system })),
+    caps: output.caps.map((cap) => ({ ...cap, system })),
+    meta: { system },
+  };
+}
+
+/** Writes `output` through `writer`, in its order (what an emitting subsystem would do). */
+function replay(output: SubsystemOutput, writer: StatsWriter): void {
+  for (const item of output.primary) {
+    writer.primary(item.dimension, item.bucket, item.value, item.priority);
+  }
+  for (const item of output.derived) {
+    writer.derived(item.dimension, item.bucket, item.value, item.priority);
+  }
+  for (const cap of output.caps) {
+    writer.cap(cap.dimension, cap.mode, cap.kind, cap.value, cap.scope, cap.realm, cap.priority);
+  }
+  for (const [key, pack] of Object.entries(output.context ?? {})) writer.context(key, pack);
+}
+
 const seeds = fc.array(fc.nat(1000), { minLength: 1, maxLength: 20 });
 
 describe("properties", () => {
@@ -238,6 +265,84 @@ describe("properties", () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it("gives the same values whether subsystems emit or return outputs, resolve after resolve", async () => {
+    // Every system is registered three times: emitting its output through the writer (`<s>e`),
+    // returning it (`<s>c`), returning it prepared (`<s>p`). Each resolve picks one form per
+    // system at random, and one aggregator (one reused fold) runs the whole sequence, so emitted
+    // rows meet plain and prepared ones before and after them. The ids keep the systems' order.
+    const step = fc.tuple(
+      fc.nat(5),
+      fc.array(fc.constantFrom("e", "c", "p"), { minLength: 4, maxLength: 4 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        combiner,
+        layers,
+        fc.array(outputs, { minLength: 1, maxLength: 3 }),
+        fc.array(step, { minLength: 1, maxLength: 8 }),
+        async (registry, layerRegistry, pool, steps) => {
+          const compiled = compileRegistry(registry, layerRegistry);
+          let current: SubsystemOutput[] = [];
+          const find = (system: string) =>
+            current.find((output) => output.meta.system === system) as SubsystemOutput;
+          const prepared = new Map<SubsystemOutput, SubsystemOutput>();
+          const subsystems: Subsystem[] = ["s1", "s2", "s3", "s4"].flatMap((system) => [
+            {
+              id: `${system}e`,
+              emit: (_target: Actor, writer: StatsWriter) =>
+                replay(ownedBy(find(system), `${system}e`), writer),
+            },
+            { id: `${system}c`, contribute: () => ownedBy(find(system), `${system}c`) },
+            {
+              id: `${system}p`,
+              contribute: () => {
+                const output = find(system);
+                let ready = prepared.get(output);
+                if (ready === undefined) {
+                  ready = prepareOutput(ownedBy(output, `${system}p`));
+                  prepared.set(output, ready);
+                }
+                return ready;
+              },
+            },
+          ]);
+          const stats = createStatsAggregator({
+            combiner: registry,
+            layers: layerRegistry,
+            subsystems,
+          });
+          let version = 0;
+          for (const [which, how] of steps) {
+            current = pool[which % pool.length] as SubsystemOutput[];
+            const expected = bits(
+              aggregateOutputs(
+                compiled,
+                current.map((output) => ownedBy(output, output.meta.system)),
+              ),
+            );
+            const snapshot = await stats.resolve({
+              id: "hero",
+              name: "Hero",
+              race: "elf",
+              lifespan: 500,
+              age: 20,
+              created_at: 0,
+              updated_at: 0,
+              version: version++,
+              subsystems: current.map((output, index) => `${output.meta.system}${how[index]}`),
+              data: {},
+            });
+            const { primary, derived, caps_used, context } = snapshot;
+            expect(
+              bits({ primary, derived, caps_used, ...(context === undefined ? {} : { context }) }),
+            ).toBe(expected);
+          }
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 
@@ -534,6 +639,47 @@ describe("R0 validation", () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it("rejects every malformed call of an emitting subsystem with the field an output gets", async () => {
+    for (const mutation of MUTATIONS) {
+      const broken = validOutput();
+      mutation.apply(broken);
+      const stats = createStatsAggregator({
+        combiner: { dimensions: {} },
+        subsystems: [
+          {
+            id: "items",
+            emit: (_target, writer) => replay(broken as unknown as SubsystemOutput, writer),
+          },
+        ],
+      });
+      const caught = await stats
+        .resolve({
+          id: "hero",
+          name: "Hero",
+          race: "elf",
+          lifespan: 500,
+          age: 20,
+          created_at: 0,
+          updated_at: 0,
+          version: 1,
+          subsystems: ["items"],
+          data: {},
+        })
+        .catch((error: unknown) => error);
+      let expected: unknown;
+      try {
+        aggregateOutputs(registry, [broken as unknown as SubsystemOutput]);
+      } catch (error) {
+        expected = error;
+      }
+      expect(TroupeError.isInstance(caught, "INVALID_ARGUMENT"), mutation.name).toBe(true);
+      expect((caught as TroupeError).details.field, mutation.name).toBe(mutation.field);
+      expect((caught as TroupeError).message, mutation.name).toBe(
+        (expected as TroupeError).message,
+      );
+    }
   });
 
   it("names the dimension when the offending contribution has a valid one", () => {

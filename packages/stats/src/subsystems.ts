@@ -1,5 +1,6 @@
 import { invalidArgument } from "@troupe/core";
-import type { Actor, SubsystemOutput, SubsystemStage } from "./types.js";
+import type { Actor, StatsWriter, SubsystemOutput, SubsystemStage } from "./types.js";
+import { recordEmit } from "./writer.js";
 
 /** What a subsystem receives besides the actor. */
 export interface SubsystemInput {
@@ -17,8 +18,17 @@ export interface Subsystem {
   readonly stage?: SubsystemStage;
   /** Bump when the subsystem's logic changes: it is part of the persistent cache fingerprint. */
   readonly version?: number;
-  /** Computes this subsystem's contributions for `actor`. May be async. */
-  contribute(actor: Actor, input: SubsystemInput): SubsystemOutput | Promise<SubsystemOutput>;
+  /**
+   * Computes this subsystem's contributions for `actor` as an output object. May be async.
+   * A subsystem has either `contribute` or `emit`.
+   */
+  contribute?(actor: Actor, input: SubsystemInput): SubsystemOutput | Promise<SubsystemOutput>;
+  /**
+   * Writes this subsystem's contributions for `actor` into `writer`, synchronously, without
+   * building output objects: the fast form for subsystems that compute their values on every
+   * resolve (buffs, auras, anything read from the actor). Checked as an output is (rule R0).
+   */
+  emit?(actor: Actor, writer: StatsWriter, input: SubsystemInput): void;
 }
 
 /** A registered subsystem with its run position. */
@@ -29,6 +39,26 @@ export interface RegisteredSubsystem {
   readonly order: number;
   /** Whether it runs after primary values are known. */
   readonly postPrimary: boolean;
+  /** Whether it writes through `emit` rather than returning outputs from `contribute`. */
+  readonly emits: boolean;
+  /** Its output for `actor`: what `contribute` returns, or what `emit` writes, as an output. */
+  output(actor: Actor, input: SubsystemInput): SubsystemOutput | Promise<SubsystemOutput>;
+}
+
+function registered(subsystem: Subsystem, order: number): RegisteredSubsystem {
+  const emits = typeof subsystem.emit === "function";
+  return {
+    subsystem,
+    order,
+    postPrimary: subsystem.stage === "post_primary",
+    emits,
+    output: emits
+      ? (actor, input) =>
+          recordEmit(subsystem.id, (writer) =>
+            (subsystem as Required<Subsystem>).emit(actor, writer, input),
+          )
+      : (actor, input) => (subsystem as Required<Subsystem>).contribute(actor, input),
+  };
 }
 
 /**
@@ -50,7 +80,7 @@ export interface SubsystemRegistry {
 
 function validateSubsystem(subsystem: Subsystem): void {
   if (typeof subsystem !== "object" || subsystem === null) {
-    throw invalidArgument("subsystem", "expected an object with id and contribute");
+    throw invalidArgument("subsystem", "expected an object with id and contribute (or emit)");
   }
   if (typeof subsystem.id !== "string" || subsystem.id === "") {
     throw invalidArgument("subsystem.id", "expected a non-empty string");
@@ -75,8 +105,21 @@ function validateSubsystem(subsystem: Subsystem): void {
   if (subsystem.version !== undefined && !Number.isSafeInteger(subsystem.version)) {
     throw invalidArgument(`${at}.version`, `expected an integer, got ${subsystem.version}`);
   }
-  if (typeof subsystem.contribute !== "function") {
+  const contributes = typeof subsystem.contribute === "function";
+  const emits = typeof subsystem.emit === "function";
+  if (subsystem.contribute !== undefined && !contributes) {
     throw invalidArgument(`${at}.contribute`, "expected a function");
+  }
+  if (subsystem.emit !== undefined && !emits) {
+    throw invalidArgument(`${at}.emit`, "expected a function");
+  }
+  if (contributes === emits) {
+    throw invalidArgument(
+      `${at}.contribute`,
+      contributes
+        ? "a subsystem has either contribute or emit, not both"
+        : "expected a contribute or an emit function",
+    );
   }
 }
 
@@ -95,7 +138,7 @@ export function createSubsystemRegistry(initial: readonly Subsystem[] = []): Sub
         return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
       });
     ordered.forEach((subsystem, order) => {
-      byId.set(subsystem.id, { subsystem, order, postPrimary: subsystem.stage === "post_primary" });
+      byId.set(subsystem.id, registered(subsystem, order));
     });
     for (const listener of listeners) listener();
   };
@@ -107,7 +150,7 @@ export function createSubsystemRegistry(initial: readonly Subsystem[] = []): Sub
         `a subsystem ${JSON.stringify(subsystem.id)} is already registered`,
       );
     }
-    byId.set(subsystem.id, { subsystem, order: 0, postPrimary: false });
+    byId.set(subsystem.id, registered(subsystem, 0));
   };
   for (const subsystem of initial) add(subsystem);
   reorder();

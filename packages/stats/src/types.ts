@@ -86,6 +86,32 @@ export interface SubsystemOutput {
   readonly meta: SubsystemMeta;
 }
 
+/**
+ * What an emitting subsystem (`Subsystem.emit`) writes into: the facts of a
+ * {@link SubsystemOutput} without building objects. Every contribution and cap carries the
+ * subsystem's id as its `system`. Each call is checked as rule R0 checks an output (a bad call
+ * throws the same named error, e.g. `field primary[2].value`), and a subsystem whose emit throws,
+ * or made any bad call, adds nothing. The writer is valid only until `emit` returns.
+ */
+export interface StatsWriter {
+  /** A contribution to a primary stat (as a `primary` entry of an output). */
+  primary(dimension: string, bucket: Bucket, value: number, priority?: number): void;
+  /** A contribution to a derived stat (as a `derived` entry of an output). */
+  derived(dimension: string, bucket: Bucket, value: number, priority?: number): void;
+  /** A cap (as a `caps` entry of an output; `realm` is required when `scope` is `REALM`). */
+  cap(
+    dimension: string,
+    mode: CapMode,
+    kind: CapKind,
+    value: number,
+    scope: string,
+    realm?: string,
+    priority?: number,
+  ): void;
+  /** A context modifier pack (as an entry of an output's `context`). */
+  context(key: string, pack: ModifierPack): void;
+}
+
 /** How one dimension is aggregated (one entry of the combiner registry). */
 export interface MergeRule {
   /** True: the FLAT/MULT/POST_ADD pipeline (R2); false: `operator` over all values (R3). */

@@ -1,0 +1,281 @@
+import { TroupeError } from "@troupe/core";
+import { describe, expect, it } from "vitest";
+import {
+  type WorkloadMode,
+  workloadActor,
+  workloadRegistry,
+  workloadSubsystems,
+} from "../bench/workload.js";
+import { createStatsAggregator, type StatsAggregatorOptions } from "./aggregator.js";
+import type { Subsystem } from "./subsystems.js";
+import type { Actor, CombinerRegistry, StatsWriter } from "./types.js";
+
+const combiner: CombinerRegistry = {
+  dimensions: {
+    strength: { use_pipeline: true, clamp_default: { min: 0, max: 1000 } },
+    hp: { use_pipeline: true, clamp_default: { min: 1, max: 10_000 } },
+  },
+};
+
+function actor(id: string, subsystems: string[], version = 1): Actor {
+  return {
+    id,
+    name: id,
+    race: "human",
+    lifespan: 80,
+    age: 30,
+    created_at: 0,
+    updated_at: 0,
+    version,
+    subsystems,
+    data: { level: version },
+  };
+}
+
+/** race: strength FLAT 10 × level; items: strength MULT +50 %, hp FLAT 100, hp capped at 120. */
+const race: Subsystem = {
+  id: "race",
+  emit(target, writer) {
+    writer.primary("strength", "FLAT", 10 * Number(target.data.level));
+  },
+};
+const items: Subsystem = {
+  id: "items",
+  priority: 10,
+  emit(_target, writer) {
+    writer.primary("strength", "MULT", 0.5);
+    writer.derived("hp", "FLAT", 100);
+    writer.cap("hp", "HARD_MAX", "max", 120, "WORLD");
+  },
+};
+
+function make(extra: Subsystem[] = [], options: Partial<StatsAggregatorOptions> = {}) {
+  return createStatsAggregator({ combiner, subsystems: [race, items, ...extra], ...options });
+}
+
+describe("emitting subsystems", () => {
+  it("resolve what they write, as contribute subsystems returning the same output would", async () => {
+    const stats = make();
+    const snapshot = await stats.resolve(actor("hero", ["race", "items"], 4));
+    // strength: F = 40, M = 1.5 → 60; hp: 100, bounds [1, 120] from the WORLD cap
+    expect(snapshot.primary).toEqual({ strength: 60 });
+    expect(snapshot.derived).toEqual({ hp: 100 });
+    expect(snapshot.caps_used.hp).toEqual({ min: 1, max: 120 });
+    expect(stats.getCachedSnapshot("hero", 4)).toBe(snapshot);
+  });
+
+  it("give the standard workload's snapshots bit for bit, version after version", async () => {
+    // The bench's emitting subsystems write what its plain ones return: the two must agree.
+    const engines = (["emit-fresh", "plain-fresh", "mixed"] as WorkloadMode[]).map((mode) =>
+      createStatsAggregator({ combiner: workloadRegistry(), subsystems: workloadSubsystems(mode) }),
+    );
+    for (let version = 0; version < 140; version++) {
+      const hero = workloadActor(`actor_${version % 3}`, version);
+      const [emitted, plain, mixed] = await Promise.all(
+        engines.map((engine) => engine.resolve(hero)),
+      );
+      const strip = (snapshot: typeof emitted) => ({ ...snapshot, created_at: 0 });
+      expect(strip(emitted)).toStrictEqual(strip(plain));
+      expect(strip(emitted)).toStrictEqual(strip(mixed));
+    }
+  });
+
+  it("mix with contribute subsystems, sync and async, in run order", async () => {
+    const asyncBuff: Subsystem = {
+      id: "buff",
+      priority: 5,
+      async contribute() {
+        return {
+          primary: [{ dimension: "strength", bucket: "POST_ADD", value: 7, system: "buff" }],
+          derived: [],
+          caps: [],
+          meta: { system: "buff" },
+        };
+      },
+    };
+    const stats = make([asyncBuff]);
+    const snapshot = await stats.resolve(actor("hero", ["race", "items", "buff"], 2));
+    // F = 20, M = 1.5, P = 7 → 37
+    expect(snapshot.primary.strength).toBe(37);
+  });
+
+  it("merge context packs written through the writer", async () => {
+    const aura: Subsystem = {
+      id: "aura",
+      emit(_target, writer) {
+        writer.context("vs_undead", { additive_percent: 0.1, multipliers: [2] });
+        writer.context("vs_undead", { post_add: 3 });
+      },
+    };
+    const snapshot = await make([aura]).resolve(actor("hero", ["race", "aura"]));
+    expect(snapshot.context).toEqual({
+      vs_undead: { additive_percent: 0.1, multipliers: [2], post_add: 3 },
+    });
+  });
+
+  it("name the field of a bad call, as R0 names it in an output", async () => {
+    const bad: Subsystem = {
+      id: "bad",
+      emit(_target, writer) {
+        writer.primary("strength", "FLAT", 1);
+        writer.primary("strength", "FLAT", Number.NaN);
+      },
+    };
+    await expect(make([bad]).resolve(actor("hero", ["race", "bad"]))).rejects.toThrow(
+      'subsystem "bad", dimension "strength", field primary[1].value: expected a finite number, got NaN',
+    );
+    const badCap: Subsystem = {
+      id: "bad",
+      emit(_target, writer) {
+        writer.cap("hp", "HARD_MAX", "min", 5, "WORLD");
+      },
+    };
+    await expect(make([badCap]).resolve(actor("hero", ["race", "bad"]))).rejects.toThrow(
+      /subsystem "bad", dimension "hp", field caps\[0\]\.kind: mode HARD_MAX implies kind "max"/,
+    );
+    const noRealm: Subsystem = {
+      id: "bad",
+      emit(_target, writer) {
+        writer.derived("hp", "FLAT", 1);
+        writer.cap("hp", "BASELINE", "min", 5, "REALM");
+      },
+    };
+    await expect(make([noRealm]).resolve(actor("hero", ["race", "bad"]))).rejects.toThrow(
+      /field caps\[0\]\.realm: a REALM cap needs a realm/,
+    );
+  });
+
+  it("add nothing of a rejected subsystem under degrade, even when it caught the error", async () => {
+    const swallowing: Subsystem = {
+      id: "swallow",
+      emit(_target, writer) {
+        writer.primary("strength", "FLAT", 1000);
+        try {
+          writer.primary("strength", "MULT", -2);
+        } catch {
+          // A subsystem that ignores the writer's error is still rejected as a whole.
+        }
+        writer.derived("hp", "FLAT", 5);
+      },
+    };
+    const throwing: Subsystem = {
+      id: "throwing",
+      emit(_target, writer) {
+        writer.primary("strength", "FLAT", 500);
+        throw new Error("inventory unavailable");
+      },
+    };
+    const stats = make([swallowing, throwing], { failurePolicy: "degrade" });
+    const snapshot = await stats.resolve(
+      actor("hero", ["race", "items", "swallow", "throwing"], 2),
+    );
+    expect(snapshot.failed_systems).toEqual(["swallow", "throwing"]);
+    expect(snapshot.primary.strength).toBe(30);
+    expect(snapshot.derived.hp).toBe(100);
+    expect(stats.getCachedSnapshot("hero", 2)).toBeUndefined();
+    // The fold is clean for the next resolve.
+    expect((await stats.resolve(actor("hero", ["race", "items"], 3))).primary.strength).toBe(45);
+  });
+
+  it("fail fast with SUBSYSTEM_FAILED when emit throws", async () => {
+    const throwing: Subsystem = {
+      id: "throwing",
+      emit() {
+        throw new Error("inventory unavailable");
+      },
+    };
+    const error = await make([throwing])
+      .resolve(actor("hero", ["race", "throwing"]))
+      .catch((caught: unknown) => caught);
+    expect(TroupeError.isInstance(error, "SUBSYSTEM_FAILED")).toBe(true);
+    expect((error as Error).message).toMatch(
+      /subsystem "throwing" failed for actor "hero": inventory unavailable/,
+    );
+  });
+
+  it("close the writer when emit returns, and reject an emit that returns a promise", async () => {
+    let kept: StatsWriter | undefined;
+    const leaky: Subsystem = {
+      id: "leaky",
+      emit(_target, writer) {
+        kept = writer;
+        writer.primary("strength", "FLAT", 1);
+      },
+    };
+    const stats = make([leaky]);
+    await stats.resolve(actor("hero", ["leaky"]));
+    expect(() => kept?.primary("strength", "FLAT", 2)).toThrow(/the stats writer is closed/);
+    const asyncEmit = {
+      id: "async",
+      async emit(_target: Actor, writer: StatsWriter) {
+        writer.primary("strength", "FLAT", 1);
+      },
+    } as unknown as Subsystem;
+    stats.subsystems.register(asyncEmit);
+    await expect(stats.resolve(actor("hero", ["async"]))).rejects.toThrow(
+      /subsystem "async": emit returned a promise/,
+    );
+    // explain records emitting subsystems through another writer, closed the same way.
+    await stats.explain(actor("hero", ["leaky"]), "strength");
+    expect(() => kept?.primary("strength", "FLAT", 2)).toThrow(/the stats writer is closed/);
+  });
+
+  it("are explained with the values resolve gives", async () => {
+    const stats = make();
+    const hero = actor("hero", ["race", "items"], 4);
+    const explanation = await stats.explain(hero, "strength");
+    expect(explanation.primary).toMatchObject({ flat: 40, mult: 1.5, post: 0, candidate: 60 });
+    expect(explanation.primary?.value).toBe((await stats.resolve(hero)).primary.strength);
+  });
+
+  it("may run after the primary stage and read the final primary values", async () => {
+    const formulas: Subsystem = {
+      id: "formulas",
+      stage: "post_primary",
+      emit(_target, writer, input) {
+        writer.derived("hp", "FLAT", (input.primary.strength ?? 0) * 2);
+      },
+    };
+    const snapshot = await make([formulas]).resolve(
+      actor("hero", ["race", "items", "formulas"], 2),
+    );
+    // strength 20 × 1.5 = 30; hp = 100 + 60, capped at 120
+    expect(snapshot.derived.hp).toBe(120);
+  });
+
+  it("may resolve another actor from inside emit", async () => {
+    let stats: ReturnType<typeof make> | undefined;
+    const party: Subsystem = {
+      id: "party",
+      emit(target, writer) {
+        writer.primary("strength", "FLAT", 1);
+        if (target.id === "hero") {
+          // Resolving the leader folds in a fold of its own; the hero's rows stay as written.
+          void stats?.resolve(actor("leader", ["race", "items"], 6));
+        }
+        writer.primary("strength", "FLAT", 2);
+      },
+    };
+    stats = make([party]);
+    const hero = await stats.resolve(actor("hero", ["race", "party"], 1));
+    expect(hero.primary.strength).toBe(13);
+    expect(stats.getCachedSnapshot("leader", 6)?.primary.strength).toBe(90);
+  });
+
+  it("are checked at registration: contribute or emit, exactly one", () => {
+    const stats = make();
+    expect(() => stats.subsystems.register({ id: "none" } as Subsystem)).toThrow(
+      /subsystem "none"\.contribute.*expected a contribute or an emit function/,
+    );
+    expect(() =>
+      stats.subsystems.register({
+        id: "both",
+        contribute: () => ({ primary: [], derived: [], caps: [], meta: { system: "both" } }),
+        emit: () => {},
+      }),
+    ).toThrow(/either contribute or emit, not both/);
+    expect(() => stats.subsystems.register({ id: "odd", emit: 5 } as unknown as Subsystem)).toThrow(
+      /subsystem "odd"\.emit.*expected a function/,
+    );
+  });
+});
