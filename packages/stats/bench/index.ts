@@ -107,35 +107,84 @@ const row = (measurement: string, measured: Rate, goal: string) => ({
 // Each row runs in a process of its own, like a game server with one kind of subsystems: run one
 // after another in one process, later rows measured up to ~30 % lower (JIT feedback and heap
 // state left by the earlier rows; prepared-rotating 268k alone, 192k–202k after a plain row).
-const MODES: readonly [WorkloadMode, string][] = [
-  ["emit-fresh", "emitting subsystems, values new every resolve (real use, no output objects)"],
-  ["plain-fresh", "plain outputs, new objects and values every resolve (real use)"],
-  ["mixed", "8 prepared rotating + 4 plain new every resolve (real use, prepared where static)"],
-  ["prepared-rotating", "prepared outputs, 64 per subsystem, rotating (values change)"],
-  ["plain-constant", "plain outputs, the same objects every resolve"],
-  ["prepared-constant", "prepared outputs, the same ones every resolve (best case)"],
+interface UncachedRow {
+  readonly key: string;
+  readonly mode: WorkloadMode;
+  /** Through `resolveSync` (no promise) instead of `resolve`. */
+  readonly sync: boolean;
+  readonly label: string;
+}
+
+const ROWS: readonly UncachedRow[] = [
+  {
+    key: "emit-fresh",
+    mode: "emit-fresh",
+    sync: false,
+    label: "emitting subsystems, values new every resolve (real use, no output objects)",
+  },
+  {
+    key: "emit-fresh-sync",
+    mode: "emit-fresh",
+    sync: true,
+    label: "the same through resolveSync (a game loop's call: no promise)",
+  },
+  {
+    key: "plain-fresh",
+    mode: "plain-fresh",
+    sync: false,
+    label: "plain outputs, new objects and values every resolve (real use)",
+  },
+  {
+    key: "mixed",
+    mode: "mixed",
+    sync: false,
+    label: "8 prepared rotating + 4 plain new every resolve (real use, prepared where static)",
+  },
+  {
+    key: "prepared-rotating",
+    mode: "prepared-rotating",
+    sync: false,
+    label: "prepared outputs, 64 per subsystem, rotating (values change)",
+  },
+  {
+    key: "plain-constant",
+    mode: "plain-constant",
+    sync: false,
+    label: "plain outputs, the same objects every resolve",
+  },
+  {
+    key: "prepared-constant",
+    mode: "prepared-constant",
+    sync: false,
+    label: "prepared outputs, the same ones every resolve (best case)",
+  },
 ];
 
-async function uncachedRow(
-  mode: WorkloadMode,
-  label: string,
-): Promise<Record<string, string | number>> {
-  const engine = aggregator(10_000, mode);
+async function uncachedRow(spec: UncachedRow): Promise<Record<string, string | number>> {
+  const engine = aggregator(10_000, spec.mode);
   const actors = Array.from({ length: 1024 }, (_, index) => `actor_${index}`);
-  const opsPerSec = await tightLoop(
-    (iteration) => engine.resolve(workloadActor(actors[iteration % 1024] as string, iteration)),
-    DURATION_MS,
-  );
+  const opsPerSec = spec.sync
+    ? tightLoopSync(
+        (iteration) =>
+          engine.resolveSync(workloadActor(actors[iteration % 1024] as string, iteration)),
+        DURATION_MS,
+      )
+    : await tightLoop(
+        (iteration) => engine.resolve(workloadActor(actors[iteration % 1024] as string, iteration)),
+        DURATION_MS,
+      );
   const latency = await measureThroughput(
     "resolve",
     async (iteration) => {
-      await engine.resolve(workloadActor(actors[iteration % 1024] as string, 1e9 + iteration));
+      const actor = workloadActor(actors[iteration % 1024] as string, 1e9 + iteration);
+      if (spec.sync) engine.resolveSync(actor);
+      else await engine.resolve(actor);
     },
     { durationMs: DURATION_MS, warmupMs: 200 },
   );
   if (engine.cacheStats().hits !== 0) throw new Error("the uncached bench hit the cache");
   return {
-    measurement: `uncached resolve, ${label}`,
+    measurement: `uncached resolve, ${spec.label}`,
     "ops/s (CPU time)": round(opsPerSec.cpu),
     "ops/s (wall)": round(opsPerSec.wall),
     "p50 µs": (latency.p50Us ?? 0).toFixed(2),
@@ -144,16 +193,17 @@ async function uncachedRow(
   };
 }
 
-const onlyRow = process.env.STATS_BENCH_ROW as WorkloadMode | undefined;
+const onlyRow = process.env.STATS_BENCH_ROW;
 if (onlyRow !== undefined) {
   // A child of the run below: one row, printed as JSON.
-  const label = MODES.find(([mode]) => mode === onlyRow)?.[1] ?? onlyRow;
-  console.log(JSON.stringify(await uncachedRow(onlyRow, label)));
+  const spec = ROWS.find((candidate) => candidate.key === onlyRow);
+  if (spec === undefined) throw new Error(`no bench row ${onlyRow}`);
+  console.log(JSON.stringify(await uncachedRow(spec)));
   process.exit(0);
 }
-for (const [mode] of MODES) {
+for (const { key } of ROWS) {
   const output = execFileSync(process.execPath, [...process.execArgv, process.argv[1] as string], {
-    env: { ...process.env, STATS_BENCH_ROW: mode },
+    env: { ...process.env, STATS_BENCH_ROW: key },
     encoding: "utf8",
   });
   rows.push(

@@ -181,42 +181,52 @@ export function workloadOutput(index: number, variant = 0): SubsystemOutput {
  */
 export function workloadEmit(index: number): (actor: Actor, writer: StatsWriter) => void {
   const template = workloadOutput(index, 0);
-  const primary = template.primary.map((item) => ({
-    dimension: item.dimension,
-    bucket: item.bucket,
-    priority: item.priority,
-  }));
-  const [p0, p1, p2, p3] = primary as [
-    (typeof primary)[0],
-    (typeof primary)[0],
-    (typeof primary)[0],
-    (typeof primary)[0],
-  ];
+  // Each value is `base + shift × scale` (scale 1/16 for a MULT, 1 otherwise), as workloadOutput
+  // computes it; 1/16 is a power of two, so `shift × 0.0625` is `shift / 16` exactly.
+  const slot = (position: number) => {
+    const item = template.primary[position] as Contribution;
+    const mult = item.bucket === "MULT";
+    return {
+      dimension: item.dimension,
+      bucket: item.bucket,
+      base: mult ? 0.05 * ((index % 5) + 1) : 10 + index * 3 + position,
+      scale: mult ? 0.0625 : 1,
+    };
+  };
+  const s0 = slot(0);
+  const s1 = slot(1);
+  const s2 = slot(2);
+  const s3 = slot(3);
+  const [d0, b0, base0, scale0] = [s0.dimension, s0.bucket, s0.base, s0.scale];
+  const [d1, b1, base1, scale1] = [s1.dimension, s1.bucket, s1.base, s1.scale];
+  const [d2, b2, base2, scale2] = [s2.dimension, s2.bucket, s2.base, s2.scale];
+  const [d3, b3, base3, scale3] = [s3.dimension, s3.bucket, s3.base, s3.scale];
+  const priority0 = template.primary[0]?.priority;
   const derivedFlat = template.derived[0]?.dimension as string;
   const derivedMult = template.derived[1]?.dimension as string;
+  const flatBase = 20 + index;
   const cap = template.caps[0];
-  // The value of a primary slot at `shift`, as workloadOutput computes it.
-  const primaryValue = (bucket: Bucket, slot: number, shift: number) =>
-    bucket === "MULT" ? 0.05 * ((index % 5) + 1) + shift / 16 : 10 + index * 3 + slot + shift;
+  if (cap === undefined) {
+    return (actor, writer) => {
+      const shift = (actor.version % 64) / 64;
+      writer.primary(d0, b0, base0 + shift * scale0, priority0);
+      writer.primary(d1, b1, base1 + shift * scale1);
+      writer.primary(d2, b2, base2 + shift * scale2);
+      writer.primary(d3, b3, base3 + shift * scale3);
+      writer.derived(derivedFlat, "FLAT", flatBase + shift);
+      writer.derived(derivedMult, "MULT", 0.1 + shift * 0.0625);
+    };
+  }
+  const { dimension: capDimension, mode, kind, value: capBase, scope, realm, priority } = cap;
   return (actor, writer) => {
     const shift = (actor.version % 64) / 64;
-    writer.primary(p0.dimension, p0.bucket, primaryValue(p0.bucket, 0, shift), p0.priority);
-    writer.primary(p1.dimension, p1.bucket, primaryValue(p1.bucket, 1, shift));
-    writer.primary(p2.dimension, p2.bucket, primaryValue(p2.bucket, 2, shift));
-    writer.primary(p3.dimension, p3.bucket, primaryValue(p3.bucket, 3, shift));
-    writer.derived(derivedFlat, "FLAT", 20 + index + shift);
-    writer.derived(derivedMult, "MULT", 0.1 + shift / 16);
-    if (cap !== undefined) {
-      writer.cap(
-        cap.dimension,
-        cap.mode,
-        cap.kind,
-        cap.value + shift,
-        cap.scope,
-        cap.realm,
-        cap.priority,
-      );
-    }
+    writer.primary(d0, b0, base0 + shift * scale0, priority0);
+    writer.primary(d1, b1, base1 + shift * scale1);
+    writer.primary(d2, b2, base2 + shift * scale2);
+    writer.primary(d3, b3, base3 + shift * scale3);
+    writer.derived(derivedFlat, "FLAT", flatBase + shift);
+    writer.derived(derivedMult, "MULT", 0.1 + shift * 0.0625);
+    writer.cap(capDimension, mode, kind, capBase + shift, scope, realm, priority);
   };
 }
 

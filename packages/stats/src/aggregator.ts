@@ -128,6 +128,13 @@ export interface StatsAggregator {
   readonly subsystems: SubsystemRegistry;
   /** Resolves `actor`: from cache (L1, then tiers) when fresh, else computed and cached. */
   resolve(actor: Actor): Promise<Snapshot>;
+  /**
+   * Resolves `actor` synchronously, for a game loop: the same result as {@link resolve}, without
+   * a promise. Every subsystem it runs must be synchronous and no store tier may be configured;
+   * otherwise it throws `INVALID_ARGUMENT` (an asynchronous subsystem already called still
+   * finishes, and its snapshot is cached).
+   */
+  resolveSync(actor: Actor): Snapshot;
   /** Resolves many actors; one result per actor, in input order; one failure does not stop others. */
   resolveBatch(actors: readonly Actor[]): Promise<BatchResult[]>;
   /** The L1 snapshot of `actorId` under the current epoch (at `version`, when given). Synchronous. */
@@ -799,6 +806,23 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     }
   };
 
+  const resolveSync = (actor: Actor): Snapshot => {
+    if (tiers.length > 0) {
+      throw invalidArgument(
+        "resolveSync",
+        "store tiers are configured (L2/L3 reads are asynchronous); use resolve",
+      );
+    }
+    const result = resolveNow(actor);
+    if (!isPromise(result)) return result;
+    // Its failure is this call's error below; the promise itself must not go unhandled.
+    result.catch(() => {});
+    throw invalidArgument(
+      "resolveSync",
+      `actor ${JSON.stringify(actor.id)} needs asynchronous work (a subsystem returned a promise); use resolve`,
+    );
+  };
+
   const resolve = (actor: Actor): Promise<Snapshot> => {
     try {
       const result = resolveNow(actor);
@@ -817,6 +841,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     },
     subsystems,
     resolve,
+    resolveSync,
     async resolveBatch(actors) {
       if (!Array.isArray(actors)) throw invalidArgument("actors", "expected an array of actors");
       const results: BatchResult[] = new Array(actors.length);

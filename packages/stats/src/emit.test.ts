@@ -1,4 +1,4 @@
-import { TroupeError } from "@troupe/core";
+import { createMemoryStore, TroupeError } from "@troupe/core";
 import { describe, expect, it } from "vitest";
 import {
   type WorkloadMode,
@@ -260,6 +260,29 @@ describe("emitting subsystems", () => {
     const hero = await stats.resolve(actor("hero", ["race", "party"], 1));
     expect(hero.primary.strength).toBe(13);
     expect(stats.getCachedSnapshot("leader", 6)?.primary.strength).toBe(90);
+  });
+
+  it("resolve synchronously through resolveSync, which refuses asynchronous work", async () => {
+    const stats = make();
+    const snapshot = stats.resolveSync(actor("hero", ["race", "items"], 4));
+    expect(snapshot.primary).toEqual({ strength: 60 });
+    expect(stats.getCachedSnapshot("hero", 4)).toBe(snapshot);
+    expect(await stats.resolve(actor("hero", ["race", "items"], 4))).toBe(snapshot);
+    stats.subsystems.register({
+      id: "slow",
+      async contribute() {
+        return { primary: [], derived: [], caps: [], meta: { system: "slow" } };
+      },
+    });
+    expect(() => stats.resolveSync(actor("hero", ["race", "slow"], 5))).toThrow(
+      /resolveSync: actor "hero" needs asynchronous work/,
+    );
+    const tiered = make([], {
+      cache: { tiers: [{ name: "l2", store: createMemoryStore() }] },
+    });
+    expect(() => tiered.resolveSync(actor("hero", ["race"]))).toThrow(
+      /resolveSync: store tiers are configured/,
+    );
   });
 
   it("are checked at registration: contribute or emit, exactly one", () => {

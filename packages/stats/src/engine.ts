@@ -192,6 +192,22 @@ function isPriority(value: unknown): boolean {
 }
 
 /**
+ * A repeated plan compiled into one function: it writes the values of every touched dimension
+ * into the scratch arrays (`PV` primary, `DV` derived, `B` bounds of capped dimensions) from the
+ * rows' values `V`, calling back into the fold `f` for caps and for cells with several values.
+ */
+type CompiledPlan = (
+  fold: StatFold,
+  values: Float64Array,
+  primary: number[],
+  derived: number[],
+  bounds: CapBounds[],
+) => void;
+
+/** False once code generation from strings turned out to be disabled in this process. */
+let planCodegen = true;
+
+/**
  * A cap as the fold reads it: always this one shape (subsystems' cap objects come in many), with
  * the mode as its R1 rank (BASELINE 0, ADDITIVE 1, HARD_MAX 2, HARD_MIN 3, OVERRIDE 4, SOFT_MAX 5).
  */
@@ -310,6 +326,8 @@ export class StatFold {
   private capNext = new Int32Array(32);
   private capSeenNames: unknown[] = new Array<unknown>(32).fill(NO_NAME);
   private capSeenIndex = new Int32Array(32);
+  private capSeenScopes: unknown[] = new Array<unknown>(32).fill(NO_NAME);
+  private capSeenLayers = new Int32Array(32);
 
   // Per dimension (by interned index), reset lazily when first touched in a resolve.
   private dimensionCapacity = 0;
@@ -334,6 +352,9 @@ export class StatFold {
 
   // The structure of the last planned resolve (see `samePlan`).
   private planned = false;
+  // The last plan as code, once it repeated (see `compilePlan`), and how often it repeated.
+  private compiledPlan: CompiledPlan | undefined;
+  private planRepeats = 0;
   private planKeys = new Int32Array(256);
   private planCount = 0;
   private planCapDimensions = new Int32Array(32);
@@ -420,7 +441,11 @@ export class StatFold {
     this.capLayers = growInt32(this.capLayers, capacity);
     this.capNext = growInt32(this.capNext, capacity);
     this.capSeenIndex = growInt32(this.capSeenIndex, capacity);
-    for (let i = old; i < capacity; i++) this.capSeenNames.push(NO_NAME);
+    this.capSeenLayers = growInt32(this.capSeenLayers, capacity);
+    for (let i = old; i < capacity; i++) {
+      this.capSeenNames.push(NO_NAME);
+      this.capSeenScopes.push(NO_NAME);
+    }
   }
 
   private growDimensions(size: number): void {
@@ -542,8 +567,14 @@ export class StatFold {
       if (priority !== undefined && (!Number.isSafeInteger(priority) || (priority as number) < 0))
         return false;
       const scope = cap.scope;
-      const layer = typeof scope === "string" ? layerPosition[scope] : undefined;
-      if (layer === undefined) return false;
+      let layer: number | undefined;
+      if (this.capSeenScopes[row] === scope) layer = this.capSeenLayers[row] as number;
+      else {
+        layer = typeof scope === "string" ? layerPosition[scope] : undefined;
+        if (layer === undefined) return false;
+        this.capSeenScopes[row] = scope;
+        this.capSeenLayers[row] = layer;
+      }
       const realm = cap.realm;
       if (realm !== undefined && typeof realm !== "string") return false;
       if (scope === "REALM" && (realm === undefined || realm === "")) return false;
@@ -826,7 +857,17 @@ export class StatFold {
       this.capSeenNames[row] = name;
       this.capSeenIndex[row] = dimension;
     }
-    const layer = typeof scope === "string" ? this.registry.layerPosition[scope] : undefined;
+    // A dictionary lookup per cap was the dearest part of a cap: the scope at this row is
+    // remembered as the name is.
+    let layer: number | undefined;
+    if (this.capSeenScopes[row] === scope) layer = this.capSeenLayers[row] as number;
+    else {
+      layer = typeof scope === "string" ? this.registry.layerPosition[scope] : undefined;
+      if (layer !== undefined) {
+        this.capSeenScopes[row] = scope;
+        this.capSeenLayers[row] = layer;
+      }
+    }
     let valid =
       layer !== undefined &&
       (kind === "max" || kind === "min") &&
@@ -1025,12 +1066,19 @@ export class StatFold {
     return n;
   }
 
-  /** `initial + v₁ + v₂ + …` over the cell's values in R1 order. */
-  private sumCell(cell: number, initial: number): number {
+  /** `0 + v₁ + v₂ + …` over the cell's values in R1 order (the F and P sums of R2). */
+  private sumCell(cell: number): number {
     const n = this.cellCount[cell] as number;
-    if (n === 0) return initial;
+    if (n === 0) return 0;
     const values = this.itemValues;
-    if (n === 1) return initial + (values[this.cellHead[cell] as number] as number);
+    const head = this.cellHead[cell] as number;
+    if (n === 1) return 0 + (values[head] as number);
+    if (n === 2) {
+      // Two values need no order: `(0 + a) + b` and `(0 + b) + a` are the same double (IEEE
+      // addition is commutative, and `0 + x` only turns −0 into +0, which leaves `+ y` as is).
+      return 0 + (values[head] as number) + (values[this.itemNext[head] as number] as number);
+    }
+    const initial = 0;
     this.sortedCell(cell);
     const order = this.order;
     let sum = initial;
@@ -1043,7 +1091,14 @@ export class StatFold {
     const n = this.cellCount[cell] as number;
     if (n === 0) return 1;
     const values = this.itemValues;
-    if (n === 1) return 1 * (1 + (values[this.cellHead[cell] as number] as number));
+    const head = this.cellHead[cell] as number;
+    if (n === 1) return 1 * (1 + (values[head] as number));
+    if (n === 2) {
+      // Two factors need no order: IEEE multiplication is commutative, and `1 × x` is x.
+      return (
+        1 * (1 + (values[head] as number)) * (1 + (values[this.itemNext[head] as number] as number))
+      );
+    }
     this.sortedCell(cell);
     const order = this.order;
     let factor = 1;
@@ -1119,7 +1174,7 @@ export class StatFold {
       return cell === base + 1 ? 0 : value + 0;
     }
     if (info.usePipeline) {
-      return this.sumCell(base, 0) * this.factorOfCell(base + 1) + this.sumCell(base + 2, 0);
+      return this.sumCell(base) * this.factorOfCell(base + 1) + this.sumCell(base + 2);
     }
     const operator = info.operator;
     if (operator !== 0) {
@@ -1275,10 +1330,157 @@ export class StatFold {
     this.planOutputs = this.outputIndex;
   }
 
+  /** The `caps_used` bounds of a capped dimension. */
+  private boundsFor(dimension: number, info: DimensionInfo, min: number, max: number): CapBounds {
+    if (min === info.clampMin && max === info.clampMax) return info.defaultBounds;
+    // Snapshots share frozen bounds objects while a dimension's bounds repeat (bit for bit: −0
+    // and +0 differ). Bounds seen once get a plain object of their own, frozen and shared only
+    // from their second time on: `Object.freeze` is a runtime call, too dear for bounds that
+    // change every resolve (a buff ticking on a cap).
+    const last = this.lastBounds[dimension];
+    if (last !== undefined && sameNumber(last.min, min) && sameNumber(last.max, max)) {
+      if (this.lastBoundsShared[dimension] === 1) return last;
+      const shared = Object.freeze({ min, max });
+      this.lastBounds[dimension] = shared;
+      this.lastBoundsShared[dimension] = 1;
+      return shared;
+    }
+    const own = { min, max };
+    this.lastBounds[dimension] = own;
+    this.lastBoundsShared[dimension] = 0;
+    return own;
+  }
+
+  /**
+   * The values of a repeated plan as one straight-line function (see {@link CompiledPlan}):
+   * every dimension's candidate operation, row, cell counts and clamp bounds are fixed by the
+   * plan, so they are written into the code instead of being read and dispatched on per
+   * dimension. Undefined where code generation from strings is disabled.
+   */
+  private compilePlan(): CompiledPlan | undefined {
+    if (!planCodegen) return undefined;
+    const touched = this.touched;
+    const infos = this.registry.dimensions;
+    const count = this.touchedCount;
+    const ops = this.planOps;
+    const rows = this.planRows;
+    const cellCount = this.cellCount;
+    const planInfos: DimensionInfo[] = [];
+    const clamps: number[] = [];
+    const lines: string[] = [];
+    let primaryCount = 0;
+    let derivedCount = 0;
+    const candidate = (op: number, row: number, base: number, i: number): string => {
+      if (op === OP_ROW) return `V[${row}]`;
+      if (op === OP_ROW_PLUS_ZERO) return `V[${row}] + 0`;
+      if (op === OP_ZERO) return "0";
+      const info = planInfos[i] as DimensionInfo;
+      if (info.usePipeline && (cellCount[base + 3] as number) === 0) {
+        // R2 as `sumCell(F) × factorOfCell(M) + sumCell(P)`, with the cells of one or two rows
+        // written out (their rows are fixed by the plan, and two need no order).
+        return `${sum(base)} * ${factor(base + 1)} + ${sum(base + 2)}`;
+      }
+      const total =
+        (cellCount[base] as number) +
+        (cellCount[base + 1] as number) +
+        (cellCount[base + 2] as number) +
+        (cellCount[base + 3] as number);
+      return `f.candidate(${base}, ${total}, I[${i}])`;
+    };
+    const head = this.cellHead;
+    const next = this.itemNext;
+    const sum = (cell: number): string => {
+      const n = cellCount[cell] as number;
+      const first = head[cell] as number;
+      if (n === 0) return "0";
+      if (n === 1) return `(0 + V[${first}])`;
+      if (n === 2) return `(0 + V[${first}] + V[${next[first] as number}])`;
+      return `f.sumCell(${cell})`;
+    };
+    const factor = (cell: number): string => {
+      const n = cellCount[cell] as number;
+      const first = head[cell] as number;
+      if (n === 0) return "1";
+      if (n === 1) return `(1 * (1 + V[${first}]))`;
+      if (n === 2) return `(1 * (1 + V[${first}]) * (1 + V[${next[first] as number}]))`;
+      return `f.factorOfCell(${cell})`;
+    };
+    for (let i = 0; i < count; i++) {
+      const dimension = touched[i] as number;
+      const info = infos[dimension] as DimensionInfo;
+      planInfos.push(info);
+      clamps.push(info.clampMin, info.clampMax);
+      const capped = (this.capTotal[dimension] as number) > 0;
+      if (capped) {
+        lines.push(
+          `f.foldCapsOf(${dimension}, I[${i}], P);`,
+          "min = f.foldedMin; max = f.foldedMax; knee = f.foldedKnee;",
+          `B[${i}] = f.boundsFor(${dimension}, I[${i}], min, max);`,
+        );
+      }
+      for (let section = 0; section < 2; section++) {
+        const op = ops[2 * i + section] as number;
+        if (op === OP_NONE) continue;
+        const target = section === 0 ? `PV[${primaryCount++}]` : `DV[${derivedCount++}]`;
+        const value = candidate(
+          op,
+          rows[2 * i + section] as number,
+          dimension * CELLS + 4 * section,
+          i,
+        );
+        if (capped) lines.push(`${target} = F(${value}, knee, I[${i}], min, max);`);
+        else {
+          // No caps: no soft knee, and the bounds are the clamp: R6 is a clamp, after the
+          // overflow check finalValue makes (it throws for NaN).
+          lines.push(
+            `c = ${value};`,
+            `if (c !== c) F(c, knee, I[${i}], 0, 0);`,
+            `${target} = Math.min(Math.max(c, K[${2 * i}]), K[${2 * i + 1}]);`,
+          );
+        }
+      }
+    }
+    const body = `"use strict";
+return function compiledPlan(f, V, PV, DV, B) {
+  let min = 0, max = 0, c = 0;
+  let knee = Infinity;
+  ${lines.join("\n  ")}
+};`;
+    try {
+      return new Function("I", "K", "P", "F", body)(
+        planInfos,
+        clamps,
+        this.registry.prioritized,
+        finalValue,
+      ) as CompiledPlan;
+    } catch {
+      // Code generation from strings is disabled (--disallow-code-generation-from-strings).
+      planCodegen = false;
+      return undefined;
+    }
+  }
+
   /** Computes the values of everything added since `begin` (rules R2–R9). */
   finish(): StatValues {
     const reused = this.samePlan();
-    if (!reused) this.plan();
+    if (!reused) {
+      this.plan();
+      this.compiledPlan = undefined;
+      this.planRepeats = 0;
+    }
+    if (reused && this.builtGeneration === this.generation - 1) {
+      // The plan ran to the end in the previous resolve too. From its second repeat on, it runs
+      // as compiled code; plans that change from one resolve to the next are never compiled.
+      let compiled = this.compiledPlan;
+      if (compiled === undefined && ++this.planRepeats === 2) {
+        compiled = this.compilePlan();
+        this.compiledPlan = compiled;
+      }
+      if (compiled !== undefined) {
+        compiled(this, this.itemValues, this.primaryValues, this.derivedValues, this.bounds);
+        return this.built(true, 0, 0);
+      }
+    }
     const touched = this.touched;
     const count = this.touchedCount;
     const infos = this.registry.dimensions;
@@ -1309,28 +1511,7 @@ export class StatFold {
         min = this.foldedMin;
         max = this.foldedMax;
         knee = this.foldedKnee;
-        if (min === info.clampMin && max === info.clampMax) bounds[i] = info.defaultBounds;
-        else {
-          // Snapshots share frozen bounds objects while a dimension's bounds repeat (bit for
-          // bit: −0 and +0 differ). Bounds seen once get a plain object of their own, frozen
-          // and shared only from their second time on: `Object.freeze` is a runtime call, too
-          // dear for bounds that change every resolve (a buff ticking on a cap).
-          const last = this.lastBounds[dimension];
-          if (last !== undefined && sameNumber(last.min, min) && sameNumber(last.max, max)) {
-            if (this.lastBoundsShared[dimension] === 1) bounds[i] = last;
-            else {
-              const shared = Object.freeze({ min, max });
-              this.lastBounds[dimension] = shared;
-              this.lastBoundsShared[dimension] = 1;
-              bounds[i] = shared;
-            }
-          } else {
-            const own = { min, max };
-            this.lastBounds[dimension] = own;
-            this.lastBoundsShared[dimension] = 0;
-            bounds[i] = own;
-          }
-        }
+        bounds[i] = this.boundsFor(dimension, info, min, max);
       } else if (!again) {
         // Uncapped dimensions share one frozen bounds object: fewer allocations per snapshot.
         bounds[i] = info.defaultBounds;
@@ -1359,17 +1540,22 @@ export class StatFold {
         );
       }
     }
+    return this.built(again, primaryCount, derivedCount);
+  }
+
+  /** The result of a resolve from the scratch arrays (`again`: the same keys as last time). */
+  private built(again: boolean, primaryCount: number, derivedCount: number): StatValues {
     let primary: Record<string, number>;
     let derived: Record<string, number>;
     let capsUsed: Record<string, CapBounds>;
     if (again) {
-      primary = this.primaryShapes.buildAgain(primaryValues);
-      derived = this.derivedShapes.buildAgain(derivedValues);
-      capsUsed = this.boundsShapes.buildAgain(bounds);
+      primary = this.primaryShapes.buildAgain(this.primaryValues);
+      derived = this.derivedShapes.buildAgain(this.derivedValues);
+      capsUsed = this.boundsShapes.buildAgain(this.bounds);
     } else {
-      primary = this.primaryShapes.build(primaryInfos, primaryCount, primaryValues);
-      derived = this.derivedShapes.build(derivedInfos, derivedCount, derivedValues);
-      capsUsed = this.boundsShapes.build(touchedInfos, count, bounds);
+      primary = this.primaryShapes.build(this.primaryInfos, primaryCount, this.primaryValues);
+      derived = this.derivedShapes.build(this.derivedInfos, derivedCount, this.derivedValues);
+      capsUsed = this.boundsShapes.build(this.touchedInfos, this.touchedCount, this.bounds);
     }
     this.builtGeneration = this.generation;
     if (this.context === undefined) return { primary, derived, caps_used: capsUsed };

@@ -1,7 +1,7 @@
 import { TroupeError } from "@troupe/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { aggregateOutputs } from "./aggregate.js";
+import { aggregateOutputs, foldFor } from "./aggregate.js";
 import { createStatsAggregator } from "./aggregator.js";
 import { prepareOutput } from "./engine.js";
 import { explainOutputs } from "./explain.js";
@@ -180,6 +180,20 @@ function ownedBy(output: SubsystemOutput, system: string): SubsystemOutput {
   };
 }
 
+/** `output` with new values in the same structure: round `r` moves every value by a step of r. */
+function jitter(output: SubsystemOutput, round: number): SubsystemOutput {
+  const move = (item: Contribution) => ({
+    ...item,
+    value: item.value + (item.bucket === "MULT" ? 0.125 : 3.5) * round,
+  });
+  return {
+    ...output,
+    primary: output.primary.map(move),
+    derived: output.derived.map(move),
+    caps: output.caps.map((cap) => ({ ...cap, value: cap.value + 7.25 * round })),
+  };
+}
+
 /** Writes `output` through `writer`, in its order (what an emitting subsystem would do). */
 function replay(output: SubsystemOutput, writer: StatsWriter): void {
   for (const item of output.primary) {
@@ -265,6 +279,43 @@ describe("properties", () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it("gives the same values when a repeated plan runs as compiled code as on a fresh fold", () => {
+    // A plan that repeats (the same cells and capped dimensions, new values) is compiled into a
+    // function from its third resolve on; every value it computes must match a fresh fold.
+    fc.assert(
+      fc.property(
+        combiner,
+        layers,
+        outputs,
+        fc.integer({ min: 3, max: 6 }),
+        (registry, layerRegistry, list, repeats) => {
+          const shared = compileRegistry(registry, layerRegistry);
+          for (let round = 0; round < repeats; round++) {
+            const jittered = list.map((output) => jitter(output, round));
+            const fresh = (() => {
+              try {
+                return bits(aggregateOutputs(compileRegistry(registry, layerRegistry), jittered));
+              } catch (error) {
+                return error instanceof TroupeError ? error.message : String(error);
+              }
+            })();
+            let reused: string;
+            try {
+              reused = bits(aggregateOutputs(shared, jittered));
+            } catch (error) {
+              reused = error instanceof TroupeError ? error.message : String(error);
+            }
+            expect(reused).toBe(fresh);
+          }
+          // The compiled path did run (unless a value overflowed, which ends every plan early).
+          const compiled = (foldFor(shared) as unknown as { compiledPlan?: unknown }).compiledPlan;
+          expect(compiled === undefined ? "generic" : "compiled").toBe("compiled");
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
