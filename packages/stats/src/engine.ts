@@ -395,9 +395,6 @@ export class StatFold {
   private emitSystem = "";
   private emitItemStart = 0;
   private emitCapStart = 0;
-  private emitPrimary = 0;
-  private emitDerived = 0;
-  private emitCaps = 0;
   private emitError: unknown;
   private emitContexts: [string, MutablePack][] | undefined;
 
@@ -717,9 +714,6 @@ export class StatFold {
     this.emitSystem = system;
     this.emitItemStart = this.itemCount;
     this.emitCapStart = this.capCount;
-    this.emitPrimary = 0;
-    this.emitDerived = 0;
-    this.emitCaps = 0;
     this.emitError = undefined;
     this.emitting = true;
     return this.writer;
@@ -801,8 +795,6 @@ export class StatFold {
     this.itemPriorities[row] = rank;
     this.itemSystems[row] = this.emitSystem;
     this.itemCount = row + 1;
-    if (section === 0) this.emitPrimary++;
-    else this.emitDerived++;
   }
 
   /** Names a rejected contribution's problem with the output validator, and throws it. */
@@ -817,7 +809,11 @@ export class StatFold {
     const item: Record<string, unknown> = { dimension: name, bucket, value, system };
     if (priority !== undefined) item.priority = priority;
     const sectionName = section === 0 ? "primary" : "derived";
-    const index = section === 0 ? this.emitPrimary : this.emitDerived;
+    // The position in its section: rows of this output so far with the same section bit.
+    let index = 0;
+    for (let row = this.emitItemStart; row < this.itemCount; row++) {
+      if (((this.itemKeys[row] as number) & 4) === section) index++;
+    }
     return this.rejectEmit(() => this.validateContribution(item, system, sectionName, index), {
       system,
       field: `${sectionName}[${index}]`,
@@ -899,7 +895,6 @@ export class StatFold {
     this.capDimensions[row] = dimension;
     this.capLayers[row] = layer;
     this.capCount = row + 1;
-    this.emitCaps++;
   }
 
   private rejectCap(
@@ -915,7 +910,7 @@ export class StatFold {
     const cap: Record<string, unknown> = { system, dimension: name, mode, kind, value, scope };
     if (realm !== undefined) cap.realm = realm;
     if (priority !== undefined) cap.priority = priority;
-    const index = this.emitCaps;
+    const index = this.capCount - this.emitCapStart;
     return this.rejectEmit(() => this.validateCap(cap, system, index), {
       system,
       field: `caps[${index}]`,
