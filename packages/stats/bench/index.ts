@@ -8,6 +8,8 @@ import {
   compileRegistry,
   createStatsAggregator,
   type StatsAggregator,
+  type StatsWriter,
+  type Subsystem,
 } from "../src/index.js";
 import {
   dimensionNames,
@@ -211,11 +213,12 @@ for (const { key } of ROWS) {
   );
 }
 
-// 1b. The floor of the real-use row: the same subsystems building the same outputs, and a
-// snapshot of the same shape (24 + 24 fresh values, 24 bounds of which 8 new) kept per actor in a
-// Map, with no validation and no fold. No engine can resolve faster than this on this workload.
-{
-  const subsystems = workloadSubsystems("plain-fresh");
+// 1b. The floors of the real-use rows: the same subsystems producing the same contributions (plain
+// outputs built every resolve, or emitted into a writer that only stores the values), and a
+// snapshot of the same shape (24 + 24 fresh values, 24 bounds of which 8 new) kept per actor in
+// a Map, with no validation and no fold. No engine can resolve faster than this on this workload.
+async function floorRow(mode: "plain-fresh" | "emit-fresh", label: string) {
+  const subsystems = workloadSubsystems(mode) as Required<Subsystem>[];
   const literal = (): ((values: readonly unknown[]) => Record<string, unknown>) =>
     new Function(
       "v",
@@ -229,13 +232,32 @@ for (const { key } of ROWS) {
   const shared = Object.freeze({ min: 0, max: 1e6 });
   const bounds = new Array<unknown>(dimensionNames.length).fill(shared);
   const outputs = new Array<unknown>(subsystems.length);
+  const written = new Float64Array(256);
+  let count = 0;
+  const writer: StatsWriter = {
+    primary: (_dimension, _bucket, value) => {
+      written[count++ & 255] = value;
+    },
+    derived: (_dimension, _bucket, value) => {
+      written[count++ & 255] = value;
+    },
+    cap: (_dimension, _mode, _kind, value) => {
+      written[count++ & 255] = value;
+    },
+    context: () => {},
+  };
+  const input = { primary: {} };
   const actors = Array.from({ length: 1024 }, (_, index) => `actor_${index}`);
   const opsPerSec = await tightLoop((iteration) => {
     const actor = workloadActor(actors[iteration % 1024] as string, iteration);
-    for (let i = 0; i < subsystems.length; i++) {
-      outputs[i] = (subsystems[i] as Required<(typeof subsystems)[number]>).contribute(actor, {
-        primary: {},
-      });
+    if (mode === "emit-fresh") {
+      for (let i = 0; i < subsystems.length; i++) {
+        (subsystems[i] as Required<Subsystem>).emit(actor, writer, input);
+      }
+    } else {
+      for (let i = 0; i < subsystems.length; i++) {
+        outputs[i] = (subsystems[i] as Required<Subsystem>).contribute(actor, input);
+      }
     }
     const shift = (iteration % 64) / 64 + 0.25;
     for (let i = 0; i < values.length; i++) values[i] = i + shift;
@@ -252,14 +274,16 @@ for (const { key } of ROWS) {
     kept.set(actor.id, snapshot);
     return Promise.resolve(snapshot);
   }, DURATION_MS);
-  rows.push(
-    row(
-      "floor of the real-use row: its subsystems and a same-shape snapshot kept per actor, no engine",
-      opsPerSec,
-      "",
-    ),
-  );
+  rows.push(row(label, opsPerSec, ""));
 }
+await floorRow(
+  "emit-fresh",
+  "floor of the emitting row: its subsystems writing into a writer that only stores, a same-shape snapshot kept per actor, no engine",
+);
+await floorRow(
+  "plain-fresh",
+  "floor of the plain real-use row: its subsystems and a same-shape snapshot kept per actor, no engine",
+);
 
 // 2. The fold alone (no aggregator, no promise, no cache): what the engine itself costs.
 {

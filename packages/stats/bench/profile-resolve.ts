@@ -9,7 +9,7 @@ import {
 // A profiling harness for the uncached resolve of the standard workload (not part of `pnpm bench`):
 //   MODE=plain-fresh node --import tsx --conditions=source --cpu-prof bench/profile-resolve.ts
 // MODE is a WorkloadMode (default plain-fresh; PREPARED=1 still means prepared-constant); COUNT
-// sets the measured resolves (after 100,000 warm-up).
+// sets the measured resolves (after 100,000 warm-up); SYNC=1 resolves through resolveSync.
 const mode = (process.env.MODE ??
   (process.env.PREPARED === "1" ? "prepared-constant" : "plain-fresh")) as WorkloadMode;
 const engine = createStatsAggregator({
@@ -17,11 +17,20 @@ const engine = createStatsAggregator({
   subsystems: workloadSubsystems(mode),
 });
 const count = Number(process.env.COUNT ?? 600_000);
+// SYNC=1 resolves through resolveSync (no promise).
+const sync = process.env.SYNC === "1";
 let version = 0;
-for (let i = 0; i < 100_000; i++)
-  await engine.resolve(workloadActor(`actor_${i % 1024}`, version++));
+const actors = Array.from({ length: 1024 }, (_, index) => `actor_${index}`);
+const run = async (resolves: number) => {
+  for (let i = 0; i < resolves; i++) {
+    const actor = workloadActor(actors[i % 1024] as string, version++);
+    if (sync) engine.resolveSync(actor);
+    else await engine.resolve(actor);
+  }
+};
+await run(100_000);
 const cpu = process.cpuUsage();
-for (let i = 0; i < count; i++) await engine.resolve(workloadActor(`actor_${i % 1024}`, version++));
+await run(count);
 const used = process.cpuUsage(cpu);
 const perCpuSecond = Math.round(count / ((used.user + used.system) / 1e6));
 console.log(`${mode}: ${perCpuSecond} resolves per CPU-second`);

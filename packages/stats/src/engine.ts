@@ -199,8 +199,8 @@ function isPriority(value: unknown): boolean {
 type CompiledPlan = (
   fold: StatFold,
   values: Float64Array,
-  primary: number[],
-  derived: number[],
+  primary: Float64Array,
+  derived: Float64Array,
   bounds: CapBounds[],
 ) => void;
 
@@ -380,9 +380,11 @@ export class StatFold {
 
   // Scratch arrays for the output maps, and the compiled shapes that turn them into objects.
   private readonly primaryInfos: DimensionInfo[] = [];
-  private readonly primaryValues: number[] = [];
+  // Typed arrays: a JS array of numbers changes its elements kind (small integers, doubles) with
+  // the values written, and each change deoptimized the compiled plans that write them.
+  private primaryValues = new Float64Array(32);
   private readonly derivedInfos: DimensionInfo[] = [];
-  private readonly derivedValues: number[] = [];
+  private derivedValues = new Float64Array(32);
   private readonly touchedInfos: DimensionInfo[] = [];
   private readonly bounds: CapBounds[] = [];
   private readonly primaryShapes = new ShapeCache<number>();
@@ -1478,6 +1480,10 @@ return function compiledPlan(f, V, PV, DV, B) {
     }
     const touched = this.touched;
     const count = this.touchedCount;
+    if (this.primaryValues.length < count) {
+      this.primaryValues = new Float64Array(Math.max(count, 2 * this.primaryValues.length));
+      this.derivedValues = new Float64Array(this.primaryValues.length);
+    }
     const infos = this.registry.dimensions;
     const primaryInfos = this.primaryInfos;
     const primaryValues = this.primaryValues;

@@ -1,6 +1,6 @@
 import type { DimensionInfo } from "./registry.js";
 
-type Build<T> = (values: readonly T[]) => Record<string, T>;
+type Build<T> = (values: ArrayLike<T>) => Record<string, T>;
 
 /** How many distinct key sets one cache compiles before it falls back to plain stores. */
 const MAX_SHAPES = 256;
@@ -36,7 +36,7 @@ export class ShapeCache<T> {
   private readonly compiled = new Map<string, Build<T> | undefined>();
 
   /** An object with keys `infos[0..count)` (in that order) and values from `values`. */
-  build(infos: readonly DimensionInfo[], count: number, values: readonly T[]): Record<string, T> {
+  build(infos: readonly DimensionInfo[], count: number, values: ArrayLike<T>): Record<string, T> {
     let build = this.lastBuild;
     let same = count === this.lastCount;
     if (same) {
@@ -66,13 +66,13 @@ export class ShapeCache<T> {
   }
 
   /** Like {@link ShapeCache.build} with the same keys as the previous call (the caller knows). */
-  buildAgain(values: readonly T[]): Record<string, T> {
+  buildAgain(values: ArrayLike<T>): Record<string, T> {
     const build = this.lastBuild;
     if (build !== undefined) return build(values);
     return this.buildSlowly(this.lastKeys, this.lastCount, values);
   }
 
-  private buildSlowly(infos: readonly DimensionInfo[], count: number, values: readonly T[]) {
+  private buildSlowly(infos: readonly DimensionInfo[], count: number, values: ArrayLike<T>) {
     const out: Record<string, T> = {};
     for (let i = 0; i < count; i++) out[(infos[i] as DimensionInfo).name] = values[i] as T;
     return out;
