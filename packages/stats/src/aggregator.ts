@@ -325,6 +325,9 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
   let lastIds: string[] = [];
   let lastSelected: RegisteredSubsystem[] = [];
   let lastSelectionState: EngineState | undefined;
+  // Of the last selection: whether any subsystem runs after the primary stage, and how many emit.
+  let lastHasPost = false;
+  let lastEmitting = 0;
   const selectSubsystems = (actor: Actor): RegisteredSubsystem[] => {
     const ids = actor.subsystems;
     if (lastSelectionState === state && ids.length === lastIds.length) {
@@ -341,6 +344,8 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     lastIds = [...ids];
     lastSelected = selected;
     lastSelectionState = state;
+    lastHasPost = selected.some((entry) => entry.postPrimary);
+    lastEmitting = selected.filter((entry) => entry.emits).length;
     return selected;
   };
   const selectFresh = (actor: Actor): RegisteredSubsystem[] => {
@@ -384,6 +389,9 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
 
   const scratchResults: unknown[] = [];
   let calling = false;
+  // The fold of the registry used last (`foldFor` is a WeakMap lookup).
+  let lastFoldRegistry: CompiledRegistry | undefined;
+  let lastFold: StatFold | undefined;
 
   /** Calls subsystems; sync results stay sync (no promise per subsystem unless one is async). */
   const callAll = (
@@ -470,24 +478,20 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     keepOutputs: boolean,
   ): Computed | Promise<Computed> => {
     const selected = selectSubsystems(actor);
-    let hasPost = false;
-    for (let i = 0; i < selected.length; i++) {
-      if ((selected[i] as RegisteredSubsystem).postPrimary) hasPost = true;
-    }
-    if (hasPost || keepOutputs) return computeFully(actor, registry, selected, undefined);
+    if (lastHasPost || keepOutputs) return computeFully(actor, registry, selected, undefined);
     // Subsystems are called into a reused array: this path allocates no bookkeeping. A subsystem
     // that resolves another actor from inside `contribute` gets a fresh array instead. Emitting
     // subsystems are called later, while folding, in their place.
     const results = calling ? new Array<unknown>(selected.length) : scratchResults;
     let pending = false;
     let failures: unknown[] | undefined;
-    let emitters = false;
+    const emitters = lastEmitting > 0;
+    const onlyEmitters = lastEmitting === selected.length;
     calling = true;
     try {
-      for (let i = 0; i < selected.length; i++) {
+      for (let i = 0; i < selected.length && !onlyEmitters; i++) {
         const entry = selected[i] as RegisteredSubsystem;
         if (entry.emits) {
-          emitters = true;
           results[i] = undefined;
           continue;
         }
@@ -526,7 +530,11 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     }
     // A subsystem emitting into this registry's fold may resolve another actor from inside
     // `emit`: that resolve folds in a fold of its own.
-    const shared = foldFor(registry);
+    if (registry !== lastFoldRegistry) {
+      lastFold = foldFor(registry);
+      lastFoldRegistry = registry;
+    }
+    const shared = lastFold as StatFold;
     const fold = shared.busy ? new StatFold(registry) : shared;
     fold.begin();
     let failed: string[] | undefined;
