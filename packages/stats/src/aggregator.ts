@@ -188,29 +188,55 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return value instanceof Promise;
 }
 
+/**
+ * Checks the fields of `actor` a resolve relies on. The check is inlined into every resolve, so
+ * it stays small: naming the problem is {@link actorError}'s job.
+ */
 function validateActor(actor: Actor): void {
+  if (
+    typeof actor !== "object" ||
+    actor === null ||
+    typeof actor.id !== "string" ||
+    actor.id === "" ||
+    !Number.isSafeInteger(actor.version) ||
+    actor.version < 0 ||
+    !Array.isArray(actor.subsystems)
+  ) {
+    throw actorError(actor);
+  }
+}
+
+/** The error naming what is wrong with an actor that failed {@link validateActor}. */
+function actorError(actor: Actor): TroupeError {
   if (typeof actor !== "object" || actor === null) {
-    throw invalidArgument("actor", "expected an actor object");
+    return invalidArgument("actor", "expected an actor object");
   }
   if (typeof actor.id !== "string" || actor.id === "") {
-    throw invalidArgument(
+    return invalidArgument(
       "actor.id",
       `expected a non-empty string, got ${describeValue(actor.id)}`,
     );
   }
   if (!Number.isSafeInteger(actor.version) || actor.version < 0) {
-    throw invalidArgument(
+    return invalidArgument(
       "actor.version",
       `expected an integer ≥ 0, got ${describeValue(actor.version)}`,
     );
   }
-  if (!Array.isArray(actor.subsystems)) {
-    throw invalidArgument("actor.subsystems", "expected an array of subsystem ids");
-  }
+  return invalidArgument("actor.subsystems", "expected an array of subsystem ids");
 }
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A snapshot with its context packs and failed systems (out of line: most snapshots have none). */
+function withExtras(base: Snapshot, values: StatValues, failed: string[] | undefined): Snapshot {
+  return {
+    ...base,
+    ...(values.context === undefined ? {} : { context: values.context }),
+    ...(failed === undefined ? {} : { failed_systems: failed }),
+  };
 }
 
 /** Creates the stat engine. Validates both registries up front (errors name dimension and field). */
@@ -653,12 +679,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
       caps_used: values.caps_used,
     };
     if (values.context === undefined && computed.failed === undefined) return base;
-    const snapshot: Snapshot = {
-      ...base,
-      ...(values.context === undefined ? {} : { context: values.context }),
-      ...(computed.failed === undefined ? {} : { failed_systems: computed.failed }),
-    };
-    return snapshot;
+    return withExtras(base, values, computed.failed);
   };
 
   const readTiers = async (actor: Actor, current: EngineState): Promise<Snapshot | undefined> => {

@@ -109,6 +109,11 @@ export class SnapshotLru {
       }
       return;
     }
+    this.add(snapshot, expiresAt);
+  }
+
+  /** A new entry (out of line: an actor resolved again updates its entry in place). */
+  private add(snapshot: Snapshot, expiresAt: number): void {
     if (this.entries.size >= this.maxEntries && this.oldest !== undefined) {
       this.remove(this.oldest);
       this.evictionCount++;

@@ -310,6 +310,13 @@ export class StatFold {
   private itemValues = new Float64Array(256);
   private itemPriorities = new Float64Array(256);
   private itemSystems: string[] = new Array<string>(256).fill("");
+  // What the emitting subsystem that wrote each row in the previous resolve passed (dimension,
+  // bucket) and the key they gave (dimension × 8 + bucket): see `emitContribution`.
+  private emitNames: unknown[] = new Array<unknown>(256).fill(NO_NAME);
+  private emitBuckets: unknown[] = new Array<unknown>(256).fill(NO_NAME);
+  private emitKeys = new Int32Array(256);
+  // The row capacity while a writer is open, 0 while it is closed: one comparison for both.
+  private emitLimit = 0;
   private itemNext = new Int32Array(256);
   // Name cache by row position: constant outputs bring the same dimension string at the same
   // position every resolve, so one identity comparison replaces a dictionary lookup.
@@ -426,11 +433,15 @@ export class StatFold {
     this.itemPriorities = growFloat64(this.itemPriorities, capacity);
     this.itemNext = growInt32(this.itemNext, capacity);
     this.seenIndex = growInt32(this.seenIndex, capacity);
+    this.emitKeys = growInt32(this.emitKeys, capacity);
     for (let i = old; i < capacity; i++) {
       this.itemSystems.push("");
       this.seenNames.push(NO_NAME);
+      this.emitNames.push(NO_NAME);
+      this.emitBuckets.push(NO_NAME);
     }
     if (this.order.length < capacity) this.order = new Int32Array(capacity);
+    if (this.emitting) this.emitLimit = capacity;
   }
 
   private growCaps(size: number): void {
@@ -718,6 +729,7 @@ export class StatFold {
     this.emitCapStart = this.capCount;
     this.emitError = undefined;
     this.emitting = true;
+    this.emitLimit = this.itemKeys.length;
     return this.writer;
   }
 
@@ -732,29 +744,75 @@ export class StatFold {
    */
   endEmit(): void {
     this.emitting = false;
+    this.emitLimit = 0;
+    // Every row of an emitting subsystem carries its id (the fast path leaves this to here).
+    const system = this.emitSystem;
+    const systems = this.itemSystems;
+    for (let row = this.emitItemStart; row < this.itemCount; row++) systems[row] = system;
+    // The rare cases out of line: this runs once per emitting subsystem per resolve.
+    if (this.emitError !== undefined) this.rejectEmitted();
+    if (this.emitContexts !== undefined) this.mergeEmittedContexts();
+  }
+
+  private rejectEmitted(): never {
     const error = this.emitError;
-    if (error !== undefined) {
-      this.abortEmit();
-      throw error;
-    }
-    const contexts = this.emitContexts;
-    if (contexts !== undefined) {
-      this.emitContexts = undefined;
-      for (const [key, pack] of contexts) this.mergePack(key, pack);
-    }
+    this.abortEmit();
+    throw error;
+  }
+
+  private mergeEmittedContexts(): void {
+    const contexts = this.emitContexts ?? [];
+    this.emitContexts = undefined;
+    for (const [key, pack] of contexts) this.mergePack(key, pack);
   }
 
   /** Closes the writer after `emit` threw: nothing it wrote is kept. */
   abortEmit(): void {
     this.emitting = false;
+    this.emitLimit = 0;
     this.emitError = undefined;
     this.emitContexts = undefined;
     this.itemCount = this.emitItemStart;
     this.capCount = this.emitCapStart;
   }
 
-  /** {@link StatsWriter.primary} (`section` 0) and {@link StatsWriter.derived} (`section` 4). */
+  /**
+   * {@link StatsWriter.primary} (`section` 0) and {@link StatsWriter.derived} (`section` 4).
+   * Kept small enough for V8 to inline it into a subsystem's code (a call that is not inlined
+   * boxes its value argument, a heap allocation per contribution): the common case is the same
+   * dimension and bucket at this row as in the previous resolve, whose checks are remembered,
+   * so only the value and the priority are checked here. Everything else takes the slow path.
+   */
   emitContribution(
+    section: number,
+    name: string,
+    bucketName: string,
+    value: number,
+    priority: number | undefined,
+  ): void {
+    const row = this.itemCount;
+    if (
+      row < this.emitLimit &&
+      this.emitNames[row] === name &&
+      this.emitBuckets[row] === bucketName &&
+      typeof value === "number" &&
+      value - value === 0 &&
+      (priority === undefined || priority >>> 0 === priority)
+    ) {
+      const key = (this.emitKeys[row] as number) + section;
+      if (value >= -1 || (key & 3) !== 1) {
+        this.itemKeys[row] = key;
+        this.itemValues[row] = value;
+        this.itemPriorities[row] = priority === undefined ? 0 : priority;
+        this.itemCount = row + 1;
+        return;
+      }
+    }
+    this.emitContributionSlowly(section, name, bucketName, value, priority);
+  }
+
+  /** {@link StatFold.emitContribution} with every check, a name lookup and room to grow. */
+  private emitContributionSlowly(
     section: number,
     name: string,
     bucketName: string,
@@ -797,6 +855,9 @@ export class StatFold {
     this.itemPriorities[row] = rank;
     this.itemSystems[row] = this.emitSystem;
     this.itemCount = row + 1;
+    this.emitNames[row] = name;
+    this.emitBuckets[row] = bucketName;
+    this.emitKeys[row] = dimension * CELLS + bucket;
   }
 
   /** Names a rejected contribution's problem with the output validator, and throws it. */
