@@ -1276,6 +1276,46 @@ export class StatFold {
   }
 
   /** Rules R4, R5 and R7 for one dimension's caps; results in `folded*`. */
+  /**
+   * Rules R4, R5 and R7 for a dimension with one cap (at cap row `row`), as {@link foldCaps}
+   * computes them for a single cap: one layer, so its bounds are the across-layer bounds under
+   * either policy. Compiled plans call it for their lone caps (a property test compares them with
+   * a fresh fold).
+   */
+  private foldLoneCap(row: number, info: DimensionInfo): void {
+    const cap = this.caps[row] as CapRow;
+    const value = cap.value;
+    const rank = cap.rank;
+    const isMax = cap.isMax;
+    const clampMin = info.clampMin;
+    const clampMax = info.clampMax;
+    let min = Number.NEGATIVE_INFINITY;
+    let max = Number.POSITIVE_INFINITY;
+    let knee = Number.POSITIVE_INFINITY;
+    if (rank === 5) {
+      // SOFT_MAX sets the knee only; the layer holds no bound.
+      if (value < knee) knee = value;
+    } else {
+      // BASELINE and ADDITIVE sum from 0 (`0 + v`), OVERRIDE and the hard caps take v as it is.
+      const sum = 0 + value;
+      const candidateMax =
+        !isMax || rank > 1 ? (rank === 4 && isMax ? value : Number.POSITIVE_INFINITY) : sum;
+      const candidateMin =
+        isMax || rank > 1 ? (rank === 4 && !isMax ? value : Number.NEGATIVE_INFINITY) : sum;
+      const hardMax = rank === 2 ? value : Number.POSITIVE_INFINITY;
+      const hardMin = rank === 3 ? value : Number.NEGATIVE_INFINITY;
+      max = Math.min(candidateMax, hardMax, clampMax);
+      min = Math.max(candidateMin, hardMin, clampMin);
+      if (min > max) min = max;
+    }
+    if (clampMin > min) min = clampMin;
+    if (clampMax < max) max = clampMax;
+    if (min > max) min = max;
+    this.foldedMin = min;
+    this.foldedMax = max;
+    this.foldedKnee = knee;
+  }
+
   private foldCapsOf(dimension: number, info: DimensionInfo, prioritized: boolean): void {
     const caps = this.sortCaps;
     const layers = this.sortLayers;
@@ -1471,7 +1511,9 @@ export class StatFold {
       const capped = (this.capTotal[dimension] as number) > 0;
       if (capped) {
         lines.push(
-          `f.foldCapsOf(${dimension}, I[${i}], P);`,
+          (this.capTotal[dimension] as number) === 1
+            ? `f.foldLoneCap(${this.capHead[dimension] as number}, I[${i}]);`
+            : `f.foldCapsOf(${dimension}, I[${i}], P);`,
           "min = f.foldedMin; max = f.foldedMax; knee = f.foldedKnee;",
           `B[${i}] = f.boundsFor(${dimension}, I[${i}], min, max);`,
         );
