@@ -205,19 +205,24 @@ export function workloadEmit(index: number): (actor: Actor, writer: StatsWriter)
   const derivedFlat = template.derived[0]?.dimension as string;
   const derivedMult = template.derived[1]?.dimension as string;
   const flatBase = 20 + index;
+  // Subsystems 8–11 have no cap: a dummy one is never written.
   const cap = template.caps[0];
-  if (cap === undefined) {
-    return (actor, writer) => {
-      const shift = (actor.version % 64) / 64;
-      writer.primary(d0, b0, base0 + shift * scale0, priority0);
-      writer.primary(d1, b1, base1 + shift * scale1);
-      writer.primary(d2, b2, base2 + shift * scale2);
-      writer.primary(d3, b3, base3 + shift * scale3);
-      writer.derived(derivedFlat, "FLAT", flatBase + shift);
-      writer.derived(derivedMult, "MULT", 0.1 + shift * 0.0625);
-    };
-  }
-  const { dimension: capDimension, mode, kind, value: capBase, scope, realm, priority } = cap;
+  const hasCap = cap !== undefined;
+  const {
+    dimension: capDimension,
+    mode,
+    kind,
+    value: capBase,
+    scope,
+    realm,
+    priority,
+  } = cap ?? {
+    dimension: "",
+    mode: "HARD_MAX",
+    kind: "max",
+    value: 0,
+    scope: "",
+  };
   return (actor, writer) => {
     const shift = (actor.version % 64) / 64;
     writer.primary(d0, b0, base0 + shift * scale0, priority0);
@@ -226,7 +231,7 @@ export function workloadEmit(index: number): (actor: Actor, writer: StatsWriter)
     writer.primary(d3, b3, base3 + shift * scale3);
     writer.derived(derivedFlat, "FLAT", flatBase + shift);
     writer.derived(derivedMult, "MULT", 0.1 + shift * 0.0625);
-    writer.cap(capDimension, mode, kind, capBase + shift, scope, realm, priority);
+    if (hasCap) writer.cap(capDimension, mode, kind, capBase + shift, scope, realm, priority);
   };
 }
 

@@ -15,6 +15,7 @@ import { createSqliteStore } from "@troupe/sqlite";
 import { afterEach, describe, expect, it } from "vitest";
 import { createStatsAggregator, type StatsAggregatorOptions } from "./aggregator.js";
 import type { Subsystem } from "./subsystems.js";
+import { testActor } from "./test-actor.js";
 import type { Actor, CombinerRegistry, SubsystemOutput } from "./types.js";
 
 const combiner: CombinerRegistry = {
@@ -25,18 +26,7 @@ const combiner: CombinerRegistry = {
 };
 
 function actor(id: string, version = 1, subsystems = ["race", "items"]): Actor {
-  return {
-    id,
-    name: id,
-    race: "human",
-    lifespan: 80,
-    age: 30,
-    created_at: 0,
-    updated_at: 0,
-    version,
-    subsystems,
-    data: { level: version },
-  };
+  return testActor(id, subsystems, version);
 }
 
 /** race: strength = 10 × level (FLAT); items: +50% strength, hp 100. Counts its calls. */

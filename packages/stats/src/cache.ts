@@ -95,7 +95,7 @@ export class SnapshotLru {
     const probed = this.probed;
     this.probed = undefined;
     const existing =
-      probed !== undefined && probed.live && this.probedId === snapshot.actor_id
+      probed?.live && this.probedId === snapshot.actor_id
         ? probed
         : this.entries.get(snapshot.actor_id);
     if (existing !== undefined) {

@@ -8,6 +8,7 @@ import {
 } from "../bench/workload.js";
 import { createStatsAggregator, type StatsAggregatorOptions } from "./aggregator.js";
 import type { Subsystem } from "./subsystems.js";
+import { testActor } from "./test-actor.js";
 import type { Actor, CombinerRegistry, StatsWriter } from "./types.js";
 
 const combiner: CombinerRegistry = {
@@ -17,20 +18,7 @@ const combiner: CombinerRegistry = {
   },
 };
 
-function actor(id: string, subsystems: string[], version = 1): Actor {
-  return {
-    id,
-    name: id,
-    race: "human",
-    lifespan: 80,
-    age: 30,
-    created_at: 0,
-    updated_at: 0,
-    version,
-    subsystems,
-    data: { level: version },
-  };
-}
+const actor = testActor;
 
 /** race: strength FLAT 10 × level; items: strength MULT +50 %, hp FLAT 100, hp capped at 120. */
 const race: Subsystem = {

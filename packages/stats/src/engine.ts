@@ -811,6 +811,19 @@ export class StatFold {
     this.emitContributionSlowly(section, name, bucketName, value, priority);
   }
 
+  /**
+   * The interned index of dimension `name` written at `row`, through that row's name cache
+   * (`names`, `indexes`: the last name seen there and its index); -1 for an unknown dimension.
+   */
+  private dimensionAt(row: number, name: unknown, names: unknown[], indexes: Int32Array): number {
+    if (names[row] === name) return indexes[row] as number;
+    const info = typeof name === "string" ? this.registry.dimension(name) : undefined;
+    if (info === undefined) return -1;
+    names[row] = name;
+    indexes[row] = info.index;
+    return info.index;
+  }
+
   /** {@link StatFold.emitContribution} with every check, a name lookup and room to grow. */
   private emitContributionSlowly(
     section: number,
@@ -822,21 +835,9 @@ export class StatFold {
     if (!this.emitting) throw closedWriter();
     const row = this.itemCount;
     if (row >= this.itemKeys.length) this.growItems(row + 1);
-    let dimension: number;
-    if (this.seenNames[row] === name) dimension = this.seenIndex[row] as number;
-    else {
-      const info = typeof name === "string" ? this.registry.dimension(name) : undefined;
-      if (info === undefined) this.rejectContribution(section, name, bucketName, value, priority);
-      dimension = info.index;
-      this.seenNames[row] = name;
-      this.seenIndex[row] = dimension;
-    }
-    let bucket: number;
-    if (bucketName === "FLAT") bucket = 0;
-    else if (bucketName === "MULT") bucket = 1;
-    else if (bucketName === "POST_ADD") bucket = 2;
-    else if (bucketName === "OVERRIDE") bucket = 3;
-    else bucket = -1;
+    const dimension = this.dimensionAt(row, name, this.seenNames, this.seenIndex);
+    if (dimension < 0) this.rejectContribution(section, name, bucketName, value, priority);
+    const bucket = bucketCode(bucketName);
     let rank = 0;
     if (priority !== undefined) {
       rank = Number.isSafeInteger(priority) && priority >= 0 ? priority : -1;
@@ -907,15 +908,8 @@ export class StatFold {
     if (!this.emitting) throw closedWriter();
     const row = this.capCount;
     if (row >= this.capDimensions.length) this.growCaps(row + 1);
-    let dimension: number;
-    if (this.capSeenNames[row] === name) dimension = this.capSeenIndex[row] as number;
-    else {
-      const info = typeof name === "string" ? this.registry.dimension(name) : undefined;
-      if (info === undefined) this.rejectCap(name, mode, kind, value, scope, realm, priority);
-      dimension = info.index;
-      this.capSeenNames[row] = name;
-      this.capSeenIndex[row] = dimension;
-    }
+    const dimension = this.dimensionAt(row, name, this.capSeenNames, this.capSeenIndex);
+    if (dimension < 0) this.rejectCap(name, mode, kind, value, scope, realm, priority);
     // A dictionary lookup per cap was the dearest part of a cap: the scope at this row is
     // remembered as the name is.
     let layer: number | undefined;
@@ -1280,9 +1274,9 @@ export class StatFold {
    * Rules R4, R5 and R7 for a dimension with one cap (at cap row `row`), as {@link foldCaps}
    * computes them for a single cap: one layer, so its bounds are the across-layer bounds under
    * either policy. Compiled plans call it for their lone caps (a property test compares them with
-   * a fresh fold).
+   * a fresh fold). Not private: only generated code calls it.
    */
-  private foldLoneCap(row: number, info: DimensionInfo): void {
+  foldLoneCap(row: number, info: DimensionInfo): void {
     const cap = this.caps[row] as CapRow;
     const value = cap.value;
     const rank = cap.rank;

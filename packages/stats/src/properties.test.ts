@@ -8,6 +8,7 @@ import { explainOutputs } from "./explain.js";
 import { compileRegistry } from "./registry.js";
 import { subsystemOutputSchema } from "./schemas.js";
 import type { Subsystem } from "./subsystems.js";
+import { testActor } from "./test-actor.js";
 import type {
   Actor,
   CapContribution,
@@ -374,18 +375,13 @@ describe("properties", () => {
                 current.map((output) => ownedBy(output, output.meta.system)),
               ),
             );
-            const snapshot = await stats.resolve({
-              id: "hero",
-              name: "Hero",
-              race: "elf",
-              lifespan: 500,
-              age: 20,
-              created_at: 0,
-              updated_at: 0,
-              version: version++,
-              subsystems: current.map((output, index) => `${output.meta.system}${how[index]}`),
-              data: {},
-            });
+            const snapshot = await stats.resolve(
+              testActor(
+                "hero",
+                current.map((output, index) => `${output.meta.system}${how[index]}`),
+                version++,
+              ),
+            );
             const { primary, derived, caps_used, context } = snapshot;
             expect(
               bits({ primary, derived, caps_used, ...(context === undefined ? {} : { context }) }),
@@ -404,18 +400,7 @@ describe("properties", () => {
           id: output.meta.system,
           contribute: () => output,
         }));
-        const actor = (ids: string[]): Actor => ({
-          id: "hero",
-          name: "Hero",
-          race: "elf",
-          lifespan: 500,
-          age: 20,
-          created_at: 0,
-          updated_at: 0,
-          version: 1,
-          subsystems: ids,
-          data: {},
-        });
+        const actor = (ids: string[]): Actor => testActor("hero", ids);
         const ids = subsystems.map((subsystem) => subsystem.id);
         const shuffled = permute(list, order).map((output) => output.meta.system);
         const a = createStatsAggregator({ combiner: registry, subsystems });
@@ -706,18 +691,7 @@ describe("R0 validation", () => {
         ],
       });
       const caught = await stats
-        .resolve({
-          id: "hero",
-          name: "Hero",
-          race: "elf",
-          lifespan: 500,
-          age: 20,
-          created_at: 0,
-          updated_at: 0,
-          version: 1,
-          subsystems: ["items"],
-          data: {},
-        })
+        .resolve(testActor("hero", ["items"]))
         .catch((error: unknown) => error);
       let expected: unknown;
       try {
