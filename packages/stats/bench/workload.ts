@@ -10,6 +10,7 @@ import {
   type Subsystem,
   type SubsystemOutput,
 } from "../src/index.js";
+import { testActor } from "../src/test-actor.js";
 
 /**
  * The standard workload of the issue: 12 subsystems, each emitting 4 primary and 2 derived
@@ -287,16 +288,7 @@ export function workloadSubsystems(mode: WorkloadMode | boolean = "plain-constan
 
 /** An actor using all 12 subsystems, at `version`. */
 export function workloadActor(id: string, version: number): Actor {
-  return {
-    id,
-    name: id,
-    race: "human",
-    lifespan: 80,
-    age: 30,
-    created_at: 0,
-    updated_at: 0,
-    version,
-    subsystems: systemIds,
-    data: {},
-  };
+  return testActor(id, systemIds, version, NO_DATA);
 }
+
+const NO_DATA = Object.freeze({});
