@@ -47,9 +47,8 @@ export class SnapshotLru {
   private missCount = 0;
   private evictionCount = 0;
   private expirationCount = 0;
-  // The entry the last `get` found for `probedId` and could not serve: `set` for the same actor
-  // (the resolve that follows a miss) then updates it without a second map lookup.
-  private probedId: string | undefined;
+  // The entry the last `get` found and could not serve: `set` for the same actor (the resolve
+  // that follows a miss) then updates it without a second map lookup.
   private probed: LruEntry | undefined;
 
   constructor(
@@ -67,7 +66,6 @@ export class SnapshotLru {
     }
     if (entry.epoch !== epoch || (version !== undefined && entry.version !== version)) {
       this.missCount++;
-      this.probedId = actorId;
       this.probed = entry;
       return undefined;
     }
@@ -95,7 +93,7 @@ export class SnapshotLru {
     const probed = this.probed;
     this.probed = undefined;
     const existing =
-      probed?.live && this.probedId === snapshot.actor_id
+      probed?.live && probed.actorId === snapshot.actor_id
         ? probed
         : this.entries.get(snapshot.actor_id);
     if (existing !== undefined) {

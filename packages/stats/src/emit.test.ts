@@ -131,6 +131,24 @@ describe("emitting subsystems", () => {
     await expect(make([noRealm]).resolve(actor("hero", ["race", "bad"]))).rejects.toThrow(
       /field caps\[0\]\.realm: a REALM cap needs a realm/,
     );
+    const badKey: Subsystem = {
+      id: "bad",
+      emit(_target, writer) {
+        writer.context(7 as unknown as string, { post_add: 1 });
+      },
+    };
+    await expect(make([badKey]).resolve(actor("hero", ["race", "bad"]))).rejects.toThrow(
+      'subsystem "bad", field context: expected a context key string, got 7',
+    );
+    const badPack: Subsystem = {
+      id: "bad",
+      emit(_target, writer) {
+        writer.context("fire", { multipliers: [-1] });
+      },
+    };
+    await expect(make([badPack]).resolve(actor("hero", ["race", "bad"]))).rejects.toThrow(
+      /field context\.fire\.multipliers\[0\]: expected a finite multiplier ≥ 0, got -1/,
+    );
   });
 
   it("add nothing of a rejected subsystem under degrade, even when it caught the error", async () => {

@@ -221,6 +221,14 @@ class CapRow {
   ) {}
 }
 
+/** Whether `mode` is a cap mode and `kind` a kind it allows (HARD_MAX and SOFT_MAX imply max). */
+function validModeAndKind(mode: unknown, kind: unknown): boolean {
+  if (kind !== "max" && kind !== "min") return false;
+  if (mode === "HARD_MAX" || mode === "SOFT_MAX") return kind === "max";
+  if (mode === "HARD_MIN") return kind === "min";
+  return mode === "BASELINE" || mode === "ADDITIVE" || mode === "OVERRIDE";
+}
+
 function modeRank(mode: string): number {
   return mode === "BASELINE"
     ? 0
@@ -544,7 +552,6 @@ export class StatFold {
     let row = this.capCount;
     if (row + length > this.capDimensions.length) this.growCaps(row + length);
     const registry = this.registry;
-    const layerPosition = registry.layerPosition;
     const seenNames = this.capSeenNames;
     const seenIndex = this.capSeenIndex;
     for (let i = 0; i < length; i++) {
@@ -563,12 +570,7 @@ export class StatFold {
       }
       const mode = cap.mode;
       const kind = cap.kind;
-      if (kind !== "max" && kind !== "min") return false;
-      if (mode === "HARD_MAX" || mode === "SOFT_MAX") {
-        if (kind !== "max") return false;
-      } else if (mode === "HARD_MIN") {
-        if (kind !== "min") return false;
-      } else if (mode !== "BASELINE" && mode !== "ADDITIVE" && mode !== "OVERRIDE") return false;
+      if (!validModeAndKind(mode, kind)) return false;
       const value = cap.value;
       if (typeof value !== "number" || value - value !== 0) return false;
       const system = cap.system;
@@ -577,14 +579,8 @@ export class StatFold {
       if (priority !== undefined && (!Number.isSafeInteger(priority) || (priority as number) < 0))
         return false;
       const scope = cap.scope;
-      let layer: number | undefined;
-      if (this.capSeenScopes[row] === scope) layer = this.capSeenLayers[row] as number;
-      else {
-        layer = typeof scope === "string" ? layerPosition[scope] : undefined;
-        if (layer === undefined) return false;
-        this.capSeenScopes[row] = scope;
-        this.capSeenLayers[row] = layer;
-      }
+      const layer = this.layerAt(row, scope);
+      if (layer < 0) return false;
       const realm = cap.realm;
       if (realm !== undefined && typeof realm !== "string") return false;
       if (scope === "REALM" && (realm === undefined || realm === "")) return false;
@@ -594,7 +590,7 @@ export class StatFold {
         for (let t = 0; t < tags.length; t++) if (typeof tags[t] !== "string") return false;
       }
       let capRow = this.scratchCapRows[row];
-      const rank = modeRank(mode);
+      const rank = modeRank(mode as string);
       const rowPriority = priority === undefined ? 0 : (priority as number);
       if (capRow === undefined) {
         capRow = new CapRow(rank, kind === "max", value, rowPriority, system);
@@ -824,6 +820,20 @@ export class StatFold {
     return info.index;
   }
 
+  /**
+   * The layer position of cap scope `scope` written at cap row `row`, through that row's scope
+   * cache (a dictionary lookup per cap was the dearest part of checking one); -1 for a scope that
+   * is not a layer.
+   */
+  private layerAt(row: number, scope: unknown): number {
+    if (this.capSeenScopes[row] === scope) return this.capSeenLayers[row] as number;
+    const layer = typeof scope === "string" ? this.registry.layerPosition[scope] : undefined;
+    if (layer === undefined) return -1;
+    this.capSeenScopes[row] = scope;
+    this.capSeenLayers[row] = layer;
+    return layer;
+  }
+
   /** {@link StatFold.emitContribution} with every check, a name lookup and room to grow. */
   private emitContributionSlowly(
     section: number,
@@ -854,7 +864,6 @@ export class StatFold {
     this.itemKeys[row] = dimension * CELLS + section + bucket;
     this.itemValues[row] = value;
     this.itemPriorities[row] = rank;
-    this.itemSystems[row] = this.emitSystem;
     this.itemCount = row + 1;
     this.emitNames[row] = name;
     this.emitBuckets[row] = bucketName;
@@ -910,31 +919,16 @@ export class StatFold {
     if (row >= this.capDimensions.length) this.growCaps(row + 1);
     const dimension = this.dimensionAt(row, name, this.capSeenNames, this.capSeenIndex);
     if (dimension < 0) this.rejectCap(name, mode, kind, value, scope, realm, priority);
-    // A dictionary lookup per cap was the dearest part of a cap: the scope at this row is
-    // remembered as the name is.
-    let layer: number | undefined;
-    if (this.capSeenScopes[row] === scope) layer = this.capSeenLayers[row] as number;
-    else {
-      layer = typeof scope === "string" ? this.registry.layerPosition[scope] : undefined;
-      if (layer !== undefined) {
-        this.capSeenScopes[row] = scope;
-        this.capSeenLayers[row] = layer;
-      }
-    }
-    let valid =
-      layer !== undefined &&
-      (kind === "max" || kind === "min") &&
+    const layer = this.layerAt(row, scope);
+    const valid =
+      layer >= 0 &&
+      validModeAndKind(mode, kind) &&
       typeof value === "number" &&
       value - value === 0 &&
       (priority === undefined || (Number.isSafeInteger(priority) && priority >= 0)) &&
       (realm === undefined || typeof realm === "string") &&
       (scope !== "REALM" || (realm !== undefined && realm !== ""));
-    if (mode === "HARD_MAX" || mode === "SOFT_MAX") valid &&= kind === "max";
-    else if (mode === "HARD_MIN") valid &&= kind === "min";
-    else if (mode !== "BASELINE" && mode !== "ADDITIVE" && mode !== "OVERRIDE") valid = false;
-    if (!valid || layer === undefined) {
-      this.rejectCap(name, mode, kind, value, scope, realm, priority);
-    }
+    if (!valid) this.rejectCap(name, mode, kind, value, scope, realm, priority);
     const rank = modeRank(mode);
     const rowPriority = priority === undefined ? 0 : priority;
     let capRow = this.scratchCapRows[row];
@@ -978,8 +972,13 @@ export class StatFold {
   emitContext(key: string, pack: ModifierPack): void {
     if (!this.emitting) throw closedWriter();
     const system = this.emitSystem;
-    if (typeof key !== "string" || key === "") {
-      this.rejectEmit(() => {}, { system, field: "context" });
+    if (typeof key !== "string") {
+      this.rejectUnless(() => {
+        throw statsInputError(
+          { system, field: "context" },
+          `expected a context key string, got ${describeValue(key)}`,
+        );
+      });
     }
     this.rejectUnless(() => this.validateContext({ [key]: pack }, system));
     const copy: MutablePack = {
@@ -1130,10 +1129,9 @@ export class StatFold {
       // addition is commutative, and `0 + x` only turns −0 into +0, which leaves `+ y` as is).
       return 0 + (values[head] as number) + (values[this.itemNext[head] as number] as number);
     }
-    const initial = 0;
     this.sortedCell(cell);
     const order = this.order;
-    let sum = initial;
+    let sum = 0;
     for (let i = 0; i < n; i++) sum += values[order[i] as number] as number;
     return sum;
   }
@@ -1269,7 +1267,6 @@ export class StatFold {
     return result;
   }
 
-  /** Rules R4, R5 and R7 for one dimension's caps; results in `folded*`. */
   /**
    * Rules R4, R5 and R7 for a dimension with one cap (at cap row `row`), as {@link foldCaps}
    * computes them for a single cap: one layer, so its bounds are the across-layer bounds under
@@ -1310,6 +1307,7 @@ export class StatFold {
     this.foldedKnee = knee;
   }
 
+  /** Rules R4, R5 and R7 for one dimension's caps; results in `folded*`. */
   private foldCapsOf(dimension: number, info: DimensionInfo, prioritized: boolean): void {
     const caps = this.sortCaps;
     const layers = this.sortLayers;
