@@ -44,6 +44,13 @@ export {
   noopMetrics,
 } from "./metrics.js";
 export {
+  type FieldPathStyle,
+  issueField,
+  type ParseWithOptions,
+  parseWith,
+  zodIssueError,
+} from "./parse.js";
+export {
   MAX_CHANNEL_BYTES,
   type MessageHandler,
   type PubSub,
