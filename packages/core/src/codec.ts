@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { TroupeError } from "./errors.js";
+import { parseWith } from "./parse.js";
 
 /** Turns values into the bytes a port stores, and back. */
 export interface Codec<T> {
@@ -82,20 +83,8 @@ export function createJsonCodec<T = unknown>(schema?: z.ZodType<T>): Codec<T> {
         });
       }
       if (!schema) return value as T;
-      const parsed = schema.safeParse(value);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const field = issue?.path.length ? issue.path.join(".") : "value";
-        throw new TroupeError(
-          "INVALID_ARGUMENT",
-          `${field}: ${issue?.message ?? "invalid value"}`,
-          {
-            cause: parsed.error,
-            details: { field },
-          },
-        );
-      }
-      return parsed.data;
+      // A bad stored value names its path inside the value (`value` for the whole of it).
+      return parseWith(schema, value, "");
     },
   };
 }

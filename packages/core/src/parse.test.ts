@@ -48,3 +48,34 @@ describe("parseWith", () => {
     expect(issueField(undefined, "")).toBe("value");
   });
 });
+
+describe("unknown keys", () => {
+  const strict = z.strictObject({ inner: z.strictObject({ port: z.number() }) });
+
+  it("names the unknown key itself with the given problem, and lists the others", () => {
+    expect(() =>
+      parseWith(strict, { inner: { port: 1, colour: 1, size: 2 } }, "options", {
+        unknownKey: "unknown option",
+      }),
+    ).toThrow(/^options\.inner\.colour: unknown option \(also size\)$/);
+    expect(() =>
+      parseWith(strict, { inner: { port: 1 }, x: 1 }, "", { unknownKey: "unknown field" }),
+    ).toThrow(/^x: unknown field$/);
+  });
+
+  it("keeps zod's message on the holding object when no problem is given", () => {
+    expect(() => parseWith(strict, { inner: { port: 1, colour: 1 } }, "options")).toThrow(
+      /^options\.inner: /,
+    );
+  });
+});
+
+describe("wholeValueField", () => {
+  it("names the whole value by its own name while paths stand alone", () => {
+    const options = z.strictObject({ servers: z.string() });
+    expect(() => parseWith(options, { servers: 1 }, "", { wholeValueField: "options" })).toThrow(
+      /^servers: /,
+    );
+    expect(() => parseWith(options, 1, "", { wholeValueField: "options" })).toThrow(/^options: /);
+  });
+});

@@ -13,13 +13,25 @@ export interface ParseWithOptions {
   readonly pathStyle?: FieldPathStyle;
   /** Extra facts added to the error's `details`. */
   readonly details?: Readonly<Record<string, unknown>>;
+  /**
+   * The problem reported for a key a strict object does not know (`unknown option`): the field
+   * then names that key (`actors.colour`), not the object holding it, and further unknown keys of
+   * the same object follow in the message. Unset: zod's own message, on the holding object.
+   */
+  readonly unknownKey?: string;
+  /**
+   * The field named when the value as a whole is at fault (the issue has no path), for a `field`
+   * of `""` whose paths stand alone (`servers`, but `options` for a bad whole object). Default
+   * `field`, or `value` when that is empty.
+   */
+  readonly wholeValueField?: string;
 }
 
 type Issue = z.ZodError["issues"][number];
 
 /** The field a zod issue names, under `root` (`options.port`, `body.steps[0].id`). */
 export function issueField(
-  issue: Issue | undefined,
+  issue: Pick<Issue, "path"> | undefined,
   root: string,
   style: FieldPathStyle = "dots",
 ): string {
@@ -46,7 +58,20 @@ export function zodIssueError(
   options: ParseWithOptions = {},
 ): TroupeError {
   const issue = error.issues[0];
-  return invalidArgument(issueField(issue, field, options.pathStyle), issue?.message ?? "invalid", {
+  const unknownKeys =
+    options.unknownKey !== undefined && issue?.code === "unrecognized_keys" ? issue.keys : [];
+  const [firstKey, ...otherKeys] = unknownKeys;
+  const named =
+    issue === undefined || firstKey === undefined ? issue : { path: [...issue.path, firstKey] };
+  const problem =
+    firstKey === undefined
+      ? (issue?.message ?? "invalid")
+      : `${options.unknownKey}${otherKeys.length > 0 ? ` (also ${otherKeys.join(", ")})` : ""}`;
+  const whole = options.wholeValueField !== undefined && (named?.path.length ?? 0) === 0;
+  const where = whole
+    ? (options.wholeValueField ?? field)
+    : issueField(named, field, options.pathStyle);
+  return invalidArgument(where, problem, {
     ...options.details,
     issues: error.issues.map((entry) => ({ path: entry.path.map(String), message: entry.message })),
   });

@@ -7,6 +7,7 @@ import {
   systemClock,
   TroupeError,
   ulidTime,
+  zodIssueError,
 } from "@troupe/core";
 import type { EventInput, FlowEvent, Flows, RunView } from "@troupe/flows";
 import { Hono } from "hono";
@@ -16,7 +17,7 @@ import { z } from "zod";
 import { createCheckpointInbox, createStoreCheckpointInbox } from "./checkpoint.js";
 import { eventIdsFromSeed } from "./event-id-seed.js";
 import { createHttpDriver } from "./http-driver.js";
-import { describeIssue, registerSchema } from "./register-schema.js";
+import { BRACKETS, registerSchema } from "./register-schema.js";
 import { createAppRegistry, isClientError, type StoredApp } from "./registry.js";
 import { canonicalJson, hashSigningKey, signBody } from "./signing.js";
 
@@ -206,8 +207,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
   const { flows, mode } = options;
   const checked = optionsSchema.safeParse(options);
   if (!checked.success) {
-    const { field, problem } = describeIssue(checked.error, "options");
-    throw new TroupeError("INVALID_ARGUMENT", `${field}: ${problem}`, { details: { field } });
+    throw zodIssueError(checked.error, "options", BRACKETS);
   }
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? noopLogger;
@@ -335,8 +335,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     await loaded;
     const parsed = registerSchema.safeParse(await readJson(c.req.raw));
     if (!parsed.success) {
-      const { field, problem } = describeIssue(parsed.error, "body");
-      return fail(400, `${field}: ${problem}`);
+      return fail(400, zodIssueError(parsed.error, "body", BRACKETS).message);
     }
     const result = await registry.sync(parsed.data);
     logger.info("inngest: app synced", { app: result.appName, modified: result.modified });
@@ -367,11 +366,9 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     for (const [index, item] of list.entries()) {
       const parsed = eventBodySchema.safeParse(item);
       if (!parsed.success) {
-        const { field, problem } = describeIssue(
-          parsed.error,
-          Array.isArray(body) ? `events[${index}]` : "event",
-        );
-        return c.json({ ids: [], status: 400, error: `${field}: ${problem}` }, 400);
+        const root = Array.isArray(body) ? `events[${index}]` : "event";
+        const { message } = zodIssueError(parsed.error, root, BRACKETS);
+        return c.json({ ids: [], status: 400, error: message }, 400);
       }
       inputs.push(toEventInput(parsed.data));
     }
@@ -524,8 +521,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
       .looseObject({ run_id: z.string().optional(), steps: z.array(z.unknown()) })
       .safeParse(await readJson(c.req.raw));
     if (!parsed.success) {
-      const { field, problem } = describeIssue(parsed.error, "body");
-      return fail(400, `${field}: ${problem}`);
+      return fail(400, zodIssueError(parsed.error, "body", BRACKETS).message);
     }
     await inbox.put(runId, parsed.data.steps);
     return c.json({ ok: true });

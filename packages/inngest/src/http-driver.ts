@@ -1,4 +1,4 @@
-import type { Clock, Logger } from "@troupe/core";
+import { type Clock, type Logger, zodIssueError } from "@troupe/core";
 import type {
   DriverRequest,
   DriverResponse,
@@ -309,10 +309,7 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
       for (const [index, item] of raw.entries()) {
         const parsed = opSchema.safeParse(item);
         if (!parsed.success) {
-          const issue = parsed.error.issues[0];
-          return protocolError(
-            `ops[${index}]${issue?.path.length ? `.${issue.path.join(".")}` : ""}: ${issue?.message ?? "invalid opcode"}`,
-          );
+          return protocolError(zodIssueError(parsed.error, `ops[${index}]`).message);
         }
         if (parsed.data.op === "StepNotFound") {
           // The planned step is not in the app's code any more (a deploy changed it): retry, as

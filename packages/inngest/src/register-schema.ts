@@ -1,3 +1,4 @@
+import type { ParseWithOptions } from "@troupe/core";
 import { z } from "zod";
 
 /** A trigger as an SDK sends it: an event (with an optional CEL `expression`) or a cron. */
@@ -96,11 +97,5 @@ export const registerSchema = z.looseObject({
 /** A validated register request. */
 export type RegisterRequest = z.infer<typeof registerSchema>;
 
-/** `path.to.field: problem` for the first issue of a zod error. */
-export function describeIssue(error: z.ZodError, root: string): { field: string; problem: string } {
-  const issue = error.issues[0];
-  const path = (issue?.path ?? [])
-    .map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`))
-    .join("");
-  return { field: `${root}${path}`, problem: issue?.message ?? "invalid" };
-}
+/** How the Inngest API names a field in its errors: `body.functions[0].steps`, as Inngest does. */
+export const BRACKETS: ParseWithOptions = { pathStyle: "brackets" };

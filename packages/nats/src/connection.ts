@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { invalidArgument, type Logger, noopLogger, TroupeError } from "@troupe/core";
+import { invalidArgument, type Logger, noopLogger, parseWith, TroupeError } from "@troupe/core";
 import { z } from "zod";
 
 /** A NATS subject prefix: dot-separated tokens of letters, digits, `_` and `-`. */
@@ -56,13 +56,8 @@ export function parseOptions<T extends { servers?: unknown; connection?: unknown
   if (typeof input !== "object" || input === null) {
     throw invalidArgument("options", `${what} needs an options object`);
   }
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const field = issue && issue.path.length > 0 ? issue.path.join(".") : "options";
-    throw invalidArgument(field, issue?.message ?? "is invalid");
-  }
-  const options = result.data;
+  // Options are named alone (`servers`), as users write them; a bad whole object is `options`.
+  const options = parseWith(schema, input, "", { wholeValueField: "options" });
   if ((options.servers === undefined) === (options.connection === undefined)) {
     throw invalidArgument(
       "servers",

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { invalidArgument, type Logger, TroupeError } from "@troupe/core";
+import { invalidArgument, type Logger, parseWith, TroupeError } from "@troupe/core";
 import pg from "pg";
 import { z } from "zod";
 
@@ -23,12 +23,7 @@ export const connectionOptions = {
  * names the option (`createPostgresStore.options.schema: ...`).
  */
 export function parseOptions<T>(where: string, schema: z.ZodType<T>, options: unknown): T {
-  const result = schema.safeParse(options);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const path = issue?.path.map(String).join(".") ?? "";
-  const field = path === "" ? `${where}.options` : `${where}.options.${path}`;
-  throw invalidArgument(field, issue?.message ?? "invalid options");
+  return parseWith(schema, options, `${where}.options`);
 }
 
 /** A pool, and how to let go of it (ending it only when we opened it). */

@@ -1,4 +1,4 @@
-import { invalidArgument, type Logger, noopLogger, TroupeError } from "@troupe/core";
+import { invalidArgument, type Logger, noopLogger, parseWith, TroupeError } from "@troupe/core";
 import { Redis, type RedisOptions } from "ioredis";
 import { z } from "zod";
 
@@ -70,13 +70,7 @@ export const prefixSchema = z
  * INVALID_ARGUMENT that names the option.
  */
 export function parseOptions<T>(factory: string, schema: z.ZodType<T>, options: unknown): T {
-  const parsed = schema.safeParse(options ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue?.path.length ? `${factory}.${issue.path.join(".")}` : factory;
-    throw invalidArgument(field, issue?.message ?? "invalid options");
-  }
-  return parsed.data;
+  return parseWith(schema, options ?? {}, factory);
 }
 
 /** One adapter's use of a Redis connection. */

@@ -15,6 +15,7 @@ import {
   jsonCodec,
   type Logger,
   type Metrics,
+  parseWith,
   type Queue,
   type Store,
   type Transport,
@@ -103,15 +104,7 @@ export const runtimeActorsSchema = z
 
 /** Validates `input` as {@link RuntimeActorsOptions}; a bad value names `<field>.<path>`. */
 export function parseRuntimeActors(input: unknown, field = "actors"): RuntimeActorsOptions {
-  const parsed = runtimeActorsSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const keys = issue?.code === "unrecognized_keys" ? issue.keys : [];
-  const where = [field, ...(issue?.path.map(String) ?? []), ...keys.slice(0, 1)].join(".");
-  throw invalidArgument(
-    where,
-    issue?.code === "unrecognized_keys" ? "unknown option" : (issue?.message ?? "invalid value"),
-  );
+  return parseWith(runtimeActorsSchema, input, field, { unknownKey: "unknown option" });
 }
 
 /** The actor system a runtime hosts, with its cluster parts. */
@@ -361,22 +354,17 @@ export function createActorsRoutes(options: {
         throw invalidArgument("body", "is not valid JSON");
       }
     }
-    const parsed = bodySchema.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const keys = issue?.code === "unrecognized_keys" ? issue.keys : [];
-      const field = [...(issue?.path.map(String) ?? []), ...keys.slice(0, 1)].join(".") || "body";
-      throw invalidArgument(
-        field,
-        issue?.code === "unrecognized_keys" ? "unknown field" : (issue?.message ?? "invalid value"),
-      );
-    }
+    // Fields are named as the caller wrote them (`args`), the body as a whole as `body`.
+    const { args } = parseWith(bodySchema, body, "", {
+      unknownKey: "unknown field",
+      wholeValueField: "body",
+    });
     const oneWay = context.req.query("oneWay");
     if (oneWay === "1" || oneWay === "true") {
-      system.send(type.name, key, action, parsed.data.args);
+      system.send(type.name, key, action, args);
       return json(202, { accepted: true });
     }
-    const result = await system.invoke(type.name, key, action, parsed.data.args);
+    const result = await system.invoke(type.name, key, action, args);
     return json(200, { result: result === undefined ? null : result });
   });
 

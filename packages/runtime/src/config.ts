@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { invalidArgument, TroupeError } from "@troupe/core";
+import { invalidArgument, TroupeError, zodIssueError } from "@troupe/core";
 import { z } from "zod";
 import { runtimeActorsSchema } from "./actors-routes.js";
 
@@ -207,20 +207,18 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
 }
 
 function firstIssue(error: z.ZodError, sources: ReadonlyMap<string, string>): TroupeError {
-  const issue = error.issues[0];
-  const issuePath = issue?.path.map(String) ?? [];
-  // Unknown keys are reported on their parent; name the key itself.
-  const keys = issue?.code === "unrecognized_keys" ? issue.keys : [];
-  const field = [...issuePath, ...keys.slice(0, 1)].join(".") || "config";
-  const message =
-    issue?.code === "unrecognized_keys"
-      ? `unknown option${keys.length > 1 ? `s ${keys.join(", ")}` : ""}`
-      : (issue?.message ?? "invalid value");
+  const first = zodIssueError(error, "", {
+    unknownKey: "unknown option",
+    wholeValueField: "config",
+  });
+  const field = String(first.details.field);
   // A field set through the environment says so, or users hunt for it in the file.
   const fromEnv = [...sources.entries()].find(
     ([key]) => field === key || field.startsWith(`${key}.`),
   )?.[1];
-  return invalidArgument(field, fromEnv ? `${message} (from ${fromEnv})` : message);
+  if (fromEnv === undefined) return first;
+  const problem = first.message.slice(`${field}: `.length);
+  return invalidArgument(field, `${problem} (from ${fromEnv})`, { issues: first.details.issues });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { invalidArgument, TroupeError } from "@troupe/core";
+import { invalidArgument, parseWith, TroupeError } from "@troupe/core";
 import Database from "better-sqlite3";
 import { z } from "zod";
 import { migrateSchema } from "./schema.js";
@@ -70,11 +70,7 @@ const databaseOptionsSchema = z.strictObject(databaseOptionsShape);
 
 /** Throws INVALID_ARGUMENT naming the first bad option (prefixed with `scope`). */
 export function parseOptions<T>(schema: z.ZodType<T>, options: unknown, scope: string): T {
-  const result = schema.safeParse(options ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue && issue.path.length > 0 ? `${scope}.${issue.path.join(".")}` : scope;
-  throw invalidArgument(field, issue?.message ?? "invalid options");
+  return parseWith(schema, options ?? {}, scope);
 }
 
 /**

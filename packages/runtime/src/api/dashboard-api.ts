@@ -1,4 +1,4 @@
-import { invalidArgument, TroupeError, ulidTime } from "@troupe/core";
+import { invalidArgument, parseWith, TroupeError, ulidTime } from "@troupe/core";
 import type {
   EventData,
   FlowEvent,
@@ -13,7 +13,7 @@ import type { InngestApi } from "@troupe/inngest";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
-import { cursorParam, limitParam, parseWith, readBody, timeParam } from "./params.js";
+import { API_FIELDS, cursorParam, limitParam, readBody, timeParam } from "./params.js";
 import { type DashboardStatsOptions, statsExplain, statsResolve } from "./stats.js";
 
 /**
@@ -242,7 +242,7 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
   // ------------------------------------------------------------------ runs
 
   app.get("/runs", async (context) => {
-    const query = parseWith(runsQuery, context.req.query(), "query");
+    const query = parseWith(runsQuery, context.req.query(), "query", API_FIELDS);
     const page = await pageBefore<RunSummary>(
       ({ limit, to }) =>
         flows.listRuns({
@@ -271,7 +271,7 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
 
   app.post("/runs/:id/cancel", async (context) => {
     const id = context.req.param("id");
-    const body = parseWith(cancelBody, await readBody(context.req.raw), "body");
+    const body = parseWith(cancelBody, await readBody(context.req.raw), "body", API_FIELDS);
     if (!(await flows.getRun(id))) throw notFound("run", id);
     const cancelled = await flows.cancel(id, body.reason ?? "cancelled from the dashboard");
     return context.json({ cancelled });
@@ -279,7 +279,7 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
 
   app.post("/runs/:id/rerun", async (context) => {
     const id = context.req.param("id");
-    const body = parseWith(rerunBody, await readBody(context.req.raw), "body");
+    const body = parseWith(rerunBody, await readBody(context.req.raw), "body", API_FIELDS);
     const run = await flows.getRun(id);
     if (!run) throw notFound("run", id);
     if (
@@ -301,7 +301,7 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
   // ---------------------------------------------------------------- events
 
   app.get("/events", async (context) => {
-    const query = parseWith(eventsQuery, context.req.query(), "query");
+    const query = parseWith(eventsQuery, context.req.query(), "query", API_FIELDS);
     const page = await pageBefore<FlowEvent>(
       ({ limit, to }) =>
         flows.listEvents({
@@ -327,7 +327,7 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
   });
 
   app.post("/events", async (context) => {
-    const body = parseWith(sendBody, await readBody(context.req.raw), "body");
+    const body = parseWith(sendBody, await readBody(context.req.raw), "body", API_FIELDS);
     const { ids } = await flows.send({
       name: body.name,
       data: body.data ?? {},
@@ -363,7 +363,7 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
 
   app.post("/functions/:id/invoke", async (context) => {
     const id = context.req.param("id");
-    const body = parseWith(invokeBody, await readBody(context.req.raw), "body");
+    const body = parseWith(invokeBody, await readBody(context.req.raw), "body", API_FIELDS);
     const fn = listFunctions(options).find((candidate) => candidate.id === id);
     if (!fn) throw notFound("function", id);
     // An `inngest/function.invoked` event routed to this function only, as Inngest's dashboard
@@ -392,7 +392,7 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
   );
 
   app.post("/apps/sync", async (context) => {
-    const body = parseWith(syncBody, await readBody(context.req.raw), "body");
+    const body = parseWith(syncBody, await readBody(context.req.raw), "body", API_FIELDS);
     if (!options.inngest) {
       throw new TroupeError("UNAVAILABLE", "this runtime serves no Inngest API, so it has no apps");
     }

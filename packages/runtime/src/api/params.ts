@@ -1,24 +1,11 @@
-import { invalidArgument, isUlid } from "@troupe/core";
+import { invalidArgument, isUlid, type ParseWithOptions } from "@troupe/core";
 import { z } from "zod";
 
-/** `path.to.field` of a zod issue, prefixed with where the value came from (`query`, `body`). */
-function fieldOf(issue: z.ZodError["issues"][number] | undefined, root: string): string {
-  const path = (issue?.path ?? [])
-    .map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`))
-    .join("");
-  return `${root}${path}`;
-}
-
 /**
- * Parses `value` with `schema`; a failure throws INVALID_ARGUMENT naming the field
- * (`query.limit: expected …`), which the API answers with 400.
+ * How the API names a bad field in its 400 answers: `query.limit`, `body.events[0].name`. Pass
+ * to `parseWith` of `@troupe/core`.
  */
-export function parseWith<T>(schema: z.ZodType<T>, value: unknown, root: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw invalidArgument(fieldOf(issue, root), issue?.message ?? "invalid");
-}
+export const API_FIELDS: ParseWithOptions = { pathStyle: "brackets" };
 
 /** A time in a query: milliseconds since the epoch or an ISO 8601 date. */
 export const timeParam = z

@@ -1,4 +1,4 @@
-import { invalidArgument } from "@troupe/core";
+import { invalidArgument, parseWith } from "@troupe/core";
 import {
   aggregateOutputs,
   type CompiledRegistry,
@@ -13,7 +13,7 @@ import {
   toGoldenSnapshot,
 } from "@troupe/stats";
 import { z } from "zod";
-import { parseWith } from "./params.js";
+import { API_FIELDS } from "./params.js";
 
 /** A stats registry the runtime was configured with, used when a request brings none. */
 export interface DashboardStatsOptions {
@@ -65,7 +65,7 @@ export function statsResolve(
   body: unknown,
   configured: DashboardStatsOptions | undefined,
 ): GoldenSnapshot {
-  const parsed = parseWith(resolveSchema, body, "body");
+  const parsed = parseWith(resolveSchema, body, "body", API_FIELDS);
   const { registry, outputs } = load(parsed, configured);
   return toGoldenSnapshot(aggregateOutputs(registry, outputs), parsed.version ?? 1);
 }
@@ -85,7 +85,7 @@ export function statsExplain(
   body: unknown,
   configured: DashboardStatsOptions | undefined,
 ): StatsExplainResult {
-  const parsed = parseWith(explainSchema, body, "body");
+  const parsed = parseWith(explainSchema, body, "body", API_FIELDS);
   const { registry, outputs } = load(parsed, configured);
   const values = aggregateOutputs(registry, outputs); // validates (R0) before explaining
   if (registry.dimension(parsed.dimension) === undefined) {
