@@ -75,89 +75,19 @@ export async function api<T>(
   return body as T;
 }
 
-/** Where a run stands. */
-export type RunStatus = "queued" | "running" | "completed" | "failed" | "cancelled";
-
-/** A run in a listing. */
-export interface RunSummary {
-  readonly id: string;
-  readonly functionId: string;
-  readonly status: RunStatus;
-  readonly createdAt: number;
-  readonly endedAt?: number;
-}
-
-/** An error as the engine records it. */
-export interface SerializedError {
-  readonly name: string;
-  readonly message: string;
-  readonly stack?: string;
-}
-
-/** One step of a run's timeline. */
-export interface Step {
-  readonly hash: string;
-  readonly id: string;
-  readonly op: string;
-  readonly status: string;
-  readonly attempts: number;
-  readonly startedAt?: number;
-  readonly endedAt?: number;
-  readonly durationMs: number | null;
-  readonly input?: unknown;
-  readonly output?: unknown;
-  readonly error?: SerializedError;
-  readonly errors?: readonly SerializedError[];
-  readonly at?: number;
-}
-
-/** An event as stored. */
-export interface FlowEvent {
-  readonly id: string;
-  readonly name: string;
-  readonly data: Record<string, unknown>;
-  readonly user?: Record<string, unknown>;
-  readonly ts: number;
-}
-
-/** A run with its steps. */
-export interface RunDetail extends RunSummary {
-  readonly startedAt?: number;
-  readonly durationMs: number | null;
-  readonly output?: unknown;
-  readonly error?: SerializedError;
-  readonly events: readonly FlowEvent[];
-  readonly steps: readonly Step[];
-  readonly rerunOf?: string;
-  readonly parentRunId?: string;
-}
-
-/** A page of a listing. */
-export interface Page<T> {
-  readonly data: T[];
-  readonly nextCursor: string | null;
-}
-
-/** A function as the API lists it. */
-export interface DashboardFunction {
-  readonly id: string;
-  readonly name: string;
-  readonly source: "in-process" | "app";
-  readonly appName?: string;
-  readonly triggers: readonly {
-    readonly event?: string;
-    readonly if?: string;
-    readonly cron?: string;
-  }[];
-  readonly config: unknown;
-}
-
-/** What `/api/info` reports. */
-export interface Info {
-  readonly mode: string;
-  readonly storage: string;
-  readonly auth: boolean;
-  readonly inngest: boolean;
-  readonly stats: boolean;
-  readonly actors: boolean;
-}
+// The API's answers, typed by the runtime that serves them. Type-only: no runtime code reaches
+// the browser bundle.
+export type {
+  DashboardActorsOverview as ActorsOverview,
+  DashboardActorType as ActorType,
+  DashboardApp as AppRow,
+  DashboardFunction,
+  DashboardInfo as Info,
+  DashboardPage as Page,
+  DashboardRunDetail as RunDetail,
+  DashboardStep as Step,
+  FlowEvent,
+  RunStatus,
+  RunSummary,
+  SerializedError,
+} from "@troupe/runtime";

@@ -26,6 +26,7 @@ import { createNatsTransport } from "@troupe/nats";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import type { DashboardActorsOverview } from "./api/wire-types.js";
 
 const PLACEMENTS = ["random", "prefer-local", "consistent-hash"] as const;
 
@@ -317,14 +318,15 @@ export function createActorsRoutes(options: {
     const system = running();
     const types = system.types();
     const activations = system.listActivations();
-    return context.json({
+    const overview: DashboardActorsOverview = {
       nodeId: system.nodeId,
       types: types.map((type) => ({
         ...type,
         active: activations.filter((activation) => activation.type === type.name).length,
       })),
       activations,
-    });
+    };
+    return context.json(overview);
   });
 
   app.get("/:type/:key", async (context) => {

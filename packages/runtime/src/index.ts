@@ -14,7 +14,6 @@ export {
   createDashboardApi,
   type DashboardActors,
   type DashboardApiOptions,
-  type DashboardFunction,
   runDetail,
 } from "./api/dashboard-api.js";
 export {
@@ -23,6 +22,20 @@ export {
   statsExplain,
   statsResolve,
 } from "./api/stats.js";
+export type {
+  DashboardActorsOverview,
+  DashboardActorType,
+  DashboardApp,
+  DashboardFunction,
+  DashboardInfo,
+  DashboardPage,
+  DashboardRunDetail,
+  DashboardStep,
+  FlowEvent,
+  RunStatus,
+  RunSummary,
+  SerializedError,
+} from "./api/wire-types.js";
 export { type AppSync, type AppSyncOptions, type AppSyncState, createAppSync } from "./app-sync.js";
 export { type BearerAuthOptions, bearerAuth, SDK_PATHS } from "./auth.js";
 export {

@@ -1,26 +1,6 @@
 import { useState } from "preact/hooks";
-import { ApiError, api } from "../api.js";
+import { type ActorsOverview, type ActorType, ApiError, api } from "../api.js";
 import { ErrorBox, formatTime, Json, useLoad } from "../ui.js";
-
-interface ActorType {
-  readonly name: string;
-  readonly keyKind: "string" | "integer" | "none";
-  readonly actions: readonly { readonly name: string; readonly readOnly: boolean }[];
-  readonly idleTimeoutMs: number;
-  readonly active: number;
-}
-interface Activation {
-  readonly type: string;
-  readonly key: string;
-  readonly nodeId: string;
-  readonly since: number;
-  readonly lastCallAt?: number;
-}
-interface ActorsOverview {
-  readonly nodeId: string;
-  readonly types: readonly ActorType[];
-  readonly activations: readonly Activation[];
-}
 
 // Keys travel in the path as text; key-less types use "_".
 function keyPath(type: ActorType | undefined, key: string): string {

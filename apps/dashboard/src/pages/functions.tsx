@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { api, type DashboardFunction, type RunSummary } from "../api.js";
+import { type AppRow, api, type DashboardFunction, type RunSummary } from "../api.js";
 import { ErrorBox, formatTime, Json, Link, parseJsonField, Status, useLoad } from "../ui.js";
 
 function triggerText(trigger: DashboardFunction["triggers"][number]): string {
@@ -119,15 +119,6 @@ export function FunctionPage(props: { id: string }) {
       ) : null}
     </section>
   );
-}
-
-interface AppRow {
-  readonly appName: string;
-  readonly url: string;
-  readonly framework: string | null;
-  readonly sdk: string | null;
-  readonly syncedAt: number;
-  readonly functions: string[];
 }
 
 /** Apps: synced SDK apps, and syncing one by its serve URL. */

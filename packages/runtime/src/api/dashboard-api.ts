@@ -15,6 +15,13 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { API_FIELDS, cursorParam, limitParam, readBody, timeParam } from "./params.js";
 import { type DashboardStatsOptions, statsExplain, statsResolve } from "./stats.js";
+import type {
+  DashboardApp,
+  DashboardFunction,
+  DashboardInfo,
+  DashboardPage,
+  DashboardRunDetail,
+} from "./wire-types.js";
 
 /**
  * The seam for an actor system (`@troupe/actors`). Until one is configured, `/api/actors/…`
@@ -39,26 +46,6 @@ export interface DashboardApiOptions {
   readonly actors?: DashboardActors | undefined;
   /** What `/api/info` reports. */
   readonly info: { readonly mode: string; readonly storage: string; readonly auth: boolean };
-}
-
-/** A function as the dashboard lists it, in-process or from a synced app. */
-export interface DashboardFunction {
-  /** The function id the engine knows. */
-  readonly id: string;
-  /** Display name. */
-  readonly name: string;
-  /** `in-process` (TypeScript, `createFunction`) or `app` (an SDK app synced over HTTP). */
-  readonly source: "in-process" | "app";
-  /** The app it belongs to (source `app`). */
-  readonly appName?: string;
-  /** Event and cron triggers. */
-  readonly triggers: readonly {
-    readonly event?: string;
-    readonly if?: string;
-    readonly cron?: string;
-  }[];
-  /** The configuration: the engine's definition, or the SDK's config as synced. */
-  readonly config: unknown;
 }
 
 const RUN_STATUSES = ["queued", "running", "completed", "failed", "cancelled"] as const;
@@ -105,7 +92,7 @@ async function pageBefore<T extends { readonly id: string }>(
   limit: number,
   to: number | undefined,
   cursor: string | undefined,
-): Promise<{ data: T[]; nextCursor: string | null }> {
+): Promise<DashboardPage<T>> {
   let upper = to;
   if (cursor !== undefined) {
     const cursorEnd = ulidTime(cursor) + 1;
@@ -130,10 +117,7 @@ function durationOf(step: StepView): number | null {
 }
 
 /** A run with each step's duration, the shape of `GET /api/runs/:id`. */
-export function runDetail(run: RunView): RunView & {
-  readonly durationMs: number | null;
-  readonly steps: readonly (StepView & { readonly durationMs: number | null })[];
-} {
+export function runDetail(run: RunView): DashboardRunDetail {
   return {
     ...run,
     durationMs: run.endedAt !== undefined ? run.endedAt - (run.startedAt ?? run.createdAt) : null,
@@ -230,14 +214,15 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
     ),
   );
 
-  app.get("/info", (context) =>
-    context.json({
+  app.get("/info", (context) => {
+    const info: DashboardInfo = {
       ...options.info,
       inngest: options.inngest !== undefined,
       stats: options.stats !== undefined,
       actors: options.actors !== undefined,
-    }),
-  );
+    };
+    return context.json(info);
+  });
 
   // ------------------------------------------------------------------ runs
 
@@ -380,14 +365,16 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
 
   app.get("/apps", (context) =>
     context.json({
-      data: (options.inngest?.apps() ?? []).map((stored) => ({
-        appName: stored.appName,
-        url: stored.url,
-        framework: stored.framework ?? null,
-        sdk: stored.sdk ?? null,
-        syncedAt: stored.syncedAt,
-        functions: stored.functions.map((fn) => fn.id),
-      })),
+      data: (options.inngest?.apps() ?? []).map(
+        (stored): DashboardApp => ({
+          appName: stored.appName,
+          url: stored.url,
+          framework: stored.framework ?? null,
+          sdk: stored.sdk ?? null,
+          syncedAt: stored.syncedAt,
+          functions: stored.functions.map((fn) => fn.id),
+        }),
+      ),
     }),
   );
 
