@@ -22,10 +22,10 @@ import {
   TroupeError,
   utf8,
 } from "@troupe/core";
-import { createNatsTransport } from "@troupe/nats";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import { loadAdapter } from "./adapter-loader.js";
 import type { DashboardActorsOverview } from "./api/wire-types.js";
 
 const PLACEMENTS = ["random", "prefer-local", "consistent-hash"] as const;
@@ -134,7 +134,7 @@ export interface StartRuntimeActorsOptions {
   readonly metrics?: Metrics;
   /** Drain limit when the option sets none. */
   readonly drainTimeoutMs: number;
-  /** Builds the cluster Transport (tests); default NATS on `cluster.transportUrl`. */
+  /** Builds the cluster Transport (tests); default NATS on `cluster.transportUrl` (`@troupe/nats`, loaded then). */
   readonly transport?: (cluster: RuntimeActorsClusterOptions, logger: Logger) => Transport;
 }
 
@@ -168,7 +168,7 @@ export async function startRuntimeActors(
   if (nodeId === undefined) throw invalidArgument("actors.nodeId", "required in cluster mode");
   const transport =
     options.transport?.(cluster, logger) ??
-    createNatsTransport({
+    (await loadAdapter("@troupe/nats", "a NATS transport (actors.cluster)")).createNatsTransport({
       servers: cluster.transportUrl,
       connectionName: `troupe-actors-${nodeId}`,
       logger,

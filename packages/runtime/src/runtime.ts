@@ -440,6 +440,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     async start() {
       if (address) return address;
       if (stopping) throw new TroupeError("CLOSED", "the runtime was stopped; create a new one");
+      // The adapter package loads on demand: a missing one stops the start, naming it.
+      await storage.ready();
       // Functions of apps synced before a restart must be registered before work is claimed.
       await inngest?.ready();
       await flows.start();

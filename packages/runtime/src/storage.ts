@@ -13,14 +13,8 @@ import {
   type Store,
   systemClock,
 } from "@troupe/core";
-import { createPostgresPubSub, createPostgresQueue, createPostgresStore } from "@troupe/postgres";
-import { createRedisPubSub, createRedisQueue, createRedisStore } from "@troupe/redis";
-import {
-  createSqlitePubSub,
-  createSqliteQueue,
-  createSqliteStore,
-  openSqliteDatabase,
-} from "@troupe/sqlite";
+import { type AdapterImporter, importAdapter, loadAdapter } from "./adapter-loader.js";
+import { deferPubSub, deferQueue, deferStore } from "./deferred-ports.js";
 
 /** The storage engines a URL can name. */
 export type StorageKind = "sqlite" | "postgres" | "redis" | "memory";
@@ -39,6 +33,11 @@ export interface StorageOptions {
   readonly clock?: Clock;
   /** Adapter warnings (lost connections, handler errors). */
   readonly logger?: Logger;
+  /**
+   * How adapter packages are imported. Default the runtime's own `import()`: `@troupe/sqlite`,
+   * `@troupe/postgres` or `@troupe/redis` is loaded only when the URL names its engine.
+   */
+  readonly importer?: AdapterImporter;
 }
 
 /** A Store, Queue and PubSub on one engine, and how to close them. */
@@ -58,6 +57,12 @@ export interface RuntimeStorage {
    * the storage: for work the flows worker must not claim (e.g. actor reminders).
    */
   openQueue(queueName: string): Queue;
+  /**
+   * Resolves once the adapter package is loaded and its ports are open; rejects with what
+   * stopped it (`UNAVAILABLE`: `install @troupe/postgres to use postgres:// URLs`). The ports
+   * can be used before: each call waits for it.
+   */
+  ready(): Promise<void>;
   /** Closes the adapters (and the SQLite connection they share). */
   close(): Promise<void>;
 }
@@ -100,96 +105,188 @@ export function sqlitePath(url: string): string {
   return rest;
 }
 
-/**
- * Opens the Store, Queue and PubSub the URL names. On SQLite the three share one connection to
- * the file (created with its folder when missing). On PostgreSQL and Redis each adapter opens its
- * own connection; nothing is contacted until the first operation.
- */
-export function openStorage(options: StorageOptions): RuntimeStorage {
-  const kind = storageKind(options.url);
-  const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? noopLogger;
-  const queueName = options.queueName ?? "troupe";
-  const displayUrl = redactUrl(options.url);
-  if (kind === "memory") {
-    const store = createMemoryStore();
-    const queue = createMemoryQueue({ clock });
-    const pubsub = createMemoryPubSub();
-    const extra: Queue[] = [];
-    return {
-      kind,
-      displayUrl,
-      store,
-      queue,
-      pubsub,
-      // Each memory queue is its own; the name only matters to shared engines.
-      openQueue: () => track(extra, createMemoryQueue({ clock })),
-      close: () => closeAll([...extra, pubsub, queue, store]),
-    };
-  }
-  if (kind === "sqlite") {
-    const file = sqlitePath(options.url);
-    if (file !== ":memory:") {
-      try {
-        mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-      } catch (error) {
-        throw invalidArgument(
-          "storage.url",
-          `cannot create the folder of ${file}: ${(error as Error).message}`,
-        );
-      }
-    }
-    const database = openSqliteDatabase(file);
-    const store = createSqliteStore({ database });
-    const queue = createSqliteQueue({ database, queueName, clock });
-    const pubsub = createSqlitePubSub({ database, logger });
-    const extra: Queue[] = [];
-    return {
-      kind,
-      displayUrl,
-      store,
-      queue,
-      pubsub,
-      openQueue: (name) => track(extra, createSqliteQueue({ database, queueName: name, clock })),
-      async close() {
-        await closeAll([...extra, pubsub, queue, store]);
-        // Adapters never close a connection they were given.
-        database.close();
-      },
-    };
-  }
-  if (kind === "postgres") {
-    const schema = options.schema;
-    const connection = { connectionString: options.url, logger, ...(schema ? { schema } : {}) };
-    const store = createPostgresStore(connection);
-    const queue = createPostgresQueue({ ...connection, queueName, clock });
-    const pubsub = createPostgresPubSub({ connectionString: options.url, logger });
-    const extra: Queue[] = [];
-    return {
-      kind,
-      displayUrl,
-      store,
-      queue,
-      pubsub,
-      openQueue: (name) =>
-        track(extra, createPostgresQueue({ ...connection, queueName: name, clock })),
-      close: () => closeAll([...extra, pubsub, queue, store]),
-    };
-  }
-  const prefix = options.prefix;
-  const connection = { url: options.url, logger, ...(prefix ? { prefix } : {}) };
-  const store = createRedisStore(connection);
-  const queue = createRedisQueue({ ...connection, queueName, clock });
-  const pubsub = createRedisPubSub(connection);
-  const extra: Queue[] = [];
+/** The ports of one engine once its adapter package is loaded. */
+interface OpenedEngine {
+  readonly store: Store;
+  readonly queue: Queue;
+  readonly pubsub: PubSub;
+  openQueue(queueName: string): Queue;
+  /** Closes the three ports (not the extra queues) and what they share. */
+  close(): Promise<void>;
+}
+
+interface EngineSettings {
+  readonly url: string;
+  readonly schema: string | undefined;
+  readonly prefix: string | undefined;
+  readonly queueName: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly importer: AdapterImporter;
+}
+
+function openMemory(clock: Clock): OpenedEngine {
+  const store = createMemoryStore();
+  const queue = createMemoryQueue({ clock });
+  const pubsub = createMemoryPubSub();
   return {
-    kind,
-    displayUrl,
     store,
     queue,
     pubsub,
-    openQueue: (name) => track(extra, createRedisQueue({ ...connection, queueName: name, clock })),
-    close: () => closeAll([...extra, pubsub, queue, store]),
+    // Each memory queue is its own; the name only matters to shared engines.
+    openQueue: () => createMemoryQueue({ clock }),
+    close: () => closeAll([pubsub, queue, store]),
+  };
+}
+
+/** The file of a `sqlite:` URL, its folder created when missing. */
+function prepareSqliteFile(url: string): string {
+  const file = sqlitePath(url);
+  if (file !== ":memory:") {
+    try {
+      mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    } catch (error) {
+      throw invalidArgument(
+        "storage.url",
+        `cannot create the folder of ${file}: ${(error as Error).message}`,
+      );
+    }
+  }
+  return file;
+}
+
+async function openSqlite(file: string, settings: EngineSettings): Promise<OpenedEngine> {
+  const { openSqliteDatabase, createSqliteStore, createSqliteQueue, createSqlitePubSub } =
+    await loadAdapter("@troupe/sqlite", "sqlite: URLs", settings.importer);
+  const { queueName, clock, logger } = settings;
+  const database = openSqliteDatabase(file);
+  const store = createSqliteStore({ database });
+  const queue = createSqliteQueue({ database, queueName, clock });
+  const pubsub = createSqlitePubSub({ database, logger });
+  return {
+    store,
+    queue,
+    pubsub,
+    openQueue: (name) => createSqliteQueue({ database, queueName: name, clock }),
+    async close() {
+      await closeAll([pubsub, queue, store]);
+      // Adapters never close a connection they were given.
+      database.close();
+    },
+  };
+}
+
+async function openPostgres(settings: EngineSettings): Promise<OpenedEngine> {
+  const { createPostgresStore, createPostgresQueue, createPostgresPubSub } = await loadAdapter(
+    "@troupe/postgres",
+    "postgres:// URLs",
+    settings.importer,
+  );
+  const { url, schema, queueName, clock, logger } = settings;
+  const connection = { connectionString: url, logger, ...(schema ? { schema } : {}) };
+  const store = createPostgresStore(connection);
+  const queue = createPostgresQueue({ ...connection, queueName, clock });
+  const pubsub = createPostgresPubSub({ connectionString: url, logger });
+  return {
+    store,
+    queue,
+    pubsub,
+    openQueue: (name) => createPostgresQueue({ ...connection, queueName: name, clock }),
+    close: () => closeAll([pubsub, queue, store]),
+  };
+}
+
+async function openRedis(settings: EngineSettings): Promise<OpenedEngine> {
+  const { createRedisStore, createRedisQueue, createRedisPubSub } = await loadAdapter(
+    "@troupe/redis",
+    "redis:// URLs",
+    settings.importer,
+  );
+  const { url, prefix, queueName, clock, logger } = settings;
+  const connection = { url, logger, ...(prefix ? { prefix } : {}) };
+  const store = createRedisStore(connection);
+  const queue = createRedisQueue({ ...connection, queueName, clock });
+  const pubsub = createRedisPubSub(connection);
+  return {
+    store,
+    queue,
+    pubsub,
+    openQueue: (name) => createRedisQueue({ ...connection, queueName: name, clock }),
+    close: () => closeAll([pubsub, queue, store]),
+  };
+}
+
+/**
+ * Opens the Store, Queue and PubSub the URL names. The URL is checked at once (a bad one throws
+ * here); the adapter package is imported in the background, and the ports wait for it on first
+ * use (see {@link RuntimeStorage.ready}). On SQLite the three share one connection to the file
+ * (created with its folder when missing). On PostgreSQL and Redis each adapter opens its own
+ * connection; nothing is contacted until the first operation.
+ */
+export function openStorage(options: StorageOptions): RuntimeStorage {
+  const kind = storageKind(options.url);
+  const settings: EngineSettings = {
+    url: options.url,
+    schema: options.schema,
+    prefix: options.prefix,
+    queueName: options.queueName ?? "troupe",
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? noopLogger,
+    importer: options.importer ?? importAdapter,
+  };
+  const opening: Promise<OpenedEngine> =
+    kind === "memory"
+      ? Promise.resolve(openMemory(settings.clock))
+      : kind === "sqlite"
+        ? openSqlite(prepareSqliteFile(options.url), settings)
+        : kind === "postgres"
+          ? openPostgres(settings)
+          : openRedis(settings);
+  const extra: Queue[] = [];
+  return {
+    kind,
+    displayUrl: redactUrl(options.url),
+    store: deferStore(
+      kind,
+      opening.then((engine) => engine.store),
+    ),
+    queue: deferQueue(
+      kind,
+      settings.queueName,
+      opening.then((engine) => engine.queue),
+    ),
+    pubsub: deferPubSub(
+      kind,
+      opening.then((engine) => engine.pubsub),
+    ),
+    openQueue: (name) =>
+      track(
+        extra,
+        deferQueue(
+          kind,
+          name,
+          opening.then((engine) => engine.openQueue(name)),
+        ),
+      ),
+    ready: () => opening.then(() => undefined),
+    async close() {
+      let failure: unknown;
+      try {
+        await closeAll(extra);
+      } catch (error) {
+        failure = error;
+      }
+      // An engine that never opened (its package is missing) holds nothing to close.
+      await opening
+        .then(
+          (engine) => engine.close(),
+          () => undefined,
+        )
+        .catch((error: unknown) => {
+          failure ??= error;
+        });
+      if (failure !== undefined) throw failure;
+    },
   };
 }
 

@@ -1,8 +1,9 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fromUtf8, ulid, utf8 } from "@troupe/core";
+import { fromUtf8, TroupeError, ulid, utf8 } from "@troupe/core";
 import { afterEach, describe, expect, it } from "vitest";
+import { type AdapterImporter, importAdapter } from "../src/adapter-loader.js";
 import { openStorage, type RuntimeStorage, redactUrl, storageKind } from "../src/storage.js";
 
 const postgresUrl =
@@ -97,5 +98,45 @@ describe("openStorage chooses adapters by URL", () => {
     );
     expect(redactUrl("redis://:s3cret@cache:6379")).toBe("redis://:***@cache:6379");
     expect(redactUrl("sqlite:./.troupe/troupe.db")).toBe("sqlite:./.troupe/troupe.db");
+  });
+});
+
+describe("openStorage loads only the adapter its URL names", () => {
+  it("imports one package per URL kind, and none for memory:", async () => {
+    const cases: [string, string[]][] = [
+      ["memory:", []],
+      ["sqlite::memory:", ["@troupe/sqlite"]],
+      [postgresUrl, ["@troupe/postgres"]],
+      [redisUrl, ["@troupe/redis"]],
+    ];
+    for (const [url, expected] of cases) {
+      const imported: string[] = [];
+      const importer: AdapterImporter = (name) => {
+        imported.push(name);
+        return importAdapter(name);
+      };
+      const storage = openStorage({ url, importer, queueName: ulid() });
+      await storage.ready();
+      expect(imported, url).toEqual(expected);
+      await storage.close();
+    }
+  });
+
+  it("without the package, ready() and every port call reject naming it; close() still works", async () => {
+    const importer: AdapterImporter = async (name) => {
+      throw Object.assign(new Error(`Cannot find package '${name}' imported from /app/x.js`), {
+        code: "ERR_MODULE_NOT_FOUND",
+      });
+    };
+    const storage = openStorage({ url: postgresUrl, importer });
+    const install = /^install @troupe\/postgres to use postgres:\/\/ URLs/;
+    await expect(storage.ready()).rejects.toThrow(install);
+    await expect(storage.store.get("k")).rejects.toThrow(install);
+    await expect(storage.queue.counts()).rejects.toThrow(install);
+    await expect(storage.pubsub.publish("c", utf8("m"))).rejects.toThrow(install);
+    await expect(storage.openQueue("other").claim({ limit: 1, leaseMs: 1000 })).rejects.toSatisfy(
+      (error) => TroupeError.isInstance(error, "UNAVAILABLE"),
+    );
+    await storage.close();
   });
 });

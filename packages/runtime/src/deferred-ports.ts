@@ -1,0 +1,68 @@
+// Ports whose adapter is still loading: the runtime hands them to the engines at once (its
+// composition is synchronous) and each call waits for the adapter the first time only.
+import type { PubSub, Queue, Store } from "@troupe/core";
+
+type Use<T> = <R>(call: (port: T) => Promise<R>) => Promise<R>;
+
+function deferred<T>(opening: Promise<T>): {
+  use: Use<T>;
+  close(close: (port: T) => Promise<void>): Promise<void>;
+} {
+  let ready: T | undefined;
+  // Handled here so a failed load is not an unhandled rejection; callers see it on use.
+  opening.then(
+    (port) => {
+      ready = port;
+    },
+    () => {},
+  );
+  return {
+    use: (call) => (ready === undefined ? opening.then(call) : call(ready)),
+    // A port that never opened holds nothing to close.
+    close: (close) => opening.then(close, () => {}),
+  };
+}
+
+/** A Store forwarding to the one `opening` yields. */
+export function deferStore(name: string, opening: Promise<Store>): Store {
+  const { use, close } = deferred(opening);
+  return {
+    name,
+    get: (key) => use((store) => store.get(key)),
+    getMany: (keys) => use((store) => store.getMany(keys)),
+    list: (options) => use((store) => store.list(options)),
+    commit: (ops) => use((store) => store.commit(ops)),
+    close: () => close((store) => store.close()),
+  };
+}
+
+/** A Queue forwarding to the one `opening` yields. */
+export function deferQueue(name: string, queueName: string, opening: Promise<Queue>): Queue {
+  const { use, close } = deferred(opening);
+  return {
+    name,
+    queueName,
+    enqueue: (item) => use((queue) => queue.enqueue(item)),
+    enqueueMany: (items) => use((queue) => queue.enqueueMany(items)),
+    claim: (options) => use((queue) => queue.claim(options)),
+    ack: (lease) => use((queue) => queue.ack(lease)),
+    retry: (lease, options) => use((queue) => queue.retry(lease, options)),
+    extend: (lease, leaseMs) => use((queue) => queue.extend(lease, leaseMs)),
+    remove: (id) => use((queue) => queue.remove(id)),
+    get: (id) => use((queue) => queue.get(id)),
+    nextAvailableAt: (partitionKey) => use((queue) => queue.nextAvailableAt(partitionKey)),
+    counts: () => use((queue) => queue.counts()),
+    close: () => close((queue) => queue.close()),
+  };
+}
+
+/** A PubSub forwarding to the one `opening` yields. */
+export function deferPubSub(name: string, opening: Promise<PubSub>): PubSub {
+  const { use, close } = deferred(opening);
+  return {
+    name,
+    publish: (channel, message) => use((pubsub) => pubsub.publish(channel, message)),
+    subscribe: (channel, handler) => use((pubsub) => pubsub.subscribe(channel, handler)),
+    close: () => close((pubsub) => pubsub.close()),
+  };
+}
