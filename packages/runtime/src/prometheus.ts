@@ -24,7 +24,8 @@ interface Family {
 }
 
 interface Series {
-  readonly labels: readonly (readonly [string, string])[];
+  /** The labels as rendered between braces (`method="GET",status="200"`), sorted by name. */
+  readonly labelText: string;
   value: number;
   count: number;
   /** Histogram: observations per bucket (not cumulative), one slot per bound. */
@@ -59,8 +60,27 @@ function formatNumber(value: number): string {
 }
 
 function formatLabels(labels: readonly (readonly [string, string])[]): string {
-  if (labels.length === 0) return "";
-  return `{${labels.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(",")}}`;
+  return labels.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(",");
+}
+
+function braced(labelText: string): string {
+  return labelText === "" ? "" : `{${labelText}}`;
+}
+
+/**
+ * The key of a label set, the same whatever the order its names were given in. Every report
+ * computes it (a request's middleware reports twice), so it is built by hand: names sorted, each
+ * value prefixed with its length, so no value can pass for the end of another.
+ */
+function seriesKey(labels: MetricLabels): string {
+  const names = Object.keys(labels);
+  if (names.length > 1) names.sort();
+  let key = "";
+  for (const name of names) {
+    const value = labels[name] ?? "";
+    key += `${name}=${value.length}:${value}`;
+  }
+  return key;
 }
 
 /**
@@ -98,10 +118,10 @@ export function createPrometheusMetrics(): PrometheusMetrics {
   };
 
   const series = (target: Family, labels: MetricLabels = {}): Series => {
-    const sorted = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const key = JSON.stringify(sorted);
+    const key = seriesKey(labels);
     let found = target.series.get(key);
     if (!found) {
+      const sorted = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
       for (const [label] of sorted) {
         if (!LABEL_NAME.test(label) || label.startsWith("__") || label === "le") {
           throw invalidArgument(
@@ -111,7 +131,7 @@ export function createPrometheusMetrics(): PrometheusMetrics {
         }
       }
       found = {
-        labels: sorted,
+        labelText: formatLabels(sorted),
         value: 0,
         count: 0,
         bucketCounts: target.buckets.map(() => 0),
@@ -124,22 +144,23 @@ export function createPrometheusMetrics(): PrometheusMetrics {
   const renderFamily = (target: Family, lines: string[]) => {
     if (target.help !== "") lines.push(`# HELP ${target.name} ${escapeHelp(target.help)}`);
     lines.push(`# TYPE ${target.name} ${target.kind}`);
+    const { name } = target;
     for (const entry of target.series.values()) {
+      const labels = braced(entry.labelText);
       if (target.kind !== "histogram") {
-        lines.push(`${target.name}${formatLabels(entry.labels)} ${formatNumber(entry.value)}`);
+        lines.push(`${name}${labels} ${formatNumber(entry.value)}`);
         continue;
       }
+      // `le` goes last, after the series' own labels.
+      const before = entry.labelText === "" ? "" : `${entry.labelText},`;
       let cumulative = 0;
       target.buckets.forEach((bound, index) => {
         cumulative += entry.bucketCounts[index] ?? 0;
-        const labels = formatLabels([...entry.labels, ["le", formatNumber(bound)]]);
-        lines.push(`${target.name}_bucket${labels} ${cumulative}`);
+        lines.push(`${name}_bucket{${before}le="${formatNumber(bound)}"} ${cumulative}`);
       });
-      lines.push(
-        `${target.name}_bucket${formatLabels([...entry.labels, ["le", "+Inf"]])} ${entry.count}`,
-      );
-      lines.push(`${target.name}_sum${formatLabels(entry.labels)} ${formatNumber(entry.value)}`);
-      lines.push(`${target.name}_count${formatLabels(entry.labels)} ${entry.count}`);
+      lines.push(`${name}_bucket{${before}le="+Inf"} ${entry.count}`);
+      lines.push(`${name}_sum${labels} ${formatNumber(entry.value)}`);
+      lines.push(`${name}_count${labels} ${entry.count}`);
     }
   };
 
@@ -175,8 +196,13 @@ export function createPrometheusMetrics(): PrometheusMetrics {
           const entry = series(target, labels);
           entry.value += value;
           entry.count += 1;
-          const index = target.buckets.findIndex((bound) => value <= bound);
-          if (index >= 0) entry.bucketCounts[index] = (entry.bucketCounts[index] ?? 0) + 1;
+          const { buckets } = target;
+          for (let index = 0; index < buckets.length; index++) {
+            if (value <= (buckets[index] ?? Number.POSITIVE_INFINITY)) {
+              entry.bucketCounts[index] = (entry.bucketCounts[index] ?? 0) + 1;
+              break;
+            }
+          }
         },
       };
     },
