@@ -6,7 +6,7 @@
 import type { Counter, Gauge, Histogram, MetricLabels, Metrics } from "@troupe/core";
 import { measureThroughput, printTable } from "@troupe/testkit";
 import client from "prom-client";
-import { createPrometheusMetrics } from "../src/prometheus.js";
+import { createPrometheusMetrics, DEFAULT_BUCKETS } from "../src/prometheus.js";
 
 interface Candidate {
   readonly name: string;
@@ -64,7 +64,7 @@ function promClientCandidate(labelNames: Readonly<Record<string, readonly string
         name,
         help: help(name, options.help),
         labelNames: labelsOf(name),
-        buckets: [...(options.buckets ?? [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000])],
+        buckets: [...(options.buckets ?? DEFAULT_BUCKETS)],
         registers: [registry],
       });
       const wrapped: Histogram = {
