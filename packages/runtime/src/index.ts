@@ -10,6 +10,7 @@ export {
   type StartRuntimeActorsOptions,
   startRuntimeActors,
 } from "./actors-routes.js";
+export type { AdapterImporter, AdapterPackage } from "./adapter-loader.js";
 export {
   createDashboardApi,
   type DashboardActors,
