@@ -90,4 +90,5 @@ export type {
   RunStatus,
   RunSummary,
   SerializedError,
+  StatsExplainResult,
 } from "@troupe/runtime";

@@ -1,61 +1,10 @@
 import { useState } from "preact/hooks";
-import { api } from "../api.js";
+import { api, type StatsExplainResult } from "../api.js";
 import { ErrorBox, Json } from "../ui.js";
 
-interface Contribution {
-  readonly dimension: string;
-  readonly bucket: string;
-  readonly value: number;
-  readonly system: string;
-  readonly priority?: number;
-}
-interface Cap {
-  readonly system: string;
-  readonly mode: string;
-  readonly kind: string;
-  readonly value: number;
-  readonly scope: string;
-}
-interface Section {
-  readonly contributions: readonly Contribution[];
-  readonly mode: string;
-  readonly operator?: string;
-  readonly flat: number;
-  readonly mult: number;
-  readonly post: number;
-  readonly candidate: number;
-  readonly softened: number;
-  readonly value: number;
-  readonly clampedBy: string;
-}
-interface Layer {
-  readonly layer: string;
-  readonly present: boolean;
-  readonly caps: readonly Cap[];
-  readonly min: number;
-  readonly max: number;
-  readonly minFrom: { readonly kind: string };
-  readonly maxFrom: { readonly kind: string };
-}
-interface Explanation {
-  readonly dimension: string;
-  readonly primary?: Section;
-  readonly derived?: Section;
-  readonly layers: readonly Layer[];
-  readonly across: {
-    readonly policy: string;
-    readonly min: number;
-    readonly max: number;
-    readonly minFrom: string;
-    readonly maxFrom: string;
-  };
-}
-interface Snapshot {
-  readonly Primary: Record<string, number>;
-  readonly Derived: Record<string, number>;
-  readonly CapsUsed: Record<string, { Min: number; Max: number }>;
-  readonly Version: number;
-}
+type Snapshot = StatsExplainResult["snapshot"];
+type Explanation = StatsExplainResult["explanation"];
+type Section = NonNullable<Explanation["primary"]>;
 
 function SnapshotTable(props: { snapshot: Snapshot }) {
   const { snapshot } = props;
