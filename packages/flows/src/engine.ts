@@ -284,7 +284,11 @@ export function createFlows(options: FlowsOptions): Flows {
   // ---------------------------------------------------------------- wake-ups
 
   let wakeResolvers: (() => void)[] = [];
+  // Counts wake-ups: the loop notes it before it looks for work and sleeps only if it has not
+  // moved, so a wake-up that lands while it checks (a claim, `nextAvailableAt`) is never lost.
+  let wakeGeneration = 0;
   const wakeLocal = () => {
+    wakeGeneration++;
     const resolvers = wakeResolvers;
     wakeResolvers = [];
     for (const resolve of resolvers) resolve();
@@ -1477,8 +1481,12 @@ export function createFlows(options: FlowsOptions): Flows {
     await scheduleCrons();
   };
 
-  const idle = (delayMs: number) =>
+  const idle = (delayMs: number, seenGeneration: number) =>
     new Promise<void>((resolve) => {
+      if (wakeGeneration !== seenGeneration) {
+        resolve();
+        return;
+      }
       const onWake = () => {
         timer.cancel();
         resolve();
@@ -1493,6 +1501,7 @@ export function createFlows(options: FlowsOptions): Flows {
 
   const workerLoop = async () => {
     while (running) {
+      const seen = wakeGeneration;
       try {
         if (clock.now() >= nextSweepAt) {
           nextSweepAt = clock.now() + sweepIntervalMs;
@@ -1515,7 +1524,7 @@ export function createFlows(options: FlowsOptions): Flows {
         if (claimed > 0) continue;
         if (free <= 0) {
           // Every slot is busy: a finishing item wakes the loop.
-          if (running) await idle(pollIntervalMs);
+          if (running) await idle(pollIntervalMs, seen);
           continue;
         }
         const nextAt = await queue.nextAvailableAt();
@@ -1524,10 +1533,11 @@ export function createFlows(options: FlowsOptions): Flows {
             ? pollIntervalMs
             : Math.min(pollIntervalMs, Math.max(1, nextAt - clock.now()));
         if (!running) break;
-        await idle(delay);
+        await idle(delay, seen);
       } catch (error) {
         logger.error("flows: worker loop error", { error });
-        if (running) await idle(pollIntervalMs);
+        // After an error, back off a full interval even if wake-ups keep coming.
+        if (running) await idle(pollIntervalMs, wakeGeneration);
       }
     }
   };
