@@ -7,6 +7,7 @@ import {
   type Lease,
   noopLogger,
   noopMetrics,
+  parseWith,
   type Queue,
   type Store,
   StoreConflictError,
@@ -141,13 +142,7 @@ const optionsSchema = z
   .loose();
 
 function validateOptions(options: FlowsOptions): void {
-  const parsed = optionsSchema.safeParse(options);
-  if (parsed.success) return;
-  const issue = parsed.error.issues[0];
-  throw invalidArgument(
-    `createFlows.options.${issue?.path.join(".") || "options"}`,
-    issue?.message ?? "invalid option",
-  );
+  parseWith(optionsSchema, options, "createFlows.options");
 }
 
 /**

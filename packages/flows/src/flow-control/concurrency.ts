@@ -3,6 +3,7 @@ import {
   type EnqueueItem,
   fromUtf8,
   invalidArgument,
+  parseWith,
   type Store,
   StoreConflictError,
   type StoreOp,
@@ -96,16 +97,11 @@ export function parseConcurrency(
     throw invalidArgument(field, "expected one or two limits");
   return list.map((entry, index) => {
     const at = Array.isArray(input) ? `${field}[${index}]` : field;
-    const parsed = concurrencyLimitSchema.safeParse(entry);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const path = issue?.path.length ? `${at}.${issue.path.join(".")}` : at;
-      throw invalidArgument(path, issue?.message ?? "invalid");
-    }
-    const scope = parsed.data.scope === undefined || parsed.data.scope === "fn" ? "fn" : "env";
-    return parsed.data.key === undefined
-      ? { limit: parsed.data.limit, scope }
-      : { limit: parsed.data.limit, scope, key: checkExpression(parsed.data.key, `${at}.key`) };
+    const parsed = parseWith(concurrencyLimitSchema, entry, at);
+    const scope = parsed.scope === undefined || parsed.scope === "fn" ? "fn" : "env";
+    return parsed.key === undefined
+      ? { limit: parsed.limit, scope }
+      : { limit: parsed.limit, scope, key: checkExpression(parsed.key, `${at}.key`) };
   });
 }
 
