@@ -36,6 +36,7 @@ import {
   viewRun,
 } from "./run-queries.js";
 import { createRunStore } from "./run-store.js";
+import { createRunWaiters } from "./run-waiters.js";
 import { createWaitMatching } from "./wait-matching.js";
 import { createWakeUps } from "./wake-ups.js";
 import { createAdvance } from "./worker-advance.js";
@@ -144,6 +145,15 @@ export function createFlows(options: FlowsOptions): Flows {
     execution,
     runsCreated: metrics.runsCreated,
     runsFinished: metrics.runsFinished,
+    onFinished: (run) => waiters.finished(run),
+  });
+  const waiters = createRunWaiters({
+    clock,
+    logger,
+    ...(pubsub ? { pubsub } : {}),
+    channel: `${prefix.replace(/[^A-Za-z0-9._:/-]/g, "_")}finished`,
+    recheckMs: settings.pollIntervalMs,
+    load: (runId) => runs.load(runId),
   });
   const flowControl: FlowControlHost = {
     store,
@@ -233,12 +243,16 @@ export function createFlows(options: FlowsOptions): Flows {
       return { ids: await ingest.send(list) };
     },
     start: () => worker.start(),
-    stop: () => worker.stop(),
+    async stop() {
+      await worker.stop();
+      await waiters.close();
+    },
     runDue: () => worker.runDue(),
     async getRun(runId) {
       const loaded = await runs.load(runId);
       return loaded ? viewRun(loaded.run) : undefined;
     },
+    waitForRun: (runId, waitOptions) => waiters.wait(runId, waitOptions),
     listRuns: (query = {}) => listRunIndex(store, keys, query),
     getEvent: (eventId) => getEventEntry(store, keys, eventId),
     listEvents: (query = {}) => listEventEntries(store, keys, query),
@@ -274,6 +288,9 @@ export function createFlows(options: FlowsOptions): Flows {
         { store, prefix, now: clock.now(), definition: registry.definition(functionId) },
         functionId,
       ),
-    close: () => worker.stop(),
+    async close() {
+      await worker.stop();
+      await waiters.close();
+    },
   };
 }

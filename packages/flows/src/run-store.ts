@@ -109,6 +109,8 @@ export interface RunStoreDeps {
   readonly execution: Pick<ExecutionControl, "runFields">;
   readonly runsCreated: Counter;
   readonly runsFinished: Counter;
+  /** Told of every commit that finished a run (after it succeeded). */
+  readonly onFinished: (run: RunRecord) => void;
 }
 
 const codec = createJsonCodec<unknown>();
@@ -246,6 +248,7 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
       const { version } = await batcher.commit(ops);
       if (loaded.status !== run.status && isTerminal(run.status)) {
         deps.runsFinished.inc(1, { function: run.functionId, status: run.status });
+        deps.onFinished(run);
       }
       return { run, version, status: run.status };
     },
