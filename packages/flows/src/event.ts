@@ -1,4 +1,4 @@
-import { invalidArgument, isUlid } from "@troupe/core";
+import { isUlid, parseWith } from "@troupe/core";
 import { z } from "zod";
 
 /** Event data: a JSON object. */
@@ -69,11 +69,5 @@ const eventInputSchema = z
 
 /** Validates one event input; throws INVALID_ARGUMENT naming the field (e.g. `events[2].name`). */
 export function validateEventInput(input: unknown, field: string): EventInput {
-  const parsed = eventInputSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue?.path.length ? `${field}.${issue.path.join(".")}` : field;
-    throw invalidArgument(path, issue?.message ?? "invalid event");
-  }
-  return parsed.data as EventInput;
+  return parseWith(eventInputSchema, input, field) as EventInput;
 }

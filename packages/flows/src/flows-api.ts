@@ -183,6 +183,15 @@ export interface ListEventsOptions {
   readonly newestFirst?: boolean;
 }
 
+/** Options of {@link Flows.waitForRun}. */
+export interface WaitForRunOptions {
+  /**
+   * Give up after this many ms (on the engine's Clock): the promise rejects with `TIMEOUT`.
+   * Default: wait as long as it takes.
+   */
+  readonly timeoutMs?: number;
+}
+
 /** The durable functions engine. */
 export interface Flows {
   /** Validates, stores and routes events; resolves to their ids (ULIDs) in order. */
@@ -206,6 +215,14 @@ export interface Flows {
   runDue(): Promise<number>;
   /** A run with its step history, or undefined. */
   getRun(runId: string): Promise<RunView | undefined>;
+  /**
+   * Resolves to the run (as `getRun` shows it) once it has finished — completed, failed or
+   * cancelled — without polling: a run finished by this engine wakes its waiters at once, one
+   * finished by another process through the PubSub (without one, the run is re-read every
+   * `pollIntervalMs`). Rejects with `NOT_FOUND` for an unknown run and `TIMEOUT` after
+   * `timeoutMs`. A run that already finished resolves at once.
+   */
+  waitForRun(runId: string, options?: WaitForRunOptions): Promise<RunView>;
   /** Runs by function, status and creation time. */
   listRuns(options?: ListRunsOptions): Promise<RunSummary[]>;
   /** An event by id. */

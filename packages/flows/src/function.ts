@@ -1,4 +1,4 @@
-import { type Duration, invalidArgument, parseDuration } from "@troupe/core";
+import { type Duration, invalidArgument, parseDuration, parseWith } from "@troupe/core";
 import { Cron } from "croner";
 import { z } from "zod";
 import type { EventData, FlowEvent } from "./event.js";
@@ -260,14 +260,7 @@ export function nextCronTick(pattern: string, timezone: string, after: number): 
 }
 
 function normalise<TData extends EventData>(config: FunctionConfig<TData>): FunctionDefinition {
-  const parsed = configSchema.safeParse(config);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw invalidArgument(
-      `function.${issue?.path.join(".") || "config"}`,
-      issue?.message ?? "invalid",
-    );
-  }
+  parseWith(configSchema, config, "function");
   const at = `function ${JSON.stringify(config.id)}`;
   const triggers = (config.triggers ?? []).map((trigger, index) => {
     const field = `${at}.triggers[${index}]`;

@@ -1,4 +1,10 @@
-import { type Clock, type Duration, invalidArgument, parseDuration } from "@troupe/core";
+import {
+  type Clock,
+  type Duration,
+  invalidArgument,
+  issueField,
+  parseDuration,
+} from "@troupe/core";
 import type { DriverRequest, DriverResponse, FlowDriver, Opcode } from "./driver.js";
 import {
   NonRetriableError,
@@ -198,7 +204,7 @@ export function createInProcessDriver(
         const parsed = fn.schema.safeParse(event.data);
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
-          const field = issue?.path.length ? `event.data.${issue.path.join(".")}` : "event.data";
+          const field = issueField(issue, "event.data");
           return {
             type: "error",
             retriable: false,

@@ -57,6 +57,7 @@ export type {
   RunSummary,
   RunView,
   StepView,
+  WaitForRunOptions,
 } from "./flows-api.js";
 export {
   type CancelOn,

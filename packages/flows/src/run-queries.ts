@@ -1,6 +1,8 @@
 import { createJsonCodec, invalidArgument, type Store } from "@troupe/core";
 import type { FlowEvent } from "./event.js";
+import type { SkipRecord } from "./flow-control/admission.js";
 import type {
+  EventRuns,
   ListEventsOptions,
   ListRunsOptions,
   RunSummary,
@@ -13,19 +15,37 @@ import type { RunRecord, RunStatus } from "./run-state.js";
 const codec = createJsonCodec<unknown>();
 const decode = <T>(bytes: Uint8Array) => codec.decode(bytes) as T;
 
-/** A run's entry in the function and all-runs indexes: what listings show without the record. */
-interface IndexEntry {
+/**
+ * A run's entry in the function and all-runs indexes, as stored: what listings show without the
+ * record, in short fields (two entries per run). {@link encodeIndexEntry} and {@link summaryOf}
+ * are the only code that reads or writes them.
+ */
+interface StoredIndexEntry {
   readonly f: string;
   readonly s: RunStatus;
   readonly c: number;
   readonly e?: number;
 }
 
-/** The index entry of a run. */
-export function indexEntryOf(run: RunRecord): IndexEntry {
-  return run.endedAt === undefined
-    ? { f: run.functionId, s: run.status, c: run.createdAt }
-    : { f: run.functionId, s: run.status, c: run.createdAt, e: run.endedAt };
+/** The bytes of a run's index entry. */
+export function encodeIndexEntry(run: RunRecord): Uint8Array {
+  const stored: StoredIndexEntry =
+    run.endedAt === undefined
+      ? { f: run.functionId, s: run.status, c: run.createdAt }
+      : { f: run.functionId, s: run.status, c: run.createdAt, e: run.endedAt };
+  return codec.encode(stored);
+}
+
+/** The summary of run `id` from its index entry's bytes. */
+function summaryOf(id: string, bytes: Uint8Array): RunSummary {
+  const stored = decode<StoredIndexEntry>(bytes);
+  return {
+    id,
+    functionId: stored.f,
+    status: stored.s,
+    createdAt: stored.c,
+    ...(stored.e === undefined ? {} : { endedAt: stored.e }),
+  };
 }
 
 /** A run record as queries show it. */
@@ -105,15 +125,9 @@ export async function listRunIndex(
       ...(cursor === undefined ? {} : reverse ? { end: cursor } : { start: `${cursor}\u0000` }),
     });
     for (const entry of page) {
-      const index = decode<IndexEntry>(entry.value);
-      if (statuses && !statuses.has(index.s)) continue;
-      out.push({
-        id: entry.key.slice(base.length),
-        functionId: index.f,
-        status: index.s,
-        createdAt: index.c,
-        ...(index.e === undefined ? {} : { endedAt: index.e }),
-      });
+      const summary = summaryOf(entry.key.slice(base.length), entry.value);
+      if (statuses && !statuses.has(summary.status)) continue;
+      out.push(summary);
       if (out.length >= limit) return out;
     }
     if (page.length < 500) return out;
@@ -148,16 +162,29 @@ export async function runSummaries(
   const entries = await store.getMany(runIds.map((runId) => keys.runAll(runId)));
   return runIds.flatMap((id, position) => {
     const entry = entries[position];
-    if (!entry) return [];
-    const index = decode<IndexEntry>(entry.value);
-    return [
-      {
-        id,
-        functionId: index.f,
-        status: index.s,
-        createdAt: index.c,
-        ...(index.e === undefined ? {} : { endedAt: index.e }),
-      },
-    ];
+    return entry ? [summaryOf(id, entry.value)] : [];
   });
+}
+
+/** An event by id. */
+export async function getEventEntry(
+  store: Store,
+  keys: FlowKeys,
+  eventId: string,
+): Promise<FlowEvent | undefined> {
+  const entry = await store.get(keys.event(eventId));
+  return entry ? decode<FlowEvent>(entry.value) : undefined;
+}
+
+/** The runs an event started and the functions it started none of, with the reason. */
+export async function eventRuns(store: Store, keys: FlowKeys, eventId: string): Promise<EventRuns> {
+  const [byEvent, skipEntries] = await Promise.all([
+    store.list({ prefix: keys.runsByEvent(eventId), limit: 1000 }),
+    store.list({ prefix: keys.eventSkips(eventId), limit: 1000 }),
+  ]);
+  const base = keys.runsByEvent(eventId);
+  const runIds = byEvent.map((entry) => entry.key.slice(base.length));
+  const runs = await runSummaries(store, keys, runIds);
+  const skipped = skipEntries.map((entry) => decode<SkipRecord>(entry.value));
+  return { runs, skipped };
 }

@@ -11,8 +11,9 @@ import type { FlowEvent } from "../event.js";
 import { matches } from "../expression.js";
 import type { FunctionDefinition } from "../function.js";
 import type { FlowKeys } from "../keys.js";
-import type { FlowControlItem } from "../queue-items.js";
+import { type FlowControlItem, itemId } from "../queue-items.js";
 import type { RunRecord } from "../run-state.js";
+import type { CommittedRuns, RunStore } from "../run-store.js";
 import type { BatchState } from "./batch.js";
 import { type DebounceState, debounceDeadline } from "./debounce.js";
 import { IDEMPOTENCY_WINDOW_MS, type IdempotencyState, idempotencyHeld } from "./idempotency.js";
@@ -58,28 +59,33 @@ export interface FlowControlHost {
   readonly clock: Clock;
   /** A registered function's definition. */
   definition(functionId: string): FunctionDefinition | undefined;
-  /** A new run record and the ops that store it (not yet committed). */
-  createRun(
-    definition: FunctionDefinition,
-    events: readonly FlowEvent[],
-  ): { run: RunRecord; ops: StoreOp[] };
-  /** True while the run exists and has not finished. */
-  isActive(runId: string): Promise<boolean>;
-  /**
-   * Commits `ops` (creating `runs`) with a recovery marker, then enqueues the runs and the
-   * follow-ups. Rejects with StoreConflictError when a guard fails (nothing was written).
-   */
-  commitRuns(ops: StoreOp[], runs: RunRecord[], follow: FollowUps): Promise<void>;
+  /** Creates runs (`create`), checks them (`isActive`) and commits them (`commitNew`). */
+  readonly runs: Pick<RunStore, "create" | "isActive" | "commitNew">;
 }
 
 const codec = createJsonCodec<unknown>();
 const encode = (value: unknown) => codec.encode(value);
 const decode = <T>(bytes: Uint8Array) => codec.decode(bytes) as T;
 
-/** The id of a debounce or batch queue item. */
-export function flowControlItemId(item: FlowControlItem): string {
-  return `${item.k}:${item.f}:${item.h}:${item.g}`;
-}
+/**
+ * The instance a debounce or batch state belongs to (the id of its first event; stored as `g`).
+ * Items carry it, so an item left from an instance that already ran does nothing.
+ */
+const instanceOf = (state: DebounceState | BatchState): string => state.g;
+
+const batchItem = (functionId: string, keyValue: string, instance: string): FlowControlItem => ({
+  kind: "batch",
+  functionId,
+  keyHash: keyHash(keyValue),
+  instance,
+});
+
+const debounceItem = (functionId: string, keyValue: string, instance: string): FlowControlItem => ({
+  kind: "debounce",
+  functionId,
+  keyHash: keyHash(keyValue),
+  instance,
+});
 
 interface Cached {
   readonly version: number | "absent";
@@ -167,8 +173,8 @@ export function createAdmissionControl(host: FlowControlHost, now: number): Admi
   };
   const addItem = (item: FlowControlItem, at: number) => follow.items.push({ item, at });
   const dropItem = (item: FlowControlItem) => {
-    const id = flowControlItemId(item);
-    const index = follow.items.findIndex((entry) => flowControlItemId(entry.item) === id);
+    const id = itemId(item);
+    const index = follow.items.findIndex((entry) => itemId(entry.item) === id);
     if (index >= 0) follow.items.splice(index, 1);
     else follow.remove.push(id);
   };
@@ -185,7 +191,7 @@ export function createAdmissionControl(host: FlowControlHost, now: number): Admi
     const key = stateKey(prefix, "s", definition.id, evaluateKey(config.key, first));
     const state = await read<SingletonState>(key);
     if (!state) return [events];
-    const active = createdHere.has(state.runId) || (await host.isActive(state.runId));
+    const active = createdHere.has(state.runId) || (await host.runs.isActive(state.runId));
     if (!active) return [events];
     if (config.mode === "skip") {
       for (const event of events) skip(event.id, definition.id, "singleton");
@@ -213,7 +219,7 @@ export function createAdmissionControl(host: FlowControlHost, now: number): Admi
     if (state && state.deadline <= now) {
       // The flush item is late (workers busy or down): the batch closed at its deadline, so
       // it runs now without this event, which opens the next batch.
-      dropItem({ k: "B", f: definition.id, h: keyHash(keyValue), g: state.g });
+      dropItem(batchItem(definition.id, keyValue, instanceOf(state)));
       starts.push(...(await closeOverdue(definition, state.events)));
       state = undefined;
     }
@@ -225,7 +231,7 @@ export function createAdmissionControl(host: FlowControlHost, now: number): Admi
         deadline: now + config.timeoutMs,
         events: [],
       };
-      addItem({ k: "B", f: definition.id, h: keyHash(keyValue), g: event.id }, state.deadline);
+      addItem(batchItem(definition.id, keyValue, event.id), state.deadline);
     }
     const events = [...state.events, event.id];
     if (events.length < config.maxSize) {
@@ -233,7 +239,7 @@ export function createAdmissionControl(host: FlowControlHost, now: number): Admi
       return starts;
     }
     write(key, undefined);
-    dropItem({ k: "B", f: definition.id, h: keyHash(keyValue), g: state.g });
+    dropItem(batchItem(definition.id, keyValue, instanceOf(state)));
     starts.push(...(await startable(definition, await loadEvents(events))));
     return starts;
   };
@@ -251,7 +257,7 @@ export function createAdmissionControl(host: FlowControlHost, now: number): Admi
     if (state && state.deadline <= now) {
       // Overdue (its item has not fired yet): it ran at its deadline with its own latest event;
       // this event starts the next debounce.
-      dropItem({ k: "D", f: definition.id, h: keyHash(keyValue), g: state.g });
+      dropItem(debounceItem(definition.id, keyValue, instanceOf(state)));
       starts.push(...(await closeOverdue(definition, [state.eventId])));
       state = undefined;
     }
@@ -265,7 +271,7 @@ export function createAdmissionControl(host: FlowControlHost, now: number): Admi
         count: 1,
       };
       write(key, fresh);
-      addItem({ k: "D", f: definition.id, h: keyHash(keyValue), g: event.id }, fresh.deadline);
+      addItem(debounceItem(definition.id, keyValue, event.id), fresh.deadline);
       return starts;
     }
     skip(state.eventId, definition.id, "debounce", event.id);
@@ -343,28 +349,37 @@ export function createAdmissionControl(host: FlowControlHost, now: number): Admi
   };
 }
 
+/** What firing a debounce or batch item did. */
+export interface FlowControlFiring {
+  /** The deadline moved on (a debounce pushed back): re-arm the item for then. */
+  readonly retryAt?: number;
+  /** The runs created (enqueue them, then run the follow-ups). */
+  readonly committed?: CommittedRuns;
+}
+
 /**
  * Fires a debounce or batch item: when its instance is still pending and due, creates the run
- * and deletes the state in one guarded commit. Returns the time to re-arm the item at when the
- * deadline moved on (a debounce pushed back), undefined when the item is done. Idempotent under
+ * and deletes the state in one guarded commit (with a recovery marker; the caller enqueues the
+ * runs). Says when to re-arm the item if the deadline moved on (a debounce pushed back). Idempotent under
  * at-least-once delivery: a second delivery finds the state gone (or another instance) and does
  * nothing; two deliveries at once race on the state's version and one commit wins.
  */
 export async function fireFlowControlItem(
   host: FlowControlHost,
   item: FlowControlItem,
-): Promise<number | undefined> {
-  const definition = host.definition(item.f);
-  if (!definition) return undefined;
-  const key = `${statePrefix(host.prefix, item.k === "D" ? "d" : "b", item.f)}${item.h}`;
+): Promise<FlowControlFiring> {
+  const definition = host.definition(item.functionId);
+  if (!definition) return {};
+  const kind = item.kind === "debounce" ? "d" : "b";
+  const key = `${statePrefix(host.prefix, kind, item.functionId)}${item.keyHash}`;
   for (let tries = 0; tries < 20; tries++) {
     const now = host.clock.now();
     const control = createAdmissionControl(host, now);
     const probe = await host.store.get(key);
-    if (!probe) return undefined;
+    if (!probe) return {};
     const state = decode<DebounceState | BatchState>(probe.value);
-    if (state.g !== item.g) return undefined;
-    if (state.deadline > now) return state.deadline;
+    if (instanceOf(state) !== item.instance) return {};
+    if (state.deadline > now) return { retryAt: state.deadline };
     const ids = "eventId" in state ? [state.eventId] : state.events;
     const loaded = await host.store.getMany(ids.map((id) => host.keys.event(id)));
     const events = loaded.flatMap((entry) => (entry ? [decode<FlowEvent>(entry.value)] : []));
@@ -373,15 +388,14 @@ export async function fireFlowControlItem(
     // The singleton rule still applies when the run is finally created.
     const starts = events.length > 0 ? await control.start(definition, events) : [];
     for (const list of starts) {
-      const created = host.createRun(definition, list);
+      const created = host.runs.create(definition, list);
       control.created(definition, created.run);
       runs.push(created.run);
       ops.push(...created.ops);
     }
     ops.push(...control.ops());
     try {
-      await host.commitRuns(ops, runs, control.followUps());
-      return undefined;
+      return { committed: await host.runs.commitNew(ops, runs, { follow: control.followUps() }) };
     } catch (error) {
       if (StoreConflictError.isInstance(error)) continue;
       throw error;

@@ -1,4 +1,4 @@
-import type { Store } from "@troupe/core";
+import { parseWith, type Store } from "@troupe/core";
 import { z } from "zod";
 import {
   checkExpression,
@@ -6,7 +6,6 @@ import {
   durationWithin,
   expressionInput,
   listKeyedStates,
-  parseOption,
 } from "./parse-option.js";
 
 const SECOND = 1000;
@@ -38,7 +37,7 @@ export interface BatchEventsDefinition {
  */
 export function parseBatchEvents(input: unknown, field: string): BatchEventsDefinition | undefined {
   if (input === undefined) return undefined;
-  const parsed = parseOption(batchEventsSchema, input, field);
+  const parsed = parseWith(batchEventsSchema, input, field);
   const timeoutMs = durationWithin(parsed.timeout, `${field}.timeout`, SECOND, 5 * MINUTE);
   if (parsed.key !== undefined) checkExpression(parsed.key, `${field}.key`);
   if (parsed.if !== undefined) checkExpression(parsed.if, `${field}.if`);

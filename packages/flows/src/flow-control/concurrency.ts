@@ -1,29 +1,39 @@
 import {
-  createJsonCodec,
   type EnqueueItem,
-  fromUtf8,
   invalidArgument,
+  parseWith,
   type Store,
   StoreConflictError,
   type StoreOp,
-  utf8,
 } from "@troupe/core";
 import { z } from "zod";
 import type { FlowEvent } from "../event.js";
 import { checkExpression, evaluateKey, expressionInput, keyHash } from "./parse-option.js";
+import {
+  decodeParked,
+  decodeSlot,
+  encodeParked,
+  encodeSlot,
+  parkedPrefix,
+  parkKey,
+  prune,
+  type SlotRecord,
+  slotsInUse,
+  writeRecord,
+} from "./slot-record.js";
 
 /*
  * Concurrency limits: how slots and parking work.
  *
  * A slot is held only while a worker executes a step of the run (a discovery `d` or a planned
  * parallel step `s` item). Sleeping, waiting and queued runs hold none. Each concurrency key has
- * ONE slot record `<prefix>fc/c/<scope>/<hash>`:
+ * ONE slot record `<prefix>fc/c/<scope>/<hash>` (`slot-record.ts`):
  *
- *   { v: key value, l: limit, h: { <leaseId>: expiry }, r: { <itemId>: { e: expiry, p: parkKey } }, n }
+ *   { keyValue, limit, holders: { <leaseId>: expiry }, reservations: { <itemId>: { expiresAt, parkKey } }, parked }
  *
- * `h` are holders (a worker's queue lease; the expiry follows the lease and is extended with it),
- * `r` are reservations (a slot handed to a parked item that was just put back in the queue), and
- * `n` counts parked items. Holders + reservations never exceed the limit. Every change to a slot
+ * `holders` are workers' queue leases (the expiry follows the lease and is extended with it),
+ * `reservations` are slots handed to parked items that were just put back in the queue, and
+ * `parked` counts parked items. Holders + reservations never exceed the limit. Every change to a slot
  * record is a compare-and-set commit (retried on STORE_CONFLICT), and every park entry is written
  * or deleted in the same commit as its slot record, so the slot record's version orders all of it.
  *
@@ -96,16 +106,11 @@ export function parseConcurrency(
     throw invalidArgument(field, "expected one or two limits");
   return list.map((entry, index) => {
     const at = Array.isArray(input) ? `${field}[${index}]` : field;
-    const parsed = concurrencyLimitSchema.safeParse(entry);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const path = issue?.path.length ? `${at}.${issue.path.join(".")}` : at;
-      throw invalidArgument(path, issue?.message ?? "invalid");
-    }
-    const scope = parsed.data.scope === undefined || parsed.data.scope === "fn" ? "fn" : "env";
-    return parsed.data.key === undefined
-      ? { limit: parsed.data.limit, scope }
-      : { limit: parsed.data.limit, scope, key: checkExpression(parsed.data.key, `${at}.key`) };
+    const parsed = parseWith(concurrencyLimitSchema, entry, at);
+    const scope = parsed.scope === undefined || parsed.scope === "fn" ? "fn" : "env";
+    return parsed.key === undefined
+      ? { limit: parsed.limit, scope }
+      : { limit: parsed.limit, scope, key: checkExpression(parsed.key, `${at}.key`) };
   });
 }
 
@@ -162,110 +167,6 @@ export function slotRefs(
     if (limit !== undefined) refs.push({ ...slot, limit });
   });
   return refs;
-}
-
-/** A slot record as stored. */
-export interface SlotRecord {
-  /** The key value. */
-  v: string;
-  /** The limit last applied. */
-  l: number;
-  /** Holders: lease id → expiry (ms). */
-  h: Record<string, number>;
-  /** Reservations: item id → expiry and park entry key. */
-  r: Record<string, { e: number; p: string }>;
-  /** Parked items. */
-  n: number;
-}
-
-/** A parked queue item as stored. */
-interface ParkedItem {
-  readonly id: string;
-  readonly payload: string;
-  readonly at: number;
-  readonly priority?: number;
-}
-
-const codec = createJsonCodec<unknown>();
-
-/** Decodes a slot record (or an empty one). */
-export function decodeSlot(value: Uint8Array | undefined, keyValue: string): SlotRecord {
-  if (!value) return { v: keyValue, l: 0, h: {}, r: {}, n: 0 };
-  return codec.decode(value) as SlotRecord;
-}
-
-/** Live holders + reservations of a record at `now`. */
-export function slotsInUse(record: SlotRecord, now: number): number {
-  let used = 0;
-  for (const expiry of Object.values(record.h)) if (expiry > now) used++;
-  for (const reservation of Object.values(record.r)) if (reservation.e > now) used++;
-  return used;
-}
-
-function prune(record: SlotRecord, now: number): void {
-  for (const [id, expiry] of Object.entries(record.h)) if (expiry <= now) delete record.h[id];
-  for (const [id, reservation] of Object.entries(record.r))
-    if (reservation.e <= now) delete record.r[id];
-}
-
-const pad = (time: number) => String(Math.max(0, Math.floor(time))).padStart(16, "0");
-
-/** Where `slotKey`'s parked items live: `<prefix>fc/c/q/<scope>/<hash>/`. */
-function parkedPrefix(slotKey: string): string {
-  const at = slotKey.indexOf("fc/c/");
-  return `${slotKey.slice(0, at)}fc/c/q/${slotKey.slice(at + 5)}/`;
-}
-
-function backlogKey(slotKey: string): string {
-  const at = slotKey.indexOf("fc/c/");
-  return `${slotKey.slice(0, at)}fc/c/b/${slotKey.slice(at + 5)}`;
-}
-
-function parkKey(slotKey: string, item: EnqueueItem & { id: string }, now: number): string {
-  return `${parkedPrefix(slotKey)}${pad(item.availableAt ?? now)}/${item.id}`;
-}
-
-function encodeParked(item: EnqueueItem & { id: string }, now: number): Uint8Array {
-  const parked: ParkedItem = {
-    id: item.id,
-    payload: fromUtf8(item.payload),
-    at: item.availableAt ?? now,
-    ...(item.priority === undefined || item.priority === 0 ? {} : { priority: item.priority }),
-  };
-  return codec.encode(parked);
-}
-
-function decodeParked(value: Uint8Array): EnqueueItem & { id: string } {
-  const parked = codec.decode(value) as ParkedItem;
-  return {
-    id: parked.id,
-    payload: utf8(parked.payload),
-    availableAt: parked.at,
-    ...(parked.priority === undefined ? {} : { priority: parked.priority }),
-  };
-}
-
-/** The ops writing `record` back (or deleting it when it holds nothing). */
-function writeRecord(
-  key: string,
-  record: SlotRecord,
-  version: number | undefined,
-  wasBacklogged: boolean,
-): StoreOp[] {
-  const expect = version === undefined ? ("absent" as const) : version;
-  const ops: StoreOp[] = [];
-  const empty =
-    Object.keys(record.h).length === 0 && Object.keys(record.r).length === 0 && record.n <= 0;
-  if (empty) {
-    if (version !== undefined) ops.push({ type: "delete", key, expect });
-    else ops.push({ type: "check", key, expect });
-  } else {
-    ops.push({ type: "set", key, value: codec.encode(record), expect });
-  }
-  if (record.n > 0 && !wasBacklogged)
-    ops.push({ type: "set", key: backlogKey(key), value: new Uint8Array(0) });
-  if (record.n <= 0 && wasBacklogged) ops.push({ type: "delete", key: backlogKey(key) });
-  return ops;
 }
 
 /** Who acquires: the worker's lease of the queue item. */
@@ -330,14 +231,14 @@ export function createConcurrencyControl(deps: ConcurrencyDeps): ConcurrencyCont
 
   /** Lists up to `free` parked items of `slotKey` without a reservation. */
   const oldestUnreserved = async (slotKey: string, record: SlotRecord, free: number) => {
-    if (free <= 0 || record.n <= 0) return [];
-    const reserved = Object.keys(record.r).length;
+    if (free <= 0 || record.parked <= 0) return [];
+    const reserved = Object.keys(record.reservations).length;
     const entries = await store.list({ prefix: parkedPrefix(slotKey), limit: reserved + free });
     const picked: { key: string; item: EnqueueItem & { id: string } }[] = [];
     for (const entry of entries) {
       if (picked.length >= free) break;
       const item = decodeParked(entry.value);
-      if (record.r[item.id]) continue;
+      if (record.reservations[item.id]) continue;
       picked.push({ key: entry.key, item });
     }
     return picked;
@@ -347,7 +248,8 @@ export function createConcurrencyControl(deps: ConcurrencyDeps): ConcurrencyCont
   const wake = async (slotKey: string, record: SlotRecord, limit: number, now: number) => {
     const free = limit - slotsInUse(record, now);
     const picked = await oldestUnreserved(slotKey, record, free);
-    for (const { key, item } of picked) record.r[item.id] = { e: now + deps.leaseMs, p: key };
+    for (const { key, item } of picked)
+      record.reservations[item.id] = { expiresAt: now + deps.leaseMs, parkKey: key };
     return picked.map((entry) => entry.item);
   };
 
@@ -362,27 +264,30 @@ export function createConcurrencyControl(deps: ConcurrencyDeps): ConcurrencyCont
       const ownParkKey = parkKey(slot.key, item, now);
       const [entry, parked] = await store.getMany([slot.key, ownParkKey]);
       const record = decodeSlot(entry?.value, slot.value);
-      const backlogged = record.n > 0;
+      const backlogged = record.parked > 0;
       prune(record, now);
-      record.l = slot.limit;
+      record.limit = slot.limit;
       const ops: StoreOp[] = [];
-      const reservation = record.r[item.id];
+      const reservation = record.reservations[item.id];
       let held: boolean;
       if (reservation) {
-        delete record.r[item.id];
+        delete record.reservations[item.id];
         // A reservation made at ingest has no park entry (""); one made by a wake-up has one.
-        const other = reservation.p !== "" && reservation.p !== ownParkKey;
-        if (other) ops.push({ type: "delete", key: reservation.p });
+        const other = reservation.parkKey !== "" && reservation.parkKey !== ownParkKey;
+        if (other) ops.push({ type: "delete", key: reservation.parkKey });
         if (parked) ops.push({ type: "delete", key: ownParkKey });
-        record.n = Math.max(0, record.n - (other ? 1 : 0) - (parked ? 1 : 0));
-        record.h[holder.leaseId] = now + deps.leaseMs;
+        record.parked = Math.max(0, record.parked - (other ? 1 : 0) - (parked ? 1 : 0));
+        record.holders[holder.leaseId] = now + deps.leaseMs;
         held = true;
-      } else if (record.h[holder.leaseId] !== undefined || slotsInUse(record, now) < slot.limit) {
-        record.h[holder.leaseId] = now + deps.leaseMs;
+      } else if (
+        record.holders[holder.leaseId] !== undefined ||
+        slotsInUse(record, now) < slot.limit
+      ) {
+        record.holders[holder.leaseId] = now + deps.leaseMs;
         if (parked) {
           // This item was parked before (a duplicate, or its reservation lapsed): it runs now.
           ops.push({ type: "delete", key: ownParkKey, expect: parked.version });
-          record.n = Math.max(0, record.n - 1);
+          record.parked = Math.max(0, record.parked - 1);
         }
         held = true;
       } else {
@@ -395,7 +300,7 @@ export function createConcurrencyControl(deps: ConcurrencyDeps): ConcurrencyCont
             value: encodeParked(item, now),
             expect: "absent",
           });
-          record.n++;
+          record.parked++;
         }
       }
       ops.unshift(...writeRecord(slot.key, record, entry?.version, backlogged));
@@ -415,20 +320,20 @@ export function createConcurrencyControl(deps: ConcurrencyDeps): ConcurrencyCont
       const entry = await store.get(slot.key);
       if (!entry) return;
       const record = decodeSlot(entry.value, slot.value);
-      const backlogged = record.n > 0;
+      const backlogged = record.parked > 0;
       const ops: StoreOp[] = [];
       let changed = false;
-      if (record.h[holder.leaseId] !== undefined) {
-        delete record.h[holder.leaseId];
+      if (record.holders[holder.leaseId] !== undefined) {
+        delete record.holders[holder.leaseId];
         changed = true;
       }
-      const reservation = record.r[holder.itemId];
+      const reservation = record.reservations[holder.itemId];
       if (reservation) {
         // A woken item that did not execute (its run moved on): its park entry goes too.
-        delete record.r[holder.itemId];
-        if (reservation.p !== "") {
-          ops.push({ type: "delete", key: reservation.p });
-          record.n = Math.max(0, record.n - 1);
+        delete record.reservations[holder.itemId];
+        if (reservation.parkKey !== "") {
+          ops.push({ type: "delete", key: reservation.parkKey });
+          record.parked = Math.max(0, record.parked - 1);
         }
         changed = true;
       }
@@ -471,7 +376,8 @@ export function createConcurrencyControl(deps: ConcurrencyDeps): ConcurrencyCont
     async requeueIfReserved(slots, item) {
       const entries = await store.getMany(slots.map((slot) => slot.key));
       const reserved = entries.some(
-        (entry) => entry !== undefined && decodeSlot(entry.value, "").r[item.id] !== undefined,
+        (entry) =>
+          entry !== undefined && decodeSlot(entry.value, "").reservations[item.id] !== undefined,
       );
       if (reserved) await deps.enqueue([item]);
     },
@@ -486,11 +392,11 @@ export function createConcurrencyControl(deps: ConcurrencyDeps): ConcurrencyCont
           const entry = await store.get(slot.key);
           if (!entry) break;
           const record = decodeSlot(entry.value, slot.value);
-          if (record.h[holder.leaseId] === undefined) break;
-          record.h[holder.leaseId] = deps.now() + deps.leaseMs;
+          if (record.holders[holder.leaseId] === undefined) break;
+          record.holders[holder.leaseId] = deps.now() + deps.leaseMs;
           try {
             await deps.commit([
-              { type: "set", key: slot.key, value: codec.encode(record), expect: entry.version },
+              { type: "set", key: slot.key, value: encodeSlot(record), expect: entry.version },
             ]);
             break;
           } catch (error) {
@@ -516,7 +422,7 @@ export function createConcurrencyControl(deps: ConcurrencyDeps): ConcurrencyCont
           const state = {
             record,
             version: entry?.version,
-            backlogged: record.n > 0,
+            backlogged: record.parked > 0,
             touched: false,
           };
           prune(record, now);
@@ -528,15 +434,15 @@ export function createConcurrencyControl(deps: ConcurrencyDeps): ConcurrencyCont
           const states = slots.map((slot) => records.get(slot.key));
           const blocked = slots.findIndex((slot, index) => {
             const record = states[index]?.record;
-            return !record || record.n > 0 || slotsInUse(record, now) >= slot.limit;
+            return !record || record.parked > 0 || slotsInUse(record, now) >= slot.limit;
           });
           if (blocked < 0) {
             slots.forEach((slot, index) => {
               const state = states[index];
               if (!state) return;
-              state.record.v = slot.value;
-              state.record.l = slot.limit;
-              state.record.r[item.id] = { e: now + deps.leaseMs, p: "" };
+              state.record.keyValue = slot.value;
+              state.record.limit = slot.limit;
+              state.record.reservations[item.id] = { expiresAt: now + deps.leaseMs, parkKey: "" };
               state.touched = true;
             });
             enqueue.push(item);
@@ -544,9 +450,9 @@ export function createConcurrencyControl(deps: ConcurrencyDeps): ConcurrencyCont
             const slot = slots[blocked];
             const state = states[blocked];
             if (!slot || !state) continue;
-            state.record.v = slot.value;
-            state.record.l = slot.limit;
-            state.record.n++;
+            state.record.keyValue = slot.value;
+            state.record.limit = slot.limit;
+            state.record.parked++;
             state.touched = true;
             ops.push({
               type: "set",
@@ -586,9 +492,9 @@ export function createConcurrencyControl(deps: ConcurrencyDeps): ConcurrencyCont
             break;
           }
           const record = decodeSlot(entry.value, "");
-          const backlogged = record.n > 0;
+          const backlogged = record.parked > 0;
           prune(record, now);
-          const items = await wake(slotKey, record, record.l, now);
+          const items = await wake(slotKey, record, record.limit, now);
           if (items.length === 0) break;
           try {
             await deps.commit(writeRecord(slotKey, record, entry.version, backlogged));

@@ -1,4 +1,4 @@
-import type { Store } from "@troupe/core";
+import { parseWith, type Store } from "@troupe/core";
 import { z } from "zod";
 import {
   checkExpression,
@@ -6,7 +6,6 @@ import {
   durationWithin,
   expressionInput,
   listKeyedStates,
-  parseOption,
 } from "./parse-option.js";
 
 const SECOND = 1000;
@@ -32,7 +31,7 @@ export interface DebounceDefinition {
 /** Validates `debounce` (period and timeout 1 s..7 d); errors name `field.period` … */
 export function parseDebounce(input: unknown, field: string): DebounceDefinition | undefined {
   if (input === undefined) return undefined;
-  const parsed = parseOption(debounceSchema, input, field);
+  const parsed = parseWith(debounceSchema, input, field);
   const periodMs = durationWithin(parsed.period, `${field}.period`, SECOND, WEEK);
   const timeoutMs =
     parsed.timeout === undefined

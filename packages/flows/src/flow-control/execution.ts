@@ -1,6 +1,7 @@
 import type { EnqueueItem, Lease, Store, StoreOp } from "@troupe/core";
 import type { FlowEvent } from "../event.js";
 import type { FunctionDefinition } from "../function.js";
+import { isDiscoveryItemId, isExecutingItemId } from "../queue-items.js";
 import type { RunRecord } from "../run-state.js";
 import {
   type ConcurrencyControl,
@@ -97,7 +98,7 @@ export function createExecutionControl(deps: ExecutionControlDeps): ExecutionCon
         // A throttled run's start is decided by the worker first; its slot is taken then.
         const throttled = deps.definition(run.functionId)?.throttle !== undefined;
         for (const item of items) {
-          if (slots.length > 0 && !throttled && item.id?.startsWith("d:"))
+          if (slots.length > 0 && !throttled && item.id !== undefined && isDiscoveryItemId(item.id))
             gated.push({ slots, item: { ...item, id: item.id } });
           else plain.push(item);
         }
@@ -147,8 +148,7 @@ export function createExecutionControl(deps: ExecutionControlDeps): ExecutionCon
         return;
       }
       // Not executed (a stale or deferred item): clear a reservation it may have been woken with.
-      const kind = gate.lease.id.charAt(0);
-      if (!run || (kind !== "d" && kind !== "s")) return;
+      if (!run || !isExecutingItemId(gate.lease.id)) return;
       const slots = refsOf(run);
       if (slots.length > 0) await concurrency.release(slots, holderOf(gate.lease));
     },

@@ -1,4 +1,5 @@
-import { checkExpression, expressionInput, parseOption } from "./parse-option.js";
+import { parseWith } from "@troupe/core";
+import { checkExpression, expressionInput } from "./parse-option.js";
 
 /** How long an idempotency key holds: one run per key value per 24 h. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
@@ -9,7 +10,7 @@ export const idempotencySchema = expressionInput;
 /** Validates `idempotency`; errors name `field`. */
 export function parseIdempotency(input: unknown, field: string): string | undefined {
   if (input === undefined) return undefined;
-  return checkExpression(parseOption(idempotencySchema, input, field), field);
+  return checkExpression(parseWith(idempotencySchema, input, field), field);
 }
 
 /**

@@ -17,18 +17,6 @@ export const durationInput = z.union([z.number(), z.string()]);
 /** A CEL expression as users write it (checked by {@link checkExpression} after the shape). */
 export const expressionInput = z.string().min(1).max(4096);
 
-/**
- * Parses `input` with `schema` and throws INVALID_ARGUMENT naming the offending field under
- * `field` (for example `function "x".debounce.period`).
- */
-export function parseOption<T>(schema: z.ZodType<T>, input: unknown, field: string): T {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const path = issue?.path.length ? `${field}.${issue.path.join(".")}` : field;
-  throw invalidArgument(path, issue?.message ?? "invalid");
-}
-
 /** Parses a duration and checks it lies in `[minMs, maxMs]`. */
 export function durationWithin(value: Duration, field: string, minMs: number, maxMs: number) {
   const ms = parseDuration(value, field);

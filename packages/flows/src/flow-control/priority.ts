@@ -1,7 +1,8 @@
+import { parseWith } from "@troupe/core";
 import { z } from "zod";
 import type { FlowEvent } from "../event.js";
 import { compileExpression } from "../expression.js";
-import { checkExpression, expressionInput, parseOption } from "./parse-option.js";
+import { checkExpression, expressionInput } from "./parse-option.js";
 
 /** The largest priority factor, in seconds either way (Inngest's documented range). */
 export const MAX_PRIORITY_SECONDS = 600;
@@ -20,7 +21,7 @@ export interface PriorityDefinition {
 /** Validates `priority`; errors name `field.run`. */
 export function parsePriority(input: unknown, field: string): PriorityDefinition | undefined {
   if (input === undefined) return undefined;
-  const parsed = parseOption(prioritySchema, input, field);
+  const parsed = parseWith(prioritySchema, input, field);
   return parsed.run === undefined ? {} : { run: checkExpression(parsed.run, `${field}.run`) };
 }
 

@@ -1,11 +1,6 @@
+import { parseWith } from "@troupe/core";
 import { z } from "zod";
-import {
-  checkExpression,
-  durationInput,
-  durationWithin,
-  expressionInput,
-  parseOption,
-} from "./parse-option.js";
+import { checkExpression, durationInput, durationWithin, expressionInput } from "./parse-option.js";
 
 const SECOND = 1000;
 const DAY = 86_400_000;
@@ -30,7 +25,7 @@ export interface RateLimitDefinition {
 /** Validates `rateLimit` (period 1 s..24 h); errors name `field.limit`, `field.period` … */
 export function parseRateLimit(input: unknown, field: string): RateLimitDefinition | undefined {
   if (input === undefined) return undefined;
-  const parsed = parseOption(rateLimitSchema, input, field);
+  const parsed = parseWith(rateLimitSchema, input, field);
   const periodMs = durationWithin(parsed.period, `${field}.period`, SECOND, DAY);
   return parsed.key === undefined
     ? { limit: parsed.limit, periodMs }

@@ -1,5 +1,6 @@
+import { parseWith } from "@troupe/core";
 import { z } from "zod";
-import { checkExpression, expressionInput, parseOption } from "./parse-option.js";
+import { checkExpression, expressionInput } from "./parse-option.js";
 
 /** `singleton` as users write it. */
 export const singletonSchema = z.strictObject({
@@ -19,7 +20,7 @@ export interface SingletonDefinition {
 /** Validates `singleton`; errors name `field.mode`, `field.key`. */
 export function parseSingleton(input: unknown, field: string): SingletonDefinition | undefined {
   if (input === undefined) return undefined;
-  const parsed = parseOption(singletonSchema, input, field);
+  const parsed = parseWith(singletonSchema, input, field);
   return parsed.key === undefined
     ? { mode: parsed.mode }
     : { mode: parsed.mode, key: checkExpression(parsed.key, `${field}.key`) };

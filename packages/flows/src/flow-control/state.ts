@@ -1,9 +1,10 @@
 import type { Store } from "@troupe/core";
 import type { FunctionDefinition } from "../function.js";
 import { listPendingBatches, type PendingBatch } from "./batch.js";
-import { decodeSlot, slotPrefix } from "./concurrency.js";
+import { slotPrefix } from "./concurrency.js";
 import { listPendingDebounces, type PendingDebounce } from "./debounce.js";
 import { statePrefix } from "./parse-option.js";
+import { decodeSlot } from "./slot-record.js";
 import { decodeThrottle, throttledCount } from "./throttle.js";
 
 /** Keys listed per limit at most: state is for people, and a dashboard shows the busiest. */
@@ -68,17 +69,17 @@ export async function readFlowControlState(
     for (const entry of listed) {
       const record = decodeSlot(entry.value, "");
       let active = 0;
-      for (const expiry of Object.values(record.h)) if (expiry > now) active++;
+      for (const expiry of Object.values(record.holders)) if (expiry > now) active++;
       let admitted = 0;
-      for (const reservation of Object.values(record.r))
-        if (reservation.e > now && reservation.p === "") admitted++;
+      for (const reservation of Object.values(record.reservations))
+        if (reservation.expiresAt > now && reservation.parkKey === "") admitted++;
       concurrency.push({
         index,
         scope: limit.scope,
-        key: record.v,
+        key: record.keyValue,
         active,
         limit: limit.limit,
-        queued: record.n + admitted,
+        queued: record.parked + admitted,
       });
     }
   }

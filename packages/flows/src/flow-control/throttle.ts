@@ -1,4 +1,4 @@
-import { createJsonCodec, type StoreOp } from "@troupe/core";
+import { createJsonCodec, parseWith, type StoreOp } from "@troupe/core";
 import { z } from "zod";
 import type { FlowEvent } from "../event.js";
 import {
@@ -7,7 +7,6 @@ import {
   durationWithin,
   evaluateKey,
   expressionInput,
-  parseOption,
   stateKey,
 } from "./parse-option.js";
 
@@ -36,7 +35,7 @@ export interface ThrottleDefinition {
 /** Validates `throttle` (period 1 s..7 d); errors name `field.limit`, `field.period` … */
 export function parseThrottle(input: unknown, field: string): ThrottleDefinition | undefined {
   if (input === undefined) return undefined;
-  const parsed = parseOption(throttleSchema, input, field);
+  const parsed = parseWith(throttleSchema, input, field);
   const periodMs = durationWithin(parsed.period, `${field}.period`, SECOND, WEEK);
   const base = { limit: parsed.limit, periodMs, burst: parsed.burst ?? 0 };
   return parsed.key === undefined

@@ -1,0 +1,94 @@
+import type { DriverResponse, Opcode } from "../driver.js";
+import type { RunRecord } from "../run-state.js";
+import { completeRun } from "./finish.js";
+import { functionError } from "./function-error.js";
+import { invokeFunction } from "./invoke.js";
+import { sleep } from "./sleep.js";
+import { stepDone } from "./step-done.js";
+import { stepError } from "./step-error.js";
+import { stepFailed } from "./step-failed.js";
+import { stepPlanned } from "./step-planned.js";
+import {
+  draftOf,
+  type Effects,
+  noEffects,
+  type OpOutcome,
+  progress,
+  type Transition,
+  type TransitionEnv,
+  type TransitionMode,
+} from "./transition.js";
+import { waitForEvent } from "./wait-for-event.js";
+
+/** One opcode's transition. */
+export function applyOpcode(
+  run: RunRecord,
+  op: Opcode,
+  mode: TransitionMode,
+  env: TransitionEnv,
+): OpOutcome {
+  switch (op.op) {
+    case "StepRun":
+      return stepDone(run, op, env);
+    case "StepError":
+      return stepError(run, op, mode, env);
+    case "StepFailed":
+      return stepFailed(run, op, mode, env);
+    case "StepPlanned":
+      return stepPlanned(run, op);
+    case "Sleep":
+      return sleep(run, op, env);
+    case "WaitForEvent":
+      return waitForEvent(run, op, env);
+    case "InvokeFunction":
+      return invokeFunction(run, op, env);
+  }
+}
+
+const merge = (into: Effects, from: Effects) => {
+  into.ops.push(...from.ops);
+  into.lookbacks.push(...from.lookbacks);
+  into.children.push(...from.children);
+};
+
+/**
+ * The run after the driver answered for `mode`: the handler completed, failed, or reported
+ * opcodes — each applied in order (a step already finished is left as it is). Then a discovery
+ * is due when something progressed and nothing is pending, unless a retry's time holds it back.
+ */
+export function applyDriverResponse(
+  run: RunRecord,
+  response: DriverResponse,
+  mode: TransitionMode,
+  env: TransitionEnv,
+): Transition {
+  if (response.type === "complete") {
+    const finished = completeRun(run, response.output, env.now);
+    return { run: finished.run, effects: { ...noEffects(), ops: finished.ops } };
+  }
+  if (response.type === "error") return functionError(run, response, mode, env);
+
+  let current = run;
+  const effects = noEffects();
+  let progressed = false;
+  let retryScheduled = false;
+  for (const op of response.ops) {
+    const existing = current.steps[op.id];
+    if (existing && (existing.status === "completed" || existing.status === "failed")) continue;
+    const outcome = applyOpcode(current, op, mode, env);
+    current = outcome.run;
+    progressed ||= outcome.progressed;
+    retryScheduled ||= outcome.retryScheduled;
+    merge(effects, outcome.effects);
+  }
+  const draft = draftOf(current);
+  if (mode === "discover") draft.forcePlan = response.ops.length > 1;
+  let next = progressed ? progress(draft) : undefined;
+  if (progressed && retryScheduled && current.nextAt !== undefined) {
+    // A retry is scheduled next to other progress: the discovery keeps the retry's time.
+    draft.nextAt = current.nextAt;
+    next = undefined;
+  }
+  if (draft.nextAt !== undefined && draft.nextAt > env.now) next = undefined;
+  return next ? { run: draft, next, effects } : { run: draft, effects };
+}

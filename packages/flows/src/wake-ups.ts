@@ -1,0 +1,81 @@
+import type { Clock, Logger, PubSub } from "@troupe/core";
+
+/**
+ * Wake-ups of idle workers: in this process directly, in others through PubSub. A worker notes
+ * the {@link WakeUps.generation} before it looks for work and passes it to `idle`, which returns
+ * at once if a wake-up came in between — so a wake-up that lands while the worker checks the
+ * queue (a claim, `nextAvailableAt`) is never lost.
+ */
+export interface WakeUps {
+  /** Counts wake-ups so far. */
+  generation(): number;
+  /** Wakes this process's idle workers. */
+  wakeLocal(): void;
+  /** Wakes idle workers here now, and in other processes (at most one message per turn). */
+  wake(): void;
+  /**
+   * Waits up to `delayMs`, or until a wake-up; returns at once when one came after the
+   * generation `seen` was noted.
+   */
+  idle(delayMs: number, seen: number): Promise<void>;
+}
+
+/** What wake-ups need. */
+export interface WakeUpDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly pubsub?: PubSub;
+  /** The PubSub channel idle workers listen on. */
+  readonly channel: string;
+  /** False while no worker runs here (nothing is published then). */
+  readonly publishing: () => boolean;
+}
+
+/** Creates the wake-ups of one engine. */
+export function createWakeUps(deps: WakeUpDeps): WakeUps {
+  const { clock, pubsub } = deps;
+  let generation = 0;
+  let resolvers: (() => void)[] = [];
+  const wakeLocal = () => {
+    generation++;
+    const woken = resolvers;
+    resolvers = [];
+    for (const resolve of woken) resolve();
+  };
+  // At most one wake-up message per event-loop turn: a burst of enqueues (a batch of events,
+  // many runs settling at once) must not become a burst of NOTIFYs.
+  let publishPending = false;
+
+  return {
+    generation: () => generation,
+    wakeLocal,
+    wake() {
+      wakeLocal();
+      if (!pubsub || !deps.publishing() || publishPending) return;
+      publishPending = true;
+      setImmediate(() => {
+        publishPending = false;
+        pubsub.publish(deps.channel, new Uint8Array(0)).catch((error: unknown) => {
+          deps.logger.warn("flows: wake-up publish failed", { error });
+        });
+      });
+    },
+    idle: (delayMs, seen) =>
+      new Promise<void>((resolve) => {
+        if (generation !== seen) {
+          resolve();
+          return;
+        }
+        const onWake = () => {
+          timer.cancel();
+          resolve();
+        };
+        const timer = clock.setTimer(delayMs, () => {
+          // Forget the hook, so an idle engine does not collect one per poll.
+          resolvers = resolvers.filter((hook) => hook !== onWake);
+          resolve();
+        });
+        resolvers.push(onWake);
+      }),
+  };
+}

@@ -1,0 +1,124 @@
+import type { Unsubscribe } from "@troupe/core";
+import type { FlowsContext } from "./engine-context.js";
+import type { ProcessLease } from "./worker-lease.js";
+
+/** The background worker of an engine, and its synchronous twin `runDue`. */
+export interface WorkerLoop {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Processes everything due now without a background worker; resolves to items processed. */
+  runDue(): Promise<number>;
+  /** True while started. */
+  running(): boolean;
+}
+
+/** What the loop drives. */
+export interface WorkerLoopDeps {
+  readonly processLease: ProcessLease;
+  readonly sweep: () => Promise<number>;
+  /** The PubSub channel that wakes this worker from other processes. */
+  readonly wakeChannel: string;
+  /** Hold the process open while started. */
+  readonly keepProcessAlive: boolean;
+}
+
+/**
+ * Creates the worker loop: claims up to `workerConcurrency` items at a time, processes them
+ * concurrently, sweeps every `sweepIntervalMs`, and sleeps when there is nothing to do until the
+ * next item is due, a wake-up comes, or `pollIntervalMs` passes.
+ */
+export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): WorkerLoop {
+  const { queue, clock, logger, wakeUps } = ctx;
+  const { workerConcurrency, leaseMs, pollIntervalMs, sweepIntervalMs } = ctx.settings;
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let unsubscribe: Unsubscribe | undefined;
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+  const active = new Set<Promise<void>>();
+  let nextSweepAt = 0;
+
+  const workerLoop = async () => {
+    while (running) {
+      // Noted before looking for work: a wake-up from here on makes the idle wait return at once.
+      const seen = wakeUps.generation();
+      try {
+        if (clock.now() >= nextSweepAt) {
+          nextSweepAt = clock.now() + sweepIntervalMs;
+          await deps.sweep();
+        }
+        await ctx.runs.flushMarkers();
+        const free = workerConcurrency - active.size;
+        let claimed = 0;
+        if (free > 0) {
+          const leases = await queue.claim({ limit: free, leaseMs });
+          claimed = leases.length;
+          for (const lease of leases) {
+            const task: Promise<void> = deps.processLease(lease).finally(() => {
+              active.delete(task);
+              wakeUps.wakeLocal();
+            });
+            active.add(task);
+          }
+        }
+        if (claimed > 0) continue;
+        if (free <= 0) {
+          // Every slot is busy: a finishing item wakes the loop.
+          if (running) await wakeUps.idle(pollIntervalMs, seen);
+          continue;
+        }
+        const nextAt = await queue.nextAvailableAt();
+        const delay =
+          nextAt === undefined
+            ? pollIntervalMs
+            : Math.min(pollIntervalMs, Math.max(1, nextAt - clock.now()));
+        if (!running) break;
+        await wakeUps.idle(delay, seen);
+      } catch (error) {
+        logger.error("flows: worker loop error", { error });
+        // After an error, back off a full interval even if wake-ups keep coming.
+        if (running) await wakeUps.idle(pollIntervalMs, wakeUps.generation());
+      }
+    }
+  };
+
+  return {
+    running: () => running,
+    async start() {
+      if (running) return;
+      running = true;
+      // A ref'd handle that does nothing: the worker's own timers come from the Clock, which
+      // must not keep a process alive, but a started worker is a server and should.
+      if (deps.keepProcessAlive) keepAlive = setInterval(() => {}, 1 << 30);
+      if (ctx.pubsub)
+        unsubscribe = await ctx.pubsub.subscribe(deps.wakeChannel, () => wakeUps.wakeLocal());
+      await ctx.cron.ensureScheduled();
+      nextSweepAt = 0;
+      loop = workerLoop();
+    },
+    async stop() {
+      running = false;
+      if (keepAlive) clearInterval(keepAlive);
+      keepAlive = undefined;
+      wakeUps.wakeLocal();
+      await loop;
+      loop = undefined;
+      await Promise.all([...active]);
+      await unsubscribe?.();
+      unsubscribe = undefined;
+      await ctx.runs.flushMarkers();
+    },
+    async runDue() {
+      await ctx.cron.ensureScheduled();
+      await ctx.cron.settled();
+      let processed = 0;
+      for (;;) {
+        const leases = await queue.claim({ limit: workerConcurrency, leaseMs });
+        if (leases.length === 0) break;
+        await Promise.all(leases.map((lease) => deps.processLease(lease)));
+        processed += leases.length;
+      }
+      await ctx.runs.flushMarkers();
+      return processed;
+    },
+  };
+}
