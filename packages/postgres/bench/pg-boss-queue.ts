@@ -7,15 +7,19 @@ import PgBoss from "pg-boss";
  * insert → fetch(batchSize) → complete. Payloads travel as base64 in the job's JSON data, as
  * pg-boss stores JSON. Everything else throws: this is a benchmark harness, not an adapter.
  */
-export async function openPgBossQueue(connectionString: string, schema: string): Promise<Queue> {
-  const name = "bench";
+export async function openPgBossQueue(
+  connectionString: string,
+  schema: string,
+  name = "bench",
+): Promise<Queue> {
   const boss = new PgBoss({
     connectionString,
     schema,
     // No background maintenance, cron or monitoring during the measurement.
     supervise: false,
     schedule: false,
-    max: 4,
+    // As many connections as Troupe's pool (pg's default), for the runs with 10 consumers.
+    max: 10,
   });
   boss.on("error", () => undefined);
   await boss.start();
