@@ -102,3 +102,4 @@ export {
   type Transport,
   validateNodeId,
 } from "./transport.js";
+export { createWakeSignal, type WakeOutcome, type WakeSignal } from "./wake-signal.js";
