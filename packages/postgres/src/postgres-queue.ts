@@ -317,7 +317,7 @@ export function createPostgresQueue(options: PostgresQueueOptions): Queue {
     ackMany(leases) {
       return settleMany(leases, (ids, leaseIds) => ackManySql([queueName, ids, leaseIds]));
     },
-    retryMany(leases, retryOptions?: RetryOptions) {
+    async retryMany(leases, retryOptions?: RetryOptions) {
       validateRetryOptions(retryOptions);
       const availableAt = retryOptions?.availableAt ?? clock.now();
       return settleMany(leases, (ids, leaseIds) =>

@@ -221,6 +221,19 @@ export function describeQueueBatches(scope: QueueSuiteScope): void {
           "INVALID_ARGUMENT",
           "retry.availableAt",
         );
+        // Rejected promises, never synchronous throws: callers chain `.catch` on them.
+        const calls = [
+          () => queue.ackMany("not an array" as never),
+          () => queue.retryMany("not an array" as never),
+          () => queue.retryMany(good, { availableAt: -1 }),
+        ];
+        for (const call of calls) {
+          let pending: Promise<unknown> | undefined;
+          expect(() => {
+            pending = call();
+          }).not.toThrow();
+          await expect(pending).rejects.toThrow(/leases|retry\.availableAt/);
+        }
         expect(await queue.get("a")).toMatchObject({ state: "leased", attempts: 1 });
         expect(await queue.ackMany(good)).toEqual({ applied: good, lost: [] });
       },
