@@ -150,6 +150,48 @@ export function describeQueueBatches(scope: QueueSuiteScope): void {
     );
 
     it(
+      "batches keep partitions, nextAvailableAt and counts right",
+      async () => {
+        const queue = await open();
+        await queue.enqueueMany([
+          { id: "p1", payload: bytes("p1"), partitionKey: "p" },
+          { id: "q1", payload: bytes("q1"), partitionKey: "q" },
+          { id: "p2", payload: bytes("p2"), partitionKey: "p" },
+          { id: "q2", payload: bytes("q2"), partitionKey: "q" },
+          { id: "plain", payload: bytes("plain") },
+        ]);
+        const leases = await queue.claim({ limit: 10, leaseMs: 60_000 });
+        const byId = new Map(leases.map((lease) => [lease.id, lease]));
+        const later = clock().now() + 3000;
+        const retried = await queue.retryMany(refs([byId.get("p2"), byId.get("p1")]), {
+          availableAt: later,
+        });
+        expect(retried.lost).toEqual([]);
+        const acked = await queue.ackMany(refs([byId.get("q1"), byId.get("q2")]));
+        expect(acked.lost).toEqual([]);
+        expect(await queue.counts()).toEqual({ waiting: 2, leased: 1 });
+        expect(await queue.nextAvailableAt("q")).toBeUndefined();
+        expect(await queue.nextAvailableAt("p")).toBe(later);
+        expect(await queue.claim({ limit: 10, leaseMs: 60_000, partitionKey: "q" })).toEqual([]);
+        expect(await queue.claim({ limit: 10, leaseMs: 60_000, partitionKey: "p" })).toEqual([]);
+        await clock().advance(3000);
+        const again = await queue.claim({ limit: 10, leaseMs: 60_000, partitionKey: "p" });
+        expect(ids(again)).toEqual(["p1", "p2"]);
+        expect(again.every((lease) => lease.partitionKey === "p" && lease.attempts === 2)).toBe(
+          true,
+        );
+        // The same ids enqueue afresh in their partition once acked.
+        expect(
+          (await queue.enqueue({ id: "q1", payload: bytes("x"), partitionKey: "q" })).created,
+        ).toBe(true);
+        expect(ids(await queue.claim({ limit: 10, leaseMs: 60_000, partitionKey: "q" }))).toEqual([
+          "q1",
+        ]);
+      },
+      timeout,
+    );
+
+    it(
       "two callers acking the same leases at once apply each lease exactly once between them",
       async () => {
         const queue = await open();
