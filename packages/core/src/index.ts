@@ -59,10 +59,13 @@ export {
 } from "./pubsub.js";
 export {
   type ClaimOptions,
+  distinctLeaseRefs,
   type EnqueueItem,
   type EnqueueResult,
   type Lease,
+  type LeaseBatchResult,
   type LeaseRef,
+  leaseBatchResult,
   MAX_PRIORITY,
   MAX_QUEUE_ID_BYTES,
   MIN_PRIORITY,
@@ -77,6 +80,7 @@ export {
   validateQueueText,
   validateRetryOptions,
 } from "./queue.js";
+export { ackManyOneByOne, retryManyOneByOne } from "./queue-batch-fallback.js";
 export {
   type CheckOp,
   type CommitResult,
@@ -98,3 +102,4 @@ export {
   type Transport,
   validateNodeId,
 } from "./transport.js";
+export { createWakeSignal, type WakeOutcome, type WakeSignal } from "./wake-signal.js";

@@ -85,6 +85,26 @@ export interface RetryOptions {
   readonly availableAt?: number;
 }
 
+/**
+ * The outcome of {@link Queue.ackMany} or {@link Queue.retryMany}: every distinct lease given
+ * lands in exactly one of the two lists, each list in the order the leases were given.
+ *
+ * A lease counts as held when it is still its item's latest lease at the moment the batch is
+ * applied, exactly as for `ack`/`retry` (a lapsed lease that nobody claimed since is still held).
+ * The same `{ id, leaseId }` given twice counts once; two different leases on one item can be held
+ * at most one at a time, so at most one of them is applied and the other is lost.
+ */
+export interface LeaseBatchResult {
+  /** The leases this call applied: their items were acknowledged (ackMany) or released (retryMany). */
+  readonly applied: readonly LeaseRef[];
+  /**
+   * The leases that were no longer held (lapsed and claimed again, or the item was acknowledged
+   * or removed): nothing happened to their items. `ack`/`retry` would have failed with
+   * `LEASE_LOST` for each of them.
+   */
+  readonly lost: readonly LeaseRef[];
+}
+
 /** How many items a queue holds. */
 export interface QueueCounts {
   /** Items waiting to be claimed (available now or later). */
@@ -126,8 +146,23 @@ export interface Queue {
   /** Finishes the item: it leaves the queue and its id may be reused. */
   ack(lease: LeaseRef): Promise<void>;
 
+  /**
+   * Acknowledges several leases at once, in one round trip and one commit: every lease still
+   * held is finished as by `ack`; every lease no longer held is reported in
+   * {@link LeaseBatchResult.lost} instead of failing the call, and its item is left alone. An
+   * empty batch resolves to two empty lists. Bad input (anything but an array of lease refs)
+   * fails with INVALID_ARGUMENT naming the entry (`leases[2].id`) before anything changes.
+   */
+  ackMany(leases: readonly LeaseRef[]): Promise<LeaseBatchResult>;
+
   /** Releases the item to be claimed again at `availableAt`; its attempt count is kept. */
   retry(lease: LeaseRef, options?: RetryOptions): Promise<void>;
+
+  /**
+   * Releases several leases at once, in one round trip and one commit, each as by `retry` with
+   * the same `options`; leases no longer held are reported as for {@link Queue.ackMany}.
+   */
+  retryMany(leases: readonly LeaseRef[], options?: RetryOptions): Promise<LeaseBatchResult>;
 
   /** Moves the lease's expiry to `leaseMs` from now; resolves to the new expiry. */
   extend(lease: LeaseRef, leaseMs: number): Promise<number>;
@@ -223,6 +258,38 @@ export function validateLeaseRef(lease: LeaseRef, field = "lease"): void {
     throw invalidArgument(field, "expected { id, leaseId }");
   validateQueueText(lease.id, `${field}.id`);
   validateQueueText(lease.leaseId, `${field}.leaseId`);
+}
+
+/**
+ * Validates the leases of `ackMany`/`retryMany` and returns them without repeats (the first of
+ * each `{ id, leaseId }` pair kept, order kept).
+ */
+export function distinctLeaseRefs(leases: readonly LeaseRef[], field = "leases"): LeaseRef[] {
+  if (!Array.isArray(leases)) throw invalidArgument(field, "expected an array of { id, leaseId }");
+  const seen = new Set<string>();
+  const distinct: LeaseRef[] = [];
+  leases.forEach((lease: LeaseRef, index) => {
+    validateLeaseRef(lease, `${field}[${index}]`);
+    const key = JSON.stringify([lease.id, lease.leaseId]);
+    if (seen.has(key)) return;
+    seen.add(key);
+    distinct.push({ id: lease.id, leaseId: lease.leaseId });
+  });
+  return distinct;
+}
+
+/**
+ * Splits `leases` into applied and lost by whether `isApplied` holds for each, keeping order:
+ * how adapters build a {@link LeaseBatchResult} from the set of leases their statement matched.
+ */
+export function leaseBatchResult(
+  leases: readonly LeaseRef[],
+  isApplied: (lease: LeaseRef) => boolean,
+): LeaseBatchResult {
+  const applied: LeaseRef[] = [];
+  const lost: LeaseRef[] = [];
+  for (const lease of leases) (isApplied(lease) ? applied : lost).push(lease);
+  return { applied, lost };
 }
 
 /** Validates `extend`'s duration. */

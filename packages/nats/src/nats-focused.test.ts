@@ -332,6 +332,49 @@ describe("createNatsPubSub", () => {
     expect(seenByOne).toEqual(["for one"]);
     expect(seenByTwo).toEqual(["for two"]);
   });
+
+  it("is not told a subscription is live before the server has its interest", async () => {
+    const connection = await connect({ servers: NATS_URL });
+    const prefix = uniquePrefix();
+    const bus = createNatsPubSub({ connection, subjectPrefix: prefix });
+    const sender = pubsub(prefix);
+    opened.push(bus);
+    // Hold the round trip that confirms the SUB until released.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const flush = connection.flush.bind(connection);
+    let flushes = 0;
+    connection.flush = () => {
+      flushes++;
+      return held.then(flush);
+    };
+    try {
+      const got: string[] = [];
+      let live = false;
+      const subscribing = bus
+        .subscribe("race", (message) => {
+          got.push(decode(message));
+        })
+        .then(() => {
+          live = true;
+        });
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect(flushes, "subscribe waits on the server's confirmation").toBe(1);
+      expect(live, "subscribe resolved before the server confirmed the SUB").toBe(false);
+      release();
+      await subscribing;
+      await sender.publish("race", encode("wake"));
+      await waitUntil(() => got.length === 1);
+      expect(got).toEqual(["wake"]);
+    } finally {
+      connection.flush = flush;
+      release();
+      await bus.close();
+      await connection.close();
+    }
+  });
 });
 
 /** Polls until `condition` holds (real time; delivery crosses the network). */

@@ -2,7 +2,14 @@
 // for the queue cycle. Run with `pnpm --filter @troupe/postgres bench`.
 import { cpus, loadavg } from "node:os";
 import { createMemoryQueue, createMemoryStore, type Lease, type Queue } from "@troupe/core";
-import { benchQueue, benchStore, measureThroughput, printTable } from "@troupe/testkit";
+import {
+  type BacklogScenario,
+  benchQueue,
+  benchQueueBacklog,
+  benchStore,
+  measureThroughput,
+  printTable,
+} from "@troupe/testkit";
 import pg from "pg";
 import { createPostgresQueue, createPostgresStore } from "../src/index.js";
 import { openPgBossQueue } from "./pg-boss-queue.js";
@@ -14,6 +21,8 @@ const schemas = {
 };
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 1500);
 const payload = new TextEncoder().encode("x".repeat(100));
+// BENCH_ONLY=backlog runs just the backlog table (the slow part to iterate on).
+const only = process.env.BENCH_ONLY;
 
 const admin = new pg.Pool({ connectionString: url, max: 1 });
 const dropSchemas = async () => {
@@ -97,6 +106,16 @@ try {
   );
   await dropSchemas();
 
+  if (only !== "backlog") await cycleTables();
+  await backlogTable();
+  if (only !== "backlog") await storeTable();
+  console.log(`load average at the end: ${loadavg()[0]?.toFixed(1)}`);
+} finally {
+  await dropSchemas();
+  await admin.end();
+}
+
+async function cycleTables() {
   const queueRows = await benchQueue(
     [
       { name: "pg-boss 10.4.2", create: () => openPgBossQueue(url, schemas.pgBoss) },
@@ -134,7 +153,38 @@ try {
   } finally {
     await Promise.all([boss.close(), troupe.close()]);
   }
+}
 
+async function backlogTable() {
+  // Claim→ack against a standing backlog: one item or 50 per claim (50 acked by one ackMany, and
+  // by one `complete([...ids])` for pg-boss), 5,000 or 20,000 queued, 1 or 10 consumers.
+  const scenarios: BacklogScenario[] = [
+    { batch: 1, queued: 5000, consumers: 1 },
+    { batch: 50, queued: 5000, consumers: 1 },
+    { batch: 1, queued: 20_000, consumers: 1 },
+    { batch: 50, queued: 20_000, consumers: 1 },
+    { batch: 1, queued: 5000, consumers: 10 },
+    { batch: 50, queued: 20_000, consumers: 10 },
+  ];
+  const backlogRows = await benchQueueBacklog(
+    [
+      {
+        name: "pg-boss 10.4.2",
+        create: (queueName) => openPgBossQueue(url, schemas.pgBoss, queueName),
+      },
+      {
+        name: "postgres (Troupe)",
+        create: (queueName) =>
+          createPostgresQueue({ connectionString: url, schema: schemas.troupe, queueName }),
+      },
+    ],
+    scenarios,
+    { sliceMs: Math.round(durationMs / 2), slices: 4 },
+  );
+  printTable("Queue, claim→ack against a backlog (alternating slices)", backlogRows);
+}
+
+async function storeTable() {
   const storeRows = await benchStore(
     [
       {
@@ -146,8 +196,4 @@ try {
     { durationMs },
   );
   printTable("Store (vs first = vs postgres)", storeRows);
-  console.log(`load average at the end: ${loadavg()[0]?.toFixed(1)}`);
-} finally {
-  await dropSchemas();
-  await admin.end();
 }

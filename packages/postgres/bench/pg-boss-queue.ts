@@ -3,19 +3,23 @@ import PgBoss from "pg-boss";
 
 /**
  * pg-boss 10 behind the parts of the Queue port that `benchQueue` drives (enqueue, enqueueMany,
- * claim, ack, close), so both libraries run the same cycle code: send → fetch → complete, and
+ * claim, ack, ackMany, close), so both libraries run the same cycle code: send → fetch → complete, and
  * insert → fetch(batchSize) → complete. Payloads travel as base64 in the job's JSON data, as
  * pg-boss stores JSON. Everything else throws: this is a benchmark harness, not an adapter.
  */
-export async function openPgBossQueue(connectionString: string, schema: string): Promise<Queue> {
-  const name = "bench";
+export async function openPgBossQueue(
+  connectionString: string,
+  schema: string,
+  name = "bench",
+): Promise<Queue> {
   const boss = new PgBoss({
     connectionString,
     schema,
     // No background maintenance, cron or monitoring during the measurement.
     supervise: false,
     schedule: false,
-    max: 4,
+    // As many connections as Troupe's pool (pg's default), for the runs with 10 consumers.
+    max: 10,
   });
   boss.on("error", () => undefined);
   await boss.start();
@@ -56,6 +60,15 @@ export async function openPgBossQueue(connectionString: string, schema: string):
     async ack(lease) {
       await boss.complete(name, lease.id);
     },
+    // pg-boss completes an array of ids in one statement.
+    async ackMany(leases) {
+      await boss.complete(
+        name,
+        leases.map((lease) => lease.id),
+      );
+      return { applied: [...leases], lost: [] };
+    },
+    retryMany: unsupported("retryMany"),
     retry: unsupported("retry"),
     extend: unsupported("extend"),
     remove: unsupported("remove"),

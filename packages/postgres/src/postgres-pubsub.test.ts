@@ -1,4 +1,5 @@
 import { TroupeError } from "@troupe/core";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertReachable, openAdminPool, postgresUrl } from "../test/support.js";
 import { waitUntil } from "../test/wait.js";
@@ -82,5 +83,53 @@ describe("postgres pubsub", () => {
       return got.length > 0;
     }, "a message after the reconnect");
     await bus.close();
+  });
+
+  it("a second subscriber is not told it is live before the channel's LISTEN has run", async () => {
+    const channelPrefix = prefix();
+    const bus = createPostgresPubSub({ connectionString: postgresUrl, channelPrefix });
+    const sender = createPostgresPubSub({ connectionString: postgresUrl, channelPrefix });
+    // The listening connection is up before the race starts.
+    await bus.subscribe("warm", () => undefined);
+    // Hold the LISTEN of channel "race" on its way to the server until released.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const listenRace = `LISTEN "${channelPrefix}race"`;
+    const query = pg.Client.prototype.query;
+    const patched = function (this: pg.Client, ...args: unknown[]) {
+      const call = () => (query as (...a: unknown[]) => unknown).apply(this, args);
+      return args[0] === listenRace ? held.then(call) : call();
+    };
+    pg.Client.prototype.query = patched as typeof query;
+    try {
+      const got: string[] = [];
+      const first = bus.subscribe("race", () => {
+        got.push("first");
+      });
+      let secondLive = false;
+      let publishedOnLive: Promise<void> | undefined;
+      const second = bus
+        .subscribe("race", () => {
+          got.push("second");
+        })
+        .then(() => {
+          secondLive = true;
+          // The wake a consumer sends (or awaits) right after its subscription went live.
+          publishedOnLive = sender.publish("race", new Uint8Array([1]));
+        });
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect(secondLive, "the second subscribe resolved while LISTEN was still held").toBe(false);
+      release();
+      await Promise.all([first, second]);
+      await publishedOnLive;
+      await waitUntil(() => got.length === 2, "the message published once both were live");
+      expect(got.sort()).toEqual(["first", "second"]);
+    } finally {
+      pg.Client.prototype.query = query;
+      release();
+      await Promise.all([bus.close(), sender.close()]);
+    }
   });
 });

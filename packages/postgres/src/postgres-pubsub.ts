@@ -52,6 +52,12 @@ const optionsSchema = z.strictObject({
 interface Subscription {
   readonly channel: string;
   readonly handlers: Set<MessageHandler>;
+  /**
+   * Settles once the channel's LISTEN has run. Every subscriber of the channel waits for it, so
+   * none is told it is live while the LISTEN is still on its way (a message published then would
+   * reach nobody).
+   */
+  readonly live: Promise<void>;
 }
 
 /**
@@ -210,23 +216,31 @@ export function createPostgresPubSub(options: PostgresPubSubOptions): PubSub {
       const name = identifier(channel);
       // Wrap so the same function subscribed twice gets two independent subscriptions.
       const wrapped: MessageHandler = (message, from) => handler(message, from);
+      const listen = () => onListener(`LISTEN ${quoteIdent(name)}`);
       let subscription = subscriptions.get(name);
-      const first = !subscription;
+      let ready: Promise<void>;
       if (!subscription) {
-        subscription = { channel, handlers: new Set() };
+        subscription = { channel, handlers: new Set(), live: listen() };
         subscriptions.set(name, subscription);
-      }
-      subscription.handlers.add(wrapped);
-      if (first || !current) {
-        try {
-          await onListener(`LISTEN ${quoteIdent(name)}`);
-        } catch (error) {
-          subscription.handlers.delete(wrapped);
-          if (subscription.handlers.size === 0) subscriptions.delete(name);
-          throw error;
-        }
+        ready = subscription.live;
+      } else {
+        // While the listening connection is being replaced, LISTEN again on the new one.
+        ready = current ? subscription.live : listen();
       }
       const owned = subscription;
+      owned.handlers.add(wrapped);
+      try {
+        await ready;
+      } catch (error) {
+        owned.handlers.delete(wrapped);
+        // A failed LISTEN leaves nothing to join: later subscribers start afresh.
+        if (
+          subscriptions.get(name) === owned &&
+          (owned.handlers.size === 0 || ready === owned.live)
+        )
+          subscriptions.delete(name);
+        throw error;
+      }
       let active = true;
       return async () => {
         if (!active) return;

@@ -3,12 +3,15 @@ import {
   type Clock,
   closedError,
   createIdGenerator,
+  distinctLeaseRefs,
   type EnqueueItem,
   type EnqueueResult,
   invalidArgument,
   type Lease,
+  type LeaseBatchResult,
   type LeaseRef,
   type Logger,
+  leaseBatchResult,
   leaseLost,
   MAX_QUEUE_ID_BYTES,
   noopLogger,
@@ -164,6 +167,30 @@ export function createPostgresQueue(options: PostgresQueueOptions): Queue {
   const ackSql = prepared(
     `DELETE FROM ${table} WHERE queue_name = $1 AND id = $2 AND lease_id = $3`,
   );
+  // Batches are one statement each. The CTE locks the held rows in id order, so two batches
+  // over the same items (in any order) queue up behind each other instead of deadlocking; a row
+  // whose lease changed or that was deleted meanwhile drops out when the lock is granted.
+  const heldRows = `WITH held AS (
+         SELECT q.id, q.lease_id FROM ${table} AS q
+           JOIN unnest($2::text[], $3::text[]) AS b(id, lease_id)
+             ON q.id = b.id AND q.lease_id = b.lease_id
+          WHERE q.queue_name = $1
+          ORDER BY q.id
+          FOR UPDATE OF q
+       )`;
+  const ackManySql = prepared(
+    `${heldRows}
+     DELETE FROM ${table} AS q USING held
+      WHERE q.queue_name = $1 AND q.id = held.id
+     RETURNING held.id, held.lease_id`,
+  );
+  const retryManySql = prepared(
+    `${heldRows}
+     UPDATE ${table} AS q SET lease_id = NULL, lease_expires_at = NULL, available_at = $4
+       FROM held
+      WHERE q.queue_name = $1 AND q.id = held.id
+     RETURNING held.id, held.lease_id`,
+  );
   const retrySql = prepared(
     `UPDATE ${table} SET lease_id = NULL, lease_expires_at = NULL, available_at = $4
       WHERE queue_name = $1 AND id = $2 AND lease_id = $3`,
@@ -198,6 +225,22 @@ export function createPostgresQueue(options: PostgresQueueOptions): Queue {
   const changeLease = async (ref: LeaseRef, config: pg.QueryConfig) => {
     const result = await runQuery(pool, what, config, false);
     if (result.rowCount !== 1) throw leaseLost(queueName, ref.id);
+  };
+
+  const settleMany = async (
+    leases: readonly LeaseRef[],
+    values: (ids: string[], leaseIds: string[]) => pg.QueryConfig,
+  ): Promise<LeaseBatchResult> => {
+    const refs = distinctLeaseRefs(leases);
+    await begin();
+    if (refs.length === 0) return { applied: [], lost: [] };
+    const config = values(
+      refs.map((ref) => ref.id),
+      refs.map((ref) => ref.leaseId),
+    );
+    const result = await runQuery<{ id: string; lease_id: string }>(pool, what, config, false);
+    const applied = new Set(result.rows.map((row) => JSON.stringify([row.id, row.lease_id])));
+    return leaseBatchResult(refs, (ref) => applied.has(JSON.stringify([ref.id, ref.leaseId])));
   };
 
   const enqueueMany = async (items: readonly EnqueueItem[]): Promise<EnqueueResult[]> => {
@@ -270,6 +313,16 @@ export function createPostgresQueue(options: PostgresQueueOptions): Queue {
       validateLeaseRef(ref);
       await begin();
       await changeLease(ref, ackSql([queueName, ref.id, ref.leaseId]));
+    },
+    ackMany(leases) {
+      return settleMany(leases, (ids, leaseIds) => ackManySql([queueName, ids, leaseIds]));
+    },
+    async retryMany(leases, retryOptions?: RetryOptions) {
+      validateRetryOptions(retryOptions);
+      const availableAt = retryOptions?.availableAt ?? clock.now();
+      return settleMany(leases, (ids, leaseIds) =>
+        retryManySql([queueName, ids, leaseIds, availableAt]),
+      );
     },
     async retry(ref, retryOptions?: RetryOptions) {
       validateLeaseRef(ref);

@@ -15,7 +15,8 @@ export const BULLMQ_VERSION = "6.3.11";
  *                 takes the job's lock for `lockDuration`), once per item up to `limit`: BullMQ
  *                 has no multi-job fetch.
  * - ack         → `Job.moveToCompleted(result, token, false)` (the `moveToFinished` script; with
- *                 removeOnComplete the job is deleted, like Troupe's ack).
+ *                 removeOnComplete the job is deleted, like Troupe's ack);
+ *   ackMany     → those scripts for every job at once (BullMQ has no batch completion).
  *
  * The worker never runs its own loop (`autorun: false`), lock renewal and the stalled-job checker
  * are off (Troupe runs no timers either), and `fetchNext` is false so each ack is one step.
@@ -89,7 +90,20 @@ export function createBullmqBenchQueue(options: {
       jobs.delete(lease.id);
       await job.moveToCompleted("done", lease.leaseId, false);
     },
+    // BullMQ (open source) has no batch completion: the completions go out together, one
+    // `moveToFinished` script per job, pipelined on the worker's connection.
+    async ackMany(leases) {
+      const finishing = leases.map((lease) => {
+        const job = jobs.get(lease.id);
+        if (!job) throw new Error(`bullmq bench: unknown job ${lease.id}`);
+        jobs.delete(lease.id);
+        return job.moveToCompleted("done", lease.leaseId, false);
+      });
+      await Promise.all(finishing);
+      return { applied: [...leases], lost: [] };
+    },
     retry: unsupported("retry"),
+    retryMany: unsupported("retryMany"),
     extend: unsupported("extend"),
     remove: unsupported("remove"),
     get: unsupported("get"),

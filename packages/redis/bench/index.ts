@@ -2,9 +2,15 @@
 // adapter, with BullMQ 6 doing the same enqueue→claim→ack cycle on the same Redis for comparison.
 import { cpus } from "node:os";
 import { createMemoryQueue, createMemoryStore, type Queue } from "@troupe/core";
-import { benchQueue, benchStore, printTable } from "@troupe/testkit";
+import {
+  type BacklogScenario,
+  benchQueue,
+  benchQueueBacklog,
+  benchStore,
+  printTable,
+} from "@troupe/testkit";
 import { createRedisQueue, createRedisStore } from "../src/index.js";
-import { connectOrFail, deleteKeys, openAdminClient, redisUrl } from "../test/redis-env.js";
+import { connectOrFail, deleteKeys, openAdminClient, redisUrl } from "../test/redis-admin.js";
 import { BULLMQ_VERSION, createBullmqBenchQueue } from "./bullmq-queue.js";
 
 const durationMs = Number(process.env.TROUPE_BENCH_MS ?? 1200);
@@ -54,6 +60,42 @@ function medianRows(roundsOfRows: readonly Row[][], firstName: string): Row[] {
 }
 
 const cyclePayload = new TextEncoder().encode("x".repeat(100));
+// BENCH_ONLY=backlog runs just the backlog table.
+const only = process.env.BENCH_ONLY;
+
+/**
+ * Claim→ack against a standing backlog: one item or 50 per claim (50 acked by one ackMany; BullMQ
+ * completes its jobs together, one script each), 5,000 or 20,000 queued, 1 or 10 consumers.
+ */
+async function backlogTable() {
+  const scenarios: BacklogScenario[] = [
+    { batch: 1, queued: 5000, consumers: 1 },
+    { batch: 50, queued: 5000, consumers: 1 },
+    { batch: 1, queued: 20_000, consumers: 1 },
+    { batch: 50, queued: 20_000, consumers: 1 },
+    { batch: 1, queued: 5000, consumers: 10 },
+    { batch: 50, queued: 20_000, consumers: 10 },
+  ];
+  const rows = await benchQueueBacklog(
+    [
+      {
+        name: "BullMQ",
+        create: (queueName) =>
+          createBullmqBenchQueue({ url: redisUrl, prefix: bullmqPrefix, queueName }),
+      },
+      {
+        name: "redis (troupe)",
+        create: (queueName) => createRedisQueue({ url: redisUrl, prefix: troupePrefix, queueName }),
+      },
+    ],
+    scenarios,
+    { sliceMs: Math.round(durationMs / 2), slices: 2 * rounds },
+  );
+  printTable(
+    `Queue: claim→ack against a backlog (BullMQ ${BULLMQ_VERSION}, alternating slices)`,
+    rows,
+  );
+}
 
 /**
  * CPU time per enqueue→claim→ack cycle, in this process and in the Redis server (INFO cpu), over
@@ -103,6 +145,19 @@ try {
   console.log(
     `Redis ${redisUrl}, Node ${process.version}, ${cpus().length} cores, ${durationMs} ms per measurement, queue: median of ${rounds} rounds`,
   );
+  if (only === "backlog") {
+    await backlogTable();
+  } else {
+    await cycleTables();
+    await backlogTable();
+    await storeTable();
+  }
+} finally {
+  const deleted = await deleteKeys(`${run}:`);
+  console.log(`cleaned up ${deleted} benchmark keys under ${run}:`);
+}
+
+async function cycleTables() {
   const queueRounds: Row[][] = [];
   for (let round = 0; round < rounds; round++) {
     queueRounds.push(
@@ -133,7 +188,9 @@ try {
       createRedisQueue({ url: redisUrl, prefix: troupePrefix, queueName: "cpu" }),
     ),
   ]);
+}
 
+async function storeTable() {
   const storeRows = await benchStore(
     [
       { name: "memory", create: () => createMemoryStore() },
@@ -145,7 +202,4 @@ try {
     { durationMs },
   );
   printTable("Store", medianRows([storeRows], "memory"));
-} finally {
-  const deleted = await deleteKeys(`${run}:`);
-  console.log(`cleaned up ${deleted} benchmark keys under ${run}:`);
 }

@@ -177,6 +177,58 @@ return 1
 `;
 
 /**
+ * Ack many. ARGV[3]: lease count, then two values per lease: id, leaseId. Returns 1 (acked) or
+ * 0 (not held) per lease, in order; leases are judged one after the other, so of two leases on
+ * one item at most the item's current one is acked.
+ */
+export const ACK_MANY_LUA = `${LIBRARY}
+local out = {}
+local acked = 0
+for i = 0, tonumber(ARGV[3]) - 1 do
+  local id = ARGV[4 + i * 2]
+  local key = itemKey(id)
+  local f = redis.call('HMGET', key, 'l', 'pk', 'r')
+  if f[1] == ARGV[5 + i * 2] then
+    forget(id, key, f[2], f[3])
+    acked = acked + 1
+    out[i + 1] = 1
+  else
+    out[i + 1] = 0
+  end
+end
+if acked > 0 then redis.call('HINCRBY', META, 'leased', -acked) end
+return out
+`;
+
+/**
+ * Retry many. ARGV[3]: availableAt ("" for now), ARGV[4]: lease count, then two values per lease:
+ * id, leaseId. Returns 1 (released) or 0 (not held) per lease, in order.
+ */
+export const RETRY_MANY_LUA = `${LIBRARY}
+local availableAt = now
+if ARGV[3] ~= '' then availableAt = tonumber(ARGV[3]) end
+local out = {}
+local released = 0
+for i = 0, tonumber(ARGV[4]) - 1 do
+  local id = ARGV[5 + i * 2]
+  local key = itemKey(id)
+  local f = redis.call('HMGET', key, 'l', 'pk', 'r', 'pr', 'sq')
+  if f[1] == ARGV[6 + i * 2] then
+    unplace(id, key, f[2], f[3])
+    redis.call('HDEL', key, 'l', 'le')
+    redis.call('HSET', key, 'av', availableAt)
+    wait(id, key, f[2], tonumber(f[4]), availableAt, tonumber(f[5]))
+    released = released + 1
+    out[i + 1] = 1
+  else
+    out[i + 1] = 0
+  end
+end
+if released > 0 then redis.call('HINCRBY', META, 'leased', -released) end
+return out
+`;
+
+/**
  * Extend. ARGV[3]: id, ARGV[4]: leaseId, ARGV[5]: leaseMs. Returns the new expiry, or -1 when
  * the lease is not held.
  */

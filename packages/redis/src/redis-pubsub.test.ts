@@ -1,5 +1,6 @@
 import { fromUtf8, utf8 } from "@troupe/core";
 import { waitFor } from "@troupe/testkit";
+import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { connectOrFail, openAdminClient, redisUrl, testPrefix } from "../test/redis-env.js";
 import { createRedisPubSub } from "./redis-pubsub.js";
@@ -58,5 +59,54 @@ describe("redis pubsub", () => {
     await second.publish("wake", utf8("marker"));
     await waitFor(() => heard.includes("second marker"), { what: "the marker" });
     expect(heard.sort()).toEqual(["first only first", "second marker", "second only second"]);
+  });
+
+  it("a second subscriber is not told it is live before the channel's SUBSCRIBE is confirmed", async () => {
+    const prefix = freshPrefix();
+    const bus = open(prefix);
+    const sender = open(prefix);
+    // The subscriber connection is up before the race starts.
+    await bus.subscribe("warm", () => undefined);
+    // Hold the SUBSCRIBE of channel "race" on its way to Redis until released.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const subscribe = Redis.prototype.subscribe;
+    let intercepted = 0;
+    const patched = function (this: Redis, ...args: unknown[]) {
+      const call = () => (subscribe as (...a: unknown[]) => unknown).apply(this, args);
+      if (args[0] !== `${prefix}race`) return call();
+      intercepted++;
+      return held.then(call);
+    };
+    Redis.prototype.subscribe = patched as typeof subscribe;
+    try {
+      const got: string[] = [];
+      const first = bus.subscribe("race", () => {
+        got.push("first");
+      });
+      let secondLive = false;
+      const second = bus
+        .subscribe("race", () => {
+          got.push("second");
+        })
+        .then(() => {
+          secondLive = true;
+        });
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect(intercepted, "one SUBSCRIBE for the channel, held").toBe(1);
+      expect(secondLive, "the second subscribe resolved while SUBSCRIBE was still held").toBe(
+        false,
+      );
+      release();
+      await Promise.all([first, second]);
+      await sender.publish("race", utf8("wake"));
+      await waitFor(() => got.length === 2, { what: "the wake, heard by both" });
+      expect(got.sort()).toEqual(["first", "second"]);
+    } finally {
+      Redis.prototype.subscribe = subscribe;
+      release();
+    }
   });
 });

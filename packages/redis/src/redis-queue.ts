@@ -4,11 +4,14 @@ import {
   type Clock,
   closedError,
   createIdGenerator,
+  distinctLeaseRefs,
   type EnqueueItem,
   type EnqueueResult,
   invalidArgument,
   type Lease,
+  type LeaseBatchResult,
   type LeaseRef,
+  leaseBatchResult,
   leaseLost,
   MAX_QUEUE_ID_BYTES,
   type Queue,
@@ -34,12 +37,14 @@ import {
 } from "./connection.js";
 import {
   ACK_LUA,
+  ACK_MANY_LUA,
   CLAIM_LUA,
   COUNTS_LUA,
   ENQUEUE_LUA,
   EXTEND_LUA,
   REMOVE_LUA,
   RETRY_LUA,
+  RETRY_MANY_LUA,
 } from "./queue-scripts.js";
 
 /** Options of {@link createRedisQueue}. */
@@ -139,7 +144,9 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
     enqueue: defineScript(client, "troupeQueueEnqueue", 4, ENQUEUE_LUA),
     claim: defineScript(client, "troupeQueueClaim", 4, CLAIM_LUA),
     ack: defineScript(client, "troupeQueueAck", 4, ACK_LUA),
+    ackMany: defineScript(client, "troupeQueueAckMany", 4, ACK_MANY_LUA),
     retry: defineScript(client, "troupeQueueRetry", 4, RETRY_LUA),
+    retryMany: defineScript(client, "troupeQueueRetryMany", 4, RETRY_MANY_LUA),
     extend: defineScript(client, "troupeQueueExtend", 4, EXTEND_LUA),
     remove: defineScript(client, "troupeQueueRemove", 4, REMOVE_LUA),
     counts: defineScript(client, "troupeQueueCounts", 4, COUNTS_LUA),
@@ -182,6 +189,22 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
   };
 
   const lost = (ref: LeaseRef) => leaseLost(queueName, ref.id);
+
+  // One script call for the whole batch; the reply holds 1 (applied) or 0 (not held) per lease.
+  const settleMany = async (
+    name: "ackMany" | "retryMany",
+    leases: readonly LeaseRef[],
+    leading: readonly string[],
+  ): Promise<LeaseBatchResult> => {
+    ensureOpen();
+    const refs = distinctLeaseRefs(leases);
+    if (refs.length === 0) return { applied: [], lost: [] };
+    const args = [...leading, String(refs.length)];
+    for (const ref of refs) args.push(ref.id, ref.leaseId);
+    const reply = (await call(name, "write", args)) as unknown[];
+    const applied = new Set(refs.filter((_, index) => integer(reply[index]) === 1));
+    return leaseBatchResult(refs, (ref) => applied.has(ref));
+  };
 
   return {
     name: "redis",
@@ -231,6 +254,17 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
       validateLeaseRef(ref);
       const reply = await call("ack", "write", [ref.id, ref.leaseId]);
       if (integer(reply) !== 1) throw lost(ref);
+    },
+    ackMany(leases) {
+      return settleMany("ackMany", leases, []);
+    },
+    async retryMany(leases, retryOptions?: RetryOptions) {
+      ensureOpen();
+      validateRetryOptions(retryOptions);
+      const availableAt = retryOptions?.availableAt;
+      return settleMany("retryMany", leases, [
+        availableAt === undefined ? "" : String(availableAt),
+      ]);
     },
     async retry(ref, retryOptions?: RetryOptions) {
       ensureOpen();

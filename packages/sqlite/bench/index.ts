@@ -3,13 +3,20 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  ackManyOneByOne,
   createMemoryQueue,
   createMemoryStore,
   type Queue,
   type Store,
   systemClock,
 } from "@troupe/core";
-import { type BenchCandidate, benchQueue, benchStore, printTable } from "@troupe/testkit";
+import {
+  type BenchCandidate,
+  benchQueue,
+  benchQueueBacklog,
+  benchStore,
+  printTable,
+} from "@troupe/testkit";
 import { createSqliteQueue, createSqliteStore, type SqliteSynchronous } from "../src/index.js";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 1000);
@@ -128,6 +135,39 @@ try {
     { durationMs },
   );
   printTable("Queue (1 process, sequential awaits)", queueRows);
+  // ackMany (one transaction) against the same 50 leases acked one `ack` at a time, side by side.
+  const backlogFile = freshFile();
+  const backlogRows = await benchQueueBacklog(
+    [
+      {
+        name: "sqlite, ackMany",
+        create: (queueName) =>
+          createSqliteQueue({
+            path: backlogFile,
+            queueName: `${queueName}-many`,
+            clock: systemClock,
+          }),
+      },
+      {
+        name: "sqlite, ack one by one",
+        create: (queueName) => {
+          const queue = createSqliteQueue({
+            path: backlogFile,
+            queueName: `${queueName}-each`,
+            clock: systemClock,
+          });
+          return { ...queue, ackMany: (leases) => ackManyOneByOne(queue, leases) } satisfies Queue;
+        },
+      },
+    ],
+    [
+      { batch: 50, queued: 5000, consumers: 1 },
+      { batch: 50, queued: 20_000, consumers: 1 },
+    ],
+    { sliceMs: Math.round(durationMs / 2), slices: 4 },
+  );
+  removeFile(backlogFile);
+  printTable("Queue: claim→ack of 50 against a backlog (alternating slices)", backlogRows);
   const cpuRows = [
     await cpuPerOperation(
       "memory: guarded commit",

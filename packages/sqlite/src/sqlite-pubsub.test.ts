@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { fromUtf8, ManualClock, type PubSub, utf8 } from "@troupe/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTempDir } from "../test/temp-files.js";
-import { openSqliteDatabase } from "./database.js";
+import { openSqliteDatabase, type SqliteDatabase } from "./database.js";
 import { createSqlitePubSub, type SqlitePubSubOptions } from "./sqlite-pubsub.js";
 
 // Real-time polling is this adapter's mechanism, so these tests wait for delivery (bounded).
@@ -97,6 +97,47 @@ describe("createSqlitePubSub", () => {
     }[];
     expect(rows.map((row) => row.payload.toString())).toEqual(["new"]);
     await pubsub.close();
+    database.close();
+  });
+
+  it("a message another connection commits while subscribe reads its starting point is delivered", async () => {
+    const file = join(temp.dir, "race.db");
+    const database = openSqliteDatabase(file);
+    // Another connection on the file, as another process would have.
+    const publisher = createSqlitePubSub({ path: file, inProcessDelivery: false });
+    let insideCheck: (() => void) | undefined;
+    // Run `insideCheck` right after the subscriber reads the newest message's seq (its "check").
+    const prepare = database.prepare.bind(database);
+    database.prepare = ((source: string) => {
+      const statement = prepare(source);
+      if (!source.includes("max(seq)")) return statement;
+      const get = statement.get.bind(statement);
+      statement.get = ((...args: unknown[]) => {
+        const value = (get as (...a: unknown[]) => unknown)(...args);
+        const hook = insideCheck;
+        insideCheck = undefined;
+        hook?.();
+        return value;
+      }) as typeof statement.get;
+      return statement;
+    }) as SqliteDatabase["prepare"];
+    const subscriber = createSqlitePubSub({
+      database,
+      pollIntervalMs: 5,
+      inProcessDelivery: false,
+    });
+    opened.push(publisher, subscriber);
+    const received: string[] = [];
+    // publish() inserts synchronously, so the message is committed inside the check.
+    insideCheck = () => void publisher.publish("wake", utf8("inside"));
+    await subscriber.subscribe("wake", (message) => {
+      received.push(fromUtf8(message));
+    });
+    expect(insideCheck, "the hook ran").toBeUndefined();
+    // Nothing else is written: the poller alone must find the message.
+    await waitUntil(() => received.length === 1, "the message committed inside the check");
+    expect(received).toEqual(["inside"]);
+    await subscriber.close();
     database.close();
   });
 });

@@ -247,12 +247,18 @@ export function createSqlitePubSub(options: SqlitePubSubOptions): PubSub {
       ensureOpen();
       validateChannel(channel);
       if (typeof handler !== "function") throw invalidArgument("handler", "expected a function");
+      // The poller's "seen" marks are taken before the starting seq is read: a message another
+      // connection commits in between then changes data_version after the mark, so the next poll
+      // reads it. (Taken after, the mark would already include that commit and the poller would
+      // skip the message until some later write.)
+      const version = run("subscribing", () => dataVersion.get() as number);
+      const publishCount = connectionPublishes.get(database) ?? 0;
       const afterSeq = run("subscribing", () => selectLastSeq.get() as number);
       if (subscriptionCount === 0) {
         // Nothing older than now is of interest to a fresh subscriber; start polling here.
         lastSeq = afterSeq;
-        lastDataVersion = run("subscribing", () => dataVersion.get() as number);
-        lastPublishCount = connectionPublishes.get(database) ?? 0;
+        lastDataVersion = version;
+        lastPublishCount = publishCount;
         deliveredLocally.clear();
       }
       const subscription: Subscription = { handler, afterSeq, active: true };

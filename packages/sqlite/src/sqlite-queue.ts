@@ -4,10 +4,13 @@ import {
   type Clock,
   closedError,
   createIdGenerator,
+  distinctLeaseRefs,
   type EnqueueItem,
   type EnqueueResult,
   type Lease,
+  type LeaseBatchResult,
   type LeaseRef,
+  leaseBatchResult,
   leaseLost,
   MAX_QUEUE_ID_BYTES,
   type Queue,
@@ -252,6 +255,26 @@ export function createSqliteQueue(options: SqliteQueueOptions): Queue {
     });
   });
 
+  // A batch is one IMMEDIATE transaction of single-row statements matched on the lease id (each a
+  // primary-key seek): one commit, and a lease that is no longer held simply changes no row.
+  const ackItems = database.transaction((refs: readonly LeaseRef[]): LeaseBatchResult => {
+    const applied = new Set<LeaseRef>();
+    for (const ref of refs) {
+      if (deleteLeased.run(queueName, ref.id, ref.leaseId).changes > 0) applied.add(ref);
+    }
+    return leaseBatchResult(refs, (ref) => applied.has(ref));
+  });
+  const retryItems = database.transaction(
+    (refs: readonly LeaseRef[], availableAt: number): LeaseBatchResult => {
+      const applied = new Set<LeaseRef>();
+      for (const ref of refs) {
+        const { changes } = releaseLeased.run(availableAt, queueName, ref.id, ref.leaseId);
+        if (changes > 0) applied.add(ref);
+      }
+      return leaseBatchResult(refs, (ref) => applied.has(ref));
+    },
+  );
+
   const readNext = database.transaction((partitionKey: string | undefined) => {
     const waiting =
       partitionKey === undefined
@@ -315,6 +338,20 @@ export function createSqliteQueue(options: SqliteQueueOptions): Queue {
         deleteLeased.run(queueName, lease.id, lease.leaseId),
       );
       if (changes === 0) throw leaseLost(queueName, lease.id);
+    },
+    async ackMany(leases: readonly LeaseRef[]) {
+      ensureOpen();
+      const refs = distinctLeaseRefs(leases);
+      if (refs.length === 0) return { applied: [], lost: [] };
+      return run("acknowledging a batch", () => ackItems.immediate(refs));
+    },
+    async retryMany(leases: readonly LeaseRef[], retryOptions?: RetryOptions) {
+      ensureOpen();
+      validateRetryOptions(retryOptions);
+      const refs = distinctLeaseRefs(leases);
+      if (refs.length === 0) return { applied: [], lost: [] };
+      const availableAt = retryOptions?.availableAt ?? clock.now();
+      return run("retrying a batch", () => retryItems.immediate(refs, availableAt));
     },
     async retry(lease: LeaseRef, retryOptions?: RetryOptions) {
       ensureOpen();

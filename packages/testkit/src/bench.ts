@@ -278,7 +278,7 @@ export function benchStore(
 
 /**
  * The standard Queue benchmarks: enqueue→claim→ack cycles of one item (sequential), and batched
- * cycles (enqueueMany 100, claim 100, ack each; items/s counts items). Payloads are 100 bytes.
+ * cycles (enqueueMany 100, claim 100, one ackMany; items/s counts items). Payloads are 100 bytes.
  * Each candidate is measured in turn; returns rows for `printTable` with a "vs first" column.
  */
 export function benchQueue(
@@ -315,7 +315,8 @@ export function benchQueue(
           }
           if (leases.length < 100)
             throw new Error(`benchQueue: claimed ${leases.length} of 100 items`);
-          for (const lease of leases) await queue.ack(lease);
+          const { lost } = await queue.ackMany(leases);
+          if (lost.length > 0) throw new Error(`benchQueue: ${lost.length} leases were lost`);
         },
         measure,
       ),

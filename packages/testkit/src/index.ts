@@ -10,6 +10,12 @@ export {
   type ThroughputResult,
 } from "./bench.js";
 export { describePubSub, type PubSubSuiteOptions } from "./pubsub-suite.js";
+export {
+  type BacklogBenchOptions,
+  type BacklogCandidate,
+  type BacklogScenario,
+  benchQueueBacklog,
+} from "./queue-backlog-bench.js";
 export { describeQueue, type QueueSuiteOptions } from "./queue-suite.js";
 export { describeStore, type StoreSuiteOptions } from "./store-suite.js";
 export { createTestClock, type SuiteContext, waitFor } from "./suite-context.js";

@@ -152,6 +152,52 @@ export function describePubSub(adapterName: string, options: PubSubSuiteOptions)
     );
 
     it(
+      "concurrent subscribers of one channel are each live when their subscribe resolves",
+      async () => {
+        const bus = await open();
+        const other = await peer();
+        const race = channel("race");
+        // The listening side is up before the race, as in a running worker.
+        await bus.subscribe(channel("warm"), () => undefined);
+        const recorders = Array.from({ length: 5 }, () => recorder());
+        // Each subscriber's wake is published the moment its own subscribe resolves.
+        await Promise.all(
+          recorders.map((entry, i) =>
+            bus.subscribe(race, entry.handler).then(() => other.publish(race, bytes(`wake ${i}`))),
+          ),
+        );
+        for (const [i, entry] of recorders.entries()) {
+          await waitFor(() => entry.messages.some((message) => message.text === `wake ${i}`), {
+            timeoutMs: deliveryTimeoutMs,
+            what: `subscriber ${i}'s own wake`,
+          });
+        }
+      },
+      timeout,
+    );
+
+    it(
+      "subscribing again right after the last unsubscribe of a channel is live",
+      async () => {
+        const bus = await open();
+        const other = await peer();
+        const again = channel("again");
+        const first = recorder();
+        const unsubscribe = await bus.subscribe(again, first.handler);
+        // Not awaited: the new subscription must not be undone by the old one's clean-up.
+        const leaving = unsubscribe();
+        const second = recorder();
+        await bus.subscribe(again, second.handler);
+        await leaving;
+        await other.publish(again, bytes("after"));
+        await arrived(second.messages, 1, "the message after resubscribing");
+        expect(second.messages.map((message) => message.text)).toEqual(["after"]);
+        expect(first.messages).toEqual([]);
+      },
+      timeout,
+    );
+
+    it(
       "channels are isolated, including channels whose names extend one another",
       async () => {
         const bus = await open();

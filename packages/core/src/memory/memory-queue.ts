@@ -3,10 +3,12 @@ import { closedError, leaseLost } from "../errors.js";
 import { createIdGenerator } from "../ids.js";
 import {
   type ClaimOptions,
+  distinctLeaseRefs,
   type EnqueueItem,
   type EnqueueResult,
   type Lease,
   type LeaseRef,
+  leaseBatchResult,
   type Queue,
   type QueueItem,
   type RetryOptions,
@@ -114,6 +116,16 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): Queue {
     if (!record || record.leaseId !== ref.leaseId) throw leaseLost(queueName, ref.id);
     return record;
   };
+  const isHeld = (ref: LeaseRef) => records.get(ref.id)?.leaseId === ref.leaseId;
+  // Judges every lease before changing anything, so two leases on one item cannot both apply.
+  const settleMany = (refs: readonly LeaseRef[], settle: (record: ItemRecord) => void) => {
+    const result = leaseBatchResult(refs, isHeld);
+    for (const ref of result.applied) {
+      const record = records.get(ref.id);
+      if (record) settle(record);
+    }
+    return result;
+  };
   const claimable = (record: ItemRecord, now: number) =>
     record.leaseId === undefined ? record.availableAt <= now : record.leaseExpiresAt <= now;
 
@@ -184,6 +196,24 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): Queue {
       const record = held(ref);
       records.delete(record.id);
       record.generation++;
+    },
+    async ackMany(refs) {
+      ensureOpen();
+      return settleMany(distinctLeaseRefs(refs), (record) => {
+        records.delete(record.id);
+        record.generation++;
+      });
+    },
+    async retryMany(refs, retryOptions?: RetryOptions) {
+      ensureOpen();
+      validateRetryOptions(retryOptions);
+      const distinct = distinctLeaseRefs(refs);
+      const availableAt = retryOptions?.availableAt ?? clock.now();
+      return settleMany(distinct, (record) => {
+        record.leaseId = undefined;
+        record.availableAt = availableAt;
+        schedule(record);
+      });
     },
     async retry(ref, retryOptions?: RetryOptions) {
       ensureOpen();
