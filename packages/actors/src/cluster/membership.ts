@@ -6,6 +6,7 @@ import {
   invalidArgument,
   type Logger,
   noopLogger,
+  parseWith,
   type Store,
   StoreConflictError,
   type StoreEntry,
@@ -131,14 +132,7 @@ const optionsSchema = z.object({
 
 /** Parses options with zod and names the offending option in the error. */
 export function parseClusterOptions<T>(where: string, schema: z.ZodType<T>, options: unknown): T {
-  const result = schema.safeParse(options);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const path = issue?.path.map(String).join(".") ?? "";
-  throw invalidArgument(
-    path === "" ? `${where}.options` : `${where}.options.${path}`,
-    issue?.message ?? "invalid options",
-  );
+  return parseWith(schema, options, `${where}.options`);
 }
 
 /** True when a node with `capabilities` hosts actors of `type`. */
