@@ -184,6 +184,8 @@ export class Reminders {
         }
         if (this.stopped) return;
         const next = await queue.nextAvailableAt(REMINDER_PARTITION);
+        // A wake during the check may announce an item the check did not see: look again.
+        if (this.pollAgain && !this.stopped) continue;
         const now = clock.now();
         this.schedulePoll(nextPollAt(next, now, pollMs));
         return;
