@@ -33,8 +33,10 @@ export class Envelope implements SaveWaiter {
   fromRemote = false;
   /** Counts as activity for idle deactivation (false for timer firings). */
   keepAlive = true;
-  /** How many times the call was sent on after a `moved` answer. */
+  /** How many times the call was sent on after a `moved` answer or a failover. */
   reroutes = 0;
+  /** How many times the call was sent on because its node's lease lapsed while it waited. */
+  failovers = 0;
   /** The deadline bucket this call waits in (an intrusive list: no allocation per call). */
   bucket: DeadlineBucket | undefined = undefined;
   prev: Envelope | undefined = undefined;

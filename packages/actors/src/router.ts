@@ -4,10 +4,11 @@ import type { ActivationTable } from "./activation-table.js";
 import type { CompiledAction } from "./define.js";
 import type { ActorDirectory, Ownership } from "./directory.js";
 import { type Deadlines, Envelope } from "./envelope.js";
-import { errorMessage, MAX_REROUTES, unavailableError } from "./errors.js";
+import { errorMessage, MAX_REROUTES, outcomeUnknownError, unavailableError } from "./errors.js";
 import { ACTIVE } from "./lifecycle.js";
 import { type CallPort, EMPTY_CHAIN, type RefBase } from "./refs.js";
 import type { RemoteCaller } from "./remote-calls.js";
+import { failoverDelayMs } from "./reroute-backoff.js";
 
 /** What the router works with. */
 export interface RouterOptions {
@@ -19,6 +20,8 @@ export interface RouterOptions {
   readonly directory: ActorDirectory;
   /** Calls to actors owned by other nodes; undefined on a single node. */
   readonly remote: RemoteCaller | undefined;
+  /** Random numbers in [0, 1) for the jitter of failover re-routes. */
+  readonly random: () => number;
 }
 
 /**
@@ -126,12 +129,33 @@ export class Router implements CallPort {
     );
   }
 
-  /** Sends the call to the owning node; routes it again when that node says it moved. */
+  /**
+   * Sends the call to the owning node. A `moved` answer routes it again at once (the call never
+   * ran there); a node whose lease lapsed first leaves the outcome unknown: idempotent and
+   * read-only actions are routed again after a jittered backoff, others fail OUTCOME_UNKNOWN.
+   */
   private forward(nodeId: string, envelope: Envelope): void {
     const remote = this.options.remote;
     if (remote === undefined) return;
     void remote.send(nodeId, envelope).then((next) => {
       if (next === "moved") this.redispatch(envelope);
+      else if (next === "lapsed") this.failOver(nodeId, envelope);
     });
+  }
+
+  private failOver(nodeId: string, envelope: Envelope): void {
+    if (envelope.settled) return;
+    const { address } = envelope.target;
+    if (!envelope.action.idempotent) {
+      envelope.fail(outcomeUnknownError(address, envelope.action.name, nodeId));
+      return;
+    }
+    this.options.logger.info("actor call failed over: its node's lease lapsed", {
+      address,
+      action: envelope.action.name,
+      node: nodeId,
+    });
+    const delay = failoverDelayMs(envelope.failovers++, this.options.random);
+    this.options.clock.setTimer(delay, () => this.redispatch(envelope));
   }
 }

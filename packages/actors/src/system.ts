@@ -86,6 +86,11 @@ export interface ActorSystemOptions {
    * rest without saving (a handler that never settles must not hang shutdown). Default 30 s.
    */
   readonly drainTimeoutMs?: number;
+  /**
+   * Random numbers in [0, 1), for the jitter of re-routes after a node died under a call (a
+   * seeded source makes tests repeatable). Default `Math.random`.
+   */
+  readonly random?: () => number;
 }
 
 /** An actor's state as {@link ActorSystem.inspectState} reads it. */
@@ -167,6 +172,9 @@ const optionsSchema = z.object({
   idleSweepMs: z.number().int().positive().optional(),
   drainTimeoutMs: z.number().int().positive().optional(),
   statePrefix: z.string().min(1).optional(),
+  random: z
+    .custom<() => number>((value) => typeof value === "function", "expected a function")
+    .optional(),
 });
 
 /**
@@ -223,7 +231,8 @@ class System implements ActorSystem {
       logger,
       table: this.table,
       directory,
-      remote: remoting === undefined ? undefined : new RemoteCaller(remoting, clock),
+      remote: remoting === undefined ? undefined : new RemoteCaller(remoting, directory, clock),
+      random: options.random ?? Math.random,
     });
     this.refs = new References(this.actorTypes, this.router);
     const reminders = new Reminders({

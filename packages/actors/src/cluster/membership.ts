@@ -84,6 +84,10 @@ export interface Membership {
   readonly nodeId: string;
   /** The key prefix of the cluster. */
   readonly prefix: string;
+  /** How long a lease lasts after each renewal, in ms. */
+  readonly leaseMs: number;
+  /** How long after its `leaseUntil` another node's lease counts as lapsed, in ms. */
+  readonly maxClockSkewMs: number;
   /** The current incarnation (changes on every join), or undefined before the first join. */
   readonly incarnation: string | undefined;
   /** Writes this node's record; resolves once the node holds a lease. Idempotent. */
@@ -380,6 +384,8 @@ export function createMembership(options: MembershipOptions): Membership {
   return {
     nodeId,
     prefix,
+    leaseMs,
+    maxClockSkewMs: skewMs,
     get incarnation() {
       return incarnation;
     },
