@@ -66,9 +66,10 @@ export interface ActorDirectory {
   onOwnershipLost?(listener: (addresses: readonly ActorAddress[]) => void): () => void;
   /**
    * Optional (cluster): calls `onLapsed` once node `nodeId` counts as dead — its lease lapsed
-   * (with the clock-skew margin), it left, or it came back under a new incarnation — so a call
-   * in flight to it will get no answer. The actor system watches the target of every remote call
-   * while it waits. Returns a function that stops watching.
+   * (with the clock-skew margin), it left, or it came back under a new incarnation — and has had
+   * a short grace to answer, so a call still in flight to it will get no answer. The actor system
+   * watches the target of every remote call while it waits. Returns a function that stops
+   * watching.
    */
   watchNode?(nodeId: string, onLapsed: () => void): () => void;
 }

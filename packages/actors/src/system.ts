@@ -32,6 +32,7 @@ import type {
   RemoteReply,
 } from "./directory.js";
 import { Deadlines } from "./envelope.js";
+import { errorMessage } from "./errors.js";
 import { IncomingCalls } from "./incoming-calls.js";
 import { ACTIVE } from "./lifecycle.js";
 import { createLocalDirectory } from "./local-directory.js";
@@ -40,7 +41,7 @@ import { type ActorTypeInfo, ActorTypes } from "./registry.js";
 import { Reminders } from "./reminders.js";
 import { RemoteCaller } from "./remote-calls.js";
 import { Router } from "./router.js";
-import { shutDown } from "./shutdown.js";
+import { type ShutdownParts, shutDown } from "./shutdown.js";
 import { StateStore } from "./state-store.js";
 
 export type { ActivationInfo } from "./activation-table.js";
@@ -189,7 +190,7 @@ class System implements ActorSystem {
   private readonly table: ActivationTable;
   private readonly states: StateStore;
   private readonly incoming: IncomingCalls;
-  private readonly closeParts: Parameters<typeof shutDown>[0];
+  private readonly closeParts: ShutdownParts;
   private closed: Promise<void> | undefined = undefined;
 
   constructor(options: ActorSystemOptions) {
@@ -266,9 +267,7 @@ class System implements ActorSystem {
       void remoting
         .listen((call) => this.incoming.handle(call))
         .catch((error: unknown) => {
-          logger.error("actor remoting failed to listen", {
-            error: error instanceof Error ? error.message : String(error),
-          });
+          logger.error("actor remoting failed to listen", { error: errorMessage(error) });
         });
     }
     const unsubscribeLost = directory.onOwnershipLost?.((addresses) => {

@@ -1,17 +1,14 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
 import { createMemoryQueue, systemClock, TroupeError } from "@troupe/core";
 import { createNatsTransport } from "@troupe/nats";
 import { createPostgresStore } from "@troupe/postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClusterNode } from "../src/cluster/index.js";
 import { createActorSystem } from "../src/index.js";
+import { kill, startNode as startWorker } from "./cluster-support/node-process.js";
 import { postgresUrl, scratchSchemas } from "./cluster-support/postgres.js";
 import { Counter } from "./cluster-worker/counter.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const packageDir = join(here, "..");
 const NATS_URL = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 // Short enough to keep the test quick, long enough that a loaded CI machine (Postgres, NATS and
 // four Node processes on two cores) renews leases in time.
@@ -26,34 +23,7 @@ afterAll(async () => {
   await schemas.dropAll();
 });
 
-function startNode(args: readonly string[]): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "--conditions=source", join(here, "cluster-worker", "node.ts"), ...args],
-    { cwd: packageDir, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  children.add(child);
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-    if (process.env.ACTORS_XP_DEBUG) process.stderr.write(chunk);
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes("ready")) resolve(child);
-    });
-    child.once("exit", (code) => reject(new Error(`node exited early (${code}): ${stderr}`)));
-  });
-}
-
-function kill(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.removeAllListeners("exit");
-    child.once("exit", () => resolve());
-    child.kill(signal);
-  });
-}
+const startNode = (args: readonly string[]) => startWorker(args, children);
 
 describe("three node processes on PostgreSQL and NATS", () => {
   it("brings a SIGKILLed node's actors back on another node with their state", async () => {

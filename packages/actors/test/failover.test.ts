@@ -17,6 +17,8 @@ import { type ActorSystem, createActorSystem, defineActor } from "../src/index.j
 
 const LEASE_MS = 3000;
 const SKEW_MS = 500;
+/** How long calls waiting on a lapsed node still get to be answered: a third of the lease. */
+const GRACE_MS = LEASE_MS / 3;
 const CALL_TIMEOUT_MS = 30_000;
 
 const gates: (() => void)[] = [];
@@ -50,17 +52,34 @@ const Counter = defineActor({
   },
 });
 
-/** The memory Transport, except that requests to `dropped` nodes vanish without an answer. */
-function droppingTransport(inner: Transport, dropped: Set<string>): Transport {
-  return {
+/**
+ * The memory Transport, except that requests to `dropped` nodes vanish without an answer, and
+ * answers from `held` nodes wait until `release()`.
+ */
+function droppingTransport(inner: Transport, dropped: Set<string>, held: Set<string>) {
+  let open: () => void = () => {};
+  let released = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const transport: Transport = {
     name: inner.name,
     listen: (nodeId, handler) => inner.listen(nodeId, handler),
-    request: (from, nodeId, request, options) =>
-      dropped.has(nodeId)
-        ? new Promise<Uint8Array>(() => {})
-        : inner.request(from, nodeId, request, options),
+    async request(from, nodeId, request, options) {
+      if (dropped.has(nodeId)) return new Promise<Uint8Array>(() => {});
+      const wait = held.has(nodeId) ? released : undefined;
+      const reply = await inner.request(from, nodeId, request, options);
+      await wait;
+      return reply;
+    },
     close: () => inner.close(),
   };
+  const release = () => {
+    open();
+    released = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+  };
+  return { transport, release };
 }
 
 interface Node {
@@ -87,7 +106,12 @@ const onB: Placement = (_address, nodes) =>
 async function startCluster() {
   const store: Store = createMemoryStore();
   const dropped = new Set<string>();
-  const transport = droppingTransport(createMemoryTransport({ defaultTimeoutMs: 60_000 }), dropped);
+  const held = new Set<string>();
+  const { transport, release } = droppingTransport(
+    createMemoryTransport({ defaultTimeoutMs: 60_000 }),
+    dropped,
+    held,
+  );
   const nodes: Node[] = [];
   for (const id of ["a", "b", "c"]) {
     const clock = new ManualClock();
@@ -124,7 +148,7 @@ async function startCluster() {
       for (const node of live) await node.clock.advance(100);
     }
   };
-  return { a, b, c, dropped, advance };
+  return { a, b, c, dropped, held, release, advance };
 }
 
 /** Records when a call settles (ms after `start` on `clock`). */
@@ -145,7 +169,7 @@ function track<T>(call: Promise<T>, clock: ManualClock) {
 }
 
 describe("a call in flight to a node that dies", () => {
-  it("fails with OUTCOME_UNKNOWN within lease + skew, not after the call timeout", async () => {
+  it("fails with OUTCOME_UNKNOWN within lease + skew + grace, not after the call timeout", async () => {
     const { a, b, dropped, advance } = await startCluster();
     for (let i = 0; i < 5; i++) await a.system.get(Counter, "alice").increment(1);
     expect(b.system.isActive({ type: "Counter", key: "alice" })).toBe(true);
@@ -153,7 +177,7 @@ describe("a call in flight to a node that dies", () => {
     // b dies: its clock stops (no more renewals) and requests to it are dropped.
     dropped.add("b");
     const call = track(a.system.get(Counter, "alice").increment(1), a.clock);
-    await advance(LEASE_MS + SKEW_MS + 300);
+    await advance(LEASE_MS + SKEW_MS + GRACE_MS + 300);
     expect(call.outcome.settledAfterMs).toBeDefined();
 
     expect(TroupeError.isInstance(call.outcome.error, "OUTCOME_UNKNOWN")).toBe(true);
@@ -161,9 +185,9 @@ describe("a call in flight to a node that dies", () => {
       node: "b",
       action: "increment",
     });
-    expect(call.outcome.settledAfterMs).toBeLessThanOrEqual(LEASE_MS + SKEW_MS + 100);
-    // Not before b's lease could have lapsed: until then b may still answer.
-    expect(call.outcome.settledAfterMs).toBeGreaterThanOrEqual(LEASE_MS + SKEW_MS);
+    expect(call.outcome.settledAfterMs).toBeLessThanOrEqual(LEASE_MS + SKEW_MS + GRACE_MS + 100);
+    // Not before b's lease lapsed and b had a heartbeat's grace to answer.
+    expect(call.outcome.settledAfterMs).toBeGreaterThanOrEqual(LEASE_MS + SKEW_MS + GRACE_MS);
 
     // The caller decides: here it retries, and the actor answers from its last saved state.
     expect(await a.system.get(Counter, "alice").increment(1)).toBe(6);
@@ -177,7 +201,7 @@ describe("a call in flight to a node that dies", () => {
     dropped.add("b");
     const read = track(a.system.get(Counter, "alice").get(), a.clock);
     const write = track(c.system.get(Counter, "bob").set(9), c.clock);
-    await advance(LEASE_MS + SKEW_MS + 500);
+    await advance(LEASE_MS + SKEW_MS + GRACE_MS + 500);
     expect(read.outcome.settledAfterMs).toBeDefined();
     expect(write.outcome.settledAfterMs).toBeDefined();
 
@@ -185,11 +209,25 @@ describe("a call in flight to a node that dies", () => {
     expect(read.outcome.value).toBe(5);
     expect(write.outcome.error).toBeUndefined();
     expect(write.outcome.value).toBe(9);
-    // Lease + skew, then a jittered backoff of at most 50 ms, then the takeover.
+    // Lease + skew + grace, then a jittered backoff of at most 50 ms, then the takeover.
     for (const call of [read, write]) {
-      expect(call.outcome.settledAfterMs).toBeLessThanOrEqual(LEASE_MS + SKEW_MS + 200);
+      expect(call.outcome.settledAfterMs).toBeLessThanOrEqual(LEASE_MS + SKEW_MS + GRACE_MS + 200);
     }
     expect(await c.system.get(Counter, "bob").get()).toBe(9);
+  });
+
+  it("still takes an answer that comes within the grace after the node's lease lapsed", async () => {
+    const { a, held, release, advance } = await startCluster();
+    await a.system.get(Counter, "alice").increment(1);
+    // b stalls (its clock stops) and its answer is late: after its lease lapsed, within the grace.
+    held.add("b");
+    const call = track(a.system.get(Counter, "alice").increment(1), a.clock);
+    await advance(LEASE_MS + SKEW_MS + GRACE_MS / 2);
+    expect(call.outcome.settledAfterMs).toBeUndefined();
+    release();
+    await call.done;
+    expect(call.outcome.error).toBeUndefined();
+    expect(call.outcome.value).toBe(2);
   });
 
   it("keeps waiting on a live node whose turn outlasts the lease", async () => {

@@ -4,9 +4,10 @@ import type { Membership } from "./membership.js";
 /** Watches other nodes' leases on behalf of calls in flight to them. */
 export interface NodeWatch {
   /**
-   * Calls `onLapsed` once `nodeId` counts as dead: its record is gone, its lease lapsed (with
-   * the clock-skew margin), or it joined again under a new incarnation. Returns a function that
-   * stops watching.
+   * Calls `onLapsed` once `nodeId` counts as dead — its record is gone, its lease lapsed (with
+   * the clock-skew margin), or it joined again under a new incarnation — and a grace of a third
+   * of the lease has passed without the call being answered. Returns a function that stops
+   * watching.
    */
   watch(nodeId: string, onLapsed: () => void): () => void;
   /** Stops every watch (nothing is called any more). */
@@ -21,12 +22,21 @@ interface Watched {
 }
 
 /**
+ * How long calls still waiting on a node that was found lapsed get to be answered before they
+ * are told: one default heartbeat (a third of the lease).
+ */
+export function lapseGraceMs(leaseMs: number): number {
+  return Math.max(1, Math.floor(leaseMs / 3));
+}
+
+/**
  * One watcher per node with calls in flight, however many calls: it sleeps until the node's lease
  * would lapse unless renewed (`leaseUntil + maxClockSkewMs`, from the cached node list, so a call
  * costs no Store read), then reads the node's record. Renewed: it sleeps until the new lease
- * would lapse. Lapsed, gone or reborn: every call waiting on the node is told at once. A node that
- * dies is thus noticed within `leaseMs + maxClockSkewMs` of its last renewal, never later. A
- * watcher whose calls all finished ends at its next wake-up.
+ * would lapse. Lapsed, gone or reborn: the calls still waiting on the node after a grace of
+ * {@link lapseGraceMs} are told. A node that dies is thus given up within
+ * `leaseMs + maxClockSkewMs + leaseMs / 3` of its last renewal, never later. A watcher whose calls
+ * all finished ends at its next wake-up.
  */
 export function createNodeWatch(options: {
   readonly membership: Membership;
@@ -35,6 +45,7 @@ export function createNodeWatch(options: {
 }): NodeWatch {
   const { membership, clock, logger } = options;
   const watched = new Map<string, Watched>();
+  const graceMs = lapseGraceMs(membership.leaseMs);
   let closed = false;
 
   const sleepUntilLapse = (nodeId: string, entry: Watched, leaseUntil: number) => {
@@ -81,15 +92,21 @@ export function createNodeWatch(options: {
       return;
     }
     end(nodeId, entry);
-    const listeners = [...entry.listeners];
-    entry.listeners.clear();
-    for (const listener of listeners) {
-      try {
-        listener();
-      } catch (error) {
-        logger.error("cluster: a node-lapse listener threw", { error });
+    // The node's last chance to answer: one that merely stalled notices its own lapse at its
+    // next heartbeat and fails its calls (LEASE_LOST), and a request that never reached a dead
+    // node gets the Transport's "nobody listens" answer. Calls answered meanwhile have stopped
+    // watching; the rest are told now.
+    clock.setTimer(graceMs, () => {
+      const listeners = [...entry.listeners];
+      entry.listeners.clear();
+      for (const listener of listeners) {
+        try {
+          listener();
+        } catch (error) {
+          logger.error("cluster: a node-lapse listener threw", { error });
+        }
       }
-    }
+    });
   };
 
   const start = async (nodeId: string, entry: Watched) => {
