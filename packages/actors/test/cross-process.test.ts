@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { createMemoryQueue, systemClock, TroupeError } from "@troupe/core";
+import { createMemoryQueue, systemClock, type Transport, TroupeError } from "@troupe/core";
 import { createNatsTransport } from "@troupe/nats";
 import { createPostgresStore } from "@troupe/postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,6 +24,18 @@ afterAll(async () => {
 });
 
 const startNode = (args: readonly string[]) => startWorker(args, children);
+
+/** Resolves once the Transport reports that nobody serves `nodeId` any more. */
+async function untilUnserved(transport: Transport, nodeId: string): Promise<void> {
+  for (;;) {
+    try {
+      await transport.request("xp-probe", nodeId, new Uint8Array(), { timeoutMs: 200 });
+    } catch (error) {
+      if (TroupeError.isInstance(error, "UNKNOWN_NODE")) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 describe("three node processes on PostgreSQL and NATS", () => {
   it("brings a SIGKILLed node's actors back on another node with their state", async () => {
@@ -88,6 +100,12 @@ describe("three node processes on PostgreSQL and NATS", () => {
 
       await kill(nodes[victimIndex] as ChildProcess);
       const killedAt = Date.now();
+      // NATS still delivers requests to a killed process's subscription until the server has
+      // processed the closed connection (on a loaded machine, a moment after the process is
+      // gone); a call delivered there gets no answer, and its caller cannot tell it never ran
+      // (OUTCOME_UNKNOWN once the lease lapses). Wait until NATS answers "nobody listens", so
+      // every call below is one that either runs or is known not to have run.
+      await untilUnserved(transport, victim);
 
       // Every actor answers again: the orphans once the victim's lease lapsed. Only calls known
       // not to have taken effect are retried (UNKNOWN_NODE: nobody listens; UNAVAILABLE: no
