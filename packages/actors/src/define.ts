@@ -1,4 +1,4 @@
-import { invalidArgument, zodIssueError } from "@troupe/core";
+import { invalidArgument, parseWith } from "@troupe/core";
 import { z } from "zod";
 import type { ActorAddress } from "./directory.js";
 
@@ -367,18 +367,14 @@ export function defineActor<
     typeof (spec as { name?: unknown })?.name === "string"
       ? `defineActor(${(spec as { name: string }).name})`
       : "defineActor";
-  const parsed = definitionSchema.safeParse(spec);
-  if (!parsed.success) throw zodIssueError(parsed.error, label);
-  const value = parsed.data;
+  const value = parseWith(definitionSchema, spec, label);
   const actions = new Map<string, CompiledAction>();
   for (const [name, action] of Object.entries(value.actions)) {
     let options: z.output<typeof actionObjectSchema>;
     if (typeof action === "function")
       options = { handler: action as (...args: never[]) => unknown };
     else {
-      const checked = actionObjectSchema.safeParse(action);
-      if (!checked.success) throw zodIssueError(checked.error, `${label}.actions.${name}`);
-      options = checked.data;
+      options = parseWith(actionObjectSchema, action, `${label}.actions.${name}`);
     }
     actions.set(name, {
       name,

@@ -1,4 +1,4 @@
-import { type Clock, type Logger, zodIssueError } from "@troupe/core";
+import { type Clock, type Logger, parseWith } from "@troupe/core";
 import type { CompiledAction } from "./define.js";
 import { type RemoteCall, type RemoteReply, remoteCallSchema } from "./directory.js";
 import { Envelope, type Target } from "./envelope.js";
@@ -24,19 +24,18 @@ export class IncomingCalls {
     let action: CompiledAction;
     let args: readonly unknown[];
     try {
-      const parsed = remoteCallSchema.safeParse(call);
-      if (!parsed.success) throw zodIssueError(parsed.error, "call");
+      const checked = parseWith(remoteCallSchema, call, "call");
       // A closing node still serves calls from inside running turns (they carry a chain).
-      if (this.router.closing && parsed.data.chain.length === 0) {
+      if (this.router.closing && checked.chain.length === 0) {
         return Promise.resolve({ kind: "moved" });
       }
-      const compiled = this.types.named(parsed.data.address.type, "call.address.type");
-      target = this.types.targetOfAddressKey(compiled, parsed.data.address.key);
-      const found = compiled.actions.get(parsed.data.action);
+      const compiled = this.types.named(checked.address.type, "call.address.type");
+      target = this.types.targetOfAddressKey(compiled, checked.address.key);
+      const found = compiled.actions.get(checked.action);
       // Reminder handlers (`@reminder:…`) are callable here: a firing may be routed to the owner.
-      if (found === undefined) throw unknownAction(compiled, parsed.data.action);
+      if (found === undefined) throw unknownAction(compiled, checked.action);
       action = found;
-      args = this.types.checkArgs(compiled, action, parsed.data.args);
+      args = this.types.checkArgs(compiled, action, checked.args);
     } catch (error) {
       return Promise.resolve(errorReply(error));
     }

@@ -1,4 +1,4 @@
-import { zodIssueError } from "@troupe/core";
+import { parseWith } from "@troupe/core";
 import { z } from "zod";
 import type { Activation } from "./activation.js";
 import type {
@@ -124,10 +124,9 @@ export class References {
 
   /** Revives a serialised reference; checks its type and key. */
   revive(json: ActorRefJson, chain: readonly string[]): UntypedActorRef {
-    const parsed = refJsonSchema.safeParse(json);
-    if (!parsed.success) throw zodIssueError(parsed.error, "ref");
-    const compiled = this.types.named(parsed.data.type, "ref.type");
-    const key = parsed.data.key === null ? undefined : parsed.data.key;
+    const checked = parseWith(refJsonSchema, json, "ref");
+    const compiled = this.types.named(checked.type, "ref.type");
+    const key = checked.key === null ? undefined : checked.key;
     return this.untyped(this.types.target(compiled, key), chain);
   }
 }

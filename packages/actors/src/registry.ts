@@ -1,4 +1,4 @@
-import { invalidArgument, zodIssueError } from "@troupe/core";
+import { invalidArgument, parseWith } from "@troupe/core";
 import {
   type AnyActorDefinition,
   type CompiledAction,
@@ -132,9 +132,11 @@ export class ActorTypes {
     args: readonly unknown[],
   ): readonly unknown[] {
     if (action.args === undefined) return args;
-    const parsed = action.args.safeParse(args);
-    if (!parsed.success) throw zodIssueError(parsed.error, `${compiled.name}.${action.name}.args`);
-    return parsed.data as readonly unknown[];
+    return parseWith(
+      action.args,
+      args,
+      `${compiled.name}.${action.name}.args`,
+    ) as readonly unknown[];
   }
 
   /** The hosted types, as tooling lists them. */

@@ -5,11 +5,11 @@ import {
   type Lease,
   type Logger,
   type Metrics,
+  parseWith,
   type Queue,
   type Timer,
   TroupeError,
   utf8,
-  zodIssueError,
 } from "@troupe/core";
 import { z } from "zod";
 import type { ReminderSchedule } from "./define.js";
@@ -110,16 +110,15 @@ export class Reminders {
         `${target.definition.name} declares no reminder ${JSON.stringify(name)} (add it to the definition's reminders)`,
       );
     }
-    const parsed = scheduleSchema.safeParse(schedule);
-    if (!parsed.success) throw zodIssueError(parsed.error, "setReminder.schedule");
-    const at = firstDueAt(parsed.data, this.options.clock.now());
+    const checked = parseWith(scheduleSchema, schedule, "setReminder.schedule");
+    const at = firstDueAt(checked, this.options.clock.now());
     const id = reminderId(target, name);
     const payload = utf8(
       JSON.stringify({
         type: target.address.type,
         key: target.address.key,
         name,
-        ...(parsed.data.periodMs === undefined ? {} : { periodMs: parsed.data.periodMs }),
+        ...(checked.periodMs === undefined ? {} : { periodMs: checked.periodMs }),
       }),
     );
     const { queue } = this.options;

@@ -1,10 +1,10 @@
 import {
   jsonCodec,
   type Metrics,
+  parseWith,
   type Store,
   StoreConflictError,
   TroupeError,
-  zodIssueError,
 } from "@troupe/core";
 import type { ActorDirectory } from "./directory.js";
 import type { Target } from "./envelope.js";
@@ -45,15 +45,17 @@ export class StateStore {
     const { definition, address } = target;
     const entry = await this.store.get(this.key(target));
     if (entry !== undefined) {
-      const checked = definition.state.safeParse(jsonCodec.decode(entry.value));
-      if (!checked.success) {
-        throw zodIssueError(checked.error, `${definition.name}/${address.key} stored state`);
-      }
-      return { state: checked.data, stored: true };
+      const field = `${definition.name}/${address.key} stored state`;
+      return {
+        state: parseWith(definition.state, jsonCodec.decode(entry.value), field),
+        stored: true,
+      };
     }
-    const checked = definition.state.safeParse(definition.initialState(target.keyValue));
-    if (!checked.success) throw zodIssueError(checked.error, `${definition.name} initialState`);
-    return { state: checked.data, stored: false };
+    const initial = definition.initialState(target.keyValue);
+    return {
+      state: parseWith(definition.state, initial, `${definition.name} initialState`),
+      stored: false,
+    };
   }
 
   /** One fenced state write. A failed fence means another activation took over: LEASE_LOST. */
