@@ -99,7 +99,12 @@ export class Router implements CallPort {
       envelope.fail(unavailableError(envelope.target.address));
       return;
     }
-    if (!envelope.fromRemote) this.options.directory.forget(envelope.target.address);
+    if (!envelope.fromRemote) {
+      this.options.directory.forget(envelope.target.address);
+      // A lookup still in flight started before this call learned the actor moved: it may name
+      // the same node again, so the call (and later ones) look it up afresh.
+      this.locating.delete(envelope.target.id);
+    }
     this.dispatch(envelope);
   }
 
@@ -110,8 +115,9 @@ export class Router implements CallPort {
     if (located === undefined) {
       located = this.options.directory.locate(target.address);
       this.locating.set(target.id, located);
+      const lookup = located;
       const forget = () => {
-        this.locating.delete(target.id);
+        if (this.locating.get(target.id) === lookup) this.locating.delete(target.id);
       };
       located.then(forget, forget);
     }
