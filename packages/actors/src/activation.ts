@@ -1,228 +1,60 @@
-import {
-  type Clock,
-  fromUtf8,
-  jsonCodec,
-  type Logger,
-  type Store,
-  StoreConflictError,
-  type Timer,
-  TroupeError,
-  utf8,
-} from "@troupe/core";
+import { type Clock, jsonCodec, type Logger, TroupeError, zodIssueError } from "@troupe/core";
+import { ActivationTimers } from "./activation-timers.js";
 import type {
   ActorContext,
-  ActorRefJson,
   ActorTimer,
-  AnyActorDefinition,
   CompiledAction,
   CompiledDefinition,
   DeactivationReason,
-  ReminderSchedule,
   TimerOptions,
-  UntypedActorRef,
 } from "./define.js";
-import { zodFieldError } from "./define.js";
-import type { ActorAddress, ActorDirectory, Ownership } from "./directory.js";
+import type { ActorDirectory, Ownership } from "./directory.js";
+import { type Deadlines, Envelope, type SaveWaiter, type Target } from "./envelope.js";
+import { errorMessage, movedError } from "./errors.js";
+import {
+  ACTIVATING,
+  ACTIVE,
+  admits,
+  DEACTIVATING,
+  DEAD,
+  NESTED,
+  nextStatus,
+  ownsState,
+  READ,
+  type Status,
+  type TurnMode,
+  turnMode,
+  WRITE,
+} from "./lifecycle.js";
+import { encodeState, fingerprint } from "./state-encoding.js";
+import type { StateStore } from "./state-store.js";
+import { TurnContext, type TurnServices } from "./turn-context.js";
 
-/** Where an envelope goes: one actor of one registered type. Shared by refs to the same actor. */
-export interface Target {
-  readonly definition: CompiledDefinition;
-  readonly address: ActorAddress;
-  /** `type/key`: the activation map key (type names cannot contain `/`). */
-  readonly id: string;
-  /** The key as the user gave it (undefined for unkeyed actors). */
-  readonly keyValue: unknown;
-}
-
-/** What an activation needs from its system. */
-export interface ActivationHost {
+/**
+ * What every activation of a system works with: explicit collaborators, one object per system.
+ */
+export interface ActivationDeps {
   readonly clock: Clock;
   readonly deadlines: Deadlines;
-  readonly store: Store;
-  readonly directory: ActorDirectory;
   readonly logger: Logger;
-  readonly closing: boolean;
-  stateKey(target: Target): string;
-  nextTurnId(): string;
-  typedRef(definition: AnyActorDefinition, key: unknown, chain: readonly string[]): unknown;
-  untypedRef(target: Target, chain: readonly string[]): UntypedActorRef;
-  revive(json: ActorRefJson, chain: readonly string[]): UntypedActorRef;
-  setReminder(target: Target, name: string, schedule: ReminderSchedule): Promise<void>;
-  clearReminder(target: Target, name: string): Promise<void>;
-  /** Routes an envelope again (its activation went away before running it). */
-  redispatch(envelope: Envelope): void;
-  /** The activation ended (deactivated or dropped). */
-  removed(activation: Activation): void;
-  /** The activation is ready. */
-  activated(activation: Activation): void;
-  /** The state was written. */
-  saved(): void;
+  /** Claims the actor before it activates, releases the claim when it ends. */
+  readonly directory: ActorDirectory;
+  /** Loads the state and writes it, fenced on the claim's epoch. */
+  readonly states: StateStore;
+  /** The system's activations: told when this one is ready and when it ends. */
+  readonly table: {
+    activated(activation: Activation): void;
+    removed(activation: Activation): void;
+  };
+  /** Routes the calls this activation ended before running. */
+  readonly router: { redispatch(envelope: Envelope): void };
+  /** What turn contexts hand out: references, reminders, turn ids. */
+  readonly services: TurnServices;
 }
 
-/** Something waiting for a state write: a held reply, or `ctx.save()`. */
-interface SaveWaiter {
-  ok(): void;
-  fail(error: unknown): void;
-}
-
-/**
- * One call on its way: the action, its arguments, the caller's call chain, and how to answer.
- * One-way sends have no `resolve`; their failures go to `reject`, which logs.
- */
-export class Envelope implements SaveWaiter {
-  value: unknown = undefined;
-  settled = false;
-  /** When the call times out (ms since the epoch); 0 when no deadline is set yet. */
-  deadline = 0;
-  /** The timeout the deadline came from, for the error message. */
-  timeoutMs = 0;
-  /** Came in through `handleRemoteCall`: answer `moved` instead of re-routing. */
-  fromRemote = false;
-  /** Counts as activity for idle deactivation (false for timer firings). */
-  keepAlive = true;
-  /** How many times the call was sent on after a `moved` answer. */
-  reroutes = 0;
-  /** The deadline bucket this call waits in (an intrusive list: no allocation per call). */
-  bucket: DeadlineBucket | undefined = undefined;
-  prev: Envelope | undefined = undefined;
-  next: Envelope | undefined = undefined;
-
-  constructor(
-    readonly target: Target,
-    readonly action: CompiledAction,
-    readonly args: readonly unknown[],
-    readonly chain: readonly string[],
-    readonly resolve: ((value: unknown) => void) | undefined,
-    readonly reject: (error: unknown) => void,
-  ) {}
-
-  ok(): void {
-    if (this.settled) return;
-    this.settled = true;
-    if (this.bucket !== undefined) this.unlink();
-    this.resolve?.(this.value);
-  }
-
-  fail(error: unknown): void {
-    if (this.settled) return;
-    this.settled = true;
-    if (this.bucket !== undefined) this.unlink();
-    this.reject(error);
-  }
-
-  /** Starts the call timeout (once). */
-  arm(deadlines: Deadlines, timeoutMs: number): void {
-    if (this.bucket !== undefined || this.settled) return;
-    deadlines.watch(this, timeoutMs);
-  }
-
-  /** Leaves the deadline bucket. */
-  unlink(): void {
-    const bucket = this.bucket as DeadlineBucket;
-    if (this.prev !== undefined) this.prev.next = this.next;
-    else bucket.head = this.next;
-    if (this.next !== undefined) this.next.prev = this.prev;
-    this.bucket = undefined;
-    this.prev = undefined;
-    this.next = undefined;
-  }
-
-  /** The deadline passed. */
-  expire(): void {
-    this.fail(
-      new TroupeError(
-        "TIMEOUT",
-        `actor ${this.target.address.type}/${this.target.address.key}: call to "${this.action.name}" timed out after ${this.timeoutMs} ms`,
-        {
-          details: {
-            address: this.target.address,
-            action: this.action.name,
-            timeoutMs: this.timeoutMs,
-          },
-        },
-      ),
-    );
-  }
-}
-
-/** Calls that time out at the same moment: one Clock timer for all of them. */
-export class DeadlineBucket {
-  head: Envelope | undefined = undefined;
-  constructor(readonly at: number) {}
-}
-
-/**
- * Call timeouts without a Clock timer per call: calls are grouped by deadline (rounded up to a
- * thousandth of the timeout, at least 1 ms) in buckets with one timer each. A call that settles
- * just leaves its bucket; an emptied bucket's timer fires later and finds nothing to do, which is
- * cheaper than cancelling and re-creating timers on every call.
- */
-export class Deadlines {
-  private readonly buckets = new Map<number, DeadlineBucket>();
-  private last: DeadlineBucket | undefined = undefined;
-
-  constructor(private readonly clock: Clock) {}
-
-  watch(envelope: Envelope, timeoutMs: number): void {
-    if (envelope.deadline === 0) envelope.deadline = this.clock.now() + timeoutMs;
-    envelope.timeoutMs = timeoutMs;
-    const resolution = timeoutMs >= 2000 ? Math.floor(timeoutMs / 1000) : 1;
-    const at = Math.ceil(envelope.deadline / resolution) * resolution;
-    let bucket = this.last;
-    if (bucket === undefined || bucket.at !== at) {
-      bucket = this.buckets.get(at);
-      if (bucket === undefined) {
-        const created = new DeadlineBucket(at);
-        this.buckets.set(at, created);
-        this.clock.setTimer(at - this.clock.now(), () => this.expire(created));
-        bucket = created;
-      }
-      this.last = bucket;
-    }
-    envelope.bucket = bucket;
-    envelope.next = bucket.head;
-    if (bucket.head !== undefined) bucket.head.prev = envelope;
-    bucket.head = envelope;
-  }
-
-  private expire(bucket: DeadlineBucket): void {
-    this.buckets.delete(bucket.at);
-    if (this.last === bucket) this.last = undefined;
-    let envelope = bucket.head;
-    bucket.head = undefined;
-    while (envelope !== undefined) {
-      const next = envelope.next;
-      envelope.bucket = undefined;
-      envelope.prev = undefined;
-      envelope.next = undefined;
-      envelope.expire();
-      envelope = next;
-    }
-  }
-}
-
-const ACTIVATING = 0;
-const ACTIVE = 1;
-const DEACTIVATING = 2;
-const DEAD = 3;
-
-/** Activation status values (exported for the system's fast path). */
-export const Status = { ACTIVATING, ACTIVE, DEACTIVATING, DEAD } as const;
-
-// Turn modes: an exclusive write turn, a read-only turn (shares with other readers), an
-// interleaving turn (runs beside anything), a nested turn (a call-chain re-entry, runs inside the
-// turn that is waiting on it).
-const WRITE = 0;
-const READ = 1;
-const INTERLEAVE = 2;
-const NESTED = 3;
-type Mode = 0 | 1 | 2 | 3;
-
+// A turn's end: reply now, or hold the reply until the state write is durable.
 const OK = 0;
 const HOLD = 1;
-
-/** Ids of the turns up a call chain; bounded so references kept in state cannot grow it forever. */
-const MAX_CHAIN = 32;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
@@ -230,114 +62,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     (typeof value === "object" || typeof value === "function") &&
     typeof (value as { then?: unknown }).then === "function"
   );
-}
-
-/**
- * A cheap fingerprint of the state for change detection: native JSON.stringify, falling back to
- * the codec's text for values plain JSON cannot hold (bigint). Stored bytes always use the codec.
- */
-export function fingerprint(state: unknown): string {
-  try {
-    return JSON.stringify(state) ?? "undefined";
-  } catch {
-    return fromUtf8(jsonCodec.encode(state));
-  }
-}
-
-// What in a plain JSON text hints that the codec would have written it differently: tag-like
-// keys, `null` (undefined in arrays, NaN), a serialised Uint8Array (`{"0":…}`, or `{}` when
-// empty), an ISO date (a Date).
-const CODEC_HINT = /"\$|null|\{"0":|\{\}|"[+-]?\d{4,6}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/;
-
-/**
- * The stored bytes of a state whose fingerprint is `print`. For plain JSON data they are the
- * fingerprint itself (the codec would write the same text); anything the codec treats specially
- * goes through the codec.
- */
-export function encodeState(state: unknown, print: string): Uint8Array {
-  if (print === "undefined" || CODEC_HINT.test(print)) return jsonCodec.encode(state);
-  return utf8(print);
-}
-
-/** The context handed to one turn. Cheap: the call chain is only built when the turn calls out. */
-export class TurnContext implements ActorContext<unknown, unknown> {
-  /** This turn's id, once it needed one. */
-  id: string | undefined = undefined;
-  done = false;
-  private outChain: readonly string[] | undefined = undefined;
-
-  constructor(
-    readonly activation: Activation,
-    readonly chain: readonly string[],
-  ) {}
-
-  get state(): unknown {
-    return this.activation.state;
-  }
-
-  set state(value: unknown) {
-    this.activation.state = value;
-  }
-
-  get key(): unknown {
-    return this.activation.target.keyValue;
-  }
-
-  get address(): ActorAddress {
-    return this.activation.target.address;
-  }
-
-  get self(): UntypedActorRef {
-    return this.activation.host.untypedRef(this.activation.target, this.callChain());
-  }
-
-  now(): number {
-    return this.activation.host.clock.now();
-  }
-
-  /** The chain to send with calls made from this turn: the incoming one plus this turn. */
-  callChain(): readonly string[] {
-    if (this.outChain === undefined) {
-      this.id = this.activation.host.nextTurnId();
-      const base = this.chain.length >= MAX_CHAIN ? this.chain.slice(1) : this.chain;
-      this.outChain = [...base, this.id];
-      if (!this.done) this.activation.openTurn(this);
-    }
-    return this.outChain;
-  }
-
-  get(definition: AnyActorDefinition, ...key: unknown[]): never {
-    return this.activation.host.typedRef(definition, key[0], this.callChain()) as never;
-  }
-
-  ref(json: ActorRefJson): UntypedActorRef {
-    return this.activation.host.revive(json, this.callChain());
-  }
-
-  save(): Promise<void> {
-    return this.activation.saveNow();
-  }
-
-  setTimer(options: TimerOptions, callback: (ctx: ActorContext<unknown, unknown>) => unknown) {
-    return this.activation.setTimer(options, callback);
-  }
-
-  setReminder(name: string, schedule: ReminderSchedule): Promise<void> {
-    return this.activation.host.setReminder(this.activation.target, name, schedule);
-  }
-
-  clearReminder(name: string): Promise<void> {
-    return this.activation.host.clearReminder(this.activation.target, name);
-  }
-
-  deactivate(): void {
-    this.activation.deactivateRequested = true;
-  }
-}
-
-interface TimerEntry extends ActorTimer {
-  handle: Timer | undefined;
-  cancelled: boolean;
 }
 
 interface QuietWaiter {
@@ -353,7 +77,7 @@ interface QuietWaiter {
  * running while one is in flight.
  */
 export class Activation {
-  status: number = ACTIVATING;
+  status: Status = ACTIVATING;
   state: unknown = undefined;
   epoch = 0;
   /** Set by every call; the idle sweep turns it into a timestamp. */
@@ -377,7 +101,7 @@ export class Activation {
   private flushing = false;
   private held: SaveWaiter[] = [];
   private openTurns: TurnContext[] | undefined = undefined;
-  private timers: Set<TimerEntry> | undefined = undefined;
+  private timers: ActivationTimers | undefined = undefined;
   private waiters: QuietWaiter[] | undefined = undefined;
   private dropError: unknown = undefined;
 
@@ -385,10 +109,10 @@ export class Activation {
   readonly since: number;
 
   constructor(
-    readonly host: ActivationHost,
+    readonly deps: ActivationDeps,
     readonly target: Target,
   ) {
-    this.lastActivity = host.clock.now();
+    this.lastActivity = deps.clock.now();
     this.since = this.lastActivity;
   }
 
@@ -405,8 +129,7 @@ export class Activation {
     if (
       this.status === ACTIVE &&
       this.head === this.mailbox.length &&
-      (action.interleave ||
-        (action.readOnly ? !this.exclusive : !this.exclusive && this.readers === 0))
+      admits(action, this.exclusive, this.readers)
     ) {
       return this.runDirect(action, args, chain);
     }
@@ -420,7 +143,7 @@ export class Activation {
     args: readonly unknown[],
     chain: readonly string[],
   ): Promise<unknown> {
-    const mode: Mode = action.interleave ? INTERLEAVE : action.readOnly ? READ : WRITE;
+    const mode = turnMode(action);
     this.touched = true;
     this.enter(mode);
     const ctx = new TurnContext(this, chain);
@@ -435,7 +158,7 @@ export class Activation {
     if (isThenable(result)) {
       return new Promise((resolve, reject) => {
         const envelope = new Envelope(this.target, action, args, chain, resolve, reject);
-        envelope.arm(this.host.deadlines, this.definition.callTimeoutMs);
+        envelope.arm(this.deps.deadlines, this.definition.callTimeoutMs);
         result.then(
           (value) => this.finish(envelope, ctx, mode, false, value),
           (error: unknown) => this.finish(envelope, ctx, mode, true, error),
@@ -459,7 +182,7 @@ export class Activation {
   /** The general path: reentry, immediate start, or the mailbox. */
   submit(envelope: Envelope): void {
     if (this.status === DEAD) {
-      this.host.redispatch(envelope);
+      this.deps.router.redispatch(envelope);
       return;
     }
     if (envelope.chain.length > 0 && this.reenters(envelope.chain)) {
@@ -470,10 +193,9 @@ export class Activation {
     if (
       this.status === ACTIVE &&
       this.head === this.mailbox.length &&
-      (action.interleave ||
-        (action.readOnly ? !this.exclusive : !this.exclusive && this.readers === 0))
+      admits(action, this.exclusive, this.readers)
     ) {
-      this.start(envelope, action.interleave ? INTERLEAVE : action.readOnly ? READ : WRITE);
+      this.start(envelope, turnMode(action));
       return;
     }
     if (this.mailbox.length - this.head >= this.definition.mailboxSize) {
@@ -488,7 +210,7 @@ export class Activation {
       return;
     }
     this.mailbox.push(envelope);
-    envelope.arm(this.host.deadlines, this.definition.callTimeoutMs);
+    envelope.arm(this.deps.deadlines, this.definition.callTimeoutMs);
   }
 
   private reenters(chain: readonly string[]): boolean {
@@ -504,13 +226,13 @@ export class Activation {
     this.openTurns.push(ctx);
   }
 
-  private enter(mode: Mode): void {
+  private enter(mode: TurnMode): void {
     this.running++;
     if (mode === WRITE) this.exclusive = true;
     else if (mode === READ) this.readers++;
   }
 
-  private start(envelope: Envelope, mode: Mode): void {
+  private start(envelope: Envelope, mode: TurnMode): void {
     if (envelope.keepAlive) this.touched = true;
     this.enter(mode);
     const ctx = new TurnContext(this, envelope.chain);
@@ -523,7 +245,7 @@ export class Activation {
     }
     if (isThenable(result)) {
       if (envelope.resolve !== undefined)
-        envelope.arm(this.host.deadlines, this.definition.callTimeoutMs);
+        envelope.arm(this.deps.deadlines, this.definition.callTimeoutMs);
       result.then(
         (value) => this.finish(envelope, ctx, mode, false, value),
         (error: unknown) => this.finish(envelope, ctx, mode, true, error),
@@ -534,7 +256,7 @@ export class Activation {
   private finish(
     envelope: Envelope,
     ctx: TurnContext,
-    mode: Mode,
+    mode: TurnMode,
     failed: boolean,
     valueOrError: unknown,
   ): void {
@@ -557,7 +279,7 @@ export class Activation {
    */
   private endTurn(
     ctx: TurnContext,
-    mode: Mode,
+    mode: TurnMode,
     action: CompiledAction,
     failed: boolean,
   ): typeof OK | typeof HOLD | Error {
@@ -572,10 +294,7 @@ export class Activation {
     else if (mode === READ) this.readers--;
     if (this.status === DEAD) return failed ? OK : this.deadError();
     if (this.definition.saveMode !== "after-turn") return OK;
-    // Nested and interleaving turns run inside or beside a write turn: that turn's end takes
-    // their changes, and rolling back here would undo its half-done work.
-    const owns = mode === WRITE || (mode === INTERLEAVE && !action.readOnly && !this.exclusive);
-    if (owns) {
+    if (ownsState(mode, action, this.exclusive)) {
       if (failed) {
         this.rollback();
         return OK;
@@ -585,9 +304,9 @@ export class Activation {
         const checked = this.definition.state.safeParse(this.state);
         if (!checked.success) {
           this.rollback();
-          return zodFieldError(
-            `${this.definition.name} state after "${action.name}"`,
+          return zodIssueError(
             checked.error,
+            `${this.definition.name} state after "${action.name}"`,
           );
         }
         this.snapshot(print);
@@ -634,9 +353,9 @@ export class Activation {
           continue;
         }
         const action = envelope.action;
-        if (!action.interleave && (this.exclusive || (!action.readOnly && this.readers > 0))) break;
+        if (!admits(action, this.exclusive, this.readers)) break;
         this.mailbox[this.head++] = undefined;
-        this.start(envelope, action.interleave ? INTERLEAVE : action.readOnly ? READ : WRITE);
+        this.start(envelope, turnMode(action));
       }
       if (this.head === this.mailbox.length) {
         this.mailbox.length = 0;
@@ -660,7 +379,7 @@ export class Activation {
     if (this.status === DEAD) return Promise.reject(this.deadError());
     const checked = this.definition.state.safeParse(this.state);
     if (!checked.success) {
-      return Promise.reject(zodFieldError(`${this.definition.name} state`, checked.error));
+      return Promise.reject(zodIssueError(checked.error, `${this.definition.name} state`));
     }
     this.snapshot();
     return new Promise((resolve, reject) => {
@@ -678,7 +397,7 @@ export class Activation {
         const bytes = this.currentBytes;
         if (bytes !== undefined && bytes !== this.savedBytes) {
           try {
-            await this.write(bytes);
+            await this.deps.states.write(this.target, this.epoch, bytes);
           } catch (error) {
             for (const waiter of batch) waiter.fail(error);
             this.drop(error);
@@ -694,41 +413,20 @@ export class Activation {
     }
   }
 
-  /** One fenced state write. A failed fence means another activation took over: LEASE_LOST. */
-  private async write(bytes: Uint8Array): Promise<void> {
-    const { address } = this.target;
-    try {
-      await this.host.store.commit([
-        ...this.host.directory.fence(address, this.epoch),
-        { type: "set", key: this.host.stateKey(this.target), value: bytes },
-      ]);
-      this.host.saved();
-    } catch (error) {
-      if (StoreConflictError.isInstance(error)) {
-        throw new TroupeError(
-          "LEASE_LOST",
-          `actor ${address.type}/${address.key}: another activation took over (epoch ${this.epoch} is no longer current); this write was rejected and the activation dropped`,
-          { cause: error, details: { address, epoch: this.epoch } },
-        );
-      }
-      throw error;
-    }
-  }
-
   /** Ends the activation after a failed write: its memory is no longer trustworthy. */
   drop(error: unknown): void {
     if (this.status === DEAD) return;
-    this.host.logger.warn("actor activation dropped", {
+    this.deps.logger.warn("actor activation dropped", {
       address: this.target.address,
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     });
     this.dropError = error;
-    this.status = DEAD;
-    this.cancelTimers();
+    this.status = nextStatus(this.status, "dropped");
+    this.timers?.cancelAll();
     const held = this.held;
     this.held = [];
     for (const waiter of held) waiter.fail(error);
-    this.host.removed(this);
+    this.deps.table.removed(this);
     this.redispatchMailbox();
     if (this.waiters !== undefined) this.notify();
   }
@@ -738,40 +436,27 @@ export class Activation {
     this.mailbox = [];
     this.head = 0;
     for (const envelope of waiting)
-      if (envelope && !envelope.settled) this.host.redispatch(envelope);
+      if (envelope && !envelope.settled) this.deps.router.redispatch(envelope);
   }
 
   /** Claims (unless `ownership` is given), loads the state, runs onActivate, then opens. */
   async boot(ownership: Ownership | undefined): Promise<void> {
     const { address } = this.target;
-    const definition = this.definition;
     try {
-      const owned = ownership ?? (await this.host.directory.claim(address));
+      const owned = ownership ?? (await this.deps.directory.claim(address));
       this.epoch = owned.epoch;
-      const entry = await this.host.store.get(this.host.stateKey(this.target));
-      if (entry !== undefined) {
-        const checked = definition.state.safeParse(jsonCodec.decode(entry.value));
-        if (!checked.success) {
-          throw zodFieldError(`${definition.name}/${address.key} stored state`, checked.error);
-        }
-        this.state = checked.data;
-        this.snapshot();
-        this.savedBytes = this.currentBytes;
-      } else {
-        const checked = definition.state.safeParse(definition.initialState(this.target.keyValue));
-        if (!checked.success) {
-          throw zodFieldError(`${definition.name} initialState`, checked.error);
-        }
-        this.state = checked.data;
-        this.snapshot();
-      }
-      if (definition.onActivate !== undefined) await this.runHook(definition.onActivate);
+      const loaded = await this.deps.states.load(this.target);
+      this.state = loaded.state;
+      this.snapshot();
+      if (loaded.stored) this.savedBytes = this.currentBytes;
+      const onActivate = this.definition.onActivate;
+      if (onActivate !== undefined) await this.runHook(onActivate);
     } catch (error) {
-      this.status = DEAD;
+      this.status = nextStatus(this.status, "failed");
       this.dropError = error;
-      this.host.removed(this);
+      this.deps.table.removed(this);
       if (this.epoch > 0) {
-        await this.host.directory.release(address, this.epoch).catch(() => {});
+        await this.deps.directory.release(address, this.epoch).catch(() => {});
       }
       const waiting = this.mailbox.slice(this.head);
       this.mailbox = [];
@@ -781,13 +466,13 @@ export class Activation {
         if (envelope === undefined || envelope.settled) continue;
         // The claim lost to a live owner elsewhere: local callers are routed there, remote ones
         // are told the actor moved.
-        if (moved && !envelope.fromRemote) this.host.redispatch(envelope);
+        if (moved && !envelope.fromRemote) this.deps.router.redispatch(envelope);
         else envelope.fail(moved ? movedError(address) : error);
       }
       return;
     }
-    this.status = ACTIVE;
-    this.host.activated(this);
+    this.status = nextStatus(this.status, "ready");
+    this.deps.table.activated(this);
     this.afterTurn();
   }
 
@@ -865,33 +550,30 @@ export class Activation {
    */
   async deactivate(reason: DeactivationReason): Promise<void> {
     if (this.status !== ACTIVE) return;
-    this.status = DEACTIVATING;
+    this.status = nextStatus(this.status, "deactivate");
     const { address } = this.target;
     await this.until(() => this.isIdle());
-    this.cancelTimers();
+    this.timers?.cancelAll();
     if (this.status !== DEACTIVATING) return;
     try {
       if (this.definition.onDeactivate !== undefined)
         await this.runHook(this.definition.onDeactivate, reason);
       else await this.settleWrites();
     } catch (error) {
-      this.host.logger.warn("actor deactivation could not save", {
+      this.deps.logger.warn("actor deactivation could not save", {
         address,
         reason,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     }
     // A failed write may have dropped the activation meanwhile.
-    if ((this.status as number) === DEAD) return;
-    this.status = DEAD;
-    this.host.removed(this);
+    if ((this.status as Status) === DEAD) return;
+    this.status = nextStatus(this.status, "ended");
+    this.deps.table.removed(this);
     try {
-      await this.host.directory.release(address, this.epoch);
+      await this.deps.directory.release(address, this.epoch);
     } catch (error) {
-      this.host.logger.warn("actor claim release failed", {
-        address,
-        error: error instanceof Error ? error.message : String(error),
-      });
+      this.deps.logger.warn("actor claim release failed", { address, error: errorMessage(error) });
     }
     this.redispatchMailbox();
     this.notify();
@@ -902,56 +584,8 @@ export class Activation {
     options: TimerOptions,
     callback: (ctx: ActorContext<unknown, unknown>) => unknown,
   ): ActorTimer {
-    validateTimerOptions(options);
-    if (typeof callback !== "function") {
-      throw new TroupeError("INVALID_ARGUMENT", "setTimer.callback: expected a function", {
-        details: { field: "setTimer.callback" },
-      });
-    }
-    const action: CompiledAction = {
-      name: "@timer",
-      handler: callback as CompiledAction["handler"],
-      readOnly: false,
-      interleave: false,
-      args: undefined,
-    };
-    const entry: TimerEntry = {
-      handle: undefined,
-      cancelled: false,
-      cancel: () => {
-        entry.cancelled = true;
-        entry.handle?.cancel();
-        this.timers?.delete(entry);
-      },
-    };
-    const fire = () => {
-      entry.handle = undefined;
-      if (entry.cancelled || this.status !== ACTIVE) return;
-      if (options.periodMs !== undefined)
-        entry.handle = this.host.clock.setTimer(options.periodMs, fire);
-      else this.timers?.delete(entry);
-      const envelope = new Envelope(this.target, action, [], [], undefined, (error) =>
-        this.host.logger.warn("actor timer failed", {
-          address: this.target.address,
-          error: error instanceof Error ? error.message : String(error),
-        }),
-      );
-      envelope.keepAlive = options.keepAlive === true;
-      this.submit(envelope);
-    };
-    entry.handle = this.host.clock.setTimer(options.afterMs, fire);
-    if (this.timers === undefined) this.timers = new Set();
-    this.timers.add(entry);
-    return entry;
-  }
-
-  private cancelTimers(): void {
-    if (this.timers === undefined) return;
-    for (const timer of this.timers) {
-      timer.cancelled = true;
-      timer.handle?.cancel();
-    }
-    this.timers = undefined;
+    if (this.timers === undefined) this.timers = new ActivationTimers(this);
+    return this.timers.start(options, callback);
   }
 }
 
@@ -960,29 +594,6 @@ const HOOK_ACTION: CompiledAction = {
   handler: () => undefined,
   readOnly: false,
   interleave: false,
+  idempotent: false,
   args: undefined,
 };
-
-/** The error a node answers with when it does not own an actor (mapped to a `moved` reply). */
-export function movedError(address: ActorAddress): TroupeError {
-  return new TroupeError("MOVED", `actor ${address.type}/${address.key} is owned by another node`, {
-    details: { address },
-  });
-}
-
-function validateTimerOptions(options: TimerOptions): void {
-  const bad = (field: string, problem: string) =>
-    new TroupeError("INVALID_ARGUMENT", `setTimer.${field}: ${problem}`, {
-      details: { field: `setTimer.${field}` },
-    });
-  if (typeof options !== "object" || options === null) throw bad("options", "expected an object");
-  if (!Number.isInteger(options.afterMs) || options.afterMs < 0) {
-    throw bad("afterMs", `expected a non-negative integer, got ${String(options.afterMs)}`);
-  }
-  if (
-    options.periodMs !== undefined &&
-    (!Number.isInteger(options.periodMs) || options.periodMs < 1)
-  ) {
-    throw bad("periodMs", `expected a positive integer, got ${String(options.periodMs)}`);
-  }
-}

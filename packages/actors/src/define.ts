@@ -1,4 +1,4 @@
-import { invalidArgument } from "@troupe/core";
+import { invalidArgument, parseWith } from "@troupe/core";
 import { z } from "zod";
 import type { ActorAddress } from "./directory.js";
 
@@ -123,6 +123,12 @@ export interface ActionOptions<Ctx> {
   /** Runs at any time, even while another turn is running. */
   readonly interleave?: boolean;
   /**
+   * Safe to run more than once with the same arguments. In a cluster, a call whose node died
+   * before it answered (`OUTCOME_UNKNOWN`: it may or may not have run) is sent again, to the
+   * actor's next owner, only for idempotent and read-only actions. Default false.
+   */
+  readonly idempotent?: boolean;
+  /**
    * A zod schema for the argument tuple (for example `z.tuple([z.number()])`), checked on calls
    * that come from outside the process (remote calls, `system.invoke`). In-process typed calls
    * are trusted.
@@ -177,6 +183,8 @@ export interface CompiledAction {
   readonly handler: (ctx: unknown, ...args: unknown[]) => unknown;
   readonly readOnly: boolean;
   readonly interleave: boolean;
+  /** Declared idempotent, or read-only: retried automatically when its outcome is unknown. */
+  readonly idempotent: boolean;
   readonly args: z.ZodType | undefined;
 }
 
@@ -308,6 +316,7 @@ const actionObjectSchema = z.strictObject({
   handler: fn,
   readOnly: z.boolean().optional(),
   interleave: z.boolean().optional(),
+  idempotent: z.boolean().optional(),
   args: zodSchema.optional(),
 });
 
@@ -337,15 +346,6 @@ const definitionSchema = z.strictObject({
   callTimeoutMs: positiveInt.optional(),
 });
 
-/** Turns a zod error into INVALID_ARGUMENT naming the first offending field. */
-export function zodFieldError(prefix: string, error: z.ZodError): Error {
-  const issue = error.issues[0];
-  const path = issue?.path.map(String).join(".") ?? "";
-  return invalidArgument(path ? `${prefix}.${path}` : prefix, issue?.message ?? "invalid", {
-    issues: error.issues.map((entry) => ({ path: entry.path.map(String), message: entry.message })),
-  });
-}
-
 /** The default idle time before an activation is removed from memory. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60_000;
 /** The default mailbox bound per activation. */
@@ -367,24 +367,21 @@ export function defineActor<
     typeof (spec as { name?: unknown })?.name === "string"
       ? `defineActor(${(spec as { name: string }).name})`
       : "defineActor";
-  const parsed = definitionSchema.safeParse(spec);
-  if (!parsed.success) throw zodFieldError(label, parsed.error);
-  const value = parsed.data;
+  const value = parseWith(definitionSchema, spec, label);
   const actions = new Map<string, CompiledAction>();
   for (const [name, action] of Object.entries(value.actions)) {
     let options: z.output<typeof actionObjectSchema>;
     if (typeof action === "function")
       options = { handler: action as (...args: never[]) => unknown };
     else {
-      const checked = actionObjectSchema.safeParse(action);
-      if (!checked.success) throw zodFieldError(`${label}.actions.${name}`, checked.error);
-      options = checked.data;
+      options = parseWith(actionObjectSchema, action, `${label}.actions.${name}`);
     }
     actions.set(name, {
       name,
       handler: options.handler as CompiledAction["handler"],
       readOnly: options.readOnly === true,
       interleave: options.interleave === true,
+      idempotent: options.idempotent === true || options.readOnly === true,
       args: options.args,
     });
   }
@@ -396,6 +393,7 @@ export function defineActor<
       handler: handler as CompiledAction["handler"],
       readOnly: false,
       interleave: false,
+      idempotent: false,
       args: undefined,
     });
   }

@@ -1,5 +1,7 @@
 // Changes since the seam was first agreed (additive only): `ActorDirectory.onOwnershipLost` is
 // optional; when a directory has it, the actor system subscribes and drops the activations named.
+// `ActorDirectory.watchNode` is optional; when a directory has it, remote calls in flight to a
+// node whose lease lapses fail over instead of waiting for their timeout.
 import type { StoreOp } from "@troupe/core";
 import { z } from "zod";
 
@@ -62,6 +64,14 @@ export interface ActorDirectory {
    * afresh. Returns an unsubscribe function.
    */
   onOwnershipLost?(listener: (addresses: readonly ActorAddress[]) => void): () => void;
+  /**
+   * Optional (cluster): calls `onLapsed` once node `nodeId` counts as dead — its lease lapsed
+   * (with the clock-skew margin), it left, or it came back under a new incarnation — and has had
+   * a short grace to answer, so a call still in flight to it will get no answer. The actor system
+   * watches the target of every remote call while it waits. Returns a function that stops
+   * watching.
+   */
+  watchNode?(nodeId: string, onLapsed: () => void): () => void;
 }
 
 /** A call travelling between nodes. Arguments and results are JSON values. */

@@ -1,17 +1,14 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createMemoryQueue, systemClock, TroupeError } from "@troupe/core";
+import type { ChildProcess } from "node:child_process";
+import { createMemoryQueue, systemClock, type Transport, TroupeError } from "@troupe/core";
 import { createNatsTransport } from "@troupe/nats";
 import { createPostgresStore } from "@troupe/postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClusterNode } from "../src/cluster/index.js";
 import { createActorSystem } from "../src/index.js";
+import { kill, startNode as startWorker } from "./cluster-support/node-process.js";
 import { postgresUrl, scratchSchemas } from "./cluster-support/postgres.js";
 import { Counter } from "./cluster-worker/counter.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const packageDir = join(here, "..");
 const NATS_URL = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 // Short enough to keep the test quick, long enough that a loaded CI machine (Postgres, NATS and
 // four Node processes on two cores) renews leases in time.
@@ -26,33 +23,18 @@ afterAll(async () => {
   await schemas.dropAll();
 });
 
-function startNode(args: readonly string[]): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "--conditions=source", join(here, "cluster-worker", "node.ts"), ...args],
-    { cwd: packageDir, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  children.add(child);
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-    if (process.env.ACTORS_XP_DEBUG) process.stderr.write(chunk);
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes("ready")) resolve(child);
-    });
-    child.once("exit", (code) => reject(new Error(`node exited early (${code}): ${stderr}`)));
-  });
-}
+const startNode = (args: readonly string[]) => startWorker(args, children);
 
-function kill(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.removeAllListeners("exit");
-    child.once("exit", () => resolve());
-    child.kill(signal);
-  });
+/** Resolves once the Transport reports that nobody serves `nodeId` any more. */
+async function untilUnserved(transport: Transport, nodeId: string): Promise<void> {
+  for (;;) {
+    try {
+      await transport.request("xp-probe", nodeId, new Uint8Array(), { timeoutMs: 200 });
+    } catch (error) {
+      if (TroupeError.isInstance(error, "UNKNOWN_NODE")) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 describe("three node processes on PostgreSQL and NATS", () => {
@@ -118,6 +100,12 @@ describe("three node processes on PostgreSQL and NATS", () => {
 
       await kill(nodes[victimIndex] as ChildProcess);
       const killedAt = Date.now();
+      // NATS still delivers requests to a killed process's subscription until the server has
+      // processed the closed connection (on a loaded machine, a moment after the process is
+      // gone); a call delivered there gets no answer, and its caller cannot tell it never ran
+      // (OUTCOME_UNKNOWN once the lease lapses). Wait until NATS answers "nobody listens", so
+      // every call below is one that either runs or is known not to have run.
+      await untilUnserved(transport, victim);
 
       // Every actor answers again: the orphans once the victim's lease lapsed. Only calls known
       // not to have taken effect are retried (UNKNOWN_NODE: nobody listens; UNAVAILABLE: no

@@ -13,6 +13,7 @@ import {
 import { z } from "zod";
 import type { ActorAddress, ActorDirectory, Ownership } from "../directory.js";
 import { hostsType, type Membership, type NodeInfo, parseClusterOptions } from "./membership.js";
+import { createNodeWatch } from "./node-watch.js";
 import { type Placement, randomPlacement } from "./placement.js";
 
 /** Options of {@link createClusterDirectory}. */
@@ -50,6 +51,12 @@ export interface ClusterDirectory extends ActorDirectory {
    * deactivate them without saving (their state writes would fail the fence anyway).
    */
   onOwnershipLost(listener: (addresses: readonly ActorAddress[]) => void): () => void;
+  /**
+   * Calls `onLapsed` once node `nodeId` counts as dead (lease lapsed with the skew margin, record
+   * gone, or a new incarnation); see {@link ActorDirectory.watchNode}. Returns a function that
+   * stops watching.
+   */
+  watchNode(nodeId: string, onLapsed: () => void): () => void;
 }
 
 const entrySchema = z.object({
@@ -103,6 +110,7 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
   /** Owners found elsewhere: map key → ownership, node incarnation and when it was read. */
   const remote = new Map<string, { ownership: Ownership; incarnation: string; at: number }>();
   const lostListeners = new Set<(addresses: readonly ActorAddress[]) => void>();
+  const nodeWatch = createNodeWatch({ membership, clock, logger });
   let closed = false;
   // Set by `forget` (a node answered `moved` or was gone): the next look at the node list reads
   // it from the Store instead of the cache, so a node that just left is not chosen again.
@@ -385,10 +393,12 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
       lostListeners.add(listener);
       return () => lostListeners.delete(listener);
     },
+    watchNode: (target, onLapsed) => nodeWatch.watch(target, onLapsed),
     async close() {
       if (closed) return;
       closed = true;
       unsubscribe();
+      nodeWatch.close();
       const claims = [...owned.values()];
       owned.clear();
       remote.clear();

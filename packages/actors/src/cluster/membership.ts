@@ -6,6 +6,7 @@ import {
   invalidArgument,
   type Logger,
   noopLogger,
+  parseWith,
   type Store,
   StoreConflictError,
   type StoreEntry,
@@ -83,6 +84,10 @@ export interface Membership {
   readonly nodeId: string;
   /** The key prefix of the cluster. */
   readonly prefix: string;
+  /** How long a lease lasts after each renewal, in ms. */
+  readonly leaseMs: number;
+  /** How long after its `leaseUntil` another node's lease counts as lapsed, in ms. */
+  readonly maxClockSkewMs: number;
   /** The current incarnation (changes on every join), or undefined before the first join. */
   readonly incarnation: string | undefined;
   /** Writes this node's record; resolves once the node holds a lease. Idempotent. */
@@ -131,14 +136,7 @@ const optionsSchema = z.object({
 
 /** Parses options with zod and names the offending option in the error. */
 export function parseClusterOptions<T>(where: string, schema: z.ZodType<T>, options: unknown): T {
-  const result = schema.safeParse(options);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const path = issue?.path.map(String).join(".") ?? "";
-  throw invalidArgument(
-    path === "" ? `${where}.options` : `${where}.options.${path}`,
-    issue?.message ?? "invalid options",
-  );
+  return parseWith(schema, options, `${where}.options`);
 }
 
 /** True when a node with `capabilities` hosts actors of `type`. */
@@ -386,6 +384,8 @@ export function createMembership(options: MembershipOptions): Membership {
   return {
     nodeId,
     prefix,
+    leaseMs,
+    maxClockSkewMs: skewMs,
     get incarnation() {
       return incarnation;
     },

@@ -13,7 +13,11 @@ import {
   type RemoteReply,
   remoteCallSchema,
 } from "../directory.js";
+import { errorReply } from "../errors.js";
 import { parseClusterOptions } from "./membership.js";
+
+/** Turns anything thrown into the error part of a {@link RemoteReply}. */
+export { errorReply };
 
 /** Options of {@link createTransportRemoting}. */
 export interface TransportRemotingOptions {
@@ -69,20 +73,6 @@ export function encodeRemoteReply(reply: RemoteReply): Uint8Array {
 /** Decodes and validates a reply; throws TroupeError `INVALID_ARGUMENT` naming the bad field. */
 export function decodeRemoteReply(bytes: Uint8Array): RemoteReply {
   return replyCodec.decode(bytes) as RemoteReply;
-}
-
-/** Turns anything thrown into the error part of a {@link RemoteReply}. */
-export function errorReply(error: unknown): RemoteReply {
-  // The actor system signals "not here" with a MOVED error; on the wire that is its own reply.
-  if (TroupeError.isInstance(error, "MOVED")) return { kind: "moved" };
-  if (error instanceof Error) {
-    const code = TroupeError.isInstance(error) ? error.code : undefined;
-    return {
-      kind: "error",
-      error: { name: error.name, message: error.message, ...(code ? { code } : {}) },
-    };
-  }
-  return { kind: "error", error: { name: "Error", message: String(error) } };
 }
 
 const optionsSchema = z.object({

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { defineActor } from "../../src/index.js";
 
-/** The actor the cross-process test and the cluster benchmark call: a counter per key. */
+/** The actor the cross-process tests and the cluster benchmark call: a counter per key. */
 export const Counter = defineActor({
   name: "Counter",
   key: "string",
@@ -13,5 +13,7 @@ export const Counter = defineActor({
       return ctx.state.count;
     },
     get: { readOnly: true, handler: (ctx) => ctx.state.count },
+    // Never answers: a call that is still running when its node is killed.
+    hang: (): Promise<number> => new Promise(() => {}),
   },
 });

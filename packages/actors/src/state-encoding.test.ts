@@ -1,7 +1,7 @@
 import { fromUtf8, jsonCodec } from "@troupe/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { encodeState, fingerprint } from "./activation.js";
+import { encodeState, fingerprint } from "./state-encoding.js";
 
 // States as actors hold them: JSON data, sometimes with values the codec tags.
 const state = fc.letrec((tie) => ({
