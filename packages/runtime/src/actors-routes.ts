@@ -234,6 +234,8 @@ const STATUS: Readonly<Record<string, ContentfulStatusCode>> = {
   NOT_FOUND: 404,
   MAILBOX_FULL: 429,
   TIMEOUT: 504,
+  // A remote node died with the call in flight: it may or may not have run (the caller decides).
+  OUTCOME_UNKNOWN: 504,
   CLOSED: 503,
   UNAVAILABLE: 503,
   LEASE_LOST: 503,

@@ -47,6 +47,8 @@ export function deferQueue(name: string, queueName: string, opening: Promise<Que
     claim: (options) => use((queue) => queue.claim(options)),
     ack: (lease) => use((queue) => queue.ack(lease)),
     retry: (lease, options) => use((queue) => queue.retry(lease, options)),
+    ackMany: (leases) => use((queue) => queue.ackMany(leases)),
+    retryMany: (leases, options) => use((queue) => queue.retryMany(leases, options)),
     extend: (lease, leaseMs) => use((queue) => queue.extend(lease, leaseMs)),
     remove: (id) => use((queue) => queue.remove(id)),
     get: (id) => use((queue) => queue.get(id)),
