@@ -14,6 +14,7 @@ export {
 export { createIdGenerator, type IdGenerator, isUlid, ulid, ulidTime } from "./ids.js";
 export {
   compareKeys,
+  hasLoneSurrogate,
   keySuccessor,
   MAX_KEY_BYTES,
   prefixEnd,
@@ -77,6 +78,7 @@ export {
   validateQueueText,
   validateRetryOptions,
 } from "./queue.js";
+export { secretEquals, secretIn } from "./secret-compare.js";
 export {
   type CheckOp,
   type CommitResult,

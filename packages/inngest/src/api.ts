@@ -1,9 +1,11 @@
 import {
   type Clock,
   createMemoryStore,
+  hasLoneSurrogate,
   type Logger,
   noopLogger,
   type Store,
+  secretIn,
   systemClock,
   TroupeError,
   ulidTime,
@@ -116,6 +118,9 @@ const optionsSchema = z.looseObject({
   maxRequestBodyBytes: z.number().int().positive().optional(),
 });
 
+/** How long a sync ping (`PUT` to the app) may take. */
+const SYNC_TIMEOUT_MS = 30_000;
+
 /** Largest request body accepted (events, syncs, checkpoints): 32 MiB. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
@@ -166,7 +171,11 @@ function toRestEvent(event: FlowEvent): Record<string, unknown> {
 }
 
 const eventBodySchema = z.looseObject({
-  name: z.string(),
+  // A lone surrogate (`"\ud800"`) is valid JSON but no Unicode text: it cannot be stored or put
+  // in a URL, so it is refused here rather than failing deep inside the engine.
+  name: z.string().refine((name) => !hasLoneSurrogate(name), {
+    message: "expected well-formed Unicode text (it holds a lone surrogate)",
+  }),
   data: z.unknown().optional(),
   user: z.unknown().optional(),
   id: z.unknown().optional(),
@@ -273,7 +282,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     });
 
   const authorized = (header: string | undefined) =>
-    mode === "dev" || (header !== undefined && bearers.includes(header));
+    mode === "dev" || (header !== undefined && secretIn(header, bearers));
 
   app.use("*", async (c, next) => {
     await next();
@@ -347,7 +356,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
 
   app.post("/e/:key", async (c) => {
     const key = c.req.param("key");
-    if (key === "" || (mode === "start" && !(options.eventKeys ?? []).includes(key))) {
+    if (key === "" || (mode === "start" && !secretIn(key, options.eventKeys ?? []))) {
       return c.json({ ids: [], status: 401, error: "Event key not found" }, 401);
     }
     let body: unknown;
@@ -396,18 +405,23 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
 
   app.get("/health", (c) => c.json({ status: 200, message: "OK" }));
 
+  // It lists app URLs and function ids: in start mode only for holders of the signing key.
   app.get("/dev", (c) =>
-    c.json({
-      version: "troupe",
-      startOpts: { dev: mode === "dev", sdkURLs: registry.apps().map((a) => a.url) },
-      functions: registry
-        .apps()
-        .flatMap((a) =>
-          a.functions.map((fn) => ({ id: fn.id, name: fn.name ?? fn.id, app: a.appName })),
-        ),
-      handlers: registry.apps().map((a) => ({ url: a.url, sdk: a.sdk ?? null, app: a.appName })),
-      features: {},
-    }),
+    !authorized(c.req.header("authorization"))
+      ? fail(401, "Unauthorized: the signing key does not match")
+      : c.json({
+          version: "troupe",
+          startOpts: { dev: mode === "dev", sdkURLs: registry.apps().map((a) => a.url) },
+          functions: registry
+            .apps()
+            .flatMap((a) =>
+              a.functions.map((fn) => ({ id: fn.id, name: fn.name ?? fn.id, app: a.appName })),
+            ),
+          handlers: registry
+            .apps()
+            .map((a) => ({ url: a.url, sdk: a.sdk ?? null, app: a.appName })),
+          features: {},
+        }),
   );
 
   // ---------------------------------------------------------------- REST
@@ -561,7 +575,14 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
       let response: Response;
       let text: string;
       try {
-        response = await doFetch(target, { method: "PUT", headers, body });
+        // Redirects are never followed: a sync must reach the URL it names and nothing else.
+        response = await doFetch(target, {
+          method: "PUT",
+          headers,
+          body,
+          redirect: "manual",
+          signal: AbortSignal.timeout(SYNC_TIMEOUT_MS),
+        });
         text = await response.text();
       } catch (error) {
         return {
@@ -571,19 +592,29 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
           modified: false,
         };
       }
+      // Only an Inngest SDK's own reply is read; anything else answering at that address (an
+      // internal service, a redirect) is reported by its status alone, never by its body.
+      const fromSdk = response.headers.has("x-inngest-sdk");
       let reply: z.infer<typeof putReplySchema> = {};
-      try {
-        const parsed = putReplySchema.safeParse(JSON.parse(text));
-        if (parsed.success) reply = parsed.data;
-      } catch {
-        // A non-JSON answer: not an Inngest SDK; reported through the message below.
+      if (fromSdk) {
+        try {
+          const parsed = putReplySchema.safeParse(JSON.parse(text));
+          if (parsed.success) reply = parsed.data;
+        } catch {
+          // A non-JSON answer: reported through the message below.
+        }
       }
+      const redirected = response.status >= 300 && response.status < 400;
       return {
-        ok: response.ok,
+        ok: response.ok && fromSdk,
         status: response.status,
         message:
           reply.message ??
-          (response.ok ? "synced" : `HTTP ${response.status}: ${text.slice(0, 200)}`),
+          (redirected
+            ? `HTTP ${response.status}: a redirect, which Troupe does not follow; sync the final serve URL`
+            : response.ok && fromSdk
+              ? "synced"
+              : `HTTP ${response.status}: not an Inngest SDK's answer`),
         modified: reply.modified ?? false,
       };
     },
