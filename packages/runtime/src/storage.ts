@@ -39,6 +39,8 @@ export interface StorageOptions {
   readonly clock?: Clock;
   /** Adapter warnings (lost connections, handler errors). */
   readonly logger?: Logger;
+  /** SQLite only: `full` fsyncs every commit, `normal` (the adapter's default) does not. */
+  readonly synchronous?: "normal" | "full" | undefined;
 }
 
 /** A Store, Queue and PubSub on one engine, and how to close them. */
@@ -139,7 +141,10 @@ export function openStorage(options: StorageOptions): RuntimeStorage {
         );
       }
     }
-    const database = openSqliteDatabase(file);
+    const database = openSqliteDatabase(
+      file,
+      options.synchronous === undefined ? {} : { synchronous: options.synchronous },
+    );
     const store = createSqliteStore({ database });
     const queue = createSqliteQueue({ database, queueName, clock });
     const pubsub = createSqlitePubSub({ database, logger });
