@@ -332,7 +332,9 @@ describe("start mode's SDK surface and malformed input (finding 8)", () => {
       body: lone,
     });
     expect(event.status).toBe(400);
-    expect(((await event.json()) as { error: string }).error).toMatch(/^event\.name: expected well-formed Unicode text/);
+    expect(((await event.json()) as { error: string }).error).toMatch(
+      /^event\.name: expected well-formed Unicode text/,
+    );
     const api = await runtime.app.request("/api/events", {
       method: "POST",
       headers: json,
