@@ -20,6 +20,7 @@ import { eventIdsFromSeed } from "./event-id-seed.js";
 import { createHttpDriver } from "./http-driver.js";
 import { describeIssue, registerSchema } from "./register-schema.js";
 import { createAppRegistry, isClientError, type StoredApp } from "./registry.js";
+import { DEFAULT_MAX_LIST_BYTES, pageNewestFirst } from "./rest-paging.js";
 import { canonicalJson, hashSigningKey, signBody } from "./signing.js";
 
 /** Options of {@link createInngestApi}. */
@@ -61,6 +62,11 @@ export interface InngestApiOptions {
    * `/v0/runs/:id/batch|actions` instead. Default 4 MiB.
    */
   readonly maxRequestBodyBytes?: number;
+  /**
+   * Most bytes of one `GET /v1/events` page; a fuller page ends early and its `cursor` leads on.
+   * Default 4 MiB.
+   */
+  readonly maxListBytes?: number;
   /** The fetch used for call requests and sync pings. Default: global fetch. */
   readonly fetch?: typeof fetch;
   readonly logger?: Logger;
@@ -116,6 +122,7 @@ const optionsSchema = z.looseObject({
   eventKeys: z.array(z.string().min(1, "expected a non-empty event key")).optional(),
   prefix: z.string().min(1).optional(),
   maxRequestBodyBytes: z.number().int().positive().optional(),
+  maxListBytes: z.number().int().positive().optional(),
 });
 
 /** How long a sync ping (`PUT` to the app) may take. */
@@ -460,16 +467,28 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     const name = c.req.query("name");
     const from = timeQuery(c.req.query("received_after"), "received_after");
     const to = timeQuery(c.req.query("received_before"), "received_before");
-    const events = await flows.listEvents({
-      ...(name ? { name } : {}),
-      ...(from === undefined ? {} : { from }),
-      ...(to === undefined ? {} : { to }),
-      limit: limitOf(c.req.query("limit"), 100),
-      newestFirst: true,
-    });
+    // Bounded by bytes as well as count: a page of 512 KiB events would otherwise be huge.
+    const page = await pageNewestFirst<FlowEvent>(
+      ({ limit, to: before }) =>
+        flows.listEvents({
+          ...(name ? { name } : {}),
+          ...(from === undefined ? {} : { from }),
+          ...(before === undefined ? {} : { to: before }),
+          limit,
+          newestFirst: true,
+        }),
+      {
+        limit: limitOf(c.req.query("limit"), 100),
+        to,
+        cursor: c.req.query("cursor"),
+        maxBytes: options.maxListBytes ?? DEFAULT_MAX_LIST_BYTES,
+        toJson: toRestEvent,
+      },
+    );
     return c.json({
-      data: events.map(toRestEvent),
+      data: page.data,
       metadata: { fetched_at: new Date(clock.now()).toISOString() },
+      ...(page.cursor === undefined ? {} : { cursor: page.cursor }),
     });
   });
 

@@ -247,6 +247,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     // Synced apps live beside the runs, so their functions come back after a restart.
     store: storage.store,
     checkpointing: config.inngest.checkpointing,
+    maxListBytes: config.security.listLimitBytes,
     logger: logger.child({ component: "inngest" }),
     clock,
     ...(config.inngest.signingKey === undefined ? {} : { signingKey: config.inngest.signingKey }),

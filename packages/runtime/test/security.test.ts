@@ -267,6 +267,33 @@ describe("body limits and list bounds (finding 4)", () => {
     expect(pages).toBe(2);
     expect(seen).toEqual([...sentIds].reverse());
   });
+  it("bounds the REST event list (/v1/events) the same way, with its cursor", async () => {
+    const runtime = make({ security: { listLimitBytes: 1024 * 1024 } });
+    const sentIds: string[] = [];
+    for (let index = 0; index < 5; index++) {
+      const { ids } = await runtime.flows.send({
+        name: "big/event",
+        data: { index, blob: "x".repeat(300_000) },
+      });
+      sentIds.push(...ids);
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const response = await runtime.app.request(
+        `/v1/events?limit=100${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      const text = await response.text();
+      expect(Buffer.byteLength(text)).toBeLessThan(1024 * 1024 + 2048);
+      const page = JSON.parse(text) as { data: { internal_id: string }[]; cursor?: string };
+      seen.push(...page.data.map((item) => item.internal_id));
+      cursor = page.cursor;
+      pages++;
+    } while (cursor !== undefined && pages < 10);
+    expect(pages).toBe(2);
+    expect(seen).toEqual([...sentIds].reverse());
+  });
 });
 
 describe("start mode defaults (findings 5 and 6)", () => {

@@ -184,6 +184,9 @@ describe("troupe start", () => {
       });
       child.once("exit", () => reject(new Error(output)));
     });
+    // Loopback unless configured, and the banner says so.
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(output).toMatch(/\n {2}bound {4}127\.0\.0\.1:\d+\n/);
     expect((await fetch(`${url}/metrics`)).status).toBe(401);
     const metrics = await fetch(`${url}/metrics`, {
       headers: { authorization: "Bearer token-for-tests-9f1c2a7e4b8d3f6a0c5e" },
