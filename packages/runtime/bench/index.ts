@@ -1,7 +1,8 @@
 // The runtime's own overhead over HTTP on loopback: what a request costs before any engine work
 // (/health), an event send through the Inngest event API onto SQLite (/e/:key), and a /metrics
 // render, and actor calls over REST (a write turn saved to SQLite, a read-only turn). Sequential
-// requests from one client, so the numbers are latency, not peak throughput.
+// requests from one client, so the numbers are latency, not peak throughput. The event send is
+// measured twice, side by side: SQLite with synchronous NORMAL (dev's default) and FULL (start's).
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -59,17 +60,33 @@ const runtime = createRuntime(
   }),
   { logger: noopLogger, actors: { definitions: [Counter] } },
 );
+const durable = createRuntime(
+  parseRuntimeConfig({
+    storage: { url: `sqlite:${path.join(dir, "durable.db")}`, synchronous: "full" },
+    server: { port: 0 },
+  }),
+  { logger: noopLogger },
+);
+const json = { "content-type": "application/json" };
 try {
   const { url } = await runtime.start();
+  const { url: durableUrl } = await durable.start();
   const event = JSON.stringify({ name: "bench/event", data: { n: 1 } });
   const rows = [
     await measure("GET /health", () => fetch(`${url}/health`)),
     await measure("POST /e/:key (one event, SQLite)", () =>
       fetch(`${url}/e/bench`, { method: "POST", body: event }),
     ),
+    await measure("POST /e/:key (one event, SQLite, synchronous FULL)", () =>
+      fetch(`${durableUrl}/e/bench`, { method: "POST", body: event }),
+    ),
     await measure("GET /metrics", () => fetch(`${url}/metrics`)),
     await measure("POST /actors/Counter/:key/increment (SQLite write)", () =>
-      fetch(`${url}/actors/Counter/bench/increment`, { method: "POST", body: '{"args":[1]}' }),
+      fetch(`${url}/actors/Counter/bench/increment`, {
+        method: "POST",
+        headers: json,
+        body: '{"args":[1]}',
+      }),
     ),
     await measure("POST /actors/Counter/:key/get (read-only)", () =>
       fetch(`${url}/actors/Counter/bench/get`, { method: "POST" }),
@@ -78,5 +95,6 @@ try {
   printTable(`runtime HTTP overhead (${requests} sequential requests, loopback)`, rows);
 } finally {
   await runtime.stop();
+  await durable.stop();
   rmSync(dir, { recursive: true, force: true });
 }
