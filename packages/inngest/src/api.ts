@@ -21,7 +21,8 @@ import { createHttpDriver } from "./http-driver.js";
 import { describeIssue, registerSchema } from "./register-schema.js";
 import { createAppRegistry, isClientError, type StoredApp } from "./registry.js";
 import { DEFAULT_MAX_LIST_BYTES, pageNewestFirst } from "./rest-paging.js";
-import { canonicalJson, hashSigningKey, signBody } from "./signing.js";
+import { hashSigningKey } from "./signing.js";
+import { pingAppForSync, type SyncResult } from "./sync-ping.js";
 
 /** Options of {@link createInngestApi}. */
 export interface InngestApiOptions {
@@ -73,18 +74,6 @@ export interface InngestApiOptions {
   readonly clock?: Clock;
 }
 
-/** The result of pinging an app's serve URL with `PUT` (it then calls `POST /fn/register`). */
-export interface SyncResult {
-  /** True when the app answered 2xx. */
-  readonly ok: boolean;
-  /** The status the SDK reported (from the registration it made). */
-  readonly status: number;
-  /** The SDK's message (`Successfully registered`, or why not). */
-  readonly message: string;
-  /** Whether the app's functions changed. */
-  readonly modified: boolean;
-}
-
 /** The Inngest-compatible HTTP API over a flows engine. */
 export interface InngestApi {
   /** The routes: mount with `server.route("/", api.app)`. */
@@ -101,11 +90,6 @@ export interface InngestApi {
   /** Stops background work of the adapter (the engine belongs to the caller). */
   close(): Promise<void>;
 }
-
-const putReplySchema = z.looseObject({
-  message: z.string().optional(),
-  modified: z.boolean().optional(),
-});
 
 const signingKeySchema = z
   .string()
@@ -124,9 +108,6 @@ const optionsSchema = z.looseObject({
   maxRequestBodyBytes: z.number().int().positive().optional(),
   maxListBytes: z.number().int().positive().optional(),
 });
-
-/** How long a sync ping (`PUT` to the app) may take. */
-const SYNC_TIMEOUT_MS = 30_000;
 
 /** Largest request body accepted (events, syncs, checkpoints): 32 MiB. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -578,65 +559,13 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     app,
     ready: () => loaded,
     apps: () => registry.apps(),
-    async syncApp(url) {
-      const target = new URL(url);
-      const body = canonicalJson({ url });
-      const headers: Record<string, string> = {
-        "content-type": "application/json",
-        "x-inngest-server-kind": serverKind,
-      };
-      if (options.signingKey)
-        headers["x-inngest-signature"] = signBody(
-          options.signingKey,
-          body,
-          Math.floor(clock.now() / 1000),
-        );
-      let response: Response;
-      let text: string;
-      try {
-        // Redirects are never followed: a sync must reach the URL it names and nothing else.
-        response = await doFetch(target, {
-          method: "PUT",
-          headers,
-          body,
-          redirect: "manual",
-          signal: AbortSignal.timeout(SYNC_TIMEOUT_MS),
-        });
-        text = await response.text();
-      } catch (error) {
-        return {
-          ok: false,
-          status: 0,
-          message: `could not reach ${url}: ${error instanceof Error ? error.message : String(error)}`,
-          modified: false,
-        };
-      }
-      // Only an Inngest SDK's own reply is read; anything else answering at that address (an
-      // internal service, a redirect) is reported by its status alone, never by its body.
-      const fromSdk = response.headers.has("x-inngest-sdk");
-      let reply: z.infer<typeof putReplySchema> = {};
-      if (fromSdk) {
-        try {
-          const parsed = putReplySchema.safeParse(JSON.parse(text));
-          if (parsed.success) reply = parsed.data;
-        } catch {
-          // A non-JSON answer: reported through the message below.
-        }
-      }
-      const redirected = response.status >= 300 && response.status < 400;
-      return {
-        ok: response.ok && fromSdk,
-        status: response.status,
-        message:
-          reply.message ??
-          (redirected
-            ? `HTTP ${response.status}: a redirect, which Troupe does not follow; sync the final serve URL`
-            : response.ok && fromSdk
-              ? "synced"
-              : `HTTP ${response.status}: not an Inngest SDK's answer`),
-        modified: reply.modified ?? false,
-      };
-    },
+    syncApp: (url) =>
+      pingAppForSync(url, {
+        signingKey: options.signingKey,
+        serverKind,
+        fetch: doFetch,
+        clock,
+      }),
     async close() {
       inbox.clear();
     },

@@ -34,7 +34,7 @@ export function bodyLimitFor(path: string, limits: BodyLimits): number {
 async function readAtMost(
   body: ReadableStream<Uint8Array>,
   limit: number,
-): Promise<Uint8Array | undefined> {
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
