@@ -52,6 +52,33 @@ async function measure(name: string, call: () => Promise<Response>) {
   };
 }
 
+/** The busy case: `requests` calls with `concurrency` of them in flight at once. */
+async function measureBusy(name: string, concurrency: number, call: () => Promise<Response>) {
+  const times: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < requests) {
+      next++;
+      const before = performance.now();
+      const response = await call();
+      await response.arrayBuffer();
+      if (!response.ok) throw new Error(`${name}: HTTP ${response.status}`);
+      times.push(performance.now() - before);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = performance.now() - started;
+  times.sort((a, b) => a - b);
+  return {
+    request: `${name}, ${concurrency} in flight`,
+    requests,
+    "req/s": Math.round((requests / elapsed) * 1000),
+    "p50 ms": percentile(times, 50).toFixed(3),
+    "p99 ms": percentile(times, 99).toFixed(3),
+  };
+}
+
 const dir = mkdtempSync(path.join(os.tmpdir(), "troupe-runtime-bench-"));
 const runtime = createRuntime(
   parseRuntimeConfig({
@@ -93,6 +120,15 @@ try {
     ),
   ];
   printTable(`runtime HTTP overhead (${requests} sequential requests, loopback)`, rows);
+  const busy = [
+    await measureBusy("POST /e/:key (SQLite, NORMAL)", 16, () =>
+      fetch(`${url}/e/bench`, { method: "POST", body: event }),
+    ),
+    await measureBusy("POST /e/:key (SQLite, FULL)", 16, () =>
+      fetch(`${durableUrl}/e/bench`, { method: "POST", body: event }),
+    ),
+  ];
+  printTable(`event sends under load (${requests} requests, loopback)`, busy);
 } finally {
   await runtime.stop();
   await durable.stop();
