@@ -5,7 +5,7 @@ import { noopLogger } from "@troupe/core";
 import { createInngestApi, hashSigningKey } from "@troupe/inngest";
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseRuntimeConfig, type RuntimeConfigInput } from "../src/config.js";
+import { loadRuntimeConfig, parseRuntimeConfig, type RuntimeConfigInput } from "../src/config.js";
 import { createRuntime, type Runtime, type RuntimeOptions } from "../src/runtime.js";
 
 // Strong enough for start mode: 32+ random-looking characters.
@@ -369,5 +369,31 @@ describe("start mode's SDK surface and malformed input (finding 8)", () => {
     });
     expect(api.status).toBe(400);
     expect(await api.json()).toMatchObject({ error: { field: "body.name" } });
+  });
+});
+
+describe("security settings", () => {
+  it("are validated with the field named, and read from the environment", async () => {
+    expect(() => parseRuntimeConfig({ security: { bodyLimitBytes: 10 } })).toThrow(
+      /^security\.bodyLimitBytes: expected at least 1024 bytes/,
+    );
+    expect(() => parseRuntimeConfig({ security: { allowedOrigins: ["evil"] } })).toThrow(
+      /^security\.allowedOrigins\.0: /,
+    );
+    expect(() => parseRuntimeConfig({ security: { appSyncAllowlist: ["ftp://x"] } })).toThrow(
+      /^security\.appSyncAllowlist\.0: expected an http/,
+    );
+    const config = await loadRuntimeConfig({
+      env: {
+        TROUPE_ALLOWED_HOSTS: "troupe.test, tunnel.example.com",
+        TROUPE_ALLOWED_ORIGINS: "https://tools.example.com",
+        TROUPE_STORAGE_SYNCHRONOUS: "full",
+      },
+    });
+    expect(config.security.allowedHosts).toEqual(["troupe.test", "tunnel.example.com"]);
+    expect(config.security.allowedOrigins).toEqual(["https://tools.example.com"]);
+    expect(config.storage.synchronous).toBe("full");
+    expect(config.security.bodyLimitBytes).toBe(1024 * 1024);
+    expect(config.security.eventBodyLimitBytes).toBe(512 * 1024);
   });
 });
