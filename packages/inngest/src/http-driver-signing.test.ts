@@ -22,11 +22,16 @@ const request: DriverRequest = {
   disableImmediateExecution: false,
 };
 
-/** A driver whose "app" answers 200 with `output`, signed with `signWith` (or unsigned). */
+/** A driver whose "app" answers `status` with `output`, signed with `signWith` (or unsigned). */
 function driverAnswering(
   output: string,
   signWith: string | undefined,
-  options: { serverKind?: "dev" | "cloud"; signingKeyFallback?: string } = {},
+  options: {
+    serverKind?: "dev" | "cloud";
+    signingKeyFallback?: string;
+    status?: number;
+    headers?: Record<string, string>;
+  } = {},
 ) {
   const clock = new ManualClock(NOW);
   return createHttpDriver({
@@ -38,8 +43,9 @@ function driverAnswering(
     logger: noopLogger,
     fetch: async () =>
       new Response(output, {
-        status: 200,
+        status: options.status ?? 200,
         headers: {
+          ...options.headers,
           "content-type": "application/json",
           "x-inngest-sdk": "inngest-js:v4.24.0",
           ...(signWith
@@ -90,5 +96,27 @@ describe("SDK reply signatures (start mode)", () => {
     expect(
       await driverAnswering('"dev"', OTHER_KEY, { serverKind: "dev" }).execute(request),
     ).toMatchObject({ type: "error", error: { name: "INNGEST_BAD_SIGNATURE" } });
+  });
+
+  it("retries an unsigned error reply instead of letting it end the run", async () => {
+    const noRetry = { "x-inngest-no-retry": "true" };
+    const forged = '{"name":"NonRetriableError","message":"forged failure"}';
+    expect(
+      await driverAnswering(forged, undefined, { status: 400, headers: noRetry }).execute(request),
+    ).toMatchObject({
+      type: "error",
+      retriable: true,
+      error: { name: "INNGEST_UNSIGNED_REPLY" },
+    });
+    // The SDK's own, signed NonRetriableError still ends the run.
+    expect(
+      await driverAnswering(forged, KEY, { status: 400, headers: noRetry }).execute(request),
+    ).toMatchObject({ type: "error", retriable: false, error: { message: "forged failure" } });
+    // The SDK refusing Troupe's signature (never signed) is still reported as that.
+    expect(await driverAnswering("{}", undefined, { status: 401 }).execute(request)).toMatchObject({
+      type: "error",
+      retriable: false,
+      error: { name: "INNGEST_UNAUTHORIZED" },
+    });
   });
 });

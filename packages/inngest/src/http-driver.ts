@@ -264,31 +264,49 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
     text: string,
     url: URL,
   ): DriverResponse | undefined => {
-    if (verifyKeys.length === 0 || status >= 300) return undefined;
+    if (verifyKeys.length === 0) return undefined;
     const signature = headers.get("x-inngest-signature");
-    // Without this, anyone answering on the app's address could complete a run with forged
-    // output by leaving the signature out.
-    if (!signature && requireSigned) {
-      return {
-        type: "error",
-        retriable: false,
-        error: {
-          name: "INNGEST_MISSING_SIGNATURE",
-          message: `${url.origin}${url.pathname} answered without an x-inngest-signature header: the reply is not from an app holding the signing key`,
-        },
-      };
+    const valid =
+      signature !== null &&
+      signature !== "" &&
+      verifySignature(signature, text, verifyKeys, clock.now());
+    if (status < 300) {
+      // Without this, anyone answering on the app's address could complete a run with forged
+      // output by leaving the signature out.
+      if (!signature && requireSigned) {
+        return {
+          type: "error",
+          retriable: false,
+          error: {
+            name: "INNGEST_MISSING_SIGNATURE",
+            message: `${url.origin}${url.pathname} answered without an x-inngest-signature header: the reply is not from an app holding the signing key`,
+          },
+        };
+      }
+      if (signature && !valid) {
+        return {
+          type: "error",
+          retriable: false,
+          error: {
+            name: "INNGEST_BAD_SIGNATURE",
+            message: "the app's response signature does not match the signing key",
+          },
+        };
+      }
+      return undefined;
     }
-    if (signature && !verifySignature(signature, text, verifyKeys, clock.now())) {
-      return {
-        type: "error",
-        retriable: false,
-        error: {
-          name: "INNGEST_BAD_SIGNATURE",
-          message: "the app's response signature does not match the signing key",
-        },
-      };
-    }
-    return undefined;
+    // An SDK holding the key signs its error replies too; an unsigned one (a proxy, an impostor)
+    // may not end the run with `x-inngest-no-retry`, so it is retried. The SDK's refusal of our
+    // own signature (401/403) is never signed: it is reported as it is.
+    if (!requireSigned || valid || status === 401 || status === 403) return undefined;
+    return {
+      type: "error",
+      retriable: true,
+      error: {
+        name: "INNGEST_UNSIGNED_REPLY",
+        message: `${url.origin}${url.pathname} answered HTTP ${status} without a valid signature: not trusted to end the run, so the step is retried`,
+      },
+    };
   };
 
   const interpret = async (
