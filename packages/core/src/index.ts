@@ -14,6 +14,7 @@ export {
 export { createIdGenerator, type IdGenerator, isUlid, ulid, ulidTime } from "./ids.js";
 export {
   compareKeys,
+  hasLoneSurrogate,
   keySuccessor,
   MAX_KEY_BYTES,
   prefixEnd,
@@ -81,6 +82,7 @@ export {
   validateRetryOptions,
 } from "./queue.js";
 export { ackManyOneByOne, retryManyOneByOne } from "./queue-batch-fallback.js";
+export { secretEquals, secretIn } from "./secret-compare.js";
 export {
   type CheckOp,
   type CommitResult,

@@ -51,6 +51,14 @@ export function prefixEnd(prefix: string): string | undefined {
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/**
+ * Whether `text` holds a lone UTF-16 surrogate: valid in a JS string and in JSON (`"\ud800"`),
+ * but no Unicode text, so it has no UTF-8 form and cannot be stored, hashed or put in a URL.
+ */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
+
 /** Throws INVALID_ARGUMENT naming `field` unless `key` is a valid Store key. */
 export function validateKey(key: unknown, field = "key"): asserts key is string {
   if (typeof key !== "string") throw invalidArgument(field, `expected a string, got ${typeof key}`);

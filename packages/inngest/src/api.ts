@@ -1,9 +1,11 @@
 import {
   type Clock,
   createMemoryStore,
+  hasLoneSurrogate,
   type Logger,
   noopLogger,
   type Store,
+  secretIn,
   systemClock,
   TroupeError,
   ulidTime,
@@ -19,7 +21,9 @@ import { eventIdsFromSeed } from "./event-id-seed.js";
 import { createHttpDriver } from "./http-driver.js";
 import { BRACKETS, registerSchema } from "./register-schema.js";
 import { createAppRegistry, isClientError, type StoredApp } from "./registry.js";
-import { canonicalJson, hashSigningKey, signBody } from "./signing.js";
+import { DEFAULT_MAX_LIST_BYTES, pageNewestFirst } from "./rest-paging.js";
+import { hashSigningKey } from "./signing.js";
+import { pingAppForSync, type SyncResult } from "./sync-ping.js";
 
 /** Options of {@link createInngestApi}. */
 export interface InngestApiOptions {
@@ -60,22 +64,15 @@ export interface InngestApiOptions {
    * `/v0/runs/:id/batch|actions` instead. Default 4 MiB.
    */
   readonly maxRequestBodyBytes?: number;
+  /**
+   * Most bytes of one `GET /v1/events` page; a fuller page ends early and its `cursor` leads on.
+   * Default 4 MiB.
+   */
+  readonly maxListBytes?: number;
   /** The fetch used for call requests and sync pings. Default: global fetch. */
   readonly fetch?: typeof fetch;
   readonly logger?: Logger;
   readonly clock?: Clock;
-}
-
-/** The result of pinging an app's serve URL with `PUT` (it then calls `POST /fn/register`). */
-export interface SyncResult {
-  /** True when the app answered 2xx. */
-  readonly ok: boolean;
-  /** The status the SDK reported (from the registration it made). */
-  readonly status: number;
-  /** The SDK's message (`Successfully registered`, or why not). */
-  readonly message: string;
-  /** Whether the app's functions changed. */
-  readonly modified: boolean;
 }
 
 /** The Inngest-compatible HTTP API over a flows engine. */
@@ -95,11 +92,6 @@ export interface InngestApi {
   close(): Promise<void>;
 }
 
-const putReplySchema = z.looseObject({
-  message: z.string().optional(),
-  modified: z.boolean().optional(),
-});
-
 const signingKeySchema = z
   .string()
   .regex(/^(signkey-\w+-)?[0-9a-fA-F]+$/, "expected signkey-<env>-<hex> (or the hex part alone)");
@@ -115,6 +107,7 @@ const optionsSchema = z.looseObject({
   eventKeys: z.array(z.string().min(1, "expected a non-empty event key")).optional(),
   prefix: z.string().min(1).optional(),
   maxRequestBodyBytes: z.number().int().positive().optional(),
+  maxListBytes: z.number().int().positive().optional(),
 });
 
 /** Largest request body accepted (events, syncs, checkpoints): 32 MiB. */
@@ -167,7 +160,11 @@ function toRestEvent(event: FlowEvent): Record<string, unknown> {
 }
 
 const eventBodySchema = z.looseObject({
-  name: z.string(),
+  // A lone surrogate (`"\ud800"`) is valid JSON but no Unicode text: it cannot be stored or put
+  // in a URL, so it is refused here rather than failing deep inside the engine.
+  name: z.string().refine((name) => !hasLoneSurrogate(name), {
+    message: "expected well-formed Unicode text (it holds a lone surrogate)",
+  }),
   data: z.unknown().optional(),
   user: z.unknown().optional(),
   id: z.unknown().optional(),
@@ -273,7 +270,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     });
 
   const authorized = (header: string | undefined) =>
-    mode === "dev" || (header !== undefined && bearers.includes(header));
+    mode === "dev" || (header !== undefined && secretIn(header, bearers));
 
   app.use("*", async (c, next) => {
     await next();
@@ -346,7 +343,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
 
   app.post("/e/:key", async (c) => {
     const key = c.req.param("key");
-    if (key === "" || (mode === "start" && !(options.eventKeys ?? []).includes(key))) {
+    if (key === "" || (mode === "start" && !secretIn(key, options.eventKeys ?? []))) {
       return c.json({ ids: [], status: 401, error: "Event key not found" }, 401);
     }
     let body: unknown;
@@ -393,18 +390,23 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
 
   app.get("/health", (c) => c.json({ status: 200, message: "OK" }));
 
+  // It lists app URLs and function ids: in start mode only for holders of the signing key.
   app.get("/dev", (c) =>
-    c.json({
-      version: "troupe",
-      startOpts: { dev: mode === "dev", sdkURLs: registry.apps().map((a) => a.url) },
-      functions: registry
-        .apps()
-        .flatMap((a) =>
-          a.functions.map((fn) => ({ id: fn.id, name: fn.name ?? fn.id, app: a.appName })),
-        ),
-      handlers: registry.apps().map((a) => ({ url: a.url, sdk: a.sdk ?? null, app: a.appName })),
-      features: {},
-    }),
+    !authorized(c.req.header("authorization"))
+      ? fail(401, "Unauthorized: the signing key does not match")
+      : c.json({
+          version: "troupe",
+          startOpts: { dev: mode === "dev", sdkURLs: registry.apps().map((a) => a.url) },
+          functions: registry
+            .apps()
+            .flatMap((a) =>
+              a.functions.map((fn) => ({ id: fn.id, name: fn.name ?? fn.id, app: a.appName })),
+            ),
+          handlers: registry
+            .apps()
+            .map((a) => ({ url: a.url, sdk: a.sdk ?? null, app: a.appName })),
+          features: {},
+        }),
   );
 
   // ---------------------------------------------------------------- REST
@@ -443,16 +445,28 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     const name = c.req.query("name");
     const from = timeQuery(c.req.query("received_after"), "received_after");
     const to = timeQuery(c.req.query("received_before"), "received_before");
-    const events = await flows.listEvents({
-      ...(name ? { name } : {}),
-      ...(from === undefined ? {} : { from }),
-      ...(to === undefined ? {} : { to }),
-      limit: limitOf(c.req.query("limit"), 100),
-      newestFirst: true,
-    });
+    // Bounded by bytes as well as count: a page of 512 KiB events would otherwise be huge.
+    const page = await pageNewestFirst<FlowEvent>(
+      ({ limit, to: before }) =>
+        flows.listEvents({
+          ...(name ? { name } : {}),
+          ...(from === undefined ? {} : { from }),
+          ...(before === undefined ? {} : { to: before }),
+          limit,
+          newestFirst: true,
+        }),
+      {
+        limit: limitOf(c.req.query("limit"), 100),
+        to,
+        cursor: c.req.query("cursor"),
+        maxBytes: options.maxListBytes ?? DEFAULT_MAX_LIST_BYTES,
+        toJson: toRestEvent,
+      },
+    );
     return c.json({
-      data: events.map(toRestEvent),
+      data: page.data,
       metadata: { fetched_at: new Date(clock.now()).toISOString() },
+      ...(page.cursor === undefined ? {} : { cursor: page.cursor }),
     });
   });
 
@@ -541,48 +555,13 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     app,
     ready: () => loaded,
     apps: () => registry.apps(),
-    async syncApp(url) {
-      const target = new URL(url);
-      const body = canonicalJson({ url });
-      const headers: Record<string, string> = {
-        "content-type": "application/json",
-        "x-inngest-server-kind": serverKind,
-      };
-      if (options.signingKey)
-        headers["x-inngest-signature"] = signBody(
-          options.signingKey,
-          body,
-          Math.floor(clock.now() / 1000),
-        );
-      let response: Response;
-      let text: string;
-      try {
-        response = await doFetch(target, { method: "PUT", headers, body });
-        text = await response.text();
-      } catch (error) {
-        return {
-          ok: false,
-          status: 0,
-          message: `could not reach ${url}: ${error instanceof Error ? error.message : String(error)}`,
-          modified: false,
-        };
-      }
-      let reply: z.infer<typeof putReplySchema> = {};
-      try {
-        const parsed = putReplySchema.safeParse(JSON.parse(text));
-        if (parsed.success) reply = parsed.data;
-      } catch {
-        // A non-JSON answer: not an Inngest SDK; reported through the message below.
-      }
-      return {
-        ok: response.ok,
-        status: response.status,
-        message:
-          reply.message ??
-          (response.ok ? "synced" : `HTTP ${response.status}: ${text.slice(0, 200)}`),
-        modified: reply.modified ?? false,
-      };
-    },
+    syncApp: (url) =>
+      pingAppForSync(url, {
+        signingKey: options.signingKey,
+        serverKind,
+        fetch: doFetch,
+        clock,
+      }),
     async close() {
       inbox.clear();
     },

@@ -25,8 +25,14 @@ export interface HttpDriverOptions {
   readonly resolve: (functionId: string) => CallTarget | undefined;
   /** Signs call requests (`X-Inngest-Signature`) when set. */
   readonly signingKey?: string;
-  /** Also accepted when verifying response signatures. */
+  /** Also accepted when verifying response signatures, so keys can rotate without downtime. */
   readonly signingKeyFallback?: string;
+  /**
+   * Refuse 2xx replies that carry no `X-Inngest-Signature` (a signing key must be set). Default:
+   * true for `serverKind: "cloud"`, whose SDKs sign every reply; SDKs in dev mode never sign, so
+   * in dev a signature is checked only when present.
+   */
+  readonly requireSignedResponses?: boolean;
   /** `dev` or `cloud`, sent as `X-Inngest-Server-Kind`. */
   readonly serverKind: "dev" | "cloud";
   readonly fetch: typeof fetch;
@@ -240,6 +246,7 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
   const verifyKeys = [options.signingKey, options.signingKeyFallback].filter(
     (key): key is string => typeof key === "string" && key !== "",
   );
+  const requireSigned = options.requireSignedResponses ?? options.serverKind === "cloud";
 
   const rememberVersion = (runId: string, header: string | null) => {
     const version = Number(header);
@@ -251,11 +258,63 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
     versions.set(runId, version);
   };
 
+  const checkSignature = (
+    status: number,
+    headers: Headers,
+    text: string,
+    url: URL,
+  ): DriverResponse | undefined => {
+    if (verifyKeys.length === 0) return undefined;
+    const signature = headers.get("x-inngest-signature");
+    const valid =
+      signature !== null &&
+      signature !== "" &&
+      verifySignature(signature, text, verifyKeys, clock.now());
+    if (status < 300) {
+      // Without this, anyone answering on the app's address could complete a run with forged
+      // output by leaving the signature out.
+      if (!signature && requireSigned) {
+        return {
+          type: "error",
+          retriable: false,
+          error: {
+            name: "INNGEST_MISSING_SIGNATURE",
+            message: `${url.origin}${url.pathname} answered without an x-inngest-signature header: the reply is not from an app holding the signing key`,
+          },
+        };
+      }
+      if (signature && !valid) {
+        return {
+          type: "error",
+          retriable: false,
+          error: {
+            name: "INNGEST_BAD_SIGNATURE",
+            message: "the app's response signature does not match the signing key",
+          },
+        };
+      }
+      return undefined;
+    }
+    // An SDK holding the key signs its error replies too; an unsigned one (a proxy, an impostor)
+    // may not end the run with `x-inngest-no-retry`, so it is retried. The SDK's refusal of our
+    // own signature (401/403) is never signed: it is reported as it is.
+    if (!requireSigned || valid || status === 401 || status === 403) return undefined;
+    return {
+      type: "error",
+      retriable: true,
+      error: {
+        name: "INNGEST_UNSIGNED_REPLY",
+        message: `${url.origin}${url.pathname} answered HTTP ${status} without a valid signature: not trusted to end the run, so the step is retried`,
+      },
+    };
+  };
+
   const interpret = async (
     request: DriverRequest,
     status: number,
     headers: Headers,
     text: string,
+    url: URL,
   ): Promise<DriverResponse> => {
     const now = clock.now();
     if (status === 201) {
@@ -280,7 +339,9 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
           ? parsed.data.body
           : JSON.stringify(parsed.data.body ?? null);
       const inner = new Headers(parsed.data.headers ?? {});
-      return interpret(request, parsed.data.status, inner, body);
+      const refused = checkSignature(parsed.data.status, inner, body, url);
+      if (refused) return refused;
+      return interpret(request, parsed.data.status, inner, body, url);
     }
     let body: unknown = null;
     let bodyIsJson = true;
@@ -471,21 +532,14 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
           },
         };
       }
-      const signature = response.headers.get("x-inngest-signature");
-      if (signature && verifyKeys.length > 0 && response.status < 300) {
-        if (!verifySignature(signature, text, verifyKeys, clock.now())) {
-          return {
-            type: "error",
-            retriable: false,
-            error: {
-              name: "INNGEST_BAD_SIGNATURE",
-              message: "the app's response signature does not match the signing key",
-            },
-          };
-        }
-      }
+      // A streamed (201) reply carries its signature with the wrapped result: checked there.
+      const refused =
+        response.status === 201
+          ? undefined
+          : checkSignature(response.status, response.headers, text, url);
+      if (refused) return refused;
       rememberVersion(request.runId, response.headers.get("x-inngest-req-version"));
-      const result = await interpret(request, response.status, response.headers, text);
+      const result = await interpret(request, response.status, response.headers, text, url);
       if (result.type === "complete" || (result.type === "error" && !result.retriable)) {
         versions.delete(request.runId);
         // Checkpointed steps of a finished run have nothing left to apply to.

@@ -2,9 +2,9 @@ export {
   createInngestApi,
   type InngestApi,
   type InngestApiOptions,
-  type SyncResult,
   toRestRun,
 } from "./api.js";
 export { createHttpDriver, type HttpDriverOptions } from "./http-driver.js";
 export type { StoredApp } from "./registry.js";
 export { canonicalJson, hashSigningKey, signBody, verifySignature } from "./signing.js";
+export type { SyncResult } from "./sync-ping.js";

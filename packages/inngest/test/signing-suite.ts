@@ -19,6 +19,7 @@ export function describeSigning(kit: SdkKit): void {
     let app: Awaited<ReturnType<typeof startApp>>;
     let client: Client;
     let listener: RequestListener;
+    let doomedCalls = 0;
     const build = (key: string) => {
       const c = kit.client({
         id: "signed",
@@ -32,7 +33,18 @@ export function describeSigning(kit: SdkKit): void {
         [{ event: "demo/signed" }],
         async ({ event, step }) => step.run("greet", () => `hello ${event.data.who}`),
       );
-      return { client: c, listener: kit.serve(c, [fn], { signingKey: key }) };
+      // Fails at once with retries left: the SDK's signed error reply must end the run.
+      const doomed = kit.fn(
+        c,
+        { id: "doomed", retries: 2 },
+        [{ event: "demo/doomed" }],
+        async ({ step }) =>
+          step.run("fatal", () => {
+            doomedCalls++;
+            throw new kit.NonRetriableError("no point retrying");
+          }),
+      );
+      return { client: c, listener: kit.serve(c, [fn, doomed], { signingKey: key }) };
     };
 
     beforeAll(async () => {
@@ -54,6 +66,14 @@ export function describeSigning(kit: SdkKit): void {
       const [run] = await finishedRuns(troupe.url, ids[0] ?? "", { headers: auth });
       expect(run).toMatchObject({ status: "Completed", output: "hello ada" });
       expect((await fetch(`${troupe.url}/v1/events/${ids[0]}/runs`)).status).toBe(401);
+    });
+
+    it("takes the SDK's signed error replies: a NonRetriableError ends the run at once", async () => {
+      const { ids } = await client.send({ name: "demo/doomed", data: {} });
+      const [run] = await finishedRuns(troupe.url, ids[0] ?? "", { headers: auth });
+      expect(run?.status).toBe("Failed");
+      expect(doomedCalls).toBe(1);
+      expect(JSON.stringify(run?.error ?? run?.output)).toContain("no point retrying");
     });
 
     it("rejects a sync from an app with another signing key", async () => {

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { secretIn } from "@troupe/core";
 import { hashSigningKey } from "@troupe/inngest";
 import type { MiddlewareHandler } from "hono";
 
@@ -15,10 +15,6 @@ export const SDK_PATHS: readonly RegExp[] = [
   /^\/v0\/runs\/[^/]+\/(batch|actions)$/,
   /^\/dev$/,
 ];
-
-function digest(text: string): Buffer {
-  return createHash("sha256").update(text).digest();
-}
 
 /** Options of {@link bearerAuth}. */
 export interface BearerAuthOptions {
@@ -38,14 +34,14 @@ export interface BearerAuthOptions {
  * time). SDK paths stay open: they authenticate with event and signing keys.
  */
 export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
-  const accepted = [options.token, ...(options.signingKeys ?? []).map(hashSigningKey)].map(digest);
+  const accepted = [options.token, ...(options.signingKeys ?? []).map(hashSigningKey)];
   const publicPaths = options.publicPaths ?? SDK_PATHS;
   return async (context, next) => {
     if (publicPaths.some((pattern) => pattern.test(context.req.path))) return next();
     const header = context.req.header("authorization") ?? "";
     const match = /^Bearer\s+(.+)$/i.exec(header);
-    const presented = match?.[1] ? digest(match[1].trim()) : undefined;
-    if (presented && accepted.some((candidate) => timingSafeEqual(candidate, presented))) {
+    const presented = match?.[1]?.trim();
+    if (presented && secretIn(presented, accepted)) {
       return next();
     }
     context.header("WWW-Authenticate", 'Bearer realm="troupe"');

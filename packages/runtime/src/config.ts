@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { invalidArgument, TroupeError, zodIssueError } from "@troupe/core";
 import { z } from "zod";
 import { runtimeActorsSchema } from "./actors-routes.js";
+import { securityConfigSchema } from "./security/security-config.js";
 
 /** How the runtime runs: `dev` (local, permissive) or `start` (production, keys required). */
 export type RuntimeMode = "dev" | "start";
@@ -35,7 +36,7 @@ const urlListSchema = z.array(
 const configShape = z.strictObject({
   server: z
     .strictObject({
-      /** Interface to listen on. Default 127.0.0.1 in dev, 0.0.0.0 in start. */
+      /** Interface to listen on. Default 127.0.0.1 (also in start: exposing it is a choice). */
       host: z.string().min(1, "expected a host name or address").optional(),
       /** Port to listen on (0 picks a free one). Default 8288. */
       port: z
@@ -59,6 +60,8 @@ const configShape = z.strictObject({
       prefix: z.string().min(1, "expected a non-empty prefix").optional(),
       /** Queue name: runtimes sharing a database with different names share no work. */
       queueName: z.string().min(1, "expected a non-empty queue name").default("troupe"),
+      /** SQLite durability per commit: `full` (fsync each commit) or `normal`. Default: full in start, normal in dev. */
+      synchronous: z.enum(["normal", "full"], { error: "expected normal or full" }).optional(),
     })
     .prefault({}),
   inngest: z
@@ -104,6 +107,8 @@ const configShape = z.strictObject({
   appResync: z.boolean({ error: "expected true or false" }).optional(),
   /** How long `stop()` waits for in-flight work before closing anyway. Default 30 000 ms. */
   shutdownTimeoutMs: z.number().int().min(0).default(30_000),
+  /** Body limits, list bounds, dev-mode host and origin checks, the start-mode sync allowlist. */
+  security: securityConfigSchema.prefault({}),
   /** Actor types to host (`@troupe/actors`), served under `/actors`; a `.ts`/`.mjs` config only. */
   actors: runtimeActorsSchema.optional(),
 });
@@ -133,6 +138,9 @@ const ENV_FIELDS = {
   TROUPE_LOG_LEVEL: { field: ["log", "level"], read: "string" },
   TROUPE_APPS: { field: ["apps"], read: "list" },
   TROUPE_SHUTDOWN_TIMEOUT_MS: { field: ["shutdownTimeoutMs"], read: "number" },
+  TROUPE_STORAGE_SYNCHRONOUS: { field: ["storage", "synchronous"], read: "string" },
+  TROUPE_ALLOWED_HOSTS: { field: ["security", "allowedHosts"], read: "list" },
+  TROUPE_ALLOWED_ORIGINS: { field: ["security", "allowedOrigins"], read: "list" },
 } as const satisfies Record<
   string,
   { field: readonly string[]; read: "string" | "number" | "list" }

@@ -25,6 +25,10 @@ import {
   PROMETHEUS_CONTENT_TYPE,
   type PrometheusMetrics,
 } from "./prometheus.js";
+import { isSyncAllowed } from "./security/app-sync-policy.js";
+import { bodyGuard } from "./security/body-guard.js";
+import { localRequestGuard } from "./security/local-request-guard.js";
+import { assertStrongSecrets } from "./security/secret-strength.js";
 import { openStorage, type RuntimeStorage } from "./storage.js";
 
 /** Builds the Inngest API over a flows engine (`createInngestApi` of `@troupe/inngest`). */
@@ -75,8 +79,10 @@ export interface RuntimeOptions {
 
 /** Where a started runtime listens. */
 export interface RuntimeAddress {
-  /** `http://host:port`. */
+  /** `http://host:port`; for a wildcard interface, its loopback address (reachable locally). */
   readonly url: string;
+  /** The interface the server is bound to, as configured (`127.0.0.1`, `0.0.0.0`, `::`, …). */
+  readonly host: string;
   /** The port (useful when the config asked for 0). */
   readonly port: number;
 }
@@ -125,8 +131,8 @@ const DRAIN_OPEN: readonly RegExp[] = [
 ];
 
 /**
- * Checks what `troupe start` requires (a signing key, an event key, an auth token), naming the
- * missing field and how to set it.
+ * Checks what `troupe start` requires (a signing key, an event key, an auth token, each strong
+ * enough: 32+ characters, 80+ bits), naming the missing or weak field and how to set it.
  */
 export function assertStartConfig(config: RuntimeConfig): void {
   if (config.inngest.signingKey === undefined) {
@@ -147,6 +153,12 @@ export function assertStartConfig(config: RuntimeConfig): void {
       "required in start mode: set TROUPE_AUTH_TOKEN or auth.token in the config file",
     );
   }
+  assertStrongSecrets({
+    token: config.auth.token,
+    eventKeys: config.inngest.eventKeys,
+    signingKey: config.inngest.signingKey,
+    signingKeyFallback: config.inngest.signingKeyFallback,
+  });
 }
 
 function withTimeout<T>(
@@ -185,6 +197,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     schema: config.storage.schema,
     prefix: config.storage.prefix,
     queueName: config.storage.queueName,
+    // A production server acknowledges events and writes: each must survive a power loss.
+    synchronous: config.storage.synchronous ?? (mode === "start" ? "full" : "normal"),
     clock,
     logger: logger.child({ component: "storage" }),
   });
@@ -233,6 +247,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     // Synced apps live beside the runs, so their functions come back after a restart.
     store: storage.store,
     checkpointing: config.inngest.checkpointing,
+    maxListBytes: config.security.listLimitBytes,
     logger: logger.child({ component: "inngest" }),
     clock,
     ...(config.inngest.signingKey === undefined ? {} : { signingKey: config.inngest.signingKey }),
@@ -297,19 +312,27 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     }
     return next();
   });
+  const { security } = config;
+  const routePrefixes = routeGroups.map(
+    (group) => new RegExp(`^${group.prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(/|$)`),
+  );
+  if (mode === "dev") {
+    // Dev has no auth: host, origin and content-type checks keep web pages out.
+    app.use(
+      "*",
+      localRequestGuard({
+        allowedHosts: security.allowedHosts,
+        allowedOrigins: security.allowedOrigins,
+        bindHost: config.server.host,
+        jsonOnlyPaths: [/^\/api(\/|$)/, /^\/actors(\/|$)/],
+      }),
+    );
+  }
   const dashboardDir =
     options.dashboardDir === false ? undefined : (options.dashboardDir ?? findDashboardDir());
   if (dashboardDir !== undefined) {
     // Before auth: the static files hold no data, and the login page must load without a token.
-    app.use(
-      "*",
-      serveDashboard({
-        dir: dashboardDir,
-        reserved: routeGroups.map(
-          (group) => new RegExp(`^${group.prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(/|$)`),
-        ),
-      }),
-    );
+    app.use("*", serveDashboard({ dir: dashboardDir, reserved: routePrefixes }));
   }
   if (config.auth.token !== undefined) {
     const signingKeys = [config.inngest.signingKey, config.inngest.signingKeyFallback].filter(
@@ -320,6 +343,17 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     const publicPaths = inngest && mode === "start" ? [...SDK_PATHS, /^\/v[01]\//] : SDK_PATHS;
     app.use("*", bearerAuth({ token: config.auth.token, signingKeys, publicPaths }));
   }
+  // After auth, so nobody without the token makes the server read a body.
+  app.use(
+    "*",
+    bodyGuard({
+      limits: {
+        defaultBytes: security.bodyLimitBytes,
+        eventBytes: security.eventBodyLimitBytes,
+        sdkBytes: security.sdkBodyLimitBytes,
+      },
+    }),
+  );
   // The shape Inngest's dev server answers, which SDK tooling and probes already understand.
   app.get("/health", (context) => context.json({ status: 200, message: "OK" }));
   app.get("/metrics", async (context) => {
@@ -331,7 +365,23 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     "/api",
     createDashboardApi({
       flows,
-      inngest,
+      inngest: inngest && {
+        ...inngest,
+        syncApp: async (url: string) => {
+          const result = await inngest.syncApp(url);
+          if (!result.ok) logger.warn("app sync failed", { url, ...result });
+          return result;
+        },
+      },
+      listLimitBytes: security.listLimitBytes,
+      // Start mode contacts only configured apps, and says no more than "failed" (the log has
+      // the reason): otherwise the sync would scan the network behind the server for its caller.
+      ...(mode === "start"
+        ? {
+            canSyncUrl: (url: string) => isSyncAllowed(url, config.apps, security.appSyncAllowlist),
+            uniformSyncErrors: true,
+          }
+        : {}),
       ...(options.functions ? { functions: options.functions } : {}),
       stats: options.stats,
       actors: dashboardActors,
@@ -445,7 +495,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       // Functions of apps synced before a restart must be registered before work is claimed.
       await inngest?.ready();
       await flows.start();
-      const host = config.server.host ?? (mode === "dev" ? "127.0.0.1" : "0.0.0.0");
+      // Loopback unless configured, in start mode too: exposing a server is a decision.
+      const host = config.server.host ?? "127.0.0.1";
       try {
         if (actorsOption !== undefined && actorsHost === undefined) {
           actorsHost = await startRuntimeActors({
@@ -472,6 +523,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       const shownHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
       address = {
         url: `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`,
+        host,
         port,
       };
       up.set(1, { mode, storage: storage.kind });

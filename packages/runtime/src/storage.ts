@@ -38,6 +38,8 @@ export interface StorageOptions {
    * `@troupe/postgres` or `@troupe/redis` is loaded only when the URL names its engine.
    */
   readonly importer?: AdapterImporter;
+  /** SQLite only: `full` fsyncs every commit, `normal` (the adapter's default) does not. */
+  readonly synchronous?: "normal" | "full" | undefined;
 }
 
 /** A Store, Queue and PubSub on one engine, and how to close them. */
@@ -123,6 +125,7 @@ interface EngineSettings {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly importer: AdapterImporter;
+  readonly synchronous: "normal" | "full" | undefined;
 }
 
 function openMemory(clock: Clock): OpenedEngine {
@@ -159,7 +162,10 @@ async function openSqlite(file: string, settings: EngineSettings): Promise<Opene
   const { openSqliteDatabase, createSqliteStore, createSqliteQueue, createSqlitePubSub } =
     await loadAdapter("@troupe/sqlite", "sqlite: URLs", settings.importer);
   const { queueName, clock, logger } = settings;
-  const database = openSqliteDatabase(file);
+  const database = openSqliteDatabase(
+    file,
+    settings.synchronous === undefined ? {} : { synchronous: settings.synchronous },
+  );
   const store = createSqliteStore({ database });
   const queue = createSqliteQueue({ database, queueName, clock });
   const pubsub = createSqlitePubSub({ database, logger });
@@ -233,6 +239,7 @@ export function openStorage(options: StorageOptions): RuntimeStorage {
     clock: options.clock ?? systemClock,
     logger: options.logger ?? noopLogger,
     importer: options.importer ?? importAdapter,
+    synchronous: options.synchronous,
   };
   const opening: Promise<OpenedEngine> =
     kind === "memory"

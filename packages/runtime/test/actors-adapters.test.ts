@@ -23,6 +23,7 @@ const Counter = defineActor({
 async function increment(url: string, key: string): Promise<number> {
   const response = await fetch(`${url}/actors/Counter/${key}/increment`, {
     method: "POST",
+    headers: { "content-type": "application/json" },
     body: JSON.stringify({ args: [1] }),
   });
   if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${await response.text()}`);

@@ -187,7 +187,11 @@ describe("dashboard API: events, functions and apps", () => {
     const bad = await call(runtime, "POST", "/api/events", { data: {} });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ field: "body.name" });
-    const badJson = await runtime.app.request("/api/events", { method: "POST", body: "{" });
+    const badJson = await runtime.app.request("/api/events", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{",
+    });
     expect(badJson.status).toBe(400);
   });
 

@@ -175,9 +175,14 @@ describe("with the real Inngest API (@troupe/inngest)", () => {
   });
 
   it("in start mode leaves /v1 to the signing key and guards /metrics with the token", async () => {
-    const signingKey = "signkey-prod-0123456789abcdef";
+    // Start mode takes only strong secrets: 32+ characters, 80+ bits.
+    const signingKey = `signkey-prod-${"0123456789abcdef".repeat(2)}`;
+    const token = "let-me-in-9f1c2a7e4b8d3f6a0c5e1b7d";
     const runtime = make(
-      { auth: { token: "let-me-in" }, inngest: { signingKey, eventKeys: ["ek"] } },
+      {
+        auth: { token },
+        inngest: { signingKey, eventKeys: ["ek-3b9e1f7a2c6d0e8b4f1a5c9d7e3b2a6f"] },
+      },
       { inngest: createInngestApi, mode: "start" },
     );
     const withKey = { authorization: `Bearer ${hashSigningKey(signingKey)}` };
@@ -185,7 +190,7 @@ describe("with the real Inngest API (@troupe/inngest)", () => {
     expect((await runtime.app.request("/v1/events")).status).toBe(401);
     expect((await runtime.app.request("/metrics", { headers: withKey })).status).toBe(200);
     expect((await runtime.app.request("/metrics")).status).toBe(401);
-    const withToken = { authorization: "Bearer let-me-in" };
+    const withToken = { authorization: `Bearer ${token}` };
     expect((await runtime.app.request("/metrics", { headers: withToken })).status).toBe(200);
   });
 });

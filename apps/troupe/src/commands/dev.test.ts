@@ -161,13 +161,17 @@ describe("troupe start", () => {
     const file = path.join(cwd, "prod.json");
     writeFileSync(
       file,
-      JSON.stringify({ storage: { url: "sqlite::memory:" }, inngest: { eventKeys: ["ek"] } }),
+      JSON.stringify({
+        storage: { url: "sqlite::memory:" },
+        inngest: { eventKeys: ["ek-3b9e1f7a2c6d0e8b4f1a5c9d7e3b2a6f"] },
+      }),
     );
     const child = spawn(process.execPath, troupeArgs(["start", "-c", file, "-p", "0"]), {
       cwd,
       env: cleanEnv({
-        TROUPE_SIGNING_KEY: "signkey-prod-0123456789abcdef",
-        TROUPE_AUTH_TOKEN: "token-for-tests",
+        // Start mode takes only strong secrets: 32+ characters, 80+ bits.
+        TROUPE_SIGNING_KEY: `signkey-prod-${"0123456789abcdef".repeat(2)}`,
+        TROUPE_AUTH_TOKEN: "token-for-tests-9f1c2a7e4b8d3f6a0c5e",
       }),
     });
     children.push(child);
@@ -180,9 +184,12 @@ describe("troupe start", () => {
       });
       child.once("exit", () => reject(new Error(output)));
     });
+    // Loopback unless configured, and the banner says so.
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(output).toMatch(/\n {2}bound {4}127\.0\.0\.1:\d+\n/);
     expect((await fetch(`${url}/metrics`)).status).toBe(401);
     const metrics = await fetch(`${url}/metrics`, {
-      headers: { authorization: "Bearer token-for-tests" },
+      headers: { authorization: "Bearer token-for-tests-9f1c2a7e4b8d3f6a0c5e" },
     });
     expect(metrics.status).toBe(200);
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));

@@ -59,8 +59,11 @@ export async function serve(config: RuntimeConfig, mode: RuntimeMode): Promise<v
     await runtime.stop().catch(() => {});
     throw error;
   }
+  const wildcard = address.host === "0.0.0.0" || address.host === "::";
   const lines = [
     `troupe ${mode} — ${address.url}`,
+    // The banner says where the server is reachable from, not only the local address.
+    `  bound    ${address.host}:${address.port}${wildcard ? " (every interface: reachable from other machines)" : ""}`,
     `  storage  ${runtime.storage.displayUrl}`,
     `  auth     ${config.auth.token === undefined ? "off" : "bearer token"}`,
     `  dashboard ${runtime.dashboardDir === undefined ? "not built (pnpm --filter @troupe/dashboard build)" : `${address.url}/`}`,

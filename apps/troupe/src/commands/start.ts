@@ -21,7 +21,10 @@ export function registerStartCommand(program: Command): void {
     )
     .option("-c, --config <file>", "config file (.json, .ts, .mjs)", DEFAULT_CONFIG_FILE)
     .option("-p, --port <port>", "port to listen on (overrides the config)", parsePort)
-    .option("-H, --host <host>", "interface to listen on (default 0.0.0.0)")
+    .option(
+      "-H, --host <host>",
+      "interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it to other machines)",
+    )
     .option("--log-level <level>", "debug, info, warn, error or silent")
     .action(async (flags: ServeFlags & { config: string }) => {
       const file = path.resolve(flags.config);

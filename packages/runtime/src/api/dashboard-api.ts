@@ -1,4 +1,4 @@
-import { invalidArgument, parseWith, TroupeError, ulidTime } from "@troupe/core";
+import { hasLoneSurrogate, invalidArgument, parseWith, TroupeError, ulidTime } from "@troupe/core";
 import type {
   EventData,
   FlowEvent,
@@ -13,6 +13,7 @@ import type { InngestApi } from "@troupe/inngest";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import { DEFAULT_LIST_LIMIT_BYTES, takeWithinBytes } from "../security/list-bounds.js";
 import { API_FIELDS, cursorParam, limitParam, readBody, timeParam } from "./params.js";
 import { type DashboardStatsOptions, statsExplain, statsResolve } from "./stats.js";
 import type {
@@ -46,6 +47,15 @@ export interface DashboardApiOptions {
   readonly actors?: DashboardActors | undefined;
   /** What `/api/info` reports. */
   readonly info: { readonly mode: string; readonly storage: string; readonly auth: boolean };
+  /** Most bytes of one runs or events page; a page that would be larger ends early. Default 4 MiB. */
+  readonly listLimitBytes?: number;
+  /**
+   * Whether `POST /apps/sync` may contact a URL; a refused one answers 403 before any request is
+   * made. Default: any URL.
+   */
+  readonly canSyncUrl?: (url: string) => boolean;
+  /** Answer every failed sync with one message, whatever the app answered. Default false. */
+  readonly uniformSyncErrors?: boolean;
 }
 
 const RUN_STATUSES = ["queued", "running", "completed", "failed", "cancelled"] as const;
@@ -72,7 +82,12 @@ const eventsQuery = z.object({
 });
 
 const sendBody = z.object({
-  name: z.string().min(1, "expected a non-empty event name"),
+  name: z
+    .string()
+    .min(1, "expected a non-empty event name")
+    .refine((name) => !hasLoneSurrogate(name), {
+      message: "expected well-formed Unicode text (it holds a lone surrogate)",
+    }),
   data: z.record(z.string(), z.unknown()).optional(),
   user: z.record(z.string(), z.unknown()).optional(),
 });
@@ -92,6 +107,7 @@ async function pageBefore<T extends { readonly id: string }>(
   limit: number,
   to: number | undefined,
   cursor: string | undefined,
+  maxBytes: number,
 ): Promise<DashboardPage<T>> {
   let upper = to;
   if (cursor !== undefined) {
@@ -103,9 +119,10 @@ async function pageBefore<T extends { readonly id: string }>(
     const kept = cursor === undefined ? [...items] : items.filter((item) => item.id < cursor);
     const exhausted = items.length < fetch;
     if (kept.length > limit || exhausted) {
-      const data = kept.slice(0, limit);
+      // Bounded by bytes too: the cursor then points past the last item that fit.
+      const { items: data, truncated } = takeWithinBytes(kept.slice(0, limit), maxBytes);
       const last = data[data.length - 1];
-      return { data, nextCursor: kept.length > limit && last ? last.id : null };
+      return { data, nextCursor: (kept.length > limit || truncated) && last ? last.id : null };
     }
   }
 }
@@ -185,6 +202,7 @@ function errorBody(status: number, code: string, message: string, field?: unknow
  */
 export function createDashboardApi(options: DashboardApiOptions): Hono {
   const { flows } = options;
+  const listLimitBytes = options.listLimitBytes ?? DEFAULT_LIST_LIMIT_BYTES;
   const app = new Hono();
 
   app.onError((error, context) => {
@@ -243,6 +261,7 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
       query.limit ?? 50,
       query.to,
       query.cursor,
+      listLimitBytes,
     );
     return context.json(page);
   });
@@ -299,6 +318,7 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
       query.limit ?? 50,
       query.to,
       query.cursor,
+      listLimitBytes,
     );
     return context.json(page);
   });
@@ -383,7 +403,29 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
     if (!options.inngest) {
       throw new TroupeError("UNAVAILABLE", "this runtime serves no Inngest API, so it has no apps");
     }
+    if (options.canSyncUrl && !options.canSyncUrl(body.url)) {
+      return context.json(
+        errorBody(
+          403,
+          "FORBIDDEN",
+          "body.url: not a configured app; list it in apps or security.appSyncAllowlist",
+          "body.url",
+        ),
+        403,
+      );
+    }
     const result = await options.inngest.syncApp(body.url);
+    if (!result.ok && options.uniformSyncErrors) {
+      return context.json(
+        {
+          ok: false,
+          status: 502,
+          message: "the app did not sync (the server log has why)",
+          modified: false,
+        },
+        502,
+      );
+    }
     return context.json(result, result.ok ? 200 : 502);
   });
 
