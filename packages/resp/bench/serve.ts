@@ -9,3 +9,4 @@ const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [R
 const server = createRespServer({ system, store, pubsub: createMemoryPubSub() });
 const port = await server.listen(Number(process.argv[2] ?? 6390));
 console.log(`listening on ${port}`);
+process.on("SIGINT", () => process.exit(0));

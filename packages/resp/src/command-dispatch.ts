@@ -432,6 +432,11 @@ export function dispatch(
       return renderInfo(context, args[1]);
     case "COMMAND":
       return command(args);
+    case "CONFIG":
+      // Benchmarks and tools read settings; Troupe exposes none through CONFIG.
+      return (args[1] ?? "").toUpperCase() === "GET"
+        ? { map: [] }
+        : { error: "ERR CONFIG SET is not supported by Troupe: use the runtime's configuration" };
     case "MGET":
       return Promise.all(args.slice(1).map((key) => runKeyCommand(context, "GET", key, []))).then(
         (replies) => replies.map((reply) => (isErrorReply(reply) ? null : reply)),

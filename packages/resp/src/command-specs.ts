@@ -44,6 +44,7 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   spec("reset", 1, "noauth fast"),
   spec("info", -1, "stale"),
   spec("command", -1, "stale"),
+  spec("config", -2, "admin noscript loading stale"),
   spec("get", 2, "readonly fast", 1, 1, 1),
   spec("set", -3, "write denyoom", 1, 1, 1),
   spec("mget", -2, "readonly fast", 1, -1, 1),

@@ -107,8 +107,17 @@ export const append: KeyCommand = {
   },
 };
 
+const SMALL_INT = /^-?(0|[1-9]\d{0,14})$/;
+
 function incrementBy(state: KeyState, delta: bigint) {
   if (state.t !== "none" && state.t !== "string") return { reply: WRONGTYPE };
+  // Counters far from the 64-bit limits (the usual case) skip bigint arithmetic.
+  if (delta > -1000000n && delta < 1000000n && (state.t === "none" || SMALL_INT.test(state.v))) {
+    const result = (state.t === "none" ? 0 : Number(state.v)) + Number(delta);
+    const next: KeyState = { t: "string", v: String(result) };
+    if (state.t === "string" && state.x !== undefined) next.x = state.x;
+    return { reply: result, state: next };
+  }
   const current = state.t === "string" ? parseInt64(state.v) : 0n;
   if (current === undefined) return { reply: NOT_INTEGER };
   const result = current + delta;

@@ -1,4 +1,4 @@
-import Redis from "ioredis";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { settleSaves, startServer } from "./support.js";
 
@@ -105,7 +105,7 @@ describe("keys", () => {
       rounds++;
     } while (cursor !== "0" && rounds < 100);
     expect([...seen].sort()).toEqual(names.filter((name) => name !== "scan:3").sort());
-    const [, lists] = await redis.scan("0", "TYPE", "list", "COUNT", 1000);
+    const [, lists] = await redis.scan("0", "COUNT", 1000, "TYPE", "list");
     expect(lists).toContain("k:l");
     expect(lists).not.toContain("other:1");
     await expect(redis.scan("77777")).rejects.toThrow("invalid cursor");
