@@ -256,6 +256,19 @@ async function scan(context: RespServerContext, args: string[]): Promise<Reply> 
     match,
     type,
     now: context.clock.now(),
+    active: {
+      *keys() {
+        for (const activation of context.system.listActivations()) {
+          if (activation.type === context.keyActor.name) yield activation.key;
+        }
+      },
+      typeOf: async (key) => {
+        const reply = await runKeyCommand(context, "TYPE", key, []);
+        return typeof reply === "object" && reply !== null && "simple" in reply
+          ? reply.simple
+          : "none";
+      },
+    },
   });
   if (page.after === undefined) return ["0", page.keys];
   const id = ++context.nextCursor;

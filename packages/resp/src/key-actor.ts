@@ -13,7 +13,7 @@ export interface RespKeyActorOptions {
    * How long after a write the key's state is saved to the Store, in ms. Writes within the
    * window share one save, so a hot list is not rewritten whole on every push; a crash loses at
    * most this window of acknowledged writes (as Redis' `appendfsync everysec` loses a second).
-   * Default 20.
+   * A graceful shutdown or idle deactivation saves at once. Default 1000.
    */
   readonly saveDelayMs?: number;
   /** Idle time before a key's actor leaves memory, in ms. Default 60,000. */
@@ -27,7 +27,7 @@ const commandArgs = z.tuple([z.string().max(64), z.array(z.string())]);
  * Every node of a cluster must host the same definition (same options).
  */
 export function defineRespKeyActor(options: RespKeyActorOptions = {}) {
-  const saveDelayMs = options.saveDelayMs ?? 20;
+  const saveDelayMs = options.saveDelayMs ?? 1000;
   // Keys with a save timer set, and when it fires. A timer dies with its activation; an entry
   // older than its due time is stale and a new timer is set.
   const scheduled = new Map<string, number>();
@@ -43,7 +43,7 @@ export function defineRespKeyActor(options: RespKeyActorOptions = {}) {
 
   const scheduleSave = (ctx: Ctx, now: number) => {
     const due = scheduled.get(ctx.key);
-    if (due !== undefined && now <= due + 1000) return;
+    if (due !== undefined && now <= due + saveDelayMs + 1000) return;
     scheduled.set(ctx.key, now + saveDelayMs);
     ctx.setTimer({ afterMs: saveDelayMs }, (turn) => {
       scheduled.delete(turn.key);

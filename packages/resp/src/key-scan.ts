@@ -1,4 +1,4 @@
-import { jsonCodec, keySuccessor, type Store } from "@troupe/core";
+import { compareKeys, jsonCodec, keySuccessor, type Store } from "@troupe/core";
 import { globMatch } from "./glob-match.js";
 import { isKeyState, liveState } from "./key-state.js";
 
@@ -26,14 +26,27 @@ export interface ScanOptions {
   readonly type: string | undefined;
   /** The time, to leave expired keys out. */
   readonly now: number;
+  /**
+   * Keys active on this node, whose in-memory state is newer than the saved one (a write is
+   * saved within the key actor's save delay); undefined: trust the Store alone.
+   */
+  readonly active?: ActiveKeys;
+}
+
+/** This node's active keys and their current type (`none` when deleted or expired). */
+export interface ActiveKeys {
+  /** Every key active on this node. */
+  keys(): Iterable<string>;
+  /** The key's type now, read from its actor. */
+  typeOf(key: string): Promise<string>;
 }
 
 /**
  * Reads a page of Redis keys from the saved states of the key actors: the Store keeps them in
  * key order under one prefix, so the states are the key index. Deleted and expired keys (a saved
- * `none` state, or one past its expiry) are left out. A key written in the last save window may
- * not be saved yet and is then missed by a scan already past it, as Redis' SCAN may miss keys
- * added during the scan.
+ * `none` state, or one past its expiry) are left out. Keys active on this node are read from their
+ * actors, so a write not saved yet counts; one on another node of a cluster is seen once saved
+ * (within the save delay).
  */
 export async function scanKeys(options: ScanOptions): Promise<ScanPage> {
   const { store, prefix, count } = options;
@@ -43,25 +56,36 @@ export async function scanKeys(options: ScanOptions): Promise<ScanPage> {
     ...(start === undefined ? {} : { start }),
     limit: count,
   });
-  const keys: string[] = [];
+  const last = entries[entries.length - 1];
+  const complete = entries.length < count || last === undefined;
+  const after = complete ? undefined : last.key.slice(prefix.length);
+  // Each key's type: from its saved state, or from its actor when it is active here.
+  const types = new Map<string, string | Promise<string>>();
   for (const entry of entries) {
-    const key = entry.key.slice(prefix.length);
-    if (options.match !== undefined && !globMatch(options.match, key)) continue;
     let state: unknown;
     try {
       state = jsonCodec.decode(entry.value);
     } catch {
       continue;
     }
-    if (!isKeyState(state)) continue;
-    const live = liveState(state, options.now);
-    if (live.t === "none") continue;
-    if (options.type !== undefined && live.t !== options.type) continue;
+    if (isKeyState(state)) types.set(entry.key.slice(prefix.length), liveState(state, options.now).t);
+  }
+  if (options.active !== undefined) {
+    for (const key of options.active.keys()) {
+      const inPage =
+        (options.after === undefined || compareKeys(key, options.after) > 0) &&
+        (after === undefined || compareKeys(key, after) <= 0);
+      if (inPage) types.set(key, options.active.typeOf(key));
+    }
+  }
+  const keys: string[] = [];
+  for (const [key, type] of types) {
+    if (options.match !== undefined && !globMatch(options.match, key)) continue;
+    const current = await type;
+    if (current === "none") continue;
+    if (options.type !== undefined && current !== options.type) continue;
     keys.push(key);
   }
-  const last = entries[entries.length - 1];
-  return {
-    keys,
-    after: entries.length < count || last === undefined ? undefined : last.key.slice(prefix.length),
-  };
+  keys.sort(compareKeys);
+  return { keys, after };
 }

@@ -12,6 +12,7 @@ import {
 import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
+import { createRespServer, defineRespKeyActor } from "../src/index.js";
 import { startServer, TestKey } from "./support.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "troupe-resp-"));
@@ -76,6 +77,33 @@ describe("durability", () => {
       const stored = await store.get("actors/state/RespKey/soon");
       expect(stored && JSON.parse(fromUtf8(stored.value))).toEqual({ t: "none" });
     } finally {
+      await system.close();
+    }
+  });
+
+  it("scans keys written or deleted here before their state is saved", async () => {
+    const SlowKey = defineRespKeyActor({ saveDelayMs: 60_000 });
+    const store = createMemoryStore();
+    const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [SlowKey] });
+    const server = createRespServer({ system, store, keyActor: SlowKey });
+    const redis = new Redis({ port: await server.listen(0) });
+    try {
+      await redis.set("fresh:1", "v");
+      await redis.set("fresh:2", "v");
+      expect(await store.get("actors/state/RespKey/fresh:1")).toBeUndefined();
+      expect((await redis.scan("0", "COUNT", 100))[1]).toEqual(["fresh:1", "fresh:2"]);
+      await system.close();
+      const restarted = createActorSystem({ store, queue: createMemoryQueue(), actors: [SlowKey] });
+      const again = createRespServer({ system: restarted, store, keyActor: SlowKey });
+      const second = new Redis({ port: await again.listen(0) });
+      await second.del("fresh:1");
+      expect((await second.scan("0", "COUNT", 100))[1]).toEqual(["fresh:2"]);
+      second.disconnect();
+      await again.close();
+      await restarted.close();
+    } finally {
+      redis.disconnect();
+      await server.close();
       await system.close();
     }
   });

@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { invalidArgument, TroupeError } from "@troupe/core";
 import { z } from "zod";
 import { runtimeActorsSchema } from "./actors-routes.js";
+import { respConfigSchema } from "./protocol-servers.js";
 
 /** How the runtime runs: `dev` (local, permissive) or `start` (production, keys required). */
 export type RuntimeMode = "dev" | "start";
@@ -106,6 +107,8 @@ const configShape = z.strictObject({
   shutdownTimeoutMs: z.number().int().min(0).default(30_000),
   /** Actor types to host (`@troupe/actors`), served under `/actors`; a `.ts`/`.mjs` config only. */
   actors: runtimeActorsSchema.optional(),
+  /** The Redis-protocol server over actors (`@troupe/resp`). */
+  resp: respConfigSchema,
 });
 
 /** A runtime configuration as written in a file or passed to {@link createRuntime}. */

@@ -54,6 +54,19 @@ export {
   type PrometheusMetrics,
 } from "./prometheus.js";
 export {
+  DEFAULT_RESP_PORT,
+  enableDevProtocols,
+  type ProtocolConfig,
+  type ProtocolPlan,
+  type ProtocolServers,
+  type ProtocolServersOptions,
+  planProtocolServers,
+  type RespConfig,
+  respConfigSchema,
+  startProtocolServers,
+  withProtocolActors,
+} from "./protocol-servers.js";
+export {
   assertStartConfig,
   createRuntime,
   type InngestApiFactory,
