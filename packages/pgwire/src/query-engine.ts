@@ -1,0 +1,599 @@
+import { TroupeError } from "@troupe/core";
+import type { EventData } from "@troupe/flows";
+import {
+  type Expr,
+  type InsertStatement,
+  parse,
+  type SelectedColumn,
+  type SelectFromStatement,
+  type Statement,
+} from "pgsql-ast-parser";
+import { answerCatalogQuery, isCatalogQuery } from "./catalog-queries.js";
+import { PgError, SQLSTATE, unsupported } from "./pg-error.js";
+import { formatValue, type PgTypeName, type SqlValue, typeOfValue } from "./pg-types.js";
+import {
+  compareValues,
+  defaultColumnName,
+  type EvalScope,
+  evaluate,
+  hasAggregate,
+  inferType,
+} from "./sql-eval.js";
+import { findTable, type Row, type TroupeData, type VirtualTable } from "./virtual-tables.js";
+
+/** One output column. */
+export interface Field {
+  readonly name: string;
+  readonly type: PgTypeName;
+}
+
+/** What a statement produced: columns (none for commands), text rows and the command tag. */
+export interface QueryResult {
+  readonly fields: readonly Field[] | undefined;
+  readonly rows: (string | null)[][];
+  readonly tag: string;
+}
+
+/** A parsed statement, ready to describe and run with parameters. */
+export interface PreparedQuery {
+  /** The statement's columns, known before it runs; undefined for commands without rows. */
+  readonly fields: readonly Field[] | undefined;
+  /** How many parameters (`$n`) it uses. */
+  readonly paramCount: number;
+  /** Runs it. */
+  run(params: readonly SqlValue[], signal: AbortSignal): Promise<QueryResult>;
+}
+
+/** What the engine runs against. */
+export interface EngineContext extends TroupeData {
+  /** The time, for `now()`. */
+  readonly now: () => number;
+  /** Settings shown by `SHOW` and `current_setting`. */
+  readonly settings: ReadonlyMap<string, string>;
+}
+
+const PARSE_CACHE_SIZE = 500;
+const parseCache = new Map<string, Statement[]>();
+
+function parseSql(sql: string): Statement[] {
+  const cached = parseCache.get(sql);
+  if (cached !== undefined) return cached;
+  let statements: Statement[];
+  try {
+    statements = parse(sql);
+  } catch (error) {
+    const message = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
+    throw new PgError(SQLSTATE.syntaxError, `syntax error: ${message}`);
+  }
+  if (parseCache.size >= PARSE_CACHE_SIZE) parseCache.clear();
+  parseCache.set(sql, statements);
+  return statements;
+}
+
+function maxParam(value: unknown): number {
+  let max = 0;
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) visit(item);
+    } else if (node !== null && typeof node === "object") {
+      const record = node as { type?: unknown; name?: unknown };
+      if (record.type === "parameter" && typeof record.name === "string") {
+        max = Math.max(max, Number(record.name.slice(1)));
+      }
+      for (const child of Object.values(node)) visit(child);
+    }
+  };
+  visit(value);
+  return max;
+}
+
+/** Splits SQL text into prepared statements (the simple protocol may send several). */
+export function prepareQueries(sql: string, context: EngineContext): PreparedQuery[] {
+  if (sql.trim() === "" || /^[\s;]*$/.test(sql)) return [];
+  let statements: Statement[];
+  try {
+    statements = parseSql(sql);
+  } catch (error) {
+    if (isCatalogQuery(sql)) return [canned(sql)];
+    throw error;
+  }
+  return statements.map((statement) => prepareStatement(statement, sql, context));
+}
+
+function canned(sql: string): PreparedQuery {
+  const answer = answerCatalogQuery(sql);
+  return {
+    fields: answer.fields,
+    paramCount: maxParam(sql.match(/\$\d+/g)?.map((name) => ({ type: "parameter", name })) ?? []),
+    run: async () => ({
+      fields: answer.fields,
+      rows: answer.rows.map((row) => [...row]),
+      tag: `SELECT ${answer.rows.length}`,
+    }),
+  };
+}
+
+function command(tag: string): PreparedQuery {
+  return {
+    fields: undefined,
+    paramCount: 0,
+    run: async () => ({ fields: undefined, rows: [], tag }),
+  };
+}
+
+function prepareStatement(
+  statement: Statement,
+  sql: string,
+  context: EngineContext,
+): PreparedQuery {
+  switch (statement.type) {
+    case "select":
+      return prepareSelect(statement, sql, context);
+    case "insert":
+      return prepareInsert(statement, context);
+    case "start transaction":
+      return command("BEGIN");
+    case "commit":
+      return command("COMMIT");
+    case "rollback":
+      return command("ROLLBACK");
+    case "set":
+    case "set timezone":
+    case "set names":
+      return command("SET");
+    case "show": {
+      const name = statement.variable.name.toLowerCase();
+      const value = context.settings.get(name) ?? "";
+      const fields: Field[] = [{ name, type: "text" }];
+      return {
+        fields,
+        paramCount: 0,
+        run: async () => ({ fields, rows: [[value]], tag: "SHOW" }),
+      };
+    }
+    case "update":
+    case "delete":
+      throw unsupported(
+        `${statement.type.toUpperCase()} (Troupe's tables are read-only views; INSERT INTO events sends events)`,
+      );
+    default:
+      if (isCatalogQuery(sql)) return canned(sql);
+      throw unsupported(statement.type.toUpperCase());
+  }
+}
+
+/** Equality hints for the sources, from the top-level AND of the WHERE clause. */
+function scanHints(where: Expr | undefined, scope: EvalScope): Map<string, SqlValue[]> {
+  const hints = new Map<string, SqlValue[]>();
+  const constant = (expr: Expr) =>
+    expr.type === "string" ||
+    expr.type === "integer" ||
+    expr.type === "numeric" ||
+    expr.type === "parameter" ||
+    expr.type === "boolean";
+  const visit = (expr: Expr): void => {
+    if (expr.type !== "binary") return;
+    if (expr.op === "AND") {
+      visit(expr.left);
+      visit(expr.right);
+    } else if (expr.op === "=") {
+      if (expr.left.type === "ref" && constant(expr.right)) {
+        hints.set(expr.left.name, [evaluate(expr.right, scope)]);
+      } else if (expr.right.type === "ref" && constant(expr.left)) {
+        hints.set(expr.right.name, [evaluate(expr.left, scope)]);
+      }
+    } else if (expr.op === "IN" && expr.left.type === "ref" && expr.right.type === "list") {
+      if (expr.right.expressions.every(constant)) {
+        hints.set(
+          expr.left.name,
+          expr.right.expressions.map((item) => evaluate(item, scope)),
+        );
+      }
+    }
+  };
+  if (where !== undefined) visit(where);
+  return hints;
+}
+
+interface OutputColumn {
+  readonly name: string;
+  readonly expr: Expr | undefined;
+  readonly column: string | undefined;
+  readonly type: PgTypeName;
+}
+
+function outputColumns(
+  columns: readonly SelectedColumn[] | undefined,
+  table: VirtualTable | undefined,
+): OutputColumn[] {
+  const out: OutputColumn[] = [];
+  for (const selected of columns ?? []) {
+    const expr = selected.expr;
+    if (expr.type === "ref" && expr.name === "*") {
+      if (table === undefined)
+        throw new PgError(SQLSTATE.syntaxError, "SELECT * with no tables specified is not valid");
+      for (const column of table.columns) {
+        out.push({ name: column.name, expr: undefined, column: column.name, type: column.type });
+      }
+      continue;
+    }
+    if (
+      expr.type === "ref" &&
+      table !== undefined &&
+      !table.columns.some((column) => column.name === expr.name)
+    ) {
+      throw new PgError(
+        SQLSTATE.undefinedColumn,
+        `column "${expr.name}" does not exist in ${table.name}`,
+      );
+    }
+    out.push({
+      name: selected.alias?.name ?? defaultColumnName(expr),
+      expr,
+      column: undefined,
+      type: inferType(expr, table),
+    });
+  }
+  return out;
+}
+
+function limitValue(
+  expr: Expr | null | undefined,
+  scope: EvalScope,
+  what: string,
+): number | undefined {
+  if (expr === undefined || expr === null) return undefined;
+  const value = evaluate(expr, scope);
+  if (value === null) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) {
+    throw new PgError(SQLSTATE.invalidParameterValue, `${what} must be a non-negative integer`);
+  }
+  return number;
+}
+
+function isCallActor(expr: Expr): expr is Extract<Expr, { type: "call" }> {
+  return (
+    expr.type === "call" &&
+    expr.function.name.toLowerCase() === "call_actor" &&
+    expr.function.schema?.toLowerCase() === "troupe"
+  );
+}
+
+async function callActor(
+  expr: Extract<Expr, { type: "call" }>,
+  scope: EvalScope,
+  context: EngineContext,
+): Promise<SqlValue> {
+  const system = context.system;
+  if (system === undefined)
+    throw new PgError(
+      SQLSTATE.featureNotSupported,
+      "troupe.call_actor: no actor system on this server",
+    );
+  const [type, key, action, args] = expr.args.map((arg) => evaluate(arg, scope));
+  if (typeof type !== "string" || typeof action !== "string" || key === null || key === undefined) {
+    throw new PgError(
+      SQLSTATE.invalidParameterValue,
+      "troupe.call_actor(type text, key text, action text, args jsonb)",
+    );
+  }
+  let callArgs: unknown[] = [];
+  if (args !== undefined && args !== null) {
+    let parsed: unknown = args;
+    if (typeof args === "string") {
+      try {
+        parsed = JSON.parse(args);
+      } catch {
+        throw new PgError(
+          SQLSTATE.invalidTextRepresentation,
+          "troupe.call_actor: args must be JSON (an array of arguments)",
+        );
+      }
+    }
+    callArgs = Array.isArray(parsed) ? parsed : [parsed];
+  }
+  try {
+    const result = await system.invoke(
+      type,
+      typeof key === "string" ? key : String(key),
+      action,
+      callArgs,
+    );
+    return (
+      result === undefined
+        ? null
+        : JSON.parse(JSON.stringify(result, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))
+    ) as SqlValue;
+  } catch (error) {
+    if (TroupeError.isInstance(error)) {
+      throw new PgError(
+        error.code === "INVALID_ARGUMENT"
+          ? SQLSTATE.invalidParameterValue
+          : SQLSTATE.externalRoutineException,
+        `troupe.call_actor: ${error.code}: ${error.message}`,
+      );
+    }
+    throw error;
+  }
+}
+
+function prepareSelect(
+  statement: Extract<Statement, { type: "select" }>,
+  sql: string,
+  context: EngineContext,
+): PreparedQuery {
+  if (statement.type !== "select") throw unsupported("UNION");
+  const select = statement as SelectFromStatement;
+  const from = select.from ?? [];
+  if (
+    from.length > 1 ||
+    from.some((item) => item.type !== "table" || (item.join !== undefined && item.join !== null))
+  ) {
+    if (isCatalogQuery(sql)) return canned(sql);
+    throw unsupported(
+      from.length > 1 || from.some((item) => item.join) ? "JOIN" : "a subquery in FROM",
+    );
+  }
+  const source = from[0];
+  let table: VirtualTable | undefined;
+  if (source !== undefined && source.type === "table") {
+    table = findTable(source.name.name, source.name.schema);
+    if (table === undefined) {
+      if (isCatalogQuery(sql)) return canned(sql);
+      throw new PgError(
+        SQLSTATE.undefinedTable,
+        `relation "${source.name.schema ? `${source.name.schema}.` : ""}${source.name.name}" does not exist`,
+      );
+    }
+  }
+  if (select.distinct !== undefined && select.distinct !== null) throw unsupported("DISTINCT");
+  if (select.having !== undefined && select.having !== null) throw unsupported("HAVING");
+  const columns = outputColumns(select.columns ?? [], table);
+  const groupBy = select.groupBy ?? [];
+  if (groupBy.length > 1) throw unsupported("GROUP BY on more than one column");
+  const grouped =
+    groupBy.length === 1 ||
+    columns.some((column) => column.expr !== undefined && hasAggregate(column.expr));
+  const fields: Field[] = columns.map((column) => ({ name: column.name, type: column.type }));
+  const paramCount = maxParam(statement);
+
+  const run = async (params: readonly SqlValue[], signal: AbortSignal): Promise<QueryResult> => {
+    const now = context.now();
+    const base: EvalScope = { row: undefined, params, now, table };
+    if (table === undefined) {
+      if (grouped) throw unsupported("aggregates without FROM");
+      const values: SqlValue[] = [];
+      for (const column of columns) {
+        const expr = column.expr as Expr;
+        values.push(
+          isCallActor(expr) ? await callActor(expr, base, context) : evaluate(expr, base),
+        );
+      }
+      if (signal.aborted)
+        throw new PgError(SQLSTATE.queryCanceled, "canceling statement due to user request");
+      const rowFields = fields.map((field, index) =>
+        field.type === "text" &&
+        values[index] !== null &&
+        typeof values[index] === "object" &&
+        !(values[index] instanceof Date)
+          ? { ...field, type: typeOfValue(values[index] as SqlValue) }
+          : field,
+      );
+      return {
+        fields: rowFields,
+        rows: [values.map((value, index) => formatValue(value, (rowFields[index] as Field).type))],
+        tag: "SELECT 1",
+      };
+    }
+    const where = select.where ?? undefined;
+    const scanned = await table.scan(context, scanHints(where, base), signal);
+    if (signal.aborted)
+      throw new PgError(SQLSTATE.queryCanceled, "canceling statement due to user request");
+    const rows =
+      where === undefined
+        ? scanned
+        : scanned.filter((row) => evaluate(where, { ...base, row }) === true);
+    type Output = { readonly values: SqlValue[]; readonly scope: EvalScope };
+    let outputs: Output[];
+    if (grouped) {
+      const groupExpr = groupBy[0];
+      const groups = new Map<string, Row[]>();
+      if (groupExpr === undefined) groups.set("", rows);
+      else {
+        const key = (row: Row) => {
+          const value =
+            groupExpr.type === "integer"
+              ? evaluateOutput(groupExpr.value - 1, row)
+              : evaluate(groupExpr, { ...base, row });
+          return JSON.stringify(value instanceof Date ? value.getTime() : value);
+        };
+        for (const row of rows) {
+          const groupKey = key(row);
+          const members = groups.get(groupKey);
+          if (members) members.push(row);
+          else groups.set(groupKey, [row]);
+        }
+      }
+      outputs = [...groups.values()].map((members) => {
+        const scope: EvalScope = { ...base, row: members[0] ?? {}, group: members };
+        return {
+          scope,
+          values: columns.map((column) =>
+            column.expr === undefined
+              ? (scope.row?.[column.column as string] ?? null)
+              : evaluate(column.expr, scope),
+          ),
+        };
+      });
+    } else {
+      outputs = rows.map((row) => {
+        const scope: EvalScope = { ...base, row };
+        return {
+          scope,
+          values: columns.map((column) =>
+            column.expr === undefined
+              ? (row[column.column as string] ?? null)
+              : evaluate(column.expr, scope),
+          ),
+        };
+      });
+    }
+    function evaluateOutput(index: number, row: Row): SqlValue {
+      const column = columns[index];
+      if (column === undefined)
+        throw new PgError(
+          SQLSTATE.undefinedColumn,
+          `GROUP BY position ${index + 1} is not in select list`,
+        );
+      return column.expr === undefined
+        ? (row[column.column as string] ?? null)
+        : evaluate(column.expr, { ...base, row });
+    }
+    const orderBy = select.orderBy ?? [];
+    if (orderBy.length > 0) {
+      const keyed = outputs.map((output) => ({
+        output,
+        keys: orderBy.map((order) => {
+          const by = order.by;
+          if (by.type === "integer") {
+            const value = output.values[by.value - 1];
+            if (value === undefined)
+              throw new PgError(
+                SQLSTATE.undefinedColumn,
+                `ORDER BY position ${by.value} is not in select list`,
+              );
+            return value;
+          }
+          if (by.type === "ref") {
+            const index = columns.findIndex((column) => column.name === by.name);
+            if (
+              index >= 0 &&
+              !(
+                table?.columns.some((column) => column.name === by.name) &&
+                columns[index]?.column === undefined &&
+                columns[index]?.expr?.type !== "ref"
+              )
+            ) {
+              return output.values[index] ?? null;
+            }
+          }
+          return evaluate(by, output.scope);
+        }),
+      }));
+      keyed.sort((a, b) => {
+        for (const [index, order] of orderBy.entries()) {
+          const left = a.keys[index] ?? null;
+          const right = b.keys[index] ?? null;
+          const descending = order.order === "DESC";
+          const nullsFirst = order.nulls === undefined ? descending : order.nulls === "FIRST";
+          if (left === null || right === null) {
+            if (left === right) continue;
+            return (left === null) === nullsFirst ? -1 : 1;
+          }
+          const compared = compareValues(left, right);
+          if (compared !== 0) return descending ? -compared : compared;
+        }
+        return 0;
+      });
+      outputs = keyed.map((entry) => entry.output);
+    }
+    const offset = limitValue(select.limit?.offset, base, "OFFSET") ?? 0;
+    const limit = limitValue(select.limit?.limit, base, "LIMIT");
+    outputs = outputs.slice(offset, limit === undefined ? undefined : offset + limit);
+    return {
+      fields,
+      rows: outputs.map((output) =>
+        output.values.map((value, index) => formatValue(value, (fields[index] as Field).type)),
+      ),
+      tag: `SELECT ${outputs.length}`,
+    };
+  };
+  return { fields, paramCount, run };
+}
+
+function prepareInsert(statement: InsertStatement, context: EngineContext): PreparedQuery {
+  const target = statement.into.name.toLowerCase();
+  if (target !== "events") {
+    throw unsupported(
+      `INSERT INTO ${target} (only events accept rows: INSERT INTO events (name, data) VALUES …)`,
+    );
+  }
+  if (statement.insert.type !== "values") throw unsupported("INSERT … SELECT");
+  const columns = (statement.columns ?? [{ name: "name" }, { name: "data" }]).map((column) =>
+    column.name.toLowerCase(),
+  );
+  for (const column of columns) {
+    if (!["name", "data", "id", "ts"].includes(column)) {
+      throw new PgError(
+        SQLSTATE.undefinedColumn,
+        `column "${column}" of relation "events" does not exist (name, data, id, ts)`,
+      );
+    }
+  }
+  if (!columns.includes("name"))
+    throw new PgError("23502", 'null value in column "name" of relation "events"');
+  const returning = statement.returning ?? [];
+  for (const item of returning) {
+    if (item.expr.type !== "ref" || (item.expr.name !== "id" && item.expr.name !== "*")) {
+      throw unsupported("RETURNING anything but id");
+    }
+  }
+  const values = statement.insert.values;
+  const fields: Field[] | undefined =
+    returning.length > 0 ? [{ name: "id", type: "text" }] : undefined;
+  return {
+    fields,
+    paramCount: maxParam(statement),
+    async run(params) {
+      const flows = context.flows;
+      if (flows === undefined)
+        throw new PgError(
+          SQLSTATE.featureNotSupported,
+          "INSERT INTO events: no flows engine on this server",
+        );
+      const scope: EvalScope = { row: undefined, params, now: context.now(), table: undefined };
+      const events = values.map((row) => {
+        if (row.length !== columns.length) {
+          throw new PgError(
+            SQLSTATE.syntaxError,
+            "INSERT has more expressions than target columns",
+          );
+        }
+        const event: Record<string, unknown> = {};
+        row.forEach((expr, index) => {
+          let value: unknown = evaluate(expr, scope);
+          const column = columns[index] as string;
+          if (column === "data" && typeof value === "string") {
+            try {
+              value = JSON.parse(value);
+            } catch {
+              throw new PgError(
+                SQLSTATE.invalidTextRepresentation,
+                'column "data": invalid input syntax for type json',
+              );
+            }
+          }
+          if (column === "ts" && value !== null)
+            value = value instanceof Date ? value.getTime() : Date.parse(String(value));
+          if (value !== null) event[column] = value;
+        });
+        return event as { name: string; data?: EventData };
+      });
+      let ids: string[];
+      try {
+        ({ ids } = await flows.send(events));
+      } catch (error) {
+        if (TroupeError.isInstance(error, "INVALID_ARGUMENT")) {
+          throw new PgError(SQLSTATE.invalidParameterValue, `INSERT INTO events: ${error.message}`);
+        }
+        throw error;
+      }
+      return {
+        fields,
+        rows: fields === undefined ? [] : ids.map((id) => [id]),
+        tag: `INSERT 0 ${ids.length}`,
+      };
+    },
+  };
+}
