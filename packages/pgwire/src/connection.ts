@@ -97,8 +97,15 @@ export class PgConnection {
 
   private onData(chunk: Buffer): void {
     if (this.phase === "closed") return;
+    if (!this.read(() => this.reader.feed(chunk))) return;
+    void this.work();
+  }
+
+  /** Frames bytes into the queue; a framing error closes the connection. */
+  private read(frame: () => FrontendMessage[]): boolean {
     try {
-      this.queue.push(...this.reader.feed(chunk));
+      this.queue.push(...frame());
+      return true;
     } catch (error) {
       this.context.stats.protocolErrorsTotal++;
       this.fatal(
@@ -106,9 +113,8 @@ export class PgConnection {
           ? error
           : new PgError(SQLSTATE.protocolViolation, "invalid message", "FATAL"),
       );
-      return;
+      return false;
     }
-    void this.work();
   }
 
   private async work(): Promise<void> {
@@ -123,8 +129,7 @@ export class PgConnection {
           this.fail(error);
         }
         // The startup message switches the framing: parse what followed it again.
-        if (message.type === undefined && this.reader.typed)
-          this.queue.push(...this.reader.drain());
+        if (message.type === undefined && this.reader.typed) this.read(() => this.reader.drain());
       }
     } finally {
       this.working = false;

@@ -9,6 +9,7 @@ import {
   type Statement,
 } from "pgsql-ast-parser";
 import { answerCatalogQuery, isCatalogQuery } from "./catalog-queries.js";
+import { normalizeLiterals } from "./literal-normalizer.js";
 import { PgError, SQLSTATE, unsupported } from "./pg-error.js";
 import { formatValue, type PgTypeName, type SqlValue, typeOfValue } from "./pg-types.js";
 import {
@@ -90,6 +91,28 @@ function maxParam(value: unknown): number {
 /** Splits SQL text into prepared statements (the simple protocol may send several). */
 export function prepareQueries(sql: string, context: EngineContext): PreparedQuery[] {
   if (sql.trim() === "" || /^[\s;]*$/.test(sql)) return [];
+  // Queries differing only in WHERE literals share one parse (the simple protocol inlines them).
+  const normalized = normalizeLiterals(sql);
+  if (normalized !== undefined) {
+    let template: Statement[] | undefined;
+    try {
+      template = parseSql(normalized.text);
+    } catch {
+      template = undefined;
+    }
+    const statement = template?.[0];
+    if (template?.length === 1 && statement !== undefined && statement.type === "select") {
+      const query = prepareStatement(statement, sql, context);
+      const { values } = normalized;
+      return [
+        {
+          fields: query.fields,
+          paramCount: 0,
+          run: (_params, signal) => query.run(values, signal),
+        },
+      ];
+    }
+  }
   let statements: Statement[];
   try {
     statements = parseSql(sql);
@@ -165,12 +188,23 @@ function prepareStatement(
 /** Equality hints for the sources, from the top-level AND of the WHERE clause. */
 function scanHints(where: Expr | undefined, scope: EvalScope): Map<string, SqlValue[]> {
   const hints = new Map<string, SqlValue[]>();
-  const constant = (expr: Expr) =>
-    expr.type === "string" ||
-    expr.type === "integer" ||
-    expr.type === "numeric" ||
-    expr.type === "parameter" ||
-    expr.type === "boolean";
+  // An expression without column references has one value for every row.
+  const constant = (expr: Expr): boolean => {
+    let found = false;
+    const visit = (node: unknown): void => {
+      if (found || node === null || typeof node !== "object") return;
+      if (
+        (node as { type?: unknown }).type === "ref" ||
+        (node as { type?: unknown }).type === "select"
+      ) {
+        found = true;
+        return;
+      }
+      for (const child of Object.values(node)) visit(child);
+    };
+    visit(expr);
+    return !found;
+  };
   const visit = (expr: Expr): void => {
     if (expr.type !== "binary") return;
     if (expr.op === "AND") {

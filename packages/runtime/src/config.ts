@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import { invalidArgument, TroupeError } from "@troupe/core";
 import { z } from "zod";
 import { runtimeActorsSchema } from "./actors-routes.js";
-import { respConfigSchema } from "./protocol-servers.js";
+import { pgwireConfigSchema, respConfigSchema } from "./protocol-servers.js";
 
 /** How the runtime runs: `dev` (local, permissive) or `start` (production, keys required). */
 export type RuntimeMode = "dev" | "start";
@@ -109,6 +109,8 @@ const configShape = z.strictObject({
   actors: runtimeActorsSchema.optional(),
   /** The Redis-protocol server over actors (`@troupe/resp`). */
   resp: respConfigSchema,
+  /** The PostgreSQL-protocol server over Troupe (`@troupe/pgwire`). */
+  pgwire: pgwireConfigSchema,
 });
 
 /** A runtime configuration as written in a file or passed to {@link createRuntime}. */

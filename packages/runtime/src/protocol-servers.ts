@@ -1,6 +1,15 @@
 import type { ActorSystem, AnyActorDefinition } from "@troupe/actors";
-import { type Clock, type Logger, type Metrics, type PubSub, type Store, TroupeError } from "@troupe/core";
-import type { EventData, Flows } from "@troupe/flows";
+import {
+  type Clock,
+  type Logger,
+  type Metrics,
+  type PubSub,
+  type Store,
+  TroupeError,
+} from "@troupe/core";
+import type { EventData, FlowFunction, Flows } from "@troupe/flows";
+import type { InngestApi } from "@troupe/inngest";
+import { createPgServer, type FunctionRow, type PgServer } from "@troupe/pgwire";
 import {
   createRespServer,
   defineRespKeyActor,
@@ -12,6 +21,9 @@ import type { RuntimeActorsOptions } from "./actors-routes.js";
 
 /** The Redis-protocol server's port in `troupe dev`. */
 export const DEFAULT_RESP_PORT = 6380;
+
+/** The PostgreSQL-protocol server's port in `troupe dev`. */
+export const DEFAULT_PGWIRE_PORT = 5433;
 
 const port = (fallback: number) =>
   z
@@ -44,9 +56,33 @@ export const respConfigSchema = z
 /** The validated `resp` section. */
 export type RespConfig = z.output<typeof respConfigSchema>;
 
+/** The `pgwire` section of the runtime config: a PostgreSQL-protocol server over Troupe. */
+export const pgwireConfigSchema = z
+  .strictObject({
+    /** Serve it. Default off; `troupe dev` turns it on unless the config says otherwise. */
+    enabled: z.boolean({ error: "expected true or false" }).optional(),
+    /** Interface to listen on. Default the HTTP server's. */
+    host: z.string().min(1, "expected a host name or address").optional(),
+    /** Port. Default 5433. */
+    port: port(DEFAULT_PGWIRE_PORT),
+    /** Largest message (a query with its parameters), in bytes. Default 1 MiB. */
+    maxQueryBytes: z.number().int().min(1024).optional(),
+    /** Most rows one table scan reads. Default 10,000. */
+    maxScanRows: z.number().int().positive().optional(),
+    /** Most open connections. Default 1,000. */
+    maxConnections: z.number().int().positive().optional(),
+    /** Close connections idle this long, in ms; 0 never. Default 300,000. */
+    idleTimeoutMs: z.number().int().nonnegative().default(300_000),
+  })
+  .prefault({});
+
+/** The validated `pgwire` section. */
+export type PgwireConfig = z.output<typeof pgwireConfigSchema>;
+
 /** The config sections this file reads. */
 export interface ProtocolConfig {
   readonly resp: RespConfig;
+  readonly pgwire: PgwireConfig;
 }
 
 /** What the protocol servers need from the runtime before it starts: their actor types. */
@@ -97,6 +133,10 @@ export interface ProtocolServersOptions {
   readonly store: Store;
   readonly pubsub: PubSub;
   readonly flows: Flows;
+  /** In-process functions, for the `functions` table. */
+  readonly functions?: readonly FlowFunction<unknown, EventData>[] | undefined;
+  /** The Inngest API, whose synced apps' functions the `functions` table lists. */
+  readonly inngest?: InngestApi | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -106,6 +146,8 @@ export interface ProtocolServersOptions {
 export interface ProtocolServers {
   /** The Redis-protocol server, when started. */
   readonly resp: RespServer | undefined;
+  /** The PostgreSQL-protocol server, when started. */
+  readonly pgwire: PgServer | undefined;
   /** Closes every server (connections first). Idempotent. */
   close(): Promise<void>;
 }
@@ -159,16 +201,75 @@ export async function startProtocolServers(
       metrics: options.metrics,
     });
     const host = config.resp.host ?? options.host;
-    if (await listenOrSkip("RESP", () => created.listen(config.resp.port, host), options.mode, logger)) {
+    if (
+      await listenOrSkip("RESP", () => created.listen(config.resp.port, host), options.mode, logger)
+    ) {
       resp = created;
+    }
+  }
+  let pgwire: PgServer | undefined;
+  if (config.pgwire.enabled === true) {
+    const created = createPgServer({
+      flows: options.flows,
+      ...(options.system === undefined ? {} : { system: options.system }),
+      store: options.store,
+      functions: () => listFunctions(options),
+      ...(options.token === undefined ? {} : { token: options.token }),
+      ...(config.pgwire.maxQueryBytes === undefined
+        ? {}
+        : { maxMessageBytes: config.pgwire.maxQueryBytes }),
+      ...(config.pgwire.maxScanRows === undefined
+        ? {}
+        : { maxScanRows: config.pgwire.maxScanRows }),
+      ...(config.pgwire.maxConnections === undefined
+        ? {}
+        : { maxConnections: config.pgwire.maxConnections }),
+      idleTimeoutMs: config.pgwire.idleTimeoutMs,
+      clock: options.clock,
+      logger: logger.child({ component: "pgwire" }),
+      metrics: options.metrics,
+    });
+    const host = config.pgwire.host ?? options.host;
+    if (
+      await listenOrSkip(
+        "PostgreSQL",
+        () => created.listen(config.pgwire.port, host),
+        options.mode,
+        logger,
+      )
+    ) {
+      pgwire = created;
     }
   }
   return {
     resp,
+    pgwire,
     async close() {
-      await resp?.close();
+      await Promise.all([resp?.close(), pgwire?.close()]);
     },
   };
+}
+
+/** The functions the runtime runs: in-process ones and those of synced SDK apps. */
+function listFunctions(options: ProtocolServersOptions): FunctionRow[] {
+  const rows: FunctionRow[] = (options.functions ?? []).map((fn) => ({
+    id: fn.id,
+    name: fn.definition.name,
+    source: "in-process",
+    triggers: fn.definition.triggers,
+  }));
+  for (const app of options.inngest?.apps() ?? []) {
+    for (const fn of app.functions) {
+      rows.push({
+        id: fn.id,
+        name: fn.name ?? fn.id,
+        source: "app",
+        appName: app.appName,
+        triggers: fn.triggers,
+      });
+    }
+  }
+  return rows;
 }
 
 /**
@@ -176,5 +277,9 @@ export async function startProtocolServers(
  * off (`enabled: false`); `troupe start` serves only what the config enables.
  */
 export function enableDevProtocols<Config extends ProtocolConfig>(config: Config): Config {
-  return { ...config, resp: { ...config.resp, enabled: config.resp.enabled ?? true } };
+  return {
+    ...config,
+    resp: { ...config.resp, enabled: config.resp.enabled ?? true },
+    pgwire: { ...config.pgwire, enabled: config.pgwire.enabled ?? true },
+  };
 }

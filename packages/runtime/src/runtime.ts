@@ -26,8 +26,8 @@ import {
   type PrometheusMetrics,
 } from "./prometheus.js";
 import {
-  planProtocolServers,
   type ProtocolServers,
+  planProtocolServers,
   startProtocolServers,
   withProtocolActors,
 } from "./protocol-servers.js";
@@ -107,7 +107,7 @@ export interface Runtime {
   readonly inngest: InngestApi | undefined;
   /** The actor system, once {@link Runtime.start} created it (when actors are configured). */
   readonly actors: ActorSystem | undefined;
-  /** The protocol servers (RESP) the config enables, once {@link Runtime.start} started them. */
+  /** The protocol servers (RESP, PostgreSQL) the config enables, once {@link Runtime.start} started them. */
   readonly protocols: ProtocolServers | undefined;
   /** Starts the flows worker and the actor system, listens, then syncs the configured apps. */
   start(): Promise<RuntimeAddress>;
@@ -479,6 +479,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
         protocols = await startProtocolServers({
           ...{ plan: protocolPlan, mode, host, token: config.auth.token, clock, logger, metrics },
           ...{ system: actorsHost?.system, store: storage.store, pubsub: storage.pubsub, flows },
+          ...{ functions: options.functions, inngest },
         });
       } catch (error) {
         server?.close();
