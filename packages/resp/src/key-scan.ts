@@ -68,7 +68,8 @@ export async function scanKeys(options: ScanOptions): Promise<ScanPage> {
     } catch {
       continue;
     }
-    if (isKeyState(state)) types.set(entry.key.slice(prefix.length), liveState(state, options.now).t);
+    if (isKeyState(state))
+      types.set(entry.key.slice(prefix.length), liveState(state, options.now).t);
   }
   if (options.active !== undefined) {
     for (const key of options.active.keys()) {

@@ -9,7 +9,7 @@ import {
 } from "@troupe/core";
 import type { EventData, FlowFunction, Flows } from "@troupe/flows";
 import type { InngestApi } from "@troupe/inngest";
-import { createPgServer, type FunctionRow, type PgServer } from "@troupe/pgwire";
+import type { FunctionRow, PgServer } from "@troupe/pgwire";
 import {
   createRespServer,
   defineRespKeyActor,
@@ -209,6 +209,9 @@ export async function startProtocolServers(
   }
   let pgwire: PgServer | undefined;
   if (config.pgwire.enabled === true) {
+    // Loaded only when enabled: its SQL parser takes a noticeable part of a second to load,
+    // which every CLI command would otherwise pay.
+    const { createPgServer } = await import("@troupe/pgwire");
     const created = createPgServer({
       flows: options.flows,
       ...(options.system === undefined ? {} : { system: options.system }),
