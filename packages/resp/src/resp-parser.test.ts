@@ -12,7 +12,7 @@ const frame = (...args: string[]) =>
 
 describe("RESP request parser", () => {
   it("parses pipelined commands, however the bytes are split", () => {
-    const bytes = Buffer.from(frame("SET", "k", "héllo") + frame("GET", "k") + "PING\r\n");
+    const bytes = Buffer.from(`${frame("SET", "k", "héllo") + frame("GET", "k")}PING\r\n`);
     for (let size = 1; size <= bytes.length; size++) {
       const parser = createRespParser();
       const requests = [];
