@@ -85,7 +85,9 @@ export class RespConnection implements PubSubListener {
 
   private push(items: Reply[]): void {
     if (this.closed) return;
-    this.out += encodeReply({ push: items }, this.state.protocol);
+    // Behind the replies still outstanding, so a message never overtakes the reply to the
+    // SUBSCRIBE that asked for it.
+    this.complete({ push: items }, this.state.protocol);
     this.scheduleFlush();
   }
 
