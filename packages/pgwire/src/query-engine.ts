@@ -1,17 +1,18 @@
-import { TroupeError } from "@troupe/core";
-import type { EventData } from "@troupe/flows";
 import {
   type Expr,
-  type InsertStatement,
   parse,
   type SelectedColumn,
   type SelectFromStatement,
   type Statement,
 } from "pgsql-ast-parser";
+import { callActor, isCallActor } from "./call-actor.js";
 import { answerCatalogQuery, isCatalogQuery } from "./catalog-queries.js";
+import { prepareInsert } from "./insert-events.js";
 import { normalizeLiterals } from "./literal-normalizer.js";
+import { maxParam } from "./max-param.js";
 import { PgError, SQLSTATE, unsupported } from "./pg-error.js";
 import { formatValue, type PgTypeName, type SqlValue, typeOfValue } from "./pg-types.js";
+import type { EngineContext, Field, PreparedQuery, QueryResult } from "./query-types.js";
 import {
   compareValues,
   defaultColumnName,
@@ -20,38 +21,9 @@ import {
   hasAggregate,
   inferType,
 } from "./sql-eval.js";
-import { findTable, type Row, type TroupeData, type VirtualTable } from "./virtual-tables.js";
+import { findTable, type Row, type VirtualTable } from "./virtual-tables.js";
 
-/** One output column. */
-export interface Field {
-  readonly name: string;
-  readonly type: PgTypeName;
-}
-
-/** What a statement produced: columns (none for commands), text rows and the command tag. */
-export interface QueryResult {
-  readonly fields: readonly Field[] | undefined;
-  readonly rows: (string | null)[][];
-  readonly tag: string;
-}
-
-/** A parsed statement, ready to describe and run with parameters. */
-export interface PreparedQuery {
-  /** The statement's columns, known before it runs; undefined for commands without rows. */
-  readonly fields: readonly Field[] | undefined;
-  /** How many parameters (`$n`) it uses. */
-  readonly paramCount: number;
-  /** Runs it. */
-  run(params: readonly SqlValue[], signal: AbortSignal): Promise<QueryResult>;
-}
-
-/** What the engine runs against. */
-export interface EngineContext extends TroupeData {
-  /** The time, for `now()`. */
-  readonly now: () => number;
-  /** Settings shown by `SHOW` and `current_setting`. */
-  readonly settings: ReadonlyMap<string, string>;
-}
+export type { EngineContext, Field, PreparedQuery, QueryResult } from "./query-types.js";
 
 const PARSE_CACHE_SIZE = 500;
 const parseCache = new Map<string, Statement[]>();
@@ -69,23 +41,6 @@ function parseSql(sql: string): Statement[] {
   if (parseCache.size >= PARSE_CACHE_SIZE) parseCache.clear();
   parseCache.set(sql, statements);
   return statements;
-}
-
-function maxParam(value: unknown): number {
-  let max = 0;
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) {
-      for (const item of node) visit(item);
-    } else if (node !== null && typeof node === "object") {
-      const record = node as { type?: unknown; name?: unknown };
-      if (record.type === "parameter" && typeof record.name === "string") {
-        max = Math.max(max, Number(record.name.slice(1)));
-      }
-      for (const child of Object.values(node)) visit(child);
-    }
-  };
-  visit(value);
-  return max;
 }
 
 /** Splits SQL text into prepared statements (the simple protocol may send several). */
@@ -286,72 +241,6 @@ function limitValue(
   return number;
 }
 
-function isCallActor(expr: Expr): expr is Extract<Expr, { type: "call" }> {
-  return (
-    expr.type === "call" &&
-    expr.function.name.toLowerCase() === "call_actor" &&
-    expr.function.schema?.toLowerCase() === "troupe"
-  );
-}
-
-async function callActor(
-  expr: Extract<Expr, { type: "call" }>,
-  scope: EvalScope,
-  context: EngineContext,
-): Promise<SqlValue> {
-  const system = context.system;
-  if (system === undefined)
-    throw new PgError(
-      SQLSTATE.featureNotSupported,
-      "troupe.call_actor: no actor system on this server",
-    );
-  const [type, key, action, args] = expr.args.map((arg) => evaluate(arg, scope));
-  if (typeof type !== "string" || typeof action !== "string" || key === null || key === undefined) {
-    throw new PgError(
-      SQLSTATE.invalidParameterValue,
-      "troupe.call_actor(type text, key text, action text, args jsonb)",
-    );
-  }
-  let callArgs: unknown[] = [];
-  if (args !== undefined && args !== null) {
-    let parsed: unknown = args;
-    if (typeof args === "string") {
-      try {
-        parsed = JSON.parse(args);
-      } catch {
-        throw new PgError(
-          SQLSTATE.invalidTextRepresentation,
-          "troupe.call_actor: args must be JSON (an array of arguments)",
-        );
-      }
-    }
-    callArgs = Array.isArray(parsed) ? parsed : [parsed];
-  }
-  try {
-    const result = await system.invoke(
-      type,
-      typeof key === "string" ? key : String(key),
-      action,
-      callArgs,
-    );
-    return (
-      result === undefined
-        ? null
-        : JSON.parse(JSON.stringify(result, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))
-    ) as SqlValue;
-  } catch (error) {
-    if (TroupeError.isInstance(error)) {
-      throw new PgError(
-        error.code === "INVALID_ARGUMENT"
-          ? SQLSTATE.invalidParameterValue
-          : SQLSTATE.externalRoutineException,
-        `troupe.call_actor: ${error.code}: ${error.message}`,
-      );
-    }
-    throw error;
-  }
-}
-
 function prepareSelect(
   statement: Extract<Statement, { type: "select" }>,
   sql: string,
@@ -544,90 +433,4 @@ function prepareSelect(
     };
   };
   return { fields, paramCount, run };
-}
-
-function prepareInsert(statement: InsertStatement, context: EngineContext): PreparedQuery {
-  const target = statement.into.name.toLowerCase();
-  if (target !== "events") {
-    throw unsupported(
-      `INSERT INTO ${target} (only events accept rows: INSERT INTO events (name, data) VALUES …)`,
-    );
-  }
-  if (statement.insert.type !== "values") throw unsupported("INSERT … SELECT");
-  const columns = (statement.columns ?? [{ name: "name" }, { name: "data" }]).map((column) =>
-    column.name.toLowerCase(),
-  );
-  for (const column of columns) {
-    if (!["name", "data", "id", "ts"].includes(column)) {
-      throw new PgError(
-        SQLSTATE.undefinedColumn,
-        `column "${column}" of relation "events" does not exist (name, data, id, ts)`,
-      );
-    }
-  }
-  if (!columns.includes("name"))
-    throw new PgError("23502", 'null value in column "name" of relation "events"');
-  const returning = statement.returning ?? [];
-  for (const item of returning) {
-    if (item.expr.type !== "ref" || (item.expr.name !== "id" && item.expr.name !== "*")) {
-      throw unsupported("RETURNING anything but id");
-    }
-  }
-  const values = statement.insert.values;
-  const fields: Field[] | undefined =
-    returning.length > 0 ? [{ name: "id", type: "text" }] : undefined;
-  return {
-    fields,
-    paramCount: maxParam(statement),
-    async run(params) {
-      const flows = context.flows;
-      if (flows === undefined)
-        throw new PgError(
-          SQLSTATE.featureNotSupported,
-          "INSERT INTO events: no flows engine on this server",
-        );
-      const scope: EvalScope = { row: undefined, params, now: context.now(), table: undefined };
-      const events = values.map((row) => {
-        if (row.length !== columns.length) {
-          throw new PgError(
-            SQLSTATE.syntaxError,
-            "INSERT has more expressions than target columns",
-          );
-        }
-        const event: Record<string, unknown> = {};
-        row.forEach((expr, index) => {
-          let value: unknown = evaluate(expr, scope);
-          const column = columns[index] as string;
-          if (column === "data" && typeof value === "string") {
-            try {
-              value = JSON.parse(value);
-            } catch {
-              throw new PgError(
-                SQLSTATE.invalidTextRepresentation,
-                'column "data": invalid input syntax for type json',
-              );
-            }
-          }
-          if (column === "ts" && value !== null)
-            value = value instanceof Date ? value.getTime() : Date.parse(String(value));
-          if (value !== null) event[column] = value;
-        });
-        return event as { name: string; data?: EventData };
-      });
-      let ids: string[];
-      try {
-        ({ ids } = await flows.send(events));
-      } catch (error) {
-        if (TroupeError.isInstance(error, "INVALID_ARGUMENT")) {
-          throw new PgError(SQLSTATE.invalidParameterValue, `INSERT INTO events: ${error.message}`);
-        }
-        throw error;
-      }
-      return {
-        fields,
-        rows: fields === undefined ? [] : ids.map((id) => [id]),
-        tag: `INSERT 0 ${ids.length}`,
-      };
-    },
-  };
 }
