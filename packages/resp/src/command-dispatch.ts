@@ -290,8 +290,9 @@ function command(args: string[]): Reply {
       return entry === undefined ? null : commandInfoReply(entry);
     });
   }
-  // No documentation table: redis-cli falls back to the hints it ships with.
-  if (sub === "DOCS") return { map: [] };
+  // No documentation table: on an error, redis-cli falls back to the hints it ships with
+  // (an empty table would leave it with none) and adds the commands `COMMAND` lists.
+  if (sub === "DOCS") return { error: "ERR COMMAND DOCS is not supported by Troupe" };
   return { error: `ERR unknown subcommand '${args[1]}'. Try COMMAND HELP.` };
 }
 
