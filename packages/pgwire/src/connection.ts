@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import type { Socket } from "node:net";
-import type { Logger } from "@troupe/core";
+import type { Counter, Gauge, Logger } from "@troupe/core";
 import { PgError, SQLSTATE, unsupported } from "./pg-error.js";
 import { BodyReader, type FrontendMessage, MessageReader, MessageWriter } from "./pg-messages.js";
 import { PG_TYPES } from "./pg-types.js";
@@ -22,10 +22,19 @@ export interface PgServerContext {
   readonly idleTimeoutMs: number;
   readonly logger: Logger;
   readonly stats: PgServerStats;
+  /** Where counts go, when the server has a Metrics sink. */
+  readonly meter: PgMeter | undefined;
   /** Connections by process id, for cancel requests. */
   readonly byProcessId: Map<number, PgConnection>;
   /** The parameters announced after startup. */
   readonly parameters: ReadonlyMap<string, string>;
+}
+
+/** The metrics a server reports. */
+export interface PgMeter {
+  readonly connections: Gauge;
+  readonly queries: Counter;
+  readonly errors: Counter;
 }
 
 /** Counters for metrics. */
@@ -167,6 +176,7 @@ export class PgConnection {
       return;
     }
     this.context.stats.errorsTotal++;
+    this.context.meter?.errors.inc();
     this.out.error(pgError);
     if (this.transaction === "T") this.transaction = "E";
   }
@@ -307,6 +317,7 @@ export class PgConnection {
     params: readonly (string | null)[],
   ): Promise<QueryResult> {
     this.context.stats.queriesTotal++;
+    this.context.meter?.queries.inc();
     const controller = new AbortController();
     this.running = controller;
     try {
@@ -464,6 +475,7 @@ export class PgConnection {
     this.phase = "closed";
     this.running?.abort();
     this.context.stats.connectionsOpen--;
+    this.context.meter?.connections.set(this.context.stats.connectionsOpen);
   }
 }
 

@@ -113,32 +113,22 @@ export function createPgServer(options: PgServerOptions): PgServer {
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
     logger,
     stats,
+    meter: options.metrics && {
+      connections: options.metrics.gauge("pgwire_connections", {
+        help: "Open PostgreSQL-protocol connections",
+      }),
+      queries: options.metrics.counter("pgwire_queries_total", {
+        help: "Statements run over the PostgreSQL protocol",
+      }),
+      errors: options.metrics.counter("pgwire_errors_total", {
+        help: "Error responses sent over the PostgreSQL protocol",
+      }),
+    },
     byProcessId: new Map(),
     parameters,
   };
   const maxConnections = options.maxConnections ?? 1000;
   const connections = new Set<PgConnection>();
-  const closers: (() => void)[] = [];
-  if (options.metrics) {
-    const open = options.metrics.gauge("pgwire_connections", {
-      help: "Open PostgreSQL-protocol connections",
-    });
-    const queries = options.metrics.counter("pgwire_queries_total", {
-      help: "Statements run over the PostgreSQL protocol",
-    });
-    const errors = options.metrics.counter("pgwire_errors_total", {
-      help: "Error responses sent over the PostgreSQL protocol",
-    });
-    let reported = { queries: 0, errors: 0 };
-    const timer = setInterval(() => {
-      open.set(stats.connectionsOpen);
-      queries.inc(stats.queriesTotal - reported.queries);
-      errors.inc(stats.errorsTotal - reported.errors);
-      reported = { queries: stats.queriesTotal, errors: stats.errorsTotal };
-    }, 1000);
-    timer.unref();
-    closers.push(() => clearInterval(timer));
-  }
   const server: Server = createServer((socket: Socket) => {
     stats.connectionsTotal++;
     if (connections.size >= maxConnections) {
@@ -150,6 +140,7 @@ export function createPgServer(options: PgServerOptions): PgServer {
       return;
     }
     stats.connectionsOpen++;
+    context.meter?.connections.set(stats.connectionsOpen);
     const connection = new PgConnection(context, socket);
     connections.add(connection);
     socket.on("close", () => connections.delete(connection));
@@ -181,7 +172,6 @@ export function createPgServer(options: PgServerOptions): PgServer {
     stats: () => ({ ...stats }),
     close() {
       closing ??= (async () => {
-        for (const close of closers) close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const connection of connections) connection.close();
         if (server.listening) await closed;

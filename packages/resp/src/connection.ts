@@ -140,6 +140,7 @@ export class RespConnection implements PubSubListener {
         this.complete(outcome, version);
       }
     }
+    this.context.meter?.commands.inc(requests.length);
     if (this.pending() >= this.limits.maxPendingReplies) this.socket.pause();
     this.flush();
   }
@@ -158,7 +159,10 @@ export class RespConnection implements PubSubListener {
       this.closing = true;
       return encodeReply(outcome.reply, version);
     }
-    if (isErrorReply(outcome)) this.context.stats.errorsTotal++;
+    if (isErrorReply(outcome)) {
+      this.context.stats.errorsTotal++;
+      this.context.meter?.errors.inc();
+    }
     return encodeReply(outcome, version);
   }
 
@@ -207,6 +211,7 @@ export class RespConnection implements PubSubListener {
     if (this.closed) return;
     this.closed = true;
     this.context.stats.connectionsOpen--;
+    this.context.meter?.connections.set(this.context.stats.connectionsOpen);
     unsubscribeAll(this.context, this.state, this);
   }
 }

@@ -1,5 +1,5 @@
 import type { ActorSystem } from "@troupe/actors";
-import type { Clock, Logger, Store } from "@troupe/core";
+import type { Clock, Counter, Gauge, Logger, Store } from "@troupe/core";
 import type { RespKeyActor } from "./key-actor.js";
 import type { PubSubHub } from "./pubsub-hub.js";
 
@@ -16,6 +16,13 @@ export interface RespServerStats {
   rejectedConnections: number;
 }
 
+/** The metrics a server reports, when given a Metrics sink. */
+export interface RespMeter {
+  readonly connections: Gauge;
+  readonly commands: Counter;
+  readonly errors: Counter;
+}
+
 /** What commands run against: shared by every connection of one server. */
 export interface RespServerContext {
   readonly system: ActorSystem;
@@ -30,6 +37,7 @@ export interface RespServerContext {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly stats: RespServerStats;
+  readonly meter: RespMeter | undefined;
   readonly startedAt: number;
   readonly nodeId: string;
   readonly port: () => number;

@@ -107,6 +107,11 @@ export function createRespServer(options: RespServerOptions): RespServer {
     clock,
     logger,
     stats,
+    meter: options.metrics && {
+      connections: options.metrics.gauge("resp_connections", { help: "Open RESP connections" }),
+      commands: options.metrics.counter("resp_commands_total", { help: "RESP commands received" }),
+      errors: options.metrics.counter("resp_errors_total", { help: "RESP error replies sent" }),
+    },
     startedAt: clock.now(),
     nodeId: options.system.nodeId,
     port: () => port,
@@ -123,23 +128,6 @@ export function createRespServer(options: RespServerOptions): RespServer {
   const maxConnections = options.maxConnections ?? 10_000;
   const connections = new Set<RespConnection>();
   let nextId = 0;
-  const closers: (() => void)[] = [];
-  if (options.metrics) {
-    const metrics = options.metrics;
-    const open = metrics.gauge("resp_connections", { help: "Open RESP connections" });
-    const commands = metrics.counter("resp_commands_total", { help: "RESP commands received" });
-    const errors = metrics.counter("resp_errors_total", { help: "RESP error replies sent" });
-    let reported = { commands: 0, errors: 0 };
-    // Counted in plain fields on the hot path; published once a second.
-    const timer = setInterval(() => {
-      open.set(stats.connectionsOpen);
-      commands.inc(stats.commandsTotal - reported.commands);
-      errors.inc(stats.errorsTotal - reported.errors);
-      reported = { commands: stats.commandsTotal, errors: stats.errorsTotal };
-    }, 1000);
-    timer.unref();
-    closers.push(() => clearInterval(timer));
-  }
 
   const server: Server = createServer((socket: Socket) => {
     stats.connectionsTotal++;
@@ -149,6 +137,7 @@ export function createRespServer(options: RespServerOptions): RespServer {
       return;
     }
     stats.connectionsOpen++;
+    context.meter?.connections.set(stats.connectionsOpen);
     const connection = new RespConnection(context, socket, limits, ++nextId);
     connections.add(connection);
     socket.on("close", () => connections.delete(connection));
@@ -180,7 +169,6 @@ export function createRespServer(options: RespServerOptions): RespServer {
     stats: () => ({ ...stats }),
     close() {
       closing ??= (async () => {
-        for (const close of closers) close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const connection of connections) connection.close();
         if (server.listening) await closed;

@@ -91,6 +91,14 @@ describe("protocol servers in the runtime", () => {
         "SELECT key, state->>'t' AS t FROM actors WHERE type = 'RespKey'",
       );
       expect(actors.rows).toEqual([{ key: "shared", t: "string" }]);
+      await expect(client.query("SELECT * FROM nowhere")).rejects.toMatchObject({ code: "42P01" });
+      const metrics = await (
+        await runtime.app.request("/metrics", { headers: { authorization: "Bearer t0ken" } })
+      ).text();
+      expect(metrics).toMatch(/^resp_commands_total [1-9]/m);
+      expect(metrics).toMatch(/^resp_connections 1$/m);
+      expect(metrics).toMatch(/^pgwire_queries_total [1-9]/m);
+      expect(metrics).toMatch(/^pgwire_errors_total 1$/m);
     } finally {
       redis.disconnect();
       await client.end();
