@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { invalidArgument, TroupeError, zodIssueError } from "@troupe/core";
 import { z } from "zod";
 import { runtimeActorsSchema } from "./actors-routes.js";
+import { pgwireConfigSchema, respConfigSchema } from "./protocol-servers.js";
 import { securityConfigSchema } from "./security/security-config.js";
 
 /** How the runtime runs: `dev` (local, permissive) or `start` (production, keys required). */
@@ -111,6 +112,10 @@ const configShape = z.strictObject({
   security: securityConfigSchema.prefault({}),
   /** Actor types to host (`@troupe/actors`), served under `/actors`; a `.ts`/`.mjs` config only. */
   actors: runtimeActorsSchema.optional(),
+  /** The Redis-protocol server over actors (`@troupe/resp`). */
+  resp: respConfigSchema,
+  /** The PostgreSQL-protocol server over Troupe (`@troupe/pgwire`). */
+  pgwire: pgwireConfigSchema,
 });
 
 /** A runtime configuration as written in a file or passed to {@link createRuntime}. */

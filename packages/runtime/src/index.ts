@@ -68,6 +68,22 @@ export {
   type PrometheusMetrics,
 } from "./prometheus.js";
 export {
+  DEFAULT_PGWIRE_PORT,
+  DEFAULT_RESP_PORT,
+  enableDevProtocols,
+  type PgwireConfig,
+  type ProtocolConfig,
+  type ProtocolPlan,
+  type ProtocolServers,
+  type ProtocolServersOptions,
+  pgwireConfigSchema,
+  planProtocolServers,
+  type RespConfig,
+  respConfigSchema,
+  startProtocolServers,
+  withProtocolActors,
+} from "./protocol-servers.js";
+export {
   assertStartConfig,
   createRuntime,
   type InngestApiFactory,

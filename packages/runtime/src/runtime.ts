@@ -25,6 +25,12 @@ import {
   PROMETHEUS_CONTENT_TYPE,
   type PrometheusMetrics,
 } from "./prometheus.js";
+import {
+  type ProtocolServers,
+  planProtocolServers,
+  startProtocolServers,
+  withProtocolActors,
+} from "./protocol-servers.js";
 import { isSyncAllowed } from "./security/app-sync-policy.js";
 import { bodyGuard } from "./security/body-guard.js";
 import { localRequestGuard } from "./security/local-request-guard.js";
@@ -107,6 +113,8 @@ export interface Runtime {
   readonly inngest: InngestApi | undefined;
   /** The actor system, once {@link Runtime.start} created it (when actors are configured). */
   readonly actors: ActorSystem | undefined;
+  /** The protocol servers (RESP, PostgreSQL) the config enables, once {@link Runtime.start} started them. */
+  readonly protocols: ProtocolServers | undefined;
   /** Starts the flows worker and the actor system, listens, then syncs the configured apps. */
   start(): Promise<RuntimeAddress>;
   /**
@@ -202,10 +210,13 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     clock,
     logger: logger.child({ component: "storage" }),
   });
-  const actorsOption =
+  const protocolPlan = planProtocolServers(config);
+  const actorsOption = withProtocolActors(
     options.actors !== undefined && "definitions" in options.actors
       ? parseRuntimeActors(options.actors, "options.actors")
-      : config.actors;
+      : config.actors,
+    protocolPlan,
+  );
   let actorsHost: RuntimeActors | undefined;
   const actorRoutes =
     actorsOption === undefined
@@ -416,6 +427,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
   });
 
   let server: Server | undefined;
+  let protocols: ProtocolServers | undefined;
   let address: RuntimeAddress | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -455,6 +467,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     await appSync.stop();
     // Actor turns in flight finish (their HTTP callers get replies) while the worker drains;
     // the system's own drainTimeoutMs bounds it.
+    await protocols?.close();
     const actorsClosed = actorsHost?.close().catch((error: unknown) => {
       logger.error("actor system did not close cleanly", { error });
     });
@@ -487,6 +500,9 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     get actors() {
       return actorsHost?.system;
     },
+    get protocols() {
+      return protocols;
+    },
     async start() {
       if (address) return address;
       if (stopping) throw new TroupeError("CLOSED", "the runtime was stopped; create a new one");
@@ -513,7 +529,13 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
           });
         }
         server = await listen(host, config.server.port);
+        protocols = await startProtocolServers({
+          ...{ plan: protocolPlan, mode, host, token: config.auth.token, clock, logger, metrics },
+          ...{ system: actorsHost?.system, store: storage.store, pubsub: storage.pubsub, flows },
+          ...{ functions: options.functions, inngest },
+        });
       } catch (error) {
+        server?.close();
         await actorsHost?.close();
         actorsHost = undefined;
         await flows.stop();

@@ -1,6 +1,7 @@
 import {
   createRuntime,
   DEFAULT_STORAGE_URL,
+  enableDevProtocols,
   handleShutdownSignals,
   loadRuntimeConfig,
   type RuntimeConfig,
@@ -68,6 +69,12 @@ export async function serve(config: RuntimeConfig, mode: RuntimeMode): Promise<v
     `  auth     ${config.auth.token === undefined ? "off" : "bearer token"}`,
     `  dashboard ${runtime.dashboardDir === undefined ? "not built (pnpm --filter @troupe/dashboard build)" : `${address.url}/`}`,
     ...config.apps.map((url, index) => `  ${index === 0 ? "apps" : "    "}     ${url}`),
+    ...(runtime.protocols?.resp
+      ? [`  redis    redis://127.0.0.1:${runtime.protocols.resp.port()}`]
+      : []),
+    ...(runtime.protocols?.pgwire
+      ? [`  sql      postgres://troupe@127.0.0.1:${runtime.protocols.pgwire.port()}/troupe`]
+      : []),
     mode === "dev"
       ? `Point your Inngest SDK app at it: INNGEST_DEV=${address.url}`
       : `Point your Inngest SDK apps at it: INNGEST_BASE_URL=${address.url} with INNGEST_SIGNING_KEY set`,
@@ -113,6 +120,6 @@ export function registerDevCommand(program: Command): void {
         file: flags.config,
         overrides: flagOverrides(flags, flags.sdkUrl),
       });
-      await serve(config, "dev");
+      await serve(enableDevProtocols(config), "dev");
     });
 }
