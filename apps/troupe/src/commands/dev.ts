@@ -8,6 +8,7 @@ import {
   type RuntimeMode,
 } from "@troupe/runtime";
 import { type Command, InvalidArgumentError } from "commander";
+import { installedDashboardDir } from "../dashboard-dir.js";
 
 /** Parses `-p` as a port (0 picks a free one). */
 export function parsePort(text: string): number {
@@ -51,7 +52,8 @@ export function flagOverrides(flags: ServeFlags, apps: readonly string[] = []): 
  * gracefully on SIGINT/SIGTERM (a second signal forces the exit).
  */
 export async function serve(config: RuntimeConfig, mode: RuntimeMode): Promise<void> {
-  const runtime = createRuntime(config, { mode });
+  const dashboardDir = installedDashboardDir();
+  const runtime = createRuntime(config, { mode, ...(dashboardDir ? { dashboardDir } : {}) });
   let address: Awaited<ReturnType<typeof runtime.start>>;
   try {
     address = await runtime.start();
