@@ -34,6 +34,8 @@ export {
   LOG_LEVELS,
   type LoadConfigOptions,
   loadRuntimeConfig,
+  type MissingSetting,
+  missingStartSettings,
   parseRuntimeConfig,
   type RuntimeConfig,
   type RuntimeConfigInput,
