@@ -1022,6 +1022,8 @@ export function createFlows(options: FlowsOptions): Flows {
         });
       });
       const runs: RunRecord[] = [];
+      // Events no function's trigger took: logged once stored, so a typo in a name shows up.
+      const unmatched: FlowEvent[] = [];
       const control = createAdmissionControl(flowControl, now);
       for (const [index, event] of events.entries()) {
         if (replayed.has(index)) continue;
@@ -1050,6 +1052,8 @@ export function createFlows(options: FlowsOptions): Flows {
             seen.add(trigger.functionId);
             targets.push(registered.definition);
           }
+          // Lifecycle events (`inngest/function.failed`, …) are sent whether or not anyone listens.
+          if (targets.length === 0 && !event.name.startsWith("inngest/")) unmatched.push(event);
         }
         for (const definition of targets) {
           if (admission) {
@@ -1098,6 +1102,9 @@ export function createFlows(options: FlowsOptions): Flows {
       }
       eventsTotal.inc(events.length);
       countCreated(runs);
+      for (const event of unmatched) {
+        logger.info("flows: event matched no function", { event: event.name, eventId: event.id });
+      }
       if (markerKey) {
         await enqueueItems(await execution.admitNewRuns(runs, itemsFor));
         await runFollowUps(follow);

@@ -23,6 +23,15 @@ export {
   statsExplain,
   statsResolve,
 } from "./api/stats.js";
+export {
+  type AppDiscovery,
+  type AppDiscoveryOptions,
+  createAppDiscovery,
+  DISCOVERY_PATHS,
+  DISCOVERY_PORTS,
+  type ProbeResult,
+  probeServeUrl,
+} from "./app-discovery.js";
 export { type AppSync, type AppSyncOptions, type AppSyncState, createAppSync } from "./app-sync.js";
 export { type BearerAuthOptions, bearerAuth, SDK_PATHS } from "./auth.js";
 export {
