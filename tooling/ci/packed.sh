@@ -18,7 +18,8 @@ if [ -z "${npm_config_nodedir:-}" ]; then
   prefix=$(dirname "$(dirname "$(command -v node)")")
   if [ -f "$prefix/include/node/node.h" ]; then export npm_config_nodedir=$prefix; fi
 fi
-if [ -n "${npm_config_nodedir:-}" ]; then export npm_config_build_from_source=better-sqlite3; fi
+# npm warns about settings it does not know; this one is for pnpm's installs only.
+unset npm_config_build_from_source
 export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
 
 started=$SECONDS
@@ -90,6 +91,5 @@ npm install "$work"/tarballs/troupe-core-*.tgz "$work"/tarballs/troupe-testkit-*
 npx tsc --noEmit
 npx vitest run
 
-step_name_done=$step_name
-echo "[packed] $step_name_done: $((SECONDS - step_started)) s"
+echo "[packed] $step_name: $((SECONDS - step_started)) s"
 echo "[packed] done in $((SECONDS - started)) s"
