@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // Installs the workspace. pnpm 12 does not read `nodedir` from .npmrc, so node-gyp would try to
-// download Node's headers to build better-sqlite3; where this Node ships its headers (as Debian's
-// and nvm's do), point node-gyp at them. Then `pnpm install` (frozen lockfile under CI), and build
-// the dashboard's static files (about a second), so `pnpm troupe dev` serves it at `/`.
+// download Node's headers to build better-sqlite3; where this Node ships its headers (as Debian's,
+// nvm's and nodejs.org's builds do), point node-gyp at them, and tell prebuild-install not to look
+// for a prebuilt binary on the network either: better-sqlite3 then compiles offline, with nothing
+// downloaded and no error printed. (pnpm-workspace.yaml sets `verifyDepsBeforeRun: false`, so no
+// install starts before this script has set the environment.) Then `pnpm install` (frozen
+// lockfile under CI), and build the dashboard's static files (about a second), so
+// `pnpm troupe dev` serves it at `/`.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -11,6 +15,9 @@ const env = { ...process.env, TURBO_TELEMETRY_DISABLED: "1" };
 if (!env.npm_config_nodedir) {
   const prefix = path.resolve(path.dirname(process.execPath), "..");
   if (existsSync(path.join(prefix, "include", "node", "node.h"))) env.npm_config_nodedir = prefix;
+}
+if (env.npm_config_nodedir && !env.npm_config_build_from_source) {
+  env.npm_config_build_from_source = "better-sqlite3";
 }
 const args = ["install", ...process.argv.slice(2)];
 if (env.CI && env.CI !== "false") args.push("--frozen-lockfile");

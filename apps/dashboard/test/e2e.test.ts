@@ -30,12 +30,11 @@ const screenshots =
   process.env.TROUPE_SCREENSHOTS === "1"
     ? path.join(appDir, "screenshots")
     : path.join(os.tmpdir(), `troupe-dashboard-screenshots-${process.pid}`);
-const dataRoot = fileURLToPath(new URL("../../../../shared/data/actor-core-v3/", import.meta.url));
+// The Actor Core v3 golden vectors and sample registry, kept in the stats package.
+const statsRoot = fileURLToPath(new URL("../../../packages/stats/", import.meta.url));
 
-if (!existsSync(dataRoot)) {
-  throw new Error(
-    `Actor Core v3 data not found at ${dataRoot}: clone the shared folder beside the repository.`,
-  );
+if (!existsSync(path.join(statsRoot, "test", "golden"))) {
+  throw new Error(`Actor Core v3 golden data not found under ${statsRoot}test/golden`);
 }
 
 const greet = createFunction(
@@ -312,12 +311,12 @@ describe("the dashboard in Chromium", () => {
   });
 
   it("explains a pasted stats input as a table", async () => {
-    const vector = path.join(dataRoot, "golden_vectors", "case02_realm_world_total");
+    const vector = path.join(statsRoot, "test", "golden", "case02_realm_world_total");
     const layers = path.join(vector, "cap_layer_registry.json");
     await page.click("nav >> text=Stats");
     await page.fill(
       'textarea[name="registry"]',
-      readFileSync(path.join(dataRoot, "appendix/Registry.example.yml"), "utf8"),
+      readFileSync(path.join(statsRoot, "examples", "Registry.example.yml"), "utf8"),
     );
     if (existsSync(layers))
       await page.fill('textarea[name="layers"]', readFileSync(layers, "utf8"));

@@ -119,6 +119,8 @@ export function createIngest(ctx: FlowsContext): Ingest {
         });
       });
       const runs: RunRecord[] = [];
+      // Events no function's trigger took: logged once stored, so a typo in a name shows up.
+      const unmatched: FlowEvent[] = [];
       const control = createAdmissionControl(ctx.flowControl, now);
       for (const [index, event] of events.entries()) {
         if (replayed.has(index)) continue;
@@ -133,7 +135,10 @@ export function createIngest(ctx: FlowsContext): Ingest {
         });
         ops.push({ type: "set", key: keys.eventByName(event.name, event.id), value: stored });
         if (duplicate.has(index)) continue;
-        for (const definition of ctx.registry.targets(event, route)) {
+        const targets = ctx.registry.targets(event, route);
+        // Lifecycle events (`inngest/function.failed`, …) are sent whether or not anyone listens.
+        if (targets.length === 0 && !event.name.startsWith("inngest/")) unmatched.push(event);
+        for (const definition of targets) {
           if (ctx.admission) {
             const decision = await ctx.admission({
               functionId: definition.id,
@@ -178,6 +183,12 @@ export function createIngest(ctx: FlowsContext): Ingest {
         throw error;
       }
       ctx.metrics.eventsTotal.inc(events.length);
+      for (const event of unmatched) {
+        ctx.logger.info("flows: event matched no function", {
+          event: event.name,
+          eventId: event.id,
+        });
+      }
       if (committed) await dispatch(committed, live);
       return events.map((event) => event.id);
     }

@@ -7,6 +7,7 @@ import {
   configFromEnv,
   DEFAULT_STORAGE_URL,
   loadRuntimeConfig,
+  missingStartSettings,
   parseRuntimeConfig,
 } from "./config.js";
 
@@ -154,5 +155,27 @@ describe("configFromEnv and loadRuntimeConfig", () => {
     await expect(
       loadRuntimeConfig({ file: tempFile("troupe.config.yaml", "a: 1"), env: {} }),
     ).rejects.toThrow(/expected a \.json, \.ts/);
+  });
+});
+
+describe("missingStartSettings", () => {
+  it("names every setting start mode lacks, with how to set it", () => {
+    const missing = missingStartSettings(parseRuntimeConfig({}));
+    expect(missing.map((setting) => setting.field)).toEqual([
+      "inngest.signingKey",
+      "inngest.eventKeys",
+      "auth.token",
+    ]);
+    expect(missing[0]?.message).toContain("TROUPE_SIGNING_KEY");
+    expect(missing[1]?.message).toContain("TROUPE_EVENT_KEY");
+    expect(missing[2]?.message).toContain("TROUPE_AUTH_TOKEN");
+  });
+
+  it("is empty once the signing key, an event key and the token are set", () => {
+    const config = parseRuntimeConfig({
+      inngest: { signingKey: "signkey-prod-0123456789abcdef", eventKeys: ["ek"] },
+      auth: { token: "secret" },
+    });
+    expect(missingStartSettings(config)).toEqual([]);
   });
 });

@@ -333,6 +333,43 @@ async function importModule(file: string, typescript: boolean): Promise<ConfigMo
   }
 }
 
+/** A setting `troupe start` requires that a configuration lacks. */
+export interface MissingSetting {
+  /** The config field (`inngest.signingKey`). */
+  readonly field: string;
+  /** What is required and how to set it. */
+  readonly message: string;
+}
+
+/**
+ * Every setting start mode requires that `config` lacks (a signing key, an event key, an auth
+ * token), each with how to set it, so one error can list them all. Empty when none is missing.
+ */
+export function missingStartSettings(config: RuntimeConfig): MissingSetting[] {
+  const missing: MissingSetting[] = [];
+  if (config.inngest.signingKey === undefined) {
+    missing.push({
+      field: "inngest.signingKey",
+      message:
+        "required in start mode: set TROUPE_SIGNING_KEY or inngest.signingKey in the config file (signkey-prod-<hex>)",
+    });
+  }
+  if (config.inngest.eventKeys.length === 0) {
+    missing.push({
+      field: "inngest.eventKeys",
+      message:
+        "at least one event key is required in start mode: set TROUPE_EVENT_KEY or inngest.eventKeys in the config file",
+    });
+  }
+  if (config.auth.token === undefined) {
+    missing.push({
+      field: "auth.token",
+      message: "required in start mode: set TROUPE_AUTH_TOKEN or auth.token in the config file",
+    });
+  }
+  return missing;
+}
+
 /** Where {@link loadRuntimeConfig} reads from. */
 export interface LoadConfigOptions {
   /** A config file (`.json`, `.ts`, `.mjs`); none when undefined. */

@@ -37,6 +37,15 @@ export type {
   RunSummary,
   SerializedError,
 } from "./api/wire-types.js";
+export {
+  type AppDiscovery,
+  type AppDiscoveryOptions,
+  createAppDiscovery,
+  DISCOVERY_PATHS,
+  DISCOVERY_PORTS,
+  type ProbeResult,
+  probeServeUrl,
+} from "./app-discovery.js";
 export { type AppSync, type AppSyncOptions, type AppSyncState, createAppSync } from "./app-sync.js";
 export { type BearerAuthOptions, bearerAuth, SDK_PATHS } from "./auth.js";
 export {
@@ -48,6 +57,8 @@ export {
   LOG_LEVELS,
   type LoadConfigOptions,
   loadRuntimeConfig,
+  type MissingSetting,
+  missingStartSettings,
   parseRuntimeConfig,
   type RuntimeConfig,
   type RuntimeConfigInput,

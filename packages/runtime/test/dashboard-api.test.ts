@@ -238,16 +238,13 @@ describe("dashboard API: events, functions and apps", () => {
 });
 
 describe("dashboard API: stats, actors and auth", () => {
-  const dataRoot = fileURLToPath(
-    new URL("../../../../shared/data/actor-core-v3/", import.meta.url),
-  );
-  if (!existsSync(dataRoot)) {
-    throw new Error(
-      `Actor Core v3 golden data not found at ${dataRoot}: clone the shared folder beside the repository.`,
-    );
+  // The Actor Core v3 golden vectors and sample registry, kept in the stats package.
+  const statsRoot = fileURLToPath(new URL("../../stats/", import.meta.url));
+  const vector = path.join(statsRoot, "test", "golden", "case02_realm_world_total");
+  if (!existsSync(vector)) {
+    throw new Error(`Actor Core v3 golden data not found at ${vector}`);
   }
-  const registry = readFileSync(path.join(dataRoot, "appendix/Registry.example.yml"), "utf8");
-  const vector = path.join(dataRoot, "golden_vectors", "case02_realm_world_total");
+  const registry = readFileSync(path.join(statsRoot, "examples", "Registry.example.yml"), "utf8");
 
   it("resolves and explains a pasted input with a pasted registry", async () => {
     const { runtime } = make();

@@ -2,17 +2,18 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /**
- * The Actor Core v3 design data, which lives in the shared folder beside the repository
- * (`../shared` from the repo root; CI clones it there too).
+ * The ten Actor Core v3 golden vectors (`test/golden/<case>/`), kept in the repository so a plain
+ * clone runs every test.
  */
-export const GOLDEN_ROOT = fileURLToPath(
-  new URL("../../../../shared/data/actor-core-v3/", import.meta.url),
-);
+export const GOLDEN_ROOT = fileURLToPath(new URL("./golden/", import.meta.url));
+
+/** The sample registries the golden vectors use (`examples/`, shipped in the package). */
+export const EXAMPLES_ROOT = fileURLToPath(new URL("../examples/", import.meta.url));
 
 function requireRoot(): string {
   if (!existsSync(GOLDEN_ROOT)) {
     throw new Error(
-      `Actor Core v3 golden data not found at ${GOLDEN_ROOT}. It must sit beside the repository as shared/data/actor-core-v3 (clone the shared folder next to the repo).`,
+      `Actor Core v3 golden data not found at ${GOLDEN_ROOT}: packages/stats/test/golden/ is part of the repository; restore it with git checkout.`,
     );
   }
   return GOLDEN_ROOT;
@@ -29,12 +30,13 @@ export interface GoldenCase {
 
 /** The registry file every golden vector uses. */
 export function goldenRegistryFile(): string {
-  return `${requireRoot()}appendix/Registry.example.yml`;
+  requireRoot();
+  return `${EXAMPLES_ROOT}Registry.example.yml`;
 }
 
 /** All golden vectors, sorted by name. */
 export function goldenCases(): GoldenCase[] {
-  const root = `${requireRoot()}golden_vectors/`;
+  const root = requireRoot();
   return readdirSync(root)
     .sort()
     .map((name) => {

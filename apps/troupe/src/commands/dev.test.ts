@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -137,10 +138,31 @@ describe("troupe start", () => {
 
   it("refuses to start without a config file", () => {
     const cwd = tempDir();
-    const result = run([], cwd);
+    const result = run([], cwd, {
+      TROUPE_SIGNING_KEY: "signkey-prod-0123456789abcdef",
+      TROUPE_EVENT_KEY: "ek",
+      TROUPE_AUTH_TOKEN: "token-for-tests",
+    });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("troupe: config: troupe start needs a config file");
     expect(result.stderr).toContain(path.join(cwd, "troupe.config.json"));
+  });
+
+  it("lists every missing setting in one error", () => {
+    const cwd = tempDir();
+    const result = run([], cwd);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("troupe: troupe start is missing 4 settings:");
+    expect(result.stderr).toContain("  - config: troupe start needs a config file");
+    expect(result.stderr).toContain(
+      "  - inngest.signingKey: required in start mode: set TROUPE_SIGNING_KEY",
+    );
+    expect(result.stderr).toContain(
+      "  - inngest.eventKeys: at least one event key is required in start mode: set TROUPE_EVENT_KEY",
+    );
+    expect(result.stderr).toContain(
+      "  - auth.token: required in start mode: set TROUPE_AUTH_TOKEN",
+    );
   });
 
   it("refuses to start without a signing key, naming it and how to set it", () => {
@@ -149,7 +171,7 @@ describe("troupe start", () => {
       path.join(cwd, "troupe.config.json"),
       JSON.stringify({ storage: { url: "sqlite::memory:" }, server: { port: 0 } }),
     );
-    const result = run([], cwd);
+    const result = run([], cwd, { TROUPE_EVENT_KEY: "ek", TROUPE_AUTH_TOKEN: "token-for-tests" });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(
       "troupe: inngest.signingKey: required in start mode: set TROUPE_SIGNING_KEY",
@@ -192,6 +214,18 @@ describe("troupe start", () => {
       headers: { authorization: "Bearer token-for-tests-9f1c2a7e4b8d3f6a0c5e" },
     });
     expect(metrics.status).toBe(200);
+    // The REST API takes the hashed signing key (the runtime README's worked example), not the token.
+    const hashed = createHash("sha256")
+      .update(Buffer.from("0123456789abcdef", "hex"))
+      .digest("hex");
+    const events = await fetch(`${url}/v1/events`, {
+      headers: { authorization: `Bearer signkey-prod-${hashed}` },
+    });
+    expect(events.status).toBe(200);
+    const withToken = await fetch(`${url}/v1/events`, {
+      headers: { authorization: "Bearer token-for-tests" },
+    });
+    expect(withToken.status).toBe(401);
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);

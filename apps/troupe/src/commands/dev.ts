@@ -1,6 +1,11 @@
+import { systemClock } from "@troupe/core";
 import {
+  type AppDiscovery,
+  createAppDiscovery,
   createRuntime,
   DEFAULT_STORAGE_URL,
+  DISCOVERY_PATHS,
+  DISCOVERY_PORTS,
   enableDevProtocols,
   handleShutdownSignals,
   loadRuntimeConfig,
@@ -9,6 +14,7 @@ import {
   type RuntimeMode,
 } from "@troupe/runtime";
 import { type Command, InvalidArgumentError } from "commander";
+import { installedDashboardDir } from "../dashboard-dir.js";
 
 /** Parses `-p` as a port (0 picks a free one). */
 export function parsePort(text: string): number {
@@ -47,12 +53,26 @@ export function flagOverrides(flags: ServeFlags, apps: readonly string[] = []): 
   } as RuntimeConfigInput;
 }
 
+/** What {@link serve} does besides running the runtime. */
+export interface ServeOptions {
+  /**
+   * Look for SDK apps on common local ports and paths and sync the ones found (`troupe dev`,
+   * unless `--no-discovery`). Default false.
+   */
+  readonly discovery?: boolean;
+}
+
 /**
  * Starts a runtime in `mode`, prints where it listens and how to point an SDK at it, and stops it
  * gracefully on SIGINT/SIGTERM (a second signal forces the exit).
  */
-export async function serve(config: RuntimeConfig, mode: RuntimeMode): Promise<void> {
-  const runtime = createRuntime(config, { mode });
+export async function serve(
+  config: RuntimeConfig,
+  mode: RuntimeMode,
+  options: ServeOptions = {},
+): Promise<void> {
+  const dashboardDir = installedDashboardDir();
+  const runtime = createRuntime(config, { mode, ...(dashboardDir ? { dashboardDir } : {}) });
   let address: Awaited<ReturnType<typeof runtime.start>>;
   try {
     address = await runtime.start();
@@ -61,6 +81,22 @@ export async function serve(config: RuntimeConfig, mode: RuntimeMode): Promise<v
     throw error;
   }
   const wildcard = address.host === "0.0.0.0" || address.host === "::";
+  const inngest = runtime.inngest;
+  let discovery: AppDiscovery | undefined;
+  if (options.discovery === true && inngest) {
+    discovery = createAppDiscovery({
+      skipPorts: [address.port],
+      knownUrls: config.apps,
+      sync: async (url) => {
+        const result = await inngest.syncApp(url);
+        if (!result.ok) throw new Error(`status ${result.status}: ${result.message}`);
+        return result;
+      },
+      intervalMs: config.appSyncIntervalMs,
+      clock: systemClock,
+      logger: runtime.logger.child({ component: "discovery" }),
+    });
+  }
   const lines = [
     `troupe ${mode} — ${address.url}`,
     // The banner says where the server is reachable from, not only the local address.
@@ -75,14 +111,26 @@ export async function serve(config: RuntimeConfig, mode: RuntimeMode): Promise<v
     ...(runtime.protocols?.pgwire
       ? [`  sql      postgres://troupe@127.0.0.1:${runtime.protocols.pgwire.port()}/troupe`]
       : []),
+    ...(mode === "dev"
+      ? [
+          discovery
+            ? `  discovery on: ports ${DISCOVERY_PORTS.join(", ")}; paths ${DISCOVERY_PATHS.join(", ")} (--no-discovery turns it off)`
+            : "  discovery off",
+        ]
+      : []),
     mode === "dev"
       ? `Point your Inngest SDK app at it: INNGEST_DEV=${address.url}`
       : `Point your Inngest SDK apps at it: INNGEST_BASE_URL=${address.url} with INNGEST_SIGNING_KEY set`,
     "",
   ];
   process.stdout.write(lines.join("\n"));
+  // Not awaited: probing must not hold up the server.
+  void discovery?.start();
   handleShutdownSignals({
-    stop: () => runtime.stop(),
+    stop: async () => {
+      await discovery?.stop();
+      await runtime.stop();
+    },
     logger: runtime.logger,
     exit: (code) => {
       process.exitCode = code;
@@ -98,7 +146,7 @@ export function registerDevCommand(program: Command): void {
   program
     .command("dev")
     .description(
-      "run Troupe locally: the Inngest-compatible API on port 8288, storage in ./.troupe (SQLite), no auth",
+      "run Troupe locally: the Inngest-compatible API on port 8288, storage in ./.troupe (SQLite), no auth; finds SDK apps on common local ports",
     )
     .option("-p, --port <port>", "port to listen on (default 8288; 0 picks a free one)", parsePort)
     .option("-H, --host <host>", "interface to listen on (default 127.0.0.1)")
@@ -108,6 +156,10 @@ export function registerDevCommand(program: Command): void {
       collect,
       [],
     )
+    .option(
+      "--no-discovery",
+      "do not look for SDK apps on common local ports (3000, 3030, 8080, …) and serve paths",
+    )
     .option("--storage <url>", `storage URL (default ${DEFAULT_STORAGE_URL})`)
     .option("-c, --config <file>", "optional config file (troupe.config.json or .ts)")
     .option("--log-level <level>", "debug, info, warn, error or silent")
@@ -115,11 +167,13 @@ export function registerDevCommand(program: Command): void {
       "after",
       "\nEnvironment: TROUPE_STORAGE_URL, TROUPE_PORT, TROUPE_HOST, TROUPE_AUTH_TOKEN, TROUPE_LOG_LEVEL, …\nPrecedence: flags > environment > config file > defaults.",
     )
-    .action(async (flags: ServeFlags & { sdkUrl: string[]; config?: string }) => {
-      const config = await loadRuntimeConfig({
-        file: flags.config,
-        overrides: flagOverrides(flags, flags.sdkUrl),
-      });
-      await serve(enableDevProtocols(config), "dev");
-    });
+    .action(
+      async (flags: ServeFlags & { sdkUrl: string[]; config?: string; discovery: boolean }) => {
+        const config = await loadRuntimeConfig({
+          file: flags.config,
+          overrides: flagOverrides(flags, flags.sdkUrl),
+        });
+        await serve(enableDevProtocols(config), "dev", { discovery: flags.discovery });
+      },
+    );
 }

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { TroupeError } from "@troupe/core";
-import { loadRuntimeConfig } from "@troupe/runtime";
+import { loadRuntimeConfig, type MissingSetting, missingStartSettings } from "@troupe/runtime";
 import type { Command } from "commander";
 import { flagOverrides, parsePort, type ServeFlags, serve } from "./dev.js";
 
@@ -9,9 +9,26 @@ import { flagOverrides, parsePort, type ServeFlags, serve } from "./dev.js";
 export const DEFAULT_CONFIG_FILE = "troupe.config.json";
 
 /**
- * `troupe start`: production. A config file is required, and so are a signing key and an auth
- * token (from the file or TROUPE_SIGNING_KEY / TROUPE_AUTH_TOKEN); only the apps listed in the
- * config are synced.
+ * One error naming every missing setting: a single `field: message` line when one is missing,
+ * otherwise a list, so an operator fixes them all before the next attempt.
+ */
+export function missingSettingsError(missing: readonly MissingSetting[]): TroupeError {
+  const fields = missing.map((setting) => setting.field);
+  const message =
+    missing.length === 1
+      ? `${missing[0]?.field}: ${missing[0]?.message}`
+      : `troupe start is missing ${missing.length} settings:\n${missing
+          .map((setting) => `  - ${setting.field}: ${setting.message}`)
+          .join("\n")}`;
+  return new TroupeError("INVALID_ARGUMENT", message, {
+    details: { field: fields[0] ?? "config", fields },
+  });
+}
+
+/**
+ * `troupe start`: production. A config file is required, and so are a signing key, an event key
+ * and an auth token (from the file or TROUPE_SIGNING_KEY / TROUPE_EVENT_KEY / TROUPE_AUTH_TOKEN);
+ * only the apps listed in the config are synced. Everything missing is reported at once.
  */
 export function registerStartCommand(program: Command): void {
   program
@@ -28,14 +45,24 @@ export function registerStartCommand(program: Command): void {
     .option("--log-level <level>", "debug, info, warn, error or silent")
     .action(async (flags: ServeFlags & { config: string }) => {
       const file = path.resolve(flags.config);
-      if (!existsSync(file)) {
-        throw new TroupeError(
-          "INVALID_ARGUMENT",
-          `config: troupe start needs a config file; ${file} does not exist (pass -c <file>)`,
-          { details: { field: "config", file } },
-        );
-      }
-      const config = await loadRuntimeConfig({ file, overrides: flagOverrides(flags) });
+      const hasFile = existsSync(file);
+      // Without the file, the environment is still read, so the list below is complete.
+      const config = await loadRuntimeConfig({
+        file: hasFile ? file : undefined,
+        overrides: flagOverrides(flags),
+      });
+      const missing: MissingSetting[] = [
+        ...(hasFile
+          ? []
+          : [
+              {
+                field: "config",
+                message: `troupe start needs a config file; ${file} does not exist (pass -c <file>)`,
+              },
+            ]),
+        ...missingStartSettings(config),
+      ];
+      if (missing.length > 0) throw missingSettingsError(missing);
       await serve(config, "start");
     });
 }

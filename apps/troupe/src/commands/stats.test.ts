@@ -7,17 +7,14 @@ import { Command } from "commander";
 import { afterEach, describe, expect, it } from "vitest";
 import { registerStatsCommands } from "./stats.js";
 
-// The Actor Core v3 design data sits beside the repository (../shared from the repo root).
-const dataRoot = fileURLToPath(
-  new URL("../../../../../shared/data/actor-core-v3/", import.meta.url),
-);
-if (!existsSync(dataRoot)) {
-  throw new Error(
-    `Actor Core v3 golden data not found at ${dataRoot}: clone the shared folder beside the repository.`,
-  );
+// The Actor Core v3 golden vectors and sample registry, kept in the stats package.
+const statsRoot = fileURLToPath(new URL("../../../../packages/stats/", import.meta.url));
+const goldenRoot = path.join(statsRoot, "test", "golden");
+if (!existsSync(goldenRoot)) {
+  throw new Error(`Actor Core v3 golden data not found at ${goldenRoot}`);
 }
-const registryFile = path.join(dataRoot, "appendix/Registry.example.yml");
-const cases = readdirSync(path.join(dataRoot, "golden_vectors")).sort();
+const registryFile = path.join(statsRoot, "examples", "Registry.example.yml");
+const cases = readdirSync(goldenRoot).sort();
 const bin = fileURLToPath(new URL("../../bin/troupe.mjs", import.meta.url));
 
 const scratch: string[] = [];
@@ -33,7 +30,7 @@ function tempFile(name: string, text: string): string {
 }
 
 function caseArgs(name: string): string[] {
-  const dir = path.join(dataRoot, "golden_vectors", name);
+  const dir = path.join(goldenRoot, name);
   const layers = path.join(dir, "cap_layer_registry.json");
   return [
     "--registry",
@@ -44,9 +41,7 @@ function caseArgs(name: string): string[] {
 }
 
 function expected(name: string): unknown {
-  return JSON.parse(
-    readFileSync(path.join(dataRoot, "golden_vectors", name, "expected.json"), "utf8"),
-  );
+  return JSON.parse(readFileSync(path.join(goldenRoot, name, "expected.json"), "utf8"));
 }
 
 /** Runs `troupe <args>` in process on a fresh program, capturing output. */
@@ -211,6 +206,8 @@ describe("troupe stats (the real CLI, spawned)", () => {
   const spawn = (args: string[]) =>
     spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 60_000 });
 
+  // Ten launches of the real CLI (each a launcher and a tsx child): on a busy 2-core machine
+  // that outgrows the default 30 s budget, so this test gets its own.
   it("passes every golden vector through `troupe stats resolve`", () => {
     for (const name of cases) {
       const result = spawn(["stats", "resolve", ...caseArgs(name)]);
@@ -218,7 +215,7 @@ describe("troupe stats (the real CLI, spawned)", () => {
       expect(result.status, name).toBe(0);
       expect(JSON.parse(result.stdout), name).toStrictEqual(expected(name));
     }
-  });
+  }, 180_000);
 
   it("prints a clear error on stderr and exits non-zero on bad input", () => {
     const input = tempFile("broken.json", "[{ not json");

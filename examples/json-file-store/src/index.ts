@@ -1,0 +1,1 @@
+export { createJsonFileStore, type JsonFileStoreOptions } from "./json-file-store.js";
