@@ -17,9 +17,9 @@ import {
   SnapshotLru,
   type SnapshotTier,
 } from "./cache.js";
-import { StatFold } from "./engine.js";
 import { describeValue, statsInputError } from "./errors.js";
 import { type Explanation, explainOutputs } from "./explain.js";
+import { StatFold } from "./fold.js";
 import {
   type CompiledRegistry,
   type CompileRegistryOptions,

@@ -18,7 +18,6 @@ export {
   SnapshotLru,
   type SnapshotTier,
 } from "./cache.js";
-export { prepareOutput } from "./engine.js";
 export { type StatsErrorLocation, statsInputError } from "./errors.js";
 export {
   type AcrossExplanation,
@@ -31,6 +30,7 @@ export {
   type SectionExplanation,
   type SoftKneeExplanation,
 } from "./explain.js";
+export { prepareOutput } from "./prepared-output.js";
 export {
   type CompiledRegistry,
   type CompileRegistryOptions,
