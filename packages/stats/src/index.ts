@@ -10,6 +10,7 @@ export {
   type StatsAggregatorOptions,
   type StatsCacheOptions,
 } from "./aggregator.js";
+export type { StatsWorkerOptions } from "./batch-pool.js";
 export {
   decodeStoredSnapshot,
   encodeStoredSnapshot,
