@@ -11,6 +11,7 @@ import {
   type StatsWriter,
   type Subsystem,
 } from "../src/index.js";
+import { batchDelayRows } from "./batch-delay.js";
 import {
   dimensionNames,
   SUBSYSTEM_COUNT,
@@ -339,6 +340,10 @@ await floorRow(
     goal: "",
   });
 }
+
+// 4b. resolveBatch of 100,000 actors on the calling thread and on worker threads, with the
+// calling thread's event-loop delay while it runs (bench/batch-delay.ts).
+rows.push(...(await batchDelayRows()));
 
 // 5. Memory: heap growth per cached snapshot, 20,000 actors in L1.
 {

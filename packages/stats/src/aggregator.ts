@@ -892,11 +892,14 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
         chunkHeader = {
           token: current,
           registryKey: `${current.epoch}:${current.fingerprint}`,
-          registry: serialize({
-            combiner: current.registry.combiner,
-            layers: current.registry.layers,
-            ...compileOptions,
-          }),
+          // A copy of its own: a Buffer may share a larger pool, which a clone would copy whole.
+          registry: new Uint8Array(
+            serialize({
+              combiner: current.registry.combiner,
+              layers: current.registry.layers,
+              ...compileOptions,
+            }),
+          ),
           signature: subsystemSignature(subsystems.list()),
           failurePolicy,
         };
@@ -905,15 +908,15 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
       return chunkHeader;
     },
     isCurrent: (token) => token === state,
-    accept(actor, outcome, token) {
+    accept(actor, values, failed, token) {
       const current = token as EngineState;
       const snapshot = toSnapshot(actor, current.epoch, {
-        values: outcome,
-        failed: outcome.failed === undefined ? undefined : [...outcome.failed],
+        values,
+        failed: failed === undefined ? undefined : [...failed],
         outputs: NO_OUTPUTS,
         systems: NO_SYSTEMS,
       });
-      if (outcome.failed === undefined) remember(snapshot, snapshot.created_at);
+      if (failed === undefined) remember(snapshot, snapshot.created_at);
       return snapshot;
     },
     resolveHere: (actor) => resolveNow(actor),

@@ -10,8 +10,14 @@ import { pathToFileURL } from "node:url";
 import { invalidArgument, TroupeError } from "@troupe/core";
 import { Tinypool } from "tinypool";
 import type { BatchResult } from "./aggregator.js";
-import type { WorkerChunk, WorkerChunkResult, WorkerOutcome } from "./batch-protocol.js";
-import type { Actor, Snapshot } from "./types.js";
+import {
+  DecodedOutcomes,
+  type EncodedOutcomes,
+  type OutcomeExtras,
+  type WorkerChunk,
+  type WorkerChunkResult,
+} from "./batch-protocol.js";
+import type { Actor, Snapshot, StatValues } from "./types.js";
 
 /** Options of `resolveBatch` on worker threads (`workers` of `createStatsAggregator`). */
 export interface StatsWorkerOptions {
@@ -40,13 +46,18 @@ export interface BatchHost {
   /** Whether `token` is still the current epoch. */
   isCurrent(token: object): boolean;
   /** The snapshot of a worker's values under `token`'s epoch, cached unless degraded. */
-  accept(actor: Actor, outcome: Exclude<WorkerOutcome, { error: object }>, token: object): Snapshot;
+  accept(
+    actor: Actor,
+    values: StatValues,
+    failed: readonly string[] | undefined,
+    token: object,
+  ): Snapshot;
   /** Resolves on the calling thread (an actor that cannot be cloned, or a reload mid-batch). */
   resolveHere(actor: Actor): Snapshot | Promise<Snapshot>;
 }
 
-function errorOf(outcome: Extract<WorkerOutcome, { error: object }>): Error {
-  const { name, message, code, details } = outcome.error;
+function errorOf(sent: NonNullable<OutcomeExtras["error"]>): Error {
+  const { name, message, code, details } = sent;
   if (code !== undefined) {
     return new TroupeError(code, message, details === undefined ? {} : { details });
   }
@@ -191,13 +202,21 @@ export class BatchPool {
           return;
         }
         const current = host.isCurrent(token);
+        const outcomes = answer.outcomes as EncodedOutcomes;
+        const decoded = new DecodedOutcomes(outcomes);
         for (let k = 0; k < indexes.length; k++) {
           const i = indexes[k] as number;
           const actor = actors[i] as Actor;
-          const outcome = answer.outcomes[k] as WorkerOutcome;
-          if (outcome.error !== undefined) results[i] = failure(actor.id, errorOf(outcome));
+          const extras = outcomes.extras[k];
+          if (extras?.error !== undefined) results[i] = failure(actor.id, errorOf(extras.error));
           else if (!current) here(i);
-          else results[i] = { actorId: actor.id, snapshot: host.accept(actor, outcome, token) };
+          else {
+            const values = decoded.values(k) as StatValues;
+            results[i] = {
+              actorId: actor.id,
+              snapshot: host.accept(actor, values, extras?.failed, token),
+            };
+          }
         }
       };
       const pump = (): void => {

@@ -5,8 +5,13 @@
 import { deserialize } from "node:v8";
 import { TroupeError } from "@troupe/core";
 import { createStatsAggregator, type StatsAggregator } from "./aggregator.js";
-import type { WorkerChunk, WorkerChunkResult, WorkerOutcome } from "./batch-protocol.js";
-import { subsystemSignature } from "./batch-protocol.js";
+import {
+  encodeOutcomes,
+  type Outcome,
+  subsystemSignature,
+  type WorkerChunk,
+  type WorkerChunkResult,
+} from "./batch-protocol.js";
 import type { Subsystem } from "./subsystems.js";
 import type { CombinerRegistry, LayerRegistry, MergeRule } from "./types.js";
 
@@ -56,7 +61,7 @@ async function aggregatorFor(chunk: WorkerChunk): Promise<StatsAggregator> {
   return aggregator;
 }
 
-function outcomeOfError(error: Error): WorkerOutcome {
+function outcomeOfError(error: Error): Outcome {
   const code = TroupeError.isInstance(error) ? error.code : undefined;
   const details = TroupeError.isInstance(error) ? error.details : undefined;
   return { error: { name: error.name, message: error.message, code, details } };
@@ -66,23 +71,19 @@ function outcomeOfError(error: Error): WorkerOutcome {
 export default async function resolveChunk(chunk: WorkerChunk): Promise<WorkerChunkResult> {
   const aggregator = await aggregatorFor(chunk);
   const signature = subsystemSignature(aggregator.subsystems.list());
-  if (signature !== chunk.signature) return { mismatch: signature, outcomes: [] };
+  if (signature !== chunk.signature) return { mismatch: signature };
   const results = await aggregator.resolveBatch(chunk.actors);
-  const outcomes: WorkerOutcome[] = new Array(results.length);
+  const outcomes: Outcome[] = new Array(results.length);
   for (let i = 0; i < results.length; i++) {
     const result = results[i] as (typeof results)[number];
-    if (result.error !== undefined) {
-      outcomes[i] = outcomeOfError(result.error);
-      continue;
+    if (result.error !== undefined) outcomes[i] = outcomeOfError(result.error);
+    else {
+      const snapshot = result.snapshot;
+      outcomes[i] =
+        snapshot.failed_systems === undefined
+          ? { values: snapshot }
+          : { values: snapshot, failed: snapshot.failed_systems };
     }
-    const snapshot = result.snapshot;
-    outcomes[i] = {
-      primary: snapshot.primary,
-      derived: snapshot.derived,
-      caps_used: snapshot.caps_used,
-      ...(snapshot.context === undefined ? {} : { context: snapshot.context }),
-      ...(snapshot.failed_systems === undefined ? {} : { failed: snapshot.failed_systems }),
-    };
   }
-  return { outcomes };
+  return { outcomes: encodeOutcomes(outcomes) };
 }
