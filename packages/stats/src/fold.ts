@@ -4,7 +4,6 @@
 import { type CapRow, finalValue, foldCaps, foldLoneCap } from "./cap-merge.js";
 import { type CompiledPlan, compilePlan } from "./compiled-plan.js";
 import { FoldEmit } from "./fold-emit.js";
-import { bindBy, boundBy, NativeInputs, nativeKernel } from "./native-kernel.js";
 import { compareValues } from "./order.js";
 import type { DimensionInfo } from "./registry.js";
 import {
@@ -490,14 +489,6 @@ export class StatFold extends FoldEmit {
       this.compiledPlan = undefined;
       this.planRepeats = 0;
     }
-    const kernel = nativeKernel();
-    if (kernel !== undefined) {
-      const done = this.finishNatively(
-        kernel,
-        reused && this.builtGeneration === this.generation - 1,
-      );
-      if (done !== undefined) return done;
-    }
     if (reused && this.builtGeneration === this.generation - 1) {
       // The plan ran to the end in the previous resolve too. From its second repeat on, it runs
       // as compiled code; plans that change from one resolve to the next are never compiled.
@@ -584,95 +575,6 @@ export class StatFold extends FoldEmit {
           min,
           max,
         );
-      }
-    }
-    return this.built(again, primaryCount, derivedCount);
-  }
-
-  /** The native kernel's arrays, and the list last bound to it. */
-  private nativeInputs: NativeInputs | undefined;
-  private nativeBound: (Float64Array | Int32Array)[] = [];
-
-  /**
-   * {@link StatFold.finish} through the native kernel (a trial); undefined when a value
-   * overflowed, so that the TypeScript fold throws its error.
-   */
-  private finishNatively(
-    kernel: NonNullable<ReturnType<typeof nativeKernel>>,
-    again: boolean,
-  ): StatValues | undefined {
-    this.nativeInputs ??= new NativeInputs();
-    const inputs = this.nativeInputs;
-    const count = this.touchedCount;
-    const infos = this.registry.dimensions;
-    if (this.primaryValues.length < count) {
-      this.primaryValues = new Float64Array(Math.max(count, 2 * this.primaryValues.length));
-      this.derivedValues = new Float64Array(this.primaryValues.length);
-    }
-    inputs.fill(this.itemSystems, this.itemCount, this.caps, this.capCount, infos, count);
-    const list = [
-      this.itemValues,
-      this.itemPriorities,
-      this.itemNext,
-      inputs.rowRanks,
-      this.cellHead,
-      this.cellCount,
-      this.capHead,
-      this.capNext,
-      this.capTotal,
-      this.capLayers,
-      inputs.capRank,
-      inputs.capIsMax,
-      inputs.capValue,
-      inputs.capPriority,
-      inputs.capSystemRank,
-      this.touched,
-      this.planOps,
-      this.planRows,
-      inputs.clampMin,
-      inputs.clampMax,
-      inputs.usePipeline,
-      inputs.operator,
-      inputs.softRatio,
-      this.primaryValues,
-      this.derivedValues,
-      inputs.boundsOut,
-      this.order,
-      inputs.sortCaps,
-    ];
-    const bound = this.nativeBound;
-    let same = bound.length === list.length;
-    for (let i = 0; same && i < list.length; i++) same = bound[i] === list[i];
-    if (!same || boundBy() !== this) {
-      kernel.bind(list);
-      bindBy(this);
-      this.nativeBound = list;
-    }
-    if (kernel.fold(count, this.registry.prioritized) >= 0) return undefined;
-    const touched = this.touched;
-    const ops = this.planOps;
-    const boundsOut = inputs.boundsOut;
-    let primaryCount = 0;
-    let derivedCount = 0;
-    for (let i = 0; i < count; i++) {
-      const dimension = touched[i] as number;
-      const info = infos[dimension] as DimensionInfo;
-      if (!again) this.touchedInfos[i] = info;
-      if ((this.capTotal[dimension] as number) > 0) {
-        this.bounds[i] = this.boundsFor(
-          dimension,
-          info,
-          boundsOut[2 * i] as number,
-          boundsOut[2 * i + 1] as number,
-        );
-      } else if (!again) this.bounds[i] = info.defaultBounds;
-      if ((ops[2 * i] as number) !== OP_NONE) {
-        if (!again) this.primaryInfos[primaryCount] = info;
-        primaryCount++;
-      }
-      if ((ops[2 * i + 1] as number) !== OP_NONE) {
-        if (!again) this.derivedInfos[derivedCount] = info;
-        derivedCount++;
       }
     }
     return this.built(again, primaryCount, derivedCount);
