@@ -5,11 +5,14 @@ import { runInNewContext } from "node:vm";
 import { measureThroughput, printTable } from "@troupe/testkit";
 import {
   aggregateOutputs,
+  type CapContribution,
+  type Contribution,
   compileRegistry,
   createStatsAggregator,
   type StatsAggregator,
   type StatsWriter,
   type Subsystem,
+  type SubsystemOutput,
 } from "../src/index.js";
 import { batchDelayRows } from "./batch-delay.js";
 import {
@@ -218,7 +221,7 @@ for (const { key } of ROWS) {
 // outputs built every resolve, or emitted into a writer that only stores the values), and a
 // snapshot of the same shape (24 + 24 fresh values, 24 bounds of which 8 new) kept per actor in
 // a Map, with no validation and no fold. No engine can resolve faster than this on this workload.
-async function floorRow(mode: "plain-fresh" | "emit-fresh", label: string) {
+async function floorRow(mode: "plain-fresh" | "emit-fresh", label: string, read = false) {
   const subsystems = workloadSubsystems(mode) as Required<Subsystem>[];
   const literal = (): ((values: readonly unknown[]) => Record<string, unknown>) =>
     new Function(
@@ -259,6 +262,7 @@ async function floorRow(mode: "plain-fresh" | "emit-fresh", label: string) {
       for (let i = 0; i < subsystems.length; i++) {
         outputs[i] = (subsystems[i] as Required<Subsystem>).contribute(actor, input);
       }
+      if (read) seen += readEveryField(outputs as SubsystemOutput[]);
     }
     const shift = (iteration % 64) / 64 + 0.25;
     for (let i = 0; i < values.length; i++) values[i] = i + shift;
@@ -275,7 +279,41 @@ async function floorRow(mode: "plain-fresh" | "emit-fresh", label: string) {
     kept.set(actor.id, snapshot);
     return Promise.resolve(snapshot);
   }, DURATION_MS);
+  if (seen < 0) console.log(seen);
   rows.push(row(label, opsPerSec, ""));
+}
+
+let seen = 0;
+
+/**
+ * Reads every field rule R0 must check of every contribution and cap, with no check and no fold:
+ * what any engine that validates plain outputs does at the least.
+ */
+function readEveryField(outputs: readonly SubsystemOutput[]): number {
+  let sum = 0;
+  for (let o = 0; o < outputs.length; o++) {
+    const output = outputs[o] as SubsystemOutput;
+    if (output.meta.system === "") sum++;
+    for (const list of [output.primary, output.derived]) {
+      for (let i = 0; i < list.length; i++) {
+        const item = list[i] as Contribution;
+        sum += item.value + (item.priority ?? 0);
+        if (item.dimension === item.system || (item.bucket as string) === "") sum++;
+      }
+    }
+    for (let i = 0; i < output.caps.length; i++) {
+      const cap = output.caps[i] as CapContribution;
+      sum += cap.value + (cap.priority ?? 0);
+      if (
+        cap.dimension === cap.system ||
+        (cap.mode as string) === (cap.kind as string) ||
+        cap.scope === cap.realm
+      )
+        sum++;
+      if (cap.tags !== undefined) sum += cap.tags.length;
+    }
+  }
+  return sum;
 }
 await floorRow(
   "emit-fresh",
@@ -284,6 +322,11 @@ await floorRow(
 await floorRow(
   "plain-fresh",
   "floor of the plain real-use row: its subsystems and a same-shape snapshot kept per actor, no engine",
+);
+await floorRow(
+  "plain-fresh",
+  "the same floor reading every field R0 checks (no check, no fold): any validating engine's least",
+  true,
 );
 
 // 2. The fold alone (no aggregator, no promise, no cache): what the engine itself costs.

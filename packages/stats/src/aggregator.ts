@@ -908,6 +908,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
       return chunkHeader;
     },
     isCurrent: (token) => token === state,
+    defaultBounds: (name) => state.registry.dimension(name)?.defaultBounds,
     accept(actor, values, failed, token) {
       const current = token as EngineState;
       const snapshot = toSnapshot(actor, current.epoch, {

@@ -17,7 +17,7 @@ import {
   type WorkerChunk,
   type WorkerChunkResult,
 } from "./batch-protocol.js";
-import type { Actor, Snapshot, StatValues } from "./types.js";
+import type { Actor, CapBounds, Snapshot, StatValues } from "./types.js";
 
 /** Options of `resolveBatch` on worker threads (`workers` of `createStatsAggregator`). */
 export interface StatsWorkerOptions {
@@ -43,6 +43,8 @@ export interface BatchHost {
   cached(actor: Actor): Snapshot | undefined;
   /** The chunk fields of the current epoch (`token` identifies it). */
   header(): { readonly token: object } & Omit<WorkerChunk, "actors" | "module">;
+  /** A dimension's shared default bounds under the current registry. */
+  defaultBounds(name: string): CapBounds | undefined;
   /** Whether `token` is still the current epoch. */
   isCurrent(token: object): boolean;
   /** The snapshot of a worker's values under `token`'s epoch, cached unless degraded. */
@@ -203,7 +205,7 @@ export class BatchPool {
         }
         const current = host.isCurrent(token);
         const outcomes = answer.outcomes as EncodedOutcomes;
-        const decoded = new DecodedOutcomes(outcomes);
+        const decoded = new DecodedOutcomes(outcomes, host.defaultBounds);
         for (let k = 0; k < indexes.length; k++) {
           const i = indexes[k] as number;
           const actor = actors[i] as Actor;

@@ -60,7 +60,11 @@ export type Outcome =
   | { readonly error: NonNullable<OutcomeExtras["error"]> };
 
 type Write = (map: object, values: Float64Array, at: number) => void;
-type Read = (values: Float64Array, at: number) => Record<string, unknown>;
+type Read = (
+  values: Float64Array,
+  at: number,
+  defaults: readonly (CapBounds | undefined)[],
+) => Record<string, unknown>;
 
 /** How many key lists get code of their own (per thread); more fall back to plain loops. */
 const MAX_COMPILED = 256;
@@ -103,14 +107,25 @@ function writerOf(keys: readonly string[], bounds: boolean): Write | undefined {
   ]);
 }
 
+/**
+ * Bounds equal to a dimension's clamp (`===`, as the fold decides) are its shared default bounds
+ * object, as in a snapshot made on the calling thread: fewer objects for its collector to move.
+ */
+function boundsSource(i: number): string {
+  const min = `V[o + ${2 * i}]`;
+  const max = `V[o + ${2 * i + 1}]`;
+  return `(D[${i}] !== undefined && ${min} === D[${i}].min && ${max} === D[${i}].max ? D[${i}] : { min: ${min}, max: ${max} })`;
+}
+
 function readerOf(keys: readonly string[], bounds: boolean): Read | undefined {
   return compiled(readers, `${bounds ? "b" : "v"}:${keys.join(",")}`, () => [
     "V",
     "o",
+    "D",
     `"use strict"; return { ${keys
       .map((name, i) =>
         bounds
-          ? `${JSON.stringify(name)}: { min: V[o + ${2 * i}], max: V[o + ${2 * i + 1}] }`
+          ? `${JSON.stringify(name)}: ${boundsSource(i)}`
           : `${JSON.stringify(name)}: V[o + ${i}]`,
       )
       .join(", ")} };`,
@@ -134,12 +149,24 @@ function writeSlowly(
   }
 }
 
-function readSlowly(keys: readonly string[], bounds: boolean, values: Float64Array, at: number) {
+function readSlowly(
+  keys: readonly string[],
+  bounds: boolean,
+  values: Float64Array,
+  at: number,
+  defaults: readonly (CapBounds | undefined)[],
+) {
   const out: Record<string, unknown> = {};
   for (let i = 0; i < keys.length; i++) {
-    out[keys[i] as string] = bounds
-      ? { min: values[at + 2 * i], max: values[at + 2 * i + 1] }
-      : values[at + i];
+    if (!bounds) {
+      out[keys[i] as string] = values[at + i];
+      continue;
+    }
+    const min = values[at + 2 * i] as number;
+    const max = values[at + 2 * i + 1] as number;
+    const shared = defaults[i];
+    out[keys[i] as string] =
+      shared !== undefined && min === shared.min && max === shared.max ? shared : { min, max };
   }
   return out;
 }
@@ -226,9 +253,16 @@ export function encodeOutcomes(outcomes: readonly Outcome[]): EncodedOutcomes {
 /** Unpacks a chunk's outcomes on the calling thread: `values(k)` is undefined for an error. */
 export class DecodedOutcomes {
   private readonly readers: ((Read | undefined) | null)[];
+  private readonly defaults: (readonly (CapBounds | undefined)[] | undefined)[];
+  private static readonly NONE: readonly (CapBounds | undefined)[] = [];
 
-  constructor(private readonly encoded: EncodedOutcomes) {
+  /** `defaultBounds(name)`: a dimension's shared default bounds (its clamp), if it has them. */
+  constructor(
+    private readonly encoded: EncodedOutcomes,
+    private readonly defaultBounds: (name: string) => CapBounds | undefined,
+  ) {
     this.readers = new Array(2 * encoded.keyLists.length).fill(null);
+    this.defaults = new Array(encoded.keyLists.length);
   }
 
   private read(list: number, bounds: boolean, at: number): Record<string, unknown> {
@@ -239,8 +273,15 @@ export class DecodedOutcomes {
       reader = readerOf(keys, bounds);
       this.readers[slot] = reader;
     }
+    let defaults = DecodedOutcomes.NONE;
+    if (bounds) {
+      defaults = this.defaults[list] ?? keys.map(this.defaultBounds);
+      this.defaults[list] = defaults;
+    }
     const values = this.encoded.values;
-    return reader === undefined ? readSlowly(keys, bounds, values, at) : reader(values, at);
+    return reader === undefined
+      ? readSlowly(keys, bounds, values, at, defaults)
+      : reader(values, at, defaults);
   }
 
   values(k: number): StatValues | undefined {

@@ -145,6 +145,24 @@ describe("resolveBatch on worker threads", () => {
     );
   });
 
+  it("resolves on the calling thread an actor that cannot be cloned", async () => {
+    const here = make("fail_fast", false);
+    const pooled = make("fail_fast", true);
+    const actors = Array.from({ length: 300 }, (_, index) =>
+      testActor(`hero_${index}`, ["race", "gear"], 1, {
+        a: index,
+        b: 1,
+        ...(index === 150 ? { callback: () => index } : {}),
+      }),
+    );
+    const [expected, actual] = await Promise.all([
+      here.resolveBatch(actors),
+      pooled.resolveBatch(actors),
+    ]);
+    expect(actual.every((result) => result.error === undefined)).toBe(true);
+    expect(actual.map(exact)).toEqual(expected.map(exact));
+  });
+
   it("refuses a batch when the workers' module holds other subsystems", async () => {
     const pooled = make("fail_fast", true, [
       ...subsystems,
