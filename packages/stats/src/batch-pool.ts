@@ -5,10 +5,11 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { invalidArgument, TroupeError } from "@troupe/core";
+import { invalidArgument, parseWith, TroupeError } from "@troupe/core";
 import { Tinypool } from "tinypool";
+import { z } from "zod";
 import type { BatchResult } from "./aggregator.js";
 import {
   DecodedOutcomes,
@@ -96,6 +97,24 @@ function workerEntry(): { filename: string; execArgv: string[] } {
   return { filename, execArgv: ["--import", preload, "--conditions=source"] };
 }
 
+const workerOptionsSchema = z.strictObject({
+  module: z.union([
+    z.instanceof(URL),
+    z
+      .string()
+      .refine(
+        (text) => text.startsWith("file:") || isAbsolute(text),
+        "expected a file URL or an absolute path",
+      ),
+  ]),
+  threads: z.int().min(1).optional(),
+  minBatch: z.int().min(0).optional(),
+});
+
+function toFileUrl(module: string): string {
+  return module.startsWith("file:") ? module : pathToFileURL(module).href;
+}
+
 /** A lazily started pool of batch workers. */
 export class BatchPool {
   readonly minBatch: number;
@@ -104,27 +123,10 @@ export class BatchPool {
   private pool: Tinypool | undefined;
 
   constructor(options: StatsWorkerOptions) {
-    if (typeof options !== "object" || options === null) {
-      throw invalidArgument("workers", "expected { module, threads?, minBatch? }");
-    }
-    const module = options.module;
-    if (module instanceof URL) this.module = module.href;
-    else if (typeof module === "string" && module.startsWith("file:")) this.module = module;
-    else if (typeof module === "string" && module.startsWith("/")) {
-      this.module = pathToFileURL(module).href;
-    } else {
-      throw invalidArgument("workers.module", "expected a file URL or an absolute path");
-    }
-    const threads = options.threads ?? Math.max(1, availableParallelism() - 1);
-    if (!Number.isSafeInteger(threads) || threads < 1) {
-      throw invalidArgument("workers.threads", `expected an integer ≥ 1, got ${String(threads)}`);
-    }
-    const minBatch = options.minBatch ?? 1000;
-    if (!Number.isSafeInteger(minBatch) || minBatch < 0) {
-      throw invalidArgument("workers.minBatch", `expected an integer ≥ 0, got ${String(minBatch)}`);
-    }
-    this.threads = threads;
-    this.minBatch = minBatch;
+    const valid = parseWith(workerOptionsSchema, options, "workers");
+    this.module = valid.module instanceof URL ? valid.module.href : toFileUrl(valid.module);
+    this.threads = valid.threads ?? Math.max(1, availableParallelism() - 1);
+    this.minBatch = valid.minBatch ?? 1000;
   }
 
   private started(): Tinypool {
