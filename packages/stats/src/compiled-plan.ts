@@ -1,7 +1,7 @@
 // Compiled plans: a plan that repeats, turned into one straight-line function that writes every
 // touched dimension's value. The generated code calls back into the fold for caps and for cells
 // with several values, so both paths compute the same doubles (a property test compares them).
-import { finalValue } from "./cap-merge.js";
+import { finalValue, foldLoneCap } from "./cap-merge.js";
 import type { StatFold } from "./fold.js";
 import type { DimensionInfo } from "./registry.js";
 import { CELLS, OP_NONE, OP_ROW, OP_ROW_PLUS_ZERO, OP_ZERO } from "./row-layout.js";
@@ -103,11 +103,11 @@ export function compilePlan(layout: PlanLayout): CompiledPlan | undefined {
     clamps.push(info.clampMin, info.clampMax);
     const capped = (layout.capTotal[dimension] as number) > 0;
     if (capped) {
+      // A lone cap folds through the one-cap form of R4/R5/R7, called directly.
       lines.push(
         (layout.capTotal[dimension] as number) === 1
-          ? `f.foldLoneCap(${layout.capHead[dimension] as number}, I[${i}]);`
-          : `f.foldCapsOf(${dimension}, I[${i}], P);`,
-        "min = f.foldedMin; max = f.foldedMax; knee = f.foldedKnee;",
+          ? `r = L(f.caps[${layout.capHead[dimension] as number}], I[${i}]); min = r.min; max = r.max; knee = r.knee;`
+          : `f.foldCapsOf(${dimension}, I[${i}], P); min = f.foldedMin; max = f.foldedMax; knee = f.foldedKnee;`,
         `B[${i}] = f.boundsFor(${dimension}, I[${i}], min, max);`,
       );
     }
@@ -135,16 +135,17 @@ export function compilePlan(layout: PlanLayout): CompiledPlan | undefined {
   }
   const body = `"use strict";
 return function compiledPlan(f, V, PV, DV, B) {
-let min = 0, max = 0, c = 0;
+let min = 0, max = 0, c = 0, r;
 let knee = Infinity;
 ${lines.join("\n  ")}
 };`;
   try {
-    return new Function("I", "K", "P", "F", body)(
+    return new Function("I", "K", "P", "F", "L", body)(
       planInfos,
       clamps,
       layout.prioritized,
       finalValue,
+      foldLoneCap,
     ) as CompiledPlan;
   } catch {
     // Code generation from strings is disabled (--disallow-code-generation-from-strings).

@@ -1,7 +1,7 @@
 // The stat fold: rules R1–R9 over the rows of one resolve. It links the rows into cells, plans
 // each touched dimension once per structure (and compiles a plan that repeats), merges the caps
 // and builds the result's maps.
-import { type CapRow, finalValue, foldCaps, foldLoneCap } from "./cap-merge.js";
+import { type CapRow, finalValue, foldCaps } from "./cap-merge.js";
 import { type CompiledPlan, compilePlan } from "./compiled-plan.js";
 import { FoldEmit } from "./fold-emit.js";
 import { compareValues } from "./order.js";
@@ -334,17 +334,6 @@ export class StatFold extends FoldEmit {
       }
     }
     return result;
-  }
-
-  /**
-   * Rules R4, R5 and R7 for a dimension with one cap (at cap row `row`); results in `folded*`.
-   * Not private: only generated code calls it.
-   */
-  foldLoneCap(row: number, info: DimensionInfo): void {
-    const folded = foldLoneCap(this.caps[row] as CapRow, info);
-    this.foldedMin = folded.min;
-    this.foldedMax = folded.max;
-    this.foldedKnee = folded.knee;
   }
 
   /** Rules R4, R5 and R7 for one dimension's caps; results in `folded*`. */
