@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { invalidArgument, parseWith, TroupeError } from "@troupe/core";
-import { Tinypool } from "tinypool";
+import type { Tinypool } from "tinypool";
 import { z } from "zod";
 import type { BatchResult } from "./aggregator.js";
 import {
@@ -129,10 +129,13 @@ export class BatchPool {
     this.minBatch = valid.minBatch ?? 1000;
   }
 
-  private started(): Tinypool {
+  /** The pool, started on first use (tinypool is loaded then: a CLI or a server without workers never loads it). */
+  private async started(): Promise<Tinypool> {
     if (this.pool === undefined) {
+      const { Tinypool: Pool } = await import("tinypool");
+      if (this.pool !== undefined) return this.pool;
       const entry = workerEntry();
-      this.pool = new Tinypool({
+      this.pool = new Pool({
         filename: entry.filename,
         execArgv: entry.execArgv,
         minThreads: this.threads,
@@ -154,8 +157,8 @@ export class BatchPool {
    * most two chunks per worker are in flight, so a worker always has its next chunk queued and
    * the calling thread only ever handles one chunk per turn.
    */
-  resolve(actors: readonly Actor[], host: BatchHost): Promise<BatchResult[]> {
-    const pool = this.started();
+  async resolve(actors: readonly Actor[], host: BatchHost): Promise<BatchResult[]> {
+    const pool = await this.started();
     const module = this.module;
     const results: BatchResult[] = new Array(actors.length);
     const slow: Promise<void>[] = [];
