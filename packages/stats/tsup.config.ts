@@ -1,3 +1,4 @@
 import { troupeBuild } from "../../tooling/tsup/index.js";
 
-export default troupeBuild();
+// The batch worker is an entry of its own: worker threads load it by file.
+export default troupeBuild({ entry: ["src/index.ts", "src/batch-worker.ts"] });

@@ -5,12 +5,16 @@ import { runInNewContext } from "node:vm";
 import { measureThroughput, printTable } from "@troupe/testkit";
 import {
   aggregateOutputs,
+  type CapContribution,
+  type Contribution,
   compileRegistry,
   createStatsAggregator,
   type StatsAggregator,
   type StatsWriter,
   type Subsystem,
+  type SubsystemOutput,
 } from "../src/index.js";
+import { batchDelayRows } from "./batch-delay.js";
 import {
   dimensionNames,
   SUBSYSTEM_COUNT,
@@ -195,15 +199,40 @@ async function uncachedRow(spec: UncachedRow): Promise<Record<string, string | n
   };
 }
 
+// The floors, each in a process of its own too (run after others, they read lower).
+const FLOORS = {
+  "floor-emit": [
+    "emit-fresh",
+    "floor of the emitting row: its subsystems writing into a writer that only stores, a same-shape snapshot kept per actor, no engine",
+    false,
+  ],
+  "floor-plain": [
+    "plain-fresh",
+    "floor of the plain real-use row: its subsystems and a same-shape snapshot kept per actor, no engine",
+    false,
+  ],
+  "floor-read": [
+    "plain-fresh",
+    "the plain floor reading every field R0 checks (no check, no fold): the least any validating engine does",
+    true,
+  ],
+} as const;
+
+let seen = 0;
 const onlyRow = process.env.STATS_BENCH_ROW;
 if (onlyRow !== undefined) {
   // A child of the run below: one row, printed as JSON.
+  const floor = FLOORS[onlyRow as keyof typeof FLOORS];
+  if (floor !== undefined) {
+    console.log(JSON.stringify(await floorRow(floor[0], floor[1], floor[2])));
+    process.exit(0);
+  }
   const spec = ROWS.find((candidate) => candidate.key === onlyRow);
   if (spec === undefined) throw new Error(`no bench row ${onlyRow}`);
   console.log(JSON.stringify(await uncachedRow(spec)));
   process.exit(0);
 }
-for (const { key } of ROWS) {
+for (const key of [...ROWS.map((spec) => spec.key), ...Object.keys(FLOORS)]) {
   const output = execFileSync(process.execPath, [...process.execArgv, process.argv[1] as string], {
     env: { ...process.env, STATS_BENCH_ROW: key },
     encoding: "utf8",
@@ -217,7 +246,7 @@ for (const { key } of ROWS) {
 // outputs built every resolve, or emitted into a writer that only stores the values), and a
 // snapshot of the same shape (24 + 24 fresh values, 24 bounds of which 8 new) kept per actor in
 // a Map, with no validation and no fold. No engine can resolve faster than this on this workload.
-async function floorRow(mode: "plain-fresh" | "emit-fresh", label: string) {
+async function floorRow(mode: "plain-fresh" | "emit-fresh", label: string, read: boolean) {
   const subsystems = workloadSubsystems(mode) as Required<Subsystem>[];
   const literal = (): ((values: readonly unknown[]) => Record<string, unknown>) =>
     new Function(
@@ -258,6 +287,7 @@ async function floorRow(mode: "plain-fresh" | "emit-fresh", label: string) {
       for (let i = 0; i < subsystems.length; i++) {
         outputs[i] = (subsystems[i] as Required<Subsystem>).contribute(actor, input);
       }
+      if (read) seen += readEveryField(outputs as SubsystemOutput[]);
     }
     const shift = (iteration % 64) / 64 + 0.25;
     for (let i = 0; i < values.length; i++) values[i] = i + shift;
@@ -274,16 +304,41 @@ async function floorRow(mode: "plain-fresh" | "emit-fresh", label: string) {
     kept.set(actor.id, snapshot);
     return Promise.resolve(snapshot);
   }, DURATION_MS);
-  rows.push(row(label, opsPerSec, ""));
+  if (seen < 0) console.log(seen);
+  return row(label, opsPerSec, "");
 }
-await floorRow(
-  "emit-fresh",
-  "floor of the emitting row: its subsystems writing into a writer that only stores, a same-shape snapshot kept per actor, no engine",
-);
-await floorRow(
-  "plain-fresh",
-  "floor of the plain real-use row: its subsystems and a same-shape snapshot kept per actor, no engine",
-);
+
+/**
+ * Reads every field rule R0 must check of every contribution and cap, with no check and no fold:
+ * what any engine that validates plain outputs does at the least.
+ */
+function readEveryField(outputs: readonly SubsystemOutput[]): number {
+  let sum = 0;
+  for (let o = 0; o < outputs.length; o++) {
+    const output = outputs[o] as SubsystemOutput;
+    if (output.meta.system === "") sum++;
+    sum += readContributions(output.primary) + readContributions(output.derived);
+    const caps = output.caps;
+    for (let i = 0; i < caps.length; i++) {
+      const cap = caps[i] as CapContribution;
+      sum += cap.value + (cap.priority ?? 0);
+      if (cap.dimension === cap.system || (cap.mode as string) === (cap.kind as string)) sum++;
+      if (cap.scope === cap.realm) sum++;
+      if (cap.tags !== undefined) sum += cap.tags.length;
+    }
+  }
+  return sum;
+}
+
+function readContributions(list: readonly Contribution[]): number {
+  let sum = 0;
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i] as Contribution;
+    sum += item.value + (item.priority ?? 0);
+    if (item.dimension === item.system || (item.bucket as string) === "") sum++;
+  }
+  return sum;
+}
 
 // 2. The fold alone (no aggregator, no promise, no cache): what the engine itself costs.
 {
@@ -339,6 +394,10 @@ await floorRow(
     goal: "",
   });
 }
+
+// 4b. resolveBatch of 100,000 actors on the calling thread and on worker threads, with the
+// calling thread's event-loop delay while it runs (bench/batch-delay.ts).
+rows.push(...(await batchDelayRows()));
 
 // 5. Memory: heap growth per cached snapshot, 20,000 actors in L1.
 {

@@ -1,4 +1,4 @@
-import { StatFold } from "../src/engine.js";
+import { StatFold } from "../src/fold.js";
 import { compileRegistry, type Subsystem } from "../src/index.js";
 import { workloadActor, workloadRegistry, workloadSubsystems } from "./workload.js";
 

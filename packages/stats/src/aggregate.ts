@@ -1,5 +1,5 @@
-import { StatFold } from "./engine.js";
 import { describeValue, statsInputError } from "./errors.js";
+import { StatFold } from "./fold.js";
 import type { CompiledRegistry } from "./registry.js";
 import type { GoldenSnapshot, MergedModifierPack, StatValues, SubsystemOutput } from "./types.js";
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { serialize } from "node:v8";
 import {
   type Clock,
   invalidArgument,
@@ -10,6 +11,8 @@ import {
   TroupeError,
 } from "@troupe/core";
 import { foldFor } from "./aggregate.js";
+import { type BatchHost, BatchPool, type StatsWorkerOptions } from "./batch-pool.js";
+import { subsystemSignature } from "./batch-protocol.js";
 import {
   decodeStoredSnapshot,
   encodeStoredSnapshot,
@@ -17,9 +20,9 @@ import {
   SnapshotLru,
   type SnapshotTier,
 } from "./cache.js";
-import { StatFold } from "./engine.js";
 import { describeValue, statsInputError } from "./errors.js";
 import { type Explanation, explainOutputs } from "./explain.js";
+import { StatFold } from "./fold.js";
 import {
   type CompiledRegistry,
   type CompileRegistryOptions,
@@ -79,6 +82,12 @@ export interface StatsAggregatorOptions {
   readonly metrics?: Metrics;
   /** Where cache-tier failures are logged; default none. */
   readonly logger?: Logger;
+  /**
+   * Resolve batches of at least `minBatch` actors (default 1,000) on worker threads, which
+   * import their subsystems from `module`; default none (every batch on the calling thread).
+   * Batches with store tiers configured stay on the calling thread.
+   */
+  readonly workers?: StatsWorkerOptions;
 }
 
 /** Announced to `onReload` listeners when a registry reload or subsystem change starts a new epoch. */
@@ -149,6 +158,8 @@ export interface StatsAggregator {
   onReload(listener: (event: ReloadEvent) => void): () => void;
   /** L1 counters. */
   cacheStats(): L1Stats;
+  /** Stops the batch workers, if any (idle workers never keep the process alive). */
+  close(): Promise<void>;
 }
 
 const EMPTY_INPUT: SubsystemInput = Object.freeze({ primary: Object.freeze({}) });
@@ -299,6 +310,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
   const subsystems = createSubsystemRegistry(options.subsystems ?? []);
   const l1 = maxEntries > 0 ? new SnapshotLru(maxEntries, ttlMs, clock) : undefined;
   const listeners = new Set<(event: ReloadEvent) => void>();
+  const pool = options.workers === undefined ? undefined : new BatchPool(options.workers);
 
   const fingerprintOf = (registry: CompiledRegistry) =>
     createHash("sha256")
@@ -861,6 +873,56 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     }
   };
 
+  // What the batch workers need, per epoch: the registries serialised once, the subsystem set.
+  let chunkState: EngineState | undefined;
+  let chunkHeader: ReturnType<BatchHost["header"]> | undefined;
+  const batchHost: BatchHost = {
+    cached(actor) {
+      requests.inc();
+      validateActor(actor);
+      if (l1 === undefined) return undefined;
+      const hit = l1.get(actor.id, actor.version, state.epoch);
+      if (hit === undefined) cacheMisses.inc(1, L1_LABELS);
+      else cacheHits.inc(1, L1_LABELS);
+      return hit;
+    },
+    header() {
+      if (chunkState !== state || chunkHeader === undefined) {
+        const current = state;
+        chunkHeader = {
+          token: current,
+          registryKey: `${current.epoch}:${current.fingerprint}`,
+          // A copy of its own: a Buffer may share a larger pool, which a clone would copy whole.
+          registry: new Uint8Array(
+            serialize({
+              combiner: current.registry.combiner,
+              layers: current.registry.layers,
+              ...compileOptions,
+            }),
+          ),
+          signature: subsystemSignature(subsystems.list()),
+          failurePolicy,
+        };
+        chunkState = current;
+      }
+      return chunkHeader;
+    },
+    isCurrent: (token) => token === state,
+    defaultBounds: (name) => state.registry.dimension(name)?.defaultBounds,
+    accept(actor, values, failed, token) {
+      const current = token as EngineState;
+      const snapshot = toSnapshot(actor, current.epoch, {
+        values,
+        failed: failed === undefined ? undefined : [...failed],
+        outputs: NO_OUTPUTS,
+        systems: NO_SYSTEMS,
+      });
+      if (failed === undefined) remember(snapshot, snapshot.created_at);
+      return snapshot;
+    },
+    resolveHere: (actor) => resolveNow(actor),
+  };
+
   return {
     get epoch() {
       return state.epoch;
@@ -873,6 +935,9 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     resolveSync,
     async resolveBatch(actors) {
       if (!Array.isArray(actors)) throw invalidArgument("actors", "expected an array of actors");
+      if (pool !== undefined && tiers.length === 0 && actors.length >= pool.minBatch) {
+        return pool.resolve(actors, batchHost);
+      }
       const results: BatchResult[] = new Array(actors.length);
       const failure = (actorId: string, error: unknown): BatchResult => ({
         actorId,
@@ -972,6 +1037,9 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     },
     cacheStats() {
       return l1?.stats() ?? { hits: 0, misses: 0, evictions: 0, expirations: 0, entries: 0 };
+    },
+    async close() {
+      await pool?.close();
     },
   };
 }

@@ -10,6 +10,7 @@ export {
   type StatsAggregatorOptions,
   type StatsCacheOptions,
 } from "./aggregator.js";
+export type { StatsWorkerOptions } from "./batch-pool.js";
 export {
   decodeStoredSnapshot,
   encodeStoredSnapshot,
@@ -18,7 +19,6 @@ export {
   SnapshotLru,
   type SnapshotTier,
 } from "./cache.js";
-export { prepareOutput } from "./engine.js";
 export { type StatsErrorLocation, statsInputError } from "./errors.js";
 export {
   type AcrossExplanation,
@@ -31,6 +31,7 @@ export {
   type SectionExplanation,
   type SoftKneeExplanation,
 } from "./explain.js";
+export { prepareOutput } from "./prepared-output.js";
 export {
   type CompiledRegistry,
   type CompileRegistryOptions,

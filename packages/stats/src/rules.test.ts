@@ -398,7 +398,7 @@ describe("R9 context modifiers", () => {
 
 describe("prepared outputs", () => {
   it("fold exactly like plain outputs, are deeply frozen, and are still validated", async () => {
-    const { prepareOutput } = await import("./engine.js");
+    const { prepareOutput } = await import("./prepared-output.js");
     const plain = output("items", {
       primary: [c("atk", "FLAT", 40, "items"), c("atk", "MULT", 0.25, "items")],
       caps: [cap("atk", "HARD_MAX", "max", 45, "WORLD")],
@@ -429,7 +429,7 @@ describe("prepared outputs", () => {
   });
 
   it("are deep, frozen copies, independent of the object they were made from", async () => {
-    const { prepareOutput } = await import("./engine.js");
+    const { prepareOutput } = await import("./prepared-output.js");
     const source = {
       primary: [{ ...c("atk", "FLAT", 40, "items"), priority: 2 }],
       derived: [],
@@ -464,7 +464,7 @@ describe("prepared outputs", () => {
   });
 
   it("fold right under each of several registries used in turn", async () => {
-    const { prepareOutput } = await import("./engine.js");
+    const { prepareOutput } = await import("./prepared-output.js");
     const plain = output("items", {
       primary: [c("atk", "FLAT", 40, "items"), c("atk", "MULT", 0.25, "items")],
       caps: [cap("atk", "HARD_MAX", "max", 45, "WORLD")],

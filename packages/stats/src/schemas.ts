@@ -1,3 +1,4 @@
+import { issueField } from "@troupe/core";
 import { z } from "zod";
 import { statsInputError } from "./errors.js";
 import type {
@@ -195,15 +196,6 @@ export const goldenSnapshotSchema: z.ZodType<GoldenSnapshot> = z.strictObject({
   Version: z.int(),
 });
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const part of path) {
-    if (typeof part === "number") out += `[${part}]`;
-    else out += out === "" ? String(part) : `.${String(part)}`;
-  }
-  return out === "" ? "(root)" : out;
-}
-
 function pick(value: unknown, key: string): string | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const found = (value as Record<string, unknown>)[key];
@@ -237,10 +229,10 @@ export function parseWithSchema<T>(
     const meta = (node as { meta?: unknown } | null)?.meta;
     system = pick(meta, "system") ?? system;
   }
-  const fieldPath = formatPath(path);
-  const field = options.field
-    ? `${options.field}${fieldPath === "(root)" ? "" : `.${fieldPath}`}`
-    : fieldPath;
+  // The path as core writes it (`dimensions.strength.clamp_default.min`, `[0].primary[1].value`);
+  // an input rejected as a whole is named by `field`, or `(root)`.
+  const root = options.field ?? "";
+  const field = path.length === 0 ? root || "(root)" : issueField(issue, root, "brackets");
   throw statsInputError(
     {
       ...(options.file === undefined ? {} : { file: options.file }),

@@ -1,0 +1,291 @@
+// `resolveBatch` on worker threads: a tinypool of workers that import the subsystems module, fed
+// chunks of actors a few at a time so the calling thread never does more than one chunk's work
+// (L1 look-ups, one message, the snapshots of one answer) between two turns of its event loop.
+
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { dirname, isAbsolute, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { invalidArgument, parseWith, TroupeError } from "@troupe/core";
+import type { Tinypool } from "tinypool";
+import { z } from "zod";
+import type { BatchResult } from "./aggregator.js";
+import {
+  DecodedOutcomes,
+  type EncodedOutcomes,
+  type OutcomeExtras,
+  type WorkerChunk,
+  type WorkerChunkResult,
+} from "./batch-protocol.js";
+import type { Actor, CapBounds, Snapshot, StatValues } from "./types.js";
+
+/** Options of `resolveBatch` on worker threads (`workers` of `createStatsAggregator`). */
+export interface StatsWorkerOptions {
+  /**
+   * The module every worker imports for its subsystems (a file URL or an absolute path): its
+   * `subsystems` export (or its default export) is an array of subsystems, or a function
+   * returning one (or a promise of one). It must hold the same subsystems (ids, priorities,
+   * stages, versions) as the aggregator, or a pooled batch fails with `INVALID_ARGUMENT`.
+   */
+  readonly module: string | URL;
+  /** Worker threads; default one per core less one (the event loop's), at least 1. */
+  readonly threads?: number;
+  /** Batches of fewer actors resolve on the calling thread; default 1,000. */
+  readonly minBatch?: number;
+}
+
+/** Actors per message to a worker: one answer's snapshots take the calling thread ~0.2 ms. */
+export const CHUNK_SIZE = 128;
+
+/** What the pool needs from the aggregator, per batch. */
+export interface BatchHost {
+  /** The L1 snapshot of `actor` (counted as a request), or undefined; throws for a bad actor. */
+  cached(actor: Actor): Snapshot | undefined;
+  /** The chunk fields of the current epoch (`token` identifies it). */
+  header(): { readonly token: object } & Omit<WorkerChunk, "actors" | "module">;
+  /** A dimension's shared default bounds under the current registry. */
+  defaultBounds(name: string): CapBounds | undefined;
+  /** Whether `token` is still the current epoch. */
+  isCurrent(token: object): boolean;
+  /** The snapshot of a worker's values under `token`'s epoch, cached unless degraded. */
+  accept(
+    actor: Actor,
+    values: StatValues,
+    failed: readonly string[] | undefined,
+    token: object,
+  ): Snapshot;
+  /** Resolves on the calling thread (an actor that cannot be cloned, or a reload mid-batch). */
+  resolveHere(actor: Actor): Snapshot | Promise<Snapshot>;
+}
+
+function errorOf(sent: NonNullable<OutcomeExtras["error"]>): Error {
+  const { name, message, code, details } = sent;
+  if (code !== undefined) {
+    return new TroupeError(code, message, details === undefined ? {} : { details });
+  }
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+function failure(actorId: string, error: unknown): BatchResult {
+  return { actorId, error: error instanceof Error ? error : new Error(String(error)) };
+}
+
+/**
+ * The worker's entry: the built `.js` beside this module, or in the source tree (tests, benches)
+ * the `.ts` file, loaded under the `source` condition after registering tsx (a development
+ * dependency) in the worker. On Node 20, hooks preloaded with `--import` do not reach a worker
+ * thread, so the worker's preload registers them itself.
+ */
+function workerEntry(): { filename: string; execArgv: string[] } {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const filename = new URL(`./batch-worker.${fromSource ? "ts" : "js"}`, import.meta.url).href;
+  if (!fromSource) return { filename, execArgv: [] };
+  const manifestPath = createRequire(import.meta.url).resolve("tsx/package.json");
+  const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as {
+    exports: Record<string, { import: { default: string } }>;
+  };
+  const api = pathToFileURL(
+    join(
+      dirname(manifestPath),
+      (manifest.exports["./esm/api"] as { import: { default: string } }).import.default,
+    ),
+  ).href;
+  const preload = `data:text/javascript,import{register}from${JSON.stringify(api)};register();`;
+  return { filename, execArgv: ["--import", preload, "--conditions=source"] };
+}
+
+const workerOptionsSchema = z.strictObject({
+  module: z.union([
+    z.instanceof(URL),
+    z
+      .string()
+      .refine(
+        (text) => text.startsWith("file:") || isAbsolute(text),
+        "expected a file URL or an absolute path",
+      ),
+  ]),
+  threads: z.int().min(1).optional(),
+  minBatch: z.int().min(0).optional(),
+});
+
+function toFileUrl(module: string): string {
+  return module.startsWith("file:") ? module : pathToFileURL(module).href;
+}
+
+/** A lazily started pool of batch workers. */
+export class BatchPool {
+  readonly minBatch: number;
+  private readonly module: string;
+  private readonly threads: number;
+  private pool: Tinypool | undefined;
+
+  constructor(options: StatsWorkerOptions) {
+    const valid = parseWith(workerOptionsSchema, options, "workers");
+    this.module = valid.module instanceof URL ? valid.module.href : toFileUrl(valid.module);
+    this.threads = valid.threads ?? Math.max(1, availableParallelism() - 1);
+    this.minBatch = valid.minBatch ?? 1000;
+  }
+
+  /** The pool, started on first use (tinypool is loaded then: a CLI or a server without workers never loads it). */
+  private async started(): Promise<Tinypool> {
+    if (this.pool === undefined) {
+      const { Tinypool: Pool } = await import("tinypool");
+      if (this.pool !== undefined) return this.pool;
+      const entry = workerEntry();
+      this.pool = new Pool({
+        filename: entry.filename,
+        execArgv: entry.execArgv,
+        minThreads: this.threads,
+        maxThreads: this.threads,
+      });
+    }
+    return this.pool;
+  }
+
+  /** Stops the workers; a later pooled batch starts new ones. */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.destroy();
+  }
+
+  /**
+   * Resolves `actors` (one result each, in order) with the misses computed on the workers. At
+   * most two chunks per worker are in flight, so a worker always has its next chunk queued and
+   * the calling thread only ever handles one chunk per turn.
+   */
+  async resolve(actors: readonly Actor[], host: BatchHost): Promise<BatchResult[]> {
+    const pool = await this.started();
+    const module = this.module;
+    const results: BatchResult[] = new Array(actors.length);
+    const slow: Promise<void>[] = [];
+    const maxInFlight = 2 * this.threads;
+    let next = 0;
+    let inFlight = 0;
+    let settled = false;
+    return new Promise<BatchResult[]>((resolveBatch, rejectBatch) => {
+      const fail = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        rejectBatch(error);
+      };
+      const here = (i: number) => {
+        const actor = actors[i] as Actor;
+        const actorId = (actor as Partial<Actor> | null)?.id as string;
+        try {
+          const result = host.resolveHere(actor);
+          if (result instanceof Promise) {
+            slow.push(
+              result.then(
+                (snapshot) => {
+                  results[i] = { actorId, snapshot };
+                },
+                (error: unknown) => {
+                  results[i] = failure(actorId, error);
+                },
+              ),
+            );
+          } else results[i] = { actorId, snapshot: result };
+        } catch (error) {
+          results[i] = failure(actorId, error);
+        }
+      };
+      const answered = (
+        indexes: number[],
+        header: { readonly signature: string },
+        token: object,
+        answer: WorkerChunkResult,
+      ) => {
+        if (answer.mismatch !== undefined) {
+          fail(
+            invalidArgument(
+              "workers.module",
+              `${module} exports other subsystems (${answer.mismatch}) than the aggregator holds (${header.signature})`,
+            ),
+          );
+          return;
+        }
+        const current = host.isCurrent(token);
+        const outcomes = answer.outcomes as EncodedOutcomes;
+        const decoded = new DecodedOutcomes(outcomes, host.defaultBounds);
+        for (let k = 0; k < indexes.length; k++) {
+          const i = indexes[k] as number;
+          const actor = actors[i] as Actor;
+          const extras = outcomes.extras[k];
+          if (extras?.error !== undefined) results[i] = failure(actor.id, errorOf(extras.error));
+          else if (!current) here(i);
+          else {
+            const values = decoded.values(k) as StatValues;
+            results[i] = {
+              actorId: actor.id,
+              snapshot: host.accept(actor, values, extras?.failed, token),
+            };
+          }
+        }
+      };
+      const pump = (): void => {
+        if (settled) return;
+        // Chunks of L1 hits send nothing: bound them too, then come back on the next turn.
+        let windows = 0;
+        while (inFlight < maxInFlight && next < actors.length) {
+          if (windows++ === maxInFlight) {
+            setImmediate(pump);
+            return;
+          }
+          const end = Math.min(actors.length, next + CHUNK_SIZE);
+          const indexes: number[] = [];
+          const misses: Actor[] = [];
+          for (let i = next; i < end; i++) {
+            const actor = actors[i] as Actor;
+            try {
+              const hit = host.cached(actor);
+              if (hit !== undefined) results[i] = { actorId: actor.id, snapshot: hit };
+              else {
+                indexes.push(i);
+                misses.push(actor);
+              }
+            } catch (error) {
+              results[i] = failure((actor as Partial<Actor> | null)?.id as string, error);
+            }
+          }
+          next = end;
+          if (misses.length === 0) continue;
+          const { token, ...header } = host.header();
+          const chunk: WorkerChunk = { ...header, module, actors: misses };
+          inFlight++;
+          pool.run(chunk).then(
+            (answer: WorkerChunkResult) => {
+              inFlight--;
+              if (settled) return;
+              try {
+                answered(indexes, header, token, answer);
+              } catch (error) {
+                fail(error);
+              }
+              pump();
+            },
+            (error: unknown) => {
+              inFlight--;
+              if (settled) return;
+              // An actor that cannot be cloned (a function in its data) resolves here instead.
+              if ((error as { name?: unknown } | null)?.name === "DataCloneError") {
+                for (const i of indexes) here(i);
+                pump();
+                return;
+              }
+              fail(error);
+            },
+          );
+        }
+        if (next >= actors.length && inFlight === 0) {
+          settled = true;
+          Promise.all(slow).then(() => resolveBatch(results), rejectBatch);
+        }
+      };
+      pump();
+    });
+  }
+}

@@ -1,0 +1,191 @@
+import { ManualClock, TroupeError } from "@troupe/core";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  type Actor,
+  type BatchResult,
+  createStatsAggregator,
+  type FailurePolicy,
+  type StatsAggregator,
+} from "../src/index.js";
+import { testActor } from "../src/test-actor.js";
+import { batchCombiner, subsystems } from "./batch-subsystems.js";
+
+const MODULE = new URL("./batch-subsystems.ts", import.meta.url);
+const open: StatsAggregator[] = [];
+
+function make(policy: FailurePolicy, pooled: boolean, extra = subsystems): StatsAggregator {
+  const aggregator = createStatsAggregator({
+    combiner: batchCombiner,
+    subsystems: extra,
+    failurePolicy: policy,
+    clock: new ManualClock(1000),
+    ...(pooled ? { workers: { module: MODULE, threads: 2, minBatch: 1 } } : {}),
+  });
+  open.push(aggregator);
+  return aggregator;
+}
+
+afterAll(async () => {
+  await Promise.all(open.map((aggregator) => aggregator.close()));
+});
+
+/** A number's float64 bit pattern (so −0 and +0 differ, and any NaN payload shows). */
+function bits(value: number): string {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, value);
+  return view.getBigUint64(0).toString(16);
+}
+
+/** Everything a batch result holds, numbers as bit patterns, keys in their own order. */
+function exact(result: BatchResult): unknown {
+  if (result.error !== undefined) {
+    return {
+      actorId: result.actorId,
+      code: TroupeError.isInstance(result.error) ? result.error.code : "(plain)",
+      message: result.error.message,
+    };
+  }
+  const s = result.snapshot;
+  const map = (values: Readonly<Record<string, number>>) =>
+    Object.keys(values).map((key) => [key, bits(values[key] as number)]);
+  return {
+    actorId: result.actorId,
+    id: s.actor_id,
+    version: s.version,
+    epoch: s.epoch,
+    created_at: s.created_at,
+    primary: map(s.primary),
+    derived: map(s.derived),
+    caps: Object.keys(s.caps_used).map((key) => {
+      const bounds = s.caps_used[key] as { min: number; max: number };
+      return [key, bits(bounds.min), bits(bounds.max)];
+    }),
+    context: s.context === undefined ? null : JSON.stringify(s.context),
+    failed: s.failed_systems ?? null,
+  };
+}
+
+const ids = fc
+  .subarray(["race", "gear", "buffs", "nope"], { minLength: 0 })
+  .chain((list) => fc.shuffledSubarray(list, { minLength: list.length, maxLength: list.length }));
+const actorData = fc.record({
+  a: fc.double(),
+  b: fc.double({ noNaN: true, min: -1e6, max: 1e6 }),
+  c: fc.oneof(fc.double({ noNaN: true, min: -1e3, max: 1e3 }), fc.constantFrom(-0, 0, 1e300)),
+  knee: fc.double({ noNaN: true, min: -1e3, max: 1e6 }),
+  cap: fc.double({ noNaN: true, min: -1e3, max: 1e6 }),
+  fail: fc.boolean(),
+  bad: fc.boolean(),
+  context: fc.boolean(),
+});
+let nextVersion = 1;
+const batch = fc
+  .array(fc.tuple(ids, actorData), { minLength: 1, maxLength: 300 })
+  .map((entries) =>
+    entries.map(
+      ([list, data], index): Actor => testActor(`actor_${index % 97}`, list, nextVersion++, data),
+    ),
+  );
+
+describe("resolveBatch on worker threads", () => {
+  for (const policy of ["fail_fast", "degrade"] as const) {
+    it(`gives every actor bit for bit what the calling thread gives (${policy})`, async () => {
+      const here = make(policy, false);
+      const pooled = make(policy, true);
+      await fc.assert(
+        fc.asyncProperty(batch, async (actors) => {
+          const [expected, actual] = await Promise.all([
+            here.resolveBatch(actors),
+            pooled.resolveBatch(actors),
+          ]);
+          expect(actual.map(exact)).toEqual(expected.map(exact));
+        }),
+        { numRuns: 20 },
+      );
+    });
+  }
+
+  it("serves cached actors from L1 and caches what the workers computed", async () => {
+    const pooled = make("fail_fast", true);
+    const actors = Array.from({ length: 400 }, (_, index) =>
+      testActor(`hero_${index}`, ["race", "gear"], 1, { a: index, b: 1 }),
+    );
+    const first = await pooled.resolveBatch(actors);
+    expect(pooled.cacheStats().entries).toBe(400);
+    const again = await pooled.resolveBatch(actors);
+    expect(again.map((result) => result.snapshot)).toEqual(first.map((result) => result.snapshot));
+    expect(again.every((result, index) => result.snapshot === first[index]?.snapshot)).toBe(true);
+    expect(pooled.getCachedSnapshot("hero_7", 1)).toBe(first[7]?.snapshot);
+  });
+
+  it("recomputes on the calling thread what a reload overtook", async () => {
+    const pooled = make("fail_fast", true);
+    const actors = Array.from({ length: 600 }, (_, index) =>
+      testActor(`hero_${index}`, ["race", "gear", "buffs"], 1, { a: index, b: 2, c: 3 }),
+    );
+    const running = pooled.resolveBatch(actors);
+    const reloaded = {
+      dimensions: {
+        ...batchCombiner.dimensions,
+        strength: { use_pipeline: true, clamp_default: { min: 0, max: 10 } },
+      },
+    };
+    const event = pooled.reload({ combiner: reloaded });
+    const results = await running;
+    const reference = createStatsAggregator({
+      combiner: reloaded,
+      subsystems,
+      clock: new ManualClock(1000),
+    });
+    const expected = await reference.resolveBatch(actors);
+    expect(results.every((result) => result.snapshot?.epoch === event.epoch)).toBe(true);
+    expect(results.map((result) => result.snapshot?.primary)).toEqual(
+      expected.map((result) => result.snapshot?.primary),
+    );
+  });
+
+  it("resolves on the calling thread an actor that cannot be cloned", async () => {
+    const here = make("fail_fast", false);
+    const pooled = make("fail_fast", true);
+    const actors = Array.from({ length: 300 }, (_, index) =>
+      testActor(`hero_${index}`, ["race", "gear"], 1, {
+        a: index,
+        b: 1,
+        ...(index === 150 ? { callback: () => index } : {}),
+      }),
+    );
+    const [expected, actual] = await Promise.all([
+      here.resolveBatch(actors),
+      pooled.resolveBatch(actors),
+    ]);
+    expect(actual.every((result) => result.error === undefined)).toBe(true);
+    expect(actual.map(exact)).toEqual(expected.map(exact));
+  });
+
+  it("refuses a batch when the workers' module holds other subsystems", async () => {
+    const pooled = make("fail_fast", true, [
+      ...subsystems,
+      {
+        id: "extra",
+        contribute: () => ({ primary: [], derived: [], caps: [], meta: { system: "extra" } }),
+      },
+    ]);
+    const actors = [testActor("hero", ["race"], 1)];
+    const failure = await pooled.resolveBatch(actors).catch((error: unknown) => error);
+    expect(TroupeError.isInstance(failure, "INVALID_ARGUMENT")).toBe(true);
+    expect((failure as Error).message).toContain("workers.module");
+    expect((failure as Error).message).toContain('"extra"');
+  });
+
+  it("rejects bad worker options by field", () => {
+    const attempt = (workers: unknown) => () =>
+      createStatsAggregator({
+        combiner: batchCombiner,
+        workers: workers as { module: string },
+      });
+    expect(attempt({ module: "relative.js" })).toThrow(/workers\.module/);
+    expect(attempt({ module: MODULE, threads: 0 })).toThrow(/workers\.threads/);
+    expect(attempt({ module: MODULE, minBatch: -1 })).toThrow(/workers\.minBatch/);
+  });
+});
