@@ -44,6 +44,8 @@ function heldQueue(inner: Queue) {
     claim: (options) => inner.claim(options),
     ack: (lease) => inner.ack(lease),
     retry: (lease, options) => inner.retry(lease, options),
+    ackMany: (leases) => inner.ackMany(leases),
+    retryMany: (leases, options) => inner.retryMany(leases, options),
     extend: (lease, leaseMs) => inner.extend(lease, leaseMs),
     remove: (id) => inner.remove(id),
     get: (id) => inner.get(id),
