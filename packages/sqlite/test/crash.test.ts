@@ -98,7 +98,8 @@ describe("crash safety (SIGKILL mid-stream)", () => {
   it("never brings back an acknowledged queue item and keeps every unacknowledged one", async () => {
     const path = join(temp.dir, "queue.db");
     for (let round = 0; round < 2; round++) {
-      const lines = await runAndKill("queue", path, randomBetween(300, 1200));
+      // Six lines per four items (enq ×4, acking, done): 420 lines or more give over 50 acks.
+      const lines = await runAndKill("queue", path, randomBetween(420, 1200));
       const enqueued = lines.filter((line) => line.startsWith("enq ")).map((line) => line.slice(4));
       const done = new Set(
         lines.filter((line) => line.startsWith("done ")).map((line) => line.slice(5)),
