@@ -17,7 +17,7 @@ import { createDashboardApi, type DashboardActors } from "./api/dashboard-api.js
 import type { DashboardStatsOptions } from "./api/stats.js";
 import { type AppSyncState, createAppSync } from "./app-sync.js";
 import { bearerAuth, SDK_PATHS } from "./auth.js";
-import type { RuntimeConfig, RuntimeMode } from "./config.js";
+import { missingStartSettings, type RuntimeConfig, type RuntimeMode } from "./config.js";
 import { findDashboardDir, serveDashboard } from "./dashboard-static.js";
 import { createPinoLogger } from "./logger.js";
 import {
@@ -143,22 +143,17 @@ const DRAIN_OPEN: readonly RegExp[] = [
  * enough: 32+ characters, 80+ bits), naming the missing or weak field and how to set it.
  */
 export function assertStartConfig(config: RuntimeConfig): void {
-  if (config.inngest.signingKey === undefined) {
+  const missing = missingStartSettings(config);
+  const { signingKey } = config.inngest;
+  const { token } = config.auth;
+  if (missing.length > 0 || signingKey === undefined || token === undefined) {
+    // Every missing setting in one error, the first one leading the message (`field: problem`).
+    const [first = { field: "inngest.signingKey", message: "required in start mode" }, ...rest] =
+      missing;
     throw invalidArgument(
-      "inngest.signingKey",
-      "required in start mode: set TROUPE_SIGNING_KEY or inngest.signingKey in the config file (signkey-prod-<hex>)",
-    );
-  }
-  if (config.inngest.eventKeys.length === 0) {
-    throw invalidArgument(
-      "inngest.eventKeys",
-      "at least one event key is required in start mode: set TROUPE_EVENT_KEY or inngest.eventKeys in the config file",
-    );
-  }
-  if (config.auth.token === undefined) {
-    throw invalidArgument(
-      "auth.token",
-      "required in start mode: set TROUPE_AUTH_TOKEN or auth.token in the config file",
+      first.field,
+      [first.message, ...rest.map((setting) => `${setting.field}: ${setting.message}`)].join("; "),
+      { missing: missing.map((setting) => setting.field) },
     );
   }
   assertStrongSecrets({

@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { noopLogger } from "@troupe/core";
+import { noopLogger, TroupeError } from "@troupe/core";
 import { createFunction } from "@troupe/flows";
 import { createInngestApi, hashSigningKey } from "@troupe/inngest";
 import { Hono } from "hono";
@@ -133,6 +133,28 @@ describe("createRuntime HTTP surface", () => {
         logger: noopLogger,
       }),
     ).toThrow(/^auth\.token: required in start mode: set TROUPE_AUTH_TOKEN/);
+  });
+
+  it("start mode names every missing setting in one error", () => {
+    let caught: unknown;
+    try {
+      createRuntime(parseRuntimeConfig({ storage: { url: "memory:" } }), {
+        mode: "start",
+        logger: noopLogger,
+      });
+    } catch (error) {
+      caught = error;
+    }
+    expect(TroupeError.isInstance(caught, "INVALID_ARGUMENT")).toBe(true);
+    const error = caught as TroupeError;
+    expect(error.message).toMatch(
+      /^inngest\.signingKey: .*; inngest\.eventKeys: .*; auth\.token: /,
+    );
+    expect(error.details.missing).toEqual([
+      "inngest.signingKey",
+      "inngest.eventKeys",
+      "auth.token",
+    ]);
   });
 
   it("syncs the configured apps when it starts", async () => {
