@@ -216,7 +216,7 @@ describe("troupe start", () => {
     expect(metrics.status).toBe(200);
     // The REST API takes the hashed signing key (the runtime README's worked example), not the token.
     const hashed = createHash("sha256")
-      .update(Buffer.from("0123456789abcdef", "hex"))
+      .update(Buffer.from("0123456789abcdef".repeat(2), "hex"))
       .digest("hex");
     const events = await fetch(`${url}/v1/events`, {
       headers: { authorization: `Bearer signkey-prod-${hashed}` },
