@@ -9,7 +9,8 @@ import { createFlows, createFunction } from "../src/index.js";
 /** What a statement is, from its text: a write commits a transaction of its own. */
 export function statementKind(text: string): string {
   const sql = text.trim().replace(/\s+/g, " ");
-  if (sql.includes("store_commit(")) return "store commit";
+  if (sql.includes("store_commit("))
+    return /INSERT /i.test(sql) ? "store commit + enqueue" : "store commit";
   if (/^INSERT /i.test(sql)) return "enqueue";
   if (/^WITH due AS/i.test(sql)) return "claim";
   if (/^WITH held AS .* DELETE /i.test(sql)) return "ack many";
@@ -22,6 +23,7 @@ export function statementKind(text: string): string {
 }
 
 const WRITES = new Set([
+  "store commit + enqueue",
   "store commit",
   "enqueue",
   "claim",
@@ -41,12 +43,16 @@ export function countingPool(connectionString: string) {
     const first = args[0];
     const text = typeof first === "string" ? first : ((first as { text?: string }).text ?? "");
     const kind = statementKind(text);
+    const t0 = performance.now();
     const promise = query(...args) as Promise<{ rowCount: number | null }>;
     return promise.then((result) => {
       const seen = kind === "claim" && !result.rowCount ? "claim (none due)" : kind;
       counts.set(seen, (counts.get(seen) ?? 0) + 1);
       if (process.env.FLOWS_BENCH_COMMITS_TRACE)
-        console.log(seen, text.replace(/\s+/g, " ").slice(0, 110));
+        console.log(
+          `${t0.toFixed(2)} +${(performance.now() - t0).toFixed(2)} ms ${seen}`,
+          text.replace(/\s+/g, " ").slice(0, 60),
+        );
       return result;
     });
   };

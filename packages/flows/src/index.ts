@@ -13,6 +13,7 @@ export type {
   StepRunOp,
   WaitForEventOp,
 } from "./driver.js";
+export type { StorePairedQueue } from "./commit-batcher.js";
 export { createFlows } from "./engine.js";
 export {
   NonRetriableError,

@@ -2,6 +2,7 @@ import {
   type Clock,
   type Counter,
   createJsonCodec,
+  type EnqueueItem,
   type Logger,
   type Store,
   type StoreOp,
@@ -50,6 +51,8 @@ export interface CommittedRuns {
   readonly follow?: FollowUps;
   /** The recovery marker to delete once done. */
   readonly markerKey: string;
+  /** The runs' first queue items were enqueued in the same commit (a paired queue). */
+  readonly enqueued?: boolean;
 }
 
 /** Options of a new run beyond its function and events. */
@@ -86,6 +89,8 @@ export interface RunStore {
       readonly follow?: FollowUps;
       readonly eventIds?: readonly string[];
       readonly markerId?: string;
+      /** The runs' first queue items, enqueued in the same commit (only with a paired queue). */
+      readonly items?: readonly EnqueueItem[];
     },
   ): Promise<CommittedRuns>;
   /** Counts runs created (a commit that created them succeeded). */
@@ -281,11 +286,18 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
         ...(extra.eventIds === undefined ? {} : { eventIds: extra.eventIds }),
         ...(hasFollowUps(extra.follow) ? { flow: extra.follow } : {}),
       };
-      await batcher.commit([...ops, { type: "set", key: markerKey, value: encodeMarker(marker) }]);
+      const items = extra.items ?? [];
+      await batcher.commit(
+        [...ops, { type: "set", key: markerKey, value: encodeMarker(marker) }],
+        items,
+      );
       countCreated(runs);
-      return hasFollowUps(extra.follow)
-        ? { runs, follow: extra.follow, markerKey }
-        : { runs, markerKey };
+      return {
+        runs,
+        markerKey,
+        ...(hasFollowUps(extra.follow) ? { follow: extra.follow } : {}),
+        ...(items.length > 0 ? { enqueued: true } : {}),
+      };
     },
 
     countCreated,
