@@ -1,5 +1,7 @@
 export { type Backoff, type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.js";
+export type { StorePairedQueue } from "./commit-batcher.js";
 export type {
+  DriverOutcome,
   DriverRequest,
   DriverResponse,
   FlowDriver,
@@ -13,7 +15,6 @@ export type {
   StepRunOp,
   WaitForEventOp,
 } from "./driver.js";
-export type { StorePairedQueue } from "./commit-batcher.js";
 export { createFlows } from "./engine.js";
 export {
   NonRetriableError,
