@@ -132,7 +132,7 @@ export type DriverResponse =
        * outcome together; when it cannot (any other outcome of the ops), it ignores this and
        * asks again as usual.
        */
-      readonly then?: DriverOutcome;
+      readonly after?: DriverOutcome;
     }
   /**
    * The handler threw outside any step (Inngest 500/400). `retriable: false` fails the run at

@@ -6,7 +6,7 @@ import {
   issueField,
   parseDuration,
 } from "@troupe/core";
-import type { DriverOutcome, DriverRequest, DriverResponse, FlowDriver, Opcode } from "./driver.js";
+import type { DriverOutcome, DriverRequest, FlowDriver, Opcode } from "./driver.js";
 import {
   NonRetriableError,
   RetryAfterError,
@@ -335,11 +335,11 @@ export function createInProcessDriver(
         await blocked(1);
         const ended = settled as Settled | undefined;
         if (!ended || found.length > 1) return { type: "ops", ops: [op] };
-        const then: DriverOutcome =
+        const after: DriverOutcome =
           ended.type === "returned"
             ? { type: "complete", output: ended.output ?? null }
             : failureResponse(ended.error, now());
-        return { type: "ops", ops: [op], then };
+        return { type: "ops", ops: [op], after };
       }
       return {
         type: "ops",

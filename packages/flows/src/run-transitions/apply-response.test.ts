@@ -25,7 +25,7 @@ describe("applyDriverResponse", () => {
       {
         type: "ops",
         ops: [{ op: "StepRun", id: "h1", name: "a", data: 1 }],
-        then: { type: "complete", output: 2 },
+        after: { type: "complete", output: 2 },
       },
       "discover",
       anEnv(),
@@ -42,7 +42,7 @@ describe("applyDriverResponse", () => {
       {
         type: "ops",
         ops: [{ op: "StepError", id: "h1", name: "a", error: { name: "E", message: "e" } }],
-        then: { type: "complete", output: 2 },
+        after: { type: "complete", output: 2 },
       },
       "discover",
       anEnv(),

@@ -92,7 +92,7 @@ export function applyDriverResponse(
   if (draft.nextAt !== undefined && draft.nextAt > env.now) next = undefined;
   const [only] = response.ops;
   if (
-    response.then &&
+    response.after &&
     next?.kind === "discover" &&
     response.ops.length === 1 &&
     only?.op === "StepRun" &&
@@ -102,7 +102,7 @@ export function applyDriverResponse(
   ) {
     // The handler returned or threw right after the step: what the next discovery would do, in
     // the same commit as the step's result.
-    const after = applyDriverResponse(draft, response.then, "discover", env);
+    const after = applyDriverResponse(draft, response.after, "discover", env);
     const merged = {
       ops: [...effects.ops, ...after.effects.ops],
       children: [...effects.children, ...after.effects.children],
