@@ -30,6 +30,11 @@ async function tenSteps(): Promise<void> {
 const threeWorkflow = DBOS.registerWorkflow(threeSteps, { name: "threeSteps" });
 const tenWorkflow = DBOS.registerWorkflow(tenSteps, { name: "tenSteps" });
 
+/** Runs one 3-step workflow through DBOS (registered workflow called in-process) to its result. */
+export async function dbosOne(n: number): Promise<void> {
+  await threeWorkflow(n);
+}
+
 /** Launches DBOS on `url` (its system tables in schema `dbos_bench`). */
 export async function launchDbos(url: string): Promise<void> {
   DBOS.setConfig({

@@ -8,17 +8,28 @@ import { createPostgresPubSub, createPostgresQueue, createPostgresStore } from "
 import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import { printTable } from "@troupe/testkit";
 import { createFlows, createFunction } from "../src/index.js";
+import { commitsBench } from "./commits.js";
 import { dbosStepGaps, dbosThroughput, launchDbos, shutdownDbos } from "./dbos.js";
 import { flowControlBench } from "./flow-control.js";
-
-// `pnpm bench flow-control` runs only the flow-control benchmark.
-if (process.argv[2] === "flow-control") {
-  await flowControlBench();
-  process.exit(0);
-}
+import { DBOS_DATABASE, freshDatabase, versusDbos } from "./versus-dbos.js";
 
 const postgresUrl =
   process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+// `pnpm bench flow-control`, `pnpm bench dbos` and `pnpm bench commits` run one part alone.
+if (process.argv[2] === "flow-control") {
+  await commitsBench(postgresUrl);
+  await flowControlBench();
+  process.exit(0);
+}
+if (process.argv[2] === "dbos") {
+  await versusDbos(postgresUrl);
+  process.exit(0);
+}
+if (process.argv[2] === "commits") {
+  await commitsBench(postgresUrl);
+  process.exit(0);
+}
 const WORKFLOWS = Number(process.env.FLOWS_BENCH_WORKFLOWS ?? 2000);
 const OVERHEAD_RUNS = Number(process.env.FLOWS_BENCH_OVERHEAD_RUNS ?? 200);
 const OVERHEAD_STEPS = 10;
@@ -183,9 +194,9 @@ for (const backend of backends) {
   overheadRows.push(await overhead(backend));
 }
 
-// DBOS Transact on the same PostgreSQL: the same 3-step workflow, CONCURRENCY at a time, started
+// DBOS Transact on the same PostgreSQL (its own fresh database): the same 3-step workflow, CONCURRENCY at a time, started
 // in-process by calling the registered workflow (its fastest path; no queue), and the same 10-step gap probe.
-await launchDbos(postgresUrl);
+await launchDbos(await freshDatabase(postgresUrl, DBOS_DATABASE));
 const dbosMs = await dbosThroughput(WORKFLOWS, CONCURRENCY);
 throughputRows.push({
   backend: "DBOS Transact 5.3.0 (postgres)",
@@ -200,6 +211,7 @@ overheadRows.push({
   "p50 ms": percentile(dbosGaps, 50).toFixed(3),
   "p99 ms": percentile(dbosGaps, 99).toFixed(3),
 });
+await versusDbos(postgresUrl, true);
 await shutdownDbos();
 
 const pgFlows = Number(
@@ -218,4 +230,5 @@ printTable(
 );
 console.log(`troupe flows on postgres vs DBOS: ${(pgFlows / dbos).toFixed(2)}x`);
 
+await commitsBench(postgresUrl);
 await flowControlBench();

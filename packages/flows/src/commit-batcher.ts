@@ -1,7 +1,45 @@
-import { type CommitResult, type Store, StoreConflictError, type StoreOp } from "@troupe/core";
+import {
+  type CommitResult,
+  type EnqueueItem,
+  type Queue,
+  type Store,
+  StoreConflictError,
+  type StoreOp,
+  TroupeError,
+} from "@troupe/core";
+
+/**
+ * An optional capability of a {@link Queue} that lives in the same database as the engine's
+ * {@link Store} (the PostgreSQL queue has it): a Store commit and an enqueue in ONE transaction.
+ * The engine uses it, when `pairsWith(store)` says so, to store new runs together with their
+ * first queue items; with any other pair of adapters it commits, then enqueues.
+ */
+export interface StorePairedQueue extends Queue {
+  /** True when {@link commitWithStore} commits on `store`'s data. */
+  pairsWith(store: Store): boolean;
+  /**
+   * Commits `ops` as `store.commit` would (same guards, `StoreConflictError`, versions) and, only
+   * if they are applied, enqueues `items` as `enqueueMany` would: both or neither.
+   */
+  commitWithStore(ops: readonly StoreOp[], items: readonly EnqueueItem[]): Promise<CommitResult>;
+}
+
+/** The queue's commit-with-store capability when it pairs with `store`, else undefined. */
+export function pairedCommit(
+  queue: Queue,
+  store: Store,
+): StorePairedQueue["commitWithStore"] | undefined {
+  const candidate = queue as Partial<StorePairedQueue>;
+  if (typeof candidate.pairsWith !== "function" || typeof candidate.commitWithStore !== "function")
+    return undefined;
+  if (!candidate.pairsWith.call(queue, store)) return undefined;
+  const commitWithStore = candidate.commitWithStore;
+  return (ops, items) => commitWithStore.call(queue, ops, items);
+}
 
 interface Pending {
   readonly ops: readonly StoreOp[];
+  readonly items: readonly EnqueueItem[];
   readonly keys: ReadonlySet<string>;
   resolve(result: CommitResult): void;
   reject(error: unknown): void;
@@ -9,8 +47,13 @@ interface Pending {
 
 /** Commits through one Store, merging commits that wait at the same time into one. */
 export interface CommitBatcher {
-  /** Same contract as `Store.commit` for the caller: all of `ops` or none, guards checked. */
-  commit(ops: readonly StoreOp[]): Promise<CommitResult>;
+  /**
+   * Same contract as `Store.commit` for the caller: all of `ops` or none, guards checked. With
+   * `items` (only when {@link pairsQueue}) the items are enqueued in the same transaction.
+   */
+  commit(ops: readonly StoreOp[], items?: readonly EnqueueItem[]): Promise<CommitResult>;
+  /** True when commits can carry queue items (the queue pairs with the store). */
+  readonly pairsQueue: boolean;
 }
 
 /**
@@ -21,13 +64,20 @@ export interface CommitBatcher {
  * committed again; any other failure makes every commit of the batch retry on its own, so each
  * caller sees exactly the outcome its own commit would have had.
  */
-export function createCommitBatcher(store: Store, maxOps = 1000): CommitBatcher {
+export function createCommitBatcher(
+  store: Store,
+  maxOps = 1000,
+  paired?: StorePairedQueue["commitWithStore"],
+): CommitBatcher {
   let waiting: Pending[] = [];
   let running = false;
 
+  const send = (ops: readonly StoreOp[], items: readonly EnqueueItem[]) =>
+    paired && items.length > 0 ? paired(ops, items) : store.commit(ops);
+
   const commitAlone = async (pending: Pending) => {
     try {
-      pending.resolve(await store.commit(pending.ops));
+      pending.resolve(await send(pending.ops, pending.items));
     } catch (error) {
       pending.reject(error);
     }
@@ -37,7 +87,10 @@ export function createCommitBatcher(store: Store, maxOps = 1000): CommitBatcher 
     const [only] = batch;
     if (batch.length === 1 && only) return commitAlone(only);
     try {
-      const result = await store.commit(batch.flatMap((pending) => pending.ops));
+      const result = await send(
+        batch.flatMap((pending) => pending.ops),
+        batch.flatMap((pending) => pending.items),
+      );
       for (const pending of batch) pending.resolve(result);
     } catch (error) {
       if (StoreConflictError.isInstance(error)) {
@@ -76,9 +129,14 @@ export function createCommitBatcher(store: Store, maxOps = 1000): CommitBatcher 
   };
 
   return {
-    commit(ops) {
+    pairsQueue: paired !== undefined,
+    commit(ops, items = []) {
+      if (items.length > 0 && !paired)
+        return Promise.reject(
+          new TroupeError("INTERNAL", "commit batcher: queue items given, but no paired queue"),
+        );
       return new Promise<CommitResult>((resolve, reject) => {
-        waiting.push({ ops, keys: new Set(ops.map((op) => op.key)), resolve, reject });
+        waiting.push({ ops, items, keys: new Set(ops.map((op) => op.key)), resolve, reject });
         if (running) return;
         running = true;
         // Let the other runs of this event-loop turn join the first batch.

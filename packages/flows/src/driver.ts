@@ -114,12 +114,26 @@ export type Opcode =
   | WaitForEventOp
   | InvokeFunctionOp;
 
+/** A driver's answer that ends a handler call: it returned or threw. */
+export type DriverOutcome = Exclude<DriverResponse, { readonly type: "ops" }>;
+
 /** What a driver answers. */
 export type DriverResponse =
   /** The handler returned (Inngest 200 / `RunComplete`). */
   | { readonly type: "complete"; readonly output: unknown }
   /** The handler is blocked on steps (Inngest 206). */
-  | { readonly type: "ops"; readonly ops: readonly Opcode[] }
+  | {
+      readonly type: "ops";
+      readonly ops: readonly Opcode[];
+      /**
+       * Optional: the one step of `ops` ran (`StepRun`) and the handler, given its result, went
+       * on and returned (`complete`) or threw (`error`) without reaching another step: what the
+       * next discovery would have answered. The engine then commits the step's result and that
+       * outcome together; when it cannot (any other outcome of the ops), it ignores this and
+       * asks again as usual.
+       */
+      readonly after?: DriverOutcome;
+    }
   /**
    * The handler threw outside any step (Inngest 500/400). `retriable: false` fails the run at
    * once; `retryAt` asks for a later retry.

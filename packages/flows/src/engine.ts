@@ -11,7 +11,7 @@ import {
 } from "@troupe/core";
 import { z } from "zod";
 import { resolveBackoff } from "./backoff.js";
-import { createCommitBatcher } from "./commit-batcher.js";
+import { createCommitBatcher, pairedCommit } from "./commit-batcher.js";
 import { createCronSchedule } from "./cron.js";
 import type { EngineMetrics, EngineSettings, FlowsContext } from "./engine-context.js";
 import type { EventData, EventInput } from "./event.js";
@@ -110,7 +110,8 @@ export function createFlows(options: FlowsOptions): Flows {
   const settings = settingsOf(options);
   const metrics = metricsOf(options);
   const newId = createIdGenerator(clock);
-  const batcher = createCommitBatcher(store);
+  // Where the queue lives in the Store's database, new runs and their first items share a commit.
+  const batcher = createCommitBatcher(store, undefined, pairedCommit(queue, store));
   const wakeChannel = `${prefix.replace(/[^A-Za-z0-9._:/-]/g, "_")}wake`;
 
   const registry = createFunctionRegistry((definition) => cron.registered(definition));

@@ -1,11 +1,12 @@
 import {
   type Clock,
+  createJsonCodec,
   type Duration,
   invalidArgument,
   issueField,
   parseDuration,
 } from "@troupe/core";
-import type { DriverRequest, DriverResponse, FlowDriver, Opcode } from "./driver.js";
+import type { DriverOutcome, DriverRequest, FlowDriver, Opcode } from "./driver.js";
 import {
   NonRetriableError,
   RetryAfterError,
@@ -35,6 +36,8 @@ type FoundStep =
       readonly execute: () => unknown;
       readonly input: readonly unknown[] | undefined;
       readonly sendEvent: boolean;
+      /** Hands the step's result to the handler waiting on it. */
+      readonly resume: (value: unknown) => void;
     }
   | { readonly kind: "op"; readonly hash: string; readonly name: string; readonly op: Opcode };
 
@@ -46,6 +49,18 @@ function never<T>(): Promise<T> {
   return new Promise<T>(() => {});
 }
 
+/** A promise the handler awaits, and the function that resolves it (a step's result). */
+function pending<T>(): { promise: Promise<T>; resume: (value: unknown) => void } {
+  let resume: (value: unknown) => void = () => {};
+  const promise = new Promise<T>((resolve) => {
+    resume = (value) => resolve(value as T);
+  });
+  return { promise, resume };
+}
+
+// Results are handed on as a replay would see them: through the codec the engine stores them with.
+const codec = createJsonCodec<unknown>();
+
 function toTime(value: Date | number | string, field: string): number {
   const time =
     value instanceof Date ? value.getTime() : typeof value === "number" ? value : Date.parse(value);
@@ -53,7 +68,7 @@ function toTime(value: Date | number | string, field: string): number {
   return time;
 }
 
-function failureResponse(error: unknown, now: number): DriverResponse {
+function failureResponse(error: unknown, now: number): DriverOutcome {
   if (error instanceof StepError) {
     return { type: "error", error: error.error, retriable: false };
   }
@@ -120,6 +135,7 @@ export function createInProcessDriver(
           if (memoized) return memoized;
           if (typeof body !== "function")
             return Promise.reject(invalidArgument(`step.run(${name})`, "expected a function"));
+          const result = pending<never>();
           found.push({
             kind: "run",
             hash,
@@ -127,8 +143,9 @@ export function createInProcessDriver(
             execute: () => body(...args),
             input: args.length > 0 ? args : undefined,
             sendEvent: false,
+            resume: result.resume,
           });
-          return never();
+          return result.promise;
         },
         sleep(name, duration: Duration) {
           return addOp(name, (hash) => ({
@@ -186,6 +203,7 @@ export function createInProcessDriver(
             ...event,
             id: event.id ?? `${request.runId}:${hash}:${index}`,
           }));
+          const result = pending<{ ids: string[] }>();
           found.push({
             kind: "run",
             hash,
@@ -193,8 +211,9 @@ export function createInProcessDriver(
             execute: () => deps.send(withIds),
             input: undefined,
             sendEvent: true,
+            resume: result.resume,
           });
-          return never();
+          return result.promise;
         },
       };
 
@@ -252,22 +271,24 @@ export function createInProcessDriver(
           },
         );
 
-      // Wait until the handler settles, or new steps were found and a whole macrotask turn passed
-      // without more: then every step reachable in this tick has been reported.
-      await new Promise<void>((resolve) => {
-        let lastCount = -1;
-        let spins = 0;
-        const check = () => {
-          if (settled) return resolve();
-          if (found.length > 0 && found.length === lastCount) return resolve();
-          lastCount = found.length;
-          spins++;
-          if (spins > 1000) setTimeout(check, 1);
-          else setImmediate(check);
-        };
-        void done.then(() => resolve());
-        setImmediate(check);
-      });
+      // Wait until the handler settles, or steps beyond the first `known` were found and a whole
+      // macrotask turn passed without more: then every step reachable in this tick is reported.
+      const blocked = (known: number) =>
+        new Promise<void>((resolve) => {
+          let lastCount = -1;
+          let spins = 0;
+          const check = () => {
+            if (settled) return resolve();
+            if (found.length > known && found.length === lastCount) return resolve();
+            lastCount = found.length;
+            spins++;
+            if (spins > 1000) setTimeout(check, 1);
+            else setImmediate(check);
+          };
+          void done.then(() => resolve());
+          setImmediate(check);
+        });
+      await blocked(0);
 
       const unvisited = request.stack.filter((hash) => !visited.has(hash));
       if (unvisited.length > 0 && (settled?.type !== "threw" || found.length > 0)) {
@@ -300,7 +321,25 @@ export function createInProcessDriver(
       }
       const only = found[0];
       if (found.length === 1 && only?.kind === "run" && !request.disableImmediateExecution) {
-        return { type: "ops", ops: [await runStep(only, request, now)] };
+        const op = await runStep(only, request, now);
+        if (op.op !== "StepRun") return { type: "ops", ops: [op] };
+        // Let the handler go on with the result; if it returns before reaching another step, the
+        // engine commits the step and the run's end together.
+        let replayed: unknown;
+        try {
+          replayed = codec.decode(codec.encode(op.data));
+        } catch {
+          return { type: "ops", ops: [op] };
+        }
+        only.resume(replayed);
+        await blocked(1);
+        const ended = settled as Settled | undefined;
+        if (!ended || found.length > 1) return { type: "ops", ops: [op] };
+        const after: DriverOutcome =
+          ended.type === "returned"
+            ? { type: "complete", output: ended.output ?? null }
+            : failureResponse(ended.error, now());
+        return { type: "ops", ops: [op], after };
       }
       return {
         type: "ops",

@@ -1,5 +1,7 @@
 export { type Backoff, type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.js";
+export type { StorePairedQueue } from "./commit-batcher.js";
 export type {
+  DriverOutcome,
   DriverRequest,
   DriverResponse,
   FlowDriver,

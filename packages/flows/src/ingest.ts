@@ -50,10 +50,13 @@ export function createIngest(ctx: FlowsContext): Ingest {
   };
 
   const dispatch = async (committed: CommittedRuns, events: readonly FlowEvent[] = []) => {
-    const now = ctx.clock.now();
-    await ctx.enqueue(
-      await ctx.execution.admitNewRuns(committed.runs, (run) => deriveItems(run, now)),
-    );
+    if (committed.enqueued) ctx.wakeUps.wake();
+    else {
+      const now = ctx.clock.now();
+      await ctx.enqueue(
+        await ctx.execution.admitNewRuns(committed.runs, (run) => deriveItems(run, now)),
+      );
+    }
     if (committed.follow) await followUp(committed.follow);
     if (events.length > 0) await ctx.waits.deliver(events);
     ctx.runs.markerDone(committed.markerKey);
@@ -167,10 +170,18 @@ export function createIngest(ctx: FlowsContext): Ingest {
       let committed: CommittedRuns | undefined;
       try {
         if (first && live.length > 0) {
+          // With a paired queue, runs that need no concurrency admission get their first
+          // items in this same commit.
+          const pair =
+            ctx.batcher.pairsQueue &&
+            runs.length > 0 &&
+            runs.every((run) => ctx.execution.admitsPlainly(run));
+          const now = ctx.clock.now();
           committed = await ctx.runs.commitNew(ops, runs, {
             follow: control.followUps(),
             eventIds: live.map((event) => event.id),
             markerId: first.id,
+            ...(pair ? { items: runs.flatMap((run) => deriveItems(run, now)) } : {}),
           });
         } else {
           await ctx.batcher.commit(ops);

@@ -2,6 +2,7 @@ import {
   type Clock,
   type Counter,
   createJsonCodec,
+  type EnqueueItem,
   type Logger,
   type Store,
   type StoreOp,
@@ -50,6 +51,8 @@ export interface CommittedRuns {
   readonly follow?: FollowUps;
   /** The recovery marker to delete once done. */
   readonly markerKey: string;
+  /** The runs' first queue items were enqueued in the same commit (a paired queue). */
+  readonly enqueued?: boolean;
 }
 
 /** Options of a new run beyond its function and events. */
@@ -86,6 +89,8 @@ export interface RunStore {
       readonly follow?: FollowUps;
       readonly eventIds?: readonly string[];
       readonly markerId?: string;
+      /** The runs' first queue items, enqueued in the same commit (only with a paired queue). */
+      readonly items?: readonly EnqueueItem[];
     },
   ): Promise<CommittedRuns>;
   /** Counts runs created (a commit that created them succeeded). */
@@ -159,6 +164,11 @@ const hasFollowUps = (follow: FollowUps | undefined): follow is FollowUps =>
   follow !== undefined &&
   (follow.items.length > 0 || follow.cancel.length > 0 || follow.remove.length > 0);
 
+/** How long a done marker waits for a run commit to ride along with before it is deleted alone. */
+const MARKER_FLUSH_MS = 100;
+/** Marker deletes added to one run commit at most. */
+const MARKERS_PER_SAVE = 50;
+
 /** Creates the run store. */
 export function createRunStore(deps: RunStoreDeps): RunStore {
   const { store, batcher, keys, clock, newId } = deps;
@@ -175,7 +185,8 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
     for (const run of runs) deps.runsCreated.inc(1, { function: run.functionId });
   };
 
-  // Markers are deleted in batches, off the hot path.
+  // Markers are deleted off the hot path: with the next run commit of this process (see `save`),
+  // or, when none comes within MARKER_FLUSH_MS, in a batch of their own.
   const markerDeletes: string[] = [];
   let markerTimer: { cancel(): void } | undefined;
   const flushMarkers = async () => {
@@ -245,7 +256,16 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
         ...extra,
       ];
       if (loaded.status !== run.status) ops.push(...indexOps(run));
-      const { version } = await batcher.commit(ops);
+      // Markers whose work is done ride along (unguarded deletes): no commit of their own.
+      const riding = markerDeletes.splice(0, MARKERS_PER_SAVE);
+      for (const key of riding) ops.push({ type: "delete", key });
+      let version: number;
+      try {
+        ({ version } = await batcher.commit(ops));
+      } catch (error) {
+        markerDeletes.push(...riding);
+        throw error;
+      }
       if (loaded.status !== run.status && isTerminal(run.status)) {
         deps.runsFinished.inc(1, { function: run.functionId, status: run.status });
         deps.onFinished(run);
@@ -266,11 +286,18 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
         ...(extra.eventIds === undefined ? {} : { eventIds: extra.eventIds }),
         ...(hasFollowUps(extra.follow) ? { flow: extra.follow } : {}),
       };
-      await batcher.commit([...ops, { type: "set", key: markerKey, value: encodeMarker(marker) }]);
+      const items = extra.items ?? [];
+      await batcher.commit(
+        [...ops, { type: "set", key: markerKey, value: encodeMarker(marker) }],
+        items,
+      );
       countCreated(runs);
-      return hasFollowUps(extra.follow)
-        ? { runs, follow: extra.follow, markerKey }
-        : { runs, markerKey };
+      return {
+        runs,
+        markerKey,
+        ...(hasFollowUps(extra.follow) ? { follow: extra.follow } : {}),
+        ...(items.length > 0 ? { enqueued: true } : {}),
+      };
     },
 
     countCreated,
@@ -278,7 +305,7 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
     markerDone(key) {
       markerDeletes.push(key);
       if (markerTimer) return;
-      markerTimer = clock.setTimer(20, () => {
+      markerTimer = clock.setTimer(MARKER_FLUSH_MS, () => {
         markerTimer = undefined;
         flushMarkers().catch((error: unknown) => {
           deps.logger.warn("flows: deleting processed markers failed; sweep will redo them", {

@@ -47,8 +47,11 @@ const optionsSchema = z.strictObject({
 });
 
 interface Waiter {
-  /** Re-reads the run and settles the waiter if it finished. */
-  check(): void;
+  /**
+   * Settles the waiter with `finished` (the run as this process just committed it), or re-reads
+   * the run and settles the waiter if it finished.
+   */
+  check(finished?: RunRecord): void;
 }
 
 /** Creates the waiters of one engine. */
@@ -57,8 +60,8 @@ export function createRunWaiters(deps: RunWaitersDeps): RunWaiters {
   const waiters = new Map<string, Set<Waiter>>();
   let subscription: Promise<Unsubscribe> | undefined;
 
-  const wakeWaiters = (runId: string) => {
-    for (const waiter of waiters.get(runId) ?? []) waiter.check();
+  const wakeWaiters = (runId: string, finished?: RunRecord) => {
+    for (const waiter of waiters.get(runId) ?? []) waiter.check(finished);
   };
 
   const listen = () => {
@@ -111,9 +114,15 @@ export function createRunWaiters(deps: RunWaitersDeps): RunWaiters {
           outcome();
         };
         const waiter: Waiter = {
-          check() {
-            // One read at a time; a notice during a read causes one more read after it.
+          check(finished) {
             if (done) return;
+            // A run this process just committed as finished needs no read.
+            if (finished && isTerminal(finished.status)) {
+              const view = viewRun(finished);
+              settle(() => resolve(view));
+              return;
+            }
+            // One read at a time; a notice during a read causes one more read after it.
             if (reading) {
               again = true;
               return;
@@ -173,7 +182,7 @@ export function createRunWaiters(deps: RunWaitersDeps): RunWaiters {
     },
 
     finished(run) {
-      wakeWaiters(run.id);
+      wakeWaiters(run.id, run);
       publish(run.id);
     },
 

@@ -1,4 +1,5 @@
-import type { Clock, Logger, PubSub } from "@troupe/core";
+import { randomUUID } from "node:crypto";
+import { type Clock, type Logger, type PubSub, utf8 } from "@troupe/core";
 
 /**
  * Wake-ups of idle workers: in this process directly, in others through PubSub. A worker notes
@@ -13,6 +14,11 @@ export interface WakeUps {
   wakeLocal(): void;
   /** Wakes idle workers here now, and in other processes (at most one message per turn). */
   wake(): void;
+  /**
+   * Handles a message on the wake-up channel: wakes this process's idle workers unless the
+   * message is this engine's own (already woken locally when it was sent).
+   */
+  received(message: Uint8Array): void;
   /**
    * Waits up to `delayMs`, or until a wake-up; returns at once when one came after the
    * generation `seen` was noted.
@@ -45,6 +51,10 @@ export function createWakeUps(deps: WakeUpDeps): WakeUps {
   // At most one wake-up message per event-loop turn: a burst of enqueues (a batch of events,
   // many runs settling at once) must not become a burst of NOTIFYs.
   let publishPending = false;
+  // Each message names its sender, so an engine does not wake itself twice for one enqueue.
+  const sender = utf8(randomUUID());
+  const isOwn = (message: Uint8Array) =>
+    message.length === sender.length && message.every((byte, index) => byte === sender[index]);
 
   return {
     generation: () => generation,
@@ -55,10 +65,13 @@ export function createWakeUps(deps: WakeUpDeps): WakeUps {
       publishPending = true;
       setImmediate(() => {
         publishPending = false;
-        pubsub.publish(deps.channel, new Uint8Array(0)).catch((error: unknown) => {
+        pubsub.publish(deps.channel, sender).catch((error: unknown) => {
           deps.logger.warn("flows: wake-up publish failed", { error });
         });
       });
+    },
+    received(message) {
+      if (!isOwn(message)) wakeLocal();
     },
     idle: (delayMs, seen) =>
       new Promise<void>((resolve) => {

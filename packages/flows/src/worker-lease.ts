@@ -1,4 +1,5 @@
 import { type Lease, TroupeError } from "@troupe/core";
+import { createAckBatcher } from "./ack-batcher.js";
 import type { FlowsContext } from "./engine-context.js";
 import { fireFlowControlItem } from "./flow-control/admission.js";
 import type { LeaseGate } from "./flow-control/execution.js";
@@ -16,6 +17,8 @@ const isRunItem = (item: Item): item is RunItem => "runId" in item;
 export function createLeaseProcessing(ctx: FlowsContext, advance: AdvanceRun): ProcessLease {
   const { queue, logger } = ctx;
   const { leaseMs, maxInlineSteps } = ctx.settings;
+  // Items settled by concurrent leases in the same turn are acknowledged in one ackMany.
+  const acks = createAckBatcher(queue);
 
   /** Enqueues what the run's state calls for, then acknowledges or re-arms the lease's item. */
   const settle = async (lease: Lease, run: RunRecord | undefined) => {
@@ -24,12 +27,14 @@ export function createLeaseProcessing(ctx: FlowsContext, advance: AdvanceRun): P
       const derived = run ? deriveItems(run, ctx.clock.now()) : [];
       const own = derived.find((item) => item.id === lease.id);
       await ctx.enqueue(derived.filter((item) => item.id !== lease.id));
-      if (own)
+      if (own) {
         await queue.retry(
           lease,
           own.availableAt === undefined ? {} : { availableAt: own.availableAt },
         );
-      else await queue.ack(lease);
+        // The idle worker learns the item's new due time.
+        ctx.wakeUps.wakeLocal();
+      } else await acks.ack(lease);
     } catch (error) {
       // A lost lease means another worker holds the item now; it will redo this harmlessly.
       if (!TroupeError.isInstance(error, "LEASE_LOST")) throw error;
@@ -71,7 +76,7 @@ export function createLeaseProcessing(ctx: FlowsContext, advance: AdvanceRun): P
       item = decodeItem(lease.payload);
     } catch (error) {
       logger.error("flows: dropping an unreadable queue item", { id: lease.id, error });
-      await queue.ack(lease).catch(() => undefined);
+      await acks.ack(lease).catch(() => undefined);
       return;
     }
     const keeper = keepLease(lease);
@@ -79,14 +84,17 @@ export function createLeaseProcessing(ctx: FlowsContext, advance: AdvanceRun): P
     try {
       if (item.kind === "cron") {
         await ctx.cron.fire(item);
-        await queue.ack(lease).catch(() => undefined);
+        await acks.ack(lease).catch(() => undefined);
         return;
       }
       if (item.kind === "debounce" || item.kind === "batch") {
         const firing = await fireFlowControlItem(ctx.flowControl, item);
         if (firing.committed) await ctx.ingest.dispatch(firing.committed);
-        if (firing.retryAt === undefined) await queue.ack(lease).catch(() => undefined);
-        else await queue.retry(lease, { availableAt: firing.retryAt }).catch(() => undefined);
+        if (firing.retryAt === undefined) await acks.ack(lease).catch(() => undefined);
+        else {
+          await queue.retry(lease, { availableAt: firing.retryAt }).catch(() => undefined);
+          ctx.wakeUps.wakeLocal();
+        }
         return;
       }
       if (!isRunItem(item)) return;
@@ -99,7 +107,7 @@ export function createLeaseProcessing(ctx: FlowsContext, advance: AdvanceRun): P
         const result = await advance(current, saved, gate);
         if (result.parked && result.run) {
           // Parked in the Store behind a full concurrency key; a release re-enqueues it.
-          await queue.ack(lease).catch(() => undefined);
+          await acks.ack(lease).catch(() => undefined);
           await ctx.execution.afterPark(gate, result.run);
           gate = undefined;
           return;

@@ -46,7 +46,6 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
           nextSweepAt = clock.now() + sweepIntervalMs;
           await deps.sweep();
         }
-        await ctx.runs.flushMarkers();
         const free = workerConcurrency - active.size;
         let claimed = 0;
         if (free > 0) {
@@ -54,14 +53,17 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
           claimed = leases.length;
           for (const lease of leases) {
             const task: Promise<void> = deps.processLease(lease).finally(() => {
+              // Only a full worker waits for a slot; new work wakes the loop through enqueue.
+              const wasFull = active.size >= workerConcurrency;
               active.delete(task);
-              wakeUps.wakeLocal();
+              if (wasFull) wakeUps.wakeLocal();
             });
             active.add(task);
           }
         }
-        if (claimed > 0) continue;
-        if (free <= 0) {
+        // A full claim may have left more due items; a partial one took all that were due.
+        if (claimed > 0 && claimed >= free) continue;
+        if (free <= 0 || active.size >= workerConcurrency) {
           // Every slot is busy: a finishing item wakes the loop.
           if (running) await wakeUps.idle(pollIntervalMs, seen);
           continue;
@@ -90,7 +92,9 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
       // must not keep a process alive, but a started worker is a server and should.
       if (deps.keepProcessAlive) keepAlive = setInterval(() => {}, 1 << 30);
       if (ctx.pubsub)
-        unsubscribe = await ctx.pubsub.subscribe(deps.wakeChannel, () => wakeUps.wakeLocal());
+        unsubscribe = await ctx.pubsub.subscribe(deps.wakeChannel, (message) =>
+          wakeUps.received(message),
+        );
       await ctx.cron.ensureScheduled();
       nextSweepAt = 0;
       loop = workerLoop();

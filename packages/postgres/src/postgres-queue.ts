@@ -1,6 +1,7 @@
 import {
   type ClaimOptions,
   type Clock,
+  type CommitResult,
   closedError,
   createIdGenerator,
   distinctLeaseRefs,
@@ -18,8 +19,11 @@ import {
   type Queue,
   type QueueItem,
   type RetryOptions,
+  type Store,
+  type StoreOp,
   systemClock,
   validateClaimOptions,
+  validateCommit,
   validateEnqueueItems,
   validateLeaseMs,
   validateLeaseRef,
@@ -36,6 +40,12 @@ import {
   runQuery,
 } from "./connection.js";
 import { migrateOnce } from "./migrations.js";
+import {
+  retryableCommitError,
+  storeCommitArgs,
+  storeCommitOutcome,
+  storeHome,
+} from "./store-commit.js";
 
 /** Options of {@link createPostgresQueue}. Give exactly one of `connectionString` and `pool`. */
 export interface PostgresQueueOptions {
@@ -54,6 +64,27 @@ export interface PostgresQueueOptions {
   readonly clock?: Clock;
   /** Where warnings (such as a dropped idle connection) go. Default: discarded. */
   readonly logger?: Logger;
+}
+
+/**
+ * A PostgreSQL {@link Queue} that can also commit a PostgreSQL Store's ops and enqueue items in
+ * ONE transaction (one round trip, one commit), when the Store keeps its data in the same
+ * database and schema. Engines use it to save a commit where both ports live in one database
+ * and fall back to `Store.commit` then `Queue.enqueueMany` elsewhere.
+ */
+export interface PostgresQueue extends Queue {
+  /**
+   * True when `store` is a Store from `createPostgresStore` on the same pool (or the same
+   * connection string) and the same schema as this queue, so {@link commitWithStore} applies.
+   */
+  pairsWith(store: Store): boolean;
+  /**
+   * Commits `ops` exactly as a paired store's `commit` would (same guards, same
+   * `StoreConflictError`, same versions) and, only if they are applied, enqueues `items` as
+   * `enqueueMany` would, all in one transaction: either both happen or neither. Items without an
+   * id get a new one; an item whose id is already in the queue is left as it is.
+   */
+  commitWithStore(ops: readonly StoreOp[], items: readonly EnqueueItem[]): Promise<CommitResult>;
 }
 
 const optionsSchema = z.strictObject({
@@ -116,7 +147,7 @@ const claimOrder = (a: ItemRow, b: ItemRow): number =>
  * against the `clock` option: an unleased item whose `available_at` has come, or a leased one
  * whose lease lapsed. Ack, retry and extend are single statements matched on the lease id.
  */
-export function createPostgresQueue(options: PostgresQueueOptions): Queue {
+export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueue {
   const parsed = parseOptions("createPostgresQueue", optionsSchema, options);
   const schema = parsed.schema ?? "troupe";
   const queueName = parsed.queueName;
@@ -141,6 +172,22 @@ export function createPostgresQueue(options: PostgresQueueOptions): Queue {
             WITH ORDINALITY AS i(id, payload, priority, available_at, partition_key, n)
       ORDER BY i.n
      ON CONFLICT (queue_name, id) DO NOTHING RETURNING id`,
+  );
+  // The Store's commit and the inserts in one statement: the inserts run only when the commit
+  // applied (its first answer is a version, not -1), and both share the statement's transaction.
+  const commitWithItemsSql = prepared(
+    `WITH c AS MATERIALIZED (
+       SELECT ${quoteIdent(schema)}.store_commit($1::bytea[], $2::text[], $3::bytea[], $4::bigint[]) AS r
+     ), ins AS (
+       INSERT INTO ${table} (queue_name, id, payload, priority, available_at, enqueued_at, partition_key)
+       SELECT $5, i.id, i.payload, i.priority, i.available_at, $6, i.partition_key
+         FROM unnest($7::text[], $8::bytea[], $9::integer[], $10::bigint[], $11::text[])
+              WITH ORDINALITY AS i(id, payload, priority, available_at, partition_key, n)
+        WHERE (SELECT r[1] FROM c) >= 0
+        ORDER BY i.n
+       ON CONFLICT (queue_name, id) DO NOTHING RETURNING id
+     )
+     SELECT (SELECT r FROM c) AS r, (SELECT count(*) FROM ins) AS inserted`,
   );
   const claimSql = (partitioned: boolean) =>
     prepared(
@@ -286,9 +333,58 @@ export function createPostgresQueue(options: PostgresQueueOptions): Queue {
     return ids.map((id, index) => ({ id, created: first.get(id) === index && created.has(id) }));
   };
 
+  const commitWithStore = async (
+    ops: readonly StoreOp[],
+    items: readonly EnqueueItem[],
+  ): Promise<CommitResult> => {
+    validateCommit(ops);
+    validateEnqueueItems(items);
+    await begin();
+    if (ops.length === 0) {
+      await enqueueMany(items);
+      return { version: 0 };
+    }
+    const now = clock.now();
+    const chosen = new Map<string, EnqueueItem>();
+    for (const item of items) {
+      const id = item.id ?? newId();
+      if (!chosen.has(id)) chosen.set(id, item);
+    }
+    const picked = [...chosen.values()];
+    const config = commitWithItemsSql([
+      ...storeCommitArgs(ops),
+      queueName,
+      now,
+      [...chosen.keys()],
+      picked.map((item) => Buffer.from(item.payload)),
+      picked.map((item) => item.priority ?? 0),
+      picked.map((item) => item.availableAt ?? now),
+      picked.map((item) => item.partitionKey ?? null),
+    ]);
+    const storeWhat = `postgres store (schema "${schema}")`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await runQuery<{ r: string[] }>(pool, what, config, false);
+        return storeCommitOutcome(storeWhat, ops, result.rows[0]?.r);
+      } catch (error) {
+        if (attempt < 5 && retryableCommitError(error)) continue;
+        throw error;
+      }
+    }
+  };
+
   return {
     name: "postgres",
     queueName,
+    pairsWith(store) {
+      const home = storeHome(store);
+      return (
+        home !== undefined &&
+        home.schema === schema &&
+        home.connection === (parsed.pool ?? parsed.connectionString)
+      );
+    },
+    commitWithStore,
     async enqueue(item) {
       return (await enqueueMany([item]))[0] as EnqueueResult;
     },

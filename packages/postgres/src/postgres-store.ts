@@ -7,10 +7,8 @@ import {
   noopLogger,
   resolveListRange,
   type Store,
-  StoreConflictError,
   type StoreEntry,
   type StoreOp,
-  TroupeError,
   validateCommit,
   validateKey,
 } from "@troupe/core";
@@ -25,6 +23,12 @@ import {
   runQuery,
 } from "./connection.js";
 import { migrateOnce } from "./migrations.js";
+import {
+  recordStoreHome,
+  retryableCommitError,
+  storeCommitArgs,
+  storeCommitOutcome,
+} from "./store-commit.js";
 
 /** Options of {@link createPostgresStore}. Give exactly one of `connectionString` and `pool`. */
 export interface PostgresStoreOptions {
@@ -56,12 +60,6 @@ const toEntry = (row: EntryRow): StoreEntry => ({
   version: Number(row.version),
 });
 
-const KIND: Record<StoreOp["type"], string> = { set: "s", delete: "d", check: "c" };
-
-// Deadlocks cannot happen (locks are taken in one order), but a failed-over or overloaded server
-// may still abort a commit with these; the commit rolled back, so running it again is safe.
-const RETRYABLE = new Set(["40P01", "40001"]);
-
 /**
  * A {@link Store} on PostgreSQL. Keys are `bytea` holding UTF-8, so the primary-key order is the
  * UTF-8 byte order `compareKeys` defines. A commit is one call of a PL/pgSQL function (one round
@@ -92,7 +90,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     await ready();
   };
 
-  return {
+  const store: Store = {
     name: "postgres",
     async get(key) {
       validateKey(key);
@@ -149,28 +147,13 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       validateCommit(ops);
       await begin();
       if (ops.length === 0) return { version: 0 };
-      const keys = ops.map((op) => Buffer.from(op.key, "utf8"));
-      const kinds = ops.map((op) => KIND[op.type]);
-      const values = ops.map((op) => (op.type === "set" ? Buffer.from(op.value) : null));
-      const expects = ops.map((op) =>
-        op.expect === undefined ? null : op.expect === "absent" ? 0 : op.expect,
-      );
-      const config = commitOps([keys, kinds, values, expects]);
+      const config = commitOps(storeCommitArgs(ops));
       for (let attempt = 1; ; attempt++) {
         try {
           const result = await runQuery<{ r: string[] }>(pool, what, config, false);
-          const [first, index, actual] = (result.rows[0]?.r ?? []).map(Number);
-          if (first === undefined)
-            throw new TroupeError("INTERNAL", `${what}: commit returned nothing`);
-          if (first >= 0) return { version: first };
-          const op = ops[(index ?? 1) - 1];
-          if (!op || op.expect === undefined) {
-            throw new TroupeError("INTERNAL", `${what}: commit reported a conflict on no guard`);
-          }
-          throw new StoreConflictError(op.key, op.expect, actual ? actual : "absent");
+          return storeCommitOutcome(what, ops, result.rows[0]?.r);
         } catch (error) {
-          const code = (error as { code?: unknown } | null)?.code;
-          if (attempt < 5 && typeof code === "string" && RETRYABLE.has(code)) continue;
+          if (attempt < 5 && retryableCommitError(error)) continue;
           throw error;
         }
       }
@@ -181,4 +164,6 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       await handle.release();
     },
   };
+  recordStoreHome(store, { connection: parsed.pool ?? parsed.connectionString ?? "", schema });
+  return store;
 }

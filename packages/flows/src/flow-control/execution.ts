@@ -49,6 +49,11 @@ export interface ExecutionControl {
     now: number,
   ): { slots?: RunSlot[]; priority?: number; nextAt?: number };
   /** New runs' first items, after ingest: reserved ones are returned, the rest parked. */
+  /**
+   * True when `admitNewRuns` passes all of `run`'s items straight through (no concurrency slot
+   * to reserve), so they may be enqueued in the commit that creates the run.
+   */
+  admitsPlainly(run: RunRecord): boolean;
   admitNewRuns(
     runs: readonly RunRecord[],
     itemsFor: (run: RunRecord) => EnqueueItem[],
@@ -87,6 +92,10 @@ export function createExecutionControl(deps: ExecutionControlDeps): ExecutionCon
         ...(slots === undefined ? {} : { slots }),
         ...(factor === 0 ? {} : { priority: factor, nextAt: priorityStartAt(now, factor) }),
       };
+    },
+
+    admitsPlainly(run) {
+      return refsOf(run).length === 0 || deps.definition(run.functionId)?.throttle !== undefined;
     },
 
     async admitNewRuns(runs, itemsFor) {

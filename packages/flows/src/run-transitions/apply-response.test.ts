@@ -17,6 +17,40 @@ describe("applyDriverResponse", () => {
     expect(run).toEqual(before);
   });
 
+  it("a step the handler returned right after completes the run in the same transition", () => {
+    const run = aRun();
+    const before = snapshot(run);
+    const result = applyDriverResponse(
+      run,
+      {
+        type: "ops",
+        ops: [{ op: "StepRun", id: "h1", name: "a", data: 1 }],
+        after: { type: "complete", output: 2 },
+      },
+      "discover",
+      anEnv(),
+    );
+    expect(result.run).toMatchObject({ status: "completed", output: 2, stack: ["h1"] });
+    expect(result.run.steps.h1).toMatchObject({ status: "completed" });
+    expect(result.next).toBeUndefined();
+    expect(run).toEqual(before);
+  });
+
+  it("ignores a returned output when the step did not complete", () => {
+    const result = applyDriverResponse(
+      aRun(),
+      {
+        type: "ops",
+        ops: [{ op: "StepError", id: "h1", name: "a", error: { name: "E", message: "e" } }],
+        after: { type: "complete", output: 2 },
+      },
+      "discover",
+      anEnv(),
+    );
+    expect(result.run.status).not.toBe("completed");
+    expect(result.run.steps.h1?.status).not.toBe("completed");
+  });
+
   it("parallel steps are planned: no discovery until they resolve, and later steps are planned too", () => {
     const result = applyDriverResponse(
       aRun(),

@@ -90,5 +90,27 @@ export function applyDriverResponse(
     next = undefined;
   }
   if (draft.nextAt !== undefined && draft.nextAt > env.now) next = undefined;
+  const [only] = response.ops;
+  if (
+    response.after &&
+    next?.kind === "discover" &&
+    response.ops.length === 1 &&
+    only?.op === "StepRun" &&
+    draft.steps[only.id]?.status === "completed" &&
+    effects.children.length === 0 &&
+    effects.lookbacks.length === 0
+  ) {
+    // The handler returned or threw right after the step: what the next discovery would do, in
+    // the same commit as the step's result.
+    const after = applyDriverResponse(draft, response.after, "discover", env);
+    const merged = {
+      ops: [...effects.ops, ...after.effects.ops],
+      children: [...effects.children, ...after.effects.children],
+      lookbacks: [...effects.lookbacks, ...after.effects.lookbacks],
+    };
+    return after.next
+      ? { run: after.run, next: after.next, effects: { ...after.effects, ...merged } }
+      : { run: after.run, effects: { ...after.effects, ...merged } };
+  }
   return next ? { run: draft, next, effects } : { run: draft, effects };
 }
