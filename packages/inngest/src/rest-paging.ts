@@ -27,6 +27,40 @@ export async function pageNewestFirst<T extends { readonly id: string }>(
   if (cursor !== undefined && !isUlid(cursor)) {
     throw invalidArgument("cursor", "expected the cursor of a previous page");
   }
+  const { items: kept, more } = await fetchBeforeCursor(list, { limit, to: options.to, cursor });
+  const data: unknown[] = [];
+  let bytes = 2;
+  let last: T | undefined;
+  for (const item of kept) {
+    const json = options.toJson(item);
+    const size = Buffer.byteLength(JSON.stringify(json) ?? "null") + 1;
+    if (data.length > 0 && bytes + size > options.maxBytes) {
+      return { data, cursor: last?.id };
+    }
+    data.push(json);
+    bytes += size;
+    last = item;
+  }
+  return { data, cursor: more ? last?.id : undefined };
+}
+
+/**
+ * The next `limit` items of an id-ordered listing, newest first, after `cursor` (the id of the
+ * last item of the previous page), and whether more follow. The ids are ULIDs, so the items after
+ * the cursor hold the ids below it; the listing filters by millisecond only, so items of the
+ * cursor's own millisecond are fetched again and dropped, and the fetch grows until the page is
+ * full or the listing ends. The one windowing step of every newest-first list page (REST and
+ * dashboard); each caller bounds the page by bytes its own way.
+ */
+export async function fetchBeforeCursor<T extends { readonly id: string }>(
+  list: ListNewestFirst<T>,
+  options: {
+    readonly limit: number;
+    readonly to?: number | undefined;
+    readonly cursor?: string | undefined;
+  },
+): Promise<{ readonly items: T[]; readonly more: boolean }> {
+  const { cursor, limit } = options;
   let upper = options.to;
   if (cursor !== undefined) {
     const cursorEnd = ulidTime(cursor) + 1;
@@ -36,19 +70,6 @@ export async function pageNewestFirst<T extends { readonly id: string }>(
     const items = await list({ limit: fetch, ...(upper === undefined ? {} : { to: upper }) });
     const kept = cursor === undefined ? [...items] : items.filter((item) => item.id < cursor);
     if (kept.length <= limit && items.length >= fetch) continue;
-    const data: unknown[] = [];
-    let bytes = 2;
-    let last: T | undefined;
-    for (const item of kept.slice(0, limit)) {
-      const json = options.toJson(item);
-      const size = Buffer.byteLength(JSON.stringify(json) ?? "null") + 1;
-      if (data.length > 0 && bytes + size > options.maxBytes) {
-        return { data, cursor: last?.id };
-      }
-      data.push(json);
-      bytes += size;
-      last = item;
-    }
-    return { data, cursor: kept.length > limit ? last?.id : undefined };
+    return { items: kept.slice(0, limit), more: kept.length > limit };
   }
 }
