@@ -11,6 +11,7 @@ export {
 } from "./bench.js";
 export { describePubSub, type PubSubSuiteOptions } from "./pubsub-suite.js";
 export {
+  BACKLOG_SCENARIOS,
   type BacklogBenchOptions,
   type BacklogCandidate,
   type BacklogScenario,
