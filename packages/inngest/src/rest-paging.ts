@@ -6,6 +6,14 @@ export const DEFAULT_MAX_LIST_BYTES = 4 * 1024 * 1024;
 /** What {@link pageNewestFirst} lists from: items newest first, below `to` (ms) when given. */
 export type ListNewestFirst<T> = (query: { limit: number; to?: number }) => Promise<readonly T[]>;
 
+/** Which items a newest-first page holds: at most `limit`, below `to` (ms), after `cursor`. */
+export interface CursorWindow {
+  readonly limit: number;
+  readonly to?: number | undefined;
+  /** The id of the last item of the previous page. */
+  readonly cursor?: string | undefined;
+}
+
 /**
  * One page of an id-ordered listing, newest first, bounded by count and by bytes of JSON
  * (`toJson` gives what is sent for an item). `cursor` is the id of the last item of the previous
@@ -15,10 +23,7 @@ export type ListNewestFirst<T> = (query: { limit: number; to?: number }) => Prom
  */
 export async function pageNewestFirst<T extends { readonly id: string }>(
   list: ListNewestFirst<T>,
-  options: {
-    readonly limit: number;
-    readonly to?: number | undefined;
-    readonly cursor?: string | undefined;
+  options: CursorWindow & {
     readonly maxBytes: number;
     readonly toJson: (item: T) => unknown;
   },
@@ -54,11 +59,7 @@ export async function pageNewestFirst<T extends { readonly id: string }>(
  */
 export async function fetchBeforeCursor<T extends { readonly id: string }>(
   list: ListNewestFirst<T>,
-  options: {
-    readonly limit: number;
-    readonly to?: number | undefined;
-    readonly cursor?: string | undefined;
-  },
+  options: CursorWindow,
 ): Promise<{ readonly items: T[]; readonly more: boolean }> {
   const { cursor, limit } = options;
   let upper = options.to;
