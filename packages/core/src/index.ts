@@ -21,6 +21,7 @@ export {
   validateKey,
   validateKeys,
 } from "./keys.js";
+export { closeListener, type Listener, listenOn } from "./listener.js";
 export {
   createConsoleLogger,
   type LogFields,

@@ -6,5 +6,6 @@ export {
 } from "./api.js";
 export { createHttpDriver, type HttpDriverOptions } from "./http-driver.js";
 export type { StoredApp } from "./registry.js";
+export { type CursorWindow, fetchBeforeCursor, type ListNewestFirst } from "./rest-paging.js";
 export { canonicalJson, hashSigningKey, signBody, verifySignature } from "./signing.js";
 export type { SyncResult } from "./sync-ping.js";

@@ -2,14 +2,14 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { ActorSystem } from "@troupe/actors";
 import {
   type Clock,
-  invalidArgument,
+  closeListener,
   type Logger,
+  listenOn,
   type Metrics,
   noopLogger,
   parseWith,
   type Store,
   systemClock,
-  TroupeError,
 } from "@troupe/core";
 import type { Flows } from "@troupe/flows";
 import { z } from "zod";
@@ -148,34 +148,15 @@ export function createPgServer(options: PgServerOptions): PgServer {
   let port = 0;
   let closing: Promise<void> | undefined;
   return {
-    listen(requested, host = "127.0.0.1") {
-      return new Promise((resolve, reject) => {
-        const onError = (error: NodeJS.ErrnoException) =>
-          reject(
-            error.code === "EADDRINUSE"
-              ? invalidArgument("pgwire.port", `port ${requested} on ${host} is already in use`)
-              : new TroupeError("UNAVAILABLE", `cannot listen on ${host}:${requested}`, {
-                  cause: error,
-                }),
-          );
-        server.once("error", onError);
-        server.listen(requested, host, () => {
-          server.off("error", onError);
-          const address = server.address();
-          port = typeof address === "object" && address !== null ? address.port : requested;
-          logger.info("pgwire server listening", { host, port });
-          resolve(port);
-        });
-      });
+    async listen(requested, host = "127.0.0.1") {
+      port = await listenOn(server, requested, host, "pgwire.port");
+      logger.info("pgwire server listening", { host, port });
+      return port;
     },
     port: () => port,
     stats: () => ({ ...stats }),
     close() {
-      closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        for (const connection of connections) connection.close();
-        if (server.listening) await closed;
-      })();
+      closing ??= closeListener(server, connections);
       return closing;
     },
   };

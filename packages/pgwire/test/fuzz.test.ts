@@ -1,4 +1,4 @@
-import { connect } from "node:net";
+import { fuzzConnections, seededRandom } from "@troupe/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPgServer } from "./support.js";
@@ -8,14 +8,6 @@ beforeAll(async () => {
   running = await startPgServer({ maxMessageBytes: 4096 });
 });
 afterAll(() => running.close());
-
-function seeded(seed: number) {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) & 0x7fffffff;
-    return state / 0x7fffffff;
-  };
-}
 
 function startup(): Buffer {
   const params = Buffer.from("user\0fuzz\0database\0troupe\0\0", "utf8");
@@ -54,38 +46,22 @@ function randomMessages(random: () => number): Buffer {
 
 describe("fuzzing the PostgreSQL wire server", () => {
   it("survives 2,000 seeded random and truncated messages and keeps serving", async () => {
-    const random = seeded(5433);
-    let errorsSeen = 0;
-    for (let batch = 0; batch < 20; batch++) {
-      await Promise.all(
-        Array.from(
-          { length: 100 },
-          () =>
-            new Promise<void>((resolve) => {
-              const socket = connect(running.port, "127.0.0.1");
-              let received = Buffer.alloc(0);
-              socket.on("data", (chunk) => {
-                received = Buffer.concat([received, chunk]);
-              });
-              socket.on("error", () => resolve());
-              socket.on("close", () => {
-                // An ErrorResponse ('E') somewhere after the startup answer.
-                if (
-                  received.includes(Buffer.from("SERROR")) ||
-                  received.includes(Buffer.from("SFATAL"))
-                )
-                  errorsSeen++;
-                resolve();
-              });
-              socket.on("connect", () => {
-                const noise = randomMessages(random);
-                socket.write(random() < 0.9 ? Buffer.concat([startup(), noise]) : noise);
-                setTimeout(() => socket.end(), 30);
-              });
-            }),
-        ),
-      );
-    }
+    const random = seededRandom(5433);
+    const replies = await fuzzConnections({
+      port: running.port,
+      rounds: 20,
+      perRound: 100,
+      payload: () => {
+        const noise = randomMessages(random);
+        return random() < 0.9 ? Buffer.concat([startup(), noise]) : noise;
+      },
+      endAfterMs: 30,
+    });
+    // An ErrorResponse ('E') somewhere after the startup answer.
+    const errorsSeen = replies.filter(
+      (received) =>
+        received.includes(Buffer.from("SERROR")) || received.includes(Buffer.from("SFATAL")),
+    ).length;
     expect(errorsSeen).toBeGreaterThan(100);
     const client = new pg.Client({ host: "127.0.0.1", port: running.port, user: "after" });
     await client.connect();

@@ -1,22 +1,14 @@
-import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { runReadmeExample } from "@troupe/testkit";
 import { describe, expect, it } from "vitest";
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 describe("README usage example", () => {
   it("is examples/usage.ts verbatim, and runs as written", async () => {
-    const readme = readFileSync(join(packageDir, "README.md"), "utf8");
-    const example = readFileSync(join(packageDir, "examples/usage.ts"), "utf8");
+    const { readme, example, stdout } = await runReadmeExample(packageDir);
     expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      ["--import", "tsx", "--conditions=source", "examples/usage.ts"],
-      { cwd: packageDir },
-    );
     expect(stdout.trim()).toBe("[ { name: 'app/hello', n: '1' } ]");
   }, 30_000);
 });

@@ -3,7 +3,7 @@
 import { cpus, loadavg } from "node:os";
 import { createMemoryQueue, createMemoryStore, type Lease, type Queue } from "@troupe/core";
 import {
-  type BacklogScenario,
+  BACKLOG_SCENARIOS,
   benchQueue,
   benchQueueBacklog,
   benchStore,
@@ -158,14 +158,6 @@ async function cycleTables() {
 async function backlogTable() {
   // Claim→ack against a standing backlog: one item or 50 per claim (50 acked by one ackMany, and
   // by one `complete([...ids])` for pg-boss), 5,000 or 20,000 queued, 1 or 10 consumers.
-  const scenarios: BacklogScenario[] = [
-    { batch: 1, queued: 5000, consumers: 1 },
-    { batch: 50, queued: 5000, consumers: 1 },
-    { batch: 1, queued: 20_000, consumers: 1 },
-    { batch: 50, queued: 20_000, consumers: 1 },
-    { batch: 1, queued: 5000, consumers: 10 },
-    { batch: 50, queued: 20_000, consumers: 10 },
-  ];
   const backlogRows = await benchQueueBacklog(
     [
       {
@@ -178,7 +170,7 @@ async function backlogTable() {
           createPostgresQueue({ connectionString: url, schema: schemas.troupe, queueName }),
       },
     ],
-    scenarios,
+    BACKLOG_SCENARIOS,
     { sliceMs: Math.round(durationMs / 2), slices: 4 },
   );
   printTable("Queue, claim→ack against a backlog (alternating slices)", backlogRows);

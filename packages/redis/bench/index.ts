@@ -3,7 +3,7 @@
 import { cpus } from "node:os";
 import { createMemoryQueue, createMemoryStore, type Queue } from "@troupe/core";
 import {
-  type BacklogScenario,
+  BACKLOG_SCENARIOS,
   benchQueue,
   benchQueueBacklog,
   benchStore,
@@ -68,14 +68,6 @@ const only = process.env.BENCH_ONLY;
  * completes its jobs together, one script each), 5,000 or 20,000 queued, 1 or 10 consumers.
  */
 async function backlogTable() {
-  const scenarios: BacklogScenario[] = [
-    { batch: 1, queued: 5000, consumers: 1 },
-    { batch: 50, queued: 5000, consumers: 1 },
-    { batch: 1, queued: 20_000, consumers: 1 },
-    { batch: 50, queued: 20_000, consumers: 1 },
-    { batch: 1, queued: 5000, consumers: 10 },
-    { batch: 50, queued: 20_000, consumers: 10 },
-  ];
   const rows = await benchQueueBacklog(
     [
       {
@@ -88,7 +80,7 @@ async function backlogTable() {
         create: (queueName) => createRedisQueue({ url: redisUrl, prefix: troupePrefix, queueName }),
       },
     ],
-    scenarios,
+    BACKLOG_SCENARIOS,
     { sliceMs: Math.round(durationMs / 2), slices: 2 * rounds },
   );
   printTable(

@@ -3,15 +3,16 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { ActorSystem } from "@troupe/actors";
 import {
   type Clock,
+  closeListener,
   invalidArgument,
   type Logger,
+  listenOn,
   type Metrics,
   noopLogger,
   type PubSub,
   parseWith,
   type Store,
   systemClock,
-  TroupeError,
 } from "@troupe/core";
 import { z } from "zod";
 import { RespConnection } from "./connection.js";
@@ -145,33 +146,16 @@ export function createRespServer(options: RespServerOptions): RespServer {
   let closing: Promise<void> | undefined;
 
   return {
-    listen(requested, host = "127.0.0.1") {
-      return new Promise((resolve, reject) => {
-        const onError = (error: NodeJS.ErrnoException) =>
-          reject(
-            error.code === "EADDRINUSE"
-              ? invalidArgument("resp.port", `port ${requested} on ${host} is already in use`)
-              : new TroupeError("UNAVAILABLE", `cannot listen on ${host}:${requested}`, {
-                  cause: error,
-                }),
-          );
-        server.once("error", onError);
-        server.listen(requested, host, () => {
-          server.off("error", onError);
-          const address = server.address();
-          port = typeof address === "object" && address !== null ? address.port : requested;
-          logger.info("resp server listening", { host, port });
-          resolve(port);
-        });
-      });
+    async listen(requested, host = "127.0.0.1") {
+      port = await listenOn(server, requested, host, "resp.port");
+      logger.info("resp server listening", { host, port });
+      return port;
     },
     port: () => port,
     stats: () => ({ ...stats }),
     close() {
       closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        for (const connection of connections) connection.close();
-        if (server.listening) await closed;
+        await closeListener(server, connections);
         await context.hub?.close();
       })();
       return closing;

@@ -1,4 +1,4 @@
-import { connect } from "node:net";
+import { fuzzConnections, seededRandom } from "@troupe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rawClient } from "./raw-client.js";
 import { startServer } from "./support.js";
@@ -8,15 +8,6 @@ beforeAll(async () => {
   running = await startServer({ maxBulkBytes: 4096 });
 });
 afterAll(() => running.close());
-
-/** A seeded generator, so a failure can be replayed. */
-function seeded(seed: number) {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) & 0x7fffffff;
-    return state / 0x7fffffff;
-  };
-}
 
 const COMMANDS = ["GET", "SET", "HSET", "LPUSH", "SCAN", "MULTI", "EXEC", "SUBSCRIBE", "PING"];
 
@@ -46,33 +37,18 @@ function randomFrame(random: () => number): Buffer {
 
 describe("fuzzing the RESP server", () => {
   it("survives 3,000 seeded random and truncated frames, and still serves", async () => {
-    const random = seeded(20_261_206);
-    let protocolErrors = 0;
-    for (let batch = 0; batch < 30; batch++) {
-      // 100 connections at a time, each sent one random frame then closed.
-      await Promise.all(
-        Array.from(
-          { length: 100 },
-          () =>
-            new Promise<void>((resolve) => {
-              const socket = connect(running.port, "127.0.0.1");
-              let received = "";
-              socket.on("data", (chunk) => {
-                received += chunk.toString("latin1");
-              });
-              socket.on("error", () => resolve());
-              socket.on("close", () => {
-                if (received.includes("Protocol error")) protocolErrors++;
-                resolve();
-              });
-              socket.on("connect", () => {
-                socket.write(randomFrame(random));
-                setTimeout(() => socket.end(), 20);
-              });
-            }),
-        ),
-      );
-    }
+    const random = seededRandom(20_261_206);
+    // 100 connections at a time, each sent one random frame then closed.
+    const replies = await fuzzConnections({
+      port: running.port,
+      rounds: 30,
+      perRound: 100,
+      payload: () => randomFrame(random),
+      endAfterMs: 20,
+    });
+    const protocolErrors = replies.filter((received) =>
+      received.toString("latin1").includes("Protocol error"),
+    ).length;
     expect(protocolErrors).toBeGreaterThan(10);
     expect(running.server.stats().protocolErrorsTotal).toBeGreaterThanOrEqual(protocolErrors);
     const client = await rawClient(running.port);

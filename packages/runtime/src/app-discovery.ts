@@ -1,4 +1,5 @@
-import type { Clock, Logger, Timer } from "@troupe/core";
+import type { Clock, Logger } from "@troupe/core";
+import { createRoundLoop } from "./round-loop.js";
 
 /**
  * The local ports an SDK app usually listens on (web frameworks' and dev servers' defaults), in
@@ -92,9 +93,6 @@ export function createAppDiscovery(options: AppDiscoveryOptions): AppDiscovery {
   const paths = options.paths ?? DISCOVERY_PATHS;
   const probe = options.probe ?? ((url: string) => probeServeUrl(url));
   const found = new Map<string, { synced: boolean }>();
-  let timer: Timer | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
 
   const probePort = async (port: number): Promise<string | undefined> => {
     for (const servePath of paths) {
@@ -136,31 +134,11 @@ export function createAppDiscovery(options: AppDiscoveryOptions): AppDiscovery {
     await Promise.all([...live].map(syncFound));
   };
 
-  const schedule = () => {
-    if (stopped) return;
-    timer = options.clock.setTimer(options.intervalMs, () => {
-      timer = undefined;
-      running = round().finally(() => {
-        running = undefined;
-        schedule();
-      });
-    });
-  };
+  const loop = createRoundLoop({ round, intervalMs: options.intervalMs, clock: options.clock });
 
   return {
-    async start() {
-      stopped = false;
-      running = round();
-      await running;
-      running = undefined;
-      schedule();
-    },
-    async stop() {
-      stopped = true;
-      timer?.cancel();
-      timer = undefined;
-      await running;
-    },
+    start: () => loop.start(),
+    stop: () => loop.stop(),
     found: () => [...found].filter(([, state]) => state.synced).map(([url]) => url),
   };
 }

@@ -1,4 +1,5 @@
-import type { Clock, Logger, Timer } from "@troupe/core";
+import type { Clock, Logger } from "@troupe/core";
+import { createRoundLoop } from "./round-loop.js";
 
 /** Where one app stands. */
 export interface AppSyncState {
@@ -51,9 +52,6 @@ export function createAppSync(options: AppSyncOptions): AppSync {
   const states = new Map<string, AppSyncState>(
     options.urls.map((url) => [url, { url, synced: false, attempts: 0 }]),
   );
-  let timer: Timer | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
 
   const attempt = async (url: string) => {
     const before = states.get(url);
@@ -86,32 +84,18 @@ export function createAppSync(options: AppSyncOptions): AppSync {
     await Promise.all(pending.map((state) => attempt(state.url)));
   };
 
-  const schedule = () => {
-    if (stopped || states.size === 0) return;
-    if (!options.keepSyncing && [...states.values()].every((state) => state.synced)) return;
-    timer = options.clock.setTimer(options.intervalMs, () => {
-      timer = undefined;
-      running = round().finally(() => {
-        running = undefined;
-        schedule();
-      });
-    });
-  };
+  const loop = createRoundLoop({
+    round,
+    intervalMs: options.intervalMs,
+    clock: options.clock,
+    again: () =>
+      states.size > 0 &&
+      (options.keepSyncing === true || ![...states.values()].every((state) => state.synced)),
+  });
 
   return {
-    async start() {
-      stopped = false;
-      running = round();
-      await running;
-      running = undefined;
-      schedule();
-    },
-    async stop() {
-      stopped = true;
-      timer?.cancel();
-      timer = undefined;
-      await running;
-    },
+    start: () => loop.start(),
+    stop: () => loop.stop(),
     states: () => [...states.values()],
   };
 }

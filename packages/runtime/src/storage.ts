@@ -190,16 +190,14 @@ async function openPostgres(settings: EngineSettings): Promise<OpenedEngine> {
   );
   const { url, schema, queueName, clock, logger } = settings;
   const connection = { connectionString: url, logger, ...(schema ? { schema } : {}) };
-  const store = createPostgresStore(connection);
-  const queue = createPostgresQueue({ ...connection, queueName, clock });
-  const pubsub = createPostgresPubSub({ connectionString: url, logger });
-  return {
-    store,
-    queue,
-    pubsub,
-    openQueue: (name) => createPostgresQueue({ ...connection, queueName: name, clock }),
-    close: () => closeAll([pubsub, queue, store]),
-  };
+  const openQueue = (name: string) =>
+    createPostgresQueue({ ...connection, queueName: name, clock });
+  return ownConnections({
+    store: createPostgresStore(connection),
+    queue: openQueue(queueName),
+    pubsub: createPostgresPubSub({ connectionString: url, logger }),
+    openQueue,
+  });
 }
 
 async function openRedis(settings: EngineSettings): Promise<OpenedEngine> {
@@ -210,16 +208,19 @@ async function openRedis(settings: EngineSettings): Promise<OpenedEngine> {
   );
   const { url, prefix, queueName, clock, logger } = settings;
   const connection = { url, logger, ...(prefix ? { prefix } : {}) };
-  const store = createRedisStore(connection);
-  const queue = createRedisQueue({ ...connection, queueName, clock });
-  const pubsub = createRedisPubSub(connection);
-  return {
-    store,
-    queue,
-    pubsub,
-    openQueue: (name) => createRedisQueue({ ...connection, queueName: name, clock }),
-    close: () => closeAll([pubsub, queue, store]),
-  };
+  const openQueue = (name: string) => createRedisQueue({ ...connection, queueName: name, clock });
+  return ownConnections({
+    store: createRedisStore(connection),
+    queue: openQueue(queueName),
+    pubsub: createRedisPubSub(connection),
+    openQueue,
+  });
+}
+
+/** An engine whose ports each own their connection (PostgreSQL, Redis): closing closes the three. */
+function ownConnections(ports: Omit<OpenedEngine, "close">): OpenedEngine {
+  const { store, queue, pubsub } = ports;
+  return { ...ports, close: () => closeAll([pubsub, queue, store]) };
 }
 
 /**

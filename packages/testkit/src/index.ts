@@ -11,12 +11,15 @@ export {
 } from "./bench.js";
 export { describePubSub, type PubSubSuiteOptions } from "./pubsub-suite.js";
 export {
+  BACKLOG_SCENARIOS,
   type BacklogBenchOptions,
   type BacklogCandidate,
   type BacklogScenario,
   benchQueueBacklog,
 } from "./queue-backlog-bench.js";
 export { describeQueue, type QueueSuiteOptions } from "./queue-suite.js";
+export { type ReadmeExampleRun, runReadmeExample } from "./readme-example.js";
 export { describeStore, type StoreSuiteOptions } from "./store-suite.js";
 export { createTestClock, type SuiteContext, waitFor } from "./suite-context.js";
 export { describeTransport, type TransportSuiteOptions } from "./transport-suite.js";
+export { type FuzzConnectionsOptions, fuzzConnections, seededRandom } from "./wire-fuzz.js";

@@ -11,6 +11,19 @@ export interface BacklogScenario {
   readonly consumers: number;
 }
 
+/**
+ * The backlog scenarios the adapters' benches report, so their tables line up: one item or 50
+ * per claim, 5,000 or 20,000 queued, 1 or 10 consumers.
+ */
+export const BACKLOG_SCENARIOS: readonly BacklogScenario[] = [
+  { batch: 1, queued: 5000, consumers: 1 },
+  { batch: 50, queued: 5000, consumers: 1 },
+  { batch: 1, queued: 20_000, consumers: 1 },
+  { batch: 50, queued: 20_000, consumers: 1 },
+  { batch: 1, queued: 5000, consumers: 10 },
+  { batch: 50, queued: 20_000, consumers: 10 },
+];
+
 /** One queue implementation to measure; `create` gets a queue name unique to the scenario. */
 export interface BacklogCandidate {
   /** The name shown in the table. */

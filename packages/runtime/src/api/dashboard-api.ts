@@ -1,4 +1,4 @@
-import { hasLoneSurrogate, invalidArgument, parseWith, TroupeError, ulidTime } from "@troupe/core";
+import { hasLoneSurrogate, invalidArgument, parseWith, TroupeError } from "@troupe/core";
 import type {
   EventData,
   FlowEvent,
@@ -9,7 +9,7 @@ import type {
   RunView,
   StepView,
 } from "@troupe/flows";
-import type { InngestApi } from "@troupe/inngest";
+import { fetchBeforeCursor, type InngestApi } from "@troupe/inngest";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
@@ -97,10 +97,8 @@ const invokeBody = z.object({ data: z.record(z.string(), z.unknown()).optional()
 const syncBody = z.object({ url: z.url({ message: "expected the app's serve URL" }) });
 
 /**
- * Pages newest first through an id-ordered listing: the ids are ULIDs, so the page after
- * `cursor` holds the ids below it. The engine filters by creation millisecond only, so items of
- * the cursor's own millisecond are fetched again and dropped; the fetch grows until the page is
- * full or the listing ends.
+ * One dashboard list page: the window after `cursor` from {@link fetchBeforeCursor}, bounded by
+ * bytes too (the cursor then points past the last item that fit).
  */
 async function pageBefore<T extends { readonly id: string }>(
   list: (query: { limit: number; to?: number }) => Promise<readonly T[]>,
@@ -109,22 +107,10 @@ async function pageBefore<T extends { readonly id: string }>(
   cursor: string | undefined,
   maxBytes: number,
 ): Promise<DashboardPage<T>> {
-  let upper = to;
-  if (cursor !== undefined) {
-    const cursorEnd = ulidTime(cursor) + 1;
-    upper = upper === undefined ? cursorEnd : Math.min(upper, cursorEnd);
-  }
-  for (let fetch = limit + 1 + (cursor === undefined ? 0 : 32); ; fetch *= 4) {
-    const items = await list({ limit: fetch, ...(upper === undefined ? {} : { to: upper }) });
-    const kept = cursor === undefined ? [...items] : items.filter((item) => item.id < cursor);
-    const exhausted = items.length < fetch;
-    if (kept.length > limit || exhausted) {
-      // Bounded by bytes too: the cursor then points past the last item that fit.
-      const { items: data, truncated } = takeWithinBytes(kept.slice(0, limit), maxBytes);
-      const last = data[data.length - 1];
-      return { data, nextCursor: (kept.length > limit || truncated) && last ? last.id : null };
-    }
-  }
+  const window = await fetchBeforeCursor(list, { limit, to, cursor });
+  const { items: data, truncated } = takeWithinBytes(window.items, maxBytes);
+  const last = data[data.length - 1];
+  return { data, nextCursor: (window.more || truncated) && last ? last.id : null };
 }
 
 function durationOf(step: StepView): number | null {
