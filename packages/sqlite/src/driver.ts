@@ -116,7 +116,10 @@ export function isClosedConnectionError(error: unknown): boolean {
   if (error instanceof TypeError && /database connection is not open/.test(error.message)) {
     return true;
   }
+  // node:sqlite: "database is not open", and "statement has been finalized" for a statement of a
+  // closed connection (it finalizes statements only when closing).
   return (
-    (error as { code?: unknown }).code === "ERR_INVALID_STATE" && /not open/.test(error.message)
+    (error as { code?: unknown }).code === "ERR_INVALID_STATE" &&
+    /not open|finalized/.test(error.message)
   );
 }
