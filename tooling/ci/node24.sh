@@ -47,10 +47,13 @@ pnpm run bootstrap >"$work/bootstrap.log" 2>&1 || { cat "$work/bootstrap.log"; e
 node -e 'new (require("node:sqlite").DatabaseSync)(":memory:").close()'
 
 step "unit tests (every src/ test file) on Node $(node --version)"
-pnpm exec vitest run src/
+# Both test steps run even when the first fails, so one run shows every failure.
+failed=0
+pnpm exec vitest run src/ || failed=1
 
 step "@troupe/sqlite, every test (node:sqlite) on Node $(node --version)"
-pnpm exec vitest run packages/sqlite
+pnpm exec vitest run packages/sqlite || failed=1
 
 step ""
 echo "[node24] done in $((SECONDS - started)) s"
+exit "$failed"
