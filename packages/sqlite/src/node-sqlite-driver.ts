@@ -26,20 +26,34 @@ interface NodeSqliteModule {
 
 let loaded: NodeSqliteModule | undefined;
 
+type EmitWarning = (warning: string | Error, ...rest: unknown[]) => void;
+
+/** `emitWarning` without SQLite's ExperimentalWarning; every other warning passes through. */
+export function withoutSqliteExperimentalWarning(emitWarning: EmitWarning): EmitWarning {
+  return (warning, ...rest) => {
+    const text = typeof warning === "string" ? warning : warning.message;
+    const option = rest[0];
+    const type =
+      typeof warning !== "string"
+        ? warning.name
+        : typeof option === "string"
+          ? option
+          : (option as { type?: unknown } | undefined)?.type;
+    if (type === "ExperimentalWarning" && /sqlite/i.test(text)) return;
+    emitWarning(warning, ...rest);
+  };
+}
+
 /**
- * Loads `node:sqlite`. Some Node 24 releases flag it with an ExperimentalWarning on load: that
- * one warning is dropped (Troupe chose the driver, the user did not); every other passes.
+ * Loads `node:sqlite`. Some Node releases (22; early 24s) print an ExperimentalWarning on load:
+ * that one warning is dropped (Troupe chose the driver, the user did not).
  */
 function loadNodeSqlite(): NodeSqliteModule {
   if (loaded) return loaded;
   const emitWarning = process.emitWarning;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const text = typeof warning === "string" ? warning : warning.message;
-    const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string })?.type;
-    const name = typeof warning === "string" ? type : warning.name;
-    if (name === "ExperimentalWarning" && /sqlite/i.test(text)) return;
-    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
+  process.emitWarning = withoutSqliteExperimentalWarning((...args) =>
+    (emitWarning as EmitWarning).apply(process, args),
+  ) as typeof process.emitWarning;
   try {
     loaded = requireDriver("node:sqlite") as NodeSqliteModule;
   } finally {
