@@ -1,4 +1,6 @@
 // pnpm --filter @troupe/sqlite bench — the standard Store and Queue benchmarks, memory vs SQLite.
+// BENCH_SQLITE_DRIVERS=node:sqlite,better-sqlite3 adds a "sqlite (<driver>)" row per driver next
+// to the default driver's "sqlite" rows (Node ≥ 24 runs node:sqlite by default, older better-sqlite3).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +19,13 @@ import {
   benchStore,
   printTable,
 } from "@troupe/testkit";
-import { createSqliteQueue, createSqliteStore, type SqliteSynchronous } from "../src/index.js";
+import { defaultDriver } from "../src/driver.js";
+import {
+  createSqliteQueue,
+  createSqliteStore,
+  type SqliteDriverName,
+  type SqliteSynchronous,
+} from "../src/index.js";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 1000);
 const dir = mkdtempSync(join(tmpdir(), "troupe-sqlite-bench-"));
@@ -30,7 +38,14 @@ const removeFile = (path: string) => {
 interface Settings {
   readonly synchronous?: SqliteSynchronous;
   readonly exclusive?: boolean;
+  readonly driver?: SqliteDriverName;
 }
+
+// Extra drivers measured beside the default one (which the plain "sqlite" rows use).
+const otherDrivers = (process.env.BENCH_SQLITE_DRIVERS ?? "")
+  .split(",")
+  .filter((name): name is SqliteDriverName => name === "node:sqlite" || name === "better-sqlite3")
+  .filter((name) => name !== defaultDriver());
 
 function sqliteStore(name: string, settings: Settings = {}): BenchCandidate<Store> {
   let path = "";
@@ -119,6 +134,7 @@ try {
     [
       { name: "memory", create: () => createMemoryStore() },
       sqliteStore("sqlite"),
+      ...otherDrivers.map((driver) => sqliteStore(`sqlite (${driver})`, { driver })),
       sqliteStore("sqlite (exclusive)", { exclusive: true }),
       sqliteStore("sqlite (synchronous=full)", { synchronous: "full" }),
     ],
@@ -129,6 +145,7 @@ try {
     [
       { name: "memory", create: () => createMemoryQueue({ clock: systemClock }) },
       sqliteQueue("sqlite"),
+      ...otherDrivers.map((driver) => sqliteQueue(`sqlite (${driver})`, { driver })),
       sqliteQueue("sqlite (exclusive)", { exclusive: true }),
       sqliteQueue("sqlite (synchronous=full)", { synchronous: "full" }),
     ],
@@ -211,6 +228,24 @@ try {
       10_000,
     ),
   );
+  for (const driver of otherDrivers) {
+    cpuRows.push(
+      await cpuPerOperation(
+        `sqlite (${driver}): guarded commit`,
+        () => guardedCommits(createSqliteStore({ path: freshFile(), driver })),
+        20_000,
+      ),
+      await cpuPerOperation(
+        `sqlite (${driver}): enqueue→claim→ack`,
+        () =>
+          queueCycles(
+            createSqliteQueue({ path: freshFile(), queueName: "cpu", clock: systemClock, driver }),
+          ),
+        10_000,
+      ),
+    );
+  }
+  console.log(`Node ${process.version}; default driver: ${defaultDriver()}`);
   printTable("CPU time per operation (process.cpuUsage)", cpuRows);
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTempDir } from "../test/temp-files.js";
-import { openSqliteDatabase } from "./database.js";
+import { openConnection, openSqliteDatabase } from "./database.js";
+import { defaultDriver } from "./driver.js";
 import { SCHEMA_VERSION } from "./schema.js";
 
 describe("openSqliteDatabase", () => {
@@ -49,7 +49,7 @@ describe("openSqliteDatabase", () => {
 
   it("refuses a file written by a newer schema", () => {
     openSqliteDatabase(path).close();
-    const raw = new Database(path);
+    const raw = openConnection(path, defaultDriver());
     raw.prepare("UPDATE troupe_schema_version SET version = ?").run(SCHEMA_VERSION + 1);
     raw.close();
     expect(() => openSqliteDatabase(path)).toThrow(/newer than this @troupe\/sqlite/);

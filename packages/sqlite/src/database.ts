@@ -1,11 +1,19 @@
 import { resolve } from "node:path";
 import { invalidArgument, parseWith, TroupeError } from "@troupe/core";
-import Database from "better-sqlite3";
 import { z } from "zod";
+import { isBetterSqlite3Database, openBetterSqlite3 } from "./better-sqlite3-driver.js";
+import {
+  defaultDriver,
+  isClosedConnectionError,
+  nodeMajor,
+  type SqliteDatabase,
+  type SqliteDriverName,
+  sqliteErrorCode,
+} from "./driver.js";
+import { NodeSqliteDatabase, nodeSqliteAvailable } from "./node-sqlite-driver.js";
 import { migrateSchema } from "./schema.js";
 
-/** A better-sqlite3 connection, as returned by {@link openSqliteDatabase}. */
-export type SqliteDatabase = Database.Database;
+export type { SqliteDatabase, SqliteDriverName } from "./driver.js";
 
 /**
  * How hard SQLite works to make a commit survive. In WAL mode:
@@ -46,6 +54,12 @@ export interface SqliteDatabaseOptions {
    * 1 KiB pages still measured faster than 4 KiB ones with 1,000- and 4,000-byte values.
    */
   readonly pageSizeBytes?: number;
+  /**
+   * The SQLite driver. Default: `"node:sqlite"` (built into Node) on Node ≥ 24, where
+   * better-sqlite3 12 can abort the process when a statement is garbage-collected;
+   * `"better-sqlite3"` on Node 20 and 22 (no `node:sqlite` without a flag on 20; faster on 22).
+   */
+  readonly driver?: SqliteDriverName;
 }
 
 const synchronousSchema = z.enum(["normal", "full"]);
@@ -64,6 +78,7 @@ export const databaseOptionsShape = {
       message: "expected a power of two from 512 to 65536",
     })
     .optional(),
+  driver: z.enum(["better-sqlite3", "node:sqlite"]).optional(),
 };
 
 const databaseOptionsSchema = z.strictObject(databaseOptionsShape);
@@ -71,6 +86,19 @@ const databaseOptionsSchema = z.strictObject(databaseOptionsShape);
 /** Throws INVALID_ARGUMENT naming the first bad option (prefixed with `scope`). */
 export function parseOptions<T>(schema: z.ZodType<T>, options: unknown, scope: string): T {
   return parseWith(schema, options ?? {}, scope);
+}
+
+/** A bare connection through `driver`: no pragmas, no schema (tests use it as a second client). */
+export function openConnection(path: string, driver: SqliteDriverName): SqliteDatabase {
+  return driver === "node:sqlite" ? new NodeSqliteDatabase(path) : openBetterSqlite3(path);
+}
+
+/** The drivers this Node can run: node:sqlite where it loads, better-sqlite3 below Node 24. */
+export function availableDrivers(): SqliteDriverName[] {
+  const drivers: SqliteDriverName[] = [];
+  if (nodeMajor() < 24) drivers.push("better-sqlite3");
+  if (nodeSqliteAvailable()) drivers.push("node:sqlite");
+  return drivers;
 }
 
 /**
@@ -90,13 +118,14 @@ export function openSqliteDatabase(
     throw invalidArgument("path", 'expected a non-empty file path (or ":memory:")');
   }
   const settings = parseOptions(databaseOptionsSchema, options, "options");
+  const driver = settings.driver ?? defaultDriver();
   let database: SqliteDatabase;
   try {
-    database = new Database(path);
+    database = openConnection(path, driver);
   } catch (error) {
     throw new TroupeError("UNAVAILABLE", `cannot open SQLite database ${JSON.stringify(path)}`, {
       cause: error,
-      details: { path },
+      details: { path, driver },
     });
   }
   try {
@@ -131,7 +160,7 @@ export function databaseIdentity(database: SqliteDatabase): string | SqliteDatab
   return resolve(database.name);
 }
 
-/** Checks that `database` is an open better-sqlite3 connection and migrates its schema. */
+/** Checks that `database` is an open connection and migrates its schema. */
 export function adoptDatabase(database: SqliteDatabase, field: string): void {
   if (!database.open) throw invalidArgument(field, "the database connection is closed");
   try {
@@ -141,10 +170,10 @@ export function adoptDatabase(database: SqliteDatabase, field: string): void {
   }
 }
 
-/** A zod schema accepting a better-sqlite3 connection. */
+/** A zod schema accepting a connection of either driver. */
 export const databaseSchema: z.ZodType<SqliteDatabase> = z.custom<SqliteDatabase>(
-  (value) => value instanceof Database,
-  "expected a better-sqlite3 Database (see openSqliteDatabase)",
+  (value) => value instanceof NodeSqliteDatabase || isBetterSqlite3Database(value),
+  "expected a SQLite connection from openSqliteDatabase (or a better-sqlite3 Database)",
 );
 
 /**
@@ -153,7 +182,7 @@ export const databaseSchema: z.ZodType<SqliteDatabase> = z.custom<SqliteDatabase
  */
 export function mapSqliteError(error: unknown, doing: string): unknown {
   if (TroupeError.isInstance(error)) return error;
-  const code = (error as { code?: unknown } | null)?.code;
+  const code = sqliteErrorCode(error);
   if (typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code === "SQLITE_LOCKED")) {
     return new TroupeError(
       "UNAVAILABLE",
@@ -161,7 +190,7 @@ export function mapSqliteError(error: unknown, doing: string): unknown {
       { cause: error, details: { sqliteCode: code } },
     );
   }
-  if (error instanceof TypeError && /database connection is not open/.test(error.message)) {
+  if (isClosedConnectionError(error)) {
     return new TroupeError("CLOSED", `the SQLite connection was closed while ${doing}`, {
       cause: error,
     });
@@ -219,6 +248,7 @@ export function connect(
     mmapSizeBytes?: number | undefined;
     exclusive?: boolean | undefined;
     pageSizeBytes?: number | undefined;
+    driver?: SqliteDriverName | undefined;
   },
   scope: string,
 ): AdapterConnection {
@@ -230,6 +260,7 @@ export function connect(
     mmapSizeBytes: options.mmapSizeBytes,
     exclusive: options.exclusive,
     pageSizeBytes: options.pageSizeBytes,
+    driver: options.driver,
   };
   if ((path === undefined) === (database === undefined)) {
     throw invalidArgument(`${scope}.path`, "give exactly one of `path` or `database`");

@@ -3,6 +3,7 @@ export {
   type SqliteConnectionOptions,
   type SqliteDatabase,
   type SqliteDatabaseOptions,
+  type SqliteDriverName,
   type SqliteSynchronous,
 } from "./database.js";
 export { SCHEMA_VERSION } from "./schema.js";

@@ -1,4 +1,4 @@
-import type Database from "better-sqlite3";
+import type { SqliteDatabase, SqliteStatement } from "./driver.js";
 
 /** How many distinct LIMIT values get their own cached statement (callers use a handful). */
 const MAX_CACHED_LIMITS = 32;
@@ -11,11 +11,11 @@ const MAX_CACHED_LIMITS = 32;
  * Once MAX_CACHED_LIMITS values are cached, other values share one statement with a bound limit.
  */
 export function limitedQuery<Params extends unknown[], Row>(
-  database: Database.Database,
+  database: SqliteDatabase,
   sqlWithoutLimit: string,
 ): (limit: number, ...params: Params) => Row[] {
-  const byLimit = new Map<number, Database.Statement<Params, Row>>();
-  let bound: Database.Statement<[...Params, number], Row> | undefined;
+  const byLimit = new Map<number, SqliteStatement<Params, Row>>();
+  let bound: SqliteStatement<[...Params, number], Row> | undefined;
   return (limit, ...params) => {
     let statement = byLimit.get(limit);
     if (!statement && (byLimit.size >= MAX_CACHED_LIMITS || !Number.isSafeInteger(limit))) {

@@ -1,5 +1,5 @@
 import { TroupeError } from "@troupe/core";
-import type Database from "better-sqlite3";
+import type { SqliteDatabase } from "./driver.js";
 
 /**
  * The schema, as an append-only list of migrations: migration `i` brings a file from version `i`
@@ -61,13 +61,13 @@ const MIGRATIONS: readonly string[] = [
 /** The schema version this package writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-const migrated = new WeakSet<Database.Database>();
+const migrated = new WeakSet<SqliteDatabase>();
 
 /**
  * Creates or upgrades the Troupe tables, in one IMMEDIATE transaction so that several processes
  * opening a new file at once migrate it exactly once. Idempotent and cheap when up to date.
  */
-export function migrateSchema(database: Database.Database): void {
+export function migrateSchema(database: SqliteDatabase): void {
   if (migrated.has(database)) return;
   database
     .transaction(() => {

@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { compareKeys, type Store, StoreConflictError, TroupeError, utf8 } from "@troupe/core";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTempDir } from "../test/temp-files.js";
-import { openSqliteDatabase } from "./database.js";
+import { openConnection, openSqliteDatabase } from "./database.js";
+import { defaultDriver } from "./driver.js";
 import { createSqliteStore } from "./sqlite-store.js";
 
 describe("createSqliteStore", () => {
@@ -122,7 +122,7 @@ describe("createSqliteStore", () => {
 
   it("fails with UNAVAILABLE when another connection holds the write lock past the timeout", async () => {
     const store = open({ path, busyTimeoutMs: 50 });
-    const blocker = new Database(path);
+    const blocker = openConnection(path, defaultDriver());
     blocker.exec("BEGIN IMMEDIATE");
     try {
       const error = await store

@@ -2,6 +2,7 @@ import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describePubSub, describeQueue, describeStore, type SuiteContext } from "@troupe/testkit";
+import { availableDrivers } from "../src/database.js";
 import { createSqlitePubSub, createSqliteQueue, createSqliteStore } from "../src/index.js";
 
 // One SQLite file per test, named by the test's id; peers open a second connection on it.
@@ -12,49 +13,63 @@ const removeFiles = (context: SuiteContext) => {
   }
 };
 
-describeStore("sqlite", {
-  create: (context) => createSqliteStore({ path: fileOf(context) }),
-  openPeer: (context) => createSqliteStore({ path: fileOf(context) }),
-  reopen: (context) => createSqliteStore({ path: fileOf(context) }),
-  destroy: removeFiles,
-});
+// Every suite on every driver this Node runs: better-sqlite3 on Node 20 and 22, node:sqlite
+// where it loads without a flag (Node 22.13+; the only one on Node ≥ 24).
+for (const driver of availableDrivers()) {
+  const label = (variant = "") => `sqlite ${driver}${variant}`;
 
-const openQueue = (context: SuiteContext) =>
-  createSqliteQueue({ path: fileOf(context), queueName: `q_${context.id}`, clock: context.clock });
+  describeStore(label(), {
+    create: (context) => createSqliteStore({ path: fileOf(context), driver }),
+    openPeer: (context) => createSqliteStore({ path: fileOf(context), driver }),
+    reopen: (context) => createSqliteStore({ path: fileOf(context), driver }),
+    destroy: removeFiles,
+  });
 
-describeQueue("sqlite", {
-  create: openQueue,
-  openPeer: openQueue,
-  reopen: openQueue,
-  destroy: removeFiles,
-});
-
-describePubSub("sqlite", {
-  create: (context) => createSqlitePubSub({ path: fileOf(context) }),
-  openPeer: (context) => createSqlitePubSub({ path: fileOf(context) }),
-  destroy: removeFiles,
-});
-
-// Every delivery through the file, as between processes.
-describePubSub("sqlite (polling only)", {
-  create: (context) => createSqlitePubSub({ path: fileOf(context), inProcessDelivery: false }),
-  openPeer: (context) => createSqlitePubSub({ path: fileOf(context), inProcessDelivery: false }),
-  destroy: removeFiles,
-});
-
-// exclusive: one connection holds the file; the suites run without a peer connection.
-describeStore("sqlite (exclusive)", {
-  create: (context) => createSqliteStore({ path: fileOf(context), exclusive: true }),
-  destroy: removeFiles,
-});
-
-describeQueue("sqlite (exclusive)", {
-  create: (context) =>
+  const openQueue = (context: SuiteContext) =>
     createSqliteQueue({
       path: fileOf(context),
-      exclusive: true,
       queueName: `q_${context.id}`,
       clock: context.clock,
-    }),
-  destroy: removeFiles,
-});
+      driver,
+    });
+
+  describeQueue(label(), {
+    create: openQueue,
+    openPeer: openQueue,
+    reopen: openQueue,
+    destroy: removeFiles,
+  });
+
+  describePubSub(label(), {
+    create: (context) => createSqlitePubSub({ path: fileOf(context), driver }),
+    openPeer: (context) => createSqlitePubSub({ path: fileOf(context), driver }),
+    destroy: removeFiles,
+  });
+
+  // Every delivery through the file, as between processes.
+  describePubSub(label(" (polling only)"), {
+    create: (context) =>
+      createSqlitePubSub({ path: fileOf(context), inProcessDelivery: false, driver }),
+    openPeer: (context) =>
+      createSqlitePubSub({ path: fileOf(context), inProcessDelivery: false, driver }),
+    destroy: removeFiles,
+  });
+
+  // exclusive: one connection holds the file; the suites run without a peer connection.
+  describeStore(label(" (exclusive)"), {
+    create: (context) => createSqliteStore({ path: fileOf(context), exclusive: true, driver }),
+    destroy: removeFiles,
+  });
+
+  describeQueue(label(" (exclusive)"), {
+    create: (context) =>
+      createSqliteQueue({
+        path: fileOf(context),
+        exclusive: true,
+        queueName: `q_${context.id}`,
+        clock: context.clock,
+        driver,
+      }),
+    destroy: removeFiles,
+  });
+}
