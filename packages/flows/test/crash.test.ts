@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { waitFor } from "@troupe/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { createFlows } from "../src/index.js";
-import { crashFunction, parseEffects } from "./crash-function.js";
+import { crashFunction, parseEffects, tornEffects } from "./crash-function.js";
 import { openCrashPorts } from "./crash-ports.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -64,6 +64,7 @@ function describeMissingEffect(
     `${adapter}: run ${runId} ${stepId} stored output ${JSON.stringify(output)} has no matching effect line`,
     `log lines holding that output (${withOutput.length}): ${withOutput.join(" | ") || "none"}`,
     `log lines of that run (${ofRun.length}): ${ofRun.join(" | ") || "none"}`,
+    `torn records: ${tornEffects(log).join(" | ") || "none"}`,
     `log: ${lines.length} lines, ${log.length} bytes, ends with newline: ${log.endsWith("\n")}`,
   ].join("\n");
 }
@@ -150,6 +151,7 @@ describe.each(adapters)(
         set.add(effect.nonce);
         effects.set(key, set);
       }
+      const torn = tornEffects(effectsLog);
       let repeatedEffects = 0;
       const runs = await flows.listRuns({ limit: RUNS });
       expect(runs).toHaveLength(RUNS);
@@ -178,7 +180,7 @@ describe.each(adapters)(
         }
       }
       console.log(
-        `crash test (${name}): ${RUNS} runs, ${KILLS} kills (completed runs at each kill: ${completedAtKill.join(", ")}), ${repeatedEffects} of ${RUNS * 5} step side effects ran more than once`,
+        `crash test (${name}): ${RUNS} runs, ${KILLS} kills (completed runs at each kill: ${completedAtKill.join(", ")}), ${repeatedEffects} of ${RUNS * 5} step side effects ran more than once, ${torn.length} effect records torn by a kill${torn.length > 0 ? `: ${torn.join(" | ")}` : ""}`,
       );
       for (;;) {
         const entries = await ports.store.list({ prefix: ports.prefix, limit: 500 });
