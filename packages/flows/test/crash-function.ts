@@ -23,7 +23,14 @@ export function crashFunction(effectsPath: string) {
             const endedAt = performance.timeOrigin + performance.now();
             appendFileSync(
               effectsPath,
-              `${runId} step-${index} ${nonce} ${process.pid} ${startedAt} ${endedAt}\n`,
+              formatEffect({
+                runId,
+                step: `step-${index}`,
+                nonce,
+                pid: String(process.pid),
+                startedAt,
+                endedAt,
+              }),
             );
             return nonce;
           }),
@@ -44,14 +51,45 @@ export interface Effect {
   readonly endedAt: number;
 }
 
-/** Parses the effects log. */
+const EFFECT_LINE =
+  /^(\S+) (step-\d+) ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}) (\d+) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)$/;
+
+/**
+ * One effect as appended to the log, in one write. The record starts with a newline as well as
+ * ending with one: a worker SIGKILLed inside that write can leave only its first part in the file
+ * (Linux copies a write into the page cache chunk by chunk and stops at a chunk boundary once a
+ * fatal signal is pending), and the next process's record must still start on a line of its own
+ * instead of being glued to the torn one.
+ */
+export function formatEffect(effect: Effect): string {
+  const { runId, step, nonce, pid, startedAt, endedAt } = effect;
+  return `\n${runId} ${step} ${nonce} ${pid} ${startedAt} ${endedAt}\n`;
+}
+
+function logLines(text: string): string[] {
+  return text.split("\n").filter((line) => line !== "");
+}
+
+/** Parses the effects log: every complete record (a torn one is left out, see {@link tornEffects}). */
 export function parseEffects(text: string): Effect[] {
-  return text
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => {
-      const [runId = "", step = "", nonce = "", pid = "", startedAt = "0", endedAt = "0"] =
-        line.split(" ");
-      return { runId, step, nonce, pid, startedAt: Number(startedAt), endedAt: Number(endedAt) };
+  const effects: Effect[] = [];
+  for (const line of logLines(text)) {
+    const match = EFFECT_LINE.exec(line);
+    if (!match) continue;
+    const [, runId = "", step = "", nonce = "", pid = "", startedAt = "0", endedAt = "0"] = match;
+    effects.push({
+      runId,
+      step,
+      nonce,
+      pid,
+      startedAt: Number(startedAt),
+      endedAt: Number(endedAt),
     });
+  }
+  return effects;
+}
+
+/** The log's lines that are not a complete record: writes cut short by a SIGKILL. */
+export function tornEffects(text: string): string[] {
+  return logLines(text).filter((line) => !EFFECT_LINE.test(line));
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { waitFor } from "@troupe/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { createFlows } from "../src/index.js";
-import { crashFunction, parseEffects } from "./crash-function.js";
+import { crashFunction, parseEffects, tornEffects } from "./crash-function.js";
 import { openCrashPorts } from "./crash-ports.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -40,6 +40,33 @@ function kill(child: ChildProcess): Promise<void> {
     child.once("exit", () => resolve());
     child.kill("SIGKILL");
   });
+}
+
+/**
+ * What a failed "the stored result came from a logged side effect" check saw: the run, the step,
+ * the stored output, every log line holding that output (whichever run or process logged it) and
+ * every log line of that run.
+ */
+function describeMissingEffect(
+  log: string,
+  runId: string,
+  stepId: string,
+  output: unknown,
+  adapter: string,
+): string {
+  const lines = log.split("\n").filter((line) => line !== "");
+  const withOutput =
+    typeof output === "string" && output !== ""
+      ? lines.filter((line) => line.includes(output))
+      : [];
+  const ofRun = lines.filter((line) => line.startsWith(`${runId} `));
+  return [
+    `${adapter}: run ${runId} ${stepId} stored output ${JSON.stringify(output)} has no matching effect line`,
+    `log lines holding that output (${withOutput.length}): ${withOutput.join(" | ") || "none"}`,
+    `log lines of that run (${ofRun.length}): ${ofRun.join(" | ") || "none"}`,
+    `torn records: ${tornEffects(log).join(" | ") || "none"}`,
+    `log: ${lines.length} lines, ${log.length} bytes, ends with newline: ${log.endsWith("\n")}`,
+  ].join("\n");
 }
 
 const dir = mkdtempSync(join(tmpdir(), "troupe-flows-crash-"));
@@ -116,13 +143,15 @@ describe.each(adapters)(
       // Every kill must have landed while runs were still in flight.
       expect(completedAtKill.every((count) => count < RUNS)).toBe(true);
 
+      const effectsLog = readFileSync(effectsPath, "utf8");
       const effects = new Map<string, Set<string>>();
-      for (const effect of parseEffects(readFileSync(effectsPath, "utf8"))) {
+      for (const effect of parseEffects(effectsLog)) {
         const key = `${effect.runId} ${effect.step}`;
         const set = effects.get(key) ?? new Set<string>();
         set.add(effect.nonce);
         effects.set(key, set);
       }
+      const torn = tornEffects(effectsLog);
       let repeatedEffects = 0;
       const runs = await flows.listRuns({ limit: RUNS });
       expect(runs).toHaveLength(RUNS);
@@ -142,12 +171,16 @@ describe.each(adapters)(
         for (const step of steps) {
           const seen = effects.get(`${summary.id} ${step.id}`);
           // Each step's side effect ran at least once, and the stored result came from one of them.
-          expect(seen?.has(step.output as string)).toBe(true);
+          const logged = seen?.has(step.output as string);
+          expect(
+            logged,
+            logged ? "" : describeMissingEffect(effectsLog, summary.id, step.id, step.output, name),
+          ).toBe(true);
           if ((seen?.size ?? 0) > 1) repeatedEffects++;
         }
       }
       console.log(
-        `crash test (${name}): ${RUNS} runs, ${KILLS} kills (completed runs at each kill: ${completedAtKill.join(", ")}), ${repeatedEffects} of ${RUNS * 5} step side effects ran more than once`,
+        `crash test (${name}): ${RUNS} runs, ${KILLS} kills (completed runs at each kill: ${completedAtKill.join(", ")}), ${repeatedEffects} of ${RUNS * 5} step side effects ran more than once, ${torn.length} effect records torn by a kill${torn.length > 0 ? `: ${torn.join(" | ")}` : ""}`,
       );
       for (;;) {
         const entries = await ports.store.list({ prefix: ports.prefix, limit: 500 });
