@@ -1,6 +1,6 @@
 // Ports whose adapter is still loading: the runtime hands them to the engines at once (its
 // composition is synchronous) and each call waits for the adapter the first time only.
-import type { PubSub, Queue, Store } from "@troupe/core";
+import type { CommitResult, EnqueueItem, PubSub, Queue, Store, StoreOp } from "@troupe/core";
 
 type Use<T> = <R>(call: (port: T) => Promise<R>) => Promise<R>;
 
@@ -66,5 +66,44 @@ export function deferPubSub(name: string, opening: Promise<PubSub>): PubSub {
     publish: (channel, message) => use((pubsub) => pubsub.publish(channel, message)),
     subscribe: (channel, handler) => use((pubsub) => pubsub.subscribe(channel, handler)),
     close: () => close((pubsub) => pubsub.close()),
+  };
+}
+
+/** A queue that can commit a Store's operations and its own items in one transaction. */
+interface StorePairing {
+  pairsWith(store: Store): boolean;
+  commitWithStore(ops: readonly StoreOp[], items: readonly EnqueueItem[]): Promise<CommitResult>;
+}
+
+function pairingOf(queue: Queue, store: Store): StorePairing | undefined {
+  const candidate = queue as Queue & Partial<StorePairing>;
+  if (typeof candidate.pairsWith !== "function" || typeof candidate.commitWithStore !== "function")
+    return undefined;
+  return candidate.pairsWith(store) ? (candidate as Queue & StorePairing) : undefined;
+}
+
+/**
+ * Gives a deferred queue the store pairing its engine's queue has (PostgreSQL's queue commits a
+ * store's operations and its items in one transaction), so the flows engine, which asks once at
+ * creation, saves those commits although the adapter is still loading. `pairsWith` answers for
+ * the deferred store built beside it; should the loaded queue not pair after all, the store
+ * commits and the items are enqueued after it, as for an engine without the pairing.
+ */
+export function withStorePairing(
+  queue: Queue,
+  store: Store,
+  opening: Promise<{ readonly queue: Queue; readonly store: Store }>,
+): Queue & StorePairing {
+  return {
+    ...queue,
+    pairsWith: (candidate) => candidate === store,
+    async commitWithStore(ops, items) {
+      const engine = await opening;
+      const pairing = pairingOf(engine.queue, engine.store);
+      if (pairing) return pairing.commitWithStore(ops, items);
+      const result = await engine.store.commit(ops);
+      if (items.length > 0) await engine.queue.enqueueMany(items);
+      return result;
+    },
   };
 }

@@ -14,7 +14,7 @@ import {
   systemClock,
 } from "@troupe/core";
 import { type AdapterImporter, importAdapter, loadAdapter } from "./adapter-loader.js";
-import { deferPubSub, deferQueue, deferStore } from "./deferred-ports.js";
+import { deferPubSub, deferQueue, deferStore, withStorePairing } from "./deferred-ports.js";
 
 /** The storage engines a URL can name. */
 export type StorageKind = "sqlite" | "postgres" | "redis" | "memory";
@@ -251,18 +251,21 @@ export function openStorage(options: StorageOptions): RuntimeStorage {
           ? openPostgres(settings)
           : openRedis(settings);
   const extra: Queue[] = [];
+  const store = deferStore(
+    kind,
+    opening.then((engine) => engine.store),
+  );
+  const queue = deferQueue(
+    kind,
+    settings.queueName,
+    opening.then((engine) => engine.queue),
+  );
   return {
     kind,
     displayUrl: redactUrl(options.url),
-    store: deferStore(
-      kind,
-      opening.then((engine) => engine.store),
-    ),
-    queue: deferQueue(
-      kind,
-      settings.queueName,
-      opening.then((engine) => engine.queue),
-    ),
+    store,
+    // PostgreSQL's queue and store share the connection settings, so they commit together.
+    queue: kind === "postgres" ? withStorePairing(queue, store, opening) : queue,
     pubsub: deferPubSub(
       kind,
       opening.then((engine) => engine.pubsub),

@@ -73,6 +73,46 @@ describe("openStorage chooses adapters by URL", () => {
     }
   });
 
+  it("on PostgreSQL the queue commits a store's operations and its items together, even before the adapter loaded", async () => {
+    const storage = openStorage({
+      url: postgresUrl,
+      schema: "troupe_runtime_test",
+      queueName: ulid(),
+    });
+    try {
+      // Asked at once, the way the flows engine asks when it is created.
+      const queue = storage.queue as typeof storage.queue & {
+        pairsWith(store: unknown): boolean;
+        commitWithStore(
+          ops: readonly { type: "set"; key: string; value: Uint8Array; expect?: "absent" }[],
+          items: readonly { id: string; payload: Uint8Array }[],
+        ): Promise<unknown>;
+      };
+      expect(queue.pairsWith(storage.store)).toBe(true);
+      const key = `runtime-test/${ulid()}`;
+      const id = ulid();
+      await queue.commitWithStore(
+        [{ type: "set", key, value: utf8("a"), expect: "absent" }],
+        [{ id, payload: utf8("item") }],
+      );
+      expect(fromUtf8((await storage.store.get(key))?.value ?? new Uint8Array())).toBe("a");
+      expect(await storage.queue.get(id)).toBeDefined();
+      // A failed guard applies neither the write nor the item.
+      const second = ulid();
+      await expect(
+        queue.commitWithStore(
+          [{ type: "set", key, value: utf8("b"), expect: "absent" }],
+          [{ id: second, payload: utf8("item") }],
+        ),
+      ).rejects.toSatisfy((error) => TroupeError.isInstance(error, "STORE_CONFLICT"));
+      expect(await storage.queue.get(second)).toBeUndefined();
+      await storage.store.commit([{ type: "delete", key }]);
+      await storage.queue.remove(id);
+    } finally {
+      await storage.close();
+    }
+  });
+
   it("redis:// opens the Redis adapters (TROUPE_TEST_REDIS_URL)", async () => {
     const storage = openStorage({
       url: redisUrl,
