@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type Clock, type Logger, type PubSub, utf8 } from "@troupe/core";
+import { type Clock, createWakeSignal, type Logger, type PubSub, utf8 } from "@troupe/core";
 
 /**
  * Wake-ups of idle workers: in this process directly, in others through PubSub. A worker notes
@@ -39,15 +39,11 @@ export interface WakeUpDeps {
 
 /** Creates the wake-ups of one engine. */
 export function createWakeUps(deps: WakeUpDeps): WakeUps {
-  const { clock, pubsub } = deps;
-  let generation = 0;
-  let resolvers: (() => void)[] = [];
-  const wakeLocal = () => {
-    generation++;
-    const woken = resolvers;
-    resolvers = [];
-    for (const resolve of woken) resolve();
-  };
+  const { pubsub } = deps;
+  // The generation-counted signal from core: a wake between a worker's check and its sleep is
+  // never lost.
+  const signal = createWakeSignal(deps.clock);
+  const wakeLocal = () => signal.wake();
   // At most one wake-up message per event-loop turn: a burst of enqueues (a batch of events,
   // many runs settling at once) must not become a burst of NOTIFYs.
   let publishPending = false;
@@ -57,7 +53,7 @@ export function createWakeUps(deps: WakeUpDeps): WakeUps {
     message.length === sender.length && message.every((byte, index) => byte === sender[index]);
 
   return {
-    generation: () => generation,
+    generation: () => signal.generation,
     wakeLocal,
     wake() {
       wakeLocal();
@@ -73,22 +69,9 @@ export function createWakeUps(deps: WakeUpDeps): WakeUps {
     received(message) {
       if (!isOwn(message)) wakeLocal();
     },
-    idle: (delayMs, seen) =>
-      new Promise<void>((resolve) => {
-        if (generation !== seen) {
-          resolve();
-          return;
-        }
-        const onWake = () => {
-          timer.cancel();
-          resolve();
-        };
-        const timer = clock.setTimer(delayMs, () => {
-          // Forget the hook, so an idle engine does not collect one per poll.
-          resolvers = resolvers.filter((hook) => hook !== onWake);
-          resolve();
-        });
-        resolvers.push(onWake);
-      }),
+    async idle(delayMs, seen) {
+      // Delays come from queue times and may be overdue (negative) or fractional.
+      await signal.wait(seen, Math.max(0, Math.ceil(delayMs)));
+    },
   };
 }
