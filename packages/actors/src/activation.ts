@@ -80,6 +80,8 @@ export class Activation {
   status: Status = ACTIVATING;
   state: unknown = undefined;
   epoch = 0;
+  /** Token fencing: the fence record version `states.load` installed. */
+  private fence: number | undefined;
   /** Set by every call; the idle sweep turns it into a timestamp. */
   touched = true;
   lastActivity: number;
@@ -397,7 +399,7 @@ export class Activation {
         const bytes = this.currentBytes;
         if (bytes !== undefined && bytes !== this.savedBytes) {
           try {
-            await this.deps.states.write(this.target, this.epoch, bytes);
+            await this.deps.states.write(this.target, this.epoch, bytes, this.fence);
           } catch (error) {
             for (const waiter of batch) waiter.fail(error);
             this.drop(error);
@@ -445,7 +447,8 @@ export class Activation {
     try {
       const owned = ownership ?? (await this.deps.directory.claim(address));
       this.epoch = owned.epoch;
-      const loaded = await this.deps.states.load(this.target);
+      const loaded = await this.deps.states.load(this.target, this.epoch);
+      this.fence = loaded.fence;
       this.state = loaded.state;
       this.snapshot();
       if (loaded.stored) this.savedBytes = this.currentBytes;

@@ -56,6 +56,12 @@ export interface ActorDirectory {
    * still the current one, so an old owner can never overwrite a newer owner's state.
    */
   fence(address: ActorAddress, epoch: number): StoreOp[];
+  /**
+   * How state writes are fenced. `"ops"` (the default): `fence`'s guard ops join each state commit,
+   * so claims and states share one Store. `"token"`: claims live in another Store; the state Store
+   * keeps a fence record per actor raised to each new epoch (see `StateStore`).
+   */
+  readonly fencing?: "ops" | "token";
   /** Stops heartbeats and releases this node's claims (graceful shutdown). */
   close(): Promise<void>;
   /**

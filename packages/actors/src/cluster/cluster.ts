@@ -9,6 +9,12 @@ import { createTransportRemoting } from "./remoting.js";
 export interface ClusterNodeOptions {
   /** The Store every node shares (leases, directory, and usually the actors' state). */
   readonly store: Store;
+  /**
+   * The Store the actor system keeps states in, when it is not `store` — e.g. the directory on
+   * etcd and the states on PostgreSQL. State writes are then fenced by token (the claim's epoch
+   * raised into a fence record in this Store) instead of by guard ops on the directory entry.
+   */
+  readonly stateStore?: Store;
   /** The Transport every node shares (NATS across processes, memory within one). */
   readonly transport: Transport;
   /** This node's id, unique in the cluster: 1-128 letters, digits or `._-`. */
@@ -89,13 +95,15 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
     ...(options.maxClockSkewMs === undefined ? {} : { maxClockSkewMs: options.maxClockSkewMs }),
     ...(logger === undefined ? {} : { logger }),
   });
-  const directory = createClusterDirectory({
+  const claims = createClusterDirectory({
     store: options.store,
     clock,
     membership,
     ...(options.placement === undefined ? {} : { placement: options.placement }),
     ...(logger === undefined ? {} : { logger }),
   });
+  const separate = options.stateStore !== undefined && options.stateStore !== options.store;
+  const directory: ClusterDirectory = separate ? { ...claims, fencing: "token" } : claims;
   const remoting = createTransportRemoting({
     transport: options.transport,
     nodeId: options.nodeId,
