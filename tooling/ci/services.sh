@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the servers the test suites talk to are running on this machine: PostgreSQL, Redis
-# and NATS (with JetStream). Starts a stopped one; installs a missing one from Debian's packages.
+# Makes sure the servers the test suites talk to are running on this machine: PostgreSQL, Redis,
+# NATS (with JetStream) and etcd. Starts a stopped one; installs a missing one from Debian's packages.
 # Sourced by .ci/run; safe to run again.
 set -euo pipefail
 
@@ -72,7 +72,26 @@ ensure_nats() {
   fi
 }
 
+ensure_etcd() {
+  if ! command -v etcd >/dev/null 2>&1; then
+    log "installing etcd from Debian"
+    apt_install etcd-server
+  fi
+  if ! port_open 2379; then
+    # The Store suite commits 2,000 ops in one transaction and values of several MiB: raise
+    # etcd's per-transaction op limit (default 128) and request size (default 1.5 MiB).
+    log "starting etcd"
+    as_root mkdir -p /var/lib/etcd-troupe
+    as_root start-stop-daemon --start --oknodo --background --exec "$(command -v etcd)" -- \
+      --name troupe --data-dir /var/lib/etcd-troupe \
+      --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+      --listen-peer-urls http://127.0.0.1:2380 --max-txn-ops 10000 --max-request-bytes 33554432
+    wait_until 30 port_open 2379 || { log "etcd did not start"; return 1; }
+  fi
+}
+
 ensure_postgres
 ensure_redis
 ensure_nats
-log "PostgreSQL, Redis and NATS are up"
+ensure_etcd
+log "PostgreSQL, Redis, NATS and etcd are up"

@@ -42,6 +42,14 @@ export interface RuntimeActorsClusterOptions {
   readonly placement?: (typeof PLACEMENTS)[number] | undefined;
   /** Bound on clock differences between nodes, in ms. Default 0. */
   readonly maxClockSkewMs?: number | undefined;
+  /**
+   * Keep the cluster's records (node leases, the directory of claims) on etcd, e.g.
+   * `etcd://10.0.0.1:2379,10.0.0.2:2379`, while actor states stay in the runtime's Store; state
+   * writes are then fenced by token. Default: everything in the runtime's Store.
+   */
+  readonly directoryUrl?: string | undefined;
+  /** Key prefix of the cluster's records on etcd. Default `troupe/`. */
+  readonly directoryPrefix?: string | undefined;
 }
 
 /** The `actors` option of the runtime (config file or `createRuntime` options). */
@@ -90,6 +98,11 @@ export const runtimeActorsSchema = z
           .enum(PLACEMENTS, { error: `expected one of ${PLACEMENTS.join(", ")}` })
           .optional(),
         maxClockSkewMs: z.number().int().nonnegative().optional(),
+        directoryUrl: z
+          .string()
+          .regex(/^etcd:\/\/\S+$/, "expected an etcd URL like etcd://127.0.0.1:2379")
+          .optional(),
+        directoryPrefix: z.string().min(1).max(256).optional(),
       })
       .optional(),
   })
@@ -174,8 +187,18 @@ export async function startRuntimeActors(
       logger,
       ...(cluster.subjectPrefix === undefined ? {} : { subjectPrefix: cluster.subjectPrefix }),
     });
+  const directoryStore =
+    cluster.directoryUrl === undefined
+      ? undefined
+      : (
+          await loadAdapter("@troupe/etcd", "an etcd directory (actors.cluster.directoryUrl)")
+        ).createEtcdStore({
+          url: cluster.directoryUrl,
+          prefix: cluster.directoryPrefix ?? "troupe/",
+        });
   const node = createClusterNode({
-    store,
+    store: directoryStore ?? store,
+    stateStore: store,
     transport,
     nodeId,
     clock,
@@ -197,6 +220,7 @@ export async function startRuntimeActors(
       await node.close();
     } finally {
       await transport.close();
+      await directoryStore?.close();
     }
   };
   try {

@@ -32,6 +32,7 @@ async function failure(work: Promise<unknown>): Promise<TroupeError> {
 describe("loadAdapter", () => {
   it("imports each adapter package with its factories", async () => {
     const factories: Record<AdapterPackage, string> = {
+      "@troupe/etcd": "createEtcdStore",
       "@troupe/sqlite": "createSqliteStore",
       "@troupe/postgres": "createPostgresStore",
       "@troupe/redis": "createRedisStore",

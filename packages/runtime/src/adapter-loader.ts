@@ -1,9 +1,10 @@
 // The adapters are optional peer dependencies of the runtime: each is imported only when a URL
-// needs it, so installing the runtime does not pull better-sqlite3, pg, ioredis and nats.
+// needs it, so installing the runtime does not pull better-sqlite3, pg, ioredis, nats and etcd3.
 import { TroupeError } from "@troupe/core";
 
 /** The name of an adapter package. */
 export type AdapterPackage =
+  | "@troupe/etcd"
   | "@troupe/sqlite"
   | "@troupe/postgres"
   | "@troupe/redis"
@@ -11,6 +12,7 @@ export type AdapterPackage =
 
 /** The adapter modules the runtime loads on demand, by package name. */
 export interface AdapterModules extends Record<AdapterPackage, unknown> {
+  readonly "@troupe/etcd": typeof import("@troupe/etcd");
   readonly "@troupe/sqlite": typeof import("@troupe/sqlite");
   readonly "@troupe/postgres": typeof import("@troupe/postgres");
   readonly "@troupe/redis": typeof import("@troupe/redis");
@@ -25,6 +27,7 @@ export type AdapterImporter = (name: AdapterPackage) => Promise<unknown>;
 
 // Literal specifiers, so bundlers and `tsup` see each dependency for what it is.
 const IMPORTS: { readonly [name in AdapterPackage]: () => Promise<AdapterModules[name]> } = {
+  "@troupe/etcd": () => import("@troupe/etcd"),
   "@troupe/sqlite": () => import("@troupe/sqlite"),
   "@troupe/postgres": () => import("@troupe/postgres"),
   "@troupe/redis": () => import("@troupe/redis"),

@@ -3,13 +3,18 @@ import os from "node:os";
 import path from "node:path";
 import { defineActor } from "@troupe/actors";
 import { noopLogger, ulid } from "@troupe/core";
+import { Etcd3 } from "etcd3";
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { parseRuntimeConfig } from "../src/config.js";
 import { createRuntime, type Runtime } from "../src/runtime.js";
 
-// A real NATS server; the test fails, not skips, when it is down.
+// Real NATS, etcd and PostgreSQL servers; the tests fail, not skip, when one is down.
 const NATS_URL = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+const ETCD_URL = process.env.TROUPE_TEST_ETCD_URL ?? "etcd://127.0.0.1:2379";
+const POSTGRES_URL =
+  process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 const Counter = defineActor({
   name: "Counter",
@@ -28,9 +33,18 @@ afterEach(async () => {
   for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-async function node(storageUrl: string, nodeId: string, subjectPrefix: string) {
+async function node(
+  storageUrl: string,
+  nodeId: string,
+  subjectPrefix: string,
+  extra: { schema?: string; directoryUrl?: string; directoryPrefix?: string } = {},
+) {
+  const { schema, ...directory } = extra;
   const runtime = createRuntime(
-    parseRuntimeConfig({ storage: { url: storageUrl }, server: { port: 0 } }),
+    parseRuntimeConfig({
+      storage: { url: storageUrl, ...(schema ? { schema } : {}) },
+      server: { port: 0 },
+    }),
     {
       logger: noopLogger,
       inngest: false,
@@ -38,7 +52,7 @@ async function node(storageUrl: string, nodeId: string, subjectPrefix: string) {
       actors: {
         definitions: [Counter],
         nodeId,
-        cluster: { transportUrl: NATS_URL, subjectPrefix, leaseMs: 5000 },
+        cluster: { transportUrl: NATS_URL, subjectPrefix, leaseMs: 5000, ...directory },
       },
     },
   );
@@ -109,5 +123,44 @@ describe("actors in cluster mode (NATS transport, shared SQLite store)", () => {
       body: { result: 101 },
     });
     expect(other.runtime.actors?.isActive({ type: "Counter", key: "shared" })).toBe(true);
+  });
+
+  it("keeps the cluster's directory on etcd and the states on PostgreSQL: 100 increments give 100", async () => {
+    const prefix = `t${ulid().toLowerCase()}`;
+    const schema = `troupe_rt_split_${prefix}`;
+    const extra = { schema, directoryUrl: ETCD_URL, directoryPrefix: `troupe-test/${prefix}/` };
+    try {
+      const a = await node(POSTGRES_URL, "node-a", prefix, extra);
+      const b = await node(POSTGRES_URL, "node-b", prefix, extra);
+      const replies = await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          post(i % 2 === 0 ? a.url : b.url, "/actors/Counter/split/increment", { args: [1] }),
+        ),
+      );
+      expect(replies.map((reply) => reply.status)).toEqual(Array(100).fill(200));
+      const results = replies.map((reply) => (reply.body as { result: number }).result);
+      expect([...results].sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+      );
+      const holders = [a, b].filter((n) =>
+        n.runtime.actors?.isActive({ type: "Counter", key: "split" }),
+      );
+      expect(holders).toHaveLength(1);
+      // The claims are on etcd (the node leases and the directory entry), not in PostgreSQL.
+      const etcd = new Etcd3({ hosts: ETCD_URL.replace(/^etcd:/, "http:") });
+      try {
+        const keys = await etcd.getAll().prefix(`troupe-test/${prefix}/`).keys();
+        expect(keys.some((key) => key.includes("Counter"))).toBe(true);
+      } finally {
+        await etcd.delete().prefix(`troupe-test/${prefix}/`);
+        etcd.close();
+      }
+    } finally {
+      await Promise.all(runtimes.splice(0).map((runtime) => runtime.stop()));
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.end();
+    }
   });
 });
