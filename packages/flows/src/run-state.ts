@@ -21,7 +21,15 @@ export interface StepRecord {
   /** The user's step id. */
   readonly name: string;
   /** What kind of step. */
-  readonly op: "run" | "sendEvent" | "sleep" | "waitForEvent" | "invoke";
+  readonly op:
+    | "run"
+    | "sendEvent"
+    | "fetch"
+    | "aiInfer"
+    | "sleep"
+    | "waitForEvent"
+    | "waitForSignal"
+    | "invoke";
   status: StepStatus;
   /** Attempts made so far (failed ones included). */
   attempts: number;
@@ -36,6 +44,10 @@ export interface StepRecord {
   at?: number;
   /** Waiting: the event name and condition, and the wait key. */
   wait?: { readonly event: string; readonly if?: string; readonly key: string };
+  /** Waiting for a signal: its name and the key of the registration. */
+  signal?: { readonly name: string; readonly key: string };
+  /** Planned as part of a race (`group.parallel({ mode: "race" })`). */
+  race?: boolean;
   /** Invoking: the child run and function. */
   child?: { readonly runId: string; readonly functionId: string; readonly data: unknown };
 }

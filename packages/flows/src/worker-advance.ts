@@ -10,6 +10,7 @@ import { applyDriverResponse } from "./run-transitions/apply-response.js";
 import { startRun } from "./run-transitions/finish.js";
 import { timerFired } from "./run-transitions/timer-fired.js";
 import type { TransitionEnv, TransitionMode } from "./run-transitions/transition.js";
+import { readSignalHolders } from "./signals.js";
 
 /** What one transition of a run item did. */
 export interface Advance {
@@ -114,7 +115,14 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
       if (!stillValid) return { run: target };
       const finishMs = ctx.registry.definition(target.functionId)?.finishTimeoutMs;
       const started = startRun(target, ctx.clock.now(), finishMs);
-      const applied = applyDriverResponse(started, response, mode, envFor(target));
+      const signalHolders = await readSignalHolders(ctx, target, response);
+      const env = envFor(target);
+      const applied = applyDriverResponse(
+        started,
+        response,
+        mode,
+        signalHolders ? { ...env, signalHolders } : env,
+      );
       const ops = [...applied.effects.ops];
       const children = applied.effects.children.map((child) => {
         const definition = ctx.registry.definition(child.functionId);

@@ -5,6 +5,7 @@ import type { FlowEvent } from "../event.js";
 import type { FlowKeys } from "../keys.js";
 import { type Item, pendingSteps } from "../queue-items.js";
 import type { RunRecord, StepRecord } from "../run-state.js";
+import type { SignalHolder } from "../signal-entry.js";
 
 /**
  * Run transitions: pure functions from a run and what happened to the next run and the effects
@@ -28,6 +29,8 @@ export interface TransitionEnv {
   readonly keys: FlowKeys;
   /** True when a function of this id is registered (targets of `step.invoke`). */
   readonly hasFunction: (functionId: string) => boolean;
+  /** Holders of the signals the driver's answer waits for, read just before (see wait-for-signal.ts). */
+  readonly signalHolders?: ReadonlyMap<string, SignalHolder>;
 }
 
 /** What the driver was asked to run: a discovery, or one planned step (by hash). */
