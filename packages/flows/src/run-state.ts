@@ -48,6 +48,11 @@ export interface StepRecord {
   signal?: { readonly name: string; readonly key: string };
   /** Planned as part of a race (`group.parallel({ mode: "race" })`). */
   race?: boolean;
+  /**
+   * The step's race was decided by a sibling: it still runs (the SDK memoizes every step it
+   * found) but no longer holds the run's next discovery back.
+   */
+  raceLost?: boolean;
   /** Invoking: the child run and function. */
   child?: { readonly runId: string; readonly functionId: string; readonly data: unknown };
 }
@@ -108,6 +113,11 @@ export function memoOf(run: RunRecord): Record<string, MemoizedStep> {
 /** True for finished runs. */
 export function isTerminal(status: RunStatus): boolean {
   return status === "completed" || status === "failed" || status === "cancelled";
+}
+
+/** True for pending steps a discovery waits for (a race's losers do not hold it back). */
+export function blocksDiscovery(step: StepRecord): boolean {
+  return isPending(step) && step.raceLost !== true;
 }
 
 /** True for steps that wait on something other than a discovery. */

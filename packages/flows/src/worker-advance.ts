@@ -3,7 +3,7 @@ import type { DriverRequest, DriverResponse } from "./driver.js";
 import type { FlowsContext } from "./engine-context.js";
 import { serializeError } from "./errors.js";
 import type { LeaseGate } from "./flow-control/execution.js";
-import { deriveItems, type Item, itemId, pendingSteps, type RunItem } from "./queue-items.js";
+import { blockingSteps, deriveItems, type Item, itemId, type RunItem } from "./queue-items.js";
 import { isPending, isTerminal, memoOf, type RunRecord } from "./run-state.js";
 import type { LoadedRun } from "./run-store.js";
 import { applyDriverResponse } from "./run-transitions/apply-response.js";
@@ -110,7 +110,7 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
       const stillValid =
         !isTerminal(target.status) &&
         (item.kind === "discover"
-          ? target.gen === item.gen && pendingSteps(target).length === 0
+          ? target.gen === item.gen && blockingSteps(target).length === 0
           : target.steps[item.hash]?.status === "planned");
       if (!stillValid) return { run: target };
       const finishMs = ctx.registry.definition(target.functionId)?.finishTimeoutMs;
@@ -153,7 +153,7 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
       }
       for (const wait of applied.effects.lookbacks) {
         const resolved = await ctx.waits.lookback(applied.run, wait);
-        if (resolved && pendingSteps(resolved).length === 0) {
+        if (resolved && blockingSteps(resolved).length === 0) {
           return {
             run: resolved,
             next: { kind: "discover", runId: resolved.id, gen: resolved.gen },
@@ -214,7 +214,7 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
       let mode: TransitionMode;
       let attempt: number;
       if (item.kind === "discover") {
-        if (item.gen !== run.gen || pendingSteps(run).length > 0) return { run };
+        if (item.gen !== run.gen || blockingSteps(run).length > 0) return { run };
         if (run.nextAt !== undefined && run.nextAt > now) return { run };
         mode = "discover";
         attempt = run.attempt;

@@ -86,7 +86,7 @@ export function applyDriverResponse(
     merge(effects, outcome.effects);
   }
   // A raced step that settled decides its race: the siblings still planned are dropped.
-  if (mode !== "discover") current = settleRace(current, mode.step);
+  if (mode !== "discover") current = settleRace(run, current, mode.step);
   const draft = draftOf(current);
   if (mode === "discover") draft.forcePlan = response.ops.length > 1;
   let next = progressed ? progress(draft) : undefined;

@@ -37,6 +37,7 @@ export function stepError(
       errors: keepErrors(run.steps[op.id], op.error),
       ...(op.timing ? { startedAt: op.timing.startedAt } : {}),
       ...(run.steps[op.id]?.race ? { race: true } : {}),
+      ...(run.steps[op.id]?.raceLost ? { raceLost: true } : {}),
     },
     false,
   );

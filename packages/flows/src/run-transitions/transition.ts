@@ -3,7 +3,7 @@ import type { Backoff } from "../backoff.js";
 import type { SerializedError } from "../errors.js";
 import type { FlowEvent } from "../event.js";
 import type { FlowKeys } from "../keys.js";
-import { type Item, pendingSteps } from "../queue-items.js";
+import { blockingSteps, type Item } from "../queue-items.js";
 import type { RunRecord, StepRecord } from "../run-state.js";
 import type { SignalHolder } from "../signal-entry.js";
 
@@ -124,7 +124,7 @@ export function withStep(
 export function progress(draft: RunRecord): Item | undefined {
   draft.attempt = 0;
   delete draft.nextAt;
-  if (pendingSteps(draft).length > 0) return undefined;
+  if (blockingSteps(draft).length > 0) return undefined;
   draft.gen++;
   return { kind: "discover", runId: draft.id, gen: draft.gen };
 }
