@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "@troupe/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { finishedRuns, runsOf, startApp, startTroupe } from "./harness.js";
 import type { LifecycleBackend } from "./lifecycle-suite.js";
 import type { Client, SdkKit } from "./sdk-kits.js";
