@@ -43,7 +43,11 @@ describe("offloaded requests", () => {
     const request = ai(url);
     if (typeof request === "string") throw new Error(request);
     const outcome = await performOffload(step, request, { fetch, ...allowed }, () => 0);
-    expect(outcome).toMatchObject({ op: "StepRun", kind: "aiInfer", data: { big: "x".repeat(2000) } });
+    expect(outcome).toMatchObject({
+      op: "StepRun",
+      kind: "aiInfer",
+      data: { big: "x".repeat(2000) },
+    });
     expect(refusal("http://10.0.0.1/", allowed.canFetchUrl)).toContain("offloadAllowlist");
   });
 
@@ -58,7 +62,10 @@ describe("offloaded requests", () => {
     const request = ai(url);
     if (typeof request === "string") throw new Error(request);
     const outcome = await performOffload(step, request, { fetch, maxResponseBytes: 100 }, () => 0);
-    expect(outcome).toMatchObject({ op: "StepFailed", error: { name: "TROUPE_OFFLOAD_TOO_LARGE" } });
+    expect(outcome).toMatchObject({
+      op: "StepFailed",
+      error: { name: "TROUPE_OFFLOAD_TOO_LARGE" },
+    });
   });
 
   it("names the bad field of a malformed op", () => {

@@ -100,8 +100,12 @@ async function startProvider() {
 }
 
 /** `step.fetch`, `step.ai.infer` (performed by Troupe) and `step.ai.wrap` (in the app). */
-export function describeOffload(kit: SdkKit, backend: LifecycleBackend): void {
-  describe(`${kit.label}: step.fetch and step.ai on ${backend.label}`, () => {
+export function describeOffload(
+  kit: SdkKit,
+  backend: LifecycleBackend,
+  options: { readonly checkpointing?: boolean } = {},
+): void {
+  describe(`${kit.label}: step.fetch and step.ai on ${backend.label}${options.checkpointing ? " (checkpointing)" : ""}`, () => {
     let troupe: Awaited<ReturnType<typeof startTroupe>>;
     let app: Awaited<ReturnType<typeof startApp>>;
     let provider: Awaited<ReturnType<typeof startProvider>>;
@@ -115,7 +119,10 @@ export function describeOffload(kit: SdkKit, backend: LifecycleBackend): void {
 
     beforeAll(async () => {
       provider = await startProvider();
-      troupe = await startTroupe(backend.open(`offload-${Math.random().toString(36).slice(2)}`));
+      troupe = await startTroupe({
+        ...backend.open(`offload-${Math.random().toString(36).slice(2)}`),
+        ...options,
+      });
       client = kit.client({ id: "off", baseUrl: troupe.url });
       const model = (name: string) => ({
         model: name,

@@ -6,3 +6,4 @@ import { kitV4 } from "./sdk-kits.js";
 describeOffload(kitV4, sqliteBackend());
 describeOffload(kitV4, postgresBackend());
 describeOffload(kitV4, redisBackend());
+describeOffload(kitV4, sqliteBackend(), { checkpointing: true });

@@ -9,8 +9,12 @@ type Group = {
 };
 
 /** `group.parallel({ mode: "race" })` (SDK v4): the first step to finish wins. */
-export function describeRace(kit: SdkKit, backend: LifecycleBackend): void {
-  describe(`${kit.label}: race mode on ${backend.label}`, () => {
+export function describeRace(
+  kit: SdkKit,
+  backend: LifecycleBackend,
+  options: { readonly checkpointing?: boolean } = {},
+): void {
+  describe(`${kit.label}: race mode on ${backend.label}${options.checkpointing ? " (checkpointing)" : ""}`, () => {
     let troupe: Awaited<ReturnType<typeof startTroupe>>;
     let app: Awaited<ReturnType<typeof startApp>>;
     let client: Client;
@@ -18,7 +22,10 @@ export function describeRace(kit: SdkKit, backend: LifecycleBackend): void {
     const releaseSlow: (() => void)[] = [];
 
     beforeAll(async () => {
-      troupe = await startTroupe(backend.open(`race-${Math.random().toString(36).slice(2)}`));
+      troupe = await startTroupe({
+        ...backend.open(`race-${Math.random().toString(36).slice(2)}`),
+        ...options,
+      });
       client = kit.client({ id: "race", baseUrl: troupe.url });
       const fn = kit.fn(client, { id: "racer" }, [{ event: "race/go" }], async (ctx) => {
         const { step } = ctx;

@@ -6,3 +6,4 @@ import { kitV4 } from "./sdk-kits.js";
 describeRace(kitV4, sqliteBackend());
 describeRace(kitV4, postgresBackend());
 describeRace(kitV4, redisBackend());
+describeRace(kitV4, sqliteBackend(), { checkpointing: true });

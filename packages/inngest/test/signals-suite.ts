@@ -17,8 +17,12 @@ type SignalClient = Client & {
 };
 
 /** `step.waitForSignal`, `sendSignal` and `POST /v1/signals`, on durable ports. */
-export function describeSignals(kit: SdkKit, backend: LifecycleBackend): void {
-  describe(`${kit.label}: signals on ${backend.label}`, () => {
+export function describeSignals(
+  kit: SdkKit,
+  backend: LifecycleBackend,
+  options: { readonly checkpointing?: boolean } = {},
+): void {
+  describe(`${kit.label}: signals on ${backend.label}${options.checkpointing ? " (checkpointing)" : ""}`, () => {
     let troupe: Awaited<ReturnType<typeof startTroupe>>;
     let app: Awaited<ReturnType<typeof startApp>>;
     let client: SignalClient;
@@ -53,7 +57,7 @@ export function describeSignals(kit: SdkKit, backend: LifecycleBackend): void {
       });
 
     beforeAll(async () => {
-      troupe = await startTroupe(backend.open(`signals-${tag}`));
+      troupe = await startTroupe({ ...backend.open(`signals-${tag}`), ...options });
       client = kit.client({ id: "sig", baseUrl: troupe.url }) as SignalClient;
       const functions = [
         kit.fn(client, { id: "waiter" }, [{ event: "sig/wait" }], async ({ event, step }) => {

@@ -6,3 +6,4 @@ import { describeSignals } from "./signals-suite.js";
 describeSignals(kitV4, sqliteBackend());
 describeSignals(kitV4, postgresBackend());
 describeSignals(kitV4, redisBackend());
+describeSignals(kitV4, sqliteBackend(), { checkpointing: true });
