@@ -47,8 +47,11 @@ interface OpBase {
 export interface StepRunOp extends OpBase {
   readonly op: "StepRun";
   readonly data: unknown;
-  /** The step kind, for history (`run`, `sendEvent`). */
-  readonly kind?: "run" | "sendEvent";
+  /**
+   * The step kind, for history: `run`, `sendEvent`, or a request the driver made for the step
+   * (`fetch`, `aiInfer`: offloaded `step.fetch` / `step.ai.infer`).
+   */
+  readonly kind?: "run" | "sendEvent" | "fetch" | "aiInfer";
   /** The arguments the step was called with, for history. */
   readonly input?: readonly unknown[];
   /** When the step's code started and ended (ms since the epoch), for history. */
@@ -74,6 +77,11 @@ export interface StepFailedOp extends OpBase {
 /** A step was found but not run: the engine calls the driver again with `stepId` = its hash. */
 export interface StepPlannedOp extends OpBase {
   readonly op: "StepPlanned";
+  /**
+   * Raced against its siblings (`group.parallel({ mode: "race" })`): the first of the race to
+   * finish makes a discovery due at once, and the siblings still planned are dropped.
+   */
+  readonly race?: boolean;
 }
 
 /** Sleep until `until` (ms since the epoch); memoized as `null`. */
@@ -91,6 +99,21 @@ export interface WaitForEventOp extends OpBase {
   readonly if?: string;
   /** How long to wait, in ms. */
   readonly timeoutMs: number;
+}
+
+/**
+ * Wait for a signal sent by name (`sendSignal`); memoized as `{ signal, data }`, or `null` after
+ * `timeoutMs`. One run waits for a signal at a time: a second waiter replaces the first (which
+ * keeps waiting until its timeout) or, with `onConflict: "fail"`, fails its step.
+ */
+export interface WaitForSignalOp extends OpBase {
+  readonly op: "WaitForSignal";
+  /** The signal's name. */
+  readonly signal: string;
+  /** How long to wait, in ms. */
+  readonly timeoutMs: number;
+  /** What to do when another run waits for the same signal. */
+  readonly onConflict: "replace" | "fail";
 }
 
 /** Run another function and wait for its result; memoized as `{ data }` or `{ error }`. */
@@ -112,6 +135,7 @@ export type Opcode =
   | StepPlannedOp
   | SleepOp
   | WaitForEventOp
+  | WaitForSignalOp
   | InvokeFunctionOp;
 
 /** A driver's answer that ends a handler call: it returned or threw. */

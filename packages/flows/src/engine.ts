@@ -37,6 +37,7 @@ import {
 } from "./run-queries.js";
 import { createRunStore } from "./run-store.js";
 import { createRunWaiters } from "./run-waiters.js";
+import { checkSignalName, sendSignal } from "./signals.js";
 import { createWaitMatching } from "./wait-matching.js";
 import { createWakeUps } from "./wake-ups.js";
 import { createAdvance } from "./worker-advance.js";
@@ -266,6 +267,8 @@ export function createFlows(options: FlowsOptions): Flows {
       return run !== undefined;
     },
     rerun: (runId, rerunOptions = {}) => actions.rerun(runId, rerunOptions),
+    sendSignal: async (signal, data) =>
+      sendSignal(ctx, checkSignalName(signal, "sendSignal.signal"), data),
     async invoke(functionId, input = {}) {
       if (typeof functionId !== "string" || !registry.has(functionId)) {
         throw new TroupeError("NOT_FOUND", `function ${String(functionId)} is not registered`, {

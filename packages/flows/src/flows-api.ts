@@ -236,6 +236,12 @@ export interface Flows {
    * in a pending debounce or batch appears in neither yet (see `getFlowControlState`).
    */
   getEventRuns(eventId: string): Promise<EventRuns>;
+  /**
+   * Resumes the run waiting for `signal` (`step.waitForSignal`): its step returns
+   * `{ signal, data }`. Resolves to `{ runId }` of that run, or `{}` when no run was waiting (the
+   * signal is not kept). Throws `INVALID_ARGUMENT` naming `sendSignal.signal` for a bad name.
+   */
+  sendSignal(signal: string, data?: unknown): Promise<{ readonly runId?: string }>;
   /** Cancels an unfinished run; resolves to false when it had already finished. */
   cancel(runId: string, reason?: string): Promise<boolean>;
   /**

@@ -17,6 +17,7 @@ import {
 import type { EventData, EventInput, FlowEvent } from "./event.js";
 import type { FailureContext, FlowContext, FlowFunction } from "./function.js";
 import { stepHash } from "./hash.js";
+import { checkSignalName } from "./signals.js";
 import type { StepTools } from "./step-tools.js";
 
 const ONE_YEAR_MS = 366 * 86_400_000;
@@ -178,6 +179,16 @@ export function createInProcessDriver(
               timeoutMs: parseDuration(options.timeout, `step.waitForEvent(${name}).timeout`),
             };
           });
+        },
+        waitForSignal(name, options) {
+          return addOp(name, (hash) => ({
+            op: "WaitForSignal",
+            id: hash,
+            name,
+            signal: checkSignalName(options?.signal, `step.waitForSignal(${name}).signal`),
+            timeoutMs: parseDuration(options.timeout, `step.waitForSignal(${name}).timeout`),
+            onConflict: options.onConflict ?? "replace",
+          }));
         },
         invoke(name, options) {
           return addOp(name, (hash) => ({

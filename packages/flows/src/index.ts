@@ -14,6 +14,7 @@ export type {
   StepPlannedOp,
   StepRunOp,
   WaitForEventOp,
+  WaitForSignalOp,
 } from "./driver.js";
 export { createFlows } from "./engine.js";
 export {
@@ -77,4 +78,11 @@ export {
 } from "./function.js";
 export { createInProcessDriver, type InProcessDriverDeps } from "./in-process-driver.js";
 export type { RunStatus, StepStatus } from "./run-state.js";
-export type { InvokeOptions, StepTools, WaitForEventOptions } from "./step-tools.js";
+export type { SendSignalResult } from "./signals.js";
+export type {
+  InvokeOptions,
+  ReceivedSignal,
+  StepTools,
+  WaitForEventOptions,
+  WaitForSignalOptions,
+} from "./step-tools.js";

@@ -23,6 +23,8 @@ export interface FlowKeys {
   /** The runs an event started (or joined, in a batch). */
   runByEvent(eventId: string, runId: string): string;
   runsByEvent(eventId: string): string;
+  /** The run waiting for signal `name` (`step.waitForSignal`). */
+  signal(name: string): string;
 }
 
 /** The keys under `prefix`. */
@@ -47,6 +49,7 @@ export function flowKeys(prefix: string): FlowKeys {
     eventSkips: (eventId) => `${prefix}es/${eventId}/`,
     runByEvent: (eventId, runId) => `${prefix}er/${eventId}/${runId}`,
     runsByEvent: (eventId) => `${prefix}er/${eventId}/`,
+    signal: (signalName) => `${prefix}sg/${name(signalName)}`,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { EnqueueItem } from "@troupe/core";
 import { fromUtf8, utf8 } from "@troupe/core";
-import { isPending, isTerminal, type RunRecord } from "./run-state.js";
+import { blocksDiscovery, isPending, isTerminal, type RunRecord } from "./run-state.js";
 
 /**
  * A queue item: a discovery of a run at a generation, a planned parallel step, a timer of a step
@@ -153,6 +153,11 @@ export function pendingSteps(run: RunRecord) {
   return Object.entries(run.steps).filter(([, step]) => isPending(step));
 }
 
+/** Pending steps a discovery waits for (see `blocksDiscovery`). */
+export function blockingSteps(run: RunRecord) {
+  return Object.entries(run.steps).filter(([, step]) => blocksDiscovery(step));
+}
+
 /** The queue items `run`'s state calls for at time `now`. */
 export function deriveItems(run: RunRecord, now: number): EnqueueItem[] {
   if (isTerminal(run.status)) return [];
@@ -167,7 +172,8 @@ export function deriveItems(run: RunRecord, now: number): EnqueueItem[] {
     if (step.status === "invoking" && step.child)
       push({ kind: "discover", runId: step.child.runId, gen: 0 }, now);
   }
-  if (pending.length === 0) push({ kind: "discover", runId: run.id, gen: run.gen }, run.nextAt);
+  if (blockingSteps(run).length === 0)
+    push({ kind: "discover", runId: run.id, gen: run.gen }, run.nextAt);
   if (run.finishBy !== undefined) push({ kind: "deadline", runId: run.id }, run.finishBy);
   return items;
 }

@@ -21,7 +21,15 @@ export interface StepRecord {
   /** The user's step id. */
   readonly name: string;
   /** What kind of step. */
-  readonly op: "run" | "sendEvent" | "sleep" | "waitForEvent" | "invoke";
+  readonly op:
+    | "run"
+    | "sendEvent"
+    | "fetch"
+    | "aiInfer"
+    | "sleep"
+    | "waitForEvent"
+    | "waitForSignal"
+    | "invoke";
   status: StepStatus;
   /** Attempts made so far (failed ones included). */
   attempts: number;
@@ -36,6 +44,15 @@ export interface StepRecord {
   at?: number;
   /** Waiting: the event name and condition, and the wait key. */
   wait?: { readonly event: string; readonly if?: string; readonly key: string };
+  /** Waiting for a signal: its name and the key of the registration. */
+  signal?: { readonly name: string; readonly key: string };
+  /** Planned as part of a race (`group.parallel({ mode: "race" })`). */
+  race?: boolean;
+  /**
+   * The step's race was decided by a sibling: it still runs (the SDK memoizes every step it
+   * found) but no longer holds the run's next discovery back.
+   */
+  raceLost?: boolean;
   /** Invoking: the child run and function. */
   child?: { readonly runId: string; readonly functionId: string; readonly data: unknown };
 }
@@ -96,6 +113,11 @@ export function memoOf(run: RunRecord): Record<string, MemoizedStep> {
 /** True for finished runs. */
 export function isTerminal(status: RunStatus): boolean {
   return status === "completed" || status === "failed" || status === "cancelled";
+}
+
+/** True for pending steps a discovery waits for (a race's losers do not hold it back). */
+export function blocksDiscovery(step: StepRecord): boolean {
+  return isPending(step) && step.raceLost !== true;
 }
 
 /** True for steps that wait on something other than a discovery. */

@@ -14,6 +14,26 @@ export interface WaitForEventOptions {
   readonly if?: string;
 }
 
+/** Options of `step.waitForSignal`. */
+export interface WaitForSignalOptions {
+  /** The signal's name, as `Flows.sendSignal` (or Inngest's `sendSignal`) sends it. */
+  readonly signal: string;
+  /** How long to wait; then the step returns `null`. */
+  readonly timeout: Duration;
+  /**
+   * When another run already waits for this signal: `"replace"` (default) takes the signal over
+   * (the other wait stays pending until its timeout); `"fail"` fails this step with
+   * `SignalConflictError`.
+   */
+  readonly onConflict?: "replace" | "fail";
+}
+
+/** What `step.waitForSignal` resolves to when the signal arrives. */
+export interface ReceivedSignal<TData = unknown> {
+  readonly signal: string;
+  readonly data: TData;
+}
+
 /** Options of `step.invoke`. */
 export interface InvokeOptions<TOutput, TData extends EventData = EventData> {
   /** The function to run (or its id). */
@@ -49,6 +69,14 @@ export interface StepTools {
    * run was created) also match.
    */
   waitForEvent(id: string, options: WaitForEventOptions): Promise<FlowEvent | null>;
+  /**
+   * Waits until `Flows.sendSignal(options.signal, data)` is called and returns `{ signal, data }`,
+   * or `null` after the timeout. A signal sent while no run waits is not kept.
+   */
+  waitForSignal<TData = unknown>(
+    id: string,
+    options: WaitForSignalOptions,
+  ): Promise<ReceivedSignal<TData> | null>;
   /** Runs another function as a child run and returns its output (throws StepError if it failed). */
   invoke<TOutput, TData extends EventData = EventData>(
     id: string,

@@ -3,13 +3,14 @@ import type { DriverRequest, DriverResponse } from "./driver.js";
 import type { FlowsContext } from "./engine-context.js";
 import { serializeError } from "./errors.js";
 import type { LeaseGate } from "./flow-control/execution.js";
-import { deriveItems, type Item, itemId, pendingSteps, type RunItem } from "./queue-items.js";
+import { blockingSteps, deriveItems, type Item, itemId, type RunItem } from "./queue-items.js";
 import { isPending, isTerminal, memoOf, type RunRecord } from "./run-state.js";
 import type { LoadedRun } from "./run-store.js";
 import { applyDriverResponse } from "./run-transitions/apply-response.js";
 import { startRun } from "./run-transitions/finish.js";
 import { timerFired } from "./run-transitions/timer-fired.js";
 import type { TransitionEnv, TransitionMode } from "./run-transitions/transition.js";
+import { readSignalHolders } from "./signals.js";
 
 /** What one transition of a run item did. */
 export interface Advance {
@@ -109,12 +110,19 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
       const stillValid =
         !isTerminal(target.status) &&
         (item.kind === "discover"
-          ? target.gen === item.gen && pendingSteps(target).length === 0
+          ? target.gen === item.gen && blockingSteps(target).length === 0
           : target.steps[item.hash]?.status === "planned");
       if (!stillValid) return { run: target };
       const finishMs = ctx.registry.definition(target.functionId)?.finishTimeoutMs;
       const started = startRun(target, ctx.clock.now(), finishMs);
-      const applied = applyDriverResponse(started, response, mode, envFor(target));
+      const signalHolders = await readSignalHolders(ctx, target, response);
+      const env = envFor(target);
+      const applied = applyDriverResponse(
+        started,
+        response,
+        mode,
+        signalHolders ? { ...env, signalHolders } : env,
+      );
       const ops = [...applied.effects.ops];
       const children = applied.effects.children.map((child) => {
         const definition = ctx.registry.definition(child.functionId);
@@ -145,7 +153,7 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
       }
       for (const wait of applied.effects.lookbacks) {
         const resolved = await ctx.waits.lookback(applied.run, wait);
-        if (resolved && pendingSteps(resolved).length === 0) {
+        if (resolved && blockingSteps(resolved).length === 0) {
           return {
             run: resolved,
             next: { kind: "discover", runId: resolved.id, gen: resolved.gen },
@@ -206,7 +214,7 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
       let mode: TransitionMode;
       let attempt: number;
       if (item.kind === "discover") {
-        if (item.gen !== run.gen || pendingSteps(run).length > 0) return { run };
+        if (item.gen !== run.gen || blockingSteps(run).length > 0) return { run };
         if (run.nextAt !== undefined && run.nextAt > now) return { run };
         mode = "discover";
         attempt = run.attempt;

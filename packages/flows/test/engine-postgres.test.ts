@@ -2,6 +2,7 @@ import { createPostgresQueue, createPostgresStore } from "@troupe/postgres";
 import { describeAdmissionControl } from "./admission-suite.js";
 import { describeConcurrencyControl } from "./concurrency-suite.js";
 import { describeFlowsEngine, type EnginePortsFactory } from "./engine-suite.js";
+import { describeSignalSteps } from "./signals-suite.js";
 
 const url = process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
@@ -26,5 +27,6 @@ const postgresPorts: EnginePortsFactory = async ({ id, clock }) => {
 };
 
 describeFlowsEngine("postgres", postgresPorts);
+describeSignalSteps("postgres", postgresPorts);
 describeAdmissionControl("postgres", postgresPorts);
 describeConcurrencyControl("postgres", postgresPorts);

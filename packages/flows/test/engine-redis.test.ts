@@ -2,6 +2,7 @@ import { createRedisQueue, createRedisStore } from "@troupe/redis";
 import { describeAdmissionControl } from "./admission-suite.js";
 import { describeConcurrencyControl } from "./concurrency-suite.js";
 import { describeFlowsEngine, type EnginePortsFactory } from "./engine-suite.js";
+import { describeSignalSteps } from "./signals-suite.js";
 
 const url = process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -20,5 +21,6 @@ const redisPorts: EnginePortsFactory = async ({ id, clock }) => {
 };
 
 describeFlowsEngine("redis", redisPorts);
+describeSignalSteps("redis", redisPorts);
 describeAdmissionControl("redis", redisPorts);
 describeConcurrencyControl("redis", redisPorts);

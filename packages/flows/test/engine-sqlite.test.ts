@@ -5,6 +5,7 @@ import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import { describeAdmissionControl } from "./admission-suite.js";
 import { describeConcurrencyControl } from "./concurrency-suite.js";
 import { describeFlowsEngine, type EnginePortsFactory } from "./engine-suite.js";
+import { describeSignalSteps } from "./signals-suite.js";
 
 const sqlitePorts: EnginePortsFactory = async ({ id, clock }) => {
   const dir = mkdtempSync(join(tmpdir(), "troupe-flows-"));
@@ -23,5 +24,6 @@ const sqlitePorts: EnginePortsFactory = async ({ id, clock }) => {
 };
 
 describeFlowsEngine("sqlite", sqlitePorts);
+describeSignalSteps("sqlite", sqlitePorts);
 describeAdmissionControl("sqlite", sqlitePorts);
 describeConcurrencyControl("sqlite", sqlitePorts);

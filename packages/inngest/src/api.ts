@@ -19,9 +19,11 @@ import { z } from "zod";
 import { createCheckpointInbox, createStoreCheckpointInbox } from "./checkpoint.js";
 import { eventIdsFromSeed } from "./event-id-seed.js";
 import { createHttpDriver } from "./http-driver.js";
+import { offloadPolicy } from "./offload.js";
 import { BRACKETS, registerSchema } from "./register-schema.js";
 import { createAppRegistry, isClientError, type StoredApp } from "./registry.js";
 import { DEFAULT_MAX_LIST_BYTES, pageNewestFirst } from "./rest-paging.js";
+import { mountSignalRoutes } from "./signal-routes.js";
 import { hashSigningKey } from "./signing.js";
 import { pingAppForSync, type SyncResult } from "./sync-ping.js";
 
@@ -69,6 +71,11 @@ export interface InngestApiOptions {
    * Default 4 MiB.
    */
   readonly maxListBytes?: number;
+  /**
+   * Which URLs `step.fetch` and `step.ai.infer` may make the server contact. Default: any
+   * http(s) URL in `dev`, none in `start` (fails closed: the runtime passes its allowlist).
+   */
+  readonly canFetchUrl?: (url: string) => boolean;
   /** The fetch used for call requests and sync pings. Default: global fetch. */
   readonly fetch?: typeof fetch;
   readonly logger?: Logger;
@@ -246,6 +253,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
       : { maxRequestBodyBytes: options.maxRequestBodyBytes }),
     clock,
     logger,
+    offload: offloadPolicy(mode, options.canFetchUrl),
     ...(options.checkpointing
       ? {
           extraContext: (request) => ({
@@ -499,6 +507,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
   };
   app.delete("/v1/runs/:id", (c) => cancel(c.req.param("id")));
   app.post("/v1/runs/:id/cancel", (c) => cancel(c.req.param("id")));
+  mountSignalRoutes(app, { flows, fail, readJson });
 
   app.get("/v0/runs/:id/batch", async (c) => {
     const run = await flows.getRun(c.req.param("id"));

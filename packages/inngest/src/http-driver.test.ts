@@ -69,7 +69,29 @@ describe("opcode mapping", () => {
       data: { x: 1 },
       timeoutMs: 3_600_000,
     });
-    expect(mapOp({ id: "h", op: "WaitForSignal" }, context)).toContain("not supported");
+    expect(mapOp({ id: "h", op: "NoSuchOp" }, context)).toContain("not supported");
+    expect(
+      mapOp(
+        {
+          id: "h",
+          op: "WaitForSignal",
+          name: "s",
+          opts: { signal: "s", timeout: "1h", conflict: "fail" },
+        },
+        context,
+      ),
+    ).toEqual({
+      op: "WaitForSignal",
+      id: "h",
+      name: "s",
+      signal: "s",
+      timeoutMs: 3_600_000,
+      onConflict: "fail",
+    });
+    expect(mapOp({ id: "h", op: "WaitForSignal" }, context)).toContain("ops[0].opts.signal");
+    expect(
+      mapOp({ id: "h", op: "WaitForSignal", opts: { signal: "s", conflict: "x" } }, context),
+    ).toContain("ops[0].opts.conflict");
     expect(mapOp({ id: "h", op: "DeferAdd" }, context)).toBeUndefined();
     expect(mapOp({ id: "h", op: "RunComplete", data: 1 }, context)).toBe("complete");
   });

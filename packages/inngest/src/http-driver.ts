@@ -9,6 +9,8 @@ import type {
 } from "@troupe/flows";
 import { z } from "zod";
 import { parseInngestDuration, sleepUntil } from "./durations.js";
+import { type OffloadOptions, parseOffload, performOffload } from "./offload.js";
+import { mapWaitForSignal } from "./signal-op.js";
 import { canonicalJson, signBody, verifySignature } from "./signing.js";
 
 const ONE_YEAR_MS = 366 * 86_400_000;
@@ -56,6 +58,8 @@ export interface HttpDriverOptions {
    * applied with the call's response.
    */
   readonly takeCheckpointed?: (runId: string) => Promise<readonly unknown[]>;
+  /** How `step.fetch` and `step.ai.infer` requests are made (see offload.ts). */
+  readonly offload?: Omit<OffloadOptions, "fetch">;
 }
 
 const errorSchema = z.looseObject({
@@ -185,7 +189,11 @@ export function mapOp(
       };
     }
     case "StepPlanned":
-      return { op: "StepPlanned", id: op.id, name };
+      return opts.parallelMode === "race"
+        ? { op: "StepPlanned", id: op.id, name, race: true }
+        : { op: "StepPlanned", id: op.id, name };
+    case "WaitForSignal":
+      return mapWaitForSignal(op, name, at);
     case "Sleep":
       return {
         op: "Sleep",
@@ -383,6 +391,14 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
               message: `the app did not find step ${parsed.data.id} (${request.functionId}); did its code change?`,
             },
           };
+        }
+        if (parsed.data.op === "Gateway" || parsed.data.op === "AIGateway") {
+          const offload = parseOffload(parsed.data, `ops[${index}]`);
+          if (typeof offload === "string") return protocolError(offload);
+          const step = { id: parsed.data.id, name: stepName(parsed.data) };
+          const offloadOptions = { ...options.offload, fetch: options.fetch };
+          ops.push(await performOffload(step, offload, offloadOptions, () => clock.now()));
+          continue;
         }
         let mapped: ReturnType<typeof mapOp>;
         try {

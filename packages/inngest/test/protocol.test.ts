@@ -368,9 +368,9 @@ describe("the Inngest API with malformed input", () => {
     });
     expect((await fetch(`${troupe.url}/dev`)).status).toBe(200);
     expect((await fetch(`${troupe.url}/v1/runs/01J0000000000000000000000`)).status).toBe(404);
-    const unknown = await fetch(`${troupe.url}/v1/signals`, { method: "POST", body: "{}" });
+    const unknown = await fetch(`${troupe.url}/v1/no-such-route`, { method: "POST", body: "{}" });
     expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as { error: string }).error).toContain("/v1/signals");
+    expect(((await unknown.json()) as { error: string }).error).toContain("/v1/no-such-route");
     const badTime = await fetch(`${troupe.url}/v1/events?received_after=yesterday`);
     expect(badTime.status).toBe(400);
     expect(((await badTime.json()) as { error: string }).error).toContain("received_after");

@@ -44,7 +44,21 @@ export function describeSigning(kit: SdkKit): void {
             throw new kit.NonRetriableError("no point retrying");
           }),
       );
-      return { client: c, listener: kit.serve(c, [fn, doomed], { signingKey: key }) };
+      // Start mode without an offload policy: the server fetches nothing for the app.
+      const fetcher = kit.fn(
+        c,
+        { id: "fetcher", retries: 0 },
+        [{ event: "demo/fetch" }],
+        async ({ event, step }) => {
+          const steps = step as unknown as { fetch(url: string): Promise<Response> };
+          const response = await steps.fetch(String(event.data.url));
+          return response.status;
+        },
+      );
+      return {
+        client: c,
+        listener: kit.serve(c, [fn, doomed, fetcher], { signingKey: key }),
+      };
     };
 
     beforeAll(async () => {
@@ -97,6 +111,30 @@ export function describeSigning(kit: SdkKit): void {
       } finally {
         listener = build(KEY).listener;
       }
+    });
+
+    it("serves POST /v1/signals to the key holder only; the SDK's sendSignal carries the key", async () => {
+      const bare = await fetch(`${troupe.url}/v1/signals`, {
+        method: "POST",
+        body: JSON.stringify({ signal: "s" }),
+      });
+      expect(bare.status).toBe(401);
+      const signals = client as unknown as {
+        sendSignal(options: { signal: string }): Promise<{ runId?: string }>;
+      };
+      // Authorized, and nobody waits: the SDK's answer for a 404.
+      expect(await signals.sendSignal({ signal: "nobody-waits" })).toEqual({ runId: undefined });
+    });
+
+    it("fails closed on step.fetch: no URL is fetched without an allowlist", async () => {
+      expect(await troupe.api.syncApp(app.url)).toMatchObject({ ok: true });
+      const { ids } = await client.send({
+        name: "demo/fetch",
+        data: { url: `${troupe.url}/health` },
+      });
+      const [run] = await finishedRuns(troupe.url, ids[0] ?? "", { headers: auth });
+      expect(run?.status).toBe("Failed");
+      expect(JSON.stringify(run?.error)).toContain("offloadAllowlist");
     });
 
     it("rejects events with an unknown event key", async () => {

@@ -262,6 +262,12 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       : { signingKeyFallback: config.inngest.signingKeyFallback }),
     ...(config.inngest.eventKeys.length > 0 ? { eventKeys: config.inngest.eventKeys } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    // Offloaded step requests get the app-sync policy: start mode contacts listed prefixes only.
+    ...(mode === "start"
+      ? {
+          canFetchUrl: (url: string) => isSyncAllowed(url, [], config.security.offloadAllowlist),
+        }
+      : {}),
   });
 
   const requests = metrics.counter("troupe_http_requests_total", {

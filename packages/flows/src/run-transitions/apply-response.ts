@@ -3,6 +3,7 @@ import type { RunRecord } from "../run-state.js";
 import { completeRun } from "./finish.js";
 import { functionError } from "./function-error.js";
 import { invokeFunction } from "./invoke.js";
+import { settleRace } from "./race.js";
 import { sleep } from "./sleep.js";
 import { stepDone } from "./step-done.js";
 import { stepError } from "./step-error.js";
@@ -19,6 +20,7 @@ import {
   type TransitionMode,
 } from "./transition.js";
 import { waitForEvent } from "./wait-for-event.js";
+import { waitForSignal } from "./wait-for-signal.js";
 
 /** One opcode's transition. */
 export function applyOpcode(
@@ -40,6 +42,8 @@ export function applyOpcode(
       return sleep(run, op, env);
     case "WaitForEvent":
       return waitForEvent(run, op, env);
+    case "WaitForSignal":
+      return waitForSignal(run, op, env);
     case "InvokeFunction":
       return invokeFunction(run, op, env);
   }
@@ -81,6 +85,8 @@ export function applyDriverResponse(
     retryScheduled ||= outcome.retryScheduled;
     merge(effects, outcome.effects);
   }
+  // A raced step that settled decides its race: the siblings still planned are dropped.
+  if (mode !== "discover") current = settleRace(run, current, mode.step);
   const draft = draftOf(current);
   if (mode === "discover") draft.forcePlan = response.ops.length > 1;
   let next = progressed ? progress(draft) : undefined;

@@ -36,6 +36,8 @@ export function stepError(
       at,
       errors: keepErrors(run.steps[op.id], op.error),
       ...(op.timing ? { startedAt: op.timing.startedAt } : {}),
+      ...(run.steps[op.id]?.race ? { race: true } : {}),
+      ...(run.steps[op.id]?.raceLost ? { raceLost: true } : {}),
     },
     false,
   );

@@ -10,7 +10,13 @@ export function stepPlanned(run: RunRecord, op: StepPlannedOp): OpOutcome {
   const next = withStep(
     run,
     op.id,
-    { name: op.name, op: "run", status: "planned", attempts: existing?.attempts ?? 0 },
+    {
+      name: op.name,
+      op: "run",
+      status: "planned",
+      attempts: existing?.attempts ?? 0,
+      ...(op.race ? { race: true } : {}),
+    },
     false,
   );
   return { run: next, progressed: true, retryScheduled: false, effects: noEffects() };

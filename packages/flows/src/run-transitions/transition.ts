@@ -3,8 +3,9 @@ import type { Backoff } from "../backoff.js";
 import type { SerializedError } from "../errors.js";
 import type { FlowEvent } from "../event.js";
 import type { FlowKeys } from "../keys.js";
-import { type Item, pendingSteps } from "../queue-items.js";
+import { blockingSteps, type Item } from "../queue-items.js";
 import type { RunRecord, StepRecord } from "../run-state.js";
+import type { SignalHolder } from "../signal-entry.js";
 
 /**
  * Run transitions: pure functions from a run and what happened to the next run and the effects
@@ -28,6 +29,8 @@ export interface TransitionEnv {
   readonly keys: FlowKeys;
   /** True when a function of this id is registered (targets of `step.invoke`). */
   readonly hasFunction: (functionId: string) => boolean;
+  /** Holders of the signals the driver's answer waits for, read just before (see wait-for-signal.ts). */
+  readonly signalHolders?: ReadonlyMap<string, SignalHolder>;
 }
 
 /** What the driver was asked to run: a discovery, or one planned step (by hash). */
@@ -121,7 +124,7 @@ export function withStep(
 export function progress(draft: RunRecord): Item | undefined {
   draft.attempt = 0;
   delete draft.nextAt;
-  if (pendingSteps(draft).length > 0) return undefined;
+  if (blockingSteps(draft).length > 0) return undefined;
   draft.gen++;
   return { kind: "discover", runId: draft.id, gen: draft.gen };
 }

@@ -48,6 +48,13 @@ export const securityConfigSchema = z.strictObject({
   appSyncAllowlist: z
     .array(z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" }))
     .default([]),
+  /**
+   * Start mode: URL prefixes `step.fetch` and `step.ai.infer` may make the server contact (e.g.
+   * `https://api.openai.com/`). Anything else fails the step without a request made.
+   */
+  offloadAllowlist: z
+    .array(z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL" }))
+    .default([]),
 });
 
 /** The validated `security` section. */
