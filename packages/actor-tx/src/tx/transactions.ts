@@ -1,0 +1,174 @@
+import type { ActorSystem } from "@troupe/actors";
+import {
+  type Clock,
+  invalidArgument,
+  jsonCodec,
+  type Logger,
+  type Metrics,
+  noopLogger,
+  noopMetrics,
+  parseWith,
+  type Store,
+  systemClock,
+  type Timer,
+  ulid,
+} from "@troupe/core";
+import { z } from "zod";
+import { DECISION_LOG_TYPE, parseDecisionRecord } from "./decision-log.js";
+import { isStale } from "./decision-state.js";
+import { runTransaction, type Transaction, type TransactionFaults } from "./transaction.js";
+
+/** Options of {@link createTransactions}. */
+export interface TransactionsOptions {
+  /** The actor system whose actors take part (it must register `DecisionLog`). */
+  readonly system: ActorSystem;
+  /** The system's Store: the background resolver reads decision records from it. */
+  readonly store: Store;
+  /** Time source. Default: the system clock. */
+  readonly clock?: Clock;
+  /** Default 5,000: a transaction not committed by then aborts. */
+  readonly timeoutMs?: number;
+  /** Default 5,000: how often the resolver looks for committed records whose phase 2 did not finish. */
+  readonly resolveEveryMs?: number;
+  /** Default 2 × timeoutMs: how old such a record must be before the resolver finishes it. */
+  readonly resolveGraceMs?: number;
+  /** Default `"actors/state/"`: the actor system's `statePrefix`. */
+  readonly statePrefix?: string;
+  /** Counters `actors_tx_*_total` (see the README). */
+  readonly metrics?: Metrics;
+  readonly logger?: Logger;
+  /** Test seams: stop the coordinator between phases as if it crashed. */
+  readonly faults?: TransactionFaults;
+  /** Jitter of retries while a participant is held by another transaction. Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+/** Runs transactions across actors and finishes the ones whose coordinator died. */
+export interface Transactions {
+  /**
+   * Runs `body` as one transaction and returns its result once it committed. Rejects (nothing
+   * applied) when the body throws, a step fails, or the deadline passes; `TX_OUTCOME_UNKNOWN`
+   * only when the decision record could not be reached at all.
+   */
+  run<R>(body: (tx: Transaction) => Promise<R>, options?: { timeoutMs?: number }): Promise<R>;
+  /** One resolver pass now; returns how many committed transactions it finished. */
+  resolveNow(): Promise<number>;
+  /** Stops the background resolver (running transactions go on). */
+  close(): void;
+}
+
+const optionsSchema = z.object({
+  timeoutMs: z.number().int().positive().optional(),
+  resolveEveryMs: z.number().int().positive().optional(),
+  resolveGraceMs: z.number().int().min(0).optional(),
+  statePrefix: z.string().min(1).optional(),
+});
+
+const PAGE = 500;
+
+/**
+ * Transactions across actors on `system`: two-phase commit with the decision in a
+ * `DecisionLog` actor, and a background resolver that completes committed transactions whose
+ * coordinator died before every participant heard the outcome.
+ */
+export function createTransactions(options: TransactionsOptions): Transactions {
+  const checked = parseWith(optionsSchema, options, "createTransactions");
+  const { system, store } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? noopLogger;
+  const metrics = options.metrics ?? noopMetrics;
+  const timeoutMs = checked.timeoutMs ?? 5_000;
+  const resolveEveryMs = checked.resolveEveryMs ?? 5_000;
+  const resolveGraceMs = checked.resolveGraceMs ?? 2 * timeoutMs;
+  const statePrefix = checked.statePrefix ?? "actors/state/";
+  if (!system.types().some((t) => t.name === DECISION_LOG_TYPE)) {
+    throw invalidArgument(
+      "createTransactions.system",
+      `register DecisionLog (${DECISION_LOG_TYPE}) in the system's actors`,
+    );
+  }
+  const started = metrics.counter("actors_tx_started_total", { help: "Transactions started" });
+  const committed = metrics.counter("actors_tx_committed_total", {
+    help: "Transactions committed",
+  });
+  const aborted = metrics.counter("actors_tx_aborted_total", { help: "Transactions aborted" });
+  const recovered = metrics.counter("actors_tx_recovered_total", {
+    help: "Committed transactions whose phase 2 the resolver finished after the coordinator died",
+  });
+  const busy = metrics.counter("actors_tx_busy_retries_total", {
+    help: "Prepares retried because another transaction held the participant",
+  });
+
+  const deps = {
+    clock,
+    logger,
+    nextId: ulid,
+    random: options.random ?? Math.random,
+    faults: options.faults,
+    knowsType: (type: string) => system.types().some((t) => t.name === type),
+    call: (ref: { type: string; key: unknown }, action: string, args: readonly unknown[]) =>
+      system.invoke(ref.type, ref.key, action, args),
+    tell: (ref: { type: string; key: unknown }, action: string, args: readonly unknown[]) =>
+      system.send(ref.type, ref.key, action, args),
+    counters: {
+      started: () => started.inc(),
+      committed: () => committed.inc(),
+      aborted: () => aborted.inc(),
+      busyRetry: () => busy.inc(),
+    },
+  };
+
+  let closed = false;
+  let timer: Timer | undefined;
+  let running: Promise<number> | undefined;
+
+  const resolvePass = async (): Promise<number> => {
+    const prefix = `${statePrefix}${DECISION_LOG_TYPE}/`;
+    let start: string | undefined;
+    let finished = 0;
+    for (;;) {
+      const page = await store.list({ prefix, limit: PAGE, ...(start ? { start } : {}) });
+      for (const entry of page) {
+        const record = parseDecisionRecord(jsonCodec.decode(entry.value));
+        if (record === undefined || !isStale(record, clock.now(), resolveGraceMs)) continue;
+        const txId = entry.key.slice(prefix.length);
+        const outcomes = await Promise.allSettled(
+          record.participants.map((ref) => system.invoke(ref.type, ref.key, "txCommit", [txId])),
+        );
+        if (outcomes.every((o) => o.status === "fulfilled")) {
+          await system.invoke(DECISION_LOG_TYPE, txId, "finish", []);
+          recovered.inc();
+          finished += 1;
+        }
+      }
+      if (page.length < PAGE) return finished;
+      start = `${page[page.length - 1]?.key ?? prefix}\u0000`;
+    }
+  };
+
+  const resolveNow = (): Promise<number> => {
+    running ??= resolvePass().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  const schedule = () => {
+    if (closed) return;
+    timer = clock.setTimer(resolveEveryMs, () => {
+      resolveNow()
+        .catch((error: unknown) => logger.warn("transaction resolver pass failed", { error }))
+        .finally(schedule);
+    });
+  };
+  schedule();
+
+  return {
+    run: (body, runOptions) => runTransaction(deps, body, runOptions?.timeoutMs ?? timeoutMs),
+    resolveNow,
+    close() {
+      closed = true;
+      timer?.cancel();
+    },
+  };
+}
