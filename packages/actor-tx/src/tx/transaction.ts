@@ -46,8 +46,8 @@ export interface TransactionDeps {
   readonly logger: Logger;
   readonly nextId: () => string;
   readonly random: () => number;
-  /** Whether the system knows the actor type (unknown types are refused before any call). */
-  knowsType(type: string): boolean;
+  /** Whether the system knows the actor type, and whether it takes part in transactions. */
+  typeKind(type: string): "unknown" | "plain" | "transactional";
   call(ref: ParticipantRef, action: string, args: readonly unknown[]): Promise<unknown>;
   tell(ref: ParticipantRef, action: string, args: readonly unknown[]): void;
   readonly faults: TransactionFaults | undefined;
@@ -127,13 +127,22 @@ export async function runTransaction<R>(
         );
       }
       const ref: ParticipantRef = { type: participant.type, key: participant.key ?? null };
-      if (!deps.knowsType(ref.type) || ref.type === DECISION_LOG_TYPE) {
-        stepFailure ??= new Error("unknown participant");
-        throw txError(
-          "TX_UNKNOWN_PARTICIPANT",
-          `transaction ${txId}: no actor type ${JSON.stringify(ref.type)} is registered with this system`,
-          { txId, participant: ref },
-        );
+      const kind = ref.type === DECISION_LOG_TYPE ? "plain" : deps.typeKind(ref.type);
+      if (kind !== "transactional") {
+        const error =
+          kind === "unknown"
+            ? txError(
+                "TX_UNKNOWN_PARTICIPANT",
+                `transaction ${txId}: no actor type ${JSON.stringify(ref.type)} is registered with this system`,
+                { txId, participant: ref },
+              )
+            : txError(
+                "TX_NOT_TRANSACTIONAL",
+                `transaction ${txId}: ${ref.type} is not a transactional actor (define it with defineTxActor)`,
+                { txId, participant: ref },
+              );
+        stepFailure ??= error;
+        throw error;
       }
       if (state.phase !== "active") {
         throw txError("TX_ABORTED", `transaction ${txId} is no longer open (${state.phase})`, {

@@ -105,7 +105,13 @@ export function createTransactions(options: TransactionsOptions): Transactions {
     nextId: ulid,
     random: options.random ?? Math.random,
     faults: options.faults,
-    knowsType: (type: string) => system.types().some((t) => t.name === type),
+    typeKind: (type: string) => {
+      const info = system.types().find((t) => t.name === type);
+      if (info === undefined) return "unknown" as const;
+      return info.actions.some((a) => a.name === "txPrepare")
+        ? ("transactional" as const)
+        : ("plain" as const);
+    },
     call: (ref: { type: string; key: unknown }, action: string, args: readonly unknown[]) =>
       system.invoke(ref.type, ref.key, action, args),
     tell: (ref: { type: string; key: unknown }, action: string, args: readonly unknown[]) =>
