@@ -2,12 +2,13 @@ import { TroupeError } from "@troupe/core";
 
 /**
  * The codes this package throws (each also documented in the README):
- * `TX_LOCKED`, `TX_BUSY`, `TX_ABORTED`, `TX_TIMEOUT`, `TX_OUTCOME_UNKNOWN`,
+ * `TX_LOCKED`, `TX_BUSY`, `TX_CONFLICT`, `TX_ABORTED`, `TX_TIMEOUT`, `TX_OUTCOME_UNKNOWN`,
  * `TX_UNKNOWN_PARTICIPANT`, `TX_NOT_TRANSACTIONAL`, `DEADLOCK`, `LOCK_TIMEOUT`, `LOCK_NOT_HELD`.
  */
 export type ActorTxErrorCode =
   | "TX_LOCKED"
   | "TX_BUSY"
+  | "TX_CONFLICT"
   | "TX_ABORTED"
   | "TX_TIMEOUT"
   | "TX_OUTCOME_UNKNOWN"

@@ -36,6 +36,7 @@ export type {
 } from "./tx/transaction.js";
 export {
   createTransactions,
+  type RunOptions,
   type Transactions,
   type TransactionsOptions,
 } from "./tx/transactions.js";

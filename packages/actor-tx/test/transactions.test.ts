@@ -152,10 +152,13 @@ describe("transactions across actors (one node, memory Store)", () => {
   it("makes a second transaction wait for the first (serializable per participant)", async () => {
     const [a, b] = fresh();
     const runs = Array.from({ length: 20 }, (_, i) =>
-      transactions.run(async (tx) => {
-        await tx.call(a, "withdraw", `s${i}`, 10);
-        await tx.call(b, "deposit", `s${i}`, 10);
-      }),
+      transactions.run(
+        async (tx) => {
+          await tx.call(a, "withdraw", `s${i}`, 10);
+          await tx.call(b, "deposit", `s${i}`, 10);
+        },
+        { conflictRetries: 100 },
+      ),
     );
     await Promise.all(runs);
     expect(await balances(a, b)).toEqual([800, 1200]);

@@ -31,9 +31,10 @@ describe("participant transitions", () => {
     expect(judgePrepare(idle, "a", 1)).toEqual({ kind: "out-of-order", expected: 0 });
   });
 
-  it("refuses a second transaction while one is prepared", () => {
-    const prepared = recordPrepared(idle, "a", 100, 7, null);
-    expect(judgePrepare(prepared, "b", 0)).toEqual({ kind: "busy", holder: "a" });
+  it("makes an older transaction wait and a younger one die while another is prepared", () => {
+    const prepared = recordPrepared(idle, "m", 100, 7, null);
+    expect(judgePrepare(prepared, "a", 0)).toEqual({ kind: "busy", holder: "m", die: false });
+    expect(judgePrepare(prepared, "z", 0)).toEqual({ kind: "busy", holder: "m", die: true });
   });
 
   it("commits or aborts only its own transaction, and repeats change nothing", () => {

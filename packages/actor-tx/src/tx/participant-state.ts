@@ -26,7 +26,11 @@ export interface TxState<S> {
 export type PrepareVerdict =
   | { readonly kind: "run"; readonly base: "value" | "next" }
   | { readonly kind: "replay"; readonly result: unknown }
-  | { readonly kind: "busy"; readonly holder: string }
+  /**
+   * Another transaction holds the actor. Wait-die: an older requester (smaller id) may wait and
+   * retry; a younger one must abort (`die`), so transactions never wait for each other in a cycle.
+   */
+  | { readonly kind: "busy"; readonly holder: string; readonly die: boolean }
   | { readonly kind: "out-of-order"; readonly expected: number };
 
 /**
@@ -39,7 +43,7 @@ export function judgePrepare<S>(state: TxState<S>, txId: string, step: number): 
   if (lock === null) {
     return step === 0 ? { kind: "run", base: "value" } : { kind: "out-of-order", expected: 0 };
   }
-  if (lock.txId !== txId) return { kind: "busy", holder: lock.txId };
+  if (lock.txId !== txId) return { kind: "busy", holder: lock.txId, die: txId > lock.txId };
   if (step < lock.results.length) return { kind: "replay", result: lock.results[step] };
   if (step > lock.results.length) return { kind: "out-of-order", expected: lock.results.length };
   return { kind: "run", base: "next" };

@@ -11,6 +11,7 @@ import {
   type Store,
   systemClock,
   type Timer,
+  TroupeError,
   ulid,
 } from "@troupe/core";
 import { z } from "zod";
@@ -43,6 +44,18 @@ export interface TransactionsOptions {
   readonly random?: () => number;
 }
 
+/** Options of one {@link Transactions.run}. */
+export interface RunOptions {
+  /** Default: the `timeoutMs` of `createTransactions`. */
+  readonly timeoutMs?: number;
+  /**
+   * Default 0: how many times to run the body again (as a new transaction) after it aborted with
+   * `TX_CONFLICT` (an older transaction held a participant), after a jittered backoff that
+   * doubles from 1 ms to 100 ms. Only for bodies safe to run again.
+   */
+  readonly conflictRetries?: number;
+}
+
 /** Runs transactions across actors and finishes the ones whose coordinator died. */
 export interface Transactions {
   /**
@@ -50,7 +63,7 @@ export interface Transactions {
    * applied) when the body throws, a step fails, or the deadline passes; `TX_OUTCOME_UNKNOWN`
    * only when the decision record could not be reached at all.
    */
-  run<R>(body: (tx: Transaction) => Promise<R>, options?: { timeoutMs?: number }): Promise<R>;
+  run<R>(body: (tx: Transaction) => Promise<R>, options?: RunOptions): Promise<R>;
   /** One resolver pass now; returns how many committed transactions it finished. */
   resolveNow(): Promise<number>;
   /** Stops the background resolver (running transactions go on). */
@@ -94,6 +107,9 @@ export function createTransactions(options: TransactionsOptions): Transactions {
   const aborted = metrics.counter("actors_tx_aborted_total", { help: "Transactions aborted" });
   const recovered = metrics.counter("actors_tx_recovered_total", {
     help: "Committed transactions whose phase 2 the resolver finished after the coordinator died",
+  });
+  const conflicts = metrics.counter("actors_tx_conflict_retries_total", {
+    help: "Transactions run again after a younger-dies conflict",
   });
   const busy = metrics.counter("actors_tx_busy_retries_total", {
     help: "Prepares retried because another transaction held the participant",
@@ -170,7 +186,19 @@ export function createTransactions(options: TransactionsOptions): Transactions {
   schedule();
 
   return {
-    run: (body, runOptions) => runTransaction(deps, body, runOptions?.timeoutMs ?? timeoutMs),
+    async run(body, runOptions) {
+      const retries = runOptions?.conflictRetries ?? 0;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await runTransaction(deps, body, runOptions?.timeoutMs ?? timeoutMs);
+        } catch (error) {
+          if (attempt >= retries || !TroupeError.isInstance(error, "TX_CONFLICT")) throw error;
+          conflicts.inc();
+          // Back off (jittered, doubling to 100 ms) so the older holder can finish first.
+          await clock.sleep(Math.min(100, 2 ** attempt) * (0.5 + deps.random()));
+        }
+      }
+    },
     resolveNow,
     close() {
       closed = true;

@@ -232,9 +232,11 @@ export function defineTxActor<
       const verdict = judgePrepare(state, txId, step);
       if (verdict.kind === "replay") return verdict.result;
       if (verdict.kind === "busy") {
-        throw txError("TX_BUSY", `${type}/${ctx.address.key} is held by ${verdict.holder}`, {
-          holder: verdict.holder,
-        });
+        throw txError(
+          verdict.die ? "TX_CONFLICT" : "TX_BUSY",
+          `${type}/${ctx.address.key} is held by the ${verdict.die ? "older" : "younger"} transaction ${verdict.holder}`,
+          { holder: verdict.holder },
+        );
       }
       if (verdict.kind === "out-of-order") {
         throw invalidArgument(
