@@ -1,4 +1,10 @@
-import { createMemoryStore, ManualClock, type Store, TroupeError } from "@troupe/core";
+import {
+  createMemoryMetrics,
+  createMemoryStore,
+  ManualClock,
+  type Store,
+  TroupeError,
+} from "@troupe/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLockService, type LockService } from "./lock-service.js";
 
@@ -18,9 +24,11 @@ describe("lock service (memory Store, fake clock, nodes sharing one Store)", () 
   afterEach(async () => {
     await Promise.all(services.splice(0).map((s) => s.close()));
   });
+  let metrics = createMemoryMetrics();
   const nodes = (store: Store, clock: ManualClock, count: number) =>
     Array.from({ length: count }, (_, i) => {
       const service = createLockService({
+        metrics,
         store,
         clock,
         nodeId: `node-${i}`,
@@ -41,6 +49,7 @@ describe("lock service (memory Store, fake clock, nodes sharing one Store)", () 
   it("detects a two-way cycle across nodes within two probe intervals and fails the youngest", async () => {
     const clock = new ManualClock();
     const store = createMemoryStore();
+    metrics = createMemoryMetrics();
     const [n0, n1] = nodes(store, clock, 2) as [LockService, LockService];
     await n0.acquire("x", { owner: "a" });
     const y = await n1.acquire("y", { owner: "b" });
@@ -53,6 +62,8 @@ describe("lock service (memory Store, fake clock, nodes sharing one Store)", () 
     expect((b.error as Error).message).toContain('b waits for "x" held by a');
     expect((b.error as Error).message).toContain('a waits for "y" held by b');
     expect(a.settled).toBe(false);
+    expect(metrics.value("actors_lock_waits_total")).toBe(2);
+    expect(metrics.value("actors_lock_deadlocks_total")).toBe(1);
     await y.release();
     await timeUntil(clock, () => a.settled, PROBE_MS);
     expect(a.value?.token).toBe(2);
