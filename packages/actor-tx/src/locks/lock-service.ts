@@ -130,6 +130,9 @@ export function createLockService(options: LockServiceOptions): LockService {
   const deadlocksTotal = metrics.counter("actors_lock_deadlocks_total", {
     help: "Waiters failed with DEADLOCK",
   });
+  const probesTotal = metrics.counter("actors_lock_probes_total", {
+    help: "Deadlock probes run over this node's waiters",
+  });
   const lockKey = (name: string) => `${prefix}l/${name}`;
   const waitKey = (owner: string) => `${prefix}w/${owner}`;
   const waiters = new Map<string, LocalWaiter>();
@@ -298,6 +301,7 @@ export function createLockService(options: LockServiceOptions): LockService {
 
   const probeNow = async (): Promise<number> => {
     if (waiters.size === 0) return 0;
+    probesTotal.inc();
     const now = clock.now();
     const waitEntries = await store.list({ prefix: `${prefix}w/` });
     const all: Waiter[] = [];
