@@ -14,7 +14,9 @@ const Account = defineTxActor({
       if (ctx.state.balance < amount) throw new Error("insufficient funds"); // aborts everything
       ctx.state.balance -= amount;
     },
-    deposit: (ctx, amount: number) => void (ctx.state.balance += amount),
+    deposit(ctx, amount: number) {
+      ctx.state.balance += amount;
+    },
   },
 });
 
