@@ -18,7 +18,12 @@ import { createNatsTransport } from "@troupe/nats";
 import { createPostgresStore } from "@troupe/postgres";
 import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import { z } from "zod";
-import { createTransactions, DecisionLog, defineTxActor, type Transactions } from "../src/index.js";
+import {
+  createDecisionLog,
+  createTransactions,
+  defineTxActor,
+  type Transactions,
+} from "../src/index.js";
 
 // A lean account: no log of applied transfers, so a state write stays the same size.
 const Account = defineTxActor({
@@ -99,8 +104,9 @@ function transferOn(system: ActorSystem, transactions: Transactions) {
 }
 
 async function oneNode(store: Store, queue: Queue): Promise<Result> {
-  const system = createActorSystem({ store, queue, actors: [Account, DecisionLog] });
-  const transactions = createTransactions({ system, store, timeoutMs: 10_000 });
+  const decisions = createDecisionLog({ store });
+  const system = createActorSystem({ store, queue, actors: [Account, decisions.actor] });
+  const transactions = createTransactions({ system, decisions, timeoutMs: 10_000 });
   try {
     return await measure(transferOn(system, transactions));
   } finally {
@@ -126,7 +132,7 @@ async function crossNode(schema: string): Promise<Result> {
       createActorSystem({
         store,
         queue: createMemoryQueue({ queueName: `q${i}` }),
-        actors: [Account, DecisionLog],
+        actors: [Account, createDecisionLog({ store }).actor],
         nodeId: node.nodeId,
         directory: node.directory,
         remoting: node.remoting,
@@ -136,7 +142,11 @@ async function crossNode(schema: string): Promise<Result> {
   }
   for (const node of nodes) await node.join();
   const [system] = systems as [ActorSystem];
-  const transactions = createTransactions({ system, store: stores[0], timeoutMs: 10_000 });
+  const transactions = createTransactions({
+    system,
+    decisions: createDecisionLog({ store: stores[0] }),
+    timeoutMs: 10_000,
+  });
   try {
     return await measure(transferOn(system, transactions));
   } finally {

@@ -1,4 +1,4 @@
-import { createTransactions, DecisionLog, defineTxActor } from "@troupe/actor-tx";
+import { createDecisionLog, createTransactions, defineTxActor } from "@troupe/actor-tx";
 import { createActorSystem } from "@troupe/actors";
 import { createMemoryQueue, createMemoryStore } from "@troupe/core";
 import { z } from "zod";
@@ -21,12 +21,13 @@ const Account = defineTxActor({
 });
 
 const store = createMemoryStore();
+const decisions = createDecisionLog({ store }); // decision records in the same Store
 const system = createActorSystem({
   store,
   queue: createMemoryQueue(),
-  actors: [Account, DecisionLog],
+  actors: [Account, decisions.actor],
 });
-const transactions = createTransactions({ system, store });
+const transactions = createTransactions({ system, decisions });
 await transactions.run(async (tx) => {
   await tx.call(system.get(Account, "alice"), "withdraw", 30);
   await tx.call(system.get(Account, "bob"), "deposit", 30);

@@ -26,8 +26,9 @@ export {
   type CoordinatorPhase,
   type CoordinatorState,
 } from "./tx/coordinator-state.js";
-export { DECISION_LOG_TYPE, DecisionLog } from "./tx/decision-log.js";
+export { createDecisionLog, DECISION_LOG_TYPE, type DecisionLog } from "./tx/decision-log.js";
 export type { DecisionRecord, ParticipantRef } from "./tx/decision-state.js";
+export { createDecisionStore, type DecisionStore } from "./tx/decision-store.js";
 export type { PreparedLock, TxState } from "./tx/participant-state.js";
 export type {
   ParticipantLike,

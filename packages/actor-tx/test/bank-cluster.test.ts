@@ -4,7 +4,7 @@ import { createMemoryQueue, systemClock, TroupeError } from "@troupe/core";
 import { createNatsTransport } from "@troupe/nats";
 import { createPostgresStore } from "@troupe/postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTransactions, DecisionLog } from "../src/index.js";
+import { createDecisionLog, createTransactions } from "../src/index.js";
 import { Account, auditBooks, planTransfers } from "./bank.js";
 import { kill, startNode } from "./cluster-support/node-process.js";
 import { postgresUrl, scratchSchemas } from "./cluster-support/postgres.js";
@@ -47,16 +47,22 @@ describe("bank invariant across 3 node processes (PostgreSQL + NATS) with SIGKIL
       leaseMs: LEASE_MS,
       heartbeatMs: LEASE_MS / 4,
     });
+    const decisions = createDecisionLog({ store });
     const system = createActorSystem({
       store,
       queue: createMemoryQueue({ queueName: "actors-bank-client", clock: systemClock }),
-      actors: [Account, DecisionLog],
+      actors: [Account, decisions.actor],
       nodeId: "bank-client",
       directory: client.directory,
       remoting: client.remoting,
     });
     await client.join();
-    const transactions = createTransactions({ system, store, timeoutMs: 5_000, resolveGraceMs: 0 });
+    const transactions = createTransactions({
+      system,
+      decisions,
+      timeoutMs: 5_000,
+      resolveGraceMs: 0,
+    });
     const plan = planTransfers(TRANSFERS, ACCOUNTS, 7);
     const acked = new Set<string>();
     const failures = new Map<string, number>();

@@ -1,7 +1,7 @@
 import { type ActorSystem, createActorSystem } from "@troupe/actors";
 import { createMemoryQueue, type Queue, type Store, TroupeError } from "@troupe/core";
 import { expect } from "vitest";
-import { createTransactions, DecisionLog, type Transactions } from "../src/index.js";
+import { createDecisionLog, createTransactions, type Transactions } from "../src/index.js";
 import { Account, auditBooks, planTransfers } from "./bank.js";
 
 /** Where a bank run keeps its data; `reopen` simulates a process restart on the same data. */
@@ -40,10 +40,11 @@ export async function runBankScenario(backend: BankBackend, count: number): Prom
   const crashedBeforeDecision = new Set<string>();
   const crashedAfterDecision = new Set<string>();
   let ports = await backend.open();
-  let system: ActorSystem = createActorSystem({ ...ports, actors: [Account, DecisionLog] });
+  let decisions = createDecisionLog({ store: ports.store });
+  let system: ActorSystem = createActorSystem({ ...ports, actors: [Account, decisions.actor] });
   let transactions: Transactions = createTransactions({
     system,
-    store: ports.store,
+    decisions,
     timeoutMs: 400,
     resolveEveryMs: 100,
     resolveGraceMs: 100,
@@ -112,13 +113,9 @@ export async function runBankScenario(backend: BankBackend, count: number): Prom
   await system.close();
   await backend.close(ports);
   ports = await backend.open();
-  system = createActorSystem({ ...ports, actors: [Account, DecisionLog] });
-  transactions = createTransactions({
-    system,
-    store: ports.store,
-    resolveEveryMs: 100,
-    resolveGraceMs: 0,
-  });
+  decisions = createDecisionLog({ store: ports.store });
+  system = createActorSystem({ ...ports, actors: [Account, decisions.actor] });
+  transactions = createTransactions({ system, decisions, resolveEveryMs: 100, resolveGraceMs: 0 });
   await transactions.resolveNow();
   const accounts = Array.from({ length: ACCOUNTS }, (_, i) => system.get(Account, i));
   await until(

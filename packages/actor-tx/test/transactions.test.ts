@@ -8,7 +8,12 @@ import {
 } from "@troupe/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createTransactions, DecisionLog, defineTxActor, type Transactions } from "../src/index.js";
+import {
+  createDecisionLog,
+  createTransactions,
+  defineTxActor,
+  type Transactions,
+} from "../src/index.js";
 import { Account } from "./bank.js";
 
 const Plain = defineActor({
@@ -26,12 +31,13 @@ describe("transactions across actors (one node, memory Store)", () => {
   const store = createMemoryStore();
   beforeEach(() => {
     metrics = createMemoryMetrics();
+    const decisions = createDecisionLog({ store });
     system = createActorSystem({
       store,
       queue: createMemoryQueue(),
-      actors: [Account, DecisionLog, Plain],
+      actors: [Account, decisions.actor, Plain],
     });
-    transactions = createTransactions({ system, store, metrics, timeoutMs: 300 });
+    transactions = createTransactions({ system, decisions, metrics, timeoutMs: 300 });
   });
   afterEach(async () => {
     transactions.close();

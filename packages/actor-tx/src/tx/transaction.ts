@@ -8,6 +8,7 @@ import {
 } from "./coordinator-state.js";
 import { DECISION_LOG_TYPE } from "./decision-log.js";
 import type { ParticipantRef } from "./decision-state.js";
+import type { DecisionStore } from "./decision-store.js";
 
 /** A participant as `tx.call` accepts it: any actor reference (typed or untyped) or its JSON. */
 export interface ParticipantLike {
@@ -49,7 +50,8 @@ export interface TransactionDeps {
   /** Whether the system knows the actor type, and whether it takes part in transactions. */
   typeKind(type: string): "unknown" | "plain" | "transactional";
   call(ref: ParticipantRef, action: string, args: readonly unknown[]): Promise<unknown>;
-  tell(ref: ParticipantRef, action: string, args: readonly unknown[]): void;
+  /** The decision records. */
+  readonly records: DecisionStore;
   readonly faults: TransactionFaults | undefined;
   readonly counters: {
     started(): void;
@@ -185,18 +187,17 @@ export async function runTransaction<R>(
   }
   deps.faults?.afterPrepare?.(txId);
   const participants = state.participants.map((p) => p.ref);
-  const log: ParticipantRef = { type: DECISION_LOG_TYPE, key: txId };
   let granted: boolean;
   try {
-    granted = (await deps.call(log, "decide", [participants])) === true;
+    granted = await deps.records.decide(txId, participants, clock.now());
   } catch (error) {
     // The decision may or may not be logged: ask the record, which settles it either way.
     try {
-      granted = (await deps.call(log, "resolve", [])) === "committed";
+      granted = (await deps.records.resolve(txId, clock.now())) === "committed";
     } catch {
       throw txError(
         "TX_OUTCOME_UNKNOWN",
-        `transaction ${txId}: the decision record could not be reached; its participants resolve it after the deadline`,
+        `transaction ${txId}: the decision record could not be written or read; its participants resolve it after the deadline`,
         { txId },
         error,
       );
@@ -219,7 +220,13 @@ export async function runTransaction<R>(
   // Committed either way: a participant that missed phase 2 resolves from the record.
   deps.counters.committed();
   if (delivered.every((outcome) => outcome.status === "fulfilled")) {
-    deps.tell(log, "finish", []);
+    // Not awaited: a record left behind is finished by the resolver later.
+    deps.records.finish(txId).catch((error: unknown) => {
+      deps.logger.warn("transaction committed; its decision record stays for the resolver", {
+        txId,
+        error,
+      });
+    });
   } else {
     deps.logger.warn("transaction committed; some participants will resolve later", { txId });
   }

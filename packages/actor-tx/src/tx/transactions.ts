@@ -2,29 +2,27 @@ import type { ActorSystem } from "@troupe/actors";
 import {
   type Clock,
   invalidArgument,
-  jsonCodec,
   type Logger,
   type Metrics,
   noopLogger,
   noopMetrics,
   parseWith,
-  type Store,
   systemClock,
   type Timer,
   TroupeError,
   ulid,
 } from "@troupe/core";
 import { z } from "zod";
-import { DECISION_LOG_TYPE, parseDecisionRecord } from "./decision-log.js";
+import { DECISION_LOG_TYPE, type DecisionLog } from "./decision-log.js";
 import { isStale } from "./decision-state.js";
 import { runTransaction, type Transaction, type TransactionFaults } from "./transaction.js";
 
 /** Options of {@link createTransactions}. */
 export interface TransactionsOptions {
-  /** The actor system whose actors take part (it must register `DecisionLog`). */
+  /** The actor system whose actors take part (it must register the decision log's actor). */
   readonly system: ActorSystem;
-  /** The system's Store: the background resolver reads decision records from it. */
-  readonly store: Store;
+  /** The decision log (`createDecisionLog`) whose actor the system registers. */
+  readonly decisions: DecisionLog;
   /** Time source. Default: the system clock. */
   readonly clock?: Clock;
   /** Default 5,000: a transaction not committed by then aborts. */
@@ -33,8 +31,12 @@ export interface TransactionsOptions {
   readonly resolveEveryMs?: number;
   /** Default 2 × timeoutMs: how old such a record must be before the resolver finishes it. */
   readonly resolveGraceMs?: number;
-  /** Default `"actors/state/"`: the actor system's `statePrefix`. */
-  readonly statePrefix?: string;
+  /**
+   * Default max(60 s, 10 × timeoutMs): how long the record of a transaction aborted by an
+   * in-doubt participant is kept, so a coordinator that is still running (far past its deadline)
+   * cannot commit it afterwards.
+   */
+  readonly retainAbortedMs?: number;
   /** Counters `actors_tx_*_total` (see the README). */
   readonly metrics?: Metrics;
   readonly logger?: Logger;
@@ -74,30 +76,34 @@ const optionsSchema = z.object({
   timeoutMs: z.number().int().positive().optional(),
   resolveEveryMs: z.number().int().positive().optional(),
   resolveGraceMs: z.number().int().min(0).optional(),
-  statePrefix: z.string().min(1).optional(),
+  retainAbortedMs: z.number().int().min(0).optional(),
 });
 
 const PAGE = 500;
 
 /**
- * Transactions across actors on `system`: two-phase commit with the decision in a
- * `DecisionLog` actor, and a background resolver that completes committed transactions whose
+ * Transactions across actors on `system`: two-phase commit with the decision in a record of
+ * `createDecisionLog`, and a background resolver that completes committed transactions whose
  * coordinator died before every participant heard the outcome.
  */
 export function createTransactions(options: TransactionsOptions): Transactions {
   const checked = parseWith(optionsSchema, options, "createTransactions");
-  const { system, store } = options;
+  const { system } = options;
+  const records = options.decisions?.records;
+  if (records === undefined) {
+    throw invalidArgument("createTransactions.decisions", "pass the result of createDecisionLog");
+  }
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? noopLogger;
   const metrics = options.metrics ?? noopMetrics;
   const timeoutMs = checked.timeoutMs ?? 5_000;
   const resolveEveryMs = checked.resolveEveryMs ?? 5_000;
   const resolveGraceMs = checked.resolveGraceMs ?? 2 * timeoutMs;
-  const statePrefix = checked.statePrefix ?? "actors/state/";
+  const retainAbortedMs = checked.retainAbortedMs ?? Math.max(60_000, 10 * timeoutMs);
   if (!system.types().some((t) => t.name === DECISION_LOG_TYPE)) {
     throw invalidArgument(
       "createTransactions.system",
-      `register DecisionLog (${DECISION_LOG_TYPE}) in the system's actors`,
+      `register the decision log's actor (${DECISION_LOG_TYPE}, createDecisionLog().actor) in the system's actors`,
     );
   }
   const started = metrics.counter("actors_tx_started_total", { help: "Transactions started" });
@@ -130,8 +136,7 @@ export function createTransactions(options: TransactionsOptions): Transactions {
     },
     call: (ref: { type: string; key: unknown }, action: string, args: readonly unknown[]) =>
       system.invoke(ref.type, ref.key, action, args),
-    tell: (ref: { type: string; key: unknown }, action: string, args: readonly unknown[]) =>
-      system.send(ref.type, ref.key, action, args),
+    records,
     counters: {
       started: () => started.inc(),
       committed: () => committed.inc(),
@@ -145,20 +150,28 @@ export function createTransactions(options: TransactionsOptions): Transactions {
   let running: Promise<number> | undefined;
 
   const resolvePass = async (): Promise<number> => {
-    const prefix = `${statePrefix}${DECISION_LOG_TYPE}/`;
+    const { prefix, store } = records;
     let start: string | undefined;
     let finished = 0;
     for (;;) {
       const page = await store.list({ prefix, limit: PAGE, ...(start ? { start } : {}) });
       for (const entry of page) {
-        const record = parseDecisionRecord(jsonCodec.decode(entry.value));
-        if (record === undefined || !isStale(record, clock.now(), resolveGraceMs)) continue;
-        const txId = entry.key.slice(prefix.length);
+        const parsed = records.parse(entry);
+        if (parsed === undefined) continue;
+        const { txId, record } = parsed;
+        const now = clock.now();
+        if (record.decision === "aborted" && record.decidedAt + retainAbortedMs <= now) {
+          await store
+            .commit([{ type: "delete", key: entry.key, expect: entry.version }])
+            .catch(() => {});
+          continue;
+        }
+        if (!isStale(record, now, resolveGraceMs)) continue;
         const outcomes = await Promise.allSettled(
           record.participants.map((ref) => system.invoke(ref.type, ref.key, "txCommit", [txId])),
         );
         if (outcomes.every((o) => o.status === "fulfilled")) {
-          await system.invoke(DECISION_LOG_TYPE, txId, "finish", []);
+          await records.finish(txId);
           recovered.inc();
           finished += 1;
         }

@@ -10,7 +10,7 @@ import {
 import { invalidArgument, parseWith } from "@troupe/core";
 import { z } from "zod";
 import { txError } from "../errors.js";
-import { DecisionLog } from "./decision-log.js";
+import { DECISION_LOG_TYPE } from "./decision-log.js";
 import {
   abortPrepared,
   applyDecision,
@@ -103,7 +103,7 @@ const RESOLVE_RETRY_MS = 1_000;
  * (`createTransactions(...).run(async (tx) => { await tx.call(ref, "withdraw", 10); … })`).
  * The stored state is `{ value, lock }`: `value` is the committed state the handlers see, `lock`
  * the prepared transaction (at most one at a time: the actor is locked from prepare to commit or
- * abort). Register `DecisionLog` with the same system.
+ * abort). Register the decision log's actor (`createDecisionLog`) with the same system.
  */
 export function defineTxActor<
   const K extends KeyKind,
@@ -181,7 +181,9 @@ export function defineTxActor<
     if (lock === null) return null;
     let decision: "committed" | "aborted";
     try {
-      decision = await ctx.get(DecisionLog, lock.txId).resolve();
+      decision = (await ctx.ref({ type: DECISION_LOG_TYPE, key: lock.txId }).call("resolve")) as
+        | "committed"
+        | "aborted";
     } catch {
       armResolution(ctx, RESOLVE_RETRY_MS);
       return null;

@@ -1,11 +1,11 @@
 // One bank node in its own process, for test/bank-cluster.test.ts:
 //   node --import tsx --conditions=source bank-node.ts <nodeId> <postgresUrl> <schema> <natsUrl> <subjectPrefix> <leaseMs>
-// Hosts Account and DecisionLog, runs the transaction resolver; prints "ready" once it serves calls.
+// Hosts Account and the decision log's actor, runs the transaction resolver; prints "ready" once it serves calls.
 import { createActorSystem, createClusterNode } from "@troupe/actors";
 import { createMemoryQueue, systemClock } from "@troupe/core";
 import { createNatsTransport } from "@troupe/nats";
 import { createPostgresStore } from "@troupe/postgres";
-import { createTransactions, DecisionLog } from "../../src/index.js";
+import { createDecisionLog, createTransactions } from "../../src/index.js";
 import { Account } from "../bank.js";
 
 const [nodeId, postgresUrl, schema, natsUrl, subjectPrefix, leaseMs] = process.argv.slice(2);
@@ -24,16 +24,17 @@ const cluster = createClusterNode({
   leaseMs: Number(leaseMs),
   heartbeatMs: Math.floor(Number(leaseMs) / 4),
 });
+const decisions = createDecisionLog({ store });
 const system = createActorSystem({
   store,
   queue: createMemoryQueue({ queueName: `actors-${nodeId}`, clock: systemClock }),
-  actors: [Account, DecisionLog],
+  actors: [Account, decisions.actor],
   nodeId,
   directory: cluster.directory,
   remoting: cluster.remoting,
 });
 // Survivors finish committed transactions whose coordinator (or a participant's node) died.
-const transactions = createTransactions({ system, store, resolveEveryMs: 1_000 });
+const transactions = createTransactions({ system, decisions, resolveEveryMs: 1_000 });
 await cluster.join();
 for (;;) {
   try {
