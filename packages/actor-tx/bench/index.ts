@@ -1,0 +1,276 @@
+// Two-actor transfers as transactions: one node on the memory Store and on SQLite, two nodes on
+// PostgreSQL + NATS, and the same transfer as one PostgreSQL transaction through `pg` directly.
+// Run: pnpm --filter @troupe/actor-tx bench  (BENCH_DURATION_MS, BENCH_CONCURRENCY to change)
+import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { type ActorSystem, createActorSystem, createClusterNode } from "@troupe/actors";
+import {
+  createMemoryQueue,
+  createMemoryStore,
+  type Queue,
+  type Store,
+  systemClock,
+} from "@troupe/core";
+import { createNatsTransport } from "@troupe/nats";
+import { createPostgresStore } from "@troupe/postgres";
+import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
+import { z } from "zod";
+import {
+  createDecisionLog,
+  createTransactions,
+  defineTxActor,
+  type Transactions,
+} from "../src/index.js";
+
+// A lean account: no log of applied transfers, so a state write stays the same size.
+const Account = defineTxActor({
+  name: "Account",
+  key: "integer",
+  state: z.object({ balance: z.number().int() }),
+  initialState: () => ({ balance: 1_000_000 }),
+  actions: {},
+  transactional: {
+    withdraw(ctx, _id: string, amount: number) {
+      ctx.state.balance -= amount;
+    },
+    deposit(ctx, _id: string, amount: number) {
+      ctx.state.balance += amount;
+    },
+  },
+});
+
+const durationMs = Number(process.env.BENCH_DURATION_MS ?? 3_000);
+const warmupMs = Number(process.env.BENCH_WARMUP_MS ?? 1_000);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const accounts = Number(process.env.BENCH_ACCOUNTS ?? 1_000);
+const postgresUrl =
+  process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+const runId = `txbench_${process.pid}_${Date.now().toString(36)}`;
+
+interface Result {
+  perSec: number;
+  /** Transfers per second of this process's CPU time (user + system): steadier on a busy machine. */
+  perCpuSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  failed: number;
+}
+
+/** Keeps `concurrency` transfers in flight for the duration; failed transfers are not timed. */
+async function measure(transfer: (from: number, to: number) => Promise<unknown>): Promise<Result> {
+  let failed = 0;
+  const run = async (until: number, samples: number[] | undefined) => {
+    while (performance.now() < until) {
+      const from = Math.floor(Math.random() * accounts);
+      const to = (from + 1 + Math.floor(Math.random() * (accounts - 1))) % accounts;
+      // The memory Store answers on promise callbacks alone: without this yield, timers (the
+      // retry backoff of a transfer that found an account locked) would wait for the row to end.
+      await new Promise((resolve) => setImmediate(resolve));
+      const before = performance.now();
+      try {
+        await transfer(from, to);
+        samples?.push(performance.now() - before);
+      } catch {
+        if (samples) failed += 1;
+      }
+    }
+  };
+  const warm = performance.now() + warmupMs;
+  await Promise.all(Array.from({ length: concurrency }, () => run(warm, undefined)));
+  const samples: number[] = [];
+  const cpuBefore = process.cpuUsage();
+  const start = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, () => run(start + durationMs, samples)));
+  const elapsed = performance.now() - start;
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSec = (cpu.user + cpu.system) / 1e6;
+  const sorted = Float64Array.from(samples).sort();
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
+  return {
+    perSec: (samples.length * 1000) / elapsed,
+    perCpuSec: samples.length / cpuSec,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    failed,
+  };
+}
+
+function transferOn(system: ActorSystem, transactions: Transactions) {
+  let n = 0;
+  return (from: number, to: number) => {
+    const id = `b${n++}`;
+    return transactions.run(
+      async (tx) => {
+        await tx.call(system.get(Account, from), "withdraw", id, 1);
+        await tx.call(system.get(Account, to), "deposit", id, 1);
+      },
+      { conflictRetries: 20 },
+    );
+  };
+}
+
+async function oneNode(store: Store, queue: Queue): Promise<Result> {
+  const decisions = createDecisionLog({ store });
+  const system = createActorSystem({ store, queue, actors: [Account, decisions.actor] });
+  const transactions = createTransactions({ system, decisions, timeoutMs: 10_000 });
+  try {
+    return await measure(transferOn(system, transactions));
+  } finally {
+    transactions.close();
+    await system.close();
+  }
+}
+
+async function crossNode(schema: string): Promise<Result> {
+  const stores = [0, 1].map(() =>
+    createPostgresStore({ connectionString: postgresUrl, schema }),
+  ) as [Store, Store];
+  const transports = [0, 1].map(() =>
+    createNatsTransport({ servers: natsUrl, subjectPrefix: `${runId}.actors` }),
+  );
+  const systems: ActorSystem[] = [];
+  const nodes = [];
+  for (const [i, store] of stores.entries()) {
+    const transport = transports[i];
+    if (transport === undefined) throw new Error("transport");
+    const node = createClusterNode({ store, transport, nodeId: `${runId}-${i}`, leaseMs: 30_000 });
+    systems.push(
+      createActorSystem({
+        store,
+        queue: createMemoryQueue({ queueName: `q${i}` }),
+        actors: [Account, createDecisionLog({ store }).actor],
+        nodeId: node.nodeId,
+        directory: node.directory,
+        remoting: node.remoting,
+      }),
+    );
+    nodes.push(node);
+  }
+  for (const node of nodes) await node.join();
+  const [system] = systems as [ActorSystem];
+  const transactions = createTransactions({
+    system,
+    decisions: createDecisionLog({ store: stores[0] }),
+    timeoutMs: 10_000,
+  });
+  try {
+    return await measure(transferOn(system, transactions));
+  } finally {
+    transactions.close();
+    for (const s of systems) await s.close();
+    for (const node of nodes) await node.close();
+    for (const t of transports) await t.close();
+    for (const s of stores) await s.close();
+  }
+}
+
+interface Pool {
+  query(sql: string, params?: unknown[]): Promise<unknown>;
+  connect(): Promise<{ query(sql: string, params?: unknown[]): Promise<unknown>; release(): void }>;
+  end(): Promise<void>;
+}
+
+async function rawPostgres(schema: string): Promise<Result> {
+  const { Pool } = createRequire(import.meta.resolve("@troupe/postgres"))("pg") as {
+    Pool: new (config: { connectionString: string; max: number }) => Pool;
+  };
+  const pool = new Pool({ connectionString: postgresUrl, max: 16 });
+  await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  const table = `"${schema}".accounts`;
+  await pool.query(`CREATE TABLE ${table} (id int PRIMARY KEY, balance bigint NOT NULL)`);
+  await pool.query(`INSERT INTO ${table} SELECT g, 1000 FROM generate_series(0, $1) g`, [
+    accounts - 1,
+  ]);
+  try {
+    return await measure(async (from, to) => {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        // Lock in key order, as a careful application would, so the reference never deadlocks.
+        const [first, second] = from < to ? [from, to] : [to, from];
+        await client.query(`UPDATE ${table} SET balance = balance + $2 WHERE id = $1`, [
+          first,
+          first === from ? -1 : 1,
+        ]);
+        await client.query(`UPDATE ${table} SET balance = balance + $2 WHERE id = $1`, [
+          second,
+          second === from ? -1 : 1,
+        ]);
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK");
+        throw error;
+      } finally {
+        client.release();
+      }
+    });
+  } finally {
+    await pool.end();
+  }
+}
+
+async function dropSchemas(schemas: string[]) {
+  const { Pool } = createRequire(import.meta.resolve("@troupe/postgres"))("pg") as {
+    Pool: new (config: { connectionString: string; max: number }) => Pool;
+  };
+  const pool = new Pool({ connectionString: postgresUrl, max: 1 });
+  for (const schema of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await pool.end();
+}
+
+// Troupe's system clock unrefs its timers; keep the process up while transfers back off.
+const keepAlive = setInterval(() => {}, 1_000);
+const rows: { setup: string; result: Result }[] = [];
+const only = process.env.BENCH_ONLY?.split(",");
+const want = (name: string) => only === undefined || only.includes(name);
+if (want("memory")) {
+  rows.push({
+    setup: "one node, memory Store",
+    result: await oneNode(createMemoryStore(), createMemoryQueue()),
+  });
+}
+if (want("sqlite")) {
+  const dir = mkdtempSync(join(tmpdir(), "troupe-txbench-"));
+  const path = join(dir, "bench.db");
+  const store = createSqliteStore({ path });
+  const queue = createSqliteQueue({ path, clock: systemClock, queueName: "actors" });
+  try {
+    rows.push({ setup: "one node, SQLite (file)", result: await oneNode(store, queue) });
+  } finally {
+    await queue.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const schemas = [`${runId}_actors`, `${runId}_raw`];
+try {
+  if (want("cluster")) {
+    rows.push({ setup: "two nodes, PostgreSQL + NATS", result: await crossNode(schemas[0] ?? "") });
+  }
+  if (want("pg")) {
+    rows.push({
+      setup: "raw pg: one PostgreSQL transaction",
+      result: await rawPostgres(schemas[1] ?? ""),
+    });
+  }
+} finally {
+  if (want("cluster") || want("pg")) await dropSchemas(schemas);
+}
+
+console.log(
+  `\ntwo-actor transfers, ${accounts} accounts, ${concurrency} in flight, ${durationMs} ms measured\n`,
+);
+console.log("| setup | transfers/s | transfers/CPU-s | p50 ms | p99 ms | failed |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+for (const { setup, result } of rows) {
+  console.log(
+    `| ${setup} | ${Math.round(result.perSec).toLocaleString("en-US")} | ${Math.round(result.perCpuSec).toLocaleString("en-US")} | ${result.p50Ms.toFixed(2)} | ${result.p99Ms.toFixed(2)} | ${result.failed} |`,
+  );
+}
+clearInterval(keepAlive);
+process.exit(0);

@@ -1,0 +1,49 @@
+export { type ActorTxErrorCode, txError } from "./errors.js";
+export {
+  FREE,
+  type GrantResult,
+  type LockHolder,
+  type LockMode,
+  type LockRecord,
+  liveHolders,
+  releaseLock,
+  renewLock,
+  requestLock,
+} from "./locks/lock-record.js";
+export {
+  type AcquireOptions,
+  createLockService,
+  type LockHandle,
+  type LockService,
+  type LockServiceOptions,
+} from "./locks/lock-service.js";
+export { type Deadlock, describeCycle, findDeadlock, type Waiter } from "./locks/wait-graph.js";
+export {
+  advanceCoordinator,
+  beginCoordinator,
+  type CoordinatorEffect,
+  type CoordinatorEvent,
+  type CoordinatorPhase,
+  type CoordinatorState,
+} from "./tx/coordinator-state.js";
+export { createDecisionLog, DECISION_LOG_TYPE, type DecisionLog } from "./tx/decision-log.js";
+export type { DecisionRecord, ParticipantRef } from "./tx/decision-state.js";
+export { createDecisionStore, type DecisionStore } from "./tx/decision-store.js";
+export type { PreparedLock, TxState } from "./tx/participant-state.js";
+export type {
+  ParticipantLike,
+  Transaction,
+  TransactionFaults,
+} from "./tx/transaction.js";
+export {
+  createTransactions,
+  type RunOptions,
+  type Transactions,
+  type TransactionsOptions,
+} from "./tx/transactions.js";
+export {
+  defineTxActor,
+  TX_ACTIONS,
+  type TxActionSpec,
+  type TxActorSpec,
+} from "./tx/tx-actor.js";

@@ -1,0 +1,127 @@
+import {
+  invalidArgument,
+  jsonCodec,
+  type Store,
+  StoreConflictError,
+  type StoreEntry,
+} from "@troupe/core";
+import { z } from "zod";
+import {
+  type DecisionRecord,
+  decideCommit,
+  type ParticipantRef,
+  resolveOutcome,
+  UNDECIDED,
+} from "./decision-state.js";
+
+/** A participant on the wire and in the record: its type and its key as the caller gave it. */
+export const participantRefSchema = z.object({
+  type: z.string().min(1),
+  key: z.union([z.string(), z.number(), z.null()]),
+});
+
+const recordSchema: z.ZodType<DecisionRecord> = z.object({
+  decision: z.enum(["committed", "aborted"]).nullable(),
+  participants: z.array(participantRefSchema),
+  decidedAt: z.number(),
+  finished: z.boolean(),
+});
+
+/**
+ * The durable decision records: one Store entry per transaction at `<prefix><txId>`, changed
+ * only by compare-and-set (the first write expects the entry absent), so the coordinator's
+ * "commit" and an in-doubt participant's "abort" can never both win. A record is deleted once
+ * every participant heard the commit; an absent record means "never decided" (presumed abort).
+ */
+export interface DecisionStore {
+  /** The Store key prefix of the records. */
+  readonly prefix: string;
+  /** Asks to commit: true when granted, false when the transaction was already aborted. */
+  decide(txId: string, participants: readonly ParticipantRef[], now: number): Promise<boolean>;
+  /** The outcome; an undecided transaction is aborted there and then. */
+  resolve(txId: string, now: number): Promise<"committed" | "aborted">;
+  /** Every participant heard the commit: the record is no longer needed. */
+  finish(txId: string): Promise<void>;
+  /** Decodes a listed entry (undefined for anything else under the prefix). */
+  parse(entry: StoreEntry): { txId: string; record: DecisionRecord } | undefined;
+  /** The Store the records live in. */
+  readonly store: Store;
+}
+
+/** Decision records in `store` under `prefix` (default `"tx/d/"`). */
+export function createDecisionStore(store: Store, prefix = "tx/d/"): DecisionStore {
+  if (typeof prefix !== "string" || prefix.length === 0) {
+    throw invalidArgument("prefix", "expected a non-empty string");
+  }
+  const key = (txId: string) => `${prefix}${txId}`;
+  const read = async (txId: string) => {
+    const entry = await store.get(key(txId));
+    if (entry === undefined) return { record: UNDECIDED, version: "absent" as const };
+    return {
+      record: recordSchema.parse(jsonCodec.decode(entry.value)),
+      version: entry.version,
+    };
+  };
+  // Read, apply a pure transition, compare-and-set; a lost race reads again.
+  const transition = async <R>(
+    txId: string,
+    step: (record: DecisionRecord) => { record: DecisionRecord; answer: R },
+    firstGuess: DecisionRecord | undefined,
+  ): Promise<R> => {
+    let current =
+      firstGuess === undefined
+        ? await read(txId)
+        : { record: firstGuess, version: "absent" as number | "absent" };
+    for (;;) {
+      const { record, answer } = step(current.record);
+      if (record === current.record) return answer;
+      try {
+        await store.commit([
+          {
+            type: "set",
+            key: key(txId),
+            value: jsonCodec.encode(record),
+            expect: current.version,
+          },
+        ]);
+        return answer;
+      } catch (error) {
+        if (!StoreConflictError.isInstance(error)) throw error;
+        current = await read(txId);
+      }
+    }
+  };
+  return {
+    prefix,
+    store,
+    decide: (txId, participants, now) =>
+      // The common case: nobody touched the record yet, so skip the read.
+      transition(
+        txId,
+        (record) => {
+          const next = decideCommit(record, participants, now);
+          return { record: next.record, answer: next.granted };
+        },
+        UNDECIDED,
+      ),
+    resolve: (txId, now) =>
+      transition(
+        txId,
+        (record) => {
+          const next = resolveOutcome(record, now);
+          return { record: next.record, answer: next.decision };
+        },
+        undefined,
+      ),
+    async finish(txId) {
+      await store.commit([{ type: "delete", key: key(txId) }]);
+    },
+    parse(entry) {
+      if (!entry.key.startsWith(prefix)) return undefined;
+      const parsed = recordSchema.safeParse(jsonCodec.decode(entry.value));
+      return parsed.success
+        ? { txId: entry.key.slice(prefix.length), record: parsed.data }
+        : undefined;
+    },
+  };
+}

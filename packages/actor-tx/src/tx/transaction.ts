@@ -1,0 +1,241 @@
+import { type Clock, type Logger, TroupeError } from "@troupe/core";
+import { txError } from "../errors.js";
+import {
+  advanceCoordinator,
+  beginCoordinator,
+  type CoordinatorEffect,
+  type CoordinatorState,
+} from "./coordinator-state.js";
+import { DECISION_LOG_TYPE } from "./decision-log.js";
+import type { ParticipantRef } from "./decision-state.js";
+import type { DecisionStore } from "./decision-store.js";
+
+/** A participant as `tx.call` accepts it: any actor reference (typed or untyped) or its JSON. */
+export interface ParticipantLike {
+  readonly type: string;
+  readonly key: string | number | null;
+}
+
+/** What the body of a transaction works with. */
+export interface Transaction {
+  /** The transaction id (also the decision record's key). */
+  readonly id: string;
+  /** When the transaction aborts if it has not committed (ms since the epoch). */
+  readonly deadline: number;
+  /**
+   * Runs a transactional action on `participant` as a step of this transaction and returns its
+   * result. The change is prepared (the actor is locked for this transaction) and becomes
+   * visible when the transaction commits. Await every call before the body returns.
+   */
+  call(participant: ParticipantLike, action: string, ...args: unknown[]): Promise<unknown>;
+}
+
+/**
+ * Test seams that stop the coordinator at a phase boundary as if its process died there:
+ * when a hook throws, the coordinator sends nothing more and the run rejects with that error.
+ */
+export interface TransactionFaults {
+  /** After every participant prepared, before the decision is logged. */
+  afterPrepare?(txId: string): void;
+  /** After the commit decision is logged, before any participant is told. */
+  afterDecision?(txId: string): void;
+}
+
+/** What the driver needs: remote calls, time, ids and the counters it reports to. */
+export interface TransactionDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly nextId: () => string;
+  readonly random: () => number;
+  /** Whether the system knows the actor type, and whether it takes part in transactions. */
+  typeKind(type: string): "unknown" | "plain" | "transactional";
+  call(ref: ParticipantRef, action: string, args: readonly unknown[]): Promise<unknown>;
+  /** The decision records. */
+  readonly records: DecisionStore;
+  readonly faults: TransactionFaults | undefined;
+  readonly counters: {
+    started(): void;
+    committed(): void;
+    aborted(): void;
+    busyRetry(): void;
+  };
+}
+
+function isParticipant(value: unknown): value is ParticipantLike {
+  if (typeof value !== "object" && typeof value !== "function") return false;
+  if (value === null) return false;
+  const { type, key } = value as { type?: unknown; key?: unknown };
+  return (
+    typeof type === "string" &&
+    (typeof key === "string" || typeof key === "number" || key === null || key === undefined)
+  );
+}
+
+/**
+ * Runs `body` as one transaction: every step it calls is prepared on its participant; when the
+ * body returns, the commit decision is logged in the decision record and phase 2 is delivered.
+ * Any failure (the body throws, a step fails, the deadline passes, the decision was already
+ * aborted by an in-doubt participant) aborts every participant and rejects.
+ */
+export async function runTransaction<R>(
+  deps: TransactionDeps,
+  body: (tx: Transaction) => Promise<R>,
+  timeoutMs: number,
+): Promise<R> {
+  const { clock } = deps;
+  const txId = deps.nextId();
+  const deadline = clock.now() + timeoutMs;
+  let state: CoordinatorState = beginCoordinator(txId, deadline);
+  let stepFailure: unknown;
+  deps.counters.started();
+
+  const prepare = async (ref: ParticipantRef, step: number, action: string, args: unknown[]) => {
+    let backoffMs = 1;
+    for (;;) {
+      try {
+        return await deps.call(ref, "txPrepare", [txId, step, action, args, deadline]);
+      } catch (error) {
+        if (!TroupeError.isInstance(error, "TX_BUSY")) throw error;
+        deps.counters.busyRetry();
+        const wait = backoffMs * (0.5 + deps.random());
+        if (clock.now() + wait >= deadline) {
+          throw txError(
+            "TX_TIMEOUT",
+            `transaction ${txId}: ${ref.type}/${ref.key} stayed locked by another transaction until the deadline (${timeoutMs} ms)`,
+            { txId, participant: ref },
+            error,
+          );
+        }
+        await clock.sleep(wait);
+        backoffMs = Math.min(backoffMs * 2, 50);
+      }
+    }
+  };
+
+  const tx: Transaction = {
+    id: txId,
+    deadline,
+    async call(participant, action, ...args) {
+      if (!isParticipant(participant)) {
+        throw txError(
+          "TX_UNKNOWN_PARTICIPANT",
+          `tx.call: expected an actor reference ({ type, key }), got ${String(participant)}`,
+        );
+      }
+      if (typeof action !== "string") {
+        throw txError(
+          "TX_NOT_TRANSACTIONAL",
+          `tx.call: action must be a string, got ${typeof action}`,
+        );
+      }
+      const ref: ParticipantRef = { type: participant.type, key: participant.key ?? null };
+      const kind = ref.type === DECISION_LOG_TYPE ? "plain" : deps.typeKind(ref.type);
+      if (kind !== "transactional") {
+        const error =
+          kind === "unknown"
+            ? txError(
+                "TX_UNKNOWN_PARTICIPANT",
+                `transaction ${txId}: no actor type ${JSON.stringify(ref.type)} is registered with this system`,
+                { txId, participant: ref },
+              )
+            : txError(
+                "TX_NOT_TRANSACTIONAL",
+                `transaction ${txId}: ${ref.type} is not a transactional actor (define it with defineTxActor)`,
+                { txId, participant: ref },
+              );
+        stepFailure ??= error;
+        throw error;
+      }
+      if (state.phase !== "active") {
+        throw txError("TX_ABORTED", `transaction ${txId} is no longer open (${state.phase})`, {
+          txId,
+        });
+      }
+      const next = advanceCoordinator(state, { type: "step", ref });
+      state = next.state;
+      const effect = next.effects[0] as Extract<CoordinatorEffect, { type: "prepare" }>;
+      try {
+        return await prepare(ref, effect.step, action, args);
+      } catch (error) {
+        stepFailure ??= error;
+        throw error;
+      }
+    },
+  };
+
+  let result: R;
+  try {
+    result = await body(tx);
+    if (stepFailure !== undefined) throw stepFailure;
+  } catch (error) {
+    await abort(deps, state, txId);
+    throw error;
+  }
+
+  const done = advanceCoordinator(state, { type: "body-done", now: clock.now() });
+  state = done.state;
+  const first = done.effects[0];
+  if (first?.type === "finished") {
+    deps.counters.committed();
+    return result;
+  }
+  if (first?.type === "abort") {
+    await abort(deps, state, txId);
+    throw txError("TX_TIMEOUT", `transaction ${txId} passed its deadline (${timeoutMs} ms)`, {
+      txId,
+    });
+  }
+  deps.faults?.afterPrepare?.(txId);
+  const participants = state.participants.map((p) => p.ref);
+  let granted: boolean;
+  try {
+    granted = await deps.records.decide(txId, participants, clock.now());
+  } catch (error) {
+    // The decision may or may not be logged: ask the record, which settles it either way.
+    try {
+      granted = (await deps.records.resolve(txId, clock.now())) === "committed";
+    } catch {
+      throw txError(
+        "TX_OUTCOME_UNKNOWN",
+        `transaction ${txId}: the decision record could not be written or read; its participants resolve it after the deadline`,
+        { txId },
+        error,
+      );
+    }
+  }
+  const decided = advanceCoordinator(state, { type: "decided", granted });
+  state = decided.state;
+  if (!granted) {
+    await abort(deps, state, txId);
+    throw txError(
+      "TX_ABORTED",
+      `transaction ${txId} was aborted before it could commit (a participant gave up waiting)`,
+      { txId },
+    );
+  }
+  deps.faults?.afterDecision?.(txId);
+  const delivered = await Promise.allSettled(
+    participants.map((ref) => deps.call(ref, "txCommit", [txId])),
+  );
+  // Committed either way: a participant that missed phase 2 resolves from the record.
+  deps.counters.committed();
+  if (delivered.every((outcome) => outcome.status === "fulfilled")) {
+    // Not awaited: a record left behind is finished by the resolver later.
+    deps.records.finish(txId).catch((error: unknown) => {
+      deps.logger.warn("transaction committed; its decision record stays for the resolver", {
+        txId,
+        error,
+      });
+    });
+  } else {
+    deps.logger.warn("transaction committed; some participants will resolve later", { txId });
+  }
+  return result;
+}
+
+async function abort(deps: TransactionDeps, state: CoordinatorState, txId: string): Promise<void> {
+  deps.counters.aborted();
+  const refs = state.participants.map((p) => p.ref);
+  // Best effort: a participant that misses this aborts itself once the deadline passes.
+  await Promise.allSettled(refs.map((ref) => deps.call(ref, "txAbort", [txId])));
+}

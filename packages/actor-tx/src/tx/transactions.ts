@@ -1,0 +1,221 @@
+import type { ActorSystem } from "@troupe/actors";
+import {
+  type Clock,
+  invalidArgument,
+  type Logger,
+  type Metrics,
+  noopLogger,
+  noopMetrics,
+  parseWith,
+  systemClock,
+  type Timer,
+  TroupeError,
+  ulid,
+} from "@troupe/core";
+import { z } from "zod";
+import { DECISION_LOG_TYPE, type DecisionLog } from "./decision-log.js";
+import { isStale } from "./decision-state.js";
+import { runTransaction, type Transaction, type TransactionFaults } from "./transaction.js";
+
+/** Options of {@link createTransactions}. */
+export interface TransactionsOptions {
+  /** The actor system whose actors take part (it must register the decision log's actor). */
+  readonly system: ActorSystem;
+  /** The decision log (`createDecisionLog`) whose actor the system registers. */
+  readonly decisions: DecisionLog;
+  /** Time source. Default: the system clock. */
+  readonly clock?: Clock;
+  /** Default 5,000: a transaction not committed by then aborts. */
+  readonly timeoutMs?: number;
+  /** Default 5,000: how often the resolver looks for committed records whose phase 2 did not finish. */
+  readonly resolveEveryMs?: number;
+  /** Default 2 × timeoutMs: how old such a record must be before the resolver finishes it. */
+  readonly resolveGraceMs?: number;
+  /**
+   * Default max(60 s, 10 × timeoutMs): how long the record of a transaction aborted by an
+   * in-doubt participant is kept, so a coordinator that is still running (far past its deadline)
+   * cannot commit it afterwards.
+   */
+  readonly retainAbortedMs?: number;
+  /** Counters `actors_tx_*_total` (see the README). */
+  readonly metrics?: Metrics;
+  readonly logger?: Logger;
+  /** Test seams: stop the coordinator between phases as if it crashed. */
+  readonly faults?: TransactionFaults;
+  /** Jitter of retries while a participant is held by another transaction. Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+/** Options of one {@link Transactions.run}. */
+export interface RunOptions {
+  /** Default: the `timeoutMs` of `createTransactions`. */
+  readonly timeoutMs?: number;
+  /**
+   * Default 0: how many times to run the body again (as a new transaction) after it aborted with
+   * `TX_CONFLICT` (an older transaction held a participant), after a jittered backoff that
+   * doubles from 1 ms to 100 ms. Only for bodies safe to run again.
+   */
+  readonly conflictRetries?: number;
+}
+
+/** Runs transactions across actors and finishes the ones whose coordinator died. */
+export interface Transactions {
+  /**
+   * Runs `body` as one transaction and returns its result once it committed. Rejects (nothing
+   * applied) when the body throws, a step fails, or the deadline passes; `TX_OUTCOME_UNKNOWN`
+   * only when the decision record could not be reached at all.
+   */
+  run<R>(body: (tx: Transaction) => Promise<R>, options?: RunOptions): Promise<R>;
+  /** One resolver pass now; returns how many committed transactions it finished. */
+  resolveNow(): Promise<number>;
+  /** Stops the background resolver (running transactions go on). */
+  close(): void;
+}
+
+const optionsSchema = z.object({
+  timeoutMs: z.number().int().positive().optional(),
+  resolveEveryMs: z.number().int().positive().optional(),
+  resolveGraceMs: z.number().int().min(0).optional(),
+  retainAbortedMs: z.number().int().min(0).optional(),
+});
+
+const PAGE = 500;
+
+/**
+ * Transactions across actors on `system`: two-phase commit with the decision in a record of
+ * `createDecisionLog`, and a background resolver that completes committed transactions whose
+ * coordinator died before every participant heard the outcome.
+ */
+export function createTransactions(options: TransactionsOptions): Transactions {
+  const checked = parseWith(optionsSchema, options, "createTransactions");
+  const { system } = options;
+  const records = options.decisions?.records;
+  if (records === undefined) {
+    throw invalidArgument("createTransactions.decisions", "pass the result of createDecisionLog");
+  }
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? noopLogger;
+  const metrics = options.metrics ?? noopMetrics;
+  const timeoutMs = checked.timeoutMs ?? 5_000;
+  const resolveEveryMs = checked.resolveEveryMs ?? 5_000;
+  const resolveGraceMs = checked.resolveGraceMs ?? 2 * timeoutMs;
+  const retainAbortedMs = checked.retainAbortedMs ?? Math.max(60_000, 10 * timeoutMs);
+  if (!system.types().some((t) => t.name === DECISION_LOG_TYPE)) {
+    throw invalidArgument(
+      "createTransactions.system",
+      `register the decision log's actor (${DECISION_LOG_TYPE}, createDecisionLog().actor) in the system's actors`,
+    );
+  }
+  const started = metrics.counter("actors_tx_started_total", { help: "Transactions started" });
+  const committed = metrics.counter("actors_tx_committed_total", {
+    help: "Transactions committed",
+  });
+  const aborted = metrics.counter("actors_tx_aborted_total", { help: "Transactions aborted" });
+  const recovered = metrics.counter("actors_tx_recovered_total", {
+    help: "Committed transactions whose phase 2 the resolver finished after the coordinator died",
+  });
+  const conflicts = metrics.counter("actors_tx_conflict_retries_total", {
+    help: "Transactions run again after a younger-dies conflict",
+  });
+  const busy = metrics.counter("actors_tx_busy_retries_total", {
+    help: "Prepares retried because another transaction held the participant",
+  });
+
+  const deps = {
+    clock,
+    logger,
+    nextId: ulid,
+    random: options.random ?? Math.random,
+    faults: options.faults,
+    typeKind: (type: string) => {
+      const info = system.types().find((t) => t.name === type);
+      if (info === undefined) return "unknown" as const;
+      return info.actions.some((a) => a.name === "txPrepare")
+        ? ("transactional" as const)
+        : ("plain" as const);
+    },
+    call: (ref: { type: string; key: unknown }, action: string, args: readonly unknown[]) =>
+      system.invoke(ref.type, ref.key, action, args),
+    records,
+    counters: {
+      started: () => started.inc(),
+      committed: () => committed.inc(),
+      aborted: () => aborted.inc(),
+      busyRetry: () => busy.inc(),
+    },
+  };
+
+  let closed = false;
+  let timer: Timer | undefined;
+  let running: Promise<number> | undefined;
+
+  const resolvePass = async (): Promise<number> => {
+    const { prefix, store } = records;
+    let start: string | undefined;
+    let finished = 0;
+    for (;;) {
+      const page = await store.list({ prefix, limit: PAGE, ...(start ? { start } : {}) });
+      for (const entry of page) {
+        const parsed = records.parse(entry);
+        if (parsed === undefined) continue;
+        const { txId, record } = parsed;
+        const now = clock.now();
+        if (record.decision === "aborted" && record.decidedAt + retainAbortedMs <= now) {
+          await store
+            .commit([{ type: "delete", key: entry.key, expect: entry.version }])
+            .catch(() => {});
+          continue;
+        }
+        if (!isStale(record, now, resolveGraceMs)) continue;
+        const outcomes = await Promise.allSettled(
+          record.participants.map((ref) => system.invoke(ref.type, ref.key, "txCommit", [txId])),
+        );
+        if (outcomes.every((o) => o.status === "fulfilled")) {
+          await records.finish(txId);
+          recovered.inc();
+          finished += 1;
+        }
+      }
+      if (page.length < PAGE) return finished;
+      start = `${page[page.length - 1]?.key ?? prefix}\u0000`;
+    }
+  };
+
+  const resolveNow = (): Promise<number> => {
+    running ??= resolvePass().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  const schedule = () => {
+    if (closed) return;
+    timer = clock.setTimer(resolveEveryMs, () => {
+      resolveNow()
+        .catch((error: unknown) => logger.warn("transaction resolver pass failed", { error }))
+        .finally(schedule);
+    });
+  };
+  schedule();
+
+  return {
+    async run(body, runOptions) {
+      const retries = runOptions?.conflictRetries ?? 0;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await runTransaction(deps, body, runOptions?.timeoutMs ?? timeoutMs);
+        } catch (error) {
+          if (attempt >= retries || !TroupeError.isInstance(error, "TX_CONFLICT")) throw error;
+          conflicts.inc();
+          // Back off (jittered, doubling to 100 ms) so the older holder can finish first.
+          await clock.sleep(Math.min(100, 2 ** attempt) * (0.5 + deps.random()));
+        }
+      }
+    },
+    resolveNow,
+    close() {
+      closed = true;
+      timer?.cancel();
+    },
+  };
+}

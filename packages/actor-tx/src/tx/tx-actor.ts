@@ -1,0 +1,343 @@
+import {
+  type ActionSpec,
+  type ActorContext,
+  type ActorDefinition,
+  type ActorTimer,
+  defineActor,
+  type KeyKind,
+  type KeyOf,
+} from "@troupe/actors";
+import { invalidArgument, parseWith } from "@troupe/core";
+import { z } from "zod";
+import { txError } from "../errors.js";
+import { DECISION_LOG_TYPE } from "./decision-log.js";
+import {
+  abortPrepared,
+  applyDecision,
+  commitPrepared,
+  judgePrepare,
+  recordPrepared,
+  type TxState,
+} from "./participant-state.js";
+import { type StateSlot, ValueContext } from "./value-context.js";
+
+/** The internal actions every transactional actor gets (user actions may not use these names). */
+export const TX_ACTIONS = ["txPrepare", "txCommit", "txAbort", "txResolve", "txLock"] as const;
+
+/** A transactional action: a handler, or a handler with an argument schema (checked on every step). */
+export type TxActionSpec<Ctx> =
+  | ((ctx: Ctx, ...args: never[]) => unknown)
+  | { readonly handler: (ctx: Ctx, ...args: never[]) => unknown; readonly args?: z.ZodType };
+
+/** What `defineTxActor` takes: `defineActor`'s fields plus the transactional actions. */
+export interface TxActorSpec<
+  K extends KeyKind,
+  S extends z.ZodType,
+  A extends Record<string, ActionSpec<ActorContext<z.output<S>, KeyOf<K>>>>,
+  T extends Record<string, TxActionSpec<ActorContext<z.output<S>, KeyOf<K>>>>,
+> {
+  /** The type name (the rules of `defineActor`). */
+  readonly name: string;
+  /** The key kind. */
+  readonly key: K;
+  /** The schema of the committed value. */
+  readonly state: S;
+  /** The value of an actor that has never been saved. */
+  readonly initialState: (key: KeyOf<K>) => z.output<S>;
+  /** Ordinary actions: write turns fail with `TX_LOCKED` while a transaction is prepared here. */
+  readonly actions: A;
+  /**
+   * Actions a transaction may call (`tx.call(ref, name, ...args)`). Inside a transaction a step
+   * runs on a copy and becomes visible only when the transaction commits; called directly
+   * (outside a transaction) it is an ordinary write turn.
+   */
+  readonly transactional: T;
+  /** Runs after the state is loaded (with `ctx.state` the committed value). */
+  readonly onActivate?: (ctx: ActorContext<z.output<S>, KeyOf<K>>) => unknown;
+  /** As in `defineActor`. */
+  readonly idleTimeoutMs?: number;
+  /** As in `defineActor`. */
+  readonly mailboxSize?: number;
+  /** As in `defineActor`. */
+  readonly callTimeoutMs?: number;
+}
+
+type AnyHandler = (ctx: unknown, ...args: unknown[]) => unknown;
+type AnyCtx = ActorContext<unknown, unknown>;
+
+interface Normalized {
+  readonly handler: AnyHandler;
+  readonly readOnly: boolean;
+  readonly interleave: boolean;
+  readonly args: z.ZodType | undefined;
+  readonly options: Record<string, unknown>;
+}
+
+function normalize(spec: unknown): Normalized {
+  if (typeof spec === "function") {
+    return {
+      handler: spec as AnyHandler,
+      readOnly: false,
+      interleave: false,
+      args: undefined,
+      options: {},
+    };
+  }
+  const { handler, ...options } = spec as { handler: AnyHandler } & Record<string, unknown>;
+  return {
+    handler,
+    readOnly: options.readOnly === true,
+    interleave: options.interleave === true,
+    args: options.args as z.ZodType | undefined,
+    options,
+  };
+}
+
+/** How long after its deadline a prepared actor asks the decision record for the outcome. */
+const RESOLVE_SLACK_MS = 50;
+/** How long a failed resolution waits before it asks again. */
+const RESOLVE_RETRY_MS = 1_000;
+
+/**
+ * Defines an actor whose `transactional` actions can take part in transactions across actors
+ * (`createTransactions(...).run(async (tx) => { await tx.call(ref, "withdraw", 10); … })`).
+ * The stored state is `{ value, lock }`: `value` is the committed state the handlers see, `lock`
+ * the prepared transaction (at most one at a time: the actor is locked from prepare to commit or
+ * abort). Register the decision log's actor (`createDecisionLog`) with the same system.
+ */
+export function defineTxActor<
+  const K extends KeyKind,
+  S extends z.ZodType,
+  A extends Record<string, ActionSpec<ActorContext<z.output<S>, KeyOf<K>>>>,
+  T extends Record<string, TxActionSpec<ActorContext<z.output<S>, KeyOf<K>>>>,
+>(spec: TxActorSpec<K, S, A, T>): ActorDefinition<K, TxState<z.output<S>>, A & T> {
+  const label = `defineTxActor(${String((spec as { name?: unknown })?.name)})`;
+  const transactional = parseWith(
+    z.record(z.string(), z.unknown()),
+    (spec as { transactional?: unknown })?.transactional,
+    `${label}.transactional`,
+  );
+  const ordinary = parseWith(
+    z.record(z.string(), z.unknown()),
+    (spec as { actions?: unknown })?.actions ?? {},
+    `${label}.actions`,
+  );
+  const type = spec.name;
+  const txHandlers = new Map<string, Normalized>();
+  for (const [name, action] of Object.entries(transactional)) {
+    if (name in ordinary) {
+      throw invalidArgument(
+        `${label}.transactional.${name}`,
+        "is also an ordinary action; an action is one or the other",
+      );
+    }
+    txHandlers.set(name, normalize(action));
+  }
+  const reserved = new Set<string>(TX_ACTIONS);
+  for (const name of [...Object.keys(ordinary), ...txHandlers.keys()]) {
+    if (reserved.has(name)) {
+      throw invalidArgument(
+        `${label}.actions.${name}`,
+        `is reserved for transactions (${TX_ACTIONS.join(", ")})`,
+      );
+    }
+  }
+
+  const valueSlot = (ctx: AnyCtx): StateSlot => ({
+    get: () => (ctx.state as TxState<unknown>).value,
+    set: (value) => {
+      ctx.state = { value, lock: (ctx.state as TxState<unknown>).lock };
+    },
+  });
+  const refuseWhileLocked = (ctx: AnyCtx, action: string) => {
+    const lock = (ctx.state as TxState<unknown>).lock;
+    if (lock !== null) {
+      throw txError(
+        "TX_LOCKED",
+        `${type}/${ctx.address.key}: "${action}" cannot run while transaction ${lock.txId} is prepared here; retry after it commits or aborts`,
+        { address: ctx.address, action, txId: lock.txId },
+      );
+    }
+  };
+
+  // One resolution timer per actor: it asks the decision record once the coordinator's deadline
+  // has passed, so a prepared actor whose coordinator died resolves without anyone calling it.
+  const timers = new Map<string, ActorTimer>();
+  const timerKey = (ctx: AnyCtx) => ctx.address.key;
+  const cancelResolution = (ctx: AnyCtx) => {
+    const key = timerKey(ctx);
+    timers.get(key)?.cancel();
+    timers.delete(key);
+  };
+  const armResolution = (ctx: AnyCtx, afterMs: number) => {
+    cancelResolution(ctx);
+    timers.set(
+      timerKey(ctx),
+      ctx.setTimer({ afterMs: Math.max(0, afterMs) }, (timerCtx) => resolveHere(timerCtx)),
+    );
+  };
+  const resolveHere = async (ctx: AnyCtx): Promise<"committed" | "aborted" | null> => {
+    const lock = (ctx.state as TxState<unknown>).lock;
+    if (lock === null) return null;
+    let decision: "committed" | "aborted";
+    try {
+      decision = (await ctx.ref({ type: DECISION_LOG_TYPE, key: lock.txId }).call("resolve")) as
+        | "committed"
+        | "aborted";
+    } catch {
+      armResolution(ctx, RESOLVE_RETRY_MS);
+      return null;
+    }
+    ctx.state = applyDecision(ctx.state as TxState<unknown>, lock.txId, decision);
+    timers.delete(timerKey(ctx));
+    return decision;
+  };
+
+  const actions: Record<string, unknown> = {};
+  for (const [name, action] of Object.entries(ordinary)) {
+    const { handler, readOnly, interleave, options } = normalize(action);
+    actions[name] = {
+      ...options,
+      handler: (ctx: AnyCtx, ...args: unknown[]) => {
+        if (!readOnly && !interleave) refuseWhileLocked(ctx, name);
+        return handler(new ValueContext(ctx, valueSlot(ctx)), ...args);
+      },
+    };
+  }
+  for (const [name, { handler, args }] of txHandlers) {
+    actions[name] = {
+      ...(args === undefined ? {} : { args }),
+      handler: (ctx: AnyCtx, ...callArgs: unknown[]) => {
+        refuseWhileLocked(ctx, name);
+        return handler(new ValueContext(ctx, valueSlot(ctx)), ...callArgs);
+      },
+    };
+  }
+
+  actions.txPrepare = {
+    args: z.tuple([
+      z.string(),
+      z.number().int().min(0),
+      z.string(),
+      z.array(z.unknown()),
+      z.number(),
+    ]),
+    async handler(
+      ctx: AnyCtx,
+      txId: string,
+      step: number,
+      action: string,
+      callArgs: unknown[],
+      deadline: number,
+    ) {
+      const state = ctx.state as TxState<unknown>;
+      const verdict = judgePrepare(state, txId, step);
+      if (verdict.kind === "replay") return verdict.result;
+      if (verdict.kind === "busy") {
+        throw txError(
+          verdict.die ? "TX_CONFLICT" : "TX_BUSY",
+          `${type}/${ctx.address.key} is held by the ${verdict.die ? "older" : "younger"} transaction ${verdict.holder}`,
+          { holder: verdict.holder },
+        );
+      }
+      if (verdict.kind === "out-of-order") {
+        throw invalidArgument(
+          "step",
+          `transaction ${txId} sent step ${step} to ${type}/${ctx.address.key}, expected ${verdict.expected}`,
+        );
+      }
+      const spec = txHandlers.get(action);
+      if (spec === undefined) {
+        if (action in ordinary) {
+          throw txError(
+            "TX_NOT_TRANSACTIONAL",
+            `${type}.${action} is not a transactional action; declare it under "transactional" to call it in a transaction (transactional: ${[...txHandlers.keys()].join(", ")})`,
+            { type, action },
+          );
+        }
+        throw invalidArgument(
+          "action",
+          `${type} has no transactional action ${JSON.stringify(action)} (transactional: ${[...txHandlers.keys()].join(", ")})`,
+        );
+      }
+      const checked =
+        spec.args === undefined
+          ? callArgs
+          : (parseWith(spec.args, callArgs, `${type}.${action} arguments`) as unknown[]);
+      if (deadline <= ctx.now()) {
+        throw txError("TX_TIMEOUT", `transaction ${txId} passed its deadline`, { txId });
+      }
+      const base = verdict.base === "value" ? state.value : state.lock?.next;
+      // The step runs on a copy: the committed value stays what every other reader sees.
+      let draft = structuredClone(base);
+      const result = await spec.handler(
+        new ValueContext(ctx, {
+          get: () => draft,
+          set: (value) => {
+            draft = value;
+          },
+        }),
+        ...checked,
+      );
+      ctx.state = recordPrepared(ctx.state as TxState<unknown>, txId, deadline, draft, result);
+      if (verdict.base === "value") armResolution(ctx, deadline - ctx.now() + RESOLVE_SLACK_MS);
+      return result;
+    },
+  };
+  actions.txCommit = {
+    idempotent: true,
+    args: z.tuple([z.string()]),
+    handler(ctx: AnyCtx, txId: string) {
+      const before = ctx.state as TxState<unknown>;
+      ctx.state = commitPrepared(before, txId);
+      if (before.lock?.txId === txId) cancelResolution(ctx);
+    },
+  };
+  actions.txAbort = {
+    idempotent: true,
+    args: z.tuple([z.string()]),
+    handler(ctx: AnyCtx, txId: string) {
+      const before = ctx.state as TxState<unknown>;
+      ctx.state = abortPrepared(before, txId);
+      if (before.lock?.txId === txId) cancelResolution(ctx);
+    },
+  };
+  actions.txResolve = { idempotent: true, handler: resolveHere };
+  actions.txLock = {
+    readOnly: true,
+    handler: (ctx: AnyCtx) => (ctx.state as TxState<unknown>).lock?.txId ?? null,
+  };
+
+  const valueSchema = spec.state as z.ZodType;
+  const stored = z.object({
+    value: valueSchema,
+    lock: z
+      .object({
+        txId: z.string(),
+        deadline: z.number(),
+        next: valueSchema,
+        results: z.array(z.unknown()),
+      })
+      .nullable(),
+  });
+  const userOnActivate = spec.onActivate as AnyHandler | undefined;
+  const definition = defineActor({
+    name: spec.name,
+    key: spec.key,
+    state: stored,
+    initialState: (key: unknown) => ({
+      value: (spec.initialState as (key: unknown) => unknown)(key),
+      lock: null,
+    }),
+    actions: actions as Record<string, ActionSpec<AnyCtx>>,
+    onActivate: async (ctx: AnyCtx) => {
+      const lock = (ctx.state as TxState<unknown>).lock;
+      if (lock !== null) armResolution(ctx, lock.deadline - ctx.now() + RESOLVE_SLACK_MS);
+      if (userOnActivate !== undefined) await userOnActivate(new ValueContext(ctx, valueSlot(ctx)));
+    },
+    ...(spec.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: spec.idleTimeoutMs }),
+    ...(spec.mailboxSize === undefined ? {} : { mailboxSize: spec.mailboxSize }),
+    ...(spec.callTimeoutMs === undefined ? {} : { callTimeoutMs: spec.callTimeoutMs }),
+  } as never);
+  return definition as unknown as ActorDefinition<K, TxState<z.output<S>>, A & T>;
+}
