@@ -18,17 +18,36 @@ export const outputBodySchema = z.strictObject({
   context: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** Entries may leave out `system`: the path names it. */
+function withSystem(entries: readonly unknown[], system: string): unknown[] {
+  return entries.map((entry) =>
+    typeof entry === "object" && entry !== null && !("system" in entry)
+      ? { ...entry, system }
+      : entry,
+  );
+}
+
 /**
  * Checks a request body as `system`'s output (rule R0's shape: dimensions, buckets, values) and
- * stamps `meta.system`; errors name the field under `field` (`body.primary[0].value`).
+ * stamps `meta.system` (and `system` on entries that leave it out); errors name the field under
+ * `field` (`body.primary[0].value`).
  */
 export function parseOutputBody(body: unknown, system: string, field: string): SubsystemOutput {
-  const shaped = parseWith(outputBodySchema, body, field, { unknownKey: "unknown field" });
-  const { context, ...rest } = shaped;
+  const shaped = parseWith(outputBodySchema, body, field, {
+    unknownKey: "unknown field",
+    pathStyle: "brackets",
+  });
   return parseWith(
     subsystemOutputSchema,
-    { ...rest, ...(context === undefined ? {} : { context }), meta: { system } },
+    {
+      primary: withSystem(shaped.primary, system),
+      derived: withSystem(shaped.derived, system),
+      caps: withSystem(shaped.caps, system),
+      ...(shaped.context === undefined ? {} : { context: shaped.context }),
+      meta: { system },
+    },
     field,
+    { pathStyle: "brackets" },
   );
 }
 

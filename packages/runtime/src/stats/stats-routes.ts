@@ -107,6 +107,7 @@ export function createStatsRoutes(
   app.put("/", async (context) => {
     const { writes } = parseWith(batchWriteSchema, await readJson(context.req.raw), "body", {
       unknownKey: "unknown field",
+      pathStyle: "brackets",
     });
     if (writes.length > limits.maxBatch) {
       throw invalidArgument("body.writes", `at most ${limits.maxBatch} writes per batch`);
