@@ -47,6 +47,28 @@ async function load(url: string, paths: readonly string[]) {
   return result;
 }
 
+/**
+ * The same requests through `runtime.app.request` (no socket, no client): what the route itself
+ * costs, per CPU-second of this process, which load from other processes disturbs less.
+ */
+async function inProcess(paths: readonly string[], count: number) {
+  for (let i = 0; i < 2_000; i++)
+    await (await runtime.app.request(paths[i % paths.length] as string)).text();
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const response = await runtime.app.request(paths[i % paths.length] as string);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    await response.text();
+  }
+  const used = process.cpuUsage(cpu);
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    "req/s (wall)": Math.round(count / seconds),
+    "req/CPU-s": Math.round(count / ((used.user + used.system) / 1e6)),
+  };
+}
+
 async function counter(url: string, line: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const found = text.split("\n").find((row) => row.startsWith(line));
@@ -104,6 +126,15 @@ try {
       "p99 ms": result.latency.p99,
     });
   }
+  const snapshotPaths = ids.map((id) => `/stats/actors/${id}`);
+  printTable("the same routes in process (runtime.app.request, no socket)", [
+    { request: "GET /health", requests: 50_000, ...(await inProcess(["/health"], 50_000)) },
+    {
+      request: `GET /stats/actors/:id (${actors} actors, L1)`,
+      requests: 50_000,
+      ...(await inProcess(snapshotPaths, 50_000)),
+    },
+  ]);
   printTable("stats snapshot reads over HTTP (autocannon on a worker thread, loopback)", rows);
   console.log(
     `L1 hits during the snapshot run: ${hits} of ${snapshots.requests.total} requests (${((hits / snapshots.requests.total) * 100).toFixed(1)} %)`,
