@@ -1,4 +1,5 @@
-// The dashboard talks to the runtime only through its public HTTP API under /api.
+// The dashboard talks to the runtime only through its public HTTP API: under /api, and the
+// stats service's /stats/actors.
 
 const TOKEN_KEY = "troupe.token";
 
@@ -33,16 +34,16 @@ export function onUnauthorized(listener: Listener): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-/** Calls `/api<path>` with the stored token; JSON in and out. */
+/** Calls `/api<path>` (or `<base><path>`) with the stored token; JSON in and out. */
 export async function api<T>(
   path: string,
-  init: { method?: string; body?: unknown } = {},
+  init: { method?: string; body?: unknown; base?: string } = {},
 ): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };
   const token = getToken();
   if (token) headers.authorization = `Bearer ${token}`;
   if (init.body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(`/api${path}`, {
+  const response = await fetch(`${init.base ?? "/api"}${path}`, {
     method: init.method ?? "GET",
     headers,
     ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
@@ -78,6 +79,7 @@ export async function api<T>(
 // The API's answers, typed by the runtime that serves them. Type-only: no runtime code reaches
 // the browser bundle.
 export type {
+  ActorSummary as StatsActor,
   DashboardActorsOverview as ActorsOverview,
   DashboardActorType as ActorType,
   DashboardApp as AppRow,
@@ -87,6 +89,7 @@ export type {
   DashboardRunDetail as RunDetail,
   DashboardStep as Step,
   FlowEvent,
+  RegistryStatus,
   RunStatus,
   RunSummary,
   SerializedError,

@@ -81,6 +81,11 @@ beforeAll(async () => {
       server: { port: 0 },
       auth: { token: TOKEN },
       flows: { pollIntervalMs: 50 },
+      stats: {
+        registry: path.join(statsRoot, "examples", "Registry.example.yml"),
+        systems: ["equipment", "buffs"],
+        watch: false,
+      },
     }),
     { logger: noopLogger, functions: [greet, slow, bulk], dashboardDir: distDir },
   );
@@ -334,6 +339,24 @@ describe("the dashboard in Chromium", () => {
       .textContent();
     expect(Number(strength)).toBe(expected.Primary.strength);
     await shot("stats");
+  });
+
+  it("lists the stats service's actors and shows a snapshot", async () => {
+    const response = await fetch(`${url}/stats/actors/hero-1/subsystems/equipment`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ primary: [{ dimension: "strength", bucket: "FLAT", value: 42 }] }),
+    });
+    expect(response.status).toBe(200);
+    await page.click("nav >> text=Runs");
+    await page.click("nav >> text=Stats");
+    await page.locator('[data-stats-actor="hero-1"] button').click();
+    const strength = await page
+      .locator('[data-testid="actor-snapshot"] tr:has(td:text-is("strength")) td')
+      .nth(1)
+      .textContent();
+    expect(Number(strength)).toBe(42);
+    await shot("stats-actors");
   });
 
   it("loads the runs page with 1,000 runs in the store (timing printed, not asserted)", {

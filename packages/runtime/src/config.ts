@@ -6,6 +6,7 @@ import { z } from "zod";
 import { runtimeActorsSchema } from "./actors-routes.js";
 import { pgwireConfigSchema, respConfigSchema } from "./protocol-servers.js";
 import { securityConfigSchema } from "./security/security-config.js";
+import { statsServiceConfigSchema } from "./stats/stats-config.js";
 
 /** How the runtime runs: `dev` (local, permissive) or `start` (production, keys required). */
 export type RuntimeMode = "dev" | "start";
@@ -116,6 +117,8 @@ const configShape = z.strictObject({
   resp: respConfigSchema,
   /** The PostgreSQL-protocol server over Troupe (`@troupe/pgwire`). */
   pgwire: pgwireConfigSchema,
+  /** Per-actor stat snapshots served under `/stats/actors` (registry files watched). */
+  stats: statsServiceConfigSchema.optional(),
 });
 
 /** A runtime configuration as written in a file or passed to {@link createRuntime}. */

@@ -109,6 +109,21 @@ export {
   type SignalTarget,
 } from "./shutdown.js";
 export {
+  type StatsServiceConfig,
+  type StatsServiceConfigInput,
+  statsServiceConfigSchema,
+} from "./stats/stats-config.js";
+export { createStatsRoutes } from "./stats/stats-routes.js";
+export {
+  type ActorSummary,
+  createStatsService,
+  type OutputWrite,
+  type RegistryStatus,
+  type SnapshotResult,
+  type StatsService,
+  type StatsServiceOptions,
+} from "./stats/stats-service.js";
+export {
   openStorage,
   type RuntimeStorage,
   redactUrl,

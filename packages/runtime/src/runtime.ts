@@ -35,6 +35,8 @@ import { isSyncAllowed } from "./security/app-sync-policy.js";
 import { bodyGuard } from "./security/body-guard.js";
 import { localRequestGuard } from "./security/local-request-guard.js";
 import { assertStrongSecrets } from "./security/secret-strength.js";
+import { createStatsRoutes } from "./stats/stats-routes.js";
+import { createStatsService, type StatsService } from "./stats/stats-service.js";
 import { openStorage, type RuntimeStorage } from "./storage.js";
 
 /** Builds the Inngest API over a flows engine (`createInngestApi` of `@troupe/inngest`). */
@@ -113,6 +115,8 @@ export interface Runtime {
   readonly inngest: InngestApi | undefined;
   /** The actor system, once {@link Runtime.start} created it (when actors are configured). */
   readonly actors: ActorSystem | undefined;
+  /** The per-actor stats service (`config.stats`), serving `/stats/actors` once started. */
+  readonly stats: StatsService | undefined;
   /** The protocol servers (RESP, PostgreSQL) the config enables, once {@link Runtime.start} started them. */
   readonly protocols: ProtocolServers | undefined;
   /** Starts the flows worker and the actor system, listens, then syncs the configured apps. */
@@ -225,8 +229,22 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     : options.actors !== undefined && !("definitions" in options.actors)
       ? options.actors
       : undefined;
+  const statsService =
+    config.stats === undefined
+      ? undefined
+      : createStatsService({
+          config: config.stats,
+          store: storage.store,
+          pubsub: storage.pubsub,
+          metrics,
+          clock,
+          logger: logger.child({ component: "stats" }),
+        });
   const routeGroups: readonly RouteGroup[] = [
     ...(options.routes ?? []),
+    ...(statsService && config.stats
+      ? [{ prefix: "/stats/actors", app: createStatsRoutes(statsService, config.stats) }]
+      : []),
     ...(actorRoutes ? [{ prefix: "/actors", app: actorRoutes }] : []),
   ];
   const flows = createFlows({
@@ -336,7 +354,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
         allowedHosts: security.allowedHosts,
         allowedOrigins: security.allowedOrigins,
         bindHost: config.server.host,
-        jsonOnlyPaths: [/^\/api(\/|$)/, /^\/actors(\/|$)/],
+        jsonOnlyPaths: [/^\/api(\/|$)/, /^\/actors(\/|$)/, /^\/stats\/actors(\/|$)/],
       }),
     );
   }
@@ -482,6 +500,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       );
     }
     await actorsClosed;
+    await statsService?.close();
     await inngest?.close();
     if (server) await closeServer(server);
     server = undefined;
@@ -504,6 +523,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     get protocols() {
       return protocols;
     },
+    stats: statsService,
     async start() {
       if (address) return address;
       if (stopping) throw new TroupeError("CLOSED", "the runtime was stopped; create a new one");
@@ -515,6 +535,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       // Loopback unless configured, in start mode too: exposing a server is a decision.
       const host = config.server.host ?? "127.0.0.1";
       try {
+        // A bad registry file stops the start, naming the file and field.
+        await statsService?.start();
         if (actorsOption !== undefined && actorsHost === undefined) {
           actorsHost = await startRuntimeActors({
             actors: actorsOption,

@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { invalidArgument, parseWith, TroupeError } from "@troupe/core";
 import type { Tinypool } from "tinypool";
 import { z } from "zod";
-import type { BatchResult } from "./aggregator.js";
+import type { BatchResult } from "./aggregator-api.js";
 import {
   DecodedOutcomes,
   type EncodedOutcomes,

@@ -1,6 +1,6 @@
 // What crosses between the calling thread and a batch worker: a chunk of actors with the
 // registry and the expected subsystem set, and per actor its values or its error.
-import type { FailurePolicy } from "./aggregator.js";
+import type { FailurePolicy } from "./aggregator-api.js";
 import type { Subsystem } from "./subsystems.js";
 import type { Actor, CapBounds, StatValues } from "./types.js";
 

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { api, type StatsExplainResult } from "../api.js";
 import { ErrorBox, Json } from "../ui.js";
+import { StatsActors } from "./stats-actors.js";
 
 type Snapshot = StatsExplainResult["snapshot"];
 type Explanation = StatsExplainResult["explanation"];
@@ -165,6 +166,8 @@ export function StatsPage() {
   return (
     <section>
       <h1>Stats</h1>
+      <StatsActors />
+      <h2>Resolve pasted outputs</h2>
       <form class="card stats-form" onSubmit={(event) => void run(event)}>
         <label>
           Combiner registry (YAML or JSON; empty = the runtime's)
