@@ -114,6 +114,8 @@ export interface RunStoreDeps {
   readonly execution: Pick<ExecutionControl, "runFields">;
   readonly runsCreated: Counter;
   readonly runsFinished: Counter;
+  /** Ops committed with the commit that finishes `run` (its retention index entry). */
+  readonly finishOps?: (run: RunRecord) => readonly StoreOp[];
   /** Told of every commit that finished a run (after it succeeded). */
   readonly onFinished: (run: RunRecord) => void;
 }
@@ -256,6 +258,9 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
         ...extra,
       ];
       if (loaded.status !== run.status) ops.push(...indexOps(run));
+      if (loaded.status !== run.status && isTerminal(run.status) && deps.finishOps) {
+        ops.push(...deps.finishOps(run));
+      }
       // Markers whose work is done ride along (unguarded deletes): no commit of their own.
       const riding = markerDeletes.splice(0, MARKERS_PER_SAVE);
       for (const key of riding) ops.push({ type: "delete", key });
