@@ -127,7 +127,7 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps): RetentionSwe
     const current = new Map<string, StoreEntry | undefined>();
     if (wanted.length > 0) {
       const found = await store.getMany(wanted);
-      wanted.forEach((key, at) => current.set(key, found[at]));
+      for (const [at, key] of wanted.entries()) current.set(key, found[at]);
     }
     const plans: ExpiryPlan[] = page.map((raw, at) => {
       const entry = decoded[at];
