@@ -147,6 +147,7 @@ async function soak(adapter: string, retention: RetentionOptions | false) {
     retention,
   });
   const counts: Record<number, number> = {};
+  const queueItems: Record<number, number> = {};
   const longRunStatus: Record<number, string | undefined> = {};
   try {
     await flows.send({ name: "soak/long" });
@@ -174,6 +175,8 @@ async function soak(adapter: string, retention: RetentionOptions | false) {
       if (CHECKPOINT_DAYS.includes(day)) {
         await flows.sweep();
         counts[day] = await countKeys(ports.store, prefix);
+        const queued = await ports.queue.counts();
+        queueItems[day] = queued.waiting + queued.leased;
       }
       if (day === 10 || day === 14) {
         const [run] = await flows.listRuns({ functionId: "long" });
@@ -181,7 +184,7 @@ async function soak(adapter: string, retention: RetentionOptions | false) {
       }
     }
     const [finished] = await flows.listRuns({ functionId: "long" });
-    return { counts, longRun: { ...longRunStatus, 21: finished?.status } };
+    return { counts, queueItems, longRun: { ...longRunStatus, 21: finished?.status } };
   } finally {
     await flows.close();
     await removeKeys(ports.store, prefix);
@@ -196,7 +199,8 @@ describe("retention soak (3 simulated weeks, an order and a payment every 2 h)",
     it(`${adapter}: Store keys plateau once the first week expires`, async () => {
       const result = await soak(adapter, {});
       report.push(
-        `${adapter}: ${CHECKPOINT_DAYS.map((day) => `d${day}=${result.counts[day]}`).join(" ")}`,
+        `${adapter}: ${CHECKPOINT_DAYS.map((day) => `d${day}=${result.counts[day]}`).join(" ")}` +
+          ` (queue items d10=${result.queueItems[10]} d21=${result.queueItems[21]})`,
       );
       const week2 = result.counts[10] ?? 0;
       const week3 = result.counts[21] ?? 0;
@@ -204,6 +208,8 @@ describe("retention soak (3 simulated weeks, an order and a payment every 2 h)",
       // Flat within 10 % from day 10 to day 21 (the rate is steady; the ticks are discrete).
       expect(week3).toBeLessThanOrEqual(Math.ceil(week2 * 1.1));
       expect(week3).toBeGreaterThanOrEqual(Math.floor(week2 * 0.9));
+      // Queue items (timers of waits not yet timed out) are bounded too.
+      expect(result.queueItems[21] ?? 0).toBeLessThanOrEqual((result.queueItems[10] ?? 0) + 2);
       // The long run, sleeping (running) at day 10 though older than 7 days, was kept; it
       // finished on day 12 and went 7 days later.
       expect(result.longRun).toEqual({ 10: "running", 14: "completed", 21: undefined });
