@@ -41,6 +41,7 @@ import {
 import type { RunRecord } from "./run-state.js";
 import { createRunStore } from "./run-store.js";
 import { createRunWaiters } from "./run-waiters.js";
+import { withWaitPathMarkers } from "./wait-index.js";
 import { createWaitMatching } from "./wait-matching.js";
 import { createWakeUps } from "./wake-ups.js";
 import { createAdvance } from "./worker-advance.js";
@@ -123,8 +124,10 @@ export function createFlows(options: FlowsOptions): Flows {
   };
   // Where the queue lives in the Store's database, new runs and their first items share a commit.
   const plainBatcher = createCommitBatcher(store, undefined, pairedCommit(queue, store));
-  // With retention on, every commit carries the expiry-index entries of what it stores.
-  const batcher = expiry ? withExpiryIndex(plainBatcher, clock, expiry) : plainBatcher;
+  // Keyed waits carry their path marker (wait-index.ts); with retention on, every commit carries
+  // the expiry-index entries of what it stores.
+  const indexed = withWaitPathMarkers(plainBatcher, prefix);
+  const batcher = expiry ? withExpiryIndex(indexed, clock, expiry) : indexed;
   const wakeChannel = `${prefix.replace(/[^A-Za-z0-9._:/-]/g, "_")}wake`;
 
   const registry = createFunctionRegistry((definition) => cron.registered(definition));
