@@ -162,17 +162,17 @@ export function withWaitPathMarkers(batcher: CommitBatcher, prefix: string): Com
   return {
     pairsQueue: batcher.pairsQueue,
     async commit(ops, items) {
-      let markers: string[] | undefined;
+      const markers: string[] = [];
       for (const op of ops) {
         if (op.type !== "set" || !op.key.startsWith(index.keyedBase)) continue;
         // <keyedBase><name>/<path>/<hash>/<run>/<slot>
         const [name, path] = op.key.slice(index.keyedBase.length).split("/");
         if (name === undefined || path === undefined) continue;
         const marker = `${prefix}wp/${name}/${path}`;
-        if (written.has(marker) || markers?.includes(marker)) continue;
-        (markers ??= []).push(marker);
+        if (written.has(marker) || markers.includes(marker)) continue;
+        markers.push(marker);
       }
-      if (!markers) return batcher.commit(ops, items);
+      if (markers.length === 0) return batcher.commit(ops, items);
       const value = new Uint8Array([0x7b, 0x7d]);
       const result = await batcher.commit(
         [...ops, ...markers.map((key) => ({ type: "set", key, value }) as const)],
