@@ -133,7 +133,11 @@ export async function candidateWaits(
   events: readonly FlowEvent[],
   unkeyedPrefix: string,
 ): Promise<StoreEntry[]> {
-  const markers = await store.list({ prefix: index.paths(eventName) });
+  // The markers and the unkeyed waits in parallel: no round trip more than the old scan.
+  const [markers, unkeyed] = await Promise.all([
+    store.list({ prefix: index.paths(eventName) }),
+    store.list({ prefix: unkeyedPrefix }),
+  ]);
   const prefixes = new Set<string>();
   for (const marker of markers) {
     const path = marker.key.slice(index.paths(eventName).length);
@@ -142,11 +146,9 @@ export async function candidateWaits(
       if (keyable(value)) prefixes.add(index.keyedPrefix(eventName, path, value));
     }
   }
+  const keyed = await Promise.all([...prefixes].map((prefix) => store.list({ prefix })));
   const found = new Map<string, StoreEntry>();
-  for (const prefix of prefixes) {
-    for (const entry of await store.list({ prefix })) found.set(entry.key, entry);
-  }
-  for (const entry of await store.list({ prefix: unkeyedPrefix })) found.set(entry.key, entry);
+  for (const entry of [...keyed.flat(), ...unkeyed]) found.set(entry.key, entry);
   return [...found.values()];
 }
 

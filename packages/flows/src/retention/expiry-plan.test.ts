@@ -62,8 +62,19 @@ describe("planExpiry", () => {
 
   it("keeps a dedupe id set again within its window", () => {
     const key = keys.dedupe("d");
-    const fresh = planExpiry(entry("dedupe", "E1", [key]), stored(key, { at: 9500 }), context);
-    expect(fresh.ops).toEqual([{ type: "delete", key: "t/x/dedupe/E1" }]);
+    const reused = planExpiry(
+      entry("dedupe", "E1", [key]),
+      stored(key, { eventId: "E2", at: 9500 }),
+      context,
+    );
+    expect(reused.ops).toEqual([{ type: "delete", key: "t/x/dedupe/E1" }]);
+    // Still E1's and not yet past its window (the clock stepped back): the entry waits.
+    const early = planExpiry(
+      entry("dedupe", "E1", [key]),
+      stored(key, { eventId: "E1", at: 9500 }),
+      context,
+    );
+    expect(early.ops).toEqual([]);
     const stale = planExpiry(entry("dedupe", "E1", [key]), stored(key, { at: 9000 }), context);
     expect(stale.ops).toEqual([
       { type: "delete", key, expect: 7 },

@@ -65,8 +65,12 @@ export function planExpiry(
       };
     case "dedupe": {
       if (!current) return { ops: [dropEntry], removed: {} };
-      const { at } = codec.decode(current.value) as { at: number };
-      if (at + context.dedupeWindowMs > context.now) return { ops: [dropEntry], removed: {} };
+      const { at, eventId } = codec.decode(current.value) as { at: number; eventId?: string };
+      if (at + context.dedupeWindowMs > context.now) {
+        // Set again by another event: that one filed its own entry. Still this event's (a clock
+        // that stepped back): left for a later pass rather than forgotten.
+        return eventId === entry.id ? { ops: [], removed: {} } : { ops: [dropEntry], removed: {} };
+      }
       return {
         ops: [{ type: "delete", key: current.key, expect: current.version }, dropEntry],
         removed: { dedupe: 1 },
