@@ -29,6 +29,8 @@ const pad = (ms: number) => String(Math.max(0, Math.floor(ms))).padStart(TIME_WI
 export interface ExpiryEntry {
   /** The index key itself. */
   readonly key: string;
+  /** Its version as read: deleting it is guarded by it, so two sweepers delete it once. */
+  readonly version: number;
   readonly kind: ExpiryKind;
   /** When the record expires, ms. */
   readonly at: number;
@@ -72,7 +74,14 @@ export function decodeExpiryEntry(base: string, entry: StoreEntry): ExpiryEntry 
   const kind = KIND[rest.charAt(TIME_WIDTH + 1)];
   if (!kind || !Number.isFinite(at) || rest.charAt(TIME_WIDTH + 2) !== "/") return undefined;
   const stored = codec.decode(entry.value);
-  return { key: entry.key, kind, at, id: rest.slice(TIME_WIDTH + 3), keys: stored.keys ?? [] };
+  return {
+    key: entry.key,
+    version: entry.version,
+    kind,
+    at,
+    id: rest.slice(TIME_WIDTH + 3),
+    keys: stored.keys ?? [],
+  };
 }
 
 /** What the index writer needs: the key layout and the times. */

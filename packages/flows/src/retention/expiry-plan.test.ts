@@ -10,6 +10,7 @@ const keys = flowKeys("t/");
 const context = { keys, now: 10_000, dedupeWindowMs: 1000 };
 const entry = (kind: ExpiryEntry["kind"], id: string, listed: string[] = []): ExpiryEntry => ({
   key: `t/x/${kind}/${id}`,
+  version: 3,
   kind,
   at: 9000,
   id,
@@ -47,7 +48,7 @@ describe("planExpiry", () => {
       { type: "delete", key: keys.runAll("R1") },
       { type: "delete", key: keys.runByEvent("E1", "R1") },
       { type: "delete", key: keys.runByEvent("E2", "R1") },
-      { type: "delete", key: "t/x/run/R1" },
+      { type: "delete", key: "t/x/run/R1", expect: 3 },
     ]);
     expect(plan.removed).toEqual({ run: 1, runs_by_event: 2 });
   });
@@ -55,7 +56,7 @@ describe("planExpiry", () => {
   it("never deletes a run that is queued or running", () => {
     for (const status of ["queued", "running"] as const) {
       const plan = planExpiry(entry("run", "R1"), stored(keys.run("R1"), run(status)), context);
-      expect(plan.ops).toEqual([{ type: "delete", key: "t/x/run/R1" }]);
+      expect(plan.ops).toEqual([{ type: "delete", key: "t/x/run/R1", expect: 3 }]);
       expect(plan.removed).toEqual({});
     }
   });
@@ -67,7 +68,7 @@ describe("planExpiry", () => {
       stored(key, { eventId: "E2", at: 9500 }),
       context,
     );
-    expect(reused.ops).toEqual([{ type: "delete", key: "t/x/dedupe/E1" }]);
+    expect(reused.ops).toEqual([{ type: "delete", key: "t/x/dedupe/E1", expect: 3 }]);
     // Still E1's and not yet past its window (the clock stepped back): the entry waits.
     const early = planExpiry(
       entry("dedupe", "E1", [key]),
@@ -78,7 +79,7 @@ describe("planExpiry", () => {
     const stale = planExpiry(entry("dedupe", "E1", [key]), stored(key, { at: 9000 }), context);
     expect(stale.ops).toEqual([
       { type: "delete", key, expect: 7 },
-      { type: "delete", key: "t/x/dedupe/E1" },
+      { type: "delete", key: "t/x/dedupe/E1", expect: 3 },
     ]);
     expect(stale.removed).toEqual({ dedupe: 1 });
   });

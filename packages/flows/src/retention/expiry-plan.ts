@@ -49,7 +49,8 @@ export function planExpiry(
   current: StoreEntry | undefined,
   context: ExpiryPlanContext,
 ): ExpiryPlan {
-  const dropEntry: StoreOp = { type: "delete", key: entry.key };
+  // Guarded: when two processes sweep the same entry, one commit wins and only it counts.
+  const dropEntry: StoreOp = { type: "delete", key: entry.key, expect: entry.version };
   switch (entry.kind) {
     case "event": {
       const skips = context.keys.eventSkips(entry.id);

@@ -120,6 +120,31 @@ describe("retention sweeper", () => {
     await flows.close();
   });
 
+  it("two engines sweeping one Store at once delete and count each record once", async () => {
+    const first = setup({ batchSize: 5 });
+    const quick = createFunction({ id: "quick", triggers: [{ event: "a/quick" }] }, async () => 1);
+    const otherMetrics = createMemoryMetrics();
+    const second = createFlows({
+      store: first.store,
+      queue: createMemoryQueue({ clock: first.clock }),
+      clock: first.clock,
+      metrics: otherMetrics,
+      prefix: "p/",
+      functions: [quick],
+      retention: { batchSize: 5 },
+    });
+    await first.flows.send(Array.from({ length: 30 }, () => ({ name: "a/quick" })));
+    await first.flows.runDue();
+    await first.clock.advance(8 * DAY);
+    await Promise.all([first.flows.sweep(), second.sweep(), first.flows.sweep()]);
+    expect(await keysUnder(first.store, "p/")).toEqual([]);
+    for (const kind of ["event", "run"]) {
+      expect(removed(first.metrics, kind) + removed(otherMetrics, kind)).toBe(30);
+    }
+    await first.flows.close();
+    await second.close();
+  });
+
   it("keeps everything when off", async () => {
     const { clock, store, flows, metrics } = setup(false);
     await flows.send({ name: "a/quick" });
