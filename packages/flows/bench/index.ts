@@ -11,12 +11,14 @@ import { createFlows, createFunction } from "../src/index.js";
 import { commitsBench } from "./commits.js";
 import { dbosStepGaps, dbosThroughput, launchDbos, shutdownDbos } from "./dbos.js";
 import { flowControlBench } from "./flow-control.js";
+import { retentionBench } from "./retention.js";
 import { DBOS_DATABASE, freshDatabase, versusDbos } from "./versus-dbos.js";
 
 const postgresUrl =
   process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
-// `pnpm bench flow-control`, `pnpm bench dbos` and `pnpm bench commits` run one part alone.
+// `pnpm bench flow-control`, `pnpm bench dbos`, `pnpm bench commits` and `pnpm bench retention`
+// run one part alone.
 if (process.argv[2] === "flow-control") {
   await commitsBench(postgresUrl);
   await flowControlBench();
@@ -24,6 +26,10 @@ if (process.argv[2] === "flow-control") {
 }
 if (process.argv[2] === "dbos") {
   await versusDbos(postgresUrl);
+  process.exit(0);
+}
+if (process.argv[2] === "retention") {
+  await retentionBench(postgresUrl, process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
   process.exit(0);
 }
 if (process.argv[2] === "commits") {

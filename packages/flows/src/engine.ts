@@ -23,10 +23,13 @@ import type { Flows, FlowsOptions } from "./flows-api.js";
 import { type FlowFunction, INTERNAL_EVENTS } from "./function.js";
 import { createFunctionRegistry } from "./function-registry.js";
 import { createInProcessDriver } from "./in-process-driver.js";
-import { createIngest } from "./ingest.js";
+import { createIngest, DEDUPE_WINDOW_MS } from "./ingest.js";
 import { flowKeys } from "./keys.js";
 import { createLifecycleEvents } from "./lifecycle-events.js";
 import { createRecovery } from "./recovery.js";
+import { runExpiryOp, withExpiryIndex } from "./retention/expiry-index.js";
+import { resolveRetention } from "./retention/retention-options.js";
+import { createRetentionSweeper } from "./retention/retention-sweeper.js";
 import { createRunActions } from "./run-actions.js";
 import {
   eventRuns,
@@ -35,9 +38,11 @@ import {
   listRunIndex,
   viewRun,
 } from "./run-queries.js";
+import type { RunRecord } from "./run-state.js";
 import { createRunStore } from "./run-store.js";
 import { createRunWaiters } from "./run-waiters.js";
 import { checkSignalName, sendSignal } from "./signals.js";
+import { withWaitPathMarkers } from "./wait-index.js";
 import { createWaitMatching } from "./wait-matching.js";
 import { createWakeUps } from "./wake-ups.js";
 import { createAdvance } from "./worker-advance.js";
@@ -111,8 +116,19 @@ export function createFlows(options: FlowsOptions): Flows {
   const settings = settingsOf(options);
   const metrics = metricsOf(options);
   const newId = createIdGenerator(clock);
+  const retention = resolveRetention(options.retention, "createFlows.options.retention");
+  const expiry = retention && {
+    prefix,
+    eventsMs: retention.eventsMs,
+    runsMs: retention.runsMs,
+    dedupeWindowMs: DEDUPE_WINDOW_MS,
+  };
   // Where the queue lives in the Store's database, new runs and their first items share a commit.
-  const batcher = createCommitBatcher(store, undefined, pairedCommit(queue, store));
+  const plainBatcher = createCommitBatcher(store, undefined, pairedCommit(queue, store));
+  // Keyed waits carry their path marker (wait-index.ts); with retention on, every commit carries
+  // the expiry-index entries of what it stores.
+  const indexed = withWaitPathMarkers(plainBatcher, prefix);
+  const batcher = expiry ? withExpiryIndex(indexed, clock, expiry) : indexed;
   const wakeChannel = `${prefix.replace(/[^A-Za-z0-9._:/-]/g, "_")}wake`;
 
   const registry = createFunctionRegistry((definition) => cron.registered(definition));
@@ -147,6 +163,7 @@ export function createFlows(options: FlowsOptions): Flows {
     execution,
     runsCreated: metrics.runsCreated,
     runsFinished: metrics.runsFinished,
+    ...(expiry ? { finishOps: (run: RunRecord) => [runExpiryOp(run, clock.now(), expiry)] } : {}),
     onFinished: (run) => waiters.finished(run),
   });
   const waiters = createRunWaiters({
@@ -209,10 +226,30 @@ export function createFlows(options: FlowsOptions): Flows {
   const waits = createWaitMatching(ctx);
   const ingest = createIngest(ctx);
   const cron = createCronSchedule(ctx);
-  const sweep = createRecovery(ctx);
+  const recover = createRecovery(ctx);
+  const retentionSweeper = createRetentionSweeper({
+    store,
+    keys,
+    prefix,
+    clock,
+    logger,
+    metrics: options.metrics ?? noopMetrics,
+    settings: retention,
+    dedupeWindowMs: DEDUPE_WINDOW_MS,
+  });
+  const sweep = async () => {
+    const handled = await recover();
+    await retentionSweeper.sweep();
+    return handled;
+  };
   const worker = createWorkerLoop(ctx, {
     processLease: createLeaseProcessing(ctx, createAdvance(ctx)),
-    sweep,
+    // The worker does not wait for retention: a long backlog of deletes must not hold up claims.
+    sweep: async () => {
+      const handled = await recover();
+      retentionSweeper.kick();
+      return handled;
+    },
     wakeChannel,
     keepProcessAlive: options.keepProcessAlive !== false,
   });
@@ -247,6 +284,7 @@ export function createFlows(options: FlowsOptions): Flows {
     start: () => worker.start(),
     async stop() {
       await worker.stop();
+      await retentionSweeper.stop();
       await waiters.close();
     },
     runDue: () => worker.runDue(),
@@ -294,6 +332,7 @@ export function createFlows(options: FlowsOptions): Flows {
       ),
     async close() {
       await worker.stop();
+      await retentionSweeper.stop();
       await waiters.close();
     },
   };

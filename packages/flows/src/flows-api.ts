@@ -6,6 +6,7 @@ import type { EventData, EventInput, FlowEvent } from "./event.js";
 import type { SkipRecord } from "./flow-control/admission.js";
 import type { FlowControlState } from "./flow-control/state.js";
 import type { FlowFunction, FunctionDefinition } from "./function.js";
+import type { RetentionOptions } from "./retention/retention-options.js";
 import type { RunStatus, StepRecord } from "./run-state.js";
 
 /** What the admission seam decides for a run about to be created. */
@@ -58,6 +59,12 @@ export interface FlowsOptions {
   readonly sweepGraceMs?: number;
   /** How often a started worker sweeps. Default 30 000 ms. */
   readonly sweepIntervalMs?: number;
+  /**
+   * How long finished runs and events are kept (default 7 days each; dedupe ids, rate-limit,
+   * idempotency and throttle keys go when their own window ends). A sweeper deletes what expired
+   * in bounded batches with every worker sweep and `sweep()`. `false` keeps everything.
+   */
+  readonly retention?: RetentionOptions | false;
   /** The run admission seam (flow control). Default: admit every run. */
   readonly admission?: Admission;
   /** Where failures of the engine itself are reported. */
@@ -264,7 +271,11 @@ export interface Flows {
    * was not registered.
    */
   unregisterFunction(functionId: string): boolean;
-  /** Re-drives work whose follow-up may have been lost in a crash; resolves to markers handled. */
+  /**
+   * Re-drives work whose follow-up may have been lost in a crash, then deletes what retention
+   * says has expired (a started worker does both every `sweepIntervalMs`); resolves to markers
+   * handled.
+   */
   sweep(): Promise<number>;
   /**
    * A function's flow-control state: concurrency per key (executing steps, limit, queued), the

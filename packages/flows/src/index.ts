@@ -77,6 +77,14 @@ export {
   type Trigger,
 } from "./function.js";
 export { createInProcessDriver, type InProcessDriverDeps } from "./in-process-driver.js";
+export type { RemovedKind } from "./retention/expiry-plan.js";
+export {
+  DEFAULT_RETENTION,
+  type RetentionOptions,
+  type RetentionSettings,
+  resolveRetention,
+  retentionSchema,
+} from "./retention/retention-options.js";
 export type { RunStatus, StepStatus } from "./run-state.js";
 export type { SendSignalResult } from "./signals.js";
 export type {

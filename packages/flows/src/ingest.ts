@@ -11,7 +11,7 @@ import type { RunRecord } from "./run-state.js";
 import type { CommittedRuns } from "./run-store.js";
 
 /** How long a sender's idempotency `id` dedupes. */
-const DEDUPE_WINDOW_MS = 24 * 3_600_000;
+export const DEDUPE_WINDOW_MS = 24 * 3_600_000;
 /** Events stored per commit (a larger send is split). */
 const MAX_EVENTS_PER_COMMIT = 100;
 

@@ -3,6 +3,8 @@
  * name containing "/" can never fall inside another name's range.
  */
 export interface FlowKeys {
+  /** The engine's prefix every key starts with. */
+  readonly prefix: string;
   event(id: string): string;
   eventsAll(): string;
   eventByName(name: string, id: string): string;
@@ -31,6 +33,7 @@ export interface FlowKeys {
 export function flowKeys(prefix: string): FlowKeys {
   const name = (value: string) => encodeURIComponent(value);
   return {
+    prefix,
     event: (id) => `${prefix}e/${id}`,
     eventsAll: () => `${prefix}e/`,
     eventByName: (eventName, id) => `${prefix}en/${name(eventName)}/${id}`,

@@ -1,7 +1,6 @@
 import { createJsonCodec, StoreConflictError } from "@troupe/core";
 import type { FlowsContext } from "./engine-context.js";
 import type { FlowEvent } from "./event.js";
-import { createStateCleaner } from "./flow-control/cleanup.js";
 import { deriveItems } from "./queue-items.js";
 
 /** How many markers one sweep redoes at most. */
@@ -12,15 +11,10 @@ const codec = createJsonCodec<unknown>();
 /**
  * Recovery, run by every started worker every `sweepIntervalMs` (and by `flows.sweep()`): redoes
  * the work after commits whose process died before finishing it (markers older than
- * `sweepGraceMs`), wakes parked items of concurrency keys whose holders died, and drops expired
- * flow-control keys. Resolves to the markers redone.
+ * `sweepGraceMs`) and wakes parked items of concurrency keys whose holders died. Resolves to the
+ * markers redone.
  */
 export function createRecovery(ctx: FlowsContext): () => Promise<number> {
-  const cleanFlowControlState = createStateCleaner({
-    store: ctx.store,
-    prefix: ctx.prefix,
-    now: () => ctx.clock.now(),
-  });
   return async () => {
     const cutoff = ctx.clock.now() - ctx.settings.sweepGraceMs;
     let handled = 0;
@@ -44,8 +38,7 @@ export function createRecovery(ctx: FlowsContext): () => Promise<number> {
     }
     // Parked items of concurrency keys whose holders died: woken once their slots expired.
     await ctx.execution.concurrency.sweep();
-    // Expired rate-limit and idempotency keys, a page per sweep.
-    await cleanFlowControlState();
+    // Expired flow-control keys are the retention sweeper's (retention/retention-sweeper.ts).
     return handled;
   };
 }

@@ -17,6 +17,7 @@ import { type FlowControlItem, itemOfStored, type StoredItem, storedItem } from 
 import { encodeIndexEntry } from "./run-queries.js";
 import { isTerminal, type RunRecord, type RunStatus, type StepRecord } from "./run-state.js";
 import { encodeWaitEntry } from "./wait-entry.js";
+import { waitIndexKeys, waitKeyFor } from "./wait-index.js";
 
 /**
  * The run store: every read and write of run records, their indexes and the recovery markers of
@@ -114,6 +115,8 @@ export interface RunStoreDeps {
   readonly execution: Pick<ExecutionControl, "runFields">;
   readonly runsCreated: Counter;
   readonly runsFinished: Counter;
+  /** Ops committed with the commit that finishes `run` (its retention index entry). */
+  readonly finishOps?: (run: RunRecord) => readonly StoreOp[];
   /** Told of every commit that finished a run (after it succeeded). */
   readonly onFinished: (run: RunRecord) => void;
 }
@@ -172,6 +175,7 @@ const MARKERS_PER_SAVE = 50;
 /** Creates the run store. */
 export function createRunStore(deps: RunStoreDeps): RunStore {
   const { store, batcher, keys, clock, newId } = deps;
+  const waitIndex = waitIndexKeys(keys.prefix);
 
   const indexOps = (run: RunRecord): StoreOp[] => {
     const value = encodeIndexEntry(run);
@@ -223,7 +227,17 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
       };
       const ops: StoreOp[] = [];
       definition.cancelOn.forEach((cancel, index) => {
-        const key = keys.wait(cancel.event, id, `c${index}`);
+        const key = waitKeyFor(
+          waitIndex,
+          {
+            eventName: cancel.event,
+            runId: id,
+            slot: `c${index}`,
+            condition: cancel.if,
+            trigger: events[0],
+          },
+          keys.wait(cancel.event, id, `c${index}`),
+        );
         const entry = encodeWaitEntry({
           kind: "cancel",
           runId: id,
@@ -256,6 +270,9 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
         ...extra,
       ];
       if (loaded.status !== run.status) ops.push(...indexOps(run));
+      if (loaded.status !== run.status && isTerminal(run.status) && deps.finishOps) {
+        ops.push(...deps.finishOps(run));
+      }
       // Markers whose work is done ride along (unguarded deletes): no commit of their own.
       const riding = markerDeletes.splice(0, MARKERS_PER_SAVE);
       for (const key of riding) ops.push({ type: "delete", key });

@@ -6,6 +6,7 @@ import { ulidFloor } from "./keys.js";
 import type { RunRecord } from "./run-state.js";
 import type { Lookback } from "./run-transitions/transition.js";
 import { decodeWaitEntry } from "./wait-entry.js";
+import { candidateWaits, waitIndexKeys } from "./wait-index.js";
 
 /**
  * Events meeting waits. An incoming event is stored first, then matched against the waits and
@@ -28,13 +29,14 @@ const codec = createJsonCodec<unknown>();
 /** Creates the wait matching of an engine. */
 export function createWaitMatching(ctx: FlowsContext): WaitMatching {
   const { store, keys } = ctx;
+  const waitIndex = waitIndexKeys(ctx.prefix);
   return {
     async deliver(events) {
       const byName = new Map<string, FlowEvent[]>();
       for (const event of events)
         byName.set(event.name, [...(byName.get(event.name) ?? []), event]);
       for (const [name, named] of byName) {
-        const entries = await store.list({ prefix: keys.waitsFor(name) });
+        const entries = await candidateWaits(store, waitIndex, name, named, keys.waitsFor(name));
         if (entries.length === 0) continue;
         const now = ctx.clock.now();
         const used = new Set<string>();

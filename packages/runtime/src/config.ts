@@ -5,6 +5,7 @@ import { invalidArgument, TroupeError, zodIssueError } from "@troupe/core";
 import { z } from "zod";
 import { runtimeActorsSchema } from "./actors-routes.js";
 import { pgwireConfigSchema, respConfigSchema } from "./protocol-servers.js";
+import { retentionConfigSchema } from "./retention-config.js";
 import { securityConfigSchema } from "./security/security-config.js";
 import { statsServiceConfigSchema } from "./stats/stats-config.js";
 
@@ -98,6 +99,8 @@ const configShape = z.strictObject({
       pollIntervalMs: z.number().int().min(1).optional(),
     })
     .prefault({}),
+  /** How long finished runs and events are kept (default 7 days each); `false` keeps everything. */
+  retention: retentionConfigSchema.optional(),
   /** SDK app serve URLs synced when the runtime starts, and again while they are unreachable. */
   apps: urlListSchema.default([]),
   /** Retry interval for apps that could not be synced. Default 5000 ms. */
@@ -147,6 +150,8 @@ const ENV_FIELDS = {
   TROUPE_APPS: { field: ["apps"], read: "list" },
   TROUPE_SHUTDOWN_TIMEOUT_MS: { field: ["shutdownTimeoutMs"], read: "number" },
   TROUPE_STORAGE_SYNCHRONOUS: { field: ["storage", "synchronous"], read: "string" },
+  TROUPE_RETENTION_EVENTS: { field: ["retention", "events"], read: "string" },
+  TROUPE_RETENTION_RUNS: { field: ["retention", "runs"], read: "string" },
   TROUPE_ALLOWED_HOSTS: { field: ["security", "allowedHosts"], read: "list" },
   TROUPE_ALLOWED_ORIGINS: { field: ["security", "allowedOrigins"], read: "list" },
 } as const satisfies Record<

@@ -31,6 +31,7 @@ import {
   startProtocolServers,
   withProtocolActors,
 } from "./protocol-servers.js";
+import { flowsRetention } from "./retention-config.js";
 import { isSyncAllowed } from "./security/app-sync-policy.js";
 import { bodyGuard } from "./security/body-guard.js";
 import { localRequestGuard } from "./security/local-request-guard.js";
@@ -262,6 +263,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     ...(config.flows.pollIntervalMs === undefined
       ? {}
       : { pollIntervalMs: config.flows.pollIntervalMs }),
+    ...(config.retention === undefined ? {} : { retention: flowsRetention(config.retention) }),
   });
 
   const factory = options.inngest === false ? undefined : (options.inngest ?? createInngestApi);

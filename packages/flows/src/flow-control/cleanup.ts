@@ -1,6 +1,7 @@
 import { createJsonCodec, type Store, StoreConflictError } from "@troupe/core";
 import type { IdempotencyState } from "./idempotency.js";
 import type { RateLimitState } from "./rate-limit.js";
+import type { ThrottleState } from "./throttle.js";
 
 const codec = createJsonCodec<unknown>();
 
@@ -15,17 +16,19 @@ export interface StateCleanerDeps {
  * Deletes flow-control records that no longer mean anything, a page per call, resuming where the
  * last call stopped (so a million keys cost a million small deletes spread over many sweeps, never
  * one long scan): rate-limit keys whose theoretical arrival time has passed (reading one is the
- * same as reading nothing) and idempotency keys past their 24 h. Each delete is guarded by the
- * version read, so a key an event refreshed meanwhile stays. Resolves to the records deleted.
+ * same as reading nothing), throttle keys likewise, and idempotency keys past their 24 h. Each
+ * delete is guarded by the version read, so a key an event refreshed meanwhile stays. Resolves to
+ * the records deleted per kind letter (`r`, `t`, `i`).
  */
 export function createStateCleaner(deps: StateCleanerDeps, pageSize = 500) {
   const cursors = new Map<string, string | undefined>();
   const expired: Record<string, (value: unknown, now: number) => boolean> = {
     r: (value, now) => (value as RateLimitState).tat <= now,
+    t: (value, now) => (value as ThrottleState).tat <= now,
     i: (value, now) => (value as IdempotencyState).exp <= now,
   };
-  return async function clean(): Promise<number> {
-    let deleted = 0;
+  return async function clean(): Promise<Record<string, number>> {
+    const deleted: Record<string, number> = {};
     for (const [kind, isExpired] of Object.entries(expired)) {
       const base = `${deps.prefix}fc/${kind}/`;
       const cursor = cursors.get(kind);
@@ -44,7 +47,7 @@ export function createStateCleaner(deps: StateCleanerDeps, pageSize = 500) {
             (entry) => ({ type: "delete", key: entry.key, expect: entry.version }) as const,
           ),
         );
-        deleted += stale.length;
+        deleted[kind] = stale.length;
       } catch (error) {
         // Some key changed since the read: the next pass of this page sorts it out.
         if (!StoreConflictError.isInstance(error)) throw error;

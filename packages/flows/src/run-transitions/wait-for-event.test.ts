@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeWaitEntry } from "../wait-entry.js";
+import { waitIndexKeys } from "../wait-index.js";
 import { anEnv, aRun, NOW } from "./fixtures.js";
 import { waitForEvent } from "./wait-for-event.js";
 
@@ -18,7 +19,14 @@ describe("waitForEvent (WaitForEvent)", () => {
       },
       anEnv(),
     );
-    const key = "flows/w/order%2Fpaid/run1/h1";
+    // Filed under the trigger's `data.n` (1), where an event with `data.n == 1` looks.
+    const key = waitIndexKeys("flows/").keyed(
+      "order/paid",
+      { path: "data.n", value: 1 },
+      "run1",
+      "h1",
+    );
+    expect(key.startsWith("flows/wk/order%2Fpaid/data.n/")).toBe(true);
     expect(outcome.run.steps.h1).toMatchObject({
       status: "waiting",
       at: NOW + 5000,
@@ -38,5 +46,23 @@ describe("waitForEvent (WaitForEvent)", () => {
     expect(outcome.effects.lookbacks).toEqual([
       { hash: "h1", event: "order/paid", condition: "async.data.n == event.data.n" },
     ]);
+  });
+});
+
+describe("waitForEvent with an unkeyable condition", () => {
+  it("registers the wait under its event name, scanned per event", () => {
+    const outcome = waitForEvent(
+      aRun(),
+      {
+        op: "WaitForEvent",
+        id: "h1",
+        name: "paid",
+        event: "order/paid",
+        if: "async.data.n > 3",
+        timeoutMs: 5000,
+      },
+      anEnv(),
+    );
+    expect(outcome.effects.ops[0]?.key).toBe("flows/w/order%2Fpaid/run1/h1");
   });
 });

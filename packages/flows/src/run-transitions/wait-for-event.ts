@@ -1,6 +1,7 @@
 import type { WaitForEventOp } from "../driver.js";
 import type { RunRecord } from "../run-state.js";
 import { encodeWaitEntry } from "../wait-entry.js";
+import { waitIndexKeys, waitKeyFor } from "../wait-index.js";
 import { noEffects, type OpOutcome, type TransitionEnv, withStep } from "./transition.js";
 
 /**
@@ -12,7 +13,12 @@ export function waitForEvent(
   op: WaitForEventOp,
   env: Pick<TransitionEnv, "now" | "keys">,
 ): OpOutcome {
-  const key = env.keys.wait(op.event, run.id, op.id);
+  // Filed by match key when the condition compares a field with the trigger's (wait-index.ts).
+  const key = waitKeyFor(
+    waitIndexKeys(env.keys.prefix),
+    { eventName: op.event, runId: run.id, slot: op.id, condition: op.if, trigger: run.events[0] },
+    env.keys.wait(op.event, run.id, op.id),
+  );
   const expiresAt = env.now + op.timeoutMs;
   const entry = encodeWaitEntry({
     kind: "wait",
