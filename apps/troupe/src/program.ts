@@ -3,6 +3,7 @@ import { registerDevCommand } from "./commands/dev.js";
 import { registerDoctorCommand } from "./commands/doctor.js";
 import { registerStartCommand } from "./commands/start.js";
 import { registerStatsCommands } from "./commands/stats.js";
+import { registerTokenCommands } from "./commands/token.js";
 import { VERSION } from "./version.js";
 
 /** Adds one group of subcommands to the program; each composed package contributes one. */
@@ -14,6 +15,7 @@ export const builtInCommands: readonly RegisterCommands[] = [
   registerStartCommand,
   registerDoctorCommand,
   registerStatsCommands,
+  registerTokenCommands,
 ];
 
 /**

@@ -83,6 +83,19 @@ const configShape = z.strictObject({
     .strictObject({
       /** Bearer token for the REST API, `/metrics` and the dashboard. Required in start mode. */
       token: z.string().min(1, "expected a non-empty token").optional(),
+      /**
+       * How long a scoped token's record is reused before the Store is read again, in ms: the
+       * bound on how late a revocation reaches another process. Default 1,000.
+       */
+      tokenCacheMs: z.number().int().min(0).max(60_000).optional(),
+    })
+    .prefault({}),
+  audit: z
+    .strictObject({
+      /** Record event sends too (every other mutating request is always recorded). Default false. */
+      events: z.boolean({ error: "expected true or false" }).default(false),
+      /** Days an entry is kept. Default 90. */
+      retentionDays: z.number().positive().max(3650).default(90),
     })
     .prefault({}),
   log: z

@@ -1,4 +1,22 @@
 export {
+  type AccessControlOptions,
+  type AuditEntry,
+  type AuditLog,
+  type AuditQuery,
+  accessControl,
+  auditTrail,
+  createAuditLog,
+  createTokenRegistry,
+  grants,
+  isScope,
+  type Principal,
+  requiredScope,
+  SCOPES,
+  type Scope,
+  type TokenInfo,
+  type TokenRegistry,
+} from "./access/index.js";
+export {
   actorErrorStatus,
   createActorsRoutes,
   keyFromPath,

@@ -7,6 +7,13 @@ import { createFlows, type EventData, type FlowFunction, type Flows } from "@tro
 import { createInngestApi, type InngestApi, type InngestApiOptions } from "@troupe/inngest";
 import { Hono } from "hono";
 import {
+  accessControl,
+  auditTrail,
+  createAccessRoutes,
+  createAuditLog,
+  createTokenRegistry,
+} from "./access/index.js";
+import {
   createActorsRoutes,
   parseRuntimeActors,
   type RuntimeActors,
@@ -16,7 +23,7 @@ import {
 import { createDashboardApi, type DashboardActors } from "./api/dashboard-api.js";
 import type { DashboardStatsOptions } from "./api/stats.js";
 import { type AppSyncState, createAppSync } from "./app-sync.js";
-import { bearerAuth, SDK_PATHS } from "./auth.js";
+import { SDK_PATHS } from "./auth.js";
 import { missingStartSettings, type RuntimeConfig, type RuntimeMode } from "./config.js";
 import { findDashboardDir, serveDashboard } from "./dashboard-static.js";
 import { createPinoLogger } from "./logger.js";
@@ -329,6 +336,18 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     }
   };
 
+  const registry = createTokenRegistry({
+    store: storage.store,
+    clock,
+    ...(config.auth.tokenCacheMs === undefined ? {} : { cacheMs: config.auth.tokenCacheMs }),
+  });
+  const auditLog = createAuditLog({
+    store: storage.store,
+    clock,
+    logger: logger.child({ component: "audit" }),
+    retentionMs: config.audit.retentionDays * 24 * 3600 * 1000,
+  });
+
   let draining = false;
   const app = new Hono();
   app.use("*", async (context, next) => {
@@ -366,6 +385,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     // Before auth: the static files hold no data, and the login page must load without a token.
     app.use("*", serveDashboard({ dir: dashboardDir, reserved: routePrefixes }));
   }
+  // Before authentication, so refused attempts are recorded too.
+  app.use("*", auditTrail({ log: auditLog, events: config.audit.events }));
   if (config.auth.token !== undefined) {
     const signingKeys = [config.inngest.signingKey, config.inngest.signingKeyFallback].filter(
       (key): key is string => key !== undefined,
@@ -373,7 +394,10 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     // In start mode the Inngest API guards its own REST routes with the signing key (as Inngest
     // does); one guard per path, so a token never passes here only to be refused there.
     const publicPaths = inngest && mode === "start" ? [...SDK_PATHS, /^\/v[01]\//] : SDK_PATHS;
-    app.use("*", bearerAuth({ token: config.auth.token, signingKeys, publicPaths }));
+    app.use(
+      "*",
+      accessControl({ rootToken: config.auth.token, signingKeys, registry, publicPaths }),
+    );
   }
   // After auth, so nobody without the token makes the server read a body.
   app.use(
@@ -393,6 +417,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     context.header("Content-Type", PROMETHEUS_CONTENT_TYPE);
     return context.body(metrics.render());
   });
+  app.route("/api", createAccessRoutes(registry, auditLog));
   app.route(
     "/api",
     createDashboardApi({
