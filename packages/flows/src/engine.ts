@@ -6,12 +6,13 @@ import {
   parseWith,
   type Queue,
   type Store,
+  storePairing,
   systemClock,
   TroupeError,
 } from "@troupe/core";
 import { z } from "zod";
 import { resolveBackoff } from "./backoff.js";
-import { createCommitBatcher, pairedCommit } from "./commit-batcher.js";
+import { createCommitBatcher } from "./commit-batcher.js";
 import { createCronSchedule } from "./cron.js";
 import type { EngineMetrics, EngineSettings, FlowsContext } from "./engine-context.js";
 import type { EventData, EventInput } from "./event.js";
@@ -111,7 +112,10 @@ export function createFlows(options: FlowsOptions): Flows {
   const metrics = metricsOf(options);
   const newId = createIdGenerator(clock);
   // Where the queue lives in the Store's database, new runs and their first items share a commit.
-  const batcher = createCommitBatcher(store, undefined, pairedCommit(queue, store));
+  const batcher = createCommitBatcher(store, {
+    paired: storePairing(queue, store),
+    leaseMs: settings.leaseMs,
+  });
   const wakeChannel = `${prefix.replace(/[^A-Za-z0-9._:/-]/g, "_")}wake`;
 
   const registry = createFunctionRegistry((definition) => cron.registered(definition));
@@ -200,6 +204,9 @@ export function createFlows(options: FlowsOptions): Flows {
     },
     get cron() {
       return cron;
+    },
+    get worker() {
+      return worker;
     },
     enqueue,
   };

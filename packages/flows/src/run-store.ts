@@ -3,6 +3,7 @@ import {
   type Counter,
   createJsonCodec,
   type EnqueueItem,
+  type Lease,
   type Logger,
   type Store,
   type StoreOp,
@@ -53,6 +54,12 @@ export interface CommittedRuns {
   readonly markerKey: string;
   /** The runs' first queue items were enqueued in the same commit (a paired queue). */
   readonly enqueued?: boolean;
+  /** Items of the commit leased to this process's worker (asked for with `leaseIds`). */
+  readonly leases?: readonly Lease[];
+  /** Every item of the commit was leased to this process's worker: no other worker to wake. */
+  readonly leasedAll?: boolean;
+  /** The commit's version: the runs' version in the Store. */
+  readonly version?: number;
 }
 
 /** Options of a new run beyond its function and events. */
@@ -91,6 +98,8 @@ export interface RunStore {
       readonly markerId?: string;
       /** The runs' first queue items, enqueued in the same commit (only with a paired queue). */
       readonly items?: readonly EnqueueItem[];
+      /** Ids of `items` to lease to this process's worker in the same commit. */
+      readonly leaseIds?: readonly string[];
     },
   ): Promise<CommittedRuns>;
   /** Counts runs created (a commit that created them succeeded). */
@@ -287,16 +296,19 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
         ...(hasFollowUps(extra.follow) ? { flow: extra.follow } : {}),
       };
       const items = extra.items ?? [];
-      await batcher.commit(
+      const { version, leases } = await batcher.commit(
         [...ops, { type: "set", key: markerKey, value: encodeMarker(marker) }],
-        items,
+        { items, ...(extra.leaseIds ? { leaseIds: extra.leaseIds } : {}) },
       );
       countCreated(runs);
       return {
         runs,
         markerKey,
+        version,
         ...(hasFollowUps(extra.follow) ? { follow: extra.follow } : {}),
         ...(items.length > 0 ? { enqueued: true } : {}),
+        ...(leases.length > 0 ? { leases } : {}),
+        ...(items.length > 0 && leases.length === items.length ? { leasedAll: true } : {}),
       };
     },
 
