@@ -56,7 +56,9 @@ export interface StorePairedQueue extends Queue {
 /** True when `queue` offers {@link StorePairedQueue.commitWithStore} (for some store). */
 export function isStorePairedQueue(queue: Queue): queue is StorePairedQueue {
   const candidate = queue as Partial<StorePairedQueue>;
-  return typeof candidate.pairsWith === "function" && typeof candidate.commitWithStore === "function";
+  return (
+    typeof candidate.pairsWith === "function" && typeof candidate.commitWithStore === "function"
+  );
 }
 
 /** A bound {@link StorePairedQueue.commitWithStore}. */

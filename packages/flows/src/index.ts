@@ -1,6 +1,6 @@
-export { type Backoff, type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.js";
 /** Moved to `@troupe/core`; re-exported here for code that imported it from flows. */
 export type { StorePairedQueue } from "@troupe/core";
+export { type Backoff, type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.js";
 export type {
   DriverOutcome,
   DriverRequest,

@@ -54,8 +54,7 @@ export function createIngest(ctx: FlowsContext): Ingest {
     // Items all leased to this process's worker need no other worker woken.
     if (committed.enqueued) {
       if (!committed.leasedAll) ctx.wakeUps.wake();
-    }
-    else {
+    } else {
       const now = ctx.clock.now();
       await ctx.enqueue(
         await ctx.execution.admitNewRuns(committed.runs, (run) => deriveItems(run, now)),

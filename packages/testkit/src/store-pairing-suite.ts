@@ -216,9 +216,9 @@ export function describeStorePairing(adapterName: string, options: StorePairingS
           { lease: { ids: ["dup"], leaseMs: 1000 } },
         );
         expect(result.leases).toEqual([]);
-        expect((await queue.claim({ limit: 1, leaseMs: 1000 })).map((lease) => lease.id)).toEqual(
-          ["dup"],
-        );
+        expect((await queue.claim({ limit: 1, leaseMs: 1000 })).map((lease) => lease.id)).toEqual([
+          "dup",
+        ]);
       },
       timeout,
     );
