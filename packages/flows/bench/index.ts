@@ -11,6 +11,7 @@ import { createFlows, createFunction } from "../src/index.js";
 import { commitsBench } from "./commits.js";
 import { dbosStepGaps, dbosThroughput, launchDbos, shutdownDbos } from "./dbos.js";
 import { flowControlBench } from "./flow-control.js";
+import { tailBench } from "./tail.js";
 import { DBOS_DATABASE, freshDatabase, versusDbos } from "./versus-dbos.js";
 
 const postgresUrl =
@@ -24,6 +25,10 @@ if (process.argv[2] === "flow-control") {
 }
 if (process.argv[2] === "dbos") {
   await versusDbos(postgresUrl);
+  process.exit(0);
+}
+if (process.argv[2] === "tail") {
+  await tailBench(postgresUrl, Number(process.env.FLOWS_BENCH_TAIL_WORKFLOWS ?? 1000));
   process.exit(0);
 }
 if (process.argv[2] === "commits") {

@@ -20,7 +20,6 @@ import {
   type Queue,
   type QueueItem,
   type RetryOptions,
-  type Store,
   type StoreOp,
   type StorePairedQueue,
   systemClock,
