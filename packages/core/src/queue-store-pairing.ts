@@ -1,5 +1,11 @@
 import { invalidArgument } from "./errors.js";
-import type { EnqueueItem, Lease, Queue } from "./queue.js";
+import {
+  distinctLeaseRefs,
+  type EnqueueItem,
+  type Lease,
+  type LeaseRef,
+  type Queue,
+} from "./queue.js";
 import type { CommitResult, Store, StoreOp } from "./store.js";
 
 /** What {@link StorePairedQueue.commitWithStore} takes besides the ops and items. */
@@ -16,6 +22,14 @@ export interface PairedCommitOptions {
     /** How long the leases last, in ms (a positive integer). */
     readonly leaseMs: number;
   };
+  /**
+   * Leases to acknowledge in the same transaction, only if the ops are applied, as `ackMany`
+   * would: each lease still held finishes its item and comes back in
+   * {@link PairedCommitResult.acked}; a lease no longer held is left alone (no error). Acks apply
+   * to items queued before this commit: an item of `items` with an acknowledged item's id is not
+   * enqueued by it. How a run's last commit and the acknowledgement of its queue item become one.
+   */
+  readonly ack?: readonly LeaseRef[];
 }
 
 /** The outcome of {@link StorePairedQueue.commitWithStore}. */
@@ -27,6 +41,8 @@ export interface PairedCommitResult extends CommitResult {
    * item without a lease here as waiting for any claimer.
    */
   readonly leases: readonly Lease[];
+  /** The leases of {@link PairedCommitOptions.ack} that were held and are now acknowledged. */
+  readonly acked: readonly LeaseRef[];
 }
 
 /**
@@ -43,7 +59,8 @@ export interface StorePairedQueue extends Queue {
    * Commits `ops` exactly as the paired store's `commit` would (same guards, same
    * `StoreConflictError`, same versions) and, only if they are applied, enqueues `items` as
    * `enqueueMany` would: both or neither. Items without an id get a new one; an item whose id is
-   * already queued is left as it is. With `options.lease`, the listed new items come back leased.
+   * already queued is left as it is. With `options.lease`, the listed new items come back leased;
+   * with `options.ack`, held leases are acknowledged in the same transaction.
    * Bad input fails with INVALID_ARGUMENT naming the field before anything changes.
    */
   commitWithStore(
@@ -78,6 +95,7 @@ export function validatePairedCommitOptions(options: PairedCommitOptions | undef
   if (options === undefined) return;
   if (typeof options !== "object" || options === null)
     throw invalidArgument("options", "expected an object");
+  if (options.ack !== undefined) distinctLeaseRefs(options.ack, "options.ack");
   const lease = options.lease;
   if (lease === undefined) return;
   if (typeof lease !== "object" || lease === null)

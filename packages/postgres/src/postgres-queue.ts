@@ -171,7 +171,8 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
   );
   // The Store's commit and the inserts in one statement: the inserts run only when the commit
   // applied (its first answer is a version, not -1), and both share the statement's transaction.
-  // Items flagged in $12 are inserted leased (first attempt, lease until $13) for the caller.
+  // Items flagged in $12 are inserted leased (first attempt, lease until $13) for the caller;
+  // the leases in $14/$15 still held are acknowledged (locked in id order, as ackMany does).
   const commitWithItemsSql = prepared(
     `WITH c AS MATERIALIZED (
        SELECT ${quoteIdent(schema)}.store_commit($1::bytea[], $2::text[], $3::bytea[], $4::bigint[]) AS r
@@ -188,10 +189,23 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
         ORDER BY i.n
        ON CONFLICT (queue_name, id) DO NOTHING
        RETURNING ${COLUMNS}
+     ), held AS (
+       SELECT q.id, q.lease_id FROM ${table} AS q
+         JOIN unnest($14::text[], $15::text[]) AS b(id, lease_id)
+           ON q.id = b.id AND q.lease_id = b.lease_id
+        WHERE q.queue_name = $5 AND (SELECT r[1] FROM c) >= 0
+        ORDER BY q.id
+          FOR UPDATE OF q
+     ), acked AS (
+       DELETE FROM ${table} AS q USING held
+        WHERE q.queue_name = $5 AND q.id = held.id
+       RETURNING held.id, held.lease_id
      )
      SELECT (SELECT r FROM c) AS r,
             (SELECT coalesce(json_agg(json_build_object('id', id, 'lease_id', lease_id, 'attempts', attempts)),
-                     '[]'::json) FROM ins WHERE lease_id IS NOT NULL) AS leased`,
+                     '[]'::json) FROM ins WHERE lease_id IS NOT NULL) AS leased,
+            (SELECT coalesce(json_agg(json_build_object('id', id, 'lease_id', lease_id)), '[]'::json)
+               FROM acked) AS acked`,
   );
   const claimSql = (partitioned: boolean) =>
     prepared(
@@ -347,9 +361,10 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
     validatePairedCommitOptions(commitOptions);
     await begin();
     const lease = commitOptions?.lease;
-    if (ops.length === 0 && lease === undefined) {
+    const acks = distinctLeaseRefs(commitOptions?.ack ?? [], "options.ack");
+    if (ops.length === 0 && lease === undefined && acks.length === 0) {
       await enqueueMany(items);
-      return { version: 0, leases: [] };
+      return { version: 0, leases: [], acked: [] };
     }
     const now = clock.now();
     const chosen = new Map<string, EnqueueItem>();
@@ -372,16 +387,17 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
       picked.map((item) => item.partitionKey ?? null),
       ids.map((id) => wanted.has(id)),
       leaseExpiresAt,
+      acks.map((ack) => ack.id),
+      acks.map((ack) => ack.leaseId),
     ]);
     const storeWhat = `postgres store (schema "${schema}")`;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await runQuery<{ r: string[]; leased: LeasedRow[] }>(
-          pool,
-          what,
-          config,
-          false,
-        );
+        const result = await runQuery<{
+          r: string[];
+          leased: LeasedRow[];
+          acked: { id: string; lease_id: string }[];
+        }>(pool, what, config, false);
         const row = result.rows[0];
         const outcome = storeCommitOutcome(storeWhat, ops, row?.r);
         const byId = new Map((row?.leased ?? []).map((leased) => [leased.id, leased]));
@@ -405,7 +421,14 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
             },
           ];
         });
-        return { ...outcome, leases };
+        const acked = new Set(
+          (row?.acked ?? []).map((ref) => JSON.stringify([ref.id, ref.lease_id])),
+        );
+        return {
+          ...outcome,
+          leases,
+          acked: acks.filter((ack) => acked.has(JSON.stringify([ack.id, ack.leaseId]))),
+        };
       } catch (error) {
         if (attempt < 5 && retryableCommitError(error)) continue;
         throw error;

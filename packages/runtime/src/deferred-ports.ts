@@ -97,7 +97,8 @@ export function withStorePairing(
       // Unpaired after all: commit, then enqueue; nothing comes back leased.
       const result = await engine.store.commit(ops);
       if (items.length > 0) await engine.queue.enqueueMany(items);
-      return { ...result, leases: [] };
+      const acked = options?.ack ? (await engine.queue.ackMany(options.ack)).applied : [];
+      return { ...result, leases: [], acked };
     },
   };
 }

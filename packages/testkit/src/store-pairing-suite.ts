@@ -224,6 +224,49 @@ export function describeStorePairing(adapterName: string, options: StorePairingS
     );
 
     it(
+      "held leases are acknowledged in the same transaction; others are left alone",
+      async () => {
+        const { store, queue } = await open();
+        await queue.enqueueMany([
+          { id: "done", payload: bytes("done") },
+          { id: "taken", payload: bytes("taken") },
+        ]);
+        const [done, taken] = await queue.claim({ limit: 2, leaseMs: 1000 });
+        if (!done || !taken) throw new Error("expected two leases");
+        // Both lapse; one is claimed again, so its first lease is no longer held, while the
+        // other's lapsed lease still is (nobody claimed it since).
+        await context.clock.advance(1001);
+        const [retaken] = await queue.claim({ limit: 1, leaseMs: 60_000 });
+        if (!retaken) throw new Error("expected a lapsed item to be claimable");
+        const stale = retaken.id === done.id ? done : taken;
+        const held = retaken.id === done.id ? taken : done;
+        // A failed guard acknowledges nothing.
+        const first = await store.commit([set("f")]);
+        await expectConflict(
+          () =>
+            queue.commitWithStore([set("f", "absent")], [], {
+              ack: [{ id: held.id, leaseId: held.leaseId }],
+            }),
+          key("f"),
+          "absent",
+          first.version,
+        );
+        expect((await queue.get(held.id))?.state).toBe("leased");
+        const result = await queue.commitWithStore([set("f", first.version)], [], {
+          ack: [
+            { id: stale.id, leaseId: stale.leaseId },
+            { id: held.id, leaseId: held.leaseId },
+          ],
+        });
+        expect(result.acked).toEqual([{ id: held.id, leaseId: held.leaseId }]);
+        expect((await store.get(key("f")))?.version).toBe(result.version);
+        expect(await queue.get(held.id)).toBeUndefined();
+        expect(await queue.counts()).toEqual({ waiting: 0, leased: 1 });
+      },
+      timeout,
+    );
+
+    it(
       "bad input fails naming the field, and nothing changes",
       async () => {
         const { store, queue } = await open();
