@@ -50,7 +50,11 @@ export async function tailBench(url: string, workflows = 1000): Promise<void> {
     const text = typeof first === "string" ? first : ((first as { text?: string }).text ?? "");
     const start = performance.now();
     return query(...args).then((result) => {
-      queries.push({ start, end: performance.now(), kind: statementKind(text) });
+      queries.push({
+        start,
+        end: performance.now(),
+        kind: statementKind(text, (first as { values?: unknown[] }).values),
+      });
       return result;
     });
   };

@@ -2,6 +2,7 @@ import {
   type CommitResult,
   type EnqueueItem,
   type Lease,
+  type LeaseRef,
   type PairedCommit,
   type Store,
   StoreConflictError,
@@ -15,18 +16,23 @@ export interface BatchedCommitExtras {
   readonly items?: readonly EnqueueItem[];
   /** Ids of `items` to get back leased (for `leaseMs`), for a worker of this process. */
   readonly leaseIds?: readonly string[];
+  /** Leases to acknowledge in the same transaction if the ops apply (held ones only). */
+  readonly ack?: readonly LeaseRef[];
 }
 
 /** The outcome of a {@link CommitBatcher} commit. */
 export interface BatchedCommitResult extends CommitResult {
   /** Leases of this commit's `leaseIds` items that the queue created leased. */
   readonly leases: readonly Lease[];
+  /** This commit's `ack` leases that were held and are now acknowledged. */
+  readonly acked: readonly LeaseRef[];
 }
 
 interface Pending {
   readonly ops: readonly StoreOp[];
   readonly items: readonly EnqueueItem[];
   readonly leaseIds: readonly string[];
+  readonly acks: readonly LeaseRef[];
   readonly keys: ReadonlySet<string>;
   resolve(result: BatchedCommitResult): void;
   reject(error: unknown): void;
@@ -69,20 +75,28 @@ export function createCommitBatcher(
   const send = async (batch: readonly Pending[]): Promise<BatchedCommitResult> => {
     const ops = batch.flatMap((pending) => pending.ops);
     const items = batch.flatMap((pending) => pending.items);
-    if (!paired || items.length === 0) return { ...(await store.commit(ops)), leases: [] };
+    const ack = batch.flatMap((pending) => pending.acks);
+    if (!paired || (items.length === 0 && ack.length === 0))
+      return { ...(await store.commit(ops)), leases: [], acked: [] };
     const ids = batch.flatMap((pending) => pending.leaseIds);
-    return paired(ops, items, ids.length > 0 ? { lease: { ids, leaseMs } } : undefined);
+    return paired(ops, items, {
+      ...(ids.length > 0 ? { lease: { ids, leaseMs } } : {}),
+      ...(ack.length > 0 ? { ack } : {}),
+    });
   };
+  const refKey = (ref: LeaseRef) => JSON.stringify([ref.id, ref.leaseId]);
   // Each commit of a batch gets the leases of its own items only.
   const resolveAll = (batch: readonly Pending[], result: BatchedCommitResult) => {
     const byId = new Map(result.leases.map((lease) => [lease.id, lease]));
+    const acked = new Set(result.acked.map(refKey));
     for (const pending of batch) {
       const leases = pending.leaseIds.flatMap((id) => {
         const lease = byId.get(id);
         byId.delete(id);
         return lease ? [lease] : [];
       });
-      pending.resolve({ version: result.version, leases });
+      const ownAcked = pending.acks.filter((ref) => acked.has(refKey(ref)));
+      pending.resolve({ version: result.version, leases, acked: ownAcked });
     }
   };
 
@@ -139,14 +153,18 @@ export function createCommitBatcher(
     pairsQueue: paired !== undefined,
     commit(ops, extras = {}) {
       const items = extras.items ?? [];
-      if (items.length > 0 && !paired)
+      const acks = extras.ack ?? [];
+      if ((items.length > 0 || acks.length > 0) && !paired)
         return Promise.reject(
-          new TroupeError("INTERNAL", "commit batcher: queue items given, but no paired queue"),
+          new TroupeError(
+            "INTERNAL",
+            "commit batcher: queue items or acks given, but no paired queue",
+          ),
         );
       const leaseIds = extras.leaseIds ?? [];
       return new Promise<BatchedCommitResult>((resolve, reject) => {
         const keys = new Set(ops.map((op) => op.key));
-        waiting.push({ ops, items, leaseIds, keys, resolve, reject });
+        waiting.push({ ops, items, leaseIds, acks, keys, resolve, reject });
         if (running) return;
         running = true;
         // Let the other runs of this event-loop turn join the first batch.

@@ -4,6 +4,7 @@ import {
   createJsonCodec,
   type EnqueueItem,
   type Lease,
+  type LeaseRef,
   type Logger,
   type Store,
   type StoreOp,
@@ -81,8 +82,16 @@ export interface RunStore {
     options?: NewRunOptions,
   ): { run: RunRecord; ops: StoreOp[] };
   load(runId: string): Promise<LoadedRun | undefined>;
-  /** Commits `run` over `loaded` (guarded by its version) with `extra` ops. */
-  save(loaded: LoadedRun, run: RunRecord, extra: readonly StoreOp[]): Promise<LoadedRun>;
+  /**
+   * Commits `run` over `loaded` (guarded by its version) with `extra` ops; with `ack` (only with
+   * a paired queue) the lease is acknowledged in the same commit, and `acked` says whether it was.
+   */
+  save(
+    loaded: LoadedRun,
+    run: RunRecord,
+    extra: readonly StoreOp[],
+    ack?: LeaseRef,
+  ): Promise<LoadedRun & { readonly acked?: boolean }>;
   /** True while the run exists and has not finished. */
   isActive(runId: string): Promise<boolean>;
   /**
@@ -259,7 +268,7 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
       return { run, version: entry.version, status: run.status };
     },
 
-    async save(loaded, run, extra) {
+    async save(loaded, run, extra, ack) {
       const ops: StoreOp[] = [
         { type: "set", key: keys.run(run.id), value: encode(run), expect: loaded.version },
         ...extra,
@@ -269,8 +278,11 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
       const riding = markerDeletes.splice(0, MARKERS_PER_SAVE);
       for (const key of riding) ops.push({ type: "delete", key });
       let version: number;
+      let acked = false;
       try {
-        ({ version } = await batcher.commit(ops));
+        const result = await batcher.commit(ops, ack ? { ack: [ack] } : {});
+        version = result.version;
+        acked = result.acked.length > 0;
       } catch (error) {
         markerDeletes.push(...riding);
         throw error;
@@ -279,7 +291,7 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
         deps.runsFinished.inc(1, { function: run.functionId, status: run.status });
         deps.onFinished(run);
       }
-      return { run, version, status: run.status };
+      return { run, version, status: run.status, ...(acked ? { acked } : {}) };
     },
 
     async isActive(runId) {

@@ -126,7 +126,8 @@ export function createLeaseProcessing(ctx: FlowsContext, advance: AdvanceRun): P
           saved = result.saved;
           continue;
         }
-        await settle(lease, result.run);
+        // Acknowledged with the run's last commit: nothing to enqueue, nothing to ack.
+        if (!result.acked) await settle(lease, result.run);
         const settled = gate;
         gate = undefined;
         await ctx.execution.release(settled, result.run);
