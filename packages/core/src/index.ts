@@ -83,6 +83,15 @@ export {
   validateRetryOptions,
 } from "./queue.js";
 export { ackManyOneByOne, retryManyOneByOne } from "./queue-batch-fallback.js";
+export {
+  isStorePairedQueue,
+  type PairedCommit,
+  type PairedCommitOptions,
+  type PairedCommitResult,
+  type StorePairedQueue,
+  storePairing,
+  validatePairedCommitOptions,
+} from "./queue-store-pairing.js";
 export { secretEquals, secretIn } from "./secret-compare.js";
 export {
   type CheckOp,

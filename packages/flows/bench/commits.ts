@@ -6,11 +6,23 @@ import { printTable } from "@troupe/testkit";
 import pg from "pg";
 import { createFlows, createFunction } from "../src/index.js";
 
-/** What a statement is, from its text: a write commits a transaction of its own. */
-export function statementKind(text: string): string {
+/**
+ * What a statement is, from its text (and, for the paired commit, its parameters): a write
+ * commits a transaction of its own. The paired commit is one prepared statement whatever it
+ * carries; its item ids ($7) and acknowledged leases ($14) say what it did.
+ */
+export function statementKind(text: string, values?: readonly unknown[]): string {
   const sql = text.trim().replace(/\s+/g, " ");
-  if (sql.includes("store_commit("))
-    return /INSERT /i.test(sql) ? "store commit + enqueue" : "store commit";
+  if (sql.includes("store_commit(")) {
+    if (!/INSERT /i.test(sql)) return "store commit";
+    const count = (index: number) => {
+      const value = values?.[index];
+      return Array.isArray(value) ? value.length : 0;
+    };
+    if (values === undefined) return "store commit + enqueue";
+    const parts = [count(6) > 0 ? " + enqueue" : "", count(13) > 0 ? " + ack" : ""].join("");
+    return `store commit${parts}`;
+  }
   if (/^INSERT /i.test(sql)) return "enqueue";
   if (/^WITH due AS/i.test(sql)) return "claim";
   if (/^WITH held AS .* DELETE /i.test(sql)) return "ack many";
@@ -24,6 +36,8 @@ export function statementKind(text: string): string {
 
 const WRITES = new Set([
   "store commit + enqueue",
+  "store commit + ack",
+  "store commit + enqueue + ack",
   "store commit",
   "enqueue",
   "claim",
@@ -42,7 +56,7 @@ export function countingPool(connectionString: string) {
   (pool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args) => {
     const first = args[0];
     const text = typeof first === "string" ? first : ((first as { text?: string }).text ?? "");
-    const kind = statementKind(text);
+    const kind = statementKind(text, (first as { values?: unknown[] }).values);
     const t0 = performance.now();
     const promise = query(...args) as Promise<{ rowCount: number | null }>;
     return promise.then((result) => {

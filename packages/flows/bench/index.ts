@@ -12,6 +12,7 @@ import { commitsBench } from "./commits.js";
 import { dbosStepGaps, dbosThroughput, launchDbos, shutdownDbos } from "./dbos.js";
 import { flowControlBench } from "./flow-control.js";
 import { retentionBench } from "./retention.js";
+import { tailBench } from "./tail.js";
 import { DBOS_DATABASE, freshDatabase, versusDbos } from "./versus-dbos.js";
 
 const postgresUrl =
@@ -30,6 +31,10 @@ if (process.argv[2] === "dbos") {
 }
 if (process.argv[2] === "retention") {
   await retentionBench(postgresUrl, process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
+  process.exit(0);
+}
+if (process.argv[2] === "tail") {
+  await tailBench(postgresUrl, Number(process.env.FLOWS_BENCH_TAIL_WORKFLOWS ?? 1000));
   process.exit(0);
 }
 if (process.argv[2] === "commits") {

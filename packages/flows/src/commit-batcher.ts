@@ -1,47 +1,40 @@
 import {
   type CommitResult,
   type EnqueueItem,
-  type Queue,
+  type Lease,
+  type LeaseRef,
+  type PairedCommit,
   type Store,
   StoreConflictError,
   type StoreOp,
   TroupeError,
 } from "@troupe/core";
 
-/**
- * An optional capability of a {@link Queue} that lives in the same database as the engine's
- * {@link Store} (the PostgreSQL queue has it): a Store commit and an enqueue in ONE transaction.
- * The engine uses it, when `pairsWith(store)` says so, to store new runs together with their
- * first queue items; with any other pair of adapters it commits, then enqueues.
- */
-export interface StorePairedQueue extends Queue {
-  /** True when {@link commitWithStore} commits on `store`'s data. */
-  pairsWith(store: Store): boolean;
-  /**
-   * Commits `ops` as `store.commit` would (same guards, `StoreConflictError`, versions) and, only
-   * if they are applied, enqueues `items` as `enqueueMany` would: both or neither.
-   */
-  commitWithStore(ops: readonly StoreOp[], items: readonly EnqueueItem[]): Promise<CommitResult>;
+/** What a {@link CommitBatcher} commit carries besides Store ops (only with a paired queue). */
+export interface BatchedCommitExtras {
+  /** Queue items enqueued in the same transaction. */
+  readonly items?: readonly EnqueueItem[];
+  /** Ids of `items` to get back leased (for `leaseMs`), for a worker of this process. */
+  readonly leaseIds?: readonly string[];
+  /** Leases to acknowledge in the same transaction if the ops apply (held ones only). */
+  readonly ack?: readonly LeaseRef[];
 }
 
-/** The queue's commit-with-store capability when it pairs with `store`, else undefined. */
-export function pairedCommit(
-  queue: Queue,
-  store: Store,
-): StorePairedQueue["commitWithStore"] | undefined {
-  const candidate = queue as Partial<StorePairedQueue>;
-  if (typeof candidate.pairsWith !== "function" || typeof candidate.commitWithStore !== "function")
-    return undefined;
-  if (!candidate.pairsWith.call(queue, store)) return undefined;
-  const commitWithStore = candidate.commitWithStore;
-  return (ops, items) => commitWithStore.call(queue, ops, items);
+/** The outcome of a {@link CommitBatcher} commit. */
+export interface BatchedCommitResult extends CommitResult {
+  /** Leases of this commit's `leaseIds` items that the queue created leased. */
+  readonly leases: readonly Lease[];
+  /** This commit's `ack` leases that were held and are now acknowledged. */
+  readonly acked: readonly LeaseRef[];
 }
 
 interface Pending {
   readonly ops: readonly StoreOp[];
   readonly items: readonly EnqueueItem[];
+  readonly leaseIds: readonly string[];
+  readonly acks: readonly LeaseRef[];
   readonly keys: ReadonlySet<string>;
-  resolve(result: CommitResult): void;
+  resolve(result: BatchedCommitResult): void;
   reject(error: unknown): void;
 }
 
@@ -49,9 +42,10 @@ interface Pending {
 export interface CommitBatcher {
   /**
    * Same contract as `Store.commit` for the caller: all of `ops` or none, guards checked. With
-   * `items` (only when {@link pairsQueue}) the items are enqueued in the same transaction.
+   * `extras.items` (only when {@link pairsQueue}) the items are enqueued in the same transaction,
+   * and those named in `extras.leaseIds` may come back leased.
    */
-  commit(ops: readonly StoreOp[], items?: readonly EnqueueItem[]): Promise<CommitResult>;
+  commit(ops: readonly StoreOp[], extras?: BatchedCommitExtras): Promise<BatchedCommitResult>;
   /** True when commits can carry queue items (the queue pairs with the store). */
   readonly pairsQueue: boolean;
 }
@@ -66,18 +60,49 @@ export interface CommitBatcher {
  */
 export function createCommitBatcher(
   store: Store,
-  maxOps = 1000,
-  paired?: StorePairedQueue["commitWithStore"],
+  options: {
+    readonly maxOps?: number;
+    /** The queue's commit-with-store, when the queue pairs with `store`. */
+    readonly paired?: PairedCommit | undefined;
+    /** How long leases handed back by a paired commit last. */
+    readonly leaseMs?: number;
+  } = {},
 ): CommitBatcher {
+  const { maxOps = 1000, paired, leaseMs = 30_000 } = options;
   let waiting: Pending[] = [];
   let running = false;
 
-  const send = (ops: readonly StoreOp[], items: readonly EnqueueItem[]) =>
-    paired && items.length > 0 ? paired(ops, items) : store.commit(ops);
+  const send = async (batch: readonly Pending[]): Promise<BatchedCommitResult> => {
+    const ops = batch.flatMap((pending) => pending.ops);
+    const items = batch.flatMap((pending) => pending.items);
+    const ack = batch.flatMap((pending) => pending.acks);
+    if (!paired || (items.length === 0 && ack.length === 0))
+      return { ...(await store.commit(ops)), leases: [], acked: [] };
+    const ids = batch.flatMap((pending) => pending.leaseIds);
+    return paired(ops, items, {
+      ...(ids.length > 0 ? { lease: { ids, leaseMs } } : {}),
+      ...(ack.length > 0 ? { ack } : {}),
+    });
+  };
+  const refKey = (ref: LeaseRef) => JSON.stringify([ref.id, ref.leaseId]);
+  // Each commit of a batch gets the leases of its own items only.
+  const resolveAll = (batch: readonly Pending[], result: BatchedCommitResult) => {
+    const byId = new Map(result.leases.map((lease) => [lease.id, lease]));
+    const acked = new Set(result.acked.map(refKey));
+    for (const pending of batch) {
+      const leases = pending.leaseIds.flatMap((id) => {
+        const lease = byId.get(id);
+        byId.delete(id);
+        return lease ? [lease] : [];
+      });
+      const ownAcked = pending.acks.filter((ref) => acked.has(refKey(ref)));
+      pending.resolve({ version: result.version, leases, acked: ownAcked });
+    }
+  };
 
   const commitAlone = async (pending: Pending) => {
     try {
-      pending.resolve(await send(pending.ops, pending.items));
+      resolveAll([pending], await send([pending]));
     } catch (error) {
       pending.reject(error);
     }
@@ -87,11 +112,7 @@ export function createCommitBatcher(
     const [only] = batch;
     if (batch.length === 1 && only) return commitAlone(only);
     try {
-      const result = await send(
-        batch.flatMap((pending) => pending.ops),
-        batch.flatMap((pending) => pending.items),
-      );
-      for (const pending of batch) pending.resolve(result);
+      resolveAll(batch, await send(batch));
     } catch (error) {
       if (StoreConflictError.isInstance(error)) {
         const owner = batch.find((pending) => pending.keys.has(error.key));
@@ -130,13 +151,20 @@ export function createCommitBatcher(
 
   return {
     pairsQueue: paired !== undefined,
-    commit(ops, items = []) {
-      if (items.length > 0 && !paired)
+    commit(ops, extras = {}) {
+      const items = extras.items ?? [];
+      const acks = extras.ack ?? [];
+      if ((items.length > 0 || acks.length > 0) && !paired)
         return Promise.reject(
-          new TroupeError("INTERNAL", "commit batcher: queue items given, but no paired queue"),
+          new TroupeError(
+            "INTERNAL",
+            "commit batcher: queue items or acks given, but no paired queue",
+          ),
         );
-      return new Promise<CommitResult>((resolve, reject) => {
-        waiting.push({ ops, items, keys: new Set(ops.map((op) => op.key)), resolve, reject });
+      const leaseIds = extras.leaseIds ?? [];
+      return new Promise<BatchedCommitResult>((resolve, reject) => {
+        const keys = new Set(ops.map((op) => op.key));
+        waiting.push({ ops, items, leaseIds, acks, keys, resolve, reject });
         if (running) return;
         running = true;
         // Let the other runs of this event-loop turn join the first batch.

@@ -22,6 +22,7 @@ import type { RunActions } from "./run-actions.js";
 import type { RunStore } from "./run-store.js";
 import type { WaitMatching } from "./wait-matching.js";
 import type { WakeUps } from "./wake-ups.js";
+import type { WorkerLoop } from "./worker-loop.js";
 
 /** The engine's tuning, resolved from `FlowsOptions` with their defaults. */
 export interface EngineSettings {
@@ -75,6 +76,8 @@ export interface FlowsContext {
   readonly waits: WaitMatching;
   readonly ingest: Ingest;
   readonly cron: CronSchedule;
+  /** This process's worker: takes items leased to it in the commit that created them. */
+  readonly worker: Pick<WorkerLoop, "reserve" | "unreserve" | "adopt">;
   /** Enqueues items and wakes idle workers. */
   enqueue(items: readonly EnqueueItem[]): Promise<void>;
 }

@@ -6,12 +6,13 @@ import {
   parseWith,
   type Queue,
   type Store,
+  storePairing,
   systemClock,
   TroupeError,
 } from "@troupe/core";
 import { z } from "zod";
 import { resolveBackoff } from "./backoff.js";
-import { createCommitBatcher, pairedCommit } from "./commit-batcher.js";
+import { createCommitBatcher } from "./commit-batcher.js";
 import { createCronSchedule } from "./cron.js";
 import type { EngineMetrics, EngineSettings, FlowsContext } from "./engine-context.js";
 import type { EventData, EventInput } from "./event.js";
@@ -124,7 +125,10 @@ export function createFlows(options: FlowsOptions): Flows {
     dedupeWindowMs: DEDUPE_WINDOW_MS,
   };
   // Where the queue lives in the Store's database, new runs and their first items share a commit.
-  const plainBatcher = createCommitBatcher(store, undefined, pairedCommit(queue, store));
+  const plainBatcher = createCommitBatcher(store, {
+    paired: storePairing(queue, store),
+    leaseMs: settings.leaseMs,
+  });
   // Keyed waits carry their path marker (wait-index.ts); with retention on, every commit carries
   // the expiry-index entries of what it stores.
   const indexed = withWaitPathMarkers(plainBatcher, prefix);
@@ -218,6 +222,9 @@ export function createFlows(options: FlowsOptions): Flows {
     },
     get cron() {
       return cron;
+    },
+    get worker() {
+      return worker;
     },
     enqueue,
   };

@@ -1,5 +1,6 @@
+/** Moved to `@troupe/core`; re-exported here for code that imported it from flows. */
+export type { StorePairedQueue } from "@troupe/core";
 export { type Backoff, type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.js";
-export type { StorePairedQueue } from "./commit-batcher.js";
 export type {
   DriverOutcome,
   DriverRequest,

@@ -9,6 +9,7 @@ import {
 import { deriveItems, enqueueItem } from "./queue-items.js";
 import type { RunRecord } from "./run-state.js";
 import type { CommittedRuns } from "./run-store.js";
+import { type Handoff, handOver, planHandoff } from "./worker-handoff.js";
 
 /** How long a sender's idempotency `id` dedupes. */
 export const DEDUPE_WINDOW_MS = 24 * 3_600_000;
@@ -50,8 +51,10 @@ export function createIngest(ctx: FlowsContext): Ingest {
   };
 
   const dispatch = async (committed: CommittedRuns, events: readonly FlowEvent[] = []) => {
-    if (committed.enqueued) ctx.wakeUps.wake();
-    else {
+    // Items all leased to this process's worker need no other worker woken.
+    if (committed.enqueued) {
+      if (!committed.leasedAll) ctx.wakeUps.wake();
+    } else {
       const now = ctx.clock.now();
       await ctx.enqueue(
         await ctx.execution.admitNewRuns(committed.runs, (run) => deriveItems(run, now)),
@@ -168,31 +171,37 @@ export function createIngest(ctx: FlowsContext): Ingest {
       const live = events.filter((_, index) => !duplicate.has(index) && !replayed.has(index));
       const first = events.find((_, index) => !replayed.has(index));
       let committed: CommittedRuns | undefined;
+      let handoff: Handoff | undefined;
       try {
         if (first && live.length > 0) {
           // With a paired queue, runs that need no concurrency admission get their first
-          // items in this same commit.
+          // items in this same commit, and this process's idle worker slots get theirs leased.
           const pair =
             ctx.batcher.pairsQueue &&
             runs.length > 0 &&
             runs.every((run) => ctx.execution.admitsPlainly(run));
           const now = ctx.clock.now();
+          const items = pair ? runs.flatMap((run) => deriveItems(run, now)) : [];
+          handoff = pair ? planHandoff(ctx, runs, now) : undefined;
           committed = await ctx.runs.commitNew(ops, runs, {
             follow: control.followUps(),
             eventIds: live.map((event) => event.id),
             markerId: first.id,
-            ...(pair ? { items: runs.flatMap((run) => deriveItems(run, now)) } : {}),
+            ...(pair ? { items } : {}),
+            ...(handoff ? { leaseIds: [...handoff.runOf.keys()] } : {}),
           });
         } else {
           await ctx.batcher.commit(ops);
           ctx.runs.countCreated(runs);
         }
       } catch (error) {
+        if (handoff) ctx.worker.unreserve(handoff.runOf.size);
         // Flow-control state (a batch, a rate-limit key) is shared by concurrent senders: a
         // conflict means another sender won this round, so retrying always makes progress.
         if (StoreConflictError.isInstance(error) && tries < 100) continue;
         throw error;
       }
+      if (handoff && committed) handOver(ctx, handoff, committed);
       ctx.metrics.eventsTotal.inc(events.length);
       for (const event of unmatched) {
         ctx.logger.info("flows: event matched no function", {

@@ -14,6 +14,12 @@ export interface LifecycleEvents {
    * from the run), so redoing it after a crash is harmless.
    */
   afterTerminal(run: RunRecord): Promise<void>;
+  /**
+   * False when `afterTerminal` has nothing to do for `run` (no singleton key, deadline item,
+   * parent or listened lifecycle event): then the run's end and its item's ack may share a
+   * commit, since no follow-up work needs the item to stay leased until it is done.
+   */
+  hasWorkAfter(run: RunRecord): boolean;
 }
 
 /** The lifecycle events a finished run sends, in order. */
@@ -78,6 +84,14 @@ export function lifecycleEventsOf(
 /** Creates the lifecycle follow-ups of an engine. */
 export function createLifecycleEvents(ctx: FlowsContext): LifecycleEvents {
   return {
+    hasWorkAfter(run) {
+      return (
+        ctx.registry.definition(run.functionId)?.singleton !== undefined ||
+        run.finishBy !== undefined ||
+        run.parent !== undefined ||
+        lifecycleEventsOf(run, (name) => ctx.registry.hasTriggers(name)).length > 0
+      );
+    },
     async afterTerminal(run) {
       await releaseSingleton(ctx.flowControl, run);
       if (run.finishBy !== undefined) {

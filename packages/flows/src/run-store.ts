@@ -3,6 +3,8 @@ import {
   type Counter,
   createJsonCodec,
   type EnqueueItem,
+  type Lease,
+  type LeaseRef,
   type Logger,
   type Store,
   type StoreOp,
@@ -54,6 +56,12 @@ export interface CommittedRuns {
   readonly markerKey: string;
   /** The runs' first queue items were enqueued in the same commit (a paired queue). */
   readonly enqueued?: boolean;
+  /** Items of the commit leased to this process's worker (asked for with `leaseIds`). */
+  readonly leases?: readonly Lease[];
+  /** Every item of the commit was leased to this process's worker: no other worker to wake. */
+  readonly leasedAll?: boolean;
+  /** The commit's version: the runs' version in the Store. */
+  readonly version?: number;
 }
 
 /** Options of a new run beyond its function and events. */
@@ -75,8 +83,16 @@ export interface RunStore {
     options?: NewRunOptions,
   ): { run: RunRecord; ops: StoreOp[] };
   load(runId: string): Promise<LoadedRun | undefined>;
-  /** Commits `run` over `loaded` (guarded by its version) with `extra` ops. */
-  save(loaded: LoadedRun, run: RunRecord, extra: readonly StoreOp[]): Promise<LoadedRun>;
+  /**
+   * Commits `run` over `loaded` (guarded by its version) with `extra` ops; with `ack` (only with
+   * a paired queue) the lease is acknowledged in the same commit, and `acked` says whether it was.
+   */
+  save(
+    loaded: LoadedRun,
+    run: RunRecord,
+    extra: readonly StoreOp[],
+    ack?: LeaseRef,
+  ): Promise<LoadedRun & { readonly acked?: boolean }>;
   /** True while the run exists and has not finished. */
   isActive(runId: string): Promise<boolean>;
   /**
@@ -92,6 +108,8 @@ export interface RunStore {
       readonly markerId?: string;
       /** The runs' first queue items, enqueued in the same commit (only with a paired queue). */
       readonly items?: readonly EnqueueItem[];
+      /** Ids of `items` to lease to this process's worker in the same commit. */
+      readonly leaseIds?: readonly string[];
     },
   ): Promise<CommittedRuns>;
   /** Counts runs created (a commit that created them succeeded). */
@@ -264,7 +282,7 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
       return { run, version: entry.version, status: run.status };
     },
 
-    async save(loaded, run, extra) {
+    async save(loaded, run, extra, ack) {
       const ops: StoreOp[] = [
         { type: "set", key: keys.run(run.id), value: encode(run), expect: loaded.version },
         ...extra,
@@ -277,8 +295,11 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
       const riding = markerDeletes.splice(0, MARKERS_PER_SAVE);
       for (const key of riding) ops.push({ type: "delete", key });
       let version: number;
+      let acked = false;
       try {
-        ({ version } = await batcher.commit(ops));
+        const result = await batcher.commit(ops, ack ? { ack: [ack] } : {});
+        version = result.version;
+        acked = result.acked.length > 0;
       } catch (error) {
         markerDeletes.push(...riding);
         throw error;
@@ -287,7 +308,7 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
         deps.runsFinished.inc(1, { function: run.functionId, status: run.status });
         deps.onFinished(run);
       }
-      return { run, version, status: run.status };
+      return { run, version, status: run.status, ...(acked ? { acked } : {}) };
     },
 
     async isActive(runId) {
@@ -304,16 +325,19 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
         ...(hasFollowUps(extra.follow) ? { flow: extra.follow } : {}),
       };
       const items = extra.items ?? [];
-      await batcher.commit(
+      const { version, leases } = await batcher.commit(
         [...ops, { type: "set", key: markerKey, value: encodeMarker(marker) }],
-        items,
+        { items, ...(extra.leaseIds ? { leaseIds: extra.leaseIds } : {}) },
       );
       countCreated(runs);
       return {
         runs,
         markerKey,
+        version,
         ...(hasFollowUps(extra.follow) ? { follow: extra.follow } : {}),
         ...(items.length > 0 ? { enqueued: true } : {}),
+        ...(leases.length > 0 ? { leases } : {}),
+        ...(items.length > 0 && leases.length === items.length ? { leasedAll: true } : {}),
       };
     },
 

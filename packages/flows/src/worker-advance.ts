@@ -21,6 +21,8 @@ export interface Advance {
   readonly saved?: LoadedRun;
   /** The lease's item was parked behind a full concurrency key: acknowledge it, nothing else. */
   readonly parked?: boolean;
+  /** The run ended and the lease's item was acknowledged in the same commit: nothing is left. */
+  readonly acked?: boolean;
 }
 
 /** One transition for a run's queue item: timeouts, a timer, or a call to the driver. */
@@ -101,6 +103,7 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
     mode: TransitionMode,
     loaded: LoadedRun,
     response: DriverResponse,
+    gate: LeaseGate | undefined,
   ): Promise<Advance> => {
     // Apply to the state we read; on a conflict re-read and re-apply if still valid, so a step
     // that ran is not run again just because a sibling committed first.
@@ -135,9 +138,22 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
         ops.push(...created.ops);
         return created.run;
       });
-      let saved: LoadedRun;
+      // A run that ends here with nothing to do after it: its item's ack rides on this commit.
+      const ackNow =
+        gate !== undefined &&
+        ctx.batcher.pairsQueue &&
+        isTerminal(applied.run.status) &&
+        children.length === 0 &&
+        applied.effects.lookbacks.length === 0 &&
+        !ctx.lifecycle.hasWorkAfter(applied.run);
+      let saved: LoadedRun & { readonly acked?: boolean };
       try {
-        saved = await ctx.runs.save(current, applied.run, ops);
+        saved = await ctx.runs.save(
+          current,
+          applied.run,
+          ops,
+          ackNow ? { id: gate.lease.id, leaseId: gate.lease.leaseId } : undefined,
+        );
       } catch (error) {
         if (!StoreConflictError.isInstance(error)) throw error;
         const reloaded = await ctx.runs.load(item.runId);
@@ -160,6 +176,7 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
           };
         }
       }
+      if (saved.acked) return { run: applied.run, acked: true };
       return applied.next ? { run: applied.run, next: applied.next, saved } : { run: applied.run };
     }
   };
@@ -244,7 +261,7 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
           return own ? { run, parked: true } : { run };
       }
       const response = await callDriver(run, mode === "discover" ? "discover" : mode.step, attempt);
-      return settleResponse(item, mode, current, response);
+      return settleResponse(item, mode, current, response, gate);
     }
   };
 }

@@ -8,8 +8,12 @@ import { isTerminal, type RunRecord } from "./run-state.js";
 import type { LoadedRun } from "./run-store.js";
 import type { AdvanceRun } from "./worker-advance.js";
 
-/** Processes one claimed queue item to the end: acknowledged, retried later, or left to lapse. */
-export type ProcessLease = (lease: Lease) => Promise<void>;
+/**
+ * Processes one claimed queue item to the end: acknowledged, retried later, or left to lapse.
+ * `preloaded` is the item's run as this process just committed it (an item leased in the
+ * commit that created the run), used instead of reading the run again.
+ */
+export type ProcessLease = (lease: Lease, preloaded?: LoadedRun) => Promise<void>;
 
 const isRunItem = (item: Item): item is RunItem => "runId" in item;
 
@@ -70,7 +74,7 @@ export function createLeaseProcessing(ctx: FlowsContext, advance: AdvanceRun): P
     return keeper;
   };
 
-  return async (lease) => {
+  return async (lease, preloaded) => {
     let item: Item;
     try {
       item = decodeItem(lease.payload);
@@ -99,7 +103,7 @@ export function createLeaseProcessing(ctx: FlowsContext, advance: AdvanceRun): P
       }
       if (!isRunItem(item)) return;
       let current: RunItem = item;
-      let saved: LoadedRun | undefined;
+      let saved = preloaded?.run.id === item.runId ? preloaded : undefined;
       gate = { lease };
       const held = gate;
       keeper.onExtended = () => ctx.execution.extend(held);
@@ -122,7 +126,8 @@ export function createLeaseProcessing(ctx: FlowsContext, advance: AdvanceRun): P
           saved = result.saved;
           continue;
         }
-        await settle(lease, result.run);
+        // Acknowledged with the run's last commit: nothing to enqueue, nothing to ack.
+        if (!result.acked) await settle(lease, result.run);
         const settled = gate;
         gate = undefined;
         await ctx.execution.release(settled, result.run);

@@ -1,5 +1,6 @@
-import type { Unsubscribe } from "@troupe/core";
+import type { Lease, Unsubscribe } from "@troupe/core";
 import type { FlowsContext } from "./engine-context.js";
+import type { LoadedRun } from "./run-store.js";
 import type { ProcessLease } from "./worker-lease.js";
 
 /** The background worker of an engine, and its synchronous twin `runDue`. */
@@ -10,6 +11,18 @@ export interface WorkerLoop {
   runDue(): Promise<number>;
   /** True while started. */
   running(): boolean;
+  /**
+   * Reserves up to `count` free slots for items this process leases to itself in the commit
+   * that creates them; resolves to how many were reserved (0 while the worker is stopped).
+   */
+  reserve(count: number): number;
+  /** Gives back `count` reserved slots that no lease came for. */
+  unreserve(count: number): void;
+  /**
+   * Processes `lease` in a reserved slot, with its run as just committed (no claim round trip,
+   * no re-read). A worker stopped meanwhile releases the item for any claimer instead.
+   */
+  adopt(lease: Lease, preloaded?: LoadedRun): void;
 }
 
 /** What the loop drives. */
@@ -35,7 +48,18 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
   let unsubscribe: Unsubscribe | undefined;
   let keepAlive: ReturnType<typeof setInterval> | undefined;
   const active = new Set<Promise<void>>();
+  let reserved = 0;
   let nextSweepAt = 0;
+
+  const startTask = (lease: Lease, preloaded?: LoadedRun) => {
+    const task: Promise<void> = deps.processLease(lease, preloaded).finally(() => {
+      // Only a full worker waits for a slot; new work wakes the loop through enqueue.
+      const wasFull = active.size + reserved >= workerConcurrency;
+      active.delete(task);
+      if (wasFull) wakeUps.wakeLocal();
+    });
+    active.add(task);
+  };
 
   const workerLoop = async () => {
     while (running) {
@@ -46,24 +70,16 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
           nextSweepAt = clock.now() + sweepIntervalMs;
           await deps.sweep();
         }
-        const free = workerConcurrency - active.size;
+        const free = workerConcurrency - active.size - reserved;
         let claimed = 0;
         if (free > 0) {
           const leases = await queue.claim({ limit: free, leaseMs });
           claimed = leases.length;
-          for (const lease of leases) {
-            const task: Promise<void> = deps.processLease(lease).finally(() => {
-              // Only a full worker waits for a slot; new work wakes the loop through enqueue.
-              const wasFull = active.size >= workerConcurrency;
-              active.delete(task);
-              if (wasFull) wakeUps.wakeLocal();
-            });
-            active.add(task);
-          }
+          for (const lease of leases) startTask(lease);
         }
         // A full claim may have left more due items; a partial one took all that were due.
         if (claimed > 0 && claimed >= free) continue;
-        if (free <= 0 || active.size >= workerConcurrency) {
+        if (free <= 0 || active.size + reserved >= workerConcurrency) {
           // Every slot is busy: a finishing item wakes the loop.
           if (running) await wakeUps.idle(pollIntervalMs, seen);
           continue;
@@ -85,6 +101,28 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
 
   return {
     running: () => running,
+    reserve(count) {
+      if (!running) return 0;
+      const taken = Math.max(0, Math.min(count, workerConcurrency - active.size - reserved));
+      reserved += taken;
+      return taken;
+    },
+    unreserve(count) {
+      reserved = Math.max(0, reserved - count);
+      // A slot came free: a worker that waited for one may claim again.
+      if (count > 0) wakeUps.wakeLocal();
+    },
+    adopt(lease, preloaded) {
+      reserved = Math.max(0, reserved - 1);
+      if (running) {
+        startTask(lease, preloaded);
+        return;
+      }
+      queue.retry(lease).then(
+        () => wakeUps.wake(),
+        (error: unknown) => logger.warn("flows: releasing a handed-over item failed", { error }),
+      );
+    },
     async start() {
       if (running) return;
       running = true;

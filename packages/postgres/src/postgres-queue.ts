@@ -1,7 +1,6 @@
 import {
   type ClaimOptions,
   type Clock,
-  type CommitResult,
   closedError,
   createIdGenerator,
   distinctLeaseRefs,
@@ -16,17 +15,20 @@ import {
   leaseLost,
   MAX_QUEUE_ID_BYTES,
   noopLogger,
+  type PairedCommitOptions,
+  type PairedCommitResult,
   type Queue,
   type QueueItem,
   type RetryOptions,
-  type Store,
   type StoreOp,
+  type StorePairedQueue,
   systemClock,
   validateClaimOptions,
   validateCommit,
   validateEnqueueItems,
   validateLeaseMs,
   validateLeaseRef,
+  validatePairedCommitOptions,
   validateRetryOptions,
 } from "@troupe/core";
 import type pg from "pg";
@@ -67,25 +69,13 @@ export interface PostgresQueueOptions {
 }
 
 /**
- * A PostgreSQL {@link Queue} that can also commit a PostgreSQL Store's ops and enqueue items in
- * ONE transaction (one round trip, one commit), when the Store keeps its data in the same
- * database and schema. Engines use it to save a commit where both ports live in one database
- * and fall back to `Store.commit` then `Queue.enqueueMany` elsewhere.
+ * A PostgreSQL {@link Queue} with the optional Store pairing of `@troupe/core`
+ * ({@link StorePairedQueue}): it commits a PostgreSQL Store's ops and enqueues items in ONE
+ * transaction (one round trip, one commit) when the Store keeps its data in the same database
+ * and schema, and can hand the new items back already leased. `pairsWith(store)` is true for a
+ * Store from `createPostgresStore` on the same pool (or the same connection string) and schema.
  */
-export interface PostgresQueue extends Queue {
-  /**
-   * True when `store` is a Store from `createPostgresStore` on the same pool (or the same
-   * connection string) and the same schema as this queue, so {@link commitWithStore} applies.
-   */
-  pairsWith(store: Store): boolean;
-  /**
-   * Commits `ops` exactly as a paired store's `commit` would (same guards, same
-   * `StoreConflictError`, same versions) and, only if they are applied, enqueues `items` as
-   * `enqueueMany` would, all in one transaction: either both happen or neither. Items without an
-   * id get a new one; an item whose id is already in the queue is left as it is.
-   */
-  commitWithStore(ops: readonly StoreOp[], items: readonly EnqueueItem[]): Promise<CommitResult>;
-}
+export interface PostgresQueue extends StorePairedQueue {}
 
 const optionsSchema = z.strictObject({
   ...connectionOptions,
@@ -117,6 +107,12 @@ interface ItemRow {
   seq: string;
   lease_id: string | null;
   lease_expires_at: string | null;
+}
+
+interface LeasedRow {
+  id: string;
+  lease_id: string;
+  attempts: number;
 }
 
 const COLUMNS =
@@ -175,19 +171,41 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
   );
   // The Store's commit and the inserts in one statement: the inserts run only when the commit
   // applied (its first answer is a version, not -1), and both share the statement's transaction.
+  // Items flagged in $12 are inserted leased (first attempt, lease until $13) for the caller;
+  // the leases in $14/$15 still held are acknowledged (locked in id order, as ackMany does).
   const commitWithItemsSql = prepared(
     `WITH c AS MATERIALIZED (
        SELECT ${quoteIdent(schema)}.store_commit($1::bytea[], $2::text[], $3::bytea[], $4::bigint[]) AS r
      ), ins AS (
-       INSERT INTO ${table} (queue_name, id, payload, priority, available_at, enqueued_at, partition_key)
-       SELECT $5, i.id, i.payload, i.priority, i.available_at, $6, i.partition_key
-         FROM unnest($7::text[], $8::bytea[], $9::integer[], $10::bigint[], $11::text[])
-              WITH ORDINALITY AS i(id, payload, priority, available_at, partition_key, n)
+       INSERT INTO ${table} (queue_name, id, payload, priority, available_at, enqueued_at, partition_key,
+                             lease_id, lease_expires_at, attempts)
+       SELECT $5, i.id, i.payload, i.priority, i.available_at, $6, i.partition_key,
+              CASE WHEN i.leased THEN gen_random_uuid()::text END,
+              CASE WHEN i.leased THEN $13::bigint END,
+              CASE WHEN i.leased THEN 1 ELSE 0 END
+         FROM unnest($7::text[], $8::bytea[], $9::integer[], $10::bigint[], $11::text[], $12::boolean[])
+              WITH ORDINALITY AS i(id, payload, priority, available_at, partition_key, leased, n)
         WHERE (SELECT r[1] FROM c) >= 0
         ORDER BY i.n
-       ON CONFLICT (queue_name, id) DO NOTHING RETURNING id
+       ON CONFLICT (queue_name, id) DO NOTHING
+       RETURNING ${COLUMNS}
+     ), held AS (
+       SELECT q.id, q.lease_id FROM ${table} AS q
+         JOIN unnest($14::text[], $15::text[]) AS b(id, lease_id)
+           ON q.id = b.id AND q.lease_id = b.lease_id
+        WHERE q.queue_name = $5 AND (SELECT r[1] FROM c) >= 0
+        ORDER BY q.id
+          FOR UPDATE OF q
+     ), acked AS (
+       DELETE FROM ${table} AS q USING held
+        WHERE q.queue_name = $5 AND q.id = held.id
+       RETURNING held.id, held.lease_id
      )
-     SELECT (SELECT r FROM c) AS r, (SELECT count(*) FROM ins) AS inserted`,
+     SELECT (SELECT r FROM c) AS r,
+            (SELECT coalesce(json_agg(json_build_object('id', id, 'lease_id', lease_id, 'attempts', attempts)),
+                     '[]'::json) FROM ins WHERE lease_id IS NOT NULL) AS leased,
+            (SELECT coalesce(json_agg(json_build_object('id', id, 'lease_id', lease_id)), '[]'::json)
+               FROM acked) AS acked`,
   );
   const claimSql = (partitioned: boolean) =>
     prepared(
@@ -336,13 +354,17 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
   const commitWithStore = async (
     ops: readonly StoreOp[],
     items: readonly EnqueueItem[],
-  ): Promise<CommitResult> => {
+    commitOptions?: PairedCommitOptions,
+  ): Promise<PairedCommitResult> => {
     validateCommit(ops);
     validateEnqueueItems(items);
+    validatePairedCommitOptions(commitOptions);
     await begin();
-    if (ops.length === 0) {
+    const lease = commitOptions?.lease;
+    const acks = distinctLeaseRefs(commitOptions?.ack ?? [], "options.ack");
+    if (ops.length === 0 && lease === undefined && acks.length === 0) {
       await enqueueMany(items);
-      return { version: 0 };
+      return { version: 0, leases: [], acked: [] };
     }
     const now = clock.now();
     const chosen = new Map<string, EnqueueItem>();
@@ -350,22 +372,63 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
       const id = item.id ?? newId();
       if (!chosen.has(id)) chosen.set(id, item);
     }
+    const wanted = new Set(lease?.ids ?? []);
+    const ids = [...chosen.keys()];
     const picked = [...chosen.values()];
+    const leaseExpiresAt = now + (lease?.leaseMs ?? 0);
     const config = commitWithItemsSql([
       ...storeCommitArgs(ops),
       queueName,
       now,
-      [...chosen.keys()],
+      ids,
       picked.map((item) => Buffer.from(item.payload)),
       picked.map((item) => item.priority ?? 0),
       picked.map((item) => item.availableAt ?? now),
       picked.map((item) => item.partitionKey ?? null),
+      ids.map((id) => wanted.has(id)),
+      leaseExpiresAt,
+      acks.map((ack) => ack.id),
+      acks.map((ack) => ack.leaseId),
     ]);
     const storeWhat = `postgres store (schema "${schema}")`;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await runQuery<{ r: string[] }>(pool, what, config, false);
-        return storeCommitOutcome(storeWhat, ops, result.rows[0]?.r);
+        const result = await runQuery<{
+          r: string[];
+          leased: LeasedRow[];
+          acked: { id: string; lease_id: string }[];
+        }>(pool, what, config, false);
+        const row = result.rows[0];
+        const outcome = storeCommitOutcome(storeWhat, ops, row?.r);
+        const byId = new Map((row?.leased ?? []).map((leased) => [leased.id, leased]));
+        const leases = (lease?.ids ?? []).flatMap((id): Lease[] => {
+          const leased = byId.get(id);
+          const item = chosen.get(id);
+          if (!leased || !item) return [];
+          byId.delete(id);
+          return [
+            {
+              id,
+              payload: item.payload,
+              priority: item.priority ?? 0,
+              partitionKey: item.partitionKey,
+              availableAt: item.availableAt ?? now,
+              enqueuedAt: now,
+              attempts: leased.attempts,
+              state: "leased",
+              leaseId: leased.lease_id,
+              leaseExpiresAt,
+            },
+          ];
+        });
+        const acked = new Set(
+          (row?.acked ?? []).map((ref) => JSON.stringify([ref.id, ref.lease_id])),
+        );
+        return {
+          ...outcome,
+          leases,
+          acked: acks.filter((ack) => acked.has(JSON.stringify([ack.id, ack.leaseId]))),
+        };
       } catch (error) {
         if (attempt < 5 && retryableCommitError(error)) continue;
         throw error;

@@ -1,4 +1,10 @@
-import { describePubSub, describeQueue, describeStore, type SuiteContext } from "@troupe/testkit";
+import {
+  describePubSub,
+  describeQueue,
+  describeStore,
+  describeStorePairing,
+  type SuiteContext,
+} from "@troupe/testkit";
 import { afterAll, beforeAll } from "vitest";
 import { assertReachable, dropSchema, openAdminPool, postgresUrl } from "../test/support.js";
 import { createPostgresPubSub, POSTGRES_MAX_MESSAGE_BYTES } from "./postgres-pubsub.js";
@@ -25,6 +31,17 @@ const openQueue = (context: SuiteContext) =>
   });
 
 describeQueue("postgres", { create: openQueue, openPeer: openQueue, reopen: openQueue, destroy });
+
+describeStorePairing("postgres", {
+  create: (context) => ({ store: openStore(context), queue: openQueue(context) }),
+  // Same database, another schema: a store the queue must not pair with.
+  createUnpaired: (context) =>
+    createPostgresStore({ connectionString: postgresUrl, schema: `${context.id}_other` }),
+  destroy: async (context) => {
+    await dropSchema(admin, context.id);
+    await dropSchema(admin, `${context.id}_other`);
+  },
+});
 
 const openPubSub = () =>
   createPostgresPubSub({ connectionString: postgresUrl, channelPrefix: "troupe_test:" });

@@ -1,6 +1,12 @@
 // Ports whose adapter is still loading: the runtime hands them to the engines at once (its
 // composition is synchronous) and each call waits for the adapter the first time only.
-import type { CommitResult, EnqueueItem, PubSub, Queue, Store, StoreOp } from "@troupe/core";
+import {
+  type PubSub,
+  type Queue,
+  type Store,
+  type StorePairedQueue,
+  storePairing,
+} from "@troupe/core";
 
 type Use<T> = <R>(call: (port: T) => Promise<R>) => Promise<R>;
 
@@ -69,19 +75,6 @@ export function deferPubSub(name: string, opening: Promise<PubSub>): PubSub {
   };
 }
 
-/** A queue that can commit a Store's operations and its own items in one transaction. */
-interface StorePairing {
-  pairsWith(store: Store): boolean;
-  commitWithStore(ops: readonly StoreOp[], items: readonly EnqueueItem[]): Promise<CommitResult>;
-}
-
-function pairingOf(queue: Queue, store: Store): StorePairing | undefined {
-  const candidate = queue as Queue & Partial<StorePairing>;
-  if (typeof candidate.pairsWith !== "function" || typeof candidate.commitWithStore !== "function")
-    return undefined;
-  return candidate.pairsWith(store) ? (candidate as Queue & StorePairing) : undefined;
-}
-
 /**
  * Gives a deferred queue the store pairing its engine's queue has (PostgreSQL's queue commits a
  * store's operations and its items in one transaction), so the flows engine, which asks once at
@@ -93,17 +86,19 @@ export function withStorePairing(
   queue: Queue,
   store: Store,
   opening: Promise<{ readonly queue: Queue; readonly store: Store }>,
-): Queue & StorePairing {
+): StorePairedQueue {
   return {
     ...queue,
     pairsWith: (candidate) => candidate === store,
-    async commitWithStore(ops, items) {
+    async commitWithStore(ops, items, options) {
       const engine = await opening;
-      const pairing = pairingOf(engine.queue, engine.store);
-      if (pairing) return pairing.commitWithStore(ops, items);
+      const pairing = storePairing(engine.queue, engine.store);
+      if (pairing) return pairing(ops, items, options);
+      // Unpaired after all: commit, then enqueue; nothing comes back leased.
       const result = await engine.store.commit(ops);
       if (items.length > 0) await engine.queue.enqueueMany(items);
-      return result;
+      const acked = options?.ack ? (await engine.queue.ackMany(options.ack)).applied : [];
+      return { ...result, leases: [], acked };
     },
   };
 }

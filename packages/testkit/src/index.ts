@@ -19,6 +19,11 @@ export {
 } from "./queue-backlog-bench.js";
 export { describeQueue, type QueueSuiteOptions } from "./queue-suite.js";
 export { type ReadmeExampleRun, runReadmeExample } from "./readme-example.js";
+export {
+  describeStorePairing,
+  type PairedPorts,
+  type StorePairingSuiteOptions,
+} from "./store-pairing-suite.js";
 export { describeStore, type StoreSuiteOptions } from "./store-suite.js";
 export { createTestClock, type SuiteContext, waitFor } from "./suite-context.js";
 export { describeTransport, type TransportSuiteOptions } from "./transport-suite.js";
