@@ -54,6 +54,7 @@ export type {
   EventRuns,
   Flows,
   FlowsOptions,
+  FlowsStartOptions,
   ListEventsOptions,
   ListRunsOptions,
   RunSummary,

@@ -1,10 +1,11 @@
-import type { Unsubscribe } from "@troupe/core";
+import { type Unsubscribe, validateLeaseOwner } from "@troupe/core";
 import type { FlowsContext } from "./engine-context.js";
 import type { ProcessLease } from "./worker-lease.js";
 
 /** The background worker of an engine, and its synchronous twin `runDue`. */
 export interface WorkerLoop {
-  start(): Promise<void>;
+  /** Starts the loop; with `workerId`, first takes back the leases held under it (see `Flows.start`). */
+  start(workerId?: string): Promise<void>;
   stop(): Promise<void>;
   /** Processes everything due now without a background worker; resolves to items processed. */
   runDue(): Promise<number>;
@@ -36,6 +37,7 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
   let keepAlive: ReturnType<typeof setInterval> | undefined;
   const active = new Set<Promise<void>>();
   let nextSweepAt = 0;
+  let owner: string | undefined;
 
   const workerLoop = async () => {
     while (running) {
@@ -49,7 +51,11 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
         const free = workerConcurrency - active.size;
         let claimed = 0;
         if (free > 0) {
-          const leases = await queue.claim({ limit: free, leaseMs });
+          const leases = await queue.claim({
+            limit: free,
+            leaseMs,
+            ...(owner === undefined ? {} : { owner }),
+          });
           claimed = leases.length;
           for (const lease of leases) {
             const task: Promise<void> = deps.processLease(lease).finally(() => {
@@ -85,8 +91,15 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
 
   return {
     running: () => running,
-    async start() {
+    async start(workerId) {
       if (running) return;
+      if (workerId !== undefined) {
+        validateLeaseOwner(workerId, "start.workerId");
+        // A crash left these leased to a process that is gone: claimable now, not at lapse.
+        const released = (await queue.releaseOwner?.(workerId)) ?? 0;
+        if (released > 0) logger.info("flows: took back leases of an earlier worker", { released });
+      }
+      owner = workerId;
       running = true;
       // A ref'd handle that does nothing: the worker's own timers come from the Clock, which
       // must not keep a process alive, but a started worker is a server and should.
