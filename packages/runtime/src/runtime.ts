@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
 import { createAdaptorServer } from "@hono/node-server";
 import type { ActorSystem } from "@troupe/actors";
 import { type Clock, invalidArgument, type Logger, systemClock, TroupeError } from "@troupe/core";
@@ -36,6 +37,8 @@ import { bodyGuard } from "./security/body-guard.js";
 import { localRequestGuard } from "./security/local-request-guard.js";
 import { assertStrongSecrets } from "./security/secret-strength.js";
 import { openStorage, type RuntimeStorage } from "./storage.js";
+import { deriveWorkerId } from "./worker-identity.js";
+import { acquireWorkerIdentity, type WorkerIdentityLease } from "./worker-identity-lease.js";
 
 /** Builds the Inngest API over a flows engine (`createInngestApi` of `@troupe/inngest`). */
 export type InngestApiFactory = (options: InngestApiOptions) => InngestApi;
@@ -455,6 +458,16 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     }
   };
 
+  let identity: WorkerIdentityLease | undefined;
+  const derivedWorkerId = () =>
+    deriveWorkerId({
+      host: os.hostname(),
+      port: config.server.port,
+      storageUrl: config.storage.url,
+      cwd: process.cwd(),
+      nodeId: actorsOption?.nodeId,
+    });
+
   const stop = async () => {
     draining = true;
     up.set(0, { mode, storage: storage.kind });
@@ -476,6 +489,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       );
     }
     await actorsClosed;
+    // Only a worker that drained gives up its identity; otherwise a restart takes its leases back.
+    if (flowsStopped.done) await identity?.release();
     await inngest?.close();
     if (server) await closeServer(server);
     server = undefined;
@@ -505,7 +520,13 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       await storage.ready();
       // Functions of apps synced before a restart must be registered before work is claimed.
       await inngest?.ready();
-      await flows.start();
+      identity = await acquireWorkerIdentity({
+        store: storage.store,
+        clock,
+        logger,
+        workerId: config.flows.workerId ?? derivedWorkerId(),
+      });
+      await flows.start({ workerId: identity.workerId });
       // Loopback unless configured, in start mode too: exposing a server is a decision.
       const host = config.server.host ?? "127.0.0.1";
       try {
@@ -534,6 +555,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
         await actorsHost?.close();
         actorsHost = undefined;
         await flows.stop();
+        await identity?.release();
         throw error;
       }
       const port = (server.address() as AddressInfo).port;
