@@ -49,6 +49,8 @@ export interface FaultSoakReport {
   /** The longest acknowledged actor increment including its retries, ms. */
   readonly maxIncrementMs: number;
   readonly callWaitBoundMs: number;
+  /** The longest a killed node took to listen again, ms. */
+  readonly maxRestartMs: number;
   readonly eventProblems: readonly string[];
   readonly counterProblems: readonly string[];
 }
@@ -163,6 +165,10 @@ export async function runFaultSoak(options: FaultSoakOptions): Promise<FaultSoak
   };
 
   let kills = 0;
+  let maxRestartMs = 0;
+  const restarts: Promise<void>[] = [];
+  // A kill every few seconds; the victim restarts in the background (a restart of a node takes
+  // seconds on a loaded machine), and a kill always leaves at least one node serving.
   const killNodes = async () => {
     while (running()) {
       await sleep(options.killEveryMs * (0.5 + Math.random()));
@@ -173,7 +179,12 @@ export async function runFaultSoak(options: FaultSoakOptions): Promise<FaultSoak
       await victim.kill();
       kills++;
       log(`killed ${victim.nodeId} (kill ${kills})`);
-      await victim.start();
+      const restarted = performance.now();
+      restarts.push(
+        victim.start().then(() => {
+          maxRestartMs = Math.max(maxRestartMs, performance.now() - restarted);
+        }),
+      );
     }
   };
 
@@ -182,6 +193,7 @@ export async function runFaultSoak(options: FaultSoakOptions): Promise<FaultSoak
     ...Array.from({ length: options.eventSenders ?? 3 }, () => sendEvents()),
     ...Array.from({ length: options.actorCallers ?? 3 }, (_, caller) => callActors(caller)),
   ]);
+  await Promise.all(restarts);
   const loadMs = performance.now() - loadStarted;
   log(
     `load stopped after ${Math.round(loadMs)} ms: ${ackedEvents.size} events, ${ackedOps.size} increments acknowledged`,
@@ -284,6 +296,7 @@ export async function runFaultSoak(options: FaultSoakOptions): Promise<FaultSoak
     maxCallWaitMs,
     maxIncrementMs,
     callWaitBoundMs,
+    maxRestartMs,
     eventProblems,
     counterProblems,
   };
