@@ -1,6 +1,8 @@
 // The long fault soak (the short one runs in `pnpm test`): 3 `troupe start` nodes on PostgreSQL +
 // NATS under event and actor load, one SIGKILLed and restarted every few seconds, for
-// TROUPE_SOAK_MINUTES (default 1.5) of load. Prints the figures; exits 1 when a check fails.
+// TROUPE_SOAK_MINUTES (default 1.5) of load; TROUPE_SOAK_KILL_EVERY_MS (default 4000),
+// TROUPE_SOAK_SENDERS and TROUPE_SOAK_CALLERS (default 3 each) tune it. Prints the figures;
+// exits 1 when a check fails.
 import { printTable } from "@troupe/testkit";
 import { runFaultSoak } from "../test/fault-soak.js";
 
@@ -9,7 +11,9 @@ const report = await runFaultSoak({
   postgresUrl: process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
   natsUrl: process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222",
   durationMs: Math.round(minutes * 60_000),
-  killEveryMs: 4000,
+  killEveryMs: Number(process.env.TROUPE_SOAK_KILL_EVERY_MS ?? 4000),
+  eventSenders: Number(process.env.TROUPE_SOAK_SENDERS ?? 3),
+  actorCallers: Number(process.env.TROUPE_SOAK_CALLERS ?? 3),
   log: (line) => console.error(`[soak] ${line}`),
 });
 const seconds = (ms: number) => (ms / 1000).toFixed(1);

@@ -490,7 +490,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     }
     await actorsClosed;
     // Only a worker that drained gives up its identity; otherwise a restart takes its leases back.
-    if (flowsStopped.done) await identity?.release();
+    await identity?.release({ keepRecord: !flowsStopped.done });
     await inngest?.close();
     if (server) await closeServer(server);
     server = undefined;

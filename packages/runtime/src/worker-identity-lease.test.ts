@@ -64,6 +64,16 @@ describe("acquireWorkerIdentity", () => {
     expect(after.stable).toBe(true);
   });
 
+  it("keeps the record on a release with work still in hand, and stops renewing it", async () => {
+    const ports = setup();
+    const held = await acquireWorkerIdentity({ ...ports, ...processOn(100, [100]) });
+    await held.release({ keepRecord: true });
+    const kept = await ports.store.get(identityKey("box-1"));
+    expect(kept).toBeDefined();
+    await ports.clock.advance(IDENTITY_TTL_MS);
+    expect((await ports.store.get(identityKey("box-1")))?.version).toBe(kept?.version);
+  });
+
   it("lets another host take an identity once a crashed holder's record lapsed", async () => {
     const ports = setup();
     // What a SIGKILLed holder leaves: a record nobody renews.

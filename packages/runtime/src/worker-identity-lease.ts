@@ -27,8 +27,11 @@ export interface WorkerIdentityLease {
    * back at once); false when a live process holds it, so a fresh one was made up.
    */
   readonly stable: boolean;
-  /** Stops renewing and deletes the record (a graceful stop). */
-  release(): Promise<void>;
+  /**
+   * Stops renewing and deletes the record (a graceful stop). With `keepRecord` (work still in
+   * hand), the record stays to lapse, so a restart on this host takes the identity and its leases.
+   */
+  release(options?: { readonly keepRecord?: boolean }): Promise<void>;
 }
 
 /** What {@link acquireWorkerIdentity} takes. */
@@ -130,11 +133,11 @@ export async function acquireWorkerIdentity(
   return {
     workerId,
     stable: true,
-    async release() {
+    async release(releaseOptions) {
       released = true;
       liveHere.delete(instance);
       timer?.cancel();
-      if (version === undefined) return;
+      if (version === undefined || releaseOptions?.keepRecord === true) return;
       await store.commit([{ type: "delete", key, expect: version }]).catch(() => undefined);
     },
   };
