@@ -60,11 +60,9 @@ const MAX_ATTEMPTS = 40;
 
 /** Runs the soak; resolves to its report (it does not judge: callers assert on the lists). */
 export async function runFaultSoak(options: FaultSoakOptions): Promise<FaultSoakReport> {
-  const log = options.log ?? (() => {});
   const tag = randomBytes(5).toString("hex");
   const schema = `soak_${tag}`;
   const actorLeaseMs = options.actorLeaseMs ?? 3000;
-  const callWaitBoundMs = 2 * actorLeaseMs;
   const nodes: SoakNode[] = Array.from({ length: options.nodes ?? 3 }, (_, index) =>
     createSoakNode({
       nodeId: `soak-${tag}-${index}`,
@@ -76,6 +74,36 @@ export async function runFaultSoak(options: FaultSoakOptions): Promise<FaultSoak
       flowsLeaseMs: options.flowsLeaseMs ?? 10_000,
     }),
   );
+  try {
+    return await soak(options, nodes, schema, tag);
+  } finally {
+    // Also after a failed start: no node outlives the soak, nor its schema.
+    await Promise.all(
+      nodes.map(async (node) => {
+        const stopped = node.stop();
+        const late = await Promise.race([
+          stopped.then(() => false),
+          sleep(20_000).then(() => true),
+        ]);
+        if (late) await node.kill();
+      }),
+    );
+    const client = new pg.Client({ connectionString: options.postgresUrl });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+  }
+}
+
+async function soak(
+  options: FaultSoakOptions,
+  nodes: readonly SoakNode[],
+  schema: string,
+  tag: string,
+): Promise<FaultSoakReport> {
+  const log = options.log ?? (() => {});
+  const actorLeaseMs = options.actorLeaseMs ?? 3000;
+  const callWaitBoundMs = 2 * actorLeaseMs;
   const auth = { authorization: `Bearer ${SOAK_SECRETS.token}` };
   let maxCallWaitMs = 0;
 
@@ -267,20 +295,6 @@ export async function runFaultSoak(options: FaultSoakOptions): Promise<FaultSoak
   } finally {
     await flows.stop();
     await storage.close();
-    await Promise.all(
-      nodes.map(async (node) => {
-        const stopped = node.stop();
-        const late = await Promise.race([
-          stopped.then(() => false),
-          sleep(20_000).then(() => true),
-        ]);
-        if (late) await node.kill();
-      }),
-    );
-    const client = new pg.Client({ connectionString: options.postgresUrl });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
   }
 
   return {
