@@ -37,6 +37,7 @@ if (report.eventsUnacked + report.actorCallsUnacked > 0)
   problems.push(
     `${report.eventsUnacked} events, ${report.actorCallsUnacked} increments never acked`,
   );
+console.log(`slowest call: ${report.slowestCall}`);
 for (const problem of problems.slice(0, 50)) console.log(`FAIL ${problem}`);
 console.log(problems.length === 0 ? "all checks passed" : `${problems.length} problems`);
 process.exitCode = problems.length === 0 ? 0 : 1;

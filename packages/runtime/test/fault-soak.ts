@@ -23,7 +23,7 @@ export interface FaultSoakOptions {
   readonly eventSenders?: number;
   readonly actorCallers?: number;
   readonly counters?: number;
-  /** The actors cluster lease; the bound on one call's wait is twice this. */
+  /** The actors cluster lease (default 5000); the bound on one call's wait is twice this. */
   readonly actorLeaseMs?: number;
   readonly flowsLeaseMs?: number;
   /** How long after the load stops the runs may take to finish. */
@@ -46,6 +46,8 @@ export interface FaultSoakReport {
   readonly actorAttempts: number;
   /** The longest single HTTP call (one attempt), events and actor calls, ms. */
   readonly maxCallWaitMs: number;
+  /** Which call that was and how it ended (`POST /actors/Counter… → 200`). */
+  readonly slowestCall: string;
   /** The longest acknowledged actor increment including its retries, ms. */
   readonly maxIncrementMs: number;
   readonly callWaitBoundMs: number;
@@ -62,7 +64,7 @@ const MAX_ATTEMPTS = 40;
 export async function runFaultSoak(options: FaultSoakOptions): Promise<FaultSoakReport> {
   const tag = randomBytes(5).toString("hex");
   const schema = `soak_${tag}`;
-  const actorLeaseMs = options.actorLeaseMs ?? 3000;
+  const actorLeaseMs = options.actorLeaseMs ?? 5000;
   const nodes: SoakNode[] = Array.from({ length: options.nodes ?? 3 }, (_, index) =>
     createSoakNode({
       nodeId: `soak-${tag}-${index}`,
@@ -102,10 +104,11 @@ async function soak(
   tag: string,
 ): Promise<FaultSoakReport> {
   const log = options.log ?? (() => {});
-  const actorLeaseMs = options.actorLeaseMs ?? 3000;
+  const actorLeaseMs = options.actorLeaseMs ?? 5000;
   const callWaitBoundMs = 2 * actorLeaseMs;
   const auth = { authorization: `Bearer ${SOAK_SECRETS.token}` };
   let maxCallWaitMs = 0;
+  let slowestCall = "";
 
   /** One HTTP call to a live node; undefined when it failed to answer. */
   const call = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
@@ -115,6 +118,7 @@ async function soak(
       url = liveUrl();
     }
     const started = performance.now();
+    let outcome = "no answer";
     try {
       const response = await fetch(`${url}${path}`, {
         method: "POST",
@@ -124,11 +128,18 @@ async function soak(
         signal: AbortSignal.timeout(callWaitBoundMs * 3),
       });
       const json = (await response.json().catch(() => undefined)) as unknown;
+      const code = (json as { error?: { code?: unknown } } | undefined)?.error?.code;
+      outcome = `${response.status}${typeof code === "string" ? ` ${code}` : ""}`;
       return { status: response.status, json };
-    } catch {
+    } catch (error) {
+      outcome = error instanceof Error ? error.name : "error";
       return undefined;
     } finally {
-      maxCallWaitMs = Math.max(maxCallWaitMs, performance.now() - started);
+      const waited = performance.now() - started;
+      if (waited > maxCallWaitMs) {
+        maxCallWaitMs = waited;
+        slowestCall = `POST ${path.split("/").slice(0, 3).join("/")}… → ${outcome}`;
+      }
     }
   };
   const liveUrl = () => {
@@ -308,6 +319,7 @@ async function soak(
     actorCallsUnacked: triedOps.size - ackedOps.size,
     actorAttempts,
     maxCallWaitMs,
+    slowestCall,
     maxIncrementMs,
     callWaitBoundMs,
     maxRestartMs,
