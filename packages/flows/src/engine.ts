@@ -288,7 +288,7 @@ export function createFlows(options: FlowsOptions): Flows {
       const list = (Array.isArray(events) ? events : [events]) as readonly EventInput[];
       return { ids: await ingest.send(list) };
     },
-    start: () => worker.start(),
+    start: (startOptions) => worker.start(startOptions?.workerId),
     async stop() {
       await worker.stop();
       await retentionSweeper.stop();

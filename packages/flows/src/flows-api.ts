@@ -199,6 +199,18 @@ export interface WaitForRunOptions {
   readonly timeoutMs?: number;
 }
 
+/** What {@link Flows.start} takes. */
+export interface FlowsStartOptions {
+  /**
+   * The worker's stable identity (letters, digits, `.`, `_`, `:`, `-`; at most 128): the Queue
+   * leases it claims are tagged with it, and `start` first releases every lease still held under
+   * it (`Queue.releaseOwner`). The caller guarantees that no other live worker uses the same
+   * identity, or that worker's items in hand would be processed twice. Default: none (leases
+   * of a crashed worker are claimable again only once they lapse).
+   */
+  readonly workerId?: string;
+}
+
 /** The durable functions engine. */
 export interface Flows {
   /** Validates, stores and routes events; resolves to their ids (ULIDs) in order. */
@@ -210,8 +222,12 @@ export interface Flows {
    * function and `INVALID_ARGUMENT` naming `invoke.data` for bad data.
    */
   invoke(functionId: string, input?: { readonly data?: EventData }): Promise<{ eventId: string }>;
-  /** Starts the background worker (polls the Queue, woken through PubSub). */
-  start(): Promise<void>;
+  /**
+   * Starts the background worker (polls the Queue, woken through PubSub). With `workerId`, see
+   * {@link FlowsStartOptions}: leases a crashed earlier worker of that identity held are taken
+   * back at once, so its runs in flight resume now rather than when their leases lapse.
+   */
+  start(options?: FlowsStartOptions): Promise<void>;
   /** Stops the worker after the items in hand are finished. */
   stop(): Promise<void>;
   /**

@@ -56,6 +56,7 @@ export type {
   EventRuns,
   Flows,
   FlowsOptions,
+  FlowsStartOptions,
   ListEventsOptions,
   ListRunsOptions,
   RunSummary,

@@ -1,11 +1,12 @@
-import type { Lease, Unsubscribe } from "@troupe/core";
+import { type Lease, type Unsubscribe, validateLeaseOwner } from "@troupe/core";
 import type { FlowsContext } from "./engine-context.js";
 import type { LoadedRun } from "./run-store.js";
 import type { ProcessLease } from "./worker-lease.js";
 
 /** The background worker of an engine, and its synchronous twin `runDue`. */
 export interface WorkerLoop {
-  start(): Promise<void>;
+  /** Starts the loop; with `workerId`, first takes back the leases held under it (see `Flows.start`). */
+  start(workerId?: string): Promise<void>;
   stop(): Promise<void>;
   /** Processes everything due now without a background worker; resolves to items processed. */
   runDue(): Promise<number>;
@@ -50,6 +51,7 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
   const active = new Set<Promise<void>>();
   let reserved = 0;
   let nextSweepAt = 0;
+  let owner: string | undefined;
 
   const startTask = (lease: Lease, preloaded?: LoadedRun) => {
     const task: Promise<void> = deps.processLease(lease, preloaded).finally(() => {
@@ -73,7 +75,11 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
         const free = workerConcurrency - active.size - reserved;
         let claimed = 0;
         if (free > 0) {
-          const leases = await queue.claim({ limit: free, leaseMs });
+          const leases = await queue.claim({
+            limit: free,
+            leaseMs,
+            ...(owner === undefined ? {} : { owner }),
+          });
           claimed = leases.length;
           for (const lease of leases) startTask(lease);
         }
@@ -123,8 +129,15 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
         (error: unknown) => logger.warn("flows: releasing a handed-over item failed", { error }),
       );
     },
-    async start() {
+    async start(workerId) {
       if (running) return;
+      if (workerId !== undefined) {
+        validateLeaseOwner(workerId, "start.workerId");
+        // A crash left these leased to a process that is gone: claimable now, not at lapse.
+        const released = (await queue.releaseOwner?.(workerId)) ?? 0;
+        if (released > 0) logger.info("flows: took back leases of an earlier worker", { released });
+      }
+      owner = workerId;
       running = true;
       // A ref'd handle that does nothing: the worker's own timers come from the Clock, which
       // must not keep a process alive, but a started worker is a server and should.

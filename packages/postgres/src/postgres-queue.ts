@@ -13,6 +13,7 @@ import {
   type Logger,
   leaseBatchResult,
   leaseLost,
+  leaseOwnerPrefix,
   MAX_QUEUE_ID_BYTES,
   noopLogger,
   type PairedCommitOptions,
@@ -27,6 +28,7 @@ import {
   validateCommit,
   validateEnqueueItems,
   validateLeaseMs,
+  validateLeaseOwner,
   validateLeaseRef,
   validatePairedCommitOptions,
   validateRetryOptions,
@@ -211,14 +213,14 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
     prepared(
       `WITH due AS (
          SELECT id FROM ${table}
-          WHERE queue_name = $1 ${partitioned ? "AND partition_key = $5" : ""}
+          WHERE queue_name = $1 ${partitioned ? "AND partition_key = $6" : ""}
             AND coalesce(lease_expires_at, available_at) <= $2::bigint
           ORDER BY priority DESC, available_at, seq
           LIMIT $3
           FOR UPDATE SKIP LOCKED
        )
        UPDATE ${table} AS q
-          SET lease_id = gen_random_uuid()::text,
+          SET lease_id = $5::text || gen_random_uuid()::text,
               lease_expires_at = $2::bigint + $4::bigint,
               attempts = q.attempts + 1
          FROM due
@@ -259,6 +261,11 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
   const retrySql = prepared(
     `UPDATE ${table} SET lease_id = NULL, lease_expires_at = NULL, available_at = $4
       WHERE queue_name = $1 AND id = $2 AND lease_id = $3`,
+  );
+  // A scan of the queue's rows: run once when a claimer restarts, so no index is kept for it.
+  const releaseOwnerSql = prepared(
+    `UPDATE ${table} SET lease_id = NULL, lease_expires_at = NULL, available_at = $2
+      WHERE queue_name = $1 AND lease_id IS NOT NULL AND left(lease_id, length($3::text)) = $3::text`,
   );
   const extendSql = prepared(
     `UPDATE ${table} SET lease_expires_at = $4 WHERE queue_name = $1 AND id = $2 AND lease_id = $3`,
@@ -457,10 +464,11 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
       await begin();
       const now = clock.now();
       const { limit, leaseMs, partitionKey } = claimOptions;
+      const prefix = leaseOwnerPrefix(claimOptions.owner);
       const config =
         partitionKey === undefined
-          ? claimAny([queueName, now, limit, leaseMs])
-          : claimPartition([queueName, now, limit, leaseMs, partitionKey]);
+          ? claimAny([queueName, now, limit, leaseMs, prefix])
+          : claimPartition([queueName, now, limit, leaseMs, prefix, partitionKey]);
       const result = await runQuery<ItemRow>(pool, what, config, false);
       return result.rows.sort(claimOrder).map((row) => ({
         ...toItem(row),
@@ -482,6 +490,13 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
       return settleMany(leases, (ids, leaseIds) =>
         retryManySql([queueName, ids, leaseIds, availableAt]),
       );
+    },
+    async releaseOwner(owner) {
+      validateLeaseOwner(owner);
+      await begin();
+      const config = releaseOwnerSql([queueName, clock.now(), leaseOwnerPrefix(owner)]);
+      const result = await runQuery(pool, what, config, false);
+      return result.rowCount ?? 0;
     },
     async retry(ref, retryOptions?: RetryOptions) {
       validateLeaseRef(ref);

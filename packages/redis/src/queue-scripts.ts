@@ -245,6 +245,30 @@ setTime(id, f[2], expires)
 return expires
 `;
 
+/**
+ * Release owner. ARGV[3]: the owner's lease-id prefix. Every item in `due` under a lease whose
+ * id starts with it is released as by retry, available now. Returns how many were released.
+ * Scans `due` whole (delayed items included): it runs once when a claimer restarts. A lapsed
+ * lease already moved to `ready` is claimable anyway and is left as it is.
+ */
+export const RELEASE_OWNER_LUA = `${LIBRARY}
+local prefix = ARGV[3]
+local released = 0
+for _, id in ipairs(redis.call('ZRANGE', DUE, 0, -1)) do
+  local key = itemKey(id)
+  local f = redis.call('HMGET', key, 'l', 'pk', 'r', 'pr', 'sq')
+  if f[1] and string.sub(f[1], 1, #prefix) == prefix then
+    unplace(id, key, f[2], f[3])
+    redis.call('HDEL', key, 'l', 'le')
+    redis.call('HSET', key, 'av', now)
+    wait(id, key, f[2], tonumber(f[4]), now, tonumber(f[5]))
+    released = released + 1
+  end
+end
+if released > 0 then redis.call('HINCRBY', META, 'leased', -released) end
+return released
+`;
+
 /** Remove. ARGV[3]: id. Returns 1 when the item existed, else 0. */
 export const REMOVE_LUA = `${LIBRARY}
 local id = ARGV[3]

@@ -13,6 +13,7 @@ import {
   type LeaseRef,
   leaseBatchResult,
   leaseLost,
+  leaseOwnerPrefix,
   MAX_QUEUE_ID_BYTES,
   type Queue,
   type QueueItem,
@@ -22,6 +23,7 @@ import {
   validateClaimOptions,
   validateEnqueueItems,
   validateLeaseMs,
+  validateLeaseOwner,
   validateLeaseRef,
   validateRetryOptions,
 } from "@troupe/core";
@@ -42,6 +44,7 @@ import {
   COUNTS_LUA,
   ENQUEUE_LUA,
   EXTEND_LUA,
+  RELEASE_OWNER_LUA,
   REMOVE_LUA,
   RETRY_LUA,
   RETRY_MANY_LUA,
@@ -149,6 +152,7 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
     retryMany: defineScript(client, "troupeQueueRetryMany", 4, RETRY_MANY_LUA),
     extend: defineScript(client, "troupeQueueExtend", 4, EXTEND_LUA),
     remove: defineScript(client, "troupeQueueRemove", 4, REMOVE_LUA),
+    releaseOwner: defineScript(client, "troupeQueueReleaseOwner", 4, RELEASE_OWNER_LUA),
     counts: defineScript(client, "troupeQueueCounts", 4, COUNTS_LUA),
   };
   const what = `redis queue ${JSON.stringify(queueName)}`;
@@ -226,7 +230,7 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
         [
           String(claimOptions.limit),
           String(claimOptions.leaseMs),
-          `${leaseStem}.${(claimCount++).toString(36)}`,
+          `${leaseOwnerPrefix(claimOptions.owner)}${leaseStem}.${(claimCount++).toString(36)}`,
           claimOptions.partitionKey ?? "",
         ],
         now,
@@ -265,6 +269,11 @@ export function createRedisQueue(options: RedisQueueOptions): Queue {
       return settleMany("retryMany", leases, [
         availableAt === undefined ? "" : String(availableAt),
       ]);
+    },
+    async releaseOwner(owner) {
+      ensureOpen();
+      validateLeaseOwner(owner);
+      return integer(await call("releaseOwner", "write", [leaseOwnerPrefix(owner)]));
     },
     async retry(ref, retryOptions?: RetryOptions) {
       ensureOpen();

@@ -110,6 +110,16 @@ const configShape = z.strictObject({
       workerConcurrency: z.number().int().min(1).max(1024).optional(),
       leaseMs: z.number().int().min(100).optional(),
       pollIntervalMs: z.number().int().min(1).optional(),
+      /**
+       * The flows worker's stable identity; a restart under it takes back at once the queue
+       * leases it held before a crash. Default: derived from host, port, storage and directory.
+       */
+      workerId: z
+        .string()
+        .regex(/^[A-Za-z0-9._:-]{1,100}$/, {
+          error: 'expected 1 to 100 letters, digits, ".", "_", ":" or "-"',
+        })
+        .optional(),
     })
     .prefault({}),
   /** How long finished runs and events are kept (default 7 days each); `false` keeps everything. */

@@ -60,6 +60,8 @@ export function deferQueue(name: string, queueName: string, opening: Promise<Que
     get: (id) => use((queue) => queue.get(id)),
     nextAvailableAt: (partitionKey) => use((queue) => queue.nextAvailableAt(partitionKey)),
     counts: () => use((queue) => queue.counts()),
+    // Every adapter the runtime loads has it; one without it releases nothing.
+    releaseOwner: (owner) => use(async (queue) => (await queue.releaseOwner?.(owner)) ?? 0),
     close: () => close((queue) => queue.close()),
   };
 }

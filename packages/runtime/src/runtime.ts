@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
 import { createAdaptorServer } from "@hono/node-server";
 import type { ActorSystem } from "@troupe/actors";
 import { type Clock, invalidArgument, type Logger, systemClock, TroupeError } from "@troupe/core";
@@ -46,6 +47,8 @@ import { assertStrongSecrets } from "./security/secret-strength.js";
 import { createStatsRoutes } from "./stats/stats-routes.js";
 import { createStatsService, type StatsService } from "./stats/stats-service.js";
 import { openStorage, type RuntimeStorage } from "./storage.js";
+import { deriveWorkerId } from "./worker-identity.js";
+import { acquireWorkerIdentity, type WorkerIdentityLease } from "./worker-identity-lease.js";
 
 /** Builds the Inngest API over a flows engine (`createInngestApi` of `@troupe/inngest`). */
 export type InngestApiFactory = (options: InngestApiOptions) => InngestApi;
@@ -506,6 +509,16 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     }
   };
 
+  let identity: WorkerIdentityLease | undefined;
+  const derivedWorkerId = () =>
+    deriveWorkerId({
+      host: os.hostname(),
+      port: config.server.port,
+      storageUrl: config.storage.url,
+      cwd: process.cwd(),
+      nodeId: actorsOption?.nodeId,
+    });
+
   const stop = async () => {
     draining = true;
     up.set(0, { mode, storage: storage.kind });
@@ -528,6 +541,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     }
     await actorsClosed;
     await statsService?.close();
+    // Only a worker that drained gives up its identity; otherwise a restart takes its leases back.
+    await identity?.release({ keepRecord: !flowsStopped.done });
     await inngest?.close();
     if (server) await closeServer(server);
     server = undefined;
@@ -558,7 +573,13 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       await storage.ready();
       // Functions of apps synced before a restart must be registered before work is claimed.
       await inngest?.ready();
-      await flows.start();
+      identity = await acquireWorkerIdentity({
+        store: storage.store,
+        clock,
+        logger,
+        workerId: config.flows.workerId ?? derivedWorkerId(),
+      });
+      await flows.start({ workerId: identity.workerId });
       // Loopback unless configured, in start mode too: exposing a server is a decision.
       const host = config.server.host ?? "127.0.0.1";
       try {
@@ -589,6 +610,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
         await actorsHost?.close();
         actorsHost = undefined;
         await flows.stop();
+        await identity?.release();
         throw error;
       }
       const port = (server.address() as AddressInfo).port;

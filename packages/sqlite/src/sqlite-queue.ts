@@ -12,6 +12,7 @@ import {
   type LeaseRef,
   leaseBatchResult,
   leaseLost,
+  leaseOwnerPrefix,
   MAX_QUEUE_ID_BYTES,
   type Queue,
   type QueueItem,
@@ -19,6 +20,7 @@ import {
   validateClaimOptions,
   validateEnqueueItems,
   validateLeaseMs,
+  validateLeaseOwner,
   validateLeaseRef,
   validateRetryOptions,
 } from "@troupe/core";
@@ -168,6 +170,11 @@ export function createSqliteQueue(options: SqliteQueueOptions): Queue {
   const releaseLeased = database.prepare<[number, string, string, string]>(
     "UPDATE troupe_queue SET lease_id = NULL, lease_expires_at = NULL, available_at = ? WHERE queue = ? AND id = ? AND lease_id = ?",
   );
+  // A scan of the queue's leased rows: run once when a claimer restarts, so no index is kept.
+  const releaseOwned = database.prepare<[number, string, number, string]>(
+    `UPDATE troupe_queue SET lease_id = NULL, lease_expires_at = NULL, available_at = ?
+      WHERE queue = ? AND lease_id IS NOT NULL AND substr(lease_id, 1, ?) = ?`,
+  );
   const extendLeased = database.prepare<[number, string, string, string]>(
     "UPDATE troupe_queue SET lease_expires_at = ? WHERE queue = ? AND id = ? AND lease_id = ?",
   );
@@ -242,8 +249,9 @@ export function createSqliteQueue(options: SqliteQueueOptions): Queue {
           : selectLapsedInPartition(limit, queueName, now, partitionKey);
     if (lapsed.length > 0) rows = [...rows, ...lapsed].sort(claimOrder).slice(0, limit);
     const leaseExpiresAt = now + claim.leaseMs;
+    const ownerPrefix = leaseOwnerPrefix(claim.owner);
     return rows.map((row) => {
-      const leaseId = `${leasePrefix}${(leaseCounter++).toString(36)}`;
+      const leaseId = `${ownerPrefix}${leasePrefix}${(leaseCounter++).toString(36)}`;
       markLeased.run(leaseId, leaseExpiresAt, row.seq);
       return {
         ...toItem(row),
@@ -352,6 +360,16 @@ export function createSqliteQueue(options: SqliteQueueOptions): Queue {
       if (refs.length === 0) return { applied: [], lost: [] };
       const availableAt = retryOptions?.availableAt ?? clock.now();
       return run("retrying a batch", () => retryItems.immediate(refs, availableAt));
+    },
+    async releaseOwner(owner: string) {
+      ensureOpen();
+      validateLeaseOwner(owner);
+      const prefix = leaseOwnerPrefix(owner);
+      const now = clock.now();
+      const { changes } = run("releasing an owner's leases", () =>
+        releaseOwned.run(now, queueName, prefix.length, prefix),
+      );
+      return changes;
     },
     async retry(lease: LeaseRef, retryOptions?: RetryOptions) {
       ensureOpen();

@@ -7,6 +7,7 @@ import { describeQueueBatches } from "./queue-suite-batches.js";
 import { describeQueueInspection } from "./queue-suite-inspection.js";
 import { describeQueueLeases } from "./queue-suite-leases.js";
 import { describeQueueModel } from "./queue-suite-model.js";
+import { describeQueueOwners } from "./queue-suite-owners.js";
 import type { QueueSuiteScope } from "./queue-suite-scope.js";
 import type { SuiteContext } from "./suite-context.js";
 
@@ -27,7 +28,8 @@ export interface QueueSuiteOptions {
 /**
  * Registers the Queue conformance suite: enqueue/claim/ack, dedupe, delays, claim order, leases
  * under concurrent claimers, lease expiry and LEASE_LOST, retry, extend, batch acks and retries,
- * remove, inspection, partitions, validation, closing and (with `reopen`) durability. Time moves
+ * remove, inspection, partitions, validation, closing, lease owners (`releaseOwner`) and (with
+ * `reopen`) durability. Time moves
  * only through `context.clock`, so nothing sleeps. Call it at the top level of a vitest test file.
  */
 export function describeQueue(adapterName: string, options: QueueSuiteOptions): void {
@@ -48,5 +50,6 @@ export function describeQueue(adapterName: string, options: QueueSuiteOptions): 
     describeQueueBatches(scope);
     describeQueueInspection(scope);
     describeQueueModel(scope);
+    describeQueueOwners(scope);
   });
 }

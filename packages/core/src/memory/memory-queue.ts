@@ -9,12 +9,14 @@ import {
   type Lease,
   type LeaseRef,
   leaseBatchResult,
+  leaseOwnerPrefix,
   type Queue,
   type QueueItem,
   type RetryOptions,
   validateClaimOptions,
   validateEnqueueItems,
   validateLeaseMs,
+  validateLeaseOwner,
   validateLeaseRef,
   validateQueueText,
   validateRetryOptions,
@@ -103,9 +105,9 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): Queue {
     attempts: record.attempts,
     state: record.leaseId === undefined ? "waiting" : "leased",
   });
-  const lease = (record: ItemRecord, now: number, leaseMs: number): Lease => {
+  const lease = (record: ItemRecord, now: number, leaseMs: number, owner?: string): Lease => {
     record.attempts++;
-    record.leaseId = newId();
+    record.leaseId = `${leaseOwnerPrefix(owner)}${newId()}`;
     record.leaseExpiresAt = now + leaseMs;
     schedule(record);
     return { ...view(record), leaseId: record.leaseId, leaseExpiresAt: record.leaseExpiresAt };
@@ -178,7 +180,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): Queue {
           .map((record) => ({ record, generation: record.generation, at: 0 }))
           .sort((a, b) => (readyOrder(a, b) ? -1 : 1));
         for (const { record } of candidates.slice(0, claimOptions.limit)) {
-          out.push(lease(record, now, claimOptions.leaseMs));
+          out.push(lease(record, now, claimOptions.leaseMs, claimOptions.owner));
         }
         return out;
       }
@@ -187,7 +189,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): Queue {
         const top = ready.pop();
         if (!top) break;
         if (!isCurrent(top) || !claimable(top.record, now)) continue;
-        out.push(lease(top.record, now, claimOptions.leaseMs));
+        out.push(lease(top.record, now, claimOptions.leaseMs, claimOptions.owner));
       }
       return out;
     },
@@ -214,6 +216,21 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): Queue {
         record.availableAt = availableAt;
         schedule(record);
       });
+    },
+    async releaseOwner(owner) {
+      ensureOpen();
+      validateLeaseOwner(owner);
+      const prefix = leaseOwnerPrefix(owner);
+      const now = clock.now();
+      let released = 0;
+      for (const record of records.values()) {
+        if (!record.leaseId?.startsWith(prefix)) continue;
+        record.leaseId = undefined;
+        record.availableAt = now;
+        schedule(record);
+        released++;
+      }
+      return released;
     },
     async retry(ref, retryOptions?: RetryOptions) {
       ensureOpen();
