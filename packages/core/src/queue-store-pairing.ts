@@ -5,6 +5,7 @@ import {
   type Lease,
   type LeaseRef,
   type Queue,
+  validateLeaseOwner,
 } from "./queue.js";
 import type { CommitResult, Store, StoreOp } from "./store.js";
 
@@ -21,6 +22,11 @@ export interface PairedCommitOptions {
     readonly ids: readonly string[];
     /** How long the leases last, in ms (a positive integer). */
     readonly leaseMs: number;
+    /**
+     * The worker identity the leases are held under, as `ClaimOptions.owner`: a restarted
+     * worker's `releaseOwner` takes them back like claimed ones.
+     */
+    readonly owner?: string | undefined;
   };
   /**
    * Leases to acknowledge in the same transaction, only if the ops are applied, as `ackMany`
@@ -110,4 +116,5 @@ export function validatePairedCommitOptions(options: PairedCommitOptions | undef
       "options.lease.leaseMs",
       `expected a positive integer, got ${String(lease.leaseMs)}`,
     );
+  if (lease.owner !== undefined) validateLeaseOwner(lease.owner, "options.lease.owner");
 }

@@ -66,6 +66,8 @@ export function createCommitBatcher(
     readonly paired?: PairedCommit | undefined;
     /** How long leases handed back by a paired commit last. */
     readonly leaseMs?: number;
+    /** The worker identity handed-back leases are held under (read at each commit). */
+    readonly leaseOwner?: () => string | undefined;
   } = {},
 ): CommitBatcher {
   const { maxOps = 1000, paired, leaseMs = 30_000 } = options;
@@ -80,7 +82,7 @@ export function createCommitBatcher(
       return { ...(await store.commit(ops)), leases: [], acked: [] };
     const ids = batch.flatMap((pending) => pending.leaseIds);
     return paired(ops, items, {
-      ...(ids.length > 0 ? { lease: { ids, leaseMs } } : {}),
+      ...(ids.length > 0 ? { lease: { ids, leaseMs, owner: options.leaseOwner?.() } } : {}),
       ...(ack.length > 0 ? { ack } : {}),
     });
   };

@@ -128,6 +128,8 @@ export function createFlows(options: FlowsOptions): Flows {
   const plainBatcher = createCommitBatcher(store, {
     paired: storePairing(queue, store),
     leaseMs: settings.leaseMs,
+    // Handed-over leases carry the worker's identity, so a restart takes them back at once.
+    leaseOwner: () => worker.owner(),
   });
   // Keyed waits carry their path marker (wait-index.ts); with retention on, every commit carries
   // the expiry-index entries of what it stores.

@@ -12,6 +12,8 @@ export interface WorkerLoop {
   runDue(): Promise<number>;
   /** True while started. */
   running(): boolean;
+  /** The identity claims are made under (`start(workerId)`), if any. */
+  owner(): string | undefined;
   /**
    * Reserves up to `count` free slots for items this process leases to itself in the commit
    * that creates them; resolves to how many were reserved (0 while the worker is stopped).
@@ -107,6 +109,7 @@ export function createWorkerLoop(ctx: FlowsContext, deps: WorkerLoopDeps): Worke
 
   return {
     running: () => running,
+    owner: () => owner,
     reserve(count) {
       if (!running) return 0;
       const taken = Math.max(0, Math.min(count, workerConcurrency - active.size - reserved));

@@ -174,7 +174,8 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
   // The Store's commit and the inserts in one statement: the inserts run only when the commit
   // applied (its first answer is a version, not -1), and both share the statement's transaction.
   // Items flagged in $12 are inserted leased (first attempt, lease until $13) for the caller;
-  // the leases in $14/$15 still held are acknowledged (locked in id order, as ackMany does).
+  // the leases in $14/$15 still held are acknowledged (locked in id order, as ackMany does). $16
+  // is the lease owner's prefix, so `releaseOwner` takes handed-over leases back too.
   const commitWithItemsSql = prepared(
     `WITH c AS MATERIALIZED (
        SELECT ${quoteIdent(schema)}.store_commit($1::bytea[], $2::text[], $3::bytea[], $4::bigint[]) AS r
@@ -182,7 +183,7 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
        INSERT INTO ${table} (queue_name, id, payload, priority, available_at, enqueued_at, partition_key,
                              lease_id, lease_expires_at, attempts)
        SELECT $5, i.id, i.payload, i.priority, i.available_at, $6, i.partition_key,
-              CASE WHEN i.leased THEN gen_random_uuid()::text END,
+              CASE WHEN i.leased THEN $16::text || gen_random_uuid()::text END,
               CASE WHEN i.leased THEN $13::bigint END,
               CASE WHEN i.leased THEN 1 ELSE 0 END
          FROM unnest($7::text[], $8::bytea[], $9::integer[], $10::bigint[], $11::text[], $12::boolean[])
@@ -396,6 +397,7 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
       leaseExpiresAt,
       acks.map((ack) => ack.id),
       acks.map((ack) => ack.leaseId),
+      leaseOwnerPrefix(lease?.owner),
     ]);
     const storeWhat = `postgres store (schema "${schema}")`;
     for (let attempt = 1; ; attempt++) {

@@ -160,6 +160,36 @@ export function describeStorePairing(adapterName: string, options: StorePairingS
     );
 
     it(
+      "leases handed back under an owner are taken back by that owner's releaseOwner",
+      async () => {
+        const { queue } = await open();
+        if (queue.releaseOwner === undefined) return; // the owner capability is optional too
+        const { leases } = await queue.commitWithStore(
+          [set("owned")],
+          [
+            { id: "mine", payload: bytes("m") },
+            { id: "theirs", payload: bytes("t") },
+          ],
+          { lease: { ids: ["mine"], leaseMs: 60_000, owner: "worker-1" } },
+        );
+        expect(leases.map((lease) => lease.id)).toEqual(["mine"]);
+        expect(await queue.releaseOwner("worker-10")).toBe(0);
+        expect(await queue.releaseOwner("worker-1")).toBe(1);
+        const claimed = await queue.claim({ limit: 10, leaseMs: 1000 });
+        expect(claimed.map((lease) => lease.id).sort()).toEqual(["mine", "theirs"]);
+        await expectTroupeError(
+          () =>
+            queue.commitWithStore([set("bad")], [], {
+              lease: { ids: ["x"], leaseMs: 1000, owner: "" },
+            }),
+          "INVALID_ARGUMENT",
+          "options.lease.owner",
+        );
+      },
+      timeout,
+    );
+
+    it(
       "items asked for come back leased, in the order asked, and no claimer gets them",
       async () => {
         const { store, queue } = await open();
