@@ -102,6 +102,8 @@ export interface InvokeFunctionOp extends OpBase {
   readonly data: unknown;
   /** How long to wait for the child, in ms. */
   readonly timeoutMs: number;
+  /** False: cancelling the parent leaves the child running. Default true. */
+  readonly cascadeCancel?: boolean;
 }
 
 /** One thing a driver reports about a step. Shaped after Inngest's opcodes (research §2.8). */

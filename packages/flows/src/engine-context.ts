@@ -14,6 +14,7 @@ import type { CronSchedule } from "./cron.js";
 import type { FlowControlHost } from "./flow-control/admission.js";
 import type { ExecutionControl } from "./flow-control/execution.js";
 import type { Admission } from "./flows-api.js";
+import type { FunctionPauses } from "./function-pause.js";
 import type { FunctionRegistry } from "./function-registry.js";
 import type { Ingest } from "./ingest.js";
 import type { FlowKeys } from "./keys.js";
@@ -75,6 +76,8 @@ export interface FlowsContext {
   readonly waits: WaitMatching;
   readonly ingest: Ingest;
   readonly cron: CronSchedule;
+  /** Paused functions (their events are stored and skipped). */
+  readonly pauses: FunctionPauses;
   /** Enqueues items and wakes idle workers. */
   enqueue(items: readonly EnqueueItem[]): Promise<void>;
 }

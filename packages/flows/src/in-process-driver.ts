@@ -191,6 +191,7 @@ export function createInProcessDriver(
               options.timeout === undefined
                 ? ONE_YEAR_MS
                 : parseDuration(options.timeout, `step.invoke(${name}).timeout`),
+            ...(options.cascadeCancel === false ? { cascadeCancel: false } : {}),
           }));
         },
         sendEvent(name, events) {

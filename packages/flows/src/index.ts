@@ -1,4 +1,11 @@
 export { type Backoff, type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.js";
+export type {
+  BulkCancelOptions,
+  BulkCancelResult,
+  BulkReplayOptions,
+  BulkReplayResult,
+  BulkRunSelection,
+} from "./bulk-runs.js";
 export type { StorePairedQueue } from "./commit-batcher.js";
 export type {
   DriverOutcome,
@@ -75,6 +82,7 @@ export {
   INTERNAL_EVENTS,
   type Trigger,
 } from "./function.js";
+export type { PausedFunction } from "./function-pause.js";
 export { createInProcessDriver, type InProcessDriverDeps } from "./in-process-driver.js";
 export type { RunStatus, StepStatus } from "./run-state.js";
 export type { InvokeOptions, StepTools, WaitForEventOptions } from "./step-tools.js";

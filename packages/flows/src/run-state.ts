@@ -36,8 +36,16 @@ export interface StepRecord {
   at?: number;
   /** Waiting: the event name and condition, and the wait key. */
   wait?: { readonly event: string; readonly if?: string; readonly key: string };
-  /** Invoking: the child run and function. */
-  child?: { readonly runId: string; readonly functionId: string; readonly data: unknown };
+  /**
+   * Invoking: the child run and function; `cascadeCancel: false` when cancelling this run must
+   * leave the child running.
+   */
+  child?: {
+    readonly runId: string;
+    readonly functionId: string;
+    readonly data: unknown;
+    readonly cascadeCancel?: false;
+  };
 }
 
 /** The whole durable state of one run: one Store key, guarded by version on every change. */

@@ -22,6 +22,11 @@ export interface InvokeOptions<TOutput, TData extends EventData = EventData> {
   readonly data?: TData;
   /** How long to wait for the child; then the step fails with `InvokeTimeoutError`. Default 1 year. */
   readonly timeout?: Duration;
+  /**
+   * Cancelling this run cancels the child (and its children) while this step waits for it.
+   * False leaves the child running. Default true.
+   */
+  readonly cascadeCancel?: boolean;
 }
 
 /**
