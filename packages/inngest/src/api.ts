@@ -1,5 +1,6 @@
 import {
   type Clock,
+  createIdGenerator,
   createMemoryStore,
   hasLoneSurrogate,
   type Logger,
@@ -19,6 +20,7 @@ import { z } from "zod";
 import { createCheckpointInbox, createStoreCheckpointInbox } from "./checkpoint.js";
 import { eventIdsFromSeed } from "./event-id-seed.js";
 import { createHttpDriver } from "./http-driver.js";
+import { mountOperationsRoutes } from "./operations-routes.js";
 import { BRACKETS, registerSchema } from "./register-schema.js";
 import { createAppRegistry, isClientError, type StoredApp } from "./registry.js";
 import { DEFAULT_MAX_LIST_BYTES, pageNewestFirst } from "./rest-paging.js";
@@ -523,6 +525,15 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
       else if (step.status === "failed") steps[step.hash] = { error: step.error ?? null };
     }
     return c.json(steps);
+  });
+
+  mountOperationsRoutes(app, {
+    flows,
+    store,
+    prefix,
+    clock,
+    newId: createIdGenerator(clock),
+    hasFunction: (functionId) => registry.get(functionId) !== undefined,
   });
 
   // ---------------------------------------------------------------- checkpointing
