@@ -10,6 +10,7 @@ import type {
 import { z } from "zod";
 import { parseInngestDuration, sleepUntil } from "./durations.js";
 import { canonicalJson, signBody, verifySignature } from "./signing.js";
+import { invokeOptionsOf } from "./troupe-extensions.js";
 
 const ONE_YEAR_MS = 366 * 86_400_000;
 
@@ -212,12 +213,14 @@ export function mapOp(
         return `${at}.opts.function_id: expected the invoked function's id`;
       }
       const payload = opts.payload as { data?: unknown } | undefined;
+      const invoke = invokeOptionsOf(payload?.data ?? {});
       return {
         op: "InvokeFunction",
         id: op.id,
         name,
         functionId,
-        data: payload?.data ?? {},
+        data: invoke.data,
+        ...(invoke.cascadeCancel === false ? { cascadeCancel: false } : {}),
         timeoutMs:
           opts.timeout === undefined || opts.timeout === ""
             ? ONE_YEAR_MS

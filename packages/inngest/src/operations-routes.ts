@@ -75,6 +75,31 @@ export interface CancellationRecord {
 
 const codec = createJsonCodec<unknown>();
 
+/** The body fields of the engine's option names, for errors the engine raises. */
+const BODY_FIELDS: Record<string, string> = {
+  functionId: "body.function_id",
+  from: "body.started_after",
+  to: "body.started_before",
+  if: "body.if",
+  statuses: "body.statuses",
+};
+
+/** Runs an engine call, renaming a field its validation error names to the request's field. */
+async function asRequestFields<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const field = TroupeError.isInstance(error, "INVALID_ARGUMENT")
+      ? error.details?.field
+      : undefined;
+    if (typeof field !== "string" || !TroupeError.isInstance(error)) throw error;
+    const option = field.split(".")[1] ?? "";
+    const renamed = BODY_FIELDS[option];
+    if (renamed === undefined) throw error;
+    throw invalidArgument(renamed, error.message.slice(field.length + 2).trim());
+  }
+}
+
 /**
  * The operations an Inngest user reaches over REST: bulk cancellation (`/v1/cancellations`,
  * Inngest's shape), and Troupe's pause/resume (`/v1/functions/:id/pause|resume`) and bulk replay
@@ -142,12 +167,14 @@ export function mountOperationsRoutes(app: Hono, options: OperationsRoutesOption
   app.post("/v1/cancellations", async (c) => {
     const body = await parse(c.req.raw, cancellationBody);
     const functionId = resolveFunction(body.function_id, body.app_id);
-    const result = await flows.cancelRuns({
-      functionId,
-      ...rangeOf(body),
-      ...(body.if === undefined ? {} : { if: body.if }),
-      reason: body.name ? `bulk cancellation "${body.name}"` : "bulk cancellation",
-    });
+    const result = await asRequestFields(() =>
+      flows.cancelRuns({
+        functionId,
+        ...rangeOf(body),
+        ...(body.if === undefined ? {} : { if: body.if }),
+        reason: body.name ? `bulk cancellation "${body.name}"` : "bulk cancellation",
+      }),
+    );
     const record: CancellationRecord = {
       id: options.newId(),
       environment_id: "troupe",
@@ -183,14 +210,16 @@ export function mountOperationsRoutes(app: Hono, options: OperationsRoutesOption
   app.post("/v1/replays", async (c) => {
     const body = await parse(c.req.raw, replayBody);
     const functionId = resolveFunction(body.function_id, body.app_id);
-    const { replays } = await flows.replayRuns({
-      functionId,
-      ...rangeOf(body),
-      ...(body.if === undefined ? {} : { if: body.if }),
-      statuses: (body.statuses ?? ["Failed", "Cancelled"]).map((status) =>
-        status === "Failed" ? "failed" : "cancelled",
-      ),
-    });
+    const { replays } = await asRequestFields(() =>
+      flows.replayRuns({
+        functionId,
+        ...rangeOf(body),
+        ...(body.if === undefined ? {} : { if: body.if }),
+        statuses: (body.statuses ?? ["Failed", "Cancelled"]).map((status) =>
+          status === "Failed" ? "failed" : "cancelled",
+        ),
+      }),
+    );
     return c.json({
       data: {
         function_id: body.function_id,
