@@ -175,4 +175,61 @@ describe("operations on the flows engine", () => {
     );
     expect(statuses.sort()).toEqual(["grandchild:cancelled", "kept:running"]);
   });
+
+  it("a collecting debounce hands the run every event it absorbed; a full one closes at once", async () => {
+    const got: unknown[][] = [];
+    const fn = createFunction(
+      {
+        id: "d",
+        triggers: [{ event: "d/typed" }],
+        debounce: { period: "10s", key: "event.data.user", collect: true },
+      },
+      async ({ events }) => {
+        got.push(events.map((event) => event.data.n));
+      },
+    );
+    const { flows, clock } = setup([fn]);
+    const ids = [];
+    for (const n of [1, 2, 3]) {
+      ids.push(...(await flows.send({ name: "d/typed", data: { user: "u", n } })).ids);
+      await clock.advance(5000);
+      await flows.runDue();
+    }
+    expect(got).toEqual([]);
+    await clock.advance(5000);
+    await flows.runDue();
+    expect(got).toEqual([[1, 2, 3]]);
+    // Every absorbed event lists the run, none is skipped.
+    for (const id of ids) {
+      const { runs, skipped } = await flows.getEventRuns(id);
+      expect(runs).toHaveLength(1);
+      expect(skipped).toEqual([]);
+    }
+
+    got.length = 0;
+    const many = Array.from({ length: 101 }, (_, n) => ({
+      name: "d/typed",
+      data: { user: "v", n },
+    }));
+    await flows.send(many);
+    await flows.runDue();
+    expect(got.map((list) => list.length)).toEqual([100]);
+    await clock.advance(10_000);
+    await flows.runDue();
+    expect(got.map((list) => list.length)).toEqual([100, 1]);
+    expect(got[1]).toEqual([100]);
+  });
+
+  it("refuses a collect that is not a boolean, naming the field", () => {
+    expect(() =>
+      createFunction(
+        {
+          id: "bad",
+          triggers: [{ event: "x" }],
+          debounce: { period: "1s", collect: "yes" as never },
+        },
+        () => null,
+      ),
+    ).toThrow(/debounce\.collect/);
+  });
 });
