@@ -125,6 +125,12 @@ export function describeOperations(
           if (!healthy) throw new kit.NonRetriableError("not yet");
           return { n: event.data.n };
         }),
+        kit.fn(
+          client,
+          { id: "collector", debounce: { period: "1s", key: "event.data.user", collect: true } },
+          [{ event: "ops/typed" }],
+          async ({ events }) => events.map((event) => event.data.n),
+        ),
         kit.fn(client, { id: "parent" }, [{ event: "ops/parent" }], async ({ step }) =>
           step.invoke("middle", { function: middle, data: {} }),
         ),
@@ -284,6 +290,17 @@ export function describeOperations(
         outputs.push(run.output);
       }
       expect(outputs).toEqual([{ n: 1 }, { n: 2 }]);
+    });
+
+    it("a debounce with collect: true hands the run every event it absorbed", async () => {
+      const first = await send("ops/typed", { user: "u", n: 1 });
+      await send("ops/typed", { user: "u", n: 2 });
+      const last = await send("ops/typed", { user: "u", n: 3 });
+      const [run] = await finishedRuns(troupe.url, last, { timeoutMs: 8000 });
+      expect(run).toMatchObject({ status: "Completed", output: [1, 2, 3] });
+      expect((await runsOf(troupe.url, first)).map((listed) => listed.run_id)).toEqual([
+        run?.run_id,
+      ]);
     });
 
     it("cancelling a run cancels the runs it invoked, transitively, unless opted out", async () => {
