@@ -91,6 +91,19 @@ export interface WaitForEventOp extends OpBase {
   readonly if?: string;
   /** How long to wait, in ms. */
   readonly timeoutMs: number;
+  /**
+   * Troupe's extension: more events that also end the wait, each with its own condition. The
+   * first event matching any alternative wins; its `name` says which.
+   */
+  readonly anyOf?: readonly WaitAlternative[];
+}
+
+/** One more event a wait takes (see {@link WaitForEventOp.anyOf}). */
+export interface WaitAlternative {
+  /** The event name. */
+  readonly event: string;
+  /** CEL condition over `event` (the run's trigger) and `async` (the candidate). */
+  readonly if?: string;
 }
 
 /** Run another function and wait for its result; memoized as `{ data }` or `{ error }`. */

@@ -20,6 +20,7 @@ export type {
   StepFailedOp,
   StepPlannedOp,
   StepRunOp,
+  WaitAlternative,
   WaitForEventOp,
 } from "./driver.js";
 export { createFlows } from "./engine.js";

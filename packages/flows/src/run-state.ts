@@ -34,8 +34,20 @@ export interface StepRecord {
   input?: readonly unknown[];
   /** Sleeping: wake time. Waiting / invoking: timeout. Planned retry: next attempt. */
   at?: number;
-  /** Waiting: the event name and condition, and the wait key. */
-  wait?: { readonly event: string; readonly if?: string; readonly key: string };
+  /**
+   * Waiting: the event name and condition, and the wait key; `also` holds the further events a
+   * wait for any of several takes, each with its own key.
+   */
+  wait?: {
+    readonly event: string;
+    readonly if?: string;
+    readonly key: string;
+    readonly also?: readonly {
+      readonly event: string;
+      readonly if?: string;
+      readonly key: string;
+    }[];
+  };
   /**
    * Invoking: the child run and function; `cascadeCancel: false` when cancelling this run must
    * leave the child running.
@@ -114,4 +126,10 @@ export function isPending(step: StepRecord): boolean {
     step.status === "waiting" ||
     step.status === "invoking"
   );
+}
+
+/** The Store keys of a waiting step's registrations (one per event it waits for). */
+export function waitKeys(step: StepRecord): string[] {
+  if (!step.wait) return [];
+  return [step.wait.key, ...(step.wait.also ?? []).map((alternative) => alternative.key)];
 }

@@ -232,4 +232,48 @@ describe("operations on the flows engine", () => {
       ),
     ).toThrow(/debounce\.collect/);
   });
+
+  it("waits for the first of several events and says which one came", async () => {
+    const fn = createFunction({ id: "w", triggers: [{ event: "o/placed" }] }, async ({ step }) => {
+      const got = await step.waitForEvent("outcome", {
+        event: "o/paid",
+        match: "data.order",
+        timeout: "1h",
+        anyOf: [{ event: "o/cancelled", match: "data.order" }],
+      });
+      return got ? { name: got.name, order: got.data.order } : null;
+    });
+    const { flows } = setup([fn]);
+    await flows.send([
+      { name: "o/placed", data: { order: 1 } },
+      { name: "o/placed", data: { order: 2 } },
+    ]);
+    await flows.runDue();
+    await flows.send({ name: "o/cancelled", data: { order: 1 } });
+    await flows.send({ name: "o/paid", data: { order: 1 } });
+    await flows.send({ name: "o/paid", data: { order: 2 } });
+    await flows.runDue();
+    const outputs = [];
+    for (const summary of await flows.listRuns({ functionId: "w" }))
+      outputs.push((await flows.getRun(summary.id))?.output);
+    expect(outputs).toEqual([
+      { name: "o/cancelled", order: 1 },
+      { name: "o/paid", order: 2 },
+    ]);
+  });
+
+  it("refuses a bad alternative, naming the field", async () => {
+    const fn = createFunction(
+      { id: "bad-wait", triggers: [{ event: "b/go" }], retries: 0 },
+      async ({ step }) =>
+        step.waitForEvent("w", { event: "a", timeout: "1h", anyOf: [{ event: "" }] }),
+    );
+    const { flows } = setup([fn]);
+    await flows.send({ name: "b/go" });
+    await flows.runDue();
+    const [run] = await flows.listRuns({ functionId: "bad-wait" });
+    const view = await flows.getRun(run?.id ?? "");
+    expect(view?.status).toBe("failed");
+    expect(view?.error?.message).toMatch(/anyOf\[0\]\.event/);
+  });
 });
