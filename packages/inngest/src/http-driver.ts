@@ -10,7 +10,7 @@ import type {
 import { z } from "zod";
 import { parseInngestDuration, sleepUntil } from "./durations.js";
 import { canonicalJson, signBody, verifySignature } from "./signing.js";
-import { invokeOptionsOf } from "./troupe-extensions.js";
+import { invokeOptionsOf, waitEventsOf } from "./troupe-extensions.js";
 
 const ONE_YEAR_MS = 366 * 86_400_000;
 
@@ -198,13 +198,16 @@ export function mapOp(
       const event = typeof opts.event === "string" && opts.event !== "" ? opts.event : op.name;
       if (event === undefined || event === "") return `${at}.name: expected the awaited event name`;
       const condition = typeof opts.if === "string" && opts.if !== "" ? opts.if : undefined;
+      const events = waitEventsOf(event, condition);
+      if ("error" in events) return `${at}.name: ${events.error}`;
       return {
         op: "WaitForEvent",
         id: op.id,
         name,
-        event,
+        event: events.event,
         timeoutMs: parseInngestDuration(opts.timeout, `${at}.opts.timeout`),
         ...(condition === undefined ? {} : { if: condition }),
+        ...(events.anyOf === undefined ? {} : { anyOf: events.anyOf }),
       };
     }
     case "InvokeFunction": {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { invokeOptionsOf } from "./troupe-extensions.js";
+import { invokeOptionsOf, waitEventsOf } from "./troupe-extensions.js";
 
 describe("invokeOptionsOf", () => {
   it("leaves data without the key alone", () => {
@@ -19,5 +19,26 @@ describe("invokeOptionsOf", () => {
     expect(invokeOptionsOf({ x: 1, _troupe: { cascadeCancel: true } })).toEqual({
       data: { x: 1 },
     });
+  });
+});
+
+describe("waitEventsOf", () => {
+  it("leaves a single event name alone", () => {
+    expect(waitEventsOf("order/paid", "x")).toEqual({ event: "order/paid" });
+  });
+
+  it("splits names on |, the condition applying to each", () => {
+    expect(waitEventsOf("order/paid | order/cancelled", "c")).toEqual({
+      event: "order/paid",
+      anyOf: [{ event: "order/cancelled", if: "c" }],
+    });
+    expect(waitEventsOf("a|b|a", undefined)).toEqual({ event: "a", anyOf: [{ event: "b" }] });
+  });
+
+  it("refuses an empty part or too many parts", () => {
+    expect(waitEventsOf("a||b", undefined)).toHaveProperty("error");
+    expect(
+      waitEventsOf(Array.from({ length: 17 }, (_, n) => `e${n}`).join("|"), undefined),
+    ).toHaveProperty("error");
   });
 });

@@ -50,7 +50,14 @@ export function redisBackend(): LifecycleBackend {
 export function describeOperations(
   kit: SdkKit,
   backend: LifecycleBackend,
-  features: { readonly cronJitter: boolean },
+  features: {
+    readonly cronJitter: boolean;
+    /**
+     * The SDK hands a waited-for event to the handler whatever its name (v3). v4 checks the
+     * event's name against the `event` it waited for, so a wait for `a|b` is refused there.
+     */
+    readonly waitAnyByName: boolean;
+  },
 ): void {
   describe(`${kit.label}: operations on a ${backend.label}-backed Troupe`, () => {
     let troupe: Awaited<ReturnType<typeof startTroupe>>;
@@ -131,6 +138,14 @@ export function describeOperations(
           [{ event: "ops/typed" }],
           async ({ events }) => events.map((event) => event.data.n),
         ),
+        kit.fn(client, { id: "outcome" }, [{ event: "ops/placed" }], async ({ step }) => {
+          const got = await step.waitForEvent("outcome", {
+            event: "ops/paid|ops/cancelled",
+            match: "data.order",
+            timeout: "1h",
+          });
+          return got ? { name: got.name, order: got.data.order } : null;
+        }),
         kit.fn(client, { id: "parent" }, [{ event: "ops/parent" }], async ({ step }) =>
           step.invoke("middle", { function: middle, data: {} }),
         ),
@@ -302,6 +317,27 @@ export function describeOperations(
         run?.run_id,
       ]);
     });
+
+    if (features.waitAnyByName) {
+      it("waits for the first of several events (names joined by |) and says which came", async () => {
+        const placed = await send("ops/placed", { order: 7 });
+        const other = await send("ops/placed", { order: 8 });
+        await Promise.all([startedRun(placed), startedRun(other)]);
+        await send("ops/cancelled", { order: 7 });
+        await send("ops/paid", { order: 7 });
+        await send("ops/paid", { order: 8 });
+        const [first] = await finishedRuns(troupe.url, placed);
+        expect(first).toMatchObject({
+          status: "Completed",
+          output: { name: "ops/cancelled", order: 7 },
+        });
+        const [second] = await finishedRuns(troupe.url, other);
+        expect(second).toMatchObject({
+          status: "Completed",
+          output: { name: "ops/paid", order: 8 },
+        });
+      });
+    }
 
     it("cancelling a run cancels the runs it invoked, transitively, unless opted out", async () => {
       const parent = await startedRun(await send("ops/parent"));
