@@ -1,4 +1,5 @@
 import type { EnqueueItem } from "@troupe/core";
+import { jitteredDue } from "./cron-jitter.js";
 import type { FlowsContext } from "./engine-context.js";
 import { type FunctionDefinition, INTERNAL_EVENTS, nextCronTick } from "./function.js";
 import { enqueueItem, type Item } from "./queue-items.js";
@@ -21,16 +22,35 @@ export interface CronSchedule {
   fire(item: CronItem): Promise<void>;
 }
 
+/** The queue item of a cron tick, due at the tick delayed by the trigger's jitter. */
+function tickItem(
+  functionId: string,
+  index: number,
+  trigger: { readonly cron: string; readonly timezone: string; readonly jitterMs?: number },
+  tick: number,
+  random: () => number,
+): EnqueueItem {
+  const due = jitteredDue(
+    tick,
+    trigger.jitterMs ? nextCronTick(trigger.cron, trigger.timezone, tick) : undefined,
+    trigger.jitterMs,
+    random,
+  );
+  return enqueueItem({ kind: "cron", functionId, trigger: index, tick }, due);
+}
+
 /** The queue items of a function's next cron ticks after `now`. */
-export function cronItems(definition: FunctionDefinition, now: number): EnqueueItem[] {
+export function cronItems(
+  definition: FunctionDefinition,
+  now: number,
+  random: () => number = Math.random,
+): EnqueueItem[] {
   const items: EnqueueItem[] = [];
   definition.triggers.forEach((trigger, index) => {
     if (!("cron" in trigger)) return;
     const tick = nextCronTick(trigger.cron, trigger.timezone, now);
     if (tick === undefined) return;
-    items.push(
-      enqueueItem({ kind: "cron", functionId: definition.id, trigger: index, tick }, tick),
-    );
+    items.push(tickItem(definition.id, index, trigger, tick, random));
   });
   return items;
 }
@@ -48,7 +68,8 @@ export function createCronSchedule(ctx: FlowsContext): CronSchedule {
       ready = true;
       const now = ctx.clock.now();
       const items: EnqueueItem[] = [];
-      for (const { definition } of ctx.registry.all()) items.push(...cronItems(definition, now));
+      for (const { definition } of ctx.registry.all())
+        items.push(...cronItems(definition, now, ctx.random));
       await ctx.enqueue(items);
     },
 
@@ -56,7 +77,7 @@ export function createCronSchedule(ctx: FlowsContext): CronSchedule {
       // Registered after the schedules were laid out: schedule this function's ticks now (tick
       // ids are deterministic, so a replacement with the same schedule adds no duplicate).
       if (!ready) return;
-      const items = cronItems(definition, ctx.clock.now());
+      const items = cronItems(definition, ctx.clock.now(), ctx.random);
       if (items.length === 0) return;
       scheduling = scheduling.then(() =>
         ctx.enqueue(items).catch((error: unknown) => {
@@ -95,12 +116,7 @@ export function createCronSchedule(ctx: FlowsContext): CronSchedule {
         Math.max(item.tick, ctx.clock.now()),
       );
       if (tick === undefined) return;
-      await ctx.enqueue([
-        enqueueItem(
-          { kind: "cron", functionId: item.functionId, trigger: item.trigger, tick },
-          tick,
-        ),
-      ]);
+      await ctx.enqueue([tickItem(item.functionId, item.trigger, trigger, tick, ctx.random)]);
     },
   };
 }

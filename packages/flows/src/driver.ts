@@ -99,6 +99,19 @@ export interface WaitForEventOp extends OpBase {
   readonly if?: string;
   /** How long to wait, in ms. */
   readonly timeoutMs: number;
+  /**
+   * Troupe's extension: more events that also end the wait, each with its own condition. The
+   * first event matching any alternative wins; its `name` says which.
+   */
+  readonly anyOf?: readonly WaitAlternative[];
+}
+
+/** One more event a wait takes (see {@link WaitForEventOp.anyOf}). */
+export interface WaitAlternative {
+  /** The event name. */
+  readonly event: string;
+  /** CEL condition over `event` (the run's trigger) and `async` (the candidate). */
+  readonly if?: string;
 }
 
 /**
@@ -125,6 +138,8 @@ export interface InvokeFunctionOp extends OpBase {
   readonly data: unknown;
   /** How long to wait for the child, in ms. */
   readonly timeoutMs: number;
+  /** False: cancelling the parent leaves the child running. Default true. */
+  readonly cascadeCancel?: boolean;
 }
 
 /** One thing a driver reports about a step. Shaped after Inngest's opcodes (research §2.8). */

@@ -14,6 +14,7 @@ import type { CronSchedule } from "./cron.js";
 import type { FlowControlHost } from "./flow-control/admission.js";
 import type { ExecutionControl } from "./flow-control/execution.js";
 import type { Admission } from "./flows-api.js";
+import type { FunctionPauses } from "./function-pause.js";
 import type { FunctionRegistry } from "./function-registry.js";
 import type { Ingest } from "./ingest.js";
 import type { FlowKeys } from "./keys.js";
@@ -78,6 +79,8 @@ export interface FlowsContext {
   readonly cron: CronSchedule;
   /** This process's worker: takes items leased to it in the commit that created them. */
   readonly worker: Pick<WorkerLoop, "reserve" | "unreserve" | "adopt">;
+  /** Paused functions (their events are stored and skipped). */
+  readonly pauses: FunctionPauses;
   /** Enqueues items and wakes idle workers. */
   enqueue(items: readonly EnqueueItem[]): Promise<void>;
 }

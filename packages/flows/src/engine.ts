@@ -12,6 +12,7 @@ import {
 } from "@troupe/core";
 import { z } from "zod";
 import { resolveBackoff } from "./backoff.js";
+import { createBulkRuns } from "./bulk-runs.js";
 import { createCommitBatcher } from "./commit-batcher.js";
 import { createCronSchedule } from "./cron.js";
 import type { EngineMetrics, EngineSettings, FlowsContext } from "./engine-context.js";
@@ -22,6 +23,7 @@ import { createExecutionControl } from "./flow-control/execution.js";
 import { readFlowControlState } from "./flow-control/state.js";
 import type { Flows, FlowsOptions } from "./flows-api.js";
 import { type FlowFunction, INTERNAL_EVENTS } from "./function.js";
+import { createFunctionPauses } from "./function-pause.js";
 import { createFunctionRegistry } from "./function-registry.js";
 import { createInProcessDriver } from "./in-process-driver.js";
 import { createIngest, DEDUPE_WINDOW_MS } from "./ingest.js";
@@ -189,6 +191,8 @@ export function createFlows(options: FlowsOptions): Flows {
     runs,
   };
 
+  const pauses = createFunctionPauses(store, prefix, () => clock.now());
+
   // The parts reach each other through `ctx` when called, so they may be created in any order.
   const ctx: FlowsContext = {
     store,
@@ -228,6 +232,7 @@ export function createFlows(options: FlowsOptions): Flows {
     get worker() {
       return worker;
     },
+    pauses,
     enqueue,
   };
   const actions = createRunActions(ctx);
@@ -251,6 +256,7 @@ export function createFlows(options: FlowsOptions): Flows {
     await retentionSweeper.sweep();
     return handled;
   };
+  const bulk = createBulkRuns(ctx);
   const worker = createWorkerLoop(ctx, {
     processLease: createLeaseProcessing(ctx, createAdvance(ctx)),
     // The worker does not wait for retention: a long backlog of deletes must not hold up claims.
@@ -339,6 +345,17 @@ export function createFlows(options: FlowsOptions): Flows {
         { store, prefix, now: clock.now(), definition: registry.definition(functionId) },
         functionId,
       ),
+    async pauseFunction(functionId, pauseOptions = {}) {
+      if (typeof functionId !== "string" || !registry.has(functionId))
+        throw new TroupeError("NOT_FOUND", `function ${String(functionId)} is not registered`, {
+          details: { functionId },
+        });
+      return pauses.pause(functionId, pauseOptions.reason);
+    },
+    resumeFunction: (functionId) => pauses.resume(functionId),
+    listPausedFunctions: () => pauses.list(),
+    cancelRuns: (bulkOptions) => bulk.cancel(bulkOptions),
+    replayRuns: (bulkOptions) => bulk.replay(bulkOptions),
     async close() {
       await worker.stop();
       await retentionSweeper.stop();

@@ -1,11 +1,18 @@
 import type { Clock, Logger, Metrics, PubSub, Queue, Store } from "@troupe/core";
 import type { BackoffOptions } from "./backoff.js";
+import type {
+  BulkCancelOptions,
+  BulkCancelResult,
+  BulkReplayOptions,
+  BulkReplayResult,
+} from "./bulk-runs.js";
 import type { FlowDriver } from "./driver.js";
 import type { SerializedError } from "./errors.js";
 import type { EventData, EventInput, FlowEvent } from "./event.js";
 import type { SkipRecord } from "./flow-control/admission.js";
 import type { FlowControlState } from "./flow-control/state.js";
 import type { FlowFunction, FunctionDefinition } from "./function.js";
+import type { PausedFunction } from "./function-pause.js";
 import type { RetentionOptions } from "./retention/retention-options.js";
 import type { RunStatus, StepRecord } from "./run-state.js";
 
@@ -298,6 +305,30 @@ export interface Flows {
    * throttled queue, pending debounces and batches.
    */
   getFlowControlState(functionId: string): Promise<FlowControlState>;
+  /**
+   * Pauses a function: events that trigger it (and its cron ticks) are stored but start no run;
+   * `getEventRuns` lists them as skipped with reason `"paused"`. Runs in flight keep going.
+   * Resolves to false when it was already paused. Throws `NOT_FOUND` for an unknown function.
+   */
+  pauseFunction(functionId: string, options?: { readonly reason?: string }): Promise<boolean>;
+  /**
+   * Resumes a paused function: events from now on start runs; those received while it was
+   * paused do not (replay them). Resolves to false when it was not paused.
+   */
+  resumeFunction(functionId: string): Promise<boolean>;
+  /** The paused functions. */
+  listPausedFunctions(): Promise<PausedFunction[]>;
+  /**
+   * Cancels a function's unfinished runs created in `[from, to)` (and matching `if`, a CEL
+   * condition over the triggering `event`), a page of 100 at a time. Bad options throw
+   * `INVALID_ARGUMENT` naming the field before any run is touched.
+   */
+  cancelRuns(options: BulkCancelOptions): Promise<BulkCancelResult>;
+  /**
+   * Replays a function's failed or cancelled runs created in `[from, to)`: each gets a new run
+   * with the same events (`rerunOf` names the original), oldest first, a page of 100 at a time.
+   */
+  replayRuns(options: BulkReplayOptions): Promise<BulkReplayResult>;
   /** Stops the worker and releases nothing else: the ports belong to the caller. */
   close(): Promise<void>;
 }

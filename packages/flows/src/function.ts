@@ -58,6 +58,11 @@ export interface CronTrigger {
   readonly cron: string;
   /** IANA time zone, e.g. `"Europe/Paris"`. */
   readonly timezone?: string;
+  /**
+   * Delays each tick by a random time in `[0, jitter)`, capped at half the gap to the next tick,
+   * so many schedules on the same minute do not all start at once (e.g. `"30s"`).
+   */
+  readonly jitter?: Duration;
 }
 
 /** What starts a function. */
@@ -165,7 +170,7 @@ export interface FunctionDefinition {
   readonly name: string;
   readonly triggers: readonly (
     | { readonly event: string; readonly if?: string }
-    | { readonly cron: string; readonly timezone: string }
+    | { readonly cron: string; readonly timezone: string; readonly jitterMs?: number }
   )[];
   readonly retries: number;
   readonly cancelOn: readonly {
@@ -232,6 +237,8 @@ const configSchema = z.object({
   schema: z.unknown().optional(),
 });
 
+const MAX_CRON_JITTER_MS = 7 * 86_400_000;
+
 /** Splits an Inngest-style `"TZ=Zone pattern"` and checks the pattern with croner. */
 export function parseCron(expression: string, timezone: string | undefined, field: string) {
   let pattern = expression.trim();
@@ -277,7 +284,15 @@ function normalise<TData extends EventData>(config: FunctionConfig<TData>): Func
     }
     if ("cron" in trigger && typeof trigger.cron === "string") {
       const parsedCron = parseCron(trigger.cron, trigger.timezone, `${field}.cron`);
-      return { cron: parsedCron.pattern, timezone: parsedCron.timezone };
+      const jitterMs =
+        trigger.jitter === undefined ? 0 : parseDuration(trigger.jitter, `${field}.jitter`);
+      if (jitterMs < 0 || jitterMs > MAX_CRON_JITTER_MS)
+        throw invalidArgument(`${field}.jitter`, "must be between 0 and 7 days");
+      return {
+        cron: parsedCron.pattern,
+        timezone: parsedCron.timezone,
+        ...(jitterMs > 0 ? { jitterMs } : {}),
+      };
     }
     throw invalidArgument(field, "expected { event: string, if? } or { cron: string, timezone? }");
   });

@@ -6,7 +6,13 @@ import {
   issueField,
   parseDuration,
 } from "@troupe/core";
-import type { DriverOutcome, DriverRequest, FlowDriver, Opcode } from "./driver.js";
+import type {
+  DriverOutcome,
+  DriverRequest,
+  FlowDriver,
+  Opcode,
+  WaitAlternative,
+} from "./driver.js";
 import {
   NonRetriableError,
   RetryAfterError,
@@ -15,10 +21,11 @@ import {
   serializeError,
 } from "./errors.js";
 import type { EventData, EventInput, FlowEvent } from "./event.js";
+import { compileExpression } from "./expression.js";
 import type { FailureContext, FlowContext, FlowFunction } from "./function.js";
 import { stepHash } from "./hash.js";
 import { checkSignalName } from "./signals.js";
-import type { StepTools } from "./step-tools.js";
+import type { StepTools, WaitForEventOptions } from "./step-tools.js";
 
 const ONE_YEAR_MS = 366 * 86_400_000;
 
@@ -177,6 +184,9 @@ export function createInProcessDriver(
               event: options.event,
               ...(condition === undefined ? {} : { if: condition }),
               timeoutMs: parseDuration(options.timeout, `step.waitForEvent(${name}).timeout`),
+              ...(options.anyOf === undefined
+                ? {}
+                : { anyOf: waitAlternatives(options.anyOf, `step.waitForEvent(${name}).anyOf`) }),
             };
           });
         },
@@ -202,6 +212,7 @@ export function createInProcessDriver(
               options.timeout === undefined
                 ? ONE_YEAR_MS
                 : parseDuration(options.timeout, `step.invoke(${name}).timeout`),
+            ...(options.cascadeCancel === false ? { cascadeCancel: false } : {}),
           }));
         },
         sendEvent(name, events) {
@@ -395,4 +406,29 @@ async function runStep(
       ...(RetryAfterError.isInstance(error) ? { retryAt: error.retryAt(now()) } : {}),
     };
   }
+}
+
+/** Most alternatives of one wait (each is a registration every event of its name is matched to). */
+const MAX_WAIT_ALTERNATIVES = 16;
+
+/** Validates `anyOf` of `step.waitForEvent`, turning `match` into its condition. */
+function waitAlternatives(
+  input: NonNullable<WaitForEventOptions["anyOf"]>,
+  field: string,
+): WaitAlternative[] {
+  if (!Array.isArray(input) || input.length > MAX_WAIT_ALTERNATIVES)
+    throw invalidArgument(field, `expected a list of at most ${MAX_WAIT_ALTERNATIVES} events`);
+  return input.map((alternative, index) => {
+    const at = `${field}[${index}]`;
+    if (typeof alternative?.event !== "string" || alternative.event === "")
+      throw invalidArgument(`${at}.event`, "expected an event name");
+    const condition =
+      alternative.match !== undefined
+        ? `event.${alternative.match} == async.${alternative.match}`
+        : alternative.if;
+    if (condition !== undefined) compileExpression(condition, `${at}.if`);
+    return condition === undefined
+      ? { event: alternative.event }
+      : { event: alternative.event, if: condition };
+  });
 }

@@ -2,6 +2,13 @@
 export type { StorePairedQueue } from "@troupe/core";
 export { type Backoff, type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.js";
 export type {
+  BulkCancelOptions,
+  BulkCancelResult,
+  BulkReplayOptions,
+  BulkReplayResult,
+  BulkRunSelection,
+} from "./bulk-runs.js";
+export type {
   DriverOutcome,
   DriverRequest,
   DriverResponse,
@@ -14,6 +21,7 @@ export type {
   StepFailedOp,
   StepPlannedOp,
   StepRunOp,
+  WaitAlternative,
   WaitForEventOp,
   WaitForSignalOp,
 } from "./driver.js";
@@ -78,6 +86,7 @@ export {
   INTERNAL_EVENTS,
   type Trigger,
 } from "./function.js";
+export type { PausedFunction } from "./function-pause.js";
 export { createInProcessDriver, type InProcessDriverDeps } from "./in-process-driver.js";
 export type { RemovedKind } from "./retention/expiry-plan.js";
 export {

@@ -6,6 +6,7 @@ import {
   type FollowUps,
   SINGLETON_CANCELLED,
 } from "./flow-control/admission.js";
+import { PAUSED_SKIP_REASON } from "./function-pause.js";
 import { deriveItems, enqueueItem } from "./queue-items.js";
 import type { RunRecord } from "./run-state.js";
 import type { CommittedRuns } from "./run-store.js";
@@ -128,6 +129,7 @@ export function createIngest(ctx: FlowsContext): Ingest {
       // Events no function's trigger took: logged once stored, so a typo in a name shows up.
       const unmatched: FlowEvent[] = [];
       const control = createAdmissionControl(ctx.flowControl, now);
+      const paused = await ctx.pauses.paused();
       for (const [index, event] of events.entries()) {
         if (replayed.has(index)) continue;
         const stored = encode(event);
@@ -145,6 +147,10 @@ export function createIngest(ctx: FlowsContext): Ingest {
         // Lifecycle events (`inngest/function.failed`, …) are sent whether or not anyone listens.
         if (targets.length === 0 && !event.name.startsWith("inngest/")) unmatched.push(event);
         for (const definition of targets) {
+          if (paused.has(definition.id)) {
+            control.skip(event.id, definition.id, PAUSED_SKIP_REASON);
+            continue;
+          }
           if (ctx.admission) {
             const decision = await ctx.admission({
               functionId: definition.id,

@@ -4,12 +4,13 @@ import { releaseSingleton } from "./flow-control/admission.js";
 import { INTERNAL_EVENTS } from "./function.js";
 import { itemId } from "./queue-items.js";
 import type { RunRecord } from "./run-state.js";
+import { invokedRunsToCancel } from "./run-transitions/cascade-cancel.js";
 
 /** What follows a run's end. */
 export interface LifecycleEvents {
   /**
    * Follow-ups of a finished run: its singleton key is released, its deadline item removed, its
-   * parent's `step.invoke` resolved, and `inngest/function.failed` (always), `.cancelled` and
+   * parent's `step.invoke` resolved, the children a cancelled run still waited for cancelled, and `inngest/function.failed` (always), `.cancelled` and
    * `.finished` (when some function triggers on them) sent. Idempotent (event ids are derived
    * from the run), so redoing it after a crash is harmless.
    */
@@ -103,6 +104,12 @@ export function createLifecycleEvents(ctx: FlowsContext): LifecycleEvents {
           if (step.status !== "invoking" || step.child?.runId !== run.id) return undefined;
           if (run.status === "completed") return { data: run.output ?? null };
           return { error: run.error ?? { name: "Error", message: `invoked run ${run.status}` } };
+        });
+      }
+      for (const childId of invokedRunsToCancel(run)) {
+        await ctx.actions.cancel(childId, {
+          name: "FLOWS_CANCELLED",
+          message: `cancelled with the run that invoked it (${run.id})`,
         });
       }
       for (const event of lifecycleEventsOf(run, (name) => ctx.registry.hasTriggers(name))) {

@@ -42,8 +42,20 @@ export interface StepRecord {
   input?: readonly unknown[];
   /** Sleeping: wake time. Waiting / invoking: timeout. Planned retry: next attempt. */
   at?: number;
-  /** Waiting: the event name and condition, and the wait key. */
-  wait?: { readonly event: string; readonly if?: string; readonly key: string };
+  /**
+   * Waiting: the event name and condition, and the wait key; `also` holds the further events a
+   * wait for any of several takes, each with its own key.
+   */
+  wait?: {
+    readonly event: string;
+    readonly if?: string;
+    readonly key: string;
+    readonly also?: readonly {
+      readonly event: string;
+      readonly if?: string;
+      readonly key: string;
+    }[];
+  };
   /** Waiting for a signal: its name and the key of the registration. */
   signal?: { readonly name: string; readonly key: string };
   /** Planned as part of a race (`group.parallel({ mode: "race" })`). */
@@ -53,8 +65,16 @@ export interface StepRecord {
    * found) but no longer holds the run's next discovery back.
    */
   raceLost?: boolean;
-  /** Invoking: the child run and function. */
-  child?: { readonly runId: string; readonly functionId: string; readonly data: unknown };
+  /**
+   * Invoking: the child run and function; `cascadeCancel: false` when cancelling this run must
+   * leave the child running.
+   */
+  child?: {
+    readonly runId: string;
+    readonly functionId: string;
+    readonly data: unknown;
+    readonly cascadeCancel?: false;
+  };
 }
 
 /** The whole durable state of one run: one Store key, guarded by version on every change. */
@@ -128,4 +148,10 @@ export function isPending(step: StepRecord): boolean {
     step.status === "waiting" ||
     step.status === "invoking"
   );
+}
+
+/** The Store keys of a waiting step's registrations (one per event it waits for). */
+export function waitKeys(step: StepRecord): string[] {
+  if (!step.wait) return [];
+  return [step.wait.key, ...(step.wait.also ?? []).map((alternative) => alternative.key)];
 }

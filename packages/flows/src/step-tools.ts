@@ -12,6 +12,15 @@ export interface WaitForEventOptions {
   readonly match?: string;
   /** CEL condition over `event` (this run's trigger) and `async` (the candidate event). */
   readonly if?: string;
+  /**
+   * Troupe's extension: more events that also end the wait, each with its own `match` or `if`.
+   * The step returns the first event matching any of them (its `name` says which); at most 16.
+   */
+  readonly anyOf?: readonly {
+    readonly event: string;
+    readonly match?: string;
+    readonly if?: string;
+  }[];
 }
 
 /** Options of `step.waitForSignal`. */
@@ -42,6 +51,11 @@ export interface InvokeOptions<TOutput, TData extends EventData = EventData> {
   readonly data?: TData;
   /** How long to wait for the child; then the step fails with `InvokeTimeoutError`. Default 1 year. */
   readonly timeout?: Duration;
+  /**
+   * Cancelling this run cancels the child (and its children) while this step waits for it.
+   * False leaves the child running. Default true.
+   */
+  readonly cascadeCancel?: boolean;
 }
 
 /**

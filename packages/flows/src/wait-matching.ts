@@ -3,7 +3,7 @@ import type { FlowsContext } from "./engine-context.js";
 import type { FlowEvent } from "./event.js";
 import { matches } from "./expression.js";
 import { ulidFloor } from "./keys.js";
-import type { RunRecord } from "./run-state.js";
+import { type RunRecord, waitKeys } from "./run-state.js";
 import type { Lookback } from "./run-transitions/transition.js";
 import { decodeWaitEntry } from "./wait-entry.js";
 import { candidateWaits, waitIndexKeys } from "./wait-index.js";
@@ -59,7 +59,9 @@ export function createWaitMatching(ctx: FlowsContext): WaitMatching {
             } else if (wait.hash !== undefined) {
               const key = entry.key;
               await ctx.actions.resolvePending(wait.runId, wait.hash, (step) =>
-                step.status === "waiting" && step.wait?.key === key ? { data: event } : undefined,
+                step.status === "waiting" && waitKeys(step).includes(key)
+                  ? { data: event }
+                  : undefined,
               );
             }
           }

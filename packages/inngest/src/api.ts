@@ -1,5 +1,6 @@
 import {
   type Clock,
+  createIdGenerator,
   createMemoryStore,
   hasLoneSurrogate,
   type Logger,
@@ -20,6 +21,7 @@ import { createCheckpointInbox, createStoreCheckpointInbox } from "./checkpoint.
 import { eventIdsFromSeed } from "./event-id-seed.js";
 import { createHttpDriver } from "./http-driver.js";
 import { offloadPolicy } from "./offload.js";
+import { mountOperationsRoutes } from "./operations-routes.js";
 import { BRACKETS, registerSchema } from "./register-schema.js";
 import { createAppRegistry, isClientError, type StoredApp } from "./registry.js";
 import { DEFAULT_MAX_LIST_BYTES, pageNewestFirst } from "./rest-paging.js";
@@ -532,6 +534,15 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
       else if (step.status === "failed") steps[step.hash] = { error: step.error ?? null };
     }
     return c.json(steps);
+  });
+
+  mountOperationsRoutes(app, {
+    flows,
+    store,
+    prefix,
+    clock,
+    newId: createIdGenerator(clock),
+    hasFunction: (functionId) => registry.get(functionId) !== undefined,
   });
 
   // ---------------------------------------------------------------- checkpointing

@@ -12,6 +12,7 @@ import { parseInngestDuration, sleepUntil } from "./durations.js";
 import { type OffloadOptions, parseOffload, performOffload } from "./offload.js";
 import { mapWaitForSignal } from "./signal-op.js";
 import { canonicalJson, signBody, verifySignature } from "./signing.js";
+import { invokeOptionsOf, waitEventsOf } from "./troupe-extensions.js";
 
 const ONE_YEAR_MS = 366 * 86_400_000;
 
@@ -205,13 +206,16 @@ export function mapOp(
       const event = typeof opts.event === "string" && opts.event !== "" ? opts.event : op.name;
       if (event === undefined || event === "") return `${at}.name: expected the awaited event name`;
       const condition = typeof opts.if === "string" && opts.if !== "" ? opts.if : undefined;
+      const events = waitEventsOf(event, condition);
+      if ("error" in events) return `${at}.name: ${events.error}`;
       return {
         op: "WaitForEvent",
         id: op.id,
         name,
-        event,
+        event: events.event,
         timeoutMs: parseInngestDuration(opts.timeout, `${at}.opts.timeout`),
         ...(condition === undefined ? {} : { if: condition }),
+        ...(events.anyOf === undefined ? {} : { anyOf: events.anyOf }),
       };
     }
     case "InvokeFunction": {
@@ -220,12 +224,14 @@ export function mapOp(
         return `${at}.opts.function_id: expected the invoked function's id`;
       }
       const payload = opts.payload as { data?: unknown } | undefined;
+      const invoke = invokeOptionsOf(payload?.data ?? {});
       return {
         op: "InvokeFunction",
         id: op.id,
         name,
         functionId,
-        data: payload?.data ?? {},
+        data: invoke.data,
+        ...(invoke.cascadeCancel === false ? { cascadeCancel: false } : {}),
         timeoutMs:
           opts.timeout === undefined || opts.timeout === ""
             ? ONE_YEAR_MS

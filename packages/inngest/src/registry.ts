@@ -178,13 +178,6 @@ export function createAppRegistry(options: AppRegistryOptions): AppRegistry {
           functions: request.functions,
         };
         if (previous?.checksum === checksum) return { modified: false, appName: app.appName };
-        for (const fn of request.functions) {
-          if (fn.triggers.some((trigger) => "jitter" in trigger && trigger.jitter)) {
-            logger.warn("inngest: cron jitter is not supported; the cron fires on its schedule", {
-              functionId: fn.id,
-            });
-          }
-        }
         // Activate first: a function that cannot be translated then leaves nothing stored that
         // would fail again at the next start.
         activate(app);

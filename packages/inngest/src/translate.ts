@@ -53,7 +53,10 @@ export function toDefinition(fn: SdkFunction, field: string): FunctionDefinition
         ? { event: trigger.event }
         : { event: trigger.event, if: expression };
     }
-    return { cron: String((trigger as { cron: unknown }).cron) };
+    const cron = trigger as { cron: unknown; jitter?: unknown };
+    return typeof cron.jitter === "string" && cron.jitter !== ""
+      ? { cron: String(cron.cron), jitter: cron.jitter }
+      : { cron: String(cron.cron) };
   });
   const cancelOn = (fn.cancel ?? []).map((cancel) => ({
     event: cancel.event,

@@ -29,7 +29,7 @@ export interface Context {
 }
 
 /** A trigger. */
-export type Trigger = { event: string; if?: string } | { cron: string };
+export type Trigger = { event: string; if?: string } | { cron: string; jitter?: string };
 
 /** A client, as far as the tests use it. */
 export interface Client {

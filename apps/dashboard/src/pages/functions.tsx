@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { type AppRow, api, type DashboardFunction, type RunSummary } from "../api.js";
 import { ErrorBox, formatTime, Json, Link, parseJsonField, Status, useLoad } from "../ui.js";
+import { FunctionOperations } from "./function-operations.js";
 
 function triggerText(trigger: DashboardFunction["triggers"][number]): string {
   if (trigger.cron !== undefined) return `cron ${trigger.cron}`;
@@ -111,6 +112,7 @@ export function FunctionPage(props: { id: string }) {
               </p>
             ) : null}
           </form>
+          <FunctionOperations id={value.data.id} />
           <h2>Flow control</h2>
           <Json value={value.flowControl} />
           <h2>Configuration</h2>

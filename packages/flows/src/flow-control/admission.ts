@@ -15,7 +15,12 @@ import { type FlowControlItem, itemId } from "../queue-items.js";
 import type { RunRecord } from "../run-state.js";
 import type { CommittedRuns, RunStore } from "../run-store.js";
 import type { BatchState } from "./batch.js";
-import { type DebounceState, debounceDeadline } from "./debounce.js";
+import {
+  DEBOUNCE_COLLECT_MAX,
+  type DebounceState,
+  debounceDeadline,
+  debounceEvents,
+} from "./debounce.js";
 import { IDEMPOTENCY_WINDOW_MS, type IdempotencyState, idempotencyHeld } from "./idempotency.js";
 import { evaluateKey, keyHash, stateKey, statePrefix } from "./parse-option.js";
 import { admitRateLimit, type RateLimitState } from "./rate-limit.js";
@@ -258,7 +263,7 @@ export function createAdmissionControl(host: FlowControlHost, now: number): Admi
       // Overdue (its item has not fired yet): it ran at its deadline with its own latest event;
       // this event starts the next debounce.
       dropItem(debounceItem(definition.id, keyValue, instanceOf(state)));
-      starts.push(...(await closeOverdue(definition, [state.eventId])));
+      starts.push(...(await closeOverdue(definition, debounceEvents(state))));
       state = undefined;
     }
     if (!state) {
@@ -269,9 +274,29 @@ export function createAdmissionControl(host: FlowControlHost, now: number): Admi
         first: now,
         deadline: debounceDeadline(config, now, now),
         count: 1,
+        ...(config.collect ? { collected: [event.id] } : {}),
       };
       write(key, fresh);
       addItem(debounceItem(definition.id, keyValue, event.id), fresh.deadline);
+      return starts;
+    }
+    if (config.collect) {
+      // Collecting: the earlier events go to the run too, so none is skipped. A full collection
+      // closes the debounce now rather than dropping events.
+      const collected = [...debounceEvents(state), event.id];
+      if (collected.length >= DEBOUNCE_COLLECT_MAX) {
+        dropItem(debounceItem(definition.id, keyValue, instanceOf(state)));
+        write(key, undefined);
+        starts.push(...(await closeOverdue(definition, collected)));
+        return starts;
+      }
+      write(key, {
+        ...state,
+        eventId: event.id,
+        deadline: debounceDeadline(config, state.first, now),
+        count: state.count + 1,
+        collected,
+      });
       return starts;
     }
     skip(state.eventId, definition.id, "debounce", event.id);
@@ -380,7 +405,7 @@ export async function fireFlowControlItem(
     const state = decode<DebounceState | BatchState>(probe.value);
     if (instanceOf(state) !== item.instance) return {};
     if (state.deadline > now) return { retryAt: state.deadline };
-    const ids = "eventId" in state ? [state.eventId] : state.events;
+    const ids = "eventId" in state ? debounceEvents(state) : state.events;
     const loaded = await host.store.getMany(ids.map((id) => host.keys.event(id)));
     const events = loaded.flatMap((entry) => (entry ? [decode<FlowEvent>(entry.value)] : []));
     const ops: StoreOp[] = [{ type: "delete", key, expect: probe.version }];

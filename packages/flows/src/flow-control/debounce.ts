@@ -16,7 +16,15 @@ export const debounceSchema = z.strictObject({
   period: durationInput,
   key: expressionInput.optional(),
   timeout: durationInput.optional(),
+  collect: z.boolean().optional(),
 });
+
+/**
+ * Most events a collecting debounce hands to one run: the event that reaches it closes the
+ * debounce at once (the run starts then), so no event is dropped and the next one opens a new
+ * debounce.
+ */
+export const DEBOUNCE_COLLECT_MAX = 100;
 
 /** `debounce` as `FunctionConfig` takes it. */
 export type DebounceOption = z.input<typeof debounceSchema>;
@@ -26,6 +34,11 @@ export interface DebounceDefinition {
   readonly periodMs: number;
   readonly key?: string;
   readonly timeoutMs?: number;
+  /**
+   * Troupe's extension: the run gets every event the debounce absorbed (`events`, in arrival
+   * order, at most {@link DEBOUNCE_COLLECT_MAX}), not only the latest.
+   */
+  readonly collect?: true;
 }
 
 /** Validates `debounce` (period and timeout 1 s..7 d); errors name `field.period` … */
@@ -42,6 +55,7 @@ export function parseDebounce(input: unknown, field: string): DebounceDefinition
     periodMs,
     ...(parsed.key === undefined ? {} : { key: parsed.key }),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(parsed.collect === true ? { collect: true as const } : {}),
   };
 }
 
@@ -61,8 +75,15 @@ export interface DebounceState {
   readonly first: number;
   /** When the run starts unless another event arrives first, ms. */
   deadline: number;
-  /** Events absorbed so far (the run gets only the latest). */
+  /** Events absorbed so far (the run gets only the latest, unless collecting). */
   count: number;
+  /** With `collect`: the ids of the events absorbed so far, oldest first. */
+  collected?: string[];
+}
+
+/** The events a pending debounce's run gets. */
+export function debounceEvents(state: DebounceState): string[] {
+  return state.collected ?? [state.eventId];
 }
 
 /**

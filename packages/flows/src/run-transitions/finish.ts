@@ -1,6 +1,6 @@
 import type { StoreOp } from "@troupe/core";
 import type { SerializedError } from "../errors.js";
-import type { RunRecord } from "../run-state.js";
+import { type RunRecord, waitKeys } from "../run-state.js";
 import { draftOf } from "./transition.js";
 
 /** A run's terminal state, and the ops deleting its cancel rules and open waits. */
@@ -18,7 +18,8 @@ export function finishRun(
   delete next.nextAt;
   const ops: StoreOp[] = next.cancelKeys.map((key) => ({ type: "delete", key }));
   for (const step of Object.values(next.steps)) {
-    if (step.status === "waiting" && step.wait) ops.push({ type: "delete", key: step.wait.key });
+    if (step.status !== "waiting") continue;
+    for (const key of waitKeys(step)) ops.push({ type: "delete", key });
   }
   return { run: next, ops };
 }

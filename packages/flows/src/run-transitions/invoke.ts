@@ -57,7 +57,12 @@ export function invokeFunction(
       startedAt: now,
       at: now + op.timeoutMs,
       input: [op.data],
-      child: { runId: childId, functionId: op.functionId, data: op.data },
+      child: {
+        runId: childId,
+        functionId: op.functionId,
+        data: op.data,
+        ...(op.cascadeCancel === false ? { cascadeCancel: false as const } : {}),
+      },
     },
     false,
   );

@@ -1,5 +1,5 @@
 import type { SerializedError } from "../errors.js";
-import { isPending, type RunRecord, type StepRecord } from "../run-state.js";
+import { isPending, type RunRecord, type StepRecord, waitKeys } from "../run-state.js";
 import { draftOf, noEffects, progress, type Transition } from "./transition.js";
 
 /** How a pending step ended: with data (an event, a child's output, a wake-up) or an error. */
@@ -19,7 +19,7 @@ export function resolveStep(
   const step = run.steps[hash];
   if (!step || !isPending(step)) return undefined;
   const effects = noEffects();
-  if (step.wait) effects.ops.push({ type: "delete", key: step.wait.key });
+  for (const key of waitKeys(step)) effects.ops.push({ type: "delete", key });
   const { at: _at, ...rest } = step;
   const resolved: StepRecord =
     "error" in outcome

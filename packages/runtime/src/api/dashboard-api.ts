@@ -14,6 +14,7 @@ import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { DEFAULT_LIST_LIMIT_BYTES, takeWithinBytes } from "../security/list-bounds.js";
+import { mountDashboardOperations } from "./dashboard-operations.js";
 import { API_FIELDS, cursorParam, limitParam, readBody, timeParam } from "./params.js";
 import { type DashboardStatsOptions, statsExplain, statsResolve } from "./stats.js";
 import type {
@@ -413,6 +414,11 @@ export function createDashboardApi(options: DashboardApiOptions): Hono {
       );
     }
     return context.json(result, result.ok ? 200 : 502);
+  });
+
+  mountDashboardOperations(app, {
+    flows,
+    hasFunction: (id) => listFunctions(options).some((fn) => fn.id === id),
   });
 
   // ----------------------------------------------------------------- stats
