@@ -1,9 +1,12 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
 import {
   type Clock,
   createMemoryStore,
   hasLoneSurrogate,
   type Logger,
   noopLogger,
+  type PubSub,
   type Store,
   secretIn,
   systemClock,
@@ -19,6 +22,7 @@ import { z } from "zod";
 import { createCheckpointInbox, createStoreCheckpointInbox } from "./checkpoint.js";
 import { eventIdsFromSeed } from "./event-id-seed.js";
 import { createHttpDriver } from "./http-driver.js";
+import { createRealtime } from "./realtime/realtime.js";
 import { BRACKETS, registerSchema } from "./register-schema.js";
 import { createAppRegistry, isClientError, type StoredApp } from "./registry.js";
 import { DEFAULT_MAX_LIST_BYTES, pageNewestFirst } from "./rest-paging.js";
@@ -69,6 +73,13 @@ export interface InngestApiOptions {
    * Default 4 MiB.
    */
   readonly maxListBytes?: number;
+  /**
+   * Carries realtime publishes to subscribers on other Troupe processes (pass the runtime's
+   * Redis or NATS PubSub when clustered). Default: in-process only.
+   */
+  readonly pubsub?: PubSub;
+  /** How long a realtime subscription token is valid. Default 1 hour. */
+  readonly realtimeTokenTtlMs?: number;
   /** The fetch used for call requests and sync pings. Default: global fetch. */
   readonly fetch?: typeof fetch;
   readonly logger?: Logger;
@@ -88,6 +99,11 @@ export interface InngestApi {
   syncApp(url: string): Promise<SyncResult>;
   /** The synced apps. */
   apps(): readonly StoredApp[];
+  /**
+   * Takes a WebSocket upgrade for realtime subscriptions (`/v1/realtime/connect`) and returns
+   * true; false for other paths. Wire it to the HTTP server: `server.on("upgrade", ...)`.
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Stops background work of the adapter (the engine belongs to the caller). */
   close(): Promise<void>;
 }
@@ -262,6 +278,17 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
   loaded.catch((error: unknown) => logger.error("inngest: loading stored apps failed", { error }));
 
   const app = new Hono();
+  const realtime = createRealtime({
+    ...(options.pubsub === undefined ? {} : { pubsub: options.pubsub }),
+    prefix,
+    signingKeys: [options.signingKey, options.signingKeyFallback].filter(
+      (key): key is string => typeof key === "string" && key !== "",
+    ),
+    ...(options.realtimeTokenTtlMs === undefined ? {} : { tokenTtlMs: options.realtimeTokenTtlMs }),
+    maxPublishBytes: MAX_BODY_BYTES,
+    clock,
+    logger,
+  });
 
   const fail = (status: ContentfulStatusCode, message: string) =>
     new Response(JSON.stringify({ status, error: message }), {
@@ -416,6 +443,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
       return next();
     return fail(401, "Unauthorized: the signing key does not match");
   });
+  realtime.mount(app, fail);
   app.use("/v0/*", async (c, next) => {
     if (authorized(c.req.header("authorization"))) return next();
     return fail(401, "Unauthorized: the signing key does not match");
@@ -562,8 +590,10 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
         fetch: doFetch,
         clock,
       }),
+    handleUpgrade: (request, socket, head) => realtime.handleUpgrade(request, socket, head),
     async close() {
       inbox.clear();
+      await realtime.close();
     },
   };
 }

@@ -52,6 +52,10 @@ export async function startTroupe(
       resolve(started),
     );
   });
+  // Realtime subscriptions arrive as WebSocket upgrades.
+  server.on("upgrade", (request, socket, head) => {
+    if (!api.handleUpgrade(request, socket, head)) socket.destroy();
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -60,8 +64,10 @@ export async function startTroupe(
     store,
     startFlows: () => flows.start(),
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Closing the API ends realtime sockets, which the server would otherwise wait for.
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       await api.close();
+      await serverClosed;
       await flows.close();
       if (options.closePorts) {
         await queue.close();
