@@ -22,6 +22,7 @@ import { printTable } from "@troupe/testkit";
 import { Inngest } from "inngest";
 import { serve } from "inngest/node";
 import { createInngestApi } from "../src/index.js";
+import { realtimeRows } from "./realtime.js";
 
 const RUNS = Number(process.env.INNGEST_BENCH_RUNS ?? 200);
 const WARMUP = 20;
@@ -185,13 +186,23 @@ async function measure(backend: (typeof backends)[number], checkpointing: boolea
   return [row("event → first step", firstStep), row("per step", perStep)];
 }
 
-const rows: Record<string, string | number>[] = [];
-for (const backend of backends) {
-  for (const checkpointing of [false, true]) {
-    rows.push(...(await measure(backend, checkpointing)));
+// INNGEST_BENCH_ONLY=http|realtime runs one part.
+const only = process.env.INNGEST_BENCH_ONLY;
+if (only !== "realtime") {
+  const rows: Record<string, string | number>[] = [];
+  for (const backend of backends) {
+    for (const checkpointing of [false, true]) {
+      rows.push(...(await measure(backend, checkpointing)));
+    }
   }
+  printTable(
+    `Inngest SDK v4 app on Troupe over loopback HTTP (${RUNS} sequential runs of ${STEPS} empty steps)`,
+    rows,
+  );
 }
-printTable(
-  `Inngest SDK v4 app on Troupe over loopback HTTP (${RUNS} sequential runs of ${STEPS} empty steps)`,
-  rows,
-);
+if (only !== "http") {
+  printTable(
+    "Realtime: HTTP publish → the SDK's WebSocket subscriber, loopback",
+    await realtimeRows(),
+  );
+}

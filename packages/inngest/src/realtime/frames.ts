@@ -98,10 +98,11 @@ export function encodeFrame(frame: RealtimeFrame): Uint8Array {
   return Buffer.from(JSON.stringify(frame), "utf8");
 }
 
-/** Decodes a PubSub message; `undefined` for anything that is not a frame. */
-export function decodeFrame(message: Uint8Array): RealtimeFrame | undefined {
+/** Decodes a PubSub message (bytes or its text); `undefined` for anything that is not a frame. */
+export function decodeFrame(message: Uint8Array | string): RealtimeFrame | undefined {
   try {
-    const parsed = frameSchema.safeParse(JSON.parse(Buffer.from(message).toString("utf8")));
+    const text = typeof message === "string" ? message : Buffer.from(message).toString("utf8");
+    const parsed = frameSchema.safeParse(JSON.parse(text));
     if (!parsed.success) return undefined;
     const { run_id, stream_id, ...rest } = parsed.data;
     return {

@@ -17,7 +17,10 @@ export interface RealtimeHub {
    */
   publish(frame: RealtimeFrame): Promise<void>;
   /** Calls `deliver` for each frame in `scope`; resolves once frames published later arrive. */
-  subscribe(scope: RealtimeScope, deliver: (frame: RealtimeFrame) => void): Promise<Unsubscribe>;
+  subscribe(
+    scope: RealtimeScope,
+    deliver: (frame: RealtimeFrame, json: string) => void,
+  ): Promise<Unsubscribe>;
   /** Subscribers in this process. */
   subscriberCount(): number;
   /** Drops every subscription of this process. */
@@ -32,7 +35,8 @@ interface ChannelEntry {
 
 interface Subscriber {
   readonly scope: RealtimeScope;
-  readonly deliver: (frame: RealtimeFrame) => void;
+  /** Gets the frame and its JSON text (encoded once, shared by every subscriber). */
+  readonly deliver: (frame: RealtimeFrame, json: string) => void;
 }
 
 /** A hub over `pubsub`; its PubSub channels are named under `prefix`. */
@@ -43,9 +47,6 @@ export function createRealtimeHub(options: {
 }): RealtimeHub {
   const { pubsub, prefix, logger } = options;
   const channels = new Map<string, ChannelEntry>();
-  // Publishes on one PubSub channel go out one at a time, so a publisher's order survives
-  // adapters whose `publish` may overlap.
-  const tails = new Map<string, Promise<void>>();
 
   const release = async (name: string, entry: ChannelEntry) => {
     if (entry.subscribers.size > 0 || channels.get(name) !== entry) return;
@@ -54,31 +55,22 @@ export function createRealtimeHub(options: {
   };
 
   return {
-    publish(frame) {
-      const name = pubsubChannelOf(prefix, frame.channel);
-      const message = encodeFrame(frame);
-      const previous = tails.get(name) ?? Promise.resolve();
-      const sent = previous.then(() => pubsub.publish(name, message));
-      const tail = sent.catch(() => undefined);
-      tails.set(name, tail);
-      void tail.then(() => {
-        if (tails.get(name) === tail) tails.delete(name);
-      });
-      return sent;
-    },
+    // The PubSub port keeps one publisher's order per channel, which is the order promised here.
+    publish: (frame) => pubsub.publish(pubsubChannelOf(prefix, frame.channel), encodeFrame(frame)),
     async subscribe(scope, deliver) {
       const name = pubsubChannelOf(prefix, scope.channel);
       let entry = channels.get(name);
       if (!entry) {
         const subscribers = new Set<Subscriber>();
         const subscribed = pubsub.subscribe(name, (message) => {
-          const frame = decodeFrame(message);
+          const json = Buffer.from(message).toString("utf8");
+          const frame = decodeFrame(json);
           if (!frame) {
             logger.warn("realtime: dropped a message that is not a frame", { channel: name });
             return;
           }
           for (const subscriber of subscribers) {
-            if (frameMatches(subscriber.scope, frame)) subscriber.deliver(frame);
+            if (frameMatches(subscriber.scope, frame)) subscriber.deliver(frame, json);
           }
         });
         entry = { subscribers, subscribed };

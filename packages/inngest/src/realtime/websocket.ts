@@ -89,7 +89,7 @@ export function createRealtimeSockets(options: RealtimeSocketsOptions): Realtime
     };
     let unsubscribe: () => Promise<void>;
     try {
-      unsubscribe = await hub.subscribe(scope, (frame) => send(JSON.stringify(frame)));
+      unsubscribe = await hub.subscribe(scope, (_frame, json) => send(json));
     } catch (error) {
       logger.error("realtime: subscribing failed", { error });
       refuse(socket, 503, "realtime: subscribing failed");
