@@ -20,6 +20,8 @@ import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { createCheckpointInbox, createStoreCheckpointInbox } from "./checkpoint.js";
+import { type ConnectGateway, createConnectGateway } from "./connect/gateway.js";
+import { mountConnectRoutes } from "./connect/routes.js";
 import { eventIdsFromSeed } from "./event-id-seed.js";
 import { createHttpDriver } from "./http-driver.js";
 import { createRealtime } from "./realtime/realtime.js";
@@ -251,12 +253,17 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     ? createStoreCheckpointInbox(store, prefix, clock)
     : createCheckpointInbox(clock);
   let registryRef: ReturnType<typeof createAppRegistry> | undefined;
+  let connectRef: ConnectGateway | undefined;
   const driver = createHttpDriver({
     resolve: (functionId) => registryRef?.get(functionId),
     ...(options.signingKey ? { signingKey: options.signingKey } : {}),
     ...(options.signingKeyFallback ? { signingKeyFallback: options.signingKeyFallback } : {}),
     serverKind,
-    fetch: doFetch,
+    // Calls to Connect apps go over their workers' sockets.
+    fetch: (input, init) =>
+      connectRef && input instanceof URL && connectRef.handles(input)
+        ? connectRef.fetch(input, init ?? {})
+        : doFetch(input, init),
     ...(options.maxRequestBodyBytes === undefined
       ? {}
       : { maxRequestBodyBytes: options.maxRequestBodyBytes }),
@@ -274,6 +281,13 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
   });
   const registry = createAppRegistry({ flows, store, prefix, driver, clock, logger });
   registryRef = registry;
+  const connect = createConnectGateway({
+    sync: async (request) => registry.sync(registerSchema.parse(request)),
+    ...(options.signingKey ? { signingKey: options.signingKey } : {}),
+    clock,
+    logger,
+  });
+  connectRef = connect;
   const loaded = registry.load();
   loaded.catch((error: unknown) => logger.error("inngest: loading stored apps failed", { error }));
 
@@ -448,6 +462,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     if (authorized(c.req.header("authorization"))) return next();
     return fail(401, "Unauthorized: the signing key does not match");
   });
+  mountConnectRoutes(app, connect, fail);
 
   const limitOf = (raw: string | undefined, fallback: number) => {
     const limit = Number(raw ?? fallback);
@@ -590,10 +605,12 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
         fetch: doFetch,
         clock,
       }),
-    handleUpgrade: (request, socket, head) => realtime.handleUpgrade(request, socket, head),
+    handleUpgrade: (request, socket, head) =>
+      realtime.handleUpgrade(request, socket, head) || connect.handleUpgrade(request, socket, head),
     async close() {
       inbox.clear();
       await realtime.close();
+      await connect.close();
     },
   };
 }

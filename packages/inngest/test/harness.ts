@@ -26,6 +26,8 @@ export async function startTroupe(
     readonly flowsPrefix?: string;
     /** Close the store and queue with the server (for ports the test made). */
     readonly closePorts?: boolean;
+    /** Listen on this port (default: any free one), e.g. to restart where clients expect it. */
+    readonly port?: number;
   } = {},
 ): Promise<TroupeServer & { startFlows(): Promise<void> }> {
   const store = options.store ?? createMemoryStore();
@@ -42,14 +44,16 @@ export async function startTroupe(
     flowsPrefix: _flowsPrefix,
     closePorts: _closePorts,
     deferStart: _deferStart,
+    port: _port,
     ...apiOptions
   } = options;
   const api = createInngestApi({ mode: "dev", ...apiOptions, flows, store });
   await api.ready();
   if (!options.deferStart) await flows.start();
   const server = await new Promise<ReturnType<typeof serveHono>>((resolve) => {
-    const started = serveHono({ fetch: api.app.fetch, port: 0, hostname: "127.0.0.1" }, () =>
-      resolve(started),
+    const started = serveHono(
+      { fetch: api.app.fetch, port: options.port ?? 0, hostname: "127.0.0.1" },
+      () => resolve(started),
     );
   });
   // Realtime subscriptions arrive as WebSocket upgrades.
