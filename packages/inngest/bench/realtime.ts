@@ -6,7 +6,8 @@
  *
  * - paced: `INNGEST_BENCH_RT_RATE` messages/s (default 1,000) for `INNGEST_BENCH_RT_SECONDS`
  *   (default 5), each publish started on schedule without waiting for the previous one;
- * - flood: as fast as 32 concurrent publishers go, messages/s received.
+ * - flood: `INNGEST_BENCH_RT_FLOOD` messages (default 5,000) as fast as 32 concurrent
+ *   publishers go, messages/s received.
  *
  * Paths: one Troupe server (in-process PubSub), and two Troupe servers sharing Redis or NATS
  * (publish through one, subscribe on the other), as two runtime processes would.
@@ -26,7 +27,7 @@ if (typeof globalThis.WebSocket === "undefined") Object.assign(globalThis, { Web
 
 const RATE = Number(process.env.INNGEST_BENCH_RT_RATE ?? 1000);
 const SECONDS = Number(process.env.INNGEST_BENCH_RT_SECONDS ?? 5);
-const FLOOD = Number(process.env.INNGEST_BENCH_RT_FLOOD ?? 20_000);
+const FLOOD = Number(process.env.INNGEST_BENCH_RT_FLOOD ?? 5_000);
 const redisUrl = process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 
