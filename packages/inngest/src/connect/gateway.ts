@@ -107,6 +107,7 @@ export function createConnectGateway(options: ConnectGatewayOptions): ConnectGat
   const workers = new Map<string, Worker>();
   const pending = new Map<string, PendingCall>();
   let turn = 0;
+  let closed = false;
 
   const liveness = setInterval(() => {
     const now = clock.now();
@@ -305,10 +306,11 @@ export function createConnectGateway(options: ConnectGatewayOptions): ConnectGat
       [...workers.values()].filter((w) => w.ready && w.apps.has(appName)).length,
     async fetch(url, init) {
       const appName = connectAppOf(url) ?? "";
+      if (closed) throw new Error("the server is shutting down");
       let worker = pick(appName);
       // A worker that is reconnecting (after its own restart or this server's) gets a moment.
       const deadline = clock.now() + awaitWorkerMs;
-      while (!worker && clock.now() < deadline && !init.signal?.aborted) {
+      while (!worker && !closed && clock.now() < deadline && !init.signal?.aborted) {
         await new Promise<void>((resolve) => {
           const wake = () => {
             awaitingWorker.delete(wake);
@@ -366,15 +368,25 @@ export function createConnectGateway(options: ConnectGatewayOptions): ConnectGat
       });
     },
     async close() {
+      closed = true;
       clearInterval(liveness);
       workerReady();
-      for (const worker of workers.values()) worker.ws.close(1001, "server shutting down");
+      // GATEWAY_CLOSING tells the SDK to reconnect (here, once the server is back) rather
+      // than treat the close as an error; a socket still open a second later is cut.
+      for (const worker of workers.values()) {
+        worker.ws.send(frame(MessageKind.GATEWAY_CLOSING));
+        worker.ws.close(1001, "server shutting down");
+      }
+      const stragglers = setTimeout(() => {
+        for (const worker of workers.values()) worker.ws.terminate();
+      }, 1000);
       for (const call of pending.values()) {
         if (call.orphanTimer) clearTimeout(call.orphanTimer);
         call.reject(new Error("the server is shutting down"));
       }
       pending.clear();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      clearTimeout(stragglers);
     },
   };
 }

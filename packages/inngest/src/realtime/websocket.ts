@@ -139,8 +139,14 @@ export function createRealtimeSockets(options: RealtimeSocketsOptions): Realtime
     async close() {
       clearInterval(heartbeat);
       for (const socket of open) socket.close(1001, "server shutting down");
+      // A subscriber that does not answer the close within a second is cut.
+      const sockets = [...open];
       open.clear();
+      const stragglers = setTimeout(() => {
+        for (const socket of sockets) socket.terminate();
+      }, 1000);
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      clearTimeout(stragglers);
     },
   };
 }
