@@ -44,6 +44,22 @@ export async function subscribeWithSdk(options: {
   return { messages, close: () => subscription.close() };
 }
 
+/** Subscribes with a plain WebSocket, collecting the raw frames (as `ReceivedMessage`s). */
+export async function subscribeRaw(apiBaseUrl: string, token: string): Promise<Subscription> {
+  const messages: ReceivedMessage[] = [];
+  const url = `${apiBaseUrl.replace(/^http/, "ws")}/v1/realtime/connect?token=${token}`;
+  const socket = new NodeWebSocket(url);
+  socket.on("message", (data: Buffer) => {
+    const frame = JSON.parse(data.toString("utf8")) as ReceivedMessage & { run_id?: string };
+    messages.push({ ...frame, ...(frame.run_id ? { runId: frame.run_id } : {}) });
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("open", () => resolve());
+    socket.once("error", reject);
+  });
+  return { messages, close: () => socket.close() };
+}
+
 /** The HTTP status a WebSocket upgrade to `url` is refused with (0 if it was accepted). */
 export function upgradeStatus(url: string): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runsOf, startApp, startTroupe } from "./harness.js";
 import type { LifecycleBackend } from "./lifecycle-suite.js";
 import type { RealtimeKit } from "./realtime-kits.js";
-import { subscribeWithSdk, upgradeStatus } from "./realtime-subscriber.js";
+import { subscribeRaw, subscribeWithSdk, upgradeStatus } from "./realtime-subscriber.js";
 import type { Client } from "./sdk-kits.js";
 
 const STEP_PUBLISHES = 3;
@@ -94,6 +94,49 @@ export function describeRealtime(kit: RealtimeKit, backend: LifecycleBackend): v
         all.close();
         doneOnly.close();
         elsewhere.close();
+      }
+    });
+
+    // Read with a plain WebSocket: the SDK's subscriber (4.24.0) throws on `datastream-start`
+    // (its ReadableStream start() reads the stream variable before it is assigned).
+    it("relays a streamed publish as start, chunks and end, in order", async () => {
+      const channel = `stream:${Math.random().toString(36).slice(2)}`;
+      const sub = await subscribeRaw(troupe.url, await kit.token(client, channel, ["tokens"]));
+      try {
+        const pieces = ["Hel", "lo, ", "wor", "ld"];
+        const body = new ReadableStream<Uint8Array>({
+          async start(controller) {
+            for (const piece of pieces) {
+              controller.enqueue(new TextEncoder().encode(piece));
+              await new Promise((resolve) => setTimeout(resolve, 5));
+            }
+            controller.close();
+          },
+        });
+        const response = await fetch(
+          `${troupe.url}/v1/realtime/publish?channel=${encodeURIComponent(channel)}&topic=tokens`,
+          {
+            method: "POST",
+            headers: { "content-type": "text/stream" },
+            body,
+            duplex: "half",
+          } as RequestInit,
+        );
+        expect(response.status).toBe(200);
+        await waitFor(() => sub.messages.some((m) => m.kind === "datastream-end"), {
+          what: "the end of the stream",
+        });
+        const kinds = sub.messages.map((m) => m.kind);
+        expect(kinds[0]).toBe("datastream-start");
+        expect(kinds.at(-1)).toBe("datastream-end");
+        expect(kinds.slice(1, -1).every((kind) => kind === "chunk")).toBe(true);
+        const text = sub.messages
+          .filter((m) => m.kind === "chunk")
+          .map((m) => String(m.data))
+          .join("");
+        expect(text).toBe("Hello, world");
+      } finally {
+        sub.close();
       }
     });
 
