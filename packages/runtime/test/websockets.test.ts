@@ -1,5 +1,7 @@
 import { noopLogger } from "@troupe/core";
 import { waitFor } from "@troupe/testkit";
+import { Inngest } from "inngest";
+import { connect } from "inngest/connect";
 import { subscribe } from "inngest/realtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
@@ -34,7 +36,7 @@ function upgradeStatus(url: string): Promise<number> {
   });
 }
 
-describe("realtime on the runtime", () => {
+describe("WebSocket services on the runtime (realtime, Connect)", () => {
   it("serves tokens, publishes and WebSocket subscriptions on the runtime's port", async () => {
     const runtime = createRuntime(
       parseRuntimeConfig({ storage: { url: "memory:" }, server: { port: 0 } }),
@@ -76,5 +78,41 @@ describe("realtime on the runtime", () => {
     const ws = url.replace(/^http/, "ws");
     expect(await upgradeStatus(`${ws}/v1/realtime/connect?token=forged`)).toBe(401);
     expect(await upgradeStatus(`${ws}/somewhere/else`)).toBe(-1);
+  });
+
+  it("runs a Connect worker's function through the runtime's port", async () => {
+    const runtime = createRuntime(
+      parseRuntimeConfig({
+        storage: { url: "memory:" },
+        server: { port: 0 },
+        flows: { pollIntervalMs: 20 },
+      }),
+      { logger: noopLogger },
+    );
+    stops.push(() => runtime.stop());
+    const { url } = await runtime.start();
+    const silent = { info() {}, warn() {}, error() {}, debug() {} };
+    const client = new Inngest({ id: "runtime-worker", baseUrl: url, isDev: true, logger: silent });
+    const fn = client.createFunction(
+      { id: "shout", triggers: [{ event: "demo/shout" }] },
+      async ({ event, step }) => step.run("shout", () => String(event.data.word).toUpperCase()),
+    );
+    const worker = await connect({
+      apps: [{ client, functions: [fn] }],
+      isolateExecution: false,
+      handleShutdownSignals: [],
+    } as unknown as Parameters<typeof connect>[0]);
+    stops.push(() => worker.close());
+    const { ids } = await client.send({ name: "demo/shout", data: { word: "hey" } });
+    let run: { status: string; output: unknown } | undefined;
+    await waitFor(
+      async () => {
+        const response = await fetch(`${url}/v1/events/${ids[0]}/runs`);
+        run = ((await response.json()) as { data: { status: string; output: unknown }[] }).data[0];
+        return run !== undefined && run.status !== "Running";
+      },
+      { timeoutMs: 15_000, what: "the Connect run" },
+    );
+    expect(run).toMatchObject({ status: "Completed", output: "HEY" });
   });
 });
