@@ -6,7 +6,12 @@
  * - per step: from one empty step's code starting to the next one's (the HTTP round trip, the
  *   engine's commit and the SDK's replay in between), over sequential runs of a 10-step function.
  *
- * `pnpm bench` (env: INNGEST_BENCH_RUNS, default 200; TROUPE_TEST_POSTGRES_URL).
+ * The same function also runs on a Connect worker (`inngest/connect`: the app's outbound
+ * WebSocket instead of call requests), classic protocol. Then the realtime rows
+ * (`./realtime.ts`).
+ *
+ * `pnpm bench` (env: INNGEST_BENCH_RUNS, default 200; TROUPE_TEST_POSTGRES_URL;
+ * INNGEST_BENCH_ONLY=http|realtime).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
@@ -20,8 +25,14 @@ import { createPostgresQueue, createPostgresStore } from "@troupe/postgres";
 import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import { printTable } from "@troupe/testkit";
 import { Inngest } from "inngest";
+import { connect } from "inngest/connect";
 import { serve } from "inngest/node";
+import { WebSocket } from "ws";
 import { createInngestApi } from "../src/index.js";
+import { realtimeRows } from "./realtime.js";
+
+// Node 20 has no global WebSocket without a flag; the SDK's Connect client needs one.
+if (typeof globalThis.WebSocket === "undefined") Object.assign(globalThis, { WebSocket });
 
 const RUNS = Number(process.env.INNGEST_BENCH_RUNS ?? 200);
 const WARMUP = 20;
@@ -95,8 +106,12 @@ function percentile(sorted: readonly number[], p: number): number {
 
 const ms = (value: number) => value.toFixed(2);
 
-async function measure(backend: (typeof backends)[number], checkpointing: boolean) {
-  const tag = `b${Date.now().toString(36)}${checkpointing ? "c" : "k"}`;
+async function measure(
+  backend: (typeof backends)[number],
+  checkpointing: boolean,
+  transport: "http" | "connect" = "http",
+) {
+  const tag = `b${Date.now().toString(36)}${checkpointing ? "c" : "k"}${transport[0]}`;
   const ports = backend.open(tag);
   const flows = createFlows({
     store: ports.store,
@@ -118,6 +133,9 @@ async function measure(backend: (typeof backends)[number], checkpointing: boolea
     const started = serveHono({ fetch: api.app.fetch, port: 0, hostname: "127.0.0.1" }, () =>
       resolve(started),
     );
+  });
+  troupeServer.on("upgrade", (request, socket, head) => {
+    if (!api.handleUpgrade(request, socket, head)) socket.destroy();
   });
   const troupeUrl = `http://127.0.0.1:${(troupeServer.address() as AddressInfo).port}`;
 
@@ -141,10 +159,22 @@ async function measure(backend: (typeof backends)[number], checkpointing: boolea
     },
   );
   const appServer = createServer(serve({ client, functions: [chain] }));
-  await new Promise<void>((resolve) => appServer.listen(0, "127.0.0.1", () => resolve()));
-  const appUrl = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}/api/inngest`;
-  const sync = await api.syncApp(appUrl);
-  if (!sync.ok) throw new Error(`sync failed: ${sync.message}`);
+  let worker: { close(): Promise<void> } | undefined;
+  if (transport === "http") {
+    await new Promise<void>((resolve) => appServer.listen(0, "127.0.0.1", () => resolve()));
+    const appUrl = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}/api/inngest`;
+    const sync = await api.syncApp(appUrl);
+    if (!sync.ok) throw new Error(`sync failed: ${sync.message}`);
+  } else {
+    worker = await connect({
+      apps: [{ client, functions: [chain] }],
+      isolateExecution: false,
+      handleShutdownSignals: [],
+    } as unknown as Parameters<typeof connect>[0]);
+    while (!api.apps().some((app) => app.appName === "bench")) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
 
   const firstStep: number[] = [];
   const perStep: number[] = [];
@@ -165,17 +195,21 @@ async function measure(backend: (typeof backends)[number], checkpointing: boolea
     for (let i = 1; i < list.length; i++) perStep.push((list[i] ?? 0) - (list[i - 1] ?? 0));
   }
 
-  appServer.closeAllConnections();
-  await new Promise<void>((resolve) => appServer.close(() => resolve()));
-  await new Promise<void>((resolve) => troupeServer.close(() => resolve()));
+  await worker?.close();
+  if (appServer.listening) {
+    appServer.closeAllConnections();
+    await new Promise<void>((resolve) => appServer.close(() => resolve()));
+  }
+  const troupeClosed = new Promise<void>((resolve) => troupeServer.close(() => resolve()));
   await api.close();
+  await troupeClosed;
   await flows.close();
   await ports.close();
   firstStep.sort((a, b) => a - b);
   perStep.sort((a, b) => a - b);
   const row = (what: string, values: number[]) => ({
     backend: backend.name,
-    protocol: checkpointing ? "checkpointing" : "classic",
+    protocol: `${transport === "connect" ? "Connect, " : ""}${checkpointing ? "checkpointing" : "classic"}`,
     measure: what,
     samples: values.length,
     "p50 ms": ms(percentile(values, 50)),
@@ -185,13 +219,24 @@ async function measure(backend: (typeof backends)[number], checkpointing: boolea
   return [row("event → first step", firstStep), row("per step", perStep)];
 }
 
-const rows: Record<string, string | number>[] = [];
-for (const backend of backends) {
-  for (const checkpointing of [false, true]) {
-    rows.push(...(await measure(backend, checkpointing)));
+// INNGEST_BENCH_ONLY=http|realtime runs one part.
+const only = process.env.INNGEST_BENCH_ONLY;
+if (only !== "realtime") {
+  const rows: Record<string, string | number>[] = [];
+  for (const backend of backends) {
+    for (const checkpointing of [false, true]) {
+      rows.push(...(await measure(backend, checkpointing)));
+    }
+    rows.push(...(await measure(backend, false, "connect")));
   }
+  printTable(
+    `Inngest SDK v4 app on Troupe over loopback HTTP (${RUNS} sequential runs of ${STEPS} empty steps)`,
+    rows,
+  );
 }
-printTable(
-  `Inngest SDK v4 app on Troupe over loopback HTTP (${RUNS} sequential runs of ${STEPS} empty steps)`,
-  rows,
-);
+if (only !== "http") {
+  printTable(
+    "Realtime: HTTP publish → the SDK's WebSocket subscriber, loopback",
+    await realtimeRows(),
+  );
+}

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
 import {
   type Clock,
   createIdGenerator,
@@ -5,6 +7,7 @@ import {
   hasLoneSurrogate,
   type Logger,
   noopLogger,
+  type PubSub,
   type Store,
   secretIn,
   systemClock,
@@ -18,10 +21,13 @@ import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { createCheckpointInbox, createStoreCheckpointInbox } from "./checkpoint.js";
+import { type ConnectGateway, createConnectGateway } from "./connect/gateway.js";
+import { mountConnectRoutes } from "./connect/routes.js";
 import { eventIdsFromSeed } from "./event-id-seed.js";
 import { createHttpDriver } from "./http-driver.js";
 import { offloadPolicy } from "./offload.js";
 import { mountOperationsRoutes } from "./operations-routes.js";
+import { createRealtime } from "./realtime/realtime.js";
 import { BRACKETS, registerSchema } from "./register-schema.js";
 import { createAppRegistry, isClientError, type StoredApp } from "./registry.js";
 import { DEFAULT_MAX_LIST_BYTES, pageNewestFirst } from "./rest-paging.js";
@@ -78,6 +84,13 @@ export interface InngestApiOptions {
    * http(s) URL in `dev`, none in `start` (fails closed: the runtime passes its allowlist).
    */
   readonly canFetchUrl?: (url: string) => boolean;
+  /**
+   * Carries realtime publishes to subscribers on other Troupe processes (pass the runtime's
+   * Redis or NATS PubSub when clustered). Default: in-process only.
+   */
+  readonly pubsub?: PubSub;
+  /** How long a realtime subscription token is valid. Default 1 hour. */
+  readonly realtimeTokenTtlMs?: number;
   /** The fetch used for call requests and sync pings. Default: global fetch. */
   readonly fetch?: typeof fetch;
   readonly logger?: Logger;
@@ -97,6 +110,11 @@ export interface InngestApi {
   syncApp(url: string): Promise<SyncResult>;
   /** The synced apps. */
   apps(): readonly StoredApp[];
+  /**
+   * Takes a WebSocket upgrade for realtime subscriptions (`/v1/realtime/connect`) and returns
+   * true; false for other paths. Wire it to the HTTP server: `server.on("upgrade", ...)`.
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Stops background work of the adapter (the engine belongs to the caller). */
   close(): Promise<void>;
 }
@@ -244,12 +262,17 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     ? createStoreCheckpointInbox(store, prefix, clock)
     : createCheckpointInbox(clock);
   let registryRef: ReturnType<typeof createAppRegistry> | undefined;
+  let connectRef: ConnectGateway | undefined;
   const driver = createHttpDriver({
     resolve: (functionId) => registryRef?.get(functionId),
     ...(options.signingKey ? { signingKey: options.signingKey } : {}),
     ...(options.signingKeyFallback ? { signingKeyFallback: options.signingKeyFallback } : {}),
     serverKind,
-    fetch: doFetch,
+    // Calls to Connect apps go over their workers' sockets.
+    fetch: (input, init) =>
+      connectRef && input instanceof URL && connectRef.handles(input)
+        ? connectRef.fetch(input, init ?? {})
+        : doFetch(input, init),
     ...(options.maxRequestBodyBytes === undefined
       ? {}
       : { maxRequestBodyBytes: options.maxRequestBodyBytes }),
@@ -268,10 +291,28 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
   });
   const registry = createAppRegistry({ flows, store, prefix, driver, clock, logger });
   registryRef = registry;
+  const connect = createConnectGateway({
+    sync: async (request) => registry.sync(registerSchema.parse(request)),
+    ...(options.signingKey ? { signingKey: options.signingKey } : {}),
+    clock,
+    logger,
+  });
+  connectRef = connect;
   const loaded = registry.load();
   loaded.catch((error: unknown) => logger.error("inngest: loading stored apps failed", { error }));
 
   const app = new Hono();
+  const realtime = createRealtime({
+    ...(options.pubsub === undefined ? {} : { pubsub: options.pubsub }),
+    prefix,
+    signingKeys: [options.signingKey, options.signingKeyFallback].filter(
+      (key): key is string => typeof key === "string" && key !== "",
+    ),
+    ...(options.realtimeTokenTtlMs === undefined ? {} : { tokenTtlMs: options.realtimeTokenTtlMs }),
+    maxPublishBytes: MAX_BODY_BYTES,
+    clock,
+    logger,
+  });
 
   const fail = (status: ContentfulStatusCode, message: string) =>
     new Response(JSON.stringify({ status, error: message }), {
@@ -426,10 +467,12 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
       return next();
     return fail(401, "Unauthorized: the signing key does not match");
   });
+  realtime.mount(app, fail);
   app.use("/v0/*", async (c, next) => {
     if (authorized(c.req.header("authorization"))) return next();
     return fail(401, "Unauthorized: the signing key does not match");
   });
+  mountConnectRoutes(app, connect, fail);
 
   const limitOf = (raw: string | undefined, fallback: number) => {
     const limit = Number(raw ?? fallback);
@@ -582,8 +625,12 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
         fetch: doFetch,
         clock,
       }),
+    handleUpgrade: (request, socket, head) =>
+      realtime.handleUpgrade(request, socket, head) || connect.handleUpgrade(request, socket, head),
     async close() {
       inbox.clear();
+      await realtime.close();
+      await connect.close();
     },
   };
 }

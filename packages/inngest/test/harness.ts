@@ -26,6 +26,8 @@ export async function startTroupe(
     readonly flowsPrefix?: string;
     /** Close the store and queue with the server (for ports the test made). */
     readonly closePorts?: boolean;
+    /** Listen on this port (default: any free one), e.g. to restart where clients expect it. */
+    readonly port?: number;
   } = {},
 ): Promise<TroupeServer & { startFlows(): Promise<void> }> {
   const store = options.store ?? createMemoryStore();
@@ -42,15 +44,21 @@ export async function startTroupe(
     flowsPrefix: _flowsPrefix,
     closePorts: _closePorts,
     deferStart: _deferStart,
+    port: _port,
     ...apiOptions
   } = options;
   const api = createInngestApi({ mode: "dev", ...apiOptions, flows, store });
   await api.ready();
   if (!options.deferStart) await flows.start();
   const server = await new Promise<ReturnType<typeof serveHono>>((resolve) => {
-    const started = serveHono({ fetch: api.app.fetch, port: 0, hostname: "127.0.0.1" }, () =>
-      resolve(started),
+    const started = serveHono(
+      { fetch: api.app.fetch, port: options.port ?? 0, hostname: "127.0.0.1" },
+      () => resolve(started),
     );
+  });
+  // Realtime subscriptions arrive as WebSocket upgrades.
+  server.on("upgrade", (request, socket, head) => {
+    if (!api.handleUpgrade(request, socket, head)) socket.destroy();
   });
   const port = (server.address() as AddressInfo).port;
   return {
@@ -60,8 +68,10 @@ export async function startTroupe(
     store,
     startFlows: () => flows.start(),
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Closing the API ends realtime sockets, which the server would otherwise wait for.
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       await api.close();
+      await serverClosed;
       await flows.close();
       if (options.closePorts) {
         await queue.close();

@@ -282,6 +282,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     mode,
     // Synced apps live beside the runs, so their functions come back after a restart.
     store: storage.store,
+    // Realtime publishes reach subscribers connected to any process on the same storage.
+    pubsub: storage.pubsub,
     checkpointing: config.inngest.checkpointing,
     maxListBytes: config.security.listLimitBytes,
     logger: logger.child({ component: "inngest" }),
@@ -483,6 +485,10 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
   const listen = (host: string, port: number) =>
     new Promise<Server>((resolve, reject) => {
       const created = createAdaptorServer({ fetch: app.fetch }) as Server;
+      // WebSocket upgrades: Inngest realtime subscriptions; anything else is refused.
+      created.on("upgrade", (request, socket, head) => {
+        if (!inngest?.handleUpgrade(request, socket, head)) socket.destroy();
+      });
       const onError = (error: NodeJS.ErrnoException) => {
         reject(
           error.code === "EADDRINUSE"

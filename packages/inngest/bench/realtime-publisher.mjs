@@ -1,0 +1,51 @@
+// The realtime bench's publisher, on its own thread (as an app publishing to Troupe would be in
+// its own process): POSTs /v1/realtime/publish over a bounded keep-alive pool, paced or flat out.
+// Each message carries its send time on the shared wall clock (timeOrigin + now, sub-ms).
+import { Agent, request } from "node:http";
+import { parentPort, workerData } from "node:worker_threads";
+
+const { url, rate, total, concurrency } = workerData;
+const target = new URL(url);
+const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+const now = () => performance.timeOrigin + performance.now();
+
+const publish = () =>
+  new Promise((resolve, reject) => {
+    const outgoing = request(
+      target,
+      { method: "POST", agent, headers: { "content-type": "application/json" } },
+      (response) => {
+        response.resume();
+        response.on("end", () =>
+          response.statusCode === 200
+            ? resolve()
+            : reject(new Error(`publish: HTTP ${response.statusCode}`)),
+        );
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end(JSON.stringify({ at: now() }));
+  });
+
+const started = performance.now();
+if (rate > 0) {
+  const sends = [];
+  for (let i = 0; i < total; i += 1) {
+    const wait = started + (i * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    sends.push(publish());
+  }
+  await Promise.all(sends);
+} else {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        next += 1;
+        await publish();
+      }
+    }),
+  );
+}
+agent.destroy();
+parentPort.postMessage({ seconds: (performance.now() - started) / 1000 });

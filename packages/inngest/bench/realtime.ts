@@ -1,0 +1,189 @@
+/**
+ * Realtime latency and throughput: a publisher on its own thread POSTs `/v1/realtime/publish`
+ * over loopback HTTP (32 keep-alive connections), a subscriber receives through the official SDK's realtime client (`subscribe`
+ * of `inngest/realtime`) over a WebSocket. Latency is publish start → the SDK's callback, on
+ * the shared wall clock (`timeOrigin + now`).
+ *
+ * - paced: `INNGEST_BENCH_RT_RATE` messages/s (default 1,000) for `INNGEST_BENCH_RT_SECONDS`
+ *   (default 5), each publish started on schedule without waiting for the previous one;
+ * - flood: `INNGEST_BENCH_RT_FLOOD` messages (default 5,000) as fast as 32 concurrent
+ *   publishers go, messages/s received.
+ *
+ * Paths: one Troupe server (in-process PubSub), and two Troupe servers sharing Redis or NATS
+ * (publish through one, subscribe on the other), as two runtime processes would.
+ */
+import type { AddressInfo } from "node:net";
+import { Worker } from "node:worker_threads";
+import { serve as serveHono } from "@hono/node-server";
+import { createMemoryQueue, createMemoryStore, type PubSub } from "@troupe/core";
+import { createFlows } from "@troupe/flows";
+import { createNatsPubSub } from "@troupe/nats";
+import { createRedisPubSub } from "@troupe/redis";
+import { subscribe } from "inngest/realtime";
+import { WebSocket } from "ws";
+import { createInngestApi } from "../src/index.js";
+
+if (typeof globalThis.WebSocket === "undefined") Object.assign(globalThis, { WebSocket });
+
+const RATE = Number(process.env.INNGEST_BENCH_RT_RATE ?? 1000);
+const SECONDS = Number(process.env.INNGEST_BENCH_RT_SECONDS ?? 5);
+const FLOOD = Number(process.env.INNGEST_BENCH_RT_FLOOD ?? 5_000);
+const redisUrl = process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+
+interface Server {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+async function startServer(pubsub: PubSub | undefined): Promise<Server> {
+  const flows = createFlows({
+    store: createMemoryStore(),
+    queue: createMemoryQueue(),
+    keepProcessAlive: false,
+  });
+  const api = createInngestApi({ flows, mode: "dev", ...(pubsub ? { pubsub } : {}) });
+  await api.ready();
+  const server = await new Promise<ReturnType<typeof serveHono>>((resolve) => {
+    const started = serveHono({ fetch: api.app.fetch, port: 0, hostname: "127.0.0.1" }, () =>
+      resolve(started),
+    );
+  });
+  server.on("upgrade", (request, socket, head) => {
+    if (!api.handleUpgrade(request, socket, head)) socket.destroy();
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await api.close();
+      await closed;
+      await flows.close();
+      await pubsub?.close();
+    },
+  };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+async function measurePath(
+  label: string,
+  publishTo: Server,
+  subscribeAt: Server,
+): Promise<Record<string, string | number>[]> {
+  const channel = `bench-${Date.now().toString(36)}`;
+  const tokenResponse = await fetch(`${publishTo.url}/v1/realtime/token`, {
+    method: "POST",
+    body: JSON.stringify([{ channel, name: "t", kind: "run" }]),
+  });
+  const { jwt } = (await tokenResponse.json()) as { jwt: string };
+  let received = 0;
+  const latencies: number[] = [];
+  let onCount: (() => void) | undefined;
+  let want = 0;
+  const subscription = (await subscribe({
+    channel,
+    topics: ["t"],
+    key: jwt,
+    apiBaseUrl: subscribeAt.url,
+    validate: false,
+    onMessage: (message: { data: { at: number } }) => {
+      latencies.push(performance.timeOrigin + performance.now() - message.data.at);
+      received += 1;
+      if (received >= want) onCount?.();
+    },
+  } as unknown as Parameters<typeof subscribe>[0])) as unknown as { close(): void };
+  const publishUrl = `${publishTo.url}/v1/realtime/publish?channel=${channel}&topic=t`;
+  const publishFromThread = (rate: number, total: number) =>
+    new Promise<number>((resolve, reject) => {
+      const worker = new Worker(new URL("./realtime-publisher.mjs", import.meta.url), {
+        workerData: { url: publishUrl, rate, total, concurrency: 32 },
+      });
+      worker.once("message", (done: { seconds: number }) => resolve(done.seconds));
+      worker.once("error", reject);
+    });
+  const receivedAll = (count: number, timeoutMs: number) =>
+    new Promise<boolean>((resolve) => {
+      want = count;
+      if (received >= count) return resolve(true);
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      onCount = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+
+  // Warm-up: connections, JIT.
+  await publishFromThread(0, 500);
+  await receivedAll(500, 10_000);
+  received = 0;
+  latencies.length = 0;
+
+  // Paced at RATE messages/s.
+  const total = RATE * SECONDS;
+  const pacedSeconds = await publishFromThread(RATE, total);
+  const complete = await receivedAll(total, 20_000);
+  const pacedLatencies = [...latencies].sort((a, b) => a - b);
+  const pacedReceived = received;
+
+  // Flood: 32 publishers back to back.
+  received = 0;
+  latencies.length = 0;
+  const floodStart = performance.now();
+  await publishFromThread(0, FLOOD);
+  await receivedAll(FLOOD, 30_000);
+  const floodSeconds = (performance.now() - floodStart) / 1000;
+  subscription.close();
+  const floodLatencies = [...latencies].sort((a, b) => a - b);
+  return [
+    {
+      path: label,
+      load: `${RATE}/s paced`,
+      sent: total,
+      received: `${pacedReceived}${complete ? "" : " (timed out)"}`,
+      "p50 ms": percentile(pacedLatencies, 50).toFixed(2),
+      "p99 ms": percentile(pacedLatencies, 99).toFixed(2),
+      "msgs/s": Math.round(pacedReceived / pacedSeconds),
+    },
+    {
+      path: label,
+      load: "flood, 32 publishers",
+      sent: FLOOD,
+      received,
+      "p50 ms": percentile(floodLatencies, 50).toFixed(2),
+      "p99 ms": percentile(floodLatencies, 99).toFixed(2),
+      "msgs/s": Math.round(received / floodSeconds),
+    },
+  ];
+}
+
+/** The realtime rows of the bench table. */
+export async function realtimeRows(): Promise<Record<string, string | number>[]> {
+  const rows: Record<string, string | number>[] = [];
+  const single = await startServer(undefined);
+  try {
+    rows.push(...(await measurePath("one server (in-process)", single, single)));
+  } finally {
+    await single.close();
+  }
+  const tag = `rtbench${Date.now().toString(36)}`;
+  const clustered: [string, () => PubSub][] = [
+    ["two servers, Redis", () => createRedisPubSub({ url: redisUrl, prefix: `${tag}:` })],
+    ["two servers, NATS", () => createNatsPubSub({ servers: natsUrl, subjectPrefix: tag })],
+  ];
+  for (const [label, open] of clustered) {
+    const publisher = await startServer(open());
+    const subscriber = await startServer(open());
+    try {
+      rows.push(...(await measurePath(label, publisher, subscriber)));
+    } finally {
+      await publisher.close();
+      await subscriber.close();
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,113 @@
+import type { Logger, PubSub, Unsubscribe } from "@troupe/core";
+import {
+  decodeFrame,
+  encodeFrame,
+  frameMatches,
+  pubsubChannelOf,
+  type RealtimeFrame,
+  type RealtimeScope,
+} from "./frames.js";
+
+/** Fans realtime frames out to subscribers in every Troupe process that shares the PubSub. */
+export interface RealtimeHub {
+  /**
+   * Sends `frame` to every subscriber of its channel and topic, in this process and in others
+   * on the same PubSub. Frames one caller publishes one after another on one channel arrive in
+   * that order.
+   */
+  publish(frame: RealtimeFrame): Promise<void>;
+  /** Calls `deliver` for each frame in `scope`; resolves once frames published later arrive. */
+  subscribe(
+    scope: RealtimeScope,
+    deliver: (frame: RealtimeFrame, json: string) => void,
+  ): Promise<Unsubscribe>;
+  /** Subscribers in this process. */
+  subscriberCount(): number;
+  /** Drops every subscription of this process. */
+  close(): Promise<void>;
+}
+
+interface ChannelEntry {
+  readonly subscribers: Set<Subscriber>;
+  /** The PubSub subscription, shared by every local subscriber of the channel. */
+  readonly subscribed: Promise<Unsubscribe>;
+}
+
+interface Subscriber {
+  readonly scope: RealtimeScope;
+  /** Gets the frame and its JSON text (encoded once, shared by every subscriber). */
+  readonly deliver: (frame: RealtimeFrame, json: string) => void;
+}
+
+/** A hub over `pubsub`; its PubSub channels are named under `prefix`. */
+export function createRealtimeHub(options: {
+  readonly pubsub: PubSub;
+  readonly prefix: string;
+  readonly logger: Logger;
+}): RealtimeHub {
+  const { pubsub, prefix, logger } = options;
+  const channels = new Map<string, ChannelEntry>();
+
+  const release = async (name: string, entry: ChannelEntry) => {
+    if (entry.subscribers.size > 0 || channels.get(name) !== entry) return;
+    channels.delete(name);
+    await (await entry.subscribed)();
+  };
+
+  return {
+    // The PubSub port keeps one publisher's order per channel, which is the order promised here.
+    publish: (frame) => pubsub.publish(pubsubChannelOf(prefix, frame.channel), encodeFrame(frame)),
+    async subscribe(scope, deliver) {
+      const name = pubsubChannelOf(prefix, scope.channel);
+      let entry = channels.get(name);
+      if (!entry) {
+        const subscribers = new Set<Subscriber>();
+        const subscribed = pubsub.subscribe(name, (message) => {
+          const json = Buffer.from(message).toString("utf8");
+          const frame = decodeFrame(json);
+          if (!frame) {
+            logger.warn("realtime: dropped a message that is not a frame", { channel: name });
+            return;
+          }
+          for (const subscriber of subscribers) {
+            if (frameMatches(subscriber.scope, frame)) subscriber.deliver(frame, json);
+          }
+        });
+        entry = { subscribers, subscribed };
+        channels.set(name, entry);
+      }
+      const subscriber: Subscriber = { scope, deliver };
+      entry.subscribers.add(subscriber);
+      const current = entry;
+      try {
+        await current.subscribed;
+      } catch (error) {
+        current.subscribers.delete(subscriber);
+        if (channels.get(name) === current) channels.delete(name);
+        throw error;
+      }
+      let done = false;
+      return async () => {
+        if (done) return;
+        done = true;
+        current.subscribers.delete(subscriber);
+        await release(name, current);
+      };
+    },
+    subscriberCount() {
+      let count = 0;
+      for (const entry of channels.values()) count += entry.subscribers.size;
+      return count;
+    },
+    async close() {
+      const entries = [...channels.values()];
+      channels.clear();
+      await Promise.all(
+        entries.map(async (entry) => {
+          entry.subscribers.clear();
+          await (await entry.subscribed.catch(() => async () => {}))();
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { randomUUID } from "node:crypto";
+import { type Clock, zodIssueError } from "@troupe/core";
+import type { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { BRACKETS } from "../register-schema.js";
+import {
+  publishedData,
+  publishQuerySchema,
+  type RealtimeFrame,
+  scopeOfTokenRequest,
+  tokenRequestSchema,
+} from "./frames.js";
+import type { RealtimeHub } from "./hub.js";
+import type { RealtimeTokens } from "./tokens.js";
+
+/** What {@link mountRealtimeRoutes} needs from the Inngest API. */
+export interface RealtimeRoutesOptions {
+  readonly hub: RealtimeHub;
+  readonly tokens: RealtimeTokens;
+  readonly clock: Clock;
+  /** Answers an error in the API's JSON error shape. */
+  readonly fail: (status: ContentfulStatusCode, message: string) => Response;
+  /** Largest publish body (bytes); a stream publish is cut off past it. */
+  readonly maxPublishBytes: number;
+}
+
+/**
+ * `POST /v1/realtime/token` (a subscription token for one channel's topics) and
+ * `POST /v1/realtime/publish?channel=&topic=&run_id=` (JSON, or a `text/stream` body relayed as
+ * `datastream-start`, `chunk`s and `datastream-end`). The caller is authorised by the API's
+ * `/v1/*` check, which must be registered first.
+ */
+export function mountRealtimeRoutes(app: Hono, options: RealtimeRoutesOptions): void {
+  const { hub, tokens, clock, fail, maxPublishBytes } = options;
+  const tooLarge = () => fail(413, `body: larger than ${maxPublishBytes} bytes`);
+  const limit = bodyLimit({ maxSize: maxPublishBytes, onError: tooLarge });
+  app.use("/v1/realtime/*", limit);
+
+  app.post("/v1/realtime/token", async (c) => {
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.text());
+    } catch {
+      return fail(400, "body: expected JSON: [{channel, name, kind}]");
+    }
+    const parsed = tokenRequestSchema.safeParse(body);
+    if (!parsed.success) return fail(400, zodIssueError(parsed.error, "body", BRACKETS).message);
+    return c.json({ jwt: await tokens.issue(scopeOfTokenRequest(parsed.data)) });
+  });
+
+  app.post("/v1/realtime/publish", async (c) => {
+    const url = new URL(c.req.url);
+    const parsed = publishQuerySchema.safeParse({
+      channel: url.searchParams.get("channel") ?? undefined,
+      topic: url.searchParams.getAll("topic"),
+      run_id: url.searchParams.get("run_id") ?? undefined,
+    });
+    if (!parsed.success) return fail(400, zodIssueError(parsed.error, "query", BRACKETS).message);
+    const { channel, topic: topics, run_id } = parsed.data;
+    const base = (topic: string) => ({
+      channel,
+      topic,
+      created_at: new Date(clock.now()).toISOString(),
+      ...(run_id === undefined ? {} : { run_id }),
+    });
+    const publishAll = (make: (topic: string) => RealtimeFrame) =>
+      Promise.all(topics.map((topic) => hub.publish(make(topic))));
+
+    const contentType = c.req.header("content-type") ?? "";
+    if (!contentType.startsWith("text/stream") || !c.req.raw.body) {
+      const data = publishedData(await c.req.text());
+      await publishAll((topic) => ({ ...base(topic), kind: "data", data }));
+      return c.json({ ok: true });
+    }
+
+    const streamId = randomUUID();
+    await publishAll((topic) => ({ ...base(topic), kind: "datastream-start", data: streamId }));
+    const decoder = new TextDecoder();
+    let received = 0;
+    let cutOff = false;
+    for await (const bytes of c.req.raw.body as unknown as AsyncIterable<Uint8Array>) {
+      received += bytes.byteLength;
+      if (received > maxPublishBytes) {
+        cutOff = true;
+        break;
+      }
+      const text = decoder.decode(bytes, { stream: true });
+      if (text === "") continue;
+      await publishAll((topic) => ({
+        ...base(topic),
+        kind: "chunk",
+        data: text,
+        stream_id: streamId,
+      }));
+    }
+    await publishAll((topic) => ({ ...base(topic), kind: "datastream-end", data: streamId }));
+    return cutOff ? tooLarge() : c.json({ ok: true });
+  });
+}
