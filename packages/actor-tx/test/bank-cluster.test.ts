@@ -14,6 +14,8 @@ const LEASE_MS = 3_000;
 const ACCOUNTS = 100;
 // CI size; BANK_TRANSFERS=10000 for the issue's full run (minutes on a loaded machine).
 const TRANSFERS = Number(process.env.BANK_TRANSFERS ?? 400);
+/** Transfers made after the kills, once the cluster has settled: every one must commit. */
+const RECOVERY_TRANSFERS = 40;
 
 const schemas = scratchSchemas("actor_tx_bank");
 const children = new Set<ChildProcess>();
@@ -125,10 +127,41 @@ describe("bank invariant across 3 node processes (PostgreSQL + NATS) with SIGKIL
         }
       };
       await settle(() => transactions.resolveNow());
-      const states = [];
       for (let key = 0; key < ACCOUNTS; key++) {
         await settle(() => system.invoke("Account", key, "txResolve", []));
         expect(await settle(() => system.invoke("Account", key, "txLock", []))).toBeNull();
+      }
+      // How many transfers a kill fails depends on how long the restarted process takes to come
+      // up (tens of seconds on a loaded machine), so the chaotic phase only has to make progress.
+      // Once the cluster has settled, every transfer must go through.
+      const ackedDuringKills = acked.size;
+      expect(ackedDuringKills, JSON.stringify([...failures])).toBeGreaterThan(0);
+      const after = planTransfers(RECOVERY_TRANSFERS, ACCOUNTS, 11).map((transfer) => ({
+        ...transfer,
+        id: `after-${transfer.id}`,
+      }));
+      for (const transfer of after) {
+        await transactions.run(
+          async (tx) => {
+            await tx.call(
+              system.get(Account, transfer.from),
+              "withdraw",
+              transfer.id,
+              transfer.amount,
+            );
+            await tx.call(
+              system.get(Account, transfer.to),
+              "deposit",
+              transfer.id,
+              transfer.amount,
+            );
+          },
+          { conflictRetries: 30 },
+        );
+        acked.add(transfer.id);
+      }
+      const states = [];
+      for (let key = 0; key < ACCOUNTS; key++) {
         const account = system.get(Account, key);
         states.push({
           balance: await settle(() => account.balance()),
@@ -137,7 +170,7 @@ describe("bank invariant across 3 node processes (PostgreSQL + NATS) with SIGKIL
       }
       const audit = auditBooks(states, ACCOUNTS * 1_000, acked);
       expect(audit.problems).toEqual([]);
-      expect(acked.size, JSON.stringify([...failures])).toBeGreaterThan(TRANSFERS / 2);
+      expect(acked.size).toBe(ackedDuringKills + RECOVERY_TRANSFERS);
       console.log(
         `bank on 3 processes: ${TRANSFERS} transfers, ${acked.size} acknowledged, ${audit.applied.size} applied, failures ${JSON.stringify([...failures])}, 2 SIGKILLs`,
       );
