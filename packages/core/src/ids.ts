@@ -1,4 +1,4 @@
-import { monotonicFactory } from "ulid";
+import { encodeTime, monotonicFactory } from "ulid";
 import { type Clock, systemClock } from "./clock.js";
 
 /** Makes sortable unique ids. */
@@ -22,6 +22,14 @@ const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 /** True when `value` is a well-formed ULID. */
 export function isUlid(value: string): boolean {
   return ULID_PATTERN.test(value);
+}
+
+/**
+ * The 10-character time part of a ULID made at `ms`: every ULID made at `ms` or later sorts at or
+ * after it, every earlier one before it, so it bounds a range of ULID-keyed records by time.
+ */
+export function ulidTimePrefix(ms: number): string {
+  return encodeTime(Math.max(0, Math.floor(ms)), 10);
 }
 
 /** The creation time encoded in a ULID, in ms since the epoch. */

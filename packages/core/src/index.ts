@@ -11,7 +11,14 @@ export {
   type TroupeErrorCode,
   type TroupeErrorOptions,
 } from "./errors.js";
-export { createIdGenerator, type IdGenerator, isUlid, ulid, ulidTime } from "./ids.js";
+export {
+  createIdGenerator,
+  type IdGenerator,
+  isUlid,
+  ulid,
+  ulidTime,
+  ulidTimePrefix,
+} from "./ids.js";
 export {
   compareKeys,
   hasLoneSurrogate,

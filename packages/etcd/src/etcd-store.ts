@@ -4,6 +4,7 @@ import {
   type Expectation,
   type KeyRange,
   type ListOptions,
+  parseWith,
   resolveListRange,
   type Store,
   StoreConflictError,
@@ -75,18 +76,10 @@ function revision(value: string | number | undefined, what: string): number {
  * Durability is etcd's: a commit resolves after the cluster's quorum has written it to its WAL.
  */
 export function createEtcdStore(options: EtcdStoreOptions): Store {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new TroupeError(
-      "INVALID_ARGUMENT",
-      `createEtcdStore.${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid options"}`,
-      { details: { field: `createEtcdStore.${issue?.path.join(".") ?? ""}` } },
-    );
-  }
-  const prefix = parsed.data.prefix ?? "troupe/";
-  const maxTxnOps = parsed.data.maxTxnOps ?? 128;
-  const pageSize = parsed.data.listPageSize ?? 1000;
+  const parsed = parseWith(optionsSchema, options, "createEtcdStore");
+  const prefix = parsed.prefix ?? "troupe/";
+  const maxTxnOps = parsed.maxTxnOps ?? 128;
+  const pageSize = parsed.listPageSize ?? 1000;
   const connection = openConnection(options, "createEtcdStore");
   const { kv } = connection.client;
   const dataPrefix = Buffer.from(`${prefix}k/`, "utf8");
@@ -195,16 +188,16 @@ export function createEtcdStore(options: EtcdStoreOptions): Store {
   function conflictOf(
     guarded: readonly StoreOp[],
     responses: readonly { response_range?: { kvs?: IKeyValue[] } }[],
-  ): StoreConflictError {
+  ): TroupeError {
     for (let index = 0; index < guarded.length; index++) {
       const op = guarded[index] as StoreOp & { expect: Expectation };
       const found = responses[index]?.response_range?.kvs?.[0];
       const actual: Expectation = found ? revision(found.mod_revision, "mod_revision") : "absent";
       if (actual !== op.expect) return new StoreConflictError(op.key, op.expect, actual);
     }
-    // Every guard held when the failure branch read them: a compare failed on a state that a
-    // concurrent commit changed back is impossible within one transaction, so this is a bug.
-    return new StoreConflictError(guarded[0]?.key ?? "", guarded[0]?.expect ?? "absent", "absent");
+    // The failure branch reads in the same transaction as the compares, so some guard must
+    // differ; reaching here means etcd and this adapter disagree on what a compare means.
+    return new TroupeError("INTERNAL", "etcd store commit: a compare failed but every guard holds");
   }
 
   return {

@@ -16,6 +16,11 @@ export const SDK_PATHS: readonly RegExp[] = [
   /^\/dev$/,
 ];
 
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function presentedBearer(header: string | undefined): string | undefined {
+  return /^Bearer\s+(.+)$/i.exec(header ?? "")?.[1]?.trim() || undefined;
+}
+
 /** Options of {@link bearerAuth}. */
 export interface BearerAuthOptions {
   /** The token clients send as `Authorization: Bearer <token>`. */
@@ -38,9 +43,7 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
   const publicPaths = options.publicPaths ?? SDK_PATHS;
   return async (context, next) => {
     if (publicPaths.some((pattern) => pattern.test(context.req.path))) return next();
-    const header = context.req.header("authorization") ?? "";
-    const match = /^Bearer\s+(.+)$/i.exec(header);
-    const presented = match?.[1]?.trim();
+    const presented = presentedBearer(context.req.header("authorization"));
     if (presented && secretIn(presented, accepted)) {
       return next();
     }

@@ -1,6 +1,7 @@
 import { secretIn } from "@troupe/core";
 import { hashSigningKey } from "@troupe/inngest";
 import type { Context, MiddlewareHandler } from "hono";
+import { presentedBearer } from "../auth.js";
 import { requiredScope } from "./route-scopes.js";
 import { grants, type Scope } from "./scopes.js";
 import type { TokenRegistry } from "./token-registry.js";
@@ -43,8 +44,7 @@ export function accessControl(options: AccessControlOptions): MiddlewareHandler 
   const signing = (options.signingKeys ?? []).map(hashSigningKey);
   return async (context, next) => {
     if (options.publicPaths.some((pattern) => pattern.test(context.req.path))) return next();
-    const header = context.req.header("authorization") ?? "";
-    const presented = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
+    const presented = presentedBearer(context.req.header("authorization"));
     let principal: Principal | undefined;
     if (presented) {
       if (secretIn(presented, root)) principal = { name: "root", scopes: ["admin"] };

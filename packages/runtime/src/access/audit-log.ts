@@ -5,6 +5,7 @@ import {
   type Logger,
   type Store,
   type StoreOp,
+  ulidTimePrefix,
 } from "@troupe/core";
 import { z } from "zod";
 
@@ -77,19 +78,6 @@ export interface AuditLog {
   sweep(batch?: number): Promise<number>;
 }
 
-const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-/** The 10-character ULID time prefix of `ms`: every ULID made at `ms` or later sorts after it. */
-function timePrefix(ms: number): string {
-  let out = "";
-  let rest = Math.max(0, Math.floor(ms));
-  for (let i = 0; i < 10; i++) {
-    out = (ALPHABET[rest % 32] as string) + out;
-    rest = Math.floor(rest / 32);
-  }
-  return out;
-}
-
 /** Creates the audit log over `store`. */
 export function createAuditLog(options: AuditLogOptions): AuditLog {
   const { store, clock, logger } = options;
@@ -116,8 +104,8 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     },
     async query(query) {
       const limit = Math.min(Math.max(1, query.limit ?? 100), 1000);
-      const start = query.from === undefined ? undefined : `${prefix}${timePrefix(query.from)}`;
-      let end = query.to === undefined ? undefined : `${prefix}${timePrefix(query.to)}`;
+      const start = query.from === undefined ? undefined : `${prefix}${ulidTimePrefix(query.from)}`;
+      let end = query.to === undefined ? undefined : `${prefix}${ulidTimePrefix(query.to)}`;
       if (query.cursor !== undefined) {
         const after = `${prefix}${query.cursor}`;
         if (end === undefined || after < end) end = after;
@@ -152,7 +140,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     async sweep(batch = 500) {
       const old = await store.list({
         prefix,
-        end: `${prefix}${timePrefix(clock.now() - retentionMs)}`,
+        end: `${prefix}${ulidTimePrefix(clock.now() - retentionMs)}`,
         limit: batch,
       });
       if (old.length === 0) return 0;

@@ -1,7 +1,7 @@
 import {
   type Clock,
   createJsonCodec,
-  invalidArgument,
+  parseWith,
   type Store,
   secretEquals,
   TroupeError,
@@ -103,16 +103,12 @@ export function createTokenRegistry(options: TokenRegistryOptions): TokenRegistr
 
   return {
     async create(input) {
-      const parsed = createTokenSchema.safeParse(input);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw invalidArgument(issue?.path.join(".") || "token", issue?.message ?? "invalid");
-      }
+      const request = parseWith(createTokenSchema, input, "", { unknownKey: "unknown field" });
       const { id, secret, text } = newToken();
       const record: TokenRecord = {
         id,
-        name: parsed.data.name,
-        scopes: [...new Set(parsed.data.scopes as Scope[])],
+        name: request.name,
+        scopes: [...new Set(request.scopes as Scope[])],
         hash: hashSecret(secret),
         createdAt: clock.now(),
       };
