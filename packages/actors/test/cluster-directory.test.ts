@@ -205,6 +205,25 @@ describe("cluster directory", () => {
     expect(a.directory.membership.holdsLease()).toBe(true);
   });
 
+  it("makes an owner whose clock runs behind lose its lease when another node took its actor over", async () => {
+    const store = createMemoryStore();
+    const a = await startNode(store, "a");
+    const b = await startNode(store, "b");
+    await a.directory.claim(counter);
+    const lost: ActorAddress[][] = [];
+    a.directory.onOwnershipLost((addresses) => lost.push([...addresses]));
+    // b's clock reaches the end of a's lease; a's stays behind, so by its own clock it still
+    // holds the lease and its heartbeat would renew it.
+    await b.clock.advance(LEASE_MS);
+    const taken = await b.directory.claim(counter);
+    await a.directory.membership.heartbeat();
+    // The takeover rewrote a's record, so the renewal conflicts: a drops the claim instead of
+    // believing, alongside b, that it owns the actor.
+    expect(lost).toEqual([[counter]]);
+    expect(a.directory.ownedEpoch(counter)).toBeUndefined();
+    expect(b.directory.ownedEpoch(counter)).toBe(taken.epoch);
+  });
+
   it("keeps claims through heartbeats for as long as the node lives", async () => {
     const store = createMemoryStore();
     const clock = new ManualClock(START);

@@ -12,7 +12,13 @@ import {
 } from "@troupe/core";
 import { z } from "zod";
 import type { ActorAddress, ActorDirectory, Ownership } from "../directory.js";
-import { hostsType, type Membership, type NodeInfo, parseClusterOptions } from "./membership.js";
+import {
+  hostsType,
+  type Membership,
+  type NodeInfo,
+  nodeInfoCodec,
+  parseClusterOptions,
+} from "./membership.js";
 import { createNodeWatch } from "./node-watch.js";
 import { type Placement, randomPlacement } from "./placement.js";
 
@@ -184,17 +190,22 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
     if (node && node.info.incarnation === owner.incarnation && !membership.lapsed(node.info)) {
       return { live: true, owner, version: entry.version };
     }
-    // A lapsed lease of the owner's incarnation could still be renewed, so the takeover must
-    // commit only while the owner's record is still the lapsed one we just read. A record of
-    // another incarnation (the node joined again) needs no guard: incarnations never come back.
-    const guard: StoreOp[] =
-      node && node.info.incarnation !== owner.incarnation
+    // A lapsed lease of the owner's incarnation could still be renewed (by a node whose clock
+    // runs behind ours, or a heartbeat already in flight), so the takeover rewrites the owner's
+    // record as it was read: the commit fails if the record changed since, and the owner's next
+    // heartbeat, which expects the version it wrote, fails too, so the owner loses its lease and
+    // rejoins under a new incarnation instead of renewing claims that were taken over. A record
+    // of another incarnation (the node joined again) needs no guard: incarnations never come back.
+    const guard: StoreOp[] = !node
+      ? [{ type: "check", key: membership.nodeKey(owner.nodeId), expect: "absent" }]
+      : node.info.incarnation !== owner.incarnation
         ? []
         : [
             {
-              type: "check",
+              type: "set",
               key: membership.nodeKey(owner.nodeId),
-              expect: node ? node.version : "absent",
+              value: nodeInfoCodec.encode(node.info),
+              expect: node.version,
             },
           ];
     return { live: false, guard, epochBefore: entry.version };
