@@ -4,6 +4,7 @@ import {
   type Store,
   StoreConflictError,
   type StoreEntry,
+  utf8,
 } from "@troupe/core";
 import { z } from "zod";
 import {
@@ -48,6 +49,14 @@ export interface DecisionStore {
   readonly store: Store;
 }
 
+/**
+ * A record is plain JSON (strings, finite numbers, booleans, null), so it is written as the plain
+ * JSON text; the JSON codec reads that text back unchanged and skips its per-key replacer here.
+ */
+function encodeRecord(record: DecisionRecord): Uint8Array {
+  return utf8(JSON.stringify(record));
+}
+
 /** Decision records in `store` under `prefix` (default `"tx/d/"`). */
 export function createDecisionStore(store: Store, prefix = "tx/d/"): DecisionStore {
   if (typeof prefix !== "string" || prefix.length === 0) {
@@ -80,7 +89,7 @@ export function createDecisionStore(store: Store, prefix = "tx/d/"): DecisionSto
           {
             type: "set",
             key: key(txId),
-            value: jsonCodec.encode(record),
+            value: encodeRecord(record),
             expect: current.version,
           },
         ]);
