@@ -59,7 +59,7 @@ const nodes = [];
 for (const [i, store] of stores.entries()) {
   const node = createClusterNode({
     store,
-    transport: transports[i]!,
+    transport: transports[i] as (typeof transports)[number],
     nodeId: `${runId}-${i}`,
     leaseMs: 30_000,
   });
@@ -76,10 +76,10 @@ for (const [i, store] of stores.entries()) {
   nodes.push(node);
 }
 for (const node of nodes) await node.join();
-const system = systems[0]!;
+const system = systems[0] as ActorSystem;
 const transactions = createTransactions({
   system,
-  decisions: createDecisionLog({ store: stores[0]! }),
+  decisions: createDecisionLog({ store: stores[0] as Store }),
   timeoutMs: 10_000,
 });
 const transfer = (from: number, to: number, id: string) =>
@@ -101,7 +101,7 @@ for (let i = 0; i < N; i++) {
 await new Promise((r) => setTimeout(r, 200));
 lat.sort((a, b) => a - b);
 console.log(
-  `C=1: p50 ${lat[N / 2]!.toFixed(2)} ms, p99 ${lat[Math.floor(N * 0.99)]!.toFixed(2)} ms`,
+  `C=1: p50 ${(lat[N / 2] ?? 0).toFixed(2)} ms, p99 ${(lat[Math.floor(N * 0.99)] ?? 0).toFixed(2)} ms`,
 );
 for (const [k, v] of Object.entries(counts).sort())
   console.log(k, (v / N).toFixed(2), "per transfer");
