@@ -91,6 +91,21 @@ const transfer = (from: number, to: number, id: string) =>
 for (let i = 0; i < 20; i++) await transfer(i, (i + 1) % 20, `w${i}`);
 await new Promise((r) => setTimeout(r, 200));
 for (const k of Object.keys(counts)) delete counts[k];
+{
+  const idleBefore = process.cpuUsage();
+  await new Promise((r) => setTimeout(r, 3000));
+  const idle = process.cpuUsage(idleBefore);
+  console.log(`idle: ${((idle.user + idle.system) / 3000 / 10).toFixed(1)} % of a core`);
+}
+const { Session } = await import("node:inspector/promises");
+const session = new Session();
+if (process.env.PROFILE) {
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+}
+const cpuBefore = process.cpuUsage();
+const eluBefore = performance.eventLoopUtilization();
 const N = 200;
 const lat: number[] = [];
 for (let i = 0; i < N; i++) {
@@ -98,8 +113,18 @@ for (let i = 0; i < N; i++) {
   await transfer(i % 20, (i + 7) % 20, `t${i}`);
   lat.push(performance.now() - t);
 }
+const cpu = process.cpuUsage(cpuBefore);
+if (process.env.PROFILE) {
+  const { profile } = await session.post("Profiler.stop");
+  (await import("node:fs")).writeFileSync(process.env.PROFILE, JSON.stringify(profile));
+}
+const elu = performance.eventLoopUtilization(eluBefore);
+console.log(`main thread busy: ${(elu.active / N).toFixed(2)} ms per transfer`);
 await new Promise((r) => setTimeout(r, 200));
 lat.sort((a, b) => a - b);
+console.log(
+  `this process: ${((cpu.user + cpu.system) / 1000 / N).toFixed(2)} CPU-ms per transfer (both nodes)`,
+);
 console.log(
   `C=1: p50 ${(lat[N / 2] ?? 0).toFixed(2)} ms, p99 ${(lat[Math.floor(N * 0.99)] ?? 0).toFixed(2)} ms`,
 );
