@@ -53,7 +53,7 @@ export interface ConnectGatewayOptions {
   /**
    * How long a worker has to acknowledge a call (`WORKER_REQUEST_ACK`, sent on receipt) before
    * the call is sent again, to a ready worker of its app. A worker drops a call that reaches it
-   * while it is still finishing its handshake (the v3 SDK does, after a reconnect). Default 2 s.
+   * while it is still finishing its handshake (the v3 SDK does, after a reconnect). Default 5 s.
    */
   readonly ackTimeoutMs?: number;
 }
@@ -104,7 +104,7 @@ export function createConnectGateway(options: ConnectGatewayOptions): ConnectGat
   const heartbeatMs = options.heartbeatMs ?? 10_000;
   const orphanGraceMs = options.orphanGraceMs ?? 10_000;
   const awaitWorkerMs = options.awaitWorkerMs ?? 15_000;
-  const ackTimeoutMs = options.ackTimeoutMs ?? 2_000;
+  const ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
   /** Calls waiting for a worker to become ready. */
   const awaitingWorker = new Set<() => void>();
   const workerReady = () => {
