@@ -118,6 +118,10 @@ export async function batchDelayRows(): Promise<Record<string, string | number>[
       label: "on worker threads (one per core)",
       workers: { module: MODULE, threads: availableParallelism() },
     },
+    {
+      label: 'on worker threads (default), snapshots: "lazy"',
+      workers: { module: MODULE, snapshots: "lazy" },
+    },
     { label: "idle", idle: true },
   ];
   const measured: Record<string, string | number>[] = [];

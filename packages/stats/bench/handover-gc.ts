@@ -2,15 +2,15 @@
 // workers: 100,000 results arrive as packed chunks of 128 (one per turn, as the pool hands them
 // over), and are kept (the batch's result array and L1 hold every snapshot). Two forms:
 //   trees   — each snapshot built as today: three maps, boxed doubles, bounds objects;
-//   compact — each snapshot a small object over its chunk's Float64Array (off the V8 heap),
-//             its maps built only when read.
+//   compact — each snapshot a `PooledSnapshot` (`workers.snapshots: "lazy"`), a small object
+//             over its chunk's Float64Array (off the V8 heap), its maps built only when read.
 // Per form: the calling thread's loop delay (1 ms timer) and its GC pauses. Run each form in its
 // own process: `FORM=trees|compact node --import tsx --conditions=source bench/handover-gc.ts`.
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { DecodedOutcomes, encodeOutcomes, type Outcome } from "../src/batch-protocol.js";
-import { createStatsAggregator, type StatValues } from "../src/index.js";
+import { createStatsAggregator, PooledSnapshot, type StatValues } from "../src/index.js";
 import { withGcTrace } from "./batch-delay.js";
 import { workloadActor, workloadRegistry, workloadSubsystems } from "./workload.js";
 
@@ -36,26 +36,6 @@ for (let k = 0; k < CHUNK; k++) {
 const template = encodeOutcomes(outcomes);
 const defaultBounds = (name: string) => engine.registry.dimension(name)?.defaultBounds;
 
-/** A snapshot over its chunk: the maps are built on first read. */
-class CompactSnapshot {
-  private built: StatValues | undefined;
-  constructor(
-    readonly actor_id: string,
-    readonly version: number,
-    readonly epoch: number,
-    readonly created_at: number,
-    private readonly chunk: DecodedOutcomes,
-    private readonly k: number,
-  ) {}
-  private get values(): StatValues {
-    this.built ??= this.chunk.values(this.k) as StatValues;
-    return this.built;
-  }
-  get primary() {
-    return this.values.primary;
-  }
-}
-
 const kept: unknown[] = new Array(ACTORS);
 const l1 = new Map<string, unknown>();
 let now = Date.now();
@@ -74,7 +54,7 @@ function handOver(first: number): void {
   for (let i = first; i < end; i++) {
     const k = i - first;
     const id = `actor_${i}`;
-    let snapshot: unknown;
+    let snapshot: object;
     if (form === "trees") {
       const values = decoded.values(k) as StatValues;
       snapshot = {
@@ -86,7 +66,7 @@ function handOver(first: number): void {
         derived: values.derived,
         caps_used: values.caps_used,
       };
-    } else snapshot = new CompactSnapshot(id, 2, 1, now, decoded, k);
+    } else snapshot = new PooledSnapshot(id, 2, 1, now, decoded, k, undefined);
     kept[i] = snapshot;
     l1.set(id, snapshot);
   }
