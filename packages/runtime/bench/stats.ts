@@ -54,6 +54,7 @@ interface LoadResult {
   readonly p50: number;
   readonly p99: number;
   readonly total: number;
+  readonly timeouts: number;
 }
 
 /** wrk's duration in ms from `1.23ms`, `456.00us` or `1.02s`. */
@@ -83,14 +84,26 @@ end
   // Asynchronously: the server under load runs on this process's event loop.
   const { stdout: output } = await promisify(execFile)(
     "wrk",
-    ["-t1", `-c${connections}`, `-d${duration}s`, "--latency", "-s", script, url],
+    [
+      "-t1",
+      `-c${connections}`,
+      `-d${duration}s`,
+      "--timeout",
+      "10s",
+      "--latency",
+      "-s",
+      script,
+      url,
+    ],
     { encoding: "utf8" },
   );
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(output);
-  const socketErrors = /Socket errors: (.*)/.exec(output);
-  if (non2xx !== null || socketErrors !== null) {
-    throw new Error(`wrk: ${non2xx?.[0] ?? ""} ${socketErrors?.[0] ?? ""}`);
-  }
+  // Timeouts (none within 10 s) are counted in the table; a refused or broken socket fails.
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
+    output,
+  );
+  const broken = socket !== null && socket.slice(1, 4).some((count) => count !== "0");
+  if (non2xx !== null || broken) throw new Error(`wrk: ${non2xx?.[0] ?? ""} ${socket?.[0] ?? ""}`);
   const read = (pattern: RegExp) => {
     const found = pattern.exec(output);
     if (found === null) throw new Error(`wrk: no ${pattern} in\n${output}`);
@@ -98,9 +111,10 @@ end
   };
   return {
     perSecond: Number(read(/Requests\/sec:\s+([\d.]+)/)),
-    p50: wrkMs(read(/^\s+50%\s+(\S+)$/m)),
-    p99: wrkMs(read(/^\s+99%\s+(\S+)$/m)),
+    p50: wrkMs(read(/^\s+50%\s+(\S+)\s*$/m)),
+    p99: wrkMs(read(/^\s+99%\s+(\S+)\s*$/m)),
     total: Number(read(/(\d+) requests in/)),
+    timeouts: socket === null ? 0 : Number(socket[4]),
   };
 }
 
@@ -137,6 +151,7 @@ async function generate(
     p50: result.latency.p50,
     p99: result.latency.p99,
     total: result.requests.total,
+    timeouts: result.timeouts,
   };
 }
 
@@ -226,6 +241,7 @@ try {
       "req/server CPU-s": Math.round(result.perCpuSecond),
       "p50 ms": result.p50,
       "p99 ms": result.p99,
+      timeouts: result.timeouts,
       "vs /health": `${(result.perSecond / health.perSecond).toFixed(2)}x`,
     });
   }
