@@ -102,7 +102,7 @@ end
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
     output,
   );
-  const broken = socket !== null && socket.slice(1, 4).some((count) => count !== "0");
+  const broken = socket?.slice(1, 4).some((count) => count !== "0") === true;
   if (non2xx !== null || broken) throw new Error(`wrk: ${non2xx?.[0] ?? ""} ${socket?.[0] ?? ""}`);
   const read = (pattern: RegExp) => {
     const found = pattern.exec(output);
