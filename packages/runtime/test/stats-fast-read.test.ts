@@ -3,7 +3,8 @@
 // chain, so each case compares the two answers over the same socket, on the same runtime, and
 // `troupe_http_fast_reads_total` tells which path answered.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { noopLogger } from "@troupe/core";
@@ -11,6 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Scope } from "../src/access/scopes.js";
 import { parseRuntimeConfig, type RuntimeConfigInput } from "../src/config.js";
 import { createRuntime, type Runtime } from "../src/runtime.js";
+import { createStatsFastRead } from "../src/stats/stats-fast-read.js";
 
 const ROOT = "tok-3e8b1d6f0a9c4e2b7d5f1a8c3e6b0d9f";
 const REGISTRY = `dimensions:
@@ -188,6 +190,38 @@ describe("fast snapshot reads in front of the Hono routes", () => {
       expect(answer.fast.status, name).toBe(status);
       expect(answer.served, name).toBe(served);
       expect(answer.fast, name).toEqual(answer.hono);
+    }
+  });
+
+  it("hands every read to the Hono chain while the runtime drains", async () => {
+    const { runtime, url } = await start();
+    await put(url, "hero-4", 9);
+    await get(url, "/stats/actors/hero-4"); // into L1
+    let draining = false;
+    let served = 0;
+    const fast = createStatsFastRead({
+      service: runtime.stats as NonNullable<Runtime["stats"]>,
+      draining: () => draining,
+      served: () => served++,
+    });
+    // The fallback stands for the Hono chain, which answers 503 while draining.
+    const server = createServer((request, response) =>
+      fast(request, response, (_, fallback) => {
+        fallback.writeHead(503, { "content-type": "text/plain" });
+        fallback.end("draining");
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const own = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      expect((await get(own, "/stats/actors/hero-4")).status).toBe(200);
+      expect(served).toBe(1);
+      draining = true;
+      const refused = await get(own, "/stats/actors/hero-4");
+      expect([refused.status, refused.body]).toEqual([503, "draining"]);
+      expect(served).toBe(1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
