@@ -1,7 +1,7 @@
 import { secretIn } from "@troupe/core";
 import type { Hono } from "hono";
 import type { FailReply } from "./api-http.js";
-import { hashSigningKey } from "./signing.js";
+import type { SigningKeyring } from "./signing-keys.js";
 
 /** Who may call the signing-key-guarded routes (`/fn/register`, `/dev`, `/v0`, `/v1`). */
 export interface ApiAuth {
@@ -12,16 +12,14 @@ export interface ApiAuth {
   authorized(header: string | undefined): boolean;
 }
 
-/** The bearer check of an API in `mode` holding `signingKeys` (primary first). */
-export function createApiAuth(
-  mode: "dev" | "start",
-  signingKeys: readonly (string | undefined)[],
-): ApiAuth {
-  const bearers = signingKeys
-    .filter((key): key is string => typeof key === "string" && key !== "")
-    .map((key) => `Bearer ${hashSigningKey(key)}`);
+/**
+ * The bearer check of an API in `mode` holding `keyring`: the keys are read at each request, so
+ * the fallback is refused the moment its rotation window closes.
+ */
+export function createApiAuth(mode: "dev" | "start", keyring: SigningKeyring): ApiAuth {
   return {
-    authorized: (header) => mode === "dev" || (header !== undefined && secretIn(header, bearers)),
+    authorized: (header) =>
+      mode === "dev" || (header !== undefined && secretIn(header, keyring.acceptedBearers())),
   };
 }
 

@@ -13,6 +13,7 @@ import type { Hono } from "hono";
 import { z } from "zod";
 import { BRACKETS } from "./register-schema.js";
 import type { StoredApp } from "./registry.js";
+import type { SigningKeyStatus } from "./signing-keys.js";
 import type { SyncResult } from "./sync-ping.js";
 
 /** Options of {@link createInngestApi}. */
@@ -27,8 +28,17 @@ export interface InngestApiOptions {
   readonly mode: "dev" | "start";
   /** `signkey-<env>-<hex>`: signs call requests and checks API callers. Required in `start`. */
   readonly signingKey?: string;
-  /** A second key accepted during key rotation. */
+  /**
+   * The previous key during a rotation: accepted from callers and on SDK replies (never used to
+   * sign) until `signingKeyFallbackUntil`.
+   */
   readonly signingKeyFallback?: string;
+  /**
+   * When the rotation window closes: ms since the epoch, or an RFC 3339 time. From then on the
+   * fallback key is refused everywhere (read at each request, no restart needed). Unset: the
+   * fallback is accepted until it is removed from the options.
+   */
+  readonly signingKeyFallbackUntil?: number | string;
   /** Event keys accepted by `POST /e/:key` in `start` mode (dev accepts any). */
   readonly eventKeys?: readonly string[];
   /**
@@ -90,6 +100,8 @@ export interface InngestApi {
   syncApp(url: string): Promise<SyncResult>;
   /** The synced apps. */
   apps(): readonly StoredApp[];
+  /** The signing keys (hash prefixes only) and whether each is accepted now. */
+  signingKeys(): readonly SigningKeyStatus[];
   /**
    * Takes a WebSocket upgrade for realtime subscriptions (`/v1/realtime/connect`) and returns
    * true; false for other paths. Wire it to the HTTP server: `server.on("upgrade", ...)`.
@@ -111,6 +123,11 @@ const optionsSchema = z.looseObject({
   mode: z.enum(["dev", "start"]),
   signingKey: signingKeySchema.optional(),
   signingKeyFallback: signingKeySchema.optional(),
+  signingKeyFallbackUntil: z
+    .union([z.number().int().nonnegative(), z.iso.datetime({ offset: true })], {
+      error: "expected ms since the epoch or an RFC 3339 time like 2026-12-07T00:00:00Z",
+    })
+    .optional(),
   eventKeys: z.array(z.string().min(1, "expected a non-empty event key")).optional(),
   prefix: z.string().min(1).optional(),
   maxRequestBodyBytes: z.number().int().positive().optional(),
@@ -131,6 +148,13 @@ export function checkApiOptions(options: InngestApiOptions): void {
       details: { field: "signingKey" },
     });
   }
+  if (options.signingKeyFallbackUntil !== undefined && !options.signingKeyFallback) {
+    throw new TroupeError(
+      "INVALID_ARGUMENT",
+      "signingKeyFallbackUntil: set without signingKeyFallback (the window closes on the fallback key)",
+      { details: { field: "signingKeyFallbackUntil" } },
+    );
+  }
   if (options.mode === "start" && (options.eventKeys ?? []).length === 0) {
     throw new TroupeError(
       "INVALID_ARGUMENT",
@@ -140,4 +164,10 @@ export function checkApiOptions(options: InngestApiOptions): void {
       },
     );
   }
+}
+
+/** `signingKeyFallbackUntil` as ms since the epoch (options already checked). */
+export function fallbackUntilMs(options: InngestApiOptions): number | undefined {
+  const until = options.signingKeyFallbackUntil;
+  return typeof until === "string" ? Date.parse(until) : until;
 }

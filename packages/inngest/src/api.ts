@@ -9,7 +9,12 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createApiAuth, guardWithSigningKey } from "./api-auth.js";
 import { failReply, MAX_BODY_BYTES, readJson } from "./api-http.js";
-import { checkApiOptions, type InngestApi, type InngestApiOptions } from "./api-options.js";
+import {
+  checkApiOptions,
+  fallbackUntilMs,
+  type InngestApi,
+  type InngestApiOptions,
+} from "./api-options.js";
 import { mountAppRoutes } from "./app-routes.js";
 import { createCheckpointInbox, createStoreCheckpointInbox } from "./checkpoint.js";
 import { mountCheckpointRoutes } from "./checkpoint-routes.js";
@@ -24,6 +29,7 @@ import { registerSchema } from "./register-schema.js";
 import { createAppRegistry, isClientError } from "./registry.js";
 import { mountRestRoutes, mountRunInputRoutes } from "./rest-routes.js";
 import { mountSignalRoutes } from "./signal-routes.js";
+import { createSigningKeyring } from "./signing-keys.js";
 import { pingAppForSync } from "./sync-ping.js";
 
 export type { InngestApi, InngestApiOptions } from "./api-options.js";
@@ -46,7 +52,24 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
   const serverKind = mode === "dev" ? "dev" : "cloud";
   const store = options.store ?? createMemoryStore();
   if (!options.store) logger.info("inngest: no store given; synced apps are kept in memory only");
-  const auth = createApiAuth(mode, [options.signingKey, options.signingKeyFallback]);
+  const fallbackUntil = fallbackUntilMs(options);
+  const keyring = createSigningKeyring(
+    {
+      signingKey: options.signingKey,
+      signingKeyFallback: options.signingKeyFallback,
+      signingKeyFallbackUntil: fallbackUntil,
+    },
+    clock,
+  );
+  if (
+    mode === "start" &&
+    options.signingKeyFallback &&
+    options.signingKeyFallbackUntil === undefined
+  )
+    logger.warn(
+      "inngest: signingKeyFallback has no signingKeyFallbackUntil; the old key is accepted until it is removed",
+    );
+  const auth = createApiAuth(mode, keyring);
 
   const inbox = options.sharedCheckpoints
     ? createStoreCheckpointInbox(store, prefix, clock)
@@ -57,6 +80,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     resolve: (functionId) => registryRef?.get(functionId),
     ...(options.signingKey ? { signingKey: options.signingKey } : {}),
     ...(options.signingKeyFallback ? { signingKeyFallback: options.signingKeyFallback } : {}),
+    ...(fallbackUntil === undefined ? {} : { signingKeyFallbackUntil: fallbackUntil }),
     serverKind,
     // Calls to Connect apps go over their workers' sockets.
     fetch: (input, init) =>
@@ -95,9 +119,9 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
   const realtime = createRealtime({
     ...(options.pubsub === undefined ? {} : { pubsub: options.pubsub }),
     prefix,
-    signingKeys: [options.signingKey, options.signingKeyFallback].filter(
-      (key): key is string => typeof key === "string" && key !== "",
-    ),
+    // Tokens are issued with the primary; the fallback verifies tokens issued before the
+    // rotation (they live `realtimeTokenTtlMs`), unless the window had closed at start.
+    signingKeys: keyring.acceptedKeys(),
     ...(options.realtimeTokenTtlMs === undefined ? {} : { tokenTtlMs: options.realtimeTokenTtlMs }),
     maxPublishBytes: MAX_BODY_BYTES,
     clock,
@@ -156,6 +180,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     app,
     ready: () => loaded,
     apps: () => registry.apps(),
+    signingKeys: () => keyring.status(),
     syncApp: (url) =>
       pingAppForSync(url, {
         signingKey: options.signingKey,
