@@ -19,8 +19,11 @@ export interface Principal {
 export interface AccessControlOptions {
   /** `auth.token`: holds every scope. */
   readonly rootToken: string;
-  /** Signing keys whose SDK bearer is accepted with every scope, as before scoped tokens. */
-  readonly signingKeys?: readonly string[];
+  /**
+   * Signing keys whose SDK bearer is accepted with every scope, as before scoped tokens: a fixed
+   * list, or a keyring asked at each request (so a rotation window closes on time).
+   */
+  readonly signingKeys?: readonly string[] | { acceptedHashedKeys(): readonly string[] };
   /** Scoped tokens. */
   readonly registry: TokenRegistry;
   /** Paths left open (they authenticate with event and signing keys). */
@@ -41,14 +44,17 @@ export function principalOf(context: Context): Principal | undefined {
  */
 export function accessControl(options: AccessControlOptions): MiddlewareHandler {
   const root = [options.rootToken];
-  const signing = (options.signingKeys ?? []).map(hashSigningKey);
+  const keys = options.signingKeys ?? [];
+  const fixed = Array.isArray(keys) ? keys.map(hashSigningKey) : undefined;
+  const signingHashes = (): readonly string[] =>
+    fixed ?? (keys as { acceptedHashedKeys(): readonly string[] }).acceptedHashedKeys();
   return async (context, next) => {
     if (options.publicPaths.some((pattern) => pattern.test(context.req.path))) return next();
     const presented = presentedBearer(context.req.header("authorization"));
     let principal: Principal | undefined;
     if (presented) {
       if (secretIn(presented, root)) principal = { name: "root", scopes: ["admin"] };
-      else if (signing.length > 0 && secretIn(presented, signing)) {
+      else if (secretIn(presented, signingHashes())) {
         principal = { name: "signing-key", scopes: ["admin"] };
       } else {
         const token = await options.registry.verify(presented);
@@ -64,7 +70,7 @@ export function accessControl(options: AccessControlOptions): MiddlewareHandler 
     }
     context.set(PRINCIPAL as never, principal as never);
     const scope = requiredScope(context.req.method, context.req.path);
-    if (!grants(principal.scopes, scope)) {
+    if (scope !== "any" && !grants(principal.scopes, scope)) {
       return context.json(
         { status: 403, message: `Forbidden: this token lacks the scope ${scope}`, scope },
         403,
