@@ -1,7 +1,15 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { grants, ScopesContext, useCan } from "./access.js";
-import { api, type Info, onUnauthorized, type Scope, setToken, type WhoAmI } from "./api.js";
+import {
+  ApiError,
+  api,
+  type Info,
+  onUnauthorized,
+  type Scope,
+  setToken,
+  type WhoAmI,
+} from "./api.js";
 import { ActorsPage } from "./pages/actors.js";
 import { AuditPage } from "./pages/audit.js";
 import { EventPage, EventsPage } from "./pages/events.js";
@@ -11,7 +19,7 @@ import { RunPage, RunsPage } from "./pages/runs.js";
 import { StatsPage } from "./pages/stats.js";
 import { TokensPage } from "./pages/tokens.js";
 import { navigate, useLocation } from "./router.js";
-import { Link } from "./ui.js";
+import { ErrorBox, Link } from "./ui.js";
 import "./style.css";
 
 // Each page and the scope its data needs: the token's scopes decide which are shown.
@@ -66,11 +74,15 @@ function App() {
   const [needsLogin, setNeedsLogin] = useState(false);
   const [info, setInfo] = useState<Info | undefined>(undefined);
   const [whoami, setWhoami] = useState<WhoAmI | undefined>(undefined);
+  const [whoamiError, setWhoamiError] = useState<unknown>(undefined);
   useEffect(() => onUnauthorized(() => setNeedsLogin(true)), []);
   useEffect(() => {
     if (needsLogin) return;
     api<Info>("/info").then(setInfo, () => {});
-    api<WhoAmI>("/whoami").then(setWhoami, () => {});
+    api<WhoAmI>("/whoami").then(setWhoami, (error: unknown) => {
+      // A 401 shows the login page; anything else is shown instead of the pages.
+      if (!(error instanceof ApiError && error.status === 401)) setWhoamiError(error);
+    });
   }, [needsLogin]);
   useEffect(() => {
     if (path === "/" || path === "/login") navigate("/runs", true);
@@ -117,7 +129,9 @@ function App() {
             ) : null}
           </div>
         </nav>
-        <main>{whoami ? <Page path={path} query={query} /> : null}</main>
+        <main>
+          {whoami ? <Page path={path} query={query} /> : <ErrorBox error={whoamiError} />}
+        </main>
       </div>
     </ScopesContext.Provider>
   );
