@@ -80,6 +80,7 @@ export async function api<T>(
 // the browser bundle.
 export type {
   ActorSummary as StatsActor,
+  AuditEntry,
   DashboardActorsOverview as ActorsOverview,
   DashboardActorType as ActorType,
   DashboardApp as AppRow,
@@ -92,6 +93,9 @@ export type {
   RegistryStatus,
   RunStatus,
   RunSummary,
+  Scope,
   SerializedError,
   StatsExplainResult,
+  TokenInfo,
+  WhoAmI,
 } from "@troupe/runtime";

@@ -12,6 +12,7 @@ import { parseInngestDuration, sleepUntil } from "./durations.js";
 import { type OffloadOptions, parseOffload, performOffload } from "./offload.js";
 import { mapWaitForSignal } from "./signal-op.js";
 import { canonicalJson, signBody, verifySignature } from "./signing.js";
+import { createSigningKeyring } from "./signing-keys.js";
 import { invokeOptionsOf, waitEventsOf } from "./troupe-extensions.js";
 
 const ONE_YEAR_MS = 366 * 86_400_000;
@@ -30,6 +31,8 @@ export interface HttpDriverOptions {
   readonly signingKey?: string;
   /** Also accepted when verifying response signatures, so keys can rotate without downtime. */
   readonly signingKeyFallback?: string;
+  /** When the fallback stops being accepted (ms since the epoch). Unset: while it is set. */
+  readonly signingKeyFallbackUntil?: number;
   /**
    * Refuse 2xx replies that carry no `X-Inngest-Signature` (a signing key must be set). Default:
    * true for `serverKind: "cloud"`, whose SDKs sign every reply; SDKs in dev mode never sign, so
@@ -257,9 +260,9 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
   const timeoutMs = options.requestTimeoutMs ?? 2 * 3_600_000;
   const maxBodyBytes = options.maxRequestBodyBytes ?? 4 * 1024 * 1024;
   const versions = new Map<string, number>();
-  const verifyKeys = [options.signingKey, options.signingKeyFallback].filter(
-    (key): key is string => typeof key === "string" && key !== "",
-  );
+  const keyring = createSigningKeyring(options, clock);
+  // Fixed at creation: a closed rotation window must not turn verification off.
+  const verifies = Boolean(options.signingKey || options.signingKeyFallback);
   const requireSigned = options.requireSignedResponses ?? options.serverKind === "cloud";
 
   const rememberVersion = (runId: string, header: string | null) => {
@@ -278,12 +281,12 @@ export function createHttpDriver(options: HttpDriverOptions): FlowDriver {
     text: string,
     url: URL,
   ): DriverResponse | undefined => {
-    if (verifyKeys.length === 0) return undefined;
+    if (!verifies) return undefined;
     const signature = headers.get("x-inngest-signature");
     const valid =
       signature !== null &&
       signature !== "" &&
-      verifySignature(signature, text, verifyKeys, clock.now());
+      verifySignature(signature, text, keyring.acceptedKeys(), clock.now());
     if (status < 300) {
       // Without this, anyone answering on the app's address could complete a run with forged
       // output by leaving the signature out.

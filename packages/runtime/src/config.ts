@@ -71,13 +71,27 @@ const configShape = z.strictObject({
     .strictObject({
       /** Signs calls to SDK apps and checks their API calls. Required in start mode. */
       signingKey: signingKeySchema.optional(),
-      /** Accepted as well as `signingKey` while rotating keys. */
+      /** The previous key, accepted as well as `signingKey` while rotating keys. */
       signingKeyFallback: signingKeySchema.optional(),
+      /**
+       * When the rotation window closes (RFC 3339, e.g. `2026-12-07T00:00:00Z`): from then on
+       * `signingKeyFallback` is refused. Unset: the fallback is accepted until it is removed.
+       */
+      signingKeyFallbackUntil: z.iso
+        .datetime({ offset: true, error: "expected an RFC 3339 time like 2026-12-07T00:00:00Z" })
+        .optional(),
       /** Event keys accepted on `POST /e/:key`; empty accepts any key. */
       eventKeys: z.array(z.string().min(1, "expected a non-empty event key")).default([]),
       /** v4 checkpointing (several steps per call request). Default false (classic protocol). */
       checkpointing: z.boolean({ error: "expected true or false" }).default(false),
     })
+    .refine(
+      (inngest) => inngest.signingKeyFallbackUntil === undefined || inngest.signingKeyFallback,
+      {
+        path: ["signingKeyFallbackUntil"],
+        message: "set without signingKeyFallback: the window closes on the fallback key",
+      },
+    )
     .prefault({}),
   auth: z
     .strictObject({
@@ -167,6 +181,10 @@ const ENV_FIELDS = {
   TROUPE_HOST: { field: ["server", "host"], read: "string" },
   TROUPE_SIGNING_KEY: { field: ["inngest", "signingKey"], read: "string" },
   TROUPE_SIGNING_KEY_FALLBACK: { field: ["inngest", "signingKeyFallback"], read: "string" },
+  TROUPE_SIGNING_KEY_FALLBACK_UNTIL: {
+    field: ["inngest", "signingKeyFallbackUntil"],
+    read: "string",
+  },
   TROUPE_EVENT_KEY: { field: ["inngest", "eventKeys"], read: "list" },
   TROUPE_AUTH_TOKEN: { field: ["auth", "token"], read: "string" },
   TROUPE_LOG_LEVEL: { field: ["log", "level"], read: "string" },

@@ -15,6 +15,7 @@ export {
   type Scope,
   type TokenInfo,
   type TokenRegistry,
+  type WhoAmI,
 } from "./access/index.js";
 export {
   actorErrorStatus,

@@ -14,6 +14,8 @@ import {
   createAuditLog,
   createTokenRegistry,
   principalResolver,
+  signingKeyOptions,
+  signingKeyringOf,
 } from "./access/index.js";
 import {
   createActorsRoutes,
@@ -290,10 +292,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     maxListBytes: config.security.listLimitBytes,
     logger: logger.child({ component: "inngest" }),
     clock,
-    ...(config.inngest.signingKey === undefined ? {} : { signingKey: config.inngest.signingKey }),
-    ...(config.inngest.signingKeyFallback === undefined
-      ? {}
-      : { signingKeyFallback: config.inngest.signingKeyFallback }),
+    ...signingKeyOptions(config.inngest),
     ...(config.inngest.eventKeys.length > 0 ? { eventKeys: config.inngest.eventKeys } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
     // Offloaded step requests get the app-sync policy: start mode contacts listed prefixes only.
@@ -395,10 +394,9 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
   // Before authentication, so refused attempts are recorded too.
   app.use("*", auditTrail({ log: auditLog, events: config.audit.events }));
   let principalFor: ReturnType<typeof principalResolver> | undefined;
+  // Read at each request: the fallback key is refused once its rotation window closes.
+  const signingKeys = signingKeyringOf(config.inngest, clock);
   if (config.auth.token !== undefined) {
-    const signingKeys = [config.inngest.signingKey, config.inngest.signingKeyFallback].filter(
-      (key): key is string => key !== undefined,
-    );
     // In start mode the Inngest API guards its own REST routes with the signing key (as Inngest
     // does); one guard per path, so a token never passes here only to be refused there.
     const publicPaths = inngest && mode === "start" ? [...SDK_PATHS, /^\/v[01]\//] : SDK_PATHS;
@@ -426,7 +424,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     context.header("Content-Type", PROMETHEUS_CONTENT_TYPE);
     return context.body(metrics.render());
   });
-  app.route("/api", createAccessRoutes(registry, auditLog));
+  app.route("/api", createAccessRoutes(registry, auditLog, signingKeys));
   app.route(
     "/api",
     createDashboardApi({

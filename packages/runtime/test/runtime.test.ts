@@ -41,6 +41,7 @@ function fakeInngest(synced: string[] = []): InngestApiFactory {
         return { ok: true, status: 200, message: "Successfully registered", modified: true };
       },
       apps: () => [],
+      signingKeys: () => [],
       handleUpgrade: () => false,
       close: async () => {},
     };

@@ -1,4 +1,5 @@
 import { useState } from "preact/hooks";
+import { useCan } from "../access.js";
 import { type ActorsOverview, type ActorType, ApiError, api } from "../api.js";
 import { ErrorBox, formatTime, Json, useLoad } from "../ui.js";
 
@@ -12,6 +13,7 @@ function keyPath(type: ActorType | undefined, key: string): string {
  * actor system is configured the API answers 501 and this page shows why.
  */
 export function ActorsPage() {
+  const canCall = useCan("actors:call");
   const overview = useLoad(() => api<ActorsOverview>("/actors"), [], 3000);
   const [typeName, setTypeName] = useState("");
   const [key, setKey] = useState("");
@@ -188,7 +190,7 @@ export function ActorsPage() {
               />
             </label>
             <div class="actions">
-              <button type="submit">Call action</button>
+              {canCall ? <button type="submit">Call action</button> : null}
               <button type="button" class="small" onClick={() => void inspect()}>
                 Inspect state
               </button>

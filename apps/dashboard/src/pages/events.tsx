@@ -1,10 +1,12 @@
 import { useState } from "preact/hooks";
+import { useCan } from "../access.js";
 import { api, type FlowEvent, type Page, type RunSummary } from "../api.js";
 import { navigate } from "../router.js";
 import { ErrorBox, formatTime, Json, Link, parseJsonField, Status, useLoad } from "../ui.js";
 
 /** Events: send a test event, list (filter by name, live), open one. */
 export function EventsPage(props: { query: URLSearchParams }) {
+  const canSend = useCan("events:send");
   const name = props.query.get("name") ?? "";
   const [sendName, setSendName] = useState("");
   const [sendData, setSendData] = useState("{}");
@@ -35,34 +37,36 @@ export function EventsPage(props: { query: URLSearchParams }) {
   return (
     <section>
       <h1>Events</h1>
-      <form class="card" onSubmit={(event) => void send(event)} data-testid="send-event">
-        <h2>Send a test event</h2>
-        <label>
-          Name
-          <input
-            name="name"
-            placeholder="user/created"
-            value={sendName}
-            onInput={(event) => setSendName(event.currentTarget.value)}
-          />
-        </label>
-        <label>
-          Data (JSON)
-          <textarea
-            name="data"
-            rows={4}
-            value={sendData}
-            onInput={(event) => setSendData(event.currentTarget.value)}
-          />
-        </label>
-        <button type="submit">Send event</button>
-        {sent ? (
-          <p class="notice">
-            Sent <Link href={`/events/${sent}`}>{sent}</Link>
-          </p>
-        ) : null}
-        <ErrorBox error={sendError} />
-      </form>
+      {canSend ? (
+        <form class="card" onSubmit={(event) => void send(event)} data-testid="send-event">
+          <h2>Send a test event</h2>
+          <label>
+            Name
+            <input
+              name="name"
+              placeholder="user/created"
+              value={sendName}
+              onInput={(event) => setSendName(event.currentTarget.value)}
+            />
+          </label>
+          <label>
+            Data (JSON)
+            <textarea
+              name="data"
+              rows={4}
+              value={sendData}
+              onInput={(event) => setSendData(event.currentTarget.value)}
+            />
+          </label>
+          <button type="submit">Send event</button>
+          {sent ? (
+            <p class="notice">
+              Sent <Link href={`/events/${sent}`}>{sent}</Link>
+            </p>
+          ) : null}
+          <ErrorBox error={sendError} />
+        </form>
+      ) : null}
       <form class="filters" onSubmit={(event) => event.preventDefault()}>
         <label>
           Name
@@ -106,6 +110,7 @@ export function EventsPage(props: { query: URLSearchParams }) {
 
 /** One event: payload, the runs it started, functions that skipped it, replay. */
 export function EventPage(props: { id: string }) {
+  const canReplay = useCan("runs:write");
   const [error, setError] = useState<unknown>(undefined);
   const detail = useLoad(
     () =>
@@ -138,11 +143,13 @@ export function EventPage(props: { id: string }) {
           <h1>
             {value.data.name} <span class="mono small">{value.data.id}</span>
           </h1>
-          <div class="actions">
-            <button type="button" onClick={() => void replay()}>
-              Replay event
-            </button>
-          </div>
+          {canReplay ? (
+            <div class="actions">
+              <button type="button" onClick={() => void replay()}>
+                Replay event
+              </button>
+            </div>
+          ) : null}
           <dl class="facts">
             <dt>Received</dt>
             <dd>{formatTime(value.data.ts)}</dd>

@@ -1,4 +1,5 @@
 import { useState } from "preact/hooks";
+import { useCan } from "../access.js";
 import { type AppRow, api, type DashboardFunction, type RunSummary } from "../api.js";
 import { ErrorBox, formatTime, Json, Link, parseJsonField, Status, useLoad } from "../ui.js";
 import { FunctionOperations } from "./function-operations.js";
@@ -45,6 +46,7 @@ export function FunctionsPage() {
 
 /** One function: config, flow-control state, invoke with a payload. */
 export function FunctionPage(props: { id: string }) {
+  const canWrite = useCan("runs:write");
   const [payload, setPayload] = useState("{}");
   const [invoked, setInvoked] = useState<{ eventId: string; runs: RunSummary[] } | undefined>();
   const [error, setError] = useState<unknown>(undefined);
@@ -89,30 +91,32 @@ export function FunctionPage(props: { id: string }) {
             <dt>Triggers</dt>
             <dd>{value.data.triggers.map(triggerText).join(", ") || "invoke only"}</dd>
           </dl>
-          <form class="card" onSubmit={(event) => void invoke(event)}>
-            <h2>Invoke with a payload</h2>
-            <textarea
-              name="payload"
-              rows={4}
-              value={payload}
-              onInput={(event) => setPayload(event.currentTarget.value)}
-            />
-            <button type="submit">Invoke</button>
-            <ErrorBox error={error} />
-            {invoked ? (
-              <p class="notice">
-                Event <Link href={`/events/${invoked.eventId}`}>{invoked.eventId}</Link>
-                {invoked.runs.map((run) => (
-                  <span key={run.id}>
-                    {" "}
-                    → run <Link href={`/runs/${run.id}`}>{run.id}</Link>{" "}
-                    <Status status={run.status} />
-                  </span>
-                ))}
-              </p>
-            ) : null}
-          </form>
-          <FunctionOperations id={value.data.id} />
+          {canWrite ? (
+            <form class="card" onSubmit={(event) => void invoke(event)}>
+              <h2>Invoke with a payload</h2>
+              <textarea
+                name="payload"
+                rows={4}
+                value={payload}
+                onInput={(event) => setPayload(event.currentTarget.value)}
+              />
+              <button type="submit">Invoke</button>
+              <ErrorBox error={error} />
+              {invoked ? (
+                <p class="notice">
+                  Event <Link href={`/events/${invoked.eventId}`}>{invoked.eventId}</Link>
+                  {invoked.runs.map((run) => (
+                    <span key={run.id}>
+                      {" "}
+                      → run <Link href={`/runs/${run.id}`}>{run.id}</Link>{" "}
+                      <Status status={run.status} />
+                    </span>
+                  ))}
+                </p>
+              ) : null}
+            </form>
+          ) : null}
+          {canWrite ? <FunctionOperations id={value.data.id} /> : null}
           <h2>Flow control</h2>
           <Json value={value.flowControl} />
           <h2>Configuration</h2>
@@ -125,6 +129,7 @@ export function FunctionPage(props: { id: string }) {
 
 /** Apps: synced SDK apps, and syncing one by its serve URL. */
 export function AppsPage() {
+  const canSync = useCan("admin");
   const [url, setUrl] = useState("");
   const [result, setResult] = useState<string | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
@@ -148,21 +153,23 @@ export function AppsPage() {
   return (
     <section>
       <h1>Apps</h1>
-      <form class="card" onSubmit={(event) => void sync(event)}>
-        <h2>Sync an app by URL</h2>
-        <label>
-          Serve URL
-          <input
-            name="url"
-            placeholder="http://127.0.0.1:3000/api/inngest"
-            value={url}
-            onInput={(event) => setUrl(event.currentTarget.value)}
-          />
-        </label>
-        <button type="submit">Sync</button>
-        {result ? <p class="notice">{result}</p> : null}
-        <ErrorBox error={error} />
-      </form>
+      {canSync ? (
+        <form class="card" onSubmit={(event) => void sync(event)}>
+          <h2>Sync an app by URL</h2>
+          <label>
+            Serve URL
+            <input
+              name="url"
+              placeholder="http://127.0.0.1:3000/api/inngest"
+              value={url}
+              onInput={(event) => setUrl(event.currentTarget.value)}
+            />
+          </label>
+          <button type="submit">Sync</button>
+          {result ? <p class="notice">{result}</p> : null}
+          <ErrorBox error={error} />
+        </form>
+      ) : null}
       <ErrorBox error={apps.error} />
       <table>
         <thead>

@@ -1,4 +1,5 @@
 import { useState } from "preact/hooks";
+import { useCan } from "../access.js";
 import { api, type DashboardFunction, type Page, type RunDetail, type RunSummary } from "../api.js";
 import { navigate } from "../router.js";
 import { ErrorBox, formatDuration, formatTime, Json, Link, Status, useLoad } from "../ui.js";
@@ -191,6 +192,7 @@ const FINISHED = new Set(["completed", "failed", "cancelled"]);
 
 /** One run: status, actions (cancel, rerun, rerun from a step), timeline and step details. */
 export function RunPage(props: { id: string }) {
+  const canWrite = useCan("runs:write");
   const [message, setMessage] = useState<string | undefined>(undefined);
   const [actionError, setActionError] = useState<unknown>(undefined);
   const run = useLoad(
@@ -262,16 +264,18 @@ export function RunPage(props: { id: string }) {
               ))}
             </dd>
           </dl>
-          <div class="actions">
-            {FINISHED.has(value.status) ? null : (
-              <button type="button" class="danger" onClick={() => void cancel()}>
-                Cancel run
+          {canWrite ? (
+            <div class="actions">
+              {FINISHED.has(value.status) ? null : (
+                <button type="button" class="danger" onClick={() => void cancel()}>
+                  Cancel run
+                </button>
+              )}
+              <button type="button" onClick={() => void rerun()}>
+                Rerun
               </button>
-            )}
-            <button type="button" onClick={() => void rerun()}>
-              Rerun
-            </button>
-          </div>
+            </div>
+          ) : null}
           {message ? <p class="notice">{message}</p> : null}
           <ErrorBox error={actionError} />
           <h2>Timeline</h2>
@@ -330,9 +334,11 @@ export function RunPage(props: { id: string }) {
                     ) : null}
                   </td>
                   <td>
-                    <button type="button" class="small" onClick={() => void rerun(step.id)}>
-                      Rerun from here
-                    </button>
+                    {canWrite ? (
+                      <button type="button" class="small" onClick={() => void rerun(step.id)}>
+                        Rerun from here
+                      </button>
+                    ) : null}
                   </td>
                 </tr>
               ))}

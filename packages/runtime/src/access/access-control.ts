@@ -19,8 +19,11 @@ export interface Principal {
 export interface AccessControlOptions {
   /** `auth.token`: holds every scope. */
   readonly rootToken: string;
-  /** Signing keys whose SDK bearer is accepted with every scope, as before scoped tokens. */
-  readonly signingKeys?: readonly string[];
+  /**
+   * Signing keys whose SDK bearer is accepted with every scope, as before scoped tokens: a fixed
+   * list, or a keyring asked at each request (so a rotation window closes on time).
+   */
+  readonly signingKeys?: readonly string[] | { acceptedHashedKeys(): readonly string[] };
   /** Scoped tokens. */
   readonly registry: TokenRegistry;
   /** Paths left open (they authenticate with event and signing keys). */
@@ -38,11 +41,16 @@ export function principalResolver(
   options: Pick<AccessControlOptions, "rootToken" | "signingKeys" | "registry">,
 ): (authorization: string | undefined) => Promise<Principal | undefined> {
   const root = [options.rootToken];
-  const signing = (options.signingKeys ?? []).map(hashSigningKey);
+  const keys = options.signingKeys ?? [];
+  const fixed = Array.isArray(keys) ? keys.map(hashSigningKey) : undefined;
+  // A keyring is asked at each request, so a rotation window closes on time.
+  const signingHashes = (): readonly string[] =>
+    fixed ?? (keys as { acceptedHashedKeys(): readonly string[] }).acceptedHashedKeys();
   return async (authorization) => {
     const presented = presentedBearer(authorization);
     if (!presented) return undefined;
     if (secretIn(presented, root)) return { name: "root", scopes: ["admin"] };
+    const signing = signingHashes();
     if (signing.length > 0 && secretIn(presented, signing)) {
       return { name: "signing-key", scopes: ["admin"] };
     }
@@ -75,7 +83,7 @@ export function accessControl(options: AccessControlOptions): MiddlewareHandler 
     }
     context.set(PRINCIPAL as never, principal as never);
     const scope = requiredScope(context.req.method, context.req.path);
-    if (!grants(principal.scopes, scope)) {
+    if (scope !== "any" && !grants(principal.scopes, scope)) {
       return context.json(
         { status: 403, message: `Forbidden: this token lacks the scope ${scope}`, scope },
         403,

@@ -1,7 +1,10 @@
 import { parseWith } from "@troupe/core";
+import type { SigningKeyring } from "@troupe/inngest";
 import { Hono } from "hono";
 import { z } from "zod";
+import { principalOf } from "./access-control.js";
 import type { AuditLog } from "./audit-log.js";
+import type { Scope } from "./scopes.js";
 import { createTokenSchema, type TokenRegistry } from "./token-registry.js";
 
 const auditQuerySchema = z.strictObject({
@@ -16,12 +19,36 @@ const auditQuerySchema = z.strictObject({
     .optional(),
 });
 
+/** `GET /api/whoami`: who the caller is and what it may do. */
+export interface WhoAmI {
+  /** `root`, `signing-key`, a scoped token's name, or `anonymous` when the runtime has no token. */
+  readonly name: string;
+  readonly scopes: readonly Scope[];
+  /** Whether the runtime asks for a token at all. */
+  readonly auth: boolean;
+}
+
 /**
- * `/api/tokens` (list, create, revoke) and `/api/audit` (query). Both need `admin`, which the
- * access control checks before these run.
+ * `/api/whoami` (any accepted token: the dashboard hides what the token may not do),
+ * `/api/tokens` (list, create, revoke), `/api/audit` (query) and `/api/signing-keys` (which keys
+ * are accepted now, by hash prefix). All but whoami need `admin`, which the access control checks
+ * before these run.
  */
-export function createAccessRoutes(registry: TokenRegistry, audit: AuditLog): Hono {
+export function createAccessRoutes(
+  registry: TokenRegistry,
+  audit: AuditLog,
+  signingKeys?: Pick<SigningKeyring, "status">,
+): Hono {
   const app = new Hono();
+  app.get("/whoami", (context) => {
+    const principal = principalOf(context);
+    // No principal: the runtime has no auth token, so every caller may do everything.
+    const body: WhoAmI = principal
+      ? { name: principal.name, scopes: principal.scopes, auth: true }
+      : { name: "anonymous", scopes: ["admin"], auth: false };
+    return context.json(body);
+  });
+  app.get("/signing-keys", (context) => context.json({ data: signingKeys?.status() ?? [] }));
   app.get("/tokens", async (context) => context.json({ data: await registry.list() }));
   app.post("/tokens", async (context) => {
     const body = parseWith(createTokenSchema, await context.req.json(), "body", {

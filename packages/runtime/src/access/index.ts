@@ -5,9 +5,10 @@ export {
   principalOf,
   principalResolver,
 } from "./access-control.js";
-export { createAccessRoutes } from "./access-routes.js";
+export { createAccessRoutes, type WhoAmI } from "./access-routes.js";
 export { type AuditEntry, type AuditLog, type AuditQuery, createAuditLog } from "./audit-log.js";
 export { auditTrail, operationOf } from "./audit-trail.js";
-export { requiredScope } from "./route-scopes.js";
+export { type RequiredScope, requiredScope } from "./route-scopes.js";
 export { grants, isScope, SCOPES, type Scope } from "./scopes.js";
+export { signingKeyOptions, signingKeyringOf } from "./signing-key-config.js";
 export { createTokenRegistry, type TokenInfo, type TokenRegistry } from "./token-registry.js";

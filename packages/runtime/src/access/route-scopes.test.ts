@@ -4,6 +4,8 @@ import { grants } from "./scopes.js";
 
 describe("requiredScope", () => {
   it.each([
+    ["GET", "/api/whoami", "any"],
+    ["GET", "/api/signing-keys", "admin"],
     ["GET", "/api/runs", "runs:read"],
     ["GET", "/api/runs/01J/", "runs:read"],
     ["POST", "/api/runs/01J/cancel", "runs:write"],

@@ -1,10 +1,13 @@
 import type { Scope } from "./scopes.js";
 
+/** What a route needs: a scope, or `any` for routes every accepted token may call. */
+export type RequiredScope = Scope | "any";
+
 /** One rule: requests whose method and path match need `scope`. */
 interface Rule {
   readonly methods: readonly string[] | "*";
   readonly path: RegExp;
-  readonly scope: Scope;
+  readonly scope: RequiredScope;
 }
 
 const READ = ["GET", "HEAD"];
@@ -13,6 +16,8 @@ const WRITE = ["POST", "PUT", "PATCH", "DELETE"];
 // First match wins; a path no rule names needs `admin`, so a route added later is closed until
 // it is given a scope here.
 const RULES: readonly Rule[] = [
+  // Who am I and what may I do: the dashboard asks to hide what the token may not do.
+  { methods: READ, path: /^\/api\/whoami$/, scope: "any" },
   { methods: "*", path: /^\/api\/(tokens|audit)(\/|$)/, scope: "admin" },
   { methods: ["POST"], path: /^\/api\/apps\/sync$/, scope: "admin" },
   { methods: READ, path: /^\/api\/(info|apps|functions|runs|events)(\/|$)/, scope: "runs:read" },
@@ -41,7 +46,7 @@ const RULES: readonly Rule[] = [
 ];
 
 /** The scope a request needs: the first matching rule's, or `admin` when none matches. */
-export function requiredScope(method: string, path: string): Scope {
+export function requiredScope(method: string, path: string): RequiredScope {
   const verb = method.toUpperCase();
   for (const rule of RULES) {
     if (rule.methods !== "*" && !rule.methods.includes(verb)) continue;
