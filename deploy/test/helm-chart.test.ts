@@ -1,4 +1,3 @@
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseRuntimeConfig } from "@troupe/runtime";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
@@ -73,14 +72,26 @@ describe("Helm chart deploy/helm/troupe", () => {
   it("takes secrets only by secretKeyRef and never renders a secret value", () => {
     const deployment = find(manifests(), "Deployment") as Any;
     const env: Any[] = deployment.spec.template.spec.containers[0].env;
-    for (const name of ["TROUPE_SIGNING_KEY", "TROUPE_EVENT_KEY", "TROUPE_AUTH_TOKEN", "TROUPE_STORAGE_URL"]) {
+    for (const name of [
+      "TROUPE_SIGNING_KEY",
+      "TROUPE_EVENT_KEY",
+      "TROUPE_AUTH_TOKEN",
+      "TROUPE_STORAGE_URL",
+    ]) {
       const variable = env.find((item) => item.name === name);
       expect(variable?.value).toBeUndefined();
       expect(variable?.valueFrom?.secretKeyRef).toMatchObject({ name: "troupe" });
     }
     const optional = find(
       manifests({
-        secretEnv: [{ name: "TROUPE_SIGNING_KEY_FALLBACK", secretName: "rotation", key: "old", optional: true }],
+        secretEnv: [
+          {
+            name: "TROUPE_SIGNING_KEY_FALLBACK",
+            secretName: "rotation",
+            key: "old",
+            optional: true,
+          },
+        ],
       }),
       "Deployment",
     ) as Any;
@@ -109,17 +120,30 @@ describe("Helm chart deploy/helm/troupe", () => {
   });
 
   it("writes a config file the runtime accepts, and a grace period longer than its drain", () => {
-    for (const values of [{}, { config: { shutdownTimeoutMs: 60000 }, terminationGracePeriodSeconds: 75 }]) {
+    for (const values of [
+      {},
+      { config: { shutdownTimeoutMs: 60000 }, terminationGracePeriodSeconds: 75 },
+    ]) {
       const all = manifests(values);
       const text = (find(all, "ConfigMap") as Any).data["troupe.config.json"];
       const config = parseRuntimeConfig(JSON.parse(text));
       const pod = (find(all, "Deployment") as Any).spec.template.spec;
       // The runtime drains for up to shutdownTimeoutMs, then gives its HTTP server up to 5 s.
-      expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(config.shutdownTimeoutMs + 5000);
+      expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(
+        config.shutdownTimeoutMs + 5000,
+      );
     }
-    const config = JSON.parse((find(manifests({ config: { logLevel: "warn" } }), "ConfigMap") as Any).data["troupe.config.json"]);
+    const config = JSON.parse(
+      (find(manifests({ config: { logLevel: "warn" } }), "ConfigMap") as Any).data[
+        "troupe.config.json"
+      ],
+    );
     expect(() => parseRuntimeConfig(config)).not.toThrow();
-    const wrong = JSON.parse((find(manifests({ config: { logLevel: "loud" } }), "ConfigMap") as Any).data["troupe.config.json"]);
+    const wrong = JSON.parse(
+      (find(manifests({ config: { logLevel: "loud" } }), "ConfigMap") as Any).data[
+        "troupe.config.json"
+      ],
+    );
     expect(() => parseRuntimeConfig(wrong)).toThrow(/log\.level/);
   });
 
@@ -145,6 +169,7 @@ describe("Helm chart deploy/helm/troupe", () => {
       else if (typeof node === "object" && node !== null) Object.values(node).forEach(walk);
     };
     walk(values);
-    for (const value of numbers) expect(Number.isInteger(value) && Math.abs(value) < 1e6).toBe(true);
+    for (const value of numbers)
+      expect(Number.isInteger(value) && Math.abs(value) < 1e6).toBe(true);
   });
 });

@@ -33,7 +33,10 @@ export function mergeValues(
 }
 
 /** The chart's Chart.yaml and values.yaml, read as Helm reads them. */
-export function readChart(chartDir: string): { chart: RenderContext["Chart"]; values: Record<string, unknown> } {
+export function readChart(chartDir: string): {
+  chart: RenderContext["Chart"];
+  values: Record<string, unknown>;
+} {
   const meta = parseYaml(readFileSync(path.join(chartDir, "Chart.yaml"), "utf8")) as {
     name: string;
     version: string;
@@ -75,7 +78,9 @@ export function renderChart(
       const manifests = parseAllDocuments(text)
         .map((document) => {
           if (document.errors.length > 0) {
-            throw new Error(`${file}: rendered YAML does not parse: ${document.errors[0]?.message}`);
+            throw new Error(
+              `${file}: rendered YAML does not parse: ${document.errors[0]?.message}`,
+            );
           }
           return document.toJS() as Record<string, unknown> | null;
         })
@@ -90,7 +95,10 @@ export function valuePaths(chartDir: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const file of readdirSync(templates).filter((name) => name.endsWith(".yaml"))) {
     const text = readFileSync(path.join(templates, file), "utf8");
-    out.set(file, [...text.matchAll(/\.Values((?:\.[A-Za-z0-9_]+)+)/g)].map((m) => m[1] ?? ""));
+    out.set(
+      file,
+      [...text.matchAll(/\.Values((?:\.[A-Za-z0-9_]+)+)/g)].map((m) => m[1] ?? ""),
+    );
   }
   return out;
 }

@@ -1,6 +1,14 @@
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -22,7 +30,8 @@ const onPath = (command: string) => {
   }
 };
 const hasPodman = onPath("podman");
-if (!hasPodman) console.warn("[image.test] skipped: podman is not installed (apt-get install podman runc)");
+if (!hasPodman)
+  console.warn("[image.test] skipped: podman is not installed (apt-get install podman runc)");
 
 // crun (podman's default) refuses hosts with hybrid cgroups; runc runs there. Lowering the
 // limits podman would raise keeps it working without CAP_SYS_RESOURCE (sandboxed CI machines).
@@ -98,7 +107,16 @@ describe.skipIf(!hasPodman)("the Troupe image (podman, FROM scratch)", () => {
       "stats",
     ]);
     const installed = readdirSync(path.join(app, ".pnpm")).join("\n");
-    for (const client of ["pg@", "ioredis@", "nats@", "etcd3@", "@troupe+postgres", "@troupe+redis", "@troupe+nats", "@troupe+etcd"]) {
+    for (const client of [
+      "pg@",
+      "ioredis@",
+      "nats@",
+      "etcd3@",
+      "@troupe+postgres",
+      "@troupe+redis",
+      "@troupe+nats",
+      "@troupe+etcd",
+    ]) {
       expect(installed).not.toContain(client);
     }
     expect(existsSync(path.join(context, "rootfs", "usr", "local", "bin", "node"))).toBe(true);
@@ -127,7 +145,10 @@ describe.skipIf(!hasPodman)("the Troupe image (podman, FROM scratch)", () => {
     writeFileSync(
       path.join(configDir, "troupe.config.json"),
       JSON.stringify({
-        inngest: { signingKey: `signkey-prod-${randomBytes(32).toString("hex")}`, eventKeys: [eventKey] },
+        inngest: {
+          signingKey: `signkey-prod-${randomBytes(32).toString("hex")}`,
+          eventKeys: [eventKey],
+        },
         auth: { token: randomBytes(24).toString("hex") },
       }),
       { mode: 0o644 },

@@ -40,7 +40,8 @@ const server = dns2.createServer({
     // Each answer copies the question's name, type and class.
     const answer = (record: Partial<dns2.Packet.Resource>) =>
       response.answers.push(Packet.createResourceFromQuestion(question, { ttl: 5, ...record }));
-    if (question.type === Packet.TYPE.A) for (const address of records?.a ?? []) answer({ address });
+    if (question.type === Packet.TYPE.A)
+      for (const address of records?.a ?? []) answer({ address });
     if (question.type === Packet.TYPE.AAAA) {
       for (const address of records?.aaaa ?? []) answer({ address });
     }

@@ -127,7 +127,10 @@ export const runtimeActorsSchema = z
           .regex(/^etcd:\/\/\S+$/, "expected an etcd URL like etcd://127.0.0.1:2379")
           .optional(),
         directoryPrefix: z.string().min(1).max(256).optional(),
-        address: z.string().min(1, "expected an address like 10.0.0.7 or pod-a.svc:8288").optional(),
+        address: z
+          .string()
+          .min(1, "expected an address like 10.0.0.7 or pod-a.svc:8288")
+          .optional(),
         discovery: z
           .strictObject({
             dns: z

@@ -1,8 +1,8 @@
 import { type Clock, type Logger, type Store, systemClock, type Transport } from "@troupe/core";
 import type { ActorRemoting } from "../directory.js";
 import { type ClusterDirectory, createClusterDirectory } from "./directory.js";
-import { createMembership, type Membership } from "./membership.js";
 import type { PeerDiscovery } from "./discovery.js";
+import { createMembership, type Membership } from "./membership.js";
 import type { Placement } from "./placement.js";
 import { createTransportRemoting } from "./remoting.js";
 

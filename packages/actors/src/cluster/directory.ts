@@ -12,6 +12,7 @@ import {
 } from "@troupe/core";
 import { z } from "zod";
 import type { ActorAddress, ActorDirectory, Ownership } from "../directory.js";
+import { listedNodes, type PeerDiscovery } from "./discovery.js";
 import {
   hostsType,
   type Membership,
@@ -19,7 +20,6 @@ import {
   nodeInfoCodec,
   parseClusterOptions,
 } from "./membership.js";
-import { listedNodes, type PeerDiscovery } from "./discovery.js";
 import { createNodeWatch } from "./node-watch.js";
 import { type Placement, randomPlacement } from "./placement.js";
 
