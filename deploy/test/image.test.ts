@@ -140,7 +140,9 @@ describe.skipIf(!hasPodman)("the Troupe image (podman, FROM scratch)", () => {
     chmodSync(configDir, 0o755);
     const dataDir = tempDir("troupe-image-data-");
     // The image's user owns its working directory, as fsGroup arranges in Kubernetes.
+    // Without root (rootless podman maps users), a world-writable folder does instead.
     if (process.getuid?.() === 0) chownSync(dataDir, 10001, 10001);
+    else chmodSync(dataDir, 0o777);
     const eventKey = randomBytes(20).toString("hex");
     writeFileSync(
       path.join(configDir, "troupe.config.json"),
