@@ -5,6 +5,8 @@ import {
   type ClusterNode,
   createActorSystem,
   createClusterNode,
+  createDnsDiscovery,
+  DNS_RECORD_TYPES,
   isActorDefinition,
   placements,
 } from "@troupe/actors";
@@ -50,6 +52,28 @@ export interface RuntimeActorsClusterOptions {
   readonly directoryUrl?: string | undefined;
   /** Key prefix of the cluster's records on etcd. Default `troupe/`. */
   readonly directoryPrefix?: string | undefined;
+  /**
+   * This node's address as the platform lists it (its pod IP, `host:port` or a URL), published
+   * in its node record; discovery matches it. Default: none.
+   */
+  readonly address?: string | undefined;
+  /**
+   * DNS peer discovery: new actors go only to live nodes whose `address` the DNS name lists
+   * (e.g. a Kubernetes headless Service); every live node when DNS lists none or fails.
+   */
+  readonly discovery?: RuntimeDnsDiscoveryOptions | undefined;
+}
+
+/** `actors.cluster.discovery`: where the cluster's nodes are listed in DNS. */
+export interface RuntimeDnsDiscoveryOptions {
+  /** The name to resolve, e.g. `troupe-peers.default.svc.cluster.local`. */
+  readonly dns: string;
+  /** `A`, `AAAA`, `A+AAAA` (default) or `SRV`. */
+  readonly recordType?: (typeof DNS_RECORD_TYPES)[number] | undefined;
+  /** DNS servers (`ip` or `ip:port`). Default: the system's. */
+  readonly servers?: readonly string[] | undefined;
+  /** How long a listing is reused, in ms. Default 5,000. */
+  readonly refreshMs?: number | undefined;
 }
 
 /** The `actors` option of the runtime (config file or `createRuntime` options). */
@@ -103,6 +127,32 @@ export const runtimeActorsSchema = z
           .regex(/^etcd:\/\/\S+$/, "expected an etcd URL like etcd://127.0.0.1:2379")
           .optional(),
         directoryPrefix: z.string().min(1).max(256).optional(),
+        address: z
+          .string()
+          .min(1, "expected an address like 10.0.0.7 or pod-a.svc:8288")
+          .optional(),
+        discovery: z
+          .strictObject({
+            dns: z
+              .string()
+              .regex(
+                /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$/,
+                "expected a DNS name like troupe-peers.default.svc.cluster.local",
+              ),
+            recordType: z
+              .enum(DNS_RECORD_TYPES, { error: `expected one of ${DNS_RECORD_TYPES.join(", ")}` })
+              .optional(),
+            servers: z
+              .array(
+                z
+                  .string()
+                  .regex(/^[0-9A-Fa-f.:[\]]+$/, "expected an IP address, optionally with :port"),
+              )
+              .min(1, "expected at least one server")
+              .optional(),
+            refreshMs: z.number().int().nonnegative().optional(),
+          })
+          .optional(),
       })
       .optional(),
   })
@@ -196,6 +246,23 @@ export async function startRuntimeActors(
           url: cluster.directoryUrl,
           prefix: cluster.directoryPrefix ?? "troupe/",
         });
+  const discovery =
+    cluster.discovery === undefined
+      ? undefined
+      : createDnsDiscovery({
+          name: cluster.discovery.dns,
+          clock,
+          logger,
+          ...(cluster.discovery.recordType === undefined
+            ? {}
+            : { recordType: cluster.discovery.recordType }),
+          ...(cluster.discovery.servers === undefined
+            ? {}
+            : { servers: cluster.discovery.servers }),
+          ...(cluster.discovery.refreshMs === undefined
+            ? {}
+            : { refreshMs: cluster.discovery.refreshMs }),
+        });
   const node = createClusterNode({
     store: directoryStore ?? store,
     stateStore: store,
@@ -207,6 +274,8 @@ export async function startRuntimeActors(
     ...(cluster.leaseMs === undefined ? {} : { leaseMs: cluster.leaseMs }),
     ...(cluster.maxClockSkewMs === undefined ? {} : { maxClockSkewMs: cluster.maxClockSkewMs }),
     placement: placementOf(cluster.placement ?? "random"),
+    ...(cluster.address === undefined ? {} : { address: cluster.address }),
+    ...(discovery === undefined ? {} : { discovery }),
   });
   const system = createActorSystem({
     ...common,

@@ -1,6 +1,7 @@
 import { type Clock, type Logger, type Store, systemClock, type Transport } from "@troupe/core";
 import type { ActorRemoting } from "../directory.js";
 import { type ClusterDirectory, createClusterDirectory } from "./directory.js";
+import type { PeerDiscovery } from "./discovery.js";
 import { createMembership, type Membership } from "./membership.js";
 import type { Placement } from "./placement.js";
 import { createTransportRemoting } from "./remoting.js";
@@ -38,6 +39,11 @@ export interface ClusterNodeOptions {
   readonly maxClockSkewMs?: number;
   /** Where unowned actors go. Default random among capable nodes. */
   readonly placement?: Placement;
+  /**
+   * Where the platform lists the nodes (e.g. {@link createDnsDiscovery}): new actors go only to
+   * live nodes it lists, matched by `address`. Closed with the node.
+   */
+  readonly discovery?: PeerDiscovery;
   /** Transport timeout for calls that carry no time limit, in ms. Default 10,000. */
   readonly requestTimeoutMs?: number;
   /** Where warnings go. Default: discarded. */
@@ -100,6 +106,7 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
     clock,
     membership,
     ...(options.placement === undefined ? {} : { placement: options.placement }),
+    ...(options.discovery === undefined ? {} : { discovery: options.discovery }),
     ...(logger === undefined ? {} : { logger }),
   });
   const separate = options.stateStore !== undefined && options.stateStore !== options.store;
@@ -134,6 +141,7 @@ export function createClusterNode(options: ClusterNodeOptions): ClusterNode {
     async close() {
       if (closed) return;
       closed = true;
+      options.discovery?.close();
       await remoting.close();
       await directory.close();
     },

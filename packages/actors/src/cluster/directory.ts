@@ -12,6 +12,7 @@ import {
 } from "@troupe/core";
 import { z } from "zod";
 import type { ActorAddress, ActorDirectory, Ownership } from "../directory.js";
+import { listedNodes, type PeerDiscovery } from "./discovery.js";
 import {
   hostsType,
   type Membership,
@@ -34,6 +35,12 @@ export interface ClusterDirectoryOptions {
   readonly nodeId?: string;
   /** Chooses a node for actors nobody owns. Default {@link randomPlacement}. */
   readonly placement?: Placement;
+  /**
+   * Where the platform lists the nodes (e.g. DNS of a headless Service): new actors are placed
+   * only on live nodes it lists, or on every live node when it lists none of them or cannot be
+   * read. Ownership still follows leases alone. Default: none (every live node).
+   */
+  readonly discovery?: PeerDiscovery;
   /** Key prefix of directory entries. Default: the membership's prefix. */
   readonly prefix?: string;
   /** How long a remote owner found by `locate` is reused without a Store read, in ms. Default 60,000. */
@@ -79,6 +86,7 @@ const optionsSchema = z.object({
   cacheMs: z.number().int().nonnegative().optional(),
   maxCachedOwners: z.number().int().positive().optional(),
   placement: z.function().optional(),
+  discovery: z.object({ peers: z.function(), close: z.function() }).optional(),
 });
 
 const MAX_CLAIM_ATTEMPTS = 8;
@@ -329,9 +337,10 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
       return { nodeId: state.owner.nodeId, epoch: state.version };
     }
     await ensureJoined();
-    const candidates = [...(await liveNodes())]
+    const capable = [...(await liveNodes())]
       .filter((node) => hostsType(node.capabilities, address.type))
       .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+    const candidates = await discovered(capable);
     if (candidates.length === 0) {
       throw new TroupeError(
         "UNAVAILABLE",
@@ -343,6 +352,20 @@ export function createClusterDirectory(options: ClusterDirectoryOptions): Cluste
     if (chosen !== nodeId) return { nodeId: chosen, epoch: 0 };
     // Another node may have claimed it since we read: then the claim reports that owner.
     return (await claimOnce(address)).ownership;
+  };
+
+  // Narrows placement to the nodes the platform lists; never to nothing, since a listing that
+  // names no live node (not yet updated, or naming other addresses) says nothing about them.
+  const discovered = async (capable: readonly NodeInfo[]): Promise<readonly NodeInfo[]> => {
+    if (options.discovery === undefined || capable.length === 0) return capable;
+    const listed = await options.discovery.peers();
+    if (listed === undefined) return capable;
+    const chosen = listedNodes(capable, listed);
+    if (chosen.length > 0) return chosen;
+    logger.warn("cluster: discovery lists none of the live nodes; placing on every live node", {
+      live: capable.map((node) => node.address ?? node.nodeId),
+    });
+    return capable;
   };
 
   const choose = (address: ActorAddress, candidates: readonly NodeInfo[]): string => {

@@ -4,6 +4,12 @@ export {
   type ClusterDirectoryOptions,
   createClusterDirectory,
 } from "./directory.js";
+export { addressHost, listedNodes, type PeerDiscovery } from "./discovery.js";
+export {
+  createDnsDiscovery,
+  DNS_RECORD_TYPES,
+  type DnsDiscoveryOptions,
+} from "./dns-discovery.js";
 export {
   createMembership,
   hostsType,
