@@ -1,7 +1,8 @@
 import type { Logger, PubSub, Unsubscribe } from "@troupe/core";
+import type { StreamEvent } from "./event-log.js";
 
-/** Receives one announced event (its encoded record). */
-export type Listener = (bytes: Uint8Array) => void;
+/** Receives one announced event: its encoded record, and the event itself when published here. */
+export type Listener = (bytes: Uint8Array, event?: StreamEvent) => void;
 
 interface Channel {
   readonly listeners: Set<Listener>;
@@ -55,10 +56,10 @@ export class ChannelHub {
   }
 
   /** Hands an event published here to this process's listeners of `channel`. */
-  local(channel: string, bytes: Uint8Array): void {
+  local(channel: string, bytes: Uint8Array, event: StreamEvent): void {
     const entry = this.channels.get(channel);
     if (entry === undefined) return;
-    for (const listener of entry.listeners) listener(bytes);
+    for (const listener of entry.listeners) listener(bytes, event);
   }
 
   /** Ends every PubSub subscription. */

@@ -6,7 +6,6 @@ import {
   type StoreOp,
   TroupeError,
 } from "@troupe/core";
-import { eventTooLarge } from "./errors.js";
 import { oldestKept } from "./ordering.js";
 import type { StreamId, StreamLayout } from "./stream-id.js";
 
@@ -42,11 +41,17 @@ export interface Retention {
 /** Streams' events in the Store: one head record per stream, one record per event. */
 export interface EventLog {
   /**
-   * Appends `data` as the stream's next event and returns it with the encoded record (the bytes
-   * announced on PubSub). One guarded commit: head and event together, so sequence numbers have
-   * no holes and no duplicates, whichever process appends.
+   * Appends `items` as the stream's next events and returns them with their encoded records (the
+   * bytes announced on PubSub). One guarded commit: head and events together, so sequence
+   * numbers have no holes and no duplicates, whichever process appends. Check sizes first with
+   * `encodedSize`.
    */
-  append(id: StreamId, data: unknown): Promise<{ event: StreamEvent; bytes: Uint8Array }>;
+  append(
+    id: StreamId,
+    items: readonly unknown[],
+  ): Promise<{ event: StreamEvent; bytes: Uint8Array }[]>;
+  /** The encoded size of an event carrying `data` (at most; for the size limit). */
+  encodedSize(data: unknown): number;
   /** Events with `seq > after`, in order, at most `limit`. */
   read(id: StreamId, after: number, limit: number): Promise<StreamEvent[]>;
   /** The stream's last sequence number (0 for a stream never published to). */
@@ -59,6 +64,25 @@ export interface EventLog {
   trimByAge(id: StreamId, limit: number): Promise<number>;
 }
 
+const SEQ_PREFIX = Array.from('{"seq":', (char) => char.charCodeAt(0));
+
+/**
+ * The sequence number of an encoded event record, read from its first bytes without decoding
+ * the rest (records are written `{"seq":N,…}`); undefined when the bytes do not start that way.
+ * Lets a subscriber drop an announcement it already delivered at almost no cost.
+ */
+export function peekSeq(bytes: Uint8Array): number | undefined {
+  for (let i = 0; i < SEQ_PREFIX.length; i++) if (bytes[i] !== SEQ_PREFIX[i]) return undefined;
+  let seq = 0;
+  for (let i = SEQ_PREFIX.length; i < bytes.length && i < SEQ_PREFIX.length + 16; i++) {
+    const byte = bytes[i] as number;
+    if (byte === 44 /* , */) return i > SEQ_PREFIX.length ? seq : undefined;
+    if (byte < 48 || byte > 57) return undefined;
+    seq = seq * 10 + (byte - 48);
+  }
+  return undefined;
+}
+
 /** Tries of one append when other processes append to the same stream at the same time. */
 const APPEND_TRIES = 50;
 
@@ -67,9 +91,8 @@ export function createEventLog(options: {
   readonly layout: StreamLayout;
   readonly clock: Clock;
   readonly retention: Retention;
-  readonly maxEventBytes: number;
 }): EventLog {
-  const { store, layout, clock, retention, maxEventBytes } = options;
+  const { store, layout, clock, retention } = options;
   // The head's last known version per stream, so an append needs no read when this process is
   // the stream's only publisher (a stale guess fails the guard and is read again).
   const heads = new Map<string, { seq: number; version: number | "absent" }>();
@@ -104,24 +127,47 @@ export function createEventLog(options: {
   };
 
   return {
-    async append(id, data) {
+    async append(id, items) {
       const headKey = layout.head(id);
+      const at = clock.now();
       for (let attempt = 0; attempt < APPEND_TRIES; attempt++) {
         const known = heads.get(headKey) ?? (await readHead(id));
-        const seq = known.seq + 1;
-        const record: EventRecord = { seq, at: clock.now(), data };
-        const bytes = jsonCodec.encode(record);
-        if (bytes.byteLength > maxEventBytes) throw eventTooLarge(bytes.byteLength, maxEventBytes);
+        const records: EventRecord[] = items.map((data, i) => ({
+          seq: known.seq + 1 + i,
+          at,
+          data,
+        }));
+        const encoded = records.map((record) => jsonCodec.encode(record));
+        const last = known.seq + items.length;
         const ops: StoreOp[] = [
-          { type: "set", key: headKey, value: jsonCodec.encode({ seq }), expect: known.version },
-          { type: "set", key: layout.event(id, seq), value: bytes },
+          {
+            type: "set",
+            key: headKey,
+            value: jsonCodec.encode({ seq: last }),
+            expect: known.version,
+          },
         ];
-        const drop = oldestKept(seq, retention.maxEvents) - 1;
-        if (drop >= 1) ops.push({ type: "delete", key: layout.event(id, drop) });
+        // Count retention: keep the last `maxEvents`; older ones go in the same commit.
+        const keepFrom = oldestKept(last, retention.maxEvents);
+        records.forEach((record, i) => {
+          if (record.seq < keepFrom) return;
+          ops.push({
+            type: "set",
+            key: layout.event(id, record.seq),
+            value: encoded[i] as Uint8Array,
+          });
+        });
+        const lastDropped = Math.min(keepFrom - 1, known.seq);
+        for (let seq = oldestKept(known.seq, retention.maxEvents); seq <= lastDropped; seq++) {
+          ops.push({ type: "delete", key: layout.event(id, seq) });
+        }
         try {
           const { version } = await store.commit(ops);
-          heads.set(headKey, { seq, version });
-          return { event: toEvent(id, record), bytes };
+          heads.set(headKey, { seq: last, version });
+          return records.map((record, i) => ({
+            event: toEvent(id, record),
+            bytes: encoded[i] as Uint8Array,
+          }));
         } catch (error) {
           heads.delete(headKey);
           if (!StoreConflictError.isInstance(error)) throw error;
@@ -131,6 +177,10 @@ export function createEventLog(options: {
         "STORE_CONFLICT",
         `stream ${id.namespace}/${id.key}: append lost ${APPEND_TRIES} races in a row`,
       );
+    },
+
+    encodedSize(data) {
+      return jsonCodec.encode({ seq: Number.MAX_SAFE_INTEGER, at: clock.now(), data }).byteLength;
     },
 
     async read(id, after, limit) {

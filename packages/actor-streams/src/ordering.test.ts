@@ -29,3 +29,14 @@ describe("oldestKept", () => {
     expect(oldestKept(12, 5)).toBe(8);
   });
 });
+
+describe("peekSeq", () => {
+  it("reads the sequence number of an encoded record and nothing else", async () => {
+    const { jsonCodec } = await import("@troupe/core");
+    const { peekSeq } = await import("./event-log.js");
+    expect(peekSeq(jsonCodec.encode({ seq: 1234, at: 1, data: { x: 1 } }))).toBe(1234);
+    expect(peekSeq(jsonCodec.encode({ at: 1, seq: 5, data: 1 }))).toBeUndefined();
+    expect(peekSeq(new TextEncoder().encode('{"seq":,'))).toBeUndefined();
+    expect(peekSeq(new TextEncoder().encode('{"seq":12'))).toBeUndefined();
+  });
+});

@@ -18,7 +18,8 @@ import {
 import { z } from "zod";
 import { ActorDelivery, type CursorRecord, implicitId, streamName } from "./actor-consumers.js";
 import { ChannelHub } from "./channel-hub.js";
-import { createEventLog, type StreamEvent } from "./event-log.js";
+import { eventTooLarge } from "./errors.js";
+import { createEventLog, peekSeq, type StreamEvent } from "./event-log.js";
 import type { ImplicitSubscription } from "./implicit.js";
 import { type LagEntry, LagTracker } from "./lag.js";
 import {
@@ -162,6 +163,18 @@ const optionsSchema = z.object({
 });
 
 const LIST_PAGE = 1_000;
+/** Most events one commit appends to a stream. */
+const MAX_BATCH = 256;
+
+interface Batch {
+  readonly id: StreamId;
+  readonly waiting: {
+    readonly data: unknown;
+    readonly resolve: (event: StreamEvent) => void;
+    readonly reject: (error: unknown) => void;
+  }[];
+  appending: boolean;
+}
 
 /** Creates streams on a Store and a PubSub (and an actor system, for actor consumers). */
 export function createStreams(options: StreamsOptions): Streams {
@@ -179,7 +192,6 @@ export function createStreams(options: StreamsOptions): Streams {
       maxEvents: options.maxEvents ?? 10_000,
       maxAgeMs: options.maxAgeMs ?? 7 * 24 * 3_600_000,
     },
-    maxEventBytes: options.maxEventBytes ?? 65_536,
   });
   const lag = new LagTracker(metrics);
   const published = metrics.counter("troupe_stream_events_published_total", {
@@ -206,7 +218,52 @@ export function createStreams(options: StreamsOptions): Streams {
     failures,
   });
   const subscriptions = new Set<Subscription>();
-  const publishChains = new Map<string, Promise<unknown>>();
+  const maxEventBytes = options.maxEventBytes ?? 65_536;
+  // Publishes waiting per stream: while one commit is in flight, the next ones gather and go in
+  // one commit together (group commit), so one stream's rate is not bound by the commit latency.
+  const batches = new Map<string, Batch>();
+
+  const appendBatches = async (batch: Batch) => {
+    batch.appending = true;
+    const name = streamName(batch.id);
+    try {
+      while (batch.waiting.length > 0) {
+        const taken = batch.waiting.splice(0, MAX_BATCH);
+        let appended: { event: StreamEvent; bytes: Uint8Array }[];
+        try {
+          appended = await log.append(
+            batch.id,
+            taken.map((each) => each.data),
+          );
+        } catch (error) {
+          for (const each of taken) each.reject(error);
+          continue;
+        }
+        const channel = layout.channel(batch.id);
+        published.inc(appended.length, { namespace: batch.id.namespace });
+        for (const { event, bytes } of appended) {
+          actors.sawHead(batch.id, event.seq);
+          hub.local(channel, bytes, event);
+        }
+        await Promise.all(
+          appended.map(({ event, bytes }) =>
+            pubsub.publish(channel, bytes).catch((error: unknown) => {
+              // Stored is published: subscribers elsewhere fill the gap at the next announcement.
+              logger.warn("stream announcement failed", { stream: name, seq: event.seq, error });
+            }),
+          ),
+        );
+        if (system !== undefined) void actors.schedule(batch.id);
+        for (const [i, each] of taken.entries()) {
+          each.resolve((appended[i] as { event: StreamEvent }).event);
+        }
+      }
+    } finally {
+      batch.appending = false;
+      if (batch.waiting.length === 0) batches.delete(name);
+      else void appendBatches(batch);
+    }
+  };
   let closed = false;
   let sweptOnce = false;
   const lastSweep = new Map<string, string>();
@@ -236,11 +293,11 @@ export function createStreams(options: StreamsOptions): Streams {
     }
     const label = subscribeOptions.consumer ?? "handle";
     let subscription: Subscription | undefined;
-    const early: Uint8Array[] = [];
+    const early: [Uint8Array, StreamEvent | undefined][] = [];
     // Live first, so nothing published between the head read and the subscription is missed.
-    const stop = await hub.listen(layout.channel(id), (bytes) => {
-      if (subscription === undefined) early.push(bytes);
-      else deliverBytes(subscription, id, bytes);
+    const stop = await hub.listen(layout.channel(id), (bytes, event) => {
+      if (subscription === undefined) early.push([bytes, event]);
+      else deliverBytes(subscription, id, bytes, event);
     });
     try {
       const head = await log.head(id);
@@ -267,12 +324,21 @@ export function createStreams(options: StreamsOptions): Streams {
     live.stopListening = stop;
     subscriptions.add(live);
     void live.ended.then(() => subscriptions.delete(live));
-    for (const bytes of early) deliverBytes(live, id, bytes);
+    for (const [bytes, event] of early) deliverBytes(live, id, bytes, event);
     live.kick();
     return live;
   };
 
-  const deliverBytes = (subscription: Subscription, id: StreamId, bytes: Uint8Array) => {
+  const deliverBytes = (
+    subscription: Subscription,
+    id: StreamId,
+    bytes: Uint8Array,
+    event: StreamEvent | undefined,
+  ) => {
+    if (event !== undefined) return subscription.arrive(event);
+    // The PubSub copy of an event published here, or a replay: dropped undecoded.
+    const seq = peekSeq(bytes);
+    if (seq !== undefined && seq <= subscription.position) return;
     try {
       subscription.arrive(log.decode(id, bytes));
     } catch (error) {
@@ -349,28 +415,18 @@ export function createStreams(options: StreamsOptions): Streams {
     async publish(namespace, key, data) {
       ensureOpen();
       const id = validateStreamId(namespace, key);
-      const name = streamName(id);
-      // One append at a time per stream in this process: the head guess stays right, and this
-      // process's events get sequence numbers in the order publish was called.
-      const previous = publishChains.get(name) ?? Promise.resolve();
-      const appended = previous.catch(() => {}).then(() => log.append(id, data));
-      publishChains.set(name, appended);
-      try {
-        const { event, bytes } = await appended;
-        published.inc(1, { namespace: id.namespace });
-        actors.sawHead(id, event.seq);
-        hub.local(layout.channel(id), bytes);
-        await pubsub.publish(layout.channel(id), bytes).catch((error: unknown) => {
-          // Stored is published: subscribers elsewhere fill the gap at the next announcement.
-          logger.warn("stream announcement failed", { stream: name, seq: event.seq, error });
-        });
-        if (actors.implicitFor(id.namespace).length > 0 || system !== undefined) {
-          void actors.schedule(id);
+      const size = log.encodedSize(data);
+      if (size > maxEventBytes) throw eventTooLarge(size, maxEventBytes);
+      return new Promise((resolve, reject) => {
+        const name = streamName(id);
+        let batch = batches.get(name);
+        if (batch === undefined) {
+          batch = { id, waiting: [], appending: false };
+          batches.set(name, batch);
         }
-        return event as StreamEvent<never>;
-      } finally {
-        if (publishChains.get(name) === appended) publishChains.delete(name);
-      }
+        batch.waiting.push({ data, resolve: resolve as (event: StreamEvent) => void, reject });
+        if (!batch.appending) void appendBatches(batch);
+      });
     },
 
     subscribe(namespace, key, handler, subscribeOptions = {}) {

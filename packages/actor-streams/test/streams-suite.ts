@@ -306,6 +306,15 @@ export function describeStreams(name: string, engines: Engines) {
         const failing = await streams.subscribe("ticks", "r", () => {}, { after: 2 });
         const error = await failing.ended;
         expect(TroupeError.isInstance(error, "STREAM_TRIMMED")).toBe(true);
+        // Publishes issued together go in one commit; retention still keeps exactly the last 5.
+        const together = await Promise.all(
+          range(1, 20).map((i) => streams.publish("ticks", "g", i)),
+        );
+        expect(together.map((event) => event.seq)).toEqual(range(1, 20));
+        expect(together.map((event) => event.data)).toEqual(range(1, 20));
+        expect((await streams.read("ticks", "g", 0)).map((event) => event.seq)).toEqual(
+          range(16, 20),
+        );
         const seen: number[] = [];
         await streams.subscribe("ticks", "r", (event) => void seen.push(event.seq), {
           after: 2,
