@@ -209,7 +209,7 @@ export function createEventLog(options: {
       const cutoff = clock.now() - retention.maxAgeMs;
       const oldest = await store.list({ prefix: layout.eventPrefix(id), limit });
       const expired = oldest.filter((entry) => decodeRecord(entry.value).at < cutoff);
-      // Never the newest event: it keeps the sequence readable for `firstRetained`.
+      // The head keeps the sequence going even when every event expired.
       if (expired.length === 0) return 0;
       await store.commit(
         expired.map((entry) => ({ type: "delete", key: entry.key, expect: entry.version })),
