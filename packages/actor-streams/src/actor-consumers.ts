@@ -8,7 +8,7 @@ import {
   StoreConflictError,
   type Timer,
 } from "@troupe/core";
-import type { EventLog } from "./event-log.js";
+import type { EventLog, StreamEvent } from "./event-log.js";
 import type { ImplicitSubscription } from "./implicit.js";
 import type { LagTracker } from "./lag.js";
 import type { StreamId, StreamLayout } from "./stream-id.js";
@@ -51,6 +51,11 @@ export class ActorDelivery {
   readonly failing = new Set<string>();
   /** The highest sequence number this process knows per stream (for the lag gauge). */
   readonly heads = new Map<string, number>();
+  /**
+   * Events this process just appended, per stream with delivery pending (contiguous, at most a
+   * page): a delivery round takes them from here instead of reading them back from the Store.
+   */
+  private readonly recent = new Map<string, StreamEvent[]>();
   private closed = false;
 
   constructor(
@@ -80,6 +85,26 @@ export class ActorDelivery {
     if (seq > (this.heads.get(name) ?? 0)) this.heads.set(name, seq);
   }
 
+  /** Keeps events just appended here for the next delivery round. */
+  appended(id: StreamId, events: readonly StreamEvent[]): void {
+    if (this.deps.system === undefined || events.length === 0) return;
+    const name = streamName(id);
+    const cached = this.recent.get(name) ?? [];
+    const last = cached.at(-1)?.seq;
+    const joined =
+      last !== undefined && events[0]?.seq === last + 1 ? [...cached, ...events] : [...events];
+    this.recent.set(name, joined.length > PAGE ? joined.slice(joined.length - PAGE) : joined);
+  }
+
+  /** The cached events after `after`, when the cache holds the one right after it. */
+  private cachedAfter(name: string, after: number): StreamEvent[] | undefined {
+    const cached = this.recent.get(name);
+    const first = cached?.[0]?.seq;
+    if (cached === undefined || first === undefined || first > after + 1) return undefined;
+    const from = after + 1 - first;
+    return from < cached.length ? cached.slice(from) : undefined;
+  }
+
   /** Runs delivery for the stream now, or once more after the running round. */
   schedule(id: StreamId): Promise<void> {
     if (this.closed || this.deps.system === undefined) return Promise.resolve();
@@ -107,6 +132,7 @@ export class ActorDelivery {
         } while (state.again && !this.closed);
       } finally {
         this.running.delete(name);
+        this.recent.delete(name);
       }
     })();
     this.running.set(name, state);
@@ -165,7 +191,8 @@ export class ActorDelivery {
     const name = streamName(id);
     for (;;) {
       if (this.closed) return true;
-      const events = await log.read(id, consumer.seq, PAGE);
+      const events =
+        this.cachedAfter(name, consumer.seq) ?? (await log.read(id, consumer.seq, PAGE));
       if (events.length === 0) {
         this.reportLag(id, consumer);
         return true;

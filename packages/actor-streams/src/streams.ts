@@ -253,7 +253,13 @@ export function createStreams(options: StreamsOptions): Streams {
             }),
           ),
         );
-        if (system !== undefined) void actors.schedule(batch.id);
+        if (system !== undefined) {
+          actors.appended(
+            batch.id,
+            appended.map(({ event }) => event),
+          );
+          void actors.schedule(batch.id);
+        }
         for (const [i, each] of taken.entries()) {
           each.resolve((appended[i] as { event: StreamEvent }).event);
         }
