@@ -94,6 +94,15 @@ describe("streams over Server-Sent Events", () => {
     expect(seqsOf(replay)).toEqual([18, 19, 20]);
   });
 
+  it("stopping the runtime ends open feeds instead of waiting for them", async () => {
+    const { runtime, url } = await start();
+    const client = await sse(`${url}/actors/streams/chat/closing`);
+    await waitFor(() => client.comments.includes("connected"));
+    await runtime.stop();
+    await client.done;
+    expect(client.events).toEqual([]);
+  });
+
   it("an event published over REST activates the implicit consumer actor", async () => {
     const { runtime, url } = await start();
     for (let i = 1; i <= 3; i++) await post(`${url}/actors/streams/rooms/r1`, { data: i });
