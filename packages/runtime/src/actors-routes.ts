@@ -1,3 +1,4 @@
+import { createStreams, implicitSubscriptionsOf, type Streams } from "@troupe/actor-streams";
 import {
   type ActorSystem,
   type ActorTypeInfo,
@@ -17,6 +18,7 @@ import {
   jsonCodec,
   type Logger,
   type Metrics,
+  type PubSub,
   parseWith,
   type Queue,
   type Store,
@@ -177,6 +179,8 @@ export interface RuntimeActors {
   readonly system: ActorSystem;
   /** The cluster node, in cluster mode. */
   readonly node: ClusterNode | undefined;
+  /** Streams on the runtime's Store and PubSub, delivering to this system's actors (with a PubSub). */
+  readonly streams: Streams | undefined;
   /** Drains turns in flight, saves and releases every actor, leaves the cluster. Idempotent. */
   close(): Promise<void>;
 }
@@ -189,6 +193,8 @@ export interface StartRuntimeActorsOptions {
   readonly store: Store;
   /** The queue reminders live in. */
   readonly queue: Queue;
+  /** The PubSub stream events are announced on; without it there are no streams. */
+  readonly pubsub?: PubSub;
   /** Time source. */
   readonly clock: Clock;
   /** Where the system logs. */
@@ -225,7 +231,16 @@ export async function startRuntimeActors(
       ...common,
       ...(actors.nodeId === undefined ? {} : { nodeId: actors.nodeId }),
     });
-    return { system, node: undefined, close: () => system.close() };
+    const streams = streamsFor(options, system);
+    return {
+      system,
+      node: undefined,
+      streams,
+      close: async () => {
+        await streams?.close();
+        await system.close();
+      },
+    };
   }
   const nodeId = actors.nodeId;
   if (nodeId === undefined) throw invalidArgument("actors.nodeId", "required in cluster mode");
@@ -283,8 +298,10 @@ export async function startRuntimeActors(
     directory: node.directory,
     remoting: node.remoting,
   });
+  const streams = streamsFor(options, system);
   const close = async () => {
     try {
+      await streams?.close();
       await system.close();
       await node.close();
     } finally {
@@ -302,11 +319,26 @@ export async function startRuntimeActors(
   return {
     system,
     node,
+    streams,
     close: () => {
       closing ??= close();
       return closing;
     },
   };
+}
+
+/** Streams for the runtime's actors; implicit subscriptions come from the hosted types. */
+function streamsFor(options: StartRuntimeActorsOptions, system: ActorSystem): Streams | undefined {
+  if (options.pubsub === undefined) return undefined;
+  return createStreams({
+    store: options.store,
+    pubsub: options.pubsub,
+    system,
+    implicit: implicitSubscriptionsOf(options.actors.definitions),
+    clock: options.clock,
+    logger: options.logger.child({ component: "streams" }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+  });
 }
 
 function placementOf(name: (typeof PLACEMENTS)[number]) {

@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import { getRequestListener } from "@hono/node-server";
+import type { Streams } from "@troupe/actor-streams";
 import type { ActorSystem } from "@troupe/actors";
 import { type Clock, invalidArgument, type Logger, systemClock, TroupeError } from "@troupe/core";
 import { createFlows, type EventData, type FlowFunction, type Flows } from "@troupe/flows";
@@ -51,6 +52,7 @@ import { createStatsFastRead } from "./stats/stats-fast-read.js";
 import { createStatsRoutes } from "./stats/stats-routes.js";
 import { createStatsService, type StatsService } from "./stats/stats-service.js";
 import { openStorage, type RuntimeStorage } from "./storage.js";
+import { createStreamsRoutes } from "./streams-routes.js";
 import { deriveWorkerId } from "./worker-identity.js";
 import { acquireWorkerIdentity, type WorkerIdentityLease } from "./worker-identity-lease.js";
 
@@ -130,6 +132,8 @@ export interface Runtime {
   readonly inngest: InngestApi | undefined;
   /** The actor system, once {@link Runtime.start} created it (when actors are configured). */
   readonly actors: ActorSystem | undefined;
+  /** The actors' streams (`/actors/streams`), once {@link Runtime.start} created the actor system. */
+  readonly streams: Streams | undefined;
   /** The per-actor stats service (`config.stats`), serving `/stats/actors` once started. */
   readonly stats: StatsService | undefined;
   /** The protocol servers (RESP, PostgreSQL) the config enables, once {@link Runtime.start} started them. */
@@ -260,7 +264,19 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     ...(statsService && config.stats
       ? [{ prefix: "/stats/actors", app: createStatsRoutes(statsService, config.stats) }]
       : []),
-    ...(actorRoutes ? [{ prefix: "/actors", app: actorRoutes }] : []),
+    // Before `/actors`, whose `POST /:type/:key/:action` would take `/actors/streams/…`.
+    ...(actorRoutes
+      ? [
+          {
+            prefix: "/actors/streams",
+            app: createStreamsRoutes({
+              streams: () => actorsHost?.streams,
+              logger: logger.child({ component: "streams" }),
+            }),
+          },
+          { prefix: "/actors", app: actorRoutes },
+        ]
+      : []),
   ];
   const flows = createFlows({
     store: storage.store,
@@ -594,6 +610,9 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     get actors() {
       return actorsHost?.system;
     },
+    get streams() {
+      return actorsHost?.streams;
+    },
     get protocols() {
       return protocols;
     },
@@ -621,6 +640,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
           actorsHost = await startRuntimeActors({
             actors: actorsOption,
             store: storage.store,
+            pubsub: storage.pubsub,
             // A queue of its own: the flows worker claims every item of the runtime's queue.
             queue: storage.openQueue(
               actorsOption.queueName ?? `${config.storage.queueName}.actors`,

@@ -1,0 +1,241 @@
+// Stream publish→deliver latency: to an actor consumer (implicit subscription) and to an
+// in-process handle, at a steady rate and one event at a time, on the memory Store + PubSub,
+// SQLite + NATS and PostgreSQL + NATS (all on loopback). The SSE client's figure is
+// `pnpm --filter @troupe/runtime bench:streams`.
+// Run: pnpm --filter @troupe/actor-streams bench
+//   (BENCH_RATE events/s, BENCH_DURATION_MS, BENCH_STREAMS, BENCH_SERIAL, BENCH_ENGINES=memory,sqlite,postgres)
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { createActorSystem, defineActor } from "@troupe/actors";
+import {
+  createMemoryPubSub,
+  createMemoryQueue,
+  createMemoryStore,
+  type PubSub,
+  type Store,
+} from "@troupe/core";
+import { createNatsPubSub } from "@troupe/nats";
+import { createPostgresStore } from "@troupe/postgres";
+import { createSqliteStore } from "@troupe/sqlite";
+import { z } from "zod";
+import { createStreams, implicitSubscription, type StreamEvent } from "../src/index.js";
+
+const rate = Number(process.env.BENCH_RATE ?? 1_000);
+const durationMs = Number(process.env.BENCH_DURATION_MS ?? 3_000);
+const streamCount = Number(process.env.BENCH_STREAMS ?? 10);
+const serialCount = Number(process.env.BENCH_SERIAL ?? 500);
+const engines = (process.env.BENCH_ENGINES ?? "memory,sqlite,postgres").split(",");
+const postgresUrl =
+  process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+const runId = `sbench_${process.pid}_${Date.now().toString(36)}`;
+
+/** Where deliveries are recorded (the actor's action and the handle's handler both call it). */
+let onDelivered: (event: StreamEvent) => void = () => {};
+
+const Sink = defineActor({
+  name: "Sink",
+  key: "string",
+  state: z.object({}),
+  initialState: () => ({}),
+  saveMode: "explicit",
+  actions: {
+    receive(_ctx, event: StreamEvent) {
+      onDelivered(event);
+    },
+  },
+});
+const sinkFeed = implicitSubscription(Sink, { namespace: "bench-actor", action: "receive" });
+
+interface Row {
+  engine: string;
+  consumer: string;
+  mode: string;
+  events: number;
+  p50: number;
+  p99: number;
+  max: number;
+  cpuUsPerEvent: number;
+}
+
+function quantiles(samples: number[]) {
+  const sorted = Float64Array.from(samples).sort();
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
+  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? Number.NaN };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(check: () => boolean, ms: number) {
+  const deadline = performance.now() + ms;
+  while (!check() && performance.now() < deadline) await sleep(5);
+  return check();
+}
+
+type Publish = (key: string, data: { t: number }) => Promise<unknown>;
+
+/** Publishes `rate` events/s round-robin over the streams for `durationMs`; times each delivery. */
+async function steady(publish: Publish): Promise<{ samples: number[]; cpuUs: number }> {
+  const samples: number[] = [];
+  let received = 0;
+  onDelivered = (event) => {
+    samples.push(performance.now() - (event.data as { t: number }).t);
+    received += 1;
+  };
+  const cpuBefore = process.cpuUsage();
+  const start = performance.now();
+  let sent = 0;
+  const pending: Promise<unknown>[] = [];
+  while (performance.now() - start < durationMs) {
+    const due = Math.floor(((performance.now() - start) * rate) / 1000);
+    while (sent < due) {
+      pending.push(publish(`s${sent % streamCount}`, { t: performance.now() }));
+      sent += 1;
+    }
+    await sleep(1);
+  }
+  await Promise.all(pending);
+  if (!(await until(() => received >= sent, 20_000))) {
+    throw new Error(`only ${received} of ${sent} events were delivered`);
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  return { samples, cpuUs: (cpu.user + cpu.system) / sent };
+}
+
+/** One event at a time: the next is published once the previous one was delivered. */
+async function serial(publish: Publish): Promise<{ samples: number[]; cpuUs: number }> {
+  const samples: number[] = [];
+  let next: () => void = () => {};
+  onDelivered = (event) => {
+    samples.push(performance.now() - (event.data as { t: number }).t);
+    next();
+  };
+  const cpuBefore = process.cpuUsage();
+  for (let i = 0; i < serialCount; i++) {
+    const delivered = new Promise<void>((resolve) => {
+      next = resolve;
+    });
+    await publish(`s${i % streamCount}`, { t: performance.now() });
+    await delivered;
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  return { samples, cpuUs: (cpu.user + cpu.system) / serialCount };
+}
+
+async function runEngine(
+  engine: string,
+  open: () => { store: Store; pubsub: PubSub; close(): Promise<void> },
+) {
+  const rows: Row[] = [];
+  const { store, pubsub, close } = open();
+  const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [Sink] });
+  const streams = createStreams({ store, pubsub, system, implicit: [sinkFeed], sweepMs: 0 });
+  try {
+    const actorPublish: Publish = (key, data) => streams.publish("bench-actor", key, data);
+    const handlePublish: Publish = (key, data) => streams.publish("bench-handle", key, data);
+    for (let i = 0; i < streamCount; i++) {
+      await streams.subscribe("bench-handle", `s${i}`, (event) => onDelivered(event));
+    }
+    for (const [consumer, publish] of [
+      ["actor", actorPublish],
+      ["handle", handlePublish],
+    ] as const) {
+      // Warm-up: activations, prepared statements, JIT.
+      await serial(publish);
+      for (const [mode, run] of [
+        [`${rate}/s over ${streamCount} streams`, steady],
+        ["one at a time", serial],
+      ] as const) {
+        const { samples, cpuUs } = await run(publish);
+        rows.push({
+          engine,
+          consumer,
+          mode,
+          events: samples.length,
+          ...quantiles(samples),
+          cpuUsPerEvent: cpuUs,
+        });
+      }
+    }
+  } finally {
+    await streams.close();
+    await system.close();
+    await close();
+  }
+  return rows;
+}
+
+const scratch = mkdtempSync(join(tmpdir(), "troupe-streams-bench-"));
+const rows: Row[] = [];
+const loadBefore = loadavg()[0] ?? 0;
+try {
+  if (engines.includes("memory")) {
+    rows.push(
+      ...(await runEngine("memory", () => {
+        const store = createMemoryStore();
+        const pubsub = createMemoryPubSub();
+        return { store, pubsub, close: async () => void (await pubsub.close()) };
+      })),
+    );
+  }
+  if (engines.includes("sqlite")) {
+    rows.push(
+      ...(await runEngine("SQLite + NATS", () => {
+        const store = createSqliteStore({ path: join(scratch, "bench.db") });
+        const pubsub = createNatsPubSub({ servers: natsUrl, subjectPrefix: `${runId}_s` });
+        return {
+          store,
+          pubsub,
+          close: async () => {
+            await pubsub.close();
+            await store.close();
+          },
+        };
+      })),
+    );
+  }
+  if (engines.includes("postgres")) {
+    const schema = `troupe_${runId}`;
+    rows.push(
+      ...(await runEngine("PostgreSQL + NATS", () => {
+        const store = createPostgresStore({ connectionString: postgresUrl, schema });
+        const pubsub = createNatsPubSub({ servers: natsUrl, subjectPrefix: `${runId}_p` });
+        return {
+          store,
+          pubsub,
+          close: async () => {
+            await pubsub.close();
+            await store.close();
+          },
+        };
+      })),
+    );
+    const { createRequire } = await import("node:module");
+    const { Pool } = createRequire(import.meta.resolve("@troupe/postgres"))("pg") as {
+      Pool: new (config: {
+        connectionString: string;
+      }) => { query(sql: string): Promise<unknown>; end(): Promise<void> };
+    };
+    const admin = new Pool({ connectionString: postgresUrl });
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+const fmt = (value: number) => value.toFixed(2);
+console.log(
+  `\nstream publish→deliver on loopback (load average ${loadBefore.toFixed(1)} → ${(loadavg()[0] ?? 0).toFixed(1)}, ${durationMs} ms per steady run, ${serialCount} one-at-a-time events)\n`,
+);
+console.log("| engine | consumer | load | events | p50 ms | p99 ms | max ms | CPU µs/event |");
+console.log("| --- | --- | --- | --: | --: | --: | --: | --: |");
+for (const row of rows) {
+  console.log(
+    `| ${row.engine} | ${row.consumer} | ${row.mode} | ${row.events} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${fmt(row.max)} | ${row.cpuUsPerEvent.toFixed(0)} |`,
+  );
+}
+process.exit(0);

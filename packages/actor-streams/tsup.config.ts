@@ -1,0 +1,3 @@
+import { troupeBuild } from "../../tooling/tsup/index.js";
+
+export default troupeBuild();

@@ -1,0 +1,3 @@
+import { troupeProject } from "../../tooling/vitest/index.js";
+
+export default troupeProject("actor-streams");
