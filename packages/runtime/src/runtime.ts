@@ -28,6 +28,7 @@ import { SDK_PATHS } from "./auth.js";
 import { missingStartSettings, type RuntimeConfig, type RuntimeMode } from "./config.js";
 import { findDashboardDir, serveDashboard } from "./dashboard-static.js";
 import { createPinoLogger } from "./logger.js";
+import { mcpHandler } from "./mcp/mcp-server.js";
 import {
   createPrometheusMetrics,
   PROMETHEUS_CONTENT_TYPE,
@@ -448,6 +449,19 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       stats: options.stats,
       actors: dashboardActors,
       info: { mode, storage: storage.kind, auth: config.auth.token !== undefined },
+    }),
+  );
+  // MCP for coding assistants: each tool checks its token's scope and audits what it changes.
+  app.all(
+    "/mcp",
+    mcpHandler({
+      flows,
+      inngest,
+      functions: options.functions,
+      actors: () => actorsHost?.system,
+      stats: statsService,
+      audit: auditLog,
+      auditEvents: config.audit.events,
     }),
   );
   for (const group of routeGroups) app.route(group.prefix, group.app);

@@ -64,7 +64,7 @@ export function accessControl(options: AccessControlOptions): MiddlewareHandler 
     }
     context.set(PRINCIPAL as never, principal as never);
     const scope = requiredScope(context.req.method, context.req.path);
-    if (!grants(principal.scopes, scope)) {
+    if (scope !== null && !grants(principal.scopes, scope)) {
       return context.json(
         { status: 403, message: `Forbidden: this token lacks the scope ${scope}`, scope },
         403,

@@ -4,7 +4,8 @@ import type { Scope } from "./scopes.js";
 interface Rule {
   readonly methods: readonly string[] | "*";
   readonly path: RegExp;
-  readonly scope: Scope;
+  /** `null`: any valid token; the route checks scopes itself (the MCP tools, per tool). */
+  readonly scope: Scope | null;
 }
 
 const READ = ["GET", "HEAD"];
@@ -14,6 +15,7 @@ const WRITE = ["POST", "PUT", "PATCH", "DELETE"];
 // it is given a scope here.
 const RULES: readonly Rule[] = [
   { methods: "*", path: /^\/api\/(tokens|audit)(\/|$)/, scope: "admin" },
+  { methods: "*", path: /^\/mcp$/, scope: null },
   { methods: ["POST"], path: /^\/api\/apps\/sync$/, scope: "admin" },
   { methods: READ, path: /^\/api\/(info|apps|functions|runs|events)(\/|$)/, scope: "runs:read" },
   { methods: ["POST"], path: /^\/api\/events$/, scope: "events:send" },
@@ -40,8 +42,11 @@ const RULES: readonly Rule[] = [
   { methods: WRITE, path: /^\/v[01]\//, scope: "runs:write" },
 ];
 
-/** The scope a request needs: the first matching rule's, or `admin` when none matches. */
-export function requiredScope(method: string, path: string): Scope {
+/**
+ * The scope a request needs: the first matching rule's, or `admin` when none matches; `null` for
+ * `/mcp`, whose tools each check their own scope.
+ */
+export function requiredScope(method: string, path: string): Scope | null {
   const verb = method.toUpperCase();
   for (const rule of RULES) {
     if (rule.methods !== "*" && !rule.methods.includes(verb)) continue;
