@@ -14,6 +14,7 @@ import {
   createAuditLog,
   createTokenRegistry,
 } from "./access/index.js";
+import { createProtocolAccess } from "./access/protocol-access.js";
 import {
   createActorsRoutes,
   parseRuntimeActors,
@@ -354,6 +355,19 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     retentionMs: config.audit.retentionDays * 24 * 3600 * 1000,
   });
 
+  // The RESP and PG-wire servers take the same tokens, scopes and audit log as HTTP.
+  const protocolAccess =
+    config.auth.token === undefined
+      ? undefined
+      : createProtocolAccess({
+          rootToken: config.auth.token,
+          registry,
+          audit: auditLog,
+          events: config.audit.events,
+          keyWrites: config.resp.auditWrites,
+          recheckMs: Math.min(100, config.auth.tokenCacheMs ?? 1000),
+        });
+
   let draining = false;
   const app = new Hono();
   app.use("*", async (context, next) => {
@@ -621,7 +635,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
         }
         server = await listen(host, config.server.port);
         protocols = await startProtocolServers({
-          ...{ plan: protocolPlan, mode, host, token: config.auth.token, clock, logger, metrics },
+          ...{ plan: protocolPlan, mode, host, access: protocolAccess, clock, logger, metrics },
           ...{ system: actorsHost?.system, store: storage.store, pubsub: storage.pubsub, flows },
           ...{ functions: options.functions, inngest },
         });
