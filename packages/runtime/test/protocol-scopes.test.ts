@@ -25,7 +25,7 @@ const Counter = defineActor({
 });
 
 const runtimes: Runtime[] = [];
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: (() => unknown)[] = [];
 const scratch: string[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
