@@ -72,6 +72,32 @@ async function recheck(context: RespServerContext, state: ConnectionState): Prom
   return ok;
 }
 
+function auditCommand(
+  context: RespServerContext,
+  state: ConnectionState,
+  principal: ProtocolPrincipal,
+  name: string,
+  args: string[],
+  status: number,
+): void {
+  context.access?.audit?.({
+    principal,
+    source: state.address,
+    operation: `RESP ${name}`,
+    target: auditTarget(name, args),
+    status,
+  });
+}
+
+// The scope of each command name, worked out once (the hot path runs per command).
+const SCOPES = new Map<string, string | undefined>();
+function scopeOf(name: string, flags: readonly string[]): string | undefined {
+  if (SCOPES.has(name)) return SCOPES.get(name);
+  const scope = commandScope(name, flags);
+  SCOPES.set(name, scope);
+  return scope;
+}
+
 function authorized(
   context: RespServerContext,
   state: ConnectionState,
@@ -81,31 +107,25 @@ function authorized(
   scope: string,
 ): Outcome | Promise<Outcome> {
   const principal = state.principal as ProtocolPrincipal;
-  const access = context.access;
   const mutating = scope === "actors:call" || scope === "events:send";
-  const audit = (status: number) =>
-    access?.audit?.({
-      principal,
-      source: state.address,
-      operation: `RESP ${name}`,
-      target: auditTarget(name, args),
-      status,
-    });
   if (!holds(principal, scope)) {
     if (state.multi !== undefined) state.multiFailed = true;
-    if (mutating) audit(403);
+    if (mutating) auditCommand(context, state, principal, name, args, 403);
     return {
       error: `NOPERM this token lacks the scope ${scope} (needed by '${name.toLowerCase()}')`,
     };
   }
   const queued = state.multi !== undefined;
   const outcome = dispatch(context, state, listener, args);
-  if (!mutating || queued || access?.audit === undefined) return outcome;
-  const record = (settled: Outcome): Outcome => {
-    audit(isErrorReply(settled as Reply) ? 400 : 200);
+  if (!mutating || queued || context.access?.audit === undefined) return outcome;
+  if (!isPromise(outcome)) {
+    auditCommand(context, state, principal, name, args, isErrorReply(outcome as Reply) ? 400 : 200);
+    return outcome;
+  }
+  return outcome.then((settled) => {
+    auditCommand(context, state, principal, name, args, isErrorReply(settled as Reply) ? 400 : 200);
     return settled;
-  };
-  return isPromise(outcome) ? outcome.then(record) : record(outcome);
+  });
 }
 
 /**
@@ -160,7 +180,7 @@ export function guardedDispatch(
   if (!state.authenticated || state.principal === undefined || spec === undefined) {
     return dispatch(context, state, listener, args);
   }
-  const scope = commandScope(name, spec.flags);
+  const scope = scopeOf(name, spec.flags);
   if (scope === undefined) return dispatch(context, state, listener, args);
   if (context.clock.now() - state.verifiedAt >= (access.recheckMs ?? DEFAULT_RECHECK_MS)) {
     return serialize(state, recheck(context, state)).then((ok) =>
