@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { registerDevCommand } from "./commands/dev.js";
 import { registerDoctorCommand } from "./commands/doctor.js";
+import { registerMcpCommand } from "./commands/mcp.js";
 import { registerStartCommand } from "./commands/start.js";
 import { registerStatsCommands } from "./commands/stats.js";
 import { registerTokenCommands } from "./commands/token.js";
@@ -16,6 +17,7 @@ export const builtInCommands: readonly RegisterCommands[] = [
   registerDoctorCommand,
   registerStatsCommands,
   registerTokenCommands,
+  registerMcpCommand,
 ];
 
 /**

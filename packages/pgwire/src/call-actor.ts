@@ -48,6 +48,8 @@ export async function callActor(
     }
     callArgs = Array.isArray(parsed) ? parsed : [parsed];
   }
+  const audited = { operation: "PG troupe.call_actor", target: `${type}/${String(key)}/${action}` };
+  await context.guard?.require("actors:call", audited);
   try {
     const result = await system.invoke(
       type,
@@ -55,12 +57,14 @@ export async function callActor(
       action,
       callArgs,
     );
+    context.guard?.record(audited, 200);
     return (
       result === undefined
         ? null
         : JSON.parse(JSON.stringify(result, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))
     ) as SqlValue;
   } catch (error) {
+    context.guard?.record(audited, TroupeError.isInstance(error, "INVALID_ARGUMENT") ? 400 : 500);
     if (TroupeError.isInstance(error)) {
       throw new PgError(
         error.code === "INVALID_ARGUMENT"

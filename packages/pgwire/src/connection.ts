@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Counter, Gauge, Logger } from "@troupe/core";
+import { type PgAccess, SessionGuard } from "./access.js";
 import { PgError, SQLSTATE, unsupported } from "./pg-error.js";
 import { BodyReader, type FrontendMessage, MessageReader, MessageWriter } from "./pg-messages.js";
 import { PG_TYPES } from "./pg-types.js";
@@ -18,6 +19,8 @@ export interface PgServerContext {
   readonly engine: EngineContext;
   /** The token's SCRAM verifier, or undefined when no password is required. */
   readonly verifier: ScramVerifier | undefined;
+  /** Scoped-token access: a clear-text password checked per session, scopes per statement. */
+  readonly access: PgAccess | undefined;
   readonly maxMessageBytes: number;
   readonly idleTimeoutMs: number;
   readonly logger: Logger;
@@ -71,12 +74,15 @@ export class PgConnection {
   private queue: FrontendMessage[] = [];
   private working = false;
   private running: AbortController | undefined;
+  private engine: EngineContext;
+  private user: string | undefined;
 
   constructor(
     private readonly context: PgServerContext,
     private readonly socket: Socket,
   ) {
     this.reader = new MessageReader(context.maxMessageBytes);
+    this.engine = context.engine;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", () => socket.destroy());
@@ -261,9 +267,16 @@ export class PgConnection {
     for (;;) {
       const name = body.cstring();
       if (name === "") break;
-      body.cstring();
+      const value = body.cstring();
+      if (name === "user") this.user = value;
     }
     this.reader.typed = true;
+    if (this.context.access !== undefined) {
+      // A scoped token is kept hashed: only its clear text can be checked, not a SCRAM proof.
+      this.phase = "auth";
+      this.out.authentication(3);
+      return;
+    }
     if (this.context.verifier !== undefined) {
       this.phase = "auth";
       this.out.authentication(10, Buffer.from("SCRAM-SHA-256\0\0", "utf8"));
@@ -272,7 +285,37 @@ export class PgConnection {
     this.ready();
   }
 
-  private authenticate(body: BodyReader): void {
+  private async authenticateToken(body: BodyReader, access: PgAccess): Promise<void> {
+    const password = body.cstring();
+    const source = `${this.socket.remoteAddress ?? "?"}:${this.socket.remotePort ?? 0}`;
+    const principal = await access.authenticate(password, this.user).catch(() => undefined);
+    if (principal === undefined) {
+      access.audit?.({
+        principal: undefined,
+        source,
+        operation: "PG LOGIN",
+        target: this.user ?? "",
+        status: 401,
+      });
+      throw new PgError(
+        SQLSTATE.invalidPassword,
+        `password authentication failed for user "${this.user ?? ""}": expected a live Troupe token`,
+        "FATAL",
+      );
+    }
+    const guard = new SessionGuard(
+      access,
+      principal,
+      { password, user: this.user },
+      source,
+      this.context.engine.now,
+    );
+    this.engine = { ...this.context.engine, guard };
+    this.ready();
+  }
+
+  private authenticate(body: BodyReader): void | Promise<void> {
+    if (this.context.access !== undefined) return this.authenticateToken(body, this.context.access);
     const verifier = this.context.verifier as ScramVerifier;
     if (this.scram === undefined) {
       const mechanism = body.cstring();
@@ -334,7 +377,7 @@ export class PgConnection {
 
   private async simpleQuery(sql: string): Promise<void> {
     try {
-      const queries = prepareQueries(sql, this.context.engine);
+      const queries = prepareQueries(sql, this.engine);
       if (queries.length === 0) this.out.simple("I");
       for (const query of queries) {
         this.checkTransaction(query, sql);
@@ -363,7 +406,7 @@ export class PgConnection {
     const name = body.cstring();
     const sql = body.cstring();
     try {
-      const queries = prepareQueries(sql, this.context.engine);
+      const queries = prepareQueries(sql, this.engine);
       if (queries.length > 1) {
         throw new PgError(
           SQLSTATE.syntaxError,

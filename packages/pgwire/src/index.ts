@@ -1,3 +1,11 @@
+export {
+  type AuditedAction,
+  type PgAccess,
+  type ProtocolAuditEntry,
+  type ProtocolPrincipal,
+  type StatementGuard,
+  tableScope,
+} from "./access.js";
 export { answerCatalogQuery, isCatalogQuery, selectListNames } from "./catalog-queries.js";
 export type { PgServerStats } from "./connection.js";
 export { PgError, SQLSTATE, unsupported } from "./pg-error.js";

@@ -75,15 +75,25 @@ export function prepareInsert(statement: InsertStatement, context: EngineContext
         });
         return event as { name: string; data?: EventData };
       });
+      const action = {
+        operation: "PG INSERT INTO events",
+        target: events.map((event) => event.name).join(" "),
+      };
+      await context.guard?.require("events:send", action);
       let ids: string[];
       try {
         ({ ids } = await flows.send(events));
       } catch (error) {
+        context.guard?.record(
+          action,
+          TroupeError.isInstance(error, "INVALID_ARGUMENT") ? 400 : 500,
+        );
         if (TroupeError.isInstance(error, "INVALID_ARGUMENT")) {
           throw new PgError(SQLSTATE.invalidParameterValue, `INSERT INTO events: ${error.message}`);
         }
         throw error;
       }
+      context.guard?.record(action, 200);
       return {
         fields,
         rows: fields === undefined ? [] : ids.map((id) => [id]),

@@ -28,6 +28,7 @@ export const SQLSTATE = {
   groupingError: "42803",
   queryCanceled: "57014",
   invalidPassword: "28P01",
+  insufficientPrivilege: "42501",
   invalidAuthorization: "28000",
   protocolViolation: "08P01",
   programLimitExceeded: "54000",

@@ -5,6 +5,7 @@ import {
   type SelectFromStatement,
   type Statement,
 } from "pgsql-ast-parser";
+import { tableScope } from "./access.js";
 import { callActor, isCallActor } from "./call-actor.js";
 import { answerCatalogQuery, isCatalogQuery } from "./catalog-queries.js";
 import { prepareInsert } from "./insert-events.js";
@@ -281,7 +282,9 @@ function prepareSelect(
   const fields: Field[] = columns.map((column) => ({ name: column.name, type: column.type }));
   const paramCount = maxParam(statement);
 
+  const needs = table?.schema === "public" ? tableScope(table.name) : undefined;
   const run = async (params: readonly SqlValue[], signal: AbortSignal): Promise<QueryResult> => {
+    if (needs !== undefined) await context.guard?.require(needs);
     const now = context.now();
     const base: EvalScope = { row: undefined, params, now, table };
     if (table === undefined) {

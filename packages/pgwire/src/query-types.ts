@@ -1,3 +1,4 @@
+import type { StatementGuard } from "./access.js";
 import type { PgTypeName, SqlValue } from "./pg-types.js";
 import type { TroupeData } from "./virtual-tables.js";
 
@@ -30,4 +31,6 @@ export interface EngineContext extends TroupeData {
   readonly now: () => number;
   /** Settings shown by `SHOW` and `current_setting`. */
   readonly settings: ReadonlyMap<string, string>;
+  /** The session's scoped-token guard, when the server has access control. */
+  readonly guard?: StatementGuard | undefined;
 }

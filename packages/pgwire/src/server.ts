@@ -13,6 +13,7 @@ import {
 } from "@troupe/core";
 import type { Flows } from "@troupe/flows";
 import { z } from "zod";
+import type { PgAccess } from "./access.js";
 import { PgConnection, type PgServerContext, type PgServerStats } from "./connection.js";
 import { PgError, SQLSTATE } from "./pg-error.js";
 import { MessageWriter } from "./pg-messages.js";
@@ -35,6 +36,12 @@ export interface PgServerOptions {
   readonly functions?: () => readonly FunctionRow[];
   /** The password clients must give (SCRAM-SHA-256); none: no password asked. */
   readonly token?: string;
+  /**
+   * Scoped tokens instead of one `token`: the password (asked in clear text) is checked by
+   * `access.authenticate`, each statement needs its scope, mutating statements and refusals go
+   * to `access.audit`.
+   */
+  readonly access?: PgAccess;
   /** Largest message (a query with its parameters), in bytes. Default 1 MiB. */
   readonly maxMessageBytes?: number;
   /** Most rows one table scan reads. Default 10,000. */
@@ -109,6 +116,7 @@ export function createPgServer(options: PgServerOptions): PgServer {
       settings: new Map([...parameters].map(([name, value]) => [name.toLowerCase(), value])),
     },
     verifier: options.token === undefined ? undefined : scramVerifier(options.token),
+    access: options.access,
     maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
     logger,

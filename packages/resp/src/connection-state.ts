@@ -1,3 +1,4 @@
+import type { ProtocolPrincipal } from "./access.js";
 import type { RespVersion } from "./reply-writer.js";
 
 /** What a connection remembers between commands. */
@@ -14,6 +15,12 @@ export interface ConnectionState {
   readonly patterns: Set<string>;
   readonly address: string;
   readonly since: number;
+  /** With scoped-token access: who authenticated, with what, and when it was last checked. */
+  principal?: ProtocolPrincipal | undefined;
+  credentials?: { readonly password: string; readonly user: string | undefined } | undefined;
+  verifiedAt: number;
+  /** An AUTH or token re-check in flight: later commands wait for it. */
+  pendingAuth?: Promise<void> | undefined;
 }
 
 /** How many channels and patterns a connection listens to. */

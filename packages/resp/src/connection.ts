@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
-import { Closing, dispatch, type Outcome, Several, unsubscribeAll } from "./command-dispatch.js";
+import { Closing, type Outcome, Several, unsubscribeAll } from "./command-dispatch.js";
 import type { ConnectionState } from "./connection-state.js";
+import { guardedDispatch } from "./guarded-dispatch.js";
 import type { PubSubListener } from "./pubsub-hub.js";
 import { isErrorReply, type Reply } from "./reply.js";
 import { encodeReply, type RespVersion } from "./reply-writer.js";
@@ -48,7 +49,7 @@ export class RespConnection implements PubSubListener {
     this.parser = createRespParser(limits);
     this.state = {
       id,
-      authenticated: context.tokenDigest === undefined,
+      authenticated: context.tokenDigest === undefined && context.access === undefined,
       protocol: 2,
       name: undefined,
       multi: undefined,
@@ -57,6 +58,7 @@ export class RespConnection implements PubSubListener {
       patterns: new Set(),
       address: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`,
       since: context.clock.now(),
+      verifiedAt: 0,
     };
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
@@ -120,7 +122,7 @@ export class RespConnection implements PubSubListener {
       }
       let outcome: Outcome | Promise<Outcome>;
       try {
-        outcome = dispatch(this.context, this.state, this, request);
+        outcome = guardedDispatch(this.context, this.state, this, request);
       } catch (error) {
         this.context.logger.error("resp: command failed", { error });
         outcome = { error: "ERR internal error" };

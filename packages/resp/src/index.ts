@@ -1,3 +1,11 @@
+export {
+  auditTarget,
+  commandScope,
+  holds,
+  type ProtocolAuditEntry,
+  type ProtocolPrincipal,
+  type RespAccess,
+} from "./access.js";
 export { COMMAND_SPECS, type CommandSpec } from "./command-specs.js";
 export { globMatch } from "./glob-match.js";
 export {

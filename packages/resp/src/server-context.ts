@@ -1,5 +1,6 @@
 import type { ActorSystem } from "@troupe/actors";
 import type { Clock, Counter, Gauge, Logger, Store } from "@troupe/core";
+import type { RespAccess } from "./access.js";
 import type { RespKeyActor } from "./key-actor.js";
 import type { PubSubHub } from "./pubsub-hub.js";
 
@@ -33,6 +34,8 @@ export interface RespServerContext {
   readonly hub: PubSubHub | undefined;
   /** SHA-256 of the accepted token, or undefined when no authentication is required. */
   readonly tokenDigest: Buffer | undefined;
+  /** Scoped-token access (per-command scopes, audit), or undefined. */
+  readonly access: RespAccess | undefined;
   readonly sendEvent: SendEvent | undefined;
   readonly clock: Clock;
   readonly logger: Logger;

@@ -15,6 +15,7 @@ import {
   systemClock,
 } from "@troupe/core";
 import { z } from "zod";
+import type { RespAccess } from "./access.js";
 import { RespConnection } from "./connection.js";
 import { RESP_KEY_TYPE, RespKey, type RespKeyActor } from "./key-actor.js";
 import { PubSubHub } from "./pubsub-hub.js";
@@ -35,6 +36,11 @@ export interface RespServerOptions {
   readonly pubsub?: PubSub;
   /** Required token (`AUTH <token>`, `HELLO 3 AUTH default <token>`); none: open. */
   readonly token?: string;
+  /**
+   * Scoped tokens instead of one `token`: `AUTH` is checked by `access.authenticate`, every
+   * command needs its scope, mutating commands and refusals go to `access.audit`.
+   */
+  readonly access?: RespAccess;
   /** Sends a Troupe event for `EVENT.SEND`; without it the command answers an error. */
   readonly sendEvent?: SendEvent;
   /** Largest single argument, in bytes. Default 8 MiB. */
@@ -104,6 +110,7 @@ export function createRespServer(options: RespServerOptions): RespServer {
     hub: options.pubsub ? new PubSubHub(options.pubsub, logger) : undefined,
     tokenDigest:
       options.token === undefined ? undefined : createHash("sha256").update(options.token).digest(),
+    access: options.access,
     sendEvent: options.sendEvent,
     clock,
     logger,

@@ -92,6 +92,13 @@ export {
 } from "./dashboard-static.js";
 export { createPinoLogger, type PinoLoggerOptions } from "./logger.js";
 export {
+  createMcpServer,
+  MCP_TOOLS,
+  type McpCaller,
+  type McpDeps,
+  mcpHandler,
+} from "./mcp/index.js";
+export {
   createPrometheusMetrics,
   DEFAULT_BUCKETS,
   PROMETHEUS_CONTENT_TYPE,

@@ -9,10 +9,11 @@ import {
 } from "@troupe/core";
 import type { EventData, FlowFunction, Flows } from "@troupe/flows";
 import type { InngestApi } from "@troupe/inngest";
-import type { FunctionRow, PgServer } from "@troupe/pgwire";
+import type { FunctionRow, PgAccess, PgServer } from "@troupe/pgwire";
 import {
   createRespServer,
   defineRespKeyActor,
+  type RespAccess,
   type RespKeyActor,
   type RespServer,
 } from "@troupe/resp";
@@ -48,6 +49,8 @@ export const respConfigSchema = z
     maxConnections: z.number().int().positive().optional(),
     /** Close connections idle this long, in ms; 0 never. Default 300,000. */
     idleTimeoutMs: z.number().int().nonnegative().default(300_000),
+    /** Record key writes (`SET`, `DEL`…) in the audit log too; actor calls always are. Default false. */
+    auditWrites: z.boolean({ error: "expected true or false" }).default(false),
     /** How long after a write a key's state is saved, in ms (a crash loses at most this window). Default 1000. */
     saveDelayMs: z.number().int().nonnegative().optional(),
   })
@@ -127,8 +130,11 @@ export interface ProtocolServersOptions {
   readonly mode: "dev" | "start";
   /** The HTTP server's interface, used when a section names none. */
   readonly host: string;
-  /** The token clients must present (`AUTH`), when the runtime has one. */
-  readonly token: string | undefined;
+  /**
+   * Scoped-token access (the root token, scoped tokens, the audit log), when the runtime has a
+   * token: `AUTH <token>` on RESP, the password on PG-wire.
+   */
+  readonly access: (RespAccess & PgAccess) | undefined;
   readonly system: ActorSystem | undefined;
   readonly store: Store;
   readonly pubsub: PubSub;
@@ -188,7 +194,7 @@ export async function startProtocolServers(
       store: options.store,
       pubsub: options.pubsub,
       keyActor: respKey,
-      ...(options.token === undefined ? {} : { token: options.token }),
+      ...(options.access === undefined ? {} : { access: options.access }),
       sendEvent: async (name, data) =>
         (await options.flows.send({ name, data: data as EventData })).ids,
       idleTimeoutMs: config.resp.idleTimeoutMs,
@@ -217,7 +223,7 @@ export async function startProtocolServers(
       ...(options.system === undefined ? {} : { system: options.system }),
       store: options.store,
       functions: () => listFunctions(options),
-      ...(options.token === undefined ? {} : { token: options.token }),
+      ...(options.access === undefined ? {} : { access: options.access }),
       ...(config.pgwire.maxQueryBytes === undefined
         ? {}
         : { maxMessageBytes: config.pgwire.maxQueryBytes }),

@@ -18,6 +18,7 @@ import {
   signingKeyOptions,
   signingKeyringOf,
 } from "./access/index.js";
+import { createProtocolAccess } from "./access/protocol-access.js";
 import {
   createActorsRoutes,
   parseRuntimeActors,
@@ -32,6 +33,7 @@ import { SDK_PATHS } from "./auth.js";
 import { missingStartSettings, type RuntimeConfig, type RuntimeMode } from "./config.js";
 import { findDashboardDir, serveDashboard } from "./dashboard-static.js";
 import { createPinoLogger } from "./logger.js";
+import { mcpHandler } from "./mcp/mcp-server.js";
 import {
   createPrometheusMetrics,
   PROMETHEUS_CONTENT_TYPE,
@@ -370,6 +372,19 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     retentionMs: config.audit.retentionDays * 24 * 3600 * 1000,
   });
 
+  // The RESP and PG-wire servers take the same tokens, scopes and audit log as HTTP.
+  const protocolAccess =
+    config.auth.token === undefined
+      ? undefined
+      : createProtocolAccess({
+          rootToken: config.auth.token,
+          registry,
+          audit: auditLog,
+          events: config.audit.events,
+          keyWrites: config.resp.auditWrites,
+          recheckMs: Math.min(100, config.auth.tokenCacheMs ?? 1000),
+        });
+
   let draining = false;
   const app = new Hono();
   app.use("*", async (context, next) => {
@@ -466,6 +481,19 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       stats: options.stats,
       actors: dashboardActors,
       info: { mode, storage: storage.kind, auth: config.auth.token !== undefined },
+    }),
+  );
+  // MCP for coding assistants: each tool checks its token's scope and audits what it changes.
+  app.all(
+    "/mcp",
+    mcpHandler({
+      flows,
+      inngest,
+      functions: options.functions,
+      actors: () => actorsHost?.system,
+      stats: statsService,
+      audit: auditLog,
+      auditEvents: config.audit.events,
     }),
   );
   for (const group of routeGroups) app.route(group.prefix, group.app);
@@ -653,7 +681,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
         }
         server = await listen(host, config.server.port);
         protocols = await startProtocolServers({
-          ...{ plan: protocolPlan, mode, host, token: config.auth.token, clock, logger, metrics },
+          ...{ plan: protocolPlan, mode, host, access: protocolAccess, clock, logger, metrics },
           ...{ system: actorsHost?.system, store: storage.store, pubsub: storage.pubsub, flows },
           ...{ functions: options.functions, inngest },
         });

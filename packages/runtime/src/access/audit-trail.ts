@@ -55,6 +55,8 @@ export function auditTrail(options: AuditTrailOptions): MiddlewareHandler {
     await next();
     const { method, path } = context.req;
     if (READS.has(method)) return;
+    // MCP tool calls are audited per tool (`MCP <tool>`); only refused requests are kept here.
+    if (path === "/mcp" && context.res.status < 400) return;
     if (SDK_TRAFFIC.some((pattern) => pattern.test(path))) return;
     if (!options.events && EVENT_SENDS.some((pattern) => pattern.test(path))) return;
     const principal = principalOf(context);

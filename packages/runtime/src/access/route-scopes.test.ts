@@ -33,6 +33,11 @@ describe("requiredScope", () => {
     expect(requiredScope(method, path)).toBe(scope);
   });
 
+  it("lets any valid token reach /mcp, whose tools check their own scopes", () => {
+    expect(requiredScope("POST", "/mcp")).toBe("any");
+    expect(requiredScope("POST", "/mcp/other")).toBe("admin");
+  });
+
   it("closes a route no rule names: it needs admin", () => {
     expect(requiredScope("POST", "/api/something-new")).toBe("admin");
     expect(requiredScope("GET", "/internal")).toBe("admin");

@@ -19,6 +19,8 @@ const RULES: readonly Rule[] = [
   // Who am I and what may I do: the dashboard asks to hide what the token may not do.
   { methods: READ, path: /^\/api\/whoami$/, scope: "any" },
   { methods: "*", path: /^\/api\/(tokens|audit)(\/|$)/, scope: "admin" },
+  // Any accepted token may enter; each MCP tool checks its own scope.
+  { methods: "*", path: /^\/mcp$/, scope: "any" },
   { methods: ["POST"], path: /^\/api\/apps\/sync$/, scope: "admin" },
   { methods: READ, path: /^\/api\/(info|apps|functions|runs|events)(\/|$)/, scope: "runs:read" },
   { methods: ["POST"], path: /^\/api\/events$/, scope: "events:send" },
@@ -45,7 +47,10 @@ const RULES: readonly Rule[] = [
   { methods: WRITE, path: /^\/v[01]\//, scope: "runs:write" },
 ];
 
-/** The scope a request needs: the first matching rule's, or `admin` when none matches. */
+/**
+ * The scope a request needs: the first matching rule's, or `admin` when none matches; `any` for
+ * routes every accepted token may call (`/mcp`, whose tools each check their own scope).
+ */
 export function requiredScope(method: string, path: string): RequiredScope {
   const verb = method.toUpperCase();
   for (const rule of RULES) {

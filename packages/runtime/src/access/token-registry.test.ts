@@ -17,7 +17,9 @@ describe("token registry", () => {
     expect(info).not.toHaveProperty("hash");
     const stored = await store.list({ prefix: "runtime/tokens/" });
     expect(stored).toHaveLength(1);
-    const secret = token.split("_")[2] as string;
+    // The secret is everything after `trp_<id>_` (base64url, so it may itself hold `_`).
+    const secret = token.slice("trp_".length + 16 + 1);
+    expect(secret).toHaveLength(43);
     expect(new TextDecoder().decode(stored[0]?.value)).not.toContain(secret);
     expect(await registry.verify(token)).toMatchObject({ id: info.id, name: "ci" });
   });
