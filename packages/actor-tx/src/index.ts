@@ -19,6 +19,24 @@ export {
 } from "./locks/lock-service.js";
 export { type Deadlock, describeCycle, findDeadlock, type Waiter } from "./locks/wait-graph.js";
 export {
+  defineSaga,
+  SAGA_COMPENSATION_FAILED,
+  type SagaCompensationContext,
+  SagaCompensationFailedError,
+  type SagaOptions,
+  type SagaResult,
+  type SagaStep,
+  type SagaStepContext,
+} from "./saga/define-saga.js";
+export { type SagaMetrics, sagaMetrics } from "./saga/saga-metrics.js";
+export {
+  retrySagaCompensation,
+  type SagaOutcome,
+  sagaOutcome,
+  startSaga,
+  waitForSaga,
+} from "./saga/saga-runs.js";
+export {
   advanceCoordinator,
   beginCoordinator,
   type CoordinatorEffect,
