@@ -81,8 +81,12 @@ export interface SagaOptions<Input extends EventData> {
   readonly compensationRetries?: number;
   /** Delay before retry `n` (0-based): `baseMs × 2^n`, at most `maxMs`. Default 1 s and 1 min. */
   readonly backoff?: { readonly baseMs?: number; readonly maxMs?: number };
-  /** Where the `actors_saga_*` counters go (the runtime's `runtime.metrics`). */
-  readonly metrics?: Metrics;
+  /**
+   * Where the `actors_saga_*` counters go, or a function returning it, called when the first
+   * step runs — for the runtime, whose `runtime.metrics` exists only after the functions were
+   * handed to `createRuntime`: `metrics: () => runtime.metrics`.
+   */
+  readonly metrics?: Metrics | (() => Metrics);
 }
 
 /** How a saga ended, as the output of its flow run (see `sagaOutcome` for all three states). */
@@ -247,26 +251,28 @@ export function defineSaga<Input extends EventData = EventData>(
   const maxMs = options.backoff?.maxMs ?? 60_000;
   const defaultRetries = options.retries ?? 2;
   const defaultCompensationRetries = options.compensationRetries ?? 5;
-  const counters: SagaMetrics = sagaMetrics(options.metrics);
+  let resolved: SagaMetrics | undefined;
+  const counters = (): SagaMetrics => {
+    const { metrics } = options;
+    resolved ??= sagaMetrics(typeof metrics === "function" ? metrics() : metrics);
+    return resolved;
+  };
   const labels = { saga: name };
-  const count = (
-    started: SagaMetrics["stepsStarted"],
-    done: SagaMetrics["stepsStarted"],
-    failed: SagaMetrics["stepsStarted"],
-  ) => ({
-    started: () => started.inc(1, labels),
-    completed: () => done.inc(1, labels),
-    failed: () => failed.inc(1, labels),
+  type Pick = (m: SagaMetrics) => SagaMetrics["stepsStarted"];
+  const count = (started: Pick, done: Pick, failed: Pick) => ({
+    started: () => started(counters()).inc(1, labels),
+    completed: () => done(counters()).inc(1, labels),
+    failed: () => failed(counters()).inc(1, labels),
   });
   const forwardCounters = count(
-    counters.stepsStarted,
-    counters.stepsCompleted,
-    counters.stepsFailed,
+    (m) => m.stepsStarted,
+    (m) => m.stepsCompleted,
+    (m) => m.stepsFailed,
   );
   const compensationCounters = count(
-    counters.compensationsStarted,
-    counters.compensationsCompleted,
-    counters.compensationsFailed,
+    (m) => m.compensationsStarted,
+    (m) => m.compensationsCompleted,
+    (m) => m.compensationsFailed,
   );
 
   return createFunction<SagaResult, Input>(
@@ -308,7 +314,7 @@ export function defineSaga<Input extends EventData = EventData>(
 
       if (failure === undefined) {
         await step.run(OUTCOME_STEP_ID, () => {
-          counters.completed.inc(1, labels);
+          counters().completed.inc(1, labels);
           return "completed";
         });
         return { status: "completed", sagaId, results };
@@ -338,7 +344,7 @@ export function defineSaga<Input extends EventData = EventData>(
         );
         if (!outcome.ok) {
           await step.run(OUTCOME_STEP_ID, () => {
-            counters.compensationFailed.inc(1, labels);
+            counters().compensationFailed.inc(1, labels);
             return "compensation_failed";
           });
           throw new SagaCompensationFailedError(
@@ -353,7 +359,7 @@ export function defineSaga<Input extends EventData = EventData>(
         compensated.push(sagaStep.name);
       }
       await step.run(OUTCOME_STEP_ID, () => {
-        counters.compensated.inc(1, labels);
+        counters().compensated.inc(1, labels);
         return "compensated";
       });
       return {
