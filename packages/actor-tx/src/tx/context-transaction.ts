@@ -3,18 +3,6 @@ import { txError } from "../errors.js";
 import type { ParticipantLike, Transaction } from "./transaction.js";
 import type { RunOptions, Transactions } from "./transactions.js";
 
-declare module "@troupe/actors" {
-  interface ActorContextExtensions {
-    /**
-     * Runs `body` as one transaction across actors from inside this turn and returns its result
-     * once it committed (as `Transactions.run`). Present once `createTransactions({ system })`
-     * ran for this actor system. The calling actor cannot take part: its turn is the one
-     * waiting for the transaction, so `tx.call` on it fails at once with `TX_REENTRANT`.
-     */
-    transaction<R>(body: (tx: Transaction) => Promise<R>, options?: RunOptions): Promise<R>;
-  }
-}
-
 /** The address key of a participant: the string itself, the decimal integer, `""` for none. */
 function addressKey(key: ParticipantLike["key"] | undefined): string {
   return key === null || key === undefined ? "" : String(key);
