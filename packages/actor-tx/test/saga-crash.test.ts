@@ -113,4 +113,52 @@ describe("a saga survives a SIGKILL of its process (SQLite)", () => {
       }
     }, 120_000);
   }
+
+  it("killed right after a compensation's call: the restarted worker compensates once and ends compensated", async () => {
+    const path = join(dir, "undo.db");
+    // 3 × 60 is more than the wallet's 100: the charge fails for good, the reservation is released.
+    const order = { orderId: "o2", sku: "lamp", qty: 3, customer: "bob", price: 60 };
+    const { child, runId } = await startShop([
+      path,
+      "shop-worker",
+      "undo-reserve",
+      JSON.stringify(order),
+    ]);
+    await killHard(child);
+
+    const store = createSqliteStore({ path });
+    const actorsQueue = createSqliteQueue({ path, clock: systemClock, queueName: "actors" });
+    const flowsQueue = createSqliteQueue({ path, clock: systemClock, queueName: "flows" });
+    const system = createActorSystem({
+      store,
+      queue: actorsQueue,
+      actors: [Stock, Wallet, Shipping],
+      nodeId: "shop",
+    });
+    const ranAgain: string[] = [];
+    const saga = orderSaga(() => system, { afterCall: (step) => void ranAgain.push(step) });
+    const flows = createFlows({ store, queue: flowsQueue, functions: [saga] });
+    try {
+      await flows.start({ workerId: "shop-worker" });
+      expect(await waitForSaga(flows, runId, { timeoutMs: 60_000 })).toMatchObject({
+        status: "compensated",
+        failedStep: "charge",
+        error: { message: "insufficient funds" },
+        compensated: ["reserve"],
+      });
+      // Only the compensation cut short ran again; the release it repeated found its key done.
+      expect(ranAgain).toEqual(["undo-reserve"]);
+      const stock = await system.get(Stock, "lamp").view();
+      expect(stock.available).toBe(10);
+      expect(stock.applied).toBe(1);
+      expect(Object.values(stock.reservations)).toEqual([{ qty: 3, released: true }]);
+      expect((await system.get(Wallet, "bob").view()).balance).toBe(100);
+    } finally {
+      await flows.stop();
+      await system.close();
+      await flowsQueue.close();
+      await actorsQueue.close();
+      await store.close();
+    }
+  }, 120_000);
 });

@@ -117,8 +117,11 @@ export function orderSaga(system: () => ActorSystem, hooks: ShopHooks = {}, metr
           await hooks.afterCall?.("reserve");
           return result;
         },
-        compensate: ({ input, idempotencyKey }) =>
-          system().get(Stock, input.sku).release(idempotencyKey),
+        compensate: async ({ input, idempotencyKey }) => {
+          const released = await system().get(Stock, input.sku).release(idempotencyKey);
+          await hooks.afterCall?.("undo-reserve");
+          return released;
+        },
       },
       {
         name: "charge",
