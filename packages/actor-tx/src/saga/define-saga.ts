@@ -258,8 +258,8 @@ export function defineSaga<Input extends EventData = EventData>(
     return resolved;
   };
   const labels = { saga: name };
-  type Pick = (m: SagaMetrics) => SagaMetrics["stepsStarted"];
-  const count = (started: Pick, done: Pick, failed: Pick) => ({
+  type Choose = (m: SagaMetrics) => SagaMetrics["stepsStarted"];
+  const count = (started: Choose, done: Choose, failed: Choose) => ({
     started: () => started(counters()).inc(1, labels),
     completed: () => done(counters()).inc(1, labels),
     failed: () => failed(counters()).inc(1, labels),
