@@ -8,8 +8,10 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type ActorSystem, createActorSystem, createClusterNode } from "@troupe/actors";
 import {
+  createMemoryMetrics,
   createMemoryQueue,
   createMemoryStore,
+  type MemoryMetrics,
   type Queue,
   type Store,
   systemClock,
@@ -58,6 +60,13 @@ interface Result {
   p50Ms: number;
   p99Ms: number;
   failed: number;
+  /** Transactions started per transfer measured, and the retries behind them. */
+  retries: string;
+}
+
+function retriesOf(metrics: MemoryMetrics, transfers: number): string {
+  const per = (name: string) => (metrics.value(name) / Math.max(1, transfers)).toFixed(2);
+  return `${per("actors_tx_busy_retries_total")} busy, ${per("actors_tx_conflict_retries_total")} conflict`;
 }
 
 /** Keeps `concurrency` transfers in flight for the duration; failed transfers are not timed. */
@@ -97,6 +106,7 @@ async function measure(transfer: (from: number, to: number) => Promise<unknown>)
     p50Ms: at(0.5),
     p99Ms: at(0.99),
     failed,
+    retries: "",
   };
 }
 
@@ -117,9 +127,11 @@ function transferOn(system: ActorSystem, transactions: Transactions) {
 async function oneNode(store: Store, queue: Queue): Promise<Result> {
   const decisions = createDecisionLog({ store });
   const system = createActorSystem({ store, queue, actors: [Account, decisions.actor] });
-  const transactions = createTransactions({ system, decisions, timeoutMs: 10_000 });
+  const metrics = createMemoryMetrics();
+  const transactions = createTransactions({ system, decisions, timeoutMs: 10_000, metrics });
   try {
-    return await measure(transferOn(system, transactions));
+    const result = await measure(transferOn(system, transactions));
+    return { ...result, retries: retriesOf(metrics, metrics.value("actors_tx_committed_total")) };
   } finally {
     transactions.close();
     await system.close();
@@ -153,13 +165,16 @@ async function crossNode(schema: string): Promise<Result> {
   }
   for (const node of nodes) await node.join();
   const [system] = systems as [ActorSystem];
+  const metrics = createMemoryMetrics();
   const transactions = createTransactions({
     system,
     decisions: createDecisionLog({ store: stores[0] }),
     timeoutMs: 10_000,
+    metrics,
   });
   try {
-    return await measure(transferOn(system, transactions));
+    const result = await measure(transferOn(system, transactions));
+    return { ...result, retries: retriesOf(metrics, metrics.value("actors_tx_committed_total")) };
   } finally {
     transactions.close();
     for (const s of systems) await s.close();
@@ -265,11 +280,13 @@ try {
 console.log(
   `\ntwo-actor transfers, ${accounts} accounts, ${concurrency} in flight, ${durationMs} ms measured\n`,
 );
-console.log("| setup | transfers/s | transfers/CPU-s | p50 ms | p99 ms | failed |");
-console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+console.log(
+  "| setup | transfers/s | transfers/CPU-s | p50 ms | p99 ms | failed | retries per commit |",
+);
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
 for (const { setup, result } of rows) {
   console.log(
-    `| ${setup} | ${Math.round(result.perSec).toLocaleString("en-US")} | ${Math.round(result.perCpuSec).toLocaleString("en-US")} | ${result.p50Ms.toFixed(2)} | ${result.p99Ms.toFixed(2)} | ${result.failed} |`,
+    `| ${setup} | ${Math.round(result.perSec).toLocaleString("en-US")} | ${Math.round(result.perCpuSec).toLocaleString("en-US")} | ${result.p50Ms.toFixed(2)} | ${result.p99Ms.toFixed(2)} | ${result.failed} | ${result.retries} |`,
   );
 }
 clearInterval(keepAlive);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { invokeOptionsOf, waitEventsOf } from "./troupe-extensions.js";
+import { awaitedNamesOf, invokeOptionsOf, waitEventsOf } from "./troupe-extensions.js";
 
 describe("invokeOptionsOf", () => {
   it("leaves data without the key alone", () => {
@@ -40,5 +40,40 @@ describe("waitEventsOf", () => {
     expect(
       waitEventsOf(Array.from({ length: 17 }, (_, n) => `e${n}`).join("|"), undefined),
     ).toHaveProperty("error");
+  });
+});
+
+describe("waitEventsOf with a prefix wildcard", () => {
+  const either = "async.name == 'order/paid' || 'order/cancelled' == async.name";
+
+  it("files the wait under the names the if compares async.name with", () => {
+    expect(waitEventsOf("order/*", either)).toEqual({
+      event: "order/paid",
+      anyOf: [{ event: "order/cancelled", if: either }],
+    });
+    const listed = `async.name in ["order/a", 'order/b'] && event.data.id == async.data.id`;
+    expect(waitEventsOf("order/*", listed)).toEqual({
+      event: "order/a",
+      anyOf: [{ event: "order/b", if: listed }],
+    });
+    expect(waitEventsOf("*", "async.name == 'x'")).toEqual({ event: "x" });
+  });
+
+  it("reads escaped quotes in names", () => {
+    expect(awaitedNamesOf(String.raw`async.name == 'it\'s' || async.name == "say \"hi\""`)).toEqual(
+      ["it's", 'say "hi"'],
+    );
+  });
+
+  it("refuses a wildcard that names no events, a name outside the prefix, or a bad pattern", () => {
+    expect(waitEventsOf("order/*", undefined)).toEqual({
+      error: expect.stringMatching(/needs the awaited event names in "if"/),
+    });
+    expect(waitEventsOf("order/*", "async.data.x == 1")).toHaveProperty("error");
+    expect(waitEventsOf("order/*", "async.name == 'user/paid'")).toEqual({
+      error: expect.stringMatching(/"user\/paid" in "if" does not start with .*"order\/"/),
+    });
+    expect(waitEventsOf("a|order/*", "async.name == 'order/x'")).toHaveProperty("error");
+    expect(waitEventsOf("o*rder/*", "async.name == 'o*rder/x'")).toHaveProperty("error");
   });
 });

@@ -54,7 +54,8 @@ export function describeOperations(
     readonly cronJitter: boolean;
     /**
      * The SDK hands a waited-for event to the handler whatever its name (v3). v4 checks the
-     * event's name against the `event` it waited for, so a wait for `a|b` is refused there.
+     * event's name against the `event` it waited for, so a wait for `a|b` is refused there;
+     * the prefix-wildcard form (`event: "ops/*"`, names in `if`) works with both.
      */
     readonly waitAnyByName: boolean;
   },
@@ -146,6 +147,20 @@ export function describeOperations(
           });
           return got ? { name: got.name, order: got.data.order } : null;
         }),
+        kit.fn(client, { id: "outcome-wild" }, [{ event: "ops/ordered" }], async ({ step }) => {
+          const got = await step.waitForEvent("outcome", {
+            event: "ops/*",
+            if: "(async.name == 'ops/paid' || async.name == 'ops/cancelled') && event.data.order == async.data.order",
+            timeout: "1h",
+          });
+          return got ? { name: got.name, order: got.data.order } : null;
+        }),
+        kit.fn(
+          client,
+          { id: "wild-unnamed", retries: 0 },
+          [{ event: "ops/unnamed" }],
+          async ({ step }) => step.waitForEvent("w", { event: "ops/*", timeout: "1h" }),
+        ),
         kit.fn(client, { id: "parent" }, [{ event: "ops/parent" }], async ({ step }) =>
           step.invoke("middle", { function: middle, data: {} }),
         ),
@@ -338,6 +353,39 @@ export function describeOperations(
         });
       });
     }
+
+    it("waits for the first of several events named in the if of a prefix-wildcard wait", async () => {
+      const ordered = await send("ops/ordered", { order: 17 });
+      const other = await send("ops/ordered", { order: 18 });
+      await Promise.all([startedRun(ordered), startedRun(other)]);
+      // Under the prefix but not named in the if: the waits go on.
+      await send("ops/shipped", { order: 17 });
+      await send("ops/shipped", { order: 18 });
+      await send("ops/cancelled", { order: 17 });
+      await send("ops/paid", { order: 17 });
+      await send("ops/paid", { order: 18 });
+      const [first] = await finishedRuns(troupe.url, ordered);
+      expect(first).toMatchObject({
+        status: "Completed",
+        output: { name: "ops/cancelled", order: 17 },
+      });
+      const [second] = await finishedRuns(troupe.url, other);
+      expect(second).toMatchObject({
+        status: "Completed",
+        output: { name: "ops/paid", order: 18 },
+      });
+    });
+
+    it("fails a run whose wildcard wait names no events, saying where", async () => {
+      const [run] = await finishedRuns(troupe.url, await send("ops/unnamed"));
+      expect(run?.status).toBe("Failed");
+      expect(run?.output).toMatchObject({
+        error: {
+          name: "INNGEST_BAD_RESPONSE",
+          message: expect.stringMatching(/^ops\[0\]\.name: a wildcard wait \("ops\/\*"\) needs/),
+        },
+      });
+    });
 
     it("cancelling a run cancels the runs it invoked, transitively, unless opted out", async () => {
       const parent = await startedRun(await send("ops/parent"));

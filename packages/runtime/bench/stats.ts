@@ -1,9 +1,13 @@
 // Snapshot reads over HTTP served from the stats service's L1 cache (goal ≥ 20,000/s), beside
-// GET /health as the floor of what any request costs. The load comes from autocannon on a worker
-// thread, so client and server do not share an event loop; both still share this machine's cores.
+// GET /health as the floor of what any request costs. The load comes from wrk (C, one thread)
+// when it is installed, else from autocannon on a worker thread; either way client and server
+// share this machine's cores. The same read with a query string (`?via=hono`) goes through the
+// Hono chain instead of the fast path, so both are measured with the same generator in one run.
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { noopLogger } from "@troupe/core";
 import { printTable } from "@troupe/testkit";
 import autocannon from "autocannon";
@@ -13,6 +17,18 @@ import { createRuntime } from "../src/runtime.js";
 const actors = Number(process.env.STATS_BENCH_ACTORS ?? 1000);
 const seconds = Number(process.env.STATS_BENCH_SECONDS ?? 10);
 const connections = Number(process.env.STATS_BENCH_CONNECTIONS ?? 32);
+const wanted = process.env.STATS_BENCH_LOADGEN; // "wrk" or "autocannon"; default wrk when found
+
+function hasWrk(): boolean {
+  try {
+    execFileSync("wrk", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch (error) {
+    // wrk --version exits 1 after printing its version; only a missing binary is ENOENT.
+    return (error as NodeJS.ErrnoException).code !== "ENOENT";
+  }
+}
+const generator = wanted === "autocannon" || (wanted !== "wrk" && !hasWrk()) ? "autocannon" : "wrk";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "troupe-stats-bench-"));
 const registry = path.join(dir, "combiner.yaml");
@@ -33,18 +49,110 @@ const runtime = createRuntime(
   { logger: noopLogger, inngest: false, dashboardDir: false },
 );
 
-async function load(url: string, paths: readonly string[]) {
+interface LoadResult {
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly total: number;
+  readonly timeouts: number;
+}
+
+/** wrk's duration in ms from `1.23ms`, `456.00us` or `1.02s`. */
+function wrkMs(text: string): number {
+  const found = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
+  if (found === null) throw new Error(`wrk: cannot read the latency ${JSON.stringify(text)}`);
+  const value = Number(found[1]);
+  return found[2] === "us" ? value / 1000 : found[2] === "s" ? value * 1000 : value;
+}
+
+async function loadWithWrk(
+  url: string,
+  paths: readonly string[],
+  duration: number,
+): Promise<LoadResult> {
+  const script = path.join(dir, "paths.lua");
+  writeFileSync(
+    script,
+    `local paths = {${paths.map((one) => JSON.stringify(one)).join(",")}}
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+`,
+  );
+  // Asynchronously: the server under load runs on this process's event loop.
+  const { stdout: output } = await promisify(execFile)(
+    "wrk",
+    [
+      "-t1",
+      `-c${connections}`,
+      `-d${duration}s`,
+      "--timeout",
+      "10s",
+      "--latency",
+      "-s",
+      script,
+      url,
+    ],
+    { encoding: "utf8" },
+  );
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(output);
+  // Timeouts (none within 10 s) are counted in the table; a refused or broken socket fails.
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
+    output,
+  );
+  const broken = socket?.slice(1, 4).some((count) => count !== "0") === true;
+  if (non2xx !== null || broken) throw new Error(`wrk: ${non2xx?.[0] ?? ""} ${socket?.[0] ?? ""}`);
+  const read = (pattern: RegExp) => {
+    const found = pattern.exec(output);
+    if (found === null) throw new Error(`wrk: no ${pattern} in\n${output}`);
+    return found[1] as string;
+  };
+  return {
+    perSecond: Number(read(/Requests\/sec:\s+([\d.]+)/)),
+    p50: wrkMs(read(/^\s+50%\s+(\S+)\s*$/m)),
+    p99: wrkMs(read(/^\s+99%\s+(\S+)\s*$/m)),
+    total: Number(read(/(\d+) requests in/)),
+    timeouts: socket === null ? 0 : Number(socket[4]),
+  };
+}
+
+async function load(
+  url: string,
+  paths: readonly string[],
+  duration = seconds,
+): Promise<LoadResult & { readonly perCpuSecond: number }> {
+  const cpu = process.cpuUsage();
+  const result = await generate(url, paths, duration);
+  const used = process.cpuUsage(cpu);
+  // Requests per CPU-second of this process (the server; autocannon's worker thread included).
+  return { ...result, perCpuSecond: result.total / ((used.user + used.system) / 1e6) };
+}
+
+async function generate(
+  url: string,
+  paths: readonly string[],
+  duration: number,
+): Promise<LoadResult> {
+  if (generator === "wrk") return loadWithWrk(url, paths, duration);
   const result = await autocannon({
     url,
     connections,
-    duration: seconds,
+    duration,
     workers: 1,
     requests: paths.map((requestPath) => ({ method: "GET", path: requestPath })),
   });
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${result.non2xx} non-2xx answers, ${result.errors} errors`);
   }
-  return result;
+  return {
+    perSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    total: result.requests.total,
+    timeouts: result.timeouts,
+  };
 }
 
 /**
@@ -106,27 +214,37 @@ try {
   for (const id of ids) await (await fetch(`${url}/stats/actors/${id}`)).arrayBuffer(); // into L1
 
   const rows = [];
+  const snapshotPaths = ids.map((id) => `/stats/actors/${id}`);
+  for (const paths of [["/health"], snapshotPaths.map((one) => `${one}?via=hono`), snapshotPaths]) {
+    await load(url, paths, 2); // warm-up: JIT and connection set-up out of the measurement
+  }
   const health = await load(url, ["/health"]);
-  const hitsBefore = await counter(url, 'actor_core_cache_hits_total{tier="l1"}');
-  const snapshots = await load(
+  const throughHono = await load(
     url,
-    ids.map((id) => `/stats/actors/${id}`),
+    ids.map((id) => `/stats/actors/${id}?via=hono`),
   );
+  const hitsBefore = await counter(url, 'actor_core_cache_hits_total{tier="l1"}');
+  const fastBefore = await counter(url, "troupe_http_fast_reads_total");
+  const snapshots = await load(url, snapshotPaths);
   const hits = (await counter(url, 'actor_core_cache_hits_total{tier="l1"}')) - hitsBefore;
+  const fast = (await counter(url, "troupe_http_fast_reads_total")) - fastBefore;
   for (const [name, result] of [
-    ["GET /health", health],
-    [`GET /stats/actors/:id (${actors} actors, L1)`, snapshots],
+    ["GET /health (Hono)", health],
+    [`GET /stats/actors/:id?via=hono (${actors} actors, L1, Hono)`, throughHono],
+    [`GET /stats/actors/:id (${actors} actors, L1, fast path)`, snapshots],
   ] as const) {
     rows.push({
       request: name,
       connections,
       seconds,
-      "req/s (mean)": Math.round(result.requests.average),
-      "p50 ms": result.latency.p50,
-      "p99 ms": result.latency.p99,
+      "req/s": Math.round(result.perSecond),
+      "req/server CPU-s": Math.round(result.perCpuSecond),
+      "p50 ms": result.p50,
+      "p99 ms": result.p99,
+      timeouts: result.timeouts,
+      "vs /health": `${(result.perSecond / health.perSecond).toFixed(2)}x`,
     });
   }
-  const snapshotPaths = ids.map((id) => `/stats/actors/${id}`);
   printTable("the same routes in process (runtime.app.request, no socket)", [
     { request: "GET /health", requests: 50_000, ...(await inProcess(["/health"], 50_000)) },
     {
@@ -135,9 +253,13 @@ try {
       ...(await inProcess(snapshotPaths, 50_000)),
     },
   ]);
-  printTable("stats snapshot reads over HTTP (autocannon on a worker thread, loopback)", rows);
+  printTable(
+    `stats snapshot reads over HTTP (${generator === "wrk" ? "wrk, 1 thread" : "autocannon on a worker thread"}, loopback)`,
+    rows,
+  );
+  console.log(`load generator: ${generator}`);
   console.log(
-    `L1 hits during the snapshot run: ${hits} of ${snapshots.requests.total} requests (${((hits / snapshots.requests.total) * 100).toFixed(1)} %)`,
+    `fast-path run: ${hits} L1 hits and ${fast} fast-path answers for ${snapshots.total} requests`,
   );
   console.log(
     `load average: ${os

@@ -1,7 +1,7 @@
 // `resolveBatch` of 100,000 uncached actors on the calling thread and on worker threads, with
 // the calling thread's event-loop delay while it runs (`perf_hooks.monitorEventLoopDelay`).
 import { availableParallelism } from "node:os";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { createStatsAggregator, type StatsWorkerOptions } from "../src/index.js";
@@ -23,6 +23,38 @@ interface DelayRow {
 // The histogram samples a 1 ms timer and records each interval: what exceeds 1 ms is delay.
 const delayMs = (ns: number) => Math.max(0, ns / 1e6 - 1).toFixed(2);
 
+/** The calling thread's garbage collections while `run` runs: count, total and longest, by kind. */
+export async function withGcTrace<T>(run: () => Promise<T>): Promise<{ result: T; gc: string }> {
+  const pauses: { kind: number; ms: number }[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      pauses.push({
+        kind: (entry as unknown as { detail: { kind: number } }).detail.kind,
+        ms: entry.duration,
+      });
+    }
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  const result = await run();
+  await new Promise((resolve) => setImmediate(resolve)); // the last entries are delivered
+  observer.disconnect();
+  const kinds: [number, string][] = [
+    [constants.NODE_PERFORMANCE_GC_MINOR, "scavenge"],
+    [constants.NODE_PERFORMANCE_GC_MAJOR, "mark-compact"],
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL, "incremental"],
+    [constants.NODE_PERFORMANCE_GC_WEAKCB, "weak callbacks"],
+  ];
+  const parts = kinds.flatMap(([kind, name]) => {
+    const mine = pauses.filter((pause) => pause.kind === kind);
+    if (mine.length === 0) return [];
+    const total = mine.reduce((sum, pause) => sum + pause.ms, 0);
+    const longest = Math.max(...mine.map((pause) => pause.ms));
+    return [`${mine.length} ${name} ${total.toFixed(0)} ms (max ${longest.toFixed(1)})`];
+  });
+  const over1 = pauses.filter((pause) => pause.ms > 1).length;
+  return { result, gc: `${parts.join(", ") || "none"}; ${over1} pauses > 1 ms` };
+}
+
 /** One batch per row after a warm-up batch, each of fresh actor versions (every actor a miss). */
 async function measure(row: DelayRow, idleMs: number): Promise<Record<string, string | number>> {
   const engine = createStatsAggregator({
@@ -43,9 +75,11 @@ async function measure(row: DelayRow, idleMs: number): Promise<Record<string, st
   histogram.enable();
   const started = performance.now();
   const elu = performance.eventLoopUtilization();
-  const results = row.idle
-    ? await new Promise<unknown[]>((resolve) => setTimeout(() => resolve([]), idleMs))
-    : await engine.resolveBatch(actors);
+  const { result: results, gc: gcTrace } = await withGcTrace(() =>
+    row.idle
+      ? new Promise<unknown[]>((resolve) => setTimeout(() => resolve([]), idleMs))
+      : engine.resolveBatch(actors),
+  );
   const busy = performance.eventLoopUtilization(elu);
   const elapsed = performance.now() - started;
   histogram.disable();
@@ -70,6 +104,7 @@ async function measure(row: DelayRow, idleMs: number): Promise<Record<string, st
       ? `${elapsed.toFixed(0)} ms in one turn`
       : `p99 ${delayMs(histogram.percentile(99))} ms, max ${delayMs(histogram.max)} ms`,
     goal: row.workers === undefined ? "" : "loop delay p99 < 1 ms",
+    "calling thread's GC": gcTrace,
     elapsed,
   };
 }
@@ -82,6 +117,10 @@ export async function batchDelayRows(): Promise<Record<string, string | number>[
     {
       label: "on worker threads (one per core)",
       workers: { module: MODULE, threads: availableParallelism() },
+    },
+    {
+      label: 'on worker threads (default), snapshots: "lazy"',
+      workers: { module: MODULE, snapshots: "lazy" },
     },
     { label: "idle", idle: true },
   ];

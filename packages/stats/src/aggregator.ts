@@ -14,6 +14,7 @@ import { subsystemSignature } from "./batch-protocol.js";
 import { SnapshotLru } from "./cache.js";
 import { describeValue, statsInputError } from "./errors.js";
 import { explainOutputs } from "./explain.js";
+import { PooledSnapshot } from "./pooled-snapshot.js";
 import {
   type CompiledRegistry,
   type CompileRegistryOptions,
@@ -330,6 +331,20 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
         outputs: NO_OUTPUTS,
         systems: NO_SYSTEMS,
       });
+      if (failed === undefined) remember(snapshot, snapshot.created_at);
+      return snapshot;
+    },
+    acceptPooled(actor, chunk, k, failed, token) {
+      const current = token as EngineState;
+      const snapshot = new PooledSnapshot(
+        actor.id,
+        actor.version,
+        current.epoch,
+        clock.now(),
+        chunk,
+        k,
+        failed === undefined ? undefined : [...failed],
+      ) as unknown as Snapshot;
       if (failed === undefined) remember(snapshot, snapshot.created_at);
       return snapshot;
     },

@@ -31,6 +31,7 @@ export {
   type SectionExplanation,
   type SoftKneeExplanation,
 } from "./explain.js";
+export { PooledSnapshot, plainSnapshot } from "./pooled-snapshot.js";
 export { prepareOutput } from "./prepared-output.js";
 export {
   type CompiledRegistry,

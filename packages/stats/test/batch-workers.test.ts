@@ -6,6 +6,8 @@ import {
   type BatchResult,
   createStatsAggregator,
   type FailurePolicy,
+  PooledSnapshot,
+  plainSnapshot,
   type StatsAggregator,
 } from "../src/index.js";
 import { testActor } from "../src/test-actor.js";
@@ -14,13 +16,18 @@ import { batchCombiner, subsystems } from "./batch-subsystems.js";
 const MODULE = new URL("./batch-subsystems.ts", import.meta.url);
 const open: StatsAggregator[] = [];
 
-function make(policy: FailurePolicy, pooled: boolean, extra = subsystems): StatsAggregator {
+function make(
+  policy: FailurePolicy,
+  pooled: boolean,
+  extra = subsystems,
+  snapshots: "objects" | "lazy" = "objects",
+): StatsAggregator {
   const aggregator = createStatsAggregator({
     combiner: batchCombiner,
     subsystems: extra,
     failurePolicy: policy,
     clock: new ManualClock(1000),
-    ...(pooled ? { workers: { module: MODULE, threads: 2, minBatch: 1 } } : {}),
+    ...(pooled ? { workers: { module: MODULE, threads: 2, minBatch: 1, snapshots } } : {}),
   });
   open.push(aggregator);
   return aggregator;
@@ -90,21 +97,58 @@ const batch = fc
 
 describe("resolveBatch on worker threads", () => {
   for (const policy of ["fail_fast", "degrade"] as const) {
-    it(`gives every actor bit for bit what the calling thread gives (${policy})`, async () => {
-      const here = make(policy, false);
-      const pooled = make(policy, true);
-      await fc.assert(
-        fc.asyncProperty(batch, async (actors) => {
-          const [expected, actual] = await Promise.all([
-            here.resolveBatch(actors),
-            pooled.resolveBatch(actors),
-          ]);
-          expect(actual.map(exact)).toEqual(expected.map(exact));
-        }),
-        { numRuns: 20 },
-      );
-    });
+    for (const form of ["objects", "lazy"] as const) {
+      it(`gives every actor bit for bit what the calling thread gives (${policy}, ${form})`, async () => {
+        const here = make(policy, false);
+        const pooled = make(policy, true, subsystems, form);
+        await fc.assert(
+          fc.asyncProperty(batch, async (actors) => {
+            const [expected, actual] = await Promise.all([
+              here.resolveBatch(actors),
+              pooled.resolveBatch(actors),
+            ]);
+            expect(actual.map(exact)).toEqual(expected.map(exact));
+            // The same text too: keys, their order, context and failed systems.
+            expect(actual.map((result) => JSON.stringify(result.snapshot))).toEqual(
+              expected.map((result) => JSON.stringify(result.snapshot)),
+            );
+          }),
+          { numRuns: 20 },
+        );
+      });
+    }
   }
+
+  it("lazy snapshots are small objects over their chunk, cached in L1, built on first read", async () => {
+    const here = make("fail_fast", false);
+    const pooled = make("fail_fast", true, subsystems, "lazy");
+    const actors = Array.from({ length: 300 }, (_, index) =>
+      testActor(`lazy_${index}`, ["race", "gear"], 1, { a: index, b: 2, context: index % 2 === 0 }),
+    );
+    const [expected, actual] = await Promise.all([
+      here.resolveBatch(actors),
+      pooled.resolveBatch(actors),
+    ]);
+    const first = actual[5]?.snapshot;
+    expect(first).toBeInstanceOf(PooledSnapshot);
+    expect(Object.keys(first as object)).toEqual(["actor_id", "version", "epoch", "created_at"]);
+    expect(pooled.getCachedSnapshot("lazy_5", 1)).toBe(first);
+    expect(first?.primary).toBe(first?.primary); // built once, then kept
+    expect(actual.map((result) => plainSnapshot(result.snapshot as never))).toEqual(
+      expected.map((result) => result.snapshot),
+    );
+    const again = await pooled.resolveBatch(actors);
+    expect(again.every((result, index) => result.snapshot === actual[index]?.snapshot)).toBe(true);
+  });
+
+  it("refuses an unknown snapshots form, naming the field", () => {
+    expect(() =>
+      createStatsAggregator({
+        combiner: batchCombiner,
+        workers: { module: MODULE, snapshots: "arrays" as never },
+      }),
+    ).toThrow(/workers\.snapshots/);
+  });
 
   it("serves cached actors from L1 and caches what the workers computed", async () => {
     const pooled = make("fail_fast", true);

@@ -4,6 +4,7 @@ import {
   type Store,
   StoreConflictError,
   type StoreEntry,
+  utf8,
 } from "@troupe/core";
 import { z } from "zod";
 import {
@@ -48,12 +49,60 @@ export interface DecisionStore {
   readonly store: Store;
 }
 
+/**
+ * A record is plain JSON (strings, finite numbers, booleans, null), so it is written as the plain
+ * JSON text; the JSON codec reads that text back unchanged and skips its per-key replacer here.
+ */
+function encodeRecord(record: DecisionRecord): Uint8Array {
+  return utf8(JSON.stringify(record));
+}
+
+/** Most deletions one Store commit carries. */
+const MAX_DELETES_PER_COMMIT = 256;
+
+/**
+ * Deletes finished records in batches: a deletion asked for while another batch is being
+ * committed waits for it and goes with the next one, so under load the records of many
+ * transactions leave in one commit instead of one commit each. Each caller learns the outcome
+ * of the commit that carried its key.
+ */
+function createBatchedDelete(store: Store): { finish(key: string): Promise<void> } {
+  let pending: { key: string; done: (error?: unknown) => void }[] = [];
+  let flushing = false;
+  const flush = async () => {
+    flushing = true;
+    try {
+      while (pending.length > 0) {
+        const batch = pending.slice(0, MAX_DELETES_PER_COMMIT);
+        pending = pending.slice(batch.length);
+        try {
+          await store.commit(batch.map((item) => ({ type: "delete" as const, key: item.key })));
+          for (const item of batch) item.done();
+        } catch (error) {
+          for (const item of batch) item.done(error);
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  };
+  return {
+    finish(key) {
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ key, done: (error) => (error === undefined ? resolve() : reject(error)) });
+        if (!flushing) void flush();
+      });
+    },
+  };
+}
+
 /** Decision records in `store` under `prefix` (default `"tx/d/"`). */
 export function createDecisionStore(store: Store, prefix = "tx/d/"): DecisionStore {
   if (typeof prefix !== "string" || prefix.length === 0) {
     throw invalidArgument("prefix", "expected a non-empty string");
   }
   const key = (txId: string) => `${prefix}${txId}`;
+  const finisher = createBatchedDelete(store);
   const read = async (txId: string) => {
     const entry = await store.get(key(txId));
     if (entry === undefined) return { record: UNDECIDED, version: "absent" as const };
@@ -80,7 +129,7 @@ export function createDecisionStore(store: Store, prefix = "tx/d/"): DecisionSto
           {
             type: "set",
             key: key(txId),
-            value: jsonCodec.encode(record),
+            value: encodeRecord(record),
             expect: current.version,
           },
         ]);
@@ -113,9 +162,7 @@ export function createDecisionStore(store: Store, prefix = "tx/d/"): DecisionSto
         },
         undefined,
       ),
-    async finish(txId) {
-      await store.commit([{ type: "delete", key: key(txId) }]);
-    },
+    finish: (txId) => finisher.finish(key(txId)),
     parse(entry) {
       if (!entry.key.startsWith(prefix)) return undefined;
       const parsed = recordSchema.safeParse(jsonCodec.decode(entry.value));

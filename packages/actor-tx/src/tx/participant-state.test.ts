@@ -8,7 +8,7 @@ import {
   type TxState,
 } from "./participant-state.js";
 
-const idle: TxState<number> = { value: 10, lock: null };
+const idle: TxState<number> = { value: 10 };
 
 describe("participant transitions", () => {
   it("runs the first step on the committed value and later steps on the prepared state", () => {
@@ -22,6 +22,14 @@ describe("participant transitions", () => {
     const twice = recordPrepared(prepared, "a", 100, 5, "r1");
     expect(twice.lock?.results).toEqual(["r0", "r1"]);
     expect(twice.value).toBe(10);
+  });
+
+  it("stores no lock field once unlocked, and reads an older record's lock: null as unlocked", () => {
+    const committed = commitPrepared(recordPrepared(idle, "a", 100, 7, "r0"), "a");
+    expect(Object.keys(committed)).toEqual(["value"]);
+    const older: TxState<number> = { value: 10, lock: null };
+    expect(judgePrepare(older, "b", 0)).toEqual({ kind: "run", base: "value" });
+    expect(commitPrepared(older, "b")).toBe(older);
   });
 
   it("answers a repeated step from the recorded result instead of running it again", () => {
@@ -42,10 +50,10 @@ describe("participant transitions", () => {
     expect(commitPrepared(prepared, "b")).toBe(prepared);
     expect(abortPrepared(prepared, "b")).toBe(prepared);
     const committed = commitPrepared(prepared, "a");
-    expect(committed).toEqual({ value: 7, lock: null });
+    expect(committed).toEqual({ value: 7 });
     expect(commitPrepared(committed, "a")).toBe(committed);
-    expect(abortPrepared(prepared, "a")).toEqual({ value: 10, lock: null });
-    expect(applyDecision(prepared, "a", "committed")).toEqual({ value: 7, lock: null });
-    expect(applyDecision(prepared, "a", "aborted")).toEqual({ value: 10, lock: null });
+    expect(abortPrepared(prepared, "a")).toEqual({ value: 10 });
+    expect(applyDecision(prepared, "a", "committed")).toEqual({ value: 7 });
+    expect(applyDecision(prepared, "a", "aborted")).toEqual({ value: 10 });
   });
 });

@@ -16,10 +16,19 @@ export interface PreparedLock<S> {
   readonly results: readonly unknown[];
 }
 
-/** What a transactional actor stores: its committed value and the prepared transaction, if any. */
+/**
+ * What a transactional actor stores: its committed value and the prepared transaction, if any.
+ * An unlocked actor stores no `lock` field (older records hold `lock: null`, read the same way):
+ * a state without `null` in it is stored as its plain JSON text, the actors' fast path.
+ */
 export interface TxState<S> {
   readonly value: S;
-  readonly lock: PreparedLock<S> | null;
+  readonly lock?: PreparedLock<S> | null;
+}
+
+/** The state of an unlocked actor whose committed value is `value`. */
+export function unlocked<S>(value: S): TxState<S> {
+  return { value };
 }
 
 /** What a prepare request may do on this state. */
@@ -40,7 +49,7 @@ export type PrepareVerdict =
  */
 export function judgePrepare<S>(state: TxState<S>, txId: string, step: number): PrepareVerdict {
   const lock = state.lock;
-  if (lock === null) {
+  if (!lock) {
     return step === 0 ? { kind: "run", base: "value" } : { kind: "out-of-order", expected: 0 };
   }
   if (lock.txId !== txId) return { kind: "busy", holder: lock.txId, die: txId > lock.txId };
@@ -63,14 +72,14 @@ export function recordPrepared<S>(
 
 /** Commits `txId`: the prepared state becomes the value. Anything else (a repeat) changes nothing. */
 export function commitPrepared<S>(state: TxState<S>, txId: string): TxState<S> {
-  if (state.lock === null || state.lock.txId !== txId) return state;
-  return { value: state.lock.next, lock: null };
+  if (!state.lock || state.lock.txId !== txId) return state;
+  return unlocked(state.lock.next);
 }
 
 /** Aborts `txId`: the prepared state is dropped. A repeat or another transaction's id changes nothing. */
 export function abortPrepared<S>(state: TxState<S>, txId: string): TxState<S> {
-  if (state.lock === null || state.lock.txId !== txId) return state;
-  return { value: state.value, lock: null };
+  if (!state.lock || state.lock.txId !== txId) return state;
+  return unlocked(state.value);
 }
 
 /** Applies a decision read from the decision record. */

@@ -18,6 +18,7 @@ import {
   judgePrepare,
   recordPrepared,
   type TxState,
+  unlocked,
 } from "./participant-state.js";
 import { type StateSlot, ValueContext } from "./value-context.js";
 
@@ -146,12 +147,13 @@ export function defineTxActor<
   const valueSlot = (ctx: AnyCtx): StateSlot => ({
     get: () => (ctx.state as TxState<unknown>).value,
     set: (value) => {
-      ctx.state = { value, lock: (ctx.state as TxState<unknown>).lock };
+      const lock = (ctx.state as TxState<unknown>).lock;
+      ctx.state = lock ? { value, lock } : unlocked(value);
     },
   });
   const refuseWhileLocked = (ctx: AnyCtx, action: string) => {
     const lock = (ctx.state as TxState<unknown>).lock;
-    if (lock !== null) {
+    if (lock) {
       throw txError(
         "TX_LOCKED",
         `${type}/${ctx.address.key}: "${action}" cannot run while transaction ${lock.txId} is prepared here; retry after it commits or aborts`,
@@ -160,36 +162,55 @@ export function defineTxActor<
     }
   };
 
-  // One resolution timer per actor: it asks the decision record once the coordinator's deadline
-  // has passed, so a prepared actor whose coordinator died resolves without anyone calling it.
-  const timers = new Map<string, ActorTimer>();
+  // One resolution timer per activation: it asks the decision record once the coordinator's
+  // deadline has passed, so a prepared actor whose coordinator died resolves without anyone
+  // calling it. It is armed when a prepare finds none due early enough and never cancelled: a
+  // commit or abort leaves it to fire, find the actor unlocked (or locked by a later transaction,
+  // whose deadline it re-arms for) and do nothing. A busy actor so arms one timer per timeout
+  // instead of one per transaction. Each activation starts with none (`onActivate` arms one for
+  // a lock it loads), since the timers of an activation end with it.
+  const timers = new Map<string, { timer: ActorTimer; dueAt: number }>();
   const timerKey = (ctx: AnyCtx) => ctx.address.key;
-  const cancelResolution = (ctx: AnyCtx) => {
+  const armResolution = (ctx: AnyCtx, deadline: number) => {
     const key = timerKey(ctx);
-    timers.get(key)?.cancel();
-    timers.delete(key);
-  };
-  const armResolution = (ctx: AnyCtx, afterMs: number) => {
-    cancelResolution(ctx);
-    timers.set(
-      timerKey(ctx),
-      ctx.setTimer({ afterMs: Math.max(0, afterMs) }, (timerCtx) => resolveHere(timerCtx)),
+    const dueAt = deadline + RESOLVE_SLACK_MS;
+    const armed = timers.get(key);
+    if (armed !== undefined) {
+      if (armed.dueAt <= dueAt) return;
+      armed.timer.cancel();
+    }
+    const timer = ctx.setTimer({ afterMs: Math.max(0, Math.ceil(dueAt - ctx.now())) }, (timerCtx) =>
+      onResolutionTimer(timerCtx),
     );
+    timers.set(key, { timer, dueAt });
+  };
+  const onResolutionTimer = async (ctx: AnyCtx): Promise<void> => {
+    timers.delete(timerKey(ctx));
+    const lock = (ctx.state as TxState<unknown>).lock;
+    if (!lock) return;
+    if (lock.deadline + RESOLVE_SLACK_MS > ctx.now()) {
+      armResolution(ctx, lock.deadline);
+      return;
+    }
+    await resolveHere(ctx);
   };
   const resolveHere = async (ctx: AnyCtx): Promise<"committed" | "aborted" | null> => {
     const lock = (ctx.state as TxState<unknown>).lock;
-    if (lock === null) return null;
+    if (!lock) return null;
     let decision: "committed" | "aborted";
     try {
       decision = (await ctx.ref({ type: DECISION_LOG_TYPE, key: lock.txId }).call("resolve")) as
         | "committed"
         | "aborted";
     } catch {
-      armResolution(ctx, RESOLVE_RETRY_MS);
+      const retry = ctx.setTimer({ afterMs: RESOLVE_RETRY_MS }, (timerCtx) =>
+        onResolutionTimer(timerCtx),
+      );
+      timers.get(timerKey(ctx))?.timer.cancel();
+      timers.set(timerKey(ctx), { timer: retry, dueAt: ctx.now() + RESOLVE_RETRY_MS });
       return null;
     }
     ctx.state = applyDecision(ctx.state as TxState<unknown>, lock.txId, decision);
-    timers.delete(timerKey(ctx));
     return decision;
   };
 
@@ -280,7 +301,7 @@ export function defineTxActor<
         ...checked,
       );
       ctx.state = recordPrepared(ctx.state as TxState<unknown>, txId, deadline, draft, result);
-      if (verdict.base === "value") armResolution(ctx, deadline - ctx.now() + RESOLVE_SLACK_MS);
+      if (verdict.base === "value") armResolution(ctx, deadline);
       return result;
     },
   };
@@ -288,18 +309,14 @@ export function defineTxActor<
     idempotent: true,
     args: z.tuple([z.string()]),
     handler(ctx: AnyCtx, txId: string) {
-      const before = ctx.state as TxState<unknown>;
-      ctx.state = commitPrepared(before, txId);
-      if (before.lock?.txId === txId) cancelResolution(ctx);
+      ctx.state = commitPrepared(ctx.state as TxState<unknown>, txId);
     },
   };
   actions.txAbort = {
     idempotent: true,
     args: z.tuple([z.string()]),
     handler(ctx: AnyCtx, txId: string) {
-      const before = ctx.state as TxState<unknown>;
-      ctx.state = abortPrepared(before, txId);
-      if (before.lock?.txId === txId) cancelResolution(ctx);
+      ctx.state = abortPrepared(ctx.state as TxState<unknown>, txId);
     },
   };
   actions.txResolve = { idempotent: true, handler: resolveHere };
@@ -318,21 +335,21 @@ export function defineTxActor<
         next: valueSchema,
         results: z.array(z.unknown()),
       })
-      .nullable(),
+      .nullable()
+      .optional(),
   });
   const userOnActivate = spec.onActivate as AnyHandler | undefined;
   const definition = defineActor({
     name: spec.name,
     key: spec.key,
     state: stored,
-    initialState: (key: unknown) => ({
-      value: (spec.initialState as (key: unknown) => unknown)(key),
-      lock: null,
-    }),
+    initialState: (key: unknown) => unlocked((spec.initialState as (key: unknown) => unknown)(key)),
     actions: actions as Record<string, ActionSpec<AnyCtx>>,
     onActivate: async (ctx: AnyCtx) => {
+      // This activation has no timer yet (an entry left by an earlier one is dead).
+      timers.delete(timerKey(ctx));
       const lock = (ctx.state as TxState<unknown>).lock;
-      if (lock !== null) armResolution(ctx, lock.deadline - ctx.now() + RESOLVE_SLACK_MS);
+      if (lock) armResolution(ctx, lock.deadline);
       if (userOnActivate !== undefined) await userOnActivate(new ValueContext(ctx, valueSlot(ctx)));
     },
     ...(spec.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: spec.idleTimeoutMs }),

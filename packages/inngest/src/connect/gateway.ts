@@ -24,6 +24,7 @@ import {
   StartResponse,
   WorkerConnectRequestData,
   WorkerReplyAckData,
+  WorkerRequestAckData,
   WorkerRequestExtendLeaseAckData,
   WorkerRequestExtendLeaseData,
 } from "./wire.js";
@@ -49,6 +50,12 @@ export interface ConnectGatewayOptions {
    * unreachable (and is retried by the engine). Default 15 s.
    */
   readonly awaitWorkerMs?: number;
+  /**
+   * How long a worker has to acknowledge a call (`WORKER_REQUEST_ACK`, sent on receipt) before
+   * the call is sent again, to a ready worker of its app. A worker drops a call that reaches it
+   * while it is still finishing its handshake (the v3 SDK does, after a reconnect). Default 5 s.
+   */
+  readonly ackTimeoutMs?: number;
 }
 
 /** Connect workers: their handshake, their sync, and calls carried over their sockets. */
@@ -81,7 +88,12 @@ interface PendingCall {
   readonly reject: (error: Error) => void;
   workerId: string;
   orphanTimer?: ReturnType<typeof setTimeout>;
+  /** Set until the worker acknowledges the call; sends it again when it fires. */
+  ackTimer?: ReturnType<typeof setTimeout> | undefined;
 }
+
+/** Times one call is sent again for want of an acknowledgement. */
+const MAX_REDELIVERIES = 3;
 
 const frame = (kind: number, payload?: Uint8Array) =>
   encodeMessage(ConnectMessage, payload ? { kind, payload } : { kind });
@@ -92,6 +104,7 @@ export function createConnectGateway(options: ConnectGatewayOptions): ConnectGat
   const heartbeatMs = options.heartbeatMs ?? 10_000;
   const orphanGraceMs = options.orphanGraceMs ?? 10_000;
   const awaitWorkerMs = options.awaitWorkerMs ?? 15_000;
+  const ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
   /** Calls waiting for a worker to become ready. */
   const awaitingWorker = new Set<() => void>();
   const workerReady = () => {
@@ -124,6 +137,7 @@ export function createConnectGateway(options: ConnectGatewayOptions): ConnectGat
     if (!call) return false;
     pending.delete(requestId);
     if (call.orphanTimer) clearTimeout(call.orphanTimer);
+    if (call.ackTimer) clearTimeout(call.ackTimer);
     call.resolve(reply);
     return true;
   };
@@ -230,8 +244,14 @@ export function createConnectGateway(options: ConnectGatewayOptions): ConnectGat
         );
         return;
       }
+      case MessageKind.WORKER_REQUEST_ACK: {
+        const call = pending.get(String(decodeMessage(WorkerRequestAckData, payload).requestId));
+        if (call?.ackTimer) clearTimeout(call.ackTimer);
+        if (call) call.ackTimer = undefined;
+        return;
+      }
       default:
-        // WORKER_REQUEST_ACK, WORKER_STATUS: informational.
+        // WORKER_STATUS: informational.
         return;
     }
   };
@@ -256,7 +276,7 @@ export function createConnectGateway(options: ConnectGatewayOptions): ConnectGat
     ws.on("close", () => {
       workers.delete(worker.id);
       for (const [requestId, call] of pending) {
-        if (call.workerId !== worker.id) continue;
+        if (call.workerId !== worker.id || call.ackTimer) continue;
         // The worker may still finish and flush its reply (POST /v0/connect/flush) after
         // reconnecting; the call is given up only after the grace period.
         call.orphanTimer = setTimeout(() => {
@@ -338,20 +358,44 @@ export function createConnectGateway(options: ConnectGatewayOptions): ConnectGat
           if (pending.delete(requestId)) reject(new Error("the call timed out"));
         };
         signal?.addEventListener("abort", onAbort, { once: true });
-        pending.set(requestId, {
+        const call: PendingCall = {
           resolve: (value) => {
             signal?.removeEventListener("abort", onAbort);
             resolve(value);
           },
-          reject,
+          reject: (error) => {
+            if (call.ackTimer) clearTimeout(call.ackTimer);
+            reject(error);
+          },
           workerId: worker.id,
-        });
-        worker.ws.send(
-          frame(
-            MessageKind.GATEWAY_EXECUTOR_REQUEST,
-            encodeMessage(GatewayExecutorRequestData, request),
-          ),
+        };
+        pending.set(requestId, call);
+        const encoded = frame(
+          MessageKind.GATEWAY_EXECUTOR_REQUEST,
+          encodeMessage(GatewayExecutorRequestData, request),
         );
+        // Sent; resent (to a ready worker, perhaps another) while no acknowledgement comes.
+        const deliver = (to: Worker | undefined, redeliveries: number) => {
+          if (to) call.workerId = to.id;
+          call.ackTimer = setTimeout(() => {
+            call.ackTimer = undefined;
+            if (pending.get(requestId) !== call || closed) return;
+            if (redeliveries >= MAX_REDELIVERIES) {
+              // Left to the reply, or to the call's own timeout while the worker is there.
+              if (!workers.has(call.workerId)) {
+                pending.delete(requestId);
+                reject(new Error("the Connect worker did not acknowledge the call"));
+              }
+              return;
+            }
+            const next = pick(appName);
+            logger.debug("connect: call not acknowledged, sending it again", { requestId });
+            deliver(next, redeliveries + 1);
+          }, ackTimeoutMs);
+          // No ready worker right now: the next attempt looks again.
+          to?.ws.send(encoded);
+        };
+        deliver(worker, 0);
       });
       const http = httpReplyOf(reply);
       const replyHeaders = { ...http.headers };

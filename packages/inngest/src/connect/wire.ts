@@ -95,6 +95,7 @@ export const SDKResponse: MessageSpec = [
   { no: 10, name: "requestVersion", type: "uint32" },
   s(13, "runId"),
 ];
+export const WorkerRequestAckData: MessageSpec = [s(1, "requestId")];
 export const WorkerReplyAckData: MessageSpec = [s(1, "requestId")];
 export const FlushResponse: MessageSpec = [s(1, "requestId")];
 

@@ -29,6 +29,28 @@ export interface AccessControlOptions {
 
 const PRINCIPAL = "troupePrincipal";
 
+/**
+ * The principal an `Authorization` header stands for: the root token, a signing key's bearer or
+ * a live scoped token (all compared in constant time), else undefined. Shared by
+ * {@link accessControl} and the fast read path in front of it, so both decide alike.
+ */
+export function principalResolver(
+  options: Pick<AccessControlOptions, "rootToken" | "signingKeys" | "registry">,
+): (authorization: string | undefined) => Promise<Principal | undefined> {
+  const root = [options.rootToken];
+  const signing = (options.signingKeys ?? []).map(hashSigningKey);
+  return async (authorization) => {
+    const presented = presentedBearer(authorization);
+    if (!presented) return undefined;
+    if (secretIn(presented, root)) return { name: "root", scopes: ["admin"] };
+    if (signing.length > 0 && secretIn(presented, signing)) {
+      return { name: "signing-key", scopes: ["admin"] };
+    }
+    const token = await options.registry.verify(presented);
+    return token ? { name: token.name, tokenId: token.id, scopes: token.scopes } : undefined;
+  };
+}
+
 /** The principal `accessControl` recognised for this request, if any. */
 export function principalOf(context: Context): Principal | undefined {
   return context.get(PRINCIPAL as never) as Principal | undefined;
@@ -40,21 +62,10 @@ export function principalOf(context: Context): Principal | undefined {
  * scope the route needs (see `requiredScope`). SDK paths stay open.
  */
 export function accessControl(options: AccessControlOptions): MiddlewareHandler {
-  const root = [options.rootToken];
-  const signing = (options.signingKeys ?? []).map(hashSigningKey);
+  const principalFor = principalResolver(options);
   return async (context, next) => {
     if (options.publicPaths.some((pattern) => pattern.test(context.req.path))) return next();
-    const presented = presentedBearer(context.req.header("authorization"));
-    let principal: Principal | undefined;
-    if (presented) {
-      if (secretIn(presented, root)) principal = { name: "root", scopes: ["admin"] };
-      else if (signing.length > 0 && secretIn(presented, signing)) {
-        principal = { name: "signing-key", scopes: ["admin"] };
-      } else {
-        const token = await options.registry.verify(presented);
-        if (token) principal = { name: token.name, tokenId: token.id, scopes: token.scopes };
-      }
-    }
+    const principal = await principalFor(context.req.header("authorization"));
     if (principal === undefined) {
       context.header("WWW-Authenticate", 'Bearer realm="troupe"');
       return context.json(

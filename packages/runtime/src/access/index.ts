@@ -3,6 +3,7 @@ export {
   accessControl,
   type Principal,
   principalOf,
+  principalResolver,
 } from "./access-control.js";
 export { createAccessRoutes } from "./access-routes.js";
 export { type AuditEntry, type AuditLog, type AuditQuery, createAuditLog } from "./audit-log.js";

@@ -1,10 +1,11 @@
 import { invalidArgument, parseWith, TroupeError } from "@troupe/core";
-import { formatExplanation, type Snapshot } from "@troupe/stats";
+import { formatExplanation } from "@troupe/stats";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { assertKnownSystem, parseOutputBody } from "./actor-outputs.js";
+import { snapshotBytes } from "./snapshot-bytes.js";
 import type { OutputWrite, StatsService } from "./stats-service.js";
 
 const ACTOR_ID = /^[A-Za-z0-9._:@-]{1,256}$/;
@@ -36,17 +37,6 @@ function actorIdParam(value: string, field: string): string {
     throw invalidArgument(field, "expected an actor id (1–256 of A-Z a-z 0-9 . _ : @ -)");
   }
   return value;
-}
-
-// A snapshot served from L1 is the same object many times over: its JSON is kept with it.
-const encoded = new WeakMap<Snapshot, string>();
-function snapshotJson(snapshot: Snapshot): string {
-  let text = encoded.get(snapshot);
-  if (text === undefined) {
-    text = JSON.stringify(snapshot);
-    encoded.set(snapshot, text);
-  }
-  return text;
 }
 
 /**
@@ -130,7 +120,10 @@ export function createStatsRoutes(
   app.get("/:id", async (context) => {
     const snapshot = await service.snapshot(actorIdParam(context.req.param("id"), "id"));
     context.header("Content-Type", "application/json");
-    return context.body(snapshotJson(snapshot));
+    const bytes = snapshotBytes(snapshot);
+    return context.body(
+      new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length),
+    );
   });
 
   app.put("/:id/subsystems/:system", async (context) => {

@@ -76,6 +76,11 @@ export interface StatsService {
   start(): Promise<void>;
   /** The snapshot of `actorId` (L1, then L2, then computed); NOT_FOUND when it holds no outputs. */
   snapshot(actorId: string): Promise<Snapshot>;
+  /**
+   * The L1 snapshot of `actorId` when no newer write is known, without reading the Store; else
+   * (a miss, an unknown actor, a service not started) undefined.
+   */
+  cachedSnapshot(actorId: string): Snapshot | undefined;
   /** Snapshots of many actors, in order; one failure does not stop the others. */
   snapshots(actorIds: readonly string[]): Promise<SnapshotResult[]>;
   /** Applies writes (grouped per actor, each actor atomically); returns the new versions. */
@@ -216,6 +221,9 @@ export function createStatsService(options: StatsServiceOptions): StatsService {
           if (!closed) void reload();
         });
       }
+    },
+    cachedSnapshot(actorId) {
+      return aggregator === undefined ? undefined : cached(aggregator, actorId);
     },
     async snapshot(actorId) {
       const current = engine();
