@@ -1,3 +1,19 @@
+import type { Transaction } from "./tx/transaction.js";
+import type { RunOptions } from "./tx/transactions.js";
+
+// Here, in the entry file, so that the bundled type declarations keep it.
+declare module "@troupe/actors" {
+  interface ActorContextExtensions {
+    /**
+     * Runs `body` as one transaction across actors from inside this turn and returns its result
+     * once it committed (as `Transactions.run`). Present once `createTransactions({ system })`
+     * ran for this actor system. The calling actor cannot take part: its turn is the one
+     * waiting for the transaction, so `tx.call` on it fails at once with `TX_REENTRANT`.
+     */
+    transaction<R>(body: (tx: Transaction) => Promise<R>, options?: RunOptions): Promise<R>;
+  }
+}
+
 export { type ActorTxErrorCode, txError } from "./errors.js";
 export {
   FREE,
@@ -18,6 +34,24 @@ export {
   type LockServiceOptions,
 } from "./locks/lock-service.js";
 export { type Deadlock, describeCycle, findDeadlock, type Waiter } from "./locks/wait-graph.js";
+export {
+  defineSaga,
+  SAGA_COMPENSATION_FAILED,
+  type SagaCompensationContext,
+  SagaCompensationFailedError,
+  type SagaOptions,
+  type SagaResult,
+  type SagaStep,
+  type SagaStepContext,
+} from "./saga/define-saga.js";
+export { type SagaMetrics, sagaMetrics } from "./saga/saga-metrics.js";
+export {
+  retrySagaCompensation,
+  type SagaOutcome,
+  sagaOutcome,
+  startSaga,
+  waitForSaga,
+} from "./saga/saga-runs.js";
 export {
   advanceCoordinator,
   beginCoordinator,

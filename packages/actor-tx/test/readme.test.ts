@@ -19,4 +19,16 @@ describe("README usage", () => {
     );
     expect(stdout.trim()).toBe("130");
   }, 60_000);
+
+  it("Sagas is examples/order-saga.ts verbatim, and runs as written", async () => {
+    const readme = readFileSync(join(packageDir, "README.md"), "utf8");
+    const example = readFileSync(join(packageDir, "examples/order-saga.ts"), "utf8");
+    expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", "--conditions=source", "examples/order-saga.ts"],
+      { cwd: packageDir },
+    );
+    expect(stdout.trim().split("\n")).toEqual(["completed 9", "compensated 9"]);
+  }, 60_000);
 });

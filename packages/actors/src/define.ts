@@ -78,7 +78,21 @@ export interface ReminderFiring {
 }
 
 /** What an action, hook, timer or reminder handler gets as its first argument. */
-export interface ActorContext<State, Key> {
+/**
+ * Methods other packages add to every turn's context through `ActorSystem.extendContext`
+ * (`@troupe/actor-tx` adds `transaction`). They declare them here by module augmentation:
+ * `declare module "@troupe/actors" { interface ActorContextExtensions { … } }`.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by module augmentation in other packages
+export interface ActorContextExtensions {}
+
+/** What a handler receives: the context's own members plus {@link ActorContextExtensions}. */
+export interface ActorContext<State, Key>
+  extends ActorContextCore<State, Key>,
+    ActorContextExtensions {}
+
+/** The members every turn's context has, whatever other packages add. */
+export interface ActorContextCore<State, Key> {
   /** The actor's state. Mutate it, or assign a new value; it is saved per the save mode. */
   state: State;
   /** The actor's key (undefined for actors without a key). */

@@ -30,6 +30,8 @@ export {
   type ActionResult,
   type ActionSpec,
   type ActorContext,
+  type ActorContextCore,
+  type ActorContextExtensions,
   type ActorDefinition,
   type ActorMethods,
   type ActorRef,
@@ -75,3 +77,4 @@ export {
   isActorDefinition,
   REMINDER_PARTITION,
 } from "./system.js";
+export type { ContextExtension } from "./turn-context.js";

@@ -43,6 +43,7 @@ import { RemoteCaller } from "./remote-calls.js";
 import { Router } from "./router.js";
 import { type ShutdownParts, shutDown } from "./shutdown.js";
 import { StateStore } from "./state-store.js";
+import { type ContextExtension, ensureExtensionSlot } from "./turn-context.js";
 
 export type { ActivationInfo } from "./activation-table.js";
 export type { ActorTypeInfo } from "./registry.js";
@@ -147,6 +148,14 @@ export interface ActorSystem {
   handleRemoteCall(call: RemoteCall): Promise<RemoteReply>;
   /** How many activations are in memory. */
   activationCount(): number;
+  /**
+   * Adds the method `name` to the context of every turn on this system: `ctx.<name>(...args)`
+   * calls `method(ctx, ...args)`. For packages that extend actors (`@troupe/actor-tx` adds
+   * `ctx.transaction`); they declare its type by augmenting `ActorContextExtensions`. A second
+   * call with the same name replaces the method. INVALID_ARGUMENT for a name the context
+   * already has (`state`, `get`, …).
+   */
+  extendContext(name: string, method: ContextExtension): void;
   /** Whether the actor is activated on this node. */
   isActive(address: ActorAddress): boolean;
   /**
@@ -192,6 +201,7 @@ class System implements ActorSystem {
   private readonly incoming: IncomingCalls;
   private readonly closeParts: ShutdownParts;
   private closed: Promise<void> | undefined = undefined;
+  private readonly extensions = new Map<string, ContextExtension>();
 
   constructor(options: ActorSystemOptions) {
     parseWith(optionsSchema, options, "createActorSystem");
@@ -260,6 +270,7 @@ class System implements ActorSystem {
         nextTurnId: () => `${nodeId}:${(++turnSeq).toString(36)}`,
         refs: this.refs,
         reminders,
+        extensions: this.extensions,
       },
     };
     this.incoming = new IncomingCalls(this.actorTypes, this.router, clock, logger);
@@ -365,6 +376,14 @@ class System implements ActorSystem {
 
   activationCount(): number {
     return this.table.byId.size;
+  }
+
+  extendContext(name: string, method: ContextExtension): void {
+    if (typeof method !== "function") {
+      throw invalidArgument("extendContext.method", "expected a function");
+    }
+    ensureExtensionSlot(name);
+    this.extensions.set(name, method);
   }
 
   isActive(address: ActorAddress): boolean {

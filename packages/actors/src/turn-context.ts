@@ -1,6 +1,8 @@
+import { invalidArgument, TroupeError } from "@troupe/core";
 import type { Activation } from "./activation.js";
 import type {
   ActorContext,
+  ActorContextCore,
   ActorRefJson,
   AnyActorDefinition,
   ReminderSchedule,
@@ -25,13 +27,18 @@ export interface TurnServices {
     set(target: Target, name: string, schedule: ReminderSchedule): Promise<void>;
     clear(target: Target, name: string): Promise<void>;
   };
+  /** Methods added with `ActorSystem.extendContext`, by name. */
+  readonly extensions: ReadonlyMap<string, ContextExtension>;
 }
+
+/** A method added to every turn's context: it gets the context, then the caller's arguments. */
+export type ContextExtension = (ctx: ActorContext<unknown, unknown>, ...args: never[]) => unknown;
 
 /** Ids of the turns up a call chain; bounded so references kept in state cannot grow it forever. */
 const MAX_CHAIN = 32;
 
 /** The context handed to one turn. Cheap: the call chain is only built when the turn calls out. */
-export class TurnContext implements ActorContext<unknown, unknown> {
+export class TurnContext implements ActorContextCore<unknown, unknown> {
   /** This turn's id, once it needed one. */
   id: string | undefined = undefined;
   done = false;
@@ -104,4 +111,37 @@ export class TurnContext implements ActorContext<unknown, unknown> {
   deactivate(): void {
     this.activation.deactivateRequested = true;
   }
+}
+
+/** Names on the context that an extension may not take (its own members and fields). */
+const OWN_FIELDS = new Set(["id", "done", "outChain", "activation", "chain", "constructor"]);
+const slots = new Set<string>();
+
+/**
+ * Checks an extension's name and gives `TurnContext` a method of that name (once per process)
+ * that calls the extension registered under it in the turn's own system — so two systems in
+ * one process each see their own — or fails naming the method when that system has none.
+ */
+export function ensureExtensionSlot(name: string): void {
+  if (typeof name !== "string" || !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name)) {
+    throw invalidArgument("extendContext.name", "expected an identifier");
+  }
+  if (slots.has(name)) return;
+  if (OWN_FIELDS.has(name) || name in TurnContext.prototype) {
+    throw invalidArgument("extendContext.name", `ctx.${name} is a member of the context itself`);
+  }
+  Object.defineProperty(TurnContext.prototype, name, {
+    value(this: TurnContext, ...args: unknown[]) {
+      const method = this.activation.deps.services.extensions.get(name);
+      if (method === undefined) {
+        throw new TroupeError(
+          "INVALID_ARGUMENT",
+          `ctx.${name}: this actor system has no such method (the package that provides it adds it with extendContext)`,
+          { details: { method: name } },
+        );
+      }
+      return (method as (ctx: unknown, ...rest: unknown[]) => unknown)(this, ...args);
+    },
+  });
+  slots.add(name);
 }

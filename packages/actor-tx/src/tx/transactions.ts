@@ -13,6 +13,7 @@ import {
   ulid,
 } from "@troupe/core";
 import { z } from "zod";
+import { addContextTransaction } from "./context-transaction.js";
 import { DECISION_LOG_TYPE, type DecisionLog } from "./decision-log.js";
 import { isStale } from "./decision-state.js";
 import { runTransaction, type Transaction, type TransactionFaults } from "./transaction.js";
@@ -198,7 +199,7 @@ export function createTransactions(options: TransactionsOptions): Transactions {
   };
   schedule();
 
-  return {
+  const transactions: Transactions = {
     async run(body, runOptions) {
       const retries = runOptions?.conflictRetries ?? 0;
       for (let attempt = 0; ; attempt++) {
@@ -218,4 +219,6 @@ export function createTransactions(options: TransactionsOptions): Transactions {
       timer?.cancel();
     },
   };
+  addContextTransaction(system, transactions); // ctx.transaction in this system's handlers
+  return transactions;
 }

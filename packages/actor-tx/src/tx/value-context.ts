@@ -6,6 +6,8 @@ import type {
   TimerOptions,
   UntypedActorRef,
 } from "@troupe/actors";
+import type { Transaction } from "./transaction.js";
+import type { RunOptions } from "./transactions.js";
 
 /** Where a handler's `ctx.state` reads and writes. */
 export interface StateSlot {
@@ -78,5 +80,9 @@ export class ValueContext implements ActorContext<unknown, unknown> {
 
   deactivate(): void {
     this.inner.deactivate();
+  }
+
+  transaction<R>(body: (tx: Transaction) => Promise<R>, options?: RunOptions): Promise<R> {
+    return this.inner.transaction(body, options);
   }
 }
