@@ -1,0 +1,129 @@
+import { createMemoryStore, type Store, TroupeError, utf8 } from "@troupe/core";
+import { describe, expect, it } from "vitest";
+import { createReadBatcher } from "./read-batcher.js";
+
+/** A memory store that counts its reads; `failing` makes the next read reject. */
+function countingStore() {
+  const inner = createMemoryStore();
+  const counts = { getMany: 0, list: 0, getManyKeys: [] as number[] };
+  let failNext = false;
+  const store: Store = {
+    ...inner,
+    name: inner.name,
+    getMany: (keys) => {
+      counts.getMany++;
+      counts.getManyKeys.push(keys.length);
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new TroupeError("UNAVAILABLE", "store down"));
+      }
+      return inner.getMany(keys);
+    },
+    list: (options) => {
+      counts.list++;
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new TroupeError("UNAVAILABLE", "store down"));
+      }
+      return inner.list(options);
+    },
+  };
+  return { store, counts, failNextRead: () => (failNext = true) };
+}
+
+const text = (value: Uint8Array | undefined) =>
+  value === undefined ? undefined : new TextDecoder().decode(value);
+
+describe("createReadBatcher", () => {
+  it("sends the gets of one turn as one getMany, each caller getting its own key", async () => {
+    const { store, counts } = countingStore();
+    await store.commit(
+      Array.from({ length: 30 }, (_, index) => ({
+        type: "set" as const,
+        key: `k${index}`,
+        value: utf8(`v${index}`),
+      })),
+    );
+    const reads = createReadBatcher(store);
+    const entries = await Promise.all(
+      Array.from({ length: 40 }, (_, index) => reads.get(`k${index}`)),
+    );
+    expect(counts.getMany).toBe(1);
+    expect(entries.map((entry) => text(entry?.value))).toEqual(
+      Array.from({ length: 40 }, (_, index) => (index < 30 ? `v${index}` : undefined)),
+    );
+  });
+
+  it("gets asked after a getMany was sent go out together in the next one", async () => {
+    const { store, counts } = countingStore();
+    await store.commit([{ type: "set", key: "a", value: utf8("1") }]);
+    const reads = createReadBatcher(store);
+    const first = reads.get("a");
+    await new Promise((resolve) => setImmediate(resolve)); // the first getMany is sent
+    const later = Promise.all(Array.from({ length: 10 }, () => reads.get("a")));
+    await first;
+    expect((await later).map((entry) => text(entry?.value))).toEqual(Array(10).fill("1"));
+    expect(counts.getMany).toBe(2);
+    expect(counts.getManyKeys).toEqual([1, 10]);
+  });
+
+  it("never answers a read with data from before the call: a commit before it is seen", async () => {
+    const { store } = countingStore();
+    const reads = createReadBatcher(store);
+    await store.commit([{ type: "set", key: "w/e/1", value: utf8("old") }]);
+    const early = reads.list({ prefix: "w/e/" });
+    const earlyGet = reads.get("w/e/1");
+    await new Promise((resolve) => setImmediate(resolve)); // both reads are in flight
+    await store.commit([
+      { type: "set", key: "w/e/1", value: utf8("new") },
+      { type: "set", key: "w/e/2", value: utf8("new") },
+    ]);
+    // Asked after the commit: must not join the reads already in flight.
+    const late = await reads.list({ prefix: "w/e/" });
+    const lateGet = await reads.get("w/e/1");
+    expect(late.map((entry) => [entry.key, text(entry.value)])).toEqual([
+      ["w/e/1", "new"],
+      ["w/e/2", "new"],
+    ]);
+    expect(text(lateGet?.value)).toBe("new");
+    expect((await early).map((entry) => text(entry.value))).toEqual(["old"]);
+    expect(text((await earlyGet)?.value)).toBe("old");
+  });
+
+  it("shares one list among the callers of the same range, not across ranges", async () => {
+    const { store, counts } = countingStore();
+    await store.commit([
+      { type: "set", key: "w/a/1", value: utf8("x") },
+      { type: "set", key: "w/b/1", value: utf8("y") },
+    ]);
+    const reads = createReadBatcher(store);
+    const results = await Promise.all([
+      ...Array.from({ length: 25 }, () => reads.list({ prefix: "w/a/" })),
+      ...Array.from({ length: 25 }, () => reads.list({ prefix: "w/b/" })),
+      reads.list({ prefix: "w/a/", limit: 1 }),
+    ]);
+    expect(counts.list).toBe(3);
+    expect(results.slice(0, 25).every((r) => r.length === 1 && r[0]?.key === "w/a/1")).toBe(true);
+    expect(results.slice(25, 50).every((r) => r.length === 1 && r[0]?.key === "w/b/1")).toBe(true);
+    // Each caller has its own array.
+    results[0]?.pop();
+    expect(results[1]).toHaveLength(1);
+  });
+
+  it("rejects every caller of a failed read, and the next read works", async () => {
+    const { store, failNextRead } = countingStore();
+    await store.commit([{ type: "set", key: "a", value: utf8("1") }]);
+    const reads = createReadBatcher(store);
+    failNextRead();
+    const gets = await Promise.allSettled([reads.get("a"), reads.get("a")]);
+    expect(gets.map((outcome) => outcome.status)).toEqual(["rejected", "rejected"]);
+    expect(text((await reads.get("a"))?.value)).toBe("1");
+    failNextRead();
+    const lists = await Promise.allSettled([
+      reads.list({ prefix: "" }),
+      reads.list({ prefix: "" }),
+    ]);
+    expect(lists.map((outcome) => outcome.status)).toEqual(["rejected", "rejected"]);
+    expect(await reads.list({ prefix: "" })).toHaveLength(1);
+  });
+});
