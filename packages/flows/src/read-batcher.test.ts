@@ -5,11 +5,19 @@ import { createReadBatcher } from "./read-batcher.js";
 /** A memory store that counts its reads; `failing` makes the next read reject. */
 function countingStore() {
   const inner = createMemoryStore();
-  const counts = { getMany: 0, list: 0, getManyKeys: [] as number[] };
+  const counts = { get: 0, getMany: 0, list: 0, getManyKeys: [] as number[] };
   let failNext = false;
   const store: Store = {
     ...inner,
     name: inner.name,
+    get: (key) => {
+      counts.get++;
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new TroupeError("UNAVAILABLE", "store down"));
+      }
+      return inner.get(key);
+    },
     getMany: (keys) => {
       counts.getMany++;
       counts.getManyKeys.push(keys.length);
@@ -35,7 +43,7 @@ const text = (value: Uint8Array | undefined) =>
   value === undefined ? undefined : new TextDecoder().decode(value);
 
 describe("createReadBatcher", () => {
-  it("sends the gets of one turn as one getMany, each caller getting its own key", async () => {
+  it("sends a get at once, and the gets asked meanwhile as one getMany after it", async () => {
     const { store, counts } = countingStore();
     await store.commit(
       Array.from({ length: 30 }, (_, index) => ({
@@ -48,23 +56,20 @@ describe("createReadBatcher", () => {
     const entries = await Promise.all(
       Array.from({ length: 40 }, (_, index) => reads.get(`k${index}`)),
     );
-    expect(counts.getMany).toBe(1);
+    expect(counts.get).toBe(1);
+    expect(counts.getManyKeys).toEqual([39]);
     expect(entries.map((entry) => text(entry?.value))).toEqual(
       Array.from({ length: 40 }, (_, index) => (index < 30 ? `v${index}` : undefined)),
     );
   });
 
-  it("gets asked after a getMany was sent go out together in the next one", async () => {
+  it("a read alone goes out at once, as a plain get, with nothing to wait for", async () => {
     const { store, counts } = countingStore();
     await store.commit([{ type: "set", key: "a", value: utf8("1") }]);
     const reads = createReadBatcher(store);
-    const first = reads.get("a");
-    await new Promise((resolve) => setImmediate(resolve)); // the first getMany is sent
-    const later = Promise.all(Array.from({ length: 10 }, () => reads.get("a")));
-    await first;
-    expect((await later).map((entry) => text(entry?.value))).toEqual(Array(10).fill("1"));
-    expect(counts.getMany).toBe(2);
-    expect(counts.getManyKeys).toEqual([1, 10]);
+    for (let n = 0; n < 5; n++) expect(text((await reads.get("a"))?.value)).toBe("1");
+    expect(counts.get).toBe(5);
+    expect(counts.getMany).toBe(0);
   });
 
   it("never answers a read with data from before the call: a commit before it is seen", async () => {
@@ -102,7 +107,8 @@ describe("createReadBatcher", () => {
       ...Array.from({ length: 25 }, () => reads.list({ prefix: "w/b/" })),
       reads.list({ prefix: "w/a/", limit: 1 }),
     ]);
-    expect(counts.list).toBe(3);
+    // Per range: the first caller's read, then one for everyone who asked while it was out.
+    expect(counts.list).toBe(5);
     expect(results.slice(0, 25).every((r) => r.length === 1 && r[0]?.key === "w/a/1")).toBe(true);
     expect(results.slice(25, 50).every((r) => r.length === 1 && r[0]?.key === "w/b/1")).toBe(true);
     // Each caller has its own array.
@@ -114,15 +120,25 @@ describe("createReadBatcher", () => {
     const { store, failNextRead } = countingStore();
     await store.commit([{ type: "set", key: "a", value: utf8("1") }]);
     const reads = createReadBatcher(store);
+    // A read alone fails: only its caller sees it.
     failNextRead();
-    const gets = await Promise.allSettled([reads.get("a"), reads.get("a")]);
-    expect(gets.map((outcome) => outcome.status)).toEqual(["rejected", "rejected"]);
+    const alone = await Promise.allSettled([reads.get("a"), reads.get("a"), reads.get("a")]);
+    expect(alone.map((outcome) => outcome.status)).toEqual(["rejected", "fulfilled", "fulfilled"]);
+    // A merged getMany fails: every caller in it sees it.
+    const first = reads.get("a");
+    failNextRead();
+    const merged = await Promise.allSettled([reads.get("a"), reads.get("a")]);
+    expect(text((await first)?.value)).toBe("1");
+    expect(merged.map((outcome) => outcome.status)).toEqual(["rejected", "rejected"]);
     expect(text((await reads.get("a"))?.value)).toBe("1");
+    // The same for a shared list.
+    const firstList = reads.list({ prefix: "" });
     failNextRead();
     const lists = await Promise.allSettled([
       reads.list({ prefix: "" }),
       reads.list({ prefix: "" }),
     ]);
+    expect(await firstList).toHaveLength(1);
     expect(lists.map((outcome) => outcome.status)).toEqual(["rejected", "rejected"]);
     expect(await reads.list({ prefix: "" })).toHaveLength(1);
   });

@@ -1,11 +1,11 @@
 import type { ListOptions, Store, StoreEntry } from "@troupe/core";
 
 /**
- * Reads of the hot path, merged the way the commit batcher merges commits: the `get`s asked for
- * in the same event-loop turn (or while another batch is in flight) go out as ONE `getMany`, and
- * the `list`s of one range asked for together share one read. At 50 runs in flight this turns
- * ~3 reads per workflow (matching its event against waits, `waitForRun`'s first look) into a
- * few per group commit.
+ * Reads of the hot path, merged across the runs in flight: a read asked for while none is in
+ * flight goes out at once, as it would alone (so one run at a time pays nothing); the `get`s
+ * asked for while one is in flight go out together, as ONE `getMany`, when it returns, and so do
+ * the callers of one `list` range. At 50 runs in flight this turns ~3 reads per workflow
+ * (matching its event against waits, `waitForRun`'s first look) into a few per group commit.
  *
  * Every read a caller gets starts after the caller asked for it, so it sees every commit that
  * finished before the call, as a read of its own would: an event stored, then matched, still
@@ -34,7 +34,7 @@ interface PendingList {
 const MAX_KEYS = 500;
 
 /** Creates a read batcher over `store`. */
-export function createReadBatcher(store: Pick<Store, "getMany" | "list">): ReadBatcher {
+export function createReadBatcher(store: Pick<Store, "get" | "getMany" | "list">): ReadBatcher {
   const gets: PendingGet[] = [];
   let getting = false;
 
@@ -42,7 +42,11 @@ export function createReadBatcher(store: Pick<Store, "getMany" | "list">): ReadB
     while (gets.length > 0) {
       const batch = gets.splice(0, MAX_KEYS);
       try {
-        const entries = await store.getMany(batch.map((pending) => pending.key));
+        const [only] = batch;
+        const entries =
+          batch.length === 1 && only
+            ? [await store.get(only.key)]
+            : await store.getMany(batch.map((pending) => pending.key));
         batch.forEach((pending, index) => {
           pending.resolve(entries[index]);
         });
@@ -88,10 +92,7 @@ export function createReadBatcher(store: Pick<Store, "getMany" | "list">): ReadB
         gets.push({ key, resolve, reject });
         if (getting) return;
         getting = true;
-        // Let the other reads of this event-loop turn join the first batch.
-        setImmediate(() => {
-          void drainGets();
-        });
+        void drainGets();
       });
     },
     list(options) {
@@ -106,9 +107,7 @@ export function createReadBatcher(store: Pick<Store, "getMany" | "list">): ReadB
         slot.waiting.callers.push({ resolve, reject });
         if (slot.running) return;
         slot.running = true;
-        setImmediate(() => {
-          void drainList(key, options);
-        });
+        void drainList(key, options);
       });
     },
   };
