@@ -9,6 +9,7 @@ import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import { printTable } from "@troupe/testkit";
 import { createFlows, createFunction } from "../src/index.js";
 import { commitsBench } from "./commits.js";
+import { cpuBench } from "./cpu.js";
 import { dbosStepGaps, dbosThroughput, launchDbos, shutdownDbos } from "./dbos.js";
 import { flowControlBench } from "./flow-control.js";
 import { retentionBench } from "./retention.js";
@@ -27,6 +28,10 @@ if (process.argv[2] === "flow-control") {
 }
 if (process.argv[2] === "dbos") {
   await versusDbos(postgresUrl);
+  process.exit(0);
+}
+if (process.argv[2] === "cpu") {
+  await cpuBench(postgresUrl);
   process.exit(0);
 }
 if (process.argv[2] === "retention") {

@@ -31,7 +31,7 @@ const median = (values: readonly number[]): number => {
 };
 
 /** Runs `count` workflows, `lanes` at a time, each timed from start to result. */
-async function timeLanes(
+export async function timeLanes(
   count: number,
   lanes: number,
   one: (n: number) => Promise<void>,
@@ -59,7 +59,7 @@ async function timeLanes(
 }
 
 /** A Troupe flows engine on PostgreSQL with the 3-step function; `one(n)` sends and awaits a run. */
-async function openTroupe(url: string) {
+export async function openTroupe(url: string) {
   const tag = `v${Date.now().toString(36)}`;
   const schema = "troupe_flows_bench";
   const store = createPostgresStore({ connectionString: url, schema });

@@ -19,6 +19,7 @@ import type { FunctionRegistry } from "./function-registry.js";
 import type { Ingest } from "./ingest.js";
 import type { FlowKeys } from "./keys.js";
 import type { LifecycleEvents } from "./lifecycle-events.js";
+import type { ReadBatcher } from "./read-batcher.js";
 import type { RunActions } from "./run-actions.js";
 import type { RunStore } from "./run-store.js";
 import type { WaitMatching } from "./wait-matching.js";
@@ -64,6 +65,8 @@ export interface FlowsContext {
   readonly settings: EngineSettings;
   readonly admission?: Admission;
   readonly batcher: CommitBatcher;
+  /** Hot-path reads (`get`, `list`), merged across the runs in flight. */
+  readonly reads: ReadBatcher;
   readonly metrics: EngineMetrics;
   readonly registry: FunctionRegistry;
   readonly wakeUps: WakeUps;

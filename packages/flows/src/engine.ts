@@ -29,6 +29,7 @@ import { createInProcessDriver } from "./in-process-driver.js";
 import { createIngest, DEDUPE_WINDOW_MS } from "./ingest.js";
 import { flowKeys } from "./keys.js";
 import { createLifecycleEvents } from "./lifecycle-events.js";
+import { createReadBatcher } from "./read-batcher.js";
 import { createRecovery } from "./recovery.js";
 import { runExpiryOp, withExpiryIndex } from "./retention/expiry-index.js";
 import { resolveRetention } from "./retention/retention-options.js";
@@ -161,8 +162,10 @@ export function createFlows(options: FlowsOptions): Flows {
     prefix,
     definition: (functionId) => registry.definition(functionId),
   });
+  const reads = createReadBatcher(store);
   const runs = createRunStore({
     store,
+    reads,
     batcher,
     keys,
     clock,
@@ -208,6 +211,7 @@ export function createFlows(options: FlowsOptions): Flows {
     settings,
     ...(options.admission ? { admission: options.admission } : {}),
     batcher,
+    reads,
     metrics,
     registry,
     wakeUps,

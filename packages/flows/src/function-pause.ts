@@ -43,6 +43,8 @@ export function createFunctionPauses(
   refreshMs = 1000,
 ): FunctionPauses {
   let cached: { readonly at: number; readonly ids: ReadonlySet<string> } | undefined;
+  // One refresh at a time: the sends that find the cache stale together share its read.
+  let refreshing: Promise<ReadonlySet<string>> | undefined;
   const base = `${prefix}fp/`;
   const keyOf = (functionId: string) => `${base}${encodeURIComponent(functionId)}`;
   const checkId = (functionId: unknown, field: string): string => {
@@ -75,6 +77,7 @@ export function createFunctionPauses(
         throw error;
       } finally {
         cached = undefined;
+        refreshing = undefined;
       }
       return true;
     },
@@ -84,14 +87,25 @@ export function createFunctionPauses(
       if (!entry) return false;
       await store.commit([{ type: "delete", key: keyOf(id) }]);
       cached = undefined;
+      refreshing = undefined;
       return true;
     },
     async paused() {
       const at = now();
       if (cached && at - cached.at < refreshMs && at >= cached.at) return cached.ids;
-      const ids = new Set((await list()).map((paused) => paused.functionId));
-      cached = { at, ids };
-      return ids;
+      if (refreshing) return refreshing;
+      const refresh = list().then((paused) => {
+        const ids = new Set(paused.map((entry) => entry.functionId));
+        // A pause or resume during the read dropped the cache: this read may predate it.
+        if (refreshing === refresh) cached = { at, ids };
+        return ids;
+      });
+      refreshing = refresh;
+      try {
+        return await refresh;
+      } finally {
+        if (refreshing === refresh) refreshing = undefined;
+      }
     },
     list,
   };

@@ -16,6 +16,7 @@ import type { ExecutionControl } from "./flow-control/execution.js";
 import type { FunctionDefinition } from "./function.js";
 import type { FlowKeys } from "./keys.js";
 import { type FlowControlItem, itemOfStored, type StoredItem, storedItem } from "./queue-items.js";
+import type { ReadBatcher } from "./read-batcher.js";
 import { encodeIndexEntry } from "./run-queries.js";
 import { isTerminal, type RunRecord, type RunStatus, type StepRecord } from "./run-state.js";
 import { encodeWaitEntry } from "./wait-entry.js";
@@ -125,6 +126,8 @@ export interface RunStore {
 /** What the run store needs. */
 export interface RunStoreDeps {
   readonly store: Store;
+  /** Run reads, merged across the runs in flight (default: straight to `store`). */
+  readonly reads?: Pick<ReadBatcher, "get">;
   readonly batcher: CommitBatcher;
   readonly keys: FlowKeys;
   readonly clock: Clock;
@@ -193,6 +196,7 @@ const MARKERS_PER_SAVE = 50;
 /** Creates the run store. */
 export function createRunStore(deps: RunStoreDeps): RunStore {
   const { store, batcher, keys, clock, newId } = deps;
+  const reads = deps.reads ?? store;
   const waitIndex = waitIndexKeys(keys.prefix);
 
   const indexOps = (run: RunRecord): StoreOp[] => {
@@ -276,7 +280,7 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
     },
 
     async load(runId) {
-      const entry = await store.get(keys.run(runId));
+      const entry = await reads.get(keys.run(runId));
       if (!entry) return undefined;
       const run = decode<RunRecord>(entry.value);
       return { run, version: entry.version, status: run.status };
@@ -312,7 +316,7 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
     },
 
     async isActive(runId) {
-      const entry = await store.get(keys.run(runId));
+      const entry = await reads.get(keys.run(runId));
       return entry !== undefined && !isTerminal(decode<RunRecord>(entry.value).status);
     },
 

@@ -127,7 +127,7 @@ export function waitKeyFor(
  * each path in use, and the unkeyed ones under `unkeyedPrefix`. Each entry appears once.
  */
 export async function candidateWaits(
-  store: Store,
+  store: Pick<Store, "list">,
   index: WaitIndexKeys,
   eventName: string,
   events: readonly FlowEvent[],

@@ -36,7 +36,13 @@ export function createWaitMatching(ctx: FlowsContext): WaitMatching {
       for (const event of events)
         byName.set(event.name, [...(byName.get(event.name) ?? []), event]);
       for (const [name, named] of byName) {
-        const entries = await candidateWaits(store, waitIndex, name, named, keys.waitsFor(name));
+        const entries = await candidateWaits(
+          ctx.reads,
+          waitIndex,
+          name,
+          named,
+          keys.waitsFor(name),
+        );
         if (entries.length === 0) continue;
         const now = ctx.clock.now();
         const used = new Set<string>();
