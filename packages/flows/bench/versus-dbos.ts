@@ -129,6 +129,9 @@ export async function freshDatabase(url: string, name: string): Promise<string> 
 /** The fresh database DBOS's system tables go in. */
 export const DBOS_DATABASE = "troupe_flows_bench_dbos";
 
+/** The fresh database Troupe's tables go in. */
+export const TROUPE_DATABASE = "troupe_flows_bench_troupe";
+
 /**
  * Both systems, alternating rounds; prints the table. Launches DBOS on a fresh database unless
  * `dbosLaunched` (then the caller launched it and shuts it down).
@@ -136,7 +139,9 @@ export const DBOS_DATABASE = "troupe_flows_bench_dbos";
 export async function versusDbos(url: string, dbosLaunched = false): Promise<void> {
   const loadBefore = loadavg()[0] ?? 0;
   if (!dbosLaunched) await launchDbos(await freshDatabase(url, DBOS_DATABASE));
-  const troupe = await openTroupe(url);
+  // Troupe on a fresh database too, as DBOS is: a schema reused across runs keeps every earlier
+  // run's dead rows where autovacuum is off (as on the CI machine), and reads slow down with them.
+  const troupe = await openTroupe(await freshDatabase(url, TROUPE_DATABASE));
   // Warm-up: connections, prepared statements, JIT.
   await timeLanes(50, 10, () => troupe.one());
   await timeLanes(50, 10, (n) => dbosOne(n));
