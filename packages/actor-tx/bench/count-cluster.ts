@@ -5,24 +5,9 @@ import { type ActorSystem, createActorSystem, createClusterNode } from "@troupe/
 import { createMemoryQueue, type Store } from "@troupe/core";
 import { createNatsTransport } from "@troupe/nats";
 import { createPostgresStore } from "@troupe/postgres";
-import { z } from "zod";
-import { createDecisionLog, createTransactions, defineTxActor } from "../src/index.js";
+import { createDecisionLog, createTransactions } from "../src/index.js";
+import { Account } from "./account.js";
 
-const Account = defineTxActor({
-  name: "Account",
-  key: "integer",
-  state: z.object({ balance: z.number().int() }),
-  initialState: () => ({ balance: 1_000_000 }),
-  actions: {},
-  transactional: {
-    withdraw(ctx, _id: string, amount: number) {
-      ctx.state.balance -= amount;
-    },
-    deposit(ctx, _id: string, amount: number) {
-      ctx.state.balance += amount;
-    },
-  },
-});
 const runId = `txcount_${process.pid}`;
 const counts: Record<string, number> = {};
 const wrap = (store: Store, name: string): Store =>

@@ -19,30 +19,8 @@ import {
 import { createNatsTransport } from "@troupe/nats";
 import { createPostgresStore } from "@troupe/postgres";
 import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
-import { z } from "zod";
-import {
-  createDecisionLog,
-  createTransactions,
-  defineTxActor,
-  type Transactions,
-} from "../src/index.js";
-
-// A lean account: no log of applied transfers, so a state write stays the same size.
-const Account = defineTxActor({
-  name: "Account",
-  key: "integer",
-  state: z.object({ balance: z.number().int() }),
-  initialState: () => ({ balance: 1_000_000 }),
-  actions: {},
-  transactional: {
-    withdraw(ctx, _id: string, amount: number) {
-      ctx.state.balance -= amount;
-    },
-    deposit(ctx, _id: string, amount: number) {
-      ctx.state.balance += amount;
-    },
-  },
-});
+import { createDecisionLog, createTransactions, type Transactions } from "../src/index.js";
+import { Account } from "./account.js";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 3_000);
 const warmupMs = Number(process.env.BENCH_WARMUP_MS ?? 1_000);

@@ -3,24 +3,9 @@
 // Run: N=30000 node --import tsx --conditions=source --cpu-prof bench/profile-memory.ts
 import { createActorSystem } from "@troupe/actors";
 import { createMemoryQueue, createMemoryStore } from "@troupe/core";
-import { z } from "zod";
-import { createDecisionLog, createTransactions, defineTxActor } from "../src/index.js";
+import { createDecisionLog, createTransactions } from "../src/index.js";
+import { Account } from "./account.js";
 
-const Account = defineTxActor({
-  name: "Account",
-  key: "integer",
-  state: z.object({ balance: z.number().int() }),
-  initialState: () => ({ balance: 1_000_000 }),
-  actions: {},
-  transactional: {
-    withdraw(ctx, _id: string, amount: number) {
-      ctx.state.balance -= amount;
-    },
-    deposit(ctx, _id: string, amount: number) {
-      ctx.state.balance += amount;
-    },
-  },
-});
 const store = createMemoryStore();
 const decisions = createDecisionLog({ store });
 const system = createActorSystem({
