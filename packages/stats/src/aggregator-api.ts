@@ -1,6 +1,7 @@
 import type { Clock, Logger, Metrics } from "@troupe/core";
 import type { StatsWorkerOptions } from "./batch-pool.js";
 import type { L1Stats, SnapshotTier } from "./cache.js";
+import type { CompactBatch, CompactBatchOptions } from "./compact-batch.js";
 import type { Explanation } from "./explain.js";
 import type { CompiledRegistry } from "./registry.js";
 import type { Subsystem, SubsystemRegistry } from "./subsystems.js";
@@ -105,6 +106,17 @@ export interface StatsAggregator {
   resolveSync(actor: Actor): Snapshot;
   /** Resolves many actors; one result per actor, in input order; one failure does not stop others. */
   resolveBatch(actors: readonly Actor[]): Promise<BatchResult[]>;
+  /**
+   * Resolves many actors into one {@link CompactBatch} (read by index; snapshots made on read),
+   * the same values as {@link resolveBatch} bit for bit. On worker threads (`workers`, at least
+   * `minBatch` actors, no store tiers) the calling thread keeps the workers' packed chunks as they
+   * arrive and makes no object per actor: L1 is read for hits, and written only with `cache: true`.
+   * Otherwise the actors resolve as `resolveBatch` resolves them (cached as it caches them).
+   */
+  resolveBatchCompact(
+    actors: readonly Actor[],
+    options?: CompactBatchOptions,
+  ): Promise<CompactBatch>;
   /** The L1 snapshot of `actorId` under the current epoch (at `version`, when given). Synchronous. */
   getCachedSnapshot(actorId: string, version?: number): Snapshot | undefined;
   /** Drops `actorId` from every tier. */

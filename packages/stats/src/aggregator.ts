@@ -12,6 +12,7 @@ import { createAggregatorMetrics } from "./aggregator-metrics.js";
 import { type BatchHost, BatchPool } from "./batch-pool.js";
 import { subsystemSignature } from "./batch-protocol.js";
 import { SnapshotLru } from "./cache.js";
+import { CompactBatch } from "./compact-batch.js";
 import { describeValue, statsInputError } from "./errors.js";
 import { explainOutputs } from "./explain.js";
 import { PooledSnapshot } from "./pooled-snapshot.js";
@@ -322,6 +323,8 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
       return chunkHeader;
     },
     isCurrent: (token) => token === state,
+    epochOf: (token) => (token as EngineState).epoch,
+    now: () => clock.now(),
     defaultBounds: (name) => state.registry.dimension(name)?.defaultBounds,
     accept(actor, values, failed, token) {
       const current = token as EngineState;
@@ -398,6 +401,26 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
       }
       if (pending !== undefined) await Promise.all(pending);
       return results;
+    },
+    async resolveBatchCompact(actors, batchOptions = {}) {
+      if (!Array.isArray(actors)) throw invalidArgument("actors", "expected an array of actors");
+      if (typeof batchOptions !== "object" || batchOptions === null) {
+        throw invalidArgument("options", "expected { cache? }");
+      }
+      if (batchOptions.cache !== undefined && typeof batchOptions.cache !== "boolean") {
+        throw invalidArgument(
+          "options.cache",
+          `expected a boolean, got ${describeValue(batchOptions.cache)}`,
+        );
+      }
+      if (pool !== undefined && tiers.length === 0 && actors.length >= pool.minBatch) {
+        return pool.resolveCompact(actors, batchHost, batchOptions);
+      }
+      // On the calling thread the snapshots are made (and cached) as `resolveBatch` makes them.
+      const results = await this.resolveBatch(actors);
+      const batch = new CompactBatch(actors.length, batchHost.defaultBounds);
+      for (let i = 0; i < results.length; i++) batch.hold(i, results[i] as BatchResult);
+      return batch;
     },
     getCachedSnapshot(actorId, version) {
       if (l1 === undefined) return undefined;

@@ -7,17 +7,18 @@ import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { invalidArgument, parseWith, TroupeError } from "@troupe/core";
+import { invalidArgument, parseWith } from "@troupe/core";
 import type { Tinypool } from "tinypool";
 import { z } from "zod";
 import type { BatchResult } from "./aggregator-api.js";
 import {
   DecodedOutcomes,
   type EncodedOutcomes,
-  type OutcomeExtras,
+  errorOf,
   type WorkerChunk,
   type WorkerChunkResult,
 } from "./batch-protocol.js";
+import { CompactBatch, type CompactBatchOptions } from "./compact-batch.js";
 import type { Actor, CapBounds, Snapshot, StatValues } from "./types.js";
 
 /** Options of `resolveBatch` on worker threads (`workers` of `createStatsAggregator`). */
@@ -71,18 +72,22 @@ export interface BatchHost {
     failed: readonly string[] | undefined,
     token: object,
   ): Snapshot;
+  /** The epoch `token` stands for. */
+  epochOf(token: object): number;
+  /** The aggregator clock's time (a compact chunk's `created_at`). */
+  now(): number;
   /** Resolves on the calling thread (an actor that cannot be cloned, or a reload mid-batch). */
   resolveHere(actor: Actor): Snapshot | Promise<Snapshot>;
 }
 
-function errorOf(sent: NonNullable<OutcomeExtras["error"]>): Error {
-  const { name, message, code, details } = sent;
-  if (code !== undefined) {
-    return new TroupeError(code, message, details === undefined ? {} : { details });
-  }
-  const error = new Error(message);
-  error.name = name;
-  return error;
+/** Where a pooled batch puts its outcomes. */
+interface BatchSink<T> {
+  /** Actor `i`'s result, made on the calling thread (an L1 hit, a refused actor, a resolve here). */
+  settle(i: number, result: BatchResult): void;
+  /** A chunk the workers answered under `token`'s epoch, still the current one. */
+  chunk(indexes: readonly number[], outcomes: EncodedOutcomes, token: object): void;
+  /** The batch's result, once every actor is settled. */
+  finish(): T;
 }
 
 function failure(actorId: string, error: unknown): BatchResult {
@@ -172,21 +177,99 @@ export class BatchPool {
   }
 
   /**
-   * Resolves `actors` (one result each, in order) with the misses computed on the workers. At
+   * Resolves `actors` (one result each, in order) with the misses computed on the workers, each
+   * snapshot made on the calling thread as its chunk arrives (and cached in L1).
+   */
+  async resolve(actors: readonly Actor[], host: BatchHost): Promise<BatchResult[]> {
+    const lazy = this.lazy;
+    const results: BatchResult[] = new Array(actors.length);
+    return this.drive(actors, host, {
+      settle(i, result) {
+        results[i] = result;
+      },
+      chunk(indexes, outcomes, token) {
+        const decoded = new DecodedOutcomes(outcomes, host.defaultBounds);
+        for (let k = 0; k < indexes.length; k++) {
+          const i = indexes[k] as number;
+          const actor = actors[i] as Actor;
+          const extras = outcomes.extras[k];
+          if (extras?.error !== undefined) results[i] = failure(actor.id, errorOf(extras.error));
+          else if (lazy) {
+            results[i] = {
+              actorId: actor.id,
+              snapshot: host.acceptPooled(actor, decoded, k, extras?.failed, token),
+            };
+          } else {
+            const values = decoded.values(k) as StatValues;
+            results[i] = {
+              actorId: actor.id,
+              snapshot: host.accept(actor, values, extras?.failed, token),
+            };
+          }
+        }
+      },
+      finish: () => results,
+    });
+  }
+
+  /**
+   * Resolves `actors` into one {@link CompactBatch}: each chunk the workers answer is kept as it
+   * arrived (its typed arrays moved, not copied), with a few numbers per actor; no snapshot,
+   * result object or L1 entry per actor unless `cache` asks for L1 entries.
+   */
+  async resolveCompact(
+    actors: readonly Actor[],
+    host: BatchHost,
+    options: CompactBatchOptions,
+  ): Promise<CompactBatch> {
+    const batch = new CompactBatch(actors.length, host.defaultBounds);
+    const cache = options.cache === true;
+    return this.drive(actors, host, {
+      settle(i, result) {
+        batch.hold(i, result);
+      },
+      chunk(indexes, outcomes, token) {
+        const ids: string[] = new Array(indexes.length);
+        const versions: number[] = new Array(indexes.length);
+        for (let k = 0; k < indexes.length; k++) {
+          const actor = actors[indexes[k] as number] as Actor;
+          ids[k] = actor.id;
+          versions[k] = actor.version;
+        }
+        const epoch = host.epochOf(token);
+        const decoded = batch.addChunk(indexes, ids, versions, outcomes, epoch, host.now(), cache);
+        if (decoded === undefined) return;
+        for (let k = 0; k < indexes.length; k++) {
+          const extras = outcomes.extras[k];
+          if (extras?.error !== undefined) continue;
+          const i = indexes[k] as number;
+          const actor = actors[i] as Actor;
+          const snapshot = host.acceptPooled(actor, decoded, k, extras?.failed, token);
+          batch.hold(i, { actorId: actor.id, snapshot });
+        }
+      },
+      finish: () => batch,
+    });
+  }
+
+  /**
+   * Sends the misses of `actors` to the workers in chunks and hands every outcome to `sink`. At
    * most two chunks per worker are in flight, so a worker always has its next chunk queued and
    * the calling thread only ever handles one chunk per turn.
    */
-  async resolve(actors: readonly Actor[], host: BatchHost): Promise<BatchResult[]> {
+  private async drive<T>(
+    actors: readonly Actor[],
+    host: BatchHost,
+    sink: BatchSink<T>,
+  ): Promise<T> {
     const pool = await this.started();
     const module = this.module;
-    const lazy = this.lazy;
-    const results: BatchResult[] = new Array(actors.length);
     const slow: Promise<void>[] = [];
     const maxInFlight = 2 * this.threads;
     let next = 0;
     let inFlight = 0;
     let settled = false;
-    return new Promise<BatchResult[]>((resolveBatch, rejectBatch) => {
+    return new Promise<T>((resolveBatch, rejectBatch) => {
       const fail = (error: unknown) => {
         if (settled) return;
         settled = true;
@@ -200,17 +283,13 @@ export class BatchPool {
           if (result instanceof Promise) {
             slow.push(
               result.then(
-                (snapshot) => {
-                  results[i] = { actorId, snapshot };
-                },
-                (error: unknown) => {
-                  results[i] = failure(actorId, error);
-                },
+                (snapshot) => sink.settle(i, { actorId, snapshot }),
+                (error: unknown) => sink.settle(i, failure(actorId, error)),
               ),
             );
-          } else results[i] = { actorId, snapshot: result };
+          } else sink.settle(i, { actorId, snapshot: result });
         } catch (error) {
-          results[i] = failure(actorId, error);
+          sink.settle(i, failure(actorId, error));
         }
       };
       const answered = (
@@ -228,28 +307,9 @@ export class BatchPool {
           );
           return;
         }
-        const current = host.isCurrent(token);
-        const outcomes = answer.outcomes as EncodedOutcomes;
-        const decoded = new DecodedOutcomes(outcomes, host.defaultBounds);
-        for (let k = 0; k < indexes.length; k++) {
-          const i = indexes[k] as number;
-          const actor = actors[i] as Actor;
-          const extras = outcomes.extras[k];
-          if (extras?.error !== undefined) results[i] = failure(actor.id, errorOf(extras.error));
-          else if (!current) here(i);
-          else if (lazy) {
-            results[i] = {
-              actorId: actor.id,
-              snapshot: host.acceptPooled(actor, decoded, k, extras?.failed, token),
-            };
-          } else {
-            const values = decoded.values(k) as StatValues;
-            results[i] = {
-              actorId: actor.id,
-              snapshot: host.accept(actor, values, extras?.failed, token),
-            };
-          }
-        }
+        // A reload overtook the chunk: every actor of it again, here, under the new epoch.
+        if (!host.isCurrent(token)) for (const i of indexes) here(i);
+        else sink.chunk(indexes, answer.outcomes as EncodedOutcomes, token);
       };
       const pump = (): void => {
         if (settled) return;
@@ -267,13 +327,13 @@ export class BatchPool {
             const actor = actors[i] as Actor;
             try {
               const hit = host.cached(actor);
-              if (hit !== undefined) results[i] = { actorId: actor.id, snapshot: hit };
+              if (hit !== undefined) sink.settle(i, { actorId: actor.id, snapshot: hit });
               else {
                 indexes.push(i);
                 misses.push(actor);
               }
             } catch (error) {
-              results[i] = failure((actor as Partial<Actor> | null)?.id as string, error);
+              sink.settle(i, failure((actor as Partial<Actor> | null)?.id as string, error));
             }
           }
           next = end;
@@ -307,7 +367,7 @@ export class BatchPool {
         }
         if (next >= actors.length && inFlight === 0) {
           settled = true;
-          Promise.all(slow).then(() => resolveBatch(results), rejectBatch);
+          Promise.all(slow).then(() => resolveBatch(sink.finish()), rejectBatch);
         }
       };
       pump();

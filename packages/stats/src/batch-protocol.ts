@@ -1,5 +1,6 @@
 // What crosses between the calling thread and a batch worker: a chunk of actors with the
 // registry and the expected subsystem set, and per actor its values or its error.
+import { TroupeError } from "@troupe/core";
 import type { FailurePolicy } from "./aggregator-api.js";
 import type { Subsystem } from "./subsystems.js";
 import type { Actor, CapBounds, StatValues } from "./types.js";
@@ -52,6 +53,17 @@ export interface EncodedOutcomes {
 export interface WorkerChunkResult {
   readonly mismatch?: string;
   readonly outcomes?: EncodedOutcomes;
+}
+
+/** The error an outcome carries, as an `Error` again (a `TroupeError` when it had a code). */
+export function errorOf(sent: NonNullable<OutcomeExtras["error"]>): Error {
+  const { name, message, code, details } = sent;
+  if (code !== undefined) {
+    return new TroupeError(code, message, details === undefined ? {} : { details });
+  }
+  const error = new Error(message);
+  error.name = name;
+  return error;
 }
 
 /** One actor's outcome as {@link encodeOutcomes} takes it. */

@@ -4,6 +4,7 @@
 // snapshots and caches them.
 import { deserialize } from "node:v8";
 import { TroupeError } from "@troupe/core";
+import { kTransferable, kValue, Tinypool } from "tinypool";
 import { createStatsAggregator, type StatsAggregator } from "./aggregator.js";
 import {
   encodeOutcomes,
@@ -85,5 +86,11 @@ export default async function resolveChunk(chunk: WorkerChunk): Promise<WorkerCh
           : { values: snapshot, failed: snapshot.failed_systems };
     }
   }
-  return { outcomes: encodeOutcomes(outcomes) };
+  const encoded = encodeOutcomes(outcomes);
+  const answer: WorkerChunkResult = { outcomes: encoded };
+  // The packed values move to the calling thread (their buffers are transferred, not copied).
+  return Tinypool.move({
+    [kTransferable]: [encoded.values.buffer, encoded.layout.buffer],
+    [kValue]: answer,
+  }) as WorkerChunkResult;
 }

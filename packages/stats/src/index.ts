@@ -19,6 +19,7 @@ export {
   SnapshotLru,
   type SnapshotTier,
 } from "./cache.js";
+export { CompactBatch, type CompactBatchOptions } from "./compact-batch.js";
 export { type StatsErrorLocation, statsInputError } from "./errors.js";
 export {
   type AcrossExplanation,
