@@ -19,6 +19,7 @@ import {
   type WorkerChunkResult,
 } from "./batch-protocol.js";
 import { CompactBatch, type CompactBatchOptions } from "./compact-batch.js";
+import { SharedBytes } from "./shared-bytes.js";
 import type { Actor, CapBounds, Snapshot, StatValues } from "./types.js";
 
 /** Options of `resolveBatch` on worker threads (`workers` of `createStatsAggregator`). */
@@ -84,6 +85,8 @@ export interface BatchHost {
 interface BatchSink<T> {
   /** Actor `i`'s result, made on the calling thread (an L1 hit, a refused actor, a resolve here). */
   settle(i: number, result: BatchResult): void;
+  /** Whether the next chunk's values should come back in shared memory (default no). */
+  shared?(): boolean;
   /** A chunk the workers answered under `token`'s epoch, still the current one. */
   chunk(indexes: readonly number[], outcomes: EncodedOutcomes, token: object): void;
   /** The batch's result, once every actor is settled. */
@@ -144,6 +147,8 @@ export class BatchPool {
   private readonly module: string;
   private readonly threads: number;
   private pool: Tinypool | undefined;
+  /** Shared memory held by this pool's compact batches. */
+  private readonly sharedBytes = new SharedBytes();
 
   constructor(options: StatsWorkerOptions) {
     const valid = parseWith(workerOptionsSchema, options, "workers");
@@ -224,11 +229,19 @@ export class BatchPool {
   ): Promise<CompactBatch> {
     const batch = new CompactBatch(actors.length, host.defaultBounds);
     const cache = options.cache === true;
-    return this.drive(actors, host, {
+    const budget = this.sharedBytes;
+    let charged = 0;
+    const kept = this.drive(actors, host, {
       settle(i, result) {
         batch.hold(i, result);
       },
+      shared: () => budget.available,
       chunk(indexes, outcomes, token) {
+        if (outcomes.values.buffer instanceof SharedArrayBuffer) {
+          const bytes = outcomes.values.byteLength + outcomes.layout.byteLength;
+          charged += bytes;
+          budget.charge(bytes);
+        }
         const ids: string[] = new Array(indexes.length);
         const versions: number[] = new Array(indexes.length);
         for (let k = 0; k < indexes.length; k++) {
@@ -248,7 +261,14 @@ export class BatchPool {
           batch.hold(i, { actorId: actor.id, snapshot });
         }
       },
-      finish: () => batch,
+      finish: () => {
+        budget.holdUntilCollected(batch, charged);
+        return batch;
+      },
+    });
+    return kept.catch((error: unknown) => {
+      budget.release(charged);
+      throw error;
     });
   }
 
@@ -339,7 +359,12 @@ export class BatchPool {
           next = end;
           if (misses.length === 0) continue;
           const { token, ...header } = host.header();
-          const chunk: WorkerChunk = { ...header, module, actors: misses };
+          const chunk: WorkerChunk = {
+            ...header,
+            module,
+            actors: misses,
+            ...(sink.shared?.() === true ? { shared: true } : {}),
+          };
           inFlight++;
           pool.run(chunk).then(
             (answer: WorkerChunkResult) => {

@@ -20,6 +20,12 @@ export interface WorkerChunk {
   readonly signature: string;
   readonly failurePolicy: FailurePolicy;
   readonly actors: readonly Actor[];
+  /**
+   * Pack the answer's values in a SharedArrayBuffer (a compact batch keeps them): V8 counts a
+   * transferred ArrayBuffer as external memory of the calling thread and starts full collections
+   * as a batch's values pile up there, but does not count shared memory.
+   */
+  readonly shared?: boolean;
 }
 
 /** What an actor's values do not hold: its context packs, failed systems, or its error. */
@@ -189,9 +195,11 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** Packs a chunk's outcomes (in the worker). */
-export function encodeOutcomes(outcomes: readonly Outcome[]): EncodedOutcomes {
-  const layout = new Int32Array(4 * outcomes.length);
+/** Packs a chunk's outcomes (in the worker), in shared memory when `shared` is set. */
+export function encodeOutcomes(outcomes: readonly Outcome[], shared = false): EncodedOutcomes {
+  const layout = shared
+    ? new Int32Array(new SharedArrayBuffer(16 * outcomes.length))
+    : new Int32Array(4 * outcomes.length);
   const keyLists: string[][] = [];
   const listIndex = new Map<string, number>();
   const extras: (OutcomeExtras | undefined)[] = new Array(outcomes.length);
@@ -235,7 +243,9 @@ export function encodeOutcomes(outcomes: readonly Outcome[]): EncodedOutcomes {
       };
     }
   }
-  const packed = new Float64Array(size);
+  const packed = shared
+    ? new Float64Array(new SharedArrayBuffer(8 * size))
+    : new Float64Array(size);
   // Each list's writer looked up once per chunk (the look-up joins the keys).
   const chunkWriters: (Write | undefined | null)[] = new Array(2 * keyLists.length).fill(null);
   const write = (list: number, bounds: boolean, map: object, at: number): number => {

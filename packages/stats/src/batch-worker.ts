@@ -86,9 +86,11 @@ export default async function resolveChunk(chunk: WorkerChunk): Promise<WorkerCh
           : { values: snapshot, failed: snapshot.failed_systems };
     }
   }
-  const encoded = encodeOutcomes(outcomes);
+  const encoded = encodeOutcomes(outcomes, chunk.shared === true);
   const answer: WorkerChunkResult = { outcomes: encoded };
-  // The packed values move to the calling thread (their buffers are transferred, not copied).
+  // Shared memory crosses by reference; otherwise the packed values move to the calling thread
+  // (their buffers are transferred, not copied).
+  if (chunk.shared === true) return answer;
   return Tinypool.move({
     [kTransferable]: [encoded.values.buffer, encoded.layout.buffer],
     [kValue]: answer,

@@ -202,20 +202,25 @@ describe("resolveBatchCompact", () => {
     await expect(engine.resolveBatchCompact("actors" as never)).rejects.toThrow(/actors/);
   });
 
-  it("moves a chunk's packed values out of the worker instead of copying them", async () => {
+  it("moves a chunk's packed values out of the worker, or shares them, instead of copying them", async () => {
     const resolveChunk = (await import("../src/batch-worker.js")).default;
     const engine = make("fail_fast", false);
     const registry = engine.registry;
     const { serialize } = await import("node:v8");
     const { subsystemSignature } = await import("../src/batch-protocol.js");
-    const answer = (await resolveChunk({
+    const chunk = {
       module: MODULE.href,
       registryKey: "test",
       registry: new Uint8Array(serialize({ combiner: registry.combiner, layers: registry.layers })),
       signature: subsystemSignature(engine.subsystems.list()),
-      failurePolicy: "fail_fast",
+      failurePolicy: "fail_fast" as const,
       actors: [testActor("hero", ["race", "gear"], 1, { a: 2, b: 1 })],
-    })) as unknown as Record<symbol, unknown>;
+    };
+    const shared = await resolveChunk({ ...chunk, shared: true });
+    expect(shared.outcomes?.values.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(shared.outcomes?.layout.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(kTransferable in shared).toBe(false);
+    const answer = (await resolveChunk(chunk)) as unknown as Record<symbol, unknown>;
     const moved = answer[kTransferable] as ArrayBuffer[];
     const value = answer[kValue] as { outcomes: { values: Float64Array; layout: Int32Array } };
     expect(moved).toEqual([value.outcomes.values.buffer, value.outcomes.layout.buffer]);
