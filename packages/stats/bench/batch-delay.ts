@@ -1,7 +1,16 @@
-// `resolveBatch` of 100,000 uncached actors on the calling thread and on worker threads, with
-// the calling thread's event-loop delay while it runs (`perf_hooks.monitorEventLoopDelay`).
+// `resolveBatch` (and `resolveBatchCompact`) of 100,000 uncached actors on the calling thread and
+// on worker threads, with the calling thread's event-loop delay while it runs: a 1 ms timer
+// (`perf_hooks.monitorEventLoopDelay`, what exceeds 1 ms is delay), and for the compact rows also
+// a turn sampler (every turn of the loop timed, sub-microsecond: the longest task it ran).
+// `BATCH_DELAY_ROWS=compact` runs only the compact rows and the idle one.
 import { availableParallelism } from "node:os";
-import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
+import {
+  constants,
+  createHistogram,
+  monitorEventLoopDelay,
+  PerformanceObserver,
+  type RecordableHistogram,
+} from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { createStatsAggregator, type StatsWorkerOptions } from "../src/index.js";
@@ -16,12 +25,65 @@ const MODULE = new URL("./batch-subsystems.ts", import.meta.url);
 interface DelayRow {
   readonly label: string;
   readonly workers?: StatsWorkerOptions;
+  /** Through `resolveBatchCompact` (one object per batch) instead of `resolveBatch`. */
+  readonly compact?: boolean;
+  /**
+   * `"timer"`: the 1 ms timer of `monitorEventLoopDelay`. `"turns"`: a `setImmediate` chain that
+   * times every turn of the loop (what any event arriving then waits at most); it keeps the
+   * calling thread busy, so its rows take CPU from the workers.
+   */
+  readonly sampler?: "timer" | "turns";
   /** Measure the event loop with nothing to do, as long as the last batch took. */
   readonly idle?: boolean;
 }
 
-// The histogram samples a 1 ms timer and records each interval: what exceeds 1 ms is delay.
-const delayMs = (ns: number) => Math.max(0, ns / 1e6 - 1).toFixed(2);
+// The timer histogram samples a 1 ms timer and records each interval: what exceeds 1 ms is delay.
+const timerDelayMs = (ns: number) => Math.max(0, ns / 1e6 - 1).toFixed(2);
+// The turn sampler records each turn's length: that is the delay.
+const turnDelayMs = (ns: number) => (ns / 1e6).toFixed(3);
+
+interface Sampler {
+  readonly histogram: { count: number; max: number; percentile(p: number): number };
+  readonly delayMs: (ns: number) => string;
+  /** For the turn sampler: turns over 0.5 ms and over 1 ms, of all turns. */
+  readonly long?: () => string;
+  stop(): void;
+}
+
+function timerSampler(): Sampler {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  return { histogram, delayMs: timerDelayMs, stop: () => histogram.disable() };
+}
+
+/** Times every turn of the event loop (setImmediate to setImmediate) into a histogram (ns). */
+function turnSampler(): Sampler {
+  const histogram: RecordableHistogram = createHistogram();
+  // performance.now() rather than hrtime.bigint(): a BigInt per turn is garbage for the collector.
+  let last = performance.now();
+  let running = true;
+  let overHalf = 0;
+  let overOne = 0;
+  const tick = () => {
+    const now = performance.now();
+    const ns = Math.max(1, Math.round((now - last) * 1e6));
+    histogram.record(ns);
+    if (ns > 500_000) overHalf++;
+    if (ns > 1_000_000) overOne++;
+    last = now;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    histogram,
+    delayMs: turnDelayMs,
+    long: () =>
+      `turns > 0.5 ms: ${overHalf}, > 1 ms: ${overOne}, of ${histogram.count}; p99.9 ${turnDelayMs(histogram.percentile(99.9))} ms`,
+    stop: () => {
+      running = false;
+    },
+  };
+}
 
 /** The calling thread's garbage collections while `run` runs: count, total and longest, by kind. */
 export async function withGcTrace<T>(run: () => Promise<T>): Promise<{ result: T; gc: string }> {
@@ -67,43 +129,56 @@ async function measure(row: DelayRow, idleMs: number): Promise<Record<string, st
     version++;
     return Array.from({ length: ACTORS }, (_, index) => workloadActor(`actor_${index}`, version));
   };
-  if (!row.idle) await engine.resolveBatch(batch());
+  if (!row.idle) {
+    if (row.compact) await engine.resolveBatchCompact(batch());
+    else await engine.resolveBatch(batch());
+  }
   const actors = batch();
   // The actors exist before the batch, as a server's would: out of the young generation first.
   gc();
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
-  histogram.enable();
+  const sampler = row.sampler === "turns" ? turnSampler() : timerSampler();
+  const { histogram, delayMs } = sampler;
   const started = performance.now();
   const elu = performance.eventLoopUtilization();
-  const { result: results, gc: gcTrace } = await withGcTrace(() =>
-    row.idle
-      ? new Promise<unknown[]>((resolve) => setTimeout(() => resolve([]), idleMs))
-      : engine.resolveBatch(actors),
-  );
+  const { result: failures, gc: gcTrace } = await withGcTrace(async () => {
+    if (row.idle) {
+      await new Promise((resolve) => setTimeout(resolve, idleMs));
+      return 0;
+    }
+    if (row.compact) {
+      const compact = await engine.resolveBatchCompact(actors);
+      let failed = 0;
+      for (let i = 0; i < compact.length; i++) if (compact.error(i) !== undefined) failed++;
+      return failed;
+    }
+    const results = await engine.resolveBatch(actors);
+    return results.filter((result) => result.error !== undefined).length;
+  });
   const busy = performance.eventLoopUtilization(elu);
   const elapsed = performance.now() - started;
-  histogram.disable();
+  sampler.stop();
   await engine.close();
-  if (results.some((result) => (result as { error?: unknown }).error !== undefined)) {
-    throw new Error("a batch actor failed");
-  }
+  if (failures > 0) throw new Error(`${failures} batch actors failed`);
   // No turn at all: the batch held the loop from start to end.
   const blocked = histogram.count === 0;
   return {
     measurement: row.idle
-      ? "event loop with nothing to do (the machine's own noise), as long as the last batch"
-      : `resolveBatch of 100,000 uncached actors, ${row.label}`,
+      ? `event loop with nothing to do (the machine's own noise), as long as the last batch${row.sampler === "turns" ? ", every turn timed" : ""}`
+      : `${row.compact ? "resolveBatchCompact" : "resolveBatch"} of 100,000 uncached actors, ${row.label}`,
     "ops/s (CPU time)": row.idle
       ? ""
       : `${Math.round((ACTORS / busy.active) * 1000).toLocaleString("en-US")} actors per calling-thread busy s`,
     "ops/s (wall)": row.idle
       ? ""
       : `${Math.round((ACTORS / elapsed) * 1000).toLocaleString("en-US")} actors/s`,
-    "p50 µs": blocked ? "loop blocked" : `loop delay p50 ${delayMs(histogram.percentile(50))} ms`,
+    "p50 µs": blocked
+      ? "loop blocked"
+      : `loop delay (${row.sampler === "turns" ? "every turn timed" : "1 ms timer"}) p50 ${delayMs(histogram.percentile(50))} ms`,
     "p99 µs": blocked
       ? `${elapsed.toFixed(0)} ms in one turn`
       : `p99 ${delayMs(histogram.percentile(99))} ms, max ${delayMs(histogram.max)} ms`,
     goal: row.workers === undefined ? "" : "loop delay p99 < 1 ms",
+    ...(sampler.long === undefined ? {} : { turns: sampler.long() }),
     "calling thread's GC": gcTrace,
     elapsed,
   };
@@ -122,11 +197,20 @@ export async function batchDelayRows(): Promise<Record<string, string | number>[
       label: 'on worker threads (default), snapshots: "lazy"',
       workers: { module: MODULE, snapshots: "lazy" },
     },
+    { label: "on worker threads (default)", workers: { module: MODULE }, compact: true },
+    {
+      label: "on worker threads (default), every turn timed",
+      workers: { module: MODULE },
+      compact: true,
+      sampler: "turns",
+    },
     { label: "idle", idle: true },
+    { label: "idle, every turn timed", idle: true, sampler: "turns" },
   ];
+  const only = process.env.BATCH_DELAY_ROWS === "compact";
   const measured: Record<string, string | number>[] = [];
   let last = 1000;
-  for (const row of rows) {
+  for (const row of only ? rows.filter((row) => row.compact || row.idle) : rows) {
     const { elapsed, ...printed } = await measure(row, last);
     last = Number(elapsed);
     measured.push(printed);
