@@ -354,6 +354,42 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
     resolveHere: (actor) => resolveNow(actor),
   };
 
+  /** `resolveBatch` on the calling thread: one resolve per actor, the promises only where needed. */
+  const resolveBatchHere = async (actors: readonly Actor[]): Promise<BatchResult[]> => {
+    const results: BatchResult[] = new Array(actors.length);
+    const failure = (actorId: string, error: unknown): BatchResult => ({
+      actorId,
+      error: error instanceof Error ? error : new Error(String(error)),
+    });
+    let pending: Promise<void>[] | undefined;
+    for (let i = 0; i < actors.length; i++) {
+      const actor = actors[i] as Actor;
+      const actorId = (actor as Partial<Actor> | null)?.id as string;
+      try {
+        const result = resolveNow(actor);
+        if (isPromise(result)) {
+          pending ??= [];
+          pending.push(
+            result.then(
+              (snapshot) => {
+                results[i] = { actorId, snapshot };
+              },
+              (error: unknown) => {
+                results[i] = failure(actorId, error);
+              },
+            ),
+          );
+        } else {
+          results[i] = { actorId, snapshot: result };
+        }
+      } catch (error) {
+        results[i] = failure(actorId, error);
+      }
+    }
+    if (pending !== undefined) await Promise.all(pending);
+    return results;
+  };
+
   return {
     get epoch() {
       return state.epoch;
@@ -369,38 +405,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
       if (pool !== undefined && tiers.length === 0 && actors.length >= pool.minBatch) {
         return pool.resolve(actors, batchHost);
       }
-      const results: BatchResult[] = new Array(actors.length);
-      const failure = (actorId: string, error: unknown): BatchResult => ({
-        actorId,
-        error: error instanceof Error ? error : new Error(String(error)),
-      });
-      let pending: Promise<void>[] | undefined;
-      for (let i = 0; i < actors.length; i++) {
-        const actor = actors[i] as Actor;
-        const actorId = (actor as Partial<Actor> | null)?.id as string;
-        try {
-          const result = resolveNow(actor);
-          if (isPromise(result)) {
-            pending ??= [];
-            pending.push(
-              result.then(
-                (snapshot) => {
-                  results[i] = { actorId, snapshot };
-                },
-                (error: unknown) => {
-                  results[i] = failure(actorId, error);
-                },
-              ),
-            );
-          } else {
-            results[i] = { actorId, snapshot: result };
-          }
-        } catch (error) {
-          results[i] = failure(actorId, error);
-        }
-      }
-      if (pending !== undefined) await Promise.all(pending);
-      return results;
+      return resolveBatchHere(actors);
     },
     async resolveBatchCompact(actors, batchOptions = {}) {
       if (!Array.isArray(actors)) throw invalidArgument("actors", "expected an array of actors");
@@ -417,7 +422,7 @@ export function createStatsAggregator(options: StatsAggregatorOptions): StatsAgg
         return pool.resolveCompact(actors, batchHost, batchOptions);
       }
       // On the calling thread the snapshots are made (and cached) as `resolveBatch` makes them.
-      const results = await this.resolveBatch(actors);
+      const results = await resolveBatchHere(actors);
       const batch = new CompactBatch(actors.length, batchHost.defaultBounds);
       for (let i = 0; i < results.length; i++) batch.hold(i, results[i] as BatchResult);
       return batch;

@@ -200,6 +200,9 @@ describe("resolveBatchCompact", () => {
       engine.resolveBatchCompact([], { cache: "yes" as unknown as boolean }),
     ).rejects.toThrow(/options\.cache/);
     await expect(engine.resolveBatchCompact("actors" as never)).rejects.toThrow(/actors/);
+    // A method that does not depend on `this`, as the aggregator's others.
+    const { resolveBatchCompact } = make("fail_fast", false);
+    expect((await resolveBatchCompact([testActor("hero", ["race"], 1)])).length).toBe(1);
   });
 
   it("moves a chunk's packed values out of the worker, or shares them, instead of copying them", async () => {
