@@ -3,6 +3,7 @@
 // (`perf_hooks.monitorEventLoopDelay`, what exceeds 1 ms is delay), and for the compact rows also
 // a turn sampler (every turn of the loop timed, sub-microsecond: the longest task it ran).
 // `BATCH_DELAY_ROWS=compact` runs only the compact rows and the idle one.
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import {
   constants,
@@ -85,6 +86,21 @@ function turnSampler(): Sampler {
   };
 }
 
+/**
+ * The calling thread's own CPU time in ms (Linux: its /proc task entry, 10 ms ticks), or undefined
+ * elsewhere. `process.cpuUsage()` counts every thread, the workers' too.
+ */
+function callingThreadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The calling thread's garbage collections while `run` runs: count, total and longest, by kind. */
 export async function withGcTrace<T>(run: () => Promise<T>): Promise<{ result: T; gc: string }> {
   const pauses: { kind: number; ms: number }[] = [];
@@ -139,6 +155,7 @@ async function measure(row: DelayRow, idleMs: number): Promise<Record<string, st
   const sampler = row.sampler === "turns" ? turnSampler() : timerSampler();
   const { histogram, delayMs } = sampler;
   const started = performance.now();
+  const cpuBefore = callingThreadCpuMs();
   const elu = performance.eventLoopUtilization();
   const { result: failures, gc: gcTrace } = await withGcTrace(async () => {
     if (row.idle) {
@@ -155,6 +172,7 @@ async function measure(row: DelayRow, idleMs: number): Promise<Record<string, st
     return results.filter((result) => result.error !== undefined).length;
   });
   const busy = performance.eventLoopUtilization(elu);
+  const cpuAfter = callingThreadCpuMs();
   const elapsed = performance.now() - started;
   sampler.stop();
   await engine.close();
@@ -179,6 +197,8 @@ async function measure(row: DelayRow, idleMs: number): Promise<Record<string, st
       : `p99 ${delayMs(histogram.percentile(99))} ms, max ${delayMs(histogram.max)} ms`,
     goal: row.workers === undefined ? "" : "loop delay p99 < 1 ms",
     ...(sampler.long === undefined ? {} : { turns: sampler.long() }),
+    "calling thread's CPU ms":
+      cpuBefore === undefined || cpuAfter === undefined ? "" : cpuAfter - cpuBefore,
     "calling thread's GC": gcTrace,
     elapsed,
   };
