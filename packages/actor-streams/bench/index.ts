@@ -58,6 +58,34 @@ interface Row {
   p99: number;
   max: number;
   cpuUsPerEvent: number;
+  commitsPerEvent: number;
+  readsPerEvent: number;
+}
+
+/** Store calls made, counted (a figure the machine's load does not change). */
+const storeCalls = { commits: 0, reads: 0 };
+
+/** `store` with its commits and reads (get, getMany, list) counted in `storeCalls`. */
+function counting(store: Store): Store {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      if (property === "commit") {
+        return (...args: unknown[]) => {
+          storeCalls.commits += 1;
+          return value.apply(target, args);
+        };
+      }
+      if (property === "get" || property === "getMany" || property === "list") {
+        return (...args: unknown[]) => {
+          storeCalls.reads += 1;
+          return value.apply(target, args);
+        };
+      }
+      return value.bind(target);
+    },
+  });
 }
 
 function quantiles(samples: number[]) {
@@ -130,7 +158,8 @@ async function runEngine(
   open: () => { store: Store; pubsub: PubSub; close(): Promise<void> },
 ) {
   const rows: Row[] = [];
-  const { store, pubsub, close } = open();
+  const { store: opened, pubsub, close } = open();
+  const store = counting(opened);
   const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [Sink] });
   const streams = createStreams({ store, pubsub, system, implicit: [sinkFeed], sweepMs: 0 });
   try {
@@ -149,8 +178,11 @@ async function runEngine(
         [`${rate}/s over ${streamCount} streams`, steady],
         ["one at a time", serial],
       ] as const) {
+        const before = { ...storeCalls };
         const { samples, cpuUs } = await run(publish);
         rows.push({
+          commitsPerEvent: (storeCalls.commits - before.commits) / samples.length,
+          readsPerEvent: (storeCalls.reads - before.reads) / samples.length,
           engine,
           consumer,
           mode,
@@ -231,11 +263,13 @@ const fmt = (value: number) => value.toFixed(2);
 console.log(
   `\nstream publish→deliver on loopback (load average ${loadBefore.toFixed(1)} → ${(loadavg()[0] ?? 0).toFixed(1)}, ${durationMs} ms per steady run, ${serialCount} one-at-a-time events)\n`,
 );
-console.log("| engine | consumer | load | events | p50 ms | p99 ms | max ms | CPU µs/event |");
-console.log("| --- | --- | --- | --: | --: | --: | --: | --: |");
+console.log(
+  "| engine | consumer | load | events | p50 ms | p99 ms | max ms | CPU µs/event | commits/event | reads/event |",
+);
+console.log("| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: |");
 for (const row of rows) {
   console.log(
-    `| ${row.engine} | ${row.consumer} | ${row.mode} | ${row.events} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${fmt(row.max)} | ${row.cpuUsPerEvent.toFixed(0)} |`,
+    `| ${row.engine} | ${row.consumer} | ${row.mode} | ${row.events} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${fmt(row.max)} | ${row.cpuUsPerEvent.toFixed(0)} | ${row.commitsPerEvent.toFixed(2)} | ${row.readsPerEvent.toFixed(2)} |`,
   );
 }
 process.exit(0);

@@ -5,30 +5,30 @@ import {
   jsonCodec,
   type Logger,
   type Store,
-  StoreConflictError,
   type Timer,
 } from "@troupe/core";
+import { type ConsumerState, CursorCheckpoints, type CursorRecord } from "./cursor-checkpoints.js";
 import type { EventLog, StreamEvent } from "./event-log.js";
 import type { ImplicitSubscription } from "./implicit.js";
 import type { LagTracker } from "./lag.js";
 import type { StreamId, StreamLayout } from "./stream-id.js";
 import { PAGE } from "./subscription.js";
 
-/** A consumer's cursor record: who consumes, through which action, and how far it got. */
-export interface CursorRecord {
-  /** The actor type. */
-  readonly type: string;
-  /** The actor's key as the type expects it. */
-  readonly actorKey: string | number;
-  /** The action events are delivered to. */
-  readonly action: string;
-  /** Last sequence number delivered (and finished by the action). */
-  readonly seq: number;
-}
+export type { CursorRecord } from "./cursor-checkpoints.js";
 
-interface Consumer extends CursorRecord {
-  readonly id: string;
-  readonly version: number | "absent";
+/**
+ * How long a stream's list of consumers is used before it is listed again (in the background,
+ * delivery goes on meanwhile): how soon this process notices a subscription made elsewhere. The
+ * sweep and this process's own subscriptions refresh it at once.
+ */
+export const CONSUMERS_REFRESH_MS = 1_000;
+/** Streams whose consumers are kept in memory; beyond this the longest-known are dropped. */
+const MAX_CACHED_STREAMS = 10_000;
+
+interface KnownConsumers {
+  readonly states: Map<string, ConsumerState>;
+  listedAt: number;
+  refreshing: boolean;
 }
 
 /** The consumer id of an implicit subscription by `type`. */
@@ -42,7 +42,9 @@ export function implicitKey(subscription: ImplicitSubscription, key: string): st
 /**
  * Delivers stream events to actor consumers (implicit and explicit) with their cursors in the
  * Store: an event is delivered (the action finished), then the cursor moves past it with a
- * guarded write. A crash between the two redelivers the event: at least once, in order.
+ * guarded write ({@link CursorCheckpoints}, off the delivery path). A crash between the two
+ * redelivers the event: at least once, in order. The consumers of a stream are listed from the
+ * Store once and then kept here, refreshed every {@link CONSUMERS_REFRESH_MS}.
  */
 export class ActorDelivery {
   private readonly running = new Map<string, { again: boolean; done: Promise<void> }>();
@@ -56,6 +58,8 @@ export class ActorDelivery {
    * page): a delivery round takes them from here instead of reading them back from the Store.
    */
   private readonly recent = new Map<string, StreamEvent[]>();
+  private readonly known = new Map<string, KnownConsumers>();
+  private readonly checkpoints: CursorCheckpoints;
   private closed = false;
 
   constructor(
@@ -72,7 +76,9 @@ export class ActorDelivery {
       readonly delivered: Counter;
       readonly failures: Counter;
     },
-  ) {}
+  ) {
+    this.checkpoints = new CursorCheckpoints(deps);
+  }
 
   /** Implicit subscriptions of `namespace`. */
   implicitFor(namespace: string): ImplicitSubscription[] {
@@ -152,14 +158,23 @@ export class ActorDelivery {
   }
 
   /** The consumers of one stream: cursors in the Store plus implicit ones without a cursor yet. */
-  async consumers(id: StreamId): Promise<Consumer[]> {
+  private async list(id: StreamId): Promise<ConsumerState[]> {
     const { store, layout } = this.deps;
     const entries = await store.list({ prefix: layout.cursorPrefix(id) });
-    const found = new Map<string, Consumer>();
+    const found = new Map<string, ConsumerState>();
     for (const entry of entries) {
       const consumer = layout.idOfCursor(entry.key).consumer;
       const record = jsonCodec.decode(entry.value) as CursorRecord;
-      found.set(consumer, { ...record, id: consumer, version: entry.version });
+      found.set(consumer, {
+        id: consumer,
+        type: record.type,
+        actorKey: record.actorKey,
+        action: record.action,
+        seq: record.seq,
+        version: entry.version,
+        storedSeq: record.seq,
+        removed: false,
+      });
     }
     for (const subscription of this.implicitFor(id.namespace)) {
       const consumer = implicitId(subscription.definition.name);
@@ -171,46 +186,135 @@ export class ActorDelivery {
         action: subscription.action,
         seq: 0,
         version: "absent",
+        storedSeq: 0,
+        removed: false,
       });
     }
     return [...found.values()];
   }
 
-  /** One round: every consumer of the stream gets the events after its cursor. */
+  /**
+   * The stream's consumers as this process knows them: listed from the Store the first time,
+   * then kept (with the positions delivered here) and listed again in the background when the
+   * list is older than CONSUMERS_REFRESH_MS.
+   */
+  private async consumersOf(id: StreamId): Promise<ConsumerState[]> {
+    const name = streamName(id);
+    const now = this.deps.clock.now();
+    let known = this.known.get(name);
+    if (known === undefined) {
+      const states = new Map((await this.list(id)).map((state) => [state.id, state]));
+      known = this.known.get(name) ?? { states, listedAt: now, refreshing: false };
+      this.remember(name, known);
+    } else if (now - known.listedAt >= CONSUMERS_REFRESH_MS && !known.refreshing) {
+      const stale = known;
+      stale.refreshing = true;
+      void this.list(id)
+        .then((listed) => {
+          stale.listedAt = this.deps.clock.now();
+          if (this.merge(stale, listed)) void this.schedule(id);
+        })
+        .catch((error: unknown) =>
+          this.deps.logger.warn("listing stream consumers failed", { stream: name, error }),
+        )
+        .finally(() => {
+          stale.refreshing = false;
+        });
+    }
+    return [...known.states.values()].filter((state) => !state.removed);
+  }
+
+  private remember(name: string, known: KnownConsumers): void {
+    this.known.delete(name);
+    this.known.set(name, known);
+    for (const oldest of this.known.keys()) {
+      if (this.known.size <= MAX_CACHED_STREAMS) break;
+      if (!this.running.has(oldest)) this.known.delete(oldest);
+    }
+  }
+
+  /** Takes in a fresh list; true when it brought a consumer that may be behind. */
+  private merge(known: KnownConsumers, listed: readonly ConsumerState[]): boolean {
+    let added = false;
+    for (const fresh of listed) {
+      const mine = known.states.get(fresh.id);
+      if (mine === undefined) {
+        known.states.set(fresh.id, fresh);
+        added = true;
+      } else if (
+        typeof fresh.version === "number" &&
+        (mine.version === "absent" || fresh.version > mine.version)
+      ) {
+        // Moved (or created) by another process since this one last wrote it.
+        mine.version = fresh.version;
+        mine.storedSeq = fresh.storedSeq;
+        if (fresh.seq > mine.seq) mine.seq = fresh.seq;
+      }
+    }
+    return added;
+  }
+
+  /** Lists every stream's consumers again at its next delivery (the sweep saw the Store). */
+  expireConsumers(): void {
+    for (const known of this.known.values()) known.listedAt = Number.NEGATIVE_INFINITY;
+  }
+
+  /** An explicit subscription made here: delivery knows of it at once. */
+  added(id: StreamId, consumer: string, record: CursorRecord, version: number): void {
+    const known = this.known.get(streamName(id));
+    if (known === undefined) return;
+    known.states.set(consumer, {
+      id: consumer,
+      ...record,
+      version,
+      storedSeq: record.seq,
+      removed: false,
+    });
+  }
+
+  /** An explicit subscription removed here: nothing more is delivered to it from this process. */
+  removed(id: StreamId, consumer: string): void {
+    const state = this.known.get(streamName(id))?.states.get(consumer);
+    if (state !== undefined) state.removed = true;
+    this.known.get(streamName(id))?.states.delete(consumer);
+    this.checkpoints.forget(id, consumer);
+  }
+
+  /** One round: every consumer of the stream gets the events after its position. */
   private async pump(id: StreamId): Promise<boolean> {
-    const consumers = await this.consumers(id);
+    const consumers = await this.consumersOf(id);
     if (consumers.length === 0) return true;
     const results = await Promise.all(consumers.map((consumer) => this.deliverTo(id, consumer)));
     return results.every(Boolean);
   }
 
-  private async deliverTo(id: StreamId, start: Consumer): Promise<boolean> {
-    const { log, store, layout, system } = this.deps;
+  private async deliverTo(id: StreamId, consumer: ConsumerState): Promise<boolean> {
+    const { log, system } = this.deps;
     if (system === undefined) return true;
-    let consumer = start;
     const name = streamName(id);
     for (;;) {
-      if (this.closed) return true;
-      const events =
-        this.cachedAfter(name, consumer.seq) ?? (await log.read(id, consumer.seq, PAGE));
+      if (this.closed || consumer.removed) return true;
+      const after = consumer.seq;
+      const events = this.cachedAfter(name, after) ?? (await log.read(id, after, PAGE));
       if (events.length === 0) {
         this.reportLag(id, consumer);
         return true;
       }
       const first = events[0]?.seq ?? 0;
-      if (first > consumer.seq + 1) {
+      if (first > after + 1 && consumer.seq === after) {
         // Retention removed events this consumer never got: it cannot have them any more.
         this.deps.logger.warn("stream consumer skipped events removed by retention", {
           stream: name,
           consumer: consumer.id,
-          after: consumer.seq,
+          after,
           firstRetained: first,
         });
       }
-      let delivered = consumer.seq;
       let failed = false;
+      let position = after;
       for (const event of events) {
-        if (this.closed) break;
+        // Stop when another process's cursor moved this consumer on, or it was removed.
+        if (this.closed || consumer.removed || consumer.seq !== position) break;
         try {
           await system.invoke(consumer.type, consumer.actorKey, consumer.action, [event]);
         } catch (error) {
@@ -224,48 +328,19 @@ export class ActorDelivery {
           failed = true;
           break;
         }
-        delivered = event.seq;
+        if (consumer.seq === position) consumer.seq = event.seq;
+        position = event.seq;
         this.sawHead(id, event.seq);
         this.deps.delivered.inc(1, { namespace: id.namespace, consumer: consumer.type });
       }
-      if (delivered > consumer.seq) {
-        const record: CursorRecord = {
-          type: consumer.type,
-          actorKey: consumer.actorKey,
-          action: consumer.action,
-          seq: delivered,
-        };
-        try {
-          const { version } = await store.commit([
-            {
-              type: "set",
-              key: layout.cursor(id, consumer.id),
-              value: jsonCodec.encode(record),
-              expect: consumer.version,
-            },
-          ]);
-          consumer = { ...consumer, seq: delivered, version };
-        } catch (error) {
-          if (!StoreConflictError.isInstance(error)) throw error;
-          // Another process moved the cursor (or the subscription was removed): start from it.
-          const entry = await store.get(layout.cursor(id, consumer.id));
-          if (entry === undefined && !consumer.id.startsWith("i.")) return true;
-          const stored =
-            entry === undefined ? undefined : (jsonCodec.decode(entry.value) as CursorRecord);
-          consumer = {
-            ...consumer,
-            seq: stored?.seq ?? 0,
-            version: entry?.version ?? "absent",
-          };
-        }
-      }
+      this.checkpoints.moved(id, consumer);
       this.reportLag(id, consumer);
       if (failed) return false;
-      if (events.length < PAGE) return true;
+      if (events.length < PAGE && consumer.seq === position) return true;
     }
   }
 
-  private reportLag(id: StreamId, consumer: Consumer): void {
+  private reportLag(id: StreamId, consumer: ConsumerState): void {
     const published = Math.max(this.heads.get(streamName(id)) ?? 0, consumer.seq);
     this.deps.lag.set({
       namespace: id.namespace,
@@ -290,12 +365,13 @@ export class ActorDelivery {
     });
   }
 
-  /** Stops retries and waits for rounds in flight. */
+  /** Stops retries, waits for rounds in flight and writes the cursors they moved. */
   async close(): Promise<void> {
     this.closed = true;
     for (const timer of this.retries.values()) timer.cancel();
     this.retries.clear();
     await Promise.all([...this.running.values()].map((state) => state.done));
+    await this.checkpoints.close();
   }
 }
 

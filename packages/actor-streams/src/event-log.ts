@@ -38,6 +38,23 @@ export interface Retention {
   readonly maxAgeMs: number;
 }
 
+/** An appended event and its encoded record (the bytes announced on PubSub). */
+export interface Appended {
+  readonly event: StreamEvent;
+  readonly bytes: Uint8Array;
+}
+
+/** Items to append to one stream. */
+export interface AppendGroup {
+  readonly id: StreamId;
+  readonly items: readonly unknown[];
+}
+
+/** What became of one group of {@link EventLog.appendMany}. */
+export type AppendOutcome =
+  | { readonly ok: true; readonly appended: Appended[] }
+  | { readonly ok: false; readonly error: unknown };
+
 /** Streams' events in the Store: one head record per stream, one record per event. */
 export interface EventLog {
   /**
@@ -46,10 +63,14 @@ export interface EventLog {
    * numbers have no holes and no duplicates, whichever process appends. Check sizes first with
    * `encodedSize`.
    */
-  append(
-    id: StreamId,
-    items: readonly unknown[],
-  ): Promise<{ event: StreamEvent; bytes: Uint8Array }[]>;
+  append(id: StreamId, items: readonly unknown[]): Promise<Appended[]>;
+  /**
+   * Appends to several streams in one guarded commit (each stream at most once in `groups`): the
+   * group commit of publishes to different streams. A stream whose head moved elsewhere is read
+   * again and the commit retried; a stream that loses {@link APPEND_TRIES} races in a row fails
+   * alone. Resolves with one outcome per group, in order.
+   */
+  appendMany(groups: readonly AppendGroup[]): Promise<AppendOutcome[]>;
   /** The encoded size of an event carrying `data` (at most; for the size limit). */
   encodedSize(data: unknown): number;
   /** Events with `seq > after`, in order, at most `limit`. */
@@ -126,56 +147,123 @@ export function createEventLog(options: {
     return known;
   };
 
-  return {
+  // The ops appending `records` to stream `id` whose head is `known`: the guarded head, the
+  // events, and the deletion of those pushed out by count retention (the last `maxEvents` stay).
+  const appendOps = (
+    ops: StoreOp[],
+    id: StreamId,
+    known: { seq: number; version: number | "absent" },
+    records: readonly EventRecord[],
+    encoded: readonly Uint8Array[],
+  ) => {
+    const last = known.seq + records.length;
+    ops.push({
+      type: "set",
+      key: layout.head(id),
+      value: jsonCodec.encode({ seq: last }),
+      expect: known.version,
+    });
+    const keepFrom = oldestKept(last, retention.maxEvents);
+    records.forEach((record, i) => {
+      if (record.seq < keepFrom) return;
+      ops.push({ type: "set", key: layout.event(id, record.seq), value: encoded[i] as Uint8Array });
+    });
+    const lastDropped = Math.min(keepFrom - 1, known.seq);
+    for (let seq = oldestKept(known.seq, retention.maxEvents); seq <= lastDropped; seq++) {
+      ops.push({ type: "delete", key: layout.event(id, seq) });
+    }
+  };
+
+  const log: EventLog = {
     async append(id, items) {
-      const headKey = layout.head(id);
-      const at = clock.now();
-      for (let attempt = 0; attempt < APPEND_TRIES; attempt++) {
-        const known = heads.get(headKey) ?? (await readHead(id));
-        const records: EventRecord[] = items.map((data, i) => ({
-          seq: known.seq + 1 + i,
-          at,
-          data,
-        }));
-        const encoded = records.map((record) => jsonCodec.encode(record));
-        const last = known.seq + items.length;
-        const ops: StoreOp[] = [
-          {
-            type: "set",
-            key: headKey,
-            value: jsonCodec.encode({ seq: last }),
-            expect: known.version,
-          },
-        ];
-        // Count retention: keep the last `maxEvents`; older ones go in the same commit.
-        const keepFrom = oldestKept(last, retention.maxEvents);
-        records.forEach((record, i) => {
-          if (record.seq < keepFrom) return;
-          ops.push({
-            type: "set",
-            key: layout.event(id, record.seq),
-            value: encoded[i] as Uint8Array,
-          });
-        });
-        const lastDropped = Math.min(keepFrom - 1, known.seq);
-        for (let seq = oldestKept(known.seq, retention.maxEvents); seq <= lastDropped; seq++) {
-          ops.push({ type: "delete", key: layout.event(id, seq) });
+      const [outcome] = await log.appendMany([{ id, items }]);
+      if (outcome === undefined) throw new TroupeError("INTERNAL", "append returned nothing");
+      if (!outcome.ok) throw outcome.error;
+      return outcome.appended;
+    },
+
+    async appendMany(groups) {
+      const outcomes: (AppendOutcome | undefined)[] = groups.map(() => undefined);
+      const lostRaces = groups.map(() => 0);
+      let live = groups.map((_, index) => index);
+      while (live.length > 0) {
+        const at = clock.now();
+        const ops: StoreOp[] = [];
+        const planned = new Map<number, { records: EventRecord[]; encoded: Uint8Array[] }>();
+        const groupOfHead = new Map<string, number>();
+        try {
+          await Promise.all(
+            live.map((index) => {
+              const id = (groups[index] as AppendGroup).id;
+              return heads.has(layout.head(id)) ? undefined : readHead(id);
+            }),
+          );
+        } catch (error) {
+          for (const index of live) outcomes[index] = { ok: false, error };
+          break;
+        }
+        for (const index of live) {
+          const { id, items } = groups[index] as AppendGroup;
+          const headKey = layout.head(id);
+          const known = heads.get(headKey) ?? { seq: 0, version: "absent" as const };
+          groupOfHead.set(headKey, index);
+          const records: EventRecord[] = items.map((data, i) => ({
+            seq: known.seq + 1 + i,
+            at,
+            data,
+          }));
+          const encoded = records.map((record) => jsonCodec.encode(record));
+          planned.set(index, { records, encoded });
+          appendOps(ops, id, known, records, encoded);
         }
         try {
           const { version } = await store.commit(ops);
-          heads.set(headKey, { seq: last, version });
-          return records.map((record, i) => ({
-            event: toEvent(id, record),
-            bytes: encoded[i] as Uint8Array,
-          }));
+          for (const index of live) {
+            const { id } = groups[index] as AppendGroup;
+            const { records, encoded } = planned.get(index) as {
+              records: EventRecord[];
+              encoded: Uint8Array[];
+            };
+            heads.set(layout.head(id), { seq: records.at(-1)?.seq ?? 0, version });
+            outcomes[index] = {
+              ok: true,
+              appended: records.map((record, i) => ({
+                event: toEvent(id, record),
+                bytes: encoded[i] as Uint8Array,
+              })),
+            };
+          }
+          break;
         } catch (error) {
-          heads.delete(headKey);
-          if (!StoreConflictError.isInstance(error)) throw error;
+          const lost = StoreConflictError.isInstance(error)
+            ? groupOfHead.get(error.key)
+            : undefined;
+          if (lost === undefined) {
+            for (const index of live) {
+              heads.delete(layout.head((groups[index] as AppendGroup).id));
+              outcomes[index] = { ok: false, error };
+            }
+            break;
+          }
+          // Another process appended to this stream: read its head again; the others' are good.
+          const { id } = groups[lost] as AppendGroup;
+          heads.delete(layout.head(id));
+          lostRaces[lost] = (lostRaces[lost] ?? 0) + 1;
+          if ((lostRaces[lost] ?? 0) >= APPEND_TRIES) {
+            outcomes[lost] = {
+              ok: false,
+              error: new TroupeError(
+                "STORE_CONFLICT",
+                `stream ${id.namespace}/${id.key}: append lost ${APPEND_TRIES} races in a row`,
+              ),
+            };
+            live = live.filter((index) => index !== lost);
+          }
         }
       }
-      throw new TroupeError(
-        "STORE_CONFLICT",
-        `stream ${id.namespace}/${id.key}: append lost ${APPEND_TRIES} races in a row`,
+      return outcomes.map(
+        (outcome) =>
+          outcome ?? { ok: false, error: new TroupeError("INTERNAL", "append had no outcome") },
       );
     },
 
@@ -217,4 +305,5 @@ export function createEventLog(options: {
       return expired.length;
     },
   };
+  return log;
 }

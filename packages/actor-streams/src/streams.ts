@@ -19,9 +19,10 @@ import { z } from "zod";
 import { ActorDelivery, type CursorRecord, implicitId, streamName } from "./actor-consumers.js";
 import { ChannelHub } from "./channel-hub.js";
 import { eventTooLarge } from "./errors.js";
-import { createEventLog, peekSeq, type StreamEvent } from "./event-log.js";
+import { type Appended, createEventLog, peekSeq, type StreamEvent } from "./event-log.js";
 import type { ImplicitSubscription } from "./implicit.js";
 import { type LagEntry, LagTracker } from "./lag.js";
+import { PublishBatcher } from "./publish-batcher.js";
 import {
   type StreamId,
   streamLayout,
@@ -163,18 +164,6 @@ const optionsSchema = z.object({
 });
 
 const LIST_PAGE = 1_000;
-/** Most events one commit appends to a stream. */
-const MAX_BATCH = 256;
-
-interface Batch {
-  readonly id: StreamId;
-  readonly waiting: {
-    readonly data: unknown;
-    readonly resolve: (event: StreamEvent) => void;
-    readonly reject: (error: unknown) => void;
-  }[];
-  appending: boolean;
-}
 
 /** Creates streams on a Store and a PubSub (and an actor system, for actor consumers). */
 export function createStreams(options: StreamsOptions): Streams {
@@ -219,57 +208,43 @@ export function createStreams(options: StreamsOptions): Streams {
   });
   const subscriptions = new Set<Subscription>();
   const maxEventBytes = options.maxEventBytes ?? 65_536;
-  // Publishes waiting per stream: while one commit is in flight, the next ones gather and go in
-  // one commit together (group commit), so one stream's rate is not bound by the commit latency.
-  const batches = new Map<string, Batch>();
-
-  const appendBatches = async (batch: Batch) => {
-    batch.appending = true;
-    const name = streamName(batch.id);
-    try {
-      while (batch.waiting.length > 0) {
-        const taken = batch.waiting.splice(0, MAX_BATCH);
-        let appended: { event: StreamEvent; bytes: Uint8Array }[];
-        try {
-          appended = await log.append(
-            batch.id,
-            taken.map((each) => each.data),
-          );
-        } catch (error) {
-          for (const each of taken) each.reject(error);
-          continue;
-        }
-        const channel = layout.channel(batch.id);
-        published.inc(appended.length, { namespace: batch.id.namespace });
-        for (const { event, bytes } of appended) {
-          actors.sawHead(batch.id, event.seq);
-          hub.local(channel, bytes, event);
-        }
-        await Promise.all(
-          appended.map(({ event, bytes }) =>
-            pubsub.publish(channel, bytes).catch((error: unknown) => {
-              // Stored is published: subscribers elsewhere fill the gap at the next announcement.
-              logger.warn("stream announcement failed", { stream: name, seq: event.seq, error });
-            }),
-          ),
-        );
-        if (system !== undefined) {
-          actors.appended(
-            batch.id,
-            appended.map(({ event }) => event),
-          );
-          void actors.schedule(batch.id);
-        }
-        for (const [i, each] of taken.entries()) {
-          each.resolve((appended[i] as { event: StreamEvent }).event);
-        }
-      }
-    } finally {
-      batch.appending = false;
-      if (batch.waiting.length === 0) batches.delete(name);
-      else void appendBatches(batch);
+  // Announcements handed to the PubSub and not settled yet (awaited by `close`).
+  const announcing = new Set<Promise<void>>();
+  const stored = (id: StreamId, appended: Appended[]) => {
+    const channel = layout.channel(id);
+    published.inc(appended.length, { namespace: id.namespace });
+    for (const { event, bytes } of appended) {
+      actors.sawHead(id, event.seq);
+      hub.local(channel, bytes, event);
+      // Not awaited: the next commit does not wait for the PubSub. One connection keeps a
+      // stream's announcements in order; stored is published, so a lost one is filled later.
+      const sent = pubsub
+        .publish(channel, bytes)
+        .catch((error: unknown) => {
+          logger.warn("stream announcement failed", {
+            stream: streamName(id),
+            seq: event.seq,
+            error,
+          });
+        })
+        .finally(() => announcing.delete(sent));
+      announcing.add(sent);
+    }
+    if (system !== undefined) {
+      actors.appended(
+        id,
+        appended.map(({ event }) => event),
+      );
+      void actors.schedule(id);
     }
   };
+  const batcher = new PublishBatcher(log, (id, appended) => {
+    try {
+      stored(id, appended);
+    } catch (error) {
+      logger.warn("stream delivery after publish failed", { stream: streamName(id), error });
+    }
+  });
   let closed = false;
   let sweptOnce = false;
   const lastSweep = new Map<string, string>();
@@ -366,6 +341,8 @@ export function createStreams(options: StreamsOptions): Streams {
   const sweep = async () => {
     const first = !sweptOnce;
     sweptOnce = true;
+    // Subscriptions made by other processes: every stream lists its consumers again.
+    actors.expireConsumers();
     const heads = await listAll(layout.headPrefix);
     const cursors = await listAll(layout.allCursorsPrefix);
     const byStream = new Map<string, { id: string; type: string; seq: number }[]>();
@@ -423,16 +400,7 @@ export function createStreams(options: StreamsOptions): Streams {
       const id = validateStreamId(namespace, key);
       const size = log.encodedSize(data);
       if (size > maxEventBytes) throw eventTooLarge(size, maxEventBytes);
-      return new Promise((resolve, reject) => {
-        const name = streamName(id);
-        let batch = batches.get(name);
-        if (batch === undefined) {
-          batch = { id, waiting: [], appending: false };
-          batches.set(name, batch);
-        }
-        batch.waiting.push({ data, resolve: resolve as (event: StreamEvent) => void, reject });
-        if (!batch.appending) void appendBatches(batch);
-      });
+      return batcher.add(id, streamName(id), data) as Promise<StreamEvent<never>>;
     },
 
     subscribe(namespace, key, handler, subscribeOptions = {}) {
@@ -496,7 +464,7 @@ export function createStreams(options: StreamsOptions): Streams {
         action: target.action,
         seq,
       };
-      await store.commit([
+      const { version } = await store.commit([
         {
           type: "set",
           key: layout.cursor(id, subscription.id),
@@ -504,6 +472,7 @@ export function createStreams(options: StreamsOptions): Streams {
           expect: "absent",
         },
       ]);
+      actors.added(id, subscription.id, record, version);
       void actors.schedule(id);
       return subscription;
     },
@@ -515,6 +484,7 @@ export function createStreams(options: StreamsOptions): Streams {
       }
       validateStreamKey(subscription.id.slice(2), "id");
       await store.commit([{ type: "delete", key: layout.cursor(id, subscription.id) }]);
+      actors.removed(id, subscription.id);
       lag.remove(id.namespace, id.key, subscription.id);
     },
 
@@ -543,6 +513,8 @@ export function createStreams(options: StreamsOptions): Streams {
       if (closed) return;
       closed = true;
       sweepTimer?.cancel();
+      await batcher.drain();
+      await Promise.all([...announcing]);
       await Promise.all([...subscriptions].map((each) => each.end()));
       await actors.close();
       await hub.close();

@@ -1,11 +1,11 @@
 import { createPostgresStore } from "@troupe/postgres";
 import { createRedisPubSub } from "@troupe/redis";
+import { testPostgresUrl as postgresUrl, scratchSchemas } from "@troupe/testkit";
 import { afterAll, beforeAll } from "vitest";
 import { describeStreams } from "./streams-suite.js";
-import { postgresUrl, scratchSchemas } from "./support/postgres.js";
 
 const redisUrl = process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-const schemas = scratchSchemas("actor_streams");
+const schemas = scratchSchemas("actor_streams", { from: import.meta.url });
 beforeAll(() => schemas.assertReachable());
 afterAll(() => schemas.dropAll());
 

@@ -3,11 +3,11 @@ import { createActorSystem, createClusterNode } from "@troupe/actors";
 import { createMemoryQueue, systemClock, TroupeError } from "@troupe/core";
 import { createNatsTransport } from "@troupe/nats";
 import { createPostgresStore } from "@troupe/postgres";
+import { testPostgresUrl as postgresUrl, scratchSchemas } from "@troupe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDecisionLog, createTransactions } from "../src/index.js";
 import { Account, auditBooks, planTransfers } from "./bank.js";
 import { kill, startNode } from "./cluster-support/node-process.js";
-import { postgresUrl, scratchSchemas } from "./cluster-support/postgres.js";
 
 const NATS_URL = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const LEASE_MS = 3_000;
@@ -17,7 +17,7 @@ const TRANSFERS = Number(process.env.BANK_TRANSFERS ?? 400);
 /** Transfers made after the kills, once the cluster has settled: every one must commit. */
 const RECOVERY_TRANSFERS = 40;
 
-const schemas = scratchSchemas("actor_tx_bank");
+const schemas = scratchSchemas("actor_tx_bank", { from: import.meta.url });
 const children = new Set<ChildProcess>();
 beforeAll(() => schemas.assertReachable());
 afterAll(async () => {

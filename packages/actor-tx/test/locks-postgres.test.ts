@@ -1,10 +1,10 @@
 import { createMemoryMetrics, type Store, TroupeError } from "@troupe/core";
 import { createPostgresStore } from "@troupe/postgres";
+import { testPostgresUrl as postgresUrl, scratchSchemas } from "@troupe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLockService, type LockService } from "../src/index.js";
-import { postgresUrl, scratchSchemas } from "./cluster-support/postgres.js";
 
-const schemas = scratchSchemas("actor_tx_locks");
+const schemas = scratchSchemas("actor_tx_locks", { from: import.meta.url });
 beforeAll(() => schemas.assertReachable());
 afterAll(() => schemas.dropAll());
 

@@ -1,11 +1,11 @@
 import { ManualClock, type Store } from "@troupe/core";
 import { createPostgresStore } from "@troupe/postgres";
+import { testPostgresUrl as postgresUrl, scratchSchemas } from "@troupe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClusterDirectory, createMembership } from "../src/cluster/index.js";
 import type { ActorAddress } from "../src/directory.js";
-import { postgresUrl, scratchSchemas } from "./cluster-support/postgres.js";
 
-const schemas = scratchSchemas("actors_cluster");
+const schemas = scratchSchemas("actors_cluster", { from: import.meta.url });
 beforeAll(() => schemas.assertReachable());
 afterAll(() => schemas.dropAll());
 

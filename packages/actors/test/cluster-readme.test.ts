@@ -4,14 +4,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createPostgresStore } from "@troupe/postgres";
+import { testPostgresUrl as postgresUrl, scratchSchemas } from "@troupe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { postgresUrl, scratchSchemas } from "./cluster-support/postgres.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageDir = join(here, "..");
 const NATS_URL = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 
-const schemas = scratchSchemas("actors_readme");
+const schemas = scratchSchemas("actors_readme", { from: import.meta.url });
 beforeAll(() => schemas.assertReachable());
 afterAll(() => schemas.dropAll());
 

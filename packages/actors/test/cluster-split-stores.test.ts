@@ -11,12 +11,12 @@ import {
 } from "@troupe/core";
 import { createEtcdStore } from "@troupe/etcd";
 import { createPostgresStore } from "@troupe/postgres";
+import { testPostgresUrl as postgresUrl, scratchSchemas } from "@troupe/testkit";
 import { Etcd3 } from "etcd3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type ClusterNode, createClusterNode, type Placement } from "../src/cluster/index.js";
 import { type ActorSystem, createActorSystem, defineActor } from "../src/index.js";
-import { postgresUrl, scratchSchemas } from "./cluster-support/postgres.js";
 
 const LEASE_MS = 3000;
 const etcdUrl = process.env.TROUPE_TEST_ETCD_URL ?? "etcd://127.0.0.1:2379";
@@ -50,7 +50,7 @@ interface Stores {
   cleanUp(): Promise<void>;
 }
 
-const schemas = scratchSchemas("actors_split");
+const schemas = scratchSchemas("actors_split", { from: import.meta.url });
 let etcdRun = 0;
 const setups: Record<string, () => Stores> = {
   "directory in one memory Store, states in another": () => {

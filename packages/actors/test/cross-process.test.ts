@@ -2,11 +2,11 @@ import type { ChildProcess } from "node:child_process";
 import { createMemoryQueue, systemClock, type Transport, TroupeError } from "@troupe/core";
 import { createNatsTransport } from "@troupe/nats";
 import { createPostgresStore } from "@troupe/postgres";
+import { testPostgresUrl as postgresUrl, scratchSchemas } from "@troupe/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClusterNode } from "../src/cluster/index.js";
 import { createActorSystem } from "../src/index.js";
 import { kill, startNode as startWorker } from "./cluster-support/node-process.js";
-import { postgresUrl, scratchSchemas } from "./cluster-support/postgres.js";
 import { Counter } from "./cluster-worker/counter.js";
 
 const NATS_URL = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -15,7 +15,7 @@ const NATS_URL = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const LEASE_MS = 3000;
 const ACTORS = 30;
 
-const schemas = scratchSchemas("actors_xp");
+const schemas = scratchSchemas("actors_xp", { from: import.meta.url });
 const children = new Set<ChildProcess>();
 beforeAll(() => schemas.assertReachable());
 afterAll(async () => {

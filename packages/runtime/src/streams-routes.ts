@@ -15,7 +15,7 @@ import {
   utf8,
 } from "@troupe/core";
 import { Hono } from "hono";
-import { streamSSE } from "hono/streaming";
+import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 
@@ -50,6 +50,45 @@ function json(status: ContentfulStatusCode, value: unknown): Response {
     status,
     headers: { "content-type": "application/json; charset=utf-8" },
   });
+}
+
+/** Text held for a slow SSE client before its subscription waits for it (backpressure). */
+const MAX_SSE_BUFFER = 65_536;
+
+/** One SSE event in the wire format: `event:`, one `data:` line per line of `data`, `id:`. */
+function sseEvent(id: string | undefined, data: string, event = "message"): string {
+  const lines = data.split(/\r\n|\r|\n/).map((line) => `data: ${line}`);
+  return `event: ${event}\n${lines.join("\n")}\n${id === undefined ? "" : `id: ${id}\n`}\n`;
+}
+
+/**
+ * Writes to an SSE response coalesced: while one write is in flight, what comes meanwhile
+ * gathers and goes in the next write, so a busy stream passes one chunk per write (not per
+ * event) through the response stream and the socket. `write` resolves at once unless more than
+ * MAX_SSE_BUFFER waits (a slow client), then once it was written.
+ */
+function coalescingWriter(sse: SSEStreamingApi) {
+  let buffered = "";
+  let flushing: Promise<void> | undefined;
+  const flush = async () => {
+    while (buffered !== "") {
+      const text = buffered;
+      buffered = "";
+      await sse.write(text);
+    }
+    flushing = undefined;
+  };
+  return {
+    write(text: string): Promise<void> {
+      buffered += text;
+      flushing ??= flush();
+      return buffered.length > MAX_SSE_BUFFER ? flushing : Promise.resolve();
+    },
+    /** Resolves once everything written so far went out. */
+    async drain(): Promise<void> {
+      await flushing;
+    },
+  };
 }
 
 /**
@@ -97,15 +136,11 @@ export function createStreamsRoutes(options: StreamsRoutesOptions): Hono {
     context.header("x-accel-buffering", "no");
     return streamSSE(context, async (sse) => {
       await sse.write(": connected\n\n");
+      const out = coalescingWriter(sse);
       const handle = await streams.subscribe(
         namespace,
         key,
-        (event) =>
-          sse.writeSSE({
-            id: String(event.seq),
-            event: "message",
-            data: fromUtf8(jsonCodec.encode(event)),
-          }),
+        (event) => out.write(sseEvent(String(event.seq), fromUtf8(jsonCodec.encode(event)))),
         { consumer: "sse", ...(after === undefined ? {} : { after }) },
       );
       sse.onAbort(() => handle.unsubscribe());
@@ -116,16 +151,16 @@ export function createStreamsRoutes(options: StreamsRoutesOptions): Hono {
       });
       while (!ended && !sse.aborted) {
         await Promise.race([sse.sleep(heartbeatMs), done]);
-        if (!ended && !sse.aborted) await sse.write(": heartbeat\n\n");
+        if (!ended && !sse.aborted) await out.write(": heartbeat\n\n");
       }
       const error = await done;
       if (error !== undefined && !sse.aborted) {
         const code = TroupeError.isInstance(error) ? error.code : "INTERNAL";
-        await sse.writeSSE({
-          event: "error",
-          data: JSON.stringify({ code, message: error.message }),
-        });
+        await out.write(
+          sseEvent(undefined, JSON.stringify({ code, message: error.message }), "error"),
+        );
       }
+      await out.drain();
       await handle.unsubscribe();
     });
   });

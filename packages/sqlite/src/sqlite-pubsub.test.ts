@@ -140,4 +140,26 @@ describe("createSqlitePubSub", () => {
     await subscriber.close();
     database.close();
   });
+
+  it("messages published in one synchronous stretch are committed together, in one WAL commit", async () => {
+    const database = openSqliteDatabase(join(temp.dir, "batched.db"));
+    const publisher = createSqlitePubSub({ database, pollIntervalMs: 5 });
+    opened.push(publisher);
+    const received: string[] = [];
+    await publisher.subscribe("burst", (message) => {
+      received.push(fromUtf8(message));
+    });
+    database.pragma("wal_checkpoint(TRUNCATE)");
+    await Promise.all(
+      Array.from({ length: 200 }, (_, index) => publisher.publish("burst", utf8(`m${index}`))),
+    );
+    // [busy, frames in the WAL, frames checkpointed]: one commit of 200 small rows writes a few
+    // pages; 200 commits would write at least one page (and frame) each.
+    const [{ log }] = database.pragma("wal_checkpoint(PASSIVE)") as [{ log: number }];
+    expect(log).toBeLessThan(20);
+    await waitUntil(() => received.length === 200, "200 messages");
+    expect(received).toEqual(Array.from({ length: 200 }, (_, index) => `m${index}`));
+    await publisher.close();
+    database.close();
+  });
 });

@@ -9,6 +9,12 @@ export {
   printTable,
   type ThroughputResult,
 } from "./bench.js";
+export {
+  type ScratchSchemas,
+  type ScratchSchemasOptions,
+  scratchSchemas,
+  testPostgresUrl,
+} from "./postgres-scratch.js";
 export { describePubSub, type PubSubSuiteOptions } from "./pubsub-suite.js";
 export {
   BACKLOG_SCENARIOS,
