@@ -9,7 +9,8 @@ const target = new URL(url);
 const agent = new Agent({ keepAlive: true, maxSockets: 32 });
 const now = () => performance.timeOrigin + performance.now();
 
-const publish = () =>
+// `due`: when the pacing meant to send it (the paced run), so the publisher's own lateness shows.
+const publish = (due) =>
   new Promise((resolve, reject) => {
     const at = now();
     // The send time also rides in the query, where the bench's server wrapper reads it cheaply.
@@ -28,7 +29,7 @@ const publish = () =>
       },
     );
     outgoing.on("error", reject);
-    outgoing.end(JSON.stringify({ at }));
+    outgoing.end(JSON.stringify(due === undefined ? { at } : { at, due }));
   });
 
 const started = performance.now();
@@ -37,7 +38,7 @@ if (rate > 0) {
   for (let i = 0; i < total; i += 1) {
     const wait = started + (i * 1000) / rate - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    sends.push(publish());
+    sends.push(publish(performance.timeOrigin + started + (i * 1000) / rate));
   }
   await Promise.all(sends);
 } else {
