@@ -1,5 +1,6 @@
 /**
- * Realtime latency and throughput: a publisher on its own thread POSTs `/v1/realtime/publish`
+ * Realtime latency and throughput: a publisher on its own thread (one per path, kept through the
+ * warm-up, paced and flood phases, as an app's process would be) POSTs `/v1/realtime/publish`
  * over loopback HTTP (32 keep-alive connections), a subscriber receives through the official SDK's realtime client (`subscribe`
  * of `inngest/realtime`) over a WebSocket. Latency is publish start → the SDK's callback, on
  * the shared wall clock (`timeOrigin + now`).
@@ -127,13 +128,20 @@ async function measurePath(
     },
   } as unknown as Parameters<typeof subscribe>[0])) as unknown as { close(): void };
   const publishUrl = `${publishTo.url}/v1/realtime/publish?channel=${channel}&topic=t`;
+  // One publisher thread for the whole path: warm-up, paced and flood.
+  const worker = new Worker(new URL("./realtime-publisher.mjs", import.meta.url), {
+    workerData: { url: publishUrl, concurrency: 32 },
+  });
   const publishFromThread = (rate: number, total: number) =>
     new Promise<number>((resolve, reject) => {
-      const worker = new Worker(new URL("./realtime-publisher.mjs", import.meta.url), {
-        workerData: { url: publishUrl, rate, total, concurrency: 32 },
+      const onError = (error: Error) => reject(error);
+      worker.once("error", onError);
+      worker.once("message", (done: { seconds?: number; error?: string }) => {
+        worker.off("error", onError);
+        if (done.error !== undefined) reject(new Error(done.error));
+        else resolve(done.seconds ?? Number.NaN);
       });
-      worker.once("message", (done: { seconds: number }) => resolve(done.seconds));
-      worker.once("error", reject);
+      worker.postMessage({ rate, total });
     });
   const receivedAll = (count: number, timeoutMs: number) =>
     new Promise<boolean>((resolve) => {
@@ -198,6 +206,7 @@ async function measurePath(
   await receivedAll(FLOOD, 30_000);
   const floodSeconds = (performance.now() - floodStart) / 1000;
   subscription.close();
+  await worker.terminate();
   const floodLatencies = [...latencies].sort((a, b) => a - b);
   return [
     {
