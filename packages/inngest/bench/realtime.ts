@@ -1,5 +1,6 @@
 /**
- * Realtime latency and throughput: a publisher on its own thread POSTs `/v1/realtime/publish`
+ * Realtime latency and throughput: a publisher on its own thread (one per path, kept through the
+ * warm-up, paced and flood phases, as an app's process would be) POSTs `/v1/realtime/publish`
  * over loopback HTTP (32 keep-alive connections), a subscriber receives through the official SDK's realtime client (`subscribe`
  * of `inngest/realtime`) over a WebSocket. Latency is publish start → the SDK's callback, on
  * the shared wall clock (`timeOrigin + now`).
@@ -12,14 +13,17 @@
  * Paths: one Troupe server (in-process PubSub), and two Troupe servers sharing Redis or NATS
  * (publish through one, subscribe on the other), as two runtime processes would.
  *
- * Where the paced milliseconds go: "to server" is publish start → the request reaching the
+ * "CPU µs/msg" is the process's CPU time (every thread: publisher, servers, subscriber, GC) per
+ * paced message, which the machine's load barely moves. Where the paced milliseconds go: "to server" is publish start → the request reaching the
  * server's fetch handler (the publisher's pool, loopback, HTTP parsing); the rest is the server,
  * the PubSub, the WebSocket and the SDK's client. "loop delay" is this process's event-loop
  * delay (`monitorEventLoopDelay`), "GC" its major and all collections and the longest pause, in the
  * paced phase: a stall there delays every message in flight, which is what a p99 at 1,000/s
  * (50 messages of 5,000) shows.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { serve as serveHono } from "@hono/node-server";
@@ -38,6 +42,8 @@ const SECONDS = Number(process.env.INNGEST_BENCH_RT_SECONDS ?? 5);
 const FLOOD = Number(process.env.INNGEST_BENCH_RT_FLOOD ?? 5_000);
 const redisUrl = process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+/** Where to write each paced message's timeline (one file per row), if set. */
+const TRACE_DIR = process.env.INNGEST_BENCH_RT_TRACE;
 
 interface Server {
   readonly url: string;
@@ -102,6 +108,8 @@ async function measurePath(
   let received = 0;
   const latencies: number[] = [];
   const sentTimes: number[] = [];
+  /** Paced messages as received: [due, sent, delivered] on the shared wall clock. */
+  const traced: [number, number, number][] = [];
   let onCount: (() => void) | undefined;
   let want = 0;
   const subscription = (await subscribe({
@@ -110,21 +118,30 @@ async function measurePath(
     key: jwt,
     apiBaseUrl: subscribeAt.url,
     validate: false,
-    onMessage: (message: { data: { at: number } }) => {
-      latencies.push(performance.timeOrigin + performance.now() - message.data.at);
+    onMessage: (message: { data: { at: number; due?: number } }) => {
+      const now = performance.timeOrigin + performance.now();
+      latencies.push(now - message.data.at);
       sentTimes.push(message.data.at);
+      if (message.data.due !== undefined) traced.push([message.data.due, message.data.at, now]);
       received += 1;
       if (received >= want) onCount?.();
     },
   } as unknown as Parameters<typeof subscribe>[0])) as unknown as { close(): void };
   const publishUrl = `${publishTo.url}/v1/realtime/publish?channel=${channel}&topic=t`;
+  // One publisher thread for the whole path: warm-up, paced and flood.
+  const worker = new Worker(new URL("./realtime-publisher.mjs", import.meta.url), {
+    workerData: { url: publishUrl, concurrency: 32 },
+  });
   const publishFromThread = (rate: number, total: number) =>
     new Promise<number>((resolve, reject) => {
-      const worker = new Worker(new URL("./realtime-publisher.mjs", import.meta.url), {
-        workerData: { url: publishUrl, rate, total, concurrency: 32 },
+      const onError = (error: Error) => reject(error);
+      worker.once("error", onError);
+      worker.once("message", (done: { seconds?: number; error?: string }) => {
+        worker.off("error", onError);
+        if (done.error !== undefined) reject(new Error(done.error));
+        else resolve(done.seconds ?? Number.NaN);
       });
-      worker.once("message", (done: { seconds: number }) => resolve(done.seconds));
-      worker.once("error", reject);
+      worker.postMessage({ rate, total });
     });
   const receivedAll = (count: number, timeoutMs: number) =>
     new Promise<boolean>((resolve) => {
@@ -159,8 +176,10 @@ async function measurePath(
   });
   gc.observe({ entryTypes: ["gc"] });
   loop.enable();
+  const cpuBefore = process.cpuUsage();
   const pacedSeconds = await publishFromThread(RATE, total);
   const complete = await receivedAll(total, 20_000);
+  const cpu = process.cpuUsage(cpuBefore);
   loop.disable();
   gc.disconnect();
   const pacedLatencies = [...latencies].sort((a, b) => a - b);
@@ -169,6 +188,15 @@ async function measurePath(
     .map((sent) => (arrivals.get(sent) ?? Number.NaN) - sent)
     .filter((ms) => !Number.isNaN(ms))
     .sort((a, b) => a - b);
+  if (TRACE_DIR) {
+    // One line per paced message: due, sent, reached the server, delivered (ms, wall clock).
+    const lines = traced.map(([due, sent, delivered]) =>
+      [due, sent, arrivals.get(sent) ?? Number.NaN, delivered].map((ms) => ms.toFixed(3)).join(" "),
+    );
+    mkdirSync(TRACE_DIR, { recursive: true });
+    const file = join(TRACE_DIR, `${label.replace(/\W+/g, "-")}.txt`);
+    writeFileSync(file, `${lines.join("\n")}\n`);
+  }
 
   // Flood: 32 publishers back to back.
   received = 0;
@@ -178,6 +206,7 @@ async function measurePath(
   await receivedAll(FLOOD, 30_000);
   const floodSeconds = (performance.now() - floodStart) / 1000;
   subscription.close();
+  await worker.terminate();
   const floodLatencies = [...latencies].sort((a, b) => a - b);
   return [
     {
@@ -188,6 +217,7 @@ async function measurePath(
       "p50 ms": percentile(pacedLatencies, 50).toFixed(2),
       "p99 ms": percentile(pacedLatencies, 99).toFixed(2),
       "msgs/s": Math.round(pacedReceived / pacedSeconds),
+      "CPU µs/msg": Math.round((cpu.user + cpu.system) / Math.max(1, pacedReceived)),
       "to server p99": percentile(toServer, 99).toFixed(2),
       "loop delay p99/max": `${(loop.percentile(99) / 1e6).toFixed(1)}/${(loop.max / 1e6).toFixed(1)}`,
       "GC major/all, max ms": `${majors}/${pauses.length}, ${Math.max(0, ...pauses).toFixed(1)}`,
@@ -200,6 +230,7 @@ async function measurePath(
       "p50 ms": percentile(floodLatencies, 50).toFixed(2),
       "p99 ms": percentile(floodLatencies, 99).toFixed(2),
       "msgs/s": Math.round(received / floodSeconds),
+      "CPU µs/msg": "",
       "to server p99": "",
       "loop delay p99/max": "",
       "GC major/all, max ms": "",
@@ -210,25 +241,30 @@ async function measurePath(
 /** The realtime rows of the bench table. */
 export async function realtimeRows(): Promise<Record<string, string | number>[]> {
   const rows: Record<string, string | number>[] = [];
-  const single = await startServer(undefined);
-  try {
-    // INNGEST_BENCH_RT_ROUNDS > 1 measures the in-process path again after the first round,
-    // so the first round's one-time costs (JIT, connection set-up) show apart from the steady state.
-    const rounds = Math.max(1, Number(process.env.INNGEST_BENCH_RT_ROUNDS ?? 1));
-    for (let round = 1; round <= rounds; round++) {
-      const label =
-        rounds === 1 ? "one server (in-process)" : `one server (in-process), round ${round}`;
-      rows.push(...(await measurePath(label, single, single)));
+  // INNGEST_BENCH_RT_PATHS (default "one,redis,nats") picks the paths to measure.
+  const paths = new Set((process.env.INNGEST_BENCH_RT_PATHS ?? "one,redis,nats").split(","));
+  const single = paths.has("one") ? await startServer(undefined) : undefined;
+  if (single) {
+    try {
+      // INNGEST_BENCH_RT_ROUNDS > 1 measures the in-process path again after the first round,
+      // so the first round's one-time costs (JIT, connection set-up) show apart from the steady state.
+      const rounds = Math.max(1, Number(process.env.INNGEST_BENCH_RT_ROUNDS ?? 1));
+      for (let round = 1; round <= rounds; round++) {
+        const label =
+          rounds === 1 ? "one server (in-process)" : `one server (in-process), round ${round}`;
+        rows.push(...(await measurePath(label, single, single)));
+      }
+    } finally {
+      await single.close();
     }
-  } finally {
-    await single.close();
   }
   const tag = `rtbench${Date.now().toString(36)}`;
-  const clustered: [string, () => PubSub][] = [
-    ["two servers, Redis", () => createRedisPubSub({ url: redisUrl, prefix: `${tag}:` })],
-    ["two servers, NATS", () => createNatsPubSub({ servers: natsUrl, subjectPrefix: tag })],
+  const clustered: [string, string, () => PubSub][] = [
+    ["redis", "two servers, Redis", () => createRedisPubSub({ url: redisUrl, prefix: `${tag}:` })],
+    ["nats", "two servers, NATS", () => createNatsPubSub({ servers: natsUrl, subjectPrefix: tag })],
   ];
-  for (const [label, open] of clustered) {
+  for (const [key, label, open] of clustered) {
+    if (!paths.has(key)) continue;
     const publisher = await startServer(open());
     const subscriber = await startServer(open());
     try {

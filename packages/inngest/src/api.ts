@@ -120,8 +120,8 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     ...(options.pubsub === undefined ? {} : { pubsub: options.pubsub }),
     prefix,
     // Tokens are issued with the primary; the fallback verifies tokens issued before the
-    // rotation (they live `realtimeTokenTtlMs`), unless the window had closed at start.
-    signingKeys: keyring.acceptedKeys(),
+    // rotation (they live `realtimeTokenTtlMs`) while its window is open, read at each check.
+    signingKeys: () => keyring.acceptedKeys(),
     ...(options.realtimeTokenTtlMs === undefined ? {} : { tokenTtlMs: options.realtimeTokenTtlMs }),
     maxPublishBytes: MAX_BODY_BYTES,
     clock,

@@ -25,6 +25,26 @@ describe("realtime frames", () => {
     expect(decodeFrame(encodeFrame(frame))).toEqual(frame);
     expect(decodeFrame(Buffer.from("not json"))).toBeUndefined();
     expect(decodeFrame(Buffer.from(JSON.stringify({ kind: "data" })))).toBeUndefined();
+    const bytes = (value: unknown) => Buffer.from(JSON.stringify(value));
+    // Unknown keys are dropped; a wrong kind, a non-string name or id, or a non-object is not a frame.
+    expect(decodeFrame(bytes({ ...frame, extra: 1 }))).toEqual(frame);
+    expect(decodeFrame(JSON.stringify({ ...frame, stream_id: "s1" }))).toEqual({
+      ...frame,
+      stream_id: "s1",
+    });
+    for (const bad of [
+      { ...frame, kind: "run" },
+      { ...frame, channel: 42 },
+      { ...frame, topic: null },
+      { ...frame, created_at: 0 },
+      { ...frame, run_id: 7 },
+      { ...frame, stream_id: {} },
+      [frame],
+      "frame",
+      null,
+    ]) {
+      expect(decodeFrame(bytes(bad))).toBeUndefined();
+    }
   });
 
   it("delivers only the token's channel and topics", () => {

@@ -39,6 +39,9 @@ interface Subscriber {
   readonly deliver: (frame: RealtimeFrame, json: string) => void;
 }
 
+/** How many realtime channels' PubSub names a hub keeps computed. */
+const MAX_CACHED_NAMES = 10_000;
+
 /** A hub over `pubsub`; its PubSub channels are named under `prefix`. */
 export function createRealtimeHub(options: {
   readonly pubsub: PubSub;
@@ -47,6 +50,18 @@ export function createRealtimeHub(options: {
 }): RealtimeHub {
   const { pubsub, prefix, logger } = options;
   const channels = new Map<string, ChannelEntry>();
+  // The PubSub name of a realtime channel is a SHA-256 of it; publishers repeat their channels,
+  // so the names are kept rather than hashed again per publish (bounded: cleared when full).
+  const names = new Map<string, string>();
+  const pubsubName = (channel: string) => {
+    let name = names.get(channel);
+    if (name === undefined) {
+      if (names.size >= MAX_CACHED_NAMES) names.clear();
+      name = pubsubChannelOf(prefix, channel);
+      names.set(channel, name);
+    }
+    return name;
+  };
 
   const release = async (name: string, entry: ChannelEntry) => {
     if (entry.subscribers.size > 0 || channels.get(name) !== entry) return;
@@ -56,9 +71,9 @@ export function createRealtimeHub(options: {
 
   return {
     // The PubSub port keeps one publisher's order per channel, which is the order promised here.
-    publish: (frame) => pubsub.publish(pubsubChannelOf(prefix, frame.channel), encodeFrame(frame)),
+    publish: (frame) => pubsub.publish(pubsubName(frame.channel), encodeFrame(frame)),
     async subscribe(scope, deliver) {
-      const name = pubsubChannelOf(prefix, scope.channel);
+      const name = pubsubName(scope.channel);
       let entry = channels.get(name);
       if (!entry) {
         const subscribers = new Set<Subscriber>();

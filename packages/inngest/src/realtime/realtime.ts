@@ -5,7 +5,7 @@ import type { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { createRealtimeHub } from "./hub.js";
 import { mountRealtimeRoutes } from "./routes.js";
-import { createRealtimeTokens } from "./tokens.js";
+import { createRealtimeTokens, type RealtimeTokensOptions } from "./tokens.js";
 import { createRealtimeSockets } from "./websocket.js";
 
 /** Options of {@link createRealtime}. */
@@ -14,8 +14,11 @@ export interface RealtimeOptions {
   readonly pubsub?: PubSub;
   /** PubSub channel prefix. */
   readonly prefix: string;
-  /** Signing keys the subscription tokens derive from (none: the dev secret). */
-  readonly signingKeys: readonly string[];
+  /**
+   * Signing keys the subscription tokens derive from, first signs (none: the dev secret); a
+   * function is read at every check, see {@link RealtimeTokensOptions.signingKeys}.
+   */
+  readonly signingKeys: RealtimeTokensOptions["signingKeys"];
   /** How long a subscription token is valid. Default 1 hour. */
   readonly tokenTtlMs?: number;
   readonly maxPublishBytes: number;

@@ -34,8 +34,19 @@ export interface RealtimeRoutesOptions {
 export function mountRealtimeRoutes(app: Hono, options: RealtimeRoutesOptions): void {
   const { hub, tokens, clock, fail, maxPublishBytes } = options;
   const tooLarge = () => fail(413, `body: larger than ${maxPublishBytes} bytes`);
-  const limit = bodyLimit({ maxSize: maxPublishBytes, onError: tooLarge });
-  app.use("/v1/realtime/*", limit);
+  const counted = bodyLimit({ maxSize: maxPublishBytes, onError: tooLarge });
+  // A body that states its length (every SDK publish) is judged by the header alone. Hono's
+  // `bodyLimit` reads `c.req.raw.body`, which makes the Node adapter build a full web Request
+  // (AbortController, ReadableStream over the socket) per publish, the largest CPU cost of the
+  // route; without it the body is read straight off the Node request. A body without a length
+  // (chunked) is counted as it is read.
+  app.use("/v1/realtime/*", async (c, next) => {
+    const length = c.req.header("content-length");
+    if (length === undefined || c.req.header("transfer-encoding") !== undefined) {
+      return counted(c, next);
+    }
+    return Number.parseInt(length, 10) > maxPublishBytes ? tooLarge() : next();
+  });
 
   app.post("/v1/realtime/token", async (c) => {
     let body: unknown;

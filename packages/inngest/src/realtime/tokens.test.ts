@@ -1,5 +1,6 @@
 import { ManualClock, TroupeError } from "@troupe/core";
 import { describe, expect, it } from "vitest";
+import { createSigningKeyring } from "../signing-keys.js";
 import { createRealtimeTokens } from "./tokens.js";
 
 const KEY = "signkey-prod-0123456789abcdef0123456789abcdef";
@@ -63,5 +64,38 @@ describe("realtime tokens", () => {
   it("refuse garbage", async () => {
     const tokens = createRealtimeTokens({ signingKeys: [], clock: new ManualClock(0) });
     expect((await rejection(tokens.verify("abc"))).code).toBe("UNAUTHENTICATED");
+  });
+
+  it("follow the signing keyring: the previous key verifies only while its window is open, new tokens use the current key", async () => {
+    const clock = new ManualClock(1_000_000);
+    const beforeRotation = await createRealtimeTokens({ signingKeys: [KEY], clock }).issue(scope);
+    const keyring = createSigningKeyring(
+      { signingKey: OTHER, signingKeyFallback: KEY, signingKeyFallbackUntil: 1_060_000 },
+      clock,
+    );
+    const tokens = createRealtimeTokens({
+      signingKeys: () => keyring.acceptedKeys(),
+      clock,
+      ttlMs: 3_600_000,
+    });
+    expect(await tokens.verify(beforeRotation)).toEqual(scope);
+    const issued = await tokens.issue(scope);
+    // Signed with the current key: a process holding only the new key accepts it, one holding
+    // only the old key does not.
+    expect(await createRealtimeTokens({ signingKeys: [OTHER], clock }).verify(issued)).toEqual(
+      scope,
+    );
+    const oldOnly = await rejection(
+      createRealtimeTokens({ signingKeys: [KEY], clock }).verify(issued),
+    );
+    expect(oldOnly.code).toBe("UNAUTHENTICATED");
+
+    await clock.advance(59_999);
+    expect(await tokens.verify(beforeRotation)).toEqual(scope);
+    await clock.advance(1);
+    const closed = await rejection(tokens.verify(beforeRotation));
+    expect(closed.code).toBe("UNAUTHENTICATED");
+    expect(closed.details?.field).toBe("token");
+    expect(await tokens.verify(issued)).toEqual(scope);
   });
 });

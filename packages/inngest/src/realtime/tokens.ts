@@ -16,11 +16,13 @@ export interface RealtimeTokens {
 /** Options of {@link createRealtimeTokens}. */
 export interface RealtimeTokensOptions {
   /**
-   * The signing keys the tokens derive from (first signs, all verify, for key rotation). Every
-   * Troupe process sharing a signing key accepts the others' tokens. Empty: a fixed dev secret
-   * (dev mode only: dev mode lets any caller ask for a token anyway).
+   * The signing keys the tokens derive from: the first signs, all verify (key rotation). A
+   * function is read at every issue and verify, so tokens follow a keyring whose rotation window
+   * closes while the server runs. Every Troupe process sharing a signing key accepts the others'
+   * tokens. Empty: a fixed dev secret (dev mode only: dev mode lets any caller ask for a token
+   * anyway).
    */
-  readonly signingKeys: readonly string[];
+  readonly signingKeys: readonly string[] | (() => readonly string[]);
   readonly clock: Clock;
   /** How long a token is valid. Default 1 hour. */
   readonly ttlMs?: number;
@@ -46,7 +48,22 @@ function tokenKey(signingKey: string | undefined): Uint8Array {
 
 /** Realtime tokens over the given signing keys (jose's HS256, verified in constant time). */
 export function createRealtimeTokens(options: RealtimeTokensOptions): RealtimeTokens {
-  const keys = (options.signingKeys.length === 0 ? [undefined] : options.signingKeys).map(tokenKey);
+  const { signingKeys } = options;
+  const listKeys = typeof signingKeys === "function" ? signingKeys : () => signingKeys;
+  // Derived once per signing key: verify runs on every subscription.
+  const derived = new Map<string | undefined, Uint8Array>();
+  const keyOf = (signingKey: string | undefined) => {
+    let key = derived.get(signingKey);
+    if (!key) {
+      key = tokenKey(signingKey);
+      derived.set(signingKey, key);
+    }
+    return key;
+  };
+  const currentKeys = (): Uint8Array[] => {
+    const listed = listKeys();
+    return listed.length === 0 ? [keyOf(undefined)] : listed.map(keyOf);
+  };
   const ttlSeconds = Math.max(1, Math.round((options.ttlMs ?? 3_600_000) / 1000));
   const unauthenticated = (reason: string, cause?: unknown) =>
     new TroupeError("UNAUTHENTICATED", `token: ${reason}`, {
@@ -57,7 +74,7 @@ export function createRealtimeTokens(options: RealtimeTokensOptions): RealtimeTo
   return {
     async issue(scope) {
       const now = Math.floor(options.clock.now() / 1000);
-      const [signingKey] = keys;
+      const [signingKey] = currentKeys();
       if (!signingKey) throw new TroupeError("INTERNAL", "no realtime token key");
       return new SignJWT({ channel: scope.channel, topics: [...scope.topics] })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
@@ -69,7 +86,7 @@ export function createRealtimeTokens(options: RealtimeTokensOptions): RealtimeTo
     },
     async verify(token) {
       let lastError: unknown;
-      for (const key of keys) {
+      for (const key of currentKeys()) {
         try {
           const { payload } = await jwtVerify(token, key, {
             algorithms: ["HS256"],
