@@ -108,6 +108,12 @@ export function createInProcessDriver(
   return {
     async execute(request) {
       const found: FoundStep[] = [];
+      /** Told of every step found (see `nextAfterStep`). */
+      let onFound: (() => void) | undefined;
+      const find = (entry: FoundStep) => {
+        found.push(entry);
+        onFound?.();
+      };
       const visited = new Set<string>();
       const repeats = new Map<string, number>();
       const memo = request.steps;
@@ -131,7 +137,7 @@ export function createInProcessDriver(
         const hash = track(name);
         const memoized = replay<T>(hash, name);
         if (memoized) return memoized;
-        found.push({ kind: "op", hash, name, op: make(hash) });
+        find({ kind: "op", hash, name, op: make(hash) });
         return never<T>();
       };
       const now = () => deps.clock.now();
@@ -144,7 +150,7 @@ export function createInProcessDriver(
           if (typeof body !== "function")
             return Promise.reject(invalidArgument(`step.run(${name})`, "expected a function"));
           const result = pending<never>();
-          found.push({
+          find({
             kind: "run",
             hash,
             name,
@@ -226,7 +232,7 @@ export function createInProcessDriver(
             id: event.id ?? `${request.runId}:${hash}:${index}`,
           }));
           const result = pending<{ ids: string[] }>();
-          found.push({
+          find({
             kind: "run",
             hash,
             name,
@@ -293,15 +299,15 @@ export function createInProcessDriver(
           },
         );
 
-      // Wait until the handler settles, or steps beyond the first `known` were found and a whole
-      // macrotask turn passed without more: then every step reachable in this tick is reported.
-      const blocked = (known: number) =>
+      // Wait until the handler settles, or steps were found and a whole macrotask turn passed
+      // without more: then every step reachable in this tick is reported.
+      const blocked = () =>
         new Promise<void>((resolve) => {
           let lastCount = -1;
           let spins = 0;
           const check = () => {
             if (settled) return resolve();
-            if (found.length > known && found.length === lastCount) return resolve();
+            if (found.length > 0 && found.length === lastCount) return resolve();
             lastCount = found.length;
             spins++;
             if (spins > 1000) setTimeout(check, 1);
@@ -310,7 +316,19 @@ export function createInProcessDriver(
           void done.then(() => resolve());
           setImmediate(check);
         });
-      await blocked(0);
+      await blocked();
+
+      // After the inline step ran, the first thing the handler does next decides the answer: a
+      // step found (the step alone is reported) or the handler settled (it is reported with the
+      // run's end). So this waits for that event, not for event-loop turns.
+      const nextAfterStep = () =>
+        new Promise<void>((resolve) => {
+          if (settled || found.length > 1) return resolve();
+          onFound = () => {
+            if (found.length > 1) resolve();
+          };
+          void done.then(() => resolve());
+        });
 
       const unvisited = request.stack.filter((hash) => !visited.has(hash));
       if (unvisited.length > 0 && (settled?.type !== "threw" || found.length > 0)) {
@@ -354,7 +372,8 @@ export function createInProcessDriver(
           return { type: "ops", ops: [op] };
         }
         only.resume(replayed);
-        await blocked(1);
+        await nextAfterStep();
+        onFound = undefined;
         const ended = settled as Settled | undefined;
         if (!ended || found.length > 1) return { type: "ops", ops: [op] };
         const after: DriverOutcome =
