@@ -93,9 +93,82 @@ describe("in-process driver: after the inline step", () => {
       return null;
     });
     const response = await driver.execute(request);
-    expect(response).toEqual({
-      type: "ops",
-      ops: [expect.objectContaining({ op: "StepRun", name: "a" })],
+    expect(response).toMatchObject({ type: "ops" });
+    expect(response.type === "ops" && response.ops).toEqual([
+      expect.objectContaining({ op: "StepRun", name: "a" }),
+    ]);
+    expect(response).not.toHaveProperty("after");
+  });
+});
+
+/** The discovery after `asked` was answered with `first` (its inline step's result committed). */
+function nextDiscovery(first: DriverResponse, asked: DriverRequest = request): DriverRequest {
+  if (first.type !== "ops") throw new Error(`expected ops, got ${first.type}`);
+  const [op] = first.ops;
+  if (op?.op !== "StepRun") throw new Error("expected the inline step's result");
+  const { resume: _, ...base } = asked;
+  return {
+    ...base,
+    steps: { ...asked.steps, [op.id]: { data: op.data } },
+    stack: [...asked.stack, op.id],
+    ...(first.resume === undefined ? {} : { resume: first.resume }),
+  };
+}
+
+describe("in-process driver: resuming the handler at the next discovery", () => {
+  const threeSteps = () => {
+    const calls = { starts: 0, a: 0, b: 0, c: 0 };
+    const driver = driverOf(async ({ step }) => {
+      calls.starts++;
+      const a = await step.run("a", () => ++calls.a);
+      const b = await step.run("b", () => a + ++calls.b * 10);
+      return step.run("c", () => b + ++calls.c * 100);
     });
+    return { driver, calls };
+  };
+
+  it("goes on from where the handler waits instead of replaying it from the top", async () => {
+    const { driver, calls } = threeSteps();
+    const first = await driver.execute(request);
+    expect(first).toHaveProperty("resume");
+    const secondAsked = nextDiscovery(first);
+    const second = await driver.execute(secondAsked);
+    expect(second).toMatchObject({ type: "ops", ops: [{ op: "StepRun", name: "b", data: 11 }] });
+    const third = await driver.execute(nextDiscovery(second, secondAsked));
+    expect(third).toMatchObject({
+      type: "ops",
+      ops: [{ op: "StepRun", name: "c", data: 111 }],
+      after: { type: "complete", output: 111 },
+    });
+    // The handler started once; each step ran once.
+    expect(calls).toEqual({ starts: 1, a: 1, b: 1, c: 1 });
+  });
+
+  it("replays as usual when the resume does not fit the request, and uses a resume once", async () => {
+    const { driver, calls } = threeSteps();
+    const first = await driver.execute(request);
+    const fitting = nextDiscovery(first);
+    // Another stack (say, the run moved on elsewhere): replay from the top.
+    const other = await driver.execute({ ...fitting, attempt: 1 });
+    expect(other).toMatchObject({ type: "ops", ops: [{ op: "StepRun", name: "b" }] });
+    expect(calls.starts).toBe(2);
+    // Already used once (by the request that did not fit): replay again.
+    await driver.execute(fitting);
+    expect(calls.starts).toBe(3);
+    // A resume from another driver is not taken either.
+    const { driver: stranger, calls: strangerCalls } = threeSteps();
+    await stranger.execute(nextDiscovery(await driver.execute(request)));
+    expect(strangerCalls.starts).toBe(1);
+  });
+
+  it("never resumes a planned-step request or one that must plan", async () => {
+    const { driver, calls } = threeSteps();
+    const first = await driver.execute(request);
+    const planned = await driver.execute({
+      ...nextDiscovery(first),
+      disableImmediateExecution: true,
+    });
+    expect(planned).toMatchObject({ type: "ops", ops: [{ op: "StepPlanned", name: "b" }] });
+    expect(calls).toMatchObject({ starts: 2, b: 0 });
   });
 });
