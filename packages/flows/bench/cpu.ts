@@ -1,4 +1,4 @@
-// CPU per workflow at C=50 on PostgreSQL, Troupe flows against DBOS Transact, side by side:
+// CPU per workflow at C=50 (or `FLOWS_BENCH_CPU_LANES`) on PostgreSQL, Troupe flows against DBOS Transact, side by side:
 // this process's CPU time (process.cpuUsage), the PostgreSQL backends' CPU time (/proc of the
 // backends connected to each system's own database) and the transactions each database counted
 // (pg_stat_database), per workflow. CPU time per workflow is steadier than workflows/s on a shared,
@@ -15,7 +15,8 @@ import { freshDatabase, openTroupe, timeLanes } from "./versus-dbos.js";
 const WORKFLOWS = Number(process.env.FLOWS_BENCH_CPU_WORKFLOWS ?? 2000);
 const ROUNDS = Number(process.env.FLOWS_BENCH_ROUNDS ?? 4);
 const SYSTEMS = (process.env.FLOWS_BENCH_CPU_SYSTEMS ?? "troupe,dbos").split(",");
-const LANES = 50;
+/** Workflows in flight at once (`FLOWS_BENCH_CPU_LANES`; 1 measures the one-at-a-time path). */
+const LANES = Number(process.env.FLOWS_BENCH_CPU_LANES ?? 50);
 /** With `FLOWS_BENCH_CPU_COUNT=1`, every statement of this process's pg clients by kind. */
 const COUNT = process.env.FLOWS_BENCH_CPU_COUNT === "1";
 
@@ -164,7 +165,7 @@ export async function cpuBench(url: string): Promise<void> {
       });
       if (COUNT && name === "troupe") {
         printTable(
-          `troupe statements per workflow at C=50, round ${round + 1}`,
+          `troupe statements per workflow at C=${LANES}, round ${round + 1}`,
           counted.map(([kind, tally]) => ({
             statement: kind,
             "per workflow": (tally.calls / WORKFLOWS).toFixed(3),
@@ -191,7 +192,7 @@ export async function cpuBench(url: string): Promise<void> {
     "transactions/workflow": median(rounds.map((r) => r.xacts)).toFixed(2),
   }));
   printTable(
-    `CPU per 3-step workflow at C=50 on PostgreSQL (median of ${ROUNDS} alternating rounds of ${WORKFLOWS})`,
+    `CPU per 3-step workflow at C=${LANES} on PostgreSQL (median of ${ROUNDS} alternating rounds of ${WORKFLOWS})`,
     rows,
   );
   for (const [name, rounds] of Object.entries(results)) {

@@ -142,9 +142,15 @@ export async function versusDbos(url: string, dbosLaunched = false): Promise<voi
   // Troupe on a fresh database too, as DBOS is: a schema reused across runs keeps every earlier
   // run's dead rows where autovacuum is off (as on the CI machine), and reads slow down with them.
   const troupe = await openTroupe(await freshDatabase(url, TROUPE_DATABASE));
+  // The unit a one-at-a-time workflow is made of: a single-row INSERT committed on its own, on
+  // the same server, timed in the same rounds. Each system's C=1 p50 over it is the number of
+  // synchronous commits' worth of time one workflow takes (Troupe has 4 on its path, DBOS 5).
+  const bare = await openBareCommit(await freshDatabase(url, BARE_DATABASE));
   // Warm-up: connections, prepared statements, JIT.
   await timeLanes(50, 10, () => troupe.one());
   await timeLanes(50, 10, (n) => dbosOne(n));
+  await timeLanes(50, 1, () => bare.one());
+  const commits: Round[] = [];
   const results = {
     troupe: { c1: [] as Round[], c50: [] as Round[] },
     dbos: { c1: [] as Round[], c50: [] as Round[] },
@@ -156,8 +162,10 @@ export async function versusDbos(url: string, dbosLaunched = false): Promise<voi
       results[system].c1.push(await timeLanes(C1_WORKFLOWS, 1, one));
       results[system].c50.push(await timeLanes(C50_WORKFLOWS, 50, one));
     }
+    commits.push(await timeLanes(C1_WORKFLOWS, 1, () => bare.one()));
   }
   await troupe.close();
+  await bare.close();
   if (!dbosLaunched) await shutdownDbos();
   const loadAfter = loadavg()[0] ?? 0;
 
@@ -201,7 +209,27 @@ export async function versusDbos(url: string, dbosLaunched = false): Promise<voi
   );
   console.log(`per-round troupe/DBOS workflows/s at C=1: ${ratios("c1").join(", ")}`);
   console.log(`per-round troupe/DBOS workflows/s at C=50: ${ratios("c50").join(", ")}`);
+  const commit = summary(commits).p50;
+  console.log(
+    `one INSERT committed alone, C=1 p50: ${commit.toFixed(2)} ms; C=1 p50 in such commits: troupe ${(t1.p50 / commit).toFixed(2)}, DBOS ${(d1.p50 / commit).toFixed(2)}`,
+  );
   console.log(
     `load average (1 min): ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`,
   );
+}
+
+/** The fresh database the bare commits go in. */
+const BARE_DATABASE = "troupe_flows_bench_commit";
+
+/** A table where `one()` commits one small row in a transaction of its own. */
+async function openBareCommit(url: string) {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  await pool.query("CREATE TABLE bench_commit (id bigserial PRIMARY KEY, value bytea NOT NULL)");
+  const value = Buffer.alloc(500);
+  return {
+    async one() {
+      await pool.query("INSERT INTO bench_commit (value) VALUES ($1)", [value]);
+    },
+    close: () => pool.end(),
+  };
 }

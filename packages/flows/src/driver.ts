@@ -33,6 +33,13 @@ export interface DriverRequest {
   readonly maxAttempts: number;
   /** True once the run has seen parallel steps: new steps are planned, not run inline. */
   readonly disableImmediateExecution: boolean;
+  /**
+   * Optional: the `resume` of this driver's previous answer for the run, passed back when the
+   * engine asks the very next discovery inline, in the same process, right after committing
+   * that answer. A driver may go on from it instead of replaying the handler; it must check
+   * that it fits this request (run, stack, attempt, events) and run as usual when it does not.
+   */
+  readonly resume?: unknown;
 }
 
 /** Common fields of every opcode. */
@@ -172,6 +179,11 @@ export type DriverResponse =
        * asks again as usual.
        */
       readonly after?: DriverOutcome;
+      /**
+       * Optional, in-process only: the handler left waiting at the step(s) it reached after the
+       * one that ran, for the engine to pass back as {@link DriverRequest.resume}.
+       */
+      readonly resume?: unknown;
     }
   /**
    * The handler threw outside any step (Inngest 500/400). `retriable: false` fails the run at
@@ -188,7 +200,8 @@ export type DriverResponse =
  * The seam between the engine and function code. The in-process driver runs TypeScript
  * handlers; an HTTP driver (next issue) calls Inngest SDK apps and maps their 206 opcodes one to
  * one onto {@link Opcode}. A driver must be stateless between calls: everything it needs is in
- * the request.
+ * the request (an in-process driver's `resume` handle travels through the engine, and is only
+ * a shortcut: the request alone must do).
  */
 export interface FlowDriver {
   /** Runs the function as asked. Throwing counts as a retriable handler error. */

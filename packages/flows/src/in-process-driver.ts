@@ -9,6 +9,7 @@ import {
 import type {
   DriverOutcome,
   DriverRequest,
+  DriverResponse,
   FlowDriver,
   Opcode,
   WaitAlternative,
@@ -105,10 +106,24 @@ export function createInProcessDriver(
   deps: InProcessDriverDeps,
   failureOf?: FlowFunction<unknown, EventData>,
 ): FlowDriver {
+  // Handlers this driver suspended and handed out as `resume`, each usable once.
+  const issued = new WeakSet<object>();
   return {
     async execute(request) {
-      const found: FoundStep[] = [];
-      const visited = new Set<string>();
+      const resumed = resumable(request);
+      if (resumed) return answer(request, resumed.session, resumed.stable);
+      const session: Session = {
+        found: [],
+        onFound: undefined,
+        visited: new Set<string>(),
+        settled: undefined,
+        done: Promise.resolve(),
+      };
+      const find = (entry: FoundStep) => {
+        session.found.push(entry);
+        session.onFound?.();
+      };
+      const visited = session.visited;
       const repeats = new Map<string, number>();
       const memo = request.steps;
 
@@ -131,7 +146,7 @@ export function createInProcessDriver(
         const hash = track(name);
         const memoized = replay<T>(hash, name);
         if (memoized) return memoized;
-        found.push({ kind: "op", hash, name, op: make(hash) });
+        find({ kind: "op", hash, name, op: make(hash) });
         return never<T>();
       };
       const now = () => deps.clock.now();
@@ -144,7 +159,7 @@ export function createInProcessDriver(
           if (typeof body !== "function")
             return Promise.reject(invalidArgument(`step.run(${name})`, "expected a function"));
           const result = pending<never>();
-          found.push({
+          find({
             kind: "run",
             hash,
             name,
@@ -226,7 +241,7 @@ export function createInProcessDriver(
             id: event.id ?? `${request.runId}:${hash}:${index}`,
           }));
           const result = pending<{ ids: string[] }>();
-          found.push({
+          find({
             kind: "run",
             hash,
             name,
@@ -265,7 +280,6 @@ export function createInProcessDriver(
         attempt: request.attempt,
         step,
       };
-      let settled: Settled | undefined;
       const handler = failureOf
         ? () => {
             const data = request.event.data as {
@@ -282,97 +296,187 @@ export function createInProcessDriver(
             return failureOf.onFailure?.(context);
           }
         : () => fn.handler(base);
-      const done = Promise.resolve()
+      session.done = Promise.resolve()
         .then(handler)
         .then(
           (output) => {
-            settled = { type: "returned", output };
+            session.settled = { type: "returned", output };
           },
           (error: unknown) => {
-            settled = { type: "threw", error };
+            session.settled = { type: "threw", error };
           },
         );
+      return answer(request, session, blocked(session));
+    },
+  };
 
-      // Wait until the handler settles, or steps beyond the first `known` were found and a whole
-      // macrotask turn passed without more: then every step reachable in this tick is reported.
-      const blocked = (known: number) =>
-        new Promise<void>((resolve) => {
-          let lastCount = -1;
-          let spins = 0;
-          const check = () => {
-            if (settled) return resolve();
-            if (found.length > known && found.length === lastCount) return resolve();
-            lastCount = found.length;
-            spins++;
-            if (spins > 1000) setTimeout(check, 1);
-            else setImmediate(check);
-          };
-          void done.then(() => resolve());
-          setImmediate(check);
-        });
-      await blocked(0);
+  /** The suspended handler `request.resume` names, if it is this driver's and fits the request. */
+  function resumable(request: DriverRequest): Suspended | undefined {
+    const resume = request.resume;
+    if (typeof resume !== "object" || resume === null || !issued.has(resume)) return undefined;
+    // One use: whatever the answer, the handler moves on from where it was.
+    issued.delete(resume);
+    const suspended = resume as Suspended;
+    const fits =
+      suspended.runId === request.runId &&
+      request.stepId === "discover" &&
+      !request.disableImmediateExecution &&
+      suspended.attempt === request.attempt &&
+      suspended.stack.length === request.stack.length &&
+      suspended.stack.every((hash, index) => request.stack[index] === hash) &&
+      suspended.eventIds.length === request.events.length &&
+      suspended.eventIds.every((id, index) => request.events[index]?.id === id);
+    return fits ? suspended : undefined;
+  }
 
-      const unvisited = request.stack.filter((hash) => !visited.has(hash));
-      if (unvisited.length > 0 && (settled?.type !== "threw" || found.length > 0)) {
-        const newNames = found.map((entry) => entry.name);
+  /** Answers `request` from a handler call started (or resumed) in `session`. */
+  async function answer(
+    request: DriverRequest,
+    session: Session,
+    stable: Promise<void>,
+  ): Promise<DriverResponse> {
+    const now = () => deps.clock.now();
+    await stable;
+    const found = session.found;
+    const settled = session.settled;
+    const unvisited = request.stack.filter((hash) => !session.visited.has(hash));
+    if (unvisited.length > 0 && (settled?.type !== "threw" || found.length > 0)) {
+      const newNames = found.map((entry) => entry.name);
+      return {
+        type: "error",
+        retriable: false,
+        error: {
+          name: "FLOWS_NONDETERMINISM",
+          message: `the handler's step sequence changed between replays: ${unvisited.length} memoized step(s) were not reached${newNames.length > 0 ? `, new step(s) found instead: ${newNames.join(", ")}` : ""}. Keep step ids and their order stable while runs are in flight.`,
+        },
+      };
+    }
+    if (settled?.type === "returned") return { type: "complete", output: settled.output ?? null };
+    if (settled?.type === "threw") return failureResponse(settled.error, now());
+
+    if (request.stepId !== "discover") {
+      const target = found.find((entry) => entry.hash === request.stepId);
+      if (target?.kind !== "run") {
         return {
           type: "error",
-          retriable: false,
+          retriable: true,
           error: {
-            name: "FLOWS_NONDETERMINISM",
-            message: `the handler's step sequence changed between replays: ${unvisited.length} memoized step(s) were not reached${newNames.length > 0 ? `, new step(s) found instead: ${newNames.join(", ")}` : ""}. Keep step ids and their order stable while runs are in flight.`,
+            name: "FLOWS_STEP_NOT_FOUND",
+            message: `planned step ${request.stepId} was not found; found: ${found.map((entry) => entry.name).join(", ") || "none"}`,
           },
         };
       }
-      if (settled?.type === "returned") return { type: "complete", output: settled.output ?? null };
-      if (settled?.type === "threw") return failureResponse(settled.error, now());
+      return { type: "ops", ops: [await runStep(target, request, now)] };
+    }
+    const only = found[0];
+    if (found.length === 1 && only?.kind === "run" && !request.disableImmediateExecution) {
+      const op = await runStep(only, request, now);
+      if (op.op !== "StepRun") return { type: "ops", ops: [op] };
+      // Let the handler go on with the result; if it returns before reaching another step, the
+      // engine commits the step and the run's end together.
+      let replayed: unknown;
+      try {
+        replayed = codec.decode(codec.encode(op.data));
+      } catch {
+        return { type: "ops", ops: [op] };
+      }
+      only.resume(replayed);
+      await nextAfterStep(session);
+      session.onFound = undefined;
+      const ended = session.settled;
+      if (!ended && found.length > 1) {
+        // The handler waits at its next step(s): the next discovery may go on from here
+        // instead of replaying it from the top (see `DriverRequest.resume`).
+        session.found = found.slice(1);
+        const suspended: Suspended = {
+          runId: request.runId,
+          attempt: request.attempt,
+          stack: [...request.stack, op.id],
+          eventIds: request.events.map((event) => event.id),
+          session,
+          stable: blocked(session),
+        };
+        issued.add(suspended);
+        return { type: "ops", ops: [op], resume: suspended };
+      }
+      if (!ended || found.length > 1) return { type: "ops", ops: [op] };
+      const after: DriverOutcome =
+        ended.type === "returned"
+          ? { type: "complete", output: ended.output ?? null }
+          : failureResponse(ended.error, now());
+      return { type: "ops", ops: [op], after };
+    }
+    return {
+      type: "ops",
+      ops: found.map((entry) =>
+        entry.kind === "op"
+          ? entry.op
+          : ({ op: "StepPlanned", id: entry.hash, name: entry.name } satisfies Opcode),
+      ),
+    };
+  }
+}
 
-      if (request.stepId !== "discover") {
-        const target = found.find((entry) => entry.hash === request.stepId);
-        if (target?.kind !== "run") {
-          return {
-            type: "error",
-            retriable: true,
-            error: {
-              name: "FLOWS_STEP_NOT_FOUND",
-              message: `planned step ${request.stepId} was not found; found: ${found.map((entry) => entry.name).join(", ") || "none"}`,
-            },
-          };
-        }
-        return { type: "ops", ops: [await runStep(target, request, now)] };
-      }
-      const only = found[0];
-      if (found.length === 1 && only?.kind === "run" && !request.disableImmediateExecution) {
-        const op = await runStep(only, request, now);
-        if (op.op !== "StepRun") return { type: "ops", ops: [op] };
-        // Let the handler go on with the result; if it returns before reaching another step, the
-        // engine commits the step and the run's end together.
-        let replayed: unknown;
-        try {
-          replayed = codec.decode(codec.encode(op.data));
-        } catch {
-          return { type: "ops", ops: [op] };
-        }
-        only.resume(replayed);
-        await blocked(1);
-        const ended = settled as Settled | undefined;
-        if (!ended || found.length > 1) return { type: "ops", ops: [op] };
-        const after: DriverOutcome =
-          ended.type === "returned"
-            ? { type: "complete", output: ended.output ?? null }
-            : failureResponse(ended.error, now());
-        return { type: "ops", ops: [op], after };
-      }
-      return {
-        type: "ops",
-        ops: found.map((entry) =>
-          entry.kind === "op"
-            ? entry.op
-            : ({ op: "StepPlanned", id: entry.hash, name: entry.name } satisfies Opcode),
-        ),
-      };
-    },
-  };
+/** The state of one handler call, kept while it waits at a step so a later request may resume it. */
+interface Session {
+  /** Steps found and not yet answered for. */
+  found: FoundStep[];
+  /** Told of every step found (see {@link nextAfterStep}). */
+  onFound: (() => void) | undefined;
+  /** Every step hash the handler reached. */
+  readonly visited: Set<string>;
+  settled: Settled | undefined;
+  /** Settles when the handler does. */
+  done: Promise<void>;
+}
+
+/** A handler waiting at the steps it reached after its inline step ran. */
+interface Suspended {
+  readonly runId: string;
+  readonly attempt: number;
+  /** The stack the next discovery carries: the request's, plus the step that ran. */
+  readonly stack: readonly string[];
+  readonly eventIds: readonly string[];
+  readonly session: Session;
+  /** Resolves once what the handler reached is known (see {@link blocked}). */
+  readonly stable: Promise<void>;
+}
+
+/**
+ * Waits until the handler settles, or steps were found and a whole macrotask turn passed without
+ * more: then every step reachable in this tick is reported.
+ */
+function blocked(session: Session): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let lastCount = -1;
+    let spins = 0;
+    const check = () => {
+      if (session.settled) return resolve();
+      const count = session.found.length;
+      if (count > 0 && count === lastCount) return resolve();
+      lastCount = count;
+      spins++;
+      if (spins > 1000) setTimeout(check, 1);
+      else setImmediate(check);
+    };
+    void session.done.then(() => resolve());
+    setImmediate(check);
+  });
+}
+
+/**
+ * After the inline step ran, the first thing the handler does next decides the answer: a step
+ * found (the step alone is reported) or the handler settled (it is reported with the run's end).
+ * So this waits for that event, not for event-loop turns.
+ */
+function nextAfterStep(session: Session): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (session.settled || session.found.length > 1) return resolve();
+    session.onFound = () => {
+      if (session.found.length > 1) resolve();
+    };
+    void session.done.then(() => resolve());
+  });
 }
 
 async function runStep(

@@ -23,6 +23,8 @@ export interface Advance {
   readonly parked?: boolean;
   /** The run ended and the lease's item was acknowledged in the same commit: nothing is left. */
   readonly acked?: boolean;
+  /** The driver's `resume` for `next` (see `DriverRequest.resume`), when it gave one. */
+  readonly resume?: unknown;
 }
 
 /** One transition for a run's queue item: timeouts, a timer, or a call to the driver. */
@@ -30,6 +32,7 @@ export type AdvanceRun = (
   item: RunItem,
   preloaded?: LoadedRun,
   gate?: LeaseGate,
+  resume?: unknown,
 ) => Promise<Advance>;
 
 /** Creates the worker's run step. */
@@ -48,6 +51,7 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
     run: RunRecord,
     stepId: string,
     attempt: number,
+    resume?: unknown,
   ): Promise<DriverResponse> => {
     const registered = ctx.registry.get(run.functionId);
     if (!registered) {
@@ -73,6 +77,7 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
       attempt,
       maxAttempts: registered.definition.retries + 1,
       disableImmediateExecution: run.forcePlan,
+      ...(resume === undefined ? {} : { resume }),
     };
     try {
       return await registered.driver.execute(request);
@@ -177,11 +182,17 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
         }
       }
       if (saved.acked) return { run: applied.run, acked: true };
-      return applied.next ? { run: applied.run, next: applied.next, saved } : { run: applied.run };
+      if (!applied.next) return { run: applied.run };
+      // The handler waits where this answer left it: the inline discovery may go on from there.
+      const resume =
+        response.type === "ops" && applied.next.kind === "discover" ? response.resume : undefined;
+      return resume === undefined
+        ? { run: applied.run, next: applied.next, saved }
+        : { run: applied.run, next: applied.next, saved, resume };
     }
   };
 
-  return async (item, preloaded, gate) => {
+  return async (item, preloaded, gate, resume) => {
     let known = preloaded;
     for (;;) {
       const loaded = known ?? (await ctx.runs.load(item.runId));
@@ -260,7 +271,12 @@ export function createAdvance(ctx: FlowsContext): AdvanceRun {
         if (!(await ctx.execution.acquire(gate, run, own)))
           return own ? { run, parked: true } : { run };
       }
-      const response = await callDriver(run, mode === "discover" ? "discover" : mode.step, attempt);
+      const response = await callDriver(
+        run,
+        mode === "discover" ? "discover" : mode.step,
+        attempt,
+        mode === "discover" ? resume : undefined,
+      );
       return settleResponse(item, mode, current, response, gate);
     }
   };

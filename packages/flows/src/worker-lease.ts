@@ -104,11 +104,13 @@ export function createLeaseProcessing(ctx: FlowsContext, advance: AdvanceRun): P
       if (!isRunItem(item)) return;
       let current: RunItem = item;
       let saved = preloaded?.run.id === item.runId ? preloaded : undefined;
+      let resume: unknown;
       gate = { lease };
       const held = gate;
       keeper.onExtended = () => ctx.execution.extend(held);
       for (let inline = 0; ; inline++) {
-        const result = await advance(current, saved, gate);
+        const result = await advance(current, saved, gate, resume);
+        resume = undefined;
         if (result.parked && result.run) {
           // Parked in the Store behind a full concurrency key; a release re-enqueues it.
           await acks.ack(lease).catch(() => undefined);
@@ -124,6 +126,7 @@ export function createLeaseProcessing(ctx: FlowsContext, advance: AdvanceRun): P
         ) {
           current = result.next;
           saved = result.saved;
+          resume = result.resume;
           continue;
         }
         // Acknowledged with the run's last commit: nothing to enqueue, nothing to ack.

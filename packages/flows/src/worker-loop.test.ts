@@ -61,3 +61,36 @@ describe("a worker restarted under its identity", () => {
     await expect(open().start({ workerId: "bad id" })).rejects.toThrow(/start\.workerId/);
   });
 });
+
+describe("a run's inline steps", () => {
+  it("run its handler once: each discovery goes on from where the last step left it", async () => {
+    const calls = { starts: 0, steps: 0 };
+    const three = createFunction(
+      { id: "three", triggers: [{ event: "t/three" }] },
+      async ({ event, step }) => {
+        calls.starts++;
+        const counted = <T>(value: T) => {
+          calls.steps++;
+          return value;
+        };
+        const a = await step.run("a", () => counted(Number(event.data.n) + 1));
+        const b = await step.run("b", () => counted(a * 2));
+        return step.run("c", () => counted(b + 1));
+      },
+    );
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const flows = createFlows({
+      store: createMemoryStore(),
+      queue: createMemoryQueue({ clock }),
+      clock,
+      functions: [three],
+    });
+    stops.push(() => flows.stop());
+    const { ids } = await flows.send({ name: "t/three", data: { n: 1 } });
+    expect(await flows.runDue()).toBe(1);
+    const [run] = (await flows.getEventRuns(ids[0] ?? "")).runs;
+    expect(await flows.getRun(run?.id ?? "")).toMatchObject({ status: "completed", output: 5 });
+    // Replaying from the top at each step would start it three times.
+    expect(calls).toEqual({ starts: 1, steps: 3 });
+  });
+});
