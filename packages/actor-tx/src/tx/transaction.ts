@@ -1,14 +1,16 @@
-import { type Clock, type Logger, TroupeError } from "@troupe/core";
+import { type Clock, type Logger, StoreConflictError, TroupeError } from "@troupe/core";
 import { txError } from "../errors.js";
 import {
   advanceCoordinator,
   beginCoordinator,
   type CoordinatorEffect,
   type CoordinatorState,
+  chooseCommit,
 } from "./coordinator-state.js";
 import { DECISION_LOG_TYPE } from "./decision-log.js";
 import type { ParticipantRef } from "./decision-state.js";
 import type { DecisionStore } from "./decision-store.js";
+import { closeStaging, openStaging, type StagingTx } from "./staging.js";
 
 /** A participant as `tx.call` accepts it: any actor reference (typed or untyped) or its JSON. */
 export interface ParticipantLike {
@@ -82,8 +84,23 @@ export async function runTransaction<R>(
   body: (tx: Transaction) => Promise<R>,
   timeoutMs: number,
 ): Promise<R> {
-  const { clock } = deps;
   const txId = deps.nextId();
+  const staging = openStaging(txId, deps.records.store);
+  try {
+    return await coordinate(deps, body, timeoutMs, txId, staging);
+  } finally {
+    closeStaging(staging);
+  }
+}
+
+async function coordinate<R>(
+  deps: TransactionDeps,
+  body: (tx: Transaction) => Promise<R>,
+  timeoutMs: number,
+  txId: string,
+  staging: StagingTx,
+): Promise<R> {
+  const { clock } = deps;
   const deadline = clock.now() + timeoutMs;
   let state: CoordinatorState = beginCoordinator(txId, deadline);
   let stepFailure: unknown;
@@ -168,7 +185,7 @@ export async function runTransaction<R>(
     result = await body(tx);
     if (stepFailure !== undefined) throw stepFailure;
   } catch (error) {
-    await abort(deps, state, txId);
+    await abort(deps, state, txId, staging);
     throw error;
   }
 
@@ -180,10 +197,20 @@ export async function runTransaction<R>(
     return result;
   }
   if (first?.type === "abort") {
-    await abort(deps, state, txId);
+    await abort(deps, state, txId, staging);
     throw txError("TX_TIMEOUT", `transaction ${txId} passed its deadline (${timeoutMs} ms)`, {
       txId,
     });
+  }
+  if (chooseCommit(state, staging.participants.size) === "one-phase") {
+    await commitOnePhase(deps, state, staging);
+    return result;
+  }
+  try {
+    await persistStaged(deps, staging);
+  } catch (error) {
+    await abort(deps, state, txId, staging);
+    throw error;
   }
   deps.faults?.afterPrepare?.(txId);
   const participants = state.participants.map((p) => p.ref);
@@ -206,7 +233,7 @@ export async function runTransaction<R>(
   const decided = advanceCoordinator(state, { type: "decided", granted });
   state = decided.state;
   if (!granted) {
-    await abort(deps, state, txId);
+    await abort(deps, state, txId, staging);
     throw txError(
       "TX_ABORTED",
       `transaction ${txId} was aborted before it could commit (a participant gave up waiting)`,
@@ -233,8 +260,87 @@ export async function runTransaction<R>(
   return result;
 }
 
-async function abort(deps: TransactionDeps, state: CoordinatorState, txId: string): Promise<void> {
+/**
+ * Every participant staged its step in memory (same process, same Store as the decision
+ * records): prepare, decide and apply are one guarded Store commit of all their states, fenced on
+ * each activation's claim. No decision record: the commit itself is the decision.
+ */
+async function commitOnePhase(
+  deps: TransactionDeps,
+  state: CoordinatorState,
+  staging: StagingTx,
+): Promise<void> {
+  const { txId } = state;
+  const staged = [...staging.participants.values()];
+  if (staged.some((p) => p.dropped)) {
+    await abort(deps, state, txId, staging);
+    throw txError("TX_TIMEOUT", `transaction ${txId}: a participant gave up at the deadline`, {
+      txId,
+    });
+  }
+  deps.faults?.afterPrepare?.(txId);
+  staging.phase = "committing";
+  try {
+    await staging.store.commit(staged.flatMap((p) => p.write.ops));
+  } catch (error) {
+    if (StoreConflictError.isInstance(error)) {
+      // An activation lost its claim since it staged: nothing was written.
+      await abort(deps, state, txId, staging);
+      throw txError(
+        "TX_ABORTED",
+        `transaction ${txId}: a participant moved or was reactivated before the commit; nothing applied`,
+        { txId },
+        error,
+      );
+    }
+    // The commit may or may not have landed: the activations' memory cannot be trusted either
+    // way, so they end and the next activation of each loads what the Store holds.
+    for (const p of staged) {
+      p.release();
+      p.write.discard(error);
+    }
+    deps.counters.aborted();
+    throw txError(
+      "TX_OUTCOME_UNKNOWN",
+      `transaction ${txId}: its one-phase commit failed with an unknown outcome (all or nothing applied)`,
+      { txId },
+      error,
+    );
+  }
+  try {
+    deps.faults?.afterDecision?.(txId);
+  } catch (error) {
+    // Test seam: the process "died" after the commit; its activations' memory dies with it.
+    for (const p of staged) {
+      p.release();
+      p.write.discard(error);
+    }
+    throw error;
+  }
+  for (const p of staged) {
+    p.write.adopt();
+    p.release();
+  }
+  deps.counters.committed();
+}
+
+/** Two-phase commit after all: the steps staged in memory are written as stored prepares. */
+async function persistStaged(deps: TransactionDeps, staging: StagingTx): Promise<void> {
+  if (staging.participants.size === 0) return;
+  const staged = [...staging.participants.values()];
+  staging.participants.clear();
+  await Promise.all(staged.map((p) => deps.call(p.ref, "txPersist", [staging.txId])));
+}
+
+async function abort(
+  deps: TransactionDeps,
+  state: CoordinatorState,
+  txId: string,
+  staging: StagingTx,
+): Promise<void> {
   deps.counters.aborted();
+  for (const p of staging.participants.values()) p.release();
+  staging.participants.clear();
   const refs = state.participants.map((p) => p.ref);
   // Best effort: a participant that misses this aborts itself once the deadline passes.
   await Promise.allSettled(refs.map((ref) => deps.call(ref, "txAbort", [txId])));
