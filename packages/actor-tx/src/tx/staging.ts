@@ -8,12 +8,14 @@ import type { PreparedLock } from "./participant-state.js";
  * activation lives in the same process, with its state in the Store that holds the decision
  * records, keeps its prepared step in memory (an in-memory lock on its activation, no Store write)
  * and stages its state write in the entry. When every participant staged, the coordinator commits
- * all their states in one guarded Store commit and nobody writes a decision record.
+ * all their states in one guarded Store commit and nobody writes a decision record; otherwise the
+ * staged states travel in the commit that writes the decision record (two-phase commit for the
+ * others only).
  */
 
 /** A participant's in-memory prepared step (its activation's in-memory lock). */
 export interface StagedParticipant {
-  /** How to call it (for `txPersist` when the transaction needs two-phase commit after all). */
+  /** The participant, as the coordinator's references name it. */
   readonly ref: ParticipantRef;
   /** The transaction it belongs to. */
   readonly tx: StagingTx;

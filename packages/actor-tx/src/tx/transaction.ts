@@ -206,18 +206,31 @@ async function coordinate<R>(
     await commitOnePhase(deps, state, staging);
     return result;
   }
-  try {
-    await persistStaged(deps, staging);
-  } catch (error) {
+  // Participants staged in memory (in this process) commit with the decision record, in the
+  // same Store commit; the record names only the others, which hear the outcome in phase 2.
+  const staged = [...staging.participants.values()];
+  if (staged.some((p) => p.dropped)) {
     await abort(deps, state, txId, staging);
-    throw error;
+    throw txError("TX_TIMEOUT", `transaction ${txId}: a participant gave up at the deadline`, {
+      txId,
+    });
   }
   deps.faults?.afterPrepare?.(txId);
-  const participants = state.participants.map((p) => p.ref);
+  const stagedIds = new Set(staged.map((p) => refId(p.ref)));
+  const participants = state.participants
+    .map((p) => p.ref)
+    .filter((ref) => !stagedIds.has(refId(ref)));
+  if (staged.length > 0) staging.phase = "committing";
   let granted: boolean;
   try {
-    granted = await deps.records.decide(txId, participants, clock.now());
+    granted = await deps.records.decide(
+      txId,
+      participants,
+      clock.now(),
+      staged.flatMap((p) => p.write.ops),
+    );
   } catch (error) {
+    discardStaged(staging, error);
     // The decision may or may not be logged: ask the record, which settles it either way.
     try {
       granted = (await deps.records.resolve(txId, clock.now())) === "committed";
@@ -240,7 +253,14 @@ async function coordinate<R>(
       { txId },
     );
   }
-  deps.faults?.afterDecision?.(txId);
+  try {
+    deps.faults?.afterDecision?.(txId);
+  } catch (error) {
+    // Test seam: the process "died" after the decision; its activations' memory dies with it.
+    discardStaged(staging, error);
+    throw error;
+  }
+  adoptStaged(staging);
   const delivered = await Promise.allSettled(
     participants.map((ref) => deps.call(ref, "txCommit", [txId])),
   );
@@ -293,12 +313,7 @@ async function commitOnePhase(
         error,
       );
     }
-    // The commit may or may not have landed: the activations' memory cannot be trusted either
-    // way, so they end and the next activation of each loads what the Store holds.
-    for (const p of staged) {
-      p.release();
-      p.write.discard(error);
-    }
+    discardStaged(staging, error);
     deps.counters.aborted();
     throw txError(
       "TX_OUTCOME_UNKNOWN",
@@ -311,25 +326,36 @@ async function commitOnePhase(
     deps.faults?.afterDecision?.(txId);
   } catch (error) {
     // Test seam: the process "died" after the commit; its activations' memory dies with it.
-    for (const p of staged) {
-      p.release();
-      p.write.discard(error);
-    }
+    discardStaged(staging, error);
     throw error;
   }
-  for (const p of staged) {
-    p.write.adopt();
-    p.release();
-  }
+  adoptStaged(staging);
   deps.counters.committed();
 }
 
-/** Two-phase commit after all: the steps staged in memory are written as stored prepares. */
-async function persistStaged(deps: TransactionDeps, staging: StagingTx): Promise<void> {
-  if (staging.participants.size === 0) return;
-  const staged = [...staging.participants.values()];
+function refId(ref: ParticipantRef): string {
+  return `${ref.type}/${String(ref.key)}`;
+}
+
+/** The commit carrying the staged states succeeded: they become the participants' states. */
+function adoptStaged(staging: StagingTx): void {
+  for (const p of staging.participants.values()) {
+    p.write.adopt();
+    p.release();
+  }
   staging.participants.clear();
-  await Promise.all(staged.map((p) => deps.call(p.ref, "txPersist", [staging.txId])));
+}
+
+/**
+ * The commit carrying the staged states may or may not have landed: the activations' memory
+ * cannot be trusted either way, so they end and the next activation of each loads the Store's.
+ */
+function discardStaged(staging: StagingTx, reason: unknown): void {
+  for (const p of staging.participants.values()) {
+    p.release();
+    p.write.discard(reason);
+  }
+  staging.participants.clear();
 }
 
 async function abort(

@@ -27,14 +27,7 @@ import { type StagedParticipant, stagingFor } from "./staging.js";
 import { type StateSlot, ValueContext } from "./value-context.js";
 
 /** The internal actions every transactional actor gets (user actions may not use these names). */
-export const TX_ACTIONS = [
-  "txPrepare",
-  "txPersist",
-  "txCommit",
-  "txAbort",
-  "txResolve",
-  "txLock",
-] as const;
+export const TX_ACTIONS = ["txPrepare", "txCommit", "txAbort", "txResolve", "txLock"] as const;
 
 /** A transactional action: a handler, or a handler with an argument schema (checked on every step). */
 export type TxActionSpec<Ctx> =
@@ -385,23 +378,6 @@ export function defineTxActor<
       ctx.state = recordPrepared(ctx.state as TxState<unknown>, txId, deadline, draft, result);
       if (verdict.base === "value") armResolution(ctx, deadline);
       return result;
-    },
-  };
-  actions.txPersist = {
-    args: z.tuple([z.string()]),
-    handler(ctx: AnyCtx, txId: string) {
-      // The transaction needs two-phase commit after all: the in-memory lock becomes the stored
-      // one (written by this turn, like a prepare), and resolution works as for any prepare.
-      const staged = stagedOn(ctx);
-      if (staged === undefined || staged.lock.txId !== txId) {
-        throw txError(
-          "TX_TIMEOUT",
-          `${type}/${ctx.address.key} gave up transaction ${txId} at its deadline`,
-          { txId },
-        );
-      }
-      staged.release();
-      ctx.state = { value: (ctx.state as TxState<unknown>).value, lock: staged.lock };
     },
   };
   actions.txCommit = {
