@@ -104,6 +104,10 @@ async function coordinate<R>(
   const deadline = clock.now() + timeoutMs;
   let state: CoordinatorState = beginCoordinator(txId, deadline);
   let stepFailure: unknown;
+  // Prepares still on their way: a body that stops at the first failed step (`Promise.all`)
+  // leaves the others running, and an abort sent before one lands would leave it locked.
+  const inFlight = new Set<Promise<unknown>>();
+  let giveUp = false; // set once the transaction aborts: waiting prepares stop retrying
   deps.counters.started();
 
   const prepare = async (ref: ParticipantRef, step: number, action: string, args: unknown[]) => {
@@ -112,7 +116,7 @@ async function coordinate<R>(
       try {
         return await deps.call(ref, "txPrepare", [txId, step, action, args, deadline]);
       } catch (error) {
-        if (!TroupeError.isInstance(error, "TX_BUSY")) throw error;
+        if (!TroupeError.isInstance(error, "TX_BUSY") || giveUp) throw error;
         deps.counters.busyRetry();
         const wait = backoffMs * (0.5 + deps.random());
         if (clock.now() + wait >= deadline) {
@@ -171,11 +175,15 @@ async function coordinate<R>(
       const next = advanceCoordinator(state, { type: "step", ref });
       state = next.state;
       const effect = next.effects[0] as Extract<CoordinatorEffect, { type: "prepare" }>;
+      const prepared = prepare(ref, effect.step, action, args);
+      inFlight.add(prepared);
       try {
-        return await prepare(ref, effect.step, action, args);
+        return await prepared;
       } catch (error) {
         stepFailure ??= error;
         throw error;
+      } finally {
+        inFlight.delete(prepared);
       }
     },
   };
@@ -183,8 +191,11 @@ async function coordinate<R>(
   let result: R;
   try {
     result = await body(tx);
+    if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     if (stepFailure !== undefined) throw stepFailure;
   } catch (error) {
+    giveUp = true;
+    if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     await abort(deps, state, txId, staging);
     throw error;
   }
