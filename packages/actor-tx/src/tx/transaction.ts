@@ -27,7 +27,8 @@ export interface Transaction {
   /**
    * Runs a transactional action on `participant` as a step of this transaction and returns its
    * result. The change is prepared (the actor is locked for this transaction) and becomes
-   * visible when the transaction commits. Await every call before the body returns.
+   * visible when the transaction commits. Await every call before the body returns (calls still
+   * running then are settled before the transaction decides or aborts; a failed one aborts it).
    */
   call(participant: ParticipantLike, action: string, ...args: unknown[]): Promise<unknown>;
 }
