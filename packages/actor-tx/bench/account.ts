@@ -7,7 +7,7 @@ export const Account = defineTxActor({
   key: "integer",
   state: z.object({ balance: z.number().int() }),
   initialState: () => ({ balance: 1_000_000 }),
-  actions: {},
+  actions: { balance: { readOnly: true, handler: (ctx) => ctx.state.balance } },
   transactional: {
     withdraw(ctx, _id: string, amount: number) {
       ctx.state.balance -= amount;

@@ -1,6 +1,6 @@
 // Two-actor transfers as transactions: one node on the memory Store and on SQLite, two nodes on
 // PostgreSQL + NATS, and the same transfer as one PostgreSQL transaction through `pg` directly.
-// Run: pnpm --filter @troupe/actor-tx bench  (BENCH_DURATION_MS, BENCH_CONCURRENCY to change)
+// Run: pnpm --filter @troupe/actor-tx bench  (BENCH_DURATION_MS, BENCH_CONCURRENCY, BENCH_PARALLEL=1 to change)
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -26,6 +26,8 @@ const durationMs = Number(process.env.BENCH_DURATION_MS ?? 3_000);
 const warmupMs = Number(process.env.BENCH_WARMUP_MS ?? 1_000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const accounts = Number(process.env.BENCH_ACCOUNTS ?? 1_000);
+// BENCH_PARALLEL=1: the body sends both steps at once (Promise.all) instead of one after the other.
+const parallelSteps = process.env.BENCH_PARALLEL === "1";
 const postgresUrl =
   process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -88,12 +90,30 @@ async function measure(transfer: (from: number, to: number) => Promise<unknown>)
   };
 }
 
+/** Transfers move money, never make or lose it: the sum over every account stays the same. */
+async function checkTotal(system: ActorSystem): Promise<void> {
+  const balances = await Promise.all(
+    Array.from({ length: accounts }, (_, key) => system.invoke("Account", key, "balance", [])),
+  );
+  const total = balances.reduce((sum: number, b) => sum + (b as number), 0);
+  if (total !== accounts * 1_000_000) {
+    throw new Error(`the books do not balance: ${total}, expected ${accounts * 1_000_000}`);
+  }
+}
+
 function transferOn(system: ActorSystem, transactions: Transactions) {
   let n = 0;
   return (from: number, to: number) => {
     const id = `b${n++}`;
     return transactions.run(
       async (tx) => {
+        if (parallelSteps) {
+          await Promise.all([
+            tx.call(system.get(Account, from), "withdraw", id, 1),
+            tx.call(system.get(Account, to), "deposit", id, 1),
+          ]);
+          return;
+        }
         await tx.call(system.get(Account, from), "withdraw", id, 1);
         await tx.call(system.get(Account, to), "deposit", id, 1);
       },
@@ -109,6 +129,7 @@ async function oneNode(store: Store, queue: Queue): Promise<Result> {
   const transactions = createTransactions({ system, decisions, timeoutMs: 10_000, metrics });
   try {
     const result = await measure(transferOn(system, transactions));
+    if (result.failed === 0) await checkTotal(system); // an unknown outcome may still be in doubt
     return { ...result, retries: retriesOf(metrics, metrics.value("actors_tx_committed_total")) };
   } finally {
     transactions.close();
@@ -152,6 +173,7 @@ async function crossNode(schema: string): Promise<Result> {
   });
   try {
     const result = await measure(transferOn(system, transactions));
+    if (result.failed === 0) await checkTotal(system); // an unknown outcome may still be in doubt
     return { ...result, retries: retriesOf(metrics, metrics.value("actors_tx_committed_total")) };
   } finally {
     transactions.close();
@@ -256,7 +278,7 @@ try {
 }
 
 console.log(
-  `\ntwo-actor transfers, ${accounts} accounts, ${concurrency} in flight, ${durationMs} ms measured\n`,
+  `\ntwo-actor transfers, ${accounts} accounts, ${concurrency} in flight, ${durationMs} ms measured${parallelSteps ? ", steps in parallel" : ""}\n`,
 );
 console.log(
   "| setup | transfers/s | transfers/CPU-s | p50 ms | p99 ms | failed | retries per commit |",

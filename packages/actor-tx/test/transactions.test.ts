@@ -171,6 +171,49 @@ describe("transactions across actors (one node, memory Store)", () => {
     expect(metrics.value("actors_tx_committed_total")).toBe(20);
   });
 
+  it("settles steps still in flight before it aborts, so none is left prepared (steps in parallel)", async () => {
+    const [a, b] = fresh();
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let go!: () => void;
+    const started = new Promise<void>((resolve) => {
+      go = resolve;
+    });
+    // The older transaction waits until a younger one holds b, then sends two steps at once: the
+    // step on a fails at once, the one on b waits for the younger holder (wait-die: older waits).
+    const older = transactions.run(
+      async (tx) => {
+        await started;
+        await Promise.all([
+          tx.call(a, "withdraw", "p1", 1_000_000),
+          tx.call(b, "deposit", "p1", 5),
+        ]);
+      },
+      { timeoutMs: 5_000 },
+    );
+    const younger = transactions.run(
+      async (tx) => {
+        await tx.call(b, "deposit", "p2", 7);
+        holding();
+        await released;
+      },
+      { timeoutMs: 5_000 },
+    );
+    await held;
+    go();
+    await expect(older).rejects.toMatchObject({ code: "INSUFFICIENT_FUNDS" });
+    release();
+    await younger;
+    expect(await balances(a, b)).toEqual([1000, 1007]);
+    expect(await unlocked(a.key, b.key)).toEqual([null, null]);
+  });
+
   it("refuses definitions that reuse a reserved or an ordinary action name", () => {
     const base = {
       name: "Bad",

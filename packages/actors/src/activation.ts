@@ -1,5 +1,13 @@
-import { type Clock, jsonCodec, type Logger, TroupeError, zodIssueError } from "@troupe/core";
+import {
+  type Clock,
+  jsonCodec,
+  type Logger,
+  type StoreOp,
+  TroupeError,
+  zodIssueError,
+} from "@troupe/core";
 import { ActivationTimers } from "./activation-timers.js";
+import { ActivationWaiters } from "./activation-waiters.js";
 import type {
   ActorContext,
   ActorTimer,
@@ -64,11 +72,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-interface QuietWaiter {
-  readonly check: () => boolean;
-  readonly resolve: () => void;
-}
-
 /**
  * One actor in memory: its state, its mailbox and the turn rules. A call runs at once when the
  * rules allow (the hot path: no queueing, no timer, no Store access when state did not change),
@@ -104,7 +107,7 @@ export class Activation {
   private held: SaveWaiter[] = [];
   private openTurns: TurnContext[] | undefined = undefined;
   private timers: ActivationTimers | undefined = undefined;
-  private waiters: QuietWaiter[] | undefined = undefined;
+  private readonly waiters = new ActivationWaiters();
   private dropError: unknown = undefined;
 
   /** When the activation was created (introspection: `system.listActivations()`). */
@@ -341,7 +344,7 @@ export class Activation {
       this.deactivateRequested = false;
       void this.deactivate("requested");
     }
-    if (this.waiters !== undefined) this.notify();
+    if (this.waiters.waiting) this.waiters.notify();
   }
 
   private pump(): void {
@@ -430,7 +433,7 @@ export class Activation {
     for (const waiter of held) waiter.fail(error);
     this.deps.table.removed(this);
     this.redispatchMailbox();
-    if (this.waiters !== undefined) this.notify();
+    if (this.waiters.waiting) this.waiters.notify();
   }
 
   private redispatchMailbox(): void {
@@ -509,22 +512,7 @@ export class Activation {
 
   /** Resolves once `check` holds (re-checked after every turn and write). */
   until(check: () => boolean): Promise<void> {
-    if (check()) return Promise.resolve();
-    return new Promise((resolve) => {
-      if (this.waiters === undefined) this.waiters = [];
-      this.waiters.push({ check, resolve });
-    });
-  }
-
-  private notify(): void {
-    const waiters = this.waiters;
-    if (waiters === undefined) return;
-    const remaining = waiters.filter((waiter) => {
-      if (!waiter.check()) return true;
-      waiter.resolve();
-      return false;
-    });
-    this.waiters = remaining.length > 0 ? remaining : undefined;
+    return this.waiters.until(check);
   }
 
   /** No turn running, no write in flight, nothing waiting. */
@@ -579,7 +567,29 @@ export class Activation {
       this.deps.logger.warn("actor claim release failed", { address, error: errorMessage(error) });
     }
     this.redispatchMailbox();
-    this.notify();
+    this.waiters.notify();
+  }
+
+  /** Values kept with this activation in memory only (`activationMemory`); never saved. */
+  memory: Map<string, unknown> | undefined = undefined;
+
+  /** Resolves once none of this activation's own state writes is waiting or in flight. */
+  writesSettled(): Promise<void> {
+    return this.until(() => this.status === DEAD || (!this.flushing && this.held.length === 0));
+  }
+
+  /** The ops of a fenced write of `bytes`, for a commit made by someone else (`stageWrite`). */
+  fencedWriteOps(bytes: Uint8Array): StoreOp[] {
+    return this.deps.states.writeOps(this.target, this.epoch, bytes, this.fence);
+  }
+
+  /** `state`, already written as `bytes` by a commit made elsewhere, becomes the saved state. */
+  adoptSaved(state: unknown, bytes: Uint8Array, print: string): void {
+    if (this.status === DEAD) return;
+    this.state = state;
+    this.currentBytes = bytes;
+    this.currentPrint = print;
+    this.savedBytes = bytes;
   }
 
   /** `ctx.setTimer`: a volatile timer whose firings run as turns. */

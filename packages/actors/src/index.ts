@@ -67,6 +67,7 @@ export {
   directoryKey,
   type LocalDirectoryOptions,
 } from "./local-directory.js";
+export { activationMemory, type StagedWrite, stageWrite } from "./staged-write.js";
 export {
   type ActivationInfo,
   type ActorStateView,

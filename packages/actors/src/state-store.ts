@@ -36,7 +36,8 @@ export interface LoadedState {
  */
 export class StateStore {
   constructor(
-    private readonly store: Store,
+    /** The Store the states live in. */
+    readonly store: Store,
     private readonly directory: ActorDirectory,
     private readonly prefix: string,
     private readonly writes: ReturnType<Metrics["counter"]>,
@@ -117,19 +118,23 @@ export class StateStore {
     );
   }
 
+  /** The ops of one fenced state write: the fence guard, then the state. */
+  writeOps(target: Target, epoch: number, bytes: Uint8Array, fence?: number): StoreOp[] {
+    const guard: StoreOp[] = this.tokenFencing
+      ? fence === undefined
+        ? []
+        : [{ type: "check", key: `${this.fencePrefix}${target.id}`, expect: fence }]
+      : this.directory.fence(target.address, epoch);
+    return [...guard, { type: "set", key: this.key(target), value: bytes }];
+  }
+
   /**
    * One fenced state write (`fence`: what `load` returned, under token fencing). A failed fence
    * means another activation took over: LEASE_LOST.
    */
   async write(target: Target, epoch: number, bytes: Uint8Array, fence?: number): Promise<void> {
-    const { address } = target;
-    const guard: StoreOp[] = this.tokenFencing
-      ? fence === undefined
-        ? []
-        : [{ type: "check", key: `${this.fencePrefix}${target.id}`, expect: fence }]
-      : this.directory.fence(address, epoch);
     try {
-      await this.store.commit([...guard, { type: "set", key: this.key(target), value: bytes }]);
+      await this.store.commit(this.writeOps(target, epoch, bytes, fence));
       this.writes.inc();
     } catch (error) {
       if (StoreConflictError.isInstance(error)) throw this.lost(target, epoch, error);

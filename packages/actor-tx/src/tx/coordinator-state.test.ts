@@ -3,6 +3,7 @@ import {
   advanceCoordinator,
   beginCoordinator,
   type CoordinatorState,
+  chooseCommit,
 } from "./coordinator-state.js";
 
 const a = { type: "Account", key: 1 };
@@ -52,5 +53,19 @@ describe("coordinator transitions", () => {
     const done = advanceCoordinator(beginCoordinator("t", 1_000), { type: "body-done", now: 1 });
     expect(done.effects).toEqual([{ type: "finished", outcome: "committed" }]);
     expect(() => advanceCoordinator(done.state, { type: "step", ref: a })).toThrow(/step in done/);
+  });
+});
+
+describe("chooseCommit", () => {
+  const twoSteps = () => {
+    let state = beginCoordinator("tx-1", 1_000);
+    state = advanceCoordinator(state, { type: "step", ref: { type: "A", key: "1" } }).state;
+    return advanceCoordinator(state, { type: "step", ref: { type: "A", key: "2" } }).state;
+  };
+  it("commits in one phase only when every participant staged in memory", () => {
+    expect(chooseCommit(twoSteps(), 2)).toBe("one-phase");
+    expect(chooseCommit(twoSteps(), 1)).toBe("two-phase");
+    expect(chooseCommit(twoSteps(), 0)).toBe("two-phase");
+    expect(chooseCommit(beginCoordinator("tx-2", 1_000), 0)).toBe("two-phase");
   });
 });

@@ -122,3 +122,13 @@ function abortAll(state: CoordinatorState) {
     effects: [{ type: "abort" as const, participants: state.participants.map((p) => p.ref) }],
   };
 }
+
+/**
+ * How a transaction whose body returned commits: in one phase when every participant staged its
+ * steps in memory (`staged` of them: all in this process, on the decision records' Store), so one
+ * guarded Store commit of their states is prepare, decision and phase 2 at once; otherwise by
+ * two-phase commit with a decision record.
+ */
+export function chooseCommit(state: CoordinatorState, staged: number): "one-phase" | "two-phase" {
+  return staged > 0 && staged === state.participants.length ? "one-phase" : "two-phase";
+}

@@ -4,6 +4,7 @@ import {
   type Store,
   StoreConflictError,
   type StoreEntry,
+  type StoreOp,
   utf8,
 } from "@troupe/core";
 import { z } from "zod";
@@ -37,8 +38,17 @@ const recordSchema: z.ZodType<DecisionRecord> = z.object({
 export interface DecisionStore {
   /** The Store key prefix of the records. */
   readonly prefix: string;
-  /** Asks to commit: true when granted, false when the transaction was already aborted. */
-  decide(txId: string, participants: readonly ParticipantRef[], now: number): Promise<boolean>;
+  /**
+   * Asks to commit: true when granted, false when the transaction was already aborted. `ops`
+   * (guarded writes in the same Store, such as participants' committed states) go in the same
+   * commit as the decision: written if and only if it is granted.
+   */
+  decide(
+    txId: string,
+    participants: readonly ParticipantRef[],
+    now: number,
+    ops?: readonly StoreOp[],
+  ): Promise<boolean>;
   /** The outcome; an undecided transaction is aborted there and then. */
   resolve(txId: string, now: number): Promise<"committed" | "aborted">;
   /** Every participant heard the commit: the record is no longer needed. */
@@ -140,28 +150,48 @@ export function createDecisionStore(store: Store, prefix = "tx/d/"): DecisionSto
       }
     }
   };
+  const resolve = (txId: string, now: number) =>
+    transition(
+      txId,
+      (record) => {
+        const next = resolveOutcome(record, now);
+        return { record: next.record, answer: next.decision };
+      },
+      undefined,
+    );
   return {
     prefix,
     store,
-    decide: (txId, participants, now) =>
+    decide: async (txId, participants, now, ops = []) => {
+      if (ops.length > 0) {
+        const { record } = decideCommit(UNDECIDED, participants, now);
+        const decision: StoreOp = {
+          type: "set",
+          key: key(txId),
+          value: encodeRecord(record),
+          expect: "absent",
+        };
+        try {
+          await store.commit([decision, ...ops]);
+          return true;
+        } catch (error) {
+          if (!StoreConflictError.isInstance(error)) throw error;
+          // Nothing was written: the record was aborted meanwhile, or a guard of `ops` failed.
+          // Settle the record (an absent one becomes "aborted") so no later commit can win.
+          return (await resolve(txId, now)) === "committed";
+        }
+      }
       // The common case: nobody touched the record yet, so skip the read.
-      transition(
+      return transition(
         txId,
         (record) => {
           const next = decideCommit(record, participants, now);
           return { record: next.record, answer: next.granted };
         },
         UNDECIDED,
-      ),
-    resolve: (txId, now) =>
-      transition(
-        txId,
-        (record) => {
-          const next = resolveOutcome(record, now);
-          return { record: next.record, answer: next.decision };
-        },
-        undefined,
-      ),
+      );
+    },
+    resolve,
     finish: (txId) => finisher.finish(key(txId)),
     parse(entry) {
       if (!entry.key.startsWith(prefix)) return undefined;

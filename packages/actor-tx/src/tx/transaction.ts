@@ -1,14 +1,16 @@
-import { type Clock, type Logger, TroupeError } from "@troupe/core";
+import { type Clock, type Logger, StoreConflictError, TroupeError } from "@troupe/core";
 import { txError } from "../errors.js";
 import {
   advanceCoordinator,
   beginCoordinator,
   type CoordinatorEffect,
   type CoordinatorState,
+  chooseCommit,
 } from "./coordinator-state.js";
 import { DECISION_LOG_TYPE } from "./decision-log.js";
 import type { ParticipantRef } from "./decision-state.js";
 import type { DecisionStore } from "./decision-store.js";
+import { closeStaging, openStaging, type StagingTx } from "./staging.js";
 
 /** A participant as `tx.call` accepts it: any actor reference (typed or untyped) or its JSON. */
 export interface ParticipantLike {
@@ -25,7 +27,8 @@ export interface Transaction {
   /**
    * Runs a transactional action on `participant` as a step of this transaction and returns its
    * result. The change is prepared (the actor is locked for this transaction) and becomes
-   * visible when the transaction commits. Await every call before the body returns.
+   * visible when the transaction commits. Await every call before the body returns (calls still
+   * running then are settled before the transaction decides or aborts; a failed one aborts it).
    */
   call(participant: ParticipantLike, action: string, ...args: unknown[]): Promise<unknown>;
 }
@@ -82,11 +85,30 @@ export async function runTransaction<R>(
   body: (tx: Transaction) => Promise<R>,
   timeoutMs: number,
 ): Promise<R> {
-  const { clock } = deps;
   const txId = deps.nextId();
+  const staging = openStaging(txId, deps.records.store);
+  try {
+    return await coordinate(deps, body, timeoutMs, txId, staging);
+  } finally {
+    closeStaging(staging);
+  }
+}
+
+async function coordinate<R>(
+  deps: TransactionDeps,
+  body: (tx: Transaction) => Promise<R>,
+  timeoutMs: number,
+  txId: string,
+  staging: StagingTx,
+): Promise<R> {
+  const { clock } = deps;
   const deadline = clock.now() + timeoutMs;
   let state: CoordinatorState = beginCoordinator(txId, deadline);
   let stepFailure: unknown;
+  // Prepares still on their way: a body that stops at the first failed step (`Promise.all`)
+  // leaves the others running, and an abort sent before one lands would leave it locked.
+  const inFlight = new Set<Promise<unknown>>();
+  let giveUp = false; // set once the transaction aborts: waiting prepares stop retrying
   deps.counters.started();
 
   const prepare = async (ref: ParticipantRef, step: number, action: string, args: unknown[]) => {
@@ -95,7 +117,7 @@ export async function runTransaction<R>(
       try {
         return await deps.call(ref, "txPrepare", [txId, step, action, args, deadline]);
       } catch (error) {
-        if (!TroupeError.isInstance(error, "TX_BUSY")) throw error;
+        if (!TroupeError.isInstance(error, "TX_BUSY") || giveUp) throw error;
         deps.counters.busyRetry();
         const wait = backoffMs * (0.5 + deps.random());
         if (clock.now() + wait >= deadline) {
@@ -154,11 +176,15 @@ export async function runTransaction<R>(
       const next = advanceCoordinator(state, { type: "step", ref });
       state = next.state;
       const effect = next.effects[0] as Extract<CoordinatorEffect, { type: "prepare" }>;
+      const prepared = prepare(ref, effect.step, action, args);
+      inFlight.add(prepared);
       try {
-        return await prepare(ref, effect.step, action, args);
+        return await prepared;
       } catch (error) {
         stepFailure ??= error;
         throw error;
+      } finally {
+        inFlight.delete(prepared);
       }
     },
   };
@@ -166,9 +192,12 @@ export async function runTransaction<R>(
   let result: R;
   try {
     result = await body(tx);
+    if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     if (stepFailure !== undefined) throw stepFailure;
   } catch (error) {
-    await abort(deps, state, txId);
+    giveUp = true;
+    if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    await abort(deps, state, txId, staging);
     throw error;
   }
 
@@ -180,17 +209,40 @@ export async function runTransaction<R>(
     return result;
   }
   if (first?.type === "abort") {
-    await abort(deps, state, txId);
+    await abort(deps, state, txId, staging);
     throw txError("TX_TIMEOUT", `transaction ${txId} passed its deadline (${timeoutMs} ms)`, {
       txId,
     });
   }
+  if (chooseCommit(state, staging.participants.size) === "one-phase") {
+    await commitOnePhase(deps, state, staging);
+    return result;
+  }
+  // Participants staged in memory (in this process) commit with the decision record, in the
+  // same Store commit; the record names only the others, which hear the outcome in phase 2.
+  const staged = [...staging.participants.values()];
+  if (staged.some((p) => p.dropped)) {
+    await abort(deps, state, txId, staging);
+    throw txError("TX_TIMEOUT", `transaction ${txId}: a participant gave up at the deadline`, {
+      txId,
+    });
+  }
   deps.faults?.afterPrepare?.(txId);
-  const participants = state.participants.map((p) => p.ref);
+  const stagedIds = new Set(staged.map((p) => refId(p.ref)));
+  const participants = state.participants
+    .map((p) => p.ref)
+    .filter((ref) => !stagedIds.has(refId(ref)));
+  if (staged.length > 0) staging.phase = "committing";
   let granted: boolean;
   try {
-    granted = await deps.records.decide(txId, participants, clock.now());
+    granted = await deps.records.decide(
+      txId,
+      participants,
+      clock.now(),
+      staged.flatMap((p) => p.write.ops),
+    );
   } catch (error) {
+    discardStaged(staging, error);
     // The decision may or may not be logged: ask the record, which settles it either way.
     try {
       granted = (await deps.records.resolve(txId, clock.now())) === "committed";
@@ -206,14 +258,21 @@ export async function runTransaction<R>(
   const decided = advanceCoordinator(state, { type: "decided", granted });
   state = decided.state;
   if (!granted) {
-    await abort(deps, state, txId);
+    await abort(deps, state, txId, staging);
     throw txError(
       "TX_ABORTED",
       `transaction ${txId} was aborted before it could commit (a participant gave up waiting)`,
       { txId },
     );
   }
-  deps.faults?.afterDecision?.(txId);
+  try {
+    deps.faults?.afterDecision?.(txId);
+  } catch (error) {
+    // Test seam: the process "died" after the decision; its activations' memory dies with it.
+    discardStaged(staging, error);
+    throw error;
+  }
+  adoptStaged(staging);
   const delivered = await Promise.allSettled(
     participants.map((ref) => deps.call(ref, "txCommit", [txId])),
   );
@@ -233,8 +292,93 @@ export async function runTransaction<R>(
   return result;
 }
 
-async function abort(deps: TransactionDeps, state: CoordinatorState, txId: string): Promise<void> {
+/**
+ * Every participant staged its step in memory (same process, same Store as the decision
+ * records): prepare, decide and apply are one guarded Store commit of all their states, fenced on
+ * each activation's claim. No decision record: the commit itself is the decision.
+ */
+async function commitOnePhase(
+  deps: TransactionDeps,
+  state: CoordinatorState,
+  staging: StagingTx,
+): Promise<void> {
+  const { txId } = state;
+  const staged = [...staging.participants.values()];
+  if (staged.some((p) => p.dropped)) {
+    await abort(deps, state, txId, staging);
+    throw txError("TX_TIMEOUT", `transaction ${txId}: a participant gave up at the deadline`, {
+      txId,
+    });
+  }
+  deps.faults?.afterPrepare?.(txId);
+  staging.phase = "committing";
+  try {
+    await staging.store.commit(staged.flatMap((p) => p.write.ops));
+  } catch (error) {
+    if (StoreConflictError.isInstance(error)) {
+      // An activation lost its claim since it staged: nothing was written.
+      await abort(deps, state, txId, staging);
+      throw txError(
+        "TX_ABORTED",
+        `transaction ${txId}: a participant moved or was reactivated before the commit; nothing applied`,
+        { txId },
+        error,
+      );
+    }
+    discardStaged(staging, error);
+    deps.counters.aborted();
+    throw txError(
+      "TX_OUTCOME_UNKNOWN",
+      `transaction ${txId}: its one-phase commit failed with an unknown outcome (all or nothing applied)`,
+      { txId },
+      error,
+    );
+  }
+  try {
+    deps.faults?.afterDecision?.(txId);
+  } catch (error) {
+    // Test seam: the process "died" after the commit; its activations' memory dies with it.
+    discardStaged(staging, error);
+    throw error;
+  }
+  adoptStaged(staging);
+  deps.counters.committed();
+}
+
+function refId(ref: ParticipantRef): string {
+  return `${ref.type}/${String(ref.key)}`;
+}
+
+/** The commit carrying the staged states succeeded: they become the participants' states. */
+function adoptStaged(staging: StagingTx): void {
+  for (const p of staging.participants.values()) {
+    p.write.adopt();
+    p.release();
+  }
+  staging.participants.clear();
+}
+
+/**
+ * The commit carrying the staged states may or may not have landed: the activations' memory
+ * cannot be trusted either way, so they end and the next activation of each loads the Store's.
+ */
+function discardStaged(staging: StagingTx, reason: unknown): void {
+  for (const p of staging.participants.values()) {
+    p.release();
+    p.write.discard(reason);
+  }
+  staging.participants.clear();
+}
+
+async function abort(
+  deps: TransactionDeps,
+  state: CoordinatorState,
+  txId: string,
+  staging: StagingTx,
+): Promise<void> {
   deps.counters.aborted();
+  for (const p of staging.participants.values()) p.release();
+  staging.participants.clear();
   const refs = state.participants.map((p) => p.ref);
   // Best effort: a participant that misses this aborts itself once the deadline passes.
   await Promise.allSettled(refs.map((ref) => deps.call(ref, "txAbort", [txId])));

@@ -3,9 +3,11 @@ import {
   type ActorContext,
   type ActorDefinition,
   type ActorTimer,
+  activationMemory,
   defineActor,
   type KeyKind,
   type KeyOf,
+  stageWrite,
 } from "@troupe/actors";
 import { invalidArgument, parseWith } from "@troupe/core";
 import { z } from "zod";
@@ -16,10 +18,12 @@ import {
   applyDecision,
   commitPrepared,
   judgePrepare,
+  type PreparedLock,
   recordPrepared,
   type TxState,
   unlocked,
 } from "./participant-state.js";
+import { type StagedParticipant, stagingFor } from "./staging.js";
 import { type StateSlot, ValueContext } from "./value-context.js";
 
 /** The internal actions every transactional actor gets (user actions may not use these names). */
@@ -98,6 +102,18 @@ function normalize(spec: unknown): Normalized {
 const RESOLVE_SLACK_MS = 50;
 /** How long a failed resolution waits before it asks again. */
 const RESOLVE_RETRY_MS = 1_000;
+/** The activation-memory key of a staged (in-memory) prepared step. */
+const STAGED = "troupe.tx.staged";
+
+/** The in-memory lock of a one-phase transaction on this activation, if any. */
+function stagedOn(ctx: AnyCtx): StagedParticipant | undefined {
+  return activationMemory(ctx).get(STAGED) as StagedParticipant | undefined;
+}
+
+/** The lock that holds the actor: the in-memory one of a one-phase transaction, or the stored one. */
+function heldLock(ctx: AnyCtx): PreparedLock<unknown> | null | undefined {
+  return stagedOn(ctx)?.lock ?? (ctx.state as TxState<unknown>).lock;
+}
 
 /**
  * Defines an actor whose `transactional` actions can take part in transactions across actors
@@ -152,7 +168,7 @@ export function defineTxActor<
     },
   });
   const refuseWhileLocked = (ctx: AnyCtx, action: string) => {
-    const lock = (ctx.state as TxState<unknown>).lock;
+    const lock = heldLock(ctx);
     if (lock) {
       throw txError(
         "TX_LOCKED",
@@ -186,6 +202,18 @@ export function defineTxActor<
   };
   const onResolutionTimer = async (ctx: AnyCtx): Promise<void> => {
     timers.delete(timerKey(ctx));
+    const staged = stagedOn(ctx);
+    if (staged !== undefined) {
+      if (staged.lock.deadline + RESOLVE_SLACK_MS > ctx.now()) {
+        armResolution(ctx, staged.lock.deadline);
+      } else if (staged.tx.phase !== "committing") {
+        // The coordinator (in this process) did not commit by its deadline: give up the step.
+        // Once the one-phase commit was sent, only the coordinator ends the lock.
+        staged.dropped = true;
+        staged.release();
+      }
+      return;
+    }
     const lock = (ctx.state as TxState<unknown>).lock;
     if (!lock) return;
     if (lock.deadline + RESOLVE_SLACK_MS > ctx.now()) {
@@ -212,6 +240,39 @@ export function defineTxActor<
     }
     ctx.state = applyDecision(ctx.state as TxState<unknown>, lock.txId, decision);
     return decision;
+  };
+
+  /**
+   * The first step of a transaction coordinated in this process, whose decision records share
+   * this actor's Store: keep it in memory (an in-memory lock, no Store write) for a one-phase
+   * commit. False when it must be prepared durably instead.
+   */
+  const stageStep = async (
+    ctx: AnyCtx,
+    txId: string,
+    deadline: number,
+    next: unknown,
+    result: unknown,
+  ): Promise<boolean> => {
+    const staging = stagingFor(txId);
+    if (staging === undefined) return false;
+    const write = await stageWrite(ctx, unlocked(next));
+    if (write.store !== staging.store || staging.phase !== "open") return false;
+    const memory = activationMemory(ctx);
+    const participant: StagedParticipant = {
+      ref: { type, key: (ctx.key ?? null) as string | number | null },
+      tx: staging,
+      lock: { txId, deadline, next, results: [result] },
+      write,
+      dropped: false,
+      release() {
+        if (memory.get(STAGED) === participant) memory.delete(STAGED);
+      },
+    };
+    memory.set(STAGED, participant);
+    staging.participants.set(`${ctx.address.type}/${ctx.address.key}`, participant);
+    armResolution(ctx, deadline);
+    return true;
   };
 
   const actions: Record<string, unknown> = {};
@@ -251,7 +312,11 @@ export function defineTxActor<
       callArgs: unknown[],
       deadline: number,
     ) {
-      const state = ctx.state as TxState<unknown>;
+      const staged = stagedOn(ctx);
+      const state: TxState<unknown> =
+        staged === undefined
+          ? (ctx.state as TxState<unknown>)
+          : { value: (ctx.state as TxState<unknown>).value, lock: staged.lock };
       const verdict = judgePrepare(state, txId, step);
       if (verdict.kind === "replay") return verdict.result;
       if (verdict.kind === "busy") {
@@ -300,6 +365,16 @@ export function defineTxActor<
         }),
         ...checked,
       );
+      if (staged !== undefined) {
+        // A later step of a one-phase transaction: still in memory only.
+        staged.write = await stageWrite(ctx, unlocked(draft));
+        staged.lock = recordPrepared(state, txId, deadline, draft, result)
+          .lock as PreparedLock<unknown>;
+        return result;
+      }
+      if (verdict.base === "value" && (await stageStep(ctx, txId, deadline, draft, result))) {
+        return result;
+      }
       ctx.state = recordPrepared(ctx.state as TxState<unknown>, txId, deadline, draft, result);
       if (verdict.base === "value") armResolution(ctx, deadline);
       return result;
@@ -322,7 +397,7 @@ export function defineTxActor<
   actions.txResolve = { idempotent: true, handler: resolveHere };
   actions.txLock = {
     readOnly: true,
-    handler: (ctx: AnyCtx) => (ctx.state as TxState<unknown>).lock?.txId ?? null,
+    handler: (ctx: AnyCtx) => heldLock(ctx)?.txId ?? null,
   };
 
   const valueSchema = spec.state as z.ZodType;
