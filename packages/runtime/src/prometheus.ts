@@ -21,6 +21,11 @@ interface Family {
   help: string;
   readonly buckets: readonly number[];
   readonly series: Map<string, Series>;
+  /**
+   * Series of frozen label objects by identity: a hot caller that passes the same frozen labels
+   * at every report skips building the series key. Frozen, so the labels cannot have changed.
+   */
+  readonly frozen: WeakMap<MetricLabels, Series>;
 }
 
 interface Series {
@@ -62,6 +67,8 @@ function formatNumber(value: number): string {
 function formatLabels(labels: readonly (readonly [string, string])[]): string {
   return labels.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(",");
 }
+
+const NO_LABELS: MetricLabels = Object.freeze({});
 
 function braced(labelText: string): string {
   return labelText === "" ? "" : `{${labelText}}`;
@@ -112,12 +119,21 @@ export function createPrometheusMetrics(): PrometheusMetrics {
       help: options.help ?? "",
       buckets: [...new Set(buckets)],
       series: new Map(),
+      frozen: new WeakMap(),
     };
     families.set(name, created);
     return created;
   };
 
-  const series = (target: Family, labels: MetricLabels = {}): Series => {
+  const series = (target: Family, labels: MetricLabels = NO_LABELS): Series => {
+    const known = target.frozen.get(labels);
+    if (known !== undefined) return known;
+    const found = keyedSeries(target, labels);
+    if (Object.isFrozen(labels)) target.frozen.set(labels, found);
+    return found;
+  };
+
+  const keyedSeries = (target: Family, labels: MetricLabels): Series => {
     const key = seriesKey(labels);
     let found = target.series.get(key);
     if (!found) {
