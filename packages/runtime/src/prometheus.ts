@@ -26,6 +26,9 @@ interface Family {
    * at every report skips building the series key. Frozen, so the labels cannot have changed.
    */
   readonly frozen: WeakMap<MetricLabels, Series>;
+  /** The frozen labels last reported, and their series: one comparison for the hottest caller. */
+  lastLabels: MetricLabels | undefined;
+  lastSeries: Series | undefined;
 }
 
 interface Series {
@@ -120,16 +123,23 @@ export function createPrometheusMetrics(): PrometheusMetrics {
       buckets: [...new Set(buckets)],
       series: new Map(),
       frozen: new WeakMap(),
+      lastLabels: undefined,
+      lastSeries: undefined,
     };
     families.set(name, created);
     return created;
   };
 
   const series = (target: Family, labels: MetricLabels = NO_LABELS): Series => {
-    const known = target.frozen.get(labels);
-    if (known !== undefined) return known;
-    const found = keyedSeries(target, labels);
-    if (Object.isFrozen(labels)) target.frozen.set(labels, found);
+    if (labels === target.lastLabels && target.lastSeries !== undefined) return target.lastSeries;
+    let found = target.frozen.get(labels);
+    if (found === undefined) {
+      found = keyedSeries(target, labels);
+      if (!Object.isFrozen(labels)) return found;
+      target.frozen.set(labels, found);
+    }
+    target.lastLabels = labels;
+    target.lastSeries = found;
     return found;
   };
 

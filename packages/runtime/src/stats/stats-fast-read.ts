@@ -105,9 +105,13 @@ export function createStatsFastRead(
 ): (request: IncomingMessage, response: ServerResponse, fallback: RequestListener) => void {
   const { service, principalFor, hostAllowed } = options;
   const hosts = new Map<string, boolean>();
+  // Clients send the same Host at every request: the last answer is checked first.
+  let lastHost: string | undefined;
+  let lastAllowed = false;
   const hostPasses = (host: string | undefined): boolean => {
     if (hostAllowed === undefined) return true;
     if (host === undefined) return false;
+    if (host === lastHost) return lastAllowed;
     let allowed = hosts.get(host);
     if (allowed === undefined) {
       const hostname = hostnameOf(host);
@@ -115,6 +119,8 @@ export function createStatsFastRead(
       if (hosts.size >= HOSTS_REMEMBERED) hosts.clear();
       hosts.set(host, allowed);
     }
+    lastHost = host;
+    lastAllowed = allowed;
     return allowed;
   };
 
