@@ -5,6 +5,8 @@
 // Hono chain instead of the fast path, so both are measured with the same generator in one run.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -266,6 +268,23 @@ try {
   const snapshots = await load(url, snapshotPaths);
   const hits = (await counter(url, 'actor_core_cache_hits_total{tier="l1"}')) - hitsBefore;
   const fast = (await counter(url, "troupe_http_fast_reads_total")) - fastBefore;
+  // The floor: a bare node:http server in this process answering every request with one
+  // snapshot's bytes, no checks, no lookup, no metrics. What the fast path costs above it is ours.
+  const sample = Buffer.from(
+    await (await fetch(`${url}/stats/actors/${ids[0]}`, { headers: rootHeaders })).arrayBuffer(),
+  );
+  const bare = createServer((_request, response) => {
+    response.writeHead(200, {
+      "content-type": "application/json",
+      "content-length": sample.length,
+    });
+    response.end(sample);
+  });
+  await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
+  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
+  await load(bareUrl, snapshotPaths, 2);
+  const floor = await load(bareUrl, snapshotPaths);
+  await new Promise((resolve) => bare.close(resolve));
   for (const [name, result] of [
     ["GET /health (Hono)", health],
     [`GET /stats/actors/:id?via=hono (${actors} actors, L1, Hono)`, throughHono],
@@ -273,6 +292,7 @@ try {
       `GET /stats/actors/:id (${actors} actors, L1, fast path${authMode === "none" ? "" : `, ${authMode} token`})`,
       snapshots,
     ],
+    ["bare node:http, one snapshot's bytes (floor)", floor],
   ] as const) {
     rows.push({
       request: name,
