@@ -5,6 +5,8 @@
 // Hono chain instead of the fast path, so both are measured with the same generator in one run.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -18,6 +20,15 @@ const actors = Number(process.env.STATS_BENCH_ACTORS ?? 1000);
 const seconds = Number(process.env.STATS_BENCH_SECONDS ?? 10);
 const connections = Number(process.env.STATS_BENCH_CONNECTIONS ?? 32);
 const wanted = process.env.STATS_BENCH_LOADGEN; // "wrk" or "autocannon"; default wrk when found
+// "root" or "scoped": the runtime runs with auth and every request carries that token (a scoped
+// one holds `stats:read` only, so /health and the Hono read take the root token); default none.
+const authMode = process.env.STATS_BENCH_AUTH ?? "none";
+if (!["none", "root", "scoped"].includes(authMode)) {
+  throw new Error(
+    `STATS_BENCH_AUTH: expected none, root or scoped, got ${JSON.stringify(authMode)}`,
+  );
+}
+const ROOT_TOKEN = "tok-bench-5f0c2a9e7d1b4c8a6e3f0b2d9c7a1e4f";
 
 function hasWrk(): boolean {
   try {
@@ -44,6 +55,7 @@ const runtime = createRuntime(
   parseRuntimeConfig({
     storage: { url: `sqlite:${path.join(dir, "troupe.db")}` },
     server: { port: 0 },
+    ...(authMode === "none" ? {} : { auth: { token: ROOT_TOKEN } }),
     stats: { registry, systems: ["equipment", "buffs"], watch: false, cache: { ttlMs: 600_000 } },
   }),
   { logger: noopLogger, inngest: false, dashboardDir: false },
@@ -65,6 +77,9 @@ function wrkMs(text: string): number {
   return found[2] === "us" ? value / 1000 : found[2] === "s" ? value * 1000 : value;
 }
 
+/** Each request's headers: the row's token, if any. */
+let token: string | undefined;
+
 async function loadWithWrk(
   url: string,
   paths: readonly string[],
@@ -77,7 +92,7 @@ async function loadWithWrk(
 local i = 0
 request = function()
   i = i % #paths + 1
-  return wrk.format("GET", paths[i])
+  return wrk.format("GET", paths[i]${token === undefined ? "" : `, {["Authorization"] = ${JSON.stringify(`Bearer ${token}`)}}`})
 end
 `,
   );
@@ -141,7 +156,11 @@ async function generate(
     connections,
     duration,
     workers: 1,
-    requests: paths.map((requestPath) => ({ method: "GET", path: requestPath })),
+    requests: paths.map((requestPath) => ({
+      method: "GET",
+      path: requestPath,
+      ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }),
+    })),
   });
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${result.non2xx} non-2xx answers, ${result.errors} errors`);
@@ -160,12 +179,13 @@ async function generate(
  * costs, per CPU-second of this process, which load from other processes disturbs less.
  */
 async function inProcess(paths: readonly string[], count: number) {
+  const init = { headers: rootHeaders };
   for (let i = 0; i < 2_000; i++)
-    await (await runtime.app.request(paths[i % paths.length] as string)).text();
+    await (await runtime.app.request(paths[i % paths.length] as string, init)).text();
   const cpu = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < count; i++) {
-    const response = await runtime.app.request(paths[i % paths.length] as string);
+    const response = await runtime.app.request(paths[i % paths.length] as string, init);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     await response.text();
   }
@@ -177,8 +197,11 @@ async function inProcess(paths: readonly string[], count: number) {
   };
 }
 
+const rootHeaders: Record<string, string> =
+  authMode === "none" ? {} : { authorization: `Bearer ${ROOT_TOKEN}` };
+
 async function counter(url: string, line: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${url}/metrics`, { headers: rootHeaders })).text();
   const found = text.split("\n").find((row) => row.startsWith(line));
   return found === undefined ? 0 : Number(found.slice(line.length).trim());
 }
@@ -206,18 +229,34 @@ try {
     ]);
     const response = await fetch(`${url}/stats/actors`, {
       method: "PUT",
-      headers: { "content-type": "application/json" },
+      headers: { ...rootHeaders, "content-type": "application/json" },
       body: JSON.stringify({ writes }),
     });
     if (!response.ok) throw new Error(`PUT batch: HTTP ${response.status}`);
   }
-  for (const id of ids) await (await fetch(`${url}/stats/actors/${id}`)).arrayBuffer(); // into L1
+  for (const id of ids) {
+    await (await fetch(`${url}/stats/actors/${id}`, { headers: rootHeaders })).arrayBuffer(); // into L1
+  }
+  // The fast row's token: the root token, or a scoped token holding only `stats:read`.
+  let readToken = authMode === "none" ? undefined : ROOT_TOKEN;
+  if (authMode === "scoped") {
+    const minted = await fetch(`${url}/api/tokens`, {
+      method: "POST",
+      headers: { ...rootHeaders, "content-type": "application/json" },
+      body: JSON.stringify({ name: "bench-reader", scopes: ["stats:read"] }),
+    });
+    if (minted.status !== 201) throw new Error(`POST /api/tokens: HTTP ${minted.status}`);
+    readToken = ((await minted.json()) as { token: string }).token;
+  }
 
   const rows = [];
   const snapshotPaths = ids.map((id) => `/stats/actors/${id}`);
+  token = authMode === "none" ? undefined : ROOT_TOKEN;
   for (const paths of [["/health"], snapshotPaths.map((one) => `${one}?via=hono`), snapshotPaths]) {
+    if (paths === snapshotPaths) token = readToken;
     await load(url, paths, 2); // warm-up: JIT and connection set-up out of the measurement
   }
+  token = authMode === "none" ? undefined : ROOT_TOKEN;
   const health = await load(url, ["/health"]);
   const throughHono = await load(
     url,
@@ -225,13 +264,35 @@ try {
   );
   const hitsBefore = await counter(url, 'actor_core_cache_hits_total{tier="l1"}');
   const fastBefore = await counter(url, "troupe_http_fast_reads_total");
+  token = readToken;
   const snapshots = await load(url, snapshotPaths);
   const hits = (await counter(url, 'actor_core_cache_hits_total{tier="l1"}')) - hitsBefore;
   const fast = (await counter(url, "troupe_http_fast_reads_total")) - fastBefore;
+  // The floor: a bare node:http server in this process answering every request with one
+  // snapshot's bytes, no checks, no lookup, no metrics. What the fast path costs above it is ours.
+  const sample = Buffer.from(
+    await (await fetch(`${url}/stats/actors/${ids[0]}`, { headers: rootHeaders })).arrayBuffer(),
+  );
+  const bare = createServer((_request, response) => {
+    response.writeHead(200, {
+      "content-type": "application/json",
+      "content-length": sample.length,
+    });
+    response.end(sample);
+  });
+  await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
+  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
+  await load(bareUrl, snapshotPaths, 2);
+  const floor = await load(bareUrl, snapshotPaths);
+  await new Promise((resolve) => bare.close(resolve));
   for (const [name, result] of [
     ["GET /health (Hono)", health],
     [`GET /stats/actors/:id?via=hono (${actors} actors, L1, Hono)`, throughHono],
-    [`GET /stats/actors/:id (${actors} actors, L1, fast path)`, snapshots],
+    [
+      `GET /stats/actors/:id (${actors} actors, L1, fast path${authMode === "none" ? "" : `, ${authMode} token`})`,
+      snapshots,
+    ],
+    ["bare node:http, one snapshot's bytes (floor)", floor],
   ] as const) {
     rows.push({
       request: name,
@@ -239,6 +300,7 @@ try {
       seconds,
       "req/s": Math.round(result.perSecond),
       "req/server CPU-s": Math.round(result.perCpuSecond),
+      "server CPU µs/req": Number((1e6 / result.perCpuSecond).toFixed(1)),
       "p50 ms": result.p50,
       "p99 ms": result.p99,
       timeouts: result.timeouts,
@@ -257,7 +319,7 @@ try {
     `stats snapshot reads over HTTP (${generator === "wrk" ? "wrk, 1 thread" : "autocannon on a worker thread"}, loopback)`,
     rows,
   );
-  console.log(`load generator: ${generator}`);
+  console.log(`load generator: ${generator}; auth: ${authMode}`);
   console.log(
     `fast-path run: ${hits} L1 hits and ${fast} fast-path answers for ${snapshots.total} requests`,
   );

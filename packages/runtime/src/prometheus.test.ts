@@ -59,6 +59,35 @@ describe("createPrometheusMetrics", () => {
     );
   });
 
+  it("counts a frozen label set, reused by identity, in the same series as equal labels", () => {
+    const metrics = createPrometheusMetrics();
+    const hits = metrics.counter("hits_total");
+    const misses = metrics.counter("misses_total");
+    const l1 = Object.freeze({ tier: "l1" });
+    hits.inc(1, l1);
+    hits.inc(2, { tier: "l1" });
+    hits.inc(1, l1);
+    misses.inc(5, l1); // the same object on another family is that family's own series
+    hits.inc(1, Object.freeze({ tier: "l2" }));
+    hits.inc(1);
+    hits.inc(1, Object.freeze({}));
+    expect(metrics.render()).toBe(
+      [
+        "# TYPE hits_total counter",
+        'hits_total{tier="l1"} 4',
+        'hits_total{tier="l2"} 1',
+        "hits_total 2",
+        "# TYPE misses_total counter",
+        'misses_total{tier="l1"} 5',
+        "",
+      ].join("\n"),
+    );
+    // A frozen set with a bad label name is refused at every report, not only the first.
+    const bad = Object.freeze({ le: "1" });
+    expect(() => hits.inc(1, bad)).toThrow(/metrics\.labels/);
+    expect(() => hits.inc(1, bad)).toThrow(/metrics\.labels/);
+  });
+
   it("rejects names Prometheus cannot express, naming the problem", () => {
     const metrics = createPrometheusMetrics();
     expect(() => metrics.counter("bad-name")).toThrow(/metrics\.name: "bad-name"/);

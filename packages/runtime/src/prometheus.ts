@@ -21,6 +21,14 @@ interface Family {
   help: string;
   readonly buckets: readonly number[];
   readonly series: Map<string, Series>;
+  /**
+   * Series of frozen label objects by identity: a hot caller that passes the same frozen labels
+   * at every report skips building the series key. Frozen, so the labels cannot have changed.
+   */
+  readonly frozen: WeakMap<MetricLabels, Series>;
+  /** The frozen labels last reported, and their series: one comparison for the hottest caller. */
+  lastLabels: MetricLabels | undefined;
+  lastSeries: Series | undefined;
 }
 
 interface Series {
@@ -62,6 +70,8 @@ function formatNumber(value: number): string {
 function formatLabels(labels: readonly (readonly [string, string])[]): string {
   return labels.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(",");
 }
+
+const NO_LABELS: MetricLabels = Object.freeze({});
 
 function braced(labelText: string): string {
   return labelText === "" ? "" : `{${labelText}}`;
@@ -112,12 +122,28 @@ export function createPrometheusMetrics(): PrometheusMetrics {
       help: options.help ?? "",
       buckets: [...new Set(buckets)],
       series: new Map(),
+      frozen: new WeakMap(),
+      lastLabels: undefined,
+      lastSeries: undefined,
     };
     families.set(name, created);
     return created;
   };
 
-  const series = (target: Family, labels: MetricLabels = {}): Series => {
+  const series = (target: Family, labels: MetricLabels = NO_LABELS): Series => {
+    if (labels === target.lastLabels && target.lastSeries !== undefined) return target.lastSeries;
+    let found = target.frozen.get(labels);
+    if (found === undefined) {
+      found = keyedSeries(target, labels);
+      if (!Object.isFrozen(labels)) return found;
+      target.frozen.set(labels, found);
+    }
+    target.lastLabels = labels;
+    target.lastSeries = found;
+    return found;
+  };
+
+  const keyedSeries = (target: Family, labels: MetricLabels): Series => {
     const key = seriesKey(labels);
     let found = target.series.get(key);
     if (!found) {

@@ -43,7 +43,7 @@ import { isSyncAllowed } from "./security/app-sync-policy.js";
 import { bodyGuard } from "./security/body-guard.js";
 import { isAllowedHost, localRequestGuard } from "./security/local-request-guard.js";
 import { assertStartConfig } from "./start-config.js";
-import { createStatsFastRead } from "./stats/stats-fast-read.js";
+import { createStatsFastRead, fastReadCounter } from "./stats/stats-fast-read.js";
 import { createStatsRoutes } from "./stats/stats-routes.js";
 import { createStatsService } from "./stats/stats-service.js";
 import { openStorage } from "./storage.js";
@@ -408,9 +408,6 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
   let stopping: Promise<void> | undefined;
 
   // GET /stats/actors/:id of an L1 snapshot skips the Hono chain (same checks, same answer).
-  const fastReads = metrics.counter("troupe_http_fast_reads_total", {
-    help: "Snapshot reads answered from L1 in front of the Hono routes",
-  });
   const fastRead =
     statsService &&
     createStatsFastRead({
@@ -421,11 +418,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
           ? (hostname) => isAllowedHost(hostname, security.allowedHosts, config.server.host)
           : undefined,
       draining: () => draining,
-      served: (started) => {
-        fastReads.inc(1);
-        requests.inc(1, { method: "GET", status: "200" });
-        requestDuration.observe(performance.now() - started, { method: "GET" });
-      },
+      served: fastReadCounter(metrics, requests, requestDuration),
     });
 
   const listen = (host: string, port: number) =>

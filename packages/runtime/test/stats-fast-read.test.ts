@@ -7,7 +7,8 @@ import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { noopLogger } from "@troupe/core";
+import { ManualClock, noopLogger } from "@troupe/core";
+import { hashSigningKey } from "@troupe/inngest";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Scope } from "../src/access/scopes.js";
 import { parseRuntimeConfig, type RuntimeConfigInput } from "../src/config.js";
@@ -27,7 +28,7 @@ afterEach(async () => {
   for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-async function start(input: RuntimeConfigInput = {}) {
+async function start(input: RuntimeConfigInput = {}, clock?: ManualClock) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "troupe-fast-read-"));
   scratch.push(dir);
   const registry = path.join(dir, "combiner.yaml");
@@ -44,7 +45,7 @@ async function start(input: RuntimeConfigInput = {}) {
         channel: `test.fast.${Math.random().toString(36).slice(2)}`,
       },
     }),
-    { logger: noopLogger, inngest: false, dashboardDir: false },
+    { logger: noopLogger, inngest: false, dashboardDir: false, ...(clock ? { clock } : {}) },
   );
   runtimes.push(runtime);
   const { url } = await runtime.start();
@@ -100,6 +101,16 @@ async function put(url: string, actorId: string, strength: number, token?: strin
     body: JSON.stringify({ primary: [{ dimension: "strength", bucket: "FLAT", value: strength }] }),
   });
   expect(response.status).toBe(200);
+}
+
+async function mint(url: string, scopes: Scope[]) {
+  const response = await fetch(`${url}/api/tokens`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ROOT}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: scopes.join("+"), scopes }),
+  });
+  expect(response.status).toBe(201);
+  return (await response.json()) as { token: string; info: { id: string } };
 }
 
 /** The answer of the fast path (no query) and of the Hono route (`?via=hono`) for one read. */
@@ -164,17 +175,8 @@ describe("fast snapshot reads in front of the Hono routes", () => {
   it("with auth: 401 without a token, 403 without stats:read, the snapshot with it or the root token", async () => {
     const { url } = await start({ auth: { token: ROOT } });
     await put(url, "hero-3", 5, ROOT);
-    const mint = async (scopes: Scope[]) => {
-      const response = await fetch(`${url}/api/tokens`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ROOT}`, "content-type": "application/json" },
-        body: JSON.stringify({ name: scopes.join("+"), scopes }),
-      });
-      expect(response.status).toBe(201);
-      return ((await response.json()) as { token: string }).token;
-    };
-    const reader = await mint(["stats:read"]);
-    const runsOnly = await mint(["runs:read"]);
+    const reader = (await mint(url, ["stats:read"])).token;
+    const runsOnly = (await mint(url, ["runs:read"])).token;
     await get(url, "/stats/actors/hero-3", { authorization: `Bearer ${ROOT}` }); // into L1
 
     const cases: [string, Record<string, string>, number, number][] = [
@@ -191,6 +193,51 @@ describe("fast snapshot reads in front of the Hono routes", () => {
       expect(answer.served, name).toBe(served);
       expect(answer.fast, name).toEqual(answer.hono);
     }
+  });
+
+  it("stops serving a revoked token at once, and a signing key once its window closes, as the Hono route does", async () => {
+    const oldKey = `signkey-prod-${"cd34".repeat(16)}`;
+    const newKey = `signkey-prod-${"ab12".repeat(16)}`;
+    const until = "2026-12-06T13:00:00Z";
+    const clock = new ManualClock(Date.UTC(2026, 11, 6, 12));
+    const { url } = await start(
+      {
+        auth: { token: ROOT },
+        inngest: { signingKey: newKey, signingKeyFallback: oldKey, signingKeyFallbackUntil: until },
+      },
+      clock,
+    );
+    const route = "/stats/actors/hero-5";
+    const root = { authorization: `Bearer ${ROOT}` };
+    await put(url, "hero-5", 4, ROOT);
+    const minted = await mint(url, ["stats:read"]);
+    const reader = { authorization: `Bearer ${minted.token}` };
+    const oldBearer = { authorization: `Bearer ${hashSigningKey(oldKey)}` };
+    const newBearer = { authorization: `Bearer ${hashSigningKey(newKey)}` };
+    await get(url, route, root); // into L1
+    for (const headers of [reader, oldBearer, newBearer]) {
+      const answer = await both(url, route, headers);
+      expect([answer.fast.status, answer.served]).toEqual([200, 1]);
+      expect(answer.fast).toEqual(answer.hono);
+    }
+
+    const revoked = await fetch(`${url}/api/tokens/${minted.info.id}`, {
+      method: "DELETE",
+      headers: { ...root, "content-type": "application/json" },
+    });
+    expect(revoked.status).toBe(200);
+    const afterRevoke = await both(url, route, reader);
+    expect([afterRevoke.fast.status, afterRevoke.served]).toEqual([401, 0]);
+    expect(afterRevoke.fast).toEqual(afterRevoke.hono);
+
+    await clock.advanceTo(Date.parse(until));
+    await get(url, route, root); // into L1 again: the clock passed the snapshot's TTL too
+    const closed = await both(url, route, oldBearer);
+    expect([closed.fast.status, closed.served]).toEqual([401, 0]);
+    expect(closed.fast).toEqual(closed.hono);
+    const current = await both(url, route, newBearer);
+    expect([current.fast.status, current.served]).toEqual([200, 1]);
+    expect(current.fast).toEqual(current.hono);
   });
 
   it("hands every read to the Hono chain while the runtime drains", async () => {

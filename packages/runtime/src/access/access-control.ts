@@ -1,9 +1,9 @@
-import { secretIn } from "@troupe/core";
 import { hashSigningKey } from "@troupe/inngest";
 import type { Context, MiddlewareHandler } from "hono";
 import { presentedBearer } from "../auth.js";
 import { requiredScope } from "./route-scopes.js";
 import { grants, type Scope } from "./scopes.js";
+import { digestIn, secretDigest } from "./secret-digests.js";
 import type { TokenRegistry } from "./token-registry.js";
 
 /** Who made a request, once its token is checked. */
@@ -39,25 +39,45 @@ const PRINCIPAL = "troupePrincipal";
  */
 export function principalResolver(
   options: Pick<AccessControlOptions, "rootToken" | "signingKeys" | "registry">,
-): (authorization: string | undefined) => Promise<Principal | undefined> {
-  const root = [options.rootToken];
+): (authorization: string | undefined) => Principal | undefined | Promise<Principal | undefined> {
+  // The accepted secrets' digests are made once (per keyring state), not at every request: the
+  // presented token is hashed once and compared with each in constant time, as `secretIn` does.
+  const root = [secretDigest(options.rootToken)];
   const keys = options.signingKeys ?? [];
   const fixed = Array.isArray(keys) ? keys.map(hashSigningKey) : undefined;
-  // A keyring is asked at each request, so a rotation window closes on time.
+  // A keyring is asked at each request, so a rotation window closes on time. It answers with one
+  // list per state, so the digests are kept per list.
   const signingHashes = (): readonly string[] =>
     fixed ?? (keys as { acceptedHashedKeys(): readonly string[] }).acceptedHashedKeys();
-  return async (authorization) => {
+  const digests = new WeakMap<readonly string[], readonly Buffer[]>();
+  const signingDigests = (): readonly Buffer[] => {
+    const hashes = signingHashes();
+    let found = digests.get(hashes);
+    if (found === undefined) {
+      found = hashes.map(secretDigest);
+      digests.set(hashes, found);
+    }
+    return found;
+  };
+  // Root and signing-key bearers are answered at once; only a scoped token waits for the registry.
+  return (authorization) => {
     const presented = presentedBearer(authorization);
     if (!presented) return undefined;
-    if (secretIn(presented, root)) return { name: "root", scopes: ["admin"] };
-    const signing = signingHashes();
-    if (signing.length > 0 && secretIn(presented, signing)) {
-      return { name: "signing-key", scopes: ["admin"] };
-    }
-    const token = await options.registry.verify(presented);
-    return token ? { name: token.name, tokenId: token.id, scopes: token.scopes } : undefined;
+    const given = secretDigest(presented);
+    if (digestIn(given, root)) return ROOT_PRINCIPAL;
+    const signing = signingDigests();
+    if (signing.length > 0 && digestIn(given, signing)) return SIGNING_KEY_PRINCIPAL;
+    return options.registry
+      .verify(presented)
+      .then((token) =>
+        token ? { name: token.name, tokenId: token.id, scopes: token.scopes } : undefined,
+      );
   };
 }
+
+const ADMIN: readonly Scope[] = Object.freeze(["admin"]);
+const ROOT_PRINCIPAL: Principal = Object.freeze({ name: "root", scopes: ADMIN });
+const SIGNING_KEY_PRINCIPAL: Principal = Object.freeze({ name: "signing-key", scopes: ADMIN });
 
 /** The principal `accessControl` recognised for this request, if any. */
 export function principalOf(context: Context): Principal | undefined {

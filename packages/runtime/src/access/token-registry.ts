@@ -1,11 +1,5 @@
-import {
-  type Clock,
-  createJsonCodec,
-  parseWith,
-  type Store,
-  secretEquals,
-  TroupeError,
-} from "@troupe/core";
+import { timingSafeEqual } from "node:crypto";
+import { type Clock, createJsonCodec, parseWith, type Store, TroupeError } from "@troupe/core";
 import { z } from "zod";
 import { isScope, SCOPES, type Scope } from "./scopes.js";
 import { hashSecret, newToken, parseToken } from "./token-secret.js";
@@ -75,6 +69,8 @@ export interface TokenRegistry {
   /** The live token `text` stands for, or undefined (unknown, malformed, wrong secret, revoked). */
   verify(text: string): Promise<TokenInfo | undefined>;
 }
+
+const UNKNOWN_HASH = "0".repeat(64);
 
 const info = ({ hash: _hash, ...rest }: TokenRecord): TokenInfo => rest;
 
@@ -153,8 +149,11 @@ export function createTokenRegistry(options: TokenRegistryOptions): TokenRegistr
       const parts = parseToken(text);
       if (parts === undefined) return undefined;
       const record = await lookup(parts.id);
-      // Hash comparison in constant time; an unknown id still costs a hash and a compare.
-      const matches = secretEquals(hashSecret(parts.secret), record?.hash ?? "0".repeat(64));
+      // The secret's hash against the stored one in constant time (both are 64 hex digits, so
+      // neither needs hashing again); an unknown id still costs a hash and a compare.
+      const presented = Buffer.from(hashSecret(parts.secret), "latin1");
+      const stored = Buffer.from(record?.hash ?? UNKNOWN_HASH, "latin1");
+      const matches = stored.length === presented.length && timingSafeEqual(presented, stored);
       if (!matches || record === undefined || record.revokedAt !== undefined) return undefined;
       return info(record);
     },
