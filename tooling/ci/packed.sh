@@ -80,7 +80,10 @@ for tarball in "$work"/tarballs/*.tgz; do
       || { echo "[packed] $name has no $field"; exit 1; }
   done
 done
-tar -tzf "$work"/tarballs/troupe-dashboard-*.tgz | grep -qx package/dist/index.html \
+# The listing is read whole first: with pipefail, `tar | grep -q` fails whenever grep's early exit
+# makes tar die of SIGPIPE (seen under load, with the file present).
+dashboard_listing=$(tar -tzf "$work"/tarballs/troupe-dashboard-*.tgz)
+grep -qx package/dist/index.html <<<"$dashboard_listing" \
   || { echo "[packed] the dashboard tarball holds no built dist/index.html"; exit 1; }
 
 step "install the tarballs into an empty project with npm"
