@@ -22,6 +22,29 @@ fi
 unset npm_config_build_from_source
 export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
 
+# better-sqlite3 installs with `prebuild-install || node-gyp rebuild`: a stranger's npm downloads
+# the prebuilt addon for their Node, and compiles SQLite (minutes of one core) only when there is
+# none. This machine has no network for the download, so it would compile every time. Instead the
+# addon bootstrap already compiled for this Node and this exact version is packed as the prebuilt
+# tarball prebuild-install looks for, and offered through a `.prebuild-installrc` in <dir>
+# (`local-prebuilds`): the install script, the unpacking and prebuild-install's own load check run
+# as on a stranger's machine. When the versions differ, or the workspace's addon does not load
+# under this Node, nothing is offered and npm compiles as before.
+offer_prebuilt_sqlite() { # offer_prebuilt_sqlite DIR
+  local dir=$1 pkg version abi name
+  pkg=$(cd "$root/packages/sqlite" && node -p 'require("path").dirname(require.resolve("better-sqlite3/package.json"))' 2>/dev/null) || return 0
+  version=$(node -p "require('$pkg/package.json').version")
+  [ "$version" = "$(node -p "require('$root/packages/sqlite/package.json').dependencies['better-sqlite3']")" ] || return 0
+  [ -f "$pkg/build/Release/better_sqlite3.node" ] || return 0
+  (cd "$pkg" && node -e 'new (require("better-sqlite3"))(":memory:").close()') 2>/dev/null || return 0
+  abi=$(node -p process.versions.modules)
+  name="better-sqlite3-v$version-node-v$abi-$(node -p 'process.platform + "-" + process.arch').tar.gz"
+  mkdir -p "$dir/.prebuilds"
+  tar -czf "$dir/.prebuilds/$name" -C "$pkg" build/Release/better_sqlite3.node
+  printf 'local-prebuilds=%s\n' "$dir/.prebuilds" >"$dir/.prebuild-installrc"
+  echo "[packed] better-sqlite3: offering the workspace's addon as $name"
+}
+
 started=$SECONDS
 step_started=$SECONDS
 step() {
@@ -57,7 +80,10 @@ for tarball in "$work"/tarballs/*.tgz; do
       || { echo "[packed] $name has no $field"; exit 1; }
   done
 done
-tar -tzf "$work"/tarballs/troupe-dashboard-*.tgz | grep -qx package/dist/index.html \
+# The listing is read whole first: with pipefail, `tar | grep -q` fails whenever grep's early exit
+# makes tar die of SIGPIPE (seen under load, with the file present).
+dashboard_listing=$(tar -tzf "$work"/tarballs/troupe-dashboard-*.tgz)
+grep -qx package/dist/index.html <<<"$dashboard_listing" \
   || { echo "[packed] the dashboard tarball holds no built dist/index.html"; exit 1; }
 
 step "install the tarballs into an empty project with npm"
@@ -66,6 +92,7 @@ mkdir -p "$app"
 cp tooling/ci/consumer/consumer.ts tooling/ci/consumer/cli-check.mjs "$app/"
 cd "$app"
 printf '{ "name": "troupe-consumer", "private": true, "type": "module" }\n' >package.json
+offer_prebuilt_sqlite "$app"
 npm install "$work"/tarballs/*.tgz typescript@5.9.3 @types/node@20 zod@4.6.7 2>&1 | tee install.log
 if grep -q EBADENGINE install.log; then
   echo "[packed] a dependency's engines exclude Node $(node --version)"
