@@ -1,11 +1,5 @@
-import {
-  type Clock,
-  jsonCodec,
-  type Logger,
-  type StoreOp,
-  TroupeError,
-  zodIssueError,
-} from "@troupe/core";
+import { jsonCodec, type StoreOp, TroupeError, zodIssueError } from "@troupe/core";
+import type { ActivationDeps } from "./activation-deps.js";
 import { ActivationTimers } from "./activation-timers.js";
 import { ActivationWaiters } from "./activation-waiters.js";
 import type {
@@ -16,8 +10,8 @@ import type {
   DeactivationReason,
   TimerOptions,
 } from "./define.js";
-import type { ActorDirectory, Ownership } from "./directory.js";
-import { type Deadlines, Envelope, type SaveWaiter, type Target } from "./envelope.js";
+import type { Ownership } from "./directory.js";
+import { Envelope, type SaveWaiter, type Target } from "./envelope.js";
 import { errorMessage, movedError } from "./errors.js";
 import {
   ACTIVATING,
@@ -35,30 +29,7 @@ import {
   WRITE,
 } from "./lifecycle.js";
 import { encodeState, fingerprint } from "./state-encoding.js";
-import type { StateStore } from "./state-store.js";
-import { TurnContext, type TurnServices } from "./turn-context.js";
-
-/**
- * What every activation of a system works with: explicit collaborators, one object per system.
- */
-export interface ActivationDeps {
-  readonly clock: Clock;
-  readonly deadlines: Deadlines;
-  readonly logger: Logger;
-  /** Claims the actor before it activates, releases the claim when it ends. */
-  readonly directory: ActorDirectory;
-  /** Loads the state and writes it, fenced on the claim's epoch. */
-  readonly states: StateStore;
-  /** The system's activations: told when this one is ready and when it ends. */
-  readonly table: {
-    activated(activation: Activation): void;
-    removed(activation: Activation): void;
-  };
-  /** Routes the calls this activation ended before running. */
-  readonly router: { redispatch(envelope: Envelope): void };
-  /** What turn contexts hand out: references, reminders, turn ids. */
-  readonly services: TurnServices;
-}
+import { TurnContext } from "./turn-context.js";
 
 // A turn's end: reply now, or hold the reply until the state write is durable.
 const OK = 0;

@@ -14,7 +14,8 @@ import {
   ulid,
 } from "@troupe/core";
 import { z } from "zod";
-import { Activation, type ActivationDeps } from "./activation.js";
+import { Activation } from "./activation.js";
+import type { ActivationDeps } from "./activation-deps.js";
 import { type ActivationInfo, ActivationTable } from "./activation-table.js";
 import {
   type ActorRef,
