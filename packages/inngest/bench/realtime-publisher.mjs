@@ -1,12 +1,22 @@
-// The realtime bench's publisher, on its own thread (as an app publishing to Troupe would be in
-// its own process): POSTs /v1/realtime/publish over a bounded keep-alive pool, paced or flat out.
+// The realtime bench's publisher, in a process of its own (as an app publishing to Troupe would
+// be), or on a thread of the bench's process (`INNGEST_BENCH_RT_PUBLISHER=thread`): POSTs /v1/realtime/publish over a bounded keep-alive pool, paced or flat out.
 // It lives for a whole path (warm-up, paced, flood), as an app's process and its connection pool
 // would: started per run, its own start-up and JIT would land inside the measured window.
 // Each message carries its send time on the shared wall clock (timeOrigin + now, sub-ms).
 import { Agent, request } from "node:http";
 import { parentPort, workerData } from "node:worker_threads";
 
-const { url, concurrency } = workerData;
+// A child process gets its settings in the environment and talks over IPC; a thread, through
+// workerData and its parent port.
+const { url, concurrency } =
+  parentPort === null
+    ? {
+        url: process.env.RT_PUBLISH_URL,
+        concurrency: Number(process.env.RT_PUBLISH_CONCURRENCY),
+      }
+    : workerData;
+const reply = (message) =>
+  parentPort === null ? process.send(message) : parentPort.postMessage(message);
 const target = new URL(url);
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
 const now = () => performance.timeOrigin + performance.now();
@@ -65,10 +75,10 @@ async function run(rate, total) {
   return (performance.now() - started) / 1000;
 }
 
-// One run per message ({ rate, total }); the bench terminates the thread after the path.
-parentPort.on("message", (command) => {
+// One run per message ({ rate, total }); the bench ends the publisher after the path.
+(parentPort ?? process).on("message", (command) => {
   run(command.rate, command.total).then(
-    (seconds) => parentPort.postMessage({ seconds }),
-    (error) => parentPort.postMessage({ error: String(error?.stack ?? error) }),
+    (seconds) => reply({ seconds }),
+    (error) => reply({ error: String(error?.stack ?? error) }),
   );
 });

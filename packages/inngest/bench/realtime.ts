@@ -21,6 +21,8 @@
  * paced phase: a stall there delays every message in flight, which is what a p99 at 1,000/s
  * (50 messages of 5,000) shows.
  */
+
+import { fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -42,6 +44,44 @@ const SECONDS = Number(process.env.INNGEST_BENCH_RT_SECONDS ?? 5);
 const FLOOD = Number(process.env.INNGEST_BENCH_RT_FLOOD ?? 5_000);
 const redisUrl = process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+/** Where the publisher runs: "process" (default) or "thread". */
+const PUBLISHER = process.env.INNGEST_BENCH_RT_PUBLISHER === "thread" ? "thread" : "process";
+
+/** What the bench needs of its publisher, a worker thread or a child process. */
+interface PublisherPort {
+  once(
+    event: "message",
+    listener: (message: { seconds?: number; error?: string }) => void,
+  ): unknown;
+  once(event: "error", listener: (error: Error) => void): unknown;
+  off(event: "error", listener: (error: Error) => void): unknown;
+  postMessage(message: { rate: number; total: number }): void;
+  terminate(): Promise<unknown>;
+}
+
+function childPublisher(script: URL, url: string, concurrency: number): PublisherPort {
+  const child = fork(script, [], {
+    env: { ...process.env, RT_PUBLISH_URL: url, RT_PUBLISH_CONCURRENCY: String(concurrency) },
+    execArgv: [],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return {
+    once: (event: string, listener: (value: never) => void) =>
+      child.once(event, listener as (...args: unknown[]) => void),
+    off: (event: string, listener: (value: never) => void) =>
+      child.off(event, listener as (...args: unknown[]) => void),
+    postMessage: (message) => {
+      child.send(message);
+    },
+    terminate: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(undefined);
+        child.once("exit", resolve);
+        child.kill();
+      }),
+  } as PublisherPort;
+}
+
 /** Where to write each paced message's timeline (one file per row), if set. */
 const TRACE_DIR = process.env.INNGEST_BENCH_RT_TRACE;
 
@@ -128,10 +168,13 @@ async function measurePath(
     },
   } as unknown as Parameters<typeof subscribe>[0])) as unknown as { close(): void };
   const publishUrl = `${publishTo.url}/v1/realtime/publish?channel=${channel}&topic=t`;
-  // One publisher thread for the whole path: warm-up, paced and flood.
-  const worker = new Worker(new URL("./realtime-publisher.mjs", import.meta.url), {
-    workerData: { url: publishUrl, concurrency: 32 },
-  });
+  // One publisher for the whole path (warm-up, paced and flood): a process of its own, as a
+  // publishing app would be, unless INNGEST_BENCH_RT_PUBLISHER=thread puts it on a thread here.
+  const script = new URL("./realtime-publisher.mjs", import.meta.url);
+  const worker: PublisherPort =
+    PUBLISHER === "thread"
+      ? new Worker(script, { workerData: { url: publishUrl, concurrency: 32 } })
+      : childPublisher(script, publishUrl, 32);
   const publishFromThread = (rate: number, total: number) =>
     new Promise<number>((resolve, reject) => {
       const onError = (error: Error) => reject(error);
