@@ -2,7 +2,6 @@ import { ManualClock, TroupeError } from "@troupe/core";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  type Actor,
   createStatsAggregator,
   type FailurePolicy,
   PooledSnapshot,
@@ -10,6 +9,7 @@ import {
   type StatsAggregator,
 } from "../src/index.js";
 import { testActor } from "../src/test-actor.js";
+import { actorBatch } from "./batch-arbitraries.js";
 import { exact } from "./batch-exact.js";
 import { batchCombiner, subsystems } from "./batch-subsystems.js";
 
@@ -37,28 +37,6 @@ afterAll(async () => {
   await Promise.all(open.map((aggregator) => aggregator.close()));
 });
 
-const ids = fc
-  .subarray(["race", "gear", "buffs", "nope"], { minLength: 0 })
-  .chain((list) => fc.shuffledSubarray(list, { minLength: list.length, maxLength: list.length }));
-const actorData = fc.record({
-  a: fc.double(),
-  b: fc.double({ noNaN: true, min: -1e6, max: 1e6 }),
-  c: fc.oneof(fc.double({ noNaN: true, min: -1e3, max: 1e3 }), fc.constantFrom(-0, 0, 1e300)),
-  knee: fc.double({ noNaN: true, min: -1e3, max: 1e6 }),
-  cap: fc.double({ noNaN: true, min: -1e3, max: 1e6 }),
-  fail: fc.boolean(),
-  bad: fc.boolean(),
-  context: fc.boolean(),
-});
-let nextVersion = 1;
-const batch = fc
-  .array(fc.tuple(ids, actorData), { minLength: 1, maxLength: 300 })
-  .map((entries) =>
-    entries.map(
-      ([list, data], index): Actor => testActor(`actor_${index % 97}`, list, nextVersion++, data),
-    ),
-  );
-
 describe("resolveBatch on worker threads", () => {
   for (const policy of ["fail_fast", "degrade"] as const) {
     for (const form of ["objects", "lazy"] as const) {
@@ -66,7 +44,7 @@ describe("resolveBatch on worker threads", () => {
         const here = make(policy, false);
         const pooled = make(policy, true, subsystems, form);
         await fc.assert(
-          fc.asyncProperty(batch, async (actors) => {
+          fc.asyncProperty(actorBatch, async (actors) => {
             const [expected, actual] = await Promise.all([
               here.resolveBatch(actors),
               pooled.resolveBatch(actors),

@@ -13,6 +13,7 @@ import {
   type StatsAggregator,
 } from "../src/index.js";
 import { testActor } from "../src/test-actor.js";
+import { actorBatch } from "./batch-arbitraries.js";
 import { bits, exact } from "./batch-exact.js";
 import { batchCombiner, subsystems } from "./batch-subsystems.js";
 
@@ -47,28 +48,6 @@ async function resolveEach(engine: StatsAggregator, actors: readonly Actor[]) {
   }
   return results;
 }
-
-const ids = fc
-  .subarray(["race", "gear", "buffs", "nope"], { minLength: 0 })
-  .chain((list) => fc.shuffledSubarray(list, { minLength: list.length, maxLength: list.length }));
-const actorData = fc.record({
-  a: fc.double(),
-  b: fc.double({ noNaN: true, min: -1e6, max: 1e6 }),
-  c: fc.oneof(fc.double({ noNaN: true, min: -1e3, max: 1e3 }), fc.constantFrom(-0, 0, 1e300)),
-  knee: fc.double({ noNaN: true, min: -1e3, max: 1e6 }),
-  cap: fc.double({ noNaN: true, min: -1e3, max: 1e6 }),
-  fail: fc.boolean(),
-  bad: fc.boolean(),
-  context: fc.boolean(),
-});
-let nextVersion = 1;
-const batch = fc
-  .array(fc.tuple(ids, actorData), { minLength: 1, maxLength: 300 })
-  .map((entries) =>
-    entries.map(
-      ([list, data], index): Actor => testActor(`actor_${index % 97}`, list, nextVersion++, data),
-    ),
-  );
 
 /** Every accessor of `compact` against the reference results. */
 function expectSame(compact: CompactBatch, expected: readonly BatchResult[]) {
@@ -109,7 +88,7 @@ describe("resolveBatchCompact", () => {
         const reference = make(policy, false);
         const engine = make(policy, pooled);
         await fc.assert(
-          fc.asyncProperty(batch, async (actors) => {
+          fc.asyncProperty(actorBatch, async (actors) => {
             const compact = await engine.resolveBatchCompact(actors, options);
             expectSame(compact, await resolveEach(reference, actors));
           }),
