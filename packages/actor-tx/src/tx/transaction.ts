@@ -265,14 +265,7 @@ async function coordinate<R>(
       { txId },
     );
   }
-  try {
-    deps.faults?.afterDecision?.(txId);
-  } catch (error) {
-    // Test seam: the process "died" after the decision; its activations' memory dies with it.
-    discardStaged(staging, error);
-    throw error;
-  }
-  adoptStaged(staging);
+  settleCommitted(deps, txId, staging);
   const delivered = await Promise.allSettled(
     participants.map((ref) => deps.call(ref, "txCommit", [txId])),
   );
@@ -334,14 +327,7 @@ async function commitOnePhase(
       error,
     );
   }
-  try {
-    deps.faults?.afterDecision?.(txId);
-  } catch (error) {
-    // Test seam: the process "died" after the commit; its activations' memory dies with it.
-    discardStaged(staging, error);
-    throw error;
-  }
-  adoptStaged(staging);
+  settleCommitted(deps, txId, staging);
   deps.counters.committed();
 }
 
@@ -350,6 +336,21 @@ function refId(ref: ParticipantRef): string {
 }
 
 /** The commit carrying the staged states succeeded: they become the participants' states. */
+/**
+ * After the commit that decided `txId`: the local participants' staged states become theirs. The
+ * `afterDecision` fault seam runs first; when it throws (the process "died" after the commit),
+ * their activations' memory dies with it and the error goes on.
+ */
+function settleCommitted(deps: TransactionDeps, txId: string, staging: StagingTx): void {
+  try {
+    deps.faults?.afterDecision?.(txId);
+  } catch (error) {
+    discardStaged(staging, error);
+    throw error;
+  }
+  adoptStaged(staging);
+}
+
 function adoptStaged(staging: StagingTx): void {
   for (const p of staging.participants.values()) {
     p.write.adopt();
