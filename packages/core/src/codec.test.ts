@@ -1,7 +1,17 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createJsonCodec, fromUtf8, jsonCodec, utf8 } from "./codec.js";
+import {
+  createJsonCodec,
+  fromUtf8,
+  hasTaggedForm,
+  isPlainJson,
+  jsonCodec,
+  parseTagged,
+  reviveTagged,
+  taggedJson,
+  utf8,
+} from "./codec.js";
 
 describe("jsonCodec", () => {
   it("round-trips bigint, Date, bytes and undefined inside arrays", () => {
@@ -39,6 +49,80 @@ describe("jsonCodec", () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it("writes plain values without the replacer, byte for byte as the replacer would", () => {
+    const tagKey = fc.constantFrom("$bigint", "$date", "$bytes", "$undefined", "$object", "toJSON");
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: "small" },
+        fc.anything({ maxDepth: 2, withBigInt: true, withDate: true, withTypedArray: true }),
+        fc.jsonValue({ maxDepth: 2 }),
+        fc.dictionary(fc.oneof(tagKey, fc.string()), tie("node"), { maxKeys: 2 }),
+        fc.array(fc.option(tie("node"), { nil: undefined }), { maxLength: 3 }),
+      ),
+    })).node;
+    fc.assert(
+      fc.property(value, (input) => {
+        if (isPlainJson(input)) expect(JSON.stringify(input)).toBe(taggedJson(input));
+        const tagged = taggedJson(input);
+        if (tagged === undefined) expect(() => jsonCodec.encode(input)).toThrowError(/undefined/);
+        else expect(fromUtf8(jsonCodec.encode(input))).toBe(tagged);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("skips the reviver only where it would change nothing", () => {
+    const tagKey = fc.constantFrom("$bigint", "$date", "$bytes", "$undefined", "$object", "k", "v");
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: "small" },
+        fc.anything({ maxDepth: 2, withBigInt: true, withDate: true, withTypedArray: true }),
+        fc.dictionary(tagKey, tie("node"), { maxKeys: 2 }),
+        fc.array(fc.option(tie("node"), { nil: undefined }), { maxLength: 3 }),
+      ),
+    })).node;
+    fc.assert(
+      fc.property(value, (input) => {
+        const text = taggedJson(input);
+        if (text === undefined) return;
+        // Either way the same value, or the same error (a tag holding a bad value).
+        const outcome = (parse: () => unknown) => {
+          try {
+            return { value: parse() };
+          } catch (error) {
+            return { error: String(error) };
+          }
+        };
+        expect(outcome(() => parseTagged(text))).toStrictEqual(
+          outcome(() => JSON.parse(text, reviveTagged)),
+        );
+      }),
+      { numRuns: 1000 },
+    );
+    expect(hasTaggedForm(JSON.parse('{"a":[{"$bigint":"1"}]}'))).toBe(true);
+    expect(hasTaggedForm(JSON.parse('{"a":[{"$bigint":"1","b":2}],"c":{"$other":1}}'))).toBe(false);
+  });
+
+  it("sends only unambiguous plain JSON down the fast path", () => {
+    expect(isPlainJson({ a: [1, "x", null, true], b: { c: -0 }, d: undefined })).toBe(true);
+    expect(isPlainJson([1, undefined])).toBe(false);
+    // biome-ignore lint/suspicious/noSparseArray: a hole is what is tested
+    expect(isPlainJson([1, , 2])).toBe(false);
+    expect(isPlainJson({ $bytes: 1 })).toBe(false);
+    expect(isPlainJson({ at: new Date(0) })).toBe(false);
+    expect(isPlainJson({ n: 1n })).toBe(false);
+    expect(isPlainJson({ b: new Uint8Array(1) })).toBe(false);
+    expect(isPlainJson({ toJSON: () => ({ $date: "x" }) })).toBe(false);
+    expect(isPlainJson(undefined)).toBe(false);
+    const deep: unknown[] = [];
+    let at = deep;
+    for (let i = 0; i < 100; i++) at = at[0] = [] as unknown[];
+    expect(isPlainJson(deep)).toBe(false);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(() => jsonCodec.encode(cycle)).toThrowError(/circular/i);
   });
 
   it("stores readable UTF-8 JSON", () => {

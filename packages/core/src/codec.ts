@@ -34,7 +34,57 @@ function replace(this: unknown, key: string, value: unknown): unknown {
   return value;
 }
 
-function revive(_key: string, value: unknown): unknown {
+/** `value` as JSON text with the tagged forms (undefined for a bare undefined or function). */
+export function taggedJson(value: unknown): string | undefined {
+  return JSON.stringify(value, replace);
+}
+
+/** Nesting deeper than this takes the replacer path (which also reports cycles). */
+const PLAIN_DEPTH = 64;
+
+/**
+ * True when `JSON.stringify(value)` writes exactly what the tagging replacer would, so the
+ * replacer (a call back into JavaScript for every key) can be skipped: only strings, finite or
+ * non-finite numbers, booleans, null, dense arrays of those, and plain objects (no `toJSON`, not
+ * a single tag-like key) nested at most {@link PLAIN_DEPTH} deep. Anything else, and anything
+ * unsure, answers false.
+ */
+export function isPlainJson(value: unknown, depth = 0): boolean {
+  if (value === null) return true;
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+      return true;
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (depth >= PLAIN_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      // A hole or undefined reads as undefined, which the replacer tags.
+      if (!isPlainJson(value[i], depth + 1)) return false;
+    }
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length === 1 && TAGS.has(keys[0] as string)) return false;
+  for (const key of keys) {
+    const inner = record[key];
+    // An undefined property is left out either way; a toJSON would be called first.
+    if (inner === undefined) continue;
+    if (key === "toJSON" || !isPlainJson(inner, depth + 1)) return false;
+  }
+  return true;
+}
+
+/** The reviver that turns tagged forms back into their values (for `JSON.parse`). */
+export function reviveTagged(_key: string, value: unknown): unknown {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
@@ -60,6 +110,32 @@ function revive(_key: string, value: unknown): unknown {
 }
 
 /**
+ * True when parsed JSON holds an object the reviver would turn back into something else (an
+ * object whose only key is a tag); without one, parsing with the reviver changes nothing, so the
+ * reviver (a call back into JavaScript for every key) can be skipped.
+ */
+export function hasTaggedForm(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (hasTaggedForm(item)) return true;
+    return false;
+  }
+  let count = 0;
+  let first = "";
+  for (const key in value) {
+    if (count++ === 0) first = key;
+    if (hasTaggedForm((value as Record<string, unknown>)[key])) return true;
+  }
+  return count === 1 && TAGS.has(first);
+}
+
+/** Parses JSON text written by `encode`, turning tagged forms back into their values. */
+export function parseTagged(text: string): unknown {
+  const plain: unknown = JSON.parse(text);
+  return hasTaggedForm(plain) ? JSON.parse(text, reviveTagged) : plain;
+}
+
+/**
  * A JSON codec that also round-trips `bigint`, `Date`, `Uint8Array` and `undefined` inside arrays.
  * Stored bytes are readable UTF-8 JSON, so values stay inspectable in any database. When `schema`
  * is given, decoded values are validated and a mismatch is a clear error naming the field.
@@ -67,7 +143,7 @@ function revive(_key: string, value: unknown): unknown {
 export function createJsonCodec<T = unknown>(schema?: z.ZodType<T>): Codec<T> {
   return {
     encode(value) {
-      const text = JSON.stringify(value, replace);
+      const text = isPlainJson(value) ? JSON.stringify(value) : taggedJson(value);
       if (text === undefined) {
         throw new TroupeError("INVALID_ARGUMENT", "value: cannot encode undefined or a function");
       }
@@ -76,7 +152,7 @@ export function createJsonCodec<T = unknown>(schema?: z.ZodType<T>): Codec<T> {
     decode(bytes) {
       let value: unknown;
       try {
-        value = JSON.parse(decoder.decode(bytes), revive);
+        value = parseTagged(decoder.decode(bytes));
       } catch (cause) {
         throw new TroupeError("INVALID_ARGUMENT", "value: stored bytes are not valid JSON", {
           cause,

@@ -153,9 +153,23 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/**
+ * Names already worked out, by statement text. Texts come from a fixed family per store and queue
+ * (a list builds one of a few shapes per call), so the map stays small; it is cleared if it ever
+ * grows past {@link MAX_NAMES} all the same.
+ */
+const names = new Map<string, string>();
+const MAX_NAMES = 1000;
+
 /** A short stable name for a prepared statement (PostgreSQL truncates names to 63 bytes). */
 export function statementName(text: string): string {
-  return `troupe_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `troupe_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+    if (names.size >= MAX_NAMES) names.clear();
+    names.set(text, name);
+  }
+  return name;
 }
 
 /** A named (prepared once per connection) query config. */
