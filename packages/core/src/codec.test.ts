@@ -103,6 +103,9 @@ describe("jsonCodec", () => {
     );
     expect(hasTaggedForm(JSON.parse('{"a":[{"$bigint":"1"}]}'))).toBe(true);
     expect(hasTaggedForm(JSON.parse('{"a":[{"$bigint":"1","b":2}],"c":{"$other":1}}'))).toBe(false);
+    // Nesting past the walk's depth goes through the reviver, as every value did before.
+    expect(hasTaggedForm(JSON.parse(`${"[".repeat(100)}${"]".repeat(100)}`))).toBe(true);
+    expect(hasTaggedForm(JSON.parse(`${"[".repeat(10)}${"]".repeat(10)}`))).toBe(false);
   });
 
   it("sends only unambiguous plain JSON down the fast path", () => {

@@ -114,17 +114,19 @@ export function reviveTagged(_key: string, value: unknown): unknown {
  * object whose only key is a tag); without one, parsing with the reviver changes nothing, so the
  * reviver (a call back into JavaScript for every key) can be skipped.
  */
-export function hasTaggedForm(value: unknown): boolean {
+export function hasTaggedForm(value: unknown, depth = 0): boolean {
   if (value === null || typeof value !== "object") return false;
+  // Deeper than this, the reviver is taken as before (unsure counts as tagged).
+  if (depth >= PLAIN_DEPTH) return true;
   if (Array.isArray(value)) {
-    for (const item of value) if (hasTaggedForm(item)) return true;
+    for (const item of value) if (hasTaggedForm(item, depth + 1)) return true;
     return false;
   }
   let count = 0;
   let first = "";
   for (const key in value) {
     if (count++ === 0) first = key;
-    if (hasTaggedForm((value as Record<string, unknown>)[key])) return true;
+    if (hasTaggedForm((value as Record<string, unknown>)[key], depth + 1)) return true;
   }
   return count === 1 && TAGS.has(first);
 }
