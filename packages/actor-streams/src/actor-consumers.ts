@@ -59,6 +59,8 @@ export class ActorDelivery {
    */
   private readonly recent = new Map<string, StreamEvent[]>();
   private readonly known = new Map<string, KnownConsumers>();
+  /** The background listings of consumers, one after another. */
+  private listing: Promise<void> = Promise.resolve();
   private readonly checkpoints: CursorCheckpoints;
   private closed = false;
 
@@ -73,11 +75,13 @@ export class ActorDelivery {
       readonly logger: Logger;
       readonly clock: Clock;
       readonly retryMs: number;
+      /** How long moved cursors gather before they are written ({@link CursorCheckpoints}). */
+      readonly cursorFlushMs: number;
       readonly delivered: Counter;
       readonly failures: Counter;
     },
   ) {
-    this.checkpoints = new CursorCheckpoints(deps);
+    this.checkpoints = new CursorCheckpoints({ ...deps, flushMs: deps.cursorFlushMs });
   }
 
   /** Implicit subscriptions of `namespace`. */
@@ -209,17 +213,22 @@ export class ActorDelivery {
     } else if (now - known.listedAt >= CONSUMERS_REFRESH_MS && !known.refreshing) {
       const stale = known;
       stale.refreshing = true;
-      void this.list(id)
-        .then((listed) => {
-          stale.listedAt = this.deps.clock.now();
-          if (this.merge(stale, listed)) void this.schedule(id);
-        })
-        .catch((error: unknown) =>
-          this.deps.logger.warn("listing stream consumers failed", { stream: name, error }),
-        )
-        .finally(() => {
-          stale.refreshing = false;
-        });
+      // One listing at a time: streams that fall due together do not take a Store connection
+      // each away from the publish and cursor commits.
+      this.listing = this.listing.then(() =>
+        (this.closed ? Promise.resolve(undefined) : this.list(id))
+          .then((listed) => {
+            if (listed === undefined) return;
+            stale.listedAt = this.deps.clock.now();
+            if (this.merge(stale, listed)) void this.schedule(id);
+          })
+          .catch((error: unknown) =>
+            this.deps.logger.warn("listing stream consumers failed", { stream: name, error }),
+          )
+          .finally(() => {
+            stale.refreshing = false;
+          }),
+      );
     }
     return [...known.states.values()].filter((state) => !state.removed);
   }
@@ -371,6 +380,7 @@ export class ActorDelivery {
     for (const timer of this.retries.values()) timer.cancel();
     this.retries.clear();
     await Promise.all([...this.running.values()].map((state) => state.done));
+    await this.listing;
     await this.checkpoints.close();
   }
 }
