@@ -60,13 +60,25 @@ interface Row {
   cpuUsPerEvent: number;
   commitsPerEvent: number;
   readsPerEvent: number;
+  maxInFlight: number;
 }
 
-/** Store calls made, counted (a figure the machine's load does not change). */
-const storeCalls = { commits: 0, reads: 0 };
+/**
+ * Store calls made, counted (a figure the machine's load does not change), and the most in
+ * flight at once (on PostgreSQL, the pooled connections the row needs: each one past what the
+ * pool holds is opened on the delivery path).
+ */
+const storeCalls = { commits: 0, reads: 0, inFlight: 0, maxInFlight: 0 };
 
 /** `store` with its commits and reads (get, getMany, list) counted in `storeCalls`. */
 function counting(store: Store): Store {
+  const tracked = (call: () => Promise<unknown>) => {
+    storeCalls.inFlight += 1;
+    storeCalls.maxInFlight = Math.max(storeCalls.maxInFlight, storeCalls.inFlight);
+    return call().finally(() => {
+      storeCalls.inFlight -= 1;
+    });
+  };
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
@@ -74,13 +86,13 @@ function counting(store: Store): Store {
       if (property === "commit") {
         return (...args: unknown[]) => {
           storeCalls.commits += 1;
-          return value.apply(target, args);
+          return tracked(() => value.apply(target, args));
         };
       }
       if (property === "get" || property === "getMany" || property === "list") {
         return (...args: unknown[]) => {
           storeCalls.reads += 1;
-          return value.apply(target, args);
+          return tracked(() => value.apply(target, args));
         };
       }
       return value.bind(target);
@@ -179,10 +191,12 @@ async function runEngine(
         ["one at a time", serial],
       ] as const) {
         const before = { ...storeCalls };
+        storeCalls.maxInFlight = storeCalls.inFlight;
         const { samples, cpuUs } = await run(publish);
         rows.push({
           commitsPerEvent: (storeCalls.commits - before.commits) / samples.length,
           readsPerEvent: (storeCalls.reads - before.reads) / samples.length,
+          maxInFlight: storeCalls.maxInFlight,
           engine,
           consumer,
           mode,
@@ -264,12 +278,12 @@ console.log(
   `\nstream publish→deliver on loopback (load average ${loadBefore.toFixed(1)} → ${(loadavg()[0] ?? 0).toFixed(1)}, ${durationMs} ms per steady run, ${serialCount} one-at-a-time events)\n`,
 );
 console.log(
-  "| engine | consumer | load | events | p50 ms | p99 ms | max ms | CPU µs/event | commits/event | reads/event |",
+  "| engine | consumer | load | events | p50 ms | p99 ms | max ms | CPU µs/event | commits/event | reads/event | Store calls in flight |",
 );
-console.log("| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: |");
+console.log("| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: | --: |");
 for (const row of rows) {
   console.log(
-    `| ${row.engine} | ${row.consumer} | ${row.mode} | ${row.events} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${fmt(row.max)} | ${row.cpuUsPerEvent.toFixed(0)} | ${row.commitsPerEvent.toFixed(2)} | ${row.readsPerEvent.toFixed(2)} |`,
+    `| ${row.engine} | ${row.consumer} | ${row.mode} | ${row.events} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${fmt(row.max)} | ${row.cpuUsPerEvent.toFixed(0)} | ${row.commitsPerEvent.toFixed(2)} | ${row.readsPerEvent.toFixed(2)} | ${row.maxInFlight} |`,
   );
 }
 process.exit(0);
