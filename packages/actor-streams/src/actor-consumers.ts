@@ -7,6 +7,7 @@ import {
   type Store,
   type Timer,
 } from "@troupe/core";
+import { BackgroundLane } from "./background-lane.js";
 import { type ConsumerState, CursorCheckpoints, type CursorRecord } from "./cursor-checkpoints.js";
 import type { EventLog, StreamEvent } from "./event-log.js";
 import type { ImplicitSubscription } from "./implicit.js";
@@ -59,8 +60,8 @@ export class ActorDelivery {
    */
   private readonly recent = new Map<string, StreamEvent[]>();
   private readonly known = new Map<string, KnownConsumers>();
-  /** The background listings of consumers, one after another. */
-  private listing: Promise<void> = Promise.resolve();
+  /** Background listings of consumers and cursor writes, one at a time. */
+  private readonly lane = new BackgroundLane();
   private readonly checkpoints: CursorCheckpoints;
   private closed = false;
 
@@ -81,7 +82,11 @@ export class ActorDelivery {
       readonly failures: Counter;
     },
   ) {
-    this.checkpoints = new CursorCheckpoints({ ...deps, flushMs: deps.cursorFlushMs });
+    this.checkpoints = new CursorCheckpoints({
+      ...deps,
+      flushMs: deps.cursorFlushMs,
+      lane: this.lane,
+    });
   }
 
   /** Implicit subscriptions of `namespace`. */
@@ -213,22 +218,21 @@ export class ActorDelivery {
     } else if (now - known.listedAt >= CONSUMERS_REFRESH_MS && !known.refreshing) {
       const stale = known;
       stale.refreshing = true;
-      // One listing at a time: streams that fall due together do not take a Store connection
-      // each away from the publish and cursor commits.
-      this.listing = this.listing.then(() =>
-        (this.closed ? Promise.resolve(undefined) : this.list(id))
-          .then((listed) => {
-            if (listed === undefined) return;
-            stale.listedAt = this.deps.clock.now();
-            if (this.merge(stale, listed)) void this.schedule(id);
-          })
-          .catch((error: unknown) =>
-            this.deps.logger.warn("listing stream consumers failed", { stream: name, error }),
-          )
-          .finally(() => {
-            stale.refreshing = false;
-          }),
-      );
+      // In the background lane: streams that fall due together do not take a Store connection
+      // each, and a listing never runs beside a cursor write.
+      void this.lane
+        .run(async () => (this.closed ? undefined : await this.list(id)))
+        .then((listed) => {
+          if (listed === undefined) return;
+          stale.listedAt = this.deps.clock.now();
+          if (this.merge(stale, listed)) void this.schedule(id);
+        })
+        .catch((error: unknown) =>
+          this.deps.logger.warn("listing stream consumers failed", { stream: name, error }),
+        )
+        .finally(() => {
+          stale.refreshing = false;
+        });
     }
     return [...known.states.values()].filter((state) => !state.removed);
   }
@@ -380,7 +384,7 @@ export class ActorDelivery {
     for (const timer of this.retries.values()) timer.cancel();
     this.retries.clear();
     await Promise.all([...this.running.values()].map((state) => state.done));
-    await this.listing;
+    await this.lane.idle();
     await this.checkpoints.close();
   }
 }

@@ -7,6 +7,7 @@ import {
   type StoreOp,
   type Timer,
 } from "@troupe/core";
+import type { BackgroundLane } from "./background-lane.js";
 import type { StreamId, StreamLayout } from "./stream-id.js";
 
 /** A consumer's cursor record: who consumes, through which action, and how far it got. */
@@ -70,6 +71,8 @@ export class CursorCheckpoints {
       readonly retryMs: number;
       /** How long moves gather before a write (0: at the next timer turn). */
       readonly flushMs: number;
+      /** Where writes run (urgent: before the listings waiting there). */
+      readonly lane: BackgroundLane;
     },
   ) {}
 
@@ -105,10 +108,12 @@ export class CursorCheckpoints {
     this.flush = this.deps.clock.setTimer(this.deps.flushMs, () => {
       this.flush = undefined;
       if (this.closed) return;
-      this.writing = this.write().then((again) => {
-        this.writing = undefined;
-        if (again) this.kick();
-      });
+      this.writing = this.deps.lane
+        .run(() => this.write(), true)
+        .then((again) => {
+          this.writing = undefined;
+          if (again) this.kick();
+        });
     });
   }
 

@@ -26,18 +26,22 @@ const Feed = defineActor({
   },
 });
 
-it("streams due for a fresh list of consumers are listed one at a time, and delivery goes on meanwhile", async () => {
+it("streams due for a fresh list of consumers are listed one at a time, never beside a cursor write, and delivery goes on meanwhile", async () => {
   const inner = createMemoryStore();
   let holding = false;
   let listsInFlight = 0;
   let mostInFlight = 0;
   let lists = 0;
+  let cursorCommits = 0;
   const held: (() => void)[] = [];
   const store: Store = {
     ...inner,
     get: (key) => inner.get(key),
     getMany: (keys) => inner.getMany(keys),
-    commit: (ops) => inner.commit(ops),
+    commit(ops) {
+      if (ops.some((op) => op.key.startsWith("streams/c/"))) cursorCommits += 1;
+      return inner.commit(ops);
+    },
     close: () => inner.close(),
     async list(options) {
       lists += 1;
@@ -61,6 +65,7 @@ it("streams due for a fresh list of consumers are listed one at a time, and deli
     clock,
     implicit: [implicitSubscription(Feed, { namespace: "feeds", action: "take" })],
     sweepMs: 0,
+    cursorFlushMs: 10,
   });
   const publishToAll = () =>
     Promise.all(Array.from({ length: 10 }, (_, i) => streams.publish("feeds", `f${i}`, i)));
@@ -72,9 +77,17 @@ it("streams due for a fresh list of consumers are listed one at a time, and deli
     lists = 0;
     mostInFlight = 0;
     await clock.advance(CONSUMERS_REFRESH_MS);
+    expect(cursorCommits).toBe(1);
     await publishToAll();
     await waitFor(() => seen.length === 20, "the second events, while a listing is held");
     expect(lists).toBe(1);
+    // The cursors moved by the second events wait for the listing in flight...
+    await clock.advance(10);
+    expect(cursorCommits).toBe(1);
+    // ...and go before the listings waiting behind it.
+    for (const resume of held.splice(0)) resume();
+    await waitFor(() => lists === 2, "the second listing");
+    expect(cursorCommits).toBe(2);
     // Each listing starts when the one before it finished.
     while (lists < 10) {
       const before = lists;
