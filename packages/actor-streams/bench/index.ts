@@ -2,6 +2,8 @@
 // in-process handle, at a steady rate and one event at a time, on the memory Store + PubSub,
 // SQLite + NATS and PostgreSQL + NATS (all on loopback). The SSE client's figure is
 // `pnpm --filter @troupe/runtime bench:streams`.
+// "Store calls in flight" is the most at once in a row; "connections opened" the PostgreSQL
+// connections the pool opened during it (each one opened while events wait delays them).
 // Run: pnpm --filter @troupe/actor-streams bench
 //   (BENCH_RATE events/s, BENCH_DURATION_MS, BENCH_STREAMS, BENCH_SERIAL, BENCH_ENGINES=memory,sqlite,postgres)
 import { mkdtempSync, rmSync } from "node:fs";
@@ -17,7 +19,7 @@ import {
   type Store,
 } from "@troupe/core";
 import { createNatsPubSub } from "@troupe/nats";
-import { createPostgresStore } from "@troupe/postgres";
+import { createPostgresStore, type PostgresStoreOptions } from "@troupe/postgres";
 import { createSqliteStore } from "@troupe/sqlite";
 import { z } from "zod";
 import { createStreams, implicitSubscription, type StreamEvent } from "../src/index.js";
@@ -60,13 +62,27 @@ interface Row {
   cpuUsPerEvent: number;
   commitsPerEvent: number;
   readsPerEvent: number;
+  maxInFlight: number;
+  /** PostgreSQL connections the pool opened during the row ("—" elsewhere). */
+  connectionsOpened: number | undefined;
 }
 
-/** Store calls made, counted (a figure the machine's load does not change). */
-const storeCalls = { commits: 0, reads: 0 };
+/**
+ * Store calls made, counted (a figure the machine's load does not change), and the most in
+ * flight at once (on PostgreSQL, the pooled connections the row needs: each one past what the
+ * pool holds is opened on the delivery path).
+ */
+const storeCalls = { commits: 0, reads: 0, inFlight: 0, maxInFlight: 0 };
 
 /** `store` with its commits and reads (get, getMany, list) counted in `storeCalls`. */
 function counting(store: Store): Store {
+  const tracked = (call: () => Promise<unknown>) => {
+    storeCalls.inFlight += 1;
+    storeCalls.maxInFlight = Math.max(storeCalls.maxInFlight, storeCalls.inFlight);
+    return call().finally(() => {
+      storeCalls.inFlight -= 1;
+    });
+  };
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
@@ -74,13 +90,13 @@ function counting(store: Store): Store {
       if (property === "commit") {
         return (...args: unknown[]) => {
           storeCalls.commits += 1;
-          return value.apply(target, args);
+          return tracked(() => value.apply(target, args));
         };
       }
       if (property === "get" || property === "getMany" || property === "list") {
         return (...args: unknown[]) => {
           storeCalls.reads += 1;
-          return value.apply(target, args);
+          return tracked(() => value.apply(target, args));
         };
       }
       return value.bind(target);
@@ -155,10 +171,15 @@ async function serial(publish: Publish): Promise<{ samples: number[]; cpuUs: num
 
 async function runEngine(
   engine: string,
-  open: () => { store: Store; pubsub: PubSub; close(): Promise<void> },
+  open: () => {
+    store: Store;
+    pubsub: PubSub;
+    close(): Promise<void>;
+    connectionsOpened?: () => number;
+  },
 ) {
   const rows: Row[] = [];
-  const { store: opened, pubsub, close } = open();
+  const { store: opened, pubsub, close, connectionsOpened } = open();
   const store = counting(opened);
   const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [Sink] });
   const streams = createStreams({ store, pubsub, system, implicit: [sinkFeed], sweepMs: 0 });
@@ -179,10 +200,14 @@ async function runEngine(
         ["one at a time", serial],
       ] as const) {
         const before = { ...storeCalls };
+        storeCalls.maxInFlight = storeCalls.inFlight;
+        const connectionsBefore = connectionsOpened?.() ?? 0;
         const { samples, cpuUs } = await run(publish);
         rows.push({
           commitsPerEvent: (storeCalls.commits - before.commits) / samples.length,
           readsPerEvent: (storeCalls.reads - before.reads) / samples.length,
+          maxInFlight: storeCalls.maxInFlight,
+          connectionsOpened: connectionsOpened && connectionsOpened() - connectionsBefore,
           engine,
           consumer,
           mode,
@@ -231,26 +256,42 @@ try {
   }
   if (engines.includes("postgres")) {
     const schema = `troupe_${runId}`;
-    rows.push(
-      ...(await runEngine("PostgreSQL + NATS", () => {
-        const store = createPostgresStore({ connectionString: postgresUrl, schema });
-        const pubsub = createNatsPubSub({ servers: natsUrl, subjectPrefix: `${runId}_p` });
-        return {
-          store,
-          pubsub,
-          close: async () => {
-            await pubsub.close();
-            await store.close();
-          },
-        };
-      })),
-    );
     const { createRequire } = await import("node:module");
     const { Pool } = createRequire(import.meta.resolve("@troupe/postgres"))("pg") as {
       Pool: new (config: {
         connectionString: string;
-      }) => { query(sql: string): Promise<unknown>; end(): Promise<void> };
+        connectionTimeoutMillis?: number;
+      }) => {
+        query(sql: string): Promise<unknown>;
+        on(event: "connect", listener: () => void): void;
+        end(): Promise<void>;
+      };
     };
+    rows.push(
+      ...(await runEngine("PostgreSQL + NATS", () => {
+        // The pool the store would open itself (pg's defaults), with its new connections counted.
+        const pool = new Pool({ connectionString: postgresUrl, connectionTimeoutMillis: 10_000 });
+        let connections = 0;
+        pool.on("connect", () => {
+          connections += 1;
+        });
+        const store = createPostgresStore({
+          pool: pool as unknown as NonNullable<PostgresStoreOptions["pool"]>,
+          schema,
+        });
+        const pubsub = createNatsPubSub({ servers: natsUrl, subjectPrefix: `${runId}_p` });
+        return {
+          store,
+          pubsub,
+          connectionsOpened: () => connections,
+          close: async () => {
+            await pubsub.close();
+            await store.close();
+            await pool.end();
+          },
+        };
+      })),
+    );
     const admin = new Pool({ connectionString: postgresUrl });
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await admin.end();
@@ -264,12 +305,12 @@ console.log(
   `\nstream publish→deliver on loopback (load average ${loadBefore.toFixed(1)} → ${(loadavg()[0] ?? 0).toFixed(1)}, ${durationMs} ms per steady run, ${serialCount} one-at-a-time events)\n`,
 );
 console.log(
-  "| engine | consumer | load | events | p50 ms | p99 ms | max ms | CPU µs/event | commits/event | reads/event |",
+  "| engine | consumer | load | events | p50 ms | p99 ms | max ms | CPU µs/event | commits/event | reads/event | Store calls in flight | connections opened |",
 );
-console.log("| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: |");
+console.log("| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
 for (const row of rows) {
   console.log(
-    `| ${row.engine} | ${row.consumer} | ${row.mode} | ${row.events} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${fmt(row.max)} | ${row.cpuUsPerEvent.toFixed(0)} | ${row.commitsPerEvent.toFixed(2)} | ${row.readsPerEvent.toFixed(2)} |`,
+    `| ${row.engine} | ${row.consumer} | ${row.mode} | ${row.events} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${fmt(row.max)} | ${row.cpuUsPerEvent.toFixed(0)} | ${row.commitsPerEvent.toFixed(2)} | ${row.readsPerEvent.toFixed(2)} | ${row.maxInFlight} | ${row.connectionsOpened ?? "—"} |`,
   );
 }
 process.exit(0);

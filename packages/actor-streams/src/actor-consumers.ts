@@ -7,6 +7,7 @@ import {
   type Store,
   type Timer,
 } from "@troupe/core";
+import { BackgroundLane } from "./background-lane.js";
 import { type ConsumerState, CursorCheckpoints, type CursorRecord } from "./cursor-checkpoints.js";
 import type { EventLog, StreamEvent } from "./event-log.js";
 import type { ImplicitSubscription } from "./implicit.js";
@@ -59,6 +60,8 @@ export class ActorDelivery {
    */
   private readonly recent = new Map<string, StreamEvent[]>();
   private readonly known = new Map<string, KnownConsumers>();
+  /** Background listings of consumers and cursor writes, one at a time. */
+  private readonly lane = new BackgroundLane();
   private readonly checkpoints: CursorCheckpoints;
   private closed = false;
 
@@ -73,11 +76,17 @@ export class ActorDelivery {
       readonly logger: Logger;
       readonly clock: Clock;
       readonly retryMs: number;
+      /** How long moved cursors gather before they are written ({@link CursorCheckpoints}). */
+      readonly cursorFlushMs: number;
       readonly delivered: Counter;
       readonly failures: Counter;
     },
   ) {
-    this.checkpoints = new CursorCheckpoints(deps);
+    this.checkpoints = new CursorCheckpoints({
+      ...deps,
+      flushMs: deps.cursorFlushMs,
+      lane: this.lane,
+    });
   }
 
   /** Implicit subscriptions of `namespace`. */
@@ -209,8 +218,12 @@ export class ActorDelivery {
     } else if (now - known.listedAt >= CONSUMERS_REFRESH_MS && !known.refreshing) {
       const stale = known;
       stale.refreshing = true;
-      void this.list(id)
+      // In the background lane: streams that fall due together do not take a Store connection
+      // each, and a listing never runs beside a cursor write.
+      void this.lane
+        .run(async () => (this.closed ? undefined : await this.list(id)))
         .then((listed) => {
+          if (listed === undefined) return;
           stale.listedAt = this.deps.clock.now();
           if (this.merge(stale, listed)) void this.schedule(id);
         })
@@ -371,6 +384,7 @@ export class ActorDelivery {
     for (const timer of this.retries.values()) timer.cancel();
     this.retries.clear();
     await Promise.all([...this.running.values()].map((state) => state.done));
+    await this.lane.idle();
     await this.checkpoints.close();
   }
 }

@@ -7,6 +7,7 @@ import {
   type StoreOp,
   type Timer,
 } from "@troupe/core";
+import type { BackgroundLane } from "./background-lane.js";
 import type { StreamId, StreamLayout } from "./stream-id.js";
 
 /** A consumer's cursor record: who consumes, through which action, and how far it got. */
@@ -40,16 +41,24 @@ export interface ConsumerState {
 /** Most cursors one commit moves. */
 const MAX_CURSORS_PER_COMMIT = 256;
 
+/** Default of `cursorFlushMs`: how long moved cursors gather before they are written. */
+export const CURSOR_FLUSH_MS = 10;
+
 /**
  * Moves consumers' cursors in the Store after delivery, off the delivery path: delivery goes on
- * while a write is in flight, and the cursors moved meanwhile go together in the next commit
- * (each guarded on its version). The stored cursor never passes what was delivered, so a crash
- * redelivers from it: at least once. A cursor moved by another process is read again: delivery
- * skips ahead when the other process got further, and a removed explicit subscription stops.
+ * while a write is in flight. A moved cursor is written `flushMs` after the first move that is
+ * not written yet, together with every cursor moved meanwhile or while a write was in flight (one
+ * commit, each cursor guarded on its version): a busy process makes about one cursor commit per
+ * `flushMs` however many events and streams it delivers, instead of one per delivery round. The
+ * stored cursor never passes what was delivered, so a crash redelivers from it: at least once. A
+ * cursor moved by another process is read again: delivery skips ahead when the other process got
+ * further, and a removed explicit subscription stops.
  */
 export class CursorCheckpoints {
   private readonly dirty = new Map<string, { id: StreamId; state: ConsumerState }>();
   private writing: Promise<void> | undefined;
+  /** The timer of the next write, while moves gather. */
+  private flush: Timer | undefined;
   private retry: Timer | undefined;
   private closed = false;
 
@@ -60,6 +69,10 @@ export class CursorCheckpoints {
       readonly logger: Logger;
       readonly clock: Clock;
       readonly retryMs: number;
+      /** How long moves gather before a write (0: at the next timer turn). */
+      readonly flushMs: number;
+      /** Where writes run (urgent: before the listings waiting there). */
+      readonly lane: BackgroundLane;
     },
   ) {}
 
@@ -80,17 +93,27 @@ export class CursorCheckpoints {
     this.closed = true;
     this.retry?.cancel();
     this.retry = undefined;
+    this.flush?.cancel();
+    this.flush = undefined;
     await this.writing;
     while (this.dirty.size > 0 && (await this.write())) {
       // Each round writes up to MAX_CURSORS_PER_COMMIT; a failed one gives up.
     }
   }
 
+  /** Arms the next write, unless one is in flight, armed or waiting to be retried. */
   private kick(): void {
-    if (this.writing !== undefined || this.retry !== undefined || this.closed) return;
-    this.writing = this.write().then((again) => {
-      this.writing = undefined;
-      if (again) this.kick();
+    const idle = this.writing === undefined && this.flush === undefined;
+    if (!idle || this.retry !== undefined || this.closed) return;
+    this.flush = this.deps.clock.setTimer(this.deps.flushMs, () => {
+      this.flush = undefined;
+      if (this.closed) return;
+      this.writing = this.deps.lane
+        .run(() => this.write(), true)
+        .then((again) => {
+          this.writing = undefined;
+          if (again) this.kick();
+        });
     });
   }
 

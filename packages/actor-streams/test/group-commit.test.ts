@@ -4,6 +4,7 @@ import {
   createMemoryQueue,
   createMemoryStore,
   jsonCodec,
+  ManualClock,
   type Store,
   type StoreOp,
 } from "@troupe/core";
@@ -143,6 +144,52 @@ it("delivery to an actor does not wait for its cursor write; the cursor catches 
   } finally {
     holding = false;
     release();
+    await streams.close();
+    await system.close();
+    await pubsub.close();
+  }
+});
+
+it("cursors moved within cursorFlushMs go in one commit, however many events and streams moved them", async () => {
+  const { store, commits } = recordingStore();
+  const pubsub = createMemoryPubSub();
+  const clock = new ManualClock();
+  const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [Tally] });
+  const streams = createStreams({
+    store,
+    pubsub,
+    system,
+    clock,
+    implicit: [implicitSubscription(Tally, { namespace: "flushed", action: "add" })],
+    sweepMs: 0,
+    cursorFlushMs: 10,
+  });
+  const delivered = () =>
+    Array.from({ length: 10 }, (_, i) => seenBy.get(`f${i}`)?.length ?? 0).reduce((a, b) => a + b);
+  const cursorCommits = () => commits.filter((ops) => ops.some(isCursorOp));
+  try {
+    // 100 events over 10 streams, each round delivered before the next is published.
+    for (let round = 1; round <= 10; round++) {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) => streams.publish("flushed", `f${i}`, round)),
+      );
+      await waitFor(() => delivered() === round * 10, `round ${round} delivered`);
+    }
+    await clock.advance(9);
+    expect(cursorCommits()).toHaveLength(0);
+    await clock.advance(1);
+    await waitFor(() => cursorCommits().length > 0, "the cursor commit");
+    // One commit for the 100 deliveries, moving each of the 10 cursors to its last event.
+    expect(cursorCommits()).toHaveLength(1);
+    expect(cursorCommits()[0]?.filter(isCursorOp)).toHaveLength(10);
+    const cursors = await store.list({ prefix: "streams/c/" });
+    expect(cursors.map((entry) => (jsonCodec.decode(entry.value) as { seq: number }).seq)).toEqual(
+      Array.from({ length: 10 }, () => 10),
+    );
+    for (let i = 0; i < 10; i++) {
+      expect(seenBy.get(`f${i}`)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    }
+  } finally {
     await streams.close();
     await system.close();
     await pubsub.close();
