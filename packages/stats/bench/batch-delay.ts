@@ -2,7 +2,8 @@
 // on worker threads, with the calling thread's event-loop delay while it runs: a 1 ms timer
 // (`perf_hooks.monitorEventLoopDelay`, what exceeds 1 ms is delay), and for the compact rows also
 // a turn sampler (every turn of the loop timed, sub-microsecond: the longest task it ran).
-// `BATCH_DELAY_ROWS=compact` runs only the compact rows and the idle one.
+// `BATCH_DELAY_ROWS=compact` runs only the compact rows and the idle ones; `BATCH_NICE` sets
+// `workers.nice` (0: the workers at the calling thread's priority, as before it existed).
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import {
@@ -14,6 +15,7 @@ import {
 } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { Worker } from "node:worker_threads";
 import { createStatsAggregator, type StatsWorkerOptions } from "../src/index.js";
 import { workloadActor, workloadRegistry, workloadSubsystems } from "./workload.js";
 
@@ -22,6 +24,9 @@ const gc = runInNewContext("gc") as () => void;
 
 const ACTORS = 100_000;
 const MODULE = new URL("./batch-subsystems.ts", import.meta.url);
+const NICE = process.env.BATCH_NICE === undefined ? {} : { nice: Number(process.env.BATCH_NICE) };
+/** Actors per chunk the pool sends (`CHUNK_SIZE`): the idle loop's messages come as often. */
+const CHUNKS = Math.ceil(ACTORS / 128);
 
 interface DelayRow {
   readonly label: string;
@@ -36,6 +41,13 @@ interface DelayRow {
   readonly sampler?: "timer" | "turns";
   /** Measure the event loop with nothing to do, as long as the last batch took. */
   readonly idle?: boolean;
+  /**
+   * With `idle`: a worker thread posts the calling thread an empty message as often as the last
+   * batch's chunks arrived. The loop does nothing with them, but wakes for each, and a 1 ms timer
+   * is then up to ~1 ms late by libuv's millisecond clock alone: the floor of the timer's delay
+   * during any batch on the pool.
+   */
+  readonly messages?: boolean;
 }
 
 // The timer histogram samples a 1 ms timer and records each interval: what exceeds 1 ms is delay.
@@ -133,6 +145,16 @@ export async function withGcTrace<T>(run: () => Promise<T>): Promise<{ result: T
   return { result, gc: `${parts.join(", ") || "none"}; ${over1} pauses > 1 ms` };
 }
 
+/** A worker thread posting an empty message every `ms` (the answer to nothing). */
+function messagesEvery(ms: number): Worker {
+  const source = `const { parentPort } = require("node:worker_threads");
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) { Atomics.wait(cell, 0, 0, ${ms}); parentPort.postMessage(0); }`;
+  const worker = new Worker(source, { eval: true });
+  worker.on("message", () => {});
+  return worker;
+}
+
 /** One batch per row after a warm-up batch, each of fresh actor versions (every actor a miss). */
 async function measure(row: DelayRow, idleMs: number): Promise<Record<string, string | number>> {
   const engine = createStatsAggregator({
@@ -159,7 +181,9 @@ async function measure(row: DelayRow, idleMs: number): Promise<Record<string, st
   const elu = performance.eventLoopUtilization();
   const { result: failures, gc: gcTrace } = await withGcTrace(async () => {
     if (row.idle) {
+      const pinger = row.messages === true ? messagesEvery(idleMs / CHUNKS) : undefined;
       await new Promise((resolve) => setTimeout(resolve, idleMs));
+      await pinger?.terminate();
       return 0;
     }
     if (row.compact) {
@@ -181,7 +205,7 @@ async function measure(row: DelayRow, idleMs: number): Promise<Record<string, st
   const blocked = histogram.count === 0;
   return {
     measurement: row.idle
-      ? `event loop with nothing to do (the machine's own noise), as long as the last batch${row.sampler === "turns" ? ", every turn timed" : ""}`
+      ? `event loop with nothing to do (the machine's own noise), as long as the last batch${row.sampler === "turns" ? ", every turn timed" : ""}${row.messages === true ? ", woken by an empty message as often as its chunks arrived" : ""}`
       : `${row.compact ? "resolveBatchCompact" : "resolveBatch"} of 100,000 uncached actors, ${row.label}`,
     "ops/s (CPU time)": row.idle
       ? ""
@@ -208,31 +232,35 @@ async function measure(row: DelayRow, idleMs: number): Promise<Record<string, st
 export async function batchDelayRows(): Promise<Record<string, string | number>[]> {
   const rows: DelayRow[] = [
     { label: "on the calling thread" },
-    { label: "on worker threads (default: cores − 1)", workers: { module: MODULE } },
+    { label: "on worker threads (default: cores − 1)", workers: { module: MODULE, ...NICE } },
     {
       label: "on worker threads (one per core)",
-      workers: { module: MODULE, threads: availableParallelism() },
+      workers: { module: MODULE, threads: availableParallelism(), ...NICE },
     },
     {
       label: 'on worker threads (default), snapshots: "lazy"',
-      workers: { module: MODULE, snapshots: "lazy" },
+      workers: { module: MODULE, snapshots: "lazy", ...NICE },
     },
-    { label: "on worker threads (default)", workers: { module: MODULE }, compact: true },
+    { label: "on worker threads (default)", workers: { module: MODULE, ...NICE }, compact: true },
     {
       label: "on worker threads (default), every turn timed",
-      workers: { module: MODULE },
+      workers: { module: MODULE, ...NICE },
       compact: true,
       sampler: "turns",
     },
     { label: "idle", idle: true },
     { label: "idle, every turn timed", idle: true, sampler: "turns" },
+    { label: "idle, woken by messages", idle: true, messages: true },
   ];
   const only = process.env.BATCH_DELAY_ROWS === "compact";
   const measured: Record<string, string | number>[] = [];
   let last = 1000;
+  // The messages row copies the last batch timed by the 1 ms timer (the turn sampler slows its own).
+  let lastTimed = 1000;
   for (const row of only ? rows.filter((row) => row.compact || row.idle) : rows) {
-    const { elapsed, ...printed } = await measure(row, last);
+    const { elapsed, ...printed } = await measure(row, row.messages === true ? lastTimed : last);
     last = Number(elapsed);
+    if (!row.idle && row.sampler !== "turns") lastTimed = last;
     measured.push(printed);
   }
   return measured;

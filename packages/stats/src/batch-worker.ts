@@ -6,6 +6,7 @@ import { deserialize } from "node:v8";
 import { TroupeError } from "@troupe/core";
 import { kTransferable, kValue, Tinypool } from "tinypool";
 import { createStatsAggregator, type StatsAggregator } from "./aggregator.js";
+import type { BatchWorkerData } from "./batch-pool.js";
 import {
   encodeOutcomes,
   type Outcome,
@@ -14,6 +15,7 @@ import {
   type WorkerChunkResult,
 } from "./batch-protocol.js";
 import type { Subsystem } from "./subsystems.js";
+import { lowerThreadPriority } from "./thread-priority.js";
 import type { CombinerRegistry, LayerRegistry, MergeRule } from "./types.js";
 
 interface RegistryData {
@@ -22,6 +24,9 @@ interface RegistryData {
   readonly strict?: boolean;
   readonly defaultRule?: MergeRule;
 }
+
+// The calling thread has a core first when this worker competes with it for one.
+lowerThreadPriority((Tinypool.workerData as BatchWorkerData | undefined)?.nice ?? 0);
 
 const modules = new Map<string, Promise<readonly Subsystem[]>>();
 let engine: { readonly key: string; readonly aggregator: StatsAggregator } | undefined;
