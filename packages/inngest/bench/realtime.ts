@@ -42,6 +42,8 @@ if (typeof globalThis.WebSocket === "undefined") Object.assign(globalThis, { Web
 const RATE = Number(process.env.INNGEST_BENCH_RT_RATE ?? 1000);
 const SECONDS = Number(process.env.INNGEST_BENCH_RT_SECONDS ?? 5);
 const FLOOD = Number(process.env.INNGEST_BENCH_RT_FLOOD ?? 5_000);
+/** Messages published flat out before each path's paced phase (default 500). */
+const WARMUP = Number(process.env.INNGEST_BENCH_RT_WARMUP ?? 500);
 const redisUrl = process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 /** Where the publisher runs: "process" (default) or "thread". */
@@ -197,9 +199,9 @@ async function measurePath(
       };
     });
 
-  // Warm-up: connections, JIT.
-  await publishFromThread(0, 500);
-  await receivedAll(500, 10_000);
+  // Warm-up: connections, JIT (INNGEST_BENCH_RT_WARMUP messages, flat out).
+  await publishFromThread(0, WARMUP);
+  await receivedAll(WARMUP, 10_000);
   received = 0;
   latencies.length = 0;
 
@@ -220,9 +222,11 @@ async function measurePath(
   gc.observe({ entryTypes: ["gc"] });
   loop.enable();
   const cpuBefore = process.cpuUsage();
+  if (process.env.INNGEST_BENCH_RT_MARK) console.log(`=== PACED START ${label}`);
   const pacedSeconds = await publishFromThread(RATE, total);
   const complete = await receivedAll(total, 20_000);
   const cpu = process.cpuUsage(cpuBefore);
+  if (process.env.INNGEST_BENCH_RT_MARK) console.log(`=== PACED END ${label}`);
   loop.disable();
   gc.disconnect();
   const pacedLatencies = [...latencies].sort((a, b) => a - b);

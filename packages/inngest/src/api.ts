@@ -8,7 +8,7 @@ import {
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createApiAuth, guardWithSigningKey } from "./api-auth.js";
-import { failReply, MAX_BODY_BYTES, readJson } from "./api-http.js";
+import { failReply, hasServerKind, jsonReply, MAX_BODY_BYTES, readJson } from "./api-http.js";
 import {
   checkApiOptions,
   fallbackUntilMs,
@@ -132,7 +132,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
 
   app.use("*", async (c, next) => {
     await next();
-    c.res.headers.set("x-inngest-server-kind", serverKind);
+    if (!hasServerKind(c.res)) c.res.headers.set("x-inngest-server-kind", serverKind);
   });
 
   // Bodies are read whole; a cap keeps one request from exhausting memory.
@@ -159,7 +159,7 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
   mountAppRoutes(app, { mode, serverKind, registry, loaded, auth, fail, logger });
   mountEventRoutes(app, { flows, mode, eventKeys: options.eventKeys ?? [] });
   guardWithSigningKey(app, "/v1/*", auth, fail, (path) => path.startsWith("/v1/checkpoint/"));
-  realtime.mount(app, fail);
+  realtime.mount(app, fail, jsonReply(serverKind));
   guardWithSigningKey(app, "/v0/*", auth, fail);
   mountConnectRoutes(app, connect, fail);
   const restDeps = { flows, fail, clock, maxListBytes: options.maxListBytes };

@@ -57,16 +57,29 @@ export function createRedisPubSub(options: RedisPubSubOptions): PubSub {
     const state = channels.get(channel);
     if (!state) return;
     for (const handler of state.handlers) {
+      // Each handler gets its own copy: the parser's buffer may be reused for the next reply.
       const copy = new Uint8Array(message);
-      // A microtask per handler keeps publish order per channel and isolates handler failures.
-      Promise.resolve()
-        .then(() => {
-          // Unsubscribed (or closed) since the message arrived: drop it.
-          if (!closed && state.handlers.has(handler)) return handler(copy, channel);
-        })
-        .catch((error: unknown) =>
-          connection.logger.error("pubsub handler failed", { channel, error }),
-        );
+      // A microtask per handler keeps publish order per channel and isolates handler failures
+      // (one queued callback, not a promise chain per message).
+      queueMicrotask(() => {
+        // Unsubscribed (or closed) since the message arrived: drop it.
+        if (closed || !state.handlers.has(handler)) return;
+        runHandler(handler, copy, channel);
+      });
+    }
+  };
+  const handlerFailed = (channel: string, error: unknown) =>
+    connection.logger.error("pubsub handler failed", { channel, error });
+  const runHandler = (handler: MessageHandler, message: Uint8Array, channel: string) => {
+    let outcome: void | Promise<void>;
+    try {
+      outcome = handler(message, channel);
+    } catch (error) {
+      handlerFailed(channel, error);
+      return;
+    }
+    if (outcome !== undefined) {
+      Promise.resolve(outcome).catch((error: unknown) => handlerFailed(channel, error));
     }
   };
 

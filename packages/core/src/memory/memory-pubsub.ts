@@ -27,13 +27,23 @@ export function createMemoryPubSub(options: MemoryPubSubOptions = {}): PubSub {
       validateChannel(channel);
       const handlers = channels.get(channel);
       if (!handlers || handlers.size === 0) return;
-      const copy = message.slice();
-      for (const handler of [...handlers]) {
+      for (const handler of handlers) {
+        // Each handler's own copy, taken now: the caller may reuse `message` once this returns.
+        const copy = message.slice();
         queueMicrotask(() => {
           if (!handlers.has(handler)) return;
-          Promise.resolve()
-            .then(() => handler(copy.slice(), channel))
-            .catch((error: unknown) => logger.error("pubsub handler failed", { channel, error }));
+          let outcome: void | Promise<void>;
+          try {
+            outcome = handler(copy, channel);
+          } catch (error) {
+            logger.error("pubsub handler failed", { channel, error });
+            return;
+          }
+          if (outcome !== undefined) {
+            Promise.resolve(outcome).catch((error: unknown) =>
+              logger.error("pubsub handler failed", { channel, error }),
+            );
+          }
         });
       }
     },

@@ -78,7 +78,10 @@ export function createRealtimeHub(options: {
       if (!entry) {
         const subscribers = new Set<Subscriber>();
         const subscribed = pubsub.subscribe(name, (message) => {
-          const json = Buffer.from(message).toString("utf8");
+          // Read through a view on the message's bytes: `Buffer.from(message)` would copy them.
+          const json = Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString(
+            "utf8",
+          );
           const frame = decodeFrame(json);
           if (!frame) {
             logger.warn("realtime: dropped a message that is not a frame", { channel: name });

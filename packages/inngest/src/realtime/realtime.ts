@@ -29,7 +29,11 @@ export interface RealtimeOptions {
 /** Inngest realtime on Troupe: the publish and token routes and the WebSocket subscriptions. */
 export interface Realtime {
   /** Adds the routes to `app`, after its `/v1/*` authorisation. */
-  mount(app: Hono, fail: (status: ContentfulStatusCode, message: string) => Response): void;
+  mount(
+    app: Hono,
+    fail: (status: ContentfulStatusCode, message: string) => Response,
+    reply: (status: ContentfulStatusCode, body: unknown) => Response,
+  ): void;
   /** See {@link RealtimeSockets.handleUpgrade}. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   close(): Promise<void>;
@@ -47,8 +51,9 @@ export function createRealtime(options: RealtimeOptions): Realtime {
   });
   const sockets = createRealtimeSockets({ hub, tokens, logger: options.logger });
   return {
-    mount(app, fail) {
+    mount(app, fail, reply) {
       mountRealtimeRoutes(app, {
+        reply,
         hub,
         tokens,
         clock: options.clock,

@@ -70,6 +70,7 @@ describe("realtime publish route over the Node adapter", () => {
       tokens: createRealtimeTokens({ signingKeys: [], clock }),
       clock,
       fail: (status, message) => Response.json({ error: message }, { status }),
+      reply: (status, body) => Response.json(body, { status }),
       maxPublishBytes: MAX,
     });
     const server = await new Promise<ReturnType<typeof serve>>((resolve) => {

@@ -21,6 +21,8 @@ export interface RealtimeRoutesOptions {
   readonly clock: Clock;
   /** Answers an error in the API's JSON error shape. */
   readonly fail: (status: ContentfulStatusCode, message: string) => Response;
+  /** Answers JSON with the API's headers (a publish's `{ ok: true }`). */
+  readonly reply: (status: ContentfulStatusCode, body: unknown) => Response;
   /** Largest publish body (bytes); a stream publish is cut off past it. */
   readonly maxPublishBytes: number;
 }
@@ -32,7 +34,7 @@ export interface RealtimeRoutesOptions {
  * `/v1/*` check, which must be registered first.
  */
 export function mountRealtimeRoutes(app: Hono, options: RealtimeRoutesOptions): void {
-  const { hub, tokens, clock, fail, maxPublishBytes } = options;
+  const { hub, tokens, clock, fail, reply, maxPublishBytes } = options;
   const tooLarge = () => fail(413, `body: larger than ${maxPublishBytes} bytes`);
   const counted = bodyLimit({ maxSize: maxPublishBytes, onError: tooLarge });
   // A body that states its length (every SDK publish) is judged by the header alone. Hono's
@@ -61,32 +63,46 @@ export function mountRealtimeRoutes(app: Hono, options: RealtimeRoutesOptions): 
   });
 
   app.post("/v1/realtime/publish", async (c) => {
-    const url = new URL(c.req.url);
+    // Hono reads the query straight from the URL string (no URL object per publish).
     const parsed = publishQuerySchema.safeParse({
-      channel: url.searchParams.get("channel") ?? undefined,
-      topic: url.searchParams.getAll("topic"),
-      run_id: url.searchParams.get("run_id") ?? undefined,
+      channel: c.req.query("channel"),
+      topic: c.req.queries("topic") ?? [],
+      run_id: c.req.query("run_id"),
     });
     if (!parsed.success) return fail(400, zodIssueError(parsed.error, "query", BRACKETS).message);
     const { channel, topic: topics, run_id } = parsed.data;
-    const base = (topic: string) => ({
-      channel,
-      topic,
-      created_at: new Date(clock.now()).toISOString(),
-      ...(run_id === undefined ? {} : { run_id }),
-    });
-    const publishAll = (make: (topic: string) => RealtimeFrame) =>
-      Promise.all(topics.map((topic) => hub.publish(make(topic))));
+    // One object per frame, built in one go (a publish is one frame on one topic, mostly).
+    const frameOf = (
+      topic: string,
+      kind: RealtimeFrame["kind"],
+      data: unknown,
+      streamId?: string,
+    ): RealtimeFrame => {
+      const frame: { -readonly [K in keyof RealtimeFrame]: RealtimeFrame[K] } = {
+        channel,
+        topic,
+        created_at: new Date(clock.now()).toISOString(),
+        kind,
+        data,
+      };
+      if (run_id !== undefined) frame.run_id = run_id;
+      if (streamId !== undefined) frame.stream_id = streamId;
+      return frame;
+    };
+    const publishAll = async (kind: RealtimeFrame["kind"], data: unknown, streamId?: string) => {
+      if (topics.length === 1)
+        return hub.publish(frameOf(topics[0] as string, kind, data, streamId));
+      await Promise.all(topics.map((topic) => hub.publish(frameOf(topic, kind, data, streamId))));
+    };
 
     const contentType = c.req.header("content-type") ?? "";
     if (!contentType.startsWith("text/stream") || !c.req.raw.body) {
-      const data = publishedData(await c.req.text());
-      await publishAll((topic) => ({ ...base(topic), kind: "data", data }));
-      return c.json({ ok: true });
+      await publishAll("data", publishedData(await c.req.text()));
+      return reply(200, { ok: true });
     }
 
     const streamId = randomUUID();
-    await publishAll((topic) => ({ ...base(topic), kind: "datastream-start", data: streamId }));
+    await publishAll("datastream-start", streamId);
     const decoder = new TextDecoder();
     let received = 0;
     let cutOff = false;
@@ -98,14 +114,9 @@ export function mountRealtimeRoutes(app: Hono, options: RealtimeRoutesOptions): 
       }
       const text = decoder.decode(bytes, { stream: true });
       if (text === "") continue;
-      await publishAll((topic) => ({
-        ...base(topic),
-        kind: "chunk",
-        data: text,
-        stream_id: streamId,
-      }));
+      await publishAll("chunk", text, streamId);
     }
-    await publishAll((topic) => ({ ...base(topic), kind: "datastream-end", data: streamId }));
-    return cutOff ? tooLarge() : c.json({ ok: true });
+    await publishAll("datastream-end", streamId);
+    return cutOff ? tooLarge() : reply(200, { ok: true });
   });
 }
