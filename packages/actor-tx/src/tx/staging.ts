@@ -43,7 +43,8 @@ export interface StagingTx {
   readonly participants: Map<string, StagedParticipant>;
 }
 
-// Transaction ids are ULIDs, unique across processes and systems, so one map serves the process.
+// Transaction ids (ULIDs, a retry's with a suffix) are unique across processes and systems, so one
+// map serves the process.
 const open = new Map<string, StagingTx>();
 
 /** Opens the staging entry of a transaction coordinated in this process. */

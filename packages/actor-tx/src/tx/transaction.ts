@@ -84,8 +84,8 @@ export async function runTransaction<R>(
   deps: TransactionDeps,
   body: (tx: Transaction) => Promise<R>,
   timeoutMs: number,
+  txId: string = deps.nextId(),
 ): Promise<R> {
-  const txId = deps.nextId();
   const staging = openStaging(txId, deps.records.store);
   try {
     return await coordinate(deps, body, timeoutMs, txId, staging);

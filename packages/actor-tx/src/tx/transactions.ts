@@ -16,6 +16,7 @@ import { z } from "zod";
 import { addContextTransaction } from "./context-transaction.js";
 import { DECISION_LOG_TYPE, type DecisionLog } from "./decision-log.js";
 import { isStale } from "./decision-state.js";
+import { retryTxId } from "./retry-id.js";
 import { runTransaction, type Transaction, type TransactionFaults } from "./transaction.js";
 
 /** Options of {@link createTransactions}. */
@@ -54,7 +55,9 @@ export interface RunOptions {
   /**
    * Default 0: how many times to run the body again (as a new transaction) after it aborted with
    * `TX_CONFLICT` (an older transaction held a participant), after a jittered backoff that
-   * doubles from 1 ms to 100 ms. Only for bodies safe to run again.
+   * doubles from 1 ms to 100 ms. Only for bodies safe to run again. A retry keeps the age of the
+   * first attempt (its id is the first id followed by `.n`), so it waits for the transactions
+   * started after that instead of dying against them again.
    */
   readonly conflictRetries?: number;
 }
@@ -202,9 +205,12 @@ export function createTransactions(options: TransactionsOptions): Transactions {
   const transactions: Transactions = {
     async run(body, runOptions) {
       const retries = runOptions?.conflictRetries ?? 0;
+      const firstId = deps.nextId();
       for (let attempt = 0; ; attempt++) {
         try {
-          return await runTransaction(deps, body, runOptions?.timeoutMs ?? timeoutMs);
+          // A retry keeps the first attempt's age, so wait-die cannot starve it.
+          const txId = retryTxId(firstId, attempt);
+          return await runTransaction(deps, body, runOptions?.timeoutMs ?? timeoutMs, txId);
         } catch (error) {
           if (attempt >= retries || !TroupeError.isInstance(error, "TX_CONFLICT")) throw error;
           conflicts.inc();
