@@ -17,6 +17,7 @@ import { addContextTransaction } from "./context-transaction.js";
 import { DECISION_LOG_TYPE, type DecisionLog } from "./decision-log.js";
 import { isStale } from "./decision-state.js";
 import { retryTxId } from "./retry-id.js";
+import { createdIdentity } from "./store-identity.js";
 import { runTransaction, type Transaction, type TransactionFaults } from "./transaction.js";
 
 /** Options of {@link createTransactions}. */
@@ -125,7 +126,27 @@ export function createTransactions(options: TransactionsOptions): Transactions {
     help: "Prepares retried because another transaction held the participant",
   });
 
+  // The id of the records' Store data, looked up once a transaction had a participant that
+  // prepared durably (a pure one-process workload never writes it).
+  let home: string | undefined;
+  let homeAsked = false;
+  const storeHome = (wanted: boolean): string | undefined => {
+    if (home === undefined && wanted && !homeAsked) {
+      homeAsked = true;
+      createdIdentity(records.store).then(
+        (id) => {
+          home = id;
+        },
+        (error: unknown) => {
+          homeAsked = false;
+          logger.warn("transactions: the Store's identity could not be read", { error });
+        },
+      );
+    }
+    return home;
+  };
   const deps = {
+    home: storeHome,
     clock,
     logger,
     nextId: ulid,
