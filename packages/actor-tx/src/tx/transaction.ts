@@ -122,8 +122,9 @@ async function coordinate<R>(
   // leaves the others running, and an abort sent before one lands would leave it locked.
   const inFlight = new Set<Promise<unknown>>();
   let giveUp = false; // set once the transaction aborts: waiting prepares stop retrying
-  // Participants in other processes that staged their write for the decision's commit.
-  const remoteStaged = new Map<string, readonly StoreOp[]>();
+  // Participants in other processes that staged their write for the decision's commit (made on
+  // the first: a transaction of local participants only allocates nothing for them).
+  let remoteStaged: Map<string, readonly StoreOp[]> | undefined;
   const home = deps.home(false);
   deps.counters.started();
 
@@ -135,7 +136,10 @@ async function coordinate<R>(
         const answer = await deps.call(ref, "txPrepare", request);
         if (home === undefined) return answer;
         const { r, s } = answer as PrepareAnswer;
-        if (s !== undefined) remoteStaged.set(refId(ref), s);
+        if (s !== undefined) {
+          remoteStaged ??= new Map();
+          remoteStaged.set(refId(ref), s);
+        }
         return r;
       } catch (error) {
         if (!TroupeError.isInstance(error, "TX_BUSY") || giveUp) throw error;
@@ -255,13 +259,13 @@ async function coordinate<R>(
   const participants = state.participants
     .map((p) => p.ref)
     .filter((ref) => !stagedIds.has(refId(ref)));
-  if (remoteStaged.size < participants.length) deps.home(true); // some prepared durably
+  if ((remoteStaged?.size ?? 0) < participants.length) deps.home(true); // some prepared durably
   if (staged.length > 0) staging.phase = "committing";
   let granted: boolean;
   try {
     granted = await deps.records.decide(txId, participants, clock.now(), [
       ...staged.flatMap((p) => p.write.ops),
-      ...[...remoteStaged.values()].flat(),
+      ...[...(remoteStaged?.values() ?? [])].flat(),
     ]);
   } catch (error) {
     discardStaged(staging, error);
