@@ -108,7 +108,7 @@ console.log(`main thread busy: ${(elu.active / N).toFixed(2)} ms per transfer`);
 await new Promise((r) => setTimeout(r, 200));
 lat.sort((a, b) => a - b);
 console.log(
-  `this process: ${((cpu.user + cpu.system) / 1000 / N).toFixed(2)} CPU-ms per transfer (both nodes)`,
+  `this process: ${((cpu.user + cpu.system) / 1000 / N).toFixed(2)} CPU-ms per transfer (both nodes; user ${(cpu.user / 1000 / N).toFixed(2)}, system ${(cpu.system / 1000 / N).toFixed(2)})`,
 );
 console.log(
   `C=1: p50 ${(lat[N / 2] ?? 0).toFixed(2)} ms, p99 ${(lat[Math.floor(N * 0.99)] ?? 0).toFixed(2)} ms`,

@@ -25,6 +25,12 @@ export interface StagedParticipant {
   write: StagedWrite;
   /** Set when the participant gave up at its deadline (the coordinator must not commit then). */
   dropped: boolean;
+  /**
+   * Staged for a coordinator in another process (its Store reaches the same data): the write
+   * travels back in the prepare's answer and commits with the decision record; this participant
+   * hears the outcome in phase 2, or asks the record at its deadline.
+   */
+  readonly remote: boolean;
   /** Removes the in-memory lock from the activation (no-op once removed). */
   release(): void;
 }
@@ -43,7 +49,8 @@ export interface StagingTx {
   readonly participants: Map<string, StagedParticipant>;
 }
 
-// Transaction ids are ULIDs, unique across processes and systems, so one map serves the process.
+// Transaction ids (ULIDs, a retry's with a suffix) are unique across processes and systems, so one
+// map serves the process.
 const open = new Map<string, StagingTx>();
 
 /** Opens the staging entry of a transaction coordinated in this process. */

@@ -1,4 +1,10 @@
-import { type Clock, type Logger, StoreConflictError, TroupeError } from "@troupe/core";
+import {
+  type Clock,
+  type Logger,
+  StoreConflictError,
+  type StoreOp,
+  TroupeError,
+} from "@troupe/core";
 import { txError } from "../errors.js";
 import {
   advanceCoordinator,
@@ -11,6 +17,7 @@ import { DECISION_LOG_TYPE } from "./decision-log.js";
 import type { ParticipantRef } from "./decision-state.js";
 import type { DecisionStore } from "./decision-store.js";
 import { closeStaging, openStaging, type StagingTx } from "./staging.js";
+import type { PrepareAnswer } from "./tx-actor.js";
 
 /** A participant as `tx.call` accepts it: any actor reference (typed or untyped) or its JSON. */
 export interface ParticipantLike {
@@ -55,6 +62,12 @@ export interface TransactionDeps {
   call(ref: ParticipantRef, action: string, args: readonly unknown[]): Promise<unknown>;
   /** The decision records. */
   readonly records: DecisionStore;
+  /**
+   * The id of the records' Store data once known (see `store-identity.ts`): sent with prepares,
+   * so participants in other processes on the same data stage their writes for the decision's
+   * commit. `wanted` says a transaction had such a participant (the id is then looked up).
+   */
+  home(wanted: boolean): string | undefined;
   readonly faults: TransactionFaults | undefined;
   readonly counters: {
     started(): void;
@@ -84,8 +97,8 @@ export async function runTransaction<R>(
   deps: TransactionDeps,
   body: (tx: Transaction) => Promise<R>,
   timeoutMs: number,
+  txId: string = deps.nextId(),
 ): Promise<R> {
-  const txId = deps.nextId();
   const staging = openStaging(txId, deps.records.store);
   try {
     return await coordinate(deps, body, timeoutMs, txId, staging);
@@ -109,13 +122,25 @@ async function coordinate<R>(
   // leaves the others running, and an abort sent before one lands would leave it locked.
   const inFlight = new Set<Promise<unknown>>();
   let giveUp = false; // set once the transaction aborts: waiting prepares stop retrying
+  // Participants in other processes that staged their write for the decision's commit (made on
+  // the first: a transaction of local participants only allocates nothing for them).
+  let remoteStaged: Map<string, readonly StoreOp[]> | undefined;
+  const home = deps.home(false);
   deps.counters.started();
 
   const prepare = async (ref: ParticipantRef, step: number, action: string, args: unknown[]) => {
     let backoffMs = 1;
+    const request = [txId, step, action, args, deadline, ...(home === undefined ? [] : [home])];
     for (;;) {
       try {
-        return await deps.call(ref, "txPrepare", [txId, step, action, args, deadline]);
+        const answer = await deps.call(ref, "txPrepare", request);
+        if (home === undefined) return answer;
+        const { r, s } = answer as PrepareAnswer;
+        if (s !== undefined) {
+          remoteStaged ??= new Map();
+          remoteStaged.set(refId(ref), s);
+        }
+        return r;
       } catch (error) {
         if (!TroupeError.isInstance(error, "TX_BUSY") || giveUp) throw error;
         deps.counters.busyRetry();
@@ -229,18 +254,19 @@ async function coordinate<R>(
   }
   deps.faults?.afterPrepare?.(txId);
   const stagedIds = new Set(staged.map((p) => refId(p.ref)));
+  // The others hear the outcome in phase 2 (the remotely staged ones too: they adopt their
+  // write then), so the record names them all until each has heard it.
   const participants = state.participants
     .map((p) => p.ref)
     .filter((ref) => !stagedIds.has(refId(ref)));
+  if ((remoteStaged?.size ?? 0) < participants.length) deps.home(true); // some prepared durably
   if (staged.length > 0) staging.phase = "committing";
   let granted: boolean;
   try {
-    granted = await deps.records.decide(
-      txId,
-      participants,
-      clock.now(),
-      staged.flatMap((p) => p.write.ops),
-    );
+    granted = await deps.records.decide(txId, participants, clock.now(), [
+      ...staged.flatMap((p) => p.write.ops),
+      ...[...(remoteStaged?.values() ?? [])].flat(),
+    ]);
   } catch (error) {
     discardStaged(staging, error);
     // The decision may or may not be logged: ask the record, which settles it either way.

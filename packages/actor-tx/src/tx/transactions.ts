@@ -16,6 +16,8 @@ import { z } from "zod";
 import { addContextTransaction } from "./context-transaction.js";
 import { DECISION_LOG_TYPE, type DecisionLog } from "./decision-log.js";
 import { isStale } from "./decision-state.js";
+import { retryTxId } from "./retry-id.js";
+import { createdIdentity } from "./store-identity.js";
 import { runTransaction, type Transaction, type TransactionFaults } from "./transaction.js";
 
 /** Options of {@link createTransactions}. */
@@ -54,7 +56,9 @@ export interface RunOptions {
   /**
    * Default 0: how many times to run the body again (as a new transaction) after it aborted with
    * `TX_CONFLICT` (an older transaction held a participant), after a jittered backoff that
-   * doubles from 1 ms to 100 ms. Only for bodies safe to run again.
+   * doubles from 1 ms to 100 ms. Only for bodies safe to run again. A retry keeps the age of the
+   * first attempt (its id is the first id followed by `.n`), so it waits for the transactions
+   * started after that instead of dying against them again.
    */
   readonly conflictRetries?: number;
 }
@@ -122,7 +126,27 @@ export function createTransactions(options: TransactionsOptions): Transactions {
     help: "Prepares retried because another transaction held the participant",
   });
 
+  // The id of the records' Store data, looked up once a transaction had a participant that
+  // prepared durably (a pure one-process workload never writes it).
+  let home: string | undefined;
+  let homeAsked = false;
+  const storeHome = (wanted: boolean): string | undefined => {
+    if (home === undefined && wanted && !homeAsked) {
+      homeAsked = true;
+      createdIdentity(records.store).then(
+        (id) => {
+          home = id;
+        },
+        (error: unknown) => {
+          homeAsked = false;
+          logger.warn("transactions: the Store's identity could not be read", { error });
+        },
+      );
+    }
+    return home;
+  };
   const deps = {
+    home: storeHome,
     clock,
     logger,
     nextId: ulid,
@@ -202,9 +226,12 @@ export function createTransactions(options: TransactionsOptions): Transactions {
   const transactions: Transactions = {
     async run(body, runOptions) {
       const retries = runOptions?.conflictRetries ?? 0;
+      const firstId = deps.nextId();
       for (let attempt = 0; ; attempt++) {
         try {
-          return await runTransaction(deps, body, runOptions?.timeoutMs ?? timeoutMs);
+          // A retry keeps the first attempt's age, so wait-die cannot starve it.
+          const txId = retryTxId(firstId, attempt);
+          return await runTransaction(deps, body, runOptions?.timeoutMs ?? timeoutMs, txId);
         } catch (error) {
           if (attempt >= retries || !TroupeError.isInstance(error, "TX_CONFLICT")) throw error;
           conflicts.inc();

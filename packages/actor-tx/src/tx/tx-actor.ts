@@ -9,7 +9,7 @@ import {
   type KeyOf,
   stageWrite,
 } from "@troupe/actors";
-import { invalidArgument, parseWith } from "@troupe/core";
+import { invalidArgument, parseWith, type StoreOp } from "@troupe/core";
 import { z } from "zod";
 import { txError } from "../errors.js";
 import { DECISION_LOG_TYPE } from "./decision-log.js";
@@ -23,7 +23,8 @@ import {
   type TxState,
   unlocked,
 } from "./participant-state.js";
-import { type StagedParticipant, stagingFor } from "./staging.js";
+import { type StagedParticipant, type StagingTx, stagingFor } from "./staging.js";
+import { existingIdentity } from "./store-identity.js";
 import { type StateSlot, ValueContext } from "./value-context.js";
 
 /** The internal actions every transactional actor gets (user actions may not use these names). */
@@ -104,6 +105,16 @@ const RESOLVE_SLACK_MS = 50;
 const RESOLVE_RETRY_MS = 1_000;
 /** The activation-memory key of a staged (in-memory) prepared step. */
 const STAGED = "troupe.tx.staged";
+
+/**
+ * What `txPrepare` answers when the coordinator named its Store's data (`home`): the step's
+ * result and, for a step staged for a coordinator in another process, the participant's fenced
+ * state write for the coordinator to commit with the decision record.
+ */
+export interface PrepareAnswer {
+  readonly r: unknown;
+  readonly s?: readonly StoreOp[];
+}
 
 /** The in-memory lock of a one-phase transaction on this activation, if any. */
 function stagedOn(ctx: AnyCtx): StagedParticipant | undefined {
@@ -206,6 +217,9 @@ export function defineTxActor<
     if (staged !== undefined) {
       if (staged.lock.deadline + RESOLVE_SLACK_MS > ctx.now()) {
         armResolution(ctx, staged.lock.deadline);
+      } else if (staged.remote) {
+        // The coordinator may have committed the staged write with its decision: ask the record.
+        await resolveStaged(ctx, staged);
       } else if (staged.tx.phase !== "committing") {
         // The coordinator (in this process) did not commit by its deadline: give up the step.
         // Once the one-phase commit was sent, only the coordinator ends the lock.
@@ -222,6 +236,30 @@ export function defineTxActor<
     }
     await resolveHere(ctx);
   };
+  const retryResolution = (ctx: AnyCtx) => {
+    const retry = ctx.setTimer({ afterMs: RESOLVE_RETRY_MS }, (timerCtx) =>
+      onResolutionTimer(timerCtx),
+    );
+    timers.get(timerKey(ctx))?.timer.cancel();
+    timers.set(timerKey(ctx), { timer: retry, dueAt: ctx.now() + RESOLVE_RETRY_MS });
+  };
+  /** A remotely staged step whose outcome never came: the decision record settles it. */
+  const resolveStaged = async (ctx: AnyCtx, staged: StagedParticipant): Promise<void> => {
+    let decision: "committed" | "aborted";
+    try {
+      decision = (await ctx
+        .ref({ type: DECISION_LOG_TYPE, key: staged.lock.txId })
+        .call("resolve")) as "committed" | "aborted";
+    } catch {
+      retryResolution(ctx);
+      return;
+    }
+    if (stagedOn(ctx) !== staged) return; // phase 2 arrived meanwhile
+    // Committed: the staged write is in the Store, so it becomes the state. Aborted (the record
+    // says so for good): it never lands, and the committed value stays.
+    if (decision === "committed") staged.write.adopt();
+    staged.release();
+  };
   const resolveHere = async (ctx: AnyCtx): Promise<"committed" | "aborted" | null> => {
     const lock = (ctx.state as TxState<unknown>).lock;
     if (!lock) return null;
@@ -231,11 +269,7 @@ export function defineTxActor<
         | "committed"
         | "aborted";
     } catch {
-      const retry = ctx.setTimer({ afterMs: RESOLVE_RETRY_MS }, (timerCtx) =>
-        onResolutionTimer(timerCtx),
-      );
-      timers.get(timerKey(ctx))?.timer.cancel();
-      timers.set(timerKey(ctx), { timer: retry, dueAt: ctx.now() + RESOLVE_RETRY_MS });
+      retryResolution(ctx);
       return null;
     }
     ctx.state = applyDecision(ctx.state as TxState<unknown>, lock.txId, decision);
@@ -243,9 +277,11 @@ export function defineTxActor<
   };
 
   /**
-   * The first step of a transaction coordinated in this process, whose decision records share
-   * this actor's Store: keep it in memory (an in-memory lock, no Store write) for a one-phase
-   * commit. False when it must be prepared durably instead.
+   * The first step of a transaction: kept in memory (an in-memory lock, no Store write) when its
+   * state write can go in the coordinator's commit. "local": coordinated in this process, whose
+   * decision records share this actor's Store object (one-phase commit when every participant
+   * is local). "remote": coordinated elsewhere, on a Store that reaches the same data (`home`),
+   * so the write travels back to the coordinator. Undefined when it must be prepared durably.
    */
   const stageStep = async (
     ctx: AnyCtx,
@@ -253,11 +289,19 @@ export function defineTxActor<
     deadline: number,
     next: unknown,
     result: unknown,
-  ): Promise<boolean> => {
-    const staging = stagingFor(txId);
-    if (staging === undefined) return false;
+    home: string | undefined,
+  ): Promise<StagedParticipant | undefined> => {
+    const local = stagingFor(txId);
+    if (local === undefined && home === undefined) return undefined;
     const write = await stageWrite(ctx, unlocked(next));
-    if (write.store !== staging.store || staging.phase !== "open") return false;
+    let staging: StagingTx;
+    if (local !== undefined && write.store === local.store && local.phase === "open") {
+      staging = local;
+    } else if (home !== undefined && (await existingIdentity(write.store, ctx.now())) === home) {
+      staging = { txId, store: write.store, phase: "open", participants: new Map() };
+    } else {
+      return undefined;
+    }
     const memory = activationMemory(ctx);
     const participant: StagedParticipant = {
       ref: { type, key: (ctx.key ?? null) as string | number | null },
@@ -265,14 +309,17 @@ export function defineTxActor<
       lock: { txId, deadline, next, results: [result] },
       write,
       dropped: false,
+      remote: staging !== local,
       release() {
         if (memory.get(STAGED) === participant) memory.delete(STAGED);
       },
     };
     memory.set(STAGED, participant);
-    staging.participants.set(`${ctx.address.type}/${ctx.address.key}`, participant);
+    if (!participant.remote) {
+      staging.participants.set(`${ctx.address.type}/${ctx.address.key}`, participant);
+    }
     armResolution(ctx, deadline);
-    return true;
+    return participant;
   };
 
   const actions: Record<string, unknown> = {};
@@ -303,6 +350,7 @@ export function defineTxActor<
       z.string(),
       z.array(z.unknown()),
       z.number(),
+      z.string().optional(),
     ]),
     async handler(
       ctx: AnyCtx,
@@ -311,14 +359,22 @@ export function defineTxActor<
       action: string,
       callArgs: unknown[],
       deadline: number,
+      home?: string,
     ) {
+      // With `home` the coordinator takes a PrepareAnswer (and remotely staged writes).
+      const answer = (r: unknown, own?: StagedParticipant): unknown =>
+        home === undefined
+          ? r
+          : own?.remote && own.lock.txId === txId
+            ? ({ r, s: own.write.ops } satisfies PrepareAnswer)
+            : ({ r } satisfies PrepareAnswer);
       const staged = stagedOn(ctx);
       const state: TxState<unknown> =
         staged === undefined
           ? (ctx.state as TxState<unknown>)
           : { value: (ctx.state as TxState<unknown>).value, lock: staged.lock };
       const verdict = judgePrepare(state, txId, step);
-      if (verdict.kind === "replay") return verdict.result;
+      if (verdict.kind === "replay") return answer(verdict.result, staged);
       if (verdict.kind === "busy") {
         throw txError(
           verdict.die ? "TX_CONFLICT" : "TX_BUSY",
@@ -370,20 +426,28 @@ export function defineTxActor<
         staged.write = await stageWrite(ctx, unlocked(draft));
         staged.lock = recordPrepared(state, txId, deadline, draft, result)
           .lock as PreparedLock<unknown>;
-        return result;
+        return answer(result, staged);
       }
-      if (verdict.base === "value" && (await stageStep(ctx, txId, deadline, draft, result))) {
-        return result;
+      if (verdict.base === "value") {
+        const own = await stageStep(ctx, txId, deadline, draft, result, home);
+        if (own !== undefined) return answer(result, own);
       }
       ctx.state = recordPrepared(ctx.state as TxState<unknown>, txId, deadline, draft, result);
       if (verdict.base === "value") armResolution(ctx, deadline);
-      return result;
+      return answer(result);
     },
   };
   actions.txCommit = {
     idempotent: true,
     args: z.tuple([z.string()]),
     handler(ctx: AnyCtx, txId: string) {
+      const staged = stagedOn(ctx);
+      if (staged?.remote && staged.lock.txId === txId) {
+        // The coordinator's commit wrote the staged state: it becomes the activation's.
+        staged.write.adopt();
+        staged.release();
+        return;
+      }
       ctx.state = commitPrepared(ctx.state as TxState<unknown>, txId);
     },
   };
@@ -391,6 +455,11 @@ export function defineTxActor<
     idempotent: true,
     args: z.tuple([z.string()]),
     handler(ctx: AnyCtx, txId: string) {
+      const staged = stagedOn(ctx);
+      if (staged?.remote && staged.lock.txId === txId) {
+        staged.release(); // the staged write never lands: the decision record says aborted
+        return;
+      }
       ctx.state = abortPrepared(ctx.state as TxState<unknown>, txId);
     },
   };
