@@ -6,7 +6,9 @@ import type { ChildProcess } from "node:child_process";
 import { createPostgresStore } from "@troupe/postgres";
 import { testPostgresUrl as postgresUrl, scratchSchemas } from "@troupe/testkit";
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { runParticipantCrash } from "./crash-support/participant-scenario.js";
 import {
+  type Backend,
   type CrashPoint,
   fanOut,
   type PlannedTransfer,
@@ -24,6 +26,17 @@ beforeAll(() => schemas.assertReachable());
 afterAll(async () => {
   for (const child of children) child.kill("SIGKILL");
   await schemas.dropAll();
+});
+
+// Even accounts live on "c" (the coordinator), odd ones on "s".
+const backend = (schema: string): Backend => ({
+  kind: "postgres",
+  url: postgresUrl,
+  schema,
+  natsUrl: NATS_URL,
+  subjectPrefix: `troupe_test.tx_crash_${process.pid}_${Date.now().toString(36)}`,
+  leaseMs: LEASE_MS,
+  homes: ["c", "s"],
 });
 
 // Even accounts live on "c" (the coordinator), odd ones on "s" (the survivor).
@@ -45,15 +58,7 @@ describe("commit paths with a local participant: the coordinator's node is SIGKI
       const [a, b] = victim.steps.map((step) => step[0]);
       try {
         const summary = await runCrashScenario({
-          backend: {
-            kind: "postgres",
-            url: postgresUrl,
-            schema,
-            natsUrl: NATS_URL,
-            subjectPrefix: `troupe_test.tx_crash_${process.pid}_${Date.now().toString(36)}`,
-            leaseMs: LEASE_MS,
-            homes: ["c", "s"],
-          },
+          backend: backend(schema),
           store,
           accounts: ACCOUNTS,
           survivors: ["s"],
@@ -75,4 +80,31 @@ describe("commit paths with a local participant: the coordinator's node is SIGKI
       }
     }, 120_000);
   }
+});
+
+describe("mixed path: the remote participant's node is SIGKILLed (PostgreSQL + NATS)", () => {
+  it("after the decision, before phase 2 reaches it: the restarted node commits it, the books balance", async () => {
+    const schema = schemas.fresh();
+    const store = createPostgresStore({ connectionString: postgresUrl, schema });
+    const victim = transfer("victim", 4, 5, 25);
+    const transfers = randomTransfers("t", 40, ACCOUNTS, 5);
+    transfers.splice(8, 0, victim);
+    try {
+      const summary = await runParticipantCrash({
+        backend: backend(schema),
+        store,
+        accounts: ACCOUNTS,
+        coordinator: "c",
+        participant: "s",
+        transfers,
+        victim,
+        after: [transfer("after-1", 4, 5, 5), transfer("after-2", 5, 6, 5)],
+        timeoutMs: 3_000,
+        children,
+      });
+      console.log(`mixed, PostgreSQL + NATS, ${summary}`);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
 });

@@ -3,13 +3,14 @@
 import { planTransfers } from "../bank.js";
 
 /**
- * Where the coordinator dies: "before-commit" after every participant prepared (staged in
+ * Where the coordinator dies (or, for "hold-phase-2", stops before it sends the victim's
+ * phase 2 until the test has killed a participant's node): "before-commit" after every participant prepared (staged in
  * memory or durably), before the commit that decides; "after-commit" right after that commit,
  * before the local participants adopt their staged states and before any remote one hears phase
  * 2; "during-phase-2" once the first remote participant acknowledged its txCommit, the others
  * never told.
  */
-export type CrashPoint = "before-commit" | "after-commit" | "during-phase-2";
+export type CrashPoint = "before-commit" | "after-commit" | "during-phase-2" | "hold-phase-2";
 
 /** One step of a transfer: `Account(key).action(transferId, amount)`. */
 export type Step = readonly [

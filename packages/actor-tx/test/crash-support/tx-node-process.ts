@@ -27,7 +27,7 @@ export async function startTxNode(
   const child = spawn(
     process.execPath,
     ["--import", "tsx", "--conditions=source", worker, JSON.stringify(config)],
-    { cwd: join(support, "..", ".."), stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: join(support, "..", ".."), stdio: ["pipe", "pipe", "pipe"] },
   );
   children.add(child);
   const lines: string[] = [];

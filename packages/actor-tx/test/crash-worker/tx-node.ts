@@ -2,8 +2,9 @@
 //   node --import tsx --conditions=source tx-node.ts '<config json>'   (see NodeConfig below)
 // Hosts Account and the decision log's actor and runs the transaction resolver. With `transfers`
 // it coordinates them itself (so the accounts it hosts take part in one phase); with `crash` it
-// SIGKILLs itself at that point of the victim's commit. Prints "ready", then "ack <name>" or
-// "fail <name> <code>" per transfer, "crash <name>" just before the kill, and "done".
+// SIGKILLs itself at that point of the victim's commit (or holds the victim's phase 2 until told).
+// Prints "ready", then "ack <name>" or "fail <name> <code>" per transfer, "crash <name>" just
+// before the kill, "hold <name>" while it holds, and "done".
 import {
   type ActorAddress,
   type ActorSystem,
@@ -81,22 +82,36 @@ const die = (point: CrashPoint, txId: string): void => {
   process.kill(process.pid, "SIGKILL");
 };
 
-// Phase 2 of the victim: the first participant's txCommit goes through and the process dies
-// once it is acknowledged; the others are never sent (the process is gone before they would be).
+// Phase 2 of the victim. "during-phase-2": the first participant's txCommit goes through and the
+// process dies once it is acknowledged; the others are never sent (the process is gone before
+// they would be). "hold-phase-2": the coordinator prints "hold <victim>" and sends its txCommit
+// only once "go" arrives on stdin (the test kills the participant's node in between).
 let phase2Sent = false;
+const go = new Promise<void>((resolve) => {
+  if (crash?.point !== "hold-phase-2") return;
+  let input = "";
+  process.stdin.on("data", (chunk: Buffer) => {
+    input += chunk.toString();
+    if (input.includes("go\n")) resolve();
+  });
+});
 const coordinatorSystem: ActorSystem = new Proxy(system, {
   get(target, name, receiver) {
     if (name !== "invoke") return Reflect.get(target, name, receiver);
     return async (type: string, key: unknown, action: string, args: readonly unknown[]) => {
       const txId = String(args[0]);
+      const forward = () => target.invoke(type, key as never, action, args as unknown[]);
       const victim =
-        crash?.point === "during-phase-2" &&
-        action === "txCommit" &&
-        names.get(txId) === crash.victim;
-      if (!victim) return target.invoke(type, key as never, action, args as unknown[]);
+        action === "txCommit" && crash !== undefined && names.get(txId) === crash.victim;
+      if (victim && crash.point === "hold-phase-2") {
+        out(`hold ${crash.victim}`);
+        await go;
+        return forward();
+      }
+      if (!victim || crash.point !== "during-phase-2") return forward();
       if (phase2Sent) return new Promise(() => {});
       phase2Sent = true;
-      const result = await target.invoke(type, key as never, action, args as unknown[]);
+      const result = await forward();
       die("during-phase-2", txId);
       return result;
     };
