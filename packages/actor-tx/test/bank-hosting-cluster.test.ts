@@ -66,6 +66,7 @@ describe("bank invariant, coordinators hosting the accounts (PostgreSQL + NATS),
             async () => victim.acked().length,
             (acked) => acked >= PER_NODE / 5 || victim.lines.includes("done"),
             `${ids[index]} to acknowledge transfers`,
+            10 * PER_NODE,
           );
           expect(victim.lines, `${ids[index]} finished before its kill`).not.toContain("done");
           await stopTxNode(victim);

@@ -37,9 +37,14 @@ export async function committedRecords(store: Store): Promise<string[]> {
   return found;
 }
 
-export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string) {
+export async function until<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+  tries = 300,
+) {
   let last: T | undefined;
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < tries; i++) {
     last = await read();
     if (done(last)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -1,10 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NodeConfig } from "./plan.js";
 
 const support = dirname(fileURLToPath(import.meta.url));
 const worker = join(support, "..", "crash-worker", "tx-node.ts");
+// A config goes in a file (thousands of planned transfers do not fit in one argument: E2BIG),
+// removed once the node read it.
 
 /** A running test/crash-worker/tx-node.ts process and what it printed. */
 export interface TxNode {
@@ -24,9 +28,12 @@ export async function startTxNode(
   config: NodeConfig,
   children: Set<ChildProcess>,
 ): Promise<TxNode> {
+  const configDir = mkdtempSync(join(tmpdir(), "troupe-tx-node-"));
+  const configPath = join(configDir, "config.json");
+  writeFileSync(configPath, JSON.stringify(config));
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "--conditions=source", worker, JSON.stringify(config)],
+    ["--import", "tsx", "--conditions=source", worker, configPath],
     { cwd: join(support, "..", ".."), stdio: ["pipe", "pipe", "pipe"] },
   );
   children.add(child);
@@ -64,7 +71,11 @@ export async function startTxNode(
             );
           }),
         ]);
-  await printed("ready");
+  try {
+    await printed("ready");
+  } finally {
+    rmSync(configDir, { recursive: true, force: true });
+  }
   return {
     child,
     lines,

@@ -1,10 +1,11 @@
 // One node of the commit-path crash tests (test/commit-crash-*.test.ts), in its own process:
-//   node --import tsx --conditions=source tx-node.ts '<config json>'   (see NodeConfig below)
+//   node --import tsx --conditions=source tx-node.ts <config.json>   (a NodeConfig, see plan.ts)
 // Hosts Account and the decision log's actor and runs the transaction resolver. With `transfers`
 // it coordinates them itself (so the accounts it hosts take part in one phase); with `crash` it
 // SIGKILLs itself at that point of the victim's commit (or holds the victim's phase 2 until told).
 // Prints "ready", then "ack <name>" or "fail <name> <code>" per transfer, "crash <name>" just
 // before the kill, "hold <name>" while it holds, and "done".
+import { readFileSync } from "node:fs";
 import {
   type ActorAddress,
   type ActorSystem,
@@ -19,8 +20,9 @@ import { createDecisionLog, createTransactions } from "../../src/index.js";
 import { Account } from "../bank.js";
 import type { CrashPoint, NodeConfig } from "../crash-support/plan.js";
 
-const config = JSON.parse(process.argv[2] ?? "null") as NodeConfig | null;
-if (config === null) throw new Error("usage: tx-node.ts '<config json>'");
+const configPath = process.argv[2];
+if (configPath === undefined) throw new Error("usage: tx-node.ts <config.json>");
+const config = JSON.parse(readFileSync(configPath, "utf8")) as NodeConfig;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const closers: (() => Promise<void> | void)[] = [];
