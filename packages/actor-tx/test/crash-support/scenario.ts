@@ -1,0 +1,99 @@
+import type { ChildProcess } from "node:child_process";
+import type { Store } from "@troupe/core";
+import { expect } from "vitest";
+import { auditBooks } from "../bank.js";
+import { committedRecords, readBooks, START, until } from "./books.js";
+import type { Backend, CrashPoint, PlannedTransfer } from "./plan.js";
+import { startTxNode, stopTxNode, type TxNode } from "./tx-node-process.js";
+
+/** One crash of a coordinator that hosts participants, and the recovery after it. */
+export interface CrashScenario {
+  readonly backend: Backend;
+  /** A handle on the nodes' Store, for reading the books as they were written. */
+  readonly store: Store;
+  readonly accounts: number;
+  /** Nodes that stay up throughout (each hosts its share of the accounts). */
+  readonly survivors: readonly string[];
+  /** The node that coordinates `transfers`, dies at `point` of `victim`, and restarts. */
+  readonly coordinator: string;
+  readonly transfers: readonly PlannedTransfer[];
+  readonly victim: PlannedTransfer;
+  readonly point: CrashPoint;
+  /** Run by the restarted coordinator once the survivors resolved: every one must commit. */
+  readonly after: readonly PlannedTransfer[];
+  readonly timeoutMs: number;
+  readonly children: Set<ChildProcess>;
+}
+
+/**
+ * Runs the scenario: the survivors start, the coordinator runs `transfers` (4 at a time) and
+ * SIGKILLs itself at `point` of `victim`. Without anyone calling them, the survivors must release
+ * every durable lock the crash left; the coordinator restarts on the same data and runs `after`
+ * (all commit), the resolvers finish every committed record, and the books balance: nothing
+ * half-applied, every acknowledged transfer exactly once, the victim applied exactly when the
+ * crash came after its deciding commit.
+ */
+export async function runCrashScenario(scenario: CrashScenario): Promise<string> {
+  const { backend, store, accounts, children } = scenario;
+  const nodes: TxNode[] = [];
+  const start = async (nodeId: string, extra: object = {}) => {
+    const node = await startTxNode(
+      { nodeId, backend, timeoutMs: scenario.timeoutMs, ...extra },
+      children,
+    );
+    nodes.push(node);
+    return node;
+  };
+  try {
+    for (const id of scenario.survivors) await start(id);
+    const coordinator = await start(scenario.coordinator, {
+      transfers: scenario.transfers,
+      concurrency: 4,
+      crash: { point: scenario.point, victim: scenario.victim.name },
+    });
+    const ended = await Promise.race([
+      coordinator.exited.then((signal) => `exit ${signal}`),
+      coordinator.printed("done").then(() => "done"),
+    ]);
+    const victimLines = coordinator.lines.filter((line) =>
+      line.endsWith(` ${scenario.victim.name}`),
+    );
+    expect(ended, `the victim never reached ${scenario.point}: ${victimLines}`).toBe(
+      "exit SIGKILL",
+    );
+    expect(victimLines).toEqual([`crash ${scenario.victim.name}`]);
+    const byName = new Map(scenario.transfers.map((t) => [t.name, t]));
+    const acked = new Set(coordinator.acked().flatMap((name) => byName.get(name)?.ids ?? []));
+
+    // Nobody calls the participants: the survivors' timers and resolvers settle them.
+    await until(
+      () => readBooks(store, accounts).then((books) => books.locked),
+      (locked) => locked.length === 0,
+      "the survivors to release every prepared account",
+    );
+    const restarted = await start(scenario.coordinator, {
+      transfers: scenario.after,
+      concurrency: 2,
+    });
+    await restarted.printed("done");
+    expect(restarted.lines.filter((line) => line.startsWith("fail "))).toEqual([]);
+    for (const t of scenario.after) for (const id of t.ids) acked.add(id);
+    await until(
+      () => committedRecords(store),
+      (open) => open.length === 0,
+      "the resolvers to finish every committed record",
+    );
+
+    const books = await readBooks(store, accounts);
+    expect(books.locked).toEqual([]);
+    const audit = auditBooks(books.states, accounts * START, acked);
+    expect(audit.problems).toEqual([]);
+    const victimApplied = scenario.victim.ids.map((id) => audit.applied.has(id));
+    expect(victimApplied).toEqual(
+      scenario.victim.ids.map(() => scenario.point !== "before-commit"),
+    );
+    return `${scenario.point}: ${acked.size} acknowledged, ${audit.applied.size} applied`;
+  } finally {
+    await Promise.all(nodes.map((node) => stopTxNode(node, "SIGTERM")));
+  }
+}
