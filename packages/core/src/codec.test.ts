@@ -31,6 +31,21 @@ describe("jsonCodec", () => {
     expect(jsonCodec.decode(jsonCodec.encode({ $bytes: 1 }))).toEqual({ $bytes: 1 });
   });
 
+  it("escapes a tag-like key whose neighbours are left out as undefined", () => {
+    // Written without its undefined neighbours, the object has one tag-like key.
+    const cases: [unknown, unknown][] = [
+      [{ $bigint: {}, other: undefined }, { $bigint: {} }],
+      [{ $date: "nope", gone: undefined }, { $date: "nope" }],
+      [
+        { nested: [{ $bytes: 1, x: undefined }], d: new Date(0) },
+        { nested: [{ $bytes: 1 }], d: new Date(0) },
+      ],
+    ];
+    for (const [value, expected] of cases) {
+      expect(jsonCodec.decode(jsonCodec.encode(value))).toEqual(expected);
+    }
+  });
+
   it("round-trips any JSON value, including objects keyed like its own tags", () => {
     const tagKey = fc.constantFrom("$bigint", "$date", "$bytes", "$undefined", "$object", "k", "v");
     const value = fc.letrec((tie) => ({

@@ -17,6 +17,18 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 // tag-like key is escaped as { $object: { k, v } } so it round-trips unchanged.
 const TAGS = new Set(["$bigint", "$date", "$bytes", "$undefined", "$object"]);
 
+/**
+ * The keys `JSON.stringify` writes for a plain object: an undefined, function or symbol value
+ * leaves its key out, so `{ $date: "x", other: undefined }` is written as a single tag-like key
+ * and must be escaped like one.
+ */
+function writtenKeys(record: Record<string, unknown>): string[] {
+  return Object.keys(record).filter((key) => {
+    const kind = typeof record[key];
+    return kind !== "undefined" && kind !== "function" && kind !== "symbol";
+  });
+}
+
 function replace(this: unknown, key: string, value: unknown): unknown {
   const raw = (this as Record<string, unknown>)[key];
   if (typeof raw === "bigint") return { $bigint: raw.toString() };
@@ -24,7 +36,7 @@ function replace(this: unknown, key: string, value: unknown): unknown {
   if (raw instanceof Uint8Array) return { $bytes: Buffer.from(raw).toString("base64") };
   if (raw === undefined && Array.isArray(this)) return { $undefined: 1 };
   if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-    const keys = Object.keys(value);
+    const keys = writtenKeys(value as Record<string, unknown>);
     const only = keys[0] as string;
     // Two keys ({ k, v }) so the escape itself never looks like a tag.
     if (keys.length === 1 && TAGS.has(only)) {
@@ -73,14 +85,15 @@ export function isPlainJson(value: unknown, depth = 0): boolean {
   if (proto !== Object.prototype && proto !== null) return false;
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
-  if (keys.length === 1 && TAGS.has(keys[0] as string)) return false;
   for (const key of keys) {
     const inner = record[key];
     // An undefined property is left out either way; a toJSON would be called first.
     if (inner === undefined) continue;
     if (key === "toJSON" || !isPlainJson(inner, depth + 1)) return false;
   }
-  return true;
+  // One tag-like key among the written ones needs the replacer's escape.
+  const written = writtenKeys(record);
+  return !(written.length === 1 && TAGS.has(written[0] as string));
 }
 
 /** The reviver that turns tagged forms back into their values (for `JSON.parse`). */
