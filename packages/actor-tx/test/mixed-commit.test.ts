@@ -2,38 +2,12 @@
 // local participant's step stays in memory and its committed state is written by the same Store
 // commit as the decision record; only the remote participant is prepared durably and hears
 // phase 2. The nodes share one memory Store's data through separate handles, as processes would.
-import {
-  type ActorSystem,
-  type ClusterNode,
-  createActorSystem,
-  createClusterNode,
-} from "@troupe/actors";
-import {
-  createMemoryQueue,
-  createMemoryStore,
-  createMemoryTransport,
-  type Store,
-  type StoreOp,
-} from "@troupe/core";
+import type { ActorSystem, ClusterNode } from "@troupe/actors";
+import { createMemoryStore, type Store, type StoreOp } from "@troupe/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDecisionLog, createTransactions, type Transactions } from "../src/index.js";
 import { Account } from "./bank.js";
-
-/** Another handle on `data` (a distinct Store object), recording its commits. */
-function handle(data: Store, commits: StoreOp[][] = []): Store {
-  return new Proxy(data, {
-    get(target, name) {
-      if (name === "commit") {
-        return (ops: readonly StoreOp[]) => {
-          commits.push([...ops]);
-          return target.commit(ops);
-        };
-      }
-      const value = Reflect.get(target, name, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
+import { handle, openTwoNodes } from "./two-nodes.js";
 
 describe("two-phase commit with a participant in the coordinator's process", () => {
   let systems: ActorSystem[];
@@ -44,31 +18,8 @@ describe("two-phase commit with a participant in the coordinator's process", () 
   beforeEach(async () => {
     data = createMemoryStore();
     commits = [];
-    const transport = createMemoryTransport();
     const stores = [handle(data, commits), handle(data)];
-    systems = [];
-    nodes = [];
-    for (const [i, store] of stores.entries()) {
-      // Even accounts on node 0 (the coordinator's), odd ones on node 1.
-      const node = createClusterNode({
-        store,
-        transport,
-        nodeId: `n${i}`,
-        placement: (address) => (Number(address.key) % 2 === 0 ? "n0" : "n1"),
-      });
-      systems.push(
-        createActorSystem({
-          store,
-          queue: createMemoryQueue(),
-          actors: [Account, createDecisionLog({ store }).actor],
-          nodeId: node.nodeId,
-          directory: node.directory,
-          remoting: node.remoting,
-        }),
-      );
-      nodes.push(node);
-    }
-    for (const node of nodes) await node.join();
+    ({ systems, nodes } = await openTwoNodes(stores));
     const [system] = systems as [ActorSystem];
     transactions = createTransactions({
       system,

@@ -3,38 +3,12 @@
 // coordinator commits it with the decision record, and the participant adopts it in phase 2 (or
 // asks the record at its deadline). The nodes share one memory Store's data through separate
 // handles, as processes would.
-import {
-  type ActorSystem,
-  type ClusterNode,
-  createActorSystem,
-  createClusterNode,
-} from "@troupe/actors";
-import {
-  createMemoryQueue,
-  createMemoryStore,
-  createMemoryTransport,
-  type Store,
-  type StoreOp,
-} from "@troupe/core";
+import type { ActorSystem, ClusterNode } from "@troupe/actors";
+import { createMemoryStore, type Store, type StoreOp } from "@troupe/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDecisionLog, createTransactions, type Transactions } from "../src/index.js";
 import { Account } from "./bank.js";
-
-/** Another handle on `data` (a distinct Store object), recording its commits. */
-function handle(data: Store, commits: StoreOp[][]): Store {
-  return new Proxy(data, {
-    get(target, name) {
-      if (name === "commit") {
-        return (ops: readonly StoreOp[]) => {
-          commits.push([...ops]);
-          return target.commit(ops);
-        };
-      }
-      const value = Reflect.get(target, name, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
+import { handle, openTwoNodes } from "./two-nodes.js";
 
 async function until(condition: () => Promise<boolean>) {
   while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -51,31 +25,8 @@ describe("a participant on another node, on the same data, staged in memory", ()
     data = createMemoryStore();
     commits = [[], []];
     crashAfterDecision = false;
-    const transport = createMemoryTransport();
     const stores = [handle(data, commits[0]), handle(data, commits[1])];
-    systems = [];
-    nodes = [];
-    for (const [i, store] of stores.entries()) {
-      // Even accounts on node 0 (the coordinator's), odd ones on node 1.
-      const node = createClusterNode({
-        store,
-        transport,
-        nodeId: `n${i}`,
-        placement: (address) => (Number(address.key) % 2 === 0 ? "n0" : "n1"),
-      });
-      systems.push(
-        createActorSystem({
-          store,
-          queue: createMemoryQueue(),
-          actors: [Account, createDecisionLog({ store }).actor],
-          nodeId: node.nodeId,
-          directory: node.directory,
-          remoting: node.remoting,
-        }),
-      );
-      nodes.push(node);
-    }
-    for (const node of nodes) await node.join();
+    ({ systems, nodes } = await openTwoNodes(stores));
     const [system] = systems as [ActorSystem];
     transactions = createTransactions({
       system,

@@ -16,7 +16,7 @@ import {
 import { DECISION_LOG_TYPE } from "./decision-log.js";
 import type { ParticipantRef } from "./decision-state.js";
 import type { DecisionStore } from "./decision-store.js";
-import { closeStaging, openStaging, type StagingTx } from "./staging.js";
+import { closeStaging, openStaging, type StagedParticipant, type StagingTx } from "./staging.js";
 import type { PrepareAnswer } from "./tx-actor.js";
 
 /** A participant as `tx.call` accepts it: any actor reference (typed or untyped) or its JSON. */
@@ -245,14 +245,7 @@ async function coordinate<R>(
   }
   // Participants staged in memory (in this process) commit with the decision record, in the
   // same Store commit; the record names only the others, which hear the outcome in phase 2.
-  const staged = [...staging.participants.values()];
-  if (staged.some((p) => p.dropped)) {
-    await abort(deps, state, txId, staging);
-    throw txError("TX_TIMEOUT", `transaction ${txId}: a participant gave up at the deadline`, {
-      txId,
-    });
-  }
-  deps.faults?.afterPrepare?.(txId);
+  const staged = await stagedForCommit(deps, state, staging);
   const stagedIds = new Set(staged.map((p) => refId(p.ref)));
   // The others hear the outcome in phase 2 (the remotely staged ones too: they adopt their
   // write then), so the record names them all until each has heard it.
@@ -312,15 +305,14 @@ async function coordinate<R>(
 }
 
 /**
- * Every participant staged its step in memory (same process, same Store as the decision
- * records): prepare, decide and apply are one guarded Store commit of all their states, fenced on
- * each activation's claim. No decision record: the commit itself is the decision.
+ * The participants staged in memory, once every one of them still holds its step: one that gave
+ * up at the deadline aborts the transaction (TX_TIMEOUT). Then the prepared fault seam runs.
  */
-async function commitOnePhase(
+async function stagedForCommit(
   deps: TransactionDeps,
   state: CoordinatorState,
   staging: StagingTx,
-): Promise<void> {
+): Promise<StagedParticipant[]> {
   const { txId } = state;
   const staged = [...staging.participants.values()];
   if (staged.some((p) => p.dropped)) {
@@ -330,6 +322,21 @@ async function commitOnePhase(
     });
   }
   deps.faults?.afterPrepare?.(txId);
+  return staged;
+}
+
+/**
+ * Every participant staged its step in memory (same process, same Store as the decision
+ * records): prepare, decide and apply are one guarded Store commit of all their states, fenced on
+ * each activation's claim. No decision record: the commit itself is the decision.
+ */
+async function commitOnePhase(
+  deps: TransactionDeps,
+  state: CoordinatorState,
+  staging: StagingTx,
+): Promise<void> {
+  const staged = await stagedForCommit(deps, state, staging);
+  const { txId } = state;
   staging.phase = "committing";
   try {
     await staging.store.commit(staged.flatMap((p) => p.write.ops));
