@@ -1,10 +1,9 @@
 import type { ChildProcess } from "node:child_process";
 import type { Store } from "@troupe/core";
 import { expect } from "vitest";
-import { auditBooks } from "../bank.js";
-import { committedRecords, readBooks, START, until } from "./books.js";
 import type { Backend, PlannedTransfer } from "./plan.js";
-import { startTxNode, stopTxNode, type TxNode } from "./tx-node-process.js";
+import { ackedIds, checkRecovery, scenarioNodes } from "./recovery.js";
+import { stopTxNode } from "./tx-node-process.js";
 
 /** A remote participant's node dies after the victim's decision, before phase 2 reaches it. */
 export interface ParticipantCrashScenario {
@@ -31,16 +30,7 @@ export interface ParticipantCrashScenario {
  * committed record stays unfinished, and the books balance.
  */
 export async function runParticipantCrash(scenario: ParticipantCrashScenario): Promise<string> {
-  const { backend, store, accounts, children } = scenario;
-  const nodes: TxNode[] = [];
-  const start = async (nodeId: string, extra: object = {}) => {
-    const node = await startTxNode(
-      { nodeId, backend, timeoutMs: scenario.timeoutMs, ...extra },
-      children,
-    );
-    nodes.push(node);
-    return node;
-  };
+  const { start, stopAll } = scenarioNodes(scenario);
   try {
     const participant = await start(scenario.participant);
     const coordinator = await start(scenario.coordinator, {
@@ -53,35 +43,19 @@ export async function runParticipantCrash(scenario: ParticipantCrashScenario): P
     coordinator.child.stdin?.write("go\n");
     await start(scenario.participant);
     await coordinator.printed("done");
-    const byName = new Map(scenario.transfers.map((t) => [t.name, t]));
-    const ackedNames = coordinator.acked();
-    expect(ackedNames).toContain(scenario.victim.name);
-    const acked = new Set(ackedNames.flatMap((name) => byName.get(name)?.ids ?? []));
-
-    await until(
-      () => readBooks(store, accounts).then((books) => books.locked),
-      (locked) => locked.length === 0,
-      "every prepared account to resolve",
-    );
-    const other = await start(`${scenario.coordinator}-after`, {
-      transfers: scenario.after,
-      concurrency: 2,
+    expect(coordinator.acked()).toContain(scenario.victim.name);
+    const acked = ackedIds(coordinator, scenario.transfers);
+    const audit = await checkRecovery({
+      store: scenario.store,
+      accounts: scenario.accounts,
+      acked,
+      after: scenario.after,
+      releasedBy: "the restarted participant and the resolvers",
+      startAfter: () =>
+        start(`${scenario.coordinator}-after`, { transfers: scenario.after, concurrency: 2 }),
     });
-    await other.printed("done");
-    expect(other.lines.filter((line) => line.startsWith("fail "))).toEqual([]);
-    for (const t of scenario.after) for (const id of t.ids) acked.add(id);
-    await until(
-      () => committedRecords(store),
-      (open) => open.length === 0,
-      "the resolvers to finish every committed record",
-    );
-
-    const books = await readBooks(store, accounts);
-    expect(books.locked).toEqual([]);
-    const audit = auditBooks(books.states, accounts * START, acked);
-    expect(audit.problems).toEqual([]);
     return `participant killed before phase 2: ${acked.size} acknowledged, ${audit.applied.size} applied`;
   } finally {
-    await Promise.all(nodes.map((node) => stopTxNode(node, "SIGTERM")));
+    await stopAll();
   }
 }

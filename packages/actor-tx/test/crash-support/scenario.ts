@@ -1,10 +1,8 @@
 import type { ChildProcess } from "node:child_process";
 import type { Store } from "@troupe/core";
 import { expect } from "vitest";
-import { auditBooks } from "../bank.js";
-import { committedRecords, readBooks, START, until } from "./books.js";
 import type { Backend, CrashPoint, PlannedTransfer } from "./plan.js";
-import { startTxNode, stopTxNode, type TxNode } from "./tx-node-process.js";
+import { ackedIds, checkRecovery, scenarioNodes } from "./recovery.js";
 
 /** One crash of a coordinator that hosts participants, and the recovery after it. */
 export interface CrashScenario {
@@ -34,16 +32,7 @@ export interface CrashScenario {
  * crash came after its deciding commit.
  */
 export async function runCrashScenario(scenario: CrashScenario): Promise<string> {
-  const { backend, store, accounts, children } = scenario;
-  const nodes: TxNode[] = [];
-  const start = async (nodeId: string, extra: object = {}) => {
-    const node = await startTxNode(
-      { nodeId, backend, timeoutMs: scenario.timeoutMs, ...extra },
-      children,
-    );
-    nodes.push(node);
-    return node;
-  };
+  const { start, stopAll } = scenarioNodes(scenario);
   try {
     for (const id of scenario.survivors) await start(id);
     const coordinator = await start(scenario.coordinator, {
@@ -62,38 +51,22 @@ export async function runCrashScenario(scenario: CrashScenario): Promise<string>
       "exit SIGKILL",
     );
     expect(victimLines).toEqual([`crash ${scenario.victim.name}`]);
-    const byName = new Map(scenario.transfers.map((t) => [t.name, t]));
-    const acked = new Set(coordinator.acked().flatMap((name) => byName.get(name)?.ids ?? []));
-
+    const acked = ackedIds(coordinator, scenario.transfers);
     // Nobody calls the participants: the survivors' timers and resolvers settle them.
-    await until(
-      () => readBooks(store, accounts).then((books) => books.locked),
-      (locked) => locked.length === 0,
-      "the survivors to release every prepared account",
-    );
-    const restarted = await start(scenario.coordinator, {
-      transfers: scenario.after,
-      concurrency: 2,
+    const audit = await checkRecovery({
+      store: scenario.store,
+      accounts: scenario.accounts,
+      acked,
+      after: scenario.after,
+      releasedBy: "the survivors",
+      startAfter: () => start(scenario.coordinator, { transfers: scenario.after, concurrency: 2 }),
     });
-    await restarted.printed("done");
-    expect(restarted.lines.filter((line) => line.startsWith("fail "))).toEqual([]);
-    for (const t of scenario.after) for (const id of t.ids) acked.add(id);
-    await until(
-      () => committedRecords(store),
-      (open) => open.length === 0,
-      "the resolvers to finish every committed record",
-    );
-
-    const books = await readBooks(store, accounts);
-    expect(books.locked).toEqual([]);
-    const audit = auditBooks(books.states, accounts * START, acked);
-    expect(audit.problems).toEqual([]);
     const victimApplied = scenario.victim.ids.map((id) => audit.applied.has(id));
     expect(victimApplied).toEqual(
       scenario.victim.ids.map(() => scenario.point !== "before-commit"),
     );
     return `${scenario.point}: ${acked.size} acknowledged, ${audit.applied.size} applied`;
   } finally {
-    await Promise.all(nodes.map((node) => stopTxNode(node, "SIGTERM")));
+    await stopAll();
   }
 }
