@@ -1,4 +1,4 @@
-import { createActorSystem, defineActor } from "@troupe/actors";
+import { createActorSystem } from "@troupe/actors";
 import {
   createMemoryPubSub,
   createMemoryQueue,
@@ -7,24 +7,12 @@ import {
   type Store,
 } from "@troupe/core";
 import { expect, it } from "vitest";
-import { z } from "zod";
 import { CONSUMERS_REFRESH_MS } from "../src/actor-consumers.js";
-import { createStreams, implicitSubscription, type StreamEvent } from "../src/index.js";
-import { waitFor } from "./streams-suite.js";
+import { createStreams, implicitSubscription } from "../src/index.js";
+import { recordingActor, waitFor } from "./streams-suite.js";
 
 const seen: number[] = [];
-const Feed = defineActor({
-  name: "Feed",
-  key: "string",
-  state: z.object({}),
-  initialState: () => ({}),
-  saveMode: "explicit",
-  actions: {
-    take(_ctx, event: StreamEvent) {
-      seen.push(event.seq);
-    },
-  },
-});
+const Feed = recordingActor("Feed", seen);
 
 it("streams due for a fresh list of consumers are listed one at a time, never beside a cursor write, and delivery goes on meanwhile", async () => {
   const inner = createMemoryStore();

@@ -1,23 +1,11 @@
-import { createActorSystem, defineActor } from "@troupe/actors";
+import { createActorSystem } from "@troupe/actors";
 import { createMemoryPubSub, createMemoryQueue, createMemoryStore, jsonCodec } from "@troupe/core";
 import { expect, it } from "vitest";
-import { z } from "zod";
-import { createStreams, type StreamEvent } from "../src/index.js";
-import { waitFor } from "./streams-suite.js";
+import { createStreams } from "../src/index.js";
+import { recordingActor, waitFor } from "./streams-suite.js";
 
 const got: number[] = [];
-const Reader = defineActor({
-  name: "Reader",
-  key: "string",
-  state: z.object({}),
-  initialState: () => ({}),
-  saveMode: "explicit",
-  actions: {
-    take(_ctx, event: StreamEvent) {
-      got.push(event.seq);
-    },
-  },
-});
+const Reader = recordingActor("Reader", got);
 
 it("a subscription removed by another process stops, and its cursor is not written back", async () => {
   const store = createMemoryStore();

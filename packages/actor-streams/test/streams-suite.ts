@@ -47,6 +47,22 @@ const Inbox = defineActor({
 });
 const inboxFeed = implicitSubscription(Inbox, { namespace: "feed", action: "onEvent" });
 
+/** An actor type whose `take` action records each delivered event's seq in `into` (no state). */
+export function recordingActor<const N extends string>(name: N, into: number[]) {
+  return defineActor({
+    name,
+    key: "string",
+    state: z.object({}),
+    initialState: () => ({}),
+    saveMode: "explicit",
+    actions: {
+      take(_ctx, event: StreamEvent) {
+        into.push(event.seq);
+      },
+    },
+  });
+}
+
 export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 8_000) {
   const until = Date.now() + ms;
   while (!(await check())) {
