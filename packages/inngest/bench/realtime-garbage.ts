@@ -12,54 +12,17 @@
 import { writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { Session } from "node:inspector/promises";
-import type { AddressInfo } from "node:net";
 import { PerformanceObserver } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
-import { serve as serveHono } from "@hono/node-server";
-import { createMemoryQueue, createMemoryStore, type PubSub } from "@troupe/core";
-import { createFlows } from "@troupe/flows";
-import { createNatsPubSub } from "@troupe/nats";
-import { createRedisPubSub } from "@troupe/redis";
 import { printTable } from "@troupe/testkit";
 import { WebSocket } from "ws";
-import { createInngestApi } from "../src/index.js";
+import { clusteredPaths, startRealtimeServer } from "./realtime-server.js";
 
 const MESSAGES = Number(process.env.INNGEST_BENCH_GARBAGE_MESSAGES ?? 2_000);
-const redisUrl = process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 /** Where to write a sampled allocation profile per path (`<prefix>-<path>.heapprofile`), if set. */
 const PROFILE = process.env.INNGEST_BENCH_GARBAGE_PROFILE;
 const profiler = new Session();
 if (PROFILE) profiler.connect();
-
-async function startServer(pubsub: PubSub | undefined) {
-  const flows = createFlows({
-    store: createMemoryStore(),
-    queue: createMemoryQueue(),
-    keepProcessAlive: false,
-  });
-  const api = createInngestApi({ flows, mode: "dev", ...(pubsub ? { pubsub } : {}) });
-  await api.ready();
-  const server = await new Promise<ReturnType<typeof serveHono>>((resolve) => {
-    const started = serveHono({ fetch: api.app.fetch, port: 0, hostname: "127.0.0.1" }, () =>
-      resolve(started),
-    );
-  });
-  server.on("upgrade", (req, socket, head) => {
-    if (!api.handleUpgrade(req, socket, head)) socket.destroy();
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await api.close();
-      await closed;
-      await flows.close();
-      await pubsub?.close();
-    },
-  };
-}
 
 async function measure(label: string, publishPort: number, subscribePort: number) {
   const channel = `garbage-${Date.now().toString(36)}`;
@@ -138,19 +101,15 @@ async function measure(label: string, publishPort: number, subscribePort: number
 const rows: Record<string, string | number>[] = [];
 const paths = new Set((process.env.INNGEST_BENCH_RT_PATHS ?? "one,redis,nats").split(","));
 if (paths.has("one")) {
-  const single = await startServer(undefined);
+  const single = await startRealtimeServer(undefined);
   rows.push(await measure("one server (in-process)", single.port, single.port));
   await single.close();
 }
 const tag = `rtgarbage${Date.now().toString(36)}`;
-const clustered: [string, string, () => PubSub][] = [
-  ["redis", "two servers, Redis", () => createRedisPubSub({ url: redisUrl, prefix: `${tag}:` })],
-  ["nats", "two servers, NATS", () => createNatsPubSub({ servers: natsUrl, subjectPrefix: tag })],
-];
-for (const [key, label, open] of clustered) {
+for (const [key, label, open] of clusteredPaths(tag)) {
   if (!paths.has(key)) continue;
-  const publisher = await startServer(open());
-  const subscriber = await startServer(open());
+  const publisher = await startRealtimeServer(open());
+  const subscriber = await startRealtimeServer(open());
   rows.push(await measure(label, publisher.port, subscriber.port));
   await publisher.close();
   await subscriber.close();

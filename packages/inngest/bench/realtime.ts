@@ -24,18 +24,13 @@
 
 import { fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
-import { serve as serveHono } from "@hono/node-server";
-import { createMemoryQueue, createMemoryStore, type PubSub } from "@troupe/core";
-import { createFlows } from "@troupe/flows";
-import { createNatsPubSub } from "@troupe/nats";
-import { createRedisPubSub } from "@troupe/redis";
+import type { PubSub } from "@troupe/core";
 import { subscribe } from "inngest/realtime";
 import { WebSocket } from "ws";
-import { createInngestApi } from "../src/index.js";
+import { clusteredPaths, type RealtimeServer, startRealtimeServer } from "./realtime-server.js";
 
 if (typeof globalThis.WebSocket === "undefined") Object.assign(globalThis, { WebSocket });
 
@@ -44,8 +39,6 @@ const SECONDS = Number(process.env.INNGEST_BENCH_RT_SECONDS ?? 5);
 const FLOOD = Number(process.env.INNGEST_BENCH_RT_FLOOD ?? 5_000);
 /** Messages published flat out before each path's paced phase (default 500). */
 const WARMUP = Number(process.env.INNGEST_BENCH_RT_WARMUP ?? 500);
-const redisUrl = process.env.TROUPE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 /** Where the publisher runs: "process" (default) or "thread". */
 const PUBLISHER = process.env.INNGEST_BENCH_RT_PUBLISHER === "thread" ? "thread" : "process";
 
@@ -87,48 +80,20 @@ function childPublisher(script: URL, url: string, concurrency: number): Publishe
 /** Where to write each paced message's timeline (one file per row), if set. */
 const TRACE_DIR = process.env.INNGEST_BENCH_RT_TRACE;
 
-interface Server {
-  readonly url: string;
-  close(): Promise<void>;
-}
-
 /** When each publish (by its `sent_at`) reached a server's fetch handler. */
 const arrivals = new Map<number, number>();
 const wallNow = () => performance.timeOrigin + performance.now();
 
-async function startServer(pubsub: PubSub | undefined): Promise<Server> {
-  const flows = createFlows({
-    store: createMemoryStore(),
-    queue: createMemoryQueue(),
-    keepProcessAlive: false,
+/** A server that notes when each publish (by its `sent_at`) reached its fetch handler. */
+const startServer = (pubsub: PubSub | undefined) =>
+  startRealtimeServer(pubsub, (inner) => (request, ...rest) => {
+    const at = wallNow();
+    const sentAt = request.url.includes("sent_at=")
+      ? Number(new URL(request.url).searchParams.get("sent_at"))
+      : Number.NaN;
+    if (!Number.isNaN(sentAt)) arrivals.set(sentAt, at);
+    return inner(request, ...rest);
   });
-  const api = createInngestApi({ flows, mode: "dev", ...(pubsub ? { pubsub } : {}) });
-  await api.ready();
-  const server = await new Promise<ReturnType<typeof serveHono>>((resolve) => {
-    const fetch = (request: Request) => {
-      const at = wallNow();
-      const sentAt = request.url.includes("sent_at=")
-        ? Number(new URL(request.url).searchParams.get("sent_at"))
-        : Number.NaN;
-      if (!Number.isNaN(sentAt)) arrivals.set(sentAt, at);
-      return api.app.fetch(request);
-    };
-    const started = serveHono({ fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(started));
-  });
-  server.on("upgrade", (request, socket, head) => {
-    if (!api.handleUpgrade(request, socket, head)) socket.destroy();
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await api.close();
-      await closed;
-      await flows.close();
-      await pubsub?.close();
-    },
-  };
-}
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -138,8 +103,8 @@ function percentile(sorted: readonly number[], p: number): number {
 
 async function measurePath(
   label: string,
-  publishTo: Server,
-  subscribeAt: Server,
+  publishTo: RealtimeServer,
+  subscribeAt: RealtimeServer,
 ): Promise<Record<string, string | number>[]> {
   const channel = `bench-${Date.now().toString(36)}`;
   const tokenResponse = await fetch(`${publishTo.url}/v1/realtime/token`, {
@@ -306,11 +271,7 @@ export async function realtimeRows(): Promise<Record<string, string | number>[]>
     }
   }
   const tag = `rtbench${Date.now().toString(36)}`;
-  const clustered: [string, string, () => PubSub][] = [
-    ["redis", "two servers, Redis", () => createRedisPubSub({ url: redisUrl, prefix: `${tag}:` })],
-    ["nats", "two servers, NATS", () => createNatsPubSub({ servers: natsUrl, subjectPrefix: tag })],
-  ];
-  for (const [key, label, open] of clustered) {
+  for (const [key, label, open] of clusteredPaths(tag)) {
     if (!paths.has(key)) continue;
     const publisher = await startServer(open());
     const subscriber = await startServer(open());
