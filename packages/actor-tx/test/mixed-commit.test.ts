@@ -2,16 +2,16 @@
 // local participant's step stays in memory and its committed state is written by the same Store
 // commit as the decision record; only the remote participant is prepared durably and hears
 // phase 2. The nodes share one memory Store's data through separate handles, as processes would.
-import type { ActorSystem, ClusterNode } from "@troupe/actors";
+import type { ActorSystem } from "@troupe/actors";
 import { createMemoryStore, type Store, type StoreOp } from "@troupe/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDecisionLog, createTransactions, type Transactions } from "../src/index.js";
 import { Account } from "./bank.js";
-import { handle, openTwoNodes } from "./two-nodes.js";
+import { handle, openTwoNodes, storedAccount } from "./two-nodes.js";
 
 describe("two-phase commit with a participant in the coordinator's process", () => {
   let systems: ActorSystem[];
-  let nodes: ClusterNode[];
+  let closeNodes: () => Promise<void>;
   let transactions: Transactions;
   let data: Store;
   let commits: StoreOp[][];
@@ -19,7 +19,7 @@ describe("two-phase commit with a participant in the coordinator's process", () 
     data = createMemoryStore();
     commits = [];
     const stores = [handle(data, commits), handle(data)];
-    ({ systems, nodes } = await openTwoNodes(stores));
+    ({ systems, close: closeNodes } = await openTwoNodes(stores));
     const [system] = systems as [ActorSystem];
     transactions = createTransactions({
       system,
@@ -29,19 +29,10 @@ describe("two-phase commit with a participant in the coordinator's process", () 
   });
   afterEach(async () => {
     transactions.close();
-    for (const system of systems) await system.close();
-    for (const node of nodes) await node.close();
+    await closeNodes();
   });
   const system0 = () => systems[0] as ActorSystem;
-  const stored = async (key: number) => {
-    const entry = await data.get(`actors/state/Account/${key}`);
-    return entry === undefined
-      ? undefined
-      : (JSON.parse(new TextDecoder().decode(entry.value)) as {
-          value: { balance: number };
-          lock?: unknown;
-        });
-  };
+  const stored = (key: number) => storedAccount(data, key);
 
   it("writes the local participant's state with the decision record; the remote one prepares", async () => {
     const local = system0().get(Account, 2);

@@ -3,12 +3,12 @@
 // coordinator commits it with the decision record, and the participant adopts it in phase 2 (or
 // asks the record at its deadline). The nodes share one memory Store's data through separate
 // handles, as processes would.
-import type { ActorSystem, ClusterNode } from "@troupe/actors";
+import type { ActorSystem } from "@troupe/actors";
 import { createMemoryStore, type Store, type StoreOp } from "@troupe/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDecisionLog, createTransactions, type Transactions } from "../src/index.js";
 import { Account } from "./bank.js";
-import { handle, openTwoNodes } from "./two-nodes.js";
+import { handle, openTwoNodes, storedAccount } from "./two-nodes.js";
 
 async function until(condition: () => Promise<boolean>) {
   while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -16,7 +16,7 @@ async function until(condition: () => Promise<boolean>) {
 
 describe("a participant on another node, on the same data, staged in memory", () => {
   let systems: ActorSystem[];
-  let nodes: ClusterNode[];
+  let closeNodes: () => Promise<void>;
   let transactions: Transactions;
   let data: Store;
   let commits: [StoreOp[][], StoreOp[][]];
@@ -26,7 +26,7 @@ describe("a participant on another node, on the same data, staged in memory", ()
     commits = [[], []];
     crashAfterDecision = false;
     const stores = [handle(data, commits[0]), handle(data, commits[1])];
-    ({ systems, nodes } = await openTwoNodes(stores));
+    ({ systems, close: closeNodes } = await openTwoNodes(stores));
     const [system] = systems as [ActorSystem];
     transactions = createTransactions({
       system,
@@ -48,19 +48,10 @@ describe("a participant on another node, on the same data, staged in memory", ()
   });
   afterEach(async () => {
     transactions.close();
-    for (const system of systems) await system.close();
-    for (const node of nodes) await node.close();
+    await closeNodes();
   });
   const system0 = () => systems[0] as ActorSystem;
-  const stored = async (key: number) => {
-    const entry = await data.get(`actors/state/Account/${key}`);
-    return entry === undefined
-      ? undefined
-      : (JSON.parse(new TextDecoder().decode(entry.value)) as {
-          value: { balance: number };
-          lock?: unknown;
-        });
-  };
+  const stored = (key: number) => storedAccount(data, key);
 
   it("commits both states with the decision record: the remote node writes nothing", async () => {
     const local = system0().get(Account, 2);

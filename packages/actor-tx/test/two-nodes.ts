@@ -29,7 +29,7 @@ export function handle(data: Store, commits: StoreOp[][] = []): Store {
 /** Joined nodes `n0`, `n1`, … on `stores`, with even accounts on n0 and odd ones on n1. */
 export async function openTwoNodes(
   stores: readonly Store[],
-): Promise<{ systems: ActorSystem[]; nodes: ClusterNode[] }> {
+): Promise<{ systems: ActorSystem[]; nodes: ClusterNode[]; close(): Promise<void> }> {
   const transport = createMemoryTransport();
   const systems: ActorSystem[] = [];
   const nodes: ClusterNode[] = [];
@@ -53,5 +53,26 @@ export async function openTwoNodes(
     nodes.push(node);
   }
   for (const node of nodes) await node.join();
-  return { systems, nodes };
+  return {
+    systems,
+    nodes,
+    async close() {
+      for (const system of systems) await system.close();
+      for (const node of nodes) await node.close();
+    },
+  };
+}
+
+/** An account's stored state (value and lock), read straight from the shared data. */
+export async function storedAccount(
+  data: Store,
+  key: number,
+): Promise<{ value: { balance: number }; lock?: unknown } | undefined> {
+  const entry = await data.get(`actors/state/Account/${key}`);
+  return entry === undefined
+    ? undefined
+    : (JSON.parse(new TextDecoder().decode(entry.value)) as {
+        value: { balance: number };
+        lock?: unknown;
+      });
 }
