@@ -60,6 +60,7 @@ export {
   zodIssueError,
 } from "./parse.js";
 export {
+  deliverToHandler,
   MAX_CHANNEL_BYTES,
   type MessageHandler,
   type PubSub,

@@ -1,4 +1,5 @@
 import { invalidArgument } from "./errors.js";
+import type { Logger } from "./logger.js";
 
 /** Receives one published message. Errors it throws are logged and do not stop delivery. */
 export type MessageHandler = (message: Uint8Array, channel: string) => void | Promise<void>;
@@ -48,5 +49,30 @@ export function validateChannel(channel: unknown, field = "channel"): asserts ch
   }
   if (Buffer.byteLength(channel, "utf8") > MAX_CHANNEL_BYTES) {
     throw invalidArgument(field, `is longer than ${MAX_CHANNEL_BYTES} bytes`);
+  }
+}
+
+/**
+ * Calls `handler` with one message, for an adapter's delivery: a synchronous throw and a rejected
+ * promise are both logged as "pubsub handler failed" and go no further, so one handler's failure
+ * never stops delivery to the others. Allocates nothing for a handler that returns nothing.
+ */
+export function deliverToHandler(
+  handler: MessageHandler,
+  message: Uint8Array,
+  channel: string,
+  logger: Logger,
+): void {
+  let outcome: void | Promise<void>;
+  try {
+    outcome = handler(message, channel);
+  } catch (error) {
+    logger.error("pubsub handler failed", { channel, error });
+    return;
+  }
+  if (outcome !== undefined) {
+    Promise.resolve(outcome).catch((error: unknown) =>
+      logger.error("pubsub handler failed", { channel, error }),
+    );
   }
 }

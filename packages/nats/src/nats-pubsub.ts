@@ -1,6 +1,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import {
   closedError,
+  deliverToHandler,
   invalidArgument,
   type Logger,
   type MessageHandler,
@@ -89,15 +90,8 @@ export function createNatsPubSub(options: NatsPubSubOptions): NatsPubSub {
     ensureOpen();
     return connection;
   };
-  const deliver = (handler: MessageHandler, message: Uint8Array, channel: string) => {
-    const fail = (error: unknown) => logger.error("pubsub handler failed", { channel, error });
-    try {
-      const result = handler(message, channel);
-      if (result instanceof Promise) result.catch(fail);
-    } catch (error) {
-      fail(error);
-    }
-  };
+  const deliver = (handler: MessageHandler, message: Uint8Array, channel: string) =>
+    deliverToHandler(handler, message, channel, logger);
 
   return {
     name: "nats",

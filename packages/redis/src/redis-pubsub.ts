@@ -1,5 +1,6 @@
 import {
   closedError,
+  deliverToHandler,
   type MessageHandler,
   type PubSub,
   TroupeError,
@@ -64,22 +65,8 @@ export function createRedisPubSub(options: RedisPubSubOptions): PubSub {
       queueMicrotask(() => {
         // Unsubscribed (or closed) since the message arrived: drop it.
         if (closed || !state.handlers.has(handler)) return;
-        runHandler(handler, copy, channel);
+        deliverToHandler(handler, copy, channel, connection.logger);
       });
-    }
-  };
-  const handlerFailed = (channel: string, error: unknown) =>
-    connection.logger.error("pubsub handler failed", { channel, error });
-  const runHandler = (handler: MessageHandler, message: Uint8Array, channel: string) => {
-    let outcome: void | Promise<void>;
-    try {
-      outcome = handler(message, channel);
-    } catch (error) {
-      handlerFailed(channel, error);
-      return;
-    }
-    if (outcome !== undefined) {
-      Promise.resolve(outcome).catch((error: unknown) => handlerFailed(channel, error));
     }
   };
 

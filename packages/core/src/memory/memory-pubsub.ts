@@ -1,6 +1,6 @@
 import { closedError } from "../errors.js";
 import { type Logger, noopLogger } from "../logger.js";
-import { type MessageHandler, type PubSub, validateChannel } from "../pubsub.js";
+import { deliverToHandler, type MessageHandler, type PubSub, validateChannel } from "../pubsub.js";
 
 /** Options of {@link createMemoryPubSub}. */
 export interface MemoryPubSubOptions {
@@ -31,19 +31,7 @@ export function createMemoryPubSub(options: MemoryPubSubOptions = {}): PubSub {
         // Each handler's own copy, taken now: the caller may reuse `message` once this returns.
         const copy = message.slice();
         queueMicrotask(() => {
-          if (!handlers.has(handler)) return;
-          let outcome: void | Promise<void>;
-          try {
-            outcome = handler(copy, channel);
-          } catch (error) {
-            logger.error("pubsub handler failed", { channel, error });
-            return;
-          }
-          if (outcome !== undefined) {
-            Promise.resolve(outcome).catch((error: unknown) =>
-              logger.error("pubsub handler failed", { channel, error }),
-            );
-          }
+          if (handlers.has(handler)) deliverToHandler(handler, copy, channel, logger);
         });
       }
     },
