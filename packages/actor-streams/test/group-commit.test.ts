@@ -91,6 +91,47 @@ it("a stream whose head another process moved is read again; the other streams o
   }
 });
 
+it("a commit held back holds only its own streams; that stream's next publishes wait for it, in order", async () => {
+  let holding = true;
+  const isSlow = (ops: readonly StoreOp[]) => ops.some((op) => op.key.includes("/slow"));
+  const { store, commits, release } = recordingStore((ops) => holding && isSlow(ops));
+  const pubsub = createMemoryPubSub();
+  const streams = createStreams({ store, pubsub, sweepMs: 0 });
+  const seen: number[] = [];
+  await streams.subscribe("rooms", "slow", (event) => {
+    seen.push(event.seq);
+  });
+  try {
+    const first = streams.publish("rooms", "slow", 1);
+    await waitFor(() => commits.some(isSlow), "the held commit");
+    // Another stream is stored while the first commit is held.
+    const fast: number[] = [];
+    for (const data of [1, 2])
+      void streams.publish("rooms", "fast", data).then((e) => fast.push(e.seq));
+    await waitFor(() => fast.length === 2, "the other stream's publishes", 2_000);
+    expect(fast).toEqual([1, 2]);
+    // The held stream's next publishes gather behind its commit instead of going beside it.
+    const later = [streams.publish("rooms", "slow", 2), streams.publish("rooms", "slow", 3)];
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(commits.filter(isSlow)).toHaveLength(1);
+    holding = false;
+    release();
+    const events = await Promise.all([first, ...later]);
+    expect(events.map((event) => event.seq)).toEqual([1, 2, 3]);
+    expect(commits.filter(isSlow)).toHaveLength(2);
+    await waitFor(() => seen.length === 3, "three deliveries");
+    expect(seen).toEqual([1, 2, 3]);
+    expect((await streams.read("rooms", "slow", 0, 10)).map((event) => event.data)).toEqual([
+      1, 2, 3,
+    ]);
+  } finally {
+    holding = false;
+    release();
+    await streams.close();
+    await pubsub.close();
+  }
+});
+
 /** Cursor keys (the default layout keeps them under `streams/c/`). */
 const isCursorOp = (op: StoreOp) => op.key.startsWith("streams/c/");
 
