@@ -187,6 +187,7 @@ function report(consumer: string, samples: Sample[], cpuUsPerEvent: number) {
         0,
       );
     return {
+      t,
       total: delivered - t,
       queued: cs - t,
       commit: ce - cs,
@@ -204,6 +205,25 @@ function report(consumer: string, samples: Sample[], cpuUsPerEvent: number) {
   const rest = timed.filter((each) => each.total < q(totals, 0.5));
   const eventCommits = commits.filter((each) => each.kind === "events");
   const cursorCommits = commits.filter((each) => each.kind === "cursors");
+  // A slow commit alone (its own backend or round trip) or with every commit beside it (a stall
+  // of all committers, such as a WAL flush): only the first is what a second commit in flight helps.
+  const typical = q(
+    commits.map((each) => each.end - each.start),
+    0.5,
+  );
+  const slowCommits = new Set(
+    slow.map((each) => commitOf.get(each.t)).filter((each) => each !== undefined),
+  );
+  let alone = 0;
+  let together = 0;
+  for (const commit of slowCommits) {
+    if (commit.end - commit.start <= 2 * typical) continue;
+    const beside = commits.filter(
+      (other) => other !== commit && other.start < commit.end && other.end > commit.start,
+    );
+    if (beside.some((other) => other.end - other.start > 2 * typical)) together += 1;
+    else alone += 1;
+  }
   console.log(
     `\n${consumer}: ${samples.length} events, p50 ${fmt(q(totals, 0.5))} p99 ${fmt(p99)} max ${fmt(q(totals, 1))} ms, CPU ${cpuUsPerEvent.toFixed(0)} µs/event, load ${loadavg()[0]?.toFixed(1)}`,
   );
@@ -234,6 +254,9 @@ function report(consumer: string, samples: Sample[], cpuUsPerEvent: number) {
         1,
       ),
     )} ms); loop gaps > 3 ms: ${gaps.length} (${fmt(gaps.reduce((s, g) => s + g.end - g.start, 0))} ms, CPU in them ${fmt(gaps.reduce((s, g) => s + g.cpuMs, 0))} ms); GC ${gcs.length} (${fmt(gcs.reduce((s, g) => s + g.end - g.start, 0))} ms)`,
+  );
+  console.log(
+    `slow commits (over twice the median) of the slowest 1 %: ${alone} alone, ${together} with another slow commit beside them`,
   );
   console.log(
     "| events | n | total ms | queued behind commit | own commit | after commit | ops in commit | commits beside | loop gaps | not scheduled | GC |",
