@@ -174,18 +174,12 @@ function report(consumer: string, samples: Sample[], cpuUsPerEvent: number) {
     const commit = commitOf.get(t);
     const cs = commit?.start ?? Number.NaN;
     const ce = commit?.end ?? Number.NaN;
-    const notScheduled = gaps
-      .filter((gap) => gap.end > t && gap.start < delivered)
-      .reduce(
-        (sum, gap) =>
-          sum +
-          Math.max(
-            0,
-            overlap([gap], t, delivered) -
-              gap.cpuMs * (overlap([gap], t, delivered) / (gap.end - gap.start)),
-          ),
-        0,
-      );
+    // The share of each gap this process spent off the CPU, over the part the event overlaps.
+    let notScheduled = 0;
+    for (const gap of gaps) {
+      const covered = overlap([gap], t, delivered);
+      if (covered > 0) notScheduled += covered * Math.max(0, 1 - gap.cpuMs / (gap.end - gap.start));
+    }
     return {
       t,
       total: delivered - t,
