@@ -1,6 +1,7 @@
 // Two-actor transfers as transactions: one node on the memory Store and on SQLite, two nodes on
 // PostgreSQL + NATS, and the same transfer as one PostgreSQL transaction through `pg` directly.
-// Run: pnpm --filter @troupe/actor-tx bench  (BENCH_DURATION_MS, BENCH_CONCURRENCY, BENCH_PARALLEL=1 to change)
+// Run: pnpm --filter @troupe/actor-tx bench  (BENCH_DURATION_MS, BENCH_CONCURRENCY, BENCH_PARALLEL=1,
+// BENCH_COLD=1 to change; BENCH_ONLY=memory,sqlite,cluster,pg picks rows)
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -28,6 +29,10 @@ const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const accounts = Number(process.env.BENCH_ACCOUNTS ?? 1_000);
 // BENCH_PARALLEL=1: the body sends both steps at once (Promise.all) instead of one after the other.
 const parallelSteps = process.env.BENCH_PARALLEL === "1";
+// BENCH_COLD=1: accounts are activated by their first transfer during the run (before 2026-12-07
+// every row ran so); by default each row first activates every account, as a running service
+// has them, the way the raw `pg` row's table is filled before it is measured.
+const coldAccounts = process.env.BENCH_COLD === "1";
 const postgresUrl =
   process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -52,6 +57,8 @@ function retriesOf(metrics: MemoryMetrics, transfers: number): string {
 /** Keeps `concurrency` transfers in flight for the duration; failed transfers are not timed. */
 async function measure(transfer: (from: number, to: number) => Promise<unknown>): Promise<Result> {
   let failed = 0;
+  const failures = new Map<string, number>(); // by error code, warm-up included
+
   const run = async (until: number, samples: number[] | undefined) => {
     while (performance.now() < until) {
       const from = Math.floor(Math.random() * accounts);
@@ -63,8 +70,10 @@ async function measure(transfer: (from: number, to: number) => Promise<unknown>)
       try {
         await transfer(from, to);
         samples?.push(performance.now() - before);
-      } catch {
+      } catch (error) {
         if (samples) failed += 1;
+        const code = (error as { code?: unknown }).code ?? (error as Error).message;
+        failures.set(String(code), (failures.get(String(code)) ?? 0) + 1);
       }
     }
   };
@@ -77,6 +86,8 @@ async function measure(transfer: (from: number, to: number) => Promise<unknown>)
   const elapsed = performance.now() - start;
   const cpu = process.cpuUsage(cpuBefore);
   const cpuSec = (cpu.user + cpu.system) / 1e6;
+  if (failures.size > 0)
+    console.error("failed transfers by error code:", Object.fromEntries(failures));
   const sorted = Float64Array.from(samples).sort();
   const at = (q: number) =>
     sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
@@ -88,6 +99,15 @@ async function measure(transfer: (from: number, to: number) => Promise<unknown>)
     failed,
     retries: "",
   };
+}
+
+/** Activates every account (reads its balance), 100 at a time, unless BENCH_COLD=1. */
+async function activateAccounts(system: ActorSystem): Promise<void> {
+  if (coldAccounts) return;
+  for (let first = 0; first < accounts; first += 100) {
+    const keys = Array.from({ length: Math.min(100, accounts - first) }, (_, i) => first + i);
+    await Promise.all(keys.map((key) => system.invoke("Account", key, "balance", [])));
+  }
 }
 
 /** Transfers move money, never make or lose it: the sum over every account stays the same. */
@@ -128,6 +148,7 @@ async function oneNode(store: Store, queue: Queue): Promise<Result> {
   const metrics = createMemoryMetrics();
   const transactions = createTransactions({ system, decisions, timeoutMs: 10_000, metrics });
   try {
+    await activateAccounts(system);
     const result = await measure(transferOn(system, transactions));
     if (result.failed === 0) await checkTotal(system); // an unknown outcome may still be in doubt
     return { ...result, retries: retriesOf(metrics, metrics.value("actors_tx_committed_total")) };
@@ -172,6 +193,7 @@ async function crossNode(schema: string): Promise<Result> {
     metrics,
   });
   try {
+    await activateAccounts(system);
     const result = await measure(transferOn(system, transactions));
     if (result.failed === 0) await checkTotal(system); // an unknown outcome may still be in doubt
     return { ...result, retries: retriesOf(metrics, metrics.value("actors_tx_committed_total")) };
@@ -278,7 +300,7 @@ try {
 }
 
 console.log(
-  `\ntwo-actor transfers, ${accounts} accounts, ${concurrency} in flight, ${durationMs} ms measured${parallelSteps ? ", steps in parallel" : ""}\n`,
+  `\ntwo-actor transfers, ${accounts} accounts, ${concurrency} in flight, ${durationMs} ms measured${parallelSteps ? ", steps in parallel" : ""}${coldAccounts ? ", accounts activated during the run" : ""}\n`,
 );
 console.log(
   "| setup | transfers/s | transfers/CPU-s | p50 ms | p99 ms | failed | retries per commit |",
