@@ -167,8 +167,9 @@ async function coordinate<R>(
         } else if (!TroupeError.isInstance(error, "TX_BUSY")) throw error;
         deps.counters.busyRetry();
         const wait = backoffMs * (0.5 + deps.random());
-        if (conflictSince !== undefined && now + wait >= deadline) throw error;
         if (now + wait >= deadline) {
+          // A younger one dies (and may run again); an older one timed out waiting.
+          if (TroupeError.isInstance(error, "TX_CONFLICT")) throw error;
           throw txError(
             "TX_TIMEOUT",
             `transaction ${txId}: ${ref.type}/${ref.key} stayed locked by another transaction until the deadline (${timeoutMs} ms)`,
