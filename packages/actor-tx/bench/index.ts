@@ -1,7 +1,7 @@
 // Two-actor transfers as transactions: one node on the memory Store and on SQLite, two nodes on
 // PostgreSQL + NATS, and the same transfer as one PostgreSQL transaction through `pg` directly.
 // Run: pnpm --filter @troupe/actor-tx bench  (BENCH_DURATION_MS, BENCH_CONCURRENCY, BENCH_PARALLEL=1,
-// BENCH_COLD=1, BENCH_NODE_PROCESS=1 to change; BENCH_ONLY=memory,sqlite,cluster,pg picks rows)
+// BENCH_COLD=1, BENCH_NODE_PROCESS=1, BENCH_CONFLICT_WAIT_MS to change; BENCH_ONLY=memory,sqlite,cluster,pg picks rows)
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -38,6 +38,11 @@ const coldAccounts = process.env.BENCH_COLD === "1";
 // BENCH_NODE_PROCESS=1: the cluster row's second node runs in a process of its own (as nodes do
 // in production) instead of beside the first in this one; its CPU counts in transfers/CPU-s.
 const nodeProcess = process.env.BENCH_NODE_PROCESS === "1";
+// BENCH_CONFLICT_WAIT_MS: the transactions' conflictWaitMs (default: createTransactions' own).
+const conflictWait =
+  process.env.BENCH_CONFLICT_WAIT_MS === undefined
+    ? {}
+    : { conflictWaitMs: Number(process.env.BENCH_CONFLICT_WAIT_MS) };
 const postgresUrl =
   process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -155,7 +160,13 @@ async function oneNode(store: Store, queue: Queue): Promise<Result> {
   const decisions = createDecisionLog({ store });
   const system = createActorSystem({ store, queue, actors: [Account, decisions.actor] });
   const metrics = createMemoryMetrics();
-  const transactions = createTransactions({ system, decisions, timeoutMs: 10_000, metrics });
+  const transactions = createTransactions({
+    system,
+    decisions,
+    timeoutMs: 10_000,
+    metrics,
+    ...conflictWait,
+  });
   try {
     await activateAccounts(system);
     const result = await measure(transferOn(system, transactions));
@@ -234,6 +245,7 @@ async function crossNode(schema: string): Promise<Result> {
     decisions: createDecisionLog({ store: stores[0] as Store }),
     timeoutMs: 10_000,
     metrics,
+    ...conflictWait,
   });
   try {
     await activateAccounts(system);
