@@ -1,11 +1,14 @@
 // Two-actor transfers as transactions: one node on the memory Store and on SQLite, two nodes on
 // PostgreSQL + NATS, and the same transfer as one PostgreSQL transaction through `pg` directly.
-// Run: pnpm --filter @troupe/actor-tx bench  (BENCH_DURATION_MS, BENCH_CONCURRENCY, BENCH_PARALLEL=1 to change)
-import { mkdtempSync, rmSync } from "node:fs";
+// Run: pnpm --filter @troupe/actor-tx bench  (BENCH_DURATION_MS, BENCH_CONCURRENCY, BENCH_PARALLEL=1,
+// BENCH_COLD=1, BENCH_NODE_PROCESS=1, BENCH_CONFLICT_WAIT_MS to change; BENCH_ONLY=memory,sqlite,cluster,pg picks rows)
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { type ActorSystem, createActorSystem, createClusterNode } from "@troupe/actors";
 import {
   createMemoryMetrics,
@@ -28,6 +31,18 @@ const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const accounts = Number(process.env.BENCH_ACCOUNTS ?? 1_000);
 // BENCH_PARALLEL=1: the body sends both steps at once (Promise.all) instead of one after the other.
 const parallelSteps = process.env.BENCH_PARALLEL === "1";
+// BENCH_COLD=1: accounts are activated by their first transfer during the run (before 2026-12-07
+// every row ran so); by default each row first activates every account, as a running service
+// has them, the way the raw `pg` row's table is filled before it is measured.
+const coldAccounts = process.env.BENCH_COLD === "1";
+// BENCH_NODE_PROCESS=1: the cluster row's second node runs in a process of its own (as nodes do
+// in production) instead of beside the first in this one; its CPU counts in transfers/CPU-s.
+const nodeProcess = process.env.BENCH_NODE_PROCESS === "1";
+// BENCH_CONFLICT_WAIT_MS: the transactions' conflictWaitMs (default: createTransactions' own).
+const conflictWait =
+  process.env.BENCH_CONFLICT_WAIT_MS === undefined
+    ? {}
+    : { conflictWaitMs: Number(process.env.BENCH_CONFLICT_WAIT_MS) };
 const postgresUrl =
   process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -50,8 +65,13 @@ function retriesOf(metrics: MemoryMetrics, transfers: number): string {
 }
 
 /** Keeps `concurrency` transfers in flight for the duration; failed transfers are not timed. */
-async function measure(transfer: (from: number, to: number) => Promise<unknown>): Promise<Result> {
+async function measure(
+  transfer: (from: number, to: number) => Promise<unknown>,
+  otherCpuMs: () => number = () => 0,
+): Promise<Result> {
   let failed = 0;
+  const failures = new Map<string, number>(); // by error code, warm-up included
+
   const run = async (until: number, samples: number[] | undefined) => {
     while (performance.now() < until) {
       const from = Math.floor(Math.random() * accounts);
@@ -63,8 +83,10 @@ async function measure(transfer: (from: number, to: number) => Promise<unknown>)
       try {
         await transfer(from, to);
         samples?.push(performance.now() - before);
-      } catch {
+      } catch (error) {
         if (samples) failed += 1;
+        const code = (error as { code?: unknown }).code ?? (error as Error).message;
+        failures.set(String(code), (failures.get(String(code)) ?? 0) + 1);
       }
     }
   };
@@ -72,11 +94,14 @@ async function measure(transfer: (from: number, to: number) => Promise<unknown>)
   await Promise.all(Array.from({ length: concurrency }, () => run(warm, undefined)));
   const samples: number[] = [];
   const cpuBefore = process.cpuUsage();
+  const otherBefore = otherCpuMs();
   const start = performance.now();
   await Promise.all(Array.from({ length: concurrency }, () => run(start + durationMs, samples)));
   const elapsed = performance.now() - start;
   const cpu = process.cpuUsage(cpuBefore);
-  const cpuSec = (cpu.user + cpu.system) / 1e6;
+  const cpuSec = (cpu.user + cpu.system) / 1e6 + (otherCpuMs() - otherBefore) / 1e3;
+  if (failures.size > 0)
+    console.error("failed transfers by error code:", Object.fromEntries(failures));
   const sorted = Float64Array.from(samples).sort();
   const at = (q: number) =>
     sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
@@ -88,6 +113,15 @@ async function measure(transfer: (from: number, to: number) => Promise<unknown>)
     failed,
     retries: "",
   };
+}
+
+/** Activates every account (reads its balance), 100 at a time, unless BENCH_COLD=1. */
+async function activateAccounts(system: ActorSystem): Promise<void> {
+  if (coldAccounts) return;
+  for (let first = 0; first < accounts; first += 100) {
+    const keys = Array.from({ length: Math.min(100, accounts - first) }, (_, i) => first + i);
+    await Promise.all(keys.map((key) => system.invoke("Account", key, "balance", [])));
+  }
 }
 
 /** Transfers move money, never make or lose it: the sum over every account stays the same. */
@@ -126,8 +160,15 @@ async function oneNode(store: Store, queue: Queue): Promise<Result> {
   const decisions = createDecisionLog({ store });
   const system = createActorSystem({ store, queue, actors: [Account, decisions.actor] });
   const metrics = createMemoryMetrics();
-  const transactions = createTransactions({ system, decisions, timeoutMs: 10_000, metrics });
+  const transactions = createTransactions({
+    system,
+    decisions,
+    timeoutMs: 10_000,
+    metrics,
+    ...conflictWait,
+  });
   try {
+    await activateAccounts(system);
     const result = await measure(transferOn(system, transactions));
     if (result.failed === 0) await checkTotal(system); // an unknown outcome may still be in doubt
     return { ...result, retries: retriesOf(metrics, metrics.value("actors_tx_committed_total")) };
@@ -137,11 +178,45 @@ async function oneNode(store: Store, queue: Queue): Promise<Result> {
   }
 }
 
+/** CPU time (ms, user + system) of process `pid` so far, from /proc/<pid>/stat. */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, 1/100 s ticks
+}
+
+/** Starts the second node in its own process (bench/bench-node.ts) and waits until it serves. */
+async function startNodeProcess(schema: string): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "--conditions=source",
+      fileURLToPath(new URL("./bench-node.ts", import.meta.url)),
+      `${runId}-1`,
+      postgresUrl,
+      schema,
+      natsUrl,
+      `${runId}.actors`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`bench-node exited with ${code}`)));
+    child.stdout?.on("data", (data: Buffer) => {
+      if (data.toString().includes("ready")) resolve();
+    });
+  });
+  return child;
+}
+
 async function crossNode(schema: string): Promise<Result> {
-  const stores = [0, 1].map(() =>
+  const child = nodeProcess ? await startNodeProcess(schema) : undefined;
+  const count = child === undefined ? 2 : 1;
+  const stores = Array.from({ length: count }, () =>
     createPostgresStore({ connectionString: postgresUrl, schema }),
-  ) as [Store, Store];
-  const transports = [0, 1].map(() =>
+  );
+  const transports = Array.from({ length: count }, () =>
     createNatsTransport({ servers: natsUrl, subjectPrefix: `${runId}.actors` }),
   );
   const systems: ActorSystem[] = [];
@@ -167,15 +242,26 @@ async function crossNode(schema: string): Promise<Result> {
   const metrics = createMemoryMetrics();
   const transactions = createTransactions({
     system,
-    decisions: createDecisionLog({ store: stores[0] }),
+    decisions: createDecisionLog({ store: stores[0] as Store }),
     timeoutMs: 10_000,
     metrics,
+    ...conflictWait,
   });
   try {
-    const result = await measure(transferOn(system, transactions));
+    await activateAccounts(system);
+    const pid = child?.pid;
+    const result = await measure(
+      transferOn(system, transactions),
+      pid === undefined ? undefined : () => processCpuMs(pid),
+    );
     if (result.failed === 0) await checkTotal(system); // an unknown outcome may still be in doubt
     return { ...result, retries: retriesOf(metrics, metrics.value("actors_tx_committed_total")) };
   } finally {
+    if (child !== undefined) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
     transactions.close();
     for (const s of systems) await s.close();
     for (const node of nodes) await node.close();
@@ -278,7 +364,7 @@ try {
 }
 
 console.log(
-  `\ntwo-actor transfers, ${accounts} accounts, ${concurrency} in flight, ${durationMs} ms measured${parallelSteps ? ", steps in parallel" : ""}\n`,
+  `\ntwo-actor transfers, ${accounts} accounts, ${concurrency} in flight, ${durationMs} ms measured${parallelSteps ? ", steps in parallel" : ""}${nodeProcess ? ", second node in its own process" : ""}${coldAccounts ? ", accounts activated during the run" : ""}\n`,
 );
 console.log(
   "| setup | transfers/s | transfers/CPU-s | p50 ms | p99 ms | failed | retries per commit |",

@@ -56,7 +56,10 @@ describe("bank invariant, coordinators hosting the accounts (PostgreSQL + NATS),
       try {
         const nodes = await Promise.all(ids.map((id, i) => start(id, i + 1, PER_NODE)));
         // Kill n1 once it acknowledged a fifth of its transfers, restart it with new ones; then
-        // the same for n2. The kill lands wherever their in-flight transfers are.
+        // the same for n2. The kill lands wherever their in-flight transfers are. A restart is
+        // not awaited before the next kill: a node process starting on a loaded machine takes
+        // seconds, in which n2 could finish all its transfers.
+        const restarts: Promise<TxNode>[] = [];
         for (const [index, seed] of [
           [0, 11],
           [1, 12],
@@ -71,8 +74,9 @@ describe("bank invariant, coordinators hosting the accounts (PostgreSQL + NATS),
           expect(victim.lines, `${ids[index]} finished before its kill`).not.toContain("done");
           await stopTxNode(victim);
           live.splice(live.indexOf(victim), 1);
-          await start(ids[index] as string, seed, PER_NODE / 3);
+          restarts.push(start(ids[index] as string, seed, PER_NODE / 3));
         }
+        await Promise.all(restarts);
         await Promise.all(live.map((node) => node.printed("done")));
         const acked = new Set(
           all.flatMap((node) => node.acked().flatMap((name) => planned.get(name)?.ids ?? [])),

@@ -42,7 +42,15 @@ it("a retried transaction is not starved by one started after its first attempt"
     sleep: (ms, signal) => (sleeps++ === 0 ? backoff.opened : systemClock.sleep(ms, signal)),
   };
   const metrics = createMemoryMetrics();
-  const transactions = createTransactions({ system, decisions, clock, metrics, timeoutMs: 5_000 });
+  // Classic wait-die (no wait before dying), so the middle one dies at its first refusal.
+  const transactions = createTransactions({
+    system,
+    decisions,
+    clock,
+    metrics,
+    timeoutMs: 5_000,
+    conflictWaitMs: 0,
+  });
   const conflicts = () => metrics.value("actors_tx_conflict_retries_total");
   const busy = () => metrics.value("actors_tx_busy_retries_total");
   const account = system.get(Account, 1);

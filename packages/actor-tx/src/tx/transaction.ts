@@ -57,6 +57,11 @@ export interface TransactionDeps {
   readonly logger: Logger;
   readonly nextId: () => string;
   readonly random: () => number;
+  /**
+   * How long a step held by an older transaction keeps asking before this (younger) one dies
+   * with `TX_CONFLICT`, in ms. 0: classic wait-die, it dies at once.
+   */
+  readonly conflictWaitMs: number;
   /** Whether the system knows the actor type, and whether it takes part in transactions. */
   typeKind(type: string): "unknown" | "plain" | "transactional";
   call(ref: ParticipantRef, action: string, args: readonly unknown[]): Promise<unknown>;
@@ -125,15 +130,20 @@ async function coordinate<R>(
   // Participants in other processes that staged their write for the decision's commit (made on
   // the first: a transaction of local participants only allocates nothing for them).
   let remoteStaged: Map<string, readonly StoreOp[]> | undefined;
+  // Participants a prepare may have locked: every one but those that only ever refused (held by
+  // another transaction), which an abort need not reach.
+  const mayHold = new Set<string>();
   const home = deps.home(false);
   deps.counters.started();
 
   const prepare = async (ref: ParticipantRef, step: number, action: string, args: unknown[]) => {
     let backoffMs = 1;
+    let conflictSince: number | undefined; // first refusal by an older holder
     const request = [txId, step, action, args, deadline, ...(home === undefined ? [] : [home])];
     for (;;) {
       try {
         const answer = await deps.call(ref, "txPrepare", request);
+        mayHold.add(refId(ref));
         if (home === undefined) return answer;
         const { r, s } = answer as PrepareAnswer;
         if (s !== undefined) {
@@ -142,10 +152,24 @@ async function coordinate<R>(
         }
         return r;
       } catch (error) {
-        if (!TroupeError.isInstance(error, "TX_BUSY") || giveUp) throw error;
+        if (!isRefusal(error)) mayHold.add(refId(ref)); // it may have prepared before failing
+        if (giveUp) throw error;
+        const now = clock.now();
+        if (TroupeError.isInstance(error, "TX_CONFLICT")) {
+          // Held by an older transaction: ask again for up to conflictWaitMs before dying. The
+          // wait is bounded, so waits still never hold in a cycle for long: every cycle has a
+          // younger waiting for an older, and that wait ends within conflictWaitMs (then the
+          // younger dies, as in wait-die). Waiting first spares the dying transaction's whole
+          // round (its other participants' aborts, its backoff, its prepares again) when the
+          // holder finishes soon.
+          conflictSince ??= now;
+          if (now - conflictSince >= deps.conflictWaitMs) throw error;
+        } else if (!TroupeError.isInstance(error, "TX_BUSY")) throw error;
         deps.counters.busyRetry();
         const wait = backoffMs * (0.5 + deps.random());
-        if (clock.now() + wait >= deadline) {
+        if (now + wait >= deadline) {
+          // A younger one dies (and may run again); an older one timed out waiting.
+          if (TroupeError.isInstance(error, "TX_CONFLICT")) throw error;
           throw txError(
             "TX_TIMEOUT",
             `transaction ${txId}: ${ref.type}/${ref.key} stayed locked by another transaction until the deadline (${timeoutMs} ms)`,
@@ -222,7 +246,7 @@ async function coordinate<R>(
   } catch (error) {
     giveUp = true;
     if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-    await abort(deps, state, txId, staging);
+    await abort(deps, state, txId, staging, mayHold);
     throw error;
   }
 
@@ -234,7 +258,7 @@ async function coordinate<R>(
     return result;
   }
   if (first?.type === "abort") {
-    await abort(deps, state, txId, staging);
+    await abort(deps, state, txId, staging, mayHold);
     throw txError("TX_TIMEOUT", `transaction ${txId} passed its deadline (${timeoutMs} ms)`, {
       txId,
     });
@@ -404,16 +428,28 @@ function discardStaged(staging: StagingTx, reason: unknown): void {
   staging.participants.clear();
 }
 
+/** A participant's answer that it did not prepare: another transaction holds it. */
+function isRefusal(error: unknown): boolean {
+  return TroupeError.isInstance(error, "TX_BUSY") || TroupeError.isInstance(error, "TX_CONFLICT");
+}
+
+/**
+ * Aborts: local staged participants are released here, the others are told (those in `mayHold`
+ * when given: a participant that only refused holds nothing of this transaction).
+ */
 async function abort(
   deps: TransactionDeps,
   state: CoordinatorState,
   txId: string,
   staging: StagingTx,
+  mayHold?: ReadonlySet<string>,
 ): Promise<void> {
   deps.counters.aborted();
   for (const p of staging.participants.values()) p.release();
   staging.participants.clear();
-  const refs = state.participants.map((p) => p.ref);
+  const refs = state.participants
+    .map((p) => p.ref)
+    .filter((ref) => mayHold === undefined || mayHold.has(refId(ref)));
   // Best effort: a participant that misses this aborts itself once the deadline passes.
   await Promise.allSettled(refs.map((ref) => deps.call(ref, "txAbort", [txId])));
 }

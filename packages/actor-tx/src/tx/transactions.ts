@@ -47,6 +47,13 @@ export interface TransactionsOptions {
   readonly faults?: TransactionFaults;
   /** Jitter of retries while a participant is held by another transaction. Default `Math.random`. */
   readonly random?: () => number;
+  /**
+   * Default 50: how long (ms) a step that finds its participant held by an _older_ transaction
+   * keeps asking (as an older one would) before this transaction aborts with `TX_CONFLICT`.
+   * 0 is classic wait-die: it aborts at once. The wait is bounded, so a cycle of waits still
+   * breaks within this time.
+   */
+  readonly conflictWaitMs?: number;
 }
 
 /** Options of one {@link Transactions.run}. */
@@ -82,9 +89,12 @@ const optionsSchema = z.object({
   resolveEveryMs: z.number().int().positive().optional(),
   resolveGraceMs: z.number().int().min(0).optional(),
   retainAbortedMs: z.number().int().min(0).optional(),
+  conflictWaitMs: z.number().min(0).optional(),
 });
 
 const PAGE = 500;
+/** How long a younger step asks an older holder again before it dies (ms). */
+const DEFAULT_CONFLICT_WAIT_MS = 50;
 
 /**
  * Transactions across actors on `system`: two-phase commit with the decision in a record of
@@ -151,6 +161,7 @@ export function createTransactions(options: TransactionsOptions): Transactions {
     logger,
     nextId: ulid,
     random: options.random ?? Math.random,
+    conflictWaitMs: options.conflictWaitMs ?? DEFAULT_CONFLICT_WAIT_MS,
     faults: options.faults,
     typeKind: (type: string) => {
       const info = system.types().find((t) => t.name === type);
