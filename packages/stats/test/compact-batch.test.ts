@@ -1,6 +1,6 @@
 import { ManualClock, TroupeError } from "@troupe/core";
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import type { EncodedOutcomes } from "../src/batch-protocol.js";
 import {
   type Actor,
@@ -182,6 +182,46 @@ describe("resolveBatchCompact", () => {
     // A method that does not depend on `this`, as the aggregator's others.
     const { resolveBatchCompact } = make("fail_fast", false);
     expect((await resolveBatchCompact([testActor("hero", ["race"], 1)])).length).toBe(1);
+  });
+
+  it("reads a compact batch's answers from their chunks' mailboxes once their size is known", async () => {
+    const { BatchThreads } = await import("../src/batch-threads.js");
+    const seen: { mailbox: boolean; fromMailbox: boolean }[] = [];
+    const run = BatchThreads.prototype.run;
+    const spy = vi.spyOn(BatchThreads.prototype, "run").mockImplementation(function (
+      this: InstanceType<typeof BatchThreads>,
+      chunk,
+      mailbox,
+    ) {
+      return run.call(this, chunk, mailbox).then((answer) => {
+        const values = answer.result.outcomes?.values;
+        seen.push({
+          mailbox: mailbox !== undefined,
+          fromMailbox: mailbox !== undefined && values?.buffer === mailbox,
+        });
+        return answer;
+      });
+    });
+    try {
+      const reference = make("fail_fast", false);
+      const engine = make("fail_fast", true);
+      for (let version = 1; version <= 2; version++) {
+        const actors = Array.from({ length: 1000 }, (_, index) =>
+          testActor(`hero_${index}`, ["race", "gear"], version, { a: index, b: 1 }),
+        );
+        const compact = await engine.resolveBatchCompact(actors);
+        expectSame(compact, await resolveEach(reference, actors));
+      }
+      // The first chunks are posted (the size of an answer is not known yet); the second batch's
+      // chunks all have a mailbox, and all but a few answers (a larger one) are read from it.
+      const second = seen.slice(8);
+      expect(seen[0]?.mailbox).toBe(false);
+      expect(second.length).toBe(8);
+      expect(second.every((chunk) => chunk.mailbox)).toBe(true);
+      expect(second.filter((chunk) => chunk.fromMailbox).length).toBeGreaterThanOrEqual(6);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("moves a chunk's packed values out of the worker, shares them, or leaves them in its mailbox", async () => {
