@@ -115,7 +115,8 @@ interface SubscriberResult {
 async function startSubscriber(url: string, channel: string, jwt: string) {
   const child = fork(new URL("./realtime-subscriber.mjs", import.meta.url), [], {
     env: { ...process.env, RT_SUBSCRIBE_URL: url, RT_CHANNEL: channel, RT_JWT: jwt },
-    execArgv: [],
+    // INNGEST_BENCH_RT_SUBSCRIBER_NODE_FLAGS: Node flags for the subscriber (`--trace-gc`).
+    execArgv: (process.env.INNGEST_BENCH_RT_SUBSCRIBER_NODE_FLAGS ?? "").split(" ").filter(Boolean),
     serialization: "advanced",
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
