@@ -7,6 +7,7 @@
  * Run with a young generation large enough that no collection falls inside the measured window
  * (the script checks, and says so if one did):
  * `node --min-semi-space-size=256 --max-semi-space-size=256 --import tsx --conditions=source bench/realtime-garbage.ts`
+ * "CPU µs/msg" is the process's CPU time per message over the same window (client included).
  * (env: INNGEST_BENCH_GARBAGE_MESSAGES, default 2,000; INNGEST_BENCH_RT_PATHS as the bench).
  */
 import { writeFileSync } from "node:fs";
@@ -77,7 +78,9 @@ async function measure(label: string, publishPort: number, subscribePort: number
       includeObjectsCollectedByMinorGC: true,
     });
   }
+  const cpuBefore = process.cpuUsage();
   await run(MESSAGES);
+  const cpu = process.cpuUsage(cpuBefore);
   const after = getHeapStatistics().used_heap_size;
   if (PROFILE) {
     const { profile } = await profiler.post("HeapProfiler.stopSampling");
@@ -95,6 +98,8 @@ async function measure(label: string, publishPort: number, subscribePort: number
       gcs > 0
         ? `(${gcs} GCs: raise --min-semi-space-size)`
         : ((after - before) / MESSAGES / 1024).toFixed(2),
+    // The whole process: the client's side of each request too.
+    "CPU µs/msg": Math.round((cpu.user + cpu.system) / MESSAGES),
   };
 }
 

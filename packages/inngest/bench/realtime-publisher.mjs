@@ -1,8 +1,9 @@
 // The realtime bench's publisher, in a process of its own (as an app publishing to Troupe would
 // be), or on a thread of the bench's process (`INNGEST_BENCH_RT_PUBLISHER=thread`): POSTs /v1/realtime/publish over a bounded keep-alive pool, paced or flat out.
-// It lives for a whole path (warm-up, paced, flood), as an app's process and its connection pool
+// It lives for a whole path (warm-ups, paced rounds, flood), as an app's process and its connection pool
 // would: started per run, its own start-up and JIT would land inside the measured window.
-// Each message carries its send time on the shared wall clock (timeOrigin + now, sub-ms).
+// Each message carries its send time on the shared wall clock (timeOrigin + now, sub-ms); a
+// paced one also its sequence number in the round and when the pacing meant to send it.
 import { Agent, request } from "node:http";
 import { parentPort, workerData } from "node:worker_threads";
 
@@ -21,19 +22,21 @@ const target = new URL(url);
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
 const now = () => performance.timeOrigin + performance.now();
 // The path is built by concatenation: a URL object per request cost more than the request.
-const path = `${target.pathname}${target.search}${target.search ? "&" : "?"}sent_at=`;
+const path = `${target.pathname}${target.search}`;
+// A paced message's sequence number ends the query, where the bench's server wrapper reads it
+// without parsing the URL.
+const pacedPath = `${path}${target.search ? "&" : "?"}seq=`;
 const headers = { "content-type": "application/json" };
 
-// `due`: when the pacing meant to send it (the paced run), so the publisher's own lateness shows.
-const publish = (due) =>
+// `seq` and `due` (when the pacing meant to send it): paced messages only.
+const publish = (seq, due) =>
   new Promise((resolve, reject) => {
     const at = now();
-    // The send time also rides in the query, where the bench's server wrapper reads it cheaply.
     const outgoing = request(
       {
         host: target.hostname,
         port: target.port,
-        path: `${path}${at}`,
+        path: seq === undefined ? path : `${pacedPath}${seq}`,
         method: "POST",
         agent,
         headers,
@@ -48,17 +51,17 @@ const publish = (due) =>
       },
     );
     outgoing.on("error", reject);
-    outgoing.end(JSON.stringify(due === undefined ? { at } : { at, due }));
+    outgoing.end(JSON.stringify(seq === undefined ? { at } : { at, due, seq }));
   });
 
 async function run(rate, total) {
   const started = performance.now();
   if (rate > 0) {
-    const sends = [];
+    const sends = new Array(total);
     for (let i = 0; i < total; i += 1) {
       const wait = started + (i * 1000) / rate - performance.now();
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      sends.push(publish(performance.timeOrigin + started + (i * 1000) / rate));
+      sends[i] = publish(i, performance.timeOrigin + started + (i * 1000) / rate);
     }
     await Promise.all(sends);
   } else {

@@ -148,12 +148,13 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     fail(404, `${c.req.method} ${c.req.path} is not part of Troupe's Inngest API`),
   );
 
-  app.onError((error) => {
+  const onError = (error: unknown) => {
     if (isClientError(error)) return fail(400, error.message);
     if (TroupeError.isInstance(error, "NOT_FOUND")) return fail(404, error.message);
     logger.error("inngest: request failed", { error });
     return fail(500, error instanceof Error ? error.message : String(error));
-  });
+  };
+  app.onError(onError);
 
   // Registration order matters: each guard must precede the routes it covers.
   mountAppRoutes(app, { mode, serverKind, registry, loaded, auth, fail, logger });
@@ -175,6 +176,17 @@ export function createInngestApi(options: InngestApiOptions): InngestApi {
     hasFunction: (functionId) => registry.get(functionId) !== undefined,
   });
   mountCheckpointRoutes(app, { mode, inbox, auth, fail });
+
+  // A JSON publish is answered ahead of the router (the same checks and replies as its route,
+  // without Hono's per-request objects); every other request, and `app.request`, go through it.
+  const publishFast = realtime.publishFastPath({
+    authorized: (header) => auth.authorized(header ?? undefined),
+    fail,
+    reply: jsonReply(serverKind),
+    onError,
+  });
+  const route = app.fetch;
+  app.fetch = (request, ...rest) => publishFast(request) ?? route(request, ...rest);
 
   return {
     app,

@@ -4,6 +4,7 @@ import { type Clock, createMemoryPubSub, type Logger, type PubSub } from "@troup
 import type { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { createRealtimeHub } from "./hub.js";
+import { createPublishFastPath, type PublishFastPathOptions } from "./publish.js";
 import { mountRealtimeRoutes } from "./routes.js";
 import { createRealtimeTokens, type RealtimeTokensOptions } from "./tokens.js";
 import { createRealtimeSockets } from "./websocket.js";
@@ -34,6 +35,13 @@ export interface Realtime {
     fail: (status: ContentfulStatusCode, message: string) => Response,
     reply: (status: ContentfulStatusCode, body: unknown) => Response,
   ): void;
+  /**
+   * The publish route's common case ahead of the router (see {@link createPublishFastPath}):
+   * `undefined` for a request the app's routes must answer.
+   */
+  publishFastPath(
+    options: Omit<PublishFastPathOptions, "hub" | "clock" | "maxPublishBytes">,
+  ): (request: Request) => Promise<Response> | undefined;
   /** See {@link RealtimeSockets.handleUpgrade}. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   close(): Promise<void>;
@@ -61,6 +69,13 @@ export function createRealtime(options: RealtimeOptions): Realtime {
         maxPublishBytes: options.maxPublishBytes,
       });
     },
+    publishFastPath: (fastPathOptions) =>
+      createPublishFastPath({
+        ...fastPathOptions,
+        hub,
+        clock: options.clock,
+        maxPublishBytes: options.maxPublishBytes,
+      }),
     handleUpgrade: (request, socket, head) => sockets.handleUpgrade(request, socket, head),
     async close() {
       await sockets.close();

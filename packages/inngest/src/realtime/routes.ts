@@ -6,12 +6,12 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { BRACKETS } from "../register-schema.js";
 import {
   publishedData,
-  publishQuerySchema,
   type RealtimeFrame,
   scopeOfTokenRequest,
   tokenRequestSchema,
 } from "./frames.js";
 import type { RealtimeHub } from "./hub.js";
+import { PUBLISH_PATH, publishTargetOf, publishToTopics } from "./publish.js";
 import type { RealtimeTokens } from "./tokens.js";
 
 /** What {@link mountRealtimeRoutes} needs from the Inngest API. */
@@ -62,38 +62,11 @@ export function mountRealtimeRoutes(app: Hono, options: RealtimeRoutesOptions): 
     return c.json({ jwt: await tokens.issue(scopeOfTokenRequest(parsed.data)) });
   });
 
-  app.post("/v1/realtime/publish", async (c) => {
-    // Hono reads the query straight from the URL string (no URL object per publish).
-    const parsed = publishQuerySchema.safeParse({
-      channel: c.req.query("channel"),
-      topic: c.req.queries("topic") ?? [],
-      run_id: c.req.query("run_id"),
-    });
-    if (!parsed.success) return fail(400, zodIssueError(parsed.error, "query", BRACKETS).message);
-    const { channel, topic: topics, run_id } = parsed.data;
-    // One object per frame, built in one go (a publish is one frame on one topic, mostly).
-    const frameOf = (
-      topic: string,
-      kind: RealtimeFrame["kind"],
-      data: unknown,
-      streamId?: string,
-    ): RealtimeFrame => {
-      const frame: { -readonly [K in keyof RealtimeFrame]: RealtimeFrame[K] } = {
-        channel,
-        topic,
-        created_at: new Date(clock.now()).toISOString(),
-        kind,
-        data,
-      };
-      if (run_id !== undefined) frame.run_id = run_id;
-      if (streamId !== undefined) frame.stream_id = streamId;
-      return frame;
-    };
-    const publishAll = async (kind: RealtimeFrame["kind"], data: unknown, streamId?: string) => {
-      if (topics.length === 1)
-        return hub.publish(frameOf(topics[0] as string, kind, data, streamId));
-      await Promise.all(topics.map((topic) => hub.publish(frameOf(topic, kind, data, streamId))));
-    };
+  app.post(PUBLISH_PATH, async (c) => {
+    const target = publishTargetOf(c.req.url);
+    if ("error" in target) return fail(400, target.error);
+    const publishAll = (kind: RealtimeFrame["kind"], data: unknown, streamId?: string) =>
+      publishToTopics(hub, clock, target, kind, data, streamId);
 
     const contentType = c.req.header("content-type") ?? "";
     if (!contentType.startsWith("text/stream") || !c.req.raw.body) {
