@@ -1,11 +1,14 @@
 import {
   type CommitResult,
   closedError,
+  compareKeys,
   invalidArgument,
+  type KeyRange,
   type ListOptions,
   type Logger,
   noopLogger,
   resolveListRange,
+  resolveListRanges,
   type Store,
   type StoreEntry,
   type StoreOp,
@@ -85,6 +88,27 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     `SELECT ${s}.store_commit($1::bytea[], $2::text[], $3::bytea[], $4::bigint[]) AS r`,
   );
 
+  // One range as a parenthesised SELECT tagged with its index `r`, its bounds pushed onto `values`.
+  const rangeSelect = (range: KeyRange, index: number, values: unknown[]) => {
+    const conditions: string[] = [];
+    if (range.from !== undefined) {
+      values.push(Buffer.from(range.from, "utf8"));
+      conditions.push(`key >= $${values.length}`);
+    }
+    if (range.to !== undefined) {
+      values.push(Buffer.from(range.to, "utf8"));
+      conditions.push(`key < $${values.length}`);
+    }
+    let text = `SELECT ${index} AS r, key, value, version FROM ${table}`;
+    if (conditions.length > 0) text += ` WHERE ${conditions.join(" AND ")}`;
+    text += ` ORDER BY key ${range.reverse ? "DESC" : "ASC"}`;
+    if (range.limit !== undefined) {
+      values.push(range.limit);
+      text += ` LIMIT $${values.length}`;
+    }
+    return `(${text})`;
+  };
+
   const begin = async () => {
     if (closed) throw closedError(what);
     await ready();
@@ -142,6 +166,33 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       }
       const result = await runQuery<EntryRow>(pool, what, prepared(text)(values), true);
       return result.rows.map(toEntry);
+    },
+    // Every range in ONE statement (a UNION ALL of one SELECT per range), so at one instant.
+    async listMany(rangeOptions) {
+      const ranges = resolveListRanges(rangeOptions);
+      await begin();
+      const out = ranges.map((): StoreEntry[] => []);
+      const values: unknown[] = [];
+      const selects = ranges.flatMap((range, index) =>
+        range.empty ? [] : [rangeSelect(range, index, values)],
+      );
+      if (selects.length === 0) return out;
+      const text = selects.join(" UNION ALL ");
+      const result = await runQuery<EntryRow & { r: number }>(
+        pool,
+        what,
+        prepared(text)(values),
+        true,
+      );
+      for (const row of result.rows) out[row.r]?.push(toEntry(row));
+      // UNION ALL promises no order across its parts' rows: each range is sorted as it asked.
+      ranges.forEach((range, index) => {
+        const entries = out[index];
+        if (!entries || entries.length < 2) return;
+        const direction = range.reverse ? -1 : 1;
+        entries.sort((a, b) => direction * compareKeys(a.key, b.key));
+      });
+      return out;
     },
     async commit(ops: readonly StoreOp[]): Promise<CommitResult> {
       validateCommit(ops);
