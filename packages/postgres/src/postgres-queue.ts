@@ -45,6 +45,7 @@ import {
 } from "./connection.js";
 import { migrateOnce } from "./migrations.js";
 import {
+  recordQueueHome,
   retryableCommitError,
   storeCommitArgs,
   storeCommitOutcome,
@@ -205,6 +206,9 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
        RETURNING held.id, held.lease_id
      )
      SELECT (SELECT r FROM c) AS r,
+            (SELECT count(pg_notify(n.channel, n.payload))
+               FROM unnest($17::text[], $18::text[]) AS n(channel, payload)
+              WHERE (SELECT r[1] FROM c) >= 0) AS notified,
             (SELECT coalesce(json_agg(json_build_object('id', id, 'lease_id', lease_id, 'attempts', attempts)),
                      '[]'::json) FROM ins WHERE lease_id IS NOT NULL) AS leased,
             (SELECT coalesce(json_agg(json_build_object('id', id, 'lease_id', lease_id)), '[]'::json)
@@ -370,7 +374,8 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
     await begin();
     const lease = commitOptions?.lease;
     const acks = distinctLeaseRefs(commitOptions?.ack ?? [], "options.ack");
-    if (ops.length === 0 && lease === undefined && acks.length === 0) {
+    const notices = commitOptions?.notices ?? [];
+    if (ops.length === 0 && lease === undefined && acks.length === 0 && notices.length === 0) {
       await enqueueMany(items);
       return { version: 0, leases: [], acked: [] };
     }
@@ -398,6 +403,8 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
       acks.map((ack) => ack.id),
       acks.map((ack) => ack.leaseId),
       leaseOwnerPrefix(lease?.owner),
+      notices.map((notice) => notice.channel),
+      notices.map((notice) => notice.payload),
     ]);
     const storeWhat = `postgres store (schema "${schema}")`;
     for (let attempt = 1; ; attempt++) {
@@ -445,7 +452,7 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
     }
   };
 
-  return {
+  const queue: PostgresQueue = {
     name: "postgres",
     queueName,
     pairsWith(store) {
@@ -556,4 +563,6 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
       await handle.release();
     },
   };
+  recordQueueHome(queue, parsed.pool ?? parsed.connectionString ?? "");
+  return queue;
 }
