@@ -96,12 +96,9 @@ export {
 export { ackManyOneByOne, retryManyOneByOne } from "./queue-batch-fallback.js";
 export {
   isStorePairedQueue,
-  type NoticePairedPubSub,
   type PairedCommit,
   type PairedCommitOptions,
   type PairedCommitResult,
-  type PairedNotice,
-  pairedNotice,
   type StorePairedQueue,
   storePairing,
   validatePairedCommitOptions,

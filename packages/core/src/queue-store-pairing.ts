@@ -1,5 +1,4 @@
 import { invalidArgument } from "./errors.js";
-import type { PubSub } from "./pubsub.js";
 import {
   distinctLeaseRefs,
   type EnqueueItem,
@@ -37,52 +36,6 @@ export interface PairedCommitOptions {
    * enqueued by it. How a run's last commit and the acknowledgement of its queue item become one.
    */
   readonly ack?: readonly LeaseRef[];
-  /**
-   * PubSub messages sent in the same transaction, only if the ops are applied: each one made by
-   * {@link NoticePairedPubSub.noticeFor} for this queue, so it reaches that PubSub's subscribers
-   * as if published once the commit is durable. How a run's last commit carries its "finished"
-   * notice.
-   */
-  readonly notices?: readonly PairedNotice[];
-}
-
-/**
- * A PubSub message in the form the queue's database delivers it (a PostgreSQL NOTIFY channel
- * and payload). Made only by {@link NoticePairedPubSub.noticeFor}; callers pass it on unread.
- */
-export interface PairedNotice {
-  readonly channel: string;
-  readonly payload: string;
-}
-
-/**
- * An optional capability of a {@link PubSub} whose messages travel through the same database as
- * a {@link StorePairedQueue}: a message can ride in a paired commit (one statement fewer, and it
- * is sent only if the commit applies). Adapters that offer it pass `describeStorePairing`'s
- * notice test from `@troupe/testkit`.
- */
-export interface NoticePairedPubSub extends PubSub {
-  /**
-   * `message` on `channel` as a notice `queue`'s `commitWithStore` can carry, or undefined when
-   * the queue cannot (another database or adapter): then publish it as usual. Bad input fails
-   * as `publish` would.
-   */
-  noticeFor(queue: Queue, channel: string, message: Uint8Array): PairedNotice | undefined;
-}
-
-/**
- * `message` as a notice `queue`'s paired commits can carry, when `pubsub` offers that for
- * `queue`; otherwise undefined, and the caller publishes it.
- */
-export function pairedNotice(
-  pubsub: PubSub,
-  queue: Queue,
-  channel: string,
-  message: Uint8Array,
-): PairedNotice | undefined {
-  const candidate = pubsub as Partial<NoticePairedPubSub>;
-  if (typeof candidate.noticeFor !== "function") return undefined;
-  return candidate.noticeFor(queue, channel, message);
 }
 
 /** The outcome of {@link StorePairedQueue.commitWithStore}. */
@@ -149,15 +102,6 @@ export function validatePairedCommitOptions(options: PairedCommitOptions | undef
   if (typeof options !== "object" || options === null)
     throw invalidArgument("options", "expected an object");
   if (options.ack !== undefined) distinctLeaseRefs(options.ack, "options.ack");
-  if (options.notices !== undefined) {
-    if (!Array.isArray(options.notices))
-      throw invalidArgument("options.notices", "expected an array");
-    options.notices.forEach((notice: unknown, index) => {
-      const { channel, payload } = (notice ?? {}) as Partial<PairedNotice>;
-      if (typeof channel !== "string" || channel === "" || typeof payload !== "string")
-        throw invalidArgument(`options.notices[${index}]`, "expected a notice from noticeFor");
-    });
-  }
   const lease = options.lease;
   if (lease === undefined) return;
   if (typeof lease !== "object" || lease === null)

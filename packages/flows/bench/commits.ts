@@ -9,7 +9,7 @@ import { createFlows, createFunction } from "../src/index.js";
 /**
  * What a statement is, from its text (and, for the paired commit, its parameters): a write
  * commits a transaction of its own. The paired commit is one prepared statement whatever it
- * carries; its item ids ($7), acknowledged leases ($14) and notices ($17) say what it did.
+ * carries; its item ids ($7) and acknowledged leases ($14) say what it did.
  */
 export function statementKind(text: string, values?: readonly unknown[]): string {
   const sql = text.trim().replace(/\s+/g, " ");
@@ -20,11 +20,7 @@ export function statementKind(text: string, values?: readonly unknown[]): string
       return Array.isArray(value) ? value.length : 0;
     };
     if (values === undefined) return "store commit + enqueue";
-    const parts = [
-      count(6) > 0 ? " + enqueue" : "",
-      count(13) > 0 ? " + ack" : "",
-      count(16) > 0 ? " + notify" : "",
-    ].join("");
+    const parts = [count(6) > 0 ? " + enqueue" : "", count(13) > 0 ? " + ack" : ""].join("");
     return `store commit${parts}`;
   }
   if (/^INSERT /i.test(sql)) return "enqueue";
@@ -42,10 +38,6 @@ const WRITES = new Set([
   "store commit + enqueue",
   "store commit + ack",
   "store commit + enqueue + ack",
-  "store commit + notify",
-  "store commit + ack + notify",
-  "store commit + enqueue + notify",
-  "store commit + enqueue + ack + notify",
   "store commit",
   "enqueue",
   "claim",

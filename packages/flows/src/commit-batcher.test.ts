@@ -1,11 +1,4 @@
-import {
-  createMemoryStore,
-  type PairedCommit,
-  type PairedNotice,
-  type Store,
-  StoreConflictError,
-  utf8,
-} from "@troupe/core";
+import { createMemoryStore, type Store, StoreConflictError, utf8 } from "@troupe/core";
 import { describe, expect, it } from "vitest";
 import { createCommitBatcher } from "./commit-batcher.js";
 
@@ -75,31 +68,5 @@ describe("createCommitBatcher", () => {
     expect(one?.status).toBe("fulfilled");
     expect(two?.status).toBe("rejected");
     expect((await store.get("run"))?.value).toEqual(utf8("1"));
-  });
-
-  it("announces the texts of one merged commit as one notice, in its transaction", async () => {
-    const { store } = countingStore();
-    const calls: { notices: readonly PairedNotice[] | undefined; ops: number }[] = [];
-    const paired: PairedCommit = async (ops, _items, options) => {
-      calls.push({ notices: options?.notices, ops: ops.length });
-      return { ...(await store.commit(ops)), leases: [], acked: [] };
-    };
-    const batcher = createCommitBatcher(store, {
-      paired,
-      announce: (texts) => [{ channel: "finished", payload: texts.join("\n") }],
-    });
-    expect(batcher.announces).toBe(true);
-    await Promise.all([
-      batcher.commit([{ type: "set", key: "r1", value: utf8("done") }], { announce: ["r1"] }),
-      batcher.commit([{ type: "set", key: "r2", value: utf8("done") }], { announce: ["r2"] }),
-      batcher.commit([{ type: "set", key: "x", value: utf8("other") }]),
-    ]);
-    expect(calls).toEqual([{ notices: [{ channel: "finished", payload: "r1\nr2" }], ops: 3 }]);
-    // Without a way to announce, an announcement is refused rather than dropped.
-    const plain = createCommitBatcher(store, { paired });
-    expect(plain.announces).toBe(false);
-    await expect(
-      plain.commit([{ type: "set", key: "r3", value: utf8("done") }], { announce: ["r3"] }),
-    ).rejects.toMatchObject({ code: "INTERNAL" });
   });
 });

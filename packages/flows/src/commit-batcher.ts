@@ -4,7 +4,6 @@ import {
   type Lease,
   type LeaseRef,
   type PairedCommit,
-  type PairedNotice,
   type Store,
   StoreConflictError,
   type StoreOp,
@@ -19,11 +18,6 @@ export interface BatchedCommitExtras {
   readonly leaseIds?: readonly string[];
   /** Leases to acknowledge in the same transaction if the ops apply (held ones only). */
   readonly ack?: readonly LeaseRef[];
-  /**
-   * Texts (finished run ids) announced in the same transaction if the ops apply, only when
-   * {@link CommitBatcher.announces}: the texts of one merged commit go out as one notice.
-   */
-  readonly announce?: readonly string[];
 }
 
 /** The outcome of a {@link CommitBatcher} commit. */
@@ -39,7 +33,6 @@ interface Pending {
   readonly items: readonly EnqueueItem[];
   readonly leaseIds: readonly string[];
   readonly acks: readonly LeaseRef[];
-  readonly announce: readonly string[];
   readonly keys: ReadonlySet<string>;
   resolve(result: BatchedCommitResult): void;
   reject(error: unknown): void;
@@ -55,8 +48,6 @@ export interface CommitBatcher {
   commit(ops: readonly StoreOp[], extras?: BatchedCommitExtras): Promise<BatchedCommitResult>;
   /** True when commits can carry queue items (the queue pairs with the store). */
   readonly pairsQueue: boolean;
-  /** True when commits can carry announcements (`extras.announce`). */
-  readonly announces: boolean;
 }
 
 /**
@@ -77,11 +68,6 @@ export function createCommitBatcher(
     readonly leaseMs?: number;
     /** The worker identity handed-back leases are held under (read at each commit). */
     readonly leaseOwner?: () => string | undefined;
-    /**
-     * The notices announcing `texts` (with a paired queue whose commits can carry them): how
-     * `extras.announce` becomes part of the transaction.
-     */
-    readonly announce?: (texts: readonly string[]) => readonly PairedNotice[];
   } = {},
 ): CommitBatcher {
   const { maxOps = 1000, paired, leaseMs = 30_000 } = options;
@@ -92,15 +78,12 @@ export function createCommitBatcher(
     const ops = batch.flatMap((pending) => pending.ops);
     const items = batch.flatMap((pending) => pending.items);
     const ack = batch.flatMap((pending) => pending.acks);
-    const texts = batch.flatMap((pending) => pending.announce);
-    const notices = texts.length > 0 && options.announce ? options.announce(texts) : [];
-    if (!paired || (items.length === 0 && ack.length === 0 && notices.length === 0))
+    if (!paired || (items.length === 0 && ack.length === 0))
       return { ...(await store.commit(ops)), leases: [], acked: [] };
     const ids = batch.flatMap((pending) => pending.leaseIds);
     return paired(ops, items, {
       ...(ids.length > 0 ? { lease: { ids, leaseMs, owner: options.leaseOwner?.() } } : {}),
       ...(ack.length > 0 ? { ack } : {}),
-      ...(notices.length > 0 ? { notices } : {}),
     });
   };
   const refKey = (ref: LeaseRef) => JSON.stringify([ref.id, ref.leaseId]);
@@ -170,25 +153,20 @@ export function createCommitBatcher(
 
   return {
     pairsQueue: paired !== undefined,
-    announces: paired !== undefined && options.announce !== undefined,
     commit(ops, extras = {}) {
       const items = extras.items ?? [];
       const acks = extras.ack ?? [];
-      const announce = extras.announce ?? [];
-      if (
-        ((items.length > 0 || acks.length > 0) && !paired) ||
-        (announce.length > 0 && !(paired && options.announce))
-      )
+      if ((items.length > 0 || acks.length > 0) && !paired)
         return Promise.reject(
           new TroupeError(
             "INTERNAL",
-            "commit batcher: queue items, acks or announcements given, but no paired queue",
+            "commit batcher: queue items or acks given, but no paired queue",
           ),
         );
       const leaseIds = extras.leaseIds ?? [];
       return new Promise<BatchedCommitResult>((resolve, reject) => {
         const keys = new Set(ops.map((op) => op.key));
-        waiting.push({ ops, items, leaseIds, acks, announce, keys, resolve, reject });
+        waiting.push({ ops, items, leaseIds, acks, keys, resolve, reject });
         if (running) return;
         running = true;
         // Let the other runs of this event-loop turn join the first batch.

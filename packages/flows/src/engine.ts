@@ -44,7 +44,7 @@ import {
 } from "./run-queries.js";
 import type { RunRecord } from "./run-state.js";
 import { createRunStore } from "./run-store.js";
-import { createRunWaiters, finishedNotices } from "./run-waiters.js";
+import { createRunWaiters } from "./run-waiters.js";
 import { checkSignalName, sendSignal } from "./signals.js";
 import { withWaitPathMarkers } from "./wait-index.js";
 import { createWaitMatching } from "./wait-matching.js";
@@ -127,14 +127,9 @@ export function createFlows(options: FlowsOptions): Flows {
     runsMs: retention.runsMs,
     dedupeWindowMs: DEDUPE_WINDOW_MS,
   };
-  const finishedChannel = `${prefix.replace(/[^A-Za-z0-9._:/-]/g, "_")}finished`;
-  const paired = storePairing(queue, store);
-  // Where the queue lives in the Store's database, new runs and their first items share a commit,
-  // and where the PubSub rides on that queue, a run's last commit carries its finished notice.
-  const announce = paired && finishedNotices(pubsub, queue, finishedChannel);
+  // Where the queue lives in the Store's database, new runs and their first items share a commit.
   const plainBatcher = createCommitBatcher(store, {
-    paired,
-    ...(announce ? { announce } : {}),
+    paired: storePairing(queue, store),
     leaseMs: settings.leaseMs,
     // Handed-over leases carry the worker's identity, so a restart takes them back at once.
     leaseOwner: () => worker.owner(),
@@ -180,14 +175,14 @@ export function createFlows(options: FlowsOptions): Flows {
     runsCreated: metrics.runsCreated,
     runsFinished: metrics.runsFinished,
     ...(expiry ? { finishOps: (run: RunRecord) => [runExpiryOp(run, clock.now(), expiry)] } : {}),
-    onFinished: (run, announced) => waiters.finished(run, announced),
+    onFinished: (run) => waiters.finished(run),
     tracking: () => waiters.tracking(),
   });
   const waiters = createRunWaiters({
     clock,
     logger,
     ...(pubsub ? { pubsub } : {}),
-    channel: finishedChannel,
+    channel: `${prefix.replace(/[^A-Za-z0-9._:/-]/g, "_")}finished`,
     recheckMs: settings.pollIntervalMs,
     load: (runId) => runs.load(runId),
   });

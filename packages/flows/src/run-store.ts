@@ -138,11 +138,8 @@ export interface RunStoreDeps {
   readonly runsFinished: Counter;
   /** Ops committed with the commit that finishes `run` (its retention index entry). */
   readonly finishOps?: (run: RunRecord) => readonly StoreOp[];
-  /**
-   * Told of every commit that finished a run (after it succeeded); `announced` when the commit
-   * announced it (the batcher's `announces`: the finished notice rode in the transaction).
-   */
-  readonly onFinished: (run: RunRecord, announced: boolean) => void;
+  /** Told of every commit that finished a run (after it succeeded). */
+  readonly onFinished: (run: RunRecord) => void;
   /**
    * Asked before a commit of runs; the function it returns (if any) is told of the runs once the
    * commit succeeded (see `RunWaiters.tracking`).
@@ -309,13 +306,8 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
       let version: number;
       let acked = false;
       const tracked = deps.tracking?.();
-      const finishing = loaded.status !== run.status && isTerminal(run.status);
-      const announced = finishing && batcher.announces;
       try {
-        const result = await batcher.commit(ops, {
-          ...(ack ? { ack: [ack] } : {}),
-          ...(announced ? { announce: [run.id] } : {}),
-        });
+        const result = await batcher.commit(ops, ack ? { ack: [ack] } : {});
         version = result.version;
         acked = result.acked.length > 0;
       } catch (error) {
@@ -323,9 +315,9 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
         throw error;
       }
       tracked?.([run]);
-      if (finishing) {
+      if (loaded.status !== run.status && isTerminal(run.status)) {
         deps.runsFinished.inc(1, { function: run.functionId, status: run.status });
-        deps.onFinished(run, announced);
+        deps.onFinished(run);
       }
       return { run, version, status: run.status, ...(acked ? { acked } : {}) };
     },

@@ -2,11 +2,8 @@ import {
   type Clock,
   fromUtf8,
   type Logger,
-  type PairedNotice,
   type PubSub,
-  pairedNotice,
   parseWith,
-  type Queue,
   TroupeError,
   type Unsubscribe,
   utf8,
@@ -35,11 +32,8 @@ import type { LoadedRun } from "./run-store.js";
 export interface RunWaiters {
   /** Resolves to the run's view once it has finished; see `Flows.waitForRun`. */
   wait(runId: string, options?: WaitForRunOptions): Promise<RunView>;
-  /**
-   * A run finished in this process (its terminal state is committed); `announced` when that
-   * commit carried its notice (see {@link finishedNotices}), so it is not published again.
-   */
-  finished(run: RunRecord, announced?: boolean): void;
+  /** A run finished in this process (its terminal state is committed). */
+  finished(run: RunRecord): void;
   /**
    * Asked just before this process commits runs: while the finished-run notices are being
    * listened to, a function to call with the runs once the commit has succeeded. A run committed
@@ -225,10 +219,10 @@ export function createRunWaiters(deps: RunWaitersDeps): RunWaiters {
       });
     },
 
-    finished(run, announced = false) {
+    finished(run) {
       known.delete(run.id);
       wakeWaiters(run.id, run);
-      if (!announced) publish(run.id);
+      publish(run.id);
     },
 
     tracking() {
@@ -242,36 +236,5 @@ export function createRunWaiters(deps: RunWaitersDeps): RunWaiters {
       subscription = undefined;
       if (pending) await (await pending)();
     },
-  };
-}
-
-/** Run ids per finished notice at most (a PostgreSQL NOTIFY carries under 6,000 bytes). */
-const IDS_PER_NOTICE = 100;
-
-/**
- * How a paired queue's commits announce finished runs: the notices carrying `runIds` on
- * `channel`, as a PubSub that rides on `queue` makes them (one per 100 ids, as `publish` would
- * send them), or undefined when `pubsub` cannot ride on `queue` (then they are published).
- */
-export function finishedNotices(
-  pubsub: PubSub | undefined,
-  queue: Queue,
-  channel: string,
-): ((runIds: readonly string[]) => PairedNotice[]) | undefined {
-  if (!pubsub) return undefined;
-  try {
-    if (pairedNotice(pubsub, queue, channel, utf8("")) === undefined) return undefined;
-  } catch {
-    // A PubSub that cannot make one now (closed, say) is published to as usual.
-    return undefined;
-  }
-  return (runIds) => {
-    const notices: PairedNotice[] = [];
-    for (let at = 0; at < runIds.length; at += IDS_PER_NOTICE) {
-      const ids = runIds.slice(at, at + IDS_PER_NOTICE).join("\n");
-      const notice = pairedNotice(pubsub, queue, channel, utf8(ids));
-      if (notice) notices.push(notice);
-    }
-    return notices;
   };
 }

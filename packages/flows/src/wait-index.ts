@@ -165,7 +165,6 @@ export function withWaitPathMarkers(batcher: CommitBatcher, prefix: string): Com
   const MAX_REMEMBERED = 10_000;
   return {
     pairsQueue: batcher.pairsQueue,
-    announces: batcher.announces,
     async commit(ops, items) {
       const markers: string[] = [];
       for (const op of ops) {

@@ -1,5 +1,5 @@
-import { ManualClock, type PubSub } from "@troupe/core";
-import { createPostgresPubSub, createPostgresQueue, createPostgresStore } from "@troupe/postgres";
+import { ManualClock } from "@troupe/core";
+import { createPostgresQueue, createPostgresStore } from "@troupe/postgres";
 import { waitFor } from "@troupe/testkit";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -148,93 +148,4 @@ describe("a 3-step workflow on PostgreSQL", () => {
     await queue.close();
     await store.close();
   });
-});
-
-describe("finished-run notices on PostgreSQL", () => {
-  it("ride in the run's last commit, and wake a waiter in another engine", async () => {
-    const pool = new pg.Pool({ connectionString: url });
-    const seen: string[] = [];
-    const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<{ rowCount: number }>;
-    (pool as unknown as { query: typeof query }).query = async (...args) => {
-      const first = args[0];
-      const text = typeof first === "string" ? first : ((first as { text?: string }).text ?? "");
-      const result = await query(...args);
-      seen.push(statementKind(text, (first as { values?: unknown[] }).values));
-      return result;
-    };
-    const schema = "troupe_flows_test";
-    const tag = `notice${Date.now().toString(36)}`;
-    const prefix = `flows/${tag}/`;
-    const store = createPostgresStore({ pool, schema });
-    const queue = createPostgresQueue({ pool, schema, queueName: tag });
-    const pubsubs = [0, 1].map(() =>
-      createPostgresPubSub({ connectionString: url, channelPrefix: `${tag}:` }),
-    );
-    let published = 0;
-    const [mine, theirs] = pubsubs as unknown as [PubSub, PubSub];
-    const counted: PubSub = {
-      ...mine,
-      publish: (channel, message) => {
-        published++;
-        return mine.publish(channel, message);
-      },
-    };
-    let release = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let began = () => {};
-    const begun = new Promise<void>((resolve) => {
-      began = resolve;
-    });
-    const gated = createFunction(
-      { id: "gated", triggers: [{ event: "t/go" }] },
-      async ({ step }) => {
-        await step.run("a", async () => {
-          began();
-          await held;
-          return 1;
-        });
-        return "done";
-      },
-    );
-    const worker = createFlows({ store, queue, pubsub: counted, prefix, functions: [gated] });
-    // Another process: the same Store and Queue, no functions, its own PubSub connection.
-    const other = createFlows({
-      store: createPostgresStore({ connectionString: url, schema }),
-      queue: createPostgresQueue({ connectionString: url, schema, queueName: tag }),
-      pubsub: theirs,
-      prefix,
-      functions: [],
-    });
-    await worker.start();
-    try {
-      const sent = await worker.send({ name: "t/go" });
-      const [run] = (await worker.getEventRuns(sent.ids[0] as string)).runs;
-      await begun;
-      const waiting = other.waitForRun(run?.id as string, { timeoutMs: 20_000 });
-      // The other engine's first read finds the run unfinished; only the notice can wake it.
-      await waitFor(async () => (await other.getRun(run?.id as string)) !== undefined, {
-        what: "the other engine to see the run",
-      });
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      release();
-      expect((await waiting).status).toBe("completed");
-    } finally {
-      release();
-      await worker.stop();
-      await other.stop();
-    }
-    expect(published).toBe(0);
-    expect(seen.filter((kind) => kind.endsWith(" + notify"))).toHaveLength(1);
-    for (;;) {
-      const entries = await store.list({ prefix, limit: 1000 });
-      if (entries.length === 0) break;
-      await store.commit(entries.map((entry) => ({ type: "delete", key: entry.key }) as const));
-    }
-    for (const pubsub of pubsubs) await pubsub.close();
-    await queue.close();
-    await store.close();
-    await pool.end();
-  }, 30_000);
 });

@@ -4,15 +4,14 @@ import {
   invalidArgument,
   type Logger,
   type MessageHandler,
-  type NoticePairedPubSub,
   noopLogger,
+  type PubSub,
   TroupeError,
   validateChannel,
 } from "@troupe/core";
 import pg from "pg";
 import { z } from "zod";
 import { openPool, parseOptions, quoteIdent, runQuery, toTroupeError } from "./connection.js";
-import { queueDatabaseUrl } from "./store-commit.js";
 
 /**
  * The largest message `publish` accepts, in bytes. PostgreSQL's NOTIFY payload must be shorter
@@ -67,11 +66,9 @@ interface Subscription {
  * identifiers (`prefix + channel`, or `prefix + "#" + hash` when that would pass 63 bytes).
  * One connection LISTENs for every subscription and is reconnected (re-LISTENing every channel)
  * when it drops; messages published meanwhile are lost, as the port allows. Publishing goes
- * through a one-connection pool, so one publisher's messages keep their order. For a PostgreSQL
- * Queue made with the same URL (or a pool made with it), `noticeFor` turns a message into a
- * notice that queue's `commitWithStore` sends in its own transaction, only if the commit applies.
+ * through a one-connection pool, so one publisher's messages keep their order.
  */
-export function createPostgresPubSub(options: PostgresPubSubOptions): NoticePairedPubSub {
+export function createPostgresPubSub(options: PostgresPubSubOptions): PubSub {
   const parsed = parseOptions("createPostgresPubSub", optionsSchema, options);
   const prefix = parsed.channelPrefix ?? "troupe:";
   const logger = parsed.logger ?? noopLogger;
@@ -183,33 +180,24 @@ export function createPostgresPubSub(options: PostgresPubSubOptions): NoticePair
     throw toTroupeError(what, lastError);
   };
 
-  // A message as its NOTIFY payload, after the checks `publish` makes.
-  const payloadOf = (channel: string, message: Uint8Array) => {
-    if (closed) throw closedError(what);
-    validateChannel(channel);
-    if (!(message instanceof Uint8Array)) {
-      throw invalidArgument("message", "expected a Uint8Array");
-    }
-    if (message.byteLength > POSTGRES_MAX_MESSAGE_BYTES) {
-      throw invalidArgument(
-        "message",
-        `is ${message.byteLength} bytes; PostgreSQL NOTIFY carries at most ${POSTGRES_MAX_MESSAGE_BYTES} bytes per message`,
-        { limit: POSTGRES_MAX_MESSAGE_BYTES },
-      );
-    }
-    return Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString("base64");
-  };
-
-  const pubsub: NoticePairedPubSub = {
+  return {
     name: "postgres",
-    // A PostgreSQL Queue on the same URL sends the NOTIFY in its commit's transaction.
-    noticeFor(queue, channel, message) {
-      const payload = payloadOf(channel, message);
-      if (queueDatabaseUrl(queue) !== parsed.connectionString) return undefined;
-      return { channel: identifier(channel), payload };
-    },
     async publish(channel, message) {
-      const payload = payloadOf(channel, message);
+      if (closed) throw closedError(what);
+      validateChannel(channel);
+      if (!(message instanceof Uint8Array)) {
+        throw invalidArgument("message", "expected a Uint8Array");
+      }
+      if (message.byteLength > POSTGRES_MAX_MESSAGE_BYTES) {
+        throw invalidArgument(
+          "message",
+          `is ${message.byteLength} bytes; PostgreSQL NOTIFY carries at most ${POSTGRES_MAX_MESSAGE_BYTES} bytes per message`,
+          { limit: POSTGRES_MAX_MESSAGE_BYTES },
+        );
+      }
+      const payload = Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString(
+        "base64",
+      );
       await runQuery(
         publisher.pool,
         what,
@@ -284,5 +272,4 @@ export function createPostgresPubSub(options: PostgresPubSubOptions): NoticePair
       ]);
     },
   };
-  return pubsub;
 }

@@ -45,7 +45,6 @@ import {
 } from "./connection.js";
 import { migrateOnce } from "./migrations.js";
 import {
-  recordQueueHome,
   retryableCommitError,
   storeCommitArgs,
   storeCommitOutcome,
@@ -206,9 +205,6 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
        RETURNING held.id, held.lease_id
      )
      SELECT (SELECT r FROM c) AS r,
-            (SELECT count(pg_notify(n.channel, n.payload))
-               FROM unnest($17::text[], $18::text[]) AS n(channel, payload)
-              WHERE (SELECT r[1] FROM c) >= 0) AS notified,
             (SELECT coalesce(json_agg(json_build_object('id', id, 'lease_id', lease_id, 'attempts', attempts)),
                      '[]'::json) FROM ins WHERE lease_id IS NOT NULL) AS leased,
             (SELECT coalesce(json_agg(json_build_object('id', id, 'lease_id', lease_id)), '[]'::json)
@@ -374,8 +370,7 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
     await begin();
     const lease = commitOptions?.lease;
     const acks = distinctLeaseRefs(commitOptions?.ack ?? [], "options.ack");
-    const notices = commitOptions?.notices ?? [];
-    if (ops.length === 0 && lease === undefined && acks.length === 0 && notices.length === 0) {
+    if (ops.length === 0 && lease === undefined && acks.length === 0) {
       await enqueueMany(items);
       return { version: 0, leases: [], acked: [] };
     }
@@ -403,8 +398,6 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
       acks.map((ack) => ack.id),
       acks.map((ack) => ack.leaseId),
       leaseOwnerPrefix(lease?.owner),
-      notices.map((notice) => notice.channel),
-      notices.map((notice) => notice.payload),
     ]);
     const storeWhat = `postgres store (schema "${schema}")`;
     for (let attempt = 1; ; attempt++) {
@@ -452,7 +445,7 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
     }
   };
 
-  const queue: PostgresQueue = {
+  return {
     name: "postgres",
     queueName,
     pairsWith(store) {
@@ -563,6 +556,4 @@ export function createPostgresQueue(options: PostgresQueueOptions): PostgresQueu
       await handle.release();
     },
   };
-  recordQueueHome(queue, parsed.pool ?? parsed.connectionString ?? "");
-  return queue;
 }

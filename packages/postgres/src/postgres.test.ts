@@ -37,8 +37,6 @@ describeStorePairing("postgres", {
   // Same database, another schema: a store the queue must not pair with.
   createUnpaired: (context) =>
     createPostgresStore({ connectionString: postgresUrl, schema: `${context.id}_other` }),
-  createNoticePubSub: () =>
-    createPostgresPubSub({ connectionString: postgresUrl, channelPrefix: "troupe_test:" }),
   destroy: async (context) => {
     await dropSchema(admin, context.id);
     await dropSchema(admin, `${context.id}_other`);

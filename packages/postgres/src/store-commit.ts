@@ -59,22 +59,3 @@ export function recordStoreHome(store: object, home: StoreHome): void {
 export function storeHome(store: object): StoreHome | undefined {
   return homes.get(store);
 }
-
-const queueHomes = new WeakMap<object, string | pg.Pool>();
-
-/** Records the pool or URL `queue` (made by `createPostgresQueue`) connects with. */
-export function recordQueueHome(queue: object, connection: string | pg.Pool): void {
-  queueHomes.set(queue, connection);
-}
-
-/**
- * The URL of the database `queue` keeps its items in, when it is a PostgreSQL Queue made by this
- * package (a pool it was given answers with the URL the pool was made with, if any).
- */
-export function queueDatabaseUrl(queue: object): string | undefined {
-  const connection = queueHomes.get(queue);
-  if (connection === undefined || typeof connection === "string") return connection;
-  const url = (connection as { options?: { connectionString?: unknown } }).options
-    ?.connectionString;
-  return typeof url === "string" ? url : undefined;
-}

@@ -1,8 +1,5 @@
 import {
-  createMemoryQueue,
   isStorePairedQueue,
-  type PubSub,
-  pairedNotice,
   type Queue,
   type Store,
   type StorePairedQueue,
@@ -27,11 +24,6 @@ export interface StorePairingSuiteOptions {
   create(context: SuiteContext): PairedPorts | Promise<PairedPorts>;
   /** A Store the queue must NOT pair with (another database or schema). Turns on that test. */
   createUnpaired?(context: SuiteContext): Store | Promise<Store>;
-  /**
-   * A PubSub whose messages can ride in the queue's paired commits (`noticeFor` in `@troupe/core`).
-   * Turns on the notice tests.
-   */
-  createNoticePubSub?(context: SuiteContext): PubSub | Promise<PubSub>;
   /** Remove what `create` made, after each test. */
   destroy?(context: SuiteContext): void | Promise<void>;
   /** Per-test and per-hook timeout in ms. Default 30,000. */
@@ -330,72 +322,5 @@ export function describeStorePairing(adapterName: string, options: StorePairingS
       },
       timeout,
     );
-
-    const createNoticePubSub = options.createNoticePubSub;
-    if (createNoticePubSub) {
-      const listen = async (pubsub: PubSub, channel: string) => {
-        const heard: string[] = [];
-        let onHeard = () => {};
-        await pubsub.subscribe(channel, (message) => {
-          heard.push(new TextDecoder().decode(message));
-          onHeard();
-        });
-        const until = (text: string) =>
-          new Promise<void>((resolve) => {
-            onHeard = () => {
-              if (heard.includes(text)) resolve();
-            };
-            onHeard();
-          });
-        return { heard, until };
-      };
-
-      it(
-        "a notice rides in a commit that applies, and not in one whose guard fails",
-        async () => {
-          const { store, queue } = await open();
-          const pubsub = await createNoticePubSub(context);
-          opened.push(pubsub);
-          const channel = `pairing-${context.id}`;
-          const { heard, until } = await listen(pubsub, channel);
-          const notice = (text: string) => pairedNotice(pubsub, queue, channel, bytes(text));
-          const applied = notice("applied");
-          expect(applied).toBeDefined();
-          const first = await queue.commitWithStore([set("n", "absent")], [], {
-            notices: applied ? [applied] : [],
-          });
-          expect(first.version).toBeGreaterThan(0);
-          await until("applied");
-          const refused = notice("refused");
-          await expectConflict(
-            () =>
-              queue.commitWithStore([set("n", "absent")], [], {
-                notices: refused ? [refused] : [],
-              }),
-            key("n"),
-            "absent",
-            first.version,
-          );
-          // Published after the refused commit: had its notice gone out, it would come first.
-          await pubsub.publish(channel, bytes("after"));
-          await until("after");
-          expect(heard).toEqual(["applied", "after"]);
-          expect(await store.get(key("n"))).toMatchObject({ version: first.version });
-        },
-        timeout,
-      );
-
-      it(
-        "noticeFor makes no notice for a queue its messages cannot ride on",
-        async () => {
-          const pubsub = await createNoticePubSub(context);
-          opened.push(pubsub);
-          const other = createMemoryQueue({ queueName: "elsewhere" });
-          opened.push(other);
-          expect(pairedNotice(pubsub, other, "pairing", bytes("x"))).toBeUndefined();
-        },
-        timeout,
-      );
-    }
   });
 }

@@ -168,7 +168,6 @@ export function withExpiryIndex(
 ): CommitBatcher {
   return {
     pairsQueue: batcher.pairsQueue,
-    announces: batcher.announces,
     commit(ops, items) {
       const extra = expiryOpsForCommit(ops, clock.now(), settings);
       return batcher.commit(extra.length === 0 ? ops : [...ops, ...extra], items);
