@@ -96,8 +96,9 @@ export interface Store {
   /**
    * The entries of several key ranges: one array per range, in the order given, each exactly
    * what `list` with those options returns. Optional: callers go through {@link listRanges},
-   * which lists each range on its own when an adapter leaves this out. An adapter that offers it
-   * reads every range in one round trip, at one instant.
+   * which lists each range on its own when an adapter leaves this out. An adapter offers it to
+   * read the ranges in fewer round trips than one per range; no two ranges need be read at the
+   * same instant.
    */
   listMany?(ranges: readonly ListOptions[]): Promise<StoreEntry[][]>;
 

@@ -88,26 +88,20 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     `SELECT ${s}.store_commit($1::bytea[], $2::text[], $3::bytea[], $4::bigint[]) AS r`,
   );
 
-  // One range as a parenthesised SELECT tagged with its index `r`, its bounds pushed onto `values`.
-  const rangeSelect = (range: KeyRange, index: number, values: unknown[]) => {
-    const conditions: string[] = [];
-    if (range.from !== undefined) {
-      values.push(Buffer.from(range.from, "utf8"));
-      conditions.push(`key >= $${values.length}`);
-    }
-    if (range.to !== undefined) {
-      values.push(Buffer.from(range.to, "utf8"));
-      conditions.push(`key < $${values.length}`);
-    }
-    let text = `SELECT ${index} AS r, key, value, version FROM ${table}`;
-    if (conditions.length > 0) text += ` WHERE ${conditions.join(" AND ")}`;
-    text += ` ORDER BY key ${range.reverse ? "DESC" : "ASC"}`;
-    if (range.limit !== undefined) {
-      values.push(range.limit);
-      text += ` LIMIT $${values.length}`;
-    }
-    return `(${text})`;
-  };
+  // Ascending ranges in one statement: an index scan per range (a nested loop over the bounds).
+  // Not a UNION ALL of one SELECT per range: with a few thousand rows PostgreSQL plans that as a
+  // parallel append, and starting its workers costs ~10 ms per call.
+  const listAscending = prepared(
+    `SELECT b.r, e.key, e.value, e.version
+       FROM unnest($1::bytea[], $2::bytea[], $3::integer[]) WITH ORDINALITY AS b(lo, hi, lim, r)
+       CROSS JOIN LATERAL (
+         SELECT key, value, version FROM ${table}
+          WHERE key >= b.lo AND key < b.hi ORDER BY key LIMIT b.lim
+       ) AS e`,
+  );
+  // Bounds of an open range: no key is below the empty string or at or above a 0xFF byte (UTF-8).
+  const LOWEST = Buffer.alloc(0);
+  const ABOVE_ALL = Buffer.from([0xff]);
 
   const begin = async () => {
     if (closed) throw closedError(what);
@@ -167,31 +161,43 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       const result = await runQuery<EntryRow>(pool, what, prepared(text)(values), true);
       return result.rows.map(toEntry);
     },
-    // Every range in ONE statement (a UNION ALL of one SELECT per range), so at one instant.
+    // The ascending ranges in ONE statement; a reverse range (rare) as its own `list` beside it.
     async listMany(rangeOptions) {
       const ranges = resolveListRanges(rangeOptions);
       await begin();
       const out = ranges.map((): StoreEntry[] => []);
-      const values: unknown[] = [];
-      const selects = ranges.flatMap((range, index) =>
-        range.empty ? [] : [rangeSelect(range, index, values)],
+      const ascending = ranges.flatMap((range, index) =>
+        range.empty || range.reverse ? [] : [index],
       );
-      if (selects.length === 0) return out;
-      const text = selects.join(" UNION ALL ");
-      const result = await runQuery<EntryRow & { r: number }>(
-        pool,
-        what,
-        prepared(text)(values),
-        true,
-      );
-      for (const row of result.rows) out[row.r]?.push(toEntry(row));
-      // UNION ALL promises no order across its parts' rows: each range is sorted as it asked.
-      ranges.forEach((range, index) => {
-        const entries = out[index];
-        if (!entries || entries.length < 2) return;
-        const direction = range.reverse ? -1 : 1;
-        entries.sort((a, b) => direction * compareKeys(a.key, b.key));
+      const reads = ranges.map(async (range, index) => {
+        if (range.empty || !range.reverse) return;
+        out[index] = await store.list(rangeOptions[index]);
       });
+      if (ascending.length > 0) {
+        const bounds = ascending.map((index) => ranges[index] as KeyRange);
+        const values = [
+          bounds.map((range) => (range.from === undefined ? LOWEST : Buffer.from(range.from))),
+          bounds.map((range) => (range.to === undefined ? ABOVE_ALL : Buffer.from(range.to))),
+          bounds.map((range) => range.limit ?? null),
+        ];
+        reads.push(
+          runQuery<EntryRow & { r: string }>(pool, what, listAscending(values), true).then(
+            (result) => {
+              for (const row of result.rows) {
+                const index = ascending[Number(row.r) - 1];
+                if (index !== undefined) out[index]?.push(toEntry(row));
+              }
+            },
+          ),
+        );
+      }
+      await Promise.all(reads);
+      // Rows of one range come in key order from its scan; sorted again, since SQL promises no
+      // order across the joined rows.
+      for (const index of ascending) {
+        const entries = out[index];
+        if (entries && entries.length > 1) entries.sort((a, b) => compareKeys(a.key, b.key));
+      }
       return out;
     },
     async commit(ops: readonly StoreOp[]): Promise<CommitResult> {
