@@ -94,6 +94,15 @@ export interface Store {
   list(options?: ListOptions): Promise<StoreEntry[]>;
 
   /**
+   * The entries of several key ranges: one array per range, in the order given, each exactly
+   * what `list` with those options returns. Optional: callers go through {@link listRanges},
+   * which lists each range on its own when an adapter leaves this out. An adapter offers it to
+   * read the ranges in fewer round trips than one per range; no two ranges need be read at the
+   * same instant.
+   */
+  listMany?(ranges: readonly ListOptions[]): Promise<StoreEntry[][]>;
+
+  /**
    * Applies `ops` atomically: either every op takes effect, or none does. Every guard is checked
    * against the state before the commit; the first failed guard aborts the whole commit with a
    * `StoreConflictError` naming the key. Concurrent commits guarded on the same version have
@@ -104,6 +113,20 @@ export interface Store {
 
   /** Releases the adapter's resources; later calls fail with code `CLOSED`. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * The entries of each of `ranges`, as `store.list` gives them: through the adapter's
+ * {@link Store.listMany} when it has one (one round trip), else one `list` per range, in
+ * parallel. Bad options fail with INVALID_ARGUMENT either way.
+ */
+export async function listRanges(
+  store: Pick<Store, "list" | "listMany">,
+  ranges: readonly ListOptions[],
+): Promise<StoreEntry[][]> {
+  if (!Array.isArray(ranges)) throw invalidArgument("ranges", "expected an array of list options");
+  if (store.listMany) return store.listMany(ranges);
+  return Promise.all(ranges.map((range) => store.list(range)));
 }
 
 /** A validated, normalised `list` range: keys `k` with `from <= k < to` (undefined: unbounded). */
@@ -131,6 +154,16 @@ export function resolveListRange(options: ListOptions = {}): KeyRange {
   if (end !== undefined && (to === undefined || compareKeys(end, to) < 0)) to = end;
   const empty = from !== undefined && to !== undefined && compareKeys(from, to) >= 0;
   return { from, to, limit, reverse: reverse === true, empty };
+}
+
+/** Validates the options of a `listMany` call, range by range, as `resolveListRange`. For adapters. */
+export function resolveListRanges(ranges: readonly ListOptions[]): KeyRange[] {
+  if (!Array.isArray(ranges)) throw invalidArgument("ranges", "expected an array of list options");
+  return ranges.map((options, index) => {
+    if (options !== undefined && (typeof options !== "object" || options === null))
+      throw invalidArgument(`ranges[${index}]`, "expected list options");
+    return resolveListRange(options);
+  });
 }
 
 /** True when `key` lies in `range` (ignoring limit). */

@@ -176,6 +176,7 @@ export function createFlows(options: FlowsOptions): Flows {
     runsFinished: metrics.runsFinished,
     ...(expiry ? { finishOps: (run: RunRecord) => [runExpiryOp(run, clock.now(), expiry)] } : {}),
     onFinished: (run) => waiters.finished(run),
+    tracking: () => waiters.tracking(),
   });
   const waiters = createRunWaiters({
     clock,

@@ -5,7 +5,7 @@ import { createReadBatcher } from "./read-batcher.js";
 /** A memory store that counts its reads; `failing` makes the next read reject. */
 function countingStore() {
   const inner = createMemoryStore();
-  const counts = { get: 0, getMany: 0, list: 0, getManyKeys: [] as number[] };
+  const counts = { get: 0, getMany: 0, list: 0, listMany: 0, getManyKeys: [] as number[] };
   let failNext = false;
   const store: Store = {
     ...inner,
@@ -34,6 +34,10 @@ function countingStore() {
         return Promise.reject(new TroupeError("UNAVAILABLE", "store down"));
       }
       return inner.list(options);
+    },
+    listMany: async (ranges) => {
+      counts.listMany++;
+      return Promise.all(ranges.map((options) => inner.list(options)));
     },
   };
   return { store, counts, failNextRead: () => (failNext = true) };
@@ -141,5 +145,26 @@ describe("createReadBatcher", () => {
     expect(await firstList).toHaveLength(1);
     expect(lists.map((outcome) => outcome.status)).toEqual(["rejected", "rejected"]);
     expect(await reads.list({ prefix: "" })).toHaveLength(1);
+  });
+
+  it("lists several ranges with one listMany, and callers of the same ranges share it", async () => {
+    const { store, counts } = countingStore();
+    await store.commit([
+      { type: "set", key: "wp/e/data.id", value: utf8("{}") },
+      { type: "set", key: "w/e/1", value: utf8("wait") },
+    ]);
+    const reads = createReadBatcher(store);
+    const ranges = [{ prefix: "wp/e/" }, { prefix: "w/e/" }];
+    const all = await Promise.all(Array.from({ length: 5 }, () => reads.listMany(ranges)));
+    // The first goes out at once; the four asked meanwhile share the next.
+    expect(counts.listMany).toBe(2);
+    expect(counts.list).toBe(0);
+    for (const [markers, waits] of all) {
+      expect(markers?.map((entry) => entry.key)).toEqual(["wp/e/data.id"]);
+      expect(waits?.map((entry) => entry.key)).toEqual(["w/e/1"]);
+    }
+    // A single range still goes out as a plain list.
+    await reads.list({ prefix: "w/e/" });
+    expect(counts.list).toBe(1);
   });
 });

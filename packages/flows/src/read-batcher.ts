@@ -1,10 +1,10 @@
-import type { ListOptions, Store, StoreEntry } from "@troupe/core";
+import { type ListOptions, listRanges, type Store, type StoreEntry } from "@troupe/core";
 
 /**
  * Reads of the hot path, merged across the runs in flight: a read asked for while none is in
  * flight goes out at once, as it would alone (so one run at a time pays nothing); the `get`s
  * asked for while one is in flight go out together, as ONE `getMany`, when it returns, and so do
- * the callers of one `list` range. At 50 runs in flight this turns ~3 reads per workflow
+ * the callers of one `list` range (or one `listMany` set of ranges). At 50 runs in flight this turns ~3 reads per workflow
  * (matching its event against waits, `waitForRun`'s first look) into a few per group commit.
  *
  * Every read a caller gets starts after the caller asked for it, so it sees every commit that
@@ -15,6 +15,8 @@ import type { ListOptions, Store, StoreEntry } from "@troupe/core";
 export interface ReadBatcher {
   get(key: string): Promise<StoreEntry | undefined>;
   list(options: ListOptions): Promise<StoreEntry[]>;
+  /** Several ranges, through the Store's `listMany` (one round trip) when it has one. */
+  listMany(ranges: readonly ListOptions[]): Promise<StoreEntry[][]>;
 }
 
 interface PendingGet {
@@ -25,7 +27,7 @@ interface PendingGet {
 
 interface PendingList {
   readonly callers: {
-    resolve(entries: StoreEntry[]): void;
+    resolve(entries: StoreEntry[][]): void;
     reject(error: unknown): void;
   }[];
 }
@@ -34,7 +36,9 @@ interface PendingList {
 const MAX_KEYS = 500;
 
 /** Creates a read batcher over `store`. */
-export function createReadBatcher(store: Pick<Store, "get" | "getMany" | "list">): ReadBatcher {
+export function createReadBatcher(
+  store: Pick<Store, "get" | "getMany" | "list" | "listMany">,
+): ReadBatcher {
   const gets: PendingGet[] = [];
   let getting = false;
 
@@ -57,18 +61,20 @@ export function createReadBatcher(store: Pick<Store, "get" | "getMany" | "list">
     getting = false;
   };
 
-  // Per range: the read waiting to start (callers join it) and whether one is in flight.
+  // Per set of ranges: the read waiting to start (callers join it) and whether one is in flight.
   const lists = new Map<string, { waiting: PendingList | undefined; running: boolean }>();
-  const rangeKey = (options: ListOptions) =>
-    JSON.stringify([
-      options.prefix,
-      options.start,
-      options.end,
-      options.limit,
-      options.reverse === true,
-    ]);
+  const rangesKey = (ranges: readonly ListOptions[]) =>
+    JSON.stringify(
+      ranges.map((options) => [
+        options.prefix,
+        options.start,
+        options.end,
+        options.limit,
+        options.reverse === true,
+      ]),
+    );
 
-  const drainList = async (key: string, options: ListOptions) => {
+  const drainList = async (key: string, ranges: readonly ListOptions[]) => {
     for (;;) {
       const slot = lists.get(key);
       const pending = slot?.waiting;
@@ -78,13 +84,30 @@ export function createReadBatcher(store: Pick<Store, "get" | "getMany" | "list">
       }
       slot.waiting = undefined;
       try {
-        const entries = await store.list(options);
-        for (const caller of pending.callers) caller.resolve([...entries]);
+        const [only] = ranges;
+        const listed =
+          ranges.length === 1 && only ? [await store.list(only)] : await listRanges(store, ranges);
+        for (const caller of pending.callers) caller.resolve(listed.map((entries) => [...entries]));
       } catch (error) {
         for (const caller of pending.callers) caller.reject(error);
       }
     }
   };
+
+  const listMany = (ranges: readonly ListOptions[]) =>
+    new Promise<StoreEntry[][]>((resolve, reject) => {
+      const key = rangesKey(ranges);
+      let slot = lists.get(key);
+      if (!slot) {
+        slot = { waiting: undefined, running: false };
+        lists.set(key, slot);
+      }
+      slot.waiting ??= { callers: [] };
+      slot.waiting.callers.push({ resolve, reject });
+      if (slot.running) return;
+      slot.running = true;
+      void drainList(key, ranges);
+    });
 
   return {
     get(key) {
@@ -95,20 +118,10 @@ export function createReadBatcher(store: Pick<Store, "get" | "getMany" | "list">
         void drainGets();
       });
     },
-    list(options) {
-      return new Promise((resolve, reject) => {
-        const key = rangeKey(options);
-        let slot = lists.get(key);
-        if (!slot) {
-          slot = { waiting: undefined, running: false };
-          lists.set(key, slot);
-        }
-        slot.waiting ??= { callers: [] };
-        slot.waiting.callers.push({ resolve, reject });
-        if (slot.running) return;
-        slot.running = true;
-        void drainList(key, options);
-      });
+    async list(options) {
+      const [entries = []] = await listMany([options]);
+      return entries;
     },
+    listMany,
   };
 }

@@ -140,6 +140,11 @@ export interface RunStoreDeps {
   readonly finishOps?: (run: RunRecord) => readonly StoreOp[];
   /** Told of every commit that finished a run (after it succeeded). */
   readonly onFinished: (run: RunRecord) => void;
+  /**
+   * Asked before a commit of runs; the function it returns (if any) is told of the runs once the
+   * commit succeeded (see `RunWaiters.tracking`).
+   */
+  readonly tracking?: () => ((runs: readonly RunRecord[]) => void) | undefined;
 }
 
 const codec = createJsonCodec<unknown>();
@@ -300,6 +305,7 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
       for (const key of riding) ops.push({ type: "delete", key });
       let version: number;
       let acked = false;
+      const tracked = deps.tracking?.();
       try {
         const result = await batcher.commit(ops, ack ? { ack: [ack] } : {});
         version = result.version;
@@ -308,6 +314,7 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
         markerDeletes.push(...riding);
         throw error;
       }
+      tracked?.([run]);
       if (loaded.status !== run.status && isTerminal(run.status)) {
         deps.runsFinished.inc(1, { function: run.functionId, status: run.status });
         deps.onFinished(run);
@@ -329,11 +336,13 @@ export function createRunStore(deps: RunStoreDeps): RunStore {
         ...(hasFollowUps(extra.follow) ? { flow: extra.follow } : {}),
       };
       const items = extra.items ?? [];
+      const tracked = deps.tracking?.();
       const { version, leases } = await batcher.commit(
         [...ops, { type: "set", key: markerKey, value: encodeMarker(marker) }],
         { items, ...(extra.leaseIds ? { leaseIds: extra.leaseIds } : {}) },
       );
       countCreated(runs);
+      tracked?.(runs);
       return {
         runs,
         markerKey,

@@ -20,12 +20,27 @@ import type { LoadedRun } from "./run-store.js";
  * runs are published (at most one message per event-loop turn), so waiters in other processes
  * wake too. Without a PubSub, a waiter also re-reads its run every `pollIntervalMs`, for runs
  * finished by another process.
+ *
+ * A waiter's first read answers "did it finish before I started waiting?". It is skipped for a
+ * run this process committed unfinished while it was already listening to the notices, with no
+ * notice for it since: every commit that finishes a run publishes its id, and a finish elsewhere
+ * comes after that commit of ours (it is guarded by the version we wrote), so its notice reaches
+ * this process's subscription and forgets the run, and the waiter reads as usual. A finish here
+ * settles the waiter directly. A notice the PubSub loses strands such a waiter until its timeout,
+ * as it strands one registered before the finish today.
  */
 export interface RunWaiters {
   /** Resolves to the run's view once it has finished; see `Flows.waitForRun`. */
   wait(runId: string, options?: WaitForRunOptions): Promise<RunView>;
   /** A run finished in this process (its terminal state is committed). */
   finished(run: RunRecord): void;
+  /**
+   * Asked just before this process commits runs: while the finished-run notices are being
+   * listened to, a function to call with the runs once the commit has succeeded. A run committed
+   * unfinished then counts as known until a notice names it or it finishes here, and a
+   * `wait` for it skips its first read (see {@link createRunWaiters}).
+   */
+  tracking(): ((runs: readonly RunRecord[]) => void) | undefined;
   /** Stops listening for other processes' notices. */
   close(): Promise<void>;
 }
@@ -59,6 +74,19 @@ export function createRunWaiters(deps: RunWaitersDeps): RunWaiters {
   const { clock, pubsub } = deps;
   const waiters = new Map<string, Set<Waiter>>();
   let subscription: Promise<Unsubscribe> | undefined;
+  // True once the subscription is live (its LISTEN has run); false again if it failed or closed.
+  let listening = false;
+  // Runs this process committed unfinished while listening, with no notice naming them since.
+  const known = new Set<string>();
+  const MAX_KNOWN = 10_000;
+  const track = (runs: readonly RunRecord[]) => {
+    if (!listening) return;
+    if (known.size > MAX_KNOWN) known.clear();
+    for (const run of runs) {
+      if (isTerminal(run.status)) known.delete(run.id);
+      else known.add(run.id);
+    }
+  };
 
   const wakeWaiters = (runId: string, finished?: RunRecord) => {
     for (const waiter of waiters.get(runId) ?? []) waiter.check(finished);
@@ -66,12 +94,21 @@ export function createRunWaiters(deps: RunWaitersDeps): RunWaiters {
 
   const listen = () => {
     if (!pubsub || subscription) return;
-    subscription = pubsub.subscribe(deps.channel, (message) => {
-      for (const runId of fromUtf8(message).split("\n")) wakeWaiters(runId);
+    const subscribing = pubsub.subscribe(deps.channel, (message) => {
+      for (const runId of fromUtf8(message).split("\n")) {
+        known.delete(runId);
+        wakeWaiters(runId);
+      }
     });
-    subscription.catch((error: unknown) => {
-      deps.logger.warn("flows: listening for finished runs failed", { error });
-    });
+    subscription = subscribing;
+    subscribing.then(
+      () => {
+        if (subscription === subscribing) listening = true;
+      },
+      (error: unknown) => {
+        deps.logger.warn("flows: listening for finished runs failed", { error });
+      },
+    );
   };
 
   // Finished runs published at most once per event-loop turn.
@@ -177,16 +214,24 @@ export function createRunWaiters(deps: RunWaitersDeps): RunWaiters {
           };
           recheckTimer = clock.setTimer(deps.recheckMs, recheck);
         }
-        waiter.check();
+        // A run known unfinished needs no first read: a finish from now on reaches the waiter.
+        if (!known.has(runId)) waiter.check();
       });
     },
 
     finished(run) {
+      known.delete(run.id);
       wakeWaiters(run.id, run);
       publish(run.id);
     },
 
+    tracking() {
+      return listening ? track : undefined;
+    },
+
     async close() {
+      listening = false;
+      known.clear();
       const pending = subscription;
       subscription = undefined;
       if (pending) await (await pending)();

@@ -1,7 +1,8 @@
-import type { Store, StoreEntry } from "@troupe/core";
+import type { StoreEntry } from "@troupe/core";
 import type { CommitBatcher } from "./commit-batcher.js";
 import type { FlowEvent } from "./event.js";
 import { keyHash } from "./flow-control/parse-option.js";
+import type { ReadBatcher } from "./read-batcher.js";
 
 /**
  * Waits indexed by match key. A wait (or cancelOn rule) whose condition compares a field of the
@@ -127,16 +128,17 @@ export function waitKeyFor(
  * each path in use, and the unkeyed ones under `unkeyedPrefix`. Each entry appears once.
  */
 export async function candidateWaits(
-  store: Pick<Store, "list">,
+  store: Pick<ReadBatcher, "list" | "listMany">,
   index: WaitIndexKeys,
   eventName: string,
   events: readonly FlowEvent[],
   unkeyedPrefix: string,
 ): Promise<StoreEntry[]> {
-  // The markers and the unkeyed waits in parallel: no round trip more than the old scan.
-  const [markers, unkeyed] = await Promise.all([
-    store.list({ prefix: index.paths(eventName) }),
-    store.list({ prefix: unkeyedPrefix }),
+  // The markers and the unkeyed waits in one read (one statement where the Store lists several
+  // ranges at once): no round trip more than the old scan.
+  const [markers = [], unkeyed = []] = await store.listMany([
+    { prefix: index.paths(eventName) },
+    { prefix: unkeyedPrefix },
   ]);
   const prefixes = new Set<string>();
   for (const marker of markers) {

@@ -1,6 +1,7 @@
 // Ports whose adapter is still loading: the runtime hands them to the engines at once (its
 // composition is synchronous) and each call waits for the adapter the first time only.
 import {
+  listRanges,
   type PubSub,
   type Queue,
   type Store,
@@ -37,6 +38,7 @@ export function deferStore(name: string, opening: Promise<Store>): Store {
     get: (key) => use((store) => store.get(key)),
     getMany: (keys) => use((store) => store.getMany(keys)),
     list: (options) => use((store) => store.list(options)),
+    listMany: (ranges) => use((store) => listRanges(store, ranges)),
     commit: (ops) => use((store) => store.commit(ops)),
     close: () => close((store) => store.close()),
   };

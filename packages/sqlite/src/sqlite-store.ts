@@ -3,8 +3,10 @@ import {
   closedError,
   type Expectation,
   invalidArgument,
+  type KeyRange,
   type ListOptions,
   resolveListRange,
+  resolveListRanges,
   type Store,
   StoreConflictError,
   type StoreEntry,
@@ -106,6 +108,28 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     ),
   };
 
+  const listRange = (range: KeyRange): StoreEntry[] => {
+    if (range.empty) return [];
+    const from = range.from === undefined ? LOWEST_KEY : Buffer.from(range.from, "utf8");
+    // SQLite reads LIMIT -1 as "no limit".
+    const limit = range.limit ?? -1;
+    let rows: Row[];
+    if (range.to === undefined) {
+      const query = range.reverse ? listQueries.descending : listQueries.ascending;
+      rows = query(limit, from);
+    } else {
+      const query = range.reverse ? listQueries.boundedDescending : listQueries.boundedAscending;
+      rows = query(limit, from, Buffer.from(range.to, "utf8"));
+    }
+    return rows.map((row) => ({
+      key: row.key.toString("utf8"),
+      value: toBytes(row.value),
+      version: row.version,
+    }));
+  };
+  // Several ranges in one read transaction: one snapshot, as one range has.
+  const listSome = database.transaction((ranges: readonly KeyRange[]) => ranges.map(listRange));
+
   const readMany = database.transaction((keys: readonly string[]) =>
     keys.map((key) => {
       const row = selectEntry.get(Buffer.from(key, "utf8"));
@@ -187,23 +211,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     async list(listOptions: ListOptions = {}) {
       ensureOpen();
       const range = resolveListRange(listOptions);
-      if (range.empty) return [];
-      const from = range.from === undefined ? LOWEST_KEY : Buffer.from(range.from, "utf8");
-      // SQLite reads LIMIT -1 as "no limit".
-      const limit = range.limit ?? -1;
-      const rows = run("listing keys", () => {
-        if (range.to === undefined) {
-          const query = range.reverse ? listQueries.descending : listQueries.ascending;
-          return query(limit, from);
-        }
-        const query = range.reverse ? listQueries.boundedDescending : listQueries.boundedAscending;
-        return query(limit, from, Buffer.from(range.to, "utf8"));
-      });
-      return rows.map((row) => ({
-        key: row.key.toString("utf8"),
-        value: toBytes(row.value),
-        version: row.version,
-      }));
+      return run("listing keys", () => listRange(range));
+    },
+    async listMany(rangeOptions) {
+      ensureOpen();
+      const ranges = resolveListRanges(rangeOptions);
+      return run("listing keys", () => listSome.deferred(ranges));
     },
     async commit(ops: readonly StoreOp[]): Promise<CommitResult> {
       ensureOpen();

@@ -4,6 +4,7 @@ import { DEFAULT_TEST_TIMEOUT_MS } from "./assertions.js";
 import { useHarness } from "./harness.js";
 import { describeStoreBasics } from "./store-suite-basics.js";
 import { describeStoreConcurrency } from "./store-suite-concurrency.js";
+import { describeStoreListMany } from "./store-suite-list-many.js";
 import { describeStoreModel } from "./store-suite-model.js";
 import { describeStoreRanges } from "./store-suite-ranges.js";
 import type { StoreSuiteScope } from "./store-suite-scope.js";
@@ -49,6 +50,7 @@ export function describeStore(adapterName: string, options: StoreSuiteOptions): 
     describeStoreBasics(scope);
     describeStoreConcurrency(scope);
     describeStoreRanges(scope);
+    describeStoreListMany(scope);
     describeStoreModel(scope);
   });
 }
