@@ -101,6 +101,92 @@ describe("emitting subsystems", () => {
     });
   });
 
+  it("reuse a row's checks only while its dimension, bucket, section and priority repeat", async () => {
+    // The writer remembers what each row held in the previous resolve and then checks only the
+    // value: every step here changes one of the remembered things at the same rows, and the
+    // emitting engine must still fold exactly what the contribute engine folds.
+    type Write = ["primary" | "derived", string, "FLAT" | "MULT" | "OVERRIDE", number, number?];
+    const steps: Write[][] = [
+      [
+        ["primary", "hp", "OVERRIDE", 50, 1],
+        ["primary", "hp", "OVERRIDE", 70],
+      ],
+      [
+        ["primary", "hp", "OVERRIDE", 50, 1],
+        ["primary", "hp", "OVERRIDE", 70, 2],
+      ],
+      [
+        ["primary", "hp", "OVERRIDE", 50],
+        ["primary", "hp", "OVERRIDE", 70, 2],
+      ],
+      [
+        ["derived", "hp", "OVERRIDE", 50],
+        ["primary", "hp", "OVERRIDE", 70, 2],
+      ],
+      [
+        ["primary", "hp", "OVERRIDE", 50],
+        ["derived", "hp", "OVERRIDE", 70, 2],
+      ],
+      [
+        ["primary", "strength", "MULT", -0.5],
+        ["primary", "strength", "FLAT", 40],
+      ],
+      [
+        ["primary", "strength", "FLAT", -0.5],
+        ["primary", "strength", "MULT", 40],
+      ],
+      [
+        ["derived", "strength", "FLAT", -0.5],
+        ["derived", "hp", "FLAT", 40, 3],
+      ],
+    ];
+    const script = (target: Actor) => steps[Number(target.data.step)] as Write[];
+    const emitting = make([], { subsystems: [] });
+    emitting.subsystems.register({
+      id: "script",
+      emit(target, writer) {
+        for (const [section, dimension, bucket, value, priority] of script(target)) {
+          writer[section](dimension, bucket, value, priority);
+        }
+      },
+    });
+    const plain = make([], { subsystems: [] });
+    plain.subsystems.register({
+      id: "script",
+      contribute(target) {
+        const output = { primary: [] as unknown[], derived: [] as unknown[] };
+        for (const [section, dimension, bucket, value, priority] of script(target)) {
+          const item = { dimension, bucket, value, system: "script" };
+          output[section].push(priority === undefined ? item : { ...item, priority });
+        }
+        return { ...output, caps: [], meta: { system: "script" } } as never;
+      },
+    });
+    let version = 0;
+    for (let round = 0; round < 3; round++) {
+      for (let step = 0; step < steps.length; step++) {
+        const hero = actor("hero", ["script"], ++version, { step });
+        const strip = (snapshot: { created_at: number }) => ({ ...snapshot, created_at: 0 });
+        expect(strip(emitting.resolveSync(hero))).toStrictEqual(strip(plain.resolveSync(hero)));
+      }
+    }
+    // A MULT below -1 at a row whose MULT was accepted before is still rejected.
+    const mult: Subsystem = {
+      id: "mult",
+      emit(target, writer) {
+        writer.primary("strength", "MULT", Number(target.data.factor));
+      },
+    };
+    const stats = make([mult]);
+    stats.resolveSync(actor("hero", ["mult"], 1, { factor: 0.5 }));
+    expect(() => stats.resolveSync(actor("hero", ["mult"], 2, { factor: -2 }))).toThrow(
+      /subsystem "mult", dimension "strength", field primary\[0\]\.value/,
+    );
+    expect(stats.resolveSync(actor("hero", ["mult"], 3, { factor: -1 })).primary).toEqual({
+      strength: 0,
+    });
+  });
+
   it("name the field of a bad call, as R0 names it in an output", async () => {
     const bad: Subsystem = {
       id: "bad",
