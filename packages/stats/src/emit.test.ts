@@ -9,7 +9,7 @@ import {
 import { createStatsAggregator, type StatsAggregatorOptions } from "./aggregator.js";
 import type { Subsystem } from "./subsystems.js";
 import { testActor } from "./test-actor.js";
-import type { Actor, CombinerRegistry, StatsWriter } from "./types.js";
+import type { Actor, CapMode, CombinerRegistry, StatsWriter } from "./types.js";
 
 const combiner: CombinerRegistry = {
   dimensions: {
@@ -170,6 +170,108 @@ describe("emitting subsystems", () => {
         expect(strip(emitting.resolveSync(hero))).toStrictEqual(strip(plain.resolveSync(hero)));
       }
     }
+    // The same for caps: each step changes one remembered argument of the caps at rows 0 and 1.
+    type Cap = [
+      string,
+      "HARD_MAX" | "HARD_MIN" | "SOFT_MAX",
+      "max" | "min",
+      number,
+      string,
+      string?,
+      number?,
+    ];
+    const capSteps: Cap[][] = [
+      [
+        ["hp", "HARD_MAX", "max", 90, "WORLD"],
+        ["strength", "HARD_MAX", "max", 30, "EVENT"],
+      ],
+      // mode (same kind): a soft cap instead of a hard one
+      [
+        ["hp", "SOFT_MAX", "max", 90, "WORLD"],
+        ["strength", "HARD_MAX", "max", 30, "EVENT"],
+      ],
+      // scope: two additive caps in one layer add up, in two layers they intersect
+      [
+        ["hp", "ADDITIVE", "max", 40, "EVENT"],
+        ["hp", "ADDITIVE", "max", 40, "EVENT"],
+      ],
+      [
+        ["hp", "ADDITIVE", "max", 40, "WORLD"],
+        ["hp", "ADDITIVE", "max", 40, "EVENT"],
+      ],
+      // priority: the override of the highest priority decides
+      [
+        ["hp", "OVERRIDE", "max", 40, "EVENT", undefined, 1],
+        ["hp", "OVERRIDE", "max", 60, "EVENT", undefined, 2],
+      ],
+      [
+        ["hp", "OVERRIDE", "max", 40, "EVENT", undefined, 3],
+        ["hp", "OVERRIDE", "max", 60, "EVENT", undefined, 2],
+      ],
+      [
+        ["hp", "HARD_MIN", "min", 70, "REALM", "r1"],
+        ["strength", "HARD_MAX", "max", 20, "REALM", "r2"],
+      ],
+    ];
+    const caps = (target: Actor) => capSteps[Number(target.data.step) % capSteps.length] as Cap[];
+    const capping = make([], { subsystems: [] });
+    capping.subsystems.register({
+      id: "caps",
+      emit(target, writer) {
+        writer.primary("hp", "FLAT", 100);
+        writer.primary("strength", "FLAT", 100);
+        for (const [dimension, mode, kind, value, scope, realm, priority] of caps(target)) {
+          writer.cap(dimension, mode, kind, value, scope, realm, priority);
+        }
+      },
+    });
+    const plainCaps = make([], { subsystems: [] });
+    plainCaps.subsystems.register({
+      id: "caps",
+      contribute(target) {
+        const primary = ["hp", "strength"].map((dimension) => ({
+          dimension,
+          bucket: "FLAT",
+          value: 100,
+          system: "caps",
+        }));
+        const list = caps(target).map(([dimension, mode, kind, value, scope, realm, priority]) => {
+          const cap: Record<string, unknown> = {
+            system: "caps",
+            dimension,
+            mode,
+            kind,
+            value,
+            scope,
+          };
+          if (realm !== undefined) cap.realm = realm;
+          if (priority !== undefined) cap.priority = priority;
+          return cap;
+        });
+        return { primary, derived: [], caps: list, meta: { system: "caps" } } as never;
+      },
+    });
+    for (let step = 0; step < 3 * capSteps.length; step++) {
+      const hero = actor("hero", ["caps"], ++version, { step });
+      const strip = (snapshot: { created_at: number }) => ({ ...snapshot, created_at: 0 });
+      expect(strip(capping.resolveSync(hero))).toStrictEqual(strip(plainCaps.resolveSync(hero)));
+    }
+    // An argument that makes a remembered cap invalid is still rejected.
+    capSteps.push([["hp", "HARD_MIN", "min", 70, "REALM", ""]]);
+    capSteps.push([["hp", "HARD_MIN", "min", 70, "REALM", "r1", -1]]);
+    capSteps.push([["hp", "HARD_MIN", "min", 70, "REAL"]]);
+    capSteps.push([["hp", "HARD_MIN", "max", 70, "REALM", "r1"]]);
+    for (const [step, field] of [
+      [7, "realm"],
+      [8, "priority"],
+      [9, "scope"],
+      [10, "kind"],
+    ] as const) {
+      capping.resolveSync(actor("hero", ["caps"], ++version, { step: 6 }));
+      expect(() => capping.resolveSync(actor("hero", ["caps"], ++version, { step }))).toThrow(
+        `field caps[0].${field}`,
+      );
+    }
     // A MULT below -1 at a row whose MULT was accepted before is still rejected.
     const mult: Subsystem = {
       id: "mult",
@@ -297,6 +399,22 @@ describe("emitting subsystems", () => {
     const stats = make([leaky]);
     await stats.resolve(actor("hero", ["leaky"]));
     expect(() => kept?.primary("strength", "FLAT", 2)).toThrow(/the stats writer is closed/);
+    // Closed even at a row whose call it remembers from a longer resolve before.
+    const leakyCaps: Subsystem = {
+      id: "caps",
+      emit(target, writer) {
+        kept = writer;
+        for (let i = 0; i < Number(target.data.caps); i++) {
+          writer.primary("strength", "FLAT", 1);
+          writer.cap("hp", "HARD_MAX", "max", 100 + i, "WORLD");
+        }
+      },
+    };
+    const capping = make([leakyCaps]);
+    capping.resolveSync(actor("hero", ["caps"], 1, { caps: 2 }));
+    capping.resolveSync(actor("hero", ["caps"], 2, { caps: 1 }));
+    expect(() => kept?.cap("hp", "HARD_MAX", "max", 101, "WORLD")).toThrow(/writer is closed/);
+    expect(() => kept?.primary("strength", "FLAT", 1)).toThrow(/writer is closed/);
     const asyncEmit = {
       id: "async",
       async emit(_target: Actor, writer: StatsWriter) {

@@ -3,10 +3,29 @@
 import { TroupeError } from "@troupe/core";
 import { CapRow, modeRank, validModeAndKind } from "./cap-merge.js";
 import { describeValue, type StatsErrorLocation, statsInputError } from "./errors.js";
-import { FoldRows } from "./fold-rows.js";
+import { CLOSED_NAMES, FoldRows } from "./fold-rows.js";
 import { bucketCode, CELLS, type MutablePack, NO_NAME } from "./row-layout.js";
 import type { Bucket, CapKind, CapMode, ModifierPack, StatsWriter } from "./types.js";
 import { closedWriter } from "./writer.js";
+
+/**
+ * A cap an emitting subsystem wrote at a row: the arguments (checked) and what they gave. Its
+ * {@link CapRow} is this row's own, reused from one resolve to the next as the plain outputs'
+ * scratch rows are.
+ */
+class EmittedCap {
+  constructor(
+    public name: unknown,
+    public mode: unknown,
+    public kind: unknown,
+    public scope: unknown,
+    public realm: unknown,
+    public priority: unknown,
+    public dimension: number,
+    public layer: number,
+    readonly row: CapRow,
+  ) {}
+}
 
 /**
  * The fold's rows with an emitting subsystem's writer on top (see {@link StatFold}). The fold is
@@ -17,6 +36,8 @@ import { closedWriter } from "./writer.js";
  * bytecode against that budget at every call.
  */
 export abstract class FoldEmit extends FoldRows implements StatsWriter {
+  // The cap each row held when an emitting subsystem last wrote it there (see `cap`).
+  protected readonly emittedCaps: (EmittedCap | undefined)[] = [];
   // What the emitting subsystem wrote so far (see `beginEmit`).
   protected emitSystem = "";
   protected emitItemStart = 0;
@@ -39,7 +60,8 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     this.emitCapStart = this.capCount;
     this.emitError = undefined;
     this.emitting = true;
-    this.emitLimit = this.itemKeys.length;
+    this.openNames = this.emitNames;
+    this.openDerivedNames = this.emitDerivedNames;
     return this;
   }
 
@@ -54,7 +76,7 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
    */
   endEmit(): void {
     this.emitting = false;
-    this.emitLimit = 0;
+    this.closeNames();
     // The fast path stores only the value: each row's key, priority rank and system are the
     // ones remembered for it (or just written by the slow path), copied here once per row.
     const system = this.emitSystem;
@@ -64,7 +86,8 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     const emitKeys = this.emitKeys;
     const emitRanks = this.emitRanks;
     for (let row = this.emitItemStart; row < this.itemCount; row++) {
-      systems[row] = system;
+      // Stored only when it changed: a pointer store into the array costs a write barrier.
+      if (systems[row] !== system) systems[row] = system;
       keys[row] = emitKeys[row] as number;
       ranks[row] = emitRanks[row] as number;
     }
@@ -85,10 +108,15 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     for (const [key, pack] of contexts) this.mergePack(key, pack);
   }
 
+  protected closeNames(): void {
+    this.openNames = CLOSED_NAMES;
+    this.openDerivedNames = CLOSED_NAMES;
+  }
+
   /** Closes the writer after `emit` threw: nothing it wrote is kept. */
   abortEmit(): void {
     this.emitting = false;
-    this.emitLimit = 0;
+    this.closeNames();
     this.emitError = undefined;
     this.emitContexts = undefined;
     this.itemCount = this.emitItemStart;
@@ -99,17 +127,16 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
    * {@link StatsWriter.primary}. The common case is the same dimension, bucket and priority at
    * this row as in the previous resolve, whose checks and key are remembered, so only the value
    * (finite, and not below -1 for MULT) is checked and stored here; `endEmit` copies the row's
-   * key and priority. Everything else, a closed writer included (`emitLimit` is 0 then), takes
-   * the slow path. Keep this small: its bytecode size is what V8's inlining budget counts, and
+   * key and priority. Everything else, a closed writer included (it reads no names), takes the
+   * slow path. Keep this small: its bytecode size is what V8's inlining budget counts, and
    * a call V8 does not inline boxes its value (`derived` is the same on its own names).
    */
   primary(dimension: string, bucket: Bucket, value: number, priority?: number): void {
     const row = this.itemCount;
     if (
-      row < this.emitLimit &&
-      this.emitNames[row] === dimension &&
-      this.emitBuckets[row] === bucket &&
-      this.emitPriorities[row] === priority &&
+      dimension === this.openNames[row] &&
+      bucket === this.emitBuckets[row] &&
+      priority === this.emitPriorities[row] &&
       typeof value === "number" &&
       value - value === 0 &&
       value >= (this.emitFloors[row] as number)
@@ -125,10 +152,9 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
   derived(dimension: string, bucket: Bucket, value: number, priority?: number): void {
     const row = this.itemCount;
     if (
-      row < this.emitLimit &&
-      this.emitDerivedNames[row] === dimension &&
-      this.emitBuckets[row] === bucket &&
-      this.emitPriorities[row] === priority &&
+      dimension === this.openDerivedNames[row] &&
+      bucket === this.emitBuckets[row] &&
+      priority === this.emitPriorities[row] &&
       typeof value === "number" &&
       value - value === 0 &&
       value >= (this.emitFloors[row] as number)
@@ -245,9 +271,10 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
   }
 
   /**
-   * {@link StatsWriter.cap}: one method with every check (too large for V8 to inline whatever
-   * its shape, so a forwarding call in front of it would only spend the subsystem's inlining
-   * budget).
+   * {@link StatsWriter.cap}. As for contributions, the common case is the same cap at this row
+   * as in the previous resolve (dimension, mode, kind, scope, realm and priority), whose checks,
+   * interned dimension, layer and row object are remembered: only the value is checked, and the
+   * remembered row takes the value and the system. Everything else takes the slow path.
    */
   cap(
     name: string,
@@ -257,6 +284,42 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     scope: string,
     realm?: string,
     priority?: number,
+  ): void {
+    const row = this.capCount;
+    const seen = this.emittedCaps[row];
+    if (
+      seen !== undefined &&
+      this.emitting &&
+      name === seen.name &&
+      mode === seen.mode &&
+      kind === seen.kind &&
+      scope === seen.scope &&
+      realm === seen.realm &&
+      priority === seen.priority &&
+      typeof value === "number" &&
+      value - value === 0
+    ) {
+      const capRow = seen.row;
+      capRow.value = value;
+      capRow.system = this.emitSystem;
+      this.caps[row] = capRow;
+      this.capDimensions[row] = seen.dimension;
+      this.capLayers[row] = seen.layer;
+      this.capCount = row + 1;
+      return;
+    }
+    this.capSlowly(name, mode, kind, value, scope, realm, priority);
+  }
+
+  /** {@link FoldEmit.cap} with every check, the look-ups and room to grow; remembers the cap. */
+  protected capSlowly(
+    name: string,
+    mode: CapMode,
+    kind: CapKind,
+    value: number,
+    scope: string,
+    realm: string | undefined,
+    priority: number | undefined,
   ): void {
     if (!this.emitting) throw closedWriter();
     const row = this.capCount;
@@ -275,18 +338,29 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     if (!valid) this.rejectCap(name, mode, kind, value, scope, realm, priority);
     const rank = modeRank(mode);
     const rowPriority = priority === undefined ? 0 : priority;
-    let capRow = this.scratchCapRows[row];
-    if (capRow === undefined) {
-      capRow = new CapRow(rank, kind === "max", value, rowPriority, this.emitSystem);
-      this.scratchCapRows[row] = capRow;
+    const system = this.emitSystem;
+    let seen = this.emittedCaps[row];
+    if (seen === undefined) {
+      const capRow = new CapRow(rank, kind === "max", value, rowPriority, system);
+      seen = new EmittedCap(name, mode, kind, scope, realm, priority, dimension, layer, capRow);
+      this.emittedCaps[row] = seen;
     } else {
+      seen.name = name;
+      seen.mode = mode;
+      seen.kind = kind;
+      seen.scope = scope;
+      seen.realm = realm;
+      seen.priority = priority;
+      seen.dimension = dimension;
+      seen.layer = layer;
+      const capRow = seen.row;
       capRow.rank = rank;
       capRow.isMax = kind === "max";
       capRow.value = value;
       capRow.priority = rowPriority;
-      capRow.system = this.emitSystem;
+      capRow.system = system;
     }
-    this.caps[row] = capRow;
+    this.caps[row] = seen.row;
     this.capDimensions[row] = dimension;
     this.capLayers[row] = layer;
     this.capCount = row + 1;

@@ -11,6 +11,10 @@ import { CELLS, growFloat64, growInt32, type MutablePack, NO_NAME } from "./row-
 import type { CapContribution, Contribution, ModifierPack, SubsystemOutput } from "./types.js";
 
 /** The rows of one resolve, and the fast check that appends them (see {@link StatFold}). */
+/** The names a closed writer's fast path reads: none (an empty list of the memo lists' kind). */
+export const CLOSED_NAMES: unknown[] = new Array<unknown>(1).fill(NO_NAME);
+CLOSED_NAMES.length = 0;
+
 export abstract class FoldRows {
   protected generation = 0;
   protected contextPacks: Map<string, MutablePack> | undefined;
@@ -33,8 +37,11 @@ export abstract class FoldRows {
   protected emitKeys = new Int32Array(256);
   protected emitRanks = new Float64Array(256);
   protected emitFloors = new Float64Array(256);
-  // The row capacity while a writer is open, 0 while it is closed: one comparison for both.
-  protected emitLimit = 0;
+  // What the writer's fast path reads: `emitNames` and `emitDerivedNames` while a writer is
+  // open, an empty list while it is closed (so every call of a closed writer takes the slow path,
+  // which throws, with no separate check), and a row past the capacity reads `undefined` there.
+  protected openNames: unknown[] = CLOSED_NAMES;
+  protected openDerivedNames: unknown[] = CLOSED_NAMES;
   protected itemNext = new Int32Array(256);
   // Name cache by row position: constant outputs bring the same dimension string at the same
   // position every resolve, so one identity comparison replaces a dictionary lookup.
@@ -106,7 +113,6 @@ export abstract class FoldRows {
       this.emitPriorities.push(NO_NAME);
     }
     if (this.order.length < capacity) this.order = new Int32Array(capacity);
-    if (this.emitting) this.emitLimit = capacity;
   }
 
   protected growCaps(size: number): void {
