@@ -171,15 +171,8 @@ describe("emitting subsystems", () => {
       }
     }
     // The same for caps: each step changes one remembered argument of the caps at rows 0 and 1.
-    type Cap = [
-      string,
-      "HARD_MAX" | "HARD_MIN" | "SOFT_MAX",
-      "max" | "min",
-      number,
-      string,
-      string?,
-      number?,
-    ];
+    type Bound = [string, CapMode, "max" | "min", number, string];
+    type Cap = Bound | [...Bound, string | undefined] | [...Bound, string | undefined, number];
     const capSteps: Cap[][] = [
       [
         ["hp", "HARD_MAX", "max", 90, "WORLD"],
