@@ -86,8 +86,7 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     const emitKeys = this.emitKeys;
     const emitRanks = this.emitRanks;
     for (let row = this.emitItemStart; row < this.itemCount; row++) {
-      // Stored only when it changed: a pointer store into the array costs a write barrier.
-      if (systems[row] !== system) systems[row] = system;
+      systems[row] = system;
       keys[row] = emitKeys[row] as number;
       ranks[row] = emitRanks[row] as number;
     }
