@@ -9,7 +9,7 @@ import {
 import { createStatsAggregator, type StatsAggregatorOptions } from "./aggregator.js";
 import type { Subsystem } from "./subsystems.js";
 import { testActor } from "./test-actor.js";
-import type { Actor, CombinerRegistry, StatsWriter } from "./types.js";
+import type { Actor, CapMode, CombinerRegistry, StatsWriter } from "./types.js";
 
 const combiner: CombinerRegistry = {
   dimensions: {
@@ -98,6 +98,187 @@ describe("emitting subsystems", () => {
     const snapshot = await make([aura]).resolve(actor("hero", ["race", "aura"]));
     expect(snapshot.context).toEqual({
       vs_undead: { additive_percent: 0.1, multipliers: [2], post_add: 3 },
+    });
+  });
+
+  it("reuse a row's checks only while its dimension, bucket, section and priority repeat", async () => {
+    // The writer remembers what each row held in the previous resolve and then checks only the
+    // value: every step here changes one of the remembered things at the same rows, and the
+    // emitting engine must still fold exactly what the contribute engine folds.
+    type Write = ["primary" | "derived", string, "FLAT" | "MULT" | "OVERRIDE", number, number?];
+    const steps: Write[][] = [
+      [
+        ["primary", "hp", "OVERRIDE", 50, 1],
+        ["primary", "hp", "OVERRIDE", 70],
+      ],
+      [
+        ["primary", "hp", "OVERRIDE", 50, 1],
+        ["primary", "hp", "OVERRIDE", 70, 2],
+      ],
+      [
+        ["primary", "hp", "OVERRIDE", 50],
+        ["primary", "hp", "OVERRIDE", 70, 2],
+      ],
+      [
+        ["derived", "hp", "OVERRIDE", 50],
+        ["primary", "hp", "OVERRIDE", 70, 2],
+      ],
+      [
+        ["primary", "hp", "OVERRIDE", 50],
+        ["derived", "hp", "OVERRIDE", 70, 2],
+      ],
+      [
+        ["primary", "strength", "MULT", -0.5],
+        ["primary", "strength", "FLAT", 40],
+      ],
+      [
+        ["primary", "strength", "FLAT", -0.5],
+        ["primary", "strength", "MULT", 40],
+      ],
+      [
+        ["derived", "strength", "FLAT", -0.5],
+        ["derived", "hp", "FLAT", 40, 3],
+      ],
+    ];
+    const script = (target: Actor) => steps[Number(target.data.step)] as Write[];
+    const emitting = make([], { subsystems: [] });
+    emitting.subsystems.register({
+      id: "script",
+      emit(target, writer) {
+        for (const [section, dimension, bucket, value, priority] of script(target)) {
+          writer[section](dimension, bucket, value, priority);
+        }
+      },
+    });
+    const plain = make([], { subsystems: [] });
+    plain.subsystems.register({
+      id: "script",
+      contribute(target) {
+        const output = { primary: [] as unknown[], derived: [] as unknown[] };
+        for (const [section, dimension, bucket, value, priority] of script(target)) {
+          const item = { dimension, bucket, value, system: "script" };
+          output[section].push(priority === undefined ? item : { ...item, priority });
+        }
+        return { ...output, caps: [], meta: { system: "script" } } as never;
+      },
+    });
+    let version = 0;
+    for (let round = 0; round < 3; round++) {
+      for (let step = 0; step < steps.length; step++) {
+        const hero = actor("hero", ["script"], ++version, { step });
+        const strip = (snapshot: { created_at: number }) => ({ ...snapshot, created_at: 0 });
+        expect(strip(emitting.resolveSync(hero))).toStrictEqual(strip(plain.resolveSync(hero)));
+      }
+    }
+    // The same for caps: each step changes one remembered argument of the caps at rows 0 and 1.
+    type Bound = [string, CapMode, "max" | "min", number, string];
+    type Cap = Bound | [...Bound, string | undefined] | [...Bound, string | undefined, number];
+    const capSteps: Cap[][] = [
+      [
+        ["hp", "HARD_MAX", "max", 90, "WORLD"],
+        ["strength", "HARD_MAX", "max", 30, "EVENT"],
+      ],
+      // mode (same kind): a soft cap instead of a hard one
+      [
+        ["hp", "SOFT_MAX", "max", 90, "WORLD"],
+        ["strength", "HARD_MAX", "max", 30, "EVENT"],
+      ],
+      // scope: two additive caps in one layer add up, in two layers they intersect
+      [
+        ["hp", "ADDITIVE", "max", 40, "EVENT"],
+        ["hp", "ADDITIVE", "max", 40, "EVENT"],
+      ],
+      [
+        ["hp", "ADDITIVE", "max", 40, "WORLD"],
+        ["hp", "ADDITIVE", "max", 40, "EVENT"],
+      ],
+      // priority: the override of the highest priority decides
+      [
+        ["hp", "OVERRIDE", "max", 40, "EVENT", undefined, 1],
+        ["hp", "OVERRIDE", "max", 60, "EVENT", undefined, 2],
+      ],
+      [
+        ["hp", "OVERRIDE", "max", 40, "EVENT", undefined, 3],
+        ["hp", "OVERRIDE", "max", 60, "EVENT", undefined, 2],
+      ],
+      [
+        ["hp", "HARD_MIN", "min", 70, "REALM", "r1"],
+        ["strength", "HARD_MAX", "max", 20, "REALM", "r2"],
+      ],
+    ];
+    const caps = (target: Actor) => capSteps[Number(target.data.step) % capSteps.length] as Cap[];
+    const capping = make([], { subsystems: [] });
+    capping.subsystems.register({
+      id: "caps",
+      emit(target, writer) {
+        writer.primary("hp", "FLAT", 100);
+        writer.primary("strength", "FLAT", 100);
+        for (const [dimension, mode, kind, value, scope, realm, priority] of caps(target)) {
+          writer.cap(dimension, mode, kind, value, scope, realm, priority);
+        }
+      },
+    });
+    const plainCaps = make([], { subsystems: [] });
+    plainCaps.subsystems.register({
+      id: "caps",
+      contribute(target) {
+        const primary = ["hp", "strength"].map((dimension) => ({
+          dimension,
+          bucket: "FLAT",
+          value: 100,
+          system: "caps",
+        }));
+        const list = caps(target).map(([dimension, mode, kind, value, scope, realm, priority]) => {
+          const cap: Record<string, unknown> = {
+            system: "caps",
+            dimension,
+            mode,
+            kind,
+            value,
+            scope,
+          };
+          if (realm !== undefined) cap.realm = realm;
+          if (priority !== undefined) cap.priority = priority;
+          return cap;
+        });
+        return { primary, derived: [], caps: list, meta: { system: "caps" } } as never;
+      },
+    });
+    for (let step = 0; step < 3 * capSteps.length; step++) {
+      const hero = actor("hero", ["caps"], ++version, { step });
+      const strip = (snapshot: { created_at: number }) => ({ ...snapshot, created_at: 0 });
+      expect(strip(capping.resolveSync(hero))).toStrictEqual(strip(plainCaps.resolveSync(hero)));
+    }
+    // An argument that makes a remembered cap invalid is still rejected.
+    capSteps.push([["hp", "HARD_MIN", "min", 70, "REALM", ""]]);
+    capSteps.push([["hp", "HARD_MIN", "min", 70, "REALM", "r1", -1]]);
+    capSteps.push([["hp", "HARD_MIN", "min", 70, "REAL"]]);
+    capSteps.push([["hp", "HARD_MIN", "max", 70, "REALM", "r1"]]);
+    for (const [step, field] of [
+      [7, "realm"],
+      [8, "priority"],
+      [9, "scope"],
+      [10, "kind"],
+    ] as const) {
+      capping.resolveSync(actor("hero", ["caps"], ++version, { step: 6 }));
+      expect(() => capping.resolveSync(actor("hero", ["caps"], ++version, { step }))).toThrow(
+        `field caps[0].${field}`,
+      );
+    }
+    // A MULT below -1 at a row whose MULT was accepted before is still rejected.
+    const mult: Subsystem = {
+      id: "mult",
+      emit(target, writer) {
+        writer.primary("strength", "MULT", Number(target.data.factor));
+      },
+    };
+    const stats = make([mult]);
+    stats.resolveSync(actor("hero", ["mult"], 1, { factor: 0.5 }));
+    expect(() => stats.resolveSync(actor("hero", ["mult"], 2, { factor: -2 }))).toThrow(
+      /subsystem "mult", dimension "strength", field primary\[0\]\.value/,
+    );
+    expect(stats.resolveSync(actor("hero", ["mult"], 3, { factor: -1 })).primary).toEqual({
+      strength: 0,
     });
   });
 
@@ -211,6 +392,22 @@ describe("emitting subsystems", () => {
     const stats = make([leaky]);
     await stats.resolve(actor("hero", ["leaky"]));
     expect(() => kept?.primary("strength", "FLAT", 2)).toThrow(/the stats writer is closed/);
+    // Closed even at a row whose call it remembers from a longer resolve before.
+    const leakyCaps: Subsystem = {
+      id: "caps",
+      emit(target, writer) {
+        kept = writer;
+        for (let i = 0; i < Number(target.data.caps); i++) {
+          writer.primary("strength", "FLAT", 1);
+          writer.cap("hp", "HARD_MAX", "max", 100 + i, "WORLD");
+        }
+      },
+    };
+    const capping = make([leakyCaps]);
+    capping.resolveSync(actor("hero", ["caps"], 1, { caps: 2 }));
+    capping.resolveSync(actor("hero", ["caps"], 2, { caps: 1 }));
+    expect(() => kept?.cap("hp", "HARD_MAX", "max", 101, "WORLD")).toThrow(/writer is closed/);
+    expect(() => kept?.primary("strength", "FLAT", 1)).toThrow(/writer is closed/);
     const asyncEmit = {
       id: "async",
       async emit(_target: Actor, writer: StatsWriter) {

@@ -3,44 +3,42 @@
 import { TroupeError } from "@troupe/core";
 import { CapRow, modeRank, validModeAndKind } from "./cap-merge.js";
 import { describeValue, type StatsErrorLocation, statsInputError } from "./errors.js";
-import { FoldRows } from "./fold-rows.js";
-import { bucketCode, CELLS, type MutablePack } from "./row-layout.js";
+import { CLOSED_NAMES, FoldRows } from "./fold-rows.js";
+import { bucketCode, CELLS, type MutablePack, NO_NAME } from "./row-layout.js";
 import type { Bucket, CapKind, CapMode, ModifierPack, StatsWriter } from "./types.js";
 import { closedWriter } from "./writer.js";
 
-/** The {@link StatsWriter} of a fold: forwards to the fold's emit methods. */
-class FoldWriter implements StatsWriter {
-  constructor(private readonly fold: FoldEmit) {}
-
-  primary(dimension: string, bucket: Bucket, value: number, priority?: number): void {
-    this.fold.emitContribution(0, dimension, bucket, value, priority);
-  }
-
-  derived(dimension: string, bucket: Bucket, value: number, priority?: number): void {
-    this.fold.emitContribution(4, dimension, bucket, value, priority);
-  }
-
-  cap(
-    dimension: string,
-    mode: CapMode,
-    kind: CapKind,
-    value: number,
-    scope: string,
-    realm?: string,
-    priority?: number,
-  ): void {
-    this.fold.emitCap(dimension, mode, kind, value, scope, realm, priority);
-  }
-
-  context(key: string, pack: ModifierPack): void {
-    this.fold.emitContext(key, pack);
-  }
+/**
+ * A cap an emitting subsystem wrote at a row: the arguments (checked) and what they gave. Its
+ * {@link CapRow} is this row's own, reused from one resolve to the next as the plain outputs'
+ * scratch rows are.
+ */
+class EmittedCap {
+  constructor(
+    public name: unknown,
+    public mode: unknown,
+    public kind: unknown,
+    public scope: unknown,
+    public realm: unknown,
+    public priority: unknown,
+    public dimension: number,
+    public layer: number,
+    readonly row: CapRow,
+  ) {}
 }
 
-/** The fold's rows with an emitting subsystem's writer on top (see {@link StatFold}). */
-export abstract class FoldEmit extends FoldRows {
-  // The emitting subsystem's writer and what it wrote so far (see `beginEmit`).
-  protected readonly writer: StatsWriter = new FoldWriter(this);
+/**
+ * The fold's rows with an emitting subsystem's writer on top (see {@link StatFold}). The fold is
+ * the {@link StatsWriter} itself: a writer call is then one method whose common case reads and
+ * writes the rows directly, small enough for V8 to inline several of them into a subsystem's code
+ * under its default budgets (a call that is not inlined boxes its value argument, a heap
+ * allocation per contribution). A second object forwarding to the fold cost a call level and its
+ * bytecode against that budget at every call.
+ */
+export abstract class FoldEmit extends FoldRows implements StatsWriter {
+  // The cap each row held when an emitting subsystem last wrote it there (see `cap`).
+  protected readonly emittedCaps: (EmittedCap | undefined)[] = [];
+  // What the emitting subsystem wrote so far (see `beginEmit`).
   protected emitSystem = "";
   protected emitItemStart = 0;
   protected emitCapStart = 0;
@@ -62,8 +60,9 @@ export abstract class FoldEmit extends FoldRows {
     this.emitCapStart = this.capCount;
     this.emitError = undefined;
     this.emitting = true;
-    this.emitLimit = this.itemKeys.length;
-    return this.writer;
+    this.openNames = this.emitNames;
+    this.openDerivedNames = this.emitDerivedNames;
+    return this;
   }
 
   /** Whether a subsystem is writing into this fold right now (it may not be used for another). */
@@ -77,11 +76,20 @@ export abstract class FoldEmit extends FoldRows {
    */
   endEmit(): void {
     this.emitting = false;
-    this.emitLimit = 0;
-    // Every row of an emitting subsystem carries its id (the fast path leaves this to here).
+    this.closeNames();
+    // The fast path stores only the value: each row's key, priority rank and system are the
+    // ones remembered for it (or just written by the slow path), copied here once per row.
     const system = this.emitSystem;
     const systems = this.itemSystems;
-    for (let row = this.emitItemStart; row < this.itemCount; row++) systems[row] = system;
+    const keys = this.itemKeys;
+    const ranks = this.itemPriorities;
+    const emitKeys = this.emitKeys;
+    const emitRanks = this.emitRanks;
+    for (let row = this.emitItemStart; row < this.itemCount; row++) {
+      systems[row] = system;
+      keys[row] = emitKeys[row] as number;
+      ranks[row] = emitRanks[row] as number;
+    }
     // The rare cases out of line: this runs once per emitting subsystem per resolve.
     if (this.emitError !== undefined) this.rejectEmitted();
     if (this.emitContexts !== undefined) this.mergeEmittedContexts();
@@ -99,10 +107,15 @@ export abstract class FoldEmit extends FoldRows {
     for (const [key, pack] of contexts) this.mergePack(key, pack);
   }
 
+  protected closeNames(): void {
+    this.openNames = CLOSED_NAMES;
+    this.openDerivedNames = CLOSED_NAMES;
+  }
+
   /** Closes the writer after `emit` threw: nothing it wrote is kept. */
   abortEmit(): void {
     this.emitting = false;
-    this.emitLimit = 0;
+    this.closeNames();
     this.emitError = undefined;
     this.emitContexts = undefined;
     this.itemCount = this.emitItemStart;
@@ -110,38 +123,60 @@ export abstract class FoldEmit extends FoldRows {
   }
 
   /**
-   * {@link StatsWriter.primary} (`section` 0) and {@link StatsWriter.derived} (`section` 4).
-   * Kept small enough for V8 to inline it into a subsystem's code (a call that is not inlined
-   * boxes its value argument, a heap allocation per contribution): the common case is the same
-   * dimension and bucket at this row as in the previous resolve, whose checks are remembered,
-   * so only the value and the priority are checked here. Everything else takes the slow path.
+   * {@link StatsWriter.primary}. The common case is the same dimension, bucket and priority at
+   * this row as in the previous resolve, whose checks and key are remembered, so only the value
+   * (finite, and not below -1 for MULT) is checked and stored here; `endEmit` copies the row's
+   * key and priority. Everything else, a closed writer included (it reads no names), takes the
+   * slow path. Keep this small: its bytecode size is what V8's inlining budget counts, and
+   * a call V8 does not inline boxes its value (`derived` is the same on its own names).
    */
-  emitContribution(
-    section: number,
-    name: string,
-    bucketName: string,
-    value: number,
-    priority: number | undefined,
-  ): void {
+  primary(dimension: string, bucket: Bucket, value: number, priority?: number): void {
     const row = this.itemCount;
     if (
-      row < this.emitLimit &&
-      this.emitNames[row] === name &&
-      this.emitBuckets[row] === bucketName &&
+      dimension === this.openNames[row] &&
+      bucket === this.emitBuckets[row] &&
+      priority === this.emitPriorities[row] &&
       typeof value === "number" &&
       value - value === 0 &&
-      (priority === undefined || priority >>> 0 === priority)
+      value >= (this.emitFloors[row] as number)
     ) {
-      const key = (this.emitKeys[row] as number) + section;
-      if (value >= -1 || (key & 3) !== 1) {
-        this.itemKeys[row] = key;
-        this.itemValues[row] = value;
-        this.itemPriorities[row] = priority === undefined ? 0 : priority;
-        this.itemCount = row + 1;
-        return;
-      }
+      this.itemValues[row] = value;
+      this.itemCount = row + 1;
+      return;
     }
-    this.emitContributionSlowly(section, name, bucketName, value, priority);
+    this.primarySlowly(dimension, bucket, value, priority);
+  }
+
+  /** {@link StatsWriter.derived}: {@link FoldEmit.primary} on the derived rows' names. */
+  derived(dimension: string, bucket: Bucket, value: number, priority?: number): void {
+    const row = this.itemCount;
+    if (
+      dimension === this.openDerivedNames[row] &&
+      bucket === this.emitBuckets[row] &&
+      priority === this.emitPriorities[row] &&
+      typeof value === "number" &&
+      value - value === 0 &&
+      value >= (this.emitFloors[row] as number)
+    ) {
+      this.itemValues[row] = value;
+      this.itemCount = row + 1;
+      return;
+    }
+    this.derivedSlowly(dimension, bucket, value, priority);
+  }
+
+  // The slow paths as calls of four arguments: a smaller call in the fast paths above.
+  protected primarySlowly(name: string, bucket: string, value: number, priority?: number): void {
+    this.emitContributionSlowly(0, name, bucket, value, priority);
+  }
+
+  protected derivedSlowly(name: string, bucket: string, value: number, priority?: number): void {
+    this.emitContributionSlowly(4, name, bucket, value, priority);
+  }
+
+  /** {@link StatsWriter.context}. */
+  context(key: string, pack: ModifierPack): void {
+    this.emitContext(key, pack);
   }
 
   /**
@@ -157,7 +192,7 @@ export abstract class FoldEmit extends FoldRows {
     return info.index;
   }
 
-  /** {@link StatFold.emitContribution} with every check, a name lookup and room to grow. */
+  /** {@link FoldEmit.primary} and `derived` with every check, a name lookup and room to grow. */
   protected emitContributionSlowly(
     section: number,
     name: string,
@@ -184,13 +219,16 @@ export abstract class FoldEmit extends FoldRows {
     ) {
       this.rejectContribution(section, name, bucketName, value, priority);
     }
-    this.itemKeys[row] = dimension * CELLS + section + bucket;
     this.itemValues[row] = value;
-    this.itemPriorities[row] = rank;
     this.itemCount = row + 1;
-    this.emitNames[row] = name;
+    // Remembered for this row's next resolve, and copied into the row by `endEmit`.
+    (section === 0 ? this.emitNames : this.emitDerivedNames)[row] = name;
+    (section === 0 ? this.emitDerivedNames : this.emitNames)[row] = NO_NAME;
     this.emitBuckets[row] = bucketName;
-    this.emitKeys[row] = dimension * CELLS + bucket;
+    this.emitPriorities[row] = priority;
+    this.emitKeys[row] = dimension * CELLS + section + bucket;
+    this.emitRanks[row] = rank;
+    this.emitFloors[row] = bucket === 1 ? -1 : Number.NEGATIVE_INFINITY;
   }
 
   /** Names a rejected contribution's problem with the output validator, and throws it. */
@@ -205,10 +243,11 @@ export abstract class FoldEmit extends FoldRows {
     const item: Record<string, unknown> = { dimension: name, bucket, value, system };
     if (priority !== undefined) item.priority = priority;
     const sectionName = section === 0 ? "primary" : "derived";
-    // The position in its section: rows of this output so far with the same section bit.
+    // The position in its section: rows of this output so far with the same section bit (their
+    // keys are in `emitKeys` until `endEmit` copies them).
     let index = 0;
     for (let row = this.emitItemStart; row < this.itemCount; row++) {
-      if (((this.itemKeys[row] as number) & 4) === section) index++;
+      if (((this.emitKeys[row] as number) & 4) === section) index++;
     }
     return this.rejectEmit(
       () => this.validator.validateContribution(item, system, sectionName, index),
@@ -230,11 +269,52 @@ export abstract class FoldEmit extends FoldRows {
     throw error;
   }
 
-  /** {@link StatsWriter.cap}. */
-  emitCap(
+  /**
+   * {@link StatsWriter.cap}. As for contributions, the common case is the same cap at this row
+   * as in the previous resolve (dimension, mode, kind, scope, realm and priority), whose checks,
+   * interned dimension, layer and row object are remembered: only the value is checked, and the
+   * remembered row takes the value and the system. Everything else takes the slow path.
+   */
+  cap(
     name: string,
-    mode: string,
-    kind: string,
+    mode: CapMode,
+    kind: CapKind,
+    value: number,
+    scope: string,
+    realm?: string,
+    priority?: number,
+  ): void {
+    const row = this.capCount;
+    const seen = this.emittedCaps[row];
+    if (
+      seen !== undefined &&
+      this.emitting &&
+      name === seen.name &&
+      mode === seen.mode &&
+      kind === seen.kind &&
+      scope === seen.scope &&
+      realm === seen.realm &&
+      priority === seen.priority &&
+      typeof value === "number" &&
+      value - value === 0
+    ) {
+      const capRow = seen.row;
+      capRow.value = value;
+      capRow.system = this.emitSystem;
+      this.caps[row] = capRow;
+      this.capDimensions[row] = seen.dimension;
+      this.capLayers[row] = seen.layer;
+      this.capCount = row + 1;
+      return;
+    }
+    this.capSlowly(name, mode, kind, value, scope, realm, priority);
+  }
+
+  /** {@link FoldEmit.cap} with every check, the look-ups and room to grow; remembers the cap. */
+  protected capSlowly(
+    name: string,
+    mode: CapMode,
+    kind: CapKind,
     value: number,
     scope: string,
     realm: string | undefined,
@@ -257,18 +337,29 @@ export abstract class FoldEmit extends FoldRows {
     if (!valid) this.rejectCap(name, mode, kind, value, scope, realm, priority);
     const rank = modeRank(mode);
     const rowPriority = priority === undefined ? 0 : priority;
-    let capRow = this.scratchCapRows[row];
-    if (capRow === undefined) {
-      capRow = new CapRow(rank, kind === "max", value, rowPriority, this.emitSystem);
-      this.scratchCapRows[row] = capRow;
+    const system = this.emitSystem;
+    let seen = this.emittedCaps[row];
+    if (seen === undefined) {
+      const capRow = new CapRow(rank, kind === "max", value, rowPriority, system);
+      seen = new EmittedCap(name, mode, kind, scope, realm, priority, dimension, layer, capRow);
+      this.emittedCaps[row] = seen;
     } else {
+      seen.name = name;
+      seen.mode = mode;
+      seen.kind = kind;
+      seen.scope = scope;
+      seen.realm = realm;
+      seen.priority = priority;
+      seen.dimension = dimension;
+      seen.layer = layer;
+      const capRow = seen.row;
       capRow.rank = rank;
       capRow.isMax = kind === "max";
       capRow.value = value;
       capRow.priority = rowPriority;
-      capRow.system = this.emitSystem;
+      capRow.system = system;
     }
-    this.caps[row] = capRow;
+    this.caps[row] = seen.row;
     this.capDimensions[row] = dimension;
     this.capLayers[row] = layer;
     this.capCount = row + 1;

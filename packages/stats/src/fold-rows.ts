@@ -11,9 +11,13 @@ import { CELLS, growFloat64, growInt32, type MutablePack, NO_NAME } from "./row-
 import type { CapContribution, Contribution, ModifierPack, SubsystemOutput } from "./types.js";
 
 /** The rows of one resolve, and the fast check that appends them (see {@link StatFold}). */
+/** The names a closed writer's fast path reads: none (an empty list of the memo lists' kind). */
+export const CLOSED_NAMES: unknown[] = new Array<unknown>(1).fill(NO_NAME);
+CLOSED_NAMES.length = 0;
+
 export abstract class FoldRows {
   protected generation = 0;
-  protected context: Map<string, MutablePack> | undefined;
+  protected contextPacks: Map<string, MutablePack> | undefined;
 
   // Contribution rows of the current resolve.
   protected itemCount = 0;
@@ -22,12 +26,22 @@ export abstract class FoldRows {
   protected itemPriorities = new Float64Array(256);
   protected itemSystems: string[] = new Array<string>(256).fill("");
   // What the emitting subsystem that wrote each row in the previous resolve passed (dimension,
-  // bucket) and the key they gave (dimension × 8 + bucket): see `emitContribution`.
+  // for primary rows in `emitNames` and for derived rows in `emitDerivedNames`; bucket;
+  // priority), and what that gave: the key (dimension × 8 + section + bucket), the priority rank
+  // and the least value the bucket takes (-1 for MULT, -Infinity otherwise): see
+  // `FoldEmit.primary`.
   protected emitNames: unknown[] = new Array<unknown>(256).fill(NO_NAME);
+  protected emitDerivedNames: unknown[] = new Array<unknown>(256).fill(NO_NAME);
   protected emitBuckets: unknown[] = new Array<unknown>(256).fill(NO_NAME);
+  protected emitPriorities: unknown[] = new Array<unknown>(256).fill(NO_NAME);
   protected emitKeys = new Int32Array(256);
-  // The row capacity while a writer is open, 0 while it is closed: one comparison for both.
-  protected emitLimit = 0;
+  protected emitRanks = new Float64Array(256);
+  protected emitFloors = new Float64Array(256);
+  // What the writer's fast path reads: `emitNames` and `emitDerivedNames` while a writer is
+  // open, an empty list while it is closed (so every call of a closed writer takes the slow path,
+  // which throws, with no separate check), and a row past the capacity reads `undefined` there.
+  protected openNames: unknown[] = CLOSED_NAMES;
+  protected openDerivedNames: unknown[] = CLOSED_NAMES;
   protected itemNext = new Int32Array(256);
   // Name cache by row position: constant outputs bring the same dimension string at the same
   // position every resolve, so one identity comparison replaces a dictionary lookup.
@@ -76,7 +90,7 @@ export abstract class FoldRows {
     this.samePrefix = true;
     this.itemCount = 0;
     this.capCount = 0;
-    this.context = undefined;
+    this.contextPacks = undefined;
   }
 
   protected growItems(size: number): void {
@@ -88,14 +102,17 @@ export abstract class FoldRows {
     this.itemNext = growInt32(this.itemNext, capacity);
     this.seenIndex = growInt32(this.seenIndex, capacity);
     this.emitKeys = growInt32(this.emitKeys, capacity);
+    this.emitRanks = growFloat64(this.emitRanks, capacity);
+    this.emitFloors = growFloat64(this.emitFloors, capacity);
     for (let i = old; i < capacity; i++) {
       this.itemSystems.push("");
       this.seenNames.push(NO_NAME);
       this.emitNames.push(NO_NAME);
+      this.emitDerivedNames.push(NO_NAME);
       this.emitBuckets.push(NO_NAME);
+      this.emitPriorities.push(NO_NAME);
     }
     if (this.order.length < capacity) this.order = new Int32Array(capacity);
-    if (this.emitting) this.emitLimit = capacity;
   }
 
   protected growCaps(size: number): void {
@@ -382,11 +399,11 @@ export abstract class FoldRows {
   }
 
   protected mergePack(key: string, pack: ModifierPack) {
-    this.context ??= new Map();
-    let merged = this.context.get(key);
+    this.contextPacks ??= new Map();
+    let merged = this.contextPacks.get(key);
     if (merged === undefined) {
       merged = { additive_percent: 0, multipliers: [], post_add: 0 };
-      this.context.set(key, merged);
+      this.contextPacks.set(key, merged);
     }
     merged.additive_percent += pack.additive_percent ?? 0;
     if (pack.multipliers !== undefined) merged.multipliers.push(...pack.multipliers);

@@ -584,10 +584,10 @@ export class StatFold extends FoldEmit {
       capsUsed = this.boundsShapes.build(this.touchedInfos, this.touchedCount, this.bounds);
     }
     this.builtGeneration = this.generation;
-    if (this.context === undefined) return { primary, derived, caps_used: capsUsed };
+    if (this.contextPacks === undefined) return { primary, derived, caps_used: capsUsed };
     const context: Record<string, MergedModifierPack> = {};
-    for (const key of [...this.context.keys()].sort()) {
-      context[key] = this.context.get(key) as MutablePack;
+    for (const key of [...this.contextPacks.keys()].sort()) {
+      context[key] = this.contextPacks.get(key) as MutablePack;
     }
     return { primary, derived, caps_used: capsUsed, context };
   }

@@ -12,7 +12,7 @@ import type {
   SubsystemRegistry,
 } from "./subsystems.js";
 import type { Actor, StatValues, SubsystemOutput } from "./types.js";
-import { asyncEmit, isThenable } from "./writer.js";
+import { asyncEmit, callEmit, isThenable } from "./writer.js";
 
 const EMPTY_INPUT: SubsystemInput = Object.freeze({ primary: Object.freeze({}) });
 /** The `outputs` and `systems` of a computation that kept none (shared, never mutated). */
@@ -284,7 +284,7 @@ export function createSubsystemRunner(options: SubsystemRunnerOptions): Subsyste
           const writer = fold.beginEmit(system);
           let returned: unknown;
           try {
-            returned = (entry.subsystem as Required<Subsystem>).emit(actor, writer, EMPTY_INPUT);
+            returned = callEmit(entry.subsystem, actor, writer, EMPTY_INPUT);
           } catch (error) {
             fold.abortEmit();
             throw error;
