@@ -1,3 +1,6 @@
 import { troupeProject } from "../../tooling/vitest/index.js";
 
-export default troupeProject("actor-tx");
+// The crash tests run their cases side by side (describe.concurrent); each case starts one to
+// three node processes, so at most three cases at once keep a 2-core machine from starving the
+// nodes' heartbeats.
+export default troupeProject("actor-tx", { test: { maxConcurrency: 3 } });

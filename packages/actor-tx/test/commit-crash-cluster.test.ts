@@ -34,7 +34,7 @@ const backend = (schema: string): Backend => ({
   url: postgresUrl,
   schema,
   natsUrl: NATS_URL,
-  subjectPrefix: `troupe_test.tx_crash_${process.pid}_${Date.now().toString(36)}`,
+  subjectPrefix: `troupe_test.tx_crash_${process.pid}_${schema}`,
   leaseMs: LEASE_MS,
   homes: ["c", "s"],
 });
@@ -48,7 +48,9 @@ const cases: [string, CrashPoint, PlannedTransfer][] = [
   ["mixed", "during-phase-2", fanOut("victim", 6, 7, 9)],
 ];
 
-describe("commit paths with a local participant: the coordinator's node is SIGKILLed (PostgreSQL + NATS)", () => {
+// Side by side (up to the project's maxConcurrency): each case waits on its node processes, its
+// schema and its NATS subjects are its own.
+describe.concurrent("commit paths with a local participant: the coordinator's node is SIGKILLed (PostgreSQL + NATS)", () => {
   for (const [path, point, victim] of cases) {
     it(`${path}, killed ${point}: all of the victim or nothing, the books balance`, async () => {
       const schema = schemas.fresh();

@@ -17,7 +17,8 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe("one-phase commit, SQLite: the node is SIGKILLed and restarts on the same file", () => {
+// Both cases at once: each has its own file and its own node process.
+describe.concurrent("one-phase commit, SQLite: the node is SIGKILLed and restarts on the same file", () => {
   const cases: [CrashPoint, string][] = [
     ["before-commit", "nothing of the victim is applied"],
     ["after-commit", "the victim is applied (the commit was its decision)"],

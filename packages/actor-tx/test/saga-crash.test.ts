@@ -49,7 +49,8 @@ function killHard(child: ChildProcess): Promise<void> {
   });
 }
 
-describe("a saga survives a SIGKILL of its process (SQLite)", () => {
+// The cases run side by side: each has its own SQLite file and waits on its own shop process.
+describe.concurrent("a saga survives a SIGKILL of its process (SQLite)", () => {
   const dir = mkdtempSync(join(tmpdir(), "troupe-saga-"));
   afterAll(() => {
     for (const child of children) child.kill("SIGKILL");
