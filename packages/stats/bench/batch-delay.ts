@@ -3,11 +3,8 @@
 // (`perf_hooks.monitorEventLoopDelay`, what exceeds 1 ms is delay), and for the compact rows also
 // a turn sampler (every turn of the loop timed, sub-microsecond: the longest task it ran).
 // `BATCH_DELAY_ROWS=compact` runs only the compact rows and the idle ones; `BATCH_NICE` sets
-// `workers.nice` (0: the workers at the calling thread's priority, as before it existed). Each
-// row runs in a process of its own, so that no row inherits an earlier one's heap, compiled code
-// or threads; `BATCH_DELAY_IN_PROCESS=1` runs them all in this process, one after the other.
-import { execFile } from "node:child_process";
-import { openSync, readFileSync, readSync } from "node:fs";
+// `workers.nice` (0: the workers at the calling thread's priority, as before it existed).
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import {
   constants,
@@ -16,8 +13,6 @@ import {
   PerformanceObserver,
   type RecordableHistogram,
 } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Worker } from "node:worker_threads";
@@ -68,55 +63,10 @@ interface Sampler {
   stop(): void;
 }
 
-/** The calling thread's time runnable but waiting for a core, ns (Linux), or undefined. */
-function waitedReader(): (() => number) | undefined {
-  try {
-    const fd = openSync(`/proc/self/task/${process.pid}/schedstat`, "r");
-    const buffer = Buffer.alloc(96);
-    return () => Number(buffer.toString("latin1", 0, readSync(fd, buffer, 0, 96, 0)).split(" ")[1]);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The 1 ms timer of `monitorEventLoopDelay`, and beside it (Linux) a 1 ms interval timer whose
- * ticks count only when the calling thread waited for no core since the last one (under 50 µs):
- * how late the timer is by the loop's own doing, which the machine's load does not blur.
- */
 function timerSampler(): Sampler {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   histogram.enable();
-  const waited = waitedReader();
-  if (waited === undefined) {
-    return { histogram, delayMs: timerDelayMs, stop: () => histogram.disable() };
-  }
-  const unwaited = createHistogram();
-  let ticks = 0;
-  let lateHalf = 0;
-  let last = performance.now();
-  let lastWaited = waited();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    const nowWaited = waited();
-    ticks++;
-    if (nowWaited - lastWaited < 50_000) {
-      unwaited.record(Math.max(1, Math.round((now - last) * 1e6)));
-      if (now - last > 1.5) lateHalf++;
-    }
-    last = now;
-    lastWaited = nowWaited;
-  }, 1);
-  return {
-    histogram,
-    delayMs: timerDelayMs,
-    long: () =>
-      `ticks without a wait for a core: ${unwaited.count} of ${ticks}, late p50 ${timerDelayMs(unwaited.percentile(50))} p99 ${timerDelayMs(unwaited.percentile(99))} ms, > 0.5 ms late ${lateHalf}`,
-    stop: () => {
-      histogram.disable();
-      clearInterval(timer);
-    },
-  };
+  return { histogram, delayMs: timerDelayMs, stop: () => histogram.disable() };
 }
 
 /** Times every turn of the event loop (setImmediate to setImmediate) into a histogram (ns). */
@@ -279,8 +229,8 @@ async function measure(row: DelayRow, idleMs: number): Promise<Record<string, st
 }
 
 /** The rows: the calling thread alone, the default pool, one worker per core, then idle. */
-function delayRows(): DelayRow[] {
-  return [
+export async function batchDelayRows(): Promise<Record<string, string | number>[]> {
+  const rows: DelayRow[] = [
     { label: "on the calling thread" },
     { label: "on worker threads (default: cores − 1)", workers: { module: MODULE, ...NICE } },
     {
@@ -302,36 +252,13 @@ function delayRows(): DelayRow[] {
     { label: "idle, every turn timed", idle: true, sampler: "turns" },
     { label: "idle, woken by messages", idle: true, messages: true },
   ];
-}
-
-const SELF = fileURLToPath(import.meta.url);
-
-/** Row `index` measured in a new process of this script (see the end of the file). */
-async function measureApart(
-  index: number,
-  idleMs: number,
-): Promise<Record<string, string | number>> {
-  const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, SELF], {
-    env: { ...process.env, BATCH_DELAY_ROW: String(index), BATCH_DELAY_IDLE_MS: String(idleMs) },
-    maxBuffer: 1 << 20,
-  });
-  return JSON.parse(stdout.trim().split("\n").at(-1) as string) as Record<string, string | number>;
-}
-
-export async function batchDelayRows(): Promise<Record<string, string | number>[]> {
-  const rows = delayRows();
   const only = process.env.BATCH_DELAY_ROWS === "compact";
-  const apart = process.env.BATCH_DELAY_IN_PROCESS !== "1";
   const measured: Record<string, string | number>[] = [];
   let last = 1000;
   // The messages row copies the last batch timed by the 1 ms timer (the turn sampler slows its own).
   let lastTimed = 1000;
-  for (const [index, row] of rows.entries()) {
-    if (only && !row.compact && !row.idle) continue;
-    const idleMs = row.messages === true ? lastTimed : last;
-    const { elapsed, ...printed } = apart
-      ? await measureApart(index, idleMs)
-      : await measure(row, idleMs);
+  for (const row of only ? rows.filter((row) => row.compact || row.idle) : rows) {
+    const { elapsed, ...printed } = await measure(row, row.messages === true ? lastTimed : last);
     last = Number(elapsed);
     if (!row.idle && row.sampler !== "turns") lastTimed = last;
     measured.push(printed);
@@ -340,12 +267,5 @@ export async function batchDelayRows(): Promise<Record<string, string | number>[
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const alone = process.env.BATCH_DELAY_ROW;
-  if (alone === undefined) {
-    for (const row of await batchDelayRows()) console.log(JSON.stringify(row));
-  } else {
-    // One row, for `measureApart`: its figures as the last line.
-    const row = delayRows()[Number(alone)] as DelayRow;
-    console.log(JSON.stringify(await measure(row, Number(process.env.BATCH_DELAY_IDLE_MS))));
-  }
+  for (const row of await batchDelayRows()) console.log(JSON.stringify(row));
 }

@@ -1,5 +1,5 @@
-// `resolveBatch` on worker threads: workers that import the subsystems module (batch-threads.ts),
-// fed chunks of actors a few at a time so the calling thread never does more than one chunk's work
+// `resolveBatch` on worker threads: a tinypool of workers that import the subsystems module, fed
+// chunks of actors a few at a time so the calling thread never does more than one chunk's work
 // (L1 look-ups, one message, the snapshots of one answer) between two turns of its event loop.
 
 import { readFileSync } from "node:fs";
@@ -8,6 +8,7 @@ import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { invalidArgument, parseWith } from "@troupe/core";
+import type { Tinypool } from "tinypool";
 import { z } from "zod";
 import type { BatchResult } from "./aggregator-api.js";
 import {
@@ -17,7 +18,6 @@ import {
   type WorkerChunk,
   type WorkerChunkResult,
 } from "./batch-protocol.js";
-import { BatchThreads, type ThreadAnswer, type WorkerEntry } from "./batch-threads.js";
 import { CompactBatch, type CompactBatchOptions } from "./compact-batch.js";
 import { SharedBytes } from "./shared-bytes.js";
 import type { Actor, CapBounds, Snapshot, StatValues } from "./types.js";
@@ -51,18 +51,16 @@ export interface StatsWorkerOptions {
   readonly nice?: number;
 }
 
+/** What each batch worker is started with. */
+export interface BatchWorkerData {
+  readonly nice: number;
+}
+
 /** Actors per message to a worker: one answer's snapshots take the calling thread ~0.2 ms. */
 export const CHUNK_SIZE = 128;
 
-/**
- * Chunks in flight per worker: the one it computes and the next two, already posted to it. An
- * answer left in a mailbox waits up to a millisecond for the calling thread's timer to read it;
- * the third chunk keeps the worker busy meanwhile.
- */
-const CHUNKS_PER_WORKER = 3;
-
-/** A mailbox's room over the largest answer per actor seen lately (keys and extras vary a little). */
-const MAILBOX_SLACK = 1.02;
+/** Chunks in flight per worker: the one it computes and the next, already posted to it. */
+const CHUNKS_PER_WORKER = 2;
 
 /** What the pool needs from the aggregator, per batch. */
 export interface BatchHost {
@@ -119,7 +117,7 @@ function failure(actorId: string, error: unknown): BatchResult {
  * dependency) in the worker. On Node 20, hooks preloaded with `--import` do not reach a worker
  * thread, so the worker's preload registers them itself.
  */
-function workerEntry(): WorkerEntry {
+function workerEntry(): { filename: string; execArgv: string[] } {
   const fromSource = import.meta.url.endsWith(".ts");
   const filename = new URL(`./batch-worker.${fromSource ? "ts" : "js"}`, import.meta.url).href;
   if (!fromSource) return { filename, execArgv: [] };
@@ -164,12 +162,7 @@ export class BatchPool {
   private readonly module: string;
   private readonly threads: number;
   private readonly nice: number;
-  private pool: BatchThreads | undefined;
-  /**
-   * Mailbox bytes per actor: the largest answer seen, decaying by 1 % a chunk; 0 until a chunk in
-   * shared memory has been answered (the first ones are posted).
-   */
-  private bytesPerActor = 0;
+  private pool: Tinypool | undefined;
   /** Shared memory held by this pool's compact batches. */
   private readonly sharedBytes = new SharedBytes();
 
@@ -182,30 +175,31 @@ export class BatchPool {
     this.nice = valid.nice ?? 5;
   }
 
-  /** The workers, started on first use. */
-  private started(): BatchThreads {
-    this.pool ??= new BatchThreads(workerEntry(), this.threads, this.nice);
+  /** The pool, started on first use (tinypool is loaded then: a CLI or a server without workers never loads it). */
+  private async started(): Promise<Tinypool> {
+    if (this.pool === undefined) {
+      const { Tinypool: Pool } = await import("tinypool");
+      if (this.pool !== undefined) return this.pool;
+      const entry = workerEntry();
+      this.pool = new Pool({
+        filename: entry.filename,
+        execArgv: entry.execArgv,
+        minThreads: this.threads,
+        maxThreads: this.threads,
+        // Both of a worker's chunks in flight are posted to it: it finds the next one waiting
+        // when it answers, instead of sleeping until the calling thread has read the answer.
+        concurrentTasksPerWorker: CHUNKS_PER_WORKER,
+        workerData: { nice: this.nice } satisfies BatchWorkerData,
+      });
+    }
     return this.pool;
-  }
-
-  /** A mailbox for a chunk of `actors` in shared memory, once answers have been sized. */
-  private mailboxFor(actors: number): SharedArrayBuffer | undefined {
-    if (this.bytesPerActor === 0) return undefined;
-    const bytes = Math.ceil((actors * this.bytesPerActor * MAILBOX_SLACK) / 8) * 8 + 64;
-    return new SharedArrayBuffer(bytes);
-  }
-
-  /** Sizes the next mailboxes by an answer that needed `bytes` for `actors`. */
-  private sized(actors: number, bytes: number | undefined): void {
-    if (bytes === undefined || actors === 0) return;
-    this.bytesPerActor = Math.max(this.bytesPerActor * 0.99, bytes / actors);
   }
 
   /** Stops the workers; a later pooled batch starts new ones. */
   async close(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
-    await pool?.close();
+    await pool?.destroy();
   }
 
   /**
@@ -264,13 +258,8 @@ export class BatchPool {
       },
       shared: () => budget.available,
       chunk(indexes, outcomes, token) {
-        const buffer = outcomes.values.buffer;
-        if (buffer instanceof SharedArrayBuffer) {
-          // A mailbox holds both arrays: the batch keeps it whole.
-          const bytes =
-            buffer === outcomes.layout.buffer
-              ? buffer.byteLength
-              : outcomes.values.byteLength + outcomes.layout.byteLength;
+        if (outcomes.values.buffer instanceof SharedArrayBuffer) {
+          const bytes = outcomes.values.byteLength + outcomes.layout.byteLength;
           charged += bytes;
           budget.charge(bytes);
         }
@@ -306,16 +295,15 @@ export class BatchPool {
 
   /**
    * Sends the misses of `actors` to the workers in chunks and hands every outcome to `sink`. At
-   * most three chunks per worker are in flight, so a worker always has its next chunk queued and
-   * the calling thread handles few chunks per turn. Chunks in shared memory get a mailbox once
-   * the answers' size is known: their answers are read on the calling thread's own timer.
+   * most two chunks per worker are in flight, so a worker always has its next chunk queued and
+   * the calling thread only ever handles one chunk per turn.
    */
   private async drive<T>(
     actors: readonly Actor[],
     host: BatchHost,
     sink: BatchSink<T>,
   ): Promise<T> {
-    const pool = this.started();
+    const pool = await this.started();
     const module = this.module;
     const slow: Promise<void>[] = [];
     const maxInFlight = CHUNKS_PER_WORKER * this.threads;
@@ -392,21 +380,19 @@ export class BatchPool {
           next = end;
           if (misses.length === 0) continue;
           const { token, ...header } = host.header();
-          const shared = sink.shared?.() === true;
           const chunk: WorkerChunk = {
             ...header,
             module,
             actors: misses,
-            ...(shared ? { shared: true } : {}),
+            ...(sink.shared?.() === true ? { shared: true } : {}),
           };
           inFlight++;
-          pool.run(chunk, shared ? this.mailboxFor(misses.length) : undefined).then(
-            (answer: ThreadAnswer) => {
+          pool.run(chunk).then(
+            (answer: WorkerChunkResult) => {
               inFlight--;
-              this.sized(misses.length, answer.bytes);
               if (settled) return;
               try {
-                answered(indexes, header, token, answer.result);
+                answered(indexes, header, token, answer);
               } catch (error) {
                 fail(error);
               }

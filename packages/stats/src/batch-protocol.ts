@@ -61,30 +61,6 @@ export interface WorkerChunkResult {
   readonly outcomes?: EncodedOutcomes;
 }
 
-/** What a batch worker is started with. */
-export interface BatchWorkerData {
-  /** Marks the thread as a batch worker (its module then answers chunks). */
-  readonly troupeStatsBatch: true;
-  /** Nice steps below the calling thread. */
-  readonly nice: number;
-}
-
-/** A chunk as posted to a worker, with the mailbox its answer goes in, if it has one. */
-export interface ChunkRequest {
-  readonly id: number;
-  readonly chunk: WorkerChunk;
-  readonly mailbox?: SharedArrayBuffer;
-}
-
-/** A worker's posted answer: the chunk's result, or the error that stopped it. */
-export interface ChunkAnswer {
-  readonly id: number;
-  readonly result?: WorkerChunkResult;
-  readonly error?: unknown;
-  /** For a chunk in shared memory: the mailbox bytes its answer needs. */
-  readonly bytes?: number;
-}
-
 /** The error an outcome carries, as an `Error` again (a `TroupeError` when it had a code). */
 export function errorOf(sent: NonNullable<OutcomeExtras["error"]>): Error {
   const { name, message, code, details } = sent;
@@ -219,29 +195,11 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** A chunk's layout (4 per actor) and values, where the packing wants them. */
-export interface OutcomeArrays {
-  readonly layout: Int32Array;
-  readonly values: Float64Array;
-}
-
-/**
- * Arrays for `actors` outcomes holding `values` numbers in all, or undefined when they do not fit
- * (the packing then makes its own).
- */
-export type OutcomeSpace = (actors: number, values: number) => OutcomeArrays | undefined;
-
-/**
- * Packs a chunk's outcomes (in the worker): into `space` when they fit there, otherwise in new
- * arrays, in shared memory when `shared` is set.
- */
-export function encodeOutcomes(
-  outcomes: readonly Outcome[],
-  shared = false,
-  space?: OutcomeSpace,
-): EncodedOutcomes {
-  // Filled while the sizes are counted, then copied where the values go.
-  const counted = new Int32Array(4 * outcomes.length);
+/** Packs a chunk's outcomes (in the worker), in shared memory when `shared` is set. */
+export function encodeOutcomes(outcomes: readonly Outcome[], shared = false): EncodedOutcomes {
+  const layout = shared
+    ? new Int32Array(new SharedArrayBuffer(16 * outcomes.length))
+    : new Int32Array(4 * outcomes.length);
   const keyLists: string[][] = [];
   const listIndex = new Map<string, number>();
   const extras: (OutcomeExtras | undefined)[] = new Array(outcomes.length);
@@ -265,7 +223,7 @@ export function encodeOutcomes(
   for (let k = 0; k < outcomes.length; k++) {
     const outcome = outcomes[k] as Outcome;
     if (outcome.error !== undefined) {
-      counted.set([size, -1, -1, -1], 4 * k);
+      layout.set([size, -1, -1, -1], 4 * k);
       extras[k] = { error: outcome.error };
       continue;
     }
@@ -273,7 +231,7 @@ export function encodeOutcomes(
     const primary = keysOf(values.primary, 0);
     const derived = keysOf(values.derived, 1);
     const caps = keysOf(values.caps_used, 2);
-    counted.set([size, primary, derived, caps], 4 * k);
+    layout.set([size, primary, derived, caps], 4 * k);
     size +=
       (keyLists[primary] as string[]).length +
       (keyLists[derived] as string[]).length +
@@ -285,21 +243,9 @@ export function encodeOutcomes(
       };
     }
   }
-  const given = space?.(outcomes.length, size);
-  let layout: Int32Array;
-  let packed: Float64Array;
-  if (given !== undefined) {
-    layout = given.layout;
-    layout.set(counted);
-    packed = given.values;
-  } else if (shared) {
-    layout = new Int32Array(new SharedArrayBuffer(counted.byteLength));
-    layout.set(counted);
-    packed = new Float64Array(new SharedArrayBuffer(8 * size));
-  } else {
-    layout = counted;
-    packed = new Float64Array(size);
-  }
+  const packed = shared
+    ? new Float64Array(new SharedArrayBuffer(8 * size))
+    : new Float64Array(size);
   // Each list's writer looked up once per chunk (the look-up joins the keys).
   const chunkWriters: (Write | undefined | null)[] = new Array(2 * keyLists.length).fill(null);
   const write = (list: number, bounds: boolean, map: object, at: number): number => {
@@ -318,10 +264,10 @@ export function encodeOutcomes(
     const outcome = outcomes[k] as Outcome;
     if (outcome.error !== undefined) continue;
     const { primary, derived, caps_used } = outcome.values;
-    let at = counted[4 * k] as number;
-    at = write(counted[4 * k + 1] as number, false, primary, at);
-    at = write(counted[4 * k + 2] as number, false, derived, at);
-    write(counted[4 * k + 3] as number, true, caps_used, at);
+    let at = layout[4 * k] as number;
+    at = write(layout[4 * k + 1] as number, false, primary, at);
+    at = write(layout[4 * k + 2] as number, false, derived, at);
+    write(layout[4 * k + 3] as number, true, caps_used, at);
   }
   return { values: packed, layout, keyLists, extras };
 }

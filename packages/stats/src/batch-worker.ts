@@ -1,17 +1,13 @@
 // The worker side of `resolveBatch` on worker threads: each worker imports the subsystems module
 // once, keeps an aggregator (no cache) per registry, and resolves the chunks of actors it is sent.
-// Only data crosses threads: actors in, values (or errors) out, left in the chunk's mailbox when
-// it has one (see batch-mailbox.ts) or posted; the calling thread builds the snapshots and caches
-// them.
+// Only data crosses threads: actors in, values (or errors) out; the calling thread builds the
+// snapshots and caches them.
 import { deserialize } from "node:v8";
-import { parentPort, workerData } from "node:worker_threads";
 import { TroupeError } from "@troupe/core";
+import { kTransferable, kValue, Tinypool } from "tinypool";
 import { createStatsAggregator, type StatsAggregator } from "./aggregator.js";
-import { mailboxNeeds, mailboxSpace, sealMailbox } from "./batch-mailbox.js";
+import type { BatchWorkerData } from "./batch-pool.js";
 import {
-  type BatchWorkerData,
-  type ChunkAnswer,
-  type ChunkRequest,
   encodeOutcomes,
   type Outcome,
   subsystemSignature,
@@ -28,6 +24,9 @@ interface RegistryData {
   readonly strict?: boolean;
   readonly defaultRule?: MergeRule;
 }
+
+// The calling thread has a core first when this worker competes with it for one.
+lowerThreadPriority((Tinypool.workerData as BatchWorkerData | undefined)?.nice ?? 0);
 
 const modules = new Map<string, Promise<readonly Subsystem[]>>();
 let engine: { readonly key: string; readonly aggregator: StatsAggregator } | undefined;
@@ -74,11 +73,8 @@ function outcomeOfError(error: Error): Outcome {
   return { error: { name: error.name, message: error.message, code, details } };
 }
 
-/** Resolves one chunk of actors into its outcomes, packed as `encodeOutcomes` does. */
-export async function resolveChunk(
-  chunk: WorkerChunk,
-  mailbox?: SharedArrayBuffer,
-): Promise<WorkerChunkResult> {
+/** Resolves one chunk of actors (tinypool calls this default export in a worker). */
+export default async function resolveChunk(chunk: WorkerChunk): Promise<WorkerChunkResult> {
   const aggregator = await aggregatorFor(chunk);
   const signature = subsystemSignature(aggregator.subsystems.list());
   if (signature !== chunk.signature) return { mismatch: signature };
@@ -95,56 +91,13 @@ export async function resolveChunk(
           : { values: snapshot, failed: snapshot.failed_systems };
     }
   }
-  const space = mailbox === undefined ? undefined : mailboxSpace(mailbox);
-  return { outcomes: encodeOutcomes(outcomes, chunk.shared === true, space) };
-}
-
-/**
- * Answers one request: undefined when the answer was left in its mailbox, otherwise the message
- * to post and the buffers it moves. Shared memory crosses by reference; otherwise the packed
- * values move to the calling thread (their buffers are transferred, not copied).
- */
-export async function answerChunk(
-  request: ChunkRequest,
-): Promise<{ answer: ChunkAnswer; transfer: ArrayBuffer[] } | undefined> {
-  const { id, chunk, mailbox } = request;
-  const result = await resolveChunk(chunk, mailbox);
-  const encoded = result.outcomes;
-  if (encoded === undefined) return { answer: { id, result }, transfer: [] };
-  if (chunk.shared !== true) {
-    return {
-      answer: { id, result },
-      transfer: [encoded.values.buffer as ArrayBuffer, encoded.layout.buffer as ArrayBuffer],
-    };
-  }
-  // What a mailbox must hold for this answer: the calling thread sizes the next ones by it.
-  const needs = mailboxNeeds(encoded);
-  if (mailbox !== undefined && sealMailbox(mailbox, encoded, needs)) return undefined;
-  return { answer: { id, result, bytes: needs.bytes }, transfer: [] };
-}
-
-// Started as a batch worker (see batch-threads.ts): answer the calling thread's chunks.
-const started = workerData as BatchWorkerData | undefined;
-if (parentPort !== null && started?.troupeStatsBatch === true) {
-  const port = parentPort;
-  // The calling thread has a core first when this worker competes with it for one.
-  lowerThreadPriority(started.nice);
-  port.on("message", (request: ChunkRequest) => {
-    answerChunk(request).then(
-      (reply) => {
-        if (reply !== undefined) port.postMessage(reply.answer, reply.transfer);
-      },
-      (error: unknown) => {
-        try {
-          port.postMessage({ id: request.id, error } satisfies ChunkAnswer);
-        } catch {
-          // An error that cannot be cloned: its text.
-          port.postMessage({
-            id: request.id,
-            error: new Error(String(error)),
-          } satisfies ChunkAnswer);
-        }
-      },
-    );
-  });
+  const encoded = encodeOutcomes(outcomes, chunk.shared === true);
+  const answer: WorkerChunkResult = { outcomes: encoded };
+  // Shared memory crosses by reference; otherwise the packed values move to the calling thread
+  // (their buffers are transferred, not copied).
+  if (chunk.shared === true) return answer;
+  return Tinypool.move({
+    [kTransferable]: [encoded.values.buffer, encoded.layout.buffer],
+    [kValue]: answer,
+  }) as WorkerChunkResult;
 }
