@@ -8,17 +8,12 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
-import {
-  type ActorRemoting,
-  type ActorSystem,
-  createActorSystem,
-  createClusterNode,
-} from "@troupe/actors";
-import { createMemoryMetrics, createMemoryQueue, type Store } from "@troupe/core";
-import { createNatsTransport } from "@troupe/nats";
+import type { ActorRemoting, ActorSystem } from "@troupe/actors";
+import { createMemoryMetrics, type Store } from "@troupe/core";
 import { createPostgresStore } from "@troupe/postgres";
 import { createDecisionLog, createTransactions } from "../src/index.js";
 import { Account } from "./account.js";
+import { startBenchNodes } from "./cluster-nodes.js";
 
 const concurrency = Number(process.env.COST_CONCURRENCY ?? 64);
 const durationMs = Number(process.env.COST_DURATION_MS ?? 5_000);
@@ -57,34 +52,13 @@ const schema = `${runId}_s`;
 const stores = [0, 1].map((i) =>
   countingStore(createPostgresStore({ connectionString: url, schema }), i),
 );
-const transports = [0, 1].map(() =>
-  createNatsTransport({
-    servers: process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222",
-    subjectPrefix: `${runId}.actors`,
-  }),
-);
-const systems: ActorSystem[] = [];
-const nodes = [];
-for (const [i, store] of stores.entries()) {
-  const node = createClusterNode({
-    store,
-    transport: transports[i] as (typeof transports)[number],
-    nodeId: `${runId}-${i}`,
-    leaseMs: 30_000,
-  });
-  systems.push(
-    createActorSystem({
-      store,
-      queue: createMemoryQueue({ queueName: `q${i}` }),
-      actors: [Account, createDecisionLog({ store }).actor],
-      nodeId: node.nodeId,
-      directory: node.directory,
-      remoting: countingRemoting(node.remoting, i),
-    }),
-  );
-  nodes.push(node);
-}
-for (const node of nodes) await node.join();
+const cluster = await startBenchNodes({
+  stores,
+  natsUrl: process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222",
+  runId,
+  remoting: countingRemoting,
+});
+const systems = cluster.systems;
 const system = systems[0] as ActorSystem;
 const metrics = createMemoryMetrics();
 const transactions = createTransactions({
@@ -197,9 +171,7 @@ console.log(
   "per transfer",
 );
 transactions.close();
-for (const s of systems) await s.close();
-for (const node of nodes) await node.close();
-for (const t of transports) await t.close();
+await cluster.close();
 await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
 await admin.end();
 for (const s of stores) await s.close();

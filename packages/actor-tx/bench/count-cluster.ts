@@ -1,12 +1,12 @@
 // Counts the Store commits and ops of one cross-node transfer (two nodes, PostgreSQL + NATS),
 // one transfer at a time, and prints its p50/p99: what each transfer costs the database.
 // Run: npx tsx --conditions=source bench/count-cluster.ts
-import { type ActorSystem, createActorSystem, createClusterNode } from "@troupe/actors";
-import { createMemoryQueue, type Store } from "@troupe/core";
-import { createNatsTransport } from "@troupe/nats";
+import type { ActorSystem } from "@troupe/actors";
+import type { Store } from "@troupe/core";
 import { createPostgresStore } from "@troupe/postgres";
 import { createDecisionLog, createTransactions } from "../src/index.js";
 import { Account } from "./account.js";
+import { startBenchNodes } from "./cluster-nodes.js";
 
 const runId = `txcount_${process.pid}`;
 const counts: Record<string, number> = {};
@@ -36,31 +36,12 @@ const stores = [0, 1].map((i) =>
     `n${i}`,
   ),
 );
-const transports = [0, 1].map(() =>
-  createNatsTransport({ servers: "nats://127.0.0.1:4222", subjectPrefix: `${runId}.actors` }),
-);
-const systems: ActorSystem[] = [];
-const nodes = [];
-for (const [i, store] of stores.entries()) {
-  const node = createClusterNode({
-    store,
-    transport: transports[i] as (typeof transports)[number],
-    nodeId: `${runId}-${i}`,
-    leaseMs: 30_000,
-  });
-  systems.push(
-    createActorSystem({
-      store,
-      queue: createMemoryQueue({ queueName: `q${i}` }),
-      actors: [Account, createDecisionLog({ store }).actor],
-      nodeId: node.nodeId,
-      directory: node.directory,
-      remoting: node.remoting,
-    }),
-  );
-  nodes.push(node);
-}
-for (const node of nodes) await node.join();
+const cluster = await startBenchNodes({
+  stores,
+  natsUrl: process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222",
+  runId,
+});
+const systems = cluster.systems;
 const system = systems[0] as ActorSystem;
 const transactions = createTransactions({
   system,
@@ -116,8 +97,6 @@ console.log(
 for (const [k, v] of Object.entries(counts).sort())
   console.log(k, (v / N).toFixed(2), "per transfer");
 transactions.close();
-for (const s of systems) await s.close();
-for (const n of nodes) await n.close();
-for (const t of transports) await t.close();
+await cluster.close();
 for (const s of stores) await s.close();
 process.exit(0);

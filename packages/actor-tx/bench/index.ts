@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { type ActorSystem, createActorSystem, createClusterNode } from "@troupe/actors";
+import { type ActorSystem, createActorSystem } from "@troupe/actors";
 import {
   createMemoryMetrics,
   createMemoryQueue,
@@ -19,11 +19,11 @@ import {
   type Store,
   systemClock,
 } from "@troupe/core";
-import { createNatsTransport } from "@troupe/nats";
 import { createPostgresStore } from "@troupe/postgres";
 import { createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import { createDecisionLog, createTransactions, type Transactions } from "../src/index.js";
 import { Account } from "./account.js";
+import { startBenchNodes } from "./cluster-nodes.js";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 3_000);
 const warmupMs = Number(process.env.BENCH_WARMUP_MS ?? 1_000);
@@ -216,28 +216,8 @@ async function crossNode(schema: string): Promise<Result> {
   const stores = Array.from({ length: count }, () =>
     createPostgresStore({ connectionString: postgresUrl, schema }),
   );
-  const transports = Array.from({ length: count }, () =>
-    createNatsTransport({ servers: natsUrl, subjectPrefix: `${runId}.actors` }),
-  );
-  const systems: ActorSystem[] = [];
-  const nodes = [];
-  for (const [i, store] of stores.entries()) {
-    const transport = transports[i];
-    if (transport === undefined) throw new Error("transport");
-    const node = createClusterNode({ store, transport, nodeId: `${runId}-${i}`, leaseMs: 30_000 });
-    systems.push(
-      createActorSystem({
-        store,
-        queue: createMemoryQueue({ queueName: `q${i}` }),
-        actors: [Account, createDecisionLog({ store }).actor],
-        nodeId: node.nodeId,
-        directory: node.directory,
-        remoting: node.remoting,
-      }),
-    );
-    nodes.push(node);
-  }
-  for (const node of nodes) await node.join();
+  const cluster = await startBenchNodes({ stores, natsUrl, runId });
+  const systems = cluster.systems;
   const [system] = systems as [ActorSystem];
   const metrics = createMemoryMetrics();
   const transactions = createTransactions({
@@ -263,9 +243,7 @@ async function crossNode(schema: string): Promise<Result> {
       await exited;
     }
     transactions.close();
-    for (const s of systems) await s.close();
-    for (const node of nodes) await node.close();
-    for (const t of transports) await t.close();
+    await cluster.close();
     for (const s of stores) await s.close();
   }
 }
