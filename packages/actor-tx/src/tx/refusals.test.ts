@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { txError } from "../errors.js";
 import type { ParticipantRef } from "./decision-state.js";
 import { createDecisionStore } from "./decision-store.js";
-import { runTransaction, type TransactionDeps } from "./transaction.js";
+import { runTransaction, type Transaction, type TransactionDeps } from "./transaction.js";
 
 /** Deps whose remote calls are answered by `answer` and recorded. */
 function fakeDeps(answer: (ref: ParticipantRef, action: string) => unknown, conflictWaitMs = 0) {
@@ -27,6 +27,12 @@ function fakeDeps(answer: (ref: ParticipantRef, action: string) => unknown, conf
   return { deps, calls };
 }
 
+/** The body of every case but one: take 1 from account a, then give it to account b. */
+const transferAtoB = async (tx: Transaction) => {
+  await tx.call({ type: "Account", key: "a" }, "withdraw", 1);
+  await tx.call({ type: "Account", key: "b" }, "deposit", 1);
+};
+
 const held = () =>
   txError("TX_CONFLICT", "Account/b is held by the older transaction t0", { holder: "t0" });
 
@@ -36,14 +42,7 @@ describe("a step refused by an older holder, and aborting", () => {
       if (action === "txPrepare" && ref.key === "b") throw held();
       return undefined;
     });
-    const run = runTransaction(
-      deps,
-      async (tx) => {
-        await tx.call({ type: "Account", key: "a" }, "withdraw", 1);
-        await tx.call({ type: "Account", key: "b" }, "deposit", 1);
-      },
-      1_000,
-    );
+    const run = runTransaction(deps, transferAtoB, 1_000);
     await expect(run).rejects.toSatisfy((e) => TroupeError.isInstance(e, "TX_CONFLICT"));
     expect(calls).toEqual(["txPrepare a", "txPrepare b", "txAbort a"]);
   });
@@ -55,14 +54,7 @@ describe("a step refused by an older holder, and aborting", () => {
       }
       return undefined;
     });
-    const run = runTransaction(
-      deps,
-      async (tx) => {
-        await tx.call({ type: "Account", key: "a" }, "withdraw", 1);
-        await tx.call({ type: "Account", key: "b" }, "deposit", 1);
-      },
-      1_000,
-    );
+    const run = runTransaction(deps, transferAtoB, 1_000);
     await expect(run).rejects.toThrow("no answer in time");
     expect(calls.slice(2).sort()).toEqual(["txAbort a", "txAbort b"]);
   });
@@ -88,14 +80,7 @@ describe("a step refused by an older holder, and aborting", () => {
       if (action === "txPrepare" && ref.key === "b" && refusals++ < 2) throw held();
       return undefined;
     }, 60_000);
-    await runTransaction(
-      deps,
-      async (tx) => {
-        await tx.call({ type: "Account", key: "a" }, "withdraw", 1);
-        await tx.call({ type: "Account", key: "b" }, "deposit", 1);
-      },
-      60_000,
-    );
+    await runTransaction(deps, transferAtoB, 60_000);
     expect(calls.slice(0, 4)).toEqual(["txPrepare a", "txPrepare b", "txPrepare b", "txPrepare b"]);
     expect(calls.slice(4).sort()).toEqual(["txCommit a", "txCommit b"]);
   });
@@ -105,14 +90,7 @@ describe("a step refused by an older holder, and aborting", () => {
       if (action === "txPrepare" && ref.key === "b") throw held();
       return undefined;
     }, 5);
-    const run = runTransaction(
-      deps,
-      async (tx) => {
-        await tx.call({ type: "Account", key: "a" }, "withdraw", 1);
-        await tx.call({ type: "Account", key: "b" }, "deposit", 1);
-      },
-      60_000,
-    );
+    const run = runTransaction(deps, transferAtoB, 60_000);
     await expect(run).rejects.toSatisfy((e) => TroupeError.isInstance(e, "TX_CONFLICT"));
     expect(calls.filter((c) => c === "txPrepare b").length).toBeGreaterThan(1);
     expect(calls.at(-1)).toBe("txAbort a");
