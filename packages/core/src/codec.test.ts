@@ -25,6 +25,19 @@ describe("jsonCodec", () => {
     expect(jsonCodec.decode(jsonCodec.encode(value))).toEqual(value);
   });
 
+  it("round-trips an invalid Date instead of throwing", () => {
+    const decoded = jsonCodec.decode(
+      jsonCodec.encode({ at: new Date(Number.NaN), list: [new Date(Number.NaN)] }),
+    );
+    expect(decoded).toEqual({ at: expect.any(Date), list: [expect.any(Date)] });
+    const { at, list } = decoded as { at: Date; list: Date[] };
+    expect(Number.isNaN(at.getTime())).toBe(true);
+    expect(Number.isNaN(list[0]?.getTime())).toBe(true);
+    // The case the property test found (seed 648366710): a tag-like key holding an invalid Date.
+    const text = taggedJson([{ $bigint: [new Date(Number.NaN)] }]) as string;
+    expect(() => parseTagged(text)).not.toThrow();
+  });
+
   it("keeps user objects that look like tags unchanged", () => {
     const value = { $bigint: "not a bigint", other: { $date: "nope" } };
     expect(jsonCodec.decode(jsonCodec.encode(value))).toEqual(value);

@@ -32,7 +32,10 @@ function writtenKeys(record: Record<string, unknown>): string[] {
 function replace(this: unknown, key: string, value: unknown): unknown {
   const raw = (this as Record<string, unknown>)[key];
   if (typeof raw === "bigint") return { $bigint: raw.toString() };
-  if (raw instanceof Date) return { $date: raw.toISOString() };
+  if (raw instanceof Date) {
+    // An invalid Date has no ISO form; "Invalid Date" parses back to one.
+    return { $date: Number.isNaN(raw.getTime()) ? "Invalid Date" : raw.toISOString() };
+  }
   if (raw instanceof Uint8Array) return { $bytes: Buffer.from(raw).toString("base64") };
   if (raw === undefined && Array.isArray(this)) return { $undefined: 1 };
   if (value !== null && typeof value === "object" && !Array.isArray(value)) {
