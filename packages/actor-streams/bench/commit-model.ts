@@ -9,13 +9,12 @@
 //   BENCH_SLOW_EVERY: one slow commit in this many)
 import { createMemoryPubSub, createMemoryStore, type Store } from "@troupe/core";
 import { createStreams } from "../src/index.js";
+import { envNumber, rate, streamCount } from "./env.js";
 
-const rate = Number(process.env.BENCH_RATE ?? 1_000);
-const streamCount = Number(process.env.BENCH_STREAMS ?? 10);
-const eventCount = Number(process.env.BENCH_EVENTS ?? 10_000);
-const commitMs = Number(process.env.BENCH_COMMIT_MS ?? 1);
-const slowMs = Number(process.env.BENCH_SLOW_MS ?? 8);
-const slowEvery = Number(process.env.BENCH_SLOW_EVERY ?? 200);
+const eventCount = envNumber("BENCH_EVENTS", 10_000);
+const commitMs = envNumber("BENCH_COMMIT_MS", 1);
+const slowMs = envNumber("BENCH_SLOW_MS", 8);
+const slowEvery = envNumber("BENCH_SLOW_EVERY", 200);
 const STEP_MS = 0.1;
 
 /** A deterministic pseudo-random sequence (the same commits are slow in every run). */

@@ -24,17 +24,12 @@ import { createPostgresStore, type PostgresStoreOptions } from "@troupe/postgres
 import { createSqliteStore } from "@troupe/sqlite";
 import { z } from "zod";
 import { createStreams, implicitSubscription, type StreamEvent } from "../src/index.js";
+import { durationMs, envList, envNumber, natsUrl, postgresUrl, rate, streamCount } from "./env.js";
 
-const rate = Number(process.env.BENCH_RATE ?? 1_000);
-const durationMs = Number(process.env.BENCH_DURATION_MS ?? 3_000);
 /** The steady rate run this long before the rows, unmeasured (the pool opens what they need). */
-const warmupMs = Number(process.env.BENCH_WARMUP_MS ?? 1_000);
-const streamCount = Number(process.env.BENCH_STREAMS ?? 10);
-const serialCount = Number(process.env.BENCH_SERIAL ?? 500);
-const engines = (process.env.BENCH_ENGINES ?? "memory,sqlite,postgres").split(",");
-const postgresUrl =
-  process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+const warmupMs = envNumber("BENCH_WARMUP_MS", 1_000);
+const serialCount = envNumber("BENCH_SERIAL", 500);
+const engines = envList("BENCH_ENGINES", "memory,sqlite,postgres");
 const runId = `sbench_${process.pid}_${Date.now().toString(36)}`;
 
 /** Where deliveries are recorded (the actor's action and the handle's handler both call it). */

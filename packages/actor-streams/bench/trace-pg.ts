@@ -13,15 +13,10 @@ import { createNatsPubSub } from "@troupe/nats";
 import { createPostgresStore, type PostgresStoreOptions } from "@troupe/postgres";
 import { z } from "zod";
 import { createStreams, implicitSubscription, type StreamEvent } from "../src/index.js";
+import { durationMs, envList, envNumber, natsUrl, postgresUrl, rate, streamCount } from "./env.js";
 
-const rate = Number(process.env.BENCH_RATE ?? 1_000);
-const durationMs = Number(process.env.BENCH_DURATION_MS ?? 3_000);
-const streamCount = Number(process.env.BENCH_STREAMS ?? 10);
-const runs = Number(process.env.BENCH_RUNS ?? 1);
-const consumers = (process.env.BENCH_CONSUMERS ?? "actor,handle").split(",");
-const postgresUrl =
-  process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const natsUrl = process.env.TROUPE_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+const runs = envNumber("BENCH_RUNS", 1);
+const consumers = envList("BENCH_CONSUMERS", "actor,handle");
 const runId = `strace_${process.pid}_${Date.now().toString(36)}`;
 
 let onDelivered: (event: StreamEvent) => void = () => {};

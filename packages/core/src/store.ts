@@ -116,17 +116,26 @@ export interface Store {
 }
 
 /**
- * The entries of each of `ranges`, as `store.list` gives them: through the adapter's
- * {@link Store.listMany} when it has one (one round trip), else one `list` per range, in
- * parallel. Bad options fail with INVALID_ARGUMENT either way.
+ * The entries of each of `ranges`, as `store.list` gives them: a lone range through `list` (a
+ * batch would only cost more), several through the adapter's {@link Store.listMany} when it has
+ * one (one round trip), else one `list` per range, in parallel. Bad options fail with
+ * INVALID_ARGUMENT either way.
  */
 export async function listRanges(
   store: Pick<Store, "list" | "listMany">,
   ranges: readonly ListOptions[],
 ): Promise<StoreEntry[][]> {
   if (!Array.isArray(ranges)) throw invalidArgument("ranges", "expected an array of list options");
+  if (ranges.length === 1) return [await store.list(checkedRange(ranges[0], 0))];
   if (store.listMany) return store.listMany(ranges);
   return Promise.all(ranges.map((range) => store.list(range)));
+}
+
+/** `options` when they are list options (or absent), else INVALID_ARGUMENT naming `ranges[index]`. */
+function checkedRange(options: ListOptions | undefined, index: number): ListOptions | undefined {
+  if (options !== undefined && (typeof options !== "object" || options === null))
+    throw invalidArgument(`ranges[${index}]`, "expected list options");
+  return options;
 }
 
 /** A validated, normalised `list` range: keys `k` with `from <= k < to` (undefined: unbounded). */
@@ -159,11 +168,7 @@ export function resolveListRange(options: ListOptions = {}): KeyRange {
 /** Validates the options of a `listMany` call, range by range, as `resolveListRange`. For adapters. */
 export function resolveListRanges(ranges: readonly ListOptions[]): KeyRange[] {
   if (!Array.isArray(ranges)) throw invalidArgument("ranges", "expected an array of list options");
-  return ranges.map((options, index) => {
-    if (options !== undefined && (typeof options !== "object" || options === null))
-      throw invalidArgument(`ranges[${index}]`, "expected list options");
-    return resolveListRange(options);
-  });
+  return ranges.map((options, index) => resolveListRange(checkedRange(options, index)));
 }
 
 /** True when `key` lies in `range` (ignoring limit). */

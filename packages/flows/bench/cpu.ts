@@ -10,7 +10,8 @@ import { printTable } from "@troupe/testkit";
 import pg from "pg";
 import { statementKind } from "./commits.js";
 import { dbosOne, launchDbos, shutdownDbos } from "./dbos.js";
-import { freshDatabase, openTroupe, timeLanes } from "./versus-dbos.js";
+import type { ScratchDatabases } from "./scratch-databases.js";
+import { openTroupe, timeLanes } from "./versus-dbos.js";
 
 const WORKFLOWS = Number(process.env.FLOWS_BENCH_CPU_WORKFLOWS ?? 2000);
 const ROUNDS = Number(process.env.FLOWS_BENCH_ROUNDS ?? 4);
@@ -119,23 +120,23 @@ const median = (values: readonly number[]): number => {
 /** pg_stat_database is flushed by each backend about once a second after its transactions. */
 const settleStats = () => new Promise((resolve) => setTimeout(resolve, 1500));
 
-export async function cpuBench(url: string): Promise<void> {
+export async function cpuBench(url: string, databases: ScratchDatabases): Promise<void> {
   const loadBefore = loadavg()[0] ?? 0;
   if (COUNT) countStatements();
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
-  const troupeDb = "troupe_flows_bench_cpu";
-  const dbosDb = "troupe_flows_bench_cpu_dbos";
   const runs: Record<string, { db: string; one: (n: number) => Promise<void> }> = {};
   let closeTroupe = async () => {};
   if (SYSTEMS.includes("troupe")) {
-    const troupe = await openTroupe(await freshDatabase(url, troupeDb));
-    runs.troupe = { db: troupeDb, one: () => troupe.one() };
+    const db = await databases.create("cpu");
+    const troupe = await openTroupe(db.url);
+    runs.troupe = { db: db.name, one: () => troupe.one() };
     closeTroupe = () => troupe.close();
   }
   if (SYSTEMS.includes("dbos")) {
-    await launchDbos(await freshDatabase(url, dbosDb));
-    runs.dbos = { db: dbosDb, one: (n) => dbosOne(n) };
+    const db = await databases.create("cpu_dbos");
+    await launchDbos(db.url);
+    runs.dbos = { db: db.name, one: (n) => dbosOne(n) };
   }
   for (const { one } of Object.values(runs)) await timeLanes(200, LANES, one);
   const results: Record<string, CpuRound[]> = {};

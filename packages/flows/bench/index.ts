@@ -13,8 +13,9 @@ import { cpuBench } from "./cpu.js";
 import { dbosStepGaps, dbosThroughput, launchDbos, shutdownDbos } from "./dbos.js";
 import { flowControlBench } from "./flow-control.js";
 import { retentionBench } from "./retention.js";
+import { withScratchDatabases } from "./scratch-databases.js";
 import { tailBench } from "./tail.js";
-import { DBOS_DATABASE, freshDatabase, versusDbos } from "./versus-dbos.js";
+import { versusDbos } from "./versus-dbos.js";
 
 const postgresUrl =
   process.env.TROUPE_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -27,11 +28,11 @@ if (process.argv[2] === "flow-control") {
   process.exit(0);
 }
 if (process.argv[2] === "dbos") {
-  await versusDbos(postgresUrl);
+  await withScratchDatabases(postgresUrl, (databases) => versusDbos(databases));
   process.exit(0);
 }
 if (process.argv[2] === "cpu") {
-  await cpuBench(postgresUrl);
+  await withScratchDatabases(postgresUrl, (databases) => cpuBench(postgresUrl, databases));
   process.exit(0);
 }
 if (process.argv[2] === "retention") {
@@ -212,23 +213,25 @@ for (const backend of backends) {
 
 // DBOS Transact on the same PostgreSQL (its own fresh database): the same 3-step workflow, CONCURRENCY at a time, started
 // in-process by calling the registered workflow (its fastest path; no queue), and the same 10-step gap probe.
-await launchDbos(await freshDatabase(postgresUrl, DBOS_DATABASE));
-const dbosMs = await dbosThroughput(WORKFLOWS, CONCURRENCY);
-throughputRows.push({
-  backend: "DBOS Transact 5.3.0 (postgres)",
-  workflows: WORKFLOWS,
-  "workflows/s": Math.round((WORKFLOWS / dbosMs) * 1000),
-  "steps/s": Math.round(((WORKFLOWS * 3) / dbosMs) * 1000),
+await withScratchDatabases(postgresUrl, async (databases) => {
+  await launchDbos((await databases.create("dbos")).url);
+  const dbosMs = await dbosThroughput(WORKFLOWS, CONCURRENCY);
+  throughputRows.push({
+    backend: "DBOS Transact 5.3.0 (postgres)",
+    workflows: WORKFLOWS,
+    "workflows/s": Math.round((WORKFLOWS / dbosMs) * 1000),
+    "steps/s": Math.round(((WORKFLOWS * 3) / dbosMs) * 1000),
+  });
+  const dbosGaps = (await dbosStepGaps(OVERHEAD_RUNS)).sort((a, b) => a - b);
+  overheadRows.push({
+    backend: "DBOS Transact 5.3.0 (postgres)",
+    steps: dbosGaps.length,
+    "p50 ms": percentile(dbosGaps, 50).toFixed(3),
+    "p99 ms": percentile(dbosGaps, 99).toFixed(3),
+  });
+  await versusDbos(databases, true);
+  await shutdownDbos();
 });
-const dbosGaps = (await dbosStepGaps(OVERHEAD_RUNS)).sort((a, b) => a - b);
-overheadRows.push({
-  backend: "DBOS Transact 5.3.0 (postgres)",
-  steps: dbosGaps.length,
-  "p50 ms": percentile(dbosGaps, 50).toFixed(3),
-  "p99 ms": percentile(dbosGaps, 99).toFixed(3),
-});
-await versusDbos(postgresUrl, true);
-await shutdownDbos();
 
 const pgFlows = Number(
   throughputRows.find((row) => row.backend === "troupe flows (postgres)")?.["workflows/s"],

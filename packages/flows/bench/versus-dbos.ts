@@ -9,6 +9,7 @@ import { printTable } from "@troupe/testkit";
 import pg from "pg";
 import { createFlows, createFunction, type Flows } from "../src/index.js";
 import { dbosOne, launchDbos, shutdownDbos } from "./dbos.js";
+import type { ScratchDatabases } from "./scratch-databases.js";
 
 const ROUNDS = Number(process.env.FLOWS_BENCH_ROUNDS ?? 4);
 const C1_WORKFLOWS = Number(process.env.FLOWS_BENCH_C1_WORKFLOWS ?? 200);
@@ -114,38 +115,20 @@ export async function openTroupe(url: string) {
   };
 }
 
-/** A URL for a fresh database next to `url`'s (dropped first if it exists). */
-export async function freshDatabase(url: string, name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await client.query(`CREATE DATABASE "${name}"`);
-  await client.end();
-  const fresh = new URL(url);
-  fresh.pathname = `/${name}`;
-  return fresh.toString();
-}
-
-/** The fresh database DBOS's system tables go in. */
-export const DBOS_DATABASE = "troupe_flows_bench_dbos";
-
-/** The fresh database Troupe's tables go in. */
-export const TROUPE_DATABASE = "troupe_flows_bench_troupe";
-
 /**
- * Both systems, alternating rounds; prints the table. Launches DBOS on a fresh database unless
- * `dbosLaunched` (then the caller launched it and shuts it down).
+ * Both systems, alternating rounds; prints the table. Launches DBOS on a fresh database of
+ * `databases` unless `dbosLaunched` (then the caller launched it and shuts it down).
  */
-export async function versusDbos(url: string, dbosLaunched = false): Promise<void> {
+export async function versusDbos(databases: ScratchDatabases, dbosLaunched = false): Promise<void> {
   const loadBefore = loadavg()[0] ?? 0;
-  if (!dbosLaunched) await launchDbos(await freshDatabase(url, DBOS_DATABASE));
+  if (!dbosLaunched) await launchDbos((await databases.create("dbos")).url);
   // Troupe on a fresh database too, as DBOS is: a schema reused across runs keeps every earlier
   // run's dead rows where autovacuum is off (as on the CI machine), and reads slow down with them.
-  const troupe = await openTroupe(await freshDatabase(url, TROUPE_DATABASE));
+  const troupe = await openTroupe((await databases.create("troupe")).url);
   // The unit a one-at-a-time workflow is made of: a single-row INSERT committed on its own, on
   // the same server, timed in the same rounds. Each system's C=1 p50 over it is the number of
   // synchronous commits' worth of time one workflow takes (Troupe has 4 on its path, DBOS 5).
-  const bare = await openBareCommit(await freshDatabase(url, BARE_DATABASE));
+  const bare = await openBareCommit((await databases.create("commit")).url);
   // Warm-up: connections, prepared statements, JIT.
   await timeLanes(50, 10, () => troupe.one());
   await timeLanes(50, 10, (n) => dbosOne(n));
@@ -217,9 +200,6 @@ export async function versusDbos(url: string, dbosLaunched = false): Promise<voi
     `load average (1 min): ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`,
   );
 }
-
-/** The fresh database the bare commits go in. */
-const BARE_DATABASE = "troupe_flows_bench_commit";
 
 /** A table where `one()` commits one small row in a transaction of its own. */
 async function openBareCommit(url: string) {

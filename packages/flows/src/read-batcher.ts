@@ -84,9 +84,7 @@ export function createReadBatcher(
       }
       slot.waiting = undefined;
       try {
-        const [only] = ranges;
-        const listed =
-          ranges.length === 1 && only ? [await store.list(only)] : await listRanges(store, ranges);
+        const listed = await listRanges(store, ranges);
         for (const caller of pending.callers) caller.resolve(listed.map((entries) => [...entries]));
       } catch (error) {
         for (const caller of pending.callers) caller.reject(error);

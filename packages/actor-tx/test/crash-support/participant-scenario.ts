@@ -1,26 +1,14 @@
-import type { ChildProcess } from "node:child_process";
-import type { Store } from "@troupe/core";
 import { expect } from "vitest";
-import type { Backend, PlannedTransfer } from "./plan.js";
-import { ackedIds, checkRecovery, scenarioNodes } from "./recovery.js";
+import { ackedIds, checkRecovery, type ScenarioBase, scenarioNodes } from "./recovery.js";
 import { stopTxNode } from "./tx-node-process.js";
 
-/** A remote participant's node dies after the victim's decision, before phase 2 reaches it. */
-export interface ParticipantCrashScenario {
-  readonly backend: Backend;
-  /** A handle on the nodes' Store, for reading the books as they were written. */
-  readonly store: Store;
-  readonly accounts: number;
-  /** The node that coordinates `transfers` (and hosts the victim's local participant). */
-  readonly coordinator: string;
+/**
+ * A remote participant's node dies after the victim's decision, before phase 2 reaches it. The
+ * coordinator also hosts the victim's local participant; `after` runs from a third node.
+ */
+export interface ParticipantCrashScenario extends ScenarioBase {
   /** The node of the victim's remote participant: SIGKILLed, then restarted. */
   readonly participant: string;
-  readonly transfers: readonly PlannedTransfer[];
-  readonly victim: PlannedTransfer;
-  /** Run from a third node once everything settled: every one must commit. */
-  readonly after: readonly PlannedTransfer[];
-  readonly timeoutMs: number;
-  readonly children: Set<ChildProcess>;
 }
 
 /**

@@ -6,12 +6,27 @@ import { committedRecords, readBooks, START, until } from "./books.js";
 import type { Backend, PlannedTransfer } from "./plan.js";
 import { startTxNode, stopTxNode, type TxNode } from "./tx-node-process.js";
 
-/** Node processes of one scenario: started on its backend, all stopped at its end. */
-export function scenarioNodes(scenario: {
+/**
+ * What every crash scenario names: its backend and books, the coordinator and its transfers, the
+ * victim among them, and the transfers that must all commit once everything settled.
+ */
+export interface ScenarioBase {
   readonly backend: Backend;
+  /** A handle on the nodes' Store, for reading the books as they were written. */
+  readonly store: Store;
+  readonly accounts: number;
+  /** The node that coordinates `transfers`. */
+  readonly coordinator: string;
+  readonly transfers: readonly PlannedTransfer[];
+  readonly victim: PlannedTransfer;
+  /** Run once everything settled (on which node, the scenario says): every one must commit. */
+  readonly after: readonly PlannedTransfer[];
   readonly timeoutMs: number;
   readonly children: Set<ChildProcess>;
-}) {
+}
+
+/** Node processes of one scenario: started on its backend, all stopped at its end. */
+export function scenarioNodes(scenario: Pick<ScenarioBase, "backend" | "timeoutMs" | "children">) {
   const nodes: TxNode[] = [];
   return {
     async start(nodeId: string, extra: object = {}): Promise<TxNode> {

@@ -1,26 +1,16 @@
-import type { ChildProcess } from "node:child_process";
-import type { Store } from "@troupe/core";
 import { expect } from "vitest";
-import type { Backend, CrashPoint, PlannedTransfer } from "./plan.js";
-import { ackedIds, checkRecovery, scenarioNodes } from "./recovery.js";
+import type { CrashPoint } from "./plan.js";
+import { ackedIds, checkRecovery, type ScenarioBase, scenarioNodes } from "./recovery.js";
 
-/** One crash of a coordinator that hosts participants, and the recovery after it. */
-export interface CrashScenario {
-  readonly backend: Backend;
-  /** A handle on the nodes' Store, for reading the books as they were written. */
-  readonly store: Store;
-  readonly accounts: number;
+/**
+ * One crash of a coordinator that hosts participants, and the recovery after it: the coordinator
+ * dies at `point` of `victim` and restarts; the restarted coordinator runs `after` once the
+ * survivors resolved.
+ */
+export interface CrashScenario extends ScenarioBase {
   /** Nodes that stay up throughout (each hosts its share of the accounts). */
   readonly survivors: readonly string[];
-  /** The node that coordinates `transfers`, dies at `point` of `victim`, and restarts. */
-  readonly coordinator: string;
-  readonly transfers: readonly PlannedTransfer[];
-  readonly victim: PlannedTransfer;
   readonly point: CrashPoint;
-  /** Run by the restarted coordinator once the survivors resolved: every one must commit. */
-  readonly after: readonly PlannedTransfer[];
-  readonly timeoutMs: number;
-  readonly children: Set<ChildProcess>;
 }
 
 /**
