@@ -4,6 +4,9 @@
 // `pnpm --filter @troupe/runtime bench:streams`.
 // "Store calls in flight" is the most at once in a row; "connections opened" the PostgreSQL
 // connections the pool opened during it (each one opened while events wait delays them).
+// "of which cursor" counts the commits that write actor consumers' cursors only.
+// The default warm-up (1 s) leaves the actor path still JIT-compiling in the measured rows (cold);
+// BENCH_WARMUP_MS=3000 measures the steady state (warm). The header says which; report both.
 // Run: pnpm --filter @troupe/actor-streams bench
 //   (BENCH_RATE events/s, BENCH_DURATION_MS, BENCH_WARMUP_MS, BENCH_STREAMS, BENCH_SERIAL,
 //   BENCH_ENGINES=memory,sqlite,postgres, BENCH_CONSUMERS=actor,handle)
@@ -320,7 +323,7 @@ try {
 
 const fmt = (value: number) => value.toFixed(2);
 console.log(
-  `\nstream publish→deliver on loopback (load average ${loadBefore.toFixed(1)} → ${(loadavg()[0] ?? 0).toFixed(1)}, ${durationMs} ms per steady run, ${serialCount} one-at-a-time events)\n`,
+  `\nstream publish→deliver on loopback (load average ${loadBefore.toFixed(1)} → ${(loadavg()[0] ?? 0).toFixed(1)}, ${durationMs} ms per steady run after ${warmupMs} ms unmeasured at the steady rate${warmupMs >= 3_000 ? " (warm)" : " (cold)"}, ${serialCount} one-at-a-time events)\n`,
 );
 console.log(
   "| engine | consumer | load | events | p50 ms | p99 ms | max ms | CPU µs/event | commits/event | of which cursor | reads/event | Store calls in flight | connections opened |",
