@@ -397,6 +397,8 @@ export class ActorDelivery {
     this.closed = true;
     for (const timer of this.retries.values()) timer.cancel();
     this.retries.clear();
+    // A round waiting for its cursor write (cursorMaxBehind) stops instead of waiting for a retry.
+    this.checkpoints.wake();
     await Promise.all([...this.running.values()].map((state) => state.done));
     await this.lane.idle();
     await this.checkpoints.close();

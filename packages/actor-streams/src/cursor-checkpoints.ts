@@ -114,7 +114,8 @@ export class CursorCheckpoints {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  private wake(): void {
+  /** Lets every delivery waiting in {@link written} go (closing: it stops rather than waits). */
+  wake(): void {
     for (const resolve of this.waiters.splice(0)) resolve();
   }
 

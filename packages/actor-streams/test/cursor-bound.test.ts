@@ -170,3 +170,43 @@ it("a crash redelivers at most maxBehind events per consumer, and every event is
     await pubsub.close();
   }
 });
+
+it("close does not wait for a failing cursor write's retry: delivery held at maxBehind stops", async () => {
+  const got: number[] = [];
+  const Stuck = recordingActor("Stuck", got);
+  const inner = createMemoryStore();
+  const store: Store = {
+    ...inner,
+    name: "failing-cursors",
+    get: (key) => inner.get(key),
+    getMany: (keys) => inner.getMany(keys),
+    list: (options) => inner.list(options),
+    close: async () => {},
+    async commit(ops) {
+      if (ops.some(isCursorOp)) throw new Error("cursor writes fail");
+      return inner.commit(ops);
+    },
+  };
+  const pubsub = createMemoryPubSub();
+  const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [Stuck] });
+  const streams = createStreams({
+    store,
+    pubsub,
+    system,
+    implicit: [implicitSubscription(Stuck, { namespace: "stuck", action: "take" })],
+    sweepMs: 0,
+    // The retry would come after the test's timeout: close must not wait for it.
+    retryMs: 600_000,
+    cursorMaxBehind: 4,
+  });
+  try {
+    for (let i = 1; i <= 10; i++) await streams.publish("stuck", "s", i);
+    await waitFor(() => got.length === 4, "four events");
+    await streams.close();
+    expect(got).toEqual([1, 2, 3, 4]);
+  } finally {
+    await streams.close();
+    await system.close();
+    await pubsub.close();
+  }
+});
