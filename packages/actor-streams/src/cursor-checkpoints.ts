@@ -64,8 +64,9 @@ export const behind = (state: ConsumerState) => state.seq - state.storedSeq;
  * consumer `maxBehind / 2` past its stored cursor has it written at once, and delivery to one
  * `maxBehind` past it waits for the write ({@link mustWait}, {@link written}). The stored cursor
  * never passes what was delivered, so a crash redelivers from it: at least once, and at most
- * `maxBehind` events whose action finished per consumer. A cursor moved by another process is read again: delivery skips ahead when the other process got
- * further, and a removed explicit subscription stops.
+ * `maxBehind` events whose action finished per consumer. A cursor moved by another process is
+ * read again: delivery skips ahead when the other process got further, and a removed explicit
+ * subscription stops.
  */
 export class CursorCheckpoints {
   private readonly dirty = new Map<string, { id: StreamId; state: ConsumerState }>();
