@@ -4,9 +4,12 @@
 // `pnpm --filter @troupe/runtime bench:streams`.
 // "Store calls in flight" is the most at once in a row; "connections opened" the PostgreSQL
 // connections the pool opened during it (each one opened while events wait delays them).
+// "of which cursor" counts the commits that write actor consumers' cursors only.
+// The default warm-up (1 s) leaves the actor path still JIT-compiling in the measured rows (cold);
+// BENCH_WARMUP_MS=3000 measures the steady state (warm). The header says which; report both.
 // Run: pnpm --filter @troupe/actor-streams bench
 //   (BENCH_RATE events/s, BENCH_DURATION_MS, BENCH_WARMUP_MS, BENCH_STREAMS, BENCH_SERIAL,
-//   BENCH_ENGINES=memory,sqlite,postgres)
+//   BENCH_ENGINES=memory,sqlite,postgres, BENCH_CONSUMERS=actor,handle)
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +33,7 @@ import { durationMs, envList, envNumber, natsUrl, postgresUrl, rate, streamCount
 const warmupMs = envNumber("BENCH_WARMUP_MS", 1_000);
 const serialCount = envNumber("BENCH_SERIAL", 500);
 const engines = envList("BENCH_ENGINES", "memory,sqlite,postgres");
+const consumers = envList("BENCH_CONSUMERS", "actor,handle");
 const runId = `sbench_${process.pid}_${Date.now().toString(36)}`;
 
 /** Where deliveries are recorded (the actor's action and the handle's handler both call it). */
@@ -59,6 +63,8 @@ interface Row {
   max: number;
   cpuUsPerEvent: number;
   commitsPerEvent: number;
+  /** Of those, the commits that write actor consumers' cursors only. */
+  cursorCommitsPerEvent: number;
   readsPerEvent: number;
   maxInFlight: number;
   /** PostgreSQL connections the pool opened during the row ("—" elsewhere). */
@@ -70,7 +76,10 @@ interface Row {
  * flight at once (on PostgreSQL, the pooled connections the row needs: each one past what the
  * pool holds is opened on the delivery path).
  */
-const storeCalls = { commits: 0, reads: 0, inFlight: 0, maxInFlight: 0 };
+const storeCalls = { commits: 0, cursorCommits: 0, reads: 0, inFlight: 0, maxInFlight: 0 };
+
+/** Where the streams keep cursors (the default layout's `streams/c/`). */
+const CURSOR_KEYS = "streams/c/";
 
 /** `store` with its commits and reads (get, getMany, list) counted in `storeCalls`. */
 function counting(store: Store): Store {
@@ -88,6 +97,8 @@ function counting(store: Store): Store {
       if (property === "commit") {
         return (...args: unknown[]) => {
           storeCalls.commits += 1;
+          const ops = args[0] as readonly { key: string }[];
+          if (ops.every((op) => op.key.startsWith(CURSOR_KEYS))) storeCalls.cursorCommits += 1;
           return tracked(() => value.apply(target, args));
         };
       }
@@ -194,6 +205,7 @@ async function runEngine(
       ["actor", actorPublish],
       ["handle", handlePublish],
     ] as const) {
+      if (!consumers.includes(consumer)) continue;
       // Warm-up: activations, prepared statements, JIT, and the pooled connections the steady
       // rate keeps busy at once (opened here rather than in the middle of a measured row).
       await serial(publish);
@@ -208,6 +220,7 @@ async function runEngine(
         const { samples, cpuUs } = await run(publish);
         rows.push({
           commitsPerEvent: (storeCalls.commits - before.commits) / samples.length,
+          cursorCommitsPerEvent: (storeCalls.cursorCommits - before.cursorCommits) / samples.length,
           readsPerEvent: (storeCalls.reads - before.reads) / samples.length,
           maxInFlight: storeCalls.maxInFlight,
           connectionsOpened: connectionsOpened && connectionsOpened() - connectionsBefore,
@@ -305,15 +318,15 @@ try {
 
 const fmt = (value: number) => value.toFixed(2);
 console.log(
-  `\nstream publish→deliver on loopback (load average ${loadBefore.toFixed(1)} → ${(loadavg()[0] ?? 0).toFixed(1)}, ${durationMs} ms per steady run, ${serialCount} one-at-a-time events)\n`,
+  `\nstream publish→deliver on loopback (load average ${loadBefore.toFixed(1)} → ${(loadavg()[0] ?? 0).toFixed(1)}, ${durationMs} ms per steady run after ${warmupMs} ms unmeasured at the steady rate${warmupMs >= 3_000 ? " (warm)" : " (cold)"}, ${serialCount} one-at-a-time events)\n`,
 );
 console.log(
-  "| engine | consumer | load | events | p50 ms | p99 ms | max ms | CPU µs/event | commits/event | reads/event | Store calls in flight | connections opened |",
+  "| engine | consumer | load | events | p50 ms | p99 ms | max ms | CPU µs/event | commits/event | of which cursor | reads/event | Store calls in flight | connections opened |",
 );
-console.log("| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
+console.log("| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
 for (const row of rows) {
   console.log(
-    `| ${row.engine} | ${row.consumer} | ${row.mode} | ${row.events} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${fmt(row.max)} | ${row.cpuUsPerEvent.toFixed(0)} | ${row.commitsPerEvent.toFixed(2)} | ${row.readsPerEvent.toFixed(2)} | ${row.maxInFlight} | ${row.connectionsOpened ?? "—"} |`,
+    `| ${row.engine} | ${row.consumer} | ${row.mode} | ${row.events} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${fmt(row.max)} | ${row.cpuUsPerEvent.toFixed(0)} | ${row.commitsPerEvent.toFixed(2)} | ${row.cursorCommitsPerEvent.toFixed(2)} | ${row.readsPerEvent.toFixed(2)} | ${row.maxInFlight} | ${row.connectionsOpened ?? "—"} |`,
   );
 }
 process.exit(0);

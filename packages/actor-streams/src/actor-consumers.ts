@@ -8,7 +8,12 @@ import {
   type Timer,
 } from "@troupe/core";
 import { BackgroundLane } from "./background-lane.js";
-import { type ConsumerState, CursorCheckpoints, type CursorRecord } from "./cursor-checkpoints.js";
+import {
+  behind,
+  type ConsumerState,
+  CursorCheckpoints,
+  type CursorRecord,
+} from "./cursor-checkpoints.js";
 import type { EventLog, StreamEvent } from "./event-log.js";
 import type { ImplicitSubscription } from "./implicit.js";
 import type { LagTracker } from "./lag.js";
@@ -78,6 +83,8 @@ export class ActorDelivery {
       readonly retryMs: number;
       /** How long moved cursors gather before they are written ({@link CursorCheckpoints}). */
       readonly cursorFlushMs: number;
+      /** How far delivery may run past a stored cursor ({@link CursorCheckpoints}). */
+      readonly cursorMaxBehind: number;
       readonly delivered: Counter;
       readonly failures: Counter;
     },
@@ -85,6 +92,7 @@ export class ActorDelivery {
     this.checkpoints = new CursorCheckpoints({
       ...deps,
       flushMs: deps.cursorFlushMs,
+      maxBehind: deps.cursorMaxBehind,
       lane: this.lane,
     });
   }
@@ -326,6 +334,11 @@ export class ActorDelivery {
       let failed = false;
       let position = after;
       for (const event of events) {
+        // Too far past the stored cursor: wait for it (bounds what a crash redelivers).
+        while (this.checkpoints.mustWait(consumer) && !this.closed) {
+          this.checkpoints.moved(id, consumer);
+          await this.checkpoints.written();
+        }
         // Stop when another process's cursor moved this consumer on, or it was removed.
         if (this.closed || consumer.removed || consumer.seq !== position) break;
         try {
@@ -343,6 +356,7 @@ export class ActorDelivery {
         }
         if (consumer.seq === position) consumer.seq = event.seq;
         position = event.seq;
+        if (2 * behind(consumer) >= this.deps.cursorMaxBehind) this.checkpoints.moved(id, consumer);
         this.sawHead(id, event.seq);
         this.deps.delivered.inc(1, { namespace: id.namespace, consumer: consumer.type });
       }
@@ -383,6 +397,8 @@ export class ActorDelivery {
     this.closed = true;
     for (const timer of this.retries.values()) timer.cancel();
     this.retries.clear();
+    // A round waiting for its cursor write (cursorMaxBehind) stops instead of waiting for a retry.
+    this.checkpoints.wake();
     await Promise.all([...this.running.values()].map((state) => state.done));
     await this.lane.idle();
     await this.checkpoints.close();

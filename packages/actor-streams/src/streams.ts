@@ -18,7 +18,7 @@ import {
 import { z } from "zod";
 import { ActorDelivery, type CursorRecord, implicitId, streamName } from "./actor-consumers.js";
 import { ChannelHub } from "./channel-hub.js";
-import { CURSOR_FLUSH_MS } from "./cursor-checkpoints.js";
+import { CURSOR_FLUSH_MS, CURSOR_MAX_BEHIND } from "./cursor-checkpoints.js";
 import { eventTooLarge } from "./errors.js";
 import { type Appended, createEventLog, peekSeq, type StreamEvent } from "./event-log.js";
 import type { ImplicitSubscription } from "./implicit.js";
@@ -68,9 +68,16 @@ export interface StreamsOptions {
   readonly retryMs?: number;
   /**
    * How long actor consumers' moved cursors gather before one commit writes them all, in ms
-   * (0: at the next timer turn). A crash redelivers what was delivered in this window. Default 10.
+   * (0: at the next timer turn). A crash redelivers what was delivered in this window, at most
+   * `cursorMaxBehind` events per consumer. Default 50.
    */
   readonly cursorFlushMs?: number;
+  /**
+   * How far (in sequence numbers) delivery to an actor consumer may run past its stored cursor:
+   * half-way there the cursor is written at once, there delivery waits for the write. A crash
+   * redelivers at most this many events whose action finished, per consumer. Default 100.
+   */
+  readonly cursorMaxBehind?: number;
 }
 
 /** Where a new subscription starts. */
@@ -168,6 +175,7 @@ const optionsSchema = z.object({
   sweepMs: z.number().int().nonnegative().optional(),
   retryMs: positiveInt.optional(),
   cursorFlushMs: z.number().int().nonnegative().optional(),
+  cursorMaxBehind: positiveInt.optional(),
 });
 
 const LIST_PAGE = 1_000;
@@ -211,6 +219,7 @@ export function createStreams(options: StreamsOptions): Streams {
     clock,
     retryMs: options.retryMs ?? 1_000,
     cursorFlushMs: options.cursorFlushMs ?? CURSOR_FLUSH_MS,
+    cursorMaxBehind: options.cursorMaxBehind ?? CURSOR_MAX_BEHIND,
     delivered,
     failures,
   });
