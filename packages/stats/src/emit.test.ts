@@ -282,57 +282,6 @@ describe("emitting subsystems", () => {
     });
   });
 
-  it("check the value at a row whose other arguments repeat: finite numbers only", () => {
-    // Once a row's dimension, bucket and priority (a cap's other arguments) repeat, the value is
-    // all the writer checks: each bad value here comes after a resolve that wrote good ones at
-    // the same rows, and must be rejected as a first call's would be.
-    const values: Subsystem = {
-      id: "values",
-      emit(target, writer) {
-        const value = target.data.value as number;
-        writer.primary("strength", "FLAT", target.data.field === "primary" ? value : 1);
-        writer.derived("hp", "FLAT", target.data.field === "derived" ? value : 1);
-        writer.cap("hp", "HARD_MAX", "max", target.data.field === "cap" ? value : 900, "WORLD");
-      },
-    };
-    const stats = make([values]);
-    let version = 0;
-    const resolve = (field: string, value: unknown) =>
-      stats.resolveSync(actor("hero", ["values"], ++version, { field, value }));
-    const bad = [
-      Number.NaN,
-      Number.POSITIVE_INFINITY,
-      Number.NEGATIVE_INFINITY,
-      "5",
-      null,
-      undefined,
-      5n,
-      { valueOf: () => 5 },
-    ];
-    for (const [field, path] of [
-      ["primary", "primary[0]"],
-      ["derived", "derived[0]"],
-      ["cap", "caps[0]"],
-    ] as const) {
-      for (const value of bad) {
-        resolve(field, 7);
-        resolve(field, 8);
-        expect(() => resolve(field, value), `${field} ${String(value)}`).toThrow(
-          `field ${path}.value`,
-        );
-      }
-      // The largest finite numbers are values like any other.
-      for (const value of [Number.MAX_VALUE, -Number.MAX_VALUE]) {
-        resolve(field, 7);
-        const snapshot = resolve(field, value);
-        if (field === "primary")
-          expect(snapshot.primary).toEqual({ strength: value > 0 ? 1000 : 0 });
-        // hp: capped at 900 by the HARD_MAX cap, and clamped at 1 by its dimension.
-        if (field === "derived") expect(snapshot.derived).toEqual({ hp: value > 0 ? 900 : 1 });
-      }
-    }
-  });
-
   it("name the field of a bad call, as R0 names it in an output", async () => {
     const bad: Subsystem = {
       id: "bad",

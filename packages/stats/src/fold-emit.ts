@@ -43,6 +43,19 @@ class EmittedItem {
   floor = Number.NaN;
 }
 
+/**
+ * Where an emitting subsystem's rows ended at an output position in the previous resolve that
+ * reached it (see `FoldEmit.endEmit`).
+ */
+class EmittedSpan {
+  constructor(
+    public system: string,
+    public itemEnd: number,
+    public capEnd: number,
+    public generation: number,
+  ) {}
+}
+
 // The closed writer's rows: always empty (see `FoldEmit.openItems`), of the same elements kind
 // as `emittedItems` (objects), so the fast path's read sees one array shape.
 const CLOSED_ITEMS: (EmittedItem | undefined)[] = [undefined];
@@ -79,6 +92,11 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
   protected emitCapStart = 0;
   protected emitError: unknown;
   protected emitContexts: [string, MutablePack][] | undefined;
+  protected emitPosition = 0;
+  // Whether a call of this emit took a slow path (which may change what a row remembers).
+  protected emitSlow = false;
+  // By output position: the rows the emitting subsystem there wrote (see `endEmit`).
+  protected readonly emittedSpans: (EmittedSpan | undefined)[] = [];
 
   /**
    * Opens the writer for an emitting subsystem, which adds its contributions in the position of
@@ -88,8 +106,9 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
   beginEmit(system: string): StatsWriter {
     if (this.emitting) throw new TroupeError("INTERNAL", "a stats writer is already open");
     const position = this.outputIndex++;
-    this.samePrefix = false;
     this.lastInterned[position] = undefined;
+    this.emitPosition = position;
+    this.emitSlow = false;
     this.emitSystem = system;
     this.emitItemStart = this.itemCount;
     this.emitCapStart = this.capCount;
@@ -112,9 +131,42 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
   endEmit(): void {
     this.emitting = false;
     this.closeNames();
+    const system = this.emitSystem;
+    const span = this.emittedSpans[this.emitPosition];
+    if (
+      this.samePrefix &&
+      !this.emitSlow &&
+      span !== undefined &&
+      span.generation === this.generation - 1 &&
+      span.system === system &&
+      span.itemEnd === this.itemCount &&
+      span.capEnd === this.capCount
+    ) {
+      // Every output before this one was the same as in the previous resolve (see `add`), and
+      // this subsystem wrote the same rows as then, every call on the fast path: the rows still
+      // hold their keys, ranks, systems and caps, and the fold's plan stands (only values moved).
+      span.generation = this.generation;
+      if (this.emitError !== undefined) this.rejectEmitted();
+      if (this.emitContexts !== undefined) this.mergeEmittedContexts();
+      return;
+    }
+    this.samePrefix = false;
+    if (span === undefined) {
+      const generation = this.generation;
+      this.emittedSpans[this.emitPosition] = new EmittedSpan(
+        system,
+        this.itemCount,
+        this.capCount,
+        generation,
+      );
+    } else {
+      span.system = system;
+      span.itemEnd = this.itemCount;
+      span.capEnd = this.capCount;
+      span.generation = this.generation;
+    }
     // The fast path stores only the value: each row's key, priority rank and system are the
     // ones remembered for it (or just written by the slow path), copied here once per row.
-    const system = this.emitSystem;
     const systems = this.itemSystems;
     const keys = this.itemKeys;
     const ranks = this.itemPriorities;
@@ -168,6 +220,9 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     this.emitContexts = undefined;
     this.itemCount = this.emitItemStart;
     this.capCount = this.emitCapStart;
+    // This position added nothing: the outputs differ from the previous resolve's from here.
+    this.samePrefix = false;
+    this.emittedSpans[this.emitPosition] = undefined;
   }
 
   /**
@@ -253,6 +308,7 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     priority: number | undefined,
   ): void {
     if (!this.emitting) throw closedWriter();
+    this.emitSlow = true;
     const row = this.itemCount;
     if (row >= this.itemKeys.length) this.growItems(row + 1);
     const dimension = this.dimensionAt(row, name, this.seenNames, this.seenIndex);
@@ -373,6 +429,7 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     priority: number | undefined,
   ): void {
     if (!this.emitting) throw closedWriter();
+    this.emitSlow = true;
     const row = this.capCount;
     if (row >= this.capDimensions.length) this.growCaps(row + 1);
     const dimension = this.dimensionAt(row, name, this.capSeenNames, this.capSeenIndex);
