@@ -3,7 +3,7 @@
 import { TroupeError } from "@troupe/core";
 import { CapRow, modeRank, validModeAndKind } from "./cap-merge.js";
 import { describeValue, type StatsErrorLocation, statsInputError } from "./errors.js";
-import { CLOSED_NAMES, FoldRows } from "./fold-rows.js";
+import { FoldRows } from "./fold-rows.js";
 import { bucketCode, CELLS, type MutablePack, NO_NAME } from "./row-layout.js";
 import type { Bucket, CapKind, CapMode, ModifierPack, StatsWriter } from "./types.js";
 import { closedWriter } from "./writer.js";
@@ -28,6 +28,45 @@ class EmittedCap {
 }
 
 /**
+ * What an emitting subsystem's call at a row passed in the previous resolve, checked: the
+ * dimension (in `primaryName` for a primary row, `derivedName` for a derived one, the other
+ * {@link NO_NAME}), bucket and priority, and the least value the bucket takes (-1 for MULT,
+ * -Number.MAX_VALUE otherwise: with the comparison against Number.MAX_VALUE it rejects NaN and
+ * the infinities; NaN until written, which no value passes). One object per row, so the fast
+ * path reads each with one property load (a smaller inlined call than an array per field).
+ */
+class EmittedItem {
+  primaryName: unknown = NO_NAME;
+  derivedName: unknown = NO_NAME;
+  bucket: unknown = NO_NAME;
+  priority: unknown = NO_NAME;
+  floor = Number.NaN;
+}
+
+/**
+ * Where an emitting subsystem's rows ended at an output position in the previous resolve that
+ * reached it (see `FoldEmit.endEmit`).
+ */
+class EmittedSpan {
+  constructor(
+    public system: string,
+    public itemEnd: number,
+    public capEnd: number,
+    public generation: number,
+  ) {}
+}
+
+// The closed writer's rows: always empty (see `FoldEmit.openItems`), of the same elements kind
+// as `emittedItems` (objects), so the fast path's read sees one array shape.
+const CLOSED_ITEMS: (EmittedItem | undefined)[] = [undefined];
+CLOSED_ITEMS.length = 0;
+
+// The closed writer's caps: always empty (see `FoldEmit.openCaps`), of the same elements kind as
+// `emittedCaps` (objects), so the fast path's read sees one array shape.
+const CLOSED_CAPS: (EmittedCap | undefined)[] = [undefined];
+CLOSED_CAPS.length = 0;
+
+/**
  * The fold's rows with an emitting subsystem's writer on top (see {@link StatFold}). The fold is
  * the {@link StatsWriter} itself: a writer call is then one method whose common case reads and
  * writes the rows directly, small enough for V8 to inline several of them into a subsystem's code
@@ -36,14 +75,28 @@ class EmittedCap {
  * bytecode against that budget at every call.
  */
 export abstract class FoldEmit extends FoldRows implements StatsWriter {
+  // What each row's call passed when an emitting subsystem last wrote it there (see `primary`).
+  protected readonly emittedItems: EmittedItem[] = [];
+  // What the fast path reads: `emittedItems` while a writer is open, an empty list while it is
+  // closed (so every call of a closed writer takes the slow path, which throws, with no separate
+  // check); a row past the end reads `undefined` there, and takes the slow path too.
+  protected openItems: (EmittedItem | undefined)[] = CLOSED_ITEMS;
   // The cap each row held when an emitting subsystem last wrote it there (see `cap`).
   protected readonly emittedCaps: (EmittedCap | undefined)[] = [];
+  // What the cap fast path reads: `emittedCaps` while a writer is open, an empty list while it is
+  // closed (as `openItems`).
+  protected openCaps: (EmittedCap | undefined)[] = CLOSED_CAPS;
   // What the emitting subsystem wrote so far (see `beginEmit`).
   protected emitSystem = "";
   protected emitItemStart = 0;
   protected emitCapStart = 0;
   protected emitError: unknown;
   protected emitContexts: [string, MutablePack][] | undefined;
+  protected emitPosition = 0;
+  // Whether a call of this emit took a slow path (which may change what a row remembers).
+  protected emitSlow = false;
+  // By output position: the rows the emitting subsystem there wrote (see `endEmit`).
+  protected readonly emittedSpans: (EmittedSpan | undefined)[] = [];
 
   /**
    * Opens the writer for an emitting subsystem, which adds its contributions in the position of
@@ -53,15 +106,16 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
   beginEmit(system: string): StatsWriter {
     if (this.emitting) throw new TroupeError("INTERNAL", "a stats writer is already open");
     const position = this.outputIndex++;
-    this.samePrefix = false;
     this.lastInterned[position] = undefined;
+    this.emitPosition = position;
+    this.emitSlow = false;
     this.emitSystem = system;
     this.emitItemStart = this.itemCount;
     this.emitCapStart = this.capCount;
     this.emitError = undefined;
     this.emitting = true;
-    this.openNames = this.emitNames;
-    this.openDerivedNames = this.emitDerivedNames;
+    this.openItems = this.emittedItems;
+    this.openCaps = this.emittedCaps;
     return this;
   }
 
@@ -77,9 +131,42 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
   endEmit(): void {
     this.emitting = false;
     this.closeNames();
+    const system = this.emitSystem;
+    const span = this.emittedSpans[this.emitPosition];
+    if (
+      this.samePrefix &&
+      !this.emitSlow &&
+      span !== undefined &&
+      span.generation === this.generation - 1 &&
+      span.system === system &&
+      span.itemEnd === this.itemCount &&
+      span.capEnd === this.capCount
+    ) {
+      // Every output before this one was the same as in the previous resolve (see `add`), and
+      // this subsystem wrote the same rows as then, every call on the fast path: the rows still
+      // hold their keys, ranks, systems and caps, and the fold's plan stands (only values moved).
+      span.generation = this.generation;
+      if (this.emitError !== undefined) this.rejectEmitted();
+      if (this.emitContexts !== undefined) this.mergeEmittedContexts();
+      return;
+    }
+    this.samePrefix = false;
+    if (span === undefined) {
+      const generation = this.generation;
+      this.emittedSpans[this.emitPosition] = new EmittedSpan(
+        system,
+        this.itemCount,
+        this.capCount,
+        generation,
+      );
+    } else {
+      span.system = system;
+      span.itemEnd = this.itemCount;
+      span.capEnd = this.capCount;
+      span.generation = this.generation;
+    }
     // The fast path stores only the value: each row's key, priority rank and system are the
     // ones remembered for it (or just written by the slow path), copied here once per row.
-    const system = this.emitSystem;
     const systems = this.itemSystems;
     const keys = this.itemKeys;
     const ranks = this.itemPriorities;
@@ -89,6 +176,19 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
       systems[row] = system;
       keys[row] = emitKeys[row] as number;
       ranks[row] = emitRanks[row] as number;
+    }
+    // The same for caps: the fast path stored only the value into the row's remembered cap.
+    const emitted = this.emittedCaps;
+    const caps = this.caps;
+    const capDimensions = this.capDimensions;
+    const capLayers = this.capLayers;
+    for (let row = this.emitCapStart; row < this.capCount; row++) {
+      const seen = emitted[row] as EmittedCap;
+      const capRow = seen.row;
+      capRow.system = system;
+      caps[row] = capRow;
+      capDimensions[row] = seen.dimension;
+      capLayers[row] = seen.layer;
     }
     // The rare cases out of line: this runs once per emitting subsystem per resolve.
     if (this.emitError !== undefined) this.rejectEmitted();
@@ -108,8 +208,8 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
   }
 
   protected closeNames(): void {
-    this.openNames = CLOSED_NAMES;
-    this.openDerivedNames = CLOSED_NAMES;
+    this.openItems = CLOSED_ITEMS;
+    this.openCaps = CLOSED_CAPS;
   }
 
   /** Closes the writer after `emit` threw: nothing it wrote is kept. */
@@ -120,25 +220,30 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     this.emitContexts = undefined;
     this.itemCount = this.emitItemStart;
     this.capCount = this.emitCapStart;
+    // This position added nothing: the outputs differ from the previous resolve's from here.
+    this.samePrefix = false;
+    this.emittedSpans[this.emitPosition] = undefined;
   }
 
   /**
    * {@link StatsWriter.primary}. The common case is the same dimension, bucket and priority at
    * this row as in the previous resolve, whose checks and key are remembered, so only the value
    * (finite, and not below -1 for MULT) is checked and stored here; `endEmit` copies the row's
-   * key and priority. Everything else, a closed writer included (it reads no names), takes the
+   * key and priority. Everything else, a closed writer included (it reads no rows), takes the
    * slow path. Keep this small: its bytecode size is what V8's inlining budget counts, and
    * a call V8 does not inline boxes its value (`derived` is the same on its own names).
    */
   primary(dimension: string, bucket: Bucket, value: number, priority?: number): void {
     const row = this.itemCount;
+    const seen = this.openItems[row];
     if (
-      dimension === this.openNames[row] &&
-      bucket === this.emitBuckets[row] &&
-      priority === this.emitPriorities[row] &&
+      seen !== undefined &&
+      dimension === seen.primaryName &&
+      bucket === seen.bucket &&
+      priority === seen.priority &&
       typeof value === "number" &&
-      value - value === 0 &&
-      value >= (this.emitFloors[row] as number)
+      value >= seen.floor &&
+      value <= 1.7976931348623157e308
     ) {
       this.itemValues[row] = value;
       this.itemCount = row + 1;
@@ -150,13 +255,15 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
   /** {@link StatsWriter.derived}: {@link FoldEmit.primary} on the derived rows' names. */
   derived(dimension: string, bucket: Bucket, value: number, priority?: number): void {
     const row = this.itemCount;
+    const seen = this.openItems[row];
     if (
-      dimension === this.openDerivedNames[row] &&
-      bucket === this.emitBuckets[row] &&
-      priority === this.emitPriorities[row] &&
+      seen !== undefined &&
+      dimension === seen.derivedName &&
+      bucket === seen.bucket &&
+      priority === seen.priority &&
       typeof value === "number" &&
-      value - value === 0 &&
-      value >= (this.emitFloors[row] as number)
+      value >= seen.floor &&
+      value <= 1.7976931348623157e308
     ) {
       this.itemValues[row] = value;
       this.itemCount = row + 1;
@@ -201,6 +308,7 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     priority: number | undefined,
   ): void {
     if (!this.emitting) throw closedWriter();
+    this.emitSlow = true;
     const row = this.itemCount;
     if (row >= this.itemKeys.length) this.growItems(row + 1);
     const dimension = this.dimensionAt(row, name, this.seenNames, this.seenIndex);
@@ -222,13 +330,16 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     this.itemValues[row] = value;
     this.itemCount = row + 1;
     // Remembered for this row's next resolve, and copied into the row by `endEmit`.
-    (section === 0 ? this.emitNames : this.emitDerivedNames)[row] = name;
-    (section === 0 ? this.emitDerivedNames : this.emitNames)[row] = NO_NAME;
-    this.emitBuckets[row] = bucketName;
-    this.emitPriorities[row] = priority;
+    const items = this.emittedItems;
+    while (items.length <= row) items.push(new EmittedItem());
+    const seen = items[row] as EmittedItem;
+    seen.primaryName = section === 0 ? name : NO_NAME;
+    seen.derivedName = section === 0 ? NO_NAME : name;
+    seen.bucket = bucketName;
+    seen.priority = priority;
+    seen.floor = bucket === 1 ? -1 : -Number.MAX_VALUE;
     this.emitKeys[row] = dimension * CELLS + section + bucket;
     this.emitRanks[row] = rank;
-    this.emitFloors[row] = bucket === 1 ? -1 : Number.NEGATIVE_INFINITY;
   }
 
   /** Names a rejected contribution's problem with the output validator, and throws it. */
@@ -272,8 +383,11 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
   /**
    * {@link StatsWriter.cap}. As for contributions, the common case is the same cap at this row
    * as in the previous resolve (dimension, mode, kind, scope, realm and priority), whose checks,
-   * interned dimension, layer and row object are remembered: only the value is checked, and the
-   * remembered row takes the value and the system. Everything else takes the slow path.
+   * interned dimension, layer and row object are remembered: only the value is checked and
+   * stored in the remembered row; `endEmit` puts the row in place with its dimension, layer and
+   * system. Everything else, a closed writer included (it reads no caps), takes the slow path.
+   * Keep this small, as `primary`: a subsystem's contribution calls and this share V8's
+   * cumulative inlining budget (920 bytecodes), and a call not inlined boxes its value.
    */
   cap(
     name: string,
@@ -285,10 +399,9 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     priority?: number,
   ): void {
     const row = this.capCount;
-    const seen = this.emittedCaps[row];
+    const seen = this.openCaps[row];
     if (
       seen !== undefined &&
-      this.emitting &&
       name === seen.name &&
       mode === seen.mode &&
       kind === seen.kind &&
@@ -298,12 +411,7 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
       typeof value === "number" &&
       value - value === 0
     ) {
-      const capRow = seen.row;
-      capRow.value = value;
-      capRow.system = this.emitSystem;
-      this.caps[row] = capRow;
-      this.capDimensions[row] = seen.dimension;
-      this.capLayers[row] = seen.layer;
+      seen.row.value = value;
       this.capCount = row + 1;
       return;
     }
@@ -321,6 +429,7 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
     priority: number | undefined,
   ): void {
     if (!this.emitting) throw closedWriter();
+    this.emitSlow = true;
     const row = this.capCount;
     if (row >= this.capDimensions.length) this.growCaps(row + 1);
     const dimension = this.dimensionAt(row, name, this.capSeenNames, this.capSeenIndex);
@@ -357,11 +466,8 @@ export abstract class FoldEmit extends FoldRows implements StatsWriter {
       capRow.isMax = kind === "max";
       capRow.value = value;
       capRow.priority = rowPriority;
-      capRow.system = system;
     }
-    this.caps[row] = seen.row;
-    this.capDimensions[row] = dimension;
-    this.capLayers[row] = layer;
+    // `endEmit` puts the row in place (with its system, dimension and layer) as for the fast path.
     this.capCount = row + 1;
   }
 

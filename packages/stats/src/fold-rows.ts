@@ -11,10 +11,6 @@ import { CELLS, growFloat64, growInt32, type MutablePack, NO_NAME } from "./row-
 import type { CapContribution, Contribution, ModifierPack, SubsystemOutput } from "./types.js";
 
 /** The rows of one resolve, and the fast check that appends them (see {@link StatFold}). */
-/** The names a closed writer's fast path reads: none (an empty list of the memo lists' kind). */
-export const CLOSED_NAMES: unknown[] = new Array<unknown>(1).fill(NO_NAME);
-CLOSED_NAMES.length = 0;
-
 export abstract class FoldRows {
   protected generation = 0;
   protected contextPacks: Map<string, MutablePack> | undefined;
@@ -25,23 +21,11 @@ export abstract class FoldRows {
   protected itemValues = new Float64Array(256);
   protected itemPriorities = new Float64Array(256);
   protected itemSystems: string[] = new Array<string>(256).fill("");
-  // What the emitting subsystem that wrote each row in the previous resolve passed (dimension,
-  // for primary rows in `emitNames` and for derived rows in `emitDerivedNames`; bucket;
-  // priority), and what that gave: the key (dimension × 8 + section + bucket), the priority rank
-  // and the least value the bucket takes (-1 for MULT, -Infinity otherwise): see
-  // `FoldEmit.primary`.
-  protected emitNames: unknown[] = new Array<unknown>(256).fill(NO_NAME);
-  protected emitDerivedNames: unknown[] = new Array<unknown>(256).fill(NO_NAME);
-  protected emitBuckets: unknown[] = new Array<unknown>(256).fill(NO_NAME);
-  protected emitPriorities: unknown[] = new Array<unknown>(256).fill(NO_NAME);
+  // What an emitting subsystem's call at each row gave in the previous resolve: the key
+  // (dimension × 8 + section + bucket) and the priority rank, copied into the row by
+  // `FoldEmit.endEmit` (the arguments themselves are remembered in `FoldEmit.emittedItems`).
   protected emitKeys = new Int32Array(256);
   protected emitRanks = new Float64Array(256);
-  protected emitFloors = new Float64Array(256);
-  // What the writer's fast path reads: `emitNames` and `emitDerivedNames` while a writer is
-  // open, an empty list while it is closed (so every call of a closed writer takes the slow path,
-  // which throws, with no separate check), and a row past the capacity reads `undefined` there.
-  protected openNames: unknown[] = CLOSED_NAMES;
-  protected openDerivedNames: unknown[] = CLOSED_NAMES;
   protected itemNext = new Int32Array(256);
   // Name cache by row position: constant outputs bring the same dimension string at the same
   // position every resolve, so one identity comparison replaces a dictionary lookup.
@@ -103,14 +87,9 @@ export abstract class FoldRows {
     this.seenIndex = growInt32(this.seenIndex, capacity);
     this.emitKeys = growInt32(this.emitKeys, capacity);
     this.emitRanks = growFloat64(this.emitRanks, capacity);
-    this.emitFloors = growFloat64(this.emitFloors, capacity);
     for (let i = old; i < capacity; i++) {
       this.itemSystems.push("");
       this.seenNames.push(NO_NAME);
-      this.emitNames.push(NO_NAME);
-      this.emitDerivedNames.push(NO_NAME);
-      this.emitBuckets.push(NO_NAME);
-      this.emitPriorities.push(NO_NAME);
     }
     if (this.order.length < capacity) this.order = new Int32Array(capacity);
   }
