@@ -33,6 +33,9 @@ export interface RealtimeSocketsOptions {
   readonly maxBufferedBytes?: number;
 }
 
+/** A frame's bytes go out as a text message (the SDK's client reads text). */
+const AS_TEXT = { binary: false } as const;
+
 function refuse(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ status, error: message });
   const reason = status === 401 ? "Unauthorized" : "Service Unavailable";
@@ -90,7 +93,7 @@ export function createRealtimeSockets(options: RealtimeSocketsOptions): Realtime
         return;
       }
       batch();
-      ws.send(bytes, { binary: false });
+      ws.send(bytes, AS_TEXT);
     };
     let unsubscribe: () => Promise<void>;
     try {
