@@ -2,7 +2,7 @@
 // the publisher in processes of their own; then the cold round, the warm-up, the warm rounds and the
 // flood (see ./realtime.ts for what each row means).
 import { fork } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { join } from "node:path";
 import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
@@ -90,6 +90,23 @@ const startServer = (pubsub: PubSub | undefined) =>
     }
     return inner(request, ...rest);
   });
+
+/**
+ * Write-type system calls (`write`, `writev`, `sendmsg`…) this process has made so far, from
+ * Linux's `/proc/self/io` (`NaN` elsewhere): the bench divides them by the messages of a phase.
+ */
+function writeSyscalls(): number {
+  try {
+    const match = /^syscw:\s*(\d+)/m.exec(readFileSync("/proc/self/io", "utf8"));
+    return match ? Number(match[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Write system calls per message, to two decimals ("-" where they cannot be read). */
+const perMessage = (writes: number, messages: number) =>
+  Number.isNaN(writes) ? "-" : (writes / Math.max(1, messages)).toFixed(2);
 
 const oldSpaceUsed = () =>
   getHeapSpaceStatistics().find((space) => space.space_name === "old_space")?.space_used_size ?? 0;
@@ -210,10 +227,12 @@ async function measurePath(
     current = samples;
     const oldBefore = oldSpaceUsed();
     const cpuBefore = process.cpuUsage();
+    const writesBefore = writeSyscalls();
     if (process.env.INNGEST_BENCH_RT_MARK) console.log(`=== PACED START ${row}`);
     const pacedSeconds = await publish(RATE, total);
     const answer = await result;
     const cpu = process.cpuUsage(cpuBefore);
+    const writes = writeSyscalls() - writesBefore;
     const oldAfter = oldSpaceUsed();
     if (process.env.INNGEST_BENCH_RT_MARK) console.log(`=== PACED END ${row}`);
     current = undefined;
@@ -241,6 +260,8 @@ async function measurePath(
       [`> ${GOAL_MS} ms`]: countOver(latencies, GOAL_MS),
       "msgs/s": Math.round(n / pacedSeconds),
       "CPU µs/msg server/sub": `${Math.round((cpu.user + cpu.system) / Math.max(1, n))}/${Math.round(answer.cpuMicros / Math.max(1, n))}`,
+      // The servers' write system calls per message: HTTP reply, PubSub publish, WebSocket frame.
+      "writes/msg server": perMessage(writes, n),
       "to server p99": percentile(toServer, 99).toFixed(2),
       "loop delay p99/max": `${(loop.percentile(99) / 1e6).toFixed(1)}/${(loop.max / 1e6).toFixed(1)}`,
       "GC major/all, max ms": `${majors}/${pauses.length}, ${Math.max(0, ...pauses).toFixed(1)}`,
@@ -264,8 +285,10 @@ async function measurePath(
     // Flood: 32 publishers back to back.
     const { result } = await subscriber.arm(FLOOD, false, 30_000);
     const floodStart = performance.now();
+    const writesBefore = writeSyscalls();
     await publish(0, FLOOD);
     const answer = await result;
+    const writes = writeSyscalls() - writesBefore;
     const floodSeconds = (performance.now() - floodStart) / 1000;
     const latencies = (answer.latencies ?? new Float64Array()).sort();
     rows.push({
@@ -277,6 +300,7 @@ async function measurePath(
       "p99 ms": percentile(latencies, 99).toFixed(2),
       "max ms": percentile(latencies, 100).toFixed(2),
       "msgs/s": Math.round(answer.received / floodSeconds),
+      "writes/msg server": perMessage(writes, answer.received),
     });
   } finally {
     await subscriber.close();

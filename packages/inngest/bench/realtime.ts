@@ -28,7 +28,9 @@
  * (`monitorEventLoopDelay`) of the servers' process, "GC" its major and all collections and the
  * longest pause ("sub GC": the subscriber's), and "promoted" the old-space growth per message of
  * each (what survived young-generation collections; "-" where a major collection ran), in the
- * paced round.
+ * paced round. "writes/msg server" is the servers' process's write system calls per message
+ * (Linux `/proc/self/io` `syscw`: HTTP replies, PubSub publishes, WebSocket frames), in paced
+ * rounds and the flood.
  *
  * Diagnostics: `INNGEST_BENCH_RT_TRACE=<dir>` writes each paced message's timeline (read it with
  * `node bench/realtime-trace.mjs <dir>`); `INNGEST_BENCH_RT_PROMOTED=<prefix>` a sampled heap

@@ -1,3 +1,4 @@
+import { Socket } from "node:net";
 import { fromUtf8, utf8 } from "@troupe/core";
 import { waitFor } from "@troupe/testkit";
 import { Redis } from "ioredis";
@@ -108,5 +109,42 @@ describe("redis pubsub", () => {
       Redis.prototype.subscribe = subscribe;
       release();
     }
+  });
+
+  it("sends the publishes of one turn of the event loop in one socket write, in order", async () => {
+    const pubsub = open(freshPrefix());
+    const received: string[] = [];
+    await pubsub.subscribe("burst", (message) => {
+      received.push(fromUtf8(message));
+    });
+    await pubsub.publish("burst", utf8("first"));
+    await waitFor(() => received.length === 1, { what: "the first message" });
+    // Count every socket write of this process while 100 publishes start in one turn (the
+    // subscriber's connection only reads meanwhile).
+    const proto = Socket.prototype as unknown as Record<
+      "_write" | "_writev",
+      (...args: unknown[]) => void
+    >;
+    const originals = { _write: proto._write, _writev: proto._writev };
+    let writes = 0;
+    for (const key of ["_write", "_writev"] as const) {
+      const original = originals[key];
+      proto[key] = function (this: Socket, ...args: unknown[]) {
+        writes += 1;
+        return original.apply(this, args);
+      };
+    }
+    try {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, n) => pubsub.publish("burst", utf8(`${n}`))),
+      );
+    } finally {
+      proto._write = originals._write;
+      proto._writev = originals._writev;
+    }
+    // One write per PUBLISH without the batch.
+    expect(writes).toBeLessThanOrEqual(2);
+    await waitFor(() => received.length === 101, { what: "101 messages" });
+    expect(received.slice(1)).toEqual(Array.from({ length: 100 }, (_, n) => `${n}`));
   });
 });

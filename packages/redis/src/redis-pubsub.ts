@@ -51,6 +51,24 @@ export function createRedisPubSub(options: RedisPubSubOptions): PubSub {
     if (closed) throw closedError("redis pubsub");
   };
 
+  // The publishes of one turn of the event loop leave in one socket write: the connection's
+  // socket is corked at the first and uncorked in the turn's check phase (`setImmediate`), so a
+  // burst of publishes (a server catching up) costs one system call, not one each. Only on a
+  // connection this adapter opened: a client passed in may carry other work, which it would hold.
+  const ownsConnection = options.client === undefined;
+  let holding: NodeJS.Immediate | undefined;
+  const holdWritesForTurn = () => {
+    if (!ownsConnection || holding !== undefined) return;
+    const { client } = connection;
+    const stream = client.stream;
+    if (client.status !== "ready" || stream === undefined || stream.destroyed) return;
+    stream.cork();
+    holding = setImmediate(() => {
+      holding = undefined;
+      stream.uncork();
+    });
+  };
+
   const deliver = (wire: Buffer, message: Buffer) => {
     const name = wire.toString("utf8");
     if (!name.startsWith(prefix)) return;
@@ -90,9 +108,10 @@ export function createRedisPubSub(options: RedisPubSubOptions): PubSub {
         });
       }
       const payload = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-      await runOperation(connection, "redis pubsub publish", "write", () =>
-        connection.client.publish(`${prefix}${channel}`, payload),
-      );
+      await runOperation(connection, "redis pubsub publish", "write", () => {
+        holdWritesForTurn();
+        return connection.client.publish(`${prefix}${channel}`, payload);
+      });
     },
     async subscribe(channel, handler) {
       ensureOpen();

@@ -16,16 +16,20 @@ export interface RealtimeHub {
    * that order.
    */
   publish(frame: RealtimeFrame): Promise<void>;
-  /** Calls `deliver` for each frame in `scope`; resolves once frames published later arrive. */
-  subscribe(
-    scope: RealtimeScope,
-    deliver: (frame: RealtimeFrame, json: string) => void,
-  ): Promise<Unsubscribe>;
+  /**
+   * Calls `deliver` for each frame in `scope`, with its JSON text and the same text's UTF-8 bytes
+   * as the PubSub carried them (shared by every subscriber: read, never change them); resolves
+   * once frames published later arrive.
+   */
+  subscribe(scope: RealtimeScope, deliver: FrameDelivery): Promise<Unsubscribe>;
   /** Subscribers in this process. */
   subscriberCount(): number;
   /** Drops every subscription of this process. */
   close(): Promise<void>;
 }
+
+/** Gets a frame, its JSON text and that text's UTF-8 bytes (encoded once, shared). */
+export type FrameDelivery = (frame: RealtimeFrame, json: string, bytes: Uint8Array) => void;
 
 interface ChannelEntry {
   readonly subscribers: Set<Subscriber>;
@@ -35,8 +39,8 @@ interface ChannelEntry {
 
 interface Subscriber {
   readonly scope: RealtimeScope;
-  /** Gets the frame and its JSON text (encoded once, shared by every subscriber). */
-  readonly deliver: (frame: RealtimeFrame, json: string) => void;
+  /** Gets the frame, its JSON text and bytes (encoded once, shared by every subscriber). */
+  readonly deliver: FrameDelivery;
 }
 
 /** How many realtime channels' PubSub names a hub keeps computed. */
@@ -79,16 +83,17 @@ export function createRealtimeHub(options: {
         const subscribers = new Set<Subscriber>();
         const subscribed = pubsub.subscribe(name, (message) => {
           // Read through a view on the message's bytes: `Buffer.from(message)` would copy them.
-          const json = Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString(
-            "utf8",
-          );
+          // Every PubSub adapter hands each handler a copy of its own, so subscribers may keep
+          // the bytes (a WebSocket writes them as they are, without encoding the text again).
+          const bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+          const json = bytes.toString("utf8");
           const frame = decodeFrame(json);
           if (!frame) {
             logger.warn("realtime: dropped a message that is not a frame", { channel: name });
             return;
           }
           for (const subscriber of subscribers) {
-            if (frameMatches(subscriber.scope, frame)) subscriber.deliver(frame, json);
+            if (frameMatches(subscriber.scope, frame)) subscriber.deliver(frame, json, bytes);
           }
         });
         entry = { subscribers, subscribed };

@@ -53,7 +53,28 @@ function isName(value: unknown): value is string {
   );
 }
 
-/** Publishes one frame of `kind` per topic of `target` (one object per frame, built in one go). */
+/** The frame of one topic of a publish (one object, built in one go). */
+function frameOf(
+  clock: Clock,
+  target: PublishTarget,
+  topic: string,
+  kind: RealtimeFrame["kind"],
+  data: unknown,
+  streamId: string | undefined,
+): RealtimeFrame {
+  const frame: { -readonly [K in keyof RealtimeFrame]: RealtimeFrame[K] } = {
+    channel: target.channel,
+    topic,
+    created_at: new Date(clock.now()).toISOString(),
+    kind,
+    data,
+  };
+  if (target.run_id !== undefined) frame.run_id = target.run_id;
+  if (streamId !== undefined) frame.stream_id = streamId;
+  return frame;
+}
+
+/** Publishes one frame of `kind` per topic of `target`. */
 export function publishToTopics(
   hub: RealtimeHub,
   clock: Clock,
@@ -62,21 +83,13 @@ export function publishToTopics(
   data: unknown,
   streamId?: string,
 ): Promise<void> {
-  const frameOf = (topic: string): RealtimeFrame => {
-    const frame: { -readonly [K in keyof RealtimeFrame]: RealtimeFrame[K] } = {
-      channel: target.channel,
-      topic,
-      created_at: new Date(clock.now()).toISOString(),
-      kind,
-      data,
-    };
-    if (target.run_id !== undefined) frame.run_id = target.run_id;
-    if (streamId !== undefined) frame.stream_id = streamId;
-    return frame;
-  };
   const { topics } = target;
-  if (topics.length === 1) return hub.publish(frameOf(topics[0] as string));
-  return Promise.all(topics.map((topic) => hub.publish(frameOf(topic)))).then(() => undefined);
+  if (topics.length === 1) {
+    return hub.publish(frameOf(clock, target, topics[0] as string, kind, data, streamId));
+  }
+  return Promise.all(
+    topics.map((topic) => hub.publish(frameOf(clock, target, topic, kind, data, streamId))),
+  ).then(() => undefined);
 }
 
 /** What {@link createPublishFastPath} needs from the Inngest API. */

@@ -4,6 +4,7 @@ import { type Logger, TroupeError } from "@troupe/core";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { RealtimeHub } from "./hub.js";
 import type { RealtimeTokens } from "./tokens.js";
+import { createWriteBatch } from "./write-batch.js";
 
 /** The path the SDK's realtime client opens: `GET /v1/realtime/connect?token=<jwt>`. */
 export const REALTIME_CONNECT_PATH = "/v1/realtime/connect";
@@ -31,6 +32,9 @@ export interface RealtimeSocketsOptions {
   /** A subscriber this far behind (bytes queued) is disconnected rather than buffered. */
   readonly maxBufferedBytes?: number;
 }
+
+/** A frame's bytes go out as a text message (the SDK's client reads text). */
+const AS_TEXT = { binary: false } as const;
 
 function refuse(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ status, error: message });
@@ -74,10 +78,13 @@ export function createRealtimeSockets(options: RealtimeSocketsOptions): Realtime
     // later publish reaches it. Frames that arrive in between wait in `early`.
     let ws: WebSocket | undefined;
     let closed = false;
-    const early: string[] = [];
-    const send = (text: string) => {
+    const early: Uint8Array[] = [];
+    // The frames of one turn of the event loop leave in one write (`ws` writes to `socket`).
+    const batch = createWriteBatch(socket);
+    // A frame's JSON as the PubSub carried it, sent as a text message without encoding it again.
+    const send = (bytes: Uint8Array) => {
       if (!ws) {
-        early.push(text);
+        early.push(bytes);
         return;
       }
       if (ws.readyState !== ws.OPEN) return;
@@ -85,11 +92,12 @@ export function createRealtimeSockets(options: RealtimeSocketsOptions): Realtime
         ws.close(1013, "subscriber too slow");
         return;
       }
-      ws.send(text);
+      batch();
+      ws.send(bytes, AS_TEXT);
     };
     let unsubscribe: () => Promise<void>;
     try {
-      unsubscribe = await hub.subscribe(scope, (_frame, json) => send(json));
+      unsubscribe = await hub.subscribe(scope, (_frame, _json, bytes) => send(bytes));
     } catch (error) {
       logger.error("realtime: subscribing failed", { error });
       refuse(socket, 503, "realtime: subscribing failed");
@@ -116,7 +124,7 @@ export function createRealtimeSockets(options: RealtimeSocketsOptions): Realtime
         logger.debug("realtime: subscriber socket error", { error });
         drop(accepted);
       });
-      for (const text of early.splice(0)) send(text);
+      for (const bytes of early.splice(0)) send(bytes);
     });
   };
 
