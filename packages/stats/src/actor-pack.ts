@@ -1,8 +1,10 @@
 // A chunk of actors as the calling thread posts it to a batch worker: columns instead of 128
 // objects. Structured clone writes every object's ten keys again (half of the calling thread's
-// work per chunk); here the strings go as one string with their lengths, the numbers in one
-// Float64Array, and `subsystems` and `data` as arrays of the same references, so what the actors
-// share (a subsystem list, a data object) crosses once, as it does in an object clone.
+// work per chunk); here the strings go as UTF-16 code units in one Uint16Array, the numbers and
+// the strings' lengths in one Float64Array, and `subsystems` and `data` in two lists of the same
+// references, so what the actors share (a subsystem list, a data object) crosses once, as it
+// does in an object clone. Typed arrays, not a joined string: their memory is outside the heap,
+// and a joined string (and its parts) per chunk doubled the young objects a batch leaves.
 
 import type { Actor } from "./types.js";
 
@@ -20,19 +22,21 @@ const KEYS = [
   "data",
 ] as const;
 
-/** Per actor: `id`, `name`, `race` (3 lengths) and the five numbers. */
-const STRINGS = 3;
-const NUMBERS = 5;
+/**
+ * Per actor in `numbers`: the five numbers, the lengths of `id`, `name` and `race`, and where its
+ * `subsystems` and its `data` are in their lists.
+ */
+const SLOTS = 10;
 
 /** A chunk of actors packed by {@link packActors}. */
 export interface PackedActors {
-  /** Every actor's id, name and race, one after another. */
-  readonly text: string;
-  /** Their lengths, three per actor. */
-  readonly lengths: Int32Array;
-  /** lifespan, age, created_at, updated_at, version, five per actor. */
+  /** lifespan, age, created_at, updated_at, version and the three strings' lengths, per actor. */
   readonly numbers: Float64Array;
+  /** Every actor's id, name and race, one after another, as UTF-16 code units. */
+  readonly text: Uint16Array;
+  /** The actors' subsystem lists, each once where consecutive actors share one. */
   readonly subsystems: readonly (readonly string[])[];
+  /** The actors' data objects, likewise. */
   readonly data: readonly Actor["data"][];
 }
 
@@ -47,18 +51,43 @@ function hasActorKeys(actor: Actor): boolean {
   return at === KEYS.length;
 }
 
+/** Code units a chunk's text starts with per actor (ids, names and races of ~10 characters). */
+const TEXT_PER_ACTOR = 48;
+
+/** Appends `value`'s code units to a growing text buffer. */
+class TextWriter {
+  text: Uint16Array;
+  length = 0;
+  constructor(capacity: number) {
+    this.text = new Uint16Array(Math.max(16, capacity));
+  }
+  write(value: string): void {
+    const end = this.length + value.length;
+    if (end > this.text.length) {
+      const grown = new Uint16Array(Math.max(end, 2 * this.text.length));
+      grown.set(this.text.subarray(0, this.length));
+      this.text = grown;
+    }
+    const text = this.text;
+    for (let i = 0, at = this.length; i < value.length; i++, at++) text[at] = value.charCodeAt(i);
+    this.length = end;
+  }
+}
+
 /**
  * Packs `actors` (already validated: a string id, an integer version, an array of subsystems), or
  * returns undefined when one of them has another shape (extra keys, another key order, a name that
- * is not a string…): the chunk then goes as objects.
+ * is not a string…): the chunk then goes as objects. Besides the two reference arrays it puts
+ * nothing on the calling thread's heap but two typed arrays (their memory is outside it), so a
+ * batch's chunks add next to nothing for its young-generation collector.
  */
 export function packActors(actors: readonly Actor[]): PackedActors | undefined {
   const n = actors.length;
-  const text: string[] = new Array(STRINGS * n);
-  const lengths = new Int32Array(STRINGS * n);
-  const numbers = new Float64Array(NUMBERS * n);
-  const subsystems: (readonly string[])[] = new Array(n);
-  const data: Actor["data"][] = new Array(n);
+  const numbers = new Float64Array(SLOTS * n);
+  const writer = new TextWriter(TEXT_PER_ACTOR * n);
+  // Consecutive actors often share their subsystem list (and their data): each once in the lists.
+  const subsystems: (readonly string[])[] = [];
+  const data: Actor["data"][] = [];
   for (let k = 0; k < n; k++) {
     const actor = actors[k] as Actor;
     if (!hasActorKeys(actor)) return undefined;
@@ -76,49 +105,68 @@ export function packActors(actors: readonly Actor[]): PackedActors | undefined {
     ) {
       return undefined;
     }
-    text[STRINGS * k] = id;
-    text[STRINGS * k + 1] = name;
-    text[STRINGS * k + 2] = race;
-    lengths[STRINGS * k] = id.length;
-    lengths[STRINGS * k + 1] = name.length;
-    lengths[STRINGS * k + 2] = race.length;
-    numbers[NUMBERS * k] = lifespan;
-    numbers[NUMBERS * k + 1] = age;
-    numbers[NUMBERS * k + 2] = created_at;
-    numbers[NUMBERS * k + 3] = updated_at;
-    numbers[NUMBERS * k + 4] = version;
-    subsystems[k] = actor.subsystems;
-    data[k] = actor.data;
+    const at = SLOTS * k;
+    numbers[at] = lifespan;
+    numbers[at + 1] = age;
+    numbers[at + 2] = created_at;
+    numbers[at + 3] = updated_at;
+    numbers[at + 4] = version;
+    numbers[at + 5] = id.length;
+    numbers[at + 6] = name.length;
+    numbers[at + 7] = race.length;
+    writer.write(id);
+    writer.write(name);
+    writer.write(race);
+    const list = actor.subsystems;
+    if (subsystems.length === 0 || subsystems[subsystems.length - 1] !== list)
+      subsystems.push(list);
+    numbers[at + 8] = subsystems.length - 1;
+    const values = actor.data;
+    if (data.length === 0 || data[data.length - 1] !== values) data.push(values);
+    numbers[at + 9] = data.length - 1;
   }
-  return { text: text.join(""), lengths, numbers, subsystems, data };
+  // A view of the used part: the clone copies the whole buffer, at most half of it unused.
+  return { numbers, text: writer.text.subarray(0, writer.length), subsystems, data };
+}
+
+/** `text[from, to)` as a string (in slices: `fromCharCode` takes its code units as arguments). */
+function readText(text: Uint16Array, from: number, to: number): string {
+  let out = "";
+  for (let at = from; at < to; at += 8192) {
+    out += String.fromCharCode.apply(
+      null,
+      text.subarray(at, Math.min(to, at + 8192)) as unknown as number[],
+    );
+  }
+  return out;
 }
 
 /** The actors of a packed chunk (in the worker), as plain objects with the keys in order. */
 export function unpackActors(packed: PackedActors): Actor[] {
-  const { text, lengths, numbers, subsystems, data } = packed;
-  const actors: Actor[] = new Array(subsystems.length);
+  const { numbers, text, subsystems, data } = packed;
+  const actors: Actor[] = new Array(numbers.length / SLOTS);
   let at = 0;
-  const next = (k: number): string => {
-    const end = at + (lengths[k] as number);
-    const value = text.slice(at, end);
-    at = end;
+  const next = (length: number): string => {
+    const value = readText(text, at, at + length);
+    at += length;
     return value;
   };
   for (let k = 0; k < actors.length; k++) {
-    const id = next(STRINGS * k);
-    const name = next(STRINGS * k + 1);
-    const race = next(STRINGS * k + 2);
+    const base = SLOTS * k;
+    const id = next(numbers[base + 5] as number);
+    const name = next(numbers[base + 6] as number);
+    const race = next(numbers[base + 7] as number);
     actors[k] = {
       id,
       name,
       race,
-      lifespan: numbers[NUMBERS * k] as number,
-      age: numbers[NUMBERS * k + 1] as number,
-      created_at: numbers[NUMBERS * k + 2] as number,
-      updated_at: numbers[NUMBERS * k + 3] as number,
-      version: numbers[NUMBERS * k + 4] as number,
-      subsystems: subsystems[k] as readonly string[],
-      data: data[k] as Actor["data"],
+      lifespan: numbers[base] as number,
+      age: numbers[base + 1] as number,
+      created_at: numbers[base + 2] as number,
+      updated_at: numbers[base + 3] as number,
+      version: numbers[base + 4] as number,
+      subsystems: subsystems[numbers[base + 8] as number] as readonly string[],
+      data: data[numbers[base + 9] as number] as Actor["data"],
     };
   }
   return actors;
