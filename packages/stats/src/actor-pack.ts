@@ -143,23 +143,20 @@ function readText(text: Uint16Array, from: number, to: number): string {
 
 /** The actors of a packed chunk (in the worker), as plain objects with the keys in order. */
 export function unpackActors(packed: PackedActors): Actor[] {
-  const { numbers, text, subsystems, data } = packed;
+  const { numbers, subsystems, data } = packed;
+  // The whole text as one string, then each field a slice of it.
+  const text = readText(packed.text, 0, packed.text.length);
   const actors: Actor[] = new Array(numbers.length / SLOTS);
   let at = 0;
-  const next = (length: number): string => {
-    const value = readText(text, at, at + length);
-    at += length;
-    return value;
-  };
   for (let k = 0; k < actors.length; k++) {
     const base = SLOTS * k;
-    const id = next(numbers[base + 5] as number);
-    const name = next(numbers[base + 6] as number);
-    const race = next(numbers[base + 7] as number);
+    const idEnd = at + (numbers[base + 5] as number);
+    const nameEnd = idEnd + (numbers[base + 6] as number);
+    const raceEnd = nameEnd + (numbers[base + 7] as number);
     actors[k] = {
-      id,
-      name,
-      race,
+      id: text.slice(at, idEnd),
+      name: text.slice(idEnd, nameEnd),
+      race: text.slice(nameEnd, raceEnd),
       lifespan: numbers[base] as number,
       age: numbers[base + 1] as number,
       created_at: numbers[base + 2] as number,
@@ -168,6 +165,7 @@ export function unpackActors(packed: PackedActors): Actor[] {
       subsystems: subsystems[numbers[base + 8] as number] as readonly string[],
       data: data[numbers[base + 9] as number] as Actor["data"],
     };
+    at = raceEnd;
   }
   return actors;
 }
