@@ -3,7 +3,8 @@
 // (`perf_hooks.monitorEventLoopDelay`, what exceeds 1 ms is delay), and for the compact rows also
 // a turn sampler (every turn of the loop timed, sub-microsecond: the longest task it ran).
 // `BATCH_DELAY_ROWS=compact` runs only the compact rows and the idle ones; `BATCH_NICE` sets
-// `workers.nice` (0: the workers at the calling thread's priority, as before it existed).
+// `workers.nice` (0: the workers at the calling thread's priority, as before it existed);
+// `BATCH_DELAY_RESOLUTION` the timer's period in ms (default 1; what exceeds it is delay).
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import {
@@ -27,6 +28,8 @@ const MODULE = new URL("./batch-subsystems.ts", import.meta.url);
 const NICE = process.env.BATCH_NICE === undefined ? {} : { nice: Number(process.env.BATCH_NICE) };
 /** Actors per chunk the pool sends (`CHUNK_SIZE`): the idle loop's messages come as often. */
 const CHUNKS = Math.ceil(ACTORS / 128);
+/** The timer's period, ms (`monitorEventLoopDelay`'s `resolution`). */
+const RESOLUTION = Number(process.env.BATCH_DELAY_RESOLUTION ?? 1);
 
 interface DelayRow {
   readonly label: string;
@@ -50,8 +53,9 @@ interface DelayRow {
   readonly messages?: boolean;
 }
 
-// The timer histogram samples a 1 ms timer and records each interval: what exceeds 1 ms is delay.
-const timerDelayMs = (ns: number) => Math.max(0, ns / 1e6 - 1).toFixed(2);
+// The timer histogram samples a timer of RESOLUTION ms and records each interval: what exceeds
+// it is delay.
+const timerDelayMs = (ns: number) => Math.max(0, ns / 1e6 - RESOLUTION).toFixed(2);
 // The turn sampler records each turn's length: that is the delay.
 const turnDelayMs = (ns: number) => (ns / 1e6).toFixed(3);
 
@@ -64,7 +68,7 @@ interface Sampler {
 }
 
 function timerSampler(): Sampler {
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION });
   histogram.enable();
   return { histogram, delayMs: timerDelayMs, stop: () => histogram.disable() };
 }
@@ -215,7 +219,7 @@ async function measure(row: DelayRow, idleMs: number): Promise<Record<string, st
       : `${Math.round((ACTORS / elapsed) * 1000).toLocaleString("en-US")} actors/s`,
     "p50 µs": blocked
       ? "loop blocked"
-      : `loop delay (${row.sampler === "turns" ? "every turn timed" : "1 ms timer"}) p50 ${delayMs(histogram.percentile(50))} ms`,
+      : `loop delay (${row.sampler === "turns" ? "every turn timed" : `${RESOLUTION} ms timer`}) p50 ${delayMs(histogram.percentile(50))} ms`,
     "p99 µs": blocked
       ? `${elapsed.toFixed(0)} ms in one turn`
       : `p99 ${delayMs(histogram.percentile(99))} ms, max ${delayMs(histogram.max)} ms`,

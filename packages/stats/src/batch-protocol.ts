@@ -1,6 +1,7 @@
 // What crosses between the calling thread and a batch worker: a chunk of actors with the
 // registry and the expected subsystem set, and per actor its values or its error.
 import { TroupeError } from "@troupe/core";
+import type { PackedActors } from "./actor-pack.js";
 import type { FailurePolicy } from "./aggregator-api.js";
 import type { Subsystem } from "./subsystems.js";
 import type { Actor, CapBounds, StatValues } from "./types.js";
@@ -19,7 +20,8 @@ export interface WorkerChunk {
   /** The calling thread's subsystem set (see {@link subsystemSignature}). */
   readonly signature: string;
   readonly failurePolicy: FailurePolicy;
-  readonly actors: readonly Actor[];
+  /** The chunk's actors as columns ({@link PackedActors}), or as objects when they do not pack. */
+  readonly actors: PackedActors | readonly Actor[];
   /**
    * Pack the answer's values in a SharedArrayBuffer (a compact batch keeps them): V8 counts a
    * transferred ArrayBuffer as external memory of the calling thread and starts full collections

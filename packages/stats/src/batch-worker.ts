@@ -5,6 +5,7 @@
 import { deserialize } from "node:v8";
 import { TroupeError } from "@troupe/core";
 import { kTransferable, kValue, Tinypool } from "tinypool";
+import { actorsOf } from "./actor-pack.js";
 import { createStatsAggregator, type StatsAggregator } from "./aggregator.js";
 import type { BatchWorkerData } from "./batch-pool.js";
 import {
@@ -78,7 +79,7 @@ export default async function resolveChunk(chunk: WorkerChunk): Promise<WorkerCh
   const aggregator = await aggregatorFor(chunk);
   const signature = subsystemSignature(aggregator.subsystems.list());
   if (signature !== chunk.signature) return { mismatch: signature };
-  const results = await aggregator.resolveBatch(chunk.actors);
+  const results = await aggregator.resolveBatch(actorsOf(chunk.actors));
   const outcomes: Outcome[] = new Array(results.length);
   for (let i = 0; i < results.length; i++) {
     const result = results[i] as (typeof results)[number];
