@@ -115,7 +115,19 @@ export function createTransactions(options: TransactionsOptions): Transactions {
   const resolveEveryMs = checked.resolveEveryMs ?? 5_000;
   const resolveGraceMs = checked.resolveGraceMs ?? 2 * timeoutMs;
   const retainAbortedMs = checked.retainAbortedMs ?? Math.max(60_000, 10 * timeoutMs);
-  if (!system.types().some((t) => t.name === DECISION_LOG_TYPE)) {
+  // A system's types are fixed when it is created: what each takes part as is looked up once,
+  // not on every step (system.types() builds its description anew on each call).
+  const kinds = new Map(
+    system
+      .types()
+      .map((t) => [
+        t.name,
+        t.actions.some((a) => a.name === "txPrepare")
+          ? ("transactional" as const)
+          : ("plain" as const),
+      ]),
+  );
+  if (!kinds.has(DECISION_LOG_TYPE)) {
     throw invalidArgument(
       "createTransactions.system",
       `register the decision log's actor (${DECISION_LOG_TYPE}, createDecisionLog().actor) in the system's actors`,
@@ -163,13 +175,7 @@ export function createTransactions(options: TransactionsOptions): Transactions {
     random: options.random ?? Math.random,
     conflictWaitMs: options.conflictWaitMs ?? DEFAULT_CONFLICT_WAIT_MS,
     faults: options.faults,
-    typeKind: (type: string) => {
-      const info = system.types().find((t) => t.name === type);
-      if (info === undefined) return "unknown" as const;
-      return info.actions.some((a) => a.name === "txPrepare")
-        ? ("transactional" as const)
-        : ("plain" as const);
-    },
+    typeKind: (type: string) => kinds.get(type) ?? ("unknown" as const),
     call: (ref: { type: string; key: unknown }, action: string, args: readonly unknown[]) =>
       system.invoke(ref.type, ref.key, action, args),
     records,
