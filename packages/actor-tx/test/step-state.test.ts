@@ -80,4 +80,18 @@ describe("a step's state", () => {
     ).rejects.toThrow("body gives up");
     expect(await a.read()).toEqual({ items: ["kept"], total: 1 });
   });
+
+  it("rejects a step whose key does not fit the type (INVALID_ARGUMENT), even after the same key as a number was used, and applies nothing", async () => {
+    const a = system.get(Tally, 5);
+    await transactions.run(async (tx) => {
+      await tx.call({ type: "Tally", key: 5 }, "push", "first");
+    });
+    await expect(
+      transactions.run(async (tx) => {
+        await tx.call(a, "push", "second");
+        await tx.call({ type: "Tally", key: "5" }, "push", "third");
+      }),
+    ).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(await a.read()).toEqual({ items: ["first"], total: 1 });
+  });
 });
