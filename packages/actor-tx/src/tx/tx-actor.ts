@@ -12,6 +12,7 @@ import {
 import { invalidArgument, parseWith, type StoreOp } from "@troupe/core";
 import { z } from "zod";
 import { txError } from "../errors.js";
+import { cloneState } from "./clone-state.js";
 import { DECISION_LOG_TYPE } from "./decision-log.js";
 import {
   abortPrepared,
@@ -421,7 +422,7 @@ export function defineTxActor<
       }
       const base = verdict.base === "value" ? state.value : state.lock?.next;
       // The step runs on a copy: the committed value stays what every other reader sees.
-      const slot = new DraftSlot(structuredClone(base));
+      const slot = new DraftSlot(cloneState(base));
       const result = await spec.handler(new ValueContext(ctx, slot), ...checked);
       const draft = slot.draft;
       if (staged !== undefined) {
