@@ -544,9 +544,14 @@ export class Activation {
   /** Values kept with this activation in memory only (`activationMemory`); never saved. */
   memory: Map<string, unknown> | undefined = undefined;
 
+  /** Whether none of this activation's own state writes is waiting or in flight (or it ended). */
+  writesAreSettled(): boolean {
+    return this.status === DEAD || (!this.flushing && this.held.length === 0);
+  }
+
   /** Resolves once none of this activation's own state writes is waiting or in flight. */
   writesSettled(): Promise<void> {
-    return this.until(() => this.status === DEAD || (!this.flushing && this.held.length === 0));
+    return this.until(() => this.writesAreSettled());
   }
 
   /** The ops of a fenced write of `bytes`, for a commit made by someone else (`stageWrite`). */

@@ -1,4 +1,5 @@
 import { invalidArgument, type Store, type StoreOp, zodIssueError } from "@troupe/core";
+import type { Activation } from "./activation.js";
 import { encodeState, fingerprint } from "./state-encoding.js";
 import { TurnContext } from "./turn-context.js";
 
@@ -40,18 +41,38 @@ function turnOf(ctx: unknown, what: string): TurnContext {
  */
 export async function stageWrite(ctx: unknown, state: unknown): Promise<StagedWrite> {
   const activation = turnOf(ctx, "stageWrite").activation;
-  await activation.writesSettled();
+  // Most steps find nothing in flight: they go on without a waiter and a turn of the microtasks.
+  if (!activation.writesAreSettled()) await activation.writesSettled();
   const definition = activation.definition;
   const checked = definition.state.safeParse(state);
   if (!checked.success) throw zodIssueError(checked.error, `${definition.name} staged state`);
   const print = fingerprint(state);
   const bytes = encodeState(state, print);
-  return {
-    store: activation.deps.states.store,
-    ops: activation.fencedWriteOps(bytes),
-    adopt: () => activation.adoptSaved(state, bytes, print),
-    discard: (reason) => activation.drop(reason),
-  };
+  return new ActivationWrite(activation, state, bytes, print);
+}
+
+/** A staged write as a class: transactions stage one per step, and closures would cost more. */
+class ActivationWrite implements StagedWrite {
+  readonly store: Store;
+  readonly ops: readonly StoreOp[];
+
+  constructor(
+    private readonly activation: Activation,
+    private readonly state: unknown,
+    private readonly bytes: Uint8Array,
+    private readonly print: string,
+  ) {
+    this.store = activation.deps.states.store;
+    this.ops = activation.fencedWriteOps(bytes);
+  }
+
+  adopt(): void {
+    this.activation.adoptSaved(this.state, this.bytes, this.print);
+  }
+
+  discard(reason: unknown): void {
+    this.activation.drop(reason);
+  }
 }
 
 /**

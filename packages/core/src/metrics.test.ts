@@ -26,6 +26,18 @@ describe("metrics", () => {
     expect(metrics.value("x", { b: "2", a: "1" })).toBe(2);
   });
 
+  it("counts a series without labels in one place, whichever instrument of its name counts", () => {
+    const metrics = createMemoryMetrics();
+    const first = metrics.counter("y_total");
+    first.inc();
+    metrics.counter("y_total").inc(2);
+    first.inc(1, {});
+    first.inc(5, { a: "1" });
+    expect(metrics.value("y_total")).toBe(4);
+    expect(metrics.value("y_total", { a: "1" })).toBe(5);
+    expect(metrics.series().filter((series) => series.name === "y_total")).toHaveLength(2);
+  });
+
   it("has a no-op default that accepts every call", () => {
     expect(() => {
       noopMetrics.counter("a").inc();

@@ -93,11 +93,19 @@ export function createMemoryMetrics(): MemoryMetrics {
     return found;
   };
   return {
-    counter: (name) => ({
-      inc: (value = 1, labels) => {
-        get("counter", name, labels).value += value;
-      },
-    }),
+    counter: (name) => {
+      // The series without labels is looked up once: hot counters are incremented per call.
+      let plain: MetricSeries | undefined;
+      return {
+        inc: (value = 1, labels) => {
+          if (labels !== undefined) get("counter", name, labels).value += value;
+          else {
+            plain ??= get("counter", name);
+            plain.value += value;
+          }
+        },
+      };
+    },
     gauge: (name) => ({
       set: (value, labels) => {
         get("gauge", name, labels).value = value;

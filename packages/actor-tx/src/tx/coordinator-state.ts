@@ -62,7 +62,6 @@ export function advanceCoordinator(
   state: CoordinatorState,
   event: CoordinatorEvent,
 ): { readonly state: CoordinatorState; readonly effects: readonly CoordinatorEffect[] } {
-  const refs = () => state.participants.map((p) => p.ref);
   switch (event.type) {
     case "step": {
       if (state.phase !== "active") throw new CoordinatorPhaseError(`step in ${state.phase}`);
@@ -90,7 +89,7 @@ export function advanceCoordinator(
       }
       return {
         state: { ...state, phase: "deciding" },
-        effects: [{ type: "log-commit", participants: refs() }],
+        effects: [{ type: "log-commit", participants: refsOf(state) }],
       };
     }
     case "failed":
@@ -101,7 +100,7 @@ export function advanceCoordinator(
       if (!event.granted) return abortAll(state);
       return {
         state: { ...state, phase: "committing" },
-        effects: [{ type: "commit", participants: refs() }],
+        effects: [{ type: "commit", participants: refsOf(state) }],
       };
     case "delivered": {
       if (state.phase !== "committing" && state.phase !== "aborting") {
@@ -116,10 +115,15 @@ export function advanceCoordinator(
   }
 }
 
+// A module function, not a closure per call: transitions run several times per transaction.
+function refsOf(state: CoordinatorState): ParticipantRef[] {
+  return state.participants.map((p) => p.ref);
+}
+
 function abortAll(state: CoordinatorState) {
   return {
     state: { ...state, phase: "aborting" as const },
-    effects: [{ type: "abort" as const, participants: state.participants.map((p) => p.ref) }],
+    effects: [{ type: "abort" as const, participants: refsOf(state) }],
   };
 }
 

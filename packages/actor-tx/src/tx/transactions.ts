@@ -1,4 +1,4 @@
-import type { ActorSystem } from "@troupe/actors";
+import type { ActorSystem, UntypedActorRef } from "@troupe/actors";
 import {
   type Clock,
   invalidArgument,
@@ -15,7 +15,7 @@ import {
 import { z } from "zod";
 import { addContextTransaction } from "./context-transaction.js";
 import { DECISION_LOG_TYPE, type DecisionLog } from "./decision-log.js";
-import { isStale } from "./decision-state.js";
+import { isStale, type ParticipantRef } from "./decision-state.js";
 import { retryTxId } from "./retry-id.js";
 import { createdIdentity } from "./store-identity.js";
 import { runTransaction, type Transaction, type TransactionFaults } from "./transaction.js";
@@ -93,6 +93,8 @@ const optionsSchema = z.object({
 });
 
 const PAGE = 500;
+/** How many participants' references the coordinator keeps (see `participantRef`). */
+const MAX_PARTICIPANT_REFS = 4_096;
 /** How long a younger step asks an older holder again before it dies (ms). */
 const DEFAULT_CONFLICT_WAIT_MS = 50;
 
@@ -115,7 +117,19 @@ export function createTransactions(options: TransactionsOptions): Transactions {
   const resolveEveryMs = checked.resolveEveryMs ?? 5_000;
   const resolveGraceMs = checked.resolveGraceMs ?? 2 * timeoutMs;
   const retainAbortedMs = checked.retainAbortedMs ?? Math.max(60_000, 10 * timeoutMs);
-  if (!system.types().some((t) => t.name === DECISION_LOG_TYPE)) {
+  // A system's types are fixed when it is created: what each takes part as is looked up once,
+  // not on every step (system.types() builds its description anew on each call).
+  const kinds = new Map(
+    system
+      .types()
+      .map((t) => [
+        t.name,
+        t.actions.some((a) => a.name === "txPrepare")
+          ? ("transactional" as const)
+          : ("plain" as const),
+      ]),
+  );
+  if (!kinds.has(DECISION_LOG_TYPE)) {
     throw invalidArgument(
       "createTransactions.system",
       `register the decision log's actor (${DECISION_LOG_TYPE}, createDecisionLog().actor) in the system's actors`,
@@ -155,6 +169,21 @@ export function createTransactions(options: TransactionsOptions): Transactions {
     }
     return home;
   };
+  // References to participants, by type and key. The coordinator's calls (prepare, commit,
+  // abort) go through references rather than by name (`system.invoke`): it builds their
+  // arguments itself, and a call by name checks them against the action's schema on every step
+  // (a node that receives one from another node still checks). Bounded: emptied when full.
+  const participantRefs = new Map<string, UntypedActorRef>();
+  const participantRef = (ref: ParticipantRef): UntypedActorRef => {
+    const id = `${ref.type}/${typeof ref.key}:${ref.key}`;
+    let found = participantRefs.get(id);
+    if (found === undefined) {
+      if (participantRefs.size >= MAX_PARTICIPANT_REFS) participantRefs.clear();
+      found = system.ref({ type: ref.type, key: ref.key });
+      participantRefs.set(id, found);
+    }
+    return found;
+  };
   const deps = {
     home: storeHome,
     clock,
@@ -163,15 +192,14 @@ export function createTransactions(options: TransactionsOptions): Transactions {
     random: options.random ?? Math.random,
     conflictWaitMs: options.conflictWaitMs ?? DEFAULT_CONFLICT_WAIT_MS,
     faults: options.faults,
-    typeKind: (type: string) => {
-      const info = system.types().find((t) => t.name === type);
-      if (info === undefined) return "unknown" as const;
-      return info.actions.some((a) => a.name === "txPrepare")
-        ? ("transactional" as const)
-        : ("plain" as const);
+    typeKind: (type: string) => kinds.get(type) ?? ("unknown" as const),
+    call: (ref: ParticipantRef, action: string, args: readonly unknown[]) => {
+      try {
+        return participantRef(ref).call(action, ...args);
+      } catch (error) {
+        return Promise.reject(error); // an unknown type or a bad key, as system.invoke rejects
+      }
     },
-    call: (ref: { type: string; key: unknown }, action: string, args: readonly unknown[]) =>
-      system.invoke(ref.type, ref.key, action, args),
     records,
     counters: {
       started: () => started.inc(),

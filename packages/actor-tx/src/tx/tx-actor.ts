@@ -12,6 +12,7 @@ import {
 import { invalidArgument, parseWith, type StoreOp } from "@troupe/core";
 import { z } from "zod";
 import { txError } from "../errors.js";
+import { cloneState } from "./clone-state.js";
 import { DECISION_LOG_TYPE } from "./decision-log.js";
 import {
   abortPrepared,
@@ -25,7 +26,7 @@ import {
 } from "./participant-state.js";
 import { type StagedParticipant, type StagingTx, stagingFor } from "./staging.js";
 import { existingIdentity } from "./store-identity.js";
-import { type StateSlot, ValueContext } from "./value-context.js";
+import { DraftSlot, type StateSlot, ValueContext } from "./value-context.js";
 
 /** The internal actions every transactional actor gets (user actions may not use these names). */
 export const TX_ACTIONS = ["txPrepare", "txCommit", "txAbort", "txResolve", "txLock"] as const;
@@ -114,6 +115,23 @@ const STAGED = "troupe.tx.staged";
 export interface PrepareAnswer {
   readonly r: unknown;
   readonly s?: readonly StoreOp[];
+}
+
+/**
+ * What `txPrepare` returns: the step's result, or with `home` (the coordinator named its Store's
+ * data) a PrepareAnswer carrying the participant's write when it staged for a coordinator in
+ * another process. A module function: prepares are the hot path, and a closure per call costs.
+ */
+function prepareAnswer(
+  home: string | undefined,
+  txId: string,
+  r: unknown,
+  own: StagedParticipant | undefined,
+): unknown {
+  if (home === undefined) return r;
+  return own?.remote && own.lock.txId === txId
+    ? ({ r, s: own.write.ops } satisfies PrepareAnswer)
+    : ({ r } satisfies PrepareAnswer);
 }
 
 /** The in-memory lock of a one-phase transaction on this activation, if any. */
@@ -361,20 +379,13 @@ export function defineTxActor<
       deadline: number,
       home?: string,
     ) {
-      // With `home` the coordinator takes a PrepareAnswer (and remotely staged writes).
-      const answer = (r: unknown, own?: StagedParticipant): unknown =>
-        home === undefined
-          ? r
-          : own?.remote && own.lock.txId === txId
-            ? ({ r, s: own.write.ops } satisfies PrepareAnswer)
-            : ({ r } satisfies PrepareAnswer);
       const staged = stagedOn(ctx);
       const state: TxState<unknown> =
         staged === undefined
           ? (ctx.state as TxState<unknown>)
           : { value: (ctx.state as TxState<unknown>).value, lock: staged.lock };
       const verdict = judgePrepare(state, txId, step);
-      if (verdict.kind === "replay") return answer(verdict.result, staged);
+      if (verdict.kind === "replay") return prepareAnswer(home, txId, verdict.result, staged);
       if (verdict.kind === "busy") {
         throw txError(
           verdict.die ? "TX_CONFLICT" : "TX_BUSY",
@@ -411,30 +422,23 @@ export function defineTxActor<
       }
       const base = verdict.base === "value" ? state.value : state.lock?.next;
       // The step runs on a copy: the committed value stays what every other reader sees.
-      let draft = structuredClone(base);
-      const result = await spec.handler(
-        new ValueContext(ctx, {
-          get: () => draft,
-          set: (value) => {
-            draft = value;
-          },
-        }),
-        ...checked,
-      );
+      const slot = new DraftSlot(cloneState(base));
+      const result = await spec.handler(new ValueContext(ctx, slot), ...checked);
+      const draft = slot.draft;
       if (staged !== undefined) {
         // A later step of a one-phase transaction: still in memory only.
         staged.write = await stageWrite(ctx, unlocked(draft));
         staged.lock = recordPrepared(state, txId, deadline, draft, result)
           .lock as PreparedLock<unknown>;
-        return answer(result, staged);
+        return prepareAnswer(home, txId, result, staged);
       }
       if (verdict.base === "value") {
         const own = await stageStep(ctx, txId, deadline, draft, result, home);
-        if (own !== undefined) return answer(result, own);
+        if (own !== undefined) return prepareAnswer(home, txId, result, own);
       }
       ctx.state = recordPrepared(ctx.state as TxState<unknown>, txId, deadline, draft, result);
       if (verdict.base === "value") armResolution(ctx, deadline);
-      return answer(result);
+      return prepareAnswer(home, txId, result, undefined);
     },
   };
   actions.txCommit = {

@@ -15,6 +15,19 @@ export interface StateSlot {
   set(value: unknown): void;
 }
 
+/** The slot of a transaction step: the handler works on `draft`, a copy of the base state. */
+export class DraftSlot implements StateSlot {
+  constructor(public draft: unknown) {}
+
+  get(): unknown {
+    return this.draft;
+  }
+
+  set(value: unknown): void {
+    this.draft = value;
+  }
+}
+
 /**
  * The context a transactional actor's handlers see: everything of the actor's own context, but
  * `state` is the committed value (ordinary actions) or a private copy that becomes the prepared

@@ -8,9 +8,11 @@
 import { readFileSync } from "node:fs";
 import {
   type ActorAddress,
+  type ActorRefJson,
   type ActorSystem,
   createActorSystem,
   createClusterNode,
+  type UntypedActorRef,
 } from "@troupe/actors";
 import { createMemoryQueue, type Queue, type Store, systemClock, TroupeError } from "@troupe/core";
 import { createNatsTransport } from "@troupe/nats";
@@ -97,26 +99,47 @@ const go = new Promise<void>((resolve) => {
     if (input.includes("go\n")) resolve();
   });
 });
+/** The coordinator's calls to participants, with the victim's phase 2 held or cut short. */
+const intercept = async (
+  action: string,
+  args: readonly unknown[],
+  forward: () => Promise<unknown>,
+): Promise<unknown> => {
+  const txId = String(args[0]);
+  const victim = action === "txCommit" && crash !== undefined && names.get(txId) === crash.victim;
+  if (victim && crash.point === "hold-phase-2") {
+    out(`hold ${crash.victim}`);
+    await go;
+    return forward();
+  }
+  if (!victim || crash.point !== "during-phase-2") return forward();
+  if (phase2Sent) return new Promise(() => {});
+  phase2Sent = true;
+  const result = await forward();
+  die("during-phase-2", txId);
+  return result;
+};
+// The coordinator calls participants through references (`system.ref`), the resolver by name
+// (`system.invoke`): both go through `intercept`.
 const coordinatorSystem: ActorSystem = new Proxy(system, {
   get(target, name, receiver) {
-    if (name !== "invoke") return Reflect.get(target, name, receiver);
-    return async (type: string, key: unknown, action: string, args: readonly unknown[]) => {
-      const txId = String(args[0]);
-      const forward = () => target.invoke(type, key as never, action, args as unknown[]);
-      const victim =
-        action === "txCommit" && crash !== undefined && names.get(txId) === crash.victim;
-      if (victim && crash.point === "hold-phase-2") {
-        out(`hold ${crash.victim}`);
-        await go;
-        return forward();
-      }
-      if (!victim || crash.point !== "during-phase-2") return forward();
-      if (phase2Sent) return new Promise(() => {});
-      phase2Sent = true;
-      const result = await forward();
-      die("during-phase-2", txId);
-      return result;
-    };
+    if (name === "invoke") {
+      return (type: string, key: unknown, action: string, args: readonly unknown[]) =>
+        intercept(action, args, () => target.invoke(type, key as never, action, args as unknown[]));
+    }
+    if (name === "ref") {
+      return (json: ActorRefJson): UntypedActorRef => {
+        const ref = target.ref(json);
+        return {
+          type: ref.type,
+          address: ref.address,
+          call: (action, ...args) => intercept(action, args, () => ref.call(action, ...args)),
+          tell: (action, ...args) => ref.tell(action, ...args),
+          toJSON: () => ref.toJSON(),
+        };
+      };
+    }
+    return Reflect.get(target, name, receiver);
   },
 });
 
