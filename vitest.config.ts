@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
@@ -46,9 +47,17 @@ function projectsOf(folder: string): TestProjectInlineConfiguration[] {
   ];
 }
 
+/**
+ * Test files run side by side in at least two workers. Vitest's default, one fewer than the cores,
+ * is a single worker on a 2-core CI machine: the 309 files then ran one at a time, never two at
+ * once, and a core sat idle while a file waited on a spawned process, a server or a timer.
+ */
+const MIN_WORKERS = 2;
+
 // One run over every package's projects (each resolves workspace packages to source).
 export default defineConfig({
   test: {
+    maxWorkers: Math.max(availableParallelism() - 1, MIN_WORKERS),
     projects: folders.flatMap(projectsOf),
     reporters: ["default", new SummaryReporter()],
   },

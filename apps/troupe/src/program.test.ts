@@ -1,11 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_STORAGE_URL, SCOPES } from "@troupe/runtime";
 import { type Command, CommanderError } from "commander";
 import { afterEach, describe, expect, it } from "vitest";
+import { DEV_STORAGE_HELP } from "./commands/dev.js";
 import { runDoctor } from "./commands/doctor.js";
+import { TOKEN_SCOPES_HELP } from "./commands/token.js";
 import { createProgram } from "./program.js";
 import { VERSION } from "./version.js";
 
@@ -50,6 +53,33 @@ describe("troupe program", () => {
     expect(out.join("")).toBe(`${VERSION}\n`);
     expect(exit?.exitCode).toBe(0);
     expect(VERSION).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("imports the runtime and SQLite only inside the commands that use them", () => {
+    const src = fileURLToPath(new URL(".", import.meta.url));
+    const eager = /^import\s+(?!type\b)[^;]*?from\s+"@troupe\/(runtime|sqlite)"/m;
+    const files = readdirSync(src, { recursive: true })
+      .map(String)
+      .filter((file) => file.endsWith(".ts") && !file.endsWith(".test.ts"));
+    expect(files).toContain(path.join("commands", "dev.ts"));
+    expect(files.filter((file) => eager.test(readFileSync(path.join(src, file), "utf8")))).toEqual(
+      [],
+    );
+  });
+
+  it("shows the runtime's default storage and scopes in help, which it prints without the runtime", () => {
+    expect(DEV_STORAGE_HELP).toBe(DEFAULT_STORAGE_URL);
+    expect(TOKEN_SCOPES_HELP).toEqual(SCOPES);
+    const program = createProgram();
+    const command = (...names: string[]) =>
+      names.reduce<Command | undefined>(
+        (parent, name) => parent?.commands.find((child) => child.name() === name),
+        program,
+      );
+    expect(command("dev")?.helpInformation()).toContain(
+      `storage URL (default ${DEFAULT_STORAGE_URL})`,
+    );
+    expect(command("token", "create")?.description()).toContain(`scopes: ${SCOPES.join(", ")}`);
   });
 
   it("lists the registered subcommands in --help", async () => {

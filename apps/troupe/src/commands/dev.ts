@@ -1,20 +1,11 @@
 import { systemClock } from "@troupe/core";
-import {
-  type AppDiscovery,
-  createAppDiscovery,
-  createRuntime,
-  DEFAULT_STORAGE_URL,
-  DISCOVERY_PATHS,
-  DISCOVERY_PORTS,
-  enableDevProtocols,
-  handleShutdownSignals,
-  loadRuntimeConfig,
-  type RuntimeConfig,
-  type RuntimeConfigInput,
-  type RuntimeMode,
-} from "@troupe/runtime";
+import type { AppDiscovery, RuntimeConfig, RuntimeConfigInput, RuntimeMode } from "@troupe/runtime";
 import { type Command, InvalidArgumentError } from "commander";
 import { installedDashboardDir } from "../dashboard-dir.js";
+import { loadRuntime } from "./load-runtime.js";
+
+/** The storage `troupe dev` uses without `--storage` (the runtime's DEFAULT_STORAGE_URL). */
+export const DEV_STORAGE_HELP = "sqlite:./.troupe/troupe.db";
 
 /** Parses `-p` as a port (0 picks a free one). */
 export function parsePort(text: string): number {
@@ -71,6 +62,13 @@ export async function serve(
   mode: RuntimeMode,
   options: ServeOptions = {},
 ): Promise<void> {
+  const {
+    createAppDiscovery,
+    createRuntime,
+    DISCOVERY_PATHS,
+    DISCOVERY_PORTS,
+    handleShutdownSignals,
+  } = await loadRuntime();
   const dashboardDir = installedDashboardDir();
   const runtime = createRuntime(config, { mode, ...(dashboardDir ? { dashboardDir } : {}) });
   let address: Awaited<ReturnType<typeof runtime.start>>;
@@ -160,7 +158,7 @@ export function registerDevCommand(program: Command): void {
       "--no-discovery",
       "do not look for SDK apps on common local ports (3000, 3030, 8080, …) and serve paths",
     )
-    .option("--storage <url>", `storage URL (default ${DEFAULT_STORAGE_URL})`)
+    .option("--storage <url>", `storage URL (default ${DEV_STORAGE_HELP})`)
     .option("-c, --config <file>", "optional config file (troupe.config.json or .ts)")
     .option("--log-level <level>", "debug, info, warn, error or silent")
     .addHelpText(
@@ -169,6 +167,7 @@ export function registerDevCommand(program: Command): void {
     )
     .action(
       async (flags: ServeFlags & { sdkUrl: string[]; config?: string; discovery: boolean }) => {
+        const { enableDevProtocols, loadRuntimeConfig } = await loadRuntime();
         const config = await loadRuntimeConfig({
           file: flags.config,
           overrides: flagOverrides(flags, flags.sdkUrl),

@@ -1,7 +1,6 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fromUtf8, StoreConflictError, systemClock, utf8 } from "@troupe/core";
-import { createSqlitePubSub, createSqliteQueue, createSqliteStore } from "@troupe/sqlite";
 import type { Command } from "commander";
 
 /** One line of the doctor's report. */
@@ -29,6 +28,10 @@ async function timed(check: string, run: () => Promise<string>): Promise<DoctorC
  */
 export async function runDoctor(dataDir: string): Promise<DoctorCheck[]> {
   mkdirSync(dataDir, { recursive: true });
+  // Loaded here, not at start-up: only this command opens SQLite.
+  const { createSqlitePubSub, createSqliteQueue, createSqliteStore } = await import(
+    "@troupe/sqlite"
+  );
   const file = path.join(dataDir, "troupe.db");
   const checks: DoctorCheck[] = [];
   const store = createSqliteStore({ path: file });

@@ -1,17 +1,10 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { TroupeError } from "@troupe/core";
-import {
-  createPinoLogger,
-  createRuntime,
-  loadRuntimeConfig,
-  type Runtime,
-  type RuntimeConfig,
-} from "@troupe/runtime";
+import type { Runtime, RuntimeConfig } from "@troupe/runtime";
 import type { Command } from "commander";
+import { loadRuntime } from "./load-runtime.js";
 import { DEFAULT_CONFIG_FILE } from "./start.js";
 
 /** Flags of `troupe mcp`. */
@@ -53,6 +46,11 @@ function isRequest(message: JSONRPCMessage): message is JSONRPCMessage & {
  * assistant closes stdin.
  */
 export async function relayStdio(url: string, token: string | undefined): Promise<void> {
+  // Loaded here, not at start-up: the MCP SDK is needed only by this command.
+  const [{ StreamableHTTPClientTransport }, { StdioServerTransport }] = await Promise.all([
+    import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
+    import("@modelcontextprotocol/sdk/server/stdio.js"),
+  ]);
   const upstream = new StreamableHTTPClientTransport(new URL("/mcp", url), {
     requestInit: { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } },
   });
@@ -114,6 +112,7 @@ export function registerMcpCommand(program: Command): void {
     .option("--no-start", "fail when no runtime answers instead of starting one")
     .action(async (flags: McpFlags) => {
       const file = path.resolve(flags.config);
+      const { createPinoLogger, createRuntime, loadRuntimeConfig } = await loadRuntime();
       const config = await loadRuntimeConfig({
         file: existsSync(file) ? file : undefined,
         overrides: flags.storage === undefined ? {} : { storage: { url: flags.storage } },

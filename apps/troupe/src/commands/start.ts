@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { TroupeError } from "@troupe/core";
-import { loadRuntimeConfig, type MissingSetting, missingStartSettings } from "@troupe/runtime";
+import type { MissingSetting } from "@troupe/runtime";
 import type { Command } from "commander";
 import { flagOverrides, parsePort, type ServeFlags, serve } from "./dev.js";
+import { loadRuntime } from "./load-runtime.js";
 
 /** Where `troupe start` looks for its config file when `-c` is not given. */
 export const DEFAULT_CONFIG_FILE = "troupe.config.json";
@@ -46,6 +47,7 @@ export function registerStartCommand(program: Command): void {
     .action(async (flags: ServeFlags & { config: string }) => {
       const file = path.resolve(flags.config);
       const hasFile = existsSync(file);
+      const { loadRuntimeConfig, missingStartSettings } = await loadRuntime();
       // Without the file, the environment is still read, so the list below is complete.
       const config = await loadRuntimeConfig({
         file: hasFile ? file : undefined,

@@ -1,15 +1,23 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { systemClock } from "@troupe/core";
-import {
-  createTokenRegistry,
-  loadRuntimeConfig,
-  openStorage,
-  SCOPES,
-  type TokenRegistry,
-} from "@troupe/runtime";
+import type { TokenRegistry } from "@troupe/runtime";
 import type { Command } from "commander";
+import { loadRuntime } from "./load-runtime.js";
 import { DEFAULT_CONFIG_FILE } from "./start.js";
+
+/** The scopes `token create --help` lists (the runtime's SCOPES; a test keeps them equal). */
+export const TOKEN_SCOPES_HELP = [
+  "events:send",
+  "runs:read",
+  "runs:write",
+  "actors:call",
+  "actors:read",
+  "stats:read",
+  "stats:write",
+  "metrics:read",
+  "admin",
+] as const;
 
 interface StorageFlags {
   readonly config: string;
@@ -25,6 +33,7 @@ async function withRegistry<T>(
   work: (registry: TokenRegistry) => Promise<T>,
 ): Promise<T> {
   const file = path.resolve(flags.config);
+  const { createTokenRegistry, loadRuntimeConfig, openStorage } = await loadRuntime();
   const config = await loadRuntimeConfig({
     file: existsSync(file) ? file : undefined,
     overrides: flags.storage === undefined ? {} : { storage: { url: flags.storage } },
@@ -59,7 +68,7 @@ export function registerTokenCommands(program: Command): void {
   storageOptions(
     token
       .command("create")
-      .description(`make a token; scopes: ${SCOPES.join(", ")}`)
+      .description(`make a token; scopes: ${TOKEN_SCOPES_HELP.join(", ")}`)
       .requiredOption("-n, --name <name>", "who or what uses it (shown in the audit log)")
       .requiredOption("-s, --scope <scope>", "a scope (repeat for several)", collect, []),
   ).action(async (flags: StorageFlags & { name: string; scope: string[] }) => {
