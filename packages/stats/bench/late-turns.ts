@@ -4,10 +4,12 @@
 // late, and each window splits into the profile's samples by what was on top of the stack (the
 // thread's own JS, tinypool, Node's message port, the collector, idle in epoll), with the
 // thread's schedstat (time waiting for a core) read at each tick. The same over an idle loop
-// woken by an empty message as often as the batch's chunks arrived (the timer's floor).
+// woken by an empty message as often as the batch's chunks arrived (the timer's floor). Each
+// window also lists its late ticks in time order (with the samples that were not idle in each) and
+// every thread's CPU time and wait for a core (the calling thread, the worker, V8's helpers).
 // `npx tsx --conditions=source bench/late-turns.ts` (`LATE_TURNS_RUNS`, default 2, pairs;
 // `LATE_TURNS_INTERVAL_US=0`: no profile, the timer and schedstat alone).
-import { openSync, readSync } from "node:fs";
+import { openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -42,6 +44,36 @@ const buffer = Buffer.alloc(96);
 function sched(): [number, number] {
   const [cpu, wait] = buffer.toString("latin1", 0, readSync(fd, buffer, 0, 96, 0)).split(" ");
   return [Number(cpu), Number(wait)];
+}
+
+/** Every thread of the process: ns on a CPU, ns waiting for one, and its nice value. */
+function threads(): Map<string, [number, number, number]> {
+  const out = new Map<string, [number, number, number]>();
+  for (const tid of readdirSync("/proc/self/task")) {
+    try {
+      const [cpu, wait] = readFileSync(`/proc/self/task/${tid}/schedstat`, "latin1").split(" ");
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "latin1");
+      const nice = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+      out.set(tid, [Number(cpu), Number(wait), nice]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/** What each thread that ran > 1 ms did between two {@link threads} reads. */
+function threadsLine(before: Map<string, [number, number, number]>): string {
+  const parts: string[] = [];
+  for (const [tid, [cpu, wait, nice]] of threads()) {
+    const [cpu0, wait0] = before.get(tid) ?? [0, 0];
+    if (cpu - cpu0 < 1e6) continue;
+    const who = tid === String(process.pid) ? "calling thread" : `thread ${tid}`;
+    parts.push(
+      `${who} (nice ${nice}) cpu ${((cpu - cpu0) / 1e6).toFixed(1)} ms, waited ${((wait - wait0) / 1e6).toFixed(1)} ms`,
+    );
+  }
+  return parts.join("; ");
 }
 
 /** The profile clock (µs, CLOCK_MONOTONIC) minus performance.now() in µs. */
@@ -88,6 +120,7 @@ interface Tick {
 
 async function sampled(session: Session, run: () => Promise<unknown>): Promise<string> {
   const ticks: Tick[] = [];
+  const threadsBefore = threads();
   const [cpu0, wait0] = sched();
   ticks.push({ at: performance.now(), cpu: cpu0, wait: wait0 });
   if (INTERVAL_US > 0) await session.post("Profiler.start");
@@ -97,6 +130,7 @@ async function sampled(session: Session, run: () => Promise<unknown>): Promise<s
   }, 1);
   await run();
   clearInterval(timer);
+  const perThread = threadsLine(threadsBefore);
   const profile =
     INTERVAL_US > 0
       ? ((await session.post("Profiler.stop")) as unknown as { profile: Profile }).profile
@@ -126,6 +160,7 @@ async function sampled(session: Session, run: () => Promise<unknown>): Promise<s
   const all = new Map<string, number>();
   let sampleIndex = 0;
   let lateIndex = 0;
+  const perWindow: Map<string, number>[] = [];
   for (let s = 0; s < times.length; s++) {
     const time = times[s] as number;
     const name = place.get(profile.samples[s] as number) as string;
@@ -135,8 +170,24 @@ async function sampled(session: Session, run: () => Promise<unknown>): Promise<s
     if (window !== undefined && window.from <= time && time <= window.to) {
       inLate.set(name, (inLate.get(name) ?? 0) + 1);
       sampleIndex++;
+      if (name !== "idle (epoll)") {
+        const own = perWindow[lateIndex] ?? new Map<string, number>();
+        perWindow[lateIndex] = own;
+        own.set(name, (own.get(name) ?? 0) + 1);
+      }
     }
   }
+  // Each late tick in time order: ms from the window's start, its lateness, and the samples in it
+  // that were not idle.
+  const start = (ticks[0] as Tick).at;
+  const order = late.map((w, index) => {
+    const own = [...(perWindow[index] ?? new Map<string, number>())]
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 3)
+      .map(([name, count]) => `${count}× ${name}`)
+      .join(", ");
+    return `    @${(w.from - start).toFixed(1)} ms: ${(w.to - w.from - 1).toFixed(2)} ms late, cpu ${w.cpu.toFixed(2)} wait ${w.wait.toFixed(2)}${own === "" ? "" : `; ${own}`}`;
+  });
   const lateMs = late.reduce((sum, w) => sum + (w.to - w.from), 0);
   const lateCpu = late.reduce((sum, w) => sum + w.cpu, 0);
   const lateWait = late.reduce((sum, w) => sum + w.wait, 0);
@@ -171,6 +222,9 @@ async function sampled(session: Session, run: () => Promise<unknown>): Promise<s
     `  schedstat in late ticks: on CPU ${lateCpu.toFixed(1)} ms, waiting for a core ${lateWait.toFixed(1)} ms, asleep ${(lateMs - lateCpu - lateWait).toFixed(1)} ms; mostly waiting ${mostlyWaiting}, mostly on CPU ${mostlyCpu}, mostly asleep ${late.length - mostlyWaiting - mostlyCpu}`,
     `  profile samples in late ticks (${sampleIndex}, ~${INTERVAL_US} µs each): ${top(inLate, 8)}`,
     `  profile samples over the whole window (${times.length}): ${top(all, 8)}`,
+    `  threads: ${perThread}`,
+    `  the window lasted ${((ticks[ticks.length - 1] as Tick).at - start).toFixed(1)} ms; late ticks in time order:`,
+    ...order,
   ].join("\n");
 }
 
