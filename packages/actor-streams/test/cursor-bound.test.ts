@@ -13,7 +13,7 @@ import {
 } from "@troupe/core";
 import { expect, it } from "vitest";
 import { createStreams, implicitSubscription } from "../src/index.js";
-import { recordingActor, waitFor } from "./streams-suite.js";
+import { actorStreams, interceptCommits, recordingActor, waitFor } from "./streams-suite.js";
 
 const isCursorOp = (op: StoreOp) => op.key.startsWith("streams/c/");
 
@@ -24,22 +24,14 @@ const isCursorOp = (op: StoreOp) => op.key.startsWith("streams/c/");
 function cursorStore(inner: Store = createMemoryStore()) {
   const held: (() => void)[] = [];
   const control = { cursorCommits: 0, holding: false, dead: false };
-  const store: Store = {
-    ...inner,
-    name: "cursor-recording",
-    get: (key) => inner.get(key),
-    getMany: (keys) => inner.getMany(keys),
-    list: (options) => inner.list(options),
-    close: async () => {},
-    async commit(ops) {
-      if (control.dead) throw new Error("this process crashed");
-      if (ops.some(isCursorOp)) {
-        control.cursorCommits += 1;
-        if (control.holding) await new Promise<void>((resolve) => held.push(resolve));
-      }
-      return inner.commit(ops);
-    },
-  };
+  const store = interceptCommits(inner, "cursor-recording", async (ops, next) => {
+    if (control.dead) throw new Error("this process crashed");
+    if (ops.some(isCursorOp)) {
+      control.cursorCommits += 1;
+      if (control.holding) await new Promise<void>((resolve) => held.push(resolve));
+    }
+    return next(ops);
+  });
   const release = () => {
     control.holding = false;
     for (const resume of held.splice(0)) resume();
@@ -56,19 +48,13 @@ it("one consumer, events one at a time, no flush window: a cursor commit per max
   const got: number[] = [];
   const Counted = recordingActor("Counted", got);
   const { store, control } = cursorStore();
-  const pubsub = createMemoryPubSub();
   // The flush window never ends (the clock does not move): only the bound writes cursors.
-  const clock = new ManualClock();
-  const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [Counted] });
-  const streams = createStreams({
+  const { streams, close } = actorStreams(
     store,
-    pubsub,
-    system,
-    clock,
-    implicit: [implicitSubscription(Counted, { namespace: "counted", action: "take" })],
-    sweepMs: 0,
-    cursorMaxBehind: 10,
-  });
+    Counted,
+    { namespace: "counted", action: "take" },
+    { clock: new ManualClock(), cursorMaxBehind: 10 },
+  );
   try {
     for (let i = 1; i <= 100; i++) {
       await streams.publish("counted", "one", i);
@@ -80,9 +66,7 @@ it("one consumer, events one at a time, no flush window: a cursor commit per max
     expect(await storedCursor(store)).toBe(100);
     expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   } finally {
-    await streams.close();
-    await system.close();
-    await pubsub.close();
+    await close();
   }
 });
 
@@ -90,16 +74,12 @@ it("delivery waits for a cursor write held back once the consumer is maxBehind p
   const got: number[] = [];
   const Held = recordingActor("Held", got);
   const { store, control, release } = cursorStore();
-  const pubsub = createMemoryPubSub();
-  const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [Held] });
-  const streams = createStreams({
+  const { streams, close } = actorStreams(
     store,
-    pubsub,
-    system,
-    implicit: [implicitSubscription(Held, { namespace: "held", action: "take" })],
-    sweepMs: 0,
-    cursorMaxBehind: 10,
-  });
+    Held,
+    { namespace: "held", action: "take" },
+    { cursorMaxBehind: 10 },
+  );
   try {
     control.holding = true;
     await Promise.all(Array.from({ length: 50 }, (_, i) => streams.publish("held", "h", i + 1)));
@@ -113,9 +93,7 @@ it("delivery waits for a cursor write held back once the consumer is maxBehind p
     await waitFor(async () => (await storedCursor(store)) === 50, "the cursor at 50");
   } finally {
     release();
-    await streams.close();
-    await system.close();
-    await pubsub.close();
+    await close();
   }
 });
 
@@ -174,39 +152,23 @@ it("a crash redelivers at most maxBehind events per consumer, and every event is
 it("close does not wait for a failing cursor write's retry: delivery held at maxBehind stops", async () => {
   const got: number[] = [];
   const Stuck = recordingActor("Stuck", got);
-  const inner = createMemoryStore();
-  const store: Store = {
-    ...inner,
-    name: "failing-cursors",
-    get: (key) => inner.get(key),
-    getMany: (keys) => inner.getMany(keys),
-    list: (options) => inner.list(options),
-    close: async () => {},
-    async commit(ops) {
-      if (ops.some(isCursorOp)) throw new Error("cursor writes fail");
-      return inner.commit(ops);
-    },
-  };
-  const pubsub = createMemoryPubSub();
-  const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [Stuck] });
-  const streams = createStreams({
-    store,
-    pubsub,
-    system,
-    implicit: [implicitSubscription(Stuck, { namespace: "stuck", action: "take" })],
-    sweepMs: 0,
-    // The retry would come after the test's timeout: close must not wait for it.
-    retryMs: 600_000,
-    cursorMaxBehind: 4,
+  const store = interceptCommits(createMemoryStore(), "failing-cursors", (ops, next) => {
+    if (ops.some(isCursorOp)) throw new Error("cursor writes fail");
+    return next(ops);
   });
+  const { streams, close } = actorStreams(
+    store,
+    Stuck,
+    { namespace: "stuck", action: "take" },
+    // The retry would come after the test's timeout: close must not wait for it.
+    { retryMs: 600_000, cursorMaxBehind: 4 },
+  );
   try {
     for (let i = 1; i <= 10; i++) await streams.publish("stuck", "s", i);
     await waitFor(() => got.length === 4, "four events");
     await streams.close();
     expect(got).toEqual([1, 2, 3, 4]);
   } finally {
-    await streams.close();
-    await system.close();
-    await pubsub.close();
+    await close();
   }
 });

@@ -1,36 +1,26 @@
-import { createActorSystem, defineActor } from "@troupe/actors";
+import { defineActor } from "@troupe/actors";
 import {
   createMemoryPubSub,
-  createMemoryQueue,
   createMemoryStore,
   jsonCodec,
   ManualClock,
-  type Store,
   type StoreOp,
 } from "@troupe/core";
 import { expect, it } from "vitest";
 import { z } from "zod";
-import { createStreams, implicitSubscription, type StreamEvent } from "../src/index.js";
-import { waitFor } from "./streams-suite.js";
+import { createStreams, type StreamEvent } from "../src/index.js";
+import { actorStreams, interceptCommits, waitFor } from "./streams-suite.js";
 
 /** A memory Store whose commits are recorded, and held back while `hold` returns true. */
 function recordingStore(hold: (ops: readonly StoreOp[]) => boolean = () => false) {
   const inner = createMemoryStore();
   const commits: (readonly StoreOp[])[] = [];
   const held: (() => void)[] = [];
-  const store: Store = {
-    ...inner,
-    name: "recording",
-    get: (key) => inner.get(key),
-    getMany: (keys) => inner.getMany(keys),
-    list: (options) => inner.list(options),
-    close: () => inner.close(),
-    async commit(ops) {
-      commits.push(ops);
-      if (hold(ops)) await new Promise<void>((resolve) => held.push(resolve));
-      return inner.commit(ops);
-    },
-  };
+  const store = interceptCommits(inner, "recording", async (ops, next) => {
+    commits.push(ops);
+    if (hold(ops)) await new Promise<void>((resolve) => held.push(resolve));
+    return next(ops);
+  });
   return {
     store,
     commits,
@@ -154,15 +144,7 @@ const Tally = defineActor({
 it("delivery to an actor does not wait for its cursor write; the cursor catches up with what was delivered", async () => {
   let holding = true;
   const { store, commits, release } = recordingStore((ops) => holding && ops.some(isCursorOp));
-  const pubsub = createMemoryPubSub();
-  const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [Tally] });
-  const streams = createStreams({
-    store,
-    pubsub,
-    system,
-    implicit: [implicitSubscription(Tally, { namespace: "counts", action: "add" })],
-    sweepMs: 0,
-  });
+  const { streams, close } = actorStreams(store, Tally, { namespace: "counts", action: "add" });
   try {
     await streams.publish("counts", "c1", 1);
     await waitFor(() => (seenBy.get("c1") ?? []).length === 1, "the first event");
@@ -185,26 +167,19 @@ it("delivery to an actor does not wait for its cursor write; the cursor catches 
   } finally {
     holding = false;
     release();
-    await streams.close();
-    await system.close();
-    await pubsub.close();
+    await close();
   }
 });
 
 it("cursors moved within cursorFlushMs go in one commit, however many events and streams moved them", async () => {
   const { store, commits } = recordingStore();
-  const pubsub = createMemoryPubSub();
   const clock = new ManualClock();
-  const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [Tally] });
-  const streams = createStreams({
+  const { streams, close } = actorStreams(
     store,
-    pubsub,
-    system,
-    clock,
-    implicit: [implicitSubscription(Tally, { namespace: "flushed", action: "add" })],
-    sweepMs: 0,
-    cursorFlushMs: 10,
-  });
+    Tally,
+    { namespace: "flushed", action: "add" },
+    { clock, cursorFlushMs: 10 },
+  );
   const delivered = () =>
     Array.from({ length: 10 }, (_, i) => seenBy.get(`f${i}`)?.length ?? 0).reduce((a, b) => a + b);
   const cursorCommits = () => commits.filter((ops) => ops.some(isCursorOp));
@@ -231,8 +206,6 @@ it("cursors moved within cursorFlushMs go in one commit, however many events and
       expect(seenBy.get(`f${i}`)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     }
   } finally {
-    await streams.close();
-    await system.close();
-    await pubsub.close();
+    await close();
   }
 });

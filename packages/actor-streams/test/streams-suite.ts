@@ -1,9 +1,16 @@
-import { type ActorSystem, createActorSystem, defineActor } from "@troupe/actors";
+import {
+  type ActorSystem,
+  type AnyActorDefinition,
+  createActorSystem,
+  defineActor,
+} from "@troupe/actors";
 import {
   createMemoryMetrics,
+  createMemoryPubSub,
   createMemoryQueue,
   type PubSub,
   type Store,
+  type StoreOp,
   TroupeError,
 } from "@troupe/core";
 import { describe, expect, it } from "vitest";
@@ -61,6 +68,51 @@ export function recordingActor<const N extends string>(name: N, into: number[]) 
       },
     },
   });
+}
+
+/** `inner` with its commits passed through `commit` (to count, hold or fail them); reads go to `inner`. */
+export function interceptCommits(
+  inner: Store,
+  name: string,
+  commit: (ops: readonly StoreOp[], next: Store["commit"]) => ReturnType<Store["commit"]>,
+): Store {
+  return {
+    ...inner,
+    name,
+    get: (key) => inner.get(key),
+    getMany: (keys) => inner.getMany(keys),
+    list: (options) => inner.list(options),
+    close: async () => {},
+    commit: async (ops) => commit(ops, (next) => inner.commit(next)),
+  };
+}
+
+/**
+ * Streams on a memory PubSub and an actor system over `store`, with `actor` subscribed
+ * implicitly to `namespace` through `action`; `close` closes the three.
+ */
+export function actorStreams(
+  store: Store,
+  actor: AnyActorDefinition,
+  feed: { readonly namespace: string; readonly action: string },
+  options: Omit<StreamsOptions, "store" | "pubsub" | "system" | "implicit"> = {},
+) {
+  const pubsub = createMemoryPubSub();
+  const system = createActorSystem({ store, queue: createMemoryQueue(), actors: [actor] });
+  const streams = createStreams({
+    store,
+    pubsub,
+    system,
+    implicit: [implicitSubscription(actor, feed)],
+    sweepMs: 0,
+    ...options,
+  });
+  const close = async () => {
+    await streams.close();
+    await system.close();
+    await pubsub.close();
+  };
+  return { streams, system, pubsub, close };
 }
 
 export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 8_000) {

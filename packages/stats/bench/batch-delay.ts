@@ -150,7 +150,7 @@ export async function withGcTrace<T>(run: () => Promise<T>): Promise<{ result: T
 }
 
 /** A worker thread posting an empty message every `ms` (the answer to nothing). */
-function messagesEvery(ms: number): Worker {
+export function messagesEvery(ms: number): Worker {
   const source = `const { parentPort } = require("node:worker_threads");
     const cell = new Int32Array(new SharedArrayBuffer(4));
     for (;;) { Atomics.wait(cell, 0, 0, ${ms}); parentPort.postMessage(0); }`;

@@ -13,8 +13,8 @@ import { openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { Worker } from "node:worker_threads";
 import { createStatsAggregator } from "../src/index.js";
+import { messagesEvery } from "./batch-delay.js";
 import { workloadActor, workloadRegistry, workloadSubsystems } from "./workload.js";
 
 setFlagsFromString("--expose-gc");
@@ -226,15 +226,6 @@ async function sampled(session: Session, run: () => Promise<unknown>): Promise<s
     `  the window lasted ${((ticks[ticks.length - 1] as Tick).at - start).toFixed(1)} ms; late ticks in time order:`,
     ...order,
   ].join("\n");
-}
-
-function messagesEvery(ms: number): Worker {
-  const source = `const { parentPort } = require("node:worker_threads");
-    const cell = new Int32Array(new SharedArrayBuffer(4));
-    for (;;) { Atomics.wait(cell, 0, 0, ${ms}); parentPort.postMessage(0); }`;
-  const worker = new Worker(source, { eval: true });
-  worker.on("message", () => {});
-  return worker;
 }
 
 const engine = createStatsAggregator({
