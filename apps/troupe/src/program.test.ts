@@ -8,7 +8,6 @@ import { type Command, CommanderError } from "commander";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEV_STORAGE_HELP } from "./commands/dev.js";
 import { runDoctor } from "./commands/doctor.js";
-import { TOKEN_SCOPES_HELP } from "./commands/token.js";
 import { createProgram } from "./program.js";
 import { VERSION } from "./version.js";
 
@@ -69,7 +68,6 @@ describe("troupe program", () => {
 
   it("shows the runtime's default storage and scopes in help, which it prints without the runtime", () => {
     expect(DEV_STORAGE_HELP).toBe(DEFAULT_STORAGE_URL);
-    expect(TOKEN_SCOPES_HELP).toEqual(SCOPES);
     const program = createProgram();
     const command = (...names: string[]) =>
       names.reduce<Command | undefined>(

@@ -2,22 +2,11 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { systemClock } from "@troupe/core";
 import type { TokenRegistry } from "@troupe/runtime";
+// The scope list alone (a small module), so `--help` does not load the runtime.
+import { SCOPES } from "@troupe/runtime/scopes";
 import type { Command } from "commander";
 import { loadRuntime } from "./load-runtime.js";
 import { DEFAULT_CONFIG_FILE } from "./start.js";
-
-/** The scopes `token create --help` lists (the runtime's SCOPES; a test keeps them equal). */
-export const TOKEN_SCOPES_HELP = [
-  "events:send",
-  "runs:read",
-  "runs:write",
-  "actors:call",
-  "actors:read",
-  "stats:read",
-  "stats:write",
-  "metrics:read",
-  "admin",
-] as const;
 
 interface StorageFlags {
   readonly config: string;
@@ -68,7 +57,7 @@ export function registerTokenCommands(program: Command): void {
   storageOptions(
     token
       .command("create")
-      .description(`make a token; scopes: ${TOKEN_SCOPES_HELP.join(", ")}`)
+      .description(`make a token; scopes: ${SCOPES.join(", ")}`)
       .requiredOption("-n, --name <name>", "who or what uses it (shown in the audit log)")
       .requiredOption("-s, --scope <scope>", "a scope (repeat for several)", collect, []),
   ).action(async (flags: StorageFlags & { name: string; scope: string[] }) => {
