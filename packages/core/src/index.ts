@@ -128,3 +128,4 @@ export {
   validateNodeId,
 } from "./transport.js";
 export { createWakeSignal, type WakeOutcome, type WakeSignal } from "./wake-signal.js";
+export { type Corkable, holdWritesForTurn } from "./write-batch.js";

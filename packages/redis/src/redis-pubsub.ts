@@ -1,6 +1,7 @@
 import {
   closedError,
   deliverToHandler,
+  holdWritesForTurn,
   type MessageHandler,
   type PubSub,
   TroupeError,
@@ -56,17 +57,12 @@ export function createRedisPubSub(options: RedisPubSubOptions): PubSub {
   // burst of publishes (a server catching up) costs one system call, not one each. Only on a
   // connection this adapter opened: a client passed in may carry other work, which it would hold.
   const ownsConnection = options.client === undefined;
-  let holding: NodeJS.Immediate | undefined;
-  const holdWritesForTurn = () => {
-    if (!ownsConnection || holding !== undefined) return;
+  const holdWritesForTurnIfOwned = () => {
+    if (!ownsConnection) return;
     const { client } = connection;
     const stream = client.stream;
     if (client.status !== "ready" || stream === undefined || stream.destroyed) return;
-    stream.cork();
-    holding = setImmediate(() => {
-      holding = undefined;
-      stream.uncork();
-    });
+    holdWritesForTurn(stream);
   };
 
   const deliver = (wire: Buffer, message: Buffer) => {
@@ -109,7 +105,7 @@ export function createRedisPubSub(options: RedisPubSubOptions): PubSub {
       }
       const payload = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
       await runOperation(connection, "redis pubsub publish", "write", () => {
-        holdWritesForTurn();
+        holdWritesForTurnIfOwned();
         return connection.client.publish(`${prefix}${channel}`, payload);
       });
     },

@@ -1,10 +1,9 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { type Logger, TroupeError } from "@troupe/core";
+import { holdWritesForTurn, type Logger, TroupeError } from "@troupe/core";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { RealtimeHub } from "./hub.js";
 import type { RealtimeTokens } from "./tokens.js";
-import { createWriteBatch } from "./write-batch.js";
 
 /** The path the SDK's realtime client opens: `GET /v1/realtime/connect?token=<jwt>`. */
 export const REALTIME_CONNECT_PATH = "/v1/realtime/connect";
@@ -79,8 +78,6 @@ export function createRealtimeSockets(options: RealtimeSocketsOptions): Realtime
     let ws: WebSocket | undefined;
     let closed = false;
     const early: Uint8Array[] = [];
-    // The frames of one turn of the event loop leave in one write (`ws` writes to `socket`).
-    const batch = createWriteBatch(socket);
     // A frame's JSON as the PubSub carried it, sent as a text message without encoding it again.
     const send = (bytes: Uint8Array) => {
       if (!ws) {
@@ -92,7 +89,8 @@ export function createRealtimeSockets(options: RealtimeSocketsOptions): Realtime
         ws.close(1013, "subscriber too slow");
         return;
       }
-      batch();
+      // The frames of one turn of the event loop leave in one write (`ws` writes to `socket`).
+      holdWritesForTurn(socket);
       ws.send(bytes, AS_TEXT);
     };
     let unsubscribe: () => Promise<void>;
