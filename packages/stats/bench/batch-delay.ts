@@ -4,7 +4,8 @@
 // a turn sampler (every turn of the loop timed, sub-microsecond: the longest task it ran).
 // `BATCH_DELAY_ROWS=compact` runs only the compact rows and the idle ones; `BATCH_NICE` sets
 // `workers.nice` (0: the workers at the calling thread's priority, as before it existed);
-// `BATCH_DELAY_RESOLUTION` the timer's period in ms (default 1; what exceeds it is delay).
+// `BATCH_DELAY_RESOLUTION` the timer's period in ms (default 1; what exceeds it is delay);
+// `BATCH_DELAY_WARMUPS` the batches each pooled row resolves before the measured one (default 3).
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import {
@@ -28,6 +29,8 @@ const MODULE = new URL("./batch-subsystems.ts", import.meta.url);
 const NICE = process.env.BATCH_NICE === undefined ? {} : { nice: Number(process.env.BATCH_NICE) };
 /** Actors per chunk the pool sends (`CHUNK_SIZE`): the idle loop's messages come as often. */
 const CHUNKS = Math.ceil(ACTORS / 128);
+/** Batches resolved before the measured one, on the same aggregator. */
+const WARMUPS = Number(process.env.BATCH_DELAY_WARMUPS ?? 3);
 /** The timer's period, ms (`monitorEventLoopDelay`'s `resolution`). */
 const RESOLUTION = Number(process.env.BATCH_DELAY_RESOLUTION ?? 1);
 
@@ -159,7 +162,7 @@ export function messagesEvery(ms: number): Worker {
   return worker;
 }
 
-/** One batch per row after a warm-up batch, each of fresh actor versions (every actor a miss). */
+/** One batch per row after warm-up batches, each of fresh actor versions (every actor a miss). */
 async function measure(row: DelayRow, idleMs: number): Promise<Record<string, string | number>> {
   const engine = createStatsAggregator({
     combiner: workloadRegistry(),
@@ -171,7 +174,10 @@ async function measure(row: DelayRow, idleMs: number): Promise<Record<string, st
     version++;
     return Array.from({ length: ACTORS }, (_, index) => workloadActor(`actor_${index}`, version));
   };
-  if (!row.idle) {
+  // Warm-up batches, each of fresh actors: a process's first batches on the pool run while V8
+  // still compiles the batch path on its helper threads, which take a core from the calling
+  // thread (the README's round of 2026-12-07, afternoon); a server running batches is past that.
+  for (let warm = 0; !row.idle && warm < WARMUPS; warm++) {
     if (row.compact) await engine.resolveBatchCompact(batch());
     else await engine.resolveBatch(batch());
   }

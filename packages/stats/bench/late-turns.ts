@@ -2,7 +2,7 @@
 // `resolveBatchCompact` (Linux): a V8 CPU profile (inspector, `LATE_TURNS_INTERVAL_US`, default
 // 50 µs) is cut to the windows between two ticks of a 1 ms interval timer that came over 1 ms
 // late, and each window splits into the profile's samples by what was on top of the stack (the
-// thread's own JS, tinypool, Node's message port, the collector, idle in epoll), with the
+// thread's own JS, Node's message port and worker internals, the collector, idle in epoll), with the
 // thread's schedstat (time waiting for a core) read at each tick. The same over an idle loop
 // woken by an empty message as often as the batch's chunks arrived (the timer's floor). Each
 // window also lists its late ticks in time order (with the samples that were not idle in each) and
@@ -79,7 +79,7 @@ function threadsLine(before: Map<string, [number, number, number]>): string {
 /** The profile clock (µs, CLOCK_MONOTONIC) minus performance.now() in µs. */
 const offsetUs = Number(process.hrtime.bigint()) / 1e3 - performance.now() * 1e3;
 
-/** A sample's place: the nearest frame that names a part (our code, tinypool, Node), or V8's own. */
+/** A sample's place: the nearest frame that names a part (our code, Node), or V8's own. */
 function categories(profile: Profile): Map<number, string> {
   const parent = new Map<number, number>();
   const byId = new Map<number, ProfileNode>();
@@ -94,7 +94,6 @@ function categories(profile: Profile): Map<number, string> {
     if (functionName === "(program)") return "(program): V8/Node native, no JS on the stack";
     if (url.includes("/packages/stats/src/")) return `stats: ${functionName || "(anonymous)"}`;
     if (url.includes("/packages/stats/bench/")) return `bench: ${functionName || "(anonymous)"}`;
-    if (url.includes("tinypool")) return `tinypool: ${functionName || "(anonymous)"}`;
     return undefined;
   };
   const out = new Map<number, string>();

@@ -75,6 +75,14 @@ class TextWriter {
 }
 
 /**
+ * A writer that lives as long as the module: it keeps the map every writer ends up with alive.
+ * Writers are per chunk, so a full collection between two batches would otherwise find none left,
+ * collect that map, and throw away the optimized code that was specialised to it (`packActors`
+ * and `write`), to be compiled again on V8's helper threads during the next batch.
+ */
+export const textWriterAnchor = new TextWriter(0);
+
+/**
  * Packs `actors` (already validated: a string id, an integer version, an array of subsystems), or
  * returns undefined when one of them has another shape (extra keys, another key order, a name that
  * is not a string…): the chunk then goes as objects. Besides the two reference arrays it puts

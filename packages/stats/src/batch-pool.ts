@@ -1,27 +1,23 @@
-// `resolveBatch` on worker threads: a tinypool of workers that import the subsystems module, fed
-// chunks of actors a few at a time so the calling thread never does more than one chunk's work
-// (L1 look-ups, one message, the snapshots of one answer) between two turns of its event loop.
+// `resolveBatch` on worker threads: workers that import the subsystems module, fed chunks of actors
+// a few at a time so the calling thread never does more than one chunk's work (L1 look-ups, one
+// message, the snapshots of one answer) between two turns of its event loop.
 
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { invalidArgument, parseWith } from "@troupe/core";
-import type { Tinypool } from "tinypool";
+import { parseWith } from "@troupe/core";
 import { z } from "zod";
-import { packActors } from "./actor-pack.js";
 import type { BatchResult } from "./aggregator-api.js";
-import {
-  DecodedOutcomes,
-  type EncodedOutcomes,
-  errorOf,
-  type WorkerChunk,
-  type WorkerChunkResult,
-} from "./batch-protocol.js";
-import { CompactBatch, type CompactBatchOptions } from "./compact-batch.js";
+import { type BatchHost, BatchRun, type BatchSink } from "./batch-run.js";
+import { CompactSink, ResultsSink } from "./batch-sinks.js";
+import { BatchThreads } from "./batch-threads.js";
+import type { CompactBatch, CompactBatchOptions } from "./compact-batch.js";
 import { SharedBytes } from "./shared-bytes.js";
-import type { Actor, CapBounds, Snapshot, StatValues } from "./types.js";
+import type { Actor } from "./types.js";
+
+export type { BatchHost } from "./batch-run.js";
 
 /** Options of `resolveBatch` on worker threads (`workers` of `createStatsAggregator`). */
 export interface StatsWorkerOptions {
@@ -54,63 +50,16 @@ export interface StatsWorkerOptions {
 
 /** What each batch worker is started with. */
 export interface BatchWorkerData {
+  /** Marks the thread as a batch thread: the worker module serves messages only there. */
+  readonly role: typeof BATCH_THREAD;
   readonly nice: number;
 }
 
-/** Actors per message to a worker: one answer's snapshots take the calling thread ~0.2 ms. */
-export const CHUNK_SIZE = 128;
+/** The `role` of a batch thread's `workerData`. */
+export const BATCH_THREAD = "@troupe/stats batch thread";
 
 /** Chunks in flight per worker: the one it computes and the next, already posted to it. */
 const CHUNKS_PER_WORKER = 2;
-
-/** What the pool needs from the aggregator, per batch. */
-export interface BatchHost {
-  /** The L1 snapshot of `actor` (counted as a request), or undefined; throws for a bad actor. */
-  cached(actor: Actor): Snapshot | undefined;
-  /** The chunk fields of the current epoch (`token` identifies it). */
-  header(): { readonly token: object } & Omit<WorkerChunk, "actors" | "module">;
-  /** A dimension's shared default bounds under the current registry. */
-  defaultBounds(name: string): CapBounds | undefined;
-  /** Whether `token` is still the current epoch. */
-  isCurrent(token: object): boolean;
-  /** The snapshot of a worker's values under `token`'s epoch, cached unless degraded. */
-  accept(
-    actor: Actor,
-    values: StatValues,
-    failed: readonly string[] | undefined,
-    token: object,
-  ): Snapshot;
-  /** The same, as a {@link PooledSnapshot} over its chunk (`snapshots: "lazy"`). */
-  acceptPooled(
-    actor: Actor,
-    chunk: DecodedOutcomes,
-    k: number,
-    failed: readonly string[] | undefined,
-    token: object,
-  ): Snapshot;
-  /** The epoch `token` stands for. */
-  epochOf(token: object): number;
-  /** The aggregator clock's time (a compact chunk's `created_at`). */
-  now(): number;
-  /** Resolves on the calling thread (an actor that cannot be cloned, or a reload mid-batch). */
-  resolveHere(actor: Actor): Snapshot | Promise<Snapshot>;
-}
-
-/** Where a pooled batch puts its outcomes. */
-interface BatchSink<T> {
-  /** Actor `i`'s result, made on the calling thread (an L1 hit, a refused actor, a resolve here). */
-  settle(i: number, result: BatchResult): void;
-  /** Whether the next chunk's values should come back in shared memory (default no). */
-  shared?(): boolean;
-  /** A chunk the workers answered under `token`'s epoch, still the current one. */
-  chunk(indexes: readonly number[], outcomes: EncodedOutcomes, token: object): void;
-  /** The batch's result, once every actor is settled. */
-  finish(): T;
-}
-
-function failure(actorId: string, error: unknown): BatchResult {
-  return { actorId, error: error instanceof Error ? error : new Error(String(error)) };
-}
 
 /**
  * The worker's entry: the built `.js` beside this module, or in the source tree (tests, benches)
@@ -118,7 +67,7 @@ function failure(actorId: string, error: unknown): BatchResult {
  * dependency) in the worker. On Node 20, hooks preloaded with `--import` do not reach a worker
  * thread, so the worker's preload registers them itself.
  */
-function workerEntry(): { filename: string; execArgv: string[] } {
+function workerEntry(): { filename: string; execArgv: string[]; preload?: string } {
   const fromSource = import.meta.url.endsWith(".ts");
   const filename = new URL(`./batch-worker.${fromSource ? "ts" : "js"}`, import.meta.url).href;
   if (!fromSource) return { filename, execArgv: [] };
@@ -133,7 +82,7 @@ function workerEntry(): { filename: string; execArgv: string[] } {
     ),
   ).href;
   const preload = `data:text/javascript,import{register}from${JSON.stringify(api)};register();`;
-  return { filename, execArgv: ["--import", preload, "--conditions=source"] };
+  return { filename, execArgv: ["--conditions=source"], preload };
 }
 
 const workerOptionsSchema = z.strictObject({
@@ -163,9 +112,11 @@ export class BatchPool {
   private readonly module: string;
   private readonly threads: number;
   private readonly nice: number;
-  private pool: Tinypool | undefined;
+  private pool: BatchThreads | undefined;
   /** Shared memory held by this pool's compact batches. */
   private readonly sharedBytes = new SharedBytes();
+  /** The last batch run, finished or not: see {@link BatchRun} for why it is kept. */
+  lastRun: { run(): Promise<unknown> } | undefined;
 
   constructor(options: StatsWorkerOptions) {
     const valid = parseWith(workerOptionsSchema, options, "workers");
@@ -176,21 +127,16 @@ export class BatchPool {
     this.nice = valid.nice ?? 5;
   }
 
-  /** The pool, started on first use (tinypool is loaded then: a CLI or a server without workers never loads it). */
-  private async started(): Promise<Tinypool> {
+  /** The threads, made on first use (each starts when first posted to). */
+  private started(): BatchThreads {
     if (this.pool === undefined) {
-      const { Tinypool: Pool } = await import("tinypool");
-      if (this.pool !== undefined) return this.pool;
       const entry = workerEntry();
-      this.pool = new Pool({
-        filename: entry.filename,
+      this.pool = new BatchThreads({
+        threads: this.threads,
+        entry: entry.filename,
         execArgv: entry.execArgv,
-        minThreads: this.threads,
-        maxThreads: this.threads,
-        // Both of a worker's chunks in flight are posted to it: it finds the next one waiting
-        // when it answers, instead of sleeping until the calling thread has read the answer.
-        concurrentTasksPerWorker: CHUNKS_PER_WORKER,
-        workerData: { nice: this.nice } satisfies BatchWorkerData,
+        ...(entry.preload === undefined ? {} : { preload: entry.preload }),
+        workerData: { role: BATCH_THREAD, nice: this.nice } satisfies BatchWorkerData,
       });
     }
     return this.pool;
@@ -200,43 +146,15 @@ export class BatchPool {
   async close(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
-    await pool?.destroy();
+    await pool?.close();
   }
 
   /**
    * Resolves `actors` (one result each, in order) with the misses computed on the workers, each
    * snapshot made on the calling thread as its chunk arrives (and cached in L1).
    */
-  async resolve(actors: readonly Actor[], host: BatchHost): Promise<BatchResult[]> {
-    const lazy = this.lazy;
-    const results: BatchResult[] = new Array(actors.length);
-    return this.drive(actors, host, {
-      settle(i, result) {
-        results[i] = result;
-      },
-      chunk(indexes, outcomes, token) {
-        const decoded = new DecodedOutcomes(outcomes, host.defaultBounds);
-        for (let k = 0; k < indexes.length; k++) {
-          const i = indexes[k] as number;
-          const actor = actors[i] as Actor;
-          const extras = outcomes.extras[k];
-          if (extras?.error !== undefined) results[i] = failure(actor.id, errorOf(extras.error));
-          else if (lazy) {
-            results[i] = {
-              actorId: actor.id,
-              snapshot: host.acceptPooled(actor, decoded, k, extras?.failed, token),
-            };
-          } else {
-            const values = decoded.values(k) as StatValues;
-            results[i] = {
-              actorId: actor.id,
-              snapshot: host.accept(actor, values, extras?.failed, token),
-            };
-          }
-        }
-      },
-      finish: () => results,
-    });
+  resolve(actors: readonly Actor[], host: BatchHost): Promise<BatchResult[]> {
+    return this.run(actors, host, new ResultsSink(actors, host, this.lazy));
   }
 
   /**
@@ -249,176 +167,25 @@ export class BatchPool {
     host: BatchHost,
     options: CompactBatchOptions,
   ): Promise<CompactBatch> {
-    const batch = new CompactBatch(actors.length, host.defaultBounds);
-    const cache = options.cache === true;
     const budget = this.sharedBytes;
-    let charged = 0;
-    const kept = this.drive(actors, host, {
-      settle(i, result) {
-        batch.hold(i, result);
-      },
-      shared: () => budget.available,
-      chunk(indexes, outcomes, token) {
-        if (outcomes.values.buffer instanceof SharedArrayBuffer) {
-          const bytes = outcomes.values.byteLength + outcomes.layout.byteLength;
-          charged += bytes;
-          budget.charge(bytes);
-        }
-        const ids: string[] = new Array(indexes.length);
-        const versions: number[] = new Array(indexes.length);
-        for (let k = 0; k < indexes.length; k++) {
-          const actor = actors[indexes[k] as number] as Actor;
-          ids[k] = actor.id;
-          versions[k] = actor.version;
-        }
-        const epoch = host.epochOf(token);
-        const decoded = batch.addChunk(indexes, ids, versions, outcomes, epoch, host.now(), cache);
-        if (decoded === undefined) return;
-        for (let k = 0; k < indexes.length; k++) {
-          const extras = outcomes.extras[k];
-          if (extras?.error !== undefined) continue;
-          const i = indexes[k] as number;
-          const actor = actors[i] as Actor;
-          const snapshot = host.acceptPooled(actor, decoded, k, extras?.failed, token);
-          batch.hold(i, { actorId: actor.id, snapshot });
-        }
-      },
-      finish: () => {
-        budget.holdUntilCollected(batch, charged);
-        return batch;
-      },
-    });
-    return kept.catch((error: unknown) => {
-      budget.release(charged);
+    const sink = new CompactSink(actors, host, options.cache === true, budget);
+    return this.run(actors, host, sink).catch((error: unknown) => {
+      budget.release(sink.charged);
       throw error;
     });
   }
 
-  /**
-   * Sends the misses of `actors` to the workers in chunks and hands every outcome to `sink`. At
-   * most two chunks per worker are in flight, so a worker always has its next chunk queued and
-   * the calling thread only ever handles one chunk per turn.
-   */
-  private async drive<T>(
-    actors: readonly Actor[],
-    host: BatchHost,
-    sink: BatchSink<T>,
-  ): Promise<T> {
-    const pool = await this.started();
-    const module = this.module;
-    const slow: Promise<void>[] = [];
-    const maxInFlight = CHUNKS_PER_WORKER * this.threads;
-    let next = 0;
-    let inFlight = 0;
-    let settled = false;
-    return new Promise<T>((resolveBatch, rejectBatch) => {
-      const fail = (error: unknown) => {
-        if (settled) return;
-        settled = true;
-        rejectBatch(error);
-      };
-      const here = (i: number) => {
-        const actor = actors[i] as Actor;
-        const actorId = (actor as Partial<Actor> | null)?.id as string;
-        try {
-          const result = host.resolveHere(actor);
-          if (result instanceof Promise) {
-            slow.push(
-              result.then(
-                (snapshot) => sink.settle(i, { actorId, snapshot }),
-                (error: unknown) => sink.settle(i, failure(actorId, error)),
-              ),
-            );
-          } else sink.settle(i, { actorId, snapshot: result });
-        } catch (error) {
-          sink.settle(i, failure(actorId, error));
-        }
-      };
-      const answered = (
-        indexes: number[],
-        header: { readonly signature: string },
-        token: object,
-        answer: WorkerChunkResult,
-      ) => {
-        if (answer.mismatch !== undefined) {
-          fail(
-            invalidArgument(
-              "workers.module",
-              `${module} exports other subsystems (${answer.mismatch}) than the aggregator holds (${header.signature})`,
-            ),
-          );
-          return;
-        }
-        // A reload overtook the chunk: every actor of it again, here, under the new epoch.
-        if (!host.isCurrent(token)) for (const i of indexes) here(i);
-        else sink.chunk(indexes, answer.outcomes as EncodedOutcomes, token);
-      };
-      const pump = (): void => {
-        if (settled) return;
-        // Chunks of L1 hits send nothing: bound them too, then come back on the next turn.
-        let windows = 0;
-        while (inFlight < maxInFlight && next < actors.length) {
-          if (windows++ === maxInFlight) {
-            setImmediate(pump);
-            return;
-          }
-          const end = Math.min(actors.length, next + CHUNK_SIZE);
-          const indexes: number[] = [];
-          const misses: Actor[] = [];
-          for (let i = next; i < end; i++) {
-            const actor = actors[i] as Actor;
-            try {
-              const hit = host.cached(actor);
-              if (hit !== undefined) sink.settle(i, { actorId: actor.id, snapshot: hit });
-              else {
-                indexes.push(i);
-                misses.push(actor);
-              }
-            } catch (error) {
-              sink.settle(i, failure((actor as Partial<Actor> | null)?.id as string, error));
-            }
-          }
-          next = end;
-          if (misses.length === 0) continue;
-          const { token, ...header } = host.header();
-          const chunk: WorkerChunk = {
-            ...header,
-            module,
-            // As columns: a structured clone of 128 actor objects was half this turn's work.
-            actors: packActors(misses) ?? misses,
-            ...(sink.shared?.() === true ? { shared: true } : {}),
-          };
-          inFlight++;
-          pool.run(chunk).then(
-            (answer: WorkerChunkResult) => {
-              inFlight--;
-              if (settled) return;
-              try {
-                answered(indexes, header, token, answer);
-              } catch (error) {
-                fail(error);
-              }
-              pump();
-            },
-            (error: unknown) => {
-              inFlight--;
-              if (settled) return;
-              // An actor that cannot be cloned (a function in its data) resolves here instead.
-              if ((error as { name?: unknown } | null)?.name === "DataCloneError") {
-                for (const i of indexes) here(i);
-                pump();
-                return;
-              }
-              fail(error);
-            },
-          );
-        }
-        if (next >= actors.length && inFlight === 0) {
-          settled = true;
-          Promise.all(slow).then(() => resolveBatch(sink.finish()), rejectBatch);
-        }
-      };
-      pump();
-    });
+  /** One batch on the threads; the run is kept once finished (see {@link BatchRun}). */
+  private run<T>(actors: readonly Actor[], host: BatchHost, sink: BatchSink<T>): Promise<T> {
+    const run = new BatchRun(
+      actors,
+      host,
+      sink,
+      this.started(),
+      this.module,
+      CHUNKS_PER_WORKER * this.threads,
+    );
+    this.lastRun = run;
+    return run.run();
   }
 }

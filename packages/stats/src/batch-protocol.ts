@@ -57,10 +57,14 @@ export interface EncodedOutcomes {
   readonly extras: readonly (OutcomeExtras | undefined)[];
 }
 
-/** A worker's answer: the chunk's outcomes, or its own subsystem set when it differs. */
+/**
+ * A worker's answer: the chunk's outcomes, its own subsystem set when it differs, or the error
+ * that stopped the whole chunk (its subsystems module failed to load, say).
+ */
 export interface WorkerChunkResult {
   readonly mismatch?: string;
   readonly outcomes?: EncodedOutcomes;
+  readonly failure?: NonNullable<OutcomeExtras["error"]>;
 }
 
 /** The error an outcome carries, as an `Error` again (a `TroupeError` when it had a code). */

@@ -3,11 +3,11 @@
 // Only data crosses threads: actors in, values (or errors) out; the calling thread builds the
 // snapshots and caches them.
 import { deserialize } from "node:v8";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { TroupeError } from "@troupe/core";
-import { kTransferable, kValue, Tinypool } from "tinypool";
 import { actorsOf } from "./actor-pack.js";
 import { createStatsAggregator, type StatsAggregator } from "./aggregator.js";
-import type { BatchWorkerData } from "./batch-pool.js";
+import { BATCH_THREAD, type BatchWorkerData } from "./batch-pool.js";
 import {
   encodeOutcomes,
   type Outcome,
@@ -27,7 +27,13 @@ interface RegistryData {
 }
 
 // The calling thread has a core first when this worker competes with it for one.
-lowerThreadPriority((Tinypool.workerData as BatchWorkerData | undefined)?.nice ?? 0);
+/** This module's own `workerData` when it runs as a batch thread; null when imported elsewhere. */
+const started =
+  !isMainThread && (workerData as BatchWorkerData | null)?.role === BATCH_THREAD
+    ? (workerData as BatchWorkerData)
+    : null;
+
+lowerThreadPriority(started?.nice ?? 0);
 
 const modules = new Map<string, Promise<readonly Subsystem[]>>();
 let engine: { readonly key: string; readonly aggregator: StatsAggregator } | undefined;
@@ -68,13 +74,18 @@ async function aggregatorFor(chunk: WorkerChunk): Promise<StatsAggregator> {
   return aggregator;
 }
 
-function outcomeOfError(error: Error): Outcome {
+function errorFields(thrown: unknown): NonNullable<WorkerChunkResult["failure"]> {
+  const error = thrown instanceof Error ? thrown : new Error(String(thrown));
   const code = TroupeError.isInstance(error) ? error.code : undefined;
   const details = TroupeError.isInstance(error) ? error.details : undefined;
-  return { error: { name: error.name, message: error.message, code, details } };
+  return { name: error.name, message: error.message, code, details };
 }
 
-/** Resolves one chunk of actors (tinypool calls this default export in a worker). */
+function outcomeOfError(error: Error): Outcome {
+  return { error: errorFields(error) };
+}
+
+/** Resolves one chunk of actors (the thread's message loop below calls it for each chunk). */
 export default async function resolveChunk(chunk: WorkerChunk): Promise<WorkerChunkResult> {
   const aggregator = await aggregatorFor(chunk);
   const signature = subsystemSignature(aggregator.subsystems.list());
@@ -92,13 +103,47 @@ export default async function resolveChunk(chunk: WorkerChunk): Promise<WorkerCh
           : { values: snapshot, failed: snapshot.failed_systems };
     }
   }
-  const encoded = encodeOutcomes(outcomes, chunk.shared === true);
-  const answer: WorkerChunkResult = { outcomes: encoded };
-  // Shared memory crosses by reference; otherwise the packed values move to the calling thread
-  // (their buffers are transferred, not copied).
-  if (chunk.shared === true) return answer;
-  return Tinypool.move({
-    [kTransferable]: [encoded.values.buffer, encoded.layout.buffer],
-    [kValue]: answer,
-  }) as WorkerChunkResult;
+  return { outcomes: encodeOutcomes(outcomes, chunk.shared === true) };
+}
+
+/**
+ * The buffers an answer moves to the calling thread instead of copying: its packed values, unless
+ * they are in shared memory (which crosses by reference).
+ */
+export function transferListOf(answer: WorkerChunkResult): ArrayBuffer[] {
+  const outcomes = answer.outcomes;
+  if (outcomes === undefined || outcomes.values.buffer instanceof SharedArrayBuffer) return [];
+  return [outcomes.values.buffer as ArrayBuffer, outcomes.layout.buffer as ArrayBuffer];
+}
+
+// The thread's message loop: chunks are resolved one at a time, in the order they came, so each
+// answer goes to the oldest chunk the calling thread has in flight here. An error that stops a
+// whole chunk is answered, not thrown: the thread goes on with the next one.
+const port = started === null ? null : parentPort;
+if (port !== null) {
+  const queue: WorkerChunk[] = [];
+  let running = false;
+  const drain = async () => {
+    running = true;
+    while (queue.length > 0) {
+      const chunk = queue.shift() as WorkerChunk;
+      let answer: WorkerChunkResult;
+      try {
+        answer = await resolveChunk(chunk);
+      } catch (error) {
+        answer = { failure: errorFields(error) };
+      }
+      try {
+        port.postMessage(answer, transferListOf(answer));
+      } catch (error) {
+        // An answer that does not clone (an error's details holding a function, say).
+        port.postMessage({ failure: errorFields(error) } satisfies WorkerChunkResult);
+      }
+    }
+    running = false;
+  };
+  port.on("message", (chunk: WorkerChunk) => {
+    queue.push(chunk);
+    if (!running) void drain();
+  });
 }

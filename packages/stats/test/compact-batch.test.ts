@@ -1,6 +1,5 @@
 import { ManualClock, TroupeError } from "@troupe/core";
 import fc from "fast-check";
-import { kTransferable, kValue } from "tinypool";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   type Actor,
@@ -185,7 +184,7 @@ describe("resolveBatchCompact", () => {
   });
 
   it("moves a chunk's packed values out of the worker, or shares them, instead of copying them", async () => {
-    const resolveChunk = (await import("../src/batch-worker.js")).default;
+    const { default: resolveChunk, transferListOf } = await import("../src/batch-worker.js");
     const engine = make("fail_fast", false);
     const registry = engine.registry;
     const { serialize } = await import("node:v8");
@@ -201,12 +200,11 @@ describe("resolveBatchCompact", () => {
     const shared = await resolveChunk({ ...chunk, shared: true });
     expect(shared.outcomes?.values.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(shared.outcomes?.layout.buffer).toBeInstanceOf(SharedArrayBuffer);
-    expect(kTransferable in shared).toBe(false);
-    const answer = (await resolveChunk(chunk)) as unknown as Record<symbol, unknown>;
-    const moved = answer[kTransferable] as ArrayBuffer[];
-    const value = answer[kValue] as { outcomes: { values: Float64Array; layout: Int32Array } };
-    expect(moved).toEqual([value.outcomes.values.buffer, value.outcomes.layout.buffer]);
-    expect(moved[0]).toBe(value.outcomes.values.buffer);
-    expect(moved[1]).toBe(value.outcomes.layout.buffer);
+    expect(transferListOf(shared)).toEqual([]);
+    const answer = await resolveChunk(chunk);
+    const moved = transferListOf(answer);
+    expect(moved).toHaveLength(2);
+    expect(moved[0]).toBe(answer.outcomes?.values.buffer);
+    expect(moved[1]).toBe(answer.outcomes?.layout.buffer);
   });
 });
