@@ -28,6 +28,7 @@ import {
   turnMode,
   WRITE,
 } from "./lifecycle.js";
+import type { ActivationSlot } from "./refs.js";
 import { encodeState, fingerprint } from "./state-encoding.js";
 import { TurnContext } from "./turn-context.js";
 
@@ -83,6 +84,8 @@ export class Activation {
 
   /** When the activation was created (introspection: `system.listActivations()`). */
   readonly since: number;
+  /** What references cache to reach this activation; emptied when it ends (see `leave`). */
+  readonly slot: ActivationSlot = { current: this };
 
   constructor(
     readonly deps: ActivationDeps,
@@ -402,9 +405,15 @@ export class Activation {
     const held = this.held;
     this.held = [];
     for (const waiter of held) waiter.fail(error);
-    this.deps.table.removed(this);
+    this.leave();
     this.redispatchMailbox();
     if (this.waiters.waiting) this.waiters.notify();
+  }
+
+  /** Gone (status DEAD): references stop reaching it (and keeping it alive), the table forgets it. */
+  private leave(): void {
+    this.slot.current = undefined;
+    this.deps.table.removed(this);
   }
 
   private redispatchMailbox(): void {
@@ -431,7 +440,7 @@ export class Activation {
     } catch (error) {
       this.status = nextStatus(this.status, "failed");
       this.dropError = error;
-      this.deps.table.removed(this);
+      this.leave();
       if (this.epoch > 0) {
         await this.deps.directory.release(address, this.epoch).catch(() => {});
       }
@@ -531,7 +540,7 @@ export class Activation {
     // A failed write may have dropped the activation meanwhile.
     if ((this.status as Status) === DEAD) return;
     this.status = nextStatus(this.status, "ended");
-    this.deps.table.removed(this);
+    this.leave();
     try {
       await this.deps.directory.release(address, this.epoch);
     } catch (error) {

@@ -29,10 +29,22 @@ const refJsonSchema = z.object({
   key: z.union([z.string(), z.number(), z.null()]),
 });
 
+/**
+ * How a reference reaches its activation without a map lookup: the activation's own slot, which
+ * holds it while it lives and is emptied when it ends. A reference kept for long (in a cache, in
+ * a closure) so never keeps a dead activation, its state or its memory alive.
+ */
+export interface ActivationSlot {
+  current: Activation | undefined;
+}
+
+/** The slot of a reference that has not reached an activation yet; it is never written. */
+const NO_ACTIVATION: ActivationSlot = { current: undefined };
+
 /** The base of every reference: target, chain and a cached activation. */
 export class RefBase {
-  /** The activation last used, so the hot path skips the map lookup. */
-  act: Activation | undefined = undefined;
+  /** The slot of the activation last used, so the hot path skips the map lookup. */
+  slot: ActivationSlot = NO_ACTIVATION;
   private senders: Record<string, (...args: unknown[]) => void> | undefined = undefined;
 
   constructor(

@@ -5,7 +5,6 @@ import type { CompiledAction } from "./define.js";
 import type { ActorDirectory, Ownership } from "./directory.js";
 import { type Deadlines, Envelope } from "./envelope.js";
 import { errorMessage, MAX_REROUTES, outcomeUnknownError, unavailableError } from "./errors.js";
-import { ACTIVE } from "./lifecycle.js";
 import { type CallPort, EMPTY_CHAIN, type RefBase } from "./refs.js";
 import type { RemoteCaller } from "./remote-calls.js";
 import { failoverDelayMs } from "./reroute-backoff.js";
@@ -46,15 +45,17 @@ export class Router implements CallPort {
     if (this.closing && (ref.chain.length === 0 || this.stopped)) {
       return Promise.reject(closedError("actor system"));
     }
-    let act = ref.act;
-    if (act === undefined || act.status !== ACTIVE) {
+    // The slot holds the activation until it ends (status DEAD), and a living activation is the
+    // one in the table: one that is still activating or deactivating queues the call itself.
+    let act = ref.slot.current;
+    if (act === undefined) {
       act = this.activations.get(ref.target.id);
       if (act === undefined) {
         return new Promise((resolve, reject) => {
           this.dispatch(new Envelope(ref.target, action, args, ref.chain, resolve, reject));
         });
       }
-      ref.act = act;
+      ref.slot = act.slot;
     }
     return act.request(action, args, ref.chain);
   }
