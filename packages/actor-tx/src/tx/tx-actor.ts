@@ -106,6 +106,14 @@ const RESOLVE_SLACK_MS = 50;
 const RESOLVE_RETRY_MS = 1_000;
 /** The activation-memory key of a staged (in-memory) prepared step. */
 const STAGED = "troupe.tx.staged";
+/** The activation-memory key of the activation's resolution timer (see `armResolution`). */
+const RESOLUTION = "troupe.tx.resolution";
+
+/** The resolution timer armed on an activation, and when it fires. */
+interface ResolutionTimer {
+  readonly timer: ActorTimer;
+  readonly dueAt: number;
+}
 
 /**
  * What `txPrepare` answers when the coordinator named its Store's data (`home`): the step's
@@ -212,14 +220,13 @@ export function defineTxActor<
   // calling it. It is armed when a prepare finds none due early enough and never cancelled: a
   // commit or abort leaves it to fire, find the actor unlocked (or locked by a later transaction,
   // whose deadline it re-arms for) and do nothing. A busy actor so arms one timer per timeout
-  // instead of one per transaction. Each activation starts with none (`onActivate` arms one for
-  // a lock it loads), since the timers of an activation end with it.
-  const timers = new Map<string, { timer: ActorTimer; dueAt: number }>();
-  const timerKey = (ctx: AnyCtx) => ctx.address.key;
+  // instead of one per transaction. It is kept in the activation's memory, so it ends with the
+  // activation (whose timers end with it) and keeps nothing of it alive afterwards; each
+  // activation starts with none (`onActivate` arms one for a lock it loads).
   const armResolution = (ctx: AnyCtx, deadline: number) => {
-    const key = timerKey(ctx);
+    const memory = activationMemory(ctx);
     const dueAt = deadline + RESOLVE_SLACK_MS;
-    const armed = timers.get(key);
+    const armed = memory.get(RESOLUTION) as ResolutionTimer | undefined;
     if (armed !== undefined) {
       if (armed.dueAt <= dueAt) return;
       armed.timer.cancel();
@@ -227,10 +234,10 @@ export function defineTxActor<
     const timer = ctx.setTimer({ afterMs: Math.max(0, Math.ceil(dueAt - ctx.now())) }, (timerCtx) =>
       onResolutionTimer(timerCtx),
     );
-    timers.set(key, { timer, dueAt });
+    memory.set(RESOLUTION, { timer, dueAt } satisfies ResolutionTimer);
   };
   const onResolutionTimer = async (ctx: AnyCtx): Promise<void> => {
-    timers.delete(timerKey(ctx));
+    activationMemory(ctx).delete(RESOLUTION);
     const staged = stagedOn(ctx);
     if (staged !== undefined) {
       if (staged.lock.deadline + RESOLVE_SLACK_MS > ctx.now()) {
@@ -258,8 +265,12 @@ export function defineTxActor<
     const retry = ctx.setTimer({ afterMs: RESOLVE_RETRY_MS }, (timerCtx) =>
       onResolutionTimer(timerCtx),
     );
-    timers.get(timerKey(ctx))?.timer.cancel();
-    timers.set(timerKey(ctx), { timer: retry, dueAt: ctx.now() + RESOLVE_RETRY_MS });
+    const memory = activationMemory(ctx);
+    (memory.get(RESOLUTION) as ResolutionTimer | undefined)?.timer.cancel();
+    memory.set(RESOLUTION, {
+      timer: retry,
+      dueAt: ctx.now() + RESOLVE_RETRY_MS,
+    } satisfies ResolutionTimer);
   };
   /** A remotely staged step whose outcome never came: the decision record settles it. */
   const resolveStaged = async (ctx: AnyCtx, staged: StagedParticipant): Promise<void> => {
@@ -494,8 +505,6 @@ export function defineTxActor<
     initialState: (key: unknown) => unlocked((spec.initialState as (key: unknown) => unknown)(key)),
     actions: actions as Record<string, ActionSpec<AnyCtx>>,
     onActivate: async (ctx: AnyCtx) => {
-      // This activation has no timer yet (an entry left by an earlier one is dead).
-      timers.delete(timerKey(ctx));
       const lock = (ctx.state as TxState<unknown>).lock;
       if (lock) armResolution(ctx, lock.deadline);
       if (userOnActivate !== undefined) await userOnActivate(new ValueContext(ctx, valueSlot(ctx)));
