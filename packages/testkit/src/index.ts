@@ -9,6 +9,7 @@ export {
   printTable,
   type ThroughputResult,
 } from "./bench.js";
+export { collected, collectGarbage } from "./collected.js";
 export {
   type ScratchSchemas,
   type ScratchSchemasOptions,
