@@ -3,9 +3,10 @@
 // tests change what those shortcuts rely on and compare with what R0 and a contribute engine give.
 import { describe, expect, it } from "vitest";
 import { createStatsAggregator, type StatsAggregatorOptions } from "./aggregator.js";
+import { prepareOutput } from "./prepared-output.js";
 import type { Subsystem } from "./subsystems.js";
 import { testActor } from "./test-actor.js";
-import type { CombinerRegistry } from "./types.js";
+import type { CombinerRegistry, SubsystemOutput } from "./types.js";
 
 const combiner: CombinerRegistry = {
   dimensions: {
@@ -139,6 +140,71 @@ describe("emitting subsystems' remembered rows", () => {
         );
       }
     }
+  });
+
+  it("fold an emitting subsystem's rows afresh when an output before it moved or overwrote them", () => {
+    // An emitting subsystem that makes the same calls as in the previous resolve, ending at the
+    // same row, may still find other rows under its own when the outputs before it changed: it
+    // must then not keep its rows in place.
+    const gearOf = new Map(
+      [
+        ["none", []],
+        ["sword", [{ dimension: "strength", bucket: "FLAT", value: 5, system: "gear" }]],
+        // Rejected (degrade leaves gear out), but only after its first row was written.
+        [
+          "broken",
+          [
+            { dimension: "strength", bucket: "FLAT", value: 5, system: "gear" },
+            { dimension: "hp", bucket: "FLAT", value: Number.NaN, system: "gear" },
+          ],
+        ],
+      ].map(([name, primary]) => [
+        name,
+        prepareOutput({ primary, derived: [], caps: [], meta: { system: "gear" } } as never),
+      ]),
+    );
+    const gear: Subsystem = {
+      id: "gear",
+      priority: 1,
+      contribute: (target) => gearOf.get(target.data.gear as string) as SubsystemOutput,
+    };
+    // One hp row per stack, at the same rows whenever the outputs before it keep their rows.
+    const buffs: Subsystem = {
+      id: "buffs",
+      emit(target, writer) {
+        for (let stack = 0; stack < (target.data.stacks as number); stack++) {
+          writer.derived("hp", "FLAT", target.data.hp as number);
+        }
+      },
+    };
+    const stats = make([gear, buffs], { failurePolicy: "degrade" });
+    let version = 0;
+    const resolve = (gearName: string, stacks: number, hp: number) => {
+      const { primary, derived, failed_systems } = stats.resolveSync(
+        actor("hero", ["gear", "buffs"], ++version, { gear: gearName, stacks, hp }),
+      );
+      return { primary, derived, failed: failed_systems ?? [] };
+    };
+    // The sword moves buffs one row down, and buffs writes one stack less: it ends where it ended.
+    // Taking the sword off moves its rows back over the sword's row, which held strength.
+    expect(resolve("none", 2, 11)).toEqual({ primary: {}, derived: { hp: 22 }, failed: [] });
+    expect(resolve("sword", 1, 12)).toEqual({
+      primary: { strength: 5 },
+      derived: { hp: 12 },
+      failed: [],
+    });
+    expect(resolve("none", 2, 13)).toEqual({ primary: {}, derived: { hp: 26 }, failed: [] });
+    // Broken gear writes its first row over buffs' row before it is rejected, every resolve.
+    expect(resolve("broken", 1, 14)).toEqual({
+      primary: {},
+      derived: { hp: 14 },
+      failed: ["gear"],
+    });
+    expect(resolve("broken", 1, 15)).toEqual({
+      primary: {},
+      derived: { hp: 15 },
+      failed: ["gear"],
+    });
   });
 
   it("check the value at a row whose other arguments repeat: finite numbers only", () => {

@@ -45,7 +45,7 @@ export abstract class FoldRows {
   protected capSeenScopes: unknown[] = new Array<unknown>(32).fill(NO_NAME);
   protected capSeenLayers = new Int32Array(32);
 
-  // Prepared outputs added at each position in the previous resolves (see `add`).
+  // The prepared output added at each position in the previous resolve (see `add`, `begin`).
   protected outputIndex = 0;
   protected samePrefix = true;
   protected readonly lastInterned: (Interned | undefined)[] = [];
@@ -69,6 +69,10 @@ export abstract class FoldRows {
 
   /** Starts a new resolve, forgetting the previous one. */
   begin(): void {
+    // `add` trusts a position's prepared output only as the previous resolve left it there.
+    // Positions that resolve did not reach (its actor listed fewer subsystems, or some were left
+    // out) still name older resolves' outputs, whose rows later resolves may have moved.
+    if (this.lastInterned.length > this.outputIndex) this.lastInterned.length = this.outputIndex;
     this.generation++;
     this.outputIndex = 0;
     this.samePrefix = true;
