@@ -230,6 +230,20 @@ describe("aggregator: failure policy (R10)", () => {
     expect(snapshot.primary.strength).toBe(15);
     expect(aggregator.getCachedSnapshot("hero", 1)).toBeUndefined();
   });
+
+  it("degrade leaves a subsystem that threw out of resolveSync too, as resolve does", async () => {
+    const { aggregator } = make({ failurePolicy: "degrade" });
+    aggregator.subsystems.register(broken);
+    // Both synchronous ("items" answers with a promise, which resolveSync refuses).
+    const hero = actor("hero", 1, ["race", "broken"]);
+    const now = aggregator.resolveSync(hero);
+    expect(now.failed_systems).toEqual(["broken"]);
+    expect(now.primary.strength).toBe(10);
+    const later = await aggregator.resolve(hero);
+    expect(later.primary).toEqual(now.primary);
+    expect(later.derived).toEqual(now.derived);
+    expect(later.failed_systems).toEqual(now.failed_systems);
+  });
 });
 
 describe("aggregator: L1 cache (R11)", () => {

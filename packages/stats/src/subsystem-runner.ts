@@ -247,7 +247,9 @@ export function createSubsystemRunner(options: SubsystemRunnerOptions): Subsyste
     } finally {
       calling = results !== scratchResults;
     }
-    if (pending || failures !== undefined) {
+    // A subsystem that threw under "degrade" is left out below, on this same synchronous path;
+    // only a promise needs the slow one.
+    if (pending) {
       const called = { results: results.slice(0, selected.length), failures, pending };
       if (emitters) {
         // The slow path folds outputs: record what the emitting subsystems write.
@@ -279,6 +281,11 @@ export function createSubsystemRunner(options: SubsystemRunnerOptions): Subsyste
     for (let i = 0; i < selected.length; i++) {
       const entry = selected[i] as RegisteredSubsystem;
       const system = entry.subsystem.id;
+      if (failures?.[i] !== undefined) {
+        failed ??= [];
+        failed.push(system);
+        continue;
+      }
       try {
         if (entry.emits) {
           const writer = fold.beginEmit(system);
