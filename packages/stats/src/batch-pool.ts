@@ -65,7 +65,8 @@ const CHUNKS_PER_WORKER = 2;
  * The worker's entry: the built `.js` beside this module, or in the source tree (tests, benches)
  * the `.ts` file, loaded under the `source` condition after registering tsx (a development
  * dependency) in the worker. On Node 20, hooks preloaded with `--import` do not reach a worker
- * thread, so the worker's preload registers them itself.
+ * thread, so the thread's bootstrap imports a module that registers them (`preload`) before the
+ * entry.
  */
 function workerEntry(): { filename: string; execArgv: string[]; preload?: string } {
   const fromSource = import.meta.url.endsWith(".ts");

@@ -26,13 +26,13 @@ interface RegistryData {
   readonly defaultRule?: MergeRule;
 }
 
-// The calling thread has a core first when this worker competes with it for one.
 /** This module's own `workerData` when it runs as a batch thread; null when imported elsewhere. */
 const started =
   !isMainThread && (workerData as BatchWorkerData | null)?.role === BATCH_THREAD
     ? (workerData as BatchWorkerData)
     : null;
 
+// The calling thread has a core first when this worker competes with it for one.
 lowerThreadPriority(started?.nice ?? 0);
 
 const modules = new Map<string, Promise<readonly Subsystem[]>>();
