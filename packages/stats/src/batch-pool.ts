@@ -117,7 +117,7 @@ export class BatchPool {
   /** Shared memory held by this pool's compact batches. */
   private readonly sharedBytes = new SharedBytes();
   /** The last batch run, finished or not: see {@link BatchRun} for why it is kept. */
-  lastRun: { run(): Promise<unknown> } | undefined;
+  lastRun: object | undefined;
 
   constructor(options: StatsWorkerOptions) {
     const valid = parseWith(workerOptionsSchema, options, "workers");

@@ -45,13 +45,6 @@ export class BatchThreads {
     this.#threads = new Array(options.threads).fill(undefined);
   }
 
-  /** Chunks in flight on all threads. */
-  get inFlight(): number {
-    let count = 0;
-    for (const thread of this.#threads) count += thread?.tags.length ?? 0;
-    return count;
-  }
-
   /**
    * Posts `chunk` to the thread with the fewest chunks in flight; `receiver` is told its answer
    * (or the error that lost it) with `tag`. Throws what cloning the chunk throws (a
